@@ -1,0 +1,165 @@
+/**
+ * Dataset schemas: the public contract every agency's data is validated against and every bound
+ * proof is derived from. A schema is plain JSON, validated once into frozen values.
+ */
+import { FedstatError } from '../errors.js';
+
+export interface CategoryColumn {
+  readonly type: 'category';
+  /** The closed domain, NFC-normalised, in declaration order (the order of GROUP BY output). */
+  readonly values: readonly string[];
+}
+
+export interface IntegerColumn {
+  readonly type: 'integer';
+  /** Inclusive bounds; both are safe integers. */
+  readonly min: number;
+  readonly max: number;
+}
+
+/** A record identifier (a citizen ID, say): stored for later record linkage, never aggregated. */
+export interface IdColumn {
+  readonly type: 'id';
+  /** `gb11643`: an 18-character mainland resident ID with a valid check character. */
+  readonly format: 'gb11643' | 'text';
+}
+
+export type Column = CategoryColumn | IntegerColumn | IdColumn;
+
+export interface DatasetSchema {
+  readonly columns: Readonly<Record<string, Column>>;
+  /** Upper bound on rows any one agency holds for this dataset; bounds COUNT and SUM. */
+  readonly maxRows: number;
+}
+
+export interface Schema {
+  readonly datasets: Readonly<Record<string, DatasetSchema>>;
+}
+
+export const DEFAULT_MAX_ROWS = 1_000_000_000;
+export const MAX_CATEGORY_VALUES = 4096;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Where a validation error points: the file and the JSON path inside it. */
+export interface JsonLocation {
+  readonly file: string;
+  readonly path: string;
+}
+
+export function configError(at: JsonLocation, problem: string, fix: string): FedstatError {
+  const where = at.path === '' ? at.file : `${at.file}: ${at.path}`;
+  return new FedstatError('CONFIG_INVALID', `${where}: ${problem}; ${fix}`, {
+    details: { file: at.file, path: at.path },
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function child(at: JsonLocation, key: string | number): JsonLocation {
+  const seg = typeof key === 'number' ? `[${key}]` : NAME.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return { file: at.file, path: at.path === '' ? seg.replace(/^\./, '') : at.path + seg };
+}
+
+function checkName(at: JsonLocation, name: string, what: string): void {
+  if (!NAME.test(name)) {
+    throw configError(at, `${what} name ${JSON.stringify(name)} is not allowed`,
+      'use 1-63 ASCII letters, digits or underscores, not starting with a digit');
+  }
+}
+
+function parseColumn(raw: unknown, at: JsonLocation): Column {
+  if (!isRecord(raw)) throw configError(at, 'a column must be an object', 'write {"type": "category" | "integer" | "id", ...}');
+  const type = raw['type'];
+  if (type === 'category') {
+    const values = raw['values'];
+    if (!Array.isArray(values) || values.length === 0) {
+      throw configError(child(at, 'values'), 'a category column needs a non-empty "values" array', 'list every value the column may hold');
+    }
+    if (values.length > MAX_CATEGORY_VALUES) {
+      throw configError(child(at, 'values'), `${values.length} values exceed the limit of ${MAX_CATEGORY_VALUES}`, 'split the column or use an integer column');
+    }
+    const seen = new Set<string>();
+    const out = values.map((v, i) => {
+      if (typeof v !== 'string' || v.length === 0) {
+        throw configError(child(child(at, 'values'), i), 'a category value must be a non-empty string', 'quote the value');
+      }
+      const nfc = v.normalize('NFC');
+      if (seen.has(nfc)) throw configError(child(child(at, 'values'), i), `duplicate value ${JSON.stringify(nfc)}`, 'list each value once');
+      seen.add(nfc);
+      return nfc;
+    });
+    return Object.freeze({ type, values: Object.freeze(out) });
+  }
+  if (type === 'integer') {
+    const min = raw['min'];
+    const max = raw['max'];
+    for (const [k, v] of [['min', min], ['max', max]] as const) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+        throw configError(child(at, k), `"${k}" must be a safe integer (|x| < 2^53)`, `give the column's ${k === 'min' ? 'smallest' : 'largest'} possible value`);
+      }
+    }
+    if ((min as number) > (max as number)) throw configError(at, '"min" is greater than "max"', 'swap the bounds');
+    return Object.freeze({ type, min: min as number, max: max as number });
+  }
+  if (type === 'id') {
+    const format = raw['format'] ?? 'text';
+    if (format !== 'gb11643' && format !== 'text') {
+      throw configError(child(at, 'format'), `unknown id format ${JSON.stringify(format)}`, 'use "gb11643" or "text"');
+    }
+    return Object.freeze({ type, format });
+  }
+  throw configError(child(at, 'type'), `unknown column type ${JSON.stringify(type)}`, 'use "category", "integer" or "id"');
+}
+
+function parseDataset(raw: unknown, at: JsonLocation): DatasetSchema {
+  if (!isRecord(raw)) throw configError(at, 'a dataset must be an object', 'write {"columns": {...}}');
+  const cols = raw['columns'];
+  if (!isRecord(cols) || Object.keys(cols).length === 0) {
+    throw configError(child(at, 'columns'), 'a dataset needs a non-empty "columns" object', 'declare at least one column');
+  }
+  const columns: Record<string, Column> = {};
+  for (const [name, col] of Object.entries(cols)) {
+    checkName(child(child(at, 'columns'), name), name, 'column');
+    if (Object.keys(columns).some((c) => c.toLowerCase() === name.toLowerCase())) {
+      throw configError(child(child(at, 'columns'), name), `column ${name} differs from another only in case`, 'rename one of them (SQL names are case-insensitive)');
+    }
+    columns[name] = parseColumn(col, child(child(at, 'columns'), name));
+  }
+  if (!Object.values(columns).some((c) => c.type !== 'id')) {
+    throw configError(child(at, 'columns'), 'a dataset needs at least one category or integer column', 'declare a column that can be counted or summed');
+  }
+  const maxRows = raw['maxRows'] ?? DEFAULT_MAX_ROWS;
+  if (typeof maxRows !== 'number' || !Number.isSafeInteger(maxRows) || maxRows < 1) {
+    throw configError(child(at, 'maxRows'), '"maxRows" must be a positive safe integer', `omit it for the default of ${DEFAULT_MAX_ROWS}`);
+  }
+  return Object.freeze({ columns: Object.freeze(columns), maxRows });
+}
+
+/** Validates raw JSON into a frozen schema; errors name `file`, the JSON path and the fix. */
+export function parseSchema(raw: unknown, file: string, path = ''): Schema {
+  const at: JsonLocation = { file, path };
+  if (!isRecord(raw)) throw configError(at, 'a schema must be a JSON object', 'write {"datasets": {...}}');
+  const ds = raw['datasets'];
+  if (!isRecord(ds) || Object.keys(ds).length === 0) {
+    throw configError(child(at, 'datasets'), 'a schema needs a non-empty "datasets" object', 'declare at least one dataset');
+  }
+  const datasets: Record<string, DatasetSchema> = {};
+  for (const [name, d] of Object.entries(ds)) {
+    checkName(child(child(at, 'datasets'), name), name, 'dataset');
+    datasets[name] = parseDataset(d, child(child(at, 'datasets'), name));
+  }
+  return Object.freeze({ datasets: Object.freeze(datasets) });
+}
+
+/** The dataset's schema, or a NOT_FOUND error listing the datasets that exist. */
+export function datasetSchema(schema: Schema, name: string): DatasetSchema {
+  const d = Object.hasOwn(schema.datasets, name) ? schema.datasets[name] : undefined;
+  if (d === undefined) {
+    throw new FedstatError('NOT_FOUND', `unknown dataset ${JSON.stringify(name)}; valid datasets: ${Object.keys(schema.datasets).join(', ')}`, {
+      details: { dataset: name, valid: Object.keys(schema.datasets) },
+    });
+  }
+  return d;
+}
