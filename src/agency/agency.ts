@@ -1,0 +1,144 @@
+/**
+ * An agency node: answers signed query plans with a signed, encrypted contribution computed from
+ * its own store. It holds its data, its keys and its policy; nothing here depends on how the node
+ * is reached (see src/transport for gRPC, or mount `answer`/`describe` in your own server).
+ */
+import { readFileSync } from 'node:fs';
+import { FedstatError, describeError } from '../errors.js';
+import { sha256, toHex } from '../crypto/digest.js';
+import type { AuditSink } from '../audit/events.js';
+import { NO_AUDIT } from '../audit/events.js';
+import { agencies, datasetSchemaOf, hePublicKeyPath, mayServe, party, type Federation } from '../federation/federation.js';
+import type { PartySecrets } from '../federation/key-file.js';
+import { HeEncryptor } from '../he/encryptor.js';
+import { HeParams } from '../he/he-params.js';
+import { packSlots, planSlotLayout } from '../he/packing.js';
+import { presetByName } from '../he/presets.js';
+import { encodeCells, planCells } from '../protocol/cells.js';
+import { signContribution, slotsToBytes, type Contribution } from '../protocol/contribution.js';
+import type { AgencyDescription } from '../protocol/links.js';
+import { openQuery, queryDigest, type SignedQuery } from '../protocol/query-envelope.js';
+import type { AgencyStore } from '../store/store.js';
+import { runStages, type ContributionStage } from './contribution-pipeline.js';
+import { ReplayGuard } from './replay-guard.js';
+
+export interface AgencyOptions {
+  readonly federation: Federation;
+  readonly secrets: PartySecrets;
+  readonly store: AgencyStore;
+  /** Answer `plaintext`-mode queries (benchmarks only: it reveals this agency's aggregate). */
+  readonly allowPlaintextMode?: boolean;
+  /** Stages between packing and encryption (secure-aggregation masks, DP noise). */
+  readonly stages?: readonly ContributionStage[];
+  /** Encryptions of zero kept ready so answering costs an addition instead of an encryption. */
+  readonly precomputedEncryptions?: number;
+  readonly audit?: AuditSink;
+  readonly clock?: () => number;
+}
+
+export interface Agency extends AsyncDisposable {
+  readonly id: string;
+  describe(): Promise<AgencyDescription>;
+  answer(query: SignedQuery): Promise<Contribution>;
+  close(): Promise<void>;
+}
+
+/** Creates an agency node from its federation, its own key file and its store. */
+export async function createAgency(options: AgencyOptions): Promise<Agency> {
+  const { federation, secrets, store } = options;
+  const me = party(federation, secrets.party);
+  if (me.role !== 'agency') throw new FedstatError('KEY_INVALID', `party ${me.id} is a ${me.role}, not an agency; use an agency's key file`);
+  const publicKey = readHeKey(federation);
+  const params = await HeParams.create(presetByName(federation.he.preset));
+  const encryptor = new HeEncryptor(params, publicKey);
+  const clock = options.clock ?? Date.now;
+  const audit = options.audit ?? NO_AUDIT;
+  const stages = options.stages ?? [];
+  const replay = new ReplayGuard();
+  const poolTarget = options.precomputedEncryptions ?? 2;
+  let refill: NodeJS.Immediate | undefined;
+  const refillPool = (): void => {
+    if (refill !== undefined || closed) return;
+    refill = setImmediate(() => {
+      refill = undefined;
+      if (!closed && encryptor.pooled < poolTarget) {
+        encryptor.precompute(1);
+        refillPool();
+      }
+    });
+  };
+  let closed = false;
+  refillPool();
+
+  const served = async (): Promise<string[]> =>
+    (await store.datasets()).filter((d) => Object.hasOwn(federation.schema.datasets, d) && mayServe(me, d)).sort();
+
+  async function answer(query: SignedQuery): Promise<Contribution> {
+    if (closed) throw new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`);
+    const now = clock();
+    const env = openQuery(query, federation, params.paramsId, now);
+    const refuse = (code: 'POLICY_REFUSED' | 'NOT_FOUND', reason: string): never => {
+      audit.append({ type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason });
+      throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`);
+    };
+    if (!env.agencies.includes(me.id)) refuse('POLICY_REFUSED', 'it is not among the agencies the query names');
+    if (env.mode === 'plaintext' && options.allowPlaintextMode !== true) {
+      refuse('POLICY_REFUSED', 'plaintext answers are disabled here (they are for benchmarks only)');
+    }
+    if (!(await served()).includes(env.plan.dataset)) refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
+    replay.admit(env.queryId, env.expiresAt, now);
+
+    const schema = datasetSchemaOf(federation, env.plan.dataset);
+    const cells = planCells(env.plan, schema);
+    const parties = agencies(federation).filter((a) => mayServe(a, env.plan.dataset)).length;
+    const layout = planSlotLayout(cells.cellBounds, parties, params);
+    const local = await store.aggregate(env.plan, schema);
+    let slots = packSlots(layout, encodeCells(cells, local));
+    slots = await runStages(stages, slots, { envelope: env, agencyId: me.id, layout, plainModulus: params.plainModulus });
+    const payloads = env.mode === 'encrypted' ? slots.map((s) => encryptor.encrypt(s)) : slots.map(slotsToBytes);
+    refillPool();
+    const contribution = signContribution(
+      federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, secrets.signing.secretKey,
+    );
+    audit.append({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest: toHex(sha256(contribution.signature)) });
+    return contribution;
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    if (refill !== undefined) clearImmediate(refill);
+    encryptor[Symbol.dispose]();
+    params[Symbol.dispose]();
+    await store.close();
+  }
+
+  return {
+    id: me.id,
+    describe: async () => ({ agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served() }),
+    answer: async (q) => {
+      try {
+        return await answer(q);
+      } catch (e) {
+        if (e instanceof FedstatError) throw e;
+        throw new FedstatError('INTERNAL', `agency ${me.id} failed to answer: ${describeError(e)}`, { cause: e });
+      }
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function readHeKey(federation: Federation): Uint8Array {
+  const path = hePublicKeyPath(federation);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new FedstatError('KEY_INVALID', `cannot read the HE public key ${path}; keep it beside the federation file`, { cause: e });
+  }
+  if (toHex(sha256(bytes)) !== federation.he.publicKeySha256) {
+    throw new FedstatError('KEY_INVALID', `HE public key ${path} does not match the hash in ${federation.file}; copy the key that came with this federation file`);
+  }
+  return bytes;
+}

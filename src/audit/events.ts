@@ -1,0 +1,42 @@
+/**
+ * Accountability events. Every query, contribution, refusal and release is recorded through an
+ * AuditSink; today the sinks are an in-memory list and an append-only JSON-lines file, and the
+ * transparency-log issue replaces them with a signed Merkle log behind the same interface.
+ * Events carry hashes and counts, never record values or secrets.
+ */
+import { appendFileSync, openSync, closeSync, fsyncSync } from 'node:fs';
+import { canonicalJson } from '../util/canonical-json.js';
+
+export type AuditEvent =
+  | { readonly type: 'query'; readonly at: number; readonly queryId: string; readonly sql: string; readonly plan: unknown; readonly agencies: readonly string[] }
+  | { readonly type: 'contribution'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly digest: string }
+  | { readonly type: 'refusal'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly reason: string }
+  | { readonly type: 'decryption'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[] }
+  | { readonly type: 'release'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[]; readonly rows: number; readonly suppressed: number };
+
+export interface AuditSink {
+  append(event: AuditEvent): void;
+}
+
+export class MemoryAuditSink implements AuditSink {
+  readonly events: AuditEvent[] = [];
+  append(event: AuditEvent): void {
+    this.events.push(event);
+  }
+}
+
+/** Appends one canonical JSON line per event and fsyncs it before returning. */
+export class JsonlAuditSink implements AuditSink {
+  constructor(private readonly file: string) {}
+  append(event: AuditEvent): void {
+    appendFileSync(this.file, `${canonicalJson(event)}\n`, { mode: 0o600 });
+    const fd = openSync(this.file, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+export const NO_AUDIT: AuditSink = Object.freeze({ append: () => undefined });

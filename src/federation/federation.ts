@@ -1,0 +1,233 @@
+/**
+ * The federation file: the public description every party loads — who the parties are, where
+ * they listen, their public keys, the schema, the release policy and the HE parameters. It holds
+ * nothing secret. Its SHA-256 (over the canonical encoding) is the federation id that every
+ * signature binds, so a message from one federation is never valid in another.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { FedstatError } from '../errors.js';
+import { fromBase64, sha256, toHex } from '../crypto/digest.js';
+import { isAcceptablePublicKey } from '../crypto/ed25519.js';
+import { canonicalBytes } from '../util/canonical-json.js';
+import { configError, datasetSchema, parseSchema, type DatasetSchema, type JsonLocation, type Schema } from './schema.js';
+
+export type PartyRole = 'agency' | 'coordinator' | 'key-authority';
+
+export interface Party {
+  readonly id: string;
+  readonly role: PartyRole;
+  /** host:port where the party serves gRPC (agencies; a key authority run as its own service). */
+  readonly endpoint: string | null;
+  /** Ed25519 public key. */
+  readonly signingKey: Uint8Array;
+  /** X25519 public key for key agreement (secure aggregation). */
+  readonly agreementKey: Uint8Array;
+  /** Datasets the agency may serve; null means any dataset of the schema. */
+  readonly datasets: readonly string[] | null;
+}
+
+export interface Policy {
+  /** Fewest agencies whose contributions a release may combine. */
+  readonly minAgencies: number;
+  /** Groups whose total count is below this are withheld. */
+  readonly minGroupSize: number;
+}
+
+export interface HeConfig {
+  readonly preset: string;
+  /** Path of the BFV public key file, resolved against the federation file's folder. */
+  readonly publicKeyFile: string;
+  readonly publicKeySha256: string;
+}
+
+export interface Federation {
+  readonly name: string;
+  /** hex SHA-256 of the canonical federation document. */
+  readonly id: string;
+  readonly file: string;
+  readonly schema: Schema;
+  readonly policy: Policy;
+  readonly he: HeConfig;
+  readonly parties: readonly Party[];
+}
+
+export const FEDERATION_FORMAT = 1;
+export const PARTY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ENDPOINT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** The JSON document as written to disk (keys base64). */
+export interface FederationDocument {
+  readonly fedstat: number;
+  readonly name: string;
+  readonly schema: unknown;
+  readonly policy: Policy;
+  readonly he: HeConfig;
+  readonly parties: readonly {
+    id: string; role: PartyRole; endpoint?: string; signingKey: string; agreementKey: string; datasets?: string[];
+  }[];
+}
+
+function rec(v: unknown): Record<string, unknown> | null {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+function at(file: string, path: string): JsonLocation {
+  return { file, path };
+}
+
+export function parseEndpoint(endpoint: string): { host: string; port: number } | null {
+  const m = ENDPOINT.exec(endpoint);
+  if (m === null) return null;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+}
+
+function parseKey(raw: unknown, loc: JsonLocation, what: 'signing' | 'agreement'): Uint8Array {
+  const bytes = typeof raw === 'string' ? fromBase64(raw) : null;
+  if (bytes === null || bytes.length !== 32) {
+    throw configError(loc, `the ${what} key must be 32 bytes in base64`, 'copy the key from the party\'s key file or re-run fedstat init');
+  }
+  if (what === 'signing' && !isAcceptablePublicKey(bytes)) {
+    throw configError(loc, 'the signing key is not a valid Ed25519 public key of large order', 're-run fedstat init to create fresh keys');
+  }
+  return bytes;
+}
+
+function parsePolicy(raw: unknown, file: string): Policy {
+  const p = rec(raw);
+  if (p === null) throw configError(at(file, 'policy'), 'missing "policy" object', 'add {"minAgencies": 2, "minGroupSize": 10}');
+  const out: Record<string, number> = {};
+  for (const key of ['minAgencies', 'minGroupSize'] as const) {
+    const v = p[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+      throw configError(at(file, `policy.${key}`), `"${key}" must be a positive integer`, 'set it to 1 or more');
+    }
+    out[key] = v;
+  }
+  return Object.freeze({ minAgencies: out['minAgencies'] ?? 1, minGroupSize: out['minGroupSize'] ?? 1 });
+}
+
+function parseHe(raw: unknown, file: string): HeConfig {
+  const h = rec(raw);
+  const ok = h !== null && typeof h['preset'] === 'string' && typeof h['publicKeyFile'] === 'string'
+    && typeof h['publicKeySha256'] === 'string' && /^[0-9a-f]{64}$/.test(h['publicKeySha256']);
+  if (!ok) {
+    throw configError(at(file, 'he'), '"he" needs "preset", "publicKeyFile" and a hex "publicKeySha256"', 're-run fedstat init');
+  }
+  return Object.freeze({ preset: h['preset'] as string, publicKeyFile: h['publicKeyFile'] as string, publicKeySha256: h['publicKeySha256'] as string });
+}
+
+/** Validates a federation document; every error names the file, the JSON path and the fix. */
+export function parseFederation(raw: unknown, file: string): Federation {
+  const doc = rec(raw);
+  if (doc === null) throw configError(at(file, ''), 'a federation file must be a JSON object', 'create one with fedstat init');
+  if (doc['fedstat'] !== FEDERATION_FORMAT) {
+    throw configError(at(file, 'fedstat'), `unsupported format ${JSON.stringify(doc['fedstat'])}`, `this fedstat reads format ${FEDERATION_FORMAT}; re-run fedstat init`);
+  }
+  const name = doc['name'];
+  if (typeof name !== 'string' || name.length === 0) throw configError(at(file, 'name'), 'missing federation "name"', 'give the federation a name');
+  const schema = parseSchema(doc['schema'], file, 'schema');
+  const policy = parsePolicy(doc['policy'], file);
+  const he = parseHe(doc['he'], file);
+  const rawParties = doc['parties'];
+  if (!Array.isArray(rawParties)) throw configError(at(file, 'parties'), '"parties" must be an array', 're-run fedstat init');
+  const seen = new Set<string>();
+  const parties = rawParties.map((rp: unknown, i): Party => {
+    const loc = (p: string): JsonLocation => at(file, `parties[${i}]${p}`);
+    const p = rec(rp);
+    if (p === null) throw configError(loc(''), 'a party must be an object', 're-run fedstat init');
+    const id = p['id'];
+    if (typeof id !== 'string' || !PARTY_ID.test(id)) {
+      throw configError(loc('.id'), `invalid party id ${JSON.stringify(id)}`, 'use lowercase letters, digits and dashes (e.g. cd-psb)');
+    }
+    if (seen.has(id)) throw configError(loc('.id'), `duplicate party id ${id}`, 'give every party its own id');
+    seen.add(id);
+    const role = p['role'];
+    if (role !== 'agency' && role !== 'coordinator' && role !== 'key-authority') {
+      throw configError(loc('.role'), `unknown role ${JSON.stringify(role)}`, 'use "agency", "coordinator" or "key-authority"');
+    }
+    let endpoint: string | null = null;
+    if (p['endpoint'] !== undefined) {
+      if (typeof p['endpoint'] !== 'string' || parseEndpoint(p['endpoint']) === null) {
+        throw configError(loc('.endpoint'), `invalid endpoint ${JSON.stringify(p['endpoint'])}`, 'write HOST:PORT, e.g. 127.0.0.1:7301');
+      }
+      endpoint = p['endpoint'];
+    } else if (role === 'agency') {
+      throw configError(loc('.endpoint'), `agency ${id} has no endpoint`, 'add "endpoint": "HOST:PORT"');
+    }
+    let datasets: readonly string[] | null = null;
+    if (p['datasets'] !== undefined) {
+      const ds = p['datasets'];
+      if (!Array.isArray(ds) || !ds.every((d) => typeof d === 'string' && Object.hasOwn(schema.datasets, d))) {
+        throw configError(loc('.datasets'), '"datasets" must list datasets of the schema', `valid datasets: ${Object.keys(schema.datasets).join(', ')}`);
+      }
+      datasets = Object.freeze([...(ds as string[])]);
+    }
+    return Object.freeze({
+      id, role, endpoint, datasets,
+      signingKey: parseKey(p['signingKey'], loc('.signingKey'), 'signing'),
+      agreementKey: parseKey(p['agreementKey'], loc('.agreementKey'), 'agreement'),
+    });
+  });
+  for (const role of ['coordinator', 'key-authority'] as const) {
+    const n = parties.filter((p) => p.role === role).length;
+    if (n !== 1) throw configError(at(file, 'parties'), `expected exactly one ${role}, found ${n}`, 're-run fedstat init');
+  }
+  if (!parties.some((p) => p.role === 'agency')) throw configError(at(file, 'parties'), 'no agency is listed', 'pass --agency ID=HOST:PORT to fedstat init');
+  return Object.freeze({
+    name, schema, policy, he, file,
+    id: toHex(sha256(canonicalBytes(doc))),
+    parties: Object.freeze(parties),
+  });
+}
+
+/** Reads and validates a federation file. */
+export function loadFederation(file: string): Federation {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FedstatError('IO', `cannot read federation file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check the path or create it with fedstat init`, { cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw configError(at(file, ''), `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
+  }
+  return parseFederation(raw, resolve(file));
+}
+
+export function party(federation: Federation, id: string): Party {
+  const p = federation.parties.find((x) => x.id === id);
+  if (p === undefined) {
+    throw new FedstatError('NOT_FOUND', `no party ${JSON.stringify(id)} in ${federation.file}; parties: ${federation.parties.map((x) => x.id).join(', ')}`);
+  }
+  return p;
+}
+
+export function partyOfRole(federation: Federation, role: 'coordinator' | 'key-authority'): Party {
+  const p = federation.parties.find((x) => x.role === role);
+  if (p === undefined) throw new FedstatError('INTERNAL', `federation has no ${role}`);
+  return p;
+}
+
+export function agencies(federation: Federation): readonly Party[] {
+  return federation.parties.filter((p) => p.role === 'agency');
+}
+
+/** Whether the federation permits `agency` to serve `dataset` (the agency still decides what it loads). */
+export function mayServe(agency: Party, dataset: string): boolean {
+  return agency.datasets === null || agency.datasets.includes(dataset);
+}
+
+/** Absolute path of the BFV public key file. */
+export function hePublicKeyPath(federation: Federation): string {
+  return resolve(dirname(federation.file), federation.he.publicKeyFile);
+}
+
+export function datasetSchemaOf(federation: Federation, dataset: string): DatasetSchema {
+  return datasetSchema(federation.schema, dataset);
+}

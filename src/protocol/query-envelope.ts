@@ -1,0 +1,96 @@
+/**
+ * The signed query: what the coordinator asks every agency. It is sent as canonical JSON bytes
+ * with the coordinator's signature over a tagged digest of exactly those bytes, so an agency
+ * verifies before it parses anything, and a signature can never be re-bound to other bytes.
+ */
+import { randomBytes } from 'node:crypto';
+import { FedstatError } from '../errors.js';
+import { taggedDigest } from '../crypto/digest.js';
+import { sign, verify } from '../crypto/ed25519.js';
+import type { Federation } from '../federation/federation.js';
+import { partyOfRole } from '../federation/federation.js';
+import type { QueryPlan } from '../query/plan.js';
+import { validatePlan } from '../query/validate-plan.js';
+import { canonicalBytes } from '../util/canonical-json.js';
+
+/** `plaintext` exists only so benchmarks can measure the HE overhead; agencies refuse it unless they opted in. */
+export type AnswerMode = 'encrypted' | 'plaintext';
+
+export interface QueryEnvelope {
+  readonly v: 1;
+  readonly queryId: string;
+  readonly federationId: string;
+  readonly paramsId: string;
+  readonly mode: AnswerMode;
+  readonly plan: QueryPlan;
+  /** Agencies asked to contribute, sorted. */
+  readonly agencies: readonly string[];
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface SignedQuery {
+  readonly bytes: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export const MAX_QUERY_BYTES = 256 * 1024;
+/** Tolerated clock difference between coordinator and agency. */
+export const CLOCK_SKEW_MS = 120_000;
+
+export function newQueryId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function queryDigest(bytes: Uint8Array): Uint8Array {
+  return taggedDigest('fedstat/v1/query', bytes);
+}
+
+export function signQuery(envelope: QueryEnvelope, coordinatorSecretKey: Uint8Array): SignedQuery {
+  const bytes = canonicalBytes(envelope);
+  return { bytes, signature: sign(queryDigest(bytes), coordinatorSecretKey) };
+}
+
+function bad(message: string): FedstatError {
+  return new FedstatError('BAD_MESSAGE', message);
+}
+
+/**
+ * Verifies and parses a signed query for this federation: coordinator signature first, then
+ * shape, federation, parameters and time window, then the plan against the schema.
+ */
+export function openQuery(signed: SignedQuery, federation: Federation, paramsId: string, now: number): QueryEnvelope {
+  if (signed.bytes.length > MAX_QUERY_BYTES) {
+    throw new FedstatError('MESSAGE_TOO_LARGE', `query of ${signed.bytes.length} bytes exceeds ${MAX_QUERY_BYTES}`);
+  }
+  const coordinator = partyOfRole(federation, 'coordinator');
+  if (!verify(queryDigest(signed.bytes), signed.signature, coordinator.signingKey)) {
+    throw bad('query signature does not verify against the federation\'s coordinator key');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(signed.bytes));
+  } catch {
+    throw bad('query is not UTF-8 JSON');
+  }
+  const e = raw as Record<string, unknown> | null;
+  if (typeof e !== 'object' || e === null || e['v'] !== 1) throw bad('query envelope has an unknown version');
+  const { queryId, federationId, mode, agencies, issuedAt, expiresAt } = e;
+  if (typeof queryId !== 'string' || !/^[0-9a-f]{32}$/.test(queryId)) throw bad('query id must be 32 hex digits');
+  if (federationId !== federation.id) throw bad('query was made for another federation (federation ids differ); check --federation');
+  if (e['paramsId'] !== paramsId) throw bad('query uses other HE parameters than this agency');
+  if (mode !== 'encrypted' && mode !== 'plaintext') throw bad('query mode must be "encrypted" or "plaintext"');
+  if (!Array.isArray(agencies) || !agencies.every((a) => typeof a === 'string') || agencies.length > 4096) {
+    throw bad('query agency list is malformed');
+  }
+  if (typeof issuedAt !== 'number' || typeof expiresAt !== 'number' || !Number.isSafeInteger(issuedAt) || !Number.isSafeInteger(expiresAt)) {
+    throw bad('query times are malformed');
+  }
+  if (issuedAt > now + CLOCK_SKEW_MS) throw bad('query is issued in the future; check the clocks of coordinator and agency');
+  if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
+  const plan = validatePlan(e['plan'], federation.schema);
+  return Object.freeze({
+    v: 1, queryId, federationId, paramsId, mode, plan, issuedAt, expiresAt,
+    agencies: Object.freeze([...(agencies as string[])]),
+  });
+}

@@ -1,0 +1,47 @@
+/** The coordinator's gRPC link to one agency, with a deadline on every call. */
+import { Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { FedstatError } from '../errors.js';
+import type { Contribution } from '../protocol/contribution.js';
+import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
+import type { SignedQuery } from '../protocol/query-envelope.js';
+import { CHANNEL_OPTIONS } from './limits.js';
+import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage } from './proto.js';
+import { fromServiceError } from './status.js';
+
+type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError | null, res?: unknown) => void) => void;
+
+export class GrpcAgencyLink implements AgencyLink {
+  private readonly client: Client;
+
+  constructor(readonly agencyId: string, private readonly endpoint: string) {
+    const Ctor = makeGenericClientConstructor(agencyServiceDefinition(), 'Agency');
+    this.client = new Ctor(endpoint, credentials.createInsecure(), CHANNEL_OPTIONS);
+  }
+
+  private call(method: 'Describe' | 'Aggregate', req: object, deadlineMs: number): Promise<unknown> {
+    const fn = (this.client as unknown as Record<string, Unary>)[method];
+    if (fn === undefined) return Promise.reject(new FedstatError('INTERNAL', `no method ${method}`));
+    return new Promise((resolve, reject) => {
+      fn.call(this.client, req, { deadline: new Date(Date.now() + deadlineMs) }, (err, res) => {
+        if (err !== null) reject(fromServiceError(err, `agency ${this.agencyId}`, this.endpoint));
+        else resolve(res);
+      });
+    });
+  }
+
+  async describe(deadlineMs: number): Promise<AgencyDescription> {
+    const r = (await this.call('Describe', {}, deadlineMs)) as DescribeResponseMessage;
+    return { agencyId: r.agencyId, federationId: r.federationId, paramsId: r.paramsId, datasets: r.datasets };
+  }
+
+  async aggregate(query: SignedQuery, deadlineMs: number): Promise<Contribution> {
+    const r = (await this.call('Aggregate', { query: query.bytes, signature: query.signature }, deadlineMs)) as AggregateResponseMessage;
+    if (r.mode !== 'encrypted' && r.mode !== 'plaintext') throw new FedstatError('BAD_MESSAGE', `agency ${this.agencyId} answered in unknown mode`);
+    const payloads = r.payloads.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+    return { agencyId: r.agencyId, queryId: r.queryId, mode: r.mode, payloads, signature: new Uint8Array(r.signature) };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * gRPC limits, all explicit: grpc-js defaults to a 4 MiB receive limit, no deadline, no
+ * keepalive and unbounded concurrent streams. A contribution carries up to MAX_CIPHERTEXTS
+ * ciphertexts of ~524 KB each, so messages are capped a little above that.
+ */
+import type { ChannelOptions } from '@grpc/grpc-js';
+import { MAX_CIPHERTEXTS } from '../he/packing.js';
+
+/** Serialized BFV N=8192 ciphertext without compression, plus headroom. */
+export const MAX_CIPHERTEXT_BYTES = 600 * 1024;
+export const MAX_MESSAGE_BYTES = MAX_CIPHERTEXTS * MAX_CIPHERTEXT_BYTES + 64 * 1024;
+
+export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.max_pings_without_data': 0,
+});
+
+export const SERVER_OPTIONS: ChannelOptions = Object.freeze({
+  ...CHANNEL_OPTIONS,
+  'grpc.max_concurrent_streams': 64,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+});
+
+export const DEFAULT_DESCRIBE_DEADLINE_MS = 5_000;

@@ -1,0 +1,49 @@
+/**
+ * Loads the .proto files shipped in `proto/` with protobufjs and builds grpc-js service
+ * definitions from them. Generated message types stay inside transport: handlers convert them to
+ * the domain types of src/protocol at the boundary.
+ */
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
+
+let root: protobuf.Root | undefined;
+
+function protoRoot(): protobuf.Root {
+  root ??= protobuf.loadSync(join(packageRoot(), 'proto', 'fedstat', 'v1', 'agency.proto'));
+  return root;
+}
+
+function method(service: protobuf.Service, name: string): MethodDefinition<object, object> {
+  const m = service.methods[name];
+  if (m === undefined) throw new Error(`proto method ${name} missing`);
+  m.resolve();
+  const req = m.resolvedRequestType;
+  const res = m.resolvedResponseType;
+  if (req === null || res === null) throw new Error(`proto method ${name} unresolved`);
+  return {
+    path: `/${service.fullName.replace(/^\./, '')}/${name}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (v: object) => Buffer.from(req.encode(req.fromObject(v)).finish()),
+    requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), { longs: String, defaults: true }),
+    responseSerialize: (v: object) => Buffer.from(res.encode(res.fromObject(v)).finish()),
+    responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), { longs: String, defaults: true }),
+  };
+}
+
+export function agencyServiceDefinition(): ServiceDefinition {
+  const service = protoRoot().lookupService('fedstat.v1.Agency');
+  return { Describe: method(service, 'Describe'), Aggregate: method(service, 'Aggregate') };
+}
+
+export interface DescribeResponseMessage {
+  agencyId: string; federationId: string; paramsId: string; datasets: string[]; version: string;
+}
+export interface AggregateRequestMessage {
+  query: Uint8Array; signature: Uint8Array;
+}
+export interface AggregateResponseMessage {
+  agencyId: string; queryId: string; mode: string; payloads: Uint8Array[]; signature: Uint8Array;
+}

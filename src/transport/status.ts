@@ -1,0 +1,47 @@
+/**
+ * FedstatError codes ↔ gRPC statuses. The code also travels in the `fedstat-code` trailer so the
+ * receiving side restores it exactly; the message is the error's one-line, secret-free message.
+ */
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { ERROR_CODES, FedstatError, type ErrorCode } from '../errors.js';
+
+const TO_GRPC: Record<ErrorCode, status> = {
+  CONFIG_INVALID: status.FAILED_PRECONDITION,
+  KEY_INVALID: status.FAILED_PRECONDITION,
+  QUERY_SYNTAX: status.INVALID_ARGUMENT,
+  QUERY_INVALID: status.INVALID_ARGUMENT,
+  DATA_INVALID: status.FAILED_PRECONDITION,
+  PLAN_UNSAFE: status.INVALID_ARGUMENT,
+  POLICY_REFUSED: status.PERMISSION_DENIED,
+  UNAVAILABLE: status.UNAVAILABLE,
+  BAD_MESSAGE: status.INVALID_ARGUMENT,
+  MESSAGE_TOO_LARGE: status.RESOURCE_EXHAUSTED,
+  REPLAY: status.ALREADY_EXISTS,
+  NOT_FOUND: status.NOT_FOUND,
+  IO: status.INTERNAL,
+  INTERNAL: status.INTERNAL,
+};
+
+export function toServiceError(e: unknown): Partial<ServiceError> {
+  const err = e instanceof FedstatError ? e : new FedstatError('INTERNAL', 'internal error in the agency; see its log');
+  const metadata = new Metadata();
+  metadata.set('fedstat-code', err.code);
+  return { code: TO_GRPC[err.code], details: err.message, metadata };
+}
+
+/** Rebuilds a FedstatError from a failed call to `peer`. */
+export function fromServiceError(e: ServiceError, peer: string, endpoint: string): FedstatError {
+  const sent = e.metadata?.get('fedstat-code')[0];
+  const code = typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) ? (sent as ErrorCode) : null;
+  if (code !== null) return new FedstatError(code, e.details, { cause: e });
+  switch (e.code) {
+    case status.UNAVAILABLE:
+      return new FedstatError('UNAVAILABLE', `${peer} is unreachable at ${endpoint} (${e.details}); start it or check its endpoint in the federation file`, { cause: e });
+    case status.DEADLINE_EXCEEDED:
+      return new FedstatError('UNAVAILABLE', `${peer} did not answer before the deadline; it may be overloaded or down`, { cause: e });
+    case status.RESOURCE_EXHAUSTED:
+      return new FedstatError('MESSAGE_TOO_LARGE', `${peer}: ${e.details}`, { cause: e });
+    default:
+      return new FedstatError('BAD_MESSAGE', `${peer} failed the call (${status[e.code] ?? e.code}: ${e.details})`, { cause: e });
+  }
+}
