@@ -1,0 +1,76 @@
+/**
+ * A complete agency node from files, as `fedstat agency serve` runs it: load the federation and
+ * the agency's key file, open the DuckDB store, load and validate the CSV files, and serve over
+ * gRPC on the endpoint's port.
+ */
+import { FedstatError } from '../errors.js';
+import { loadFederation, parseEndpoint, party } from '../federation/federation.js';
+import { loadKeyFile } from '../federation/key-file.js';
+import { datasetSchemaOf } from '../federation/federation.js';
+import { openDuckDbStore } from '../store/duckdb-store.js';
+import type { LoadReport } from '../store/store.js';
+import { serveAgency, type RunningServer } from '../transport/agency-server.js';
+import { createAgency, type Agency } from './agency.js';
+
+export interface AgencyNodeOptions {
+  readonly federationFile: string;
+  readonly keyFile: string;
+  /** Dataset name → CSV file to load; a dataset with `null` is served from the existing store. */
+  readonly datasets: Readonly<Record<string, string | null>>;
+  /** DuckDB file; default in memory. */
+  readonly dbPath?: string;
+  readonly host?: string;
+  /** Default: the port of the agency's endpoint in the federation file. */
+  readonly port?: number;
+  readonly onInvalid?: 'reject' | 'skip';
+  readonly allowPlaintextMode?: boolean;
+  readonly onLoadProgress?: (dataset: string, rows: number) => void;
+}
+
+export interface AgencyNode {
+  readonly agency: Agency;
+  readonly port: number;
+  readonly loads: readonly LoadReport[];
+  close(): Promise<void>;
+}
+
+export async function startAgencyNode(options: AgencyNodeOptions): Promise<AgencyNode> {
+  const federation = loadFederation(options.federationFile);
+  const secrets = loadKeyFile(options.keyFile, federation);
+  const me = party(federation, secrets.party);
+  const store = await openDuckDbStore(options.dbPath ?? ':memory:');
+  let agency: Agency | undefined;
+  let server: RunningServer | undefined;
+  try {
+    const loads: LoadReport[] = [];
+    for (const [dataset, file] of Object.entries(options.datasets)) {
+      const schema = datasetSchemaOf(federation, dataset);
+      if (file === null) {
+        if (!(await store.datasets()).includes(dataset)) {
+          throw new FedstatError('NOT_FOUND', `dataset ${dataset} is not in ${options.dbPath ?? 'the store'}; load it with --dataset ${dataset}=FILE.csv`);
+        }
+        continue;
+      }
+      loads.push(await store.loadCsv(dataset, schema, file, {
+        onInvalid: options.onInvalid ?? 'reject',
+        onProgress: (rows) => options.onLoadProgress?.(dataset, rows),
+      }));
+    }
+    agency = await createAgency({ federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true });
+    const endpoint = parseEndpoint(me.endpoint ?? '');
+    const port = options.port ?? endpoint?.port ?? 0;
+    server = await serveAgency(agency, options.host ?? endpoint?.host ?? '127.0.0.1', port);
+    const running = { agency, server };
+    return {
+      agency, loads, port: server.port,
+      close: async () => {
+        await running.server.close();
+        await running.agency.close();
+      },
+    };
+  } catch (e) {
+    if (agency !== undefined) await agency.close();
+    else await store.close();
+    throw e;
+  }
+}

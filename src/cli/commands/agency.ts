@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { startAgencyNode } from '../../agency/node.js';
+import { FedstatError } from '../../errors.js';
+import { toJson } from '../json.js';
+import { progressBar } from '../progress.js';
+import { action, collect, parseIntOption } from '../run.js';
+import { formatInteger } from '../table.js';
+
+function parseDatasets(specs: readonly string[]): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const name = eq < 0 ? spec : spec.slice(0, eq);
+    if (name === '' || Object.hasOwn(out, name)) {
+      throw new FedstatError('CONFIG_INVALID', `--dataset ${spec}: expected NAME=FILE.csv (or NAME with --db), each dataset once`);
+    }
+    out[name] = eq < 0 ? null : spec.slice(eq + 1);
+  }
+  return out;
+}
+
+export function registerAgency(program: Command): void {
+  const agency = program.command('agency').description('run an agency node');
+  agency.command('serve')
+    .description('load CSV files into the agency\'s DuckDB store (validating every row) and answer encrypted queries over gRPC')
+    .requiredOption('--federation <file>', 'federation.json')
+    .requiredOption('--key <file>', 'this agency\'s key file')
+    .requiredOption('--dataset <name=file.csv>', 'a dataset to serve and the CSV to load it from (repeatable; NAME alone serves what --db holds)', collect)
+    .option('--port <p>', 'port to listen on (default: the endpoint\'s port in the federation file)', parseIntOption('--port', 0, 65535))
+    .option('--host <host>', 'address to bind (default: the endpoint\'s host)')
+    .option('--db <file>', 'DuckDB file to keep the data in (default: in memory)')
+    .option('--on-invalid <mode>', 'reject: the first invalid row stops the load; skip: skip and count invalid rows', 'reject')
+    .option('--allow-plaintext-benchmark', 'also answer plaintext-mode queries (benchmarks only: reveals this agency\'s aggregates)')
+    .option('--json', 'print events as JSON lines')
+    .action(action(async (opts: {
+      federation: string; key: string; dataset: string[]; port?: number; host?: string; db?: string; onInvalid: string; allowPlaintextBenchmark?: boolean; json?: boolean;
+    }) => {
+      if (opts.onInvalid !== 'reject' && opts.onInvalid !== 'skip') {
+        throw new FedstatError('CONFIG_INVALID', `--on-invalid must be reject or skip; got ${opts.onInvalid}`);
+      }
+      const json = opts.json === true;
+      const bar = progressBar('loading', { json });
+      const node = await startAgencyNode({
+        federationFile: opts.federation,
+        keyFile: opts.key,
+        datasets: parseDatasets(opts.dataset),
+        onInvalid: opts.onInvalid,
+        allowPlaintextMode: opts.allowPlaintextBenchmark === true,
+        onLoadProgress: (dataset, rows) => bar.update(rows, undefined, dataset),
+        ...(opts.port === undefined ? {} : { port: opts.port }),
+        ...(opts.host === undefined ? {} : { host: opts.host }),
+        ...(opts.db === undefined ? {} : { dbPath: opts.db }),
+      });
+      bar.done();
+      const datasets = (await node.agency.describe()).datasets;
+      if (json) {
+        for (const l of node.loads) process.stdout.write(`${toJson({ event: 'loaded', ...l }, 0)}\n`);
+        process.stdout.write(`${toJson({ event: 'listening', agency: node.agency.id, port: node.port, datasets }, 0)}\n`);
+      } else {
+        for (const l of node.loads) {
+          const skipped = l.rowsSkipped > 0 ? `, ${formatInteger(l.rowsSkipped)} invalid rows skipped` : '';
+          process.stdout.write(`loaded ${l.dataset}: ${formatInteger(l.rowsLoaded)} rows from ${l.file}${skipped}\n`);
+          for (const r of l.invalid) process.stdout.write(`  skipped ${l.file}:${r.line}: column ${r.column}: ${r.reason}\n`);
+        }
+        process.stdout.write(`agency ${node.agency.id} serving ${datasets.join(', ')} on port ${node.port} (Ctrl-C to stop)\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await node.close();
+      if (json) process.stdout.write(`${toJson({ event: 'stopped', agency: node.agency.id }, 0)}\n`);
+    }));
+}

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { connectCoordinator } from '../../coordinator/connect.js';
+import type { QueryResult } from '../../coordinator/coordinator.js';
+import { toJson } from '../json.js';
+import { progressBar } from '../progress.js';
+import { action, parseIntOption } from '../run.js';
+import { formatMs, formatNumber, renderTable } from '../table.js';
+
+/** The `query --json` document. */
+export function queryJson(r: QueryResult): unknown {
+  return {
+    queryId: r.queryId,
+    rows: r.rows,
+    agencies: { answered: r.agencies.answered, failed: r.agencies.failed },
+    suppressed: r.suppressed,
+    columns: r.columns,
+    timings: r.timings,
+  };
+}
+
+export function renderResult(r: QueryResult): string {
+  const headers = r.columns.map((c) => c.name);
+  const rows = r.rows.map((row) => r.columns.map((c) => formatNumber(row[c.name] ?? '')));
+  const out = [renderTable(headers, rows, r.columns.map((c) => (c.kind === 'group' ? 'left' : 'right')))];
+  const notes = [`${r.rows.length} rows`, `${r.agencies.answered.length} agencies`, `${r.ciphertexts} ciphertext${r.ciphertexts === 1 ? '' : 's'} each`, formatMs(r.timings.totalMs)];
+  if (r.suppressed > 0) notes.push(`${r.suppressed} group${r.suppressed === 1 ? '' : 's'} withheld (fewer than minGroupSize records)`);
+  out.push(`(${notes.join('; ')}; query ${r.queryId})`);
+  for (const f of r.agencies.failed) out.push(`warning: agency ${f.id} did not contribute: ${f.reason}`);
+  if (r.agencies.failed.length > 0) out.push('warning: the result covers only the agencies that answered; pass --require-all to refuse partial results');
+  return out.join('\n');
+}
+
+export function registerQuery(program: Command): void {
+  program.command('query')
+    .description('run an encrypted cross-agency query; only the total over the agencies is ever decrypted')
+    .argument('<sql>', 'SELECT [g1, g2,] COUNT(*), SUM(col), AVG(col) FROM dataset [WHERE ...] [GROUP BY g1[, g2]]')
+    .requiredOption('--federation <file>', 'federation.json')
+    .option('--key <file>', 'coordinator key file (default: keys/coordinator.key beside the federation file)')
+    .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
+    .option('--deadline <ms>', 'time allowed for every agency to answer', parseIntOption('--deadline', 1), 30_000)
+    .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (sql: string, opts: { federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; json?: boolean }) => {
+      const json = opts.json === true;
+      await using coordinator = await connectCoordinator({
+        federation: opts.federation,
+        ...(opts.key === undefined ? {} : { keyFile: opts.key }),
+        ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
+      });
+      const bar = progressBar('query', { json });
+      const result = await coordinator.query(sql, {
+        deadlineMs: opts.deadline,
+        requireAll: opts.requireAll === true,
+        onProgress: (e) => {
+          if (e.phase === 'answered' || e.phase === 'failed') bar.update(e.done, e.total, e.agency);
+          if (e.phase === 'decrypting') bar.update(1, 1, 'decrypting');
+        },
+      });
+      bar.done();
+      process.stdout.write(json ? `${toJson(queryJson(result))}\n` : `${renderResult(result)}\n`);
+    }));
+}

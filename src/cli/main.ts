@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** The `fedstat` command line. */
+import { Command, CommanderError } from 'commander';
+import { FEDSTAT_VERSION } from '../transport/agency-server.js';
+import { registerAgency } from './commands/agency.js';
+import { registerDemo } from './commands/demo.js';
+import { registerInit } from './commands/init.js';
+import { registerQuery } from './commands/query.js';
+import { registerSeed } from './commands/seed.js';
+import { EXIT } from './exit-codes.js';
+import { reportError } from './run.js';
+
+export function buildProgram(): Command {
+  const program = new Command('fedstat')
+    .description('Privacy-preserving federated statistics between agencies: encrypted GROUP BY over gRPC.')
+    .version(FEDSTAT_VERSION)
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true });
+  registerSeed(program);
+  registerInit(program);
+  registerAgency(program);
+  registerQuery(program);
+  registerDemo(program);
+  program.exitOverride();
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return;
+    }
+    process.exitCode = reportError(e, { verbose: process.argv.includes('--verbose') });
+  }
+}
+
+await main();

@@ -1,0 +1,120 @@
+/**
+ * The plaintext reference: the same query computed directly from the agencies' CSV files with no
+ * encryption, no DuckDB and no network. The demo and the end-to-end tests compare every
+ * encrypted result with it; in a real federation nobody can compute it, which is the point.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { DatasetSchema } from '../federation/schema.js';
+import type { Policy } from '../federation/federation.js';
+import type { CellValue, ResultRow } from '../coordinator/release.js';
+import { average } from '../coordinator/release.js';
+import { evaluatePredicate } from '../query/evaluate.js';
+import type { QueryPlan } from '../query/plan.js';
+
+/** Splits one RFC 4180 line (fields without embedded newlines). */
+export function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (line[i] === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) throw new Error('unterminated quoted field');
+        v += line.slice(i, q);
+        if (line[q + 1] === '"') { v += '"'; i = q + 2; continue; }
+        i = q + 1;
+        break;
+      }
+      out.push(v);
+    } else {
+      const c = line.indexOf(',', i);
+      out.push(line.slice(i, c < 0 ? line.length : c));
+      i = c < 0 ? line.length : c;
+    }
+    if (i >= line.length) return out;
+    i++; // skip the comma
+  }
+}
+
+export async function* readCsvRecords(file: string): AsyncGenerator<Record<string, string>> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let header: string[] | null = null;
+  for await (const raw of lines) {
+    const line = header === null ? raw.replace(/^\uFEFF/, '') : raw;
+    if (line === '') continue;
+    const fields = splitCsvLine(line);
+    if (header === null) { header = fields; continue; }
+    const rec: Record<string, string> = {};
+    header.forEach((h, i) => { rec[h] = fields[i] ?? ''; });
+    yield rec;
+  }
+}
+
+/** Computes the released rows of `plan` over the given CSV files, with the same policy. */
+export async function referenceRows(plan: QueryPlan, schema: DatasetSchema, files: readonly string[], policy: Policy): Promise<{ rows: ResultRow[]; suppressed: number }> {
+  const groups = new Map<string, { key: string[]; count: bigint; sums: Map<string, bigint> }>();
+  const sumColumns = [...new Set(plan.select.flatMap((s) => (s.kind === 'aggregate' && s.fn !== 'count' && s.column !== null ? [s.column] : [])))];
+  for (const file of files) {
+    for await (const rec of readCsvRecords(file)) {
+      const row: Record<string, string | number> = {};
+      for (const [name, col] of Object.entries(schema.columns)) {
+        const v = rec[name] ?? '';
+        row[name] = col.type === 'integer' ? Number(v) : v.normalize('NFC');
+      }
+      if (!evaluatePredicate(plan.where, row)) continue;
+      const key = plan.groupBy.map((g) => String(row[g]));
+      const k = JSON.stringify(key);
+      let g = groups.get(k);
+      if (g === undefined) groups.set(k, (g = { key, count: 0n, sums: new Map(sumColumns.map((c) => [c, 0n])) }));
+      g.count++;
+      for (const c of sumColumns) g.sums.set(c, (g.sums.get(c) ?? 0n) + BigInt(row[c] as number));
+    }
+  }
+  const order = (key: string[]): number[] => key.map((v, i) => {
+    const col = schema.columns[plan.groupBy[i] ?? ''];
+    return col?.type === 'category' ? col.values.indexOf(v) : 0;
+  });
+  const sorted = [...groups.values()].sort((a, b) => {
+    const oa = order(a.key);
+    const ob = order(b.key);
+    for (let i = 0; i < oa.length; i++) if (oa[i] !== ob[i]) return (oa[i] ?? 0) - (ob[i] ?? 0);
+    return 0;
+  });
+  let suppressed = 0;
+  const rows: ResultRow[] = [];
+  for (const g of sorted) {
+    if (g.count < BigInt(policy.minGroupSize)) { suppressed++; continue; }
+    const row: Record<string, CellValue> = {};
+    for (const s of plan.select) {
+      if (s.kind === 'group') row[s.alias] = g.key[plan.groupBy.indexOf(s.column)] ?? '';
+      else if (s.fn === 'count') row[s.alias] = g.count;
+      else {
+        const sum = g.sums.get(s.column ?? '') ?? 0n;
+        row[s.alias] = s.fn === 'sum' ? sum : average(sum, g.count);
+      }
+    }
+    rows.push(row);
+  }
+  return { rows, suppressed };
+}
+
+/** Null when equal (AVG within 1e-9 relative), else a description of the first difference. */
+export function compareRows(actual: readonly ResultRow[], expected: readonly ResultRow[]): string | null {
+  if (actual.length !== expected.length) return `${actual.length} rows, expected ${expected.length}`;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i] ?? {};
+    const e = expected[i] ?? {};
+    for (const k of Object.keys(e)) {
+      const av = a[k];
+      const ev = e[k];
+      const same = typeof ev === 'number' && typeof av === 'number'
+        ? Math.abs(av - ev) <= 1e-9 * Math.max(1, Math.abs(ev))
+        : av === ev;
+      if (!same) return `row ${i + 1}, ${k}: got ${String(av)}, expected ${String(ev)}`;
+    }
+  }
+  return null;
+}

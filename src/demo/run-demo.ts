@@ -1,0 +1,163 @@
+/**
+ * The demo: seed the synthetic Sichuan scenario, create a federation, start every agency as its own
+ * `fedstat agency serve` process on 127.0.0.1, run the showcase statistics encrypted end to end,
+ * and check each against the plaintext computed from the same seed files.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connectCoordinator } from '../coordinator/connect.js';
+import type { QueryResult } from '../coordinator/coordinator.js';
+import type { ResultRow } from '../coordinator/release.js';
+import { FedstatError } from '../errors.js';
+import { datasetSchemaOf } from '../federation/federation.js';
+import { initFederation, readSchemaFile } from '../federation/init.js';
+import { generateScenario, type ScenarioManifest } from '../seed/generate.js';
+import { startAgencyProcesses, type AgencyProcess } from './agency-processes.js';
+import { freePorts } from './free-port.js';
+import { compareRows, referenceRows } from './reference.js';
+import { SHOWCASES, type Showcase } from './showcases.js';
+
+export interface DemoOptions {
+  /** Number of agencies (3 to all of the scenario's); taken department by department. */
+  readonly agencies?: number;
+  /** Residence registrations per city. */
+  readonly rows?: number;
+  readonly seed?: string;
+  /** Keep the generated federation and data here instead of a temporary folder. */
+  readonly outDir?: string;
+  readonly onStep?: (message: string) => void;
+  readonly onSeedProgress?: (done: number, total: number) => void;
+}
+
+export interface CheckedQuery {
+  readonly sql: string;
+  readonly result: QueryResult;
+  /** null when the encrypted result equals the plaintext computation, else the first difference. */
+  readonly mismatch: string | null;
+}
+
+export interface IndicatorRow {
+  readonly key: string;
+  readonly numerator: bigint;
+  readonly denominator: bigint;
+  readonly value: number;
+}
+
+export interface ShowcaseReport {
+  readonly showcase: Showcase;
+  readonly queries: readonly CheckedQuery[];
+  readonly indicator: readonly IndicatorRow[] | null;
+  /** Why the showcase did not run (too few agencies serve its dataset), else null. */
+  readonly skipped: string | null;
+}
+
+export interface DemoReport {
+  readonly dir: string;
+  readonly federationId: string;
+  readonly agencies: readonly { id: string; name: string; dataset: string; rows: number; port: number }[];
+  readonly showcases: readonly ShowcaseReport[];
+  readonly allChecksPassed: boolean;
+  readonly setupMs: number;
+  readonly totalMs: number;
+}
+
+const DEFAULT_ROWS = 20_000;
+
+/** Agencies ordered department by department (all public-security bureaus first, ...). */
+function pickAgencies(manifest: ScenarioManifest, n: number | undefined): ScenarioManifest['agencies'] {
+  const all = manifest.agencies;
+  const count = n ?? all.length;
+  if (!Number.isInteger(count) || count < 3 || count > all.length) {
+    throw new FedstatError('CONFIG_INVALID', `--agencies must be from 3 to ${all.length} for scenario ${manifest.scenario}; got ${count}`);
+  }
+  const departments = [...new Set(all.map((a) => a.department))];
+  const ordered = departments.flatMap((d) => all.filter((a) => a.department === d));
+  return ordered.slice(0, count);
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
+  const t0 = performance.now();
+  const step = options.onStep ?? (() => undefined);
+  const temp = options.outDir === undefined;
+  const dir = temp ? mkdtempSync(join(tmpdir(), 'fedstat-demo-')) : resolve(options.outDir ?? '');
+  let processes: AgencyProcess[] = [];
+  try {
+    step(`seeding the sichuan scenario (${options.rows ?? DEFAULT_ROWS} registrations per city) in ${dir}`);
+    const manifest = await generateScenario({
+      scenario: 'sichuan', outDir: join(dir, 'data'), rows: options.rows ?? DEFAULT_ROWS, seed: options.seed ?? 'fedstat-demo',
+      ...(options.onSeedProgress === undefined ? {} : { onProgress: options.onSeedProgress }),
+    });
+    const chosen = pickAgencies(manifest, options.agencies);
+    const ports = await freePorts(chosen.length);
+    const dataFile = (f: string): string => resolve(join(dir, 'data'), f);
+    step(`creating the federation: ${chosen.length} agencies, a coordinator and a key authority, fresh keys`);
+    const init = await initFederation({
+      outDir: join(dir, 'federation'),
+      schema: readSchemaFile(dataFile(manifest.schemaFile)),
+      name: 'sichuan-demo',
+      policy: { minAgencies: 2, minGroupSize: 10 },
+      agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
+    });
+    step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);
+    processes = await startAgencyProcesses(chosen.map((a) => ({
+      id: a.id,
+      federationFile: init.federationFile,
+      keyFile: init.keyFiles[a.id] ?? '',
+      datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(f.file)])),
+    })));
+    const setupMs = performance.now() - t0;
+    await using coordinator = await connectCoordinator({ federation: init.federation });
+    const federation = coordinator.federation;
+    const filesOf = (dataset: string): string[] =>
+      chosen.flatMap((a) => (a.datasets[dataset] === undefined ? [] : [dataFile(a.datasets[dataset].file)]));
+
+    const showcases: ShowcaseReport[] = [];
+    for (const showcase of SHOWCASES) {
+      const plans = showcase.sql.map((sql) => coordinator.plan(sql));
+      const short = plans.find((p) => filesOf(p.dataset).length < federation.policy.minAgencies);
+      if (short !== undefined) {
+        showcases.push({ showcase, queries: [], indicator: null, skipped: `needs ${federation.policy.minAgencies} agencies serving ${short.dataset}; run with more --agencies` });
+        continue;
+      }
+      step(showcase.title);
+      const queries: CheckedQuery[] = [];
+      for (const [i, sql] of showcase.sql.entries()) {
+        const plan = plans[i];
+        if (plan === undefined) continue;
+        const result = await coordinator.query(sql, { requireAll: true });
+        const expected = await referenceRows(plan, datasetSchemaOf(federation, plan.dataset), filesOf(plan.dataset), federation.policy);
+        const mismatch = compareRows(result.rows, expected.rows)
+          ?? (result.suppressed === expected.suppressed ? null : `${result.suppressed} groups withheld, expected ${expected.suppressed}`);
+        queries.push({ sql, result, mismatch });
+      }
+      showcases.push({ showcase, queries, indicator: indicatorRows(showcase, queries), skipped: null });
+    }
+    const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null));
+    return {
+      dir, federationId: federation.id, setupMs, allChecksPassed, showcases,
+      agencies: chosen.map((a, i) => {
+        const [dataset, f] = Object.entries(a.datasets)[0] ?? ['', { rows: 0 }];
+        return { id: a.id, name: a.name, dataset, rows: f.rows, port: processes[i]?.port ?? 0 };
+      }),
+      totalMs: performance.now() - t0,
+    };
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    if (temp) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function indicatorRows(showcase: Showcase, queries: readonly CheckedQuery[]): IndicatorRow[] | null {
+  const ind = showcase.indicator;
+  const [a, b] = queries;
+  if (ind === undefined || a === undefined || b === undefined) return null;
+  const denominators = new Map<string, ResultRow>(b.result.rows.map((r) => [String(r[ind.joinOn]), r]));
+  return a.result.rows.flatMap((r) => {
+    const key = String(r[ind.joinOn]);
+    const num = r[ind.numerator];
+    const den = denominators.get(key)?.[ind.denominator];
+    if (typeof num !== 'bigint' || typeof den !== 'bigint' || den === 0n) return [];
+    return [{ key, numerator: num, denominator: den, value: (Number(num) / Number(den)) * ind.scale }];
+  });
+}
