@@ -1,0 +1,71 @@
+/**
+ * An agency node embedded in an existing Node service.
+ *
+ * The "existing service" here is what an agency typically already runs: a gRPC server with its own
+ * services and an HTTP health endpoint. fedstat adds the Agency service to the same gRPC server;
+ * the agency's records stay in its own DuckDB file, and only signed ciphertexts leave.
+ *
+ *   node dist/examples/embedded-agency.js --federation fed/federation.json --key fed/keys/cd-psb.key \
+ *     --data residence_registrations=data/cd-psb.residence_registrations.csv [--db agency.duckdb]
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createAgency } from 'fedstat/agency';
+import { loadFederation, loadKeyFile, parseEndpoint, party } from 'fedstat/federation';
+import { openDuckDbStore } from 'fedstat/store';
+import { addAgencyService, SERVER_OPTIONS } from 'fedstat/transport';
+
+const { values } = parseArgs({
+  options: {
+    federation: { type: 'string' },
+    key: { type: 'string' },
+    data: { type: 'string', multiple: true },
+    db: { type: 'string', default: ':memory:' },
+  },
+});
+if (values.federation === undefined || values.key === undefined || values.data === undefined) {
+  console.error('usage: embedded-agency --federation FILE --key FILE --data DATASET=FILE.csv [--db FILE]');
+  process.exit(2);
+}
+
+// 1. The agency's own keys and the federation's public description.
+const federation = loadFederation(values.federation);
+const secrets = loadKeyFile(values.key, federation);
+const me = party(federation, secrets.party);
+
+// 2. The agency's records, validated against the federation schema as they are loaded.
+const store = await openDuckDbStore(values.db);
+for (const spec of values.data) {
+  const [dataset = '', file = ''] = spec.split('=');
+  const report = await store.loadCsv(dataset, federation.schema.datasets[dataset]!, file);
+  console.log(`loaded ${report.rowsLoaded} ${dataset} records`);
+}
+const agency = await createAgency({ federation, secrets, store });
+
+// 3. The service that already existed: a gRPC server (with whatever it served before) ...
+const grpcServer = new Server(SERVER_OPTIONS);
+addAgencyService(grpcServer, agency); // ... now also answering fedstat queries.
+const endpoint = parseEndpoint(me.endpoint ?? '');
+const port = await new Promise<number>((resolve, reject) => {
+  grpcServer.bindAsync(`127.0.0.1:${endpoint?.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+});
+
+// ... and an HTTP health endpoint reporting what the agency serves (never any counts).
+const http = createServer((req, res) => {
+  void agency.describe().then((d) => {
+    res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ agency: d.agencyId, datasets: d.datasets }));
+  });
+});
+await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+const httpAddress = http.address();
+console.log(JSON.stringify({ event: 'ready', agency: agency.id, grpcPort: port, httpPort: typeof httpAddress === 'object' && httpAddress !== null ? httpAddress.port : 0 }));
+
+// 4. Graceful shutdown: stop taking calls, then release the SEAL objects and the store.
+const shutdown = (): void => {
+  http.close();
+  grpcServer.tryShutdown(() => void agency.close().then(() => process.exit(0)));
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);
