@@ -1,0 +1,154 @@
+/**
+ * The CLI exactly as documented, as separate processes, against CSV files the seeds did not
+ * produce: init → agency serve → query (table and --json), and the error contract (one line, the
+ * documented exit code).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPath, startAgencyProcess, type AgencyProcess } from '../../src/demo/agency-processes.js';
+import { freePorts } from '../../src/demo/free-port.js';
+
+const exec = promisify(execFile);
+
+interface Run { code: number; stdout: string; stderr: string }
+
+async function fedstat(...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [cliPath(), ...args], { maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+const SCHEMA = {
+  datasets: {
+    residents: {
+      columns: {
+        district: { type: 'category', values: ['锦江区', '青羊区'] },
+        age: { type: 'integer', min: 0, max: 120 },
+        income: { type: 'integer', min: 0, max: 2_000_000 },
+      },
+    },
+  },
+};
+
+// Hand-written data: 锦江区 has 12+10+11 rows, 青羊区 has 3+4+2 (below minGroupSize 10 in total? no: 9).
+function rows(jinjiang: number, qingyang: number, base: number): string {
+  const out = ['age,district,income']; // columns in another order than the schema
+  for (let i = 0; i < jinjiang; i++) out.push(`${20 + ((i + base) % 50)},锦江区,${1000 * (i + base)}`);
+  for (let i = 0; i < qingyang; i++) out.push(`${30 + i},青羊区,${500 * (i + 1)}`);
+  return `${out.join('\r\n')}\r\n`;
+}
+
+let dir: string;
+let fed: string;
+const agencies: AgencyProcess[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fedstat-cli-'));
+  writeFileSync(join(dir, 'schema.json'), JSON.stringify(SCHEMA));
+  writeFileSync(join(dir, 'a.csv'), rows(12, 3, 0));
+  writeFileSync(join(dir, 'b.csv'), rows(10, 4, 7));
+  writeFileSync(join(dir, 'c.csv'), rows(11, 2, 3));
+  const ports = await freePorts(3);
+  const init = await fedstat('init', '--out', join(dir, 'fed'), '--schema', join(dir, 'schema.json'),
+    '--agency', `a=127.0.0.1:${ports[0]}`, '--agency', `b=127.0.0.1:${ports[1]}`, '--agency', `c=127.0.0.1:${ports[2]}`,
+    '--min-agencies', '2', '--min-group-size', '10');
+  expect(init.stderr).toBe('');
+  expect(init.code).toBe(0);
+  expect(init.stdout).toMatch(/key file \(0600, keep secret\)/);
+  fed = join(dir, 'fed', 'federation.json');
+  for (const id of ['a', 'b', 'c']) {
+    agencies.push(await startAgencyProcess({
+      id, federationFile: fed, keyFile: join(dir, 'fed', 'keys', `${id}.key`), datasets: { residents: join(dir, `${id}.csv`) },
+    }));
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(agencies.map((a) => a.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('fedstat CLI', () => {
+  it('query --json prints the documented document with exact totals and suppression', async () => {
+    const r = await fedstat('query', '--federation', fed, '--json',
+      'SELECT district, COUNT(*), SUM(income), AVG(age) AS mean_age FROM residents GROUP BY district');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { queryId: string; rows: Record<string, unknown>[]; agencies: { answered: string[]; failed: unknown[] }; suppressed: number };
+    expect(doc.queryId).toMatch(/^[0-9a-f]{32}$/);
+    expect(doc.agencies).toEqual({ answered: ['a', 'b', 'c'], failed: [] });
+    // 青羊区 has 3 + 4 + 2 = 9 rows < minGroupSize 10: withheld and counted.
+    expect(doc.suppressed).toBe(1);
+    const sumIncome = [...Array(12).keys()].map((i) => 1000 * i).concat([...Array(10).keys()].map((i) => 1000 * (i + 7)), [...Array(11).keys()].map((i) => 1000 * (i + 3)))
+      .reduce((a, b) => a + b, 0);
+    const ages = [...Array(12).keys()].map((i) => 20 + (i % 50)).concat([...Array(10).keys()].map((i) => 20 + ((i + 7) % 50)), [...Array(11).keys()].map((i) => 20 + ((i + 3) % 50)));
+    expect(doc.rows).toEqual([{ district: '锦江区', count: 33, sum_income: sumIncome, mean_age: ages.reduce((a, b) => a + b, 0) / 33 }]);
+  });
+
+  it('prints a table for humans', async () => {
+    const r = await fedstat('query', '--federation', fed, 'SELECT COUNT(*) AS residents FROM residents');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/residents\n─+\n\s*42\n/);
+    expect(r.stdout).toMatch(/3 agencies/);
+  });
+
+  it('malformed SQL: one line with the position, exit 4', async () => {
+    const r = await fedstat('query', '--federation', fed, 'SELECT COUNT(* FROM residents');
+    expect(r.code).toBe(4);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/1:\d+/);
+  });
+
+  it('unknown column: names the valid ones, exit 4; --json also prints the error object', async () => {
+    const r = await fedstat('query', '--federation', fed, '--json', 'SELECT SUM(salary) FROM residents');
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/income/);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('QUERY_INVALID');
+  });
+
+  it('a missing federation file is an IO error with the fix, exit 8', async () => {
+    const r = await fedstat('query', '--federation', join(dir, 'nope.json'), 'SELECT COUNT(*) FROM residents');
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(/cannot read federation file .*nope\.json/);
+  });
+
+  it('an out-of-domain CSV value stops the agency with file, line, column and value, exit 5', async () => {
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'district,age,income\n锦江区,30,100\n锦江区,130,100\n');
+    const r = await fedstat('agency', 'serve', '--federation', fed, '--key', join(dir, 'fed', 'keys', 'a.key'),
+      '--dataset', `residents=${bad}`, '--port', '0');
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/bad\.csv:3.*age.*130/);
+  });
+
+  it('--on-invalid skip loads the valid rows and reports the skipped ones', async () => {
+    const bad = join(dir, 'skip.csv');
+    writeFileSync(bad, 'district,age,income\n锦江区,30,100\n武侯区,31,100\n锦江区,32,100\n');
+    const p = await startAgencyProcess({
+      id: 'a-skip', federationFile: fed, keyFile: join(dir, 'fed', 'keys', 'a.key'), datasets: { residents: bad },
+      extraArgs: ['--port', '0', '--on-invalid', 'skip'],
+    });
+    await p.stop();
+    expect(p.port).toBeGreaterThan(0);
+  });
+
+  it('--help works everywhere', async () => {
+    for (const args of [['--help'], ['query', '--help'], ['agency', 'serve', '--help'], ['init', '--help'], ['seed', '--help'], ['demo', '--help']]) {
+      const r = await fedstat(...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: fedstat/);
+    }
+  });
+
+  it('an unknown option is a usage error, exit 2', async () => {
+    const r = await fedstat('query', '--federaton', fed, 'SELECT COUNT(*) FROM residents');
+    expect(r.code).toBe(2);
+  });
+});
