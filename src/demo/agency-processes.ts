@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { FedstatError } from '../errors.js';
+import type { LoadReport } from '../store/store.js';
 import { packageRoot } from '../util/package-root.js';
 
 export interface AgencyProcessSpec {
@@ -24,6 +25,8 @@ export interface AgencyProcess {
   readonly id: string;
   readonly pid: number;
   readonly port: number;
+  /** The `loaded` events the agency printed: one load report per dataset. */
+  readonly loads: readonly LoadReport[];
   /** Peak resident set size of the process so far, in bytes (Linux VmHWM; 0 elsewhere). */
   peakRssBytes(): number;
   stop(): Promise<void>;
@@ -43,6 +46,7 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-4000); });
+  const loads: LoadReport[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -53,6 +57,7 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
     lines.on('line', (line) => {
       try {
         const ev = JSON.parse(line) as { event?: string; port?: number };
+        if (ev.event === 'loaded') loads.push(ev as unknown as LoadReport);
         if (ev.event === 'listening' && typeof ev.port === 'number') {
           clearTimeout(timer);
           resolve(ev.port);
@@ -68,7 +73,7 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
     });
   });
   return {
-    id: spec.id, port, pid: child.pid ?? 0,
+    id: spec.id, port, loads, pid: child.pid ?? 0,
     peakRssBytes: () => peakRss(child.pid ?? 0),
     stop: () => stopChild(child, exited),
     kill: () => { child.kill('SIGKILL'); },

@@ -137,6 +137,9 @@ describe('fedstat CLI', () => {
     });
     await p.stop();
     expect(p.port).toBeGreaterThan(0);
+    expect(p.loads).toHaveLength(1);
+    expect(p.loads[0]).toMatchObject({ dataset: 'residents', rowsLoaded: 2, rowsSkipped: 1 });
+    expect(p.loads[0]!.invalid[0]).toMatchObject({ line: 3, column: 'district', value: '武侯区' });
   });
 
   it('--help works everywhere', async () => {
