@@ -34,8 +34,8 @@ export class HeDecryptor implements Disposable {
    * Decrypts one serialized ciphertext into its slotCount slots (each < plainModulus).
    * The bytes get the same validation as an accumulator's input; a ciphertext whose invariant
    * noise budget is exhausted would decrypt to garbage and is refused with BAD_MESSAGE.
-   * (A ciphertext under another key still decrypts, to uniform garbage: only signatures and the
-   * layout's bound checks in `unpackSlots` catch that.)
+   * A sum that includes a ciphertext under another public key is uniform noise under this key,
+   * so it is refused here too (measured); signatures are still the first line of defence.
    */
   decrypt(ciphertext: Uint8Array): BigUint64Array {
     if (this.#disposed) throw new TypeError('HeDecryptor has been disposed');
