@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFedstatError } from '../../src/errors.js';
+import { parseSchema } from '../../src/federation/schema.js';
+import type { Schema } from '../../src/federation/schema.js';
+import { generateScenario, loadScenario } from '../../src/seed/index.js';
+import type { LoadedScenario, ScenarioManifest } from '../../src/seed/index.js';
+import { isValidGb11643 } from '../../src/util/gb11643.js';
+import { parseCsvObjects } from './csv-parse.js';
+
+const ROWS = 20_000;
+let root = '';
+let big = '';
+let manifest: ScenarioManifest;
+let loaded: LoadedScenario;
+let schema: Schema;
+/** agency id → parsed rows of its one dataset. */
+const data = new Map<string, { dataset: string; header: string[]; rows: Record<string, string>[] }>();
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'fedstat-seed-'));
+  big = join(root, 'big');
+  manifest = await generateScenario({ scenario: 'sichuan', outDir: big, rows: ROWS, seed: 'test' });
+  loaded = await loadScenario('sichuan');
+  // The domain checks read the shipped schema file itself, not the generator's copy.
+  schema = parseSchema(JSON.parse(await readFile(join(loaded.dir, 'schema.json'), 'utf8')), 'seeds/sichuan/schema.json');
+  for (const a of manifest.agencies) {
+    const [dataset, info] = Object.entries(a.datasets)[0]!;
+    data.set(a.id, { dataset, ...parseCsvObjects(await readFile(join(big, info.file), 'utf8')) });
+  }
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const get = (id: string) => data.get(id)!;
+const cityIds = ['cd', 'my', 'dy'];
+const ageFromId = (id: string, ref: string): number => {
+  const [ry, rm_, rd] = ref.split('-').map(Number) as [number, number, number];
+  const y = Number(id.slice(6, 10));
+  const m = Number(id.slice(10, 12));
+  const d = Number(id.slice(12, 14));
+  return ry - y - (rm_ < m || (rm_ === m && rd < d) ? 1 : 0);
+};
+
+describe('generateScenario output', () => {
+  it('writes the schema, a manifest equal to the returned one, and one CSV per agency dataset', async () => {
+    const files = (await readdir(big)).sort();
+    expect(files).toEqual(['manifest.json', 'schema.json', ...manifest.agencies.map((a) => Object.values(a.datasets)[0]!.file)].sort());
+    expect(JSON.parse(await readFile(join(big, 'manifest.json'), 'utf8'))).toEqual(manifest);
+    expect(await readFile(join(big, 'schema.json'), 'utf8')).toBe(loaded.schemaText);
+    expect(manifest).toMatchObject({ scenario: 'sichuan', seed: 'test', rows: ROWS, schemaFile: 'schema.json', referenceDate: '2025-12-31' });
+    expect(manifest.agencies).toHaveLength(12);
+    expect(manifest.agencies[0]).toMatchObject({ id: 'cd-psb', name: '成都市公安局', city: '成都市', department: 'public-security', datasets: { residence_registrations: { file: 'cd-psb.residence_registrations.csv', rows: ROWS } } });
+    for (const a of manifest.agencies) expect(Object.values(a.datasets)[0]!.rows, a.id).toBe(get(a.id).rows.length);
+    expect(Object.isFrozen(manifest.agencies[0]!.datasets)).toBe(true);
+  });
+
+  it('every value lies inside the domain seeds/sichuan/schema.json declares', () => {
+    for (const [id, { dataset, header, rows }] of data) {
+      const ds = schema.datasets[dataset]!;
+      expect(header, id).toEqual(Object.keys(ds.columns));
+      const bad: string[] = [];
+      for (const row of rows) {
+        for (const [col, c] of Object.entries(ds.columns)) {
+          const v = row[col]!;
+          const ok = c.type === 'category' ? c.values.includes(v)
+            : c.type === 'integer' ? /^-?\d+$/.test(v) && Number(v) >= c.min && Number(v) <= c.max
+            : c.format === 'gb11643' ? isValidGb11643(v) : v.length > 0;
+          if (!ok) bad.push(`${id} ${col}=${v}`);
+        }
+      }
+      expect(bad.slice(0, 5), id).toEqual([]);
+    }
+  });
+
+  it('citizen IDs are valid, unique across the province, and agree with age, sex and origin', () => {
+    const provinceCode = new Map(loaded.scenario.origins.map((o) => [o.province, o]));
+    const all = new Set<string>();
+    let n = 0;
+    const bad: string[] = [];
+    for (const c of cityIds) {
+      for (const r of get(`${c}-psb`).rows) {
+        n++;
+        all.add(r['citizen_id']!);
+        const id = r['citizen_id']!;
+        const origin = provinceCode.get(r['origin_province']!)!;
+        const age = Number(r['age']);
+        if (!isValidGb11643(id)) bad.push(`invalid ${id}`);
+        if (ageFromId(id, manifest.referenceDate) !== age) bad.push(`age ${id} ${age}`);
+        if ((Number(id.slice(14, 17)) % 2 === 1 ? '男' : '女') !== r['sex']) bad.push(`sex ${id} ${r['sex']}`);
+        if (!origin.regions.includes(id.slice(0, 6))) bad.push(`origin ${id} ${r['origin_province']}`);
+        if (Number(r['months_resident']) > age * 12 + 11) bad.push(`months ${id}`);
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(all.size).toBe(n);
+    expect(n).toBe(3 * ROWS);
+  });
+
+  it('the other agencies hold subsets of the same city\'s registrations, with consistent attributes', () => {
+    const si = loaded.scenario.socialInsurance;
+    for (const c of cityIds) {
+      const persons = new Map(get(`${c}-psb`).rows.map((r) => [r['citizen_id']!, r]));
+      const bad: string[] = [];
+      const same = (dept: string, r: Record<string, string>, cols: string[]) => {
+        const p = persons.get(r['citizen_id']!);
+        if (p === undefined) return bad.push(`${c}-${dept}: ${r['citizen_id']} not registered in this city`);
+        for (const col of cols) if (p[col] !== r[col]) bad.push(`${c}-${dept}: ${col} ${r[col]} vs ${p[col]}`);
+        return 0;
+      };
+      const hrss = get(`${c}-hrss`).rows;
+      for (const r of hrss) {
+        same('hrss', r, ['city', 'district', 'sex', 'age', 'sector']);
+        if ((r['insured'] === si.insured) !== (Number(r['contribution_months']) > 0)) bad.push(`contribution ${r['citizen_id']}`);
+      }
+      // Everyone employed is known to HR/social security, insured or not.
+      const workers = [...persons.values()].filter((p) => p['sector'] !== loaded.scenario.employment.notEmployed).length;
+      expect(hrss.length).toBe(workers);
+      expect(new Set(hrss.map((r) => r['citizen_id'])).size).toBe(hrss.length);
+      for (const r of get(`${c}-housing`).rows) {
+        same('housing', r, ['city', 'district']);
+        if (Number(persons.get(r['citizen_id']!)?.['age']) < loaded.scenario.rental.minAge) bad.push(`minor renter ${r['citizen_id']}`);
+      }
+      for (const r of get(`${c}-edu`).rows) {
+        same('edu', r, ['city', 'district', 'sex', 'age']);
+        if (Number(r['grade']) !== Number(r['age']) - 5) bad.push(`grade ${r['citizen_id']}`);
+      }
+      expect(bad.slice(0, 5), c).toEqual([]);
+    }
+  });
+
+  it('distributions follow the scenario within sampling tolerance (20k registrations per city)', () => {
+    const s = loaded.scenario;
+    const psb = cityIds.flatMap((c) => get(`${c}-psb`).rows);
+    const hrss = cityIds.flatMap((c) => get(`${c}-hrss`).rows);
+    const share = <T>(rows: T[], pred: (r: T) => boolean) => rows.filter(pred).length / rows.length;
+
+    // Insured rate per sector.
+    for (const sector of s.sectors) {
+      const inSector = hrss.filter((r) => r['sector'] === sector.name);
+      expect(inSector.length, sector.name).toBeGreaterThan(800);
+      expect(Math.abs(share(inSector, (r) => r['insured'] === '是') - sector.insuredPerMille / 1000), sector.name).toBeLessThan(0.05);
+    }
+    // Origin provinces, sex, age buckets.
+    const originTotal = s.origins.reduce((a, o) => a + o.weight, 0);
+    for (const o of s.origins) expect(Math.abs(share(psb, (r) => r['origin_province'] === o.province) - o.weight / originTotal), o.province).toBeLessThan(0.01);
+    expect(Math.abs(share(psb, (r) => r['sex'] === '男') - 0.54)).toBeLessThan(0.01);
+    const ageTotal = s.age.reduce((a, b) => a + b.weight, 0);
+    for (const b of s.age) expect(Math.abs(share(psb, (r) => Number(r['age']) >= b.min && Number(r['age']) <= b.max) - b.weight / ageTotal)).toBeLessThan(0.01);
+    // Districts within each city.
+    for (const [i, c] of cityIds.entries()) {
+      const city = s.cities[i]!;
+      const total = city.districts.reduce((a, d) => a + d.weight, 0);
+      for (const d of city.districts) expect(Math.abs(share(get(`${c}-psb`).rows, (r) => r['district'] === d.name) - d.weight / total), d.name).toBeLessThan(0.015);
+    }
+    // Median income per sector in Chengdu: the sector median times the city's income index.
+    for (const sector of s.sectors) {
+      const incomes = get('cd-hrss').rows.filter((r) => r['sector'] === sector.name).map((r) => Number(r['monthly_income'])).sort((a, b) => a - b);
+      const median = incomes[Math.floor(incomes.length / 2)]!;
+      expect(Math.abs(median / ((sector.income.median * s.cities[0]!.incomeIndex) / 100) - 1), sector.name).toBeLessThan(0.08);
+    }
+    // School-age children are enrolled at the declared rate.
+    const schoolAge = psb.filter((r) => Number(r['age']) >= s.school.minAge && Number(r['age']) <= s.school.maxAge).length;
+    const enrolled = cityIds.reduce((a, c) => a + get(`${c}-edu`).rows.length, 0);
+    expect(Math.abs(enrolled / schoolAge - s.school.enrolledPerMille / 1000)).toBeLessThan(0.02);
+    // Core districts hold more IT workers than suburban ones (the zone profiles differ).
+    const itShare = (zone: string) => {
+      const names = new Set(s.cities[0]!.districts.filter((d) => d.zone === zone).map((d) => d.name));
+      return share(get('cd-hrss').rows.filter((r) => names.has(r['district']!)), (r) => r['sector'] === '信息技术');
+    };
+    expect(itShare('core')).toBeGreaterThan(2 * itShare('suburban'));
+  });
+});
+
+describe('determinism', () => {
+  const digests = async (dir: string): Promise<Record<string, string>> => {
+    const out: Record<string, string> = {};
+    for (const f of (await readdir(dir)).sort()) out[f] = createHash('sha256').update(await readFile(join(dir, f))).digest('hex');
+    return out;
+  };
+
+  it('same scenario, rows and seed give byte-identical files; another seed differs', async () => {
+    const a = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'a'), rows: 2000, seed: 's1' });
+    const b = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'b'), rows: 2000, seed: 's1' });
+    await generateScenario({ scenario: 'sichuan', outDir: join(root, 'c'), rows: 2000, seed: 's2' });
+    expect(b).toEqual(a);
+    const [da, db, dc] = await Promise.all(['a', 'b', 'c'].map((d) => digests(join(root, d))));
+    expect(db).toEqual(da);
+    for (const f of Object.keys(da!)) if (f.endsWith('.csv')) expect(dc![f], f).not.toBe(da![f]);
+  });
+
+  it('a subset of agencies gets exactly its files of the full run, and fewer rows give a prefix', async () => {
+    const sub = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'sub'), rows: 2000, seed: 's1', agencies: ['my-hrss', 'cd-psb', 'my-hrss'] });
+    expect(sub.agencies.map((a) => a.id)).toEqual(['cd-psb', 'my-hrss']);
+    for (const f of ['cd-psb.residence_registrations.csv', 'my-hrss.social_insurance.csv']) {
+      expect(await readFile(join(root, 'sub', f)), f).toEqual(await readFile(join(root, 'a', f)));
+    }
+    await generateScenario({ scenario: 'sichuan', outDir: join(root, 'short'), rows: 700, seed: 's1' });
+    for (const f of (await readdir(join(root, 'short'))).filter((x) => x.endsWith('.csv'))) {
+      const short = await readFile(join(root, 'short', f), 'utf8');
+      expect((await readFile(join(root, 'a', f), 'utf8')).startsWith(short), f).toBe(true);
+    }
+  });
+
+  it('matches pinned digests (any machine, any Node version; update only with an intended scenario change)', async () => {
+    await generateScenario({ scenario: 'sichuan', outDir: join(root, 'golden'), rows: 300, seed: 'golden' });
+    const d = await digests(join(root, 'golden'));
+    const combined = createHash('sha256').update(JSON.stringify(d)).digest('hex');
+    expect(combined).toBe(GOLDEN);
+  });
+
+  it('reports progress up to the total', async () => {
+    const calls: [number, number][] = [];
+    await generateScenario({ scenario: 'sichuan', outDir: join(root, 'p'), rows: 100, agencies: ['dy-psb', 'cd-edu'], onProgress: (d, t) => calls.push([d, t]) });
+    expect(calls.at(-1)).toEqual([200, 200]);
+    expect(calls.every(([d], i) => i === 0 || d >= calls[i - 1]![0])).toBe(true);
+  });
+});
+
+describe('errors', () => {
+  it('unknown scenario: NOT_FOUND listing the valid ones', async () => {
+    const err = await generateScenario({ scenario: 'hubei', outDir: join(root, 'x') }).catch((e: unknown) => e);
+    expect(isFedstatError(err, 'NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toBe('unknown scenario "hubei"; valid scenarios: sichuan');
+  });
+
+  it('unknown agency: NOT_FOUND listing the valid ones', async () => {
+    const err = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), agencies: ['cd-psb', 'cd-police'] }).catch((e: unknown) => e);
+    expect(isFedstatError(err, 'NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toMatch(/unknown agency "cd-police" in scenario sichuan; valid agencies: cd-psb, cd-hrss/);
+  });
+
+  it('bad row counts and unwritable directories', async () => {
+    await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 0 })).rejects.toThrow(RangeError);
+    await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 2.5 })).rejects.toThrow(RangeError);
+    const tooMany = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 50_000_001 }).catch((e: unknown) => e);
+    expect(isFedstatError(tooMany, 'CONFIG_INVALID')).toBe(true);
+    expect((tooMany as Error).message).toMatch(/50000001 rows exceed maxRows 50000000 of dataset residence_registrations/);
+    const file = join(root, 'a-file');
+    await writeFile(file, 'x');
+    const io = await generateScenario({ scenario: 'sichuan', outDir: join(file, 'sub'), rows: 10 }).catch((e: unknown) => e);
+    expect(isFedstatError(io, 'IO')).toBe(true);
+  });
+});
+
+const GOLDEN = 'a45968fb673fb2cd0529168b2f8d6886684665260b995c87e48ed6dc193596d4';
