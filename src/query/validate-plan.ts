@@ -1,0 +1,200 @@
+/**
+ * Validation of query plans that arrive as plain objects from the network. Agencies re-check
+ * every plan against their own copy of the schema, and a hostile peer may send anything: so the
+ * walk reads only own data properties, checks every size before it iterates, bounds its
+ * recursion, and never throws anything but FedstatError. The plan it returns is a fresh,
+ * deep-frozen copy, so later mutation of the input cannot change what was checked.
+ *
+ * Codes: BAD_MESSAGE for structural garbage (wrong types, unknown kinds or fields, limits),
+ * QUERY_INVALID for well-formed plans that are not valid queries (unknown or mistyped columns,
+ * literals outside their domain, duplicate output names), NOT_FOUND for an unknown dataset.
+ */
+import { FedstatError } from '../errors.js';
+import { datasetSchema } from '../federation/schema.js';
+import type { DatasetSchema, Schema } from '../federation/schema.js';
+import { checkUniqueAliases } from './aliases.js';
+import { isSafeAlias, QUERY_LIMITS } from './limits.js';
+import { checkLiteral } from './literals.js';
+import { idColumnError, queryableColumns } from './names.js';
+import type { AggregateFn, ComparisonOp, Literal, Predicate, QueryPlan, SelectItem } from './plan.js';
+import { queryInvalid, quoted } from './query-error.js';
+import { closest, listNames } from './suggest.js';
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function bad(path: string, problem: string): FedstatError {
+  return new FedstatError('BAD_MESSAGE', `query plan: ${path === '' ? '' : `${path}: `}${problem}`, { details: { path } });
+}
+
+/** The own data properties of a plain object: exactly `keys`, no accessors, no symbols. */
+function fields(v: unknown, path: string, keys: readonly string[]): Fields {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(path, 'expected an object');
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) throw bad(path, 'expected a plain object');
+  const own = Reflect.ownKeys(v);
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const k of own) {
+    if (typeof k !== 'string' || !keys.includes(k)) throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
+    const d = Object.getOwnPropertyDescriptor(v, k);
+    if (d === undefined || !('value' in d)) throw bad(path, `field ${k} is not a data property`);
+    out[k] = d.value;
+  }
+  for (const k of keys) if (!(k in out)) throw bad(path, `missing field ${k}`);
+  return out;
+}
+
+/** The elements of an array of at most `max` items (at least `min`), read as data properties. */
+function list(v: unknown, path: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(v)) throw bad(path, 'expected an array');
+  const n = (v as unknown[]).length;
+  if (n < min || n > max) throw bad(path, `expected ${min === max ? min : `${min} to ${max}`} items, got ${n}`);
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = Object.getOwnPropertyDescriptor(v, i);
+    if (d === undefined || !('value' in d)) throw bad(`${path}[${i}]`, 'missing item');
+    out.push(d.value);
+  }
+  return out;
+}
+
+function text(v: unknown, path: string, maxLength = 256): string {
+  if (typeof v !== 'string') throw bad(path, 'expected a string');
+  if (v.length > maxLength) throw bad(path, `string longer than ${maxLength}`);
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw bad(path, `expected one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** The column `name` of the dataset, refusing unknown and id columns. */
+function column(dsName: string, ds: DatasetSchema, name: string) {
+  const col = Object.hasOwn(ds.columns, name) ? ds.columns[name] : undefined;
+  if (col === undefined) {
+    const valid = queryableColumns(ds);
+    const hit = closest(name, valid)[0];
+    throw queryInvalid(`unknown column ${quoted(name)} in ${dsName}`, null,
+      `valid columns: ${listNames(valid)}${hit === undefined ? '' : ` (did you mean ${hit}?)`}`, { columnName: name, valid });
+  }
+  if (col.type === 'id') throw idColumnError(dsName, name, null);
+  return col;
+}
+
+function literal(v: unknown, path: string): unknown {
+  if (typeof v === 'string') return text(v, path, 4096);
+  if (typeof v === 'number') return v;
+  throw bad(path, 'a literal must be a string or a number');
+}
+
+const OPS: readonly ComparisonOp[] = ['=', '<>', '<', '<=', '>', '>='];
+const KINDS = ['and', 'or', 'not', 'compare', 'in', 'between'] as const;
+
+class PredicateReader {
+  private nodes = 0;
+  constructor(private readonly dsName: string, private readonly ds: DatasetSchema) {}
+
+  read(v: unknown, path: string, depth: number): Predicate {
+    if (depth > QUERY_LIMITS.maxPredicateDepth) throw bad(path, `predicate nested deeper than ${QUERY_LIMITS.maxPredicateDepth}`);
+    if (++this.nodes > QUERY_LIMITS.maxPredicateNodes) throw bad(path, `predicate has more than ${QUERY_LIMITS.maxPredicateNodes} nodes`);
+    if (typeof v !== 'object' || v === null) throw bad(path, 'expected a predicate object');
+    const kindDesc = Object.getOwnPropertyDescriptor(v, 'kind');
+    const kind = oneOf(kindDesc !== undefined && 'value' in kindDesc ? kindDesc.value : undefined, `${path}.kind`, KINDS);
+    switch (kind) {
+      case 'and':
+      case 'or': {
+        const f = fields(v, path, ['kind', 'args']);
+        const args = list(f['args'], `${path}.args`, 2, QUERY_LIMITS.maxPredicateNodes);
+        return Object.freeze({ kind, args: Object.freeze(args.map((a, i) => this.read(a, `${path}.args[${i}]`, depth + 1))) });
+      }
+      case 'not': {
+        const f = fields(v, path, ['kind', 'arg']);
+        return Object.freeze({ kind, arg: this.read(f['arg'], `${path}.arg`, depth + 1) });
+      }
+      case 'compare': {
+        const f = fields(v, path, ['kind', 'column', 'op', 'value']);
+        const name = text(f['column'], `${path}.column`);
+        const op = oneOf(f['op'], `${path}.op`, OPS);
+        const value = literal(f['value'], `${path}.value`);
+        const col = column(this.dsName, this.ds, name);
+        if (col.type === 'category' && op !== '=' && op !== '<>') {
+          throw queryInvalid(`${this.dsName}.${name} is a category column, which has no order, so ${op} cannot apply`, null, 'use =, <>, IN or NOT IN');
+        }
+        return Object.freeze({ kind, column: name, op, value: checkLiteral(this.dsName, name, col, value, null) });
+      }
+      case 'in': {
+        const f = fields(v, path, ['kind', 'column', 'values']);
+        const name = text(f['column'], `${path}.column`);
+        const raw = list(f['values'], `${path}.values`, 1, QUERY_LIMITS.maxInValues).map((x, i) => literal(x, `${path}.values[${i}]`));
+        const col = column(this.dsName, this.ds, name);
+        const values: Literal[] = raw.map((x) => checkLiteral(this.dsName, name, col, x, null));
+        return Object.freeze({ kind, column: name, values: Object.freeze(values) });
+      }
+      case 'between': {
+        const f = fields(v, path, ['kind', 'column', 'low', 'high']);
+        const name = text(f['column'], `${path}.column`);
+        const low = literal(f['low'], `${path}.low`);
+        const high = literal(f['high'], `${path}.high`);
+        const col = column(this.dsName, this.ds, name);
+        if (col.type === 'category') {
+          throw queryInvalid(`${this.dsName}.${name} is a category column, which has no order, so BETWEEN cannot apply`, null, 'use IN with its values');
+        }
+        return Object.freeze({ kind, column: name, low: checkLiteral(this.dsName, name, col, low, null), high: checkLiteral(this.dsName, name, col, high, null) });
+      }
+    }
+  }
+}
+
+function selectItem(v: unknown, path: string, dsName: string, ds: DatasetSchema, groupBy: readonly string[]): SelectItem {
+  const kindDesc = typeof v === 'object' && v !== null ? Object.getOwnPropertyDescriptor(v, 'kind') : undefined;
+  const kind = oneOf(kindDesc !== undefined && 'value' in kindDesc ? kindDesc.value : undefined, `${path}.kind`, ['group', 'aggregate'] as const);
+  const f = fields(v, path, kind === 'group' ? ['kind', 'column', 'alias'] : ['kind', 'fn', 'column', 'alias']);
+  const alias = text(f['alias'], `${path}.alias`);
+  if (!isSafeAlias(alias)) throw bad(`${path}.alias`, `unsafe output name ${quoted(alias)}`);
+  if (kind === 'group') {
+    const name = text(f['column'], `${path}.column`);
+    column(dsName, ds, name);
+    if (!groupBy.includes(name)) throw queryInvalid(`${name} is selected but not in GROUP BY`, null, 'add it to groupBy or remove it from select');
+    return Object.freeze({ kind, column: name, alias });
+  }
+  const fn = oneOf(f['fn'], `${path}.fn`, ['count', 'sum', 'avg'] as const satisfies readonly AggregateFn[]);
+  if (fn === 'count') {
+    if (f['column'] !== null) throw bad(`${path}.column`, 'count takes column null');
+    return Object.freeze({ kind, fn, column: null, alias });
+  }
+  const name = text(f['column'], `${path}.column`);
+  const col = column(dsName, ds, name);
+  if (col.type !== 'integer') throw queryInvalid(`${fn}(${name}): ${dsName}.${name} is a category column`, null, `${fn.toUpperCase()} needs an integer column`);
+  return Object.freeze({ kind, fn, column: name, alias });
+}
+
+function validate(raw: unknown, schema: Schema): QueryPlan {
+  const f = fields(raw, '', ['dataset', 'groupBy', 'select', 'where']);
+  const dsName = text(f['dataset'], 'dataset', 64);
+  const ds = datasetSchema(schema, dsName);
+  const groupBy = list(f['groupBy'], 'groupBy', 0, QUERY_LIMITS.maxGroupBy).map((g, i) => text(g, `groupBy[${i}]`));
+  groupBy.forEach((name, i) => {
+    const col = column(dsName, ds, name);
+    if (col.type !== 'category') throw queryInvalid(`GROUP BY ${name}: ${dsName}.${name} is an integer column`, null, 'group by category columns');
+    if (groupBy.indexOf(name) !== i) throw queryInvalid(`${name} appears twice in GROUP BY`, null, 'list each column once');
+  });
+  const select = list(f['select'], 'select', 1, QUERY_LIMITS.maxSelectItems).map((s, i) => selectItem(s, `select[${i}]`, dsName, ds, groupBy));
+  if (!select.some((s) => s.kind === 'aggregate')) throw queryInvalid('the query has no aggregate', null, 'add COUNT(*), SUM(col) or AVG(col)');
+  checkUniqueAliases(select.map((s) => s.alias), () => null);
+  const where = f['where'] === null ? null : new PredicateReader(dsName, ds).read(f['where'], 'where', 1);
+  return Object.freeze({ dataset: dsName, groupBy: Object.freeze(groupBy), select: Object.freeze(select), where });
+}
+
+/**
+ * Checks an untrusted plan against `schema` and returns a deep-frozen copy. Throws only
+ * FedstatError: BAD_MESSAGE, QUERY_INVALID or NOT_FOUND (see the module comment).
+ */
+export function validatePlan(raw: unknown, schema: Schema): QueryPlan {
+  try {
+    return validate(raw, schema);
+  } catch (e) {
+    if (e instanceof FedstatError) throw e;
+    // A proxy trap or a stack overflow: the input is not a plan. Its error is kept as the cause only.
+    throw new FedstatError('BAD_MESSAGE', 'query plan: unreadable input', { cause: e });
+  }
+}

@@ -1,0 +1,28 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatPlan, parseQuery, validatePlan } from '../../src/query/index.js';
+import { schemaAndPlanArb } from './arbitraries.js';
+
+describe('formatPlan / parseQuery round trip', () => {
+  it('parseQuery(formatPlan(p)) deep-equals p for random plans over random schemas', () => {
+    fc.assert(
+      fc.property(schemaAndPlanArb, ([schema, plan]) => {
+        const sql = formatPlan(plan);
+        expect(sql).not.toMatch(/[\n\r]/);
+        expect(parseQuery(sql, schema)).toEqual(plan);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('validatePlan accepts every plan parseQuery produces, unchanged', () => {
+    fc.assert(
+      fc.property(schemaAndPlanArb, ([schema, plan]) => {
+        const parsed = parseQuery(formatPlan(plan), schema);
+        expect(validatePlan(JSON.parse(JSON.stringify(parsed)), schema)).toEqual(parsed);
+        expect(validatePlan(parsed, schema)).toEqual(parsed);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
