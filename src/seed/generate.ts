@@ -115,6 +115,29 @@ export function csvFileName(agency: ScenarioAgency): string {
   return `${agency.id}.${agency.department.dataset}.csv`;
 }
 
+interface Output {
+  readonly agency: ScenarioAgency;
+  readonly includes: (p: Person) => boolean;
+  readonly columns: readonly ColumnWriter[];
+  readonly writer: CsvFileWriter;
+}
+
+/**
+ * Writes the person to every output that records them; true when a stream pushed back. Kept
+ * synchronous with indexed loops: in the async caller, iterators were allocated per person.
+ */
+function writePerson(p: Person, outputs: readonly Output[]): boolean {
+  let blocked = false;
+  for (let k = 0; k < outputs.length; k++) {
+    const o = outputs[k] as Output;
+    if (!o.includes(p)) continue;
+    const columns = o.columns;
+    for (let c = 0; c < columns.length; c++) (columns[c] as ColumnWriter)(p, o.writer);
+    if (o.writer.endRecord()) blocked = true;
+  }
+  return blocked;
+}
+
 function selectAgencies(loaded: LoadedScenario, ids: readonly string[] | undefined): readonly ScenarioAgency[] {
   const all = scenarioAgencies(loaded.scenario);
   if (ids === undefined) return all;
@@ -142,7 +165,7 @@ async function generateCity(
     work: kinds.has('human-resources-social-security'), housing: kinds.has('housing'), school: kinds.has('education'),
   });
 
-  const outputs: { agency: ScenarioAgency; includes: (p: Person) => boolean; columns: readonly ColumnWriter[]; writer: CsvFileWriter }[] = [];
+  const outputs: Output[] = [];
   try {
     for (const agency of agencies) {
       const { dataset, kind } = agency.department;
@@ -156,13 +179,7 @@ async function generateCity(
     const p = emptyPerson();
     for (let i = 1; i <= rows; i++) {
       sampler.draw(p);
-      let blocked = false;
-      for (const o of outputs) {
-        if (!o.includes(p)) continue;
-        for (const write of o.columns) write(p, o.writer);
-        if (o.writer.endRecord()) blocked = true;
-      }
-      if (blocked) await Promise.all(outputs.map((o) => o.writer.drained()));
+      if (writePerson(p, outputs)) await Promise.all(outputs.map((o) => o.writer.drained()));
       if (i % PROGRESS_EVERY === 0) progress(i);
     }
     for (const o of outputs) await o.writer.close();
