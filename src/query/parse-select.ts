@@ -33,8 +33,8 @@ function readAggregate(ctx: QueryContext, expr: AstNode, at: SourcePosition | nu
   }
   const extra = [...extraKeys(expr, ['type', 'name', 'args', 'loc']), ...extraKeys(args, ['expr', 'loc'])];
   if (extra.length > 0) {
-    const what = extra.includes('over') ? 'window functions (OVER)' : extra.includes('filter') ? 'FILTER (WHERE ...)' : `${name}() with ${extra.join(', ').toUpperCase()}`;
-    throw queryInvalid(`${what} are not supported`, at, extra.includes('filter') ? 'move the condition to WHERE' : SELECT_FIX);
+    const what = extra.includes('over') ? 'window functions (OVER) are' : extra.includes('filter') ? 'FILTER (WHERE ...) is' : `${name}() with ${extra.join(', ').toUpperCase()} is`;
+    throw queryInvalid(`${what} not supported`, at, extra.includes('filter') ? 'move the condition to WHERE' : SELECT_FIX);
   }
   const arg = args['expr'];
   if (isStar(arg)) {
@@ -57,12 +57,12 @@ function readAggregate(ctx: QueryContext, expr: AstNode, at: SourcePosition | nu
 
 function describeSelectExpr(expr: unknown): string {
   const t = typeOf(expr);
-  if (t === 'function') return `the function ${functionName(expr) ?? '?'}()`;
-  if (t === 'binary_expr') return 'arithmetic and comparisons';
-  if (t === 'case') return 'CASE expressions';
-  if (t === 'cast') return 'CAST';
-  if (isNode(expr) && isNode(expr['ast'])) return 'subqueries';
-  return 'constants and expressions';
+  if (t === 'function') return `the function ${functionName(expr) ?? '?'}() is`;
+  if (t === 'binary_expr') return 'arithmetic and comparisons are';
+  if (t === 'case') return 'CASE expressions are';
+  if (t === 'cast') return 'CAST is';
+  if (isNode(expr) && isNode(expr['ast'])) return 'subqueries are';
+  return 'constants and expressions are';
 }
 
 /** The SELECT list as plan items, with output names checked for safety and uniqueness. */
@@ -99,7 +99,7 @@ export function readSelect(ctx: QueryContext, columns: unknown, groupBy: readonl
       const base = { kind: 'aggregate', fn: agg.fn, column: agg.column } as const;
       return { ...base, alias: alias ?? defaultAlias(base) };
     }
-    throw queryInvalid(`${describeSelectExpr(expr)} are not supported in SELECT`, at, SELECT_FIX);
+    throw queryInvalid(`${describeSelectExpr(expr)} not supported in SELECT`, at, SELECT_FIX);
   });
   if (!out.some((i) => i.kind === 'aggregate')) {
     throw queryInvalid('the query has no aggregate', ctx.pos(items[0]), 'add COUNT(*), SUM(col) or AVG(col) to SELECT');

@@ -88,13 +88,25 @@ function lookalikeHint(sql: string, offset: number): string | null {
 }
 
 /** The word that ends just before `offset` (skipping spaces), as in `FORM` of `COUNT(*) FORM r`. */
-function wordBefore(sql: string, offset: number): string | null {
+function wordBefore(sql: string, offset: number): { word: string; at: number } | null {
   const m = /([\p{L}_][\p{L}\p{N}_]*)\s*$/u.exec(sql.slice(0, offset));
-  return m?.[1] ?? null;
+  return m?.[1] === undefined ? null : { word: m[1], at: m.index };
+}
+
+/**
+ * `WHERE age > GROUP BY district` fails at BY: the grammar took GROUP for a column name. When the
+ * word before the error is GROUP or ORDER and BY is not what the grammar expects next, the real
+ * mistake is just before that word.
+ */
+function missingBeforeHint(sql: string, before: { word: string; at: number } | null, expectedWords: readonly string[]): string | null {
+  const w = before?.word.toUpperCase();
+  if (before === null || (w !== 'GROUP' && w !== 'ORDER') || expectedWords.includes('BY')) return null;
+  const at = positionAt(sql, before.at);
+  return `something is missing before ${before.word.toUpperCase()} at ${at.line}:${at.column}`;
 }
 
 function keywordHint(typed: string | null, expectedWords: readonly string[]): string | null {
-  if (typed === null || typed.length < 3) return null;
+  if (typed === null || typed.length < 2) return null;
   const upper = typed.toUpperCase();
   if (KEYWORDS.includes(upper)) return null;
   // Prefer what the grammar expects here; fall back to any clause keyword of the subset.
@@ -121,7 +133,9 @@ export function syntaxError(sql: string, err: { readonly location?: unknown; rea
   const parts = [`syntax error at ${at.line}:${at.column} ${near === null ? '(unexpected end of input)' : `near "${oneLine(near, 30)}"`}`];
   if (listed.length > 0) parts[0] += `: expected ${listed.length === 1 ? listed[0] : `${listed.slice(0, -1).join(', ')} or ${listed.at(-1)}`}`;
 
-  const hint = lookalikeHint(sql, offset) ?? keywordHint(wordBefore(sql, offset), words) ?? (near === null ? null : keywordHint(near, words));
+  const before = wordBefore(sql, offset);
+  const hint = lookalikeHint(sql, offset) ?? missingBeforeHint(sql, before, words) ?? keywordHint(before?.word ?? null, words)
+    ?? (near === null ? null : keywordHint(near, words));
   if (hint !== null) parts.push(hint);
 
   return new FedstatError('QUERY_SYNTAX', parts.join('; '), {

@@ -106,8 +106,8 @@ export function planArb(schema: Schema, maxDepth = 4): fc.Arbitrary<QueryPlan> {
       fc.constant({ kind: 'aggregate' as const, fn: 'count' as const, column: null }),
       ...(ints.length === 0 ? [] : [fc.record({ kind: fc.constant('aggregate' as const), fn: fc.constantFrom('sum' as const, 'avg' as const), column: fc.constantFrom(...ints) })]),
     );
-    const withAlias = <T extends Omit<SelectItem, 'alias'>>(a: fc.Arbitrary<T>): fc.Arbitrary<SelectItem> =>
-      fc.tuple(a, fc.option(aliasArb, { freq: 3 })).map(([item, alias]) => ({ ...item, alias: alias ?? defaultAlias(item as SelectItem) }) as SelectItem);
+    const withAlias = (a: fc.Arbitrary<Parameters<typeof defaultAlias>[0]>): fc.Arbitrary<SelectItem> =>
+      fc.tuple(a, fc.option(aliasArb, { freq: 3 })).map(([item, alias]): SelectItem => ({ ...item, alias: alias ?? defaultAlias(item) }));
     const atoms = cats.length + ints.length > 0 ? atomArb(ds) : null;
     return fc.shuffledSubarray(cats, { maxLength: Math.min(2, cats.length) }).chain((groupBy) => {
       const itemArb = groupBy.length === 0
