@@ -66,8 +66,8 @@ async function benchCsv(cache: string, rows: number, json: boolean): Promise<str
   if (existsSync(file)) return file;
   const tmp = join(cache, `gen-${rows}`);
   const bar = progressBar(`seeding ${rows.toLocaleString('en-US')} rows`, { json });
-  // About 60 % of registered migrants appear in social-insurance records; ask for enough persons.
-  let registrations = Math.ceil(rows / 0.5);
+  // About 70 % of registered migrants appear in social-insurance records; ask for enough persons.
+  let registrations = Math.ceil(rows / 0.65);
   for (;;) {
     rmSync(tmp, { recursive: true, force: true });
     const m = await generateScenario({

@@ -160,7 +160,10 @@ export class Coordinator implements AsyncDisposable {
       if (answered.length < policy.minAgencies || (options.requireAll === true && allFailed.length > 0)) {
         const why = allFailed.map((f) => `${f.id} (${f.reason})`).join('; ');
         const need = options.requireAll === true ? 'all agencies serving the dataset (--require-all)' : `at least ${policy.minAgencies} (minAgencies)`;
-        throw new FedstatError(answered.length === 0 ? 'UNAVAILABLE' : 'POLICY_REFUSED',
+        // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class.
+        const codes = new Set(allFailed.map((f) => f.code));
+        const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : 'POLICY_REFUSED';
+        throw new FedstatError(code,
           `query ${queryId}: ${answered.length} of ${serving.length + failedServing.length} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
           { details: { queryId, answered, failed: allFailed } });
       }
@@ -188,7 +191,7 @@ export class Coordinator implements AsyncDisposable {
     signed: SignedQuery, queryId: string, mode: AnswerMode, layout: SlotLayout, serving: readonly string[], options: QueryOptions,
   ): Promise<{ answered: string[]; failed: FailedAgency[]; encryptedSum: () => Uint8Array[]; plainSum: () => BigUint64Array[]; dispose: () => void }> {
     const digest = queryDigest(signed.bytes);
-    const accumulator = mode === 'encrypted' ? new HeAccumulator(this.params, layout.ciphertextCount) : null;
+    const accumulator = mode === 'encrypted' ? new HeAccumulator(this.params, layout.ciphertextCount, { maxContributions: layout.parties }) : null;
     let plainSum: BigUint64Array[] = Array.from({ length: layout.ciphertextCount }, () => new BigUint64Array(this.params.slotCount));
     const answered: string[] = [];
     const failed: FailedAgency[] = [];
