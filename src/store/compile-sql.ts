@@ -1,0 +1,168 @@
+/**
+ * Plan → parameterized SQL: the only place fedstat produces query text. Identifiers come only from
+ * the schema and are quoted; every literal is a bound parameter; category literals become their
+ * codes. Plans are validated upstream, but a plan is data from the network, so this re-checks
+ * every name, type and literal it touches and throws QUERY_INVALID instead of compiling anything
+ * it does not understand.
+ */
+import { FedstatError } from '../errors.js';
+import type { CategoryColumn, Column, DatasetSchema, IntegerColumn } from '../federation/schema.js';
+import { planMeasures } from '../query/plan.js';
+import type { Literal, Measure, Predicate, QueryPlan } from '../query/plan.js';
+import type { SqlDialect, SqlType } from './sql-dialect.js';
+
+/** Generous structural limits (the plan validator is stricter); they bound recursion here. */
+const MAX_DEPTH = 64;
+const MAX_PARAMS = 65_535;
+const MAX_GROUP_BY = 2;
+const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export interface CompiledAggregate {
+  readonly sql: string;
+  /** Bound in order to `$1..$n`: category codes and integer literals, all safe integers. */
+  readonly params: readonly number[];
+  /** Domain sizes of the GROUP BY columns, in order: the radices of the group index. */
+  readonly groupSizes: readonly number[];
+  /** What the columns after the group codes hold: `planMeasures(plan)`. */
+  readonly measures: readonly Measure[];
+}
+
+/** Array.isArray without its narrowing to any[]. */
+function isList(v: unknown): boolean {
+  return Array.isArray(v);
+}
+
+function invalid(problem: string, fix: string): FedstatError {
+  return new FedstatError('QUERY_INVALID', `query plan: ${problem}; ${fix}`);
+}
+
+class Compiler {
+  readonly params: number[] = [];
+
+  constructor(
+    private readonly plan: QueryPlan,
+    private readonly schema: DatasetSchema,
+    private readonly dialect: SqlDialect,
+  ) {}
+
+  column(name: unknown): { name: string; col: CategoryColumn | IntegerColumn } {
+    const col: Column | undefined = typeof name === 'string' && Object.hasOwn(this.schema.columns, name) ? this.schema.columns[name] : undefined;
+    if (typeof name !== 'string' || col === undefined) {
+      const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 64)) : typeof name;
+      throw invalid(`unknown column ${shown} in ${this.plan.dataset}`, `use one of ${Object.keys(this.schema.columns).join(', ')}`);
+    }
+    if (col.type === 'id') throw invalid(`${name} is an id column`, 'id columns cannot be filtered, grouped or summed');
+    return { name, col };
+  }
+
+  ident(name: string): string {
+    return this.dialect.quoteIdent(name);
+  }
+
+  bind(value: number, type: SqlType): string {
+    if (this.params.length >= MAX_PARAMS) throw invalid(`more than ${MAX_PARAMS} literals`, 'simplify the WHERE clause');
+    this.params.push(value);
+    return this.dialect.cast(this.dialect.param(this.params.length), type);
+  }
+
+  /** The bound parameter for a literal compared with `col`: a category code or an integer. */
+  literal(name: string, col: CategoryColumn | IntegerColumn, value: Literal): string {
+    if (col.type === 'category') {
+      const pos = typeof value === 'string' ? col.values.indexOf(value.normalize('NFC')) : -1;
+      if (pos < 0) {
+        const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+        throw invalid(`${shown} is not a value of category column ${name}`, 'compare it with one of its declared values');
+      }
+      return this.bind(pos, 'code');
+    }
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < col.min || value > col.max) {
+      const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+      throw invalid(`${shown} is not an integer in ${col.min}..${col.max} for column ${name}`, 'use a whole number inside the column bounds');
+    }
+    return this.bind(value === 0 ? 0 : value, 'integer');
+  }
+
+  predicate(p: Predicate, depth: number): string {
+    if (depth > MAX_DEPTH) throw invalid(`predicate nested deeper than ${MAX_DEPTH}`, 'simplify the WHERE clause');
+    if (typeof p !== 'object' || p === null) throw invalid('a predicate is not an object', 'send a validated plan');
+    switch (p.kind) {
+      case 'and':
+      case 'or': {
+        if (!isList(p.args) || p.args.length === 0) throw invalid(`${p.kind.toUpperCase()} without operands`, 'give it at least one condition');
+        const parts = p.args.map((a) => this.predicate(a, depth + 1));
+        return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(p.kind === 'and' ? ' AND ' : ' OR ')})`;
+      }
+      case 'not':
+        return `(NOT ${this.predicate(p.arg, depth + 1)})`;
+      case 'compare': {
+        const { name, col } = this.column(p.column);
+        if (!['=', '<>', '<', '<=', '>', '>='].includes(p.op)) throw invalid(`unknown comparison ${String(p.op)}`, 'use = <> < <= > >=');
+        if (col.type === 'category' && p.op !== '=' && p.op !== '<>') {
+          throw invalid(`${p.op} on category column ${name}`, 'categories have no order: use =, <> or IN');
+        }
+        return `(${this.ident(name)} ${p.op} ${this.literal(name, col, p.value)})`;
+      }
+      case 'in': {
+        const { name, col } = this.column(p.column);
+        if (!isList(p.values) || p.values.length === 0) throw invalid(`empty IN list on ${name}`, 'list at least one value');
+        return `(${this.ident(name)} IN (${p.values.map((v) => this.literal(name, col, v)).join(', ')}))`;
+      }
+      case 'between': {
+        const { name, col } = this.column(p.column);
+        if (col.type === 'category') throw invalid(`BETWEEN on category column ${name}`, 'categories have no order: use IN');
+        return `(${this.ident(name)} BETWEEN ${this.literal(name, col, p.low)} AND ${this.literal(name, col, p.high)})`;
+      }
+      default:
+        throw invalid(`unknown predicate kind ${JSON.stringify(String((p as { kind: unknown }).kind)).slice(0, 40)}`, 'use and, or, not, compare, in or between');
+    }
+  }
+}
+
+/**
+ * Compiles a plan to one SELECT whose result columns are the GROUP BY codes, then COUNT(*), then
+ * SUM(CAST(col AS <exact>)) for each SUM measure in `planMeasures(plan)` order. Throws
+ * QUERY_INVALID for unknown or id columns, mistyped or out-of-domain literals, and malformed plans.
+ */
+export function compileAggregate(plan: QueryPlan, schema: DatasetSchema, dialect: SqlDialect): CompiledAggregate {
+  if (typeof plan.dataset !== 'string' || !DATASET_NAME.test(plan.dataset)) {
+    throw invalid(`bad dataset name ${JSON.stringify(String(plan.dataset).slice(0, 64))}`, 'name a dataset of the schema');
+  }
+  const c = new Compiler(plan, schema, dialect);
+  if (!isList(plan.groupBy) || plan.groupBy.length > MAX_GROUP_BY) {
+    throw invalid(`GROUP BY must list at most ${MAX_GROUP_BY} columns`, 'group by one or two category columns');
+  }
+  const groupSizes: number[] = [];
+  const groups: string[] = [];
+  for (const g of plan.groupBy) {
+    const { name, col } = c.column(g);
+    if (col.type !== 'category') throw invalid(`GROUP BY ${name}: not a category column`, 'group by category columns only');
+    if (plan.groupBy.indexOf(g) !== groups.length) throw invalid(`GROUP BY ${name} twice`, 'list each column once');
+    groups.push(c.ident(name));
+    groupSizes.push(col.values.length);
+  }
+  if (!isList(plan.select)) throw invalid('missing SELECT list', 'select at least one aggregate');
+  for (const item of plan.select) {
+    if (item.kind === 'group') {
+      if (!plan.groupBy.includes(item.column)) throw invalid(`${String(item.column)} is selected but not grouped`, 'add it to GROUP BY');
+    } else if (item.kind === 'aggregate') {
+      if (item.fn === 'count') {
+        if (item.column !== null) throw invalid('COUNT takes no column here', 'use COUNT(*)');
+      } else if (item.fn === 'sum' || item.fn === 'avg') {
+        const { name, col } = c.column(item.column);
+        if (col.type !== 'integer') throw invalid(`${item.fn.toUpperCase()}(${name}): not an integer column`, 'sum or average integer columns only');
+      } else {
+        throw invalid(`unknown aggregate ${JSON.stringify(String(item.fn)).slice(0, 40)}`, 'use COUNT, SUM or AVG');
+      }
+    } else {
+      throw invalid('unknown SELECT item', 'select group columns and aggregates only');
+    }
+  }
+  const measures = planMeasures(plan);
+  const outputs = measures.map((m) =>
+    m.kind === 'count' ? 'COUNT(*)' : `SUM(${dialect.cast(c.ident(c.column(m.column).name), 'sum')})`,
+  );
+  const where = plan.where === null || plan.where === undefined ? '' : ` WHERE ${c.predicate(plan.where, 1)}`;
+  const groupBy = groups.length === 0 ? '' : ` GROUP BY ${groups.join(', ')}`;
+  const sql = `SELECT ${[...groups, ...outputs].join(', ')} FROM ${dialect.table(plan.dataset)}${where}${groupBy}`;
+  return Object.freeze({ sql, params: Object.freeze(c.params), groupSizes: Object.freeze(groupSizes), measures });
+}

@@ -1,0 +1,202 @@
+/**
+ * The embedded default store: one DuckDB database (a file, or memory), one table per dataset in
+ * schema `main` named after the dataset, category columns as USMALLINT codes, integers as BIGINT,
+ * ids as VARCHAR. Beside them, `fedstat.datasets` records the schema each table was validated
+ * against, so a store reopened under a changed schema refuses to answer instead of decoding codes
+ * against the wrong value list.
+ *
+ * Two connections: loads run on one (serially: they use its temp catalog and a transaction),
+ * aggregates on the other, so an agency keeps answering from the old table while a new file loads
+ * and sees the new one the moment the swap commits.
+ */
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { describeError, FedstatError } from '../errors.js';
+import type { DatasetSchema } from '../federation/schema.js';
+import type { QueryPlan } from '../query/plan.js';
+import { compileAggregate } from './compile-sql.js';
+import { stageCsv } from './csv-load.js';
+import { toLocalAggregate } from './local-aggregate.js';
+import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
+import type { SqlDialect } from './sql-dialect.js';
+import type { AgencyStore, LoadOptions, LoadReport, LocalAggregate } from './store.js';
+
+const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const META_SCHEMA = 'fedstat';
+
+/** Runs tasks one at a time, in call order, whatever each one's outcome. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(task, task);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+  idle(): Promise<unknown> {
+    return this.tail;
+  }
+}
+
+/**
+ * The part of a dataset schema the stored table depends on, as a canonical string: column types,
+ * category values in order (they are the codes), bounds, and maxRows (it bounds every sum).
+ */
+export function schemaFingerprint(schema: DatasetSchema): string {
+  const columns = Object.keys(schema.columns).sort().map((name) => {
+    const c = schema.columns[name];
+    if (c === undefined) return [name];
+    if (c.type === 'category') return [name, c.type, [...c.values]];
+    if (c.type === 'integer') return [name, c.type, c.min, c.max];
+    return [name, c.type, c.format];
+  });
+  return JSON.stringify({ columns, maxRows: schema.maxRows });
+}
+
+class DuckDbStore implements AgencyStore {
+  readonly engine = 'duckdb' as const;
+  private readonly loads = new Serial();
+  private readonly queries = new Serial();
+  private readonly dialect: SqlDialect;
+  private readonly meta: string;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly loadConn: DuckDBConnection,
+    private readonly queryConn: DuckDBConnection,
+    private readonly catalog: string,
+  ) {
+    this.dialect = qualifiedDialect(DUCKDB_DIALECT, [catalog, 'main']);
+    this.meta = `${quoteIdent(catalog)}.${quoteIdent(META_SCHEMA)}."datasets"`;
+  }
+
+  private checkOpen(): void {
+    if (this.closing !== undefined) throw new FedstatError('UNAVAILABLE', 'the agency store is closed; open it again to use it');
+  }
+
+  private table(dataset: string, suffix = ''): string {
+    return this.dialect.table(dataset + suffix);
+  }
+
+  /** The fingerprint a dataset was loaded under, or NOT_FOUND when it is not loaded here. */
+  private async loadedFingerprint(dataset: string): Promise<string> {
+    const found = await this.queryConn.runAndReadAll(
+      `SELECT m.schema_json FROM ${this.meta} m JOIN duckdb_tables() t ON t.database_name = $1 AND t.schema_name = 'main' AND t.table_name = m.name WHERE m.name = $2`,
+      [this.catalog, dataset],
+    );
+    const value = found.getRows()[0]?.[0];
+    if (typeof value !== 'string') {
+      throw new FedstatError('NOT_FOUND', `dataset ${dataset} is not loaded in this store; load it first (fedstat agency serve --dataset ${dataset}=FILE.csv)`, {
+        details: { dataset },
+      });
+    }
+    return value;
+  }
+
+  async loadCsv(dataset: string, schema: DatasetSchema, file: string, options: LoadOptions = {}): Promise<LoadReport> {
+    this.checkOpen();
+    if (!DATASET_NAME.test(dataset)) throw new RangeError(`invalid dataset name ${JSON.stringify(dataset)}`);
+    return this.loads.run(async () => {
+      this.checkOpen();
+      const conn = this.loadConn;
+      const loading = this.table(dataset, '$loading');
+      await conn.run(`DROP TABLE IF EXISTS ${loading}`);
+      const staged = await stageCsv(conn, loading, schema, file, options);
+      try {
+        await conn.run('BEGIN TRANSACTION');
+        await conn.run(`DROP TABLE IF EXISTS ${this.table(dataset)}`);
+        await conn.run(`ALTER TABLE ${loading} RENAME TO ${quoteIdent(dataset)}`);
+        await conn.run(`DELETE FROM ${this.meta} WHERE name = $1`, [dataset]);
+        await conn.run(`INSERT INTO ${this.meta} VALUES ($1, $2, $3, $4, current_timestamp)`, [dataset, schemaFingerprint(schema), file, staged.rowsLoaded]);
+        await conn.run('COMMIT');
+      } catch (e) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        await conn.run(`DROP TABLE IF EXISTS ${loading}`).catch(() => undefined);
+        throw new FedstatError('IO', `cannot store dataset ${dataset}: ${describeError(e)}`, { cause: e, details: { dataset } });
+      }
+      return Object.freeze({ dataset, file, ...staged, invalid: Object.freeze([...staged.invalid]) });
+    });
+  }
+
+  async datasets(): Promise<readonly string[]> {
+    this.checkOpen();
+    return this.queries.run(async () => {
+      const result = await this.queryConn.runAndReadAll(
+        `SELECT m.name FROM ${this.meta} m JOIN duckdb_tables() t ON t.database_name = $1 AND t.schema_name = 'main' AND t.table_name = m.name ORDER BY m.name`,
+        [this.catalog],
+      );
+      return Object.freeze(result.getRows().map((r) => String(r[0])));
+    });
+  }
+
+  async rowCount(dataset: string): Promise<number> {
+    this.checkOpen();
+    return this.queries.run(async () => {
+      await this.loadedFingerprint(dataset);
+      const result = await this.queryConn.runAndReadAll(`SELECT count(*) FROM ${this.table(dataset)}`);
+      return Number(result.getRows()[0]?.[0] ?? 0);
+    });
+  }
+
+  async aggregate(plan: QueryPlan, schema: DatasetSchema): Promise<LocalAggregate> {
+    this.checkOpen();
+    // Compile first: a bad plan fails before touching the database.
+    const compiled = compileAggregate(plan, schema, this.dialect);
+    return this.queries.run(async () => {
+      const stored = await this.loadedFingerprint(plan.dataset);
+      if (stored !== schemaFingerprint(schema)) {
+        throw new FedstatError('DATA_INVALID', `dataset ${plan.dataset} was loaded under a different schema than the federation's; reload its CSV file`, {
+          details: { dataset: plan.dataset },
+        });
+      }
+      const result = await this.queryConn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[]);
+      return toLocalAggregate(result.getRows(), compiled);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([this.loads.idle(), this.queries.idle()]);
+      this.loadConn.closeSync();
+      this.queryConn.closeSync();
+      this.instance.closeSync();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Opens (creating if needed) the DuckDB store at `path`, or an in-memory one for `':memory:'`.
+ * A file keeps its datasets across runs; DuckDB locks it, so one process opens it at a time.
+ */
+export async function openDuckDbStore(path: string): Promise<AgencyStore> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('openDuckDbStore needs a file path or ":memory:"');
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path);
+  } catch (e) {
+    throw new FedstatError('IO', `cannot open DuckDB database ${path}: ${describeError(e)}; check the path and that no other process holds it`, {
+      cause: e, details: { path },
+    });
+  }
+  const conns: DuckDBConnection[] = [];
+  try {
+    conns.push(await instance.connect(), await instance.connect());
+    const [loadConn, queryConn] = conns as [DuckDBConnection, DuckDBConnection];
+    const catalog = String((await loadConn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
+    const schemaRef = `${quoteIdent(catalog)}.${quoteIdent(META_SCHEMA)}`;
+    await loadConn.run(`CREATE SCHEMA IF NOT EXISTS ${schemaRef}`);
+    await loadConn.run(
+      `CREATE TABLE IF NOT EXISTS ${schemaRef}."datasets" (name VARCHAR NOT NULL, schema_json VARCHAR NOT NULL, source VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL)`,
+    );
+    return new DuckDbStore(instance, loadConn, queryConn, catalog);
+  } catch (e) {
+    for (const c of conns) c.closeSync();
+    instance.closeSync();
+    throw new FedstatError('IO', `cannot initialise DuckDB database ${path}: ${describeError(e)}`, { cause: e, details: { path } });
+  }
+}

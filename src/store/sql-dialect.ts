@@ -1,0 +1,58 @@
+/**
+ * The few places where SQL engines differ for the queries fedstat compiles: identifier quoting,
+ * parameter placeholders, the types of category codes and exact sums, and how a dataset's table is
+ * named. compile-sql.ts builds text only through a dialect, so adding an engine is one object.
+ */
+
+/** The SQL types compile-sql casts to. */
+export type SqlType = 'code' | 'integer' | 'sum';
+
+export interface SqlDialect {
+  readonly name: 'duckdb' | 'postgres';
+  /** A double-quoted identifier; refuses names a quoted identifier cannot carry. */
+  quoteIdent(name: string): string;
+  /** The placeholder of the `index`-th bound parameter (1-based). */
+  param(index: number): string;
+  /** `CAST(expr AS <type>)` in this engine's spelling. */
+  cast(expr: string, type: SqlType): string;
+  /** The (quoted, possibly qualified) table that holds a dataset. */
+  table(dataset: string): string;
+}
+
+/** Standard SQL identifier quoting: wrap in double quotes and double any embedded quote. */
+export function quoteIdent(name: string): string {
+  if (name.length === 0 || name.length > 255 || name.includes('\u0000')) {
+    throw new RangeError(`cannot quote identifier ${JSON.stringify(name.slice(0, 40))}`);
+  }
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function dollarParam(index: number): string {
+  if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`parameter index must be a positive integer, got ${index}`);
+  return `$${index}`;
+}
+
+function makeDialect(name: SqlDialect['name'], types: Readonly<Record<SqlType, string>>): SqlDialect {
+  return Object.freeze({
+    name,
+    quoteIdent,
+    param: dollarParam,
+    cast: (expr: string, type: SqlType) => `CAST(${expr} AS ${types[type]})`,
+    table: (dataset: string) => quoteIdent(dataset),
+  });
+}
+
+/**
+ * DuckDB: category codes are USMALLINT, integers BIGINT, sums HUGEINT (128-bit, so SUM over
+ * maxRows × 2^53 values cannot overflow; DuckDB returns both COUNT and HUGEINT as JS bigint).
+ */
+export const DUCKDB_DIALECT: SqlDialect = makeDialect('duckdb', { code: 'USMALLINT', integer: 'BIGINT', sum: 'HUGEINT' });
+
+/** PostgreSQL: no unsigned types (codes < 4096 fit SMALLINT); NUMERIC sums are exact. */
+export const POSTGRES_DIALECT: SqlDialect = makeDialect('postgres', { code: 'SMALLINT', integer: 'BIGINT', sum: 'NUMERIC' });
+
+/** A copy of `dialect` whose tables live under `qualifier` (catalog and/or schema names). */
+export function qualifiedDialect(dialect: SqlDialect, qualifier: readonly string[]): SqlDialect {
+  const prefix = qualifier.map((q) => dialect.quoteIdent(q) + '.').join('');
+  return Object.freeze({ ...dialect, table: (dataset: string) => prefix + dialect.quoteIdent(dataset) });
+}
