@@ -82,6 +82,11 @@ describe('constructs outside the subset are refused by name', () => {
     refuses('  -- nothing\n', 'QUERY_INVALID', /the query is empty/);
   });
 
+  it('refuses EXISTS and a missing FROM', () => {
+    refuses('SELECT COUNT(*) FROM residents WHERE EXISTS (SELECT 1)', 'QUERY_INVALID', /the SQL could not be read \(invalid column clause with select statement\); write SELECT/);
+    refuses('SELECT COUNT(*)', 'QUERY_INVALID', /the query has no FROM clause; add FROM dataset; datasets: residents, rentals/);
+  });
+
   it('refuses SELECT INTO', () => {
     refuses('SELECT COUNT(*) INTO t FROM residents', 'QUERY_INVALID', /SELECT \.\.\. INTO is not supported/, [1, 17]);
   });
