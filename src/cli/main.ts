@@ -16,13 +16,14 @@ export function buildProgram(): Command {
     .version(FEDSTAT_VERSION)
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ showGlobalOptions: true });
+    .configureHelp({ showGlobalOptions: true })
+    // Before the subcommands are added, so they inherit it: usage errors become exit code 2.
+    .exitOverride();
   registerSeed(program);
   registerInit(program);
   registerAgency(program);
   registerQuery(program);
   registerDemo(program);
-  program.exitOverride();
   return program;
 }
 

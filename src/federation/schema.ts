@@ -85,6 +85,10 @@ function parseColumn(raw: unknown, at: JsonLocation): Column {
       if (typeof v !== 'string' || v.length === 0) {
         throw configError(child(child(at, 'values'), i), 'a category value must be a non-empty string', 'quote the value');
       }
+      // Values must be writable unambiguously as SQL literals and print on one line.
+      if (/[\p{Cc}\\]/u.test(v)) {
+        throw configError(child(child(at, 'values'), i), 'a category value may not contain control characters or backslashes', 'remove them from the value');
+      }
       const nfc = v.normalize('NFC');
       if (seen.has(nfc)) throw configError(child(child(at, 'values'), i), `duplicate value ${JSON.stringify(nfc)}`, 'list each value once');
       seen.add(nfc);
@@ -148,6 +152,9 @@ export function parseSchema(raw: unknown, file: string, path = ''): Schema {
   const datasets: Record<string, DatasetSchema> = {};
   for (const [name, d] of Object.entries(ds)) {
     checkName(child(child(at, 'datasets'), name), name, 'dataset');
+    if (Object.keys(datasets).some((d) => d.toLowerCase() === name.toLowerCase())) {
+      throw configError(child(child(at, 'datasets'), name), `dataset ${name} differs from another only in case`, 'rename one of them (SQL names are case-insensitive)');
+    }
     datasets[name] = parseDataset(d, child(child(at, 'datasets'), name));
   }
   return Object.freeze({ datasets: Object.freeze(datasets) });

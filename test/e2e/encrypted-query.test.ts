@@ -43,6 +43,16 @@ function corrupting(id: string, corrupt: (payloads: Uint8Array[]) => Uint8Array[
   });
 }
 
+/** Starts agency `id` in process and waits until the coordinator reaches it (its channel may be backing off). */
+async function start(id: string, wrap?: (a: Agency) => Agency, extra?: Parameters<TestFederation['start']>[2]): Promise<void> {
+  await tf.start(id, wrap, extra);
+  for (let i = 0; i < 100; i++) {
+    if ((await coordinator.discover()).described.some((d) => d.agencyId === id)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`coordinator cannot reach ${id}`);
+}
+
 beforeAll(async () => {
   tf = await createTestFederation({ agencies: 3, rowsPerAgency: 300, minAgencies: 2, minGroupSize: 1 });
   for (const id of tf.ids) await tf.start(id);
@@ -121,7 +131,7 @@ describe('misbehaving and missing agencies', () => {
       expect((strict as FedstatError).code).toBe('POLICY_REFUSED');
       expect((strict as FedstatError).message).toContain('agency-3');
     } finally {
-      await tf.start('agency-3');
+      await start('agency-3');
     }
   });
 
@@ -133,8 +143,8 @@ describe('misbehaving and missing agencies', () => {
       expect((err as FedstatError).code).toBe('POLICY_REFUSED');
       expect((err as FedstatError).message).toMatch(/agency-2.*agency-3/);
     } finally {
-      await tf.start('agency-2');
-      await tf.start('agency-3');
+      await start('agency-2');
+      await start('agency-3');
     }
   });
 
@@ -147,7 +157,7 @@ describe('misbehaving and missing agencies', () => {
   for (const [what, corrupt, resign, message] of misbehaviours) {
     it(`names an agency sending ${what} and keeps the total exact over the others`, async () => {
       await tf.stop('agency-2');
-      await tf.start('agency-2', corrupting('agency-2', corrupt, resign));
+      await start('agency-2', corrupting('agency-2', corrupt, resign));
       try {
         const result = await coordinator.query('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
         expect(result.agencies.failed).toHaveLength(1);
@@ -159,7 +169,7 @@ describe('misbehaving and missing agencies', () => {
         expect(compareRows(result.rows, expected.rows)).toBeNull();
       } finally {
         await tf.stop('agency-2');
-        await tf.start('agency-2');
+        await start('agency-2');
       }
     });
   }
@@ -167,7 +177,7 @@ describe('misbehaving and missing agencies', () => {
   it('agencies refuse replayed, forged and plaintext-mode queries', async () => {
     let captured: SignedQuery | undefined;
     await tf.stop('agency-1');
-    await tf.start('agency-1', (a) => ({ ...a, answer: async (q) => { captured = q; return a.answer(q); } }));
+    await start('agency-1', (a) => ({ ...a, answer: async (q) => { captured = q; return a.answer(q); } }));
     const link = new GrpcAgencyLink('agency-1', tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!);
     try {
       await coordinator.query('SELECT COUNT(*) FROM residents');
@@ -187,14 +197,14 @@ describe('misbehaving and missing agencies', () => {
     } finally {
       link.close();
       await tf.stop('agency-1');
-      await tf.start('agency-1');
+      await start('agency-1');
     }
   });
 
   it('plaintext benchmark mode gives the same totals when agencies opt in', async () => {
     for (const id of tf.ids) {
       await tf.stop(id);
-      await tf.start(id, undefined, { allowPlaintextMode: true });
+      await start(id, undefined, { allowPlaintextMode: true });
     }
     try {
       const sql = 'SELECT district, COUNT(*), SUM(income), SUM(balance) FROM residents GROUP BY district';
@@ -204,7 +214,7 @@ describe('misbehaving and missing agencies', () => {
     } finally {
       for (const id of tf.ids) {
         await tf.stop(id);
-        await tf.start(id);
+        await start(id);
       }
     }
   });

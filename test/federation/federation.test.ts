@@ -115,3 +115,13 @@ describe('init, federation file and key files', () => {
     expect(() => parseAgencySpec('a=127.0.0.1:99999')).toThrow(/ID=HOST:PORT/);
   });
 });
+
+describe('schema values that cannot be written in SQL', () => {
+  it('refuses control characters and backslashes in category values, and datasets differing in case', () => {
+    const col = (v: string): unknown => ({ datasets: { d: { columns: { c: { type: 'category', values: ['ok', v] } } } } });
+    expect(errorOf(() => parseSchema(col('a\nb'), 's.json')).message).toMatch(/values\[1\]: .*control characters/);
+    expect(errorOf(() => parseSchema(col('a\\'), 's.json')).message).toMatch(/backslashes/);
+    const twice = { datasets: { d: { columns: { c: { type: 'integer', min: 0, max: 1 } } }, D: { columns: { c: { type: 'integer', min: 0, max: 1 } } } } };
+    expect(errorOf(() => parseSchema(twice, 's.json')).message).toMatch(/differs from another only in case/);
+  });
+});

@@ -68,7 +68,7 @@ export interface TestFederation {
   readonly csvFiles: Readonly<Record<string, string>>;
   readonly agencies: Map<string, { agency: Agency; server: RunningServer }>;
   coordinator(): Promise<Coordinator>;
-  /** Starts agency `id` in process; `wrap` may replace its behaviour (a misbehaving agency). */
+  /** Starts agency `id` in process; `wrap` may replace its behaviour (a misbehaving agency). Resolves once `c` (if given) reaches it. */
   start(id: string, wrap?: (a: Agency) => Agency, options?: Partial<AgencyOptions>): Promise<void>;
   stop(id: string): Promise<void>;
   close(): Promise<void>;
