@@ -1,0 +1,32 @@
+/**
+ * `fedstat demo` is the project's front door: it must keep working, and every encrypted result it
+ * prints must equal the plaintext. A small run of the real command, as a separate process.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { cliPath } from '../../src/demo/agency-processes.js';
+
+const exec = promisify(execFile);
+
+describe('fedstat demo', () => {
+  it('runs every showcase over 12 agency processes and each result matches the plaintext', async () => {
+    const { stdout } = await exec(process.execPath, [cliPath(), 'demo', '--rows', '1500', '--json'], { maxBuffer: 64 << 20 });
+    const report = JSON.parse(stdout) as {
+      allChecksPassed: boolean; agencies: unknown[];
+      showcases: { skipped: string | null; queries: { check: string; rows: unknown[]; agencies: { answered: string[]; failed: unknown[] } }[] }[];
+    };
+    expect(report.agencies).toHaveLength(12);
+    expect(report.showcases).toHaveLength(6);
+    for (const s of report.showcases) {
+      expect(s.skipped).toBeNull();
+      for (const q of s.queries) {
+        expect(q.check).toBe('ok');
+        expect(q.rows.length).toBeGreaterThan(0);
+        expect(q.agencies.answered).toHaveLength(3);
+        expect(q.agencies.failed).toEqual([]);
+      }
+    }
+    expect(report.allChecksPassed).toBe(true);
+  });
+});
