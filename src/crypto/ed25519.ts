@@ -1,10 +1,15 @@
 /**
- * Ed25519 signatures (tweetnacl) with the hardening tweetnacl lacks: it accepts a non-canonical
- * S (S + L verifies too, so signatures are malleable) and small-order or non-canonical public
- * keys (for which forgeries are trivial). Both are rejected here. Sign digests, not megabytes:
- * tweetnacl is ~65× slower than node:crypto per byte.
+ * Ed25519 signatures with the hardening tweetnacl lacks: it accepts a non-canonical S (S + L
+ * verifies too, so signatures are malleable) and small-order or non-canonical public keys (for
+ * which forgeries are trivial). Both are rejected here, before any verification.
+ *
+ * Keys are derived with tweetnacl; signing and verifying run on node:crypto's Ed25519, which
+ * produces byte-identical signatures (RFC 8032 is deterministic; tests cross-check both ways) and
+ * measured 110× faster to sign and 60× faster to verify here (0.03 / 0.08 ms against 3.1 / 4.9 ms).
+ * A query costs one signature and one verification per agency on each side, so this is the
+ * difference between signatures dominating a small query and being invisible.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 
 export const SIGNATURE_BYTES = 64;
@@ -33,8 +38,39 @@ export function signingKeyPairFromSeed(seed: Uint8Array): SigningKeyPair {
   return { publicKey: kp.publicKey, secretKey: kp.secretKey };
 }
 
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+const publicKeys = new Map<string, KeyObject | null>();
+const MAX_CACHED_PUBLIC_KEYS = 4096;
+
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  let key = privateKeys.get(secretKey);
+  if (key === undefined) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+    privateKeys.set(secretKey, key);
+  }
+  return key;
+}
+
+/** The key object of an acceptable public key, null for a rejected one; memoised per key. */
+function publicKeyObject(publicKey: Uint8Array): KeyObject | null {
+  const id = Buffer.from(publicKey).toString('hex');
+  let key = publicKeys.get(id);
+  if (key === undefined) {
+    key = isAcceptablePublicKey(publicKey)
+      ? createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+      : null;
+    if (publicKeys.size >= MAX_CACHED_PUBLIC_KEYS) publicKeys.clear();
+    publicKeys.set(id, key);
+  }
+  return key;
+}
+
+/** Signs with tweetnacl's 64-byte secret key (seed ‖ public key). */
 export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return nacl.sign.detached(message, secretKey);
+  if (secretKey.length !== 64) throw new RangeError('an Ed25519 secret key has 64 bytes (seed ‖ public key)');
+  return new Uint8Array(nodeSign(null, message, privateKeyObject(secretKey)));
 }
 
 /**
@@ -44,8 +80,13 @@ export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
 export function verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
   if (readLittleEndian(signature.subarray(32)) >= L) return false;
-  if (!isAcceptablePublicKey(publicKey)) return false;
-  return nacl.sign.detached.verify(message, signature, publicKey);
+  const key = publicKeyObject(publicKey);
+  if (key === null) return false;
+  try {
+    return nodeVerify(null, message, key, signature);
+  } catch {
+    return false;
+  }
 }
 
 /** A public key is acceptable when it is a canonical encoding of a curve point of large order. */

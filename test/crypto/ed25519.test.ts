@@ -94,3 +94,17 @@ describe('ed25519', () => {
     expect(constantTimeEqual(new Uint8Array([1]), new Uint8Array([1, 2]))).toBe(false);
   });
 });
+
+describe('interoperability with tweetnacl', () => {
+  it('signatures are byte-identical to tweetnacl and verify both ways', async () => {
+    const nacl = (await import('tweetnacl')).default;
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), (seed, msg) => {
+      const kp = signingKeyPairFromSeed(seed);
+      const ours = sign(msg, kp.secretKey);
+      const theirs = nacl.sign.detached(msg, kp.secretKey);
+      expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
+      expect(nacl.sign.detached.verify(msg, ours, kp.publicKey)).toBe(true);
+      expect(verify(msg, theirs, kp.publicKey)).toBe(true);
+    }), { numRuns: 40 });
+  });
+});
