@@ -41,12 +41,12 @@ export function expectedRecords(layout: CsvLayout): number {
 }
 
 /**
- * Scans the whole file. State carried across chunks: the current line number, its length so far,
- * its last two bytes and the parity of its quotes.
+ * Scans the whole file (`chunkSize` is for tests of chunk boundaries). State carried across
+ * chunks: the current line number, its length so far, its last two bytes and its quote parity.
  */
-export async function scanCsvLayout(path: string): Promise<CsvLayout> {
+export async function scanCsvLayout(path: string, chunkSize = CHUNK): Promise<CsvLayout> {
   const fh = await open(path, 'r');
-  const buf = Buffer.allocUnsafe(CHUNK);
+  const buf = Buffer.allocUnsafe(chunkSize);
   let line = 1;
   let len = 0; // bytes of the current line so far
   let last = -1; // last byte of the current line, -1 when empty
@@ -84,10 +84,10 @@ export async function scanCsvLayout(path: string): Promise<CsvLayout> {
   try {
     let pos = 0;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+      const { bytesRead } = await fh.read(buf, 0, chunkSize, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      const chunk = bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
+      const chunk = bytesRead === chunkSize ? buf : buf.subarray(0, bytesRead);
       if (pendingCr && chunk[0] !== LF) strayCr();
       pendingCr = false;
       const hasQuotes = chunk.indexOf(QUOTE) !== -1;

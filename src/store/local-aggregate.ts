@@ -52,8 +52,9 @@ export function toLocalAggregate(rows: readonly (readonly unknown[])[], compiled
   const seen = new Set<number>();
   for (const row of rows) {
     if (row.length !== width) throw internal(`a row of ${row.length} columns where ${width} were expected`);
+    // An ungrouped query over no rows yields COUNT 0 with NULL sums: no group at all.
+    if (exactInteger(row[k]) === 0n) continue;
     const values = row.slice(k).map(exactInteger);
-    if ((values[0] ?? 0n) === 0n) continue;
     let index: number;
     try {
       index = groupIndex(row.slice(0, k).map(code), compiled.groupSizes);
