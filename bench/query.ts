@@ -168,8 +168,8 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
   bar.done();
   const encrypted: QueryResult[] = [];
   const plaintext: QueryResult[] = [];
-  let agencyRss: number[] = [];
-  let coordinatorRss = 0;
+  let agencyRss: number[];
+  let coordinatorRss: number;
   try {
     await using coordinator = await connectCoordinator({ federation: init.federation });
     await coordinator.query(SQL, { mode: 'plaintext', requireAll: true }); // warm-up: connections, JIT, caches

@@ -43,7 +43,7 @@ beforeAll(async () => {
     { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     child.once('exit', (code) => reject(new Error(`embedded agency ${id} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.includes('"event":"ready"')) resolve();
     });
   })));

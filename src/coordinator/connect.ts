@@ -30,7 +30,7 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   const federation = typeof options.federation === 'string' ? loadFederation(options.federation) : options.federation;
   const secrets = loadKeyFile(options.keyFile ?? defaultKeyFile(federation.file, 'coordinator'), federation);
   const ka = federation.parties.find((p) => p.role === 'key-authority');
-  if (ka?.endpoint != null) {
+  if (ka !== undefined && ka.endpoint !== null) {
     throw new FedstatError('CONFIG_INVALID', `${federation.file}: the key authority has an endpoint, but a remote key authority needs the secure-aggregation release of fedstat; remove the endpoint to run it in process`);
   }
   const kaKeyFile = options.keyAuthorityKeyFile ?? defaultKeyFile(federation.file, 'key-authority');

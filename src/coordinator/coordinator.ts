@@ -142,11 +142,11 @@ export class Coordinator implements AsyncDisposable {
 
     const mode = options.mode ?? 'encrypted';
     const now = clock();
+    const queryId = newQueryId();
     const signed = signQuery({
-      v: 1, queryId: newQueryId(), federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
+      v: 1, queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
       agencies: serving, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
     }, this.options.secrets.signing.secretKey);
-    const queryId = JSON.parse(new TextDecoder().decode(signed.bytes)).queryId as string;
     const audit = this.options.audit ?? NO_AUDIT;
     audit.append({ type: 'query', at: now, queryId, sql: formatPlan(plan), plan, agencies: serving });
     options.onProgress?.({ phase: 'asked', agencies: serving });

@@ -88,7 +88,7 @@ export function decodeCells(cells: PlanCells, totals: readonly bigint[]): GroupT
     const sums = new Map<string, bigint>();
     for (let j = 1; j < m; j++) {
       const measure = cells.measures[j];
-      if (measure?.column == null) continue;
+      if (measure === undefined || measure.column === null) continue;
       sums.set(measure.column, (totals[g * m + j] ?? 0n) + (cells.offsets[j] ?? 0n) * count);
     }
     out.push({ group: g, count, sums });

@@ -91,6 +91,6 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   const plan = validatePlan(e['plan'], federation.schema);
   return Object.freeze({
     v: 1, queryId, federationId, paramsId, mode, plan, issuedAt, expiresAt,
-    agencies: Object.freeze([...(agencies as string[])]),
+    agencies: Object.freeze([...agencies]),
   });
 }

@@ -1,5 +1,5 @@
 /** The coordinator's gRPC link to one agency, with a deadline on every call. */
-import { Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
 import { FedstatError } from '../errors.js';
 import type { Contribution } from '../protocol/contribution.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
