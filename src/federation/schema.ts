@@ -86,8 +86,11 @@ function parseColumn(raw: unknown, at: JsonLocation): Column {
         throw configError(child(child(at, 'values'), i), 'a category value must be a non-empty string', 'quote the value');
       }
       // Values must be writable unambiguously as SQL literals and print on one line.
-      if (/[\p{Cc}\\]/u.test(v)) {
-        throw configError(child(child(at, 'values'), i), 'a category value may not contain control characters or backslashes', 'remove them from the value');
+      if (/[\p{Cc}\u2028\u2029]/u.test(v)) {
+        throw configError(child(child(at, 'values'), i), 'a category value may not contain control characters', 'remove them from the value');
+      }
+      if (/(^|[^\\])(\\\\)*\\('|$)/.test(v)) {
+        throw configError(child(child(at, 'values'), i), 'a category value may not end in, or put before a quote, an odd run of backslashes', 'remove or double the backslash');
       }
       const nfc = v.normalize('NFC');
       if (seen.has(nfc)) throw configError(child(child(at, 'values'), i), `duplicate value ${JSON.stringify(nfc)}`, 'list each value once');

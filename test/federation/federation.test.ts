@@ -117,10 +117,12 @@ describe('init, federation file and key files', () => {
 });
 
 describe('schema values that cannot be written in SQL', () => {
-  it('refuses control characters and backslashes in category values, and datasets differing in case', () => {
+  it('refuses control characters and ambiguous backslashes in category values, and datasets differing in case', () => {
     const col = (v: string): unknown => ({ datasets: { d: { columns: { c: { type: 'category', values: ['ok', v] } } } } });
     expect(errorOf(() => parseSchema(col('a\nb'), 's.json')).message).toMatch(/values\[1\]: .*control characters/);
-    expect(errorOf(() => parseSchema(col('a\\'), 's.json')).message).toMatch(/backslashes/);
+    expect(errorOf(() => parseSchema(col('a\\'), 's.json')).message).toMatch(/odd run of backslashes/);
+    expect(errorOf(() => parseSchema(col("a\\'b"), 's.json')).message).toMatch(/odd run of backslashes/);
+    expect(parseSchema(col('a\\b'), 's.json').datasets['d']).toBeDefined();
     const twice = { datasets: { d: { columns: { c: { type: 'integer', min: 0, max: 1 } } }, D: { columns: { c: { type: 'integer', min: 0, max: 1 } } } } };
     expect(errorOf(() => parseSchema(twice, 's.json')).message).toMatch(/differs from another only in case/);
   });
