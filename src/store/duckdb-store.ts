@@ -187,6 +187,9 @@ export async function openDuckDbStore(path: string): Promise<AgencyStore> {
   try {
     conns.push(await instance.connect(), await instance.connect());
     const [loadConn, queryConn] = conns as [DuckDBConnection, DuckDBConnection];
+    // Progress tracking feeds LoadOptions.onProgress; DuckDB must not print its own bar.
+    await loadConn.run('SET enable_progress_bar = true');
+    await loadConn.run('SET enable_progress_bar_print = false');
     const catalog = String((await loadConn.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0]);
     const schemaRef = `${quoteIdent(catalog)}.${quoteIdent(META_SCHEMA)}`;
     await loadConn.run(`CREATE SCHEMA IF NOT EXISTS ${schemaRef}`);
