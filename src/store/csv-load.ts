@@ -19,6 +19,7 @@ import { describeError, FedstatError } from '../errors.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import { cellSql, diagnoseCell } from './cell-rules.js';
 import { expectedRecords, parseCsvLine, readFirstLine, scanCsvLayout } from './csv-scan.js';
+import { LineMap, mergeSorted } from './line-map.js';
 import type { CsvLayout } from './csv-scan.js';
 import { quoteIdent } from './sql-dialect.js';
 import type { InvalidRow, LoadOptions } from './store.js';
@@ -98,44 +99,6 @@ function structuralError(file: string, layout: CsvLayout): FedstatError | null {
     });
   }
   return null;
-}
-
-/** Maps record positions to line numbers given the sorted lines DuckDB left out. */
-class LineMap {
-  private readonly thresholds: number[];
-  constructor(private readonly excluded: readonly number[]) {
-    // Record r sits after every excluded line e_j with e_j − 1 − j ≤ r (j 1-based).
-    this.thresholds = excluded.map((e, j) => e - 2 - j);
-  }
-  lineOf(record: number): number {
-    return record + 2 + upperBound(this.thresholds, record);
-  }
-  recordOf(line: number): number {
-    return line - 2 - upperBound(this.excluded, line - 1);
-  }
-}
-
-/** How many items of the sorted `xs` are ≤ `v`. */
-function upperBound(xs: readonly number[], v: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((xs[mid] ?? Infinity) <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (j >= b.length || (i < a.length && (a[i] ?? 0) < (b[j] ?? 0))) out.push(a[i++] ?? 0);
-    else out.push(b[j++] ?? 0);
-  }
-  return out;
 }
 
 function rejectReason(errorType: string, csvLine: string | null, width: number): string {
