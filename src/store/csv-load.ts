@@ -101,6 +101,12 @@ function structuralError(file: string, layout: CsvLayout): FedstatError | null {
   return null;
 }
 
+/** Reported values stay small: a 2 MB cell is cut to its first 200 characters. */
+function clip(value: string): string {
+  const chars = [...value.slice(0, 400)];
+  return chars.length > 200 ? chars.slice(0, 200).join('') + '…' : value;
+}
+
 function rejectReason(errorType: string, csvLine: string | null, width: number): string {
   switch (errorType) {
     case 'MISSING COLUMNS':
@@ -113,7 +119,7 @@ function rejectReason(errorType: string, csvLine: string | null, width: number):
     case 'UNQUOTED VALUE':
       return 'row has text after a closing quote';
     case 'LINE SIZE OVER MAXIMUM':
-      return 'row is longer than the 2 MB line limit';
+      return 'row is too long for the CSV reader (over 2 MB)';
     default:
       return `row cannot be parsed (${errorType.toLowerCase()})`;
   }
@@ -153,10 +159,15 @@ export async function stageCsv(
 
   // The line scan runs while DuckDB parses; its result is needed only afterwards.
   let estimate: number | null = null;
-  const scan = scanCsvLayout(path).then((l) => {
-    estimate = expectedRecords(l);
-    return l;
-  });
+  const scan = scanCsvLayout(path).then(
+    (l) => {
+      estimate = expectedRecords(l);
+      return l;
+    },
+    (e: unknown) => {
+      throw new FedstatError('IO', `cannot read ${file}: ${describeError(e)}`, { cause: e, details: { file } });
+    },
+  );
   scan.catch(() => undefined);
 
   const names = Object.keys(schema.columns);
@@ -331,7 +342,7 @@ async function validateStaged(
       const value = cells?.[pos];
       const cell = typeof value === 'string' ? value : null;
       const reason = col === undefined ? null : diagnoseCell(col, cell);
-      if (reason !== null) return { line, column: name, value: cell ?? '', reason };
+      if (reason !== null) return { line, column: name, value: clip(cell ?? ''), reason };
     }
     throw new FedstatError('INTERNAL', `${file}:${line}: SQL and JS validation disagree about this row; please report this`);
   });

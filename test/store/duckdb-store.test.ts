@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { parseSchema } from '../../src/federation/schema.js';
 import type { DatasetSchema } from '../../src/federation/schema.js';
@@ -42,6 +43,25 @@ describe('openDuckDbStore', () => {
       expect([...rent.groups]).toEqual([[1, [2n, 5500n]]]);
     } finally {
       await store.close();
+    }
+  });
+
+  it('stores codes as USMALLINT, integers as BIGINT and ids as VARCHAR', async () => {
+    const path = join(dir, 'types.duckdb');
+    {
+      await using store = await openDuckDbStore(path);
+      await store.loadCsv('people', PEOPLE_SCHEMA, writeCsv(dir, PEOPLE));
+    }
+    const instance = await DuckDBInstance.create(path);
+    const conn = await instance.connect();
+    try {
+      const cols = (await conn.runAndReadAll(`SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'people' ORDER BY column_index`)).getRows();
+      expect(cols).toEqual([['pid', 'VARCHAR'], ['district', 'USMALLINT'], ['age', 'BIGINT'], ['balance', 'BIGINT']]);
+      const codes = (await conn.runAndReadAll('SELECT district FROM people ORDER BY pid')).getRows().map((r) => r[0]);
+      expect(codes).toEqual([0, 0, 1]); // ID3 and ID1 (锦江区), then ID2 (青羊区)
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
     }
   });
 
