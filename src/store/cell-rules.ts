@@ -68,6 +68,8 @@ export function cellSql(col: Column, raw: string, tag: string, enumType: string 
     case 'id': {
       if (col.format === 'text') return { helpers: [], convert: `(CASE WHEN length(${raw}) > 0 THEN ${raw} END)` };
       // Region (digits 1-6), birth date YYYYMMDD (7-14), sequence (15-17), check character (18).
+      // Each helper parses at most 8 characters (|x| < 10^8), so the weighted sum stays below
+      // 1.2·10^9 and fits INTEGER whatever order DuckDB evaluates the conditions in.
       const [a, b, q] = [`"a${tag}"`, `"b${tag}"`, `"q${tag}"`];
       const y = `(${b} // 10000)`;
       const m = `((${b} // 100) % 100)`;

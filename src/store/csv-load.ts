@@ -3,8 +3,9 @@
  * validating row by row in JS: one `CREATE TABLE … AS SELECT` parses the file with DuckDB's
  * parallel CSV reader (all VARCHAR) and converts every cell with the rules of cell-rules.ts, so an
  * invalid cell becomes NULL. Meanwhile csv-scan.ts maps the physical lines, which is what turns
- * the row position of an invalid row back into its line number. Only the rows that are reported
- * (one in `reject` mode, ten in `skip` mode) are re-read and explained in JS.
+ * the row position of an invalid row back into its line number. Invalid rows keep their raw cells
+ * in an extra column (NULL for valid rows, dropped after validation), and only the rows that are
+ * reported (one in `reject` mode, ten in `skip` mode) are explained in JS.
  *
  * Line numbers: the table keeps file order (DuckDB preserves insertion order), so row r is the
  * r-th record; records are lines after the header minus the lines DuckDB drops (blank lines and
@@ -35,6 +36,7 @@ const PROGRESS_INTERVAL_MS = 250;
 // Temporary objects live in the loading connection's own temp catalog (DuckDB wants plain names for rejects tables).
 const REJECTS = '"fedstat_rejects"';
 const REJECTS_SCAN = '"fedstat_rejects_scan"';
+// The raw cells of invalid rows; `$` cannot occur in a schema column name.
 const RAW = '"fedstat$raw"';
 const DELIM = '"fedstat$delim_end"';
 const enumName = (i: number): string => `"fedstat$enum$${i}"`;
@@ -207,15 +209,19 @@ export async function stageCsv(
       converts.push(`${cell.convert} AS ${quoteIdent(name)}`);
     }
     const columns = header.map((_, i) => `'c${i}': 'VARCHAR'`).join(', ');
-    const reader = (rejects: string, rejectsScan: string): string =>
+    const reader =
       `read_csv($1, header = true, auto_detect = false, columns = {${columns}}, delim = ',', quote = '"', escape = '"', ` +
-      `strict_mode = true, store_rejects = true, rejects_table = '${rejects.slice(1, -1)}', rejects_scan = '${rejectsScan.slice(1, -1)}')`;
+      `strict_mode = true, store_rejects = true, rejects_table = '${REJECTS.slice(1, -1)}', rejects_scan = '${REJECTS_SCAN.slice(1, -1)}')`;
     temps.push(`DROP TABLE IF EXISTS temp.main.${REJECTS}`, `DROP TABLE IF EXISTS temp.main.${REJECTS_SCAN}`);
     await conn.run(`DROP TABLE IF EXISTS temp.main.${REJECTS}`);
     await conn.run(`DROP TABLE IF EXISTS temp.main.${REJECTS_SCAN}`);
 
-    const inner = `SELECT *${helpers.map((h) => `, ${h}`).join('')} FROM ${reader(REJECTS, REJECTS_SCAN)}`;
-    const ctas = `CREATE TABLE ${target} AS SELECT ${converts.join(', ')} FROM (${inner})`;
+    const inner = `SELECT *${helpers.map((h) => `, ${h}`).join('')} FROM ${reader}`;
+    const rawCells = header.map((_, i) => `"c${i}"`).join(', ');
+    const anyInvalid = names.map((n) => `${quoteIdent(n)} IS NULL`).join(' OR ');
+    const ctas =
+      `CREATE TABLE ${target} AS SELECT ${names.map(quoteIdent).join(', ')}, CASE WHEN ${anyInvalid} THEN [${rawCells}] END AS ${RAW} ` +
+      `FROM (SELECT ${converts.join(', ')}, ${rawCells} FROM (${inner}))`;
     const timer = setInterval(() => {
       if (estimate === null) return;
       try {
@@ -245,7 +251,8 @@ export async function stageCsv(
     const layout = await scan;
     const structural = structuralError(file, layout);
     if (structural !== null) throw structural;
-    const result = await validateStaged(conn, target, schema, file, layout, width, header, mode, reader);
+    const result = await validateStaged(conn, target, schema, file, layout, width, header, mode);
+    await conn.run(`ALTER TABLE ${target} DROP COLUMN ${RAW}`);
     if (result.rowsLoaded > schema.maxRows) {
       // maxRows bounds every encrypted sum: more rows could wrap the plain modulus.
       throw dataInvalid(`${file}: ${result.rowsLoaded} rows exceed the dataset's maxRows of ${schema.maxRows}; raise maxRows in the schema or load fewer rows`, {
@@ -258,7 +265,7 @@ export async function stageCsv(
     if (created) await conn.run(`DROP TABLE IF EXISTS ${target}`).catch(() => undefined);
     throw e;
   } finally {
-    for (const sql of [...temps.reverse(), `DROP TABLE IF EXISTS temp.main.${RAW}`, `DROP TABLE IF EXISTS temp.main.${DELIM}`]) {
+    for (const sql of [...temps.reverse(), `DROP TABLE IF EXISTS temp.main.${DELIM}`]) {
       await conn.run(sql).catch(() => undefined);
     }
   }
@@ -274,9 +281,7 @@ async function validateStaged(
   width: number,
   header: readonly string[],
   mode: 'reject' | 'skip',
-  reader: (rejects: string, rejectsScan: string) => string,
 ): Promise<StagedCsv> {
-  const names = Object.keys(schema.columns);
   const limit = mode === 'reject' ? 1 : REPORTED_IN_SKIP_MODE;
   // DuckDB keeps blank lines as NULL records when there is one column, and skips them otherwise.
   const blanksAreRecords = width === 1;
@@ -295,7 +300,7 @@ async function validateStaged(
   }
   const blankInvalid = blanksAreRecords ? [] : layout.blankLines;
   const map = new LineMap(mergeSorted(blankInvalid, rejectLines));
-  const bad = names.map((n) => `${quoteIdent(n)} IS NULL`).join(' OR ');
+  const bad = `${RAW} IS NOT NULL`;
 
   // Lines ending in a comma: DuckDB drops the trailing empty field, so they look valid to SQL.
   const rejected = new Set(rejectLines);
@@ -323,15 +328,12 @@ async function validateStaged(
   }
   const first = [...found.entries()].sort((a, b) => a[0] - b[0]).slice(0, limit);
 
-  // Re-read only as far as the last reported record to explain the SQL-invalid ones.
+  // The raw cells of the SQL-invalid rows among them, in header order.
   const explain = first.flatMap(([, v]) => ('record' in v ? [v.record] : []));
-  const raw = new Map<number, readonly DuckDBValue[]>();
+  const raw = new Map<number, readonly unknown[]>();
   if (explain.length > 0) {
-    await conn.run(`DROP TABLE IF EXISTS temp.main.${REJECTS}`);
-    await conn.run(`DROP TABLE IF EXISTS temp.main.${REJECTS_SCAN}`);
-    await conn.run(`CREATE OR REPLACE TEMP TABLE ${RAW} AS SELECT * FROM ${reader(REJECTS, REJECTS_SCAN)} LIMIT ${Math.max(...explain) + 1}`, [resolve(file)]);
-    for (const row of await rows(conn, `SELECT rowid, * FROM temp.main.${RAW} WHERE rowid IN (${explain.map(Number).join(', ')})`)) {
-      raw.set(Number(row[0]), row.slice(1));
+    for (const [r, cells] of await rows(conn, `SELECT rowid, ${RAW} FROM ${target} WHERE rowid IN (${explain.map(Number).join(', ')})`)) {
+      raw.set(Number(r), (cells as { items?: readonly unknown[] } | null)?.items ?? []);
     }
   }
   const invalid: InvalidRow[] = first.map(([line, v]) => {
