@@ -10,7 +10,7 @@
  * Data: the sichuan scenario's social-insurance records (cd-hrss), N rows per agency, generated
  * once and cached with the agencies' DuckDB files under .bench-cache/query/.
  */
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
@@ -19,7 +19,7 @@ import { formatMs, renderTable } from '../src/cli/table.js';
 import { connectCoordinator } from '../src/coordinator/connect.js';
 import type { QueryResult } from '../src/coordinator/coordinator.js';
 import { sign } from '../src/crypto/ed25519.js';
-import { startAgencyProcesses, type AgencyProcess } from '../src/demo/agency-processes.js';
+import { startAgencyProcess, startAgencyProcesses, type AgencyProcess } from '../src/demo/agency-processes.js';
 import { freePorts } from '../src/demo/free-port.js';
 import { agencies as agencyParties, datasetSchemaOf, hePublicKeyPath, type Federation } from '../src/federation/federation.js';
 import { initFederation, readSchemaFile } from '../src/federation/init.js';
@@ -100,6 +100,25 @@ async function firstLines(from: string, to: string, n: number): Promise<void> {
   await once(out, 'finish');
 }
 
+/**
+ * Loads and validates the CSV into an agency's DuckDB file once, through `fedstat agency serve`
+ * in its own process (so this process, the coordinator, never holds the data); `FILE.ok` marks a
+ * complete load, and a file without it is rebuilt.
+ */
+async function ensureLoaded(db: string, csv: string, federationFile: string, keyFile: string, json: boolean): Promise<void> {
+  if (existsSync(`${db}.ok`)) return;
+  rmSync(db, { force: true });
+  rmSync(`${db}.wal`, { force: true });
+  const bar = progressBar(`loading ${csv} into ${db}`, { json });
+  bar.update(0);
+  const loader = await startAgencyProcess({
+    id: 'loader', federationFile, keyFile, db, datasets: { [DATASET]: csv }, extraArgs: ['--port', '0'],
+  }, 30 * 60_000);
+  await loader.stop();
+  writeFileSync(`${db}.ok`, `${new Date().toISOString()}\n`);
+  bar.done();
+}
+
 interface Local {
   scanMs: number; packMs: number; encryptOnlineMs: number; encryptOfflineMs: number; signMs: number; addMs: number; ciphertextBytes: number;
 }
@@ -157,15 +176,12 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
     policy: { minAgencies: 2, minGroupSize: 1 },
   });
   const dbs = ids.map((id) => join(cache, `${rows}-${id}.duckdb`));
-  // First use loads and validates the CSV into each agency's DuckDB file; later runs reuse it.
-  const bar = progressBar(`starting ${agencyCount} agencies (${rows.toLocaleString('en-US')} rows each)`, { json });
-  bar.update(0, agencyCount);
+  for (const [i, db] of dbs.entries()) await ensureLoaded(db, csv, init.federationFile, init.keyFiles[ids[i] ?? ''] ?? '', json);
   const procs: AgencyProcess[] = await startAgencyProcesses(ids.map((id, i) => ({
     id, federationFile: init.federationFile, keyFile: init.keyFiles[id] ?? '', db: dbs[i] ?? '',
-    datasets: { [DATASET]: existsSync(dbs[i] ?? '') ? null : csv },
+    datasets: { [DATASET]: null },
     extraArgs: ['--allow-plaintext-benchmark'],
   })));
-  bar.done();
   const encrypted: QueryResult[] = [];
   const plaintext: QueryResult[] = [];
   let agencyRss: number[];
@@ -215,7 +231,11 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   const reps = Number(option(args, '--reps', '5'));
   const agencyCount = Number(option(args, '--agencies', '5'));
   const results: SizeResult[] = [];
-  for (const rows of sizes) results.push(await runSize(rows, agencyCount, reps, json));
+  for (const rows of sizes) {
+    const r = await runSize(rows, agencyCount, reps, json);
+    results.push(r);
+    if (!json) process.stderr.write(`${rows.toLocaleString('en-US')} rows/agency: plaintext ${formatMs(r.plaintextMs)}, encrypted ${formatMs(r.encryptedMs)}, ratio ${r.ratio.toFixed(2)}\n`);
+  }
   const headline = results[results.length - 1];
   if (json) {
     process.stdout.write(`${JSON.stringify({ benchmark: 'query', sql: SQL, target: TARGET, ratio: headline?.ratio ?? null, headlineRows: headline?.rows ?? null, sizes: results }, null, 2)}\n`);

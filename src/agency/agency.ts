@@ -17,10 +17,13 @@ import { presetByName } from '../he/presets.js';
 import { encodeCells, planCells } from '../protocol/cells.js';
 import { signContribution, slotsToBytes, type Contribution } from '../protocol/contribution.js';
 import type { AgencyDescription } from '../protocol/links.js';
-import { openQuery, queryDigest, type SignedQuery } from '../protocol/query-envelope.js';
+import { openQuery, queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import type { AgencyStore } from '../store/store.js';
 import { runStages, type ContributionStage } from './contribution-pipeline.js';
 import { ReplayGuard } from './replay-guard.js';
+
+/** Idle time after an answer before the agency refills its pool of encryptions of zero. */
+const REFILL_IDLE_MS = 250;
 
 export interface AgencyOptions {
   readonly federation: Federation;
@@ -56,19 +59,22 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const stages = options.stages ?? [];
   const replay = new ReplayGuard();
   const poolTarget = options.precomputedEncryptions ?? 2;
-  let refill: NodeJS.Immediate | undefined;
-  const refillPool = (): void => {
-    if (refill !== undefined || closed) return;
-    refill = setImmediate(() => {
-      refill = undefined;
-      if (!closed && encryptor.pooled < poolTarget) {
-        encryptor.precompute(1);
-        refillPool();
-      }
-    });
-  };
   let closed = false;
-  refillPool();
+  let inFlight = 0;
+  // Encryptions of zero are made while the agency is idle, one per timer tick, so that refilling
+  // never competes with answering a query (or, on a shared machine, with the coordinator).
+  let refill: NodeJS.Timeout | undefined;
+  const refillPool = (delayMs: number): void => {
+    if (refill !== undefined || closed) return;
+    refill = setTimeout(() => {
+      refill = undefined;
+      if (closed || encryptor.pooled >= poolTarget) return;
+      if (inFlight === 0) encryptor.precompute(1);
+      refillPool(inFlight === 0 ? 0 : REFILL_IDLE_MS);
+    }, delayMs);
+    refill.unref();
+  };
+  refillPool(0);
 
   const served = async (): Promise<string[]> =>
     (await store.datasets()).filter((d) => Object.hasOwn(federation.schema.datasets, d) && mayServe(me, d)).sort();
@@ -87,7 +93,16 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     }
     if (!(await served()).includes(env.plan.dataset)) refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
     replay.admit(env.queryId, env.expiresAt, now);
+    inFlight++;
+    try {
+      return await contribute(query, env, now);
+    } finally {
+      inFlight--;
+      refillPool(REFILL_IDLE_MS);
+    }
+  }
 
+  async function contribute(query: SignedQuery, env: QueryEnvelope, now: number): Promise<Contribution> {
     const schema = datasetSchemaOf(federation, env.plan.dataset);
     const cells = planCells(env.plan, schema);
     const parties = agencies(federation).filter((a) => mayServe(a, env.plan.dataset)).length;
@@ -96,7 +111,6 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     let slots = packSlots(layout, encodeCells(cells, local));
     slots = await runStages(stages, slots, { envelope: env, agencyId: me.id, layout, plainModulus: params.plainModulus });
     const payloads = env.mode === 'encrypted' ? slots.map((s) => encryptor.encrypt(s)) : slots.map(slotsToBytes);
-    refillPool();
     const contribution = signContribution(
       federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, secrets.signing.secretKey,
     );
@@ -107,7 +121,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
-    if (refill !== undefined) clearImmediate(refill);
+    if (refill !== undefined) clearTimeout(refill);
     encryptor[Symbol.dispose]();
     params[Symbol.dispose]();
     await store.close();

@@ -6,27 +6,15 @@
  * equal a plain JavaScript computation over the same rows, suppression included.
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAgency, type Agency } from '../../src/agency/agency.js';
-import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { average, type CellValue, type ResultRow } from '../../src/coordinator/release.js';
 import { compareRows } from '../../src/demo/reference.js';
-import { initFederation } from '../../src/federation/init.js';
-import { loadKeyFile } from '../../src/federation/key-file.js';
 import type { DatasetSchema, Schema } from '../../src/federation/schema.js';
-import { InProcessKeyAuthority } from '../../src/key-authority/key-authority.js';
-import type { AgencyLink } from '../../src/protocol/links.js';
 import { evaluatePredicate } from '../../src/query/evaluate.js';
 import { formatPlan } from '../../src/query/format-plan.js';
 import type { QueryPlan } from '../../src/query/plan.js';
-import { csvRecord } from '../../src/seed/csv-writer.js';
-import { openDuckDbStore } from '../../src/store/duckdb-store.js';
 import { schemaAndPlanArb } from '../query/arbitraries.js';
-
-type Row = Record<string, string | number>;
+import { inProcessFederation, type Row } from '../helpers/in-process-federation.js';
 
 function rowArb(ds: DatasetSchema): fc.Arbitrary<Row> {
   const fields: Record<string, fc.Arbitrary<string | number>> = {};
@@ -92,39 +80,12 @@ const caseArb = schemaAndPlanArb.chain(([schema, plan]) => {
 describe('encrypted pipeline = plaintext (property)', () => {
   it('holds for random schemas, data and plans', async () => {
     await fc.assert(fc.asyncProperty(caseArb, async ({ schema, plan, data, minGroupSize }) => {
-      const dir = mkdtempSync(join(tmpdir(), 'fedstat-prop-'));
-      const agencies: Agency[] = [];
-      try {
-        const ids = data.map((_, i) => `a${i}`);
-        const init = await initFederation({
-          outDir: dir, schema, agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${7000 + i}` })),
-          policy: { minAgencies: 2, minGroupSize },
-        });
-        const ds = schema.datasets[plan.dataset]!;
-        const columns = Object.keys(ds.columns);
-        for (const [i, id] of ids.entries()) {
-          const file = join(dir, `${id}.csv`);
-          writeFileSync(file, [columns, ...data[i]!.map((r) => columns.map((c) => String(r[c])))].map((f) => `${csvRecord(f)}\n`).join(''));
-          const store = await openDuckDbStore(':memory:');
-          await store.loadCsv(plan.dataset, ds, file);
-          agencies.push(await createAgency({ federation: init.federation, secrets: loadKeyFile(init.keyFiles[id]!, init.federation), store }));
-        }
-        const links: AgencyLink[] = agencies.map((a) => ({
-          agencyId: a.id, describe: () => a.describe(), aggregate: (q) => a.answer(q), close: () => undefined,
-        }));
-        const keyAuthority = await InProcessKeyAuthority.create({ federation: init.federation, secrets: loadKeyFile(init.keyFiles['key-authority']!, init.federation) });
-        await using coordinator = await Coordinator.create({
-          federation: init.federation, secrets: loadKeyFile(init.keyFiles['coordinator']!, init.federation), keyAuthority, links,
-        });
-        const result = await coordinator.query(formatPlan(plan));
-        const expected = expectedRows(result.plan, ds, data.flat(), minGroupSize);
-        expect(result.agencies.answered).toHaveLength(ids.length);
-        expect(compareRows(result.rows, expected.rows)).toBeNull();
-        expect(result.suppressed).toBe(expected.suppressed);
-      } finally {
-        for (const a of agencies) await a.close();
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await using fed = await inProcessFederation(schema, plan.dataset, data, { minAgencies: 2, minGroupSize });
+      const result = await fed.coordinator.query(formatPlan(plan));
+      const expected = expectedRows(result.plan, schema.datasets[plan.dataset]!, data.flat(), minGroupSize);
+      expect(result.agencies.answered).toHaveLength(data.length);
+      expect(compareRows(result.rows, expected.rows)).toBeNull();
+      expect(result.suppressed).toBe(expected.suppressed);
     }), { numRuns: 10 });
   });
 });
