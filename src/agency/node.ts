@@ -3,6 +3,7 @@
  * the agency's key file, open the DuckDB store, load and validate the CSV files, and serve over
  * gRPC on the endpoint's port.
  */
+import { JsonlAuditSink } from '../audit/events.js';
 import { FedstatError } from '../errors.js';
 import { loadFederation, parseEndpoint, party } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
@@ -25,6 +26,8 @@ export interface AgencyNodeOptions {
   readonly onInvalid?: 'reject' | 'skip';
   readonly allowPlaintextMode?: boolean;
   readonly onLoadProgress?: (dataset: string, rows: number) => void;
+  /** Append every contribution and refusal to this JSON-lines file. */
+  readonly auditLog?: string;
 }
 
 export interface AgencyNode {
@@ -56,7 +59,10 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
         onProgress: (rows) => options.onLoadProgress?.(dataset, rows),
       }));
     }
-    agency = await createAgency({ federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true });
+    agency = await createAgency({
+      federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true,
+      ...(options.auditLog === undefined ? {} : { audit: new JsonlAuditSink(options.auditLog) }),
+    });
     const endpoint = parseEndpoint(me.endpoint ?? '');
     const port = options.port ?? endpoint?.port ?? 0;
     server = await serveAgency(agency, options.host ?? endpoint?.host ?? '127.0.0.1', port);

@@ -4,7 +4,7 @@
  * documented exit code).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -90,6 +90,19 @@ describe('fedstat CLI', () => {
       .reduce((a, b) => a + b, 0);
     const ages = [...Array(12).keys()].map((i) => 20 + (i % 50)).concat([...Array(10).keys()].map((i) => 20 + ((i + 7) % 50)), [...Array(11).keys()].map((i) => 20 + ((i + 3) % 50)));
     expect(doc.rows).toEqual([{ district: '锦江区', count: 33, sum_income: sumIncome, mean_age: ages.reduce((a, b) => a + b, 0) / 33 }]);
+  });
+
+  it('--audit-log records the query, the decryption and the release, without record values', async () => {
+    const log = join(dir, 'audit.jsonl');
+    const r = await fedstat('query', '--federation', fed, '--json', '--audit-log', log, 'SELECT district, SUM(income) FROM residents GROUP BY district');
+    expect(r.code).toBe(0);
+    const queryId = (JSON.parse(r.stdout) as { queryId: string }).queryId;
+    const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; queryId: string; contributors?: string[] });
+    expect(events.map((e) => e.type)).toEqual(['query', 'decryption', 'release']);
+    expect(events.every((e) => e.queryId === queryId)).toBe(true);
+    expect(events[1]!.contributors).toEqual(['a', 'b', 'c']);
+    expect(statSync(log).mode & 0o777).toBe(0o600);
+    expect(readFileSync(log, 'utf8')).not.toMatch(/sum_income"?:\s*\d/);
   });
 
   it('prints a table for humans', async () => {

@@ -31,9 +31,10 @@ export function registerAgency(program: Command): void {
     .option('--db <file>', 'DuckDB file to keep the data in (default: in memory)')
     .option('--on-invalid <mode>', 'reject: the first invalid row stops the load; skip: skip and count invalid rows', 'reject')
     .option('--allow-plaintext-benchmark', 'also answer plaintext-mode queries (benchmarks only: reveals this agency\'s aggregates)')
+    .option('--audit-log <file>', 'append every contribution and refusal to this JSON-lines file')
     .option('--json', 'print events as JSON lines')
     .action(action(async (opts: {
-      federation: string; key: string; dataset: string[]; port?: number; host?: string; db?: string; onInvalid: string; allowPlaintextBenchmark?: boolean; json?: boolean;
+      federation: string; key: string; dataset: string[]; port?: number; host?: string; db?: string; onInvalid: string; allowPlaintextBenchmark?: boolean; auditLog?: string; json?: boolean;
     }) => {
       if (opts.onInvalid !== 'reject' && opts.onInvalid !== 'skip') {
         throw new FedstatError('CONFIG_INVALID', `--on-invalid must be reject or skip; got ${opts.onInvalid}`);
@@ -50,6 +51,7 @@ export function registerAgency(program: Command): void {
         ...(opts.port === undefined ? {} : { port: opts.port }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.db === undefined ? {} : { dbPath: opts.db }),
+        ...(opts.auditLog === undefined ? {} : { auditLog: opts.auditLog }),
       });
       bar.done();
       const datasets = (await node.agency.describe()).datasets;

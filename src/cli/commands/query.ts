@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { JsonlAuditSink } from '../../audit/events.js';
 import { connectCoordinator } from '../../coordinator/connect.js';
 import type { QueryResult } from '../../coordinator/coordinator.js';
 import { toJson } from '../json.js';
@@ -39,13 +40,15 @@ export function registerQuery(program: Command): void {
     .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
     .option('--deadline <ms>', 'time allowed for every agency to answer', parseIntOption('--deadline', 1), 30_000)
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
+    .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
     .option('--json', 'print the result as JSON')
-    .action(action(async (sql: string, opts: { federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; json?: boolean }) => {
+    .action(action(async (sql: string, opts: { federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; auditLog?: string; json?: boolean }) => {
       const json = opts.json === true;
       await using coordinator = await connectCoordinator({
         federation: opts.federation,
         ...(opts.key === undefined ? {} : { keyFile: opts.key }),
         ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
+        ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
       });
       const bar = progressBar('query', { json });
       const result = await coordinator.query(sql, {
