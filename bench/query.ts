@@ -21,7 +21,7 @@ import type { QueryResult } from '../src/coordinator/coordinator.js';
 import { sign } from '../src/crypto/ed25519.js';
 import { startAgencyProcess, startAgencyProcesses, type AgencyProcess } from '../src/demo/agency-processes.js';
 import { freePorts } from '../src/demo/free-port.js';
-import { agencies as agencyParties, datasetSchemaOf, hePublicKeyPath, type Federation } from '../src/federation/federation.js';
+import { datasetParties, datasetSchemaOf, hePublicKeyPath, type Federation } from '../src/federation/federation.js';
 import { initFederation, readSchemaFile } from '../src/federation/init.js';
 import { loadKeyFile } from '../src/federation/key-file.js';
 import { HeAccumulator } from '../src/he/accumulator.js';
@@ -129,7 +129,7 @@ async function localCosts(federation: Federation, dbFile: string, reps: number):
   const schema = datasetSchemaOf(federation, DATASET);
   const cells = planCells(plan, schema);
   using params = await HeParams.create(presetByName(federation.he.preset));
-  const layout = planSlotLayout(cells.cellBounds, agencyParties(federation).length, params);
+  const layout = planSlotLayout(cells.cellBounds, datasetParties(federation, DATASET).length, params);
   await using store = await openDuckDbStore(dbFile);
   let local = await store.aggregate(plan, schema);
   const scans: number[] = [];

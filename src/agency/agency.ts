@@ -8,7 +8,7 @@ import { FedstatError, describeError } from '../errors.js';
 import { sha256, toHex } from '../crypto/digest.js';
 import type { AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
-import { agencies, datasetSchemaOf, hePublicKeyPath, mayServe, party, type Federation } from '../federation/federation.js';
+import { datasetParties, datasetSchemaOf, hePublicKeyPath, mayServe, party, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeEncryptor } from '../he/encryptor.js';
 import { HeParams } from '../he/he-params.js';
@@ -105,7 +105,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   async function contribute(query: SignedQuery, env: QueryEnvelope, now: number): Promise<Contribution> {
     const schema = datasetSchemaOf(federation, env.plan.dataset);
     const cells = planCells(env.plan, schema);
-    const parties = agencies(federation).filter((a) => mayServe(a, env.plan.dataset)).length;
+    const parties = datasetParties(federation, env.plan.dataset).length;
     const layout = planSlotLayout(cells.cellBounds, parties, params);
     const local = await store.aggregate(env.plan, schema);
     let slots = packSlots(layout, encodeCells(cells, local));

@@ -7,7 +7,7 @@
 import { FedstatError, describeError, type ErrorCode } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
-import { agencies, datasetSchemaOf, mayServe, type Federation } from '../federation/federation.js';
+import { datasetParties, datasetSchemaOf, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeAccumulator } from '../he/accumulator.js';
 import { HeParams } from '../he/he-params.js';
@@ -127,7 +127,7 @@ export class Coordinator implements AsyncDisposable {
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
-    const candidates = agencies(this.federation).filter((a) => mayServe(a, plan.dataset));
+    const candidates = datasetParties(this.federation, plan.dataset);
     const layout = planSlotLayout(cells.cellBounds, candidates.length, this.params);
     const t1 = performance.now();
 

@@ -223,6 +223,15 @@ export function mayServe(agency: Party, dataset: string): boolean {
   return agency.datasets === null || agency.datasets.includes(dataset);
 }
 
+/**
+ * The agencies the federation allows to serve `dataset`: the most contributions one query can
+ * combine, which every slot layout's no-wrap proof is made against. Agencies and coordinator must
+ * agree on it, so both take it from here.
+ */
+export function datasetParties(federation: Federation, dataset: string): readonly Party[] {
+  return agencies(federation).filter((a) => mayServe(a, dataset));
+}
+
 /** Absolute path of the BFV public key file. */
 export function hePublicKeyPath(federation: Federation): string {
   return resolve(dirname(federation.file), federation.he.publicKeyFile);
