@@ -10,7 +10,7 @@ export function registerSeed(program: Command): void {
     .description('write a deterministic synthetic scenario: one CSV per agency dataset plus the schema')
     .requiredOption('--scenario <name>', 'scenario to generate (sichuan)')
     .requiredOption('--out <dir>', 'folder to write into')
-    .option('--rows <n>', 'residence registrations per city (other datasets are subsets of those persons)', parseIntOption('--rows', 1, 100_000_000))
+    .option('--rows <n>', 'residence registrations of the largest city (成都市 in sichuan); other cities get fewer, in proportion to their migrantShare', parseIntOption('--rows', 1, 100_000_000))
     .option('--seed <s>', 'seed; the same scenario, rows and seed give byte-identical files', 'fedstat')
     .option('--json', 'print the manifest as JSON')
     .action(action(async (opts: { scenario: string; out: string; rows?: number; seed: string; json?: boolean }) => {
@@ -19,7 +19,7 @@ export function registerSeed(program: Command): void {
       const manifest = await generateScenario({
         scenario: opts.scenario, outDir: opts.out, seed: opts.seed,
         ...(opts.rows === undefined ? {} : { rows: opts.rows }),
-        onProgress: (done, total) => bar.update(done, total, 'rows'),
+        onProgress: (done, total) => bar.update(done, total, 'persons'),
       });
       bar.done();
       if (json) {
