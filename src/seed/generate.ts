@@ -2,7 +2,9 @@
  * Writes a scenario's synthetic federation to a directory: the schema, one CSV per agency dataset
  * and a manifest. Output depends only on (scenario, rows, seed): each city draws its persons from
  * its own keyed streams (see person.ts), so files are byte-identical across runs and machines, and generating a
- * subset of agencies yields exactly those agencies' files of the full run.
+ * subset of agencies yields exactly those agencies' files of the full run. A city's person count
+ * depends on `rows` and the scenario's shares only (never on the selection), and grows with `rows`,
+ * so a smaller run's files are prefixes of a larger run's.
  *
  * Rows stream to disk with backpressure, one person at a time, so memory stays flat at any size.
  */
@@ -16,6 +18,7 @@ import { PersonSampler, emptyPerson } from './person.js';
 import type { Person } from './person.js';
 import { loadScenario, scenarioAgencies } from './scenario-registry.js';
 import type { LoadedScenario, ScenarioAgency } from './scenario-registry.js';
+import type { Scenario } from './scenario.js';
 
 export const DEFAULT_ROWS = 10_000;
 export const DEFAULT_SEED = 'fedstat';
@@ -28,13 +31,17 @@ export interface GenerateOptions {
   /** A scenario in `seeds/` (see `listScenarios`). */
   readonly scenario: string;
   readonly outDir: string;
-  /** Residence registrations per city; the other datasets hold subsets of those persons. Default 10,000. */
+  /**
+   * Residence registrations of the city with the largest `migrantShare` (成都市 in sichuan); every
+   * other city gets `max(1, round(rows × share / largest share))` (see `cityPersonCounts`). The
+   * other datasets hold subsets of each city's persons. Default 10,000.
+   */
   readonly rows?: number;
   /** Any string; the same seed, scenario and rows give byte-identical files. Default `fedstat`. */
   readonly seed?: string;
   /** Agency ids to write (default: all). Unselected cities are skipped entirely. */
   readonly agencies?: readonly string[];
-  /** Called with persons generated so far and the total, now and then and once at the end. */
+  /** Called with persons generated so far and the total (summed over the selected cities), now and then and once at the end. */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -58,6 +65,7 @@ export interface ManifestAgency {
 export interface ScenarioManifest {
   readonly scenario: string;
   readonly seed: string;
+  /** The requested `rows`: the largest city's registrations (per-agency counts are in `datasets`). */
   readonly rows: number;
   /** Ages in the files are completed years on this date. */
   readonly referenceDate: string;
@@ -72,26 +80,31 @@ export async function generateScenario(opts: GenerateOptions): Promise<ScenarioM
   if (!Number.isSafeInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
   if (typeof seed !== 'string') throw new TypeError('seed must be a string');
   const loaded = await loadScenario(opts.scenario);
+  const { scenario } = loaded;
   const selected = selectAgencies(loaded, opts.agencies);
-  for (const a of selected) {
-    const max = loaded.schema.datasets[a.department.dataset]?.maxRows ?? 0;
-    if (rows > max) {
-      throw new FedstatError('CONFIG_INVALID', `${rows} rows exceed maxRows ${max} of dataset ${a.department.dataset} in ${loaded.schemaPath}; generate at most ${max} rows`);
-    }
+  const persons = cityPersonCounts(scenario, rows);
+  const maxShare = Math.max(...scenario.cities.map((c) => c.migrantShare));
+  const personsOf = (a: ScenarioAgency): number => persons[scenario.cities.indexOf(a.city)] ?? 0;
+  const maxRowsOf = (a: ScenarioAgency): number => loaded.schema.datasets[a.department.dataset]?.maxRows ?? 0;
+  const over = selected.find((a) => personsOf(a) > maxRowsOf(a));
+  if (over !== undefined) {
+    // The fix names a `rows` that fits every selected agency, not just the first one over.
+    const fits = Math.min(...selected.map((a) => largestRows(a.city.migrantShare, maxShare, maxRowsOf(a))));
+    const fix = fits < 1 ? `raise maxRows in ${loaded.schemaPath}` : `generate at most ${fits} rows`;
+    throw new FedstatError('CONFIG_INVALID', `${personsOf(over)} rows for ${over.city.name} exceed maxRows ${maxRowsOf(over)} of dataset ${over.department.dataset} in ${loaded.schemaPath}; ${fix}`);
   }
 
   await inDir(opts.outDir, () => mkdir(opts.outDir, { recursive: true }));
   await inDir(opts.outDir, () => writeFile(join(opts.outDir, SCHEMA_FILE), loaded.schemaText));
 
-  const { scenario } = loaded;
-  const cities = scenario.cities.map((c, i) => ({ index: i, agencies: selected.filter((a) => a.city === c) })).filter((c) => c.agencies.length > 0);
-  const total = rows * cities.length;
+  const cities = scenario.cities.map((c, i) => ({ index: i, persons: persons[i] ?? 0, agencies: selected.filter((a) => a.city === c) })).filter((c) => c.agencies.length > 0);
+  const total = cities.reduce((t, c) => t + c.persons, 0);
   const counts = new Map<string, number>();
   let base = 0;
   for (const c of cities) {
-    const written = await generateCity(loaded, c.index, c.agencies, rows, seed, opts.outDir, (done) => opts.onProgress?.(base + done, total));
+    const written = await generateCity(loaded, c.index, c.agencies, c.persons, seed, opts.outDir, (done) => opts.onProgress?.(base + done, total));
     for (const [id, n] of written) counts.set(id, n);
-    base += rows;
+    base += c.persons;
   }
   opts.onProgress?.(total, total);
 
@@ -108,6 +121,31 @@ export async function generateScenario(opts: GenerateOptions): Promise<ScenarioM
   };
   await inDir(opts.outDir, () => writeFile(join(opts.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`));
   return deepFreeze(manifest);
+}
+
+/**
+ * Persons (residence registrations) per city, in scenario order, for a run of `rows`: the city with
+ * the largest `migrantShare` gets `rows`, every other city `max(1, round(rows × share / maxShare))`,
+ * halves rounded up. Exact integer arithmetic, and non-decreasing in `rows` for every city, which is
+ * what makes a smaller run's files prefixes of a larger run's.
+ */
+export function cityPersonCounts(scenario: Scenario, rows: number): readonly number[] {
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
+  const maxShare = BigInt(Math.max(...scenario.cities.map((c) => c.migrantShare)));
+  return Object.freeze(scenario.cities.map((c) => {
+    // round(r·s/M) = floor((2·r·s + M) / 2M); BigInt because r·s can pass 2^53.
+    const n = Number((2n * BigInt(rows) * BigInt(c.migrantShare) + maxShare) / (2n * maxShare));
+    return Math.max(1, n);
+  }));
+}
+
+/** The largest `rows` for which a city of `share` gets at most `limit` persons; 0 when none does. */
+function largestRows(share: number, maxShare: number, limit: number): number {
+  if (limit < 1) return 0; // every city gets at least one person
+  // floor((2rs + M) / 2M) ≤ limit ⇔ 2rs + M < 2M(limit + 1) ⇔ r ≤ floor((2M·limit + M − 1) / 2s).
+  const m = BigInt(maxShare);
+  const r = (2n * m * BigInt(limit) + m - 1n) / (2n * BigInt(share));
+  return Number(r > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : r);
 }
 
 /** `<agency id>.<dataset>.csv`, e.g. `cd-psb.residence_registrations.csv`. */

@@ -2,7 +2,7 @@
  * `fedstat/seed`: deterministic synthetic federations for demos, tests and benchmarks, modelled on
  * migrant-population governance in 四川省 (see seeds/sichuan/scenario.json).
  */
-export { generateScenario, csvFileName, DEFAULT_ROWS, DEFAULT_SEED, SCHEMA_FILE, MANIFEST_FILE } from './generate.js';
+export { generateScenario, cityPersonCounts, csvFileName, DEFAULT_ROWS, DEFAULT_SEED, SCHEMA_FILE, MANIFEST_FILE } from './generate.js';
 export type { GenerateOptions, ScenarioManifest, ManifestAgency, ManifestDataset } from './generate.js';
 export { listScenarios, loadScenario, scenarioAgencies, seedsDirectory } from './scenario-registry.js';
 export type { LoadedScenario, ScenarioAgency } from './scenario-registry.js';

@@ -22,6 +22,11 @@ export interface Department { readonly id: string; readonly name: string; readon
 export interface District { readonly name: string; readonly code: string; readonly zone: string; readonly weight: number; readonly rentIndex: number }
 export interface City {
   readonly id: string; readonly name: string; readonly code: string;
+  /**
+   * Relative number of registered migrants, an integer ≥ 1. The city with the largest share gets
+   * the requested `rows` persons, the others proportionally fewer (see `cityPersonCounts`).
+   */
+  readonly migrantShare: number;
   /** Percent applied to every sector's median income. */
   readonly incomeIndex: number;
   /** Monthly rent per m² in yuan, before the district's `rentIndex` percent. */
@@ -198,6 +203,7 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     needWeight(districtsAt, districts);
     return Object.freeze({
       id: c.get('id').str(ID, 'use lowercase letters, digits and dashes'), name: c.get('name').str(), code: c.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'),
+      migrantShare: c.get('migrantShare').int(1, MAX_WEIGHT),
       incomeIndex: c.get('incomeIndex').int(1, 1000), rentPerSqm: boundedSkewed(c.get('rentPerSqm')), districts,
     });
   }), (c) => c.id, 'city id');

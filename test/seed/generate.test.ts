@@ -12,6 +12,13 @@ import { isValidGb11643 } from '../../src/util/gb11643.js';
 import { parseCsvObjects } from './csv-parse.js';
 
 const ROWS = 20_000;
+/**
+ * Registrations per city at ROWS, by hand from scenario.json's migrantShare (成都 100, 绵阳 18,
+ * 德阳 12): 20000, round(20000 × 18/100), round(20000 × 12/100).
+ */
+const PER_CITY = { cd: 20_000, my: 3_600, dy: 2_400 } as const;
+/** Reference count of a city's persons from its share (floating point is exact at these sizes). */
+const personsAt = (rows: number, share: number, maxShare: number): number => Math.max(1, Math.round((rows * share) / maxShare));
 let root = '';
 let big = '';
 let manifest: ScenarioManifest;
@@ -38,7 +45,7 @@ afterAll(async () => {
 });
 
 const get = (id: string) => data.get(id)!;
-const cityIds = ['cd', 'my', 'dy'];
+const cityIds = ['cd', 'my', 'dy'] as const;
 const ageFromId = (id: string, ref: string): number => {
   const [ry, rm_, rd] = ref.split('-').map(Number) as [number, number, number];
   const y = Number(id.slice(6, 10));
@@ -57,6 +64,10 @@ describe('generateScenario output', () => {
     expect(manifest.agencies).toHaveLength(12);
     expect(manifest.agencies[0]).toMatchObject({ id: 'cd-psb', name: '成都市公安局', city: '成都市', department: 'public-security', datasets: { residence_registrations: { file: 'cd-psb.residence_registrations.csv', rows: ROWS } } });
     for (const a of manifest.agencies) expect(Object.values(a.datasets)[0]!.rows, a.id).toBe(get(a.id).rows.length);
+    // rows is the largest city's registrations; the others scale with their migrantShare.
+    for (const c of cityIds) expect(get(`${c}-psb`).rows.length, c).toBe(PER_CITY[c]);
+    const shares = loaded.scenario.cities.map((c) => c.migrantShare);
+    expect(loaded.scenario.cities.map((c) => personsAt(ROWS, c.migrantShare, Math.max(...shares)))).toEqual(cityIds.map((c) => PER_CITY[c]));
     expect(Object.isFrozen(manifest.agencies[0]!.datasets)).toBe(true);
   });
 
@@ -99,7 +110,7 @@ describe('generateScenario output', () => {
     }
     expect(bad.slice(0, 5)).toEqual([]);
     expect(all.size).toBe(n);
-    expect(n).toBe(3 * ROWS);
+    expect(n).toBe(PER_CITY.cd + PER_CITY.my + PER_CITY.dy);
   });
 
   it('the other agencies hold subsets of the same city\'s registrations, with consistent attributes', () => {
@@ -134,29 +145,39 @@ describe('generateScenario output', () => {
     }
   });
 
-  it('distributions follow the scenario within sampling tolerance (20k registrations per city)', () => {
+  it('distributions follow the scenario within sampling tolerance (20k registrations in 成都, 26k in all)', () => {
     const s = loaded.scenario;
     const psb = cityIds.flatMap((c) => get(`${c}-psb`).rows);
     const hrss = cityIds.flatMap((c) => get(`${c}-hrss`).rows);
     const share = <T>(rows: T[], pred: (r: T) => boolean) => rows.filter(pred).length / rows.length;
+    /** Four binomial standard errors: cities now differ in size, so fixed tolerances would not fit all. */
+    const tol = (p: number, n: number) => 4 * Math.sqrt((p * (1 - p)) / n);
 
     // Insured rate per sector.
     for (const sector of s.sectors) {
       const inSector = hrss.filter((r) => r['sector'] === sector.name);
       expect(inSector.length, sector.name).toBeGreaterThan(800);
-      expect(Math.abs(share(inSector, (r) => r['insured'] === '是') - sector.insuredPerMille / 1000), sector.name).toBeLessThan(0.05);
+      const p = sector.insuredPerMille / 1000;
+      expect(Math.abs(share(inSector, (r) => r['insured'] === '是') - p), sector.name).toBeLessThan(tol(p, inSector.length));
     }
     // Origin provinces, sex, age buckets.
     const originTotal = s.origins.reduce((a, o) => a + o.weight, 0);
-    for (const o of s.origins) expect(Math.abs(share(psb, (r) => r['origin_province'] === o.province) - o.weight / originTotal), o.province).toBeLessThan(0.01);
-    expect(Math.abs(share(psb, (r) => r['sex'] === '男') - 0.54)).toBeLessThan(0.01);
+    for (const o of s.origins) {
+      const p = o.weight / originTotal;
+      expect(Math.abs(share(psb, (r) => r['origin_province'] === o.province) - p), o.province).toBeLessThan(tol(p, psb.length));
+    }
+    expect(Math.abs(share(psb, (r) => r['sex'] === '男') - 0.54)).toBeLessThan(tol(0.54, psb.length));
     const ageTotal = s.age.reduce((a, b) => a + b.weight, 0);
-    for (const b of s.age) expect(Math.abs(share(psb, (r) => Number(r['age']) >= b.min && Number(r['age']) <= b.max) - b.weight / ageTotal)).toBeLessThan(0.01);
+    for (const b of s.age) {
+      const p = b.weight / ageTotal;
+      expect(Math.abs(share(psb, (r) => Number(r['age']) >= b.min && Number(r['age']) <= b.max) - p), `${b.min}-${b.max}`).toBeLessThan(tol(p, psb.length));
+    }
     // Districts within each city.
     for (const [i, c] of cityIds.entries()) {
       const city = s.cities[i]!;
       const total = city.districts.reduce((a, d) => a + d.weight, 0);
-      for (const d of city.districts) expect(Math.abs(share(get(`${c}-psb`).rows, (r) => r['district'] === d.name) - d.weight / total), d.name).toBeLessThan(0.015);
+      const rows = get(`${c}-psb`).rows;
+      for (const d of city.districts) expect(Math.abs(share(rows, (r) => r['district'] === d.name) - d.weight / total), d.name).toBeLessThan(tol(d.weight / total, rows.length));
     }
     // Median income per sector in Chengdu: the sector median times the city's income index.
     for (const sector of s.sectors) {
@@ -167,7 +188,7 @@ describe('generateScenario output', () => {
     // School-age children are enrolled at the declared rate.
     const schoolAge = psb.filter((r) => Number(r['age']) >= s.school.minAge && Number(r['age']) <= s.school.maxAge).length;
     const enrolled = cityIds.reduce((a, c) => a + get(`${c}-edu`).rows.length, 0);
-    expect(Math.abs(enrolled / schoolAge - s.school.enrolledPerMille / 1000)).toBeLessThan(0.02);
+    expect(Math.abs(enrolled / schoolAge - s.school.enrolledPerMille / 1000)).toBeLessThan(tol(s.school.enrolledPerMille / 1000, schoolAge));
     // Core districts hold more IT workers than suburban ones (the zone profiles differ).
     const itShare = (zone: string) => {
       const names = new Set(s.cities[0]!.districts.filter((d) => d.zone === zone).map((d) => d.name));
@@ -200,10 +221,17 @@ describe('determinism', () => {
     for (const f of ['cd-psb.residence_registrations.csv', 'my-hrss.social_insurance.csv']) {
       expect(await readFile(join(root, 'sub', f)), f).toEqual(await readFile(join(root, 'a', f)));
     }
-    await generateScenario({ scenario: 'sichuan', outDir: join(root, 'short'), rows: 700, seed: 's1' });
+    // Each city's count only grows with rows (round(rows × share / 100) is monotone), so every
+    // file of a smaller run, rounding included, is a proper prefix of the larger run's.
+    const short = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'short'), rows: 701, seed: 's1' });
+    const long = JSON.parse(await readFile(join(root, 'a', 'manifest.json'), 'utf8')) as ScenarioManifest;
+    const psbRows = (m: ScenarioManifest) => m.agencies.filter((a) => a.department === 'public-security').map((a) => Object.values(a.datasets)[0]!.rows);
+    expect(psbRows(short)).toEqual([701, 126, 84]); // 126.18 rounds down, 84.12 too
+    expect(psbRows(long)).toEqual([2000, 360, 240]);
     for (const f of (await readdir(join(root, 'short'))).filter((x) => x.endsWith('.csv'))) {
-      const short = await readFile(join(root, 'short', f), 'utf8');
-      expect((await readFile(join(root, 'a', f), 'utf8')).startsWith(short), f).toBe(true);
+      const prefix = await readFile(join(root, 'short', f), 'utf8');
+      const whole = await readFile(join(root, 'a', f), 'utf8');
+      expect(whole.startsWith(prefix) && whole.length > prefix.length, f).toBe(true);
     }
   });
 
@@ -214,10 +242,10 @@ describe('determinism', () => {
     expect(combined).toBe(GOLDEN);
   });
 
-  it('reports progress up to the total', async () => {
+  it('reports progress up to the total: the sum of the selected cities\' persons', async () => {
     const calls: [number, number][] = [];
     await generateScenario({ scenario: 'sichuan', outDir: join(root, 'p'), rows: 100, agencies: ['dy-psb', 'cd-edu'], onProgress: (d, t) => calls.push([d, t]) });
-    expect(calls.at(-1)).toEqual([200, 200]);
+    expect(calls.at(-1)).toEqual([100 + 12, 100 + 12]); // 成都 100, 德阳 round(100 × 12/100)
     expect(calls.every(([d], i) => i === 0 || d >= calls[i - 1]![0])).toBe(true);
   });
 });
@@ -240,7 +268,14 @@ describe('errors', () => {
     await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 2.5 })).rejects.toThrow(RangeError);
     const tooMany = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 50_000_001 }).catch((e: unknown) => e);
     expect(isFedstatError(tooMany, 'CONFIG_INVALID')).toBe(true);
-    expect((tooMany as Error).message).toMatch(/50000001 rows exceed maxRows 50000000 of dataset residence_registrations/);
+    expect((tooMany as Error).message).toMatch(/^50000001 rows for 成都市 exceed maxRows 50000000 of dataset residence_registrations in .*schema\.json; generate at most 50000000 rows$/);
+    // maxRows applies to each city's own count: 绵阳 gets round(300M × 18/100) = 54M > 50M, 德阳 36M fits.
+    // The fix is the largest rows for which 绵阳 stays within 50M: round(277777780 × 0.18) = 50000000,
+    // round(277777781 × 0.18) = 50000001; no file is written before the check.
+    const smallCity = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 300_000_000, agencies: ['dy-psb', 'my-hrss'] }).catch((e: unknown) => e);
+    expect(isFedstatError(smallCity, 'CONFIG_INVALID')).toBe(true);
+    expect((smallCity as Error).message).toMatch(/^54000000 rows for 绵阳市 exceed maxRows 50000000 of dataset social_insurance in .*; generate at most 277777780 rows$/);
+    expect([personsAt(277_777_780, 18, 100), personsAt(277_777_781, 18, 100)]).toEqual([50_000_000, 50_000_001]);
     const file = join(root, 'a-file');
     await writeFile(file, 'x');
     const io = await generateScenario({ scenario: 'sichuan', outDir: join(file, 'sub'), rows: 10 }).catch((e: unknown) => e);
@@ -248,4 +283,5 @@ describe('errors', () => {
   });
 });
 
-const GOLDEN = 'a45968fb673fb2cd0529168b2f8d6886684665260b995c87e48ed6dc193596d4';
+// Re-pinned when cities got migrantShare: 成都's files are unchanged, 绵阳's and 德阳's are prefixes of the old ones.
+const GOLDEN = 'd21bf61f1620df024ae258dab991aaba547f9528ee457ca260357c92a13a8a26';

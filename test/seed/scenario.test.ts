@@ -48,6 +48,8 @@ describe('shipped scenarios', () => {
     const { scenario, schema } = await loadScenario('sichuan');
     expect(scenario.province.name).toBe('四川省');
     expect(scenario.cities.map((c) => c.name)).toEqual(['成都市', '绵阳市', '德阳市']);
+    // 成都 receives by far the most migrants: it has the largest share, so `rows` counts its persons.
+    expect(scenario.cities.map((c) => c.migrantShare)).toEqual([100, 18, 12]);
     expect(scenario.cities[0]!.districts.map((d) => d.name)).toEqual(expect.arrayContaining(['锦江区', '青羊区', '金牛区', '武侯区', '成华区', '龙泉驿区', '新都区', '温江区', '双流区', '郫都区']));
     const agencies = scenarioAgencies(scenario);
     expect(agencies.map((a) => a.id)).toEqual(['cd-psb', 'cd-hrss', 'cd-housing', 'cd-edu', 'my-psb', 'my-hrss', 'my-housing', 'my-edu', 'dy-psb', 'dy-hrss', 'dy-housing', 'dy-edu']);
@@ -82,6 +84,9 @@ describe('parseScenario', () => {
       ['bad rate', (r) => { (r['sectors'] as Record<string, { insuredPerMille: number }>)['制造业']!.insuredPerMille = 1001; }, /sectors\["制造业"\]\.insuredPerMille: expected an integer in \[0, 1000\]/],
       ['duplicate district', (r) => { const ds = (r['cities'] as { districts: unknown[] }[])[1]!.districts; ds.push(ds[0]); }, /cities\[1\]\.districts\[5\]: duplicate district "涪城区"/],
       ['missing field', (r) => { delete r['school']; }, /scenario\.json: school: expected an object, got nothing; write the missing section/],
+      ['zero share', (r) => { (r['cities'] as { migrantShare: number }[])[2]!.migrantShare = 0; }, /^scenario\.json: cities\[2\]\.migrantShare: expected an integer in \[1, 1000000\], got 0; use an integer/],
+      ['fractional share', (r) => { (r['cities'] as { migrantShare: number }[])[1]!.migrantShare = 17.5; }, /cities\[1\]\.migrantShare: expected an integer in \[1, 1000000\], got 17\.5/],
+      ['missing share', (r) => { delete (r['cities'] as { migrantShare?: number }[])[0]!.migrantShare; }, /cities\[0\]\.migrantShare: expected an integer in \[1, 1000000\], got undefined/],
     ];
     for (const [what, mutate, message] of cases) {
       const raw = rawScenario();
