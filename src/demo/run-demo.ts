@@ -21,7 +21,7 @@ import { SHOWCASES, type Showcase } from './showcases.js';
 export interface DemoOptions {
   /** Number of agencies (3 to all of the scenario's); taken department by department. */
   readonly agencies?: number;
-  /** Residence registrations per city. */
+  /** Residence registrations in 成都市, the largest city; the others in proportion (see `cityPersonCounts`). */
   readonly rows?: number;
   readonly seed?: string;
   /** Keep the generated federation and data here instead of a temporary folder. */
@@ -62,7 +62,7 @@ export interface DemoReport {
   readonly totalMs: number;
 }
 
-const DEFAULT_ROWS = 20_000;
+export const DEFAULT_DEMO_ROWS = 50_000;
 
 /** Agencies ordered department by department (all public-security bureaus first, ...). */
 function pickAgencies(manifest: ScenarioManifest, n: number | undefined): ScenarioManifest['agencies'] {
@@ -83,9 +83,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const dir = temp ? mkdtempSync(join(tmpdir(), 'fedstat-demo-')) : resolve(options.outDir ?? '');
   let processes: AgencyProcess[] = [];
   try {
-    step(`seeding the sichuan scenario (${options.rows ?? DEFAULT_ROWS} registrations per city) in ${dir}`);
+    const rows = options.rows ?? DEFAULT_DEMO_ROWS;
+    step(`seeding the sichuan scenario (${rows.toLocaleString('en-US')} registrations in 成都市, the other cities in proportion) in ${dir}`);
     const manifest = await generateScenario({
-      scenario: 'sichuan', outDir: join(dir, 'data'), rows: options.rows ?? DEFAULT_ROWS, seed: options.seed ?? 'fedstat-demo',
+      scenario: 'sichuan', outDir: join(dir, 'data'), rows, seed: options.seed ?? 'fedstat-demo',
       ...(options.onSeedProgress === undefined ? {} : { onProgress: options.onSeedProgress }),
     });
     const chosen = pickAgencies(manifest, options.agencies);

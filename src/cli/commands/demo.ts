@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDemo, type DemoReport } from '../../demo/run-demo.js';
+import { DEFAULT_DEMO_ROWS, runDemo, type DemoReport } from '../../demo/run-demo.js';
 import { FedstatError } from '../../errors.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
@@ -43,7 +43,7 @@ export function registerDemo(program: Command): void {
   program.command('demo')
     .description('seed a synthetic province, start its agencies on 127.0.0.1, and run encrypted showcase statistics checked against plaintext')
     .option('--agencies <n>', 'number of agencies (department by department; default: all of the scenario)', parseIntOption('--agencies', 3, 64))
-    .option('--rows <n>', 'residence registrations per city', parseIntOption('--rows', 100, 10_000_000), 20_000)
+    .option('--rows <n>', 'residence registrations in 成都市 (the other cities in proportion)', parseIntOption('--rows', 100, 10_000_000), DEFAULT_DEMO_ROWS)
     .option('--seed <s>', 'seed for the synthetic data', 'fedstat-demo')
     .option('--out <dir>', 'keep the generated data and federation in this folder')
     .option('--json', 'print the report as JSON')
