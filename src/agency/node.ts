@@ -3,7 +3,7 @@
  * the agency's key file, open the DuckDB store, load and validate the CSV files, and serve over
  * gRPC on the endpoint's port.
  */
-import { JsonlAuditSink } from '../audit/events.js';
+import { JsonlAuditSink, allSinks, type AuditSink } from '../audit/events.js';
 import { FedstatError } from '../errors.js';
 import { loadFederation, parseEndpoint, party } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
@@ -28,6 +28,8 @@ export interface AgencyNodeOptions {
   readonly onLoadProgress?: (dataset: string, rows: number) => void;
   /** Append every contribution and refusal to this JSON-lines file. */
   readonly auditLog?: string;
+  /** Also told of every contribution and refusal (the CLI prints them). */
+  readonly onEvent?: AuditSink;
 }
 
 export interface AgencyNode {
@@ -61,7 +63,10 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
     }
     agency = await createAgency({
       federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true,
-      ...(options.auditLog === undefined ? {} : { audit: new JsonlAuditSink(options.auditLog) }),
+      audit: allSinks(
+        ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),
+        ...(options.onEvent === undefined ? [] : [options.onEvent]),
+      ),
     });
     const endpoint = parseEndpoint(me.endpoint ?? '');
     const port = options.port ?? endpoint?.port ?? 0;

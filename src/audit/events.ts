@@ -40,3 +40,8 @@ export class JsonlAuditSink implements AuditSink {
 }
 
 export const NO_AUDIT: AuditSink = Object.freeze({ append: () => undefined });
+
+/** One sink that appends every event to each of `sinks`, in order. */
+export function allSinks(...sinks: readonly AuditSink[]): AuditSink {
+  return { append: (event) => { for (const s of sinks) s.append(event); } };
+}

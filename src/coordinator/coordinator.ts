@@ -11,7 +11,7 @@ import { datasetParties, datasetSchemaOf, type Federation } from '../federation/
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeAccumulator } from '../he/accumulator.js';
 import { HeParams } from '../he/he-params.js';
-import { addSlotsModT, planSlotLayout, unpackSlots, type SlotLayout } from '../he/packing.js';
+import { addSlotsModT, planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
 import { decodeCells, planCells } from '../protocol/cells.js';
@@ -47,6 +47,22 @@ export interface QueryResult extends Release {
   readonly agencies: { readonly answered: readonly string[]; readonly failed: readonly FailedAgency[] };
   readonly ciphertexts: number;
   readonly timings: QueryTimings;
+}
+
+/** What a query would do, computed without contacting anyone: the plan and the no-wrap proof. */
+export interface QueryExplanation {
+  readonly sql: string;
+  readonly plan: QueryPlan;
+  readonly groups: number;
+  readonly measures: readonly string[];
+  /** Agencies the federation allows to serve the dataset: the contributions the proof covers. */
+  readonly parties: number;
+  readonly limbBase: bigint;
+  readonly slotsUsed: number;
+  readonly ciphertexts: number;
+  /** The largest total any slot can reach; always below the plain modulus. */
+  readonly worstSlotTotal: bigint;
+  readonly plainModulus: bigint;
 }
 
 export type QueryProgress =
@@ -100,6 +116,19 @@ export class Coordinator implements AsyncDisposable {
   /** Parses and validates SQL into a plan without contacting anyone. */
   plan(sql: string): QueryPlan {
     return parseQuery(sql, this.federation.schema);
+  }
+
+  /** The plan, its slot layout and the proof that no slot total reaches the plain modulus. */
+  explain(sql: string): QueryExplanation {
+    const plan = this.plan(sql);
+    const cells = planCells(plan, datasetSchemaOf(this.federation, plan.dataset));
+    const layout = planSlotLayout(cells.cellBounds, datasetParties(this.federation, plan.dataset).length, this.params);
+    return {
+      sql: formatPlan(plan), plan, groups: cells.groupCount,
+      measures: cells.measures.map((m) => (m.kind === 'count' ? 'COUNT(*)' : `SUM(${m.column ?? ''})`)),
+      parties: layout.parties, limbBase: layout.limbBase, slotsUsed: layout.slotsUsed, ciphertexts: layout.ciphertextCount,
+      worstSlotTotal: proveNoWrap(layout, this.params), plainModulus: this.params.plainModulus,
+    };
   }
 
   /** Which agencies serve which datasets now; unreachable agencies are reported as failed. */

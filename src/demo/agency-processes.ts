@@ -27,6 +27,8 @@ export interface AgencyProcess {
   readonly port: number;
   /** The `loaded` events the agency printed: one load report per dataset. */
   readonly loads: readonly LoadReport[];
+  /** Every later event line it printed (`contribution`, `refusal`, ...), as parsed JSON. */
+  readonly events: readonly Readonly<Record<string, unknown>>[];
   /** Peak resident set size of the process so far, in bytes (Linux VmHWM; 0 elsewhere). */
   peakRssBytes(): number;
   stop(): Promise<void>;
@@ -47,6 +49,7 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-4000); });
   const loads: LoadReport[] = [];
+  const events: Record<string, unknown>[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -58,6 +61,7 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
       try {
         const ev = JSON.parse(line) as { event?: string; port?: number };
         if (ev.event === 'loaded') loads.push(ev as unknown as LoadReport);
+        else if (ev.event !== 'listening') events.push(ev);
         if (ev.event === 'listening' && typeof ev.port === 'number') {
           clearTimeout(timer);
           resolve(ev.port);
@@ -73,7 +77,7 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
     });
   });
   return {
-    id: spec.id, port, loads, pid: child.pid ?? 0,
+    id: spec.id, port, loads, events, pid: child.pid ?? 0,
     peakRssBytes: () => peakRss(child.pid ?? 0),
     stop: () => stopChild(child, exited),
     kill: () => { child.kill('SIGKILL'); },

@@ -105,6 +105,24 @@ describe('fedstat CLI', () => {
     expect(readFileSync(log, 'utf8')).not.toMatch(/sum_income"?:\s*\d/);
   });
 
+  it('agencies report each contribution (ids only) on their event stream', async () => {
+    const r = await fedstat('query', '--federation', fed, '--json', 'SELECT COUNT(*) FROM residents');
+    const queryId = (JSON.parse(r.stdout) as { queryId: string }).queryId;
+    for (const a of agencies) {
+      await expect.poll(() => a.events.some((e) => e['event'] === 'contribution' && e['queryId'] === queryId)).toBe(true);
+    }
+  });
+
+  it('--explain shows the layout and the no-wrap proof without contacting agencies', async () => {
+    const r = await fedstat('query', '--federation', fed, '--explain', 'SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/groups: 2; per group: COUNT\(\*\), SUM\(income\)/);
+    expect(r.stdout).toMatch(/no-wrap proof: with up to 3 contributing agencies the largest slot total is [\d,]+ .* < plain modulus/);
+    const j = JSON.parse((await fedstat('query', '--federation', fed, '--explain', '--json', 'SELECT COUNT(*) FROM residents')).stdout) as { ciphertexts: number; worstSlotTotal: number; plainModulus: number };
+    expect(j.ciphertexts).toBe(1);
+    expect(j.worstSlotTotal).toBeLessThan(j.plainModulus);
+  });
+
   it('prints a table for humans', async () => {
     const r = await fedstat('query', '--federation', fed, 'SELECT COUNT(*) AS residents FROM residents');
     expect(r.code).toBe(0);

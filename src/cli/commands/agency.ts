@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startAgencyNode } from '../../agency/node.js';
+import type { AuditEvent } from '../../audit/events.js';
 import { FedstatError } from '../../errors.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
@@ -17,6 +18,14 @@ function parseDatasets(specs: readonly string[]): Record<string, string | null> 
     out[name] = eq < 0 ? null : spec.slice(eq + 1);
   }
   return out;
+}
+
+/** One line per answered or refused query for the operator; ids and reasons, never values. */
+function describeEvent(e: AuditEvent): string {
+  const time = new Date(e.at).toISOString();
+  if (e.type === 'contribution') return `${time} contributed to query ${e.queryId}`;
+  if (e.type === 'refusal') return `${time} refused query ${e.queryId}: ${e.reason}`;
+  return `${time} ${e.type} ${e.queryId}`;
 }
 
 export function registerAgency(program: Command): void {
@@ -52,6 +61,7 @@ export function registerAgency(program: Command): void {
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.db === undefined ? {} : { dbPath: opts.db }),
         ...(opts.auditLog === undefined ? {} : { auditLog: opts.auditLog }),
+        onEvent: { append: (e) => process.stdout.write(`${json ? toJson({ event: e.type, ...e }, 0) : describeEvent(e)}\n`) },
       });
       bar.done();
       const datasets = (await node.agency.describe()).datasets;

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { JsonlAuditSink } from '../../audit/events.js';
 import { connectCoordinator } from '../../coordinator/connect.js';
-import type { QueryResult } from '../../coordinator/coordinator.js';
+import type { QueryExplanation, QueryResult } from '../../coordinator/coordinator.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
 import { action, parseIntOption } from '../run.js';
-import { formatMs, formatNumber, renderTable } from '../table.js';
+import { formatInteger, formatMs, formatNumber, renderTable } from '../table.js';
 
 /** The `query --json` document. */
 export function queryJson(r: QueryResult): unknown {
@@ -31,6 +31,16 @@ export function renderResult(r: QueryResult): string {
   return out.join('\n');
 }
 
+export function renderExplanation(x: QueryExplanation): string {
+  const bits = (n: bigint): string => `2^${(Math.log2(Number(n))).toFixed(1)}`;
+  return [
+    x.sql,
+    `groups: ${formatInteger(x.groups)}; per group: ${x.measures.join(', ')}`,
+    `slots: ${formatInteger(x.slotsUsed)} in ${x.ciphertexts} ciphertext${x.ciphertexts === 1 ? '' : 's'} per agency; limb base ${bits(x.limbBase)}`,
+    `no-wrap proof: with up to ${x.parties} contributing agencies the largest slot total is ${formatInteger(x.worstSlotTotal)} (${bits(x.worstSlotTotal)}) < plain modulus ${formatInteger(x.plainModulus)} (${bits(x.plainModulus)})`,
+  ].join('\n');
+}
+
 export function registerQuery(program: Command): void {
   program.command('query')
     .description('run an encrypted cross-agency query; only the total over the agencies is ever decrypted')
@@ -41,8 +51,9 @@ export function registerQuery(program: Command): void {
     .option('--deadline <ms>', 'time allowed for every agency to answer', parseIntOption('--deadline', 1), 30_000)
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
     .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
+    .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
     .option('--json', 'print the result as JSON')
-    .action(action(async (sql: string, opts: { federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; auditLog?: string; json?: boolean }) => {
+    .action(action(async (sql: string, opts: { federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; auditLog?: string; explain?: boolean; json?: boolean }) => {
       const json = opts.json === true;
       await using coordinator = await connectCoordinator({
         federation: opts.federation,
@@ -50,6 +61,11 @@ export function registerQuery(program: Command): void {
         ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
         ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
       });
+      if (opts.explain === true) {
+        const x = coordinator.explain(sql);
+        process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n`);
+        return;
+      }
       const bar = progressBar('query', { json });
       const result = await coordinator.query(sql, {
         deadlineMs: opts.deadline,
