@@ -15,6 +15,9 @@ import { loadKeyFile } from '../../src/federation/key-file.js';
 import { signContribution } from '../../src/protocol/contribution.js';
 import { queryDigest, type SignedQuery } from '../../src/protocol/query-envelope.js';
 import { GrpcAgencyLink } from '../../src/transport/agency-client.js';
+import { agencyServiceDefinition } from '../../src/transport/proto.js';
+import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
 import { DISTRICTS, createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 
 let tf: TestFederation;
@@ -173,6 +176,40 @@ describe('misbehaving and missing agencies', () => {
       }
     });
   }
+
+  it('names an agency whose answer exceeds the message size limit', async () => {
+    await tf.stop('agency-2');
+    await start('agency-2', corrupting('agency-2', (p) => Array.from({ length: 40 }, () => p[0]!), true));
+    try {
+      const result = await coordinator.query('SELECT COUNT(*) FROM residents');
+      expect(result.agencies.failed.map((f) => [f.id, f.code])).toEqual([['agency-2', 'MESSAGE_TOO_LARGE']]);
+      expect(result.agencies.answered).toEqual(['agency-1', 'agency-3']);
+    } finally {
+      await tf.stop('agency-2');
+      await start('agency-2');
+    }
+  });
+
+  it('an agency survives garbage bytes on the wire and keeps serving', async () => {
+    const endpoint = tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!;
+    const def = agencyServiceDefinition();
+    const garbage = { ...def, Aggregate: { ...def['Aggregate']!, requestSerialize: (b: Buffer) => b } };
+    const Ctor = makeGenericClientConstructor(garbage, 'Agency');
+    const client = new Ctor(endpoint, credentials.createInsecure());
+    try {
+      for (const bytes of [Buffer.from([0xff, 0xff, 0xff]), randomBytes(1000), Buffer.alloc(0)]) {
+        const err = await new Promise<ServiceError | null>((resolve) => {
+          (client as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)['Aggregate']!
+            .call(client, bytes, { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
+        });
+        expect(err).not.toBeNull();
+      }
+    } finally {
+      client.close();
+    }
+    const result = await coordinator.query('SELECT COUNT(*) FROM residents');
+    expect(result.agencies.answered).toEqual(['agency-1', 'agency-2', 'agency-3']);
+  });
 
   it('agencies refuse replayed, forged and plaintext-mode queries', async () => {
     let captured: SignedQuery | undefined;
