@@ -5,14 +5,18 @@
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
+import { MAX_QUERY_BYTES } from '../protocol/query-envelope.js';
 
 /** Serialized BFV N=8192 ciphertext without compression, plus headroom. */
 export const MAX_CIPHERTEXT_BYTES = 600 * 1024;
 export const MAX_MESSAGE_BYTES = MAX_CIPHERTEXTS * MAX_CIPHERTEXT_BYTES + 64 * 1024;
+/** Requests to an agency carry a signed query only (≤ MAX_QUERY_BYTES), never ciphertexts. */
+export const MAX_REQUEST_BYTES = MAX_QUERY_BYTES + 64 * 1024;
 
+/** The coordinator's side: small requests out, contributions in. */
 export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_REQUEST_BYTES,
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
@@ -22,10 +26,12 @@ export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({
   'grpc.max_reconnect_backoff_ms': 2_000,
 });
 
+/** The agency's side: a hostile peer cannot make it buffer more than a query's worth of request. */
 export const SERVER_OPTIONS: ChannelOptions = Object.freeze({
   ...CHANNEL_OPTIONS,
+  'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_concurrent_streams': 64,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
 });
 
-export const DEFAULT_DESCRIBE_DEADLINE_MS = 5_000;

@@ -16,7 +16,7 @@ import { signContribution } from '../../src/protocol/contribution.js';
 import { queryDigest, type SignedQuery } from '../../src/protocol/query-envelope.js';
 import { GrpcAgencyLink } from '../../src/transport/agency-client.js';
 import { agencyServiceDefinition } from '../../src/transport/proto.js';
-import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { DISTRICTS, createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 
@@ -197,12 +197,14 @@ describe('misbehaving and missing agencies', () => {
     const Ctor = makeGenericClientConstructor(garbage, 'Agency');
     const client = new Ctor(endpoint, credentials.createInsecure());
     try {
-      for (const bytes of [Buffer.from([0xff, 0xff, 0xff]), randomBytes(1000), Buffer.alloc(0)]) {
+      // Malformed protobuf, random bytes, an empty message, and 2 MiB: more than any query may be.
+      for (const bytes of [Buffer.from([0xff, 0xff, 0xff]), randomBytes(1000), Buffer.alloc(0), randomBytes(2 << 20)]) {
         const err = await new Promise<ServiceError | null>((resolve) => {
           (client as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)['Aggregate']!
             .call(client, bytes, { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
         });
         expect(err).not.toBeNull();
+        if (bytes.length > 1 << 20) expect(err!.code).toBe(status.RESOURCE_EXHAUSTED);
       }
     } finally {
       client.close();
