@@ -21,6 +21,9 @@ export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.max_pings_without_data': 0,
+  // HTTP/2's default 64 KB window makes a 512 KB contribution wait for window updates; let a
+  // whole contribution flow at once.
+  'grpc-node.flow_control_window': MAX_MESSAGE_BYTES,
   // A restarted agency is reachable again within seconds, not after grpc-js's default 2-minute backoff.
   'grpc.initial_reconnect_backoff_ms': 500,
   'grpc.max_reconnect_backoff_ms': 2_000,
