@@ -33,7 +33,7 @@ export interface AgencyOptions {
   readonly allowPlaintextMode?: boolean;
   /** Stages between packing and encryption (secure-aggregation masks, DP noise). */
   readonly stages?: readonly ContributionStage[];
-  /** Encryptions of zero kept ready so answering costs an addition instead of an encryption. */
+  /** Fresh encryptions of zero made while idle; each answer uses one, halving its encryption time. */
   readonly precomputedEncryptions?: number;
   readonly audit?: AuditSink;
   readonly clock?: () => number;
@@ -53,7 +53,13 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   if (me.role !== 'agency') throw new FedstatError('KEY_INVALID', `party ${me.id} is a ${me.role}, not an agency; use an agency's key file`);
   const publicKey = readHeKey(federation);
   const params = await HeParams.create(presetByName(federation.he.preset));
-  const encryptor = new HeEncryptor(params, publicKey);
+  let encryptor: HeEncryptor;
+  try {
+    encryptor = new HeEncryptor(params, publicKey);
+  } catch (e) {
+    params[Symbol.dispose]();
+    throw e;
+  }
   const clock = options.clock ?? Date.now;
   const audit = options.audit ?? NO_AUDIT;
   const stages = options.stages ?? [];

@@ -41,5 +41,11 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
     federation, secrets: loadKeyFile(kaKeyFile, federation), ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
   const links = agencies(federation).map((a) => new GrpcAgencyLink(a.id, a.endpoint ?? ''));
-  return Coordinator.create({ federation, secrets, keyAuthority, links, ...(options.audit === undefined ? {} : { audit: options.audit }) });
+  try {
+    return await Coordinator.create({ federation, secrets, keyAuthority, links, ...(options.audit === undefined ? {} : { audit: options.audit }) });
+  } catch (e) {
+    for (const l of links) l.close();
+    await keyAuthority.close();
+    throw e;
+  }
 }
