@@ -150,6 +150,12 @@ describe('fedstat CLI', () => {
     expect(r.stderr).toMatch(/cannot read federation file .*nope\.json/);
   });
 
+  it("an agency's key file in place of the coordinator's is a key error with the fix, exit 3", async () => {
+    const r = await fedstat('query', '--federation', fed, '--key', join(dir, 'fed', 'keys', 'a.key'), 'SELECT COUNT(*) FROM residents');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/not the coordinator's; pass the coordinator key with --key/);
+  });
+
   it('an out-of-domain CSV value stops the agency with file, line, column and value, exit 5', async () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'district,age,income\n锦江区,30,100\n锦江区,130,100\n');
