@@ -50,6 +50,12 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
+function quartiles(xs: readonly number[]): [number, number] {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))] ?? Number.NaN;
+  return [at(0.25), at(0.75)];
+}
+
 function timeMedian(reps: number, f: () => void): number {
   const xs: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -156,6 +162,8 @@ async function localCosts(federation: Federation, dbFile: string, reps: number):
 interface SizeResult {
   rows: number; agencies: number; reps: number;
   plaintextMs: number; encryptedMs: number; ratio: number;
+  /** Interquartile range of the per-run ratios (each encrypted run over the plaintext run before it). */
+  ratioIqr: [number, number];
   plaintextGatherMs: number; encryptedGatherMs: number; decryptMs: number;
   local: Local;
   contributionBytes: { encrypted: number; plaintext: number };
@@ -213,6 +221,7 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
   const slots = encrypted[0]?.ciphertexts ?? 1;
   return {
     rows, agencies: agencyCount, reps, plaintextMs, encryptedMs, ratio: encryptedMs / plaintextMs,
+    ratioIqr: quartiles(encrypted.map((e, i) => e.timings.totalMs / (plaintext[i]?.timings.totalMs ?? Number.NaN))),
     plaintextGatherMs: median(plaintext.map((r) => r.timings.gatherMs)),
     encryptedGatherMs: median(encrypted.map((r) => r.timings.gatherMs)),
     decryptMs: median(encrypted.map((r) => r.timings.decryptMs)),
@@ -244,10 +253,10 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
   process.stdout.write(`${SQL}\n${agencyCount} agencies in separate processes; median of ${reps} runs per mode\n\n`);
   process.stdout.write(`${renderTable(
-    ['rows/agency', 'plaintext', 'encrypted', 'ratio', 'target', 'agency peak RSS', 'coordinator peak RSS'],
+    ['rows/agency', 'plaintext', 'encrypted', 'ratio', 'per-run IQR', 'target', 'agency peak RSS', 'coordinator peak RSS'],
     results.map((r) => [r.rows.toLocaleString('en-US'), formatMs(r.plaintextMs), formatMs(r.encryptedMs), `${r.ratio.toFixed(2)}×`,
-      `≤ ${TARGET}×`, mb(r.peakRss.agencyMaxBytes), mb(r.peakRss.coordinatorBytes)]),
-    ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+      `${r.ratioIqr[0].toFixed(2)}–${r.ratioIqr[1].toFixed(2)}×`, `≤ ${TARGET}×`, mb(r.peakRss.agencyMaxBytes), mb(r.peakRss.coordinatorBytes)]),
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   )}\n\nwhere the time goes (encrypted query; agency-side costs measured on one agency's store in this process):\n\n`);
   process.stdout.write(`${renderTable(
     ['rows/agency', 'scan', 'pack', 'encrypt online', '(offline)', 'sign', 'gather', 'verify+add ×' + String(agencyCount), 'decrypt', 'bytes/contribution'],
