@@ -109,7 +109,7 @@ describe('fedstat CLI', () => {
     const r = await fedstat('query', '--federation', fed, '--json', 'SELECT COUNT(*) FROM residents');
     const queryId = (JSON.parse(r.stdout) as { queryId: string }).queryId;
     for (const a of agencies) {
-      await expect.poll(() => a.events.some((e) => e['event'] === 'contribution' && e['queryId'] === queryId)).toBe(true);
+      await expect.poll(() => a.events.some((e) => e['event'] === 'contribution' && e['queryId'] === queryId), { timeout: 10_000 }).toBe(true);
     }
   });
 
