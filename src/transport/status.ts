@@ -29,6 +29,15 @@ export function toServiceError(e: unknown): Partial<ServiceError> {
   return { code: TO_GRPC[err.code], details: err.message, metadata };
 }
 
+/** grpc-js's multi-sentence connection errors, reduced to what an operator acts on. */
+function connectionProblem(details: string): string {
+  if (/ECONNREFUSED/.test(details)) return 'connection refused';
+  if (/ETIMEDOUT|timed out/i.test(details)) return 'connection timed out';
+  if (/ENOTFOUND|EAI_AGAIN/.test(details)) return 'host not found';
+  if (/EHOSTUNREACH|ENETUNREACH/.test(details)) return 'network unreachable';
+  return details.split('\n')[0]?.slice(0, 120) ?? 'unavailable';
+}
+
 /** Rebuilds a FedstatError from a failed call to `peer`. */
 export function fromServiceError(e: ServiceError, peer: string, endpoint: string): FedstatError {
   const sent = e.metadata?.get('fedstat-code')[0];
@@ -36,7 +45,7 @@ export function fromServiceError(e: ServiceError, peer: string, endpoint: string
   if (code !== null) return new FedstatError(code, e.details, { cause: e });
   switch (e.code) {
     case status.UNAVAILABLE:
-      return new FedstatError('UNAVAILABLE', `${peer} is unreachable at ${endpoint} (${e.details}); start it or check its endpoint in the federation file`, { cause: e });
+      return new FedstatError('UNAVAILABLE', `${peer} is unreachable at ${endpoint} (${connectionProblem(e.details)}); start it or check its endpoint in the federation file`, { cause: e });
     case status.DEADLINE_EXCEEDED:
       return new FedstatError('UNAVAILABLE', `${peer} did not answer before the deadline; it may be overloaded or down`, { cause: e });
     case status.RESOURCE_EXHAUSTED:
