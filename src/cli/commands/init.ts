@@ -37,7 +37,7 @@ export function registerInit(program: Command): void {
       process.stdout.write(`federation ${f.name} (${f.id.slice(0, 16)}…) written to ${result.federationFile}\n`);
       process.stdout.write(`policy: minAgencies ${f.policy.minAgencies}, minGroupSize ${f.policy.minGroupSize}; HE preset ${f.he.preset}\n\n`);
       process.stdout.write(`${renderTable(['party', 'role', 'endpoint', 'key file (0600, keep secret)'],
-        f.parties.map((p) => [p.id, p.role, p.endpoint ?? '(in process)', result.keyFiles[p.id] ?? '']))}\n`);
+        f.parties.map((p) => [p.id, p.role, p.endpoint ?? (p.role === 'key-authority' ? '(inside the coordinator)' : '—'), result.keyFiles[p.id] ?? '']))}\n`);
       process.stdout.write('\nGive each agency federation.json, he-public.key and its own key file; nothing else.\n');
     }));
 }
