@@ -179,6 +179,28 @@ describe('fedstat CLI', () => {
     expect(p.loads[0]!.invalid[0]).toMatchObject({ line: 3, column: 'district', value: '武侯区' });
   });
 
+  it('seed writes the schema and one CSV per agency dataset, the same bytes for the same seed', async () => {
+    const a = await fedstat('seed', '--scenario', 'sichuan', '--out', join(dir, 'seed-a'), '--rows', '200', '--seed', 's', '--json');
+    const b = await fedstat('seed', '--scenario', 'sichuan', '--out', join(dir, 'seed-b'), '--rows', '200', '--seed', 's');
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    const manifest = JSON.parse(a.stdout) as { schemaFile: string; agencies: { id: string; datasets: Record<string, { file: string; rows: number }> }[] };
+    expect(manifest.agencies).toHaveLength(12);
+    expect(b.stdout).toMatch(/cd-psb\s+成都市公安局\s+residence_registrations/);
+    for (const agency of manifest.agencies) {
+      for (const { file } of Object.values(agency.datasets)) {
+        expect(readFileSync(join(dir, 'seed-a', file)).equals(readFileSync(join(dir, 'seed-b', file))), file).toBe(true);
+      }
+    }
+    expect(readFileSync(join(dir, 'seed-a', manifest.schemaFile), 'utf8')).toMatch(/residence_registrations/);
+  });
+
+  it('an unknown scenario names the valid ones, exit 4', async () => {
+    const r = await fedstat('seed', '--scenario', 'atlantis', '--out', join(dir, 'seed-x'));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/unknown scenario "atlantis"; valid scenarios: sichuan/);
+  });
+
   it('--help works everywhere', async () => {
     for (const args of [['--help'], ['query', '--help'], ['agency', 'serve', '--help'], ['init', '--help'], ['seed', '--help'], ['demo', '--help']]) {
       const r = await fedstat(...args);
