@@ -1,7 +1,8 @@
 /**
  * Turning exact totals into released rows: empty groups are not rows (SQL semantics), groups
- * whose count is below `minGroupSize` are withheld and counted, AVG is SUM / COUNT computed after
- * decryption. Rows follow the schema's category order.
+ * whose count is below `minGroupSize` are withheld and counted — including the one row of an
+ * ungrouped query that matched nothing, since a zero is a count like any other — and AVG is
+ * SUM / COUNT computed after decryption. Rows follow the schema's category order.
  */
 import type { CategoryColumn, DatasetSchema } from '../federation/schema.js';
 import type { Policy } from '../federation/federation.js';
@@ -19,7 +20,7 @@ export interface ResultColumn {
 export interface Release {
   readonly columns: readonly ResultColumn[];
   readonly rows: readonly ResultRow[];
-  /** Non-empty groups withheld because their count is below minGroupSize. */
+  /** Groups withheld because their count is below minGroupSize (empty GROUP BY groups are not groups). */
   readonly suppressed: number;
 }
 

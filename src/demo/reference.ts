@@ -77,6 +77,7 @@ export async function referenceRows(plan: QueryPlan, schema: DatasetSchema, file
     const col = schema.columns[plan.groupBy[i] ?? ''];
     return col?.type === 'category' ? col.values.indexOf(v) : 0;
   });
+  if (plan.groupBy.length === 0 && groups.size === 0) groups.set('[]', { key: [], count: 0n, sums: new Map(sumColumns.map((c) => [c, 0n])) });
   const sorted = [...groups.values()].sort((a, b) => {
     const oa = order(a.key);
     const ob = order(b.key);

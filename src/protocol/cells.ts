@@ -77,14 +77,17 @@ export function encodeCells(cells: PlanCells, local: LocalAggregate): bigint[] {
   return out;
 }
 
-/** Totals per non-empty group (count > 0), undoing the SUM shifts. */
+/**
+ * Totals per group, undoing the SUM shifts. Empty groups are left out (SQL returns no row for
+ * them), except the single group of a query without GROUP BY, which SQL always returns.
+ */
 export function decodeCells(cells: PlanCells, totals: readonly bigint[]): GroupTotals[] {
   const m = cells.measures.length;
   if (totals.length !== cells.groupCount * m) throw new FedstatError('INTERNAL', 'cell totals do not match the plan');
   const out: GroupTotals[] = [];
   for (let g = 0; g < cells.groupCount; g++) {
     const count = totals[g * m] ?? 0n;
-    if (count === 0n) continue;
+    if (count === 0n && cells.radices.length > 0) continue;
     const sums = new Map<string, bigint>();
     for (let j = 1; j < m; j++) {
       const measure = cells.measures[j];

@@ -94,6 +94,15 @@ describe('encrypted GROUP BY over gRPC', () => {
     ), { numRuns: 8 });
   });
 
+  it('an ungrouped query that matches nothing has its one row withheld, not silently missing', async () => {
+    const result = await coordinator.query('SELECT COUNT(*), AVG(income) FROM residents WHERE age > 120');
+    expect(result.rows).toEqual([]);
+    expect(result.suppressed).toBe(1);
+    const grouped = await coordinator.query('SELECT sex, COUNT(*) FROM residents WHERE age > 120 GROUP BY sex');
+    expect(grouped.rows).toEqual([]);
+    expect(grouped.suppressed).toBe(0);
+  });
+
   it('suppresses small groups and counts them', async () => {
     const strict = await createTestFederation({ agencies: 2, rowsPerAgency: 60, minAgencies: 2, minGroupSize: 15, skew: 2 });
     try {

@@ -43,6 +43,7 @@ function expectedRows(plan: QueryPlan, ds: DatasetSchema, rows: readonly Row[], 
       if (c.type === 'integer') g.sums.set(name, (g.sums.get(name) ?? 0n) + BigInt(row[name] as number));
     }
   }
+  if (plan.groupBy.length === 0 && groups.size === 0) groups.set('', { key: [], count: 0n, sums: new Map() }); // SQL's one row
   const sorted = [...groups.values()].sort((a, b) => {
     for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return a.key[i]! - b.key[i]!;
     return 0;
