@@ -20,6 +20,7 @@ import { connectCoordinator } from '../src/coordinator/connect.js';
 import type { QueryResult } from '../src/coordinator/coordinator.js';
 import { sign } from '../src/crypto/ed25519.js';
 import { startAgencyProcess, startAgencyProcesses, type AgencyProcess } from '../src/demo/agency-processes.js';
+import { compareRows } from '../src/demo/reference.js';
 import { freePorts } from '../src/demo/free-port.js';
 import { datasetParties, datasetSchemaOf, hePublicKeyPath, type Federation } from '../src/federation/federation.js';
 import { initFederation, readSchemaFile } from '../src/federation/init.js';
@@ -206,8 +207,7 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
     }
     qbar.done();
     const [e0, p0] = [encrypted[0], plaintext[0]];
-    if (e0 === undefined || p0 === undefined || JSON.stringify(e0.rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-      !== JSON.stringify(p0.rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) {
+    if (e0 === undefined || p0 === undefined || compareRows(e0.rows, p0.rows) !== null) {
       throw new Error('encrypted and plaintext results differ');
     }
   } finally {

@@ -53,10 +53,77 @@ export async function* readCsvRecords(file: string): AsyncGenerator<Record<strin
   }
 }
 
-/** Computes the released rows of `plan` over the given CSV files, with the same policy. */
+/** A record with integer columns as numbers and category/id columns as NFC strings. */
+export type TypedRow = Readonly<Record<string, string | number>>;
+
+interface Group { readonly key: string[]; count: bigint; readonly sums: Map<string, bigint> }
+
+/** Filters, groups, counts and sums rows one at a time in plain JavaScript. */
+export class ReferenceAggregate {
+  private readonly groups = new Map<string, Group>();
+  private readonly sumColumns: readonly string[];
+
+  constructor(private readonly plan: QueryPlan, private readonly schema: DatasetSchema) {
+    this.sumColumns = [...new Set(plan.select.flatMap((s) => (s.kind === 'aggregate' && s.fn !== 'count' && s.column !== null ? [s.column] : [])))];
+  }
+
+  add(row: TypedRow): void {
+    if (!evaluatePredicate(this.plan.where, row)) return;
+    const g = this.group(this.plan.groupBy.map((c) => String(row[c])));
+    g.count++;
+    for (const c of this.sumColumns) g.sums.set(c, (g.sums.get(c) ?? 0n) + BigInt(row[c] as number));
+  }
+
+  /** The rows the release policy lets out, in schema category order, and how many were withheld. */
+  release(policy: Policy): { rows: ResultRow[]; suppressed: number } {
+    const { plan, schema } = this;
+    if (plan.groupBy.length === 0) this.group([]); // SQL's one row, even when nothing matched
+    const order = (key: readonly string[]): number[] => key.map((v, i) => {
+      const col = schema.columns[plan.groupBy[i] ?? ''];
+      return col?.type === 'category' ? col.values.indexOf(v) : 0;
+    });
+    const sorted = [...this.groups.values()].sort((a, b) => {
+      const oa = order(a.key);
+      const ob = order(b.key);
+      for (let i = 0; i < oa.length; i++) if (oa[i] !== ob[i]) return (oa[i] ?? 0) - (ob[i] ?? 0);
+      return 0;
+    });
+    let suppressed = 0;
+    const rows: ResultRow[] = [];
+    for (const g of sorted) {
+      if (g.count < BigInt(policy.minGroupSize)) { suppressed++; continue; }
+      const row: Record<string, CellValue> = {};
+      for (const s of plan.select) {
+        if (s.kind === 'group') row[s.alias] = g.key[plan.groupBy.indexOf(s.column)] ?? '';
+        else if (s.fn === 'count') row[s.alias] = g.count;
+        else {
+          const sum = g.sums.get(s.column ?? '') ?? 0n;
+          row[s.alias] = s.fn === 'sum' ? sum : average(sum, g.count);
+        }
+      }
+      rows.push(row);
+    }
+    return { rows, suppressed };
+  }
+
+  private group(key: string[]): Group {
+    const k = JSON.stringify(key);
+    let g = this.groups.get(k);
+    if (g === undefined) this.groups.set(k, (g = { key, count: 0n, sums: new Map(this.sumColumns.map((c) => [c, 0n])) }));
+    return g;
+  }
+}
+
+/** The released rows of `plan` over in-memory rows, with the same policy. */
+export function referenceOfRows(plan: QueryPlan, schema: DatasetSchema, rows: Iterable<TypedRow>, policy: Policy): { rows: ResultRow[]; suppressed: number } {
+  const agg = new ReferenceAggregate(plan, schema);
+  for (const row of rows) agg.add(row);
+  return agg.release(policy);
+}
+
+/** The released rows of `plan` over the given CSV files, with the same policy. */
 export async function referenceRows(plan: QueryPlan, schema: DatasetSchema, files: readonly string[], policy: Policy): Promise<{ rows: ResultRow[]; suppressed: number }> {
-  const groups = new Map<string, { key: string[]; count: bigint; sums: Map<string, bigint> }>();
-  const sumColumns = [...new Set(plan.select.flatMap((s) => (s.kind === 'aggregate' && s.fn !== 'count' && s.column !== null ? [s.column] : [])))];
+  const agg = new ReferenceAggregate(plan, schema);
   for (const file of files) {
     for await (const rec of readCsvRecords(file)) {
       const row: Record<string, string | number> = {};
@@ -64,42 +131,10 @@ export async function referenceRows(plan: QueryPlan, schema: DatasetSchema, file
         const v = rec[name] ?? '';
         row[name] = col.type === 'integer' ? Number(v) : v.normalize('NFC');
       }
-      if (!evaluatePredicate(plan.where, row)) continue;
-      const key = plan.groupBy.map((g) => String(row[g]));
-      const k = JSON.stringify(key);
-      let g = groups.get(k);
-      if (g === undefined) groups.set(k, (g = { key, count: 0n, sums: new Map(sumColumns.map((c) => [c, 0n])) }));
-      g.count++;
-      for (const c of sumColumns) g.sums.set(c, (g.sums.get(c) ?? 0n) + BigInt(row[c] as number));
+      agg.add(row);
     }
   }
-  const order = (key: string[]): number[] => key.map((v, i) => {
-    const col = schema.columns[plan.groupBy[i] ?? ''];
-    return col?.type === 'category' ? col.values.indexOf(v) : 0;
-  });
-  if (plan.groupBy.length === 0 && groups.size === 0) groups.set('[]', { key: [], count: 0n, sums: new Map(sumColumns.map((c) => [c, 0n])) });
-  const sorted = [...groups.values()].sort((a, b) => {
-    const oa = order(a.key);
-    const ob = order(b.key);
-    for (let i = 0; i < oa.length; i++) if (oa[i] !== ob[i]) return (oa[i] ?? 0) - (ob[i] ?? 0);
-    return 0;
-  });
-  let suppressed = 0;
-  const rows: ResultRow[] = [];
-  for (const g of sorted) {
-    if (g.count < BigInt(policy.minGroupSize)) { suppressed++; continue; }
-    const row: Record<string, CellValue> = {};
-    for (const s of plan.select) {
-      if (s.kind === 'group') row[s.alias] = g.key[plan.groupBy.indexOf(s.column)] ?? '';
-      else if (s.fn === 'count') row[s.alias] = g.count;
-      else {
-        const sum = g.sums.get(s.column ?? '') ?? 0n;
-        row[s.alias] = s.fn === 'sum' ? sum : average(sum, g.count);
-      }
-    }
-    rows.push(row);
-  }
-  return { rows, suppressed };
+  return agg.release(policy);
 }
 
 /** Null when equal (AVG within 1e-9 relative), else a description of the first difference. */

@@ -10,6 +10,7 @@ import { FedstatError } from '../errors.js';
 import { fromBase64, sha256, toHex } from '../crypto/digest.js';
 import { isAcceptablePublicKey } from '../crypto/ed25519.js';
 import { canonicalBytes } from '../util/canonical-json.js';
+import { isRecord } from '../util/is-record.js';
 import { configError, datasetSchema, parseSchema, type DatasetSchema, type JsonLocation, type Schema } from './schema.js';
 
 export type PartyRole = 'agency' | 'coordinator' | 'key-authority';
@@ -69,7 +70,7 @@ export interface FederationDocument {
 }
 
 function rec(v: unknown): Record<string, unknown> | null {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  return isRecord(v) ? v : null;
 }
 
 function at(file: string, path: string): JsonLocation {

@@ -3,6 +3,7 @@
  * proof is derived from. A schema is plain JSON, validated once into frozen values.
  */
 import { FedstatError } from '../errors.js';
+import { isRecord } from '../util/is-record.js';
 
 export interface CategoryColumn {
   readonly type: 'category';
@@ -51,10 +52,6 @@ export function configError(at: JsonLocation, problem: string, fix: string): Fed
   return new FedstatError('CONFIG_INVALID', `${where}: ${problem}; ${fix}`, {
     details: { file: at.file, path: at.path },
   });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function child(at: JsonLocation, key: string | number): JsonLocation {

@@ -6,6 +6,7 @@
 import { configError } from '../federation/schema.js';
 import type { JsonLocation } from '../federation/schema.js';
 import { parseIsoDate } from './civil-date.js';
+import { isRecord } from '../util/is-record.js';
 
 export const DEPARTMENT_KINDS = ['public-security', 'human-resources-social-security', 'housing', 'education'] as const;
 export type DepartmentKind = (typeof DEPARTMENT_KINDS)[number];
@@ -117,10 +118,6 @@ class At {
     }
     return this.v;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function unique<T>(at: At, items: readonly T[], key: (t: T) => string, what: string): readonly T[] {
