@@ -11,7 +11,11 @@ export type AuditEvent =
   | { readonly type: 'query'; readonly at: number; readonly queryId: string; readonly sql: string; readonly plan: unknown; readonly agencies: readonly string[] }
   | { readonly type: 'contribution'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly digest: string }
   | { readonly type: 'refusal'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly reason: string }
-  | { readonly type: 'decryption'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[] }
+  /** The key authority decrypted the sum of `contributors` (the survivors); `ciphertextDigests` are hex SHA-256 of what it decrypted. */
+  | {
+    readonly type: 'decryption'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[];
+    readonly dropped: readonly string[]; readonly ciphertextDigests: readonly string[];
+  }
   | { readonly type: 'release'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[]; readonly rows: number; readonly suppressed: number };
 
 export interface AuditSink {
