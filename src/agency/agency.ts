@@ -15,9 +15,13 @@ import { HeParams } from '../he/he-params.js';
 import { packSlots, planSlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import { encodeCells, planCells } from '../protocol/cells.js';
-import { signContribution, slotsToBytes, type Contribution } from '../protocol/contribution.js';
+import { signContribution, slotsToBytes, type Contribution, type MaskingMaterial } from '../protocol/contribution.js';
 import type { AgencyDescription } from '../protocol/links.js';
 import { openQuery, queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
+import { openSurvivorSet } from '../protocol/survivor-set.js';
+import { signUnmaskAnswer, type UnmaskAnswer, type UnmaskRequest } from '../protocol/unmask.js';
+import { SecAggParticipant } from '../secagg/participant.js';
+import { addFlatInto } from '../protocol/flat-slots.js';
 import type { AgencyStore } from '../store/store.js';
 import { runStages, type ContributionStage } from './contribution-pipeline.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -29,7 +33,10 @@ export interface AgencyOptions {
   readonly federation: Federation;
   readonly secrets: PartySecrets;
   readonly store: AgencyStore;
-  /** Answer `plaintext`-mode queries (benchmarks only: it reveals this agency's aggregate). */
+  /**
+   * Answer `plaintext` and `encrypted-unmasked` queries (benchmarks only: either reveals this
+   * agency's aggregate to whoever holds the BFV secret key or reads the wire).
+   */
   readonly allowPlaintextMode?: boolean;
   /** Stages between packing and encryption (secure-aggregation masks, DP noise). */
   readonly stages?: readonly ContributionStage[];
@@ -42,7 +49,10 @@ export interface AgencyOptions {
 export interface Agency extends AsyncDisposable {
   readonly id: string;
   describe(): Promise<AgencyDescription>;
+  /** Round 1: a signed contribution to one query. */
   answer(query: SignedQuery): Promise<Contribution>;
+  /** Round 2 of secure aggregation: reveals what removes the survivors' masks, once per query. */
+  unmask(request: UnmaskRequest): Promise<UnmaskAnswer>;
   close(): Promise<void>;
 }
 
@@ -64,6 +74,10 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const audit = options.audit ?? NO_AUDIT;
   const stages = options.stages ?? [];
   const replay = new ReplayGuard();
+  const participant = new SecAggParticipant({
+    federationId: federation.id, self: me.id, agreementSecret: secrets.agreementSecret,
+    peerKeys: new Map(federation.parties.filter((p) => p.role === 'agency').map((p) => [p.id, p.agreementKey])),
+  });
   const poolTarget = options.precomputedEncryptions ?? 2;
   let closed = false;
   let inFlight = 0;
@@ -94,8 +108,8 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
       throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`);
     };
     if (!env.agencies.includes(me.id)) refuse('POLICY_REFUSED', 'it is not among the agencies the query names');
-    if (env.mode === 'plaintext' && options.allowPlaintextMode !== true) {
-      refuse('POLICY_REFUSED', 'plaintext answers are disabled here (they are for benchmarks only)');
+    if (env.mode !== 'encrypted' && options.allowPlaintextMode !== true) {
+      refuse('POLICY_REFUSED', `${env.mode} answers are disabled here (they are for benchmarks only)`);
     }
     if (!(await served()).includes(env.plan.dataset)) refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
     replay.admit(env.queryId, env.expiresAt, now);
@@ -116,12 +130,43 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     const local = await store.aggregate(env.plan, schema);
     let slots = packSlots(layout, encodeCells(cells, local));
     slots = await runStages(stages, slots, { envelope: env, agencyId: me.id, layout, plainModulus: params.plainModulus });
-    const payloads = env.mode === 'encrypted' ? slots.map((s) => encryptor.encrypt(s)) : slots.map(slotsToBytes);
+    let masking: MaskingMaterial | null = null;
+    if (env.mode === 'encrypted') {
+      const round1 = participant.round1({
+        queryId: env.queryId, participants: env.agencies, threshold: env.threshold,
+        length: layout.slotsUsed, modulus: params.plainModulus, expiresAt: env.expiresAt,
+      }, now);
+      addFlatInto(slots, round1.mask, params.plainModulus);
+      masking = { shares: round1.shares, commitment: round1.commitment };
+    }
+    const payloads = env.mode === 'plaintext' ? slots.map(slotsToBytes) : slots.map((s) => encryptor.encrypt(s));
     const contribution = signContribution(
-      federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, secrets.signing.secretKey,
+      federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, masking, secrets.signing.secretKey,
     );
     audit.append({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest: toHex(sha256(contribution.signature)) });
     return contribution;
+  }
+
+  function unmask(request: UnmaskRequest): UnmaskAnswer {
+    if (closed) throw new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`);
+    const now = clock();
+    // The query was admitted in round 1; here it only has to be genuine and unexpired.
+    const env = openQuery(request.query, federation, params.paramsId, now);
+    const set = openSurvivorSet(request.survivors, federation, { queryId: env.queryId, queryDigest: queryDigest(request.query.bytes), agencies: env.agencies });
+    if (set.threshold !== env.threshold) {
+      throw new FedstatError('POLICY_REFUSED', `agency ${me.id} refuses: the survivor set's threshold differs from the query's`);
+    }
+    let revealed;
+    try {
+      revealed = participant.round2({ queryId: env.queryId, survivors: set.survivors, dropped: set.dropped }, request.shares, now);
+    } catch (e) {
+      if (e instanceof FedstatError) audit.append({ type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason: e.message });
+      throw e;
+    }
+    audit.append({ type: 'unmask', at: now, queryId: env.queryId, agencyId: me.id, survivors: set.survivors, dropped: set.dropped });
+    return signUnmaskAnswer(federation.id, request, {
+      agencyId: me.id, queryId: env.queryId, selfMaskShares: revealed.selfMaskShares, pairwiseSeeds: revealed.pairwiseSeeds,
+    }, secrets.signing.secretKey);
   }
 
   async function close(): Promise<void> {
@@ -136,17 +181,21 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   return {
     id: me.id,
     describe: async () => ({ agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served() }),
-    answer: async (q) => {
-      try {
-        return await answer(q);
-      } catch (e) {
-        if (e instanceof FedstatError) throw e;
-        throw new FedstatError('INTERNAL', `agency ${me.id} failed to answer: ${describeError(e)}`, { cause: e });
-      }
-    },
+    answer: (q) => typed(() => answer(q)),
+    unmask: (r) => typed(() => Promise.resolve(unmask(r))),
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Anything but a FedstatError becomes INTERNAL, so a peer never sees a stack or a raw value. */
+async function typed<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof FedstatError) throw e;
+    throw new FedstatError('INTERNAL', `agency failed: ${describeError(e)}`, { cause: e });
+  }
 }
 
 function readHeKey(federation: Federation): Uint8Array {

@@ -1,32 +1,45 @@
 /**
  * The coordinator: parses SQL into a plan, proves the plan cannot wrap the plain modulus, asks the
- * agencies that serve the dataset, verifies every contribution's signature before loading it,
- * adds the ciphertexts, has the key authority decrypt only the total, and releases the rows the
- * policy allows. It never holds the BFV secret key and reaches agencies only through AgencyLinks.
+ * agencies that serve the dataset (round 1: masked, encrypted, signed contributions), fixes and
+ * signs the survivor set, collects what removes the masks from the survivors (round 2), has the
+ * key authority decrypt only the unmasked total, and releases the rows the policy allows. It
+ * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
-import { FedstatError, describeError, type ErrorCode } from '../errors.js';
+import { FedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
+import { toHex } from '../crypto/digest.js';
 import { datasetParties, datasetSchemaOf, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeAccumulator } from '../he/accumulator.js';
 import { HeParams } from '../he/he-params.js';
-import { addSlotsModT, planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
+import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
 import { decodeCells, planCells } from '../protocol/cells.js';
-import { bytesToSlots, checkContribution } from '../protocol/contribution.js';
+import { signDecryptionRequest } from '../protocol/decryption.js';
+import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
-import { newQueryId, queryDigest, signQuery, type AnswerMode, type SignedQuery } from '../protocol/query-envelope.js';
+import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope } from '../protocol/query-envelope.js';
+import { signSurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
 import type { QueryPlan } from '../query/plan.js';
+import { SecAggAggregation } from '../secagg/aggregation.js';
+import { defaultThreshold, minimumThreshold } from '../secagg/participant.js';
+import type { EncryptedSum } from './encrypted-sum.js';
+import { failure, gatherContributions, type FailedAgency } from './gather.js';
 import { release, type Release } from './release.js';
+import { unmaskRound } from './unmask-round.js';
 
-export interface FailedAgency {
-  readonly id: string;
-  readonly code: ErrorCode;
-  readonly reason: string;
+export type { FailedAgency } from './gather.js';
+
+/** Secure aggregation's outcome: who was unmasked, who dropped, who was lost in round 2 (tolerated). */
+export interface SecureAggregationReport {
+  readonly threshold: number;
+  readonly survivors: readonly string[];
+  readonly dropped: readonly string[];
+  readonly unmaskFailed: readonly FailedAgency[];
 }
 
 export interface QueryTimings {
@@ -34,6 +47,8 @@ export interface QueryTimings {
   readonly discoverMs: number;
   /** From sending the query to the last contribution verified and added. */
   readonly gatherMs: number;
+  /** Round 2 of secure aggregation and removing the masks from the encrypted sum. */
+  readonly unmaskMs: number;
   readonly decryptMs: number;
   readonly releaseMs: number;
   readonly totalMs: number;
@@ -45,6 +60,8 @@ export interface QueryResult extends Release {
   readonly plan: QueryPlan;
   readonly mode: AnswerMode;
   readonly agencies: { readonly answered: readonly string[]; readonly failed: readonly FailedAgency[] };
+  /** Null in the benchmark modes, which skip masking. */
+  readonly secureAggregation: SecureAggregationReport | null;
   readonly ciphertexts: number;
   readonly timings: QueryTimings;
 }
@@ -68,11 +85,14 @@ export interface QueryExplanation {
 export type QueryProgress =
   | { readonly phase: 'asked'; readonly agencies: readonly string[] }
   | { readonly phase: 'answered' | 'failed'; readonly agency: string; readonly done: number; readonly total: number }
+  | { readonly phase: 'unmasking' }
   | { readonly phase: 'decrypting' };
 
 export interface QueryOptions {
-  /** `plaintext` is for benchmarks only and needs agencies that opted in. */
+  /** `encrypted-unmasked` and `plaintext` are for benchmarks only and need agencies that opted in. */
   readonly mode?: AnswerMode;
+  /** Secure-aggregation threshold (default ⌈2n/3⌉ of the n agencies asked, at least a majority). */
+  readonly threshold?: number;
   /** Time allowed for every agency to answer (default 30 s). */
   readonly deadlineMs?: number;
   /** Fail when any agency serving the dataset fails, instead of releasing over those that answered. */
@@ -170,89 +190,109 @@ export class Coordinator implements AsyncDisposable {
     }
 
     const mode = options.mode ?? 'encrypted';
+    const threshold = this.threshold(serving.length, options.threshold);
     const now = clock();
     const queryId = newQueryId();
-    const signed = signQuery({
+    const envelope: QueryEnvelope = {
       v: 1, queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
-      agencies: serving, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
-    }, this.options.secrets.signing.secretKey);
+      agencies: serving, threshold, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
+    };
+    const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     const audit = this.options.audit ?? NO_AUDIT;
     audit.append({ type: 'query', at: now, queryId, sql: formatPlan(plan), plan, agencies: serving });
     options.onProgress?.({ phase: 'asked', agencies: serving });
 
-    const gathered = await this.gather(signed, queryId, mode, layout, serving, options);
-    const allFailed = [...failedServing, ...gathered.failed].sort((a, b) => a.id.localeCompare(b.id));
-    const t3 = performance.now();
+    const sum = mode === 'plaintext' ? null : await this.openSum(layout);
     try {
-      const answered = gathered.answered.sort();
-      const policy = this.federation.policy;
-      if (answered.length < policy.minAgencies || (options.requireAll === true && allFailed.length > 0)) {
-        const why = allFailed.map((f) => `${f.id} (${f.reason})`).join('; ');
-        const need = options.requireAll === true ? 'all agencies serving the dataset (--require-all)' : `at least ${policy.minAgencies} (minAgencies)`;
-        // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class.
-        const codes = new Set(allFailed.map((f) => f.code));
-        const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : 'POLICY_REFUSED';
-        throw new FedstatError(code,
-          `query ${queryId}: ${answered.length} of ${serving.length + failedServing.length} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
-          { details: { queryId, answered, failed: allFailed } });
+      const secagg = mode === 'encrypted' ? new SecAggAggregation({
+        federationId: this.federation.id, queryId, participants: serving, threshold, length: layout.slotsUsed,
+        modulus: this.params.plainModulus, agreementKeys: new Map(this.federation.parties.map((p) => [p.id, p.agreementKey])),
+      }) : null;
+      const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+      let done = 0;
+      const round1 = await gatherContributions({
+        federation: this.federation, signed, envelope, layout, links: this.options.links, deadlineMs, sum, secagg,
+        onAnswer: (agency, ok) => options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
+      });
+      const answered = round1.answered;
+      const allFailed = [...failedServing, ...round1.failed].sort((a, b) => a.id.localeCompare(b.id));
+      const t3 = performance.now();
+      this.checkQuorum(queryId, answered, allFailed, serving.length + failedServing.length, threshold, mode, options);
+
+      const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),
+        survivors: answered, dropped: serving.filter((a) => !answered.includes(a)), threshold };
+      const survivors = signSurvivorSet(set, this.options.secrets.signing.secretKey);
+      audit.append({ type: 'survivors', at: clock(), queryId, survivors: set.survivors, dropped: set.dropped });
+      let unmaskFailed: FailedAgency[] = [];
+      if (secagg !== null && sum !== null) {
+        options.onProgress?.({ phase: 'unmasking' });
+        const round2 = await unmaskRound({
+          federation: this.federation, query: signed, queryId, survivors, survivorIds: answered, links: this.options.links, deadlineMs, secagg,
+        }).catch((e: unknown) => {
+          throw e instanceof FedstatError ? new FedstatError(e.code, `query ${queryId}: ${e.message}`, { cause: e, details: { queryId, answered, failed: allFailed } }) : e;
+        });
+        unmaskFailed = round2.failed;
+        await sum.subtractPlain(splitFlat(round2.correction, layout.slotCount, layout.ciphertextCount));
       }
-      options.onProgress?.({ phase: 'decrypting' });
-      const slots = mode === 'encrypted'
-        ? await this.options.keyAuthority.decrypt({ query: signed, contributors: answered, ciphertexts: gathered.encryptedSum() })
-        : gathered.plainSum();
       const t4 = performance.now();
-      const released = release(plan, schema, cells, decodeCells(cells, unpackSlots(layout, slots)), policy);
-      audit.append({ type: 'release', at: clock(), queryId, contributors: answered, rows: released.rows.length, suppressed: released.suppressed });
+      options.onProgress?.({ phase: 'decrypting' });
+      let slots: readonly BigUint64Array[];
+      if (sum === null) slots = round1.plainSum;
+      else {
+        const request = signDecryptionRequest(this.federation.id, signed, survivors, await sum.sum(), this.options.secrets.signing.secretKey);
+        slots = (await this.options.keyAuthority.decrypt(request)).slots;
+      }
       const t5 = performance.now();
+      const released = release(plan, schema, cells, decodeCells(cells, unpackSlots(layout, [...slots])), this.federation.policy);
+      audit.append({ type: 'release', at: clock(), queryId, contributors: answered, rows: released.rows.length, suppressed: released.suppressed });
+      const t6 = performance.now();
       return {
         ...released, queryId, sql, plan, mode,
         agencies: { answered, failed: allFailed },
+        secureAggregation: secagg === null ? null : { threshold, survivors: answered, dropped: set.dropped, unmaskFailed },
         ciphertexts: layout.ciphertextCount,
-        timings: { planMs: t1 - t0, discoverMs: t2 - t1, gatherMs: t3 - t2, decryptMs: t4 - t3, releaseMs: t5 - t4, totalMs: t5 - t0 },
+        timings: { planMs: t1 - t0, discoverMs: t2 - t1, gatherMs: t3 - t2, unmaskMs: t4 - t3, decryptMs: t5 - t4, releaseMs: t6 - t5, totalMs: t6 - t0 },
       };
     } finally {
-      gathered.dispose();
+      sum?.dispose();
     }
   }
 
-  /** Sends the query to every serving agency; verifies and adds each contribution as it arrives. */
-  private async gather(
-    signed: SignedQuery, queryId: string, mode: AnswerMode, layout: SlotLayout, serving: readonly string[], options: QueryOptions,
-  ): Promise<{ answered: string[]; failed: FailedAgency[]; encryptedSum: () => Uint8Array[]; plainSum: () => BigUint64Array[]; dispose: () => void }> {
-    const digest = queryDigest(signed.bytes);
-    const accumulator = mode === 'encrypted' ? new HeAccumulator(this.params, layout.ciphertextCount, { maxContributions: layout.parties }) : null;
-    let plainSum: BigUint64Array[] = Array.from({ length: layout.ciphertextCount }, () => new BigUint64Array(this.params.slotCount));
-    const answered: string[] = [];
-    const failed: FailedAgency[] = [];
-    const deadline = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-    const links = serving.map((id) => this.options.links.find((l) => l.agencyId === id)).filter((l) => l !== undefined);
-    let done = 0;
-    await Promise.all(links.map(async (link) => {
-      const agency = this.federation.parties.find((p) => p.id === link.agencyId);
-      try {
-        const c = await link.aggregate(signed, deadline);
-        if (agency === undefined) throw new FedstatError('INTERNAL', 'agency vanished from the federation');
-        checkContribution(c, {
-          federationId: this.federation.id, queryDigest: digest, queryId, agencyId: link.agencyId, mode, payloads: layout.ciphertextCount,
-        }, agency.signingKey);
-        if (accumulator !== null) accumulator.add(c.payloads);
-        else {
-          const next = c.payloads.map((p) => bytesToSlots(p, this.params.slotCount, this.params.plainModulus));
-          plainSum = plainSum.map((s, i) => addSlotsModT(s, next[i] ?? s, this.params.plainModulus));
-        }
-        answered.push(link.agencyId);
-        options.onProgress?.({ phase: 'answered', agency: link.agencyId, done: ++done, total: links.length });
-      } catch (e) {
-        failed.push(failure(link.agencyId, e));
-        options.onProgress?.({ phase: 'failed', agency: link.agencyId, done: ++done, total: links.length });
-      }
-    }));
-    return {
-      answered, failed,
-      encryptedSum: () => accumulator?.sum() ?? [],
-      plainSum: () => plainSum,
-      dispose: () => accumulator?.[Symbol.dispose](),
-    };
+  /** The query's Shamir threshold: default ⌈2n/3⌉, never below a majority of the agencies asked. */
+  private threshold(n: number, requested: number | undefined): number {
+    const t = requested ?? defaultThreshold(n);
+    const min = minimumThreshold(n);
+    if (!Number.isSafeInteger(t) || t < min || t > n) {
+      throw new FedstatError('POLICY_REFUSED', `threshold ${t} is outside ${min}..${n} for ${n} agencies; below a majority a coordinator could unmask one agency`);
+    }
+    return t;
+  }
+
+  private checkQuorum(
+    queryId: string, answered: readonly string[], failed: readonly FailedAgency[], asked: number, threshold: number, mode: AnswerMode, options: QueryOptions,
+  ): void {
+    const policy = this.federation.policy;
+    const needed = Math.max(policy.minAgencies, mode === 'encrypted' ? threshold : 0);
+    if (answered.length >= needed && (options.requireAll !== true || failed.length === 0)) return;
+    const why = failed.map((f) => `${f.id} (${f.reason})`).join('; ');
+    const need = options.requireAll === true ? 'all agencies serving the dataset (--require-all)'
+      : needed > policy.minAgencies ? `at least ${threshold} (the secure-aggregation threshold)` : `at least ${policy.minAgencies} (minAgencies)`;
+    // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class.
+    const codes = new Set(failed.map((f) => f.code));
+    const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : 'POLICY_REFUSED';
+    throw new FedstatError(code,
+      `query ${queryId}: ${answered.length} of ${asked} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
+      { details: { queryId, answered, failed } });
+  }
+
+  private async openSum(layout: SlotLayout): Promise<EncryptedSum> {
+    const accumulator = new HeAccumulator(this.params, layout.ciphertextCount, { maxContributions: layout.parties });
+    return Promise.resolve({
+      add: (c) => accumulator.add(c),
+      subtractPlain: (s) => accumulator.subtractPlain(s),
+      sum: () => accumulator.sum(),
+      dispose: () => accumulator[Symbol.dispose](),
+    });
   }
 
   async close(): Promise<void> {
@@ -264,9 +304,4 @@ export class Coordinator implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function failure(id: string, e: unknown): FailedAgency {
-  if (e instanceof FedstatError) return { id, code: e.code, reason: e.message };
-  return { id, code: 'INTERNAL', reason: describeError(e) };
 }

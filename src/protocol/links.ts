@@ -5,6 +5,7 @@
  */
 import type { Contribution } from './contribution.js';
 import type { SignedQuery } from './query-envelope.js';
+import type { UnmaskAnswer, UnmaskRequest } from './unmask.js';
 
 export interface AgencyDescription {
   readonly agencyId: string;
@@ -17,6 +18,9 @@ export interface AgencyDescription {
 export interface AgencyLink {
   readonly agencyId: string;
   describe(deadlineMs: number): Promise<AgencyDescription>;
+  /** Round 1: the agency's signed (masked, encrypted) contribution. */
   aggregate(query: SignedQuery, deadlineMs: number): Promise<Contribution>;
+  /** Round 2 of secure aggregation: what the survivor reveals to remove the masks. */
+  unmask(request: UnmaskRequest, deadlineMs: number): Promise<UnmaskAnswer>;
   close(): void;
 }

@@ -13,8 +13,13 @@ import type { QueryPlan } from '../query/plan.js';
 import { validatePlan } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
 
-/** `plaintext` exists only so benchmarks can measure the HE overhead; agencies refuse it unless they opted in. */
-export type AnswerMode = 'encrypted' | 'plaintext';
+/**
+ * `encrypted`: masked for secure aggregation, then encrypted (the only mode for real use).
+ * `encrypted-unmasked` and `plaintext` exist only so benchmarks can measure what masking and HE
+ * cost; agencies refuse them unless they opted in, because they reveal one agency's aggregate.
+ */
+export type AnswerMode = 'encrypted' | 'encrypted-unmasked' | 'plaintext';
+export const ANSWER_MODES: readonly AnswerMode[] = ['encrypted', 'encrypted-unmasked', 'plaintext'];
 
 export interface QueryEnvelope {
   readonly v: 1;
@@ -23,8 +28,10 @@ export interface QueryEnvelope {
   readonly paramsId: string;
   readonly mode: AnswerMode;
   readonly plan: QueryPlan;
-  /** Agencies asked to contribute, sorted. */
+  /** Agencies asked to contribute, sorted: the participants of secure aggregation. */
   readonly agencies: readonly string[];
+  /** Secure aggregation: survivors needed to reconstruct a self-mask (Shamir threshold). */
+  readonly threshold: number;
   readonly issuedAt: number;
   readonly expiresAt: number;
 }
@@ -35,6 +42,8 @@ export interface SignedQuery {
 }
 
 export const MAX_QUERY_BYTES = 256 * 1024;
+/** The most agencies one query may name (bounds every per-participant list in a message). */
+export const MAX_QUERY_AGENCIES = 1024;
 /** Tolerated clock difference between coordinator and agency. */
 export const CLOCK_SKEW_MS = 120_000;
 
@@ -75,13 +84,19 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   }
   const e = raw as Record<string, unknown> | null;
   if (typeof e !== 'object' || e === null || e['v'] !== 1) throw bad('query envelope has an unknown version');
-  const { queryId, federationId, mode, agencies, issuedAt, expiresAt } = e;
+  const { queryId, federationId, mode, agencies, threshold, issuedAt, expiresAt } = e;
   if (typeof queryId !== 'string' || !/^[0-9a-f]{32}$/.test(queryId)) throw bad('query id must be 32 hex digits');
   if (federationId !== federation.id) throw bad('query was made for another federation (federation ids differ); check --federation');
   if (e['paramsId'] !== paramsId) throw bad('query uses other HE parameters than this agency');
-  if (mode !== 'encrypted' && mode !== 'plaintext') throw bad('query mode must be "encrypted" or "plaintext"');
-  if (!Array.isArray(agencies) || !agencies.every((a) => typeof a === 'string') || agencies.length > 4096) {
+  if (!ANSWER_MODES.includes(mode as AnswerMode)) throw bad(`query mode must be one of ${ANSWER_MODES.join(', ')}`);
+  if (!Array.isArray(agencies) || !agencies.every((a) => typeof a === 'string') || agencies.length > MAX_QUERY_AGENCIES) {
     throw bad('query agency list is malformed');
+  }
+  for (let i = 1; i < agencies.length; i++) {
+    if ((agencies[i - 1] as string) >= (agencies[i] as string)) throw bad('query agency list is not sorted and unique');
+  }
+  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 1 || threshold > agencies.length) {
+    throw bad('query threshold must be an integer from 1 to the number of agencies');
   }
   if (typeof issuedAt !== 'number' || typeof expiresAt !== 'number' || !Number.isSafeInteger(issuedAt) || !Number.isSafeInteger(expiresAt)) {
     throw bad('query times are malformed');
@@ -90,7 +105,7 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
   const plan = validatePlan(e['plan'], federation.schema);
   return Object.freeze({
-    v: 1, queryId, federationId, paramsId, mode, plan, issuedAt, expiresAt,
+    v: 1, queryId, federationId, paramsId, mode: mode as AnswerMode, plan, threshold, issuedAt, expiresAt,
     agencies: Object.freeze([...agencies]),
   });
 }

@@ -4,8 +4,10 @@ import { FedstatError } from '../errors.js';
 import type { Contribution } from '../protocol/contribution.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
+import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
+import { contributionFromWire, unmaskAnswerFromWire, unmaskRequestToWire } from './agency-messages.js';
 import { CHANNEL_OPTIONS } from './limits.js';
-import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage } from './proto.js';
+import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage, type UnmaskResponseMessage } from './proto.js';
 import { fromServiceError } from './status.js';
 
 type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError | null, res?: unknown) => void) => void;
@@ -18,7 +20,7 @@ export class GrpcAgencyLink implements AgencyLink {
     this.client = new Ctor(endpoint, credentials.createInsecure(), CHANNEL_OPTIONS);
   }
 
-  private call(method: 'Describe' | 'Aggregate', req: object, deadlineMs: number): Promise<unknown> {
+  private call(method: 'Describe' | 'Aggregate' | 'Unmask', req: object, deadlineMs: number): Promise<unknown> {
     const fn = (this.client as unknown as Record<string, Unary>)[method];
     if (fn === undefined) return Promise.reject(new FedstatError('INTERNAL', `no method ${method}`));
     return new Promise((resolve, reject) => {
@@ -36,9 +38,12 @@ export class GrpcAgencyLink implements AgencyLink {
 
   async aggregate(query: SignedQuery, deadlineMs: number): Promise<Contribution> {
     const r = (await this.call('Aggregate', { query: query.bytes, signature: query.signature }, deadlineMs)) as AggregateResponseMessage;
-    if (r.mode !== 'encrypted' && r.mode !== 'plaintext') throw new FedstatError('BAD_MESSAGE', `agency ${this.agencyId} answered in unknown mode`);
-    const payloads = r.payloads.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
-    return { agencyId: r.agencyId, queryId: r.queryId, mode: r.mode, payloads, signature: new Uint8Array(r.signature) };
+    return contributionFromWire(r, `agency ${this.agencyId}`);
+  }
+
+  async unmask(request: UnmaskRequest, deadlineMs: number): Promise<UnmaskAnswer> {
+    const r = (await this.call('Unmask', unmaskRequestToWire(request), deadlineMs)) as UnmaskResponseMessage;
+    return unmaskAnswerFromWire(r);
   }
 
   close(): void {

@@ -7,7 +7,11 @@ import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, ty
 import type { Agency } from '../agency/agency.js';
 import { FedstatError } from '../errors.js';
 import { SERVER_OPTIONS } from './limits.js';
-import { agencyServiceDefinition, type AggregateRequestMessage, type AggregateResponseMessage, type DescribeResponseMessage } from './proto.js';
+import { bytesField, contributionToWire, unmaskAnswerToWire, unmaskRequestFromWire } from './agency-messages.js';
+import {
+  agencyServiceDefinition, type AggregateRequestMessage, type AggregateResponseMessage, type DescribeResponseMessage,
+  type UnmaskRequestMessage, type UnmaskResponseMessage,
+} from './proto.js';
 import { toServiceError } from './status.js';
 
 export const FEDSTAT_VERSION = '0.1.0';
@@ -18,21 +22,16 @@ function unary<Req, Res>(handle: (req: Req) => Promise<Res>) {
   };
 }
 
-function bytes(v: unknown, what: string): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new FedstatError('BAD_MESSAGE', `${what} is missing`);
-  return v;
-}
-
 export function agencyServiceImplementation(agency: Agency): UntypedServiceImplementation {
   return {
     Describe: unary<unknown, DescribeResponseMessage>(async () => {
       const d = await agency.describe();
       return { agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION };
     }),
-    Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(async (req) => {
-      const c = await agency.answer({ bytes: bytes(req.query, 'query'), signature: bytes(req.signature, 'signature') });
-      return { agencyId: c.agencyId, queryId: c.queryId, mode: c.mode, payloads: [...c.payloads], signature: c.signature };
-    }),
+    Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(async (req) =>
+      contributionToWire(await agency.answer({ bytes: bytesField(req.query, 'query'), signature: bytesField(req.signature, 'signature') }))),
+    Unmask: unary<UnmaskRequestMessage, UnmaskResponseMessage>(async (req) =>
+      unmaskAnswerToWire(await agency.unmask(unmaskRequestFromWire(req)))),
   };
 }
 

@@ -41,7 +41,7 @@ function corrupting(id: string, corrupt: (payloads: Uint8Array[]) => Uint8Array[
       const payloads = corrupt([...c.payloads]);
       if (!resign) return { ...c, payloads };
       const secrets = loadKeyFile(tf.keyFiles[id]!, tf.federation);
-      return signContribution(tf.federation.id, queryDigest(q.bytes), id, c.queryId, c.mode, payloads, secrets.signing.secretKey);
+      return signContribution(tf.federation.id, queryDigest(q.bytes), id, c.queryId, c.mode, payloads, c.masking, secrets.signing.secretKey);
     },
   });
 }

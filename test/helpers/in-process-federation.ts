@@ -44,7 +44,7 @@ export async function inProcessFederation(schema: Schema, dataset: string, data:
       agencies.push(await createAgency({ federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), store }));
     }
     const links: AgencyLink[] = agencies.map((a) => ({
-      agencyId: a.id, describe: () => a.describe(), aggregate: (q) => a.answer(q), close: () => undefined,
+      agencyId: a.id, describe: () => a.describe(), aggregate: (q) => a.answer(q), unmask: (r) => a.unmask(r), close: () => undefined,
     }));
     const keyAuthority = await InProcessKeyAuthority.create({ federation: init.federation, secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation) });
     const coordinator = await Coordinator.create({

@@ -25,6 +25,7 @@ function describeEvent(e: AuditEvent): string {
   const time = new Date(e.at).toISOString();
   if (e.type === 'contribution') return `${time} contributed to query ${e.queryId}`;
   if (e.type === 'refusal') return `${time} refused query ${e.queryId}: ${e.reason}`;
+  if (e.type === 'unmask') return `${time} unmasked query ${e.queryId}: ${e.survivors.length} survivors, ${e.dropped.length} dropped`;
   return `${time} ${e.type} ${e.queryId}`;
 }
 
@@ -39,11 +40,13 @@ export function registerAgency(program: Command): void {
     .option('--host <host>', 'address to bind (default: the endpoint\'s host)')
     .option('--db <file>', 'DuckDB file to keep the data in (default: in memory)')
     .option('--on-invalid <mode>', 'reject: the first invalid row stops the load; skip: skip and count invalid rows', 'reject')
-    .option('--allow-plaintext-benchmark', 'also answer plaintext-mode queries (benchmarks only: reveals this agency\'s aggregates)')
+    .option('--allow-plaintext-benchmark', 'also answer plaintext and unmasked queries (benchmarks only: reveals this agency\'s aggregates)')
+    .option('--insecure', 'plain TCP instead of mTLS; only on a loopback address')
     .option('--audit-log <file>', 'append every contribution and refusal to this JSON-lines file')
     .option('--json', 'print events as JSON lines')
     .action(action(async (opts: {
-      federation: string; key: string; dataset: string[]; port?: number; host?: string; db?: string; onInvalid: string; allowPlaintextBenchmark?: boolean; auditLog?: string; json?: boolean;
+      federation: string; key: string; dataset: string[]; port?: number; host?: string; db?: string; onInvalid: string;
+      allowPlaintextBenchmark?: boolean; insecure?: boolean; auditLog?: string; json?: boolean;
     }) => {
       if (opts.onInvalid !== 'reject' && opts.onInvalid !== 'skip') {
         throw new FedstatError('CONFIG_INVALID', `--on-invalid must be reject or skip; got ${opts.onInvalid}`);
@@ -56,6 +59,7 @@ export function registerAgency(program: Command): void {
         datasets: parseDatasets(opts.dataset),
         onInvalid: opts.onInvalid,
         allowPlaintextMode: opts.allowPlaintextBenchmark === true,
+        insecure: opts.insecure === true,
         onLoadProgress: (dataset, rows) => bar.update(rows, undefined, dataset),
         ...(opts.port === undefined ? {} : { port: opts.port }),
         ...(opts.host === undefined ? {} : { host: opts.host }),

@@ -13,6 +13,7 @@ export function queryJson(r: QueryResult): unknown {
     queryId: r.queryId,
     rows: r.rows,
     agencies: { answered: r.agencies.answered, failed: r.agencies.failed },
+    secureAggregation: r.secureAggregation,
     suppressed: r.suppressed,
     columns: r.columns,
     timings: r.timings,
@@ -26,6 +27,11 @@ export function renderResult(r: QueryResult): string {
   const notes = [`${r.rows.length} rows`, `${r.agencies.answered.length} agencies`, `${r.ciphertexts} ciphertext${r.ciphertexts === 1 ? '' : 's'} each`, formatMs(r.timings.totalMs)];
   if (r.suppressed > 0) notes.push(`${r.suppressed} group${r.suppressed === 1 ? '' : 's'} withheld (fewer than minGroupSize records)`);
   out.push(`(${notes.join('; ')}; query ${r.queryId})`);
+  const sa = r.secureAggregation;
+  if (sa !== null) {
+    out.push(`(secure aggregation: ${sa.survivors.length} survivors unmasked, ${sa.dropped.length} dropped; threshold ${sa.threshold})`);
+    for (const f of sa.unmaskFailed) out.push(`note: agency ${f.id} contributed but was lost in round 2 (${f.reason}); its share of the unmasking was not needed`);
+  }
   for (const f of r.agencies.failed) out.push(`warning: agency ${f.id} did not contribute: ${f.reason}`);
   if (r.agencies.failed.length > 0) out.push('warning: the result covers only the agencies that answered; pass --require-all to refuse partial results');
   return out.join('\n');
@@ -50,16 +56,22 @@ export function registerQuery(program: Command): void {
     .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
     .option('--deadline <ms>', 'time allowed for every agency to answer', parseIntOption('--deadline', 1), 30_000)
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
+    .option('--threshold <n>', 'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)', parseIntOption('--threshold', 1))
+    .option('--insecure', 'plain TCP instead of mTLS; only to agencies on loopback addresses')
     .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
     .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
     .option('--json', 'print the result as JSON')
-    .action(action(async (sql: string, opts: { federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; auditLog?: string; explain?: boolean; json?: boolean }) => {
+    .action(action(async (sql: string, opts: {
+      federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; threshold?: number;
+      insecure?: boolean; auditLog?: string; explain?: boolean; json?: boolean;
+    }) => {
       const json = opts.json === true;
       await using coordinator = await connectCoordinator({
         federation: opts.federation,
         ...(opts.key === undefined ? {} : { keyFile: opts.key }),
         ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
         ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
+        insecure: opts.insecure === true,
       });
       if (opts.explain === true) {
         const x = coordinator.explain(sql);
@@ -70,8 +82,10 @@ export function registerQuery(program: Command): void {
       const result = await coordinator.query(sql, {
         deadlineMs: opts.deadline,
         requireAll: opts.requireAll === true,
+        ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
         onProgress: (e) => {
           if (e.phase === 'answered' || e.phase === 'failed') bar.update(e.done, e.total, e.agency);
+          if (e.phase === 'unmasking') bar.update(1, 1, 'unmasking');
           if (e.phase === 'decrypting') bar.update(1, 1, 'decrypting');
         },
       });

@@ -1,0 +1,80 @@
+/**
+ * Round 1: send the signed query to every agency it names, verify each contribution's signature
+ * before a byte of it reaches SEAL, add it to the encrypted sum, and hand its sealed shares to
+ * secure aggregation. Whoever has not answered by the deadline is dropped.
+ */
+import { FedstatError, describeError, type ErrorCode } from '../errors.js';
+import type { Federation } from '../federation/federation.js';
+import type { SlotLayout } from '../he/packing.js';
+import { addSlotsModT } from '../he/packing.js';
+import { bytesToSlots, checkContribution } from '../protocol/contribution.js';
+import type { AgencyLink } from '../protocol/links.js';
+import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
+import type { SecAggAggregation } from '../secagg/aggregation.js';
+import type { EncryptedSum } from './encrypted-sum.js';
+
+export interface FailedAgency {
+  readonly id: string;
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+
+export function failure(id: string, e: unknown): FailedAgency {
+  if (e instanceof FedstatError) return { id, code: e.code, reason: e.message };
+  return { id, code: 'INTERNAL', reason: describeError(e) };
+}
+
+export interface Round1 {
+  readonly answered: string[];
+  readonly failed: FailedAgency[];
+  /** Plaintext mode only: the running plain sum. */
+  readonly plainSum: BigUint64Array[];
+}
+
+export interface GatherInput {
+  readonly federation: Federation;
+  readonly signed: SignedQuery;
+  readonly envelope: QueryEnvelope;
+  readonly layout: SlotLayout;
+  readonly links: readonly AgencyLink[];
+  readonly deadlineMs: number;
+  /** Encrypted modes: the running encrypted sum. */
+  readonly sum: EncryptedSum | null;
+  /** `encrypted` mode: the secure-aggregation state of this query. */
+  readonly secagg: SecAggAggregation | null;
+  readonly onAnswer: (agency: string, ok: boolean) => void;
+}
+
+export async function gatherContributions(input: GatherInput): Promise<Round1> {
+  const { federation, signed, envelope: env, layout, sum, secagg } = input;
+  const digest = queryDigest(signed.bytes);
+  let plainSum: BigUint64Array[] = Array.from({ length: layout.ciphertextCount }, () => new BigUint64Array(layout.slotCount));
+  const answered: string[] = [];
+  const failed: FailedAgency[] = [];
+  const links = env.agencies.map((id) => input.links.find((l) => l.agencyId === id)).filter((l) => l !== undefined);
+  await Promise.all(links.map(async (link) => {
+    try {
+      const agency = federation.parties.find((p) => p.id === link.agencyId);
+      if (agency === undefined) throw new FedstatError('INTERNAL', 'agency vanished from the federation');
+      const c = await link.aggregate(signed, input.deadlineMs);
+      checkContribution(c, {
+        federationId: federation.id, queryDigest: digest, queryId: env.queryId, agencyId: link.agencyId, mode: env.mode,
+        payloads: layout.ciphertextCount, participants: env.agencies,
+      }, agency.signingKey);
+      if (sum !== null) await sum.add(c.payloads);
+      else {
+        const next = c.payloads.map((p) => bytesToSlots(p, layout.slotCount, layout.plainModulus));
+        plainSum = plainSum.map((s, i) => addSlotsModT(s, next[i] ?? s, layout.plainModulus));
+      }
+      // checkContribution vetted the shares' shape, so this cannot fail once the ciphertexts are in.
+      if (secagg !== null && c.masking !== null) secagg.acceptRound1(link.agencyId, { shares: [...c.masking.shares], commitment: c.masking.commitment });
+      answered.push(link.agencyId);
+      input.onAnswer(link.agencyId, true);
+    } catch (e) {
+      failed.push(failure(link.agencyId, e));
+      input.onAnswer(link.agencyId, false);
+    }
+  }));
+  answered.sort();
+  return { answered, failed, plainSum };
+}
