@@ -11,6 +11,8 @@ export type AuditEvent =
   | { readonly type: 'query'; readonly at: number; readonly queryId: string; readonly sql: string; readonly plan: unknown; readonly agencies: readonly string[] }
   | { readonly type: 'contribution'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly digest: string }
   | { readonly type: 'refusal'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly reason: string }
+  | { readonly type: 'survivors'; readonly at: number; readonly queryId: string; readonly survivors: readonly string[]; readonly dropped: readonly string[] }
+  | { readonly type: 'unmask'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly survivors: readonly string[]; readonly dropped: readonly string[] }
   /** The key authority decrypted the sum of `contributors` (the survivors); `ciphertextDigests` are hex SHA-256 of what it decrypted. */
   | {
     readonly type: 'decryption'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[];
