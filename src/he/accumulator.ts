@@ -17,6 +17,11 @@ export interface HeAccumulatorOptions {
   readonly maxContributions?: number;
 }
 
+/** @internal The BAD_MESSAGE for a contribution with the wrong number of ciphertexts (shared with the isolated accumulator). */
+export function contributionCountError(got: number, want: number): FedstatError {
+  return new FedstatError('BAD_MESSAGE', `contribution has ${got} ciphertexts, the query's layout needs ${want}; the sender must answer this query's plan`);
+}
+
 export class HeAccumulator implements Disposable {
   readonly params: HeParams;
   /** Ciphertexts per contribution (the layout's `ciphertextCount`). */
@@ -54,7 +59,7 @@ export class HeAccumulator implements Disposable {
     const list: unknown = ciphertexts;
     if (!Array.isArray(list)) throw new TypeError('HeAccumulator.add: ciphertexts must be an array');
     if (ciphertexts.length !== this.ciphertextCount) {
-      throw new FedstatError('BAD_MESSAGE', `contribution has ${ciphertexts.length} ciphertexts, the query's layout needs ${this.ciphertextCount}; the sender must answer this query's plan`);
+      throw contributionCountError(ciphertexts.length, this.ciphertextCount);
     }
     if (this.#contributions >= this.maxContributions) {
       throw new FedstatError('PLAN_UNSAFE', `contribution ${this.#contributions + 1} exceeds the ${this.maxContributions} the no-wrap proof covers; plan the layout for more parties`);
@@ -78,6 +83,52 @@ export class HeAccumulator implements Disposable {
     for (const old of this.#sums) old.delete();
     this.#sums = loaded;
     this.#contributions += 1;
+  }
+
+  /**
+   * Subtracts one plaintext slot vector per ciphertext from the running sums, mod the plain
+   * modulus t, in the encrypted domain (batch-encode, then SEAL's subPlain): how secure
+   * aggregation removes the masks that did not cancel. Each vector has at most slotCount values,
+   * each < t (shorter vectors are zero-padded); a negative correction c is passed as t − c.
+   * All or nothing: every vector is checked and every new sum computed before any replaces the
+   * old. TypeError before the first `add` (there is nothing to correct), RangeError on a bad
+   * vector (a caller bug: mask expansion yields values < t by construction).
+   */
+  subtractPlain(slots: readonly BigUint64Array[]): void {
+    this.#assertLive();
+    const list: unknown = slots;
+    if (!Array.isArray(list)) throw new TypeError('HeAccumulator.subtractPlain: slots must be an array');
+    if (slots.length !== this.ciphertextCount) {
+      throw new RangeError(`HeAccumulator.subtractPlain: ${slots.length} slot vectors for ${this.ciphertextCount} ciphertexts`);
+    }
+    const { seal, encoder, evaluator, slotCount, plainModulus } = this.params;
+    slots.forEach((vec, i) => {
+      if (!(vec instanceof BigUint64Array)) throw new TypeError(`HeAccumulator.subtractPlain: vector ${i} must be a BigUint64Array`);
+      if (vec.length > slotCount) throw new RangeError(`HeAccumulator.subtractPlain: vector ${i} has ${vec.length} slots, more than the ${slotCount} of one ciphertext`);
+      for (let j = 0; j < vec.length; j++) {
+        if ((vec[j] ?? 0n) >= plainModulus) throw new RangeError(`HeAccumulator.subtractPlain: slot ${j} of vector ${i} is not below the plain modulus`);
+      }
+    });
+    if (this.#contributions === 0) throw new TypeError('HeAccumulator.subtractPlain: no contribution has been added');
+    const plain = new seal.Plaintext();
+    const next: Ciphertext[] = [];
+    try {
+      slots.forEach((vec, i) => {
+        const sum = this.#sums[i];
+        if (sum === undefined) throw new FedstatError('INTERNAL', 'accumulator lost a running sum');
+        encoder.encode(vec, plain);
+        const out = new seal.Ciphertext();
+        next.push(out);
+        evaluator.subPlain(sum, plain, out);
+      });
+    } catch (e) {
+      for (const ct of next) ct.delete();
+      throw e;
+    } finally {
+      plain.delete();
+    }
+    for (const old of this.#sums) old.delete();
+    this.#sums = next;
   }
 
   /** The serialized sums, one per ciphertext of the layout. TypeError before the first `add`. */
