@@ -1,0 +1,214 @@
+/**
+ * Mask seeds and their expansion into uniform vectors mod the plain modulus.
+ *
+ * Seeds come from HKDF-SHA256 bound to the federation, the query and the parties, so a seed
+ * revealed for one query (a pairwise seed with a dropped agency) says nothing about any other.
+ * Expansion is the ChaCha20 keystream of node:crypto (a PRG under the usual assumption on
+ * ChaCha20), read as 64-bit little-endian words, truncated to the modulus' bit length and
+ * rejected when ≥ modulus, so every value is exactly uniform in [0, modulus) — no modulo bias.
+ *
+ * This runs once per peer per agency per query over up to 262,144 slots, so the hot loops work
+ * on 32-bit halves as Numbers: no BigInt is created per value.
+ */
+import { createCipheriv, hkdfSync } from 'node:crypto';
+import { fieldToBytes } from './shamir.js';
+
+export const SEED_BYTES = 32;
+/** The largest mask: 32 ciphertexts of 8192 slots. */
+export const MAX_MASK_LENGTH = 32 * 8192;
+/** Party, query and federation ids are at most this many UTF-8 bytes (HKDF info ≤ 1024 bytes). */
+export const MAX_ID_BYTES = 256;
+
+const PAIRWISE_TAG = 'fedstat/v1/secagg/pairwise';
+const SELF_MASK_TAG = 'fedstat/v1/secagg/self-mask';
+const ZERO_IV = new Uint8Array(16); // ChaCha20 in OpenSSL: 4-byte counter ‖ 12-byte nonce, all zero
+const CHUNK_BYTES = 64 * 1024;
+const ZEROS = new Uint8Array(CHUNK_BYTES);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1; // word order of a u64 inside a BigUint64Array's buffer
+const HI = 1 - LO;
+const TWO32 = 2 ** 32;
+
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** UTF-8 bytes of an id, with a 2-byte big-endian length prefix (injective concatenation). */
+function lengthPrefixed(id: string, what: string): Uint8Array {
+  const bytes = typeof id === 'string' ? utf8(id) : new Uint8Array(0);
+  if (bytes.length === 0 || bytes.length > MAX_ID_BYTES) {
+    throw new RangeError(`${what} must be a non-empty string of at most ${MAX_ID_BYTES} UTF-8 bytes`);
+  }
+  const out = new Uint8Array(2 + bytes.length);
+  out[0] = bytes.length >> 8;
+  out[1] = bytes.length & 0xff;
+  out.set(bytes, 2);
+  return out;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function hkdf(ikm: Uint8Array, federationId: string, info: Uint8Array): Uint8Array {
+  lengthPrefixed(federationId, 'federation id');
+  return new Uint8Array(hkdfSync('sha256', ikm, utf8(federationId), info, SEED_BYTES));
+}
+
+/**
+ * The seed of the pairwise mask between parties a and b for one query, from their X25519 shared
+ * secret. The ids enter in sorted order, so both sides derive the same seed.
+ */
+export function pairwiseSeed(shared: Uint8Array, ctx: { readonly federationId: string; readonly queryId: string; readonly a: string; readonly b: string }): Uint8Array {
+  if (!(shared instanceof Uint8Array) || shared.length !== 32) throw new TypeError('a shared secret has 32 bytes');
+  if (ctx.a === ctx.b) throw new RangeError('a pairwise seed needs two distinct parties');
+  const [first, second] = ctx.a < ctx.b ? [ctx.a, ctx.b] : [ctx.b, ctx.a];
+  const info = concat([utf8(PAIRWISE_TAG), lengthPrefixed(ctx.queryId, 'query id'), lengthPrefixed(first, 'party id'), lengthPrefixed(second, 'party id')]);
+  return hkdf(shared, ctx.federationId, info);
+}
+
+/** The seed of a party's self-mask for one query, from its per-query secret b ∈ F_p. */
+export function selfMaskSeed(b: bigint, ctx: { readonly federationId: string; readonly queryId: string; readonly party: string }): Uint8Array {
+  const info = concat([utf8(SELF_MASK_TAG), lengthPrefixed(ctx.queryId, 'query id'), lengthPrefixed(ctx.party, 'party id')]);
+  return hkdf(fieldToBytes(b), ctx.federationId, info);
+}
+
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+}
+
+const knownPrimes = new Set<bigint>();
+
+/** True for a prime 2 < m < 2^63 (Miller–Rabin with the first 12 prime bases: exact below 3.3·10^24). */
+export function isValidModulus(m: unknown): m is bigint {
+  if (typeof m !== 'bigint' || m <= 2n || m >= 2n ** 63n || m % 2n === 0n) return false;
+  if (knownPrimes.has(m)) return true;
+  let d = m - 1n;
+  let s = 0;
+  while (d % 2n === 0n) {
+    d /= 2n;
+    s++;
+  }
+  outer: for (const a of [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n]) {
+    if (a % m === 0n) continue;
+    let x = modPow(a, d, m);
+    if (x === 1n || x === m - 1n) continue;
+    for (let r = 1; r < s; r++) {
+      x = (x * x) % m;
+      if (x === m - 1n) continue outer;
+    }
+    return false;
+  }
+  if (knownPrimes.size < 64) knownPrimes.add(m);
+  return true;
+}
+
+function checkModulus(modulus: bigint): void {
+  if (!isValidModulus(modulus)) throw new RangeError('modulus must be a prime bigint with 2 < m < 2^63');
+}
+
+function checkLength(length: number): void {
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_MASK_LENGTH) throw new RangeError(`mask length must be an integer in 0..${MAX_MASK_LENGTH}`);
+}
+
+/** Fills `target` with the mask of `seed`: uniform values in [0, modulus), deterministic per seed. */
+export function expandMaskInto(target: BigUint64Array, seed: Uint8Array, modulus: bigint): void {
+  if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) throw new TypeError(`a mask seed has ${SEED_BYTES} bytes`);
+  checkModulus(modulus);
+  checkLength(target.length);
+  const bits = modulus.toString(2).length;
+  const mHi = Number(modulus >> 32n);
+  const mLo = Number(modulus & 0xffffffffn);
+  const hiMask = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
+  const loMask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+  const out = new Uint32Array(target.buffer, target.byteOffset, target.length * 2);
+  const cipher = createCipheriv('chacha20', seed, ZERO_IV);
+  let k = 0;
+  while (k < target.length) {
+    // Enough keystream for the rest (acceptance ≥ 1/2, almost 1 for real moduli), capped per chunk.
+    const want = Math.min(CHUNK_BYTES, 8 * (target.length - k) + 64);
+    const stream = cipher.update(ZEROS.subarray(0, want - (want % 8)));
+    const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+    for (let off = 0; off < stream.byteLength && k < target.length; off += 8) {
+      const lo = (view.getUint32(off, true) & loMask) >>> 0;
+      const hi = view.getUint32(off + 4, true) & hiMask;
+      if (hi < mHi || (hi === mHi && lo < mLo)) {
+        out[2 * k + LO] = lo;
+        out[2 * k + HI] = hi;
+        k++;
+      }
+    }
+  }
+}
+
+/** The mask of `seed`: `length` uniform values in [0, modulus). */
+export function expandMask(seed: Uint8Array, length: number, modulus: bigint): BigUint64Array {
+  checkLength(length);
+  const target = new BigUint64Array(length);
+  expandMaskInto(target, seed, modulus);
+  return target;
+}
+
+/**
+ * target ← target + sign·mask (mod modulus), in place. Both must hold values in [0, modulus)
+ * (RangeError otherwise: a caller bug, never peer input) and have equal lengths.
+ */
+export function addMaskInto(target: BigUint64Array, mask: BigUint64Array, sign: 1 | -1, modulus: bigint): void {
+  checkModulus(modulus);
+  if (target.length !== mask.length) throw new RangeError('target and mask lengths differ');
+  if (sign !== 1 && sign !== -1) throw new RangeError('sign is 1 or -1');
+  const mHi = Number(modulus >> 32n);
+  const mLo = Number(modulus & 0xffffffffn);
+  const t = new Uint32Array(target.buffer, target.byteOffset, target.length * 2);
+  const m = new Uint32Array(mask.buffer, mask.byteOffset, mask.length * 2);
+  for (let i = 0; i < t.length; i += 2) {
+    const aLo = t[i + LO] ?? 0;
+    const aHi = t[i + HI] ?? 0;
+    const bLo = m[i + LO] ?? 0;
+    const bHi = m[i + HI] ?? 0;
+    if (aHi > mHi || (aHi === mHi && aLo >= mLo) || bHi > mHi || (bHi === mHi && bLo >= mLo)) {
+      throw new RangeError(`value at ${i / 2} is not below the modulus`);
+    }
+    let lo: number;
+    let hi: number;
+    if (sign === 1) {
+      lo = aLo + bLo;
+      hi = aHi + bHi;
+      if (lo >= TWO32) {
+        lo -= TWO32;
+        hi += 1;
+      }
+      if (hi > mHi || (hi === mHi && lo >= mLo)) {
+        lo -= mLo;
+        hi -= mHi;
+        if (lo < 0) {
+          lo += TWO32;
+          hi -= 1;
+        }
+      }
+    } else {
+      lo = aLo - bLo;
+      hi = aHi - bHi;
+      if (lo < 0) {
+        lo += TWO32;
+        hi -= 1;
+      }
+      if (hi < 0) {
+        lo += mLo;
+        hi += mHi;
+        if (lo >= TWO32) {
+          lo -= TWO32;
+          hi += 1;
+        }
+      }
+    }
+    t[i + LO] = lo;
+    t[i + HI] = hi;
+  }
+}
