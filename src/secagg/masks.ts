@@ -11,13 +11,10 @@
  * on 32-bit halves as Numbers: no BigInt is created per value.
  */
 import { createCipheriv, hkdfSync } from 'node:crypto';
+import { MAX_VECTOR_LENGTH, encodeId, isValidModulus } from './params.js';
 import { fieldToBytes } from './shamir.js';
 
 export const SEED_BYTES = 32;
-/** The largest mask: 32 ciphertexts of 8192 slots. */
-export const MAX_MASK_LENGTH = 32 * 8192;
-/** Party, query and federation ids are at most this many UTF-8 bytes (HKDF info ≤ 1024 bytes). */
-export const MAX_ID_BYTES = 256;
 
 const PAIRWISE_TAG = 'fedstat/v1/secagg/pairwise';
 const SELF_MASK_TAG = 'fedstat/v1/secagg/self-mask';
@@ -31,19 +28,6 @@ const TWO32 = 2 ** 32;
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** UTF-8 bytes of an id, with a 2-byte big-endian length prefix (injective concatenation). */
-function lengthPrefixed(id: string, what: string): Uint8Array {
-  const bytes = typeof id === 'string' ? utf8(id) : new Uint8Array(0);
-  if (bytes.length === 0 || bytes.length > MAX_ID_BYTES) {
-    throw new RangeError(`${what} must be a non-empty string of at most ${MAX_ID_BYTES} UTF-8 bytes`);
-  }
-  const out = new Uint8Array(2 + bytes.length);
-  out[0] = bytes.length >> 8;
-  out[1] = bytes.length & 0xff;
-  out.set(bytes, 2);
-  return out;
-}
-
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -55,7 +39,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 function hkdf(ikm: Uint8Array, federationId: string, info: Uint8Array): Uint8Array {
-  lengthPrefixed(federationId, 'federation id');
+  encodeId(federationId, 'federation id'); // validates
   return new Uint8Array(hkdfSync('sha256', ikm, utf8(federationId), info, SEED_BYTES));
 }
 
@@ -67,46 +51,14 @@ export function pairwiseSeed(shared: Uint8Array, ctx: { readonly federationId: s
   if (!(shared instanceof Uint8Array) || shared.length !== 32) throw new TypeError('a shared secret has 32 bytes');
   if (ctx.a === ctx.b) throw new RangeError('a pairwise seed needs two distinct parties');
   const [first, second] = ctx.a < ctx.b ? [ctx.a, ctx.b] : [ctx.b, ctx.a];
-  const info = concat([utf8(PAIRWISE_TAG), lengthPrefixed(ctx.queryId, 'query id'), lengthPrefixed(first, 'party id'), lengthPrefixed(second, 'party id')]);
+  const info = concat([utf8(PAIRWISE_TAG), encodeId(ctx.queryId, 'query id'), encodeId(first, 'party id'), encodeId(second, 'party id')]);
   return hkdf(shared, ctx.federationId, info);
 }
 
 /** The seed of a party's self-mask for one query, from its per-query secret b ∈ F_p. */
 export function selfMaskSeed(b: bigint, ctx: { readonly federationId: string; readonly queryId: string; readonly party: string }): Uint8Array {
-  const info = concat([utf8(SELF_MASK_TAG), lengthPrefixed(ctx.queryId, 'query id'), lengthPrefixed(ctx.party, 'party id')]);
+  const info = concat([utf8(SELF_MASK_TAG), encodeId(ctx.queryId, 'query id'), encodeId(ctx.party, 'party id')]);
   return hkdf(fieldToBytes(b), ctx.federationId, info);
-}
-
-function modPow(b: bigint, e: bigint, m: bigint): bigint {
-  let r = 1n;
-  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
-  return r;
-}
-
-const knownPrimes = new Set<bigint>();
-
-/** True for a prime 2 < m < 2^63 (Miller–Rabin with the first 12 prime bases: exact below 3.3·10^24). */
-export function isValidModulus(m: unknown): m is bigint {
-  if (typeof m !== 'bigint' || m <= 2n || m >= 2n ** 63n || m % 2n === 0n) return false;
-  if (knownPrimes.has(m)) return true;
-  let d = m - 1n;
-  let s = 0;
-  while (d % 2n === 0n) {
-    d /= 2n;
-    s++;
-  }
-  outer: for (const a of [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n]) {
-    if (a % m === 0n) continue;
-    let x = modPow(a, d, m);
-    if (x === 1n || x === m - 1n) continue;
-    for (let r = 1; r < s; r++) {
-      x = (x * x) % m;
-      if (x === m - 1n) continue outer;
-    }
-    return false;
-  }
-  if (knownPrimes.size < 64) knownPrimes.add(m);
-  return true;
 }
 
 function checkModulus(modulus: bigint): void {
@@ -114,7 +66,7 @@ function checkModulus(modulus: bigint): void {
 }
 
 function checkLength(length: number): void {
-  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_MASK_LENGTH) throw new RangeError(`mask length must be an integer in 0..${MAX_MASK_LENGTH}`);
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_LENGTH) throw new RangeError(`mask length must be an integer in 0..${MAX_VECTOR_LENGTH}`);
 }
 
 /** Fills `target` with the mask of `seed`: uniform values in [0, modulus), deterministic per seed. */

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { x25519PublicKey, x25519SharedSecret } from '../../src/crypto/x25519.js';
-import { addMaskInto, expandMask, isValidModulus, pairwiseSeed, selfMaskSeed } from '../../src/secagg/masks.js';
+import { addMaskInto, expandMask, pairwiseSeed, selfMaskSeed } from '../../src/secagg/masks.js';
+import { isValidModulus } from '../../src/secagg/params.js';
 
 interface Kat {
   chacha20ZeroKeyZeroNonceCounter0: string;

@@ -1,0 +1,123 @@
+/**
+ * The parameters of one secure aggregation and the rules both sides check them against: party
+ * ids, the sorted participant list U (index of a party = its position; Shamir x = index + 1),
+ * the threshold bounds, the vector length and the plain modulus.
+ */
+import { FedstatError } from '../errors.js';
+import { MAX_SHARES } from './shamir.js';
+
+/** Party, query and federation ids are at most this many UTF-8 bytes (keeps HKDF info ≤ 1024 bytes). */
+export const MAX_ID_BYTES = 256;
+export const MAX_PARTICIPANTS = MAX_SHARES;
+/** The longest masked vector: 32 ciphertexts of 8192 slots. */
+export const MAX_VECTOR_LENGTH = 32 * 8192;
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of an id with a 2-byte big-endian length prefix, so concatenations are injective. */
+export function encodeId(id: string, what: string): Uint8Array {
+  const bytes = typeof id === 'string' ? encoder.encode(id) : new Uint8Array(0);
+  if (bytes.length === 0 || bytes.length > MAX_ID_BYTES) {
+    throw new RangeError(`${what} must be a non-empty string of at most ${MAX_ID_BYTES} UTF-8 bytes`);
+  }
+  const out = new Uint8Array(2 + bytes.length);
+  out[0] = bytes.length >> 8;
+  out[1] = bytes.length & 0xff;
+  out.set(bytes, 2);
+  return out;
+}
+
+export function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && encoder.encode(id).length <= MAX_ID_BYTES;
+}
+
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+}
+
+const knownPrimes = new Set<bigint>();
+
+/** True for a prime 2 < m < 2^63 (Miller–Rabin with the first 12 prime bases: exact below 3.3·10^24). */
+export function isValidModulus(m: unknown): m is bigint {
+  if (typeof m !== 'bigint' || m <= 2n || m >= 2n ** 63n || m % 2n === 0n) return false;
+  if (knownPrimes.has(m)) return true;
+  let d = m - 1n;
+  let s = 0;
+  while (d % 2n === 0n) {
+    d /= 2n;
+    s++;
+  }
+  outer: for (const a of [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n]) {
+    if (a % m === 0n) continue;
+    let x = modPow(a, d, m);
+    if (x === 1n || x === m - 1n) continue;
+    for (let r = 1; r < s; r++) {
+      x = (x * x) % m;
+      if (x === m - 1n) continue outer;
+    }
+    return false;
+  }
+  if (knownPrimes.size < 64) knownPrimes.add(m);
+  return true;
+}
+
+/** The default threshold ⌈2n/3⌉: tolerates a third of the agencies dropping out. */
+export function defaultThreshold(n: number): number {
+  return Math.max(minimumThreshold(n), Math.ceil((2 * n) / 3));
+}
+
+/**
+ * The smallest safe threshold, a strict majority ⌊n/2⌋ + 1 (1 for n = 1). Each survivor reveals
+ * b-shares for one set S and pairwise seeds for its complement D, and never for another set. To
+ * unmask agency j the coordinator needs t shares of b_j (from t agencies told j ∈ S) and j's
+ * pairwise seeds (from agencies told j ∈ D). With t > n/2 two disjoint groups of size ≥ t cannot
+ * exist, so it cannot equivocate: tell one majority "j survived" and another "j dropped".
+ */
+export function minimumThreshold(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+/** The validated parameters of one secure aggregation (frozen). */
+export interface SecAggParams {
+  readonly federationId: string;
+  readonly queryId: string;
+  /** U: sorted in code-unit order (the default JS sort), unique. */
+  readonly participants: readonly string[];
+  readonly threshold: number;
+  readonly length: number;
+  readonly modulus: bigint;
+}
+
+/**
+ * Validates parameters that may come from a peer: BAD_MESSAGE for malformed ones,
+ * POLICY_REFUSED for a threshold outside [minimumThreshold(n), n].
+ */
+export function checkParams(p: SecAggParams): SecAggParams {
+  const bad = (m: string): FedstatError => new FedstatError('BAD_MESSAGE', `secure aggregation: ${m}`);
+  if (!isValidId(p.federationId)) throw bad(`federation id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
+  if (!isValidId(p.queryId)) throw bad(`query id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
+  const u = p.participants;
+  if (!Array.isArray(u) || u.length < 1 || u.length > MAX_PARTICIPANTS) throw bad(`participants must list 1..${MAX_PARTICIPANTS} agencies`);
+  for (let i = 0; i < u.length; i++) {
+    if (!isValidId(u[i])) throw bad(`participant ${i} is not a valid party id`);
+    if (i > 0 && (u[i - 1] ?? '') >= (u[i] ?? '')) throw bad('participants must be sorted and unique');
+  }
+  const n = u.length;
+  if (!Number.isSafeInteger(p.threshold)) throw bad('threshold must be an integer');
+  if (p.threshold < minimumThreshold(n) || p.threshold > n) {
+    throw new FedstatError('POLICY_REFUSED', `secure aggregation: threshold ${p.threshold} is outside ${minimumThreshold(n)}..${n} for ${n} agencies (below a majority the coordinator could unmask one agency); raise it`);
+  }
+  if (!Number.isSafeInteger(p.length) || p.length < 1 || p.length > MAX_VECTOR_LENGTH) throw bad(`vector length must be in 1..${MAX_VECTOR_LENGTH}`);
+  if (!isValidModulus(p.modulus)) throw bad('modulus must be a prime 2 < m < 2^63');
+  return Object.freeze({
+    federationId: p.federationId, queryId: p.queryId, participants: Object.freeze([...u]),
+    threshold: p.threshold, length: p.length, modulus: p.modulus,
+  });
+}
+
+/** The position of every participant in U. */
+export function indexOf(participants: readonly string[]): ReadonlyMap<string, number> {
+  return new Map(participants.map((id, i) => [id, i]));
+}
