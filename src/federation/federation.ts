@@ -4,6 +4,7 @@
  * nothing secret. Its SHA-256 (over the canonical encoding) is the federation id that every
  * signature binds, so a message from one federation is never valid in another.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { FedstatError } from '../errors.js';
@@ -42,6 +43,17 @@ export interface HeConfig {
   readonly publicKeySha256: string;
 }
 
+/**
+ * The federation's TLS certificate authority: its certificate file (public, beside the federation
+ * file) and the SHA-256 of that file, so a swapped CA is detected like a swapped HE key.
+ */
+export interface TlsConfig {
+  /** Path of the CA certificate (PEM), resolved against the federation file's folder. */
+  readonly caFile: string;
+  /** hex SHA-256 of the CA certificate file's bytes. */
+  readonly caSha256: string;
+}
+
 export interface Federation {
   readonly name: string;
   /** hex SHA-256 of the canonical federation document. */
@@ -50,6 +62,8 @@ export interface Federation {
   readonly schema: Schema;
   readonly policy: Policy;
   readonly he: HeConfig;
+  /** null for a federation written before mTLS: it can only run with --insecure on loopback. */
+  readonly tls: TlsConfig | null;
   readonly parties: readonly Party[];
 }
 
@@ -64,6 +78,7 @@ export interface FederationDocument {
   readonly schema: unknown;
   readonly policy: Policy;
   readonly he: HeConfig;
+  readonly tls?: TlsConfig;
   readonly parties: readonly {
     id: string; role: PartyRole; endpoint?: string; signingKey: string; agreementKey: string; datasets?: string[];
   }[];
@@ -120,6 +135,15 @@ function parseHe(raw: unknown, file: string): HeConfig {
   return Object.freeze({ preset: h['preset'] as string, publicKeyFile: h['publicKeyFile'] as string, publicKeySha256: h['publicKeySha256'] as string });
 }
 
+function parseTls(raw: unknown, file: string): TlsConfig | null {
+  if (raw === undefined) return null;
+  const t = rec(raw);
+  const ok = t !== null && typeof t['caFile'] === 'string' && t['caFile'].length > 0
+    && typeof t['caSha256'] === 'string' && /^[0-9a-f]{64}$/.test(t['caSha256']);
+  if (!ok) throw configError(at(file, 'tls'), '"tls" needs "caFile" and a hex "caSha256"', 're-run fedstat init');
+  return Object.freeze({ caFile: t['caFile'] as string, caSha256: t['caSha256'] as string });
+}
+
 /** Validates a federation document; every error names the file, the JSON path and the fix. */
 export function parseFederation(raw: unknown, file: string): Federation {
   const doc = rec(raw);
@@ -132,6 +156,7 @@ export function parseFederation(raw: unknown, file: string): Federation {
   const schema = parseSchema(doc['schema'], file, 'schema');
   const policy = parsePolicy(doc['policy'], file);
   const he = parseHe(doc['he'], file);
+  const tls = parseTls(doc['tls'], file);
   const rawParties = doc['parties'];
   if (!Array.isArray(rawParties)) throw configError(at(file, 'parties'), '"parties" must be an array', 're-run fedstat init');
   const seen = new Set<string>();
@@ -178,7 +203,7 @@ export function parseFederation(raw: unknown, file: string): Federation {
   }
   if (!parties.some((p) => p.role === 'agency')) throw configError(at(file, 'parties'), 'no agency is listed', 'pass --agency ID=HOST:PORT to fedstat init');
   return Object.freeze({
-    name, schema, policy, he, file,
+    name, schema, policy, he, tls, file,
     id: toHex(sha256(canonicalBytes(doc))),
     parties: Object.freeze(parties),
   });
@@ -236,6 +261,40 @@ export function datasetParties(federation: Federation, dataset: string): readonl
 /** Absolute path of the BFV public key file. */
 export function hePublicKeyPath(federation: Federation): string {
   return resolve(dirname(federation.file), federation.he.publicKeyFile);
+}
+
+/** Absolute path of the federation CA certificate; CONFIG_INVALID if the federation has no TLS section. */
+export function caCertificatePath(federation: Federation): string {
+  if (federation.tls === null) {
+    throw new FedstatError('CONFIG_INVALID', `${federation.file} has no "tls" section, so it has no certificate authority; re-run fedstat init to create one, or run with --insecure on 127.0.0.1`);
+  }
+  return resolve(dirname(federation.file), federation.tls.caFile);
+}
+
+/**
+ * Reads the federation CA certificate (PEM) and checks it against the hash in the federation
+ * file, as the HE public key is checked: a CA swapped on disk would let anyone in.
+ */
+export function readCaCertificate(federation: Federation): string {
+  const path = caCertificatePath(federation);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new FedstatError('KEY_INVALID', `cannot read the federation CA certificate ${path}; keep it beside the federation file`, { cause: e });
+  }
+  if (toHex(sha256(bytes)) !== federation.tls?.caSha256) {
+    throw new FedstatError('KEY_INVALID', `CA certificate ${path} does not match the hash in ${federation.file}; copy the ca.crt that came with this federation file`);
+  }
+  const pem = new TextDecoder().decode(bytes);
+  let isCa = false;
+  try {
+    isCa = new X509Certificate(pem).ca;
+  } catch {
+    // reported below
+  }
+  if (!isCa) throw new FedstatError('KEY_INVALID', `${path} is not a CA certificate; re-run fedstat init`);
+  return pem;
 }
 
 export function datasetSchemaOf(federation: Federation, dataset: string): DatasetSchema {

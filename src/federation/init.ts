@@ -1,6 +1,9 @@
 /**
  * Creating a federation: from a schema and the list of agencies, write the public federation
- * file, the BFV public key beside it, and one 0600 secret key file per party under `keys/`.
+ * file, the BFV public key and the federation CA certificate beside it, one 0600 secret key file
+ * per party under `keys/` (with the party's mTLS certificate and key), and the CA private key in
+ * `keys/ca.key` (0600). The CA key is needed only to issue certificates: keep it offline, not on
+ * any machine that runs a party.
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,9 +12,11 @@ import { sha256, toBase64, toHex } from '../crypto/digest.js';
 import { HeParams } from '../he/he-params.js';
 import { generateHeKeys } from '../he/keys.js';
 import { presetByName } from '../he/presets.js';
+import { createCertificateAuthority, issuePartyCertificate } from '../tls/certificate.js';
+import { isDnsLabel } from '../tls/names.js';
 import { configError, parseSchema, type Schema } from './schema.js';
 import { FEDERATION_FORMAT, PARTY_ID, loadFederation, parseEndpoint, type Federation, type FederationDocument, type Policy } from './federation.js';
-import { generatePartySecrets, writeKeyFile, type PartySecrets } from './key-file.js';
+import { generatePartySecrets, writeKeyFile, writeSecretFile, type PartySecrets } from './key-file.js';
 
 export interface AgencySpec {
   readonly id: string;
@@ -31,6 +36,10 @@ export interface InitOptions {
   readonly keyAuthorityEndpoint?: string;
   /** Replace existing key files (all of them: keys of one federation belong together). */
   readonly force?: boolean;
+  /** Lifetime of the federation CA certificate; default DEFAULT_CA_VALID_DAYS. */
+  readonly caValidDays?: number;
+  /** Lifetime of each party's TLS certificate (never past the CA's); default DEFAULT_CERTIFICATE_VALID_DAYS. */
+  readonly certificateValidDays?: number;
 }
 
 export interface InitResult {
@@ -38,9 +47,19 @@ export interface InitResult {
   readonly federationFile: string;
   /** Party id → key file path. */
   readonly keyFiles: Readonly<Record<string, string>>;
+  /** The federation CA certificate (public, beside the federation file). */
+  readonly caCertificateFile: string;
+  /** The CA private key (0600): keep it offline; it is needed only to issue certificates. */
+  readonly caKeyFile: string;
 }
 
 export const DEFAULT_POLICY: Policy = Object.freeze({ minAgencies: 2, minGroupSize: 10 });
+export const DEFAULT_CA_VALID_DAYS = 3650;
+export const DEFAULT_CERTIFICATE_VALID_DAYS = 825;
+/** Names under which a party's certificate is also valid: the loopback interface, for local runs. */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
+/** Ids that would clash with a federation role or with keys/ca.key. */
+const RESERVED_AGENCY_IDS = new Set(['coordinator', 'key-authority', 'ca']);
 
 /** Parses `ID=HOST:PORT` as given on the command line. */
 export function parseAgencySpec(text: string): AgencySpec {
@@ -74,8 +93,11 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
   const ids = new Set<string>();
   for (const a of options.agencies) {
     if (ids.has(a.id)) throw new FedstatError('CONFIG_INVALID', `agency ${a.id} is listed twice; give every agency its own id`);
-    if (a.id === 'coordinator' || a.id === 'key-authority') {
-      throw new FedstatError('CONFIG_INVALID', `agency id ${a.id} is reserved for a federation role; choose another id`);
+    if (RESERVED_AGENCY_IDS.has(a.id)) {
+      throw new FedstatError('CONFIG_INVALID', `agency id ${a.id} is reserved for a federation role or file; choose another id`);
+    }
+    if (!isDnsLabel(a.id)) {
+      throw new FedstatError('CONFIG_INVALID', `agency id ${JSON.stringify(a.id)} must be a DNS label (lowercase letters, digits, inner dashes) as it names the agency's TLS certificate; choose another id`);
     }
     ids.add(a.id);
   }
@@ -86,6 +108,17 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
   }
   if (policy.minAgencies > options.agencies.length) {
     throw new FedstatError('CONFIG_INVALID', `minAgencies ${policy.minAgencies} exceeds the ${options.agencies.length} agencies given; lower --min-agencies or add agencies`);
+  }
+  const endpointOf = (party: string): string | undefined => (party === 'key-authority'
+    ? options.keyAuthorityEndpoint
+    : options.agencies.find((a) => a.id === party)?.endpoint);
+  const partyIds = ['coordinator', 'key-authority', ...ids];
+  for (const party of partyIds) {
+    const host = endpointHost(endpointOf(party));
+    // a certificate valid for another party's name would let this party pose as that one
+    if (host !== null && host !== party && partyIds.includes(host)) {
+      throw new FedstatError('CONFIG_INVALID', `the endpoint host of ${party} is the id of party ${host}; use a host name that is not another party's id`);
+    }
   }
   const keysDir = join(outDir, 'keys');
   const federationFile = join(outDir, 'federation.json');
@@ -105,18 +138,36 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
     generatePartySecrets('key-authority', 'key-authority', heKeys.secretKey),
     ...options.agencies.map((a) => generatePartySecrets(a.id, 'agency')),
   ];
+  // certificates are issued before anything is written, so a host they refuse leaves no files behind
+  const name = options.name ?? 'fedstat-federation';
+  const ca = createCertificateAuthority({ commonName: `fedstat CA ${name}`.slice(0, 64), validDays: options.caValidDays ?? DEFAULT_CA_VALID_DAYS });
+  const withTls = secrets.map((s): PartySecrets => {
+    const host = endpointHost(endpointOf(s.party));
+    return {
+      ...s,
+      tls: issuePartyCertificate(ca, {
+        partyId: s.party, role: s.role,
+        hosts: host === null ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
+        validDays: options.certificateValidDays ?? DEFAULT_CERTIFICATE_VALID_DAYS,
+      }),
+    };
+  });
   const publicKeyFile = 'he-public.key';
   writeFileSync(join(outDir, publicKeyFile), heKeys.publicKey);
+  const caFile = 'ca.crt';
+  const caCertificateFile = join(outDir, caFile);
+  writeFileSync(caCertificateFile, ca.certificatePem);
 
   const doc: FederationDocument = {
     fedstat: FEDERATION_FORMAT,
-    name: options.name ?? 'fedstat-federation',
+    name,
     schema: options.schema,
     policy,
     he: { preset: preset.name, publicKeyFile, publicKeySha256: toHex(sha256(heKeys.publicKey)) },
+    tls: { caFile, caSha256: toHex(sha256(new TextEncoder().encode(ca.certificatePem))) },
     parties: secrets.map((s) => {
       const spec = options.agencies.find((a) => a.id === s.party);
-      const endpoint = s.role === 'key-authority' ? options.keyAuthorityEndpoint : spec?.endpoint;
+      const endpoint = endpointOf(s.party);
       return {
         id: s.party,
         role: s.role,
@@ -128,11 +179,17 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
     }),
   };
   writeFileSync(federationFile, `${JSON.stringify(doc, null, 2)}\n`);
+  const caKeyFile = join(keysDir, 'ca.key');
+  writeSecretFile(caKeyFile, ca.privateKeyPem, options.force === true);
   const keyFiles: Record<string, string> = {};
-  for (const s of secrets) {
+  for (const s of withTls) {
     const path = join(keysDir, `${s.party}.key`);
     writeKeyFile(path, s, options.force === true);
     keyFiles[s.party] = path;
   }
-  return { federation: loadFederation(federationFile), federationFile, keyFiles };
+  return { federation: loadFederation(federationFile), federationFile, keyFiles, caCertificateFile, caKeyFile };
+}
+
+function endpointHost(endpoint: string | undefined): string | null {
+  return endpoint === undefined ? null : (parseEndpoint(endpoint)?.host ?? null);
 }

@@ -1,7 +1,8 @@
 /**
  * One secret key file per party (mode 0600): its Ed25519 signing seed, its X25519 agreement
- * secret and, for the key authority, the BFV secret key. Loading checks the permissions and that
- * the keys match the party's public keys in the federation file.
+ * secret, its TLS certificate and private key (PEM) and, for the key authority, the BFV secret
+ * key. Loading checks the permissions, that the keys match the party's public keys in the
+ * federation file, and that the certificate was issued by the federation CA to this party.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
@@ -9,7 +10,9 @@ import nacl from 'tweetnacl';
 import { FedstatError } from '../errors.js';
 import { fromBase64, toBase64 } from '../crypto/digest.js';
 import { constantTimeEqual, signingKeyPairFromSeed, type SigningKeyPair } from '../crypto/ed25519.js';
-import { party as findParty, type Federation, type PartyRole } from './federation.js';
+import { partyCertificateProblem } from '../tls/verify.js';
+import { isRecord } from '../util/is-record.js';
+import { party as findParty, readCaCertificate, type Federation, type PartyRole } from './federation.js';
 
 export interface PartySecrets {
   readonly party: string;
@@ -19,12 +22,23 @@ export interface PartySecrets {
   readonly agreementPublic: Uint8Array;
   /** Serialized BFV secret key; only the key authority has one. */
   readonly heSecretKey: Uint8Array | null;
+  /**
+   * The party's mTLS certificate (issued by the federation CA, CN and DNS name = party id) and
+   * its private key, PEM. null in key files written before mTLS, or when the federation file
+   * has no "tls" section: such a party can only run with --insecure on loopback.
+   */
+  readonly tls: PartyTls | null;
+}
+
+export interface PartyTls {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
 }
 
 export function generatePartySecrets(party: string, role: PartyRole, heSecretKey: Uint8Array | null = null): PartySecrets {
   const agreementSecret = new Uint8Array(randomBytes(32));
   return {
-    party, role, heSecretKey, agreementSecret,
+    party, role, heSecretKey, agreementSecret, tls: null,
     agreementPublic: nacl.scalarMult.base(agreementSecret),
     signing: signingKeyPairFromSeed(new Uint8Array(randomBytes(32))),
   };
@@ -39,7 +53,16 @@ export function writeKeyFile(path: string, secrets: PartySecrets, overwrite = fa
     signingSeed: toBase64(secrets.signing.secretKey.subarray(0, 32)),
     agreementSecret: toBase64(secrets.agreementSecret),
     ...(secrets.heSecretKey === null ? {} : { heSecretKey: toBase64(secrets.heSecretKey) }),
+    ...(secrets.tls === null ? {} : { tlsCertificate: secrets.tls.certificatePem, tlsPrivateKey: secrets.tls.privateKeyPem }),
   };
+  writeSecretFile(path, `${JSON.stringify(doc, null, 2)}\n`, overwrite);
+}
+
+/**
+ * Writes a secret file (a key file, the CA private key) with mode 0600, refusing to overwrite
+ * unless `overwrite`.
+ */
+export function writeSecretFile(path: string, text: string, overwrite = false): void {
   let fd: number;
   try {
     fd = openSync(path, overwrite ? 'w' : 'wx', 0o600);
@@ -50,7 +73,7 @@ export function writeKeyFile(path: string, secrets: PartySecrets, overwrite = fa
       : `cannot write key file ${path}: ${code ?? 'error'}`, { cause: e });
   }
   try {
-    writeSync(fd, `${JSON.stringify(doc, null, 2)}\n`);
+    writeSync(fd, text);
   } finally {
     closeSync(fd);
   }
@@ -74,12 +97,14 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
     if (e instanceof FedstatError) throw e;
     throw new FedstatError('KEY_INVALID', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --key`, { cause: e });
   }
-  let doc: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    doc = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text);
   } catch {
     throw keyError(path, 'not valid JSON', 'restore it from your backup or re-run fedstat init');
   }
+  if (!isRecord(parsed)) throw keyError(path, 'not a JSON object', 'restore it from your backup or re-run fedstat init');
+  const doc = parsed;
   const partyId = doc['party'];
   if (typeof partyId !== 'string') throw keyError(path, 'no "party" field', 're-run fedstat init');
   const p = findParty(federation, partyId);
@@ -96,5 +121,22 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
     heSecretKey = typeof doc['heSecretKey'] === 'string' ? fromBase64(doc['heSecretKey']) : null;
     if (heSecretKey === null) throw keyError(path, 'malformed HE secret key', 're-run fedstat init');
   }
-  return { party: partyId, role: p.role, signing, agreementSecret, agreementPublic, heSecretKey };
+  return { party: partyId, role: p.role, signing, agreementSecret, agreementPublic, heSecretKey, tls: loadTls(path, doc, partyId, federation) };
+}
+
+/**
+ * The key file's TLS certificate and key, checked against the federation CA; null when the key
+ * file predates mTLS or the federation has no CA (then only --insecure on loopback can run).
+ */
+function loadTls(path: string, doc: Record<string, unknown>, partyId: string, federation: Federation): PartyTls | null {
+  const certificatePem = doc['tlsCertificate'];
+  const privateKeyPem = doc['tlsPrivateKey'];
+  if (certificatePem === undefined && privateKeyPem === undefined) return null;
+  if (typeof certificatePem !== 'string' || typeof privateKeyPem !== 'string') {
+    throw keyError(path, '"tlsCertificate" and "tlsPrivateKey" must both be PEM text', 're-run fedstat init');
+  }
+  if (federation.tls === null) return null;
+  const problem = partyCertificateProblem({ caPem: readCaCertificate(federation), certificatePem, privateKeyPem, partyId });
+  if (problem !== null) throw keyError(path, problem, `use the key file created with ${federation.file}, or re-run fedstat init`);
+  return { certificatePem, privateKeyPem };
 }

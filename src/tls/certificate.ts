@@ -158,7 +158,7 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions)
       extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, octetString(ski)))),
     ],
   }, privateKey);
-  return { certificatePem, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) };
+  return { certificatePem, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
 /** subjectAltName entries: DNS:partyId first, then each distinct host as an IP or DNS entry. */
@@ -233,5 +233,5 @@ export function issuePartyCertificate(ca: CertificateAndKey, options: PartyCerti
   if (!new X509Certificate(certificatePem).verify(caCertificate.publicKey)) {
     throw new FedstatError('INTERNAL', `the certificate issued to ${options.partyId} does not verify under its CA`);
   }
-  return { certificatePem, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) };
+  return { certificatePem, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }

@@ -155,7 +155,7 @@ export function printableString(text: string): Uint8Array {
 
 /** IA5String (ASCII): DNS names in subjectAltName. */
 export function ia5String(text: string): Uint8Array {
-  if (!/^[\x00-\x7f]*$/.test(text)) throw new RangeError('text has characters IA5String cannot hold');
+  if ([...text].some((c) => c.charCodeAt(0) > 0x7f)) throw new RangeError('text has characters IA5String cannot hold');
   return tlv(TAG.IA5_STRING, new TextEncoder().encode(text));
 }
 
