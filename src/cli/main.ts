@@ -5,6 +5,7 @@ import { FEDSTAT_VERSION } from '../transport/agency-server.js';
 import { registerAgency } from './commands/agency.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
+import { registerKeyAuthority } from './commands/key-authority.js';
 import { registerQuery } from './commands/query.js';
 import { registerSeed } from './commands/seed.js';
 import { EXIT } from './exit-codes.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSeed(program);
   registerInit(program);
   registerAgency(program);
+  registerKeyAuthority(program);
   registerQuery(program);
   registerDemo(program);
   return program;

@@ -1,98 +1,206 @@
 /**
- * The key authority holds the BFV secret key and decrypts only aggregate sums, and only for a
- * query the coordinator signed, combining at least `minAgencies` of the agencies that query
- * named, once per query id. Every decryption is recorded. It runs inside the coordinator's
- * process by default; the interface is what a separate service implements.
+ * The key authority holds the BFV secret key. It decrypts only a sum that comes with the
+ * coordinator-signed query and the coordinator-signed survivor set of that query, with enough
+ * survivors, once per query id; it records every release and signs every answer, so the
+ * coordinator (and later an auditor) can tell its answers from forgeries. It runs inside the
+ * coordinator's process by default, or as its own gRPC service (src/transport/key-authority-*).
  */
-import { FedstatError } from '../errors.js';
-import type { AuditSink } from '../audit/events.js';
-import { NO_AUDIT } from '../audit/events.js';
-import type { Federation } from '../federation/federation.js';
+import { FedstatError, describeError } from '../errors.js';
+import { NO_AUDIT, type AuditSink } from '../audit/events.js';
+import { sha256, toHex } from '../crypto/digest.js';
+import { partyOfRole, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
-import { HeDecryptor } from '../he/decryptor.js';
 import { HeParams } from '../he/he-params.js';
+import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
-import { openQuery, type SignedQuery } from '../protocol/query-envelope.js';
+import { signDecryptionAnswer, type DecryptionAnswer, type DecryptionRequest } from '../protocol/decryption.js';
+import { admitDecryption, refusal } from './release-policy.js';
+import { inThreadSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
-export interface DecryptionRequest {
-  readonly query: SignedQuery;
-  /** Agencies whose contributions were summed. */
-  readonly contributors: readonly string[];
-  /** The summed ciphertexts, one per ciphertext of the plan's layout. */
-  readonly ciphertexts: readonly Uint8Array[];
+/** What the coordinator needs of a key authority, in process or over gRPC. */
+export interface KeyAuthority {
+  /**
+   * Decrypts the request's summed ciphertexts if the release policy allows it, and returns the
+   * slot vectors with the key authority's signature over them. Rejects with FedstatError
+   * BAD_MESSAGE, REPLAY, POLICY_REFUSED, MESSAGE_TOO_LARGE or UNAVAILABLE.
+   */
+  decrypt(request: DecryptionRequest): Promise<DecryptionAnswer>;
+  close(): Promise<void>;
 }
 
-export interface KeyAuthority {
-  decrypt(request: DecryptionRequest): Promise<BigUint64Array[]>;
-  close(): Promise<void>;
+/** Public facts about a key authority: who it is, and the parameters it decrypts under. */
+export interface KeyAuthorityDescription {
+  readonly partyId: string;
+  readonly federationId: string;
+  readonly paramsId: string;
+  /** Slots per ciphertext (N). */
+  readonly slotCount: number;
+  /** Exact byte length of one serialized ciphertext (sizes the service's receive limit). */
+  readonly ciphertextBytes: number;
+}
+
+/** A key authority that can be served: it also describes itself. */
+export interface ServableKeyAuthority extends KeyAuthority {
+  describe(): Promise<KeyAuthorityDescription>;
+}
+
+/** One decryption the key authority performed; hashes and party ids, never values. */
+export interface ReleaseRecord {
+  readonly queryId: string;
+  /** Sorted ids of the agencies whose sum was decrypted. */
+  readonly survivors: readonly string[];
+  /** Sorted ids of the agencies the query named that did not contribute. */
+  readonly dropped: readonly string[];
+  /** Hex SHA-256 of each decrypted ciphertext, in request order. */
+  readonly ciphertextDigests: readonly string[];
+  /** Clock time of the release (ms since the epoch). */
+  readonly at: number;
 }
 
 export interface InProcessKeyAuthorityOptions {
   readonly federation: Federation;
+  /** The key authority's key file: its signing key and the BFV secret key. */
   readonly secrets: PartySecrets;
+  /** Receives a `decryption` event per release and a `refusal` event per refused authenticated query. */
   readonly audit?: AuditSink;
   readonly clock?: () => number;
+  /** Also decrypt `encrypted-unmasked` queries. Benchmarks only: those reveal each agency's aggregate. */
+  readonly allowBenchmarkModes?: boolean;
+  /** Where decryption runs; default HeDecryptor in this thread. */
+  readonly decryptor?: SlotDecryptorFactory;
+  /**
+   * HE parameters to use instead of building the federation's preset; they must be of the preset
+   * the federation names. The caller keeps ownership (they are not disposed by close()).
+   */
+  readonly params?: HeParams;
 }
 
-export class InProcessKeyAuthority implements KeyAuthority {
-  private readonly released = new Set<string>();
-  private closed = false;
+export class InProcessKeyAuthority implements ServableKeyAuthority {
+  readonly #records: ReleaseRecord[] = [];
+  readonly #released = new Set<string>();
+  /** Query ids being decrypted now: a concurrent second request for one of them is a replay. */
+  readonly #pending = new Set<string>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
 
   private constructor(
-    private readonly federation: Federation,
+    private readonly options: InProcessKeyAuthorityOptions,
+    private readonly partyId: string,
     private readonly params: HeParams,
-    private readonly decryptor: HeDecryptor,
-    private readonly audit: AuditSink,
-    private readonly clock: () => number,
+    private readonly ownsParams: boolean,
+    private readonly decryptor: SlotDecryptor,
   ) {}
 
+  /** KEY_INVALID unless `secrets` is the federation's key authority with a BFV secret key. */
   static async create(options: InProcessKeyAuthorityOptions): Promise<InProcessKeyAuthority> {
     const { federation, secrets } = options;
-    if (secrets.role !== 'key-authority' || secrets.heSecretKey === null) {
-      throw new FedstatError('KEY_INVALID', `key file of ${secrets.party} holds no HE secret key; use the key authority's key file`);
+    const me = partyOfRole(federation, 'key-authority');
+    if (secrets.role !== 'key-authority' || secrets.party !== me.id || secrets.heSecretKey === null) {
+      throw new FedstatError('KEY_INVALID', `key file of ${secrets.party} is not the key authority's or holds no HE secret key; use ${me.id}'s key file`);
     }
-    const params = await HeParams.create(presetByName(federation.he.preset));
+    if (options.params !== undefined && options.params.preset.name !== federation.he.preset) {
+      throw new FedstatError('CONFIG_INVALID', `HE parameters ${options.params.preset.name} given, but the federation uses ${federation.he.preset}`);
+    }
+    const params = options.params ?? await HeParams.create(presetByName(federation.he.preset));
+    const ownsParams = options.params === undefined;
     try {
-      const decryptor = new HeDecryptor(params, secrets.heSecretKey);
-      return new InProcessKeyAuthority(federation, params, decryptor, options.audit ?? NO_AUDIT, options.clock ?? Date.now);
+      const decryptor = await (options.decryptor ?? inThreadSlotDecryptor)(params, secrets.heSecretKey);
+      return new InProcessKeyAuthority(options, me.id, params, ownsParams, decryptor);
     } catch (e) {
-      params[Symbol.dispose]();
+      if (ownsParams) params[Symbol.dispose]();
       throw e;
     }
   }
 
-  decrypt(request: DecryptionRequest): Promise<BigUint64Array[]> {
-    if (this.closed) return Promise.reject(new FedstatError('UNAVAILABLE', 'key authority is closed'));
-    try {
-      const now = this.clock();
-      const env = openQuery(request.query, this.federation, this.params.paramsId, now);
-      const contributors = new Set(request.contributors);
-      if (contributors.size !== request.contributors.length) throw new FedstatError('BAD_MESSAGE', 'contributor list has duplicates');
-      for (const c of contributors) {
-        if (!env.agencies.includes(c)) throw new FedstatError('POLICY_REFUSED', `key authority refuses: ${c} was not asked by query ${env.queryId}`);
-      }
-      if (contributors.size < this.federation.policy.minAgencies) {
-        throw new FedstatError('POLICY_REFUSED', `key authority refuses: ${contributors.size} contributing agencies, the policy needs at least ${this.federation.policy.minAgencies}`);
-      }
-      if (env.mode !== 'encrypted') throw new FedstatError('POLICY_REFUSED', 'key authority decrypts encrypted queries only');
-      if (this.released.has(env.queryId)) {
-        throw new FedstatError('REPLAY', `key authority already released query ${env.queryId}; each query is decrypted once`);
-      }
-      const slots = request.ciphertexts.map((ct) => this.decryptor.decrypt(ct));
-      this.released.add(env.queryId);
-      this.audit.append({ type: 'decryption', at: now, queryId: env.queryId, contributors: [...contributors].sort() });
-      return Promise.resolve(slots);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+  describe(): Promise<KeyAuthorityDescription> {
+    return Promise.resolve(Object.freeze({
+      partyId: this.partyId, federationId: this.options.federation.id, paramsId: this.params.paramsId,
+      slotCount: this.params.slotCount, ciphertextBytes: this.params.ciphertextBytes,
+    }));
   }
 
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.decryptor[Symbol.dispose]();
-      this.params[Symbol.dispose]();
+  /** Every release so far, oldest first (a copy). */
+  releases(): readonly ReleaseRecord[] {
+    return Object.freeze([...this.#records]);
+  }
+
+  decrypt(request: DecryptionRequest): Promise<DecryptionAnswer> {
+    if (this.#closed) return Promise.reject(new FedstatError('UNAVAILABLE', 'key authority is closed'));
+    const run = this.#decrypt(request);
+    this.#inFlight.add(run);
+    void run.finally(() => this.#inFlight.delete(run)).catch(() => undefined);
+    return run;
+  }
+
+  async #decrypt(request: DecryptionRequest): Promise<DecryptionAnswer> {
+    const { federation } = this.options;
+    const now = (this.options.clock ?? Date.now)();
+    const audit = this.options.audit ?? NO_AUDIT;
+    const { query, set } = (() => {
+      try {
+        return admitDecryption(request, {
+          federation, paramsId: this.params.paramsId, now, allowBenchmarkModes: this.options.allowBenchmarkModes === true,
+        });
+      } catch (e) {
+        throw this.#noteRefusal(e, now);
+      }
+    })();
+    const id = query.queryId;
+    if (this.#released.has(id) || this.#pending.has(id)) {
+      throw this.#noteRefusal(refusal('REPLAY', id, 'it was decrypted before; each query is decrypted once'), now);
     }
-    return Promise.resolve();
+    const count = request.ciphertexts.length;
+    if (count < 1 || count > MAX_CIPHERTEXTS) {
+      throw this.#noteRefusal(refusal('BAD_MESSAGE', id, `${count} ciphertexts sent, expected 1 to ${MAX_CIPHERTEXTS}`), now);
+    }
+    this.#pending.add(id);
+    let slots: BigUint64Array[];
+    try {
+      slots = await this.decryptor.decrypt(request.ciphertexts);
+      this.#checkSlots(slots, count);
+    } catch (e) {
+      this.#pending.delete(id);
+      const code = e instanceof FedstatError ? e.code : 'INTERNAL';
+      throw this.#noteRefusal(refusal(code, id, `decryption failed: ${e instanceof FedstatError ? e.message : describeError(e)}`, e), now);
+    }
+    const record: ReleaseRecord = Object.freeze({
+      queryId: id, survivors: set.survivors, dropped: set.dropped, at: now,
+      ciphertextDigests: Object.freeze(request.ciphertexts.map((ct) => toHex(sha256(ct)))),
+    });
+    this.#pending.delete(id);
+    this.#released.add(id);
+    this.#records.push(record);
+    audit.append({
+      type: 'decryption', at: now, queryId: id, contributors: record.survivors, dropped: record.dropped,
+      ciphertextDigests: record.ciphertextDigests,
+    });
+    return signDecryptionAnswer(federation.id, request, slots, this.options.secrets.signing.secretKey);
+  }
+
+  /** A decryptor is trusted code, but a worker's answer still crosses a boundary: check its shape. */
+  #checkSlots(slots: readonly BigUint64Array[], count: number): void {
+    const t = this.params.plainModulus;
+    const ok = slots.length === count && slots.every((s) => s instanceof BigUint64Array && s.length === this.params.slotCount && s.every((v) => v < t));
+    if (!ok) throw new FedstatError('INTERNAL', 'the decryptor returned slot vectors of the wrong count, length or range');
+  }
+
+  /** Appends a refusal event for refusals of an authenticated query (those carry its id). */
+  #noteRefusal(e: unknown, now: number): Error {
+    if (!(e instanceof Error)) return new FedstatError('INTERNAL', `key authority failed: ${describeError(e)}`);
+    const details: Readonly<Record<string, unknown>> = e instanceof FedstatError ? e.details : {};
+    const { queryId, reason } = details;
+    if (typeof queryId === 'string' && typeof reason === 'string') {
+      (this.options.audit ?? NO_AUDIT).append({ type: 'refusal', at: now, queryId, agencyId: this.partyId, reason });
+    }
+    return e;
+  }
+
+  /** Waits for decryptions in flight, then frees the decryptor and (if owned) the parameters. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    await this.decryptor.close();
+    if (this.ownsParams) this.params[Symbol.dispose]();
   }
 }

@@ -11,7 +11,7 @@ import { packageRoot } from '../util/package-root.js';
 let root: protobuf.Root | undefined;
 
 function protoRoot(): protobuf.Root {
-  root ??= protobuf.loadSync(join(packageRoot(), 'proto', 'fedstat', 'v1', 'agency.proto'));
+  root ??= protobuf.loadSync(['agency.proto', 'key-authority.proto'].map((f) => join(packageRoot(), 'proto', 'fedstat', 'v1', f)));
   return root;
 }
 
@@ -46,4 +46,20 @@ export interface AggregateRequestMessage {
 }
 export interface AggregateResponseMessage {
   agencyId: string; queryId: string; mode: string; payloads: Uint8Array[]; signature: Uint8Array;
+}
+
+export function keyAuthorityServiceDefinition(): ServiceDefinition {
+  const service = protoRoot().lookupService('fedstat.v1.KeyAuthority');
+  return { Describe: method(service, 'Describe'), Decrypt: method(service, 'Decrypt') };
+}
+
+export interface DescribeKeyAuthorityResponseMessage {
+  partyId: string; federationId: string; paramsId: string; version: string;
+}
+export interface DecryptRequestMessage {
+  query: Uint8Array; querySignature: Uint8Array; survivors: Uint8Array; survivorsSignature: Uint8Array;
+  ciphertexts: Uint8Array[]; signature: Uint8Array;
+}
+export interface DecryptResponseMessage {
+  slots: Uint8Array[]; signature: Uint8Array;
 }

@@ -1,0 +1,93 @@
+/**
+ * A complete key authority service from files, as `fedstat key-authority serve` runs it: load the
+ * federation and the key authority's key file, build the in-process key authority, and serve it
+ * over gRPC (mTLS with the federation's certificates unless `insecure` on loopback) on the port of
+ * its endpoint in the federation file.
+ */
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { JsonlAuditSink, allSinks, type AuditSink } from '../audit/events.js';
+import { FedstatError } from '../errors.js';
+import { loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
+import { loadKeyFile } from '../federation/key-file.js';
+import { serverCredentials } from '../transport/credentials.js';
+import { serveKeyAuthority } from '../transport/key-authority-server.js';
+import type { RunningServer } from '../transport/agency-server.js';
+import { InProcessKeyAuthority } from './key-authority.js';
+import type { SlotDecryptorFactory } from './slot-decryptor.js';
+
+export interface KeyAuthorityNodeOptions {
+  readonly federationFile: string;
+  readonly keyFile: string;
+  /** Default: the host of the key authority's endpoint in the federation file, else 127.0.0.1. */
+  readonly host?: string;
+  /** Default: the port of the key authority's endpoint (CONFIG_INVALID if it has none). */
+  readonly port?: number;
+  /** Plain TCP instead of mTLS; refused unless the host is a loopback address. */
+  readonly insecure?: boolean;
+  /** Server credentials to use instead of those built from the federation (mTLS) or `insecure`. */
+  readonly credentials?: ServerCredentials;
+  /** Append every release and refusal to this JSON-lines file. */
+  readonly auditLog?: string;
+  /** Also told of every release and every refusal of an authenticated query (the CLI prints them). */
+  readonly onEvent?: AuditSink;
+  /** Told of every request refused before its query could be authenticated (forged, malformed, expired). */
+  readonly onRejected?: (error: FedstatError) => void;
+  /** Also decrypt encrypted-unmasked queries (benchmarks only). */
+  readonly allowBenchmarkModes?: boolean;
+  /** Where decryption runs; default in this thread. */
+  readonly decryptor?: SlotDecryptorFactory;
+}
+
+export interface KeyAuthorityNode {
+  readonly keyAuthority: InProcessKeyAuthority;
+  readonly federation: Federation;
+  readonly partyId: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): Promise<KeyAuthorityNode> {
+  const federation = loadFederation(options.federationFile);
+  const secrets = loadKeyFile(options.keyFile, federation);
+  const me = partyOfRole(federation, 'key-authority');
+  const endpoint = me.endpoint === null ? null : parseEndpoint(me.endpoint);
+  const port = options.port ?? endpoint?.port;
+  if (port === undefined) {
+    throw new FedstatError('CONFIG_INVALID', `${federation.file} gives the key authority no endpoint; pass --port, or re-run fedstat init with --key-authority-endpoint HOST:PORT`);
+  }
+  const host = options.host ?? endpoint?.host ?? '127.0.0.1';
+  const credentials = options.credentials ?? serverCredentials(federation, secrets, { insecure: options.insecure === true, host });
+  const keyAuthority = await InProcessKeyAuthority.create({
+    federation, secrets,
+    allowBenchmarkModes: options.allowBenchmarkModes === true,
+    audit: allSinks(
+      ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),
+      ...(options.onEvent === undefined ? [] : [options.onEvent]),
+    ),
+    ...(options.decryptor === undefined ? {} : { decryptor: options.decryptor }),
+  });
+  const { onRejected } = options;
+  // Refusals of an authenticated query carry its id and reach the audit sinks; the rest do not.
+  const served = onRejected === undefined ? keyAuthority : {
+    describe: () => keyAuthority.describe(),
+    close: () => keyAuthority.close(),
+    decrypt: (request: Parameters<InProcessKeyAuthority['decrypt']>[0]) => keyAuthority.decrypt(request).catch((e: unknown) => {
+      if (e instanceof FedstatError && typeof e.details['queryId'] !== 'string') onRejected(e);
+      throw e;
+    }),
+  };
+  let server: RunningServer;
+  try {
+    server = await serveKeyAuthority(served, host, port, credentials);
+  } catch (e) {
+    await keyAuthority.close();
+    throw e;
+  }
+  return {
+    keyAuthority, federation, partyId: me.id, port: server.port,
+    close: async () => {
+      await server.close();
+      await keyAuthority.close();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Serves a key authority over gRPC, or mounts it in a gRPC server its operator already runs.
+ * Handlers convert wire messages to the domain types of src/protocol and back; every failure
+ * becomes a status with a clear, secret-free message, never a crash, and the server keeps serving.
+ */
+import { Server, type ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { FedstatError } from '../errors.js';
+import { MAX_CIPHERTEXTS } from '../he/packing.js';
+import type { ServableKeyAuthority } from '../key-authority/key-authority.js';
+import { slotsToBytes } from '../protocol/contribution.js';
+import type { DecryptionRequest } from '../protocol/decryption.js';
+import { FEDSTAT_VERSION, type RunningServer } from './agency-server.js';
+import { keyAuthorityLimits, keyAuthorityServerOptions, type KeyAuthorityLimits } from './key-authority-limits.js';
+import {
+  keyAuthorityServiceDefinition, type DecryptRequestMessage, type DecryptResponseMessage, type DescribeKeyAuthorityResponseMessage,
+} from './proto.js';
+import { toServiceError } from './status.js';
+
+function unary<Req, Res>(handle: (req: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    const fail = (e: unknown): void => callback(toServiceError(e instanceof FedstatError
+      ? e : new FedstatError('INTERNAL', 'internal error in the key authority; see its log')), null);
+    try {
+      handle(call.request).then((res) => callback(null, res), fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+function bytes(v: unknown, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new FedstatError('BAD_MESSAGE', `decryption request: ${what} is missing`);
+  return v;
+}
+
+/** The wire request as the domain's DecryptionRequest (shape only; the key authority checks the rest). */
+function toRequest(m: DecryptRequestMessage): DecryptionRequest {
+  const cts: unknown = m.ciphertexts;
+  if (!Array.isArray(cts) || !cts.every((c) => c instanceof Uint8Array)) throw new FedstatError('BAD_MESSAGE', 'decryption request: ciphertexts are malformed');
+  // Checked before the request signature, which would hash every ciphertext first.
+  if (cts.length < 1 || cts.length > MAX_CIPHERTEXTS) {
+    throw new FedstatError('BAD_MESSAGE', `decryption request carries ${cts.length} ciphertexts, expected 1 to ${MAX_CIPHERTEXTS}`);
+  }
+  return {
+    query: { bytes: bytes(m.query, 'query'), signature: bytes(m.querySignature, 'query signature') },
+    survivors: { bytes: bytes(m.survivors, 'survivor set'), signature: bytes(m.survivorsSignature, 'survivor set signature') },
+    ciphertexts: cts,
+    signature: bytes(m.signature, 'signature'),
+  };
+}
+
+export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority): UntypedServiceImplementation {
+  return {
+    Describe: unary<unknown, DescribeKeyAuthorityResponseMessage>(async () => {
+      const d = await ka.describe();
+      return { partyId: d.partyId, federationId: d.federationId, paramsId: d.paramsId, version: FEDSTAT_VERSION };
+    }),
+    Decrypt: unary<DecryptRequestMessage, DecryptResponseMessage>(async (req) => {
+      const answer = await ka.decrypt(toRequest(req));
+      return { slots: answer.slots.map(slotsToBytes), signature: answer.signature };
+    }),
+  };
+}
+
+/**
+ * Adds the KeyAuthority service to an existing grpc-js server. That server's options must allow
+ * requests of `keyAuthorityLimits(...).requestBytes` (see keyAuthorityServerOptions).
+ */
+export function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority): void {
+  server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka));
+}
+
+export interface ServeKeyAuthorityOptions {
+  /** Default: computed from the key authority's HE parameters (keyAuthorityLimits). */
+  readonly limits?: KeyAuthorityLimits;
+}
+
+/**
+ * Serves `ka` on host:port (port 0 picks a free one) with `credentials` (mTLS in production;
+ * insecure only on loopback). Rejects with UNAVAILABLE when the address cannot be bound.
+ */
+export async function serveKeyAuthority(
+  ka: ServableKeyAuthority, host: string, port: number, credentials: ServerCredentials, options: ServeKeyAuthorityOptions = {},
+): Promise<RunningServer> {
+  const limits = options.limits ?? keyAuthorityLimits(await ka.describe());
+  const server = new Server(keyAuthorityServerOptions(limits));
+  addKeyAuthorityService(server, ka);
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => {
+      if (err !== null) reject(new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}; choose another --port`, { cause: err }));
+      else resolve(p);
+    });
+  });
+  return {
+    port: bound,
+    close: () => new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.forceShutdown(), 2_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    }),
+  };
+}
