@@ -17,3 +17,8 @@ export {
   addSlotsModT, MAX_CIPHERTEXTS, packSlots, planSlotLayout, proveNoWrap, unpackSlots,
   type CellSlots, type SlotLayout, type SlotSpace,
 } from './packing.js';
+export {
+  DEFAULT_HE_RESOURCE_LIMITS, IsolatedHe, type IsolatedAccumulatorOptions, type IsolatedHeOptions, type IsolatedHeStats,
+} from './isolated/isolated-he.js';
+export { IsolatedAccumulator, type TransferOptions } from './isolated/isolated-accumulator.js';
+export type { IsolatedHeInfo } from './isolated/protocol.js';
