@@ -10,7 +10,7 @@ import { FedstatError } from '../errors.js';
 import { loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
 import { serverCredentials } from '../transport/credentials.js';
-import { serveKeyAuthority } from '../transport/key-authority-server.js';
+import { serveKeyAuthority, type RejectionListener } from '../transport/key-authority-server.js';
 import type { RunningServer } from '../transport/agency-server.js';
 import { InProcessKeyAuthority } from './key-authority.js';
 import type { SlotDecryptorFactory } from './slot-decryptor.js';
@@ -30,8 +30,11 @@ export interface KeyAuthorityNodeOptions {
   readonly auditLog?: string;
   /** Also told of every release and every refusal of an authenticated query (the CLI prints them). */
   readonly onEvent?: AuditSink;
-  /** Told of every request refused before its query could be authenticated (forged, malformed, expired). */
-  readonly onRejected?: (error: FedstatError) => void;
+  /**
+   * Told of every request refused before its query could be authenticated (forged, malformed,
+   * expired) and of unexpected failures; refusals of authenticated queries go to `onEvent`.
+   */
+  readonly onRejected?: RejectionListener;
   /** Also decrypt encrypted-unmasked queries (benchmarks only). */
   readonly allowBenchmarkModes?: boolean;
   /** Where decryption runs; default in this thread. */
@@ -66,19 +69,9 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
     ),
     ...(options.decryptor === undefined ? {} : { decryptor: options.decryptor }),
   });
-  const { onRejected } = options;
-  // Refusals of an authenticated query carry its id and reach the audit sinks; the rest do not.
-  const served = onRejected === undefined ? keyAuthority : {
-    describe: () => keyAuthority.describe(),
-    close: () => keyAuthority.close(),
-    decrypt: (request: Parameters<InProcessKeyAuthority['decrypt']>[0]) => keyAuthority.decrypt(request).catch((e: unknown) => {
-      if (e instanceof FedstatError && typeof e.details['queryId'] !== 'string') onRejected(e);
-      throw e;
-    }),
-  };
   let server: RunningServer;
   try {
-    server = await serveKeyAuthority(served, host, port, credentials);
+    server = await serveKeyAuthority(keyAuthority, host, port, credentials, options.onRejected === undefined ? {} : { onRejected: options.onRejected });
   } catch (e) {
     await keyAuthority.close();
     throw e;

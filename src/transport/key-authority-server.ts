@@ -4,7 +4,7 @@
  * becomes a status with a clear, secret-free message, never a crash, and the server keeps serving.
  */
 import { Server, type ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { FedstatError } from '../errors.js';
+import { FedstatError, describeError } from '../errors.js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import type { ServableKeyAuthority } from '../key-authority/key-authority.js';
 import { slotsToBytes } from '../protocol/contribution.js';
@@ -16,10 +16,21 @@ import {
 } from './proto.js';
 import { toServiceError } from './status.js';
 
-function unary<Req, Res>(handle: (req: Req) => Promise<Res>) {
+/**
+ * Called with every failed call that is not a refusal of an authenticated query (those carry
+ * `details.queryId` and reach the key authority's audit sink): forged, malformed or expired
+ * requests, and unexpected failures (as INTERNAL, with a secret-free description).
+ */
+export type RejectionListener = (error: FedstatError) => void;
+
+function unary<Req, Res>(handle: (req: Req) => Promise<Res>, onRejected: RejectionListener | undefined) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    const fail = (e: unknown): void => callback(toServiceError(e instanceof FedstatError
-      ? e : new FedstatError('INTERNAL', 'internal error in the key authority; see its log')), null);
+    const fail = (e: unknown): void => {
+      const err = e instanceof FedstatError ? e : new FedstatError('INTERNAL', `internal error in the key authority: ${describeError(e)}`, { cause: e });
+      if (typeof err.details['queryId'] !== 'string') onRejected?.(err);
+      // an unexpected failure's own words stay in this process
+      callback(toServiceError(e instanceof FedstatError ? e : new FedstatError('INTERNAL', 'internal error in the key authority; see its log')), null);
+    };
     try {
       handle(call.request).then((res) => callback(null, res), fail);
     } catch (e) {
@@ -44,21 +55,22 @@ function toRequest(m: DecryptRequestMessage): DecryptionRequest {
   return {
     query: { bytes: bytes(m.query, 'query'), signature: bytes(m.querySignature, 'query signature') },
     survivors: { bytes: bytes(m.survivors, 'survivor set'), signature: bytes(m.survivorsSignature, 'survivor set signature') },
-    ciphertexts: cts,
+    // Plain Uint8Array views: SEAL refuses Buffer (protobufjs decodes bytes into Buffers).
+    ciphertexts: cts.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength)),
     signature: bytes(m.signature, 'signature'),
   };
 }
 
-export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority): UntypedServiceImplementation {
+export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, onRejected?: RejectionListener): UntypedServiceImplementation {
   return {
     Describe: unary<unknown, DescribeKeyAuthorityResponseMessage>(async () => {
       const d = await ka.describe();
       return { partyId: d.partyId, federationId: d.federationId, paramsId: d.paramsId, version: FEDSTAT_VERSION };
-    }),
+    }, onRejected),
     Decrypt: unary<DecryptRequestMessage, DecryptResponseMessage>(async (req) => {
       const answer = await ka.decrypt(toRequest(req));
       return { slots: answer.slots.map(slotsToBytes), signature: answer.signature };
-    }),
+    }, onRejected),
   };
 }
 
@@ -66,13 +78,14 @@ export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority): Unt
  * Adds the KeyAuthority service to an existing grpc-js server. That server's options must allow
  * requests of `keyAuthorityLimits(...).requestBytes` (see keyAuthorityServerOptions).
  */
-export function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority): void {
-  server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka));
+export function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority, onRejected?: RejectionListener): void {
+  server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka, onRejected));
 }
 
 export interface ServeKeyAuthorityOptions {
   /** Default: computed from the key authority's HE parameters (keyAuthorityLimits). */
   readonly limits?: KeyAuthorityLimits;
+  readonly onRejected?: RejectionListener;
 }
 
 /**
@@ -84,7 +97,7 @@ export async function serveKeyAuthority(
 ): Promise<RunningServer> {
   const limits = options.limits ?? keyAuthorityLimits(await ka.describe());
   const server = new Server(keyAuthorityServerOptions(limits));
-  addKeyAuthorityService(server, ka);
+  addKeyAuthorityService(server, ka, options.onRejected);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => {
       if (err !== null) reject(new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}; choose another --port`, { cause: err }));

@@ -22,7 +22,7 @@ import { INSECURE_BFV_N4096_T50 } from '../he/insecure-presets.js';
 /** Fixed clock of the tests (ms since the epoch). */
 export const NOW = 1_750_000_000_000;
 
-const SCHEMA = {
+export const SCHEMA = {
   datasets: {
     residents: {
       maxRows: 1000,
@@ -38,6 +38,36 @@ export interface QueryOptions {
   readonly queryId?: string;
 }
 
+/** Signs queries, survivor sets and decryption requests as the coordinator of `federation` would. */
+export interface Signers {
+  readonly query: (options?: QueryOptions) => SignedQuery;
+  /** The coordinator-signed set; `dropped` defaults to the query's other agencies. */
+  readonly survivorSet: (query: SignedQuery, survivors: readonly string[], override?: Partial<SurvivorSet>) => SignedSurvivorSet;
+  /** The request signed with `signingSecretKey` (default: the coordinator's). */
+  readonly request: (query: SignedQuery, set: SignedSurvivorSet, ciphertexts: readonly Uint8Array[], signingSecretKey?: Uint8Array) => DecryptionRequest;
+}
+
+/** Queries are issued at `now` and expire a minute later unless told otherwise. */
+export function signers(federation: Federation, paramsId: string, coordinatorKey: Uint8Array, now = NOW): Signers {
+  const plan = parseQuery('SELECT district, COUNT(*) AS n FROM residents GROUP BY district', parseSchema(SCHEMA, 'schema.json'));
+  const agencies = federation.parties.filter((p) => p.role === 'agency').map((p) => p.id).sort();
+  return {
+    query: (q = {}) => signQuery({
+      v: 1, queryId: q.queryId ?? newQueryId(), federationId: federation.id, paramsId, mode: q.mode ?? 'encrypted',
+      plan, agencies, threshold: q.threshold ?? Math.min(2, agencies.length), issuedAt: now - 1000, expiresAt: q.expiresAt ?? now + 60_000,
+    }, coordinatorKey),
+    survivorSet: (query, survivors, override = {}) => {
+      const env = JSON.parse(new TextDecoder().decode(query.bytes)) as { queryId: string; threshold: number; agencies: string[] };
+      const sorted = [...survivors].sort();
+      return signSurvivorSet({
+        v: 1, round: 2, queryId: env.queryId, federationId: federation.id, queryDigest: toHex(queryDigest(query.bytes)),
+        survivors: sorted, dropped: env.agencies.filter((a) => !sorted.includes(a)), threshold: env.threshold, ...override,
+      }, coordinatorKey);
+    },
+    request: (query, set, ciphertexts, key = coordinatorKey) => signDecryptionRequest(federation.id, query, set, ciphertexts, key),
+  };
+}
+
 export interface KaFixture extends Disposable {
   readonly federation: Federation;
   readonly params: HeParams;
@@ -47,9 +77,8 @@ export interface KaFixture extends Disposable {
   readonly agencies: readonly string[];
   readonly secrets: Readonly<Record<string, PartySecrets>>;
   query(options?: QueryOptions): SignedQuery;
-  /** The coordinator-signed set; `dropped` defaults to the query's other agencies. */
-  survivorSet(query: SignedQuery, survivors: readonly string[], override?: Partial<SurvivorSet>): SignedSurvivorSet;
-  /** The coordinator-signed request (or signed with `signer`'s key). */
+  survivorSet: Signers['survivorSet'];
+  /** The coordinator-signed request (or signed with party `signer`'s key). */
   request(query: SignedQuery, set: SignedSurvivorSet, ciphertexts: readonly Uint8Array[], signer?: string): DecryptionRequest;
   /** A key authority over these parameters (the caller closes it). */
   keyAuthority(options?: Partial<InProcessKeyAuthorityOptions>): Promise<InProcessKeyAuthority>;
@@ -78,25 +107,13 @@ export async function createKaFixture(options: { agencies: number; minAgencies?:
       ...(s.role === 'agency' ? { endpoint: '127.0.0.1:1' } : {}),
     })),
   }, '/nonexistent/federation.json');
-  const plan = parseQuery('SELECT district, COUNT(*) AS n FROM residents GROUP BY district', parseSchema(SCHEMA, 'schema.json'));
   const encryptor = new HeEncryptor(params, heKeys.publicKey);
-  const coordinatorKey = (secrets['coordinator'] as PartySecrets).signing.secretKey;
+  const sign = signers(federation, params.paramsId, (secrets['coordinator'] as PartySecrets).signing.secretKey);
   return {
     federation, params, heKeys, encryptor, agencies, secrets,
-    query: (q = {}) => signQuery({
-      v: 1, queryId: q.queryId ?? newQueryId(), federationId: federation.id, paramsId: params.paramsId, mode: q.mode ?? 'encrypted',
-      plan, agencies, threshold: q.threshold ?? Math.min(2, agencies.length), issuedAt: NOW - 1000, expiresAt: q.expiresAt ?? NOW + 60_000,
-    }, coordinatorKey),
-    survivorSet(query, survivors, override = {}) {
-      const env = JSON.parse(new TextDecoder().decode(query.bytes)) as { queryId: string; threshold: number; agencies: string[] };
-      const sorted = [...survivors].sort();
-      return signSurvivorSet({
-        v: 1, round: 2, queryId: env.queryId, federationId: federation.id, queryDigest: toHex(queryDigest(query.bytes)),
-        survivors: sorted, dropped: env.agencies.filter((a) => !sorted.includes(a)), threshold: env.threshold, ...override,
-      }, coordinatorKey);
-    },
-    request: (query, set, ciphertexts, signer = 'coordinator') =>
-      signDecryptionRequest(federation.id, query, set, ciphertexts, (secrets[signer] as PartySecrets).signing.secretKey),
+    query: sign.query,
+    survivorSet: sign.survivorSet,
+    request: (query, set, ciphertexts, signer = 'coordinator') => sign.request(query, set, ciphertexts, (secrets[signer] as PartySecrets).signing.secretKey),
     keyAuthority: (o = {}) => InProcessKeyAuthority.create({
       federation, secrets: secrets['key-authority'] as PartySecrets, params, clock: () => NOW, ...o,
     }),
