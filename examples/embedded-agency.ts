@@ -3,18 +3,19 @@
  *
  * The "existing service" here is what an agency typically already runs: a gRPC server with its own
  * services and an HTTP health endpoint. fedstat adds the Agency service to the same gRPC server;
- * the agency's records stay in its own DuckDB file, and only signed ciphertexts leave.
+ * the agency's records stay in its own DuckDB file, and only signed, masked ciphertexts leave, over
+ * mTLS with the certificate the federation CA issued the agency.
  *
  *   node dist/examples/embedded-agency.js --federation fed/federation.json --key fed/keys/cd-psb.key \
  *     --data residence_registrations=data/cd-psb.residence_registrations.csv [--db agency.duckdb]
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createAgency } from 'fedstat/agency';
-import { loadFederation, loadKeyFile, parseEndpoint, party } from 'fedstat/federation';
+import { loadFederation, loadKeyFile, parseEndpoint, party, partyOfRole } from 'fedstat/federation';
 import { openDuckDbStore } from 'fedstat/store';
-import { addAgencyService, SERVER_OPTIONS } from 'fedstat/transport';
+import { addAgencyService, serverCredentials, SERVER_OPTIONS } from 'fedstat/transport';
 
 const { values } = parseArgs({
   options: {
@@ -45,10 +46,13 @@ const agency = await createAgency({ federation, secrets, store });
 
 // 3. The service that already existed: a gRPC server (with whatever it served before) ...
 const grpcServer = new Server(SERVER_OPTIONS);
-addAgencyService(grpcServer, agency); // ... now also answering fedstat queries.
+// ... now also answering fedstat queries, from the federation's coordinator only.
+addAgencyService(grpcServer, agency, [partyOfRole(federation, 'coordinator').id]);
 const endpoint = parseEndpoint(me.endpoint ?? '');
+// mTLS with the certificate `fedstat init` issued this agency: only parties of the federation connect.
+const credentials = serverCredentials(federation, secrets, { insecure: false, host: '127.0.0.1' });
 const port = await new Promise<number>((resolve, reject) => {
-  grpcServer.bindAsync(`127.0.0.1:${endpoint?.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  grpcServer.bindAsync(`127.0.0.1:${endpoint?.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
 });
 
 // ... and an HTTP health endpoint reporting what the agency serves (never any counts).

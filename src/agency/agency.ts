@@ -137,7 +137,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
         length: layout.slotsUsed, modulus: params.plainModulus, expiresAt: env.expiresAt,
       }, now);
       addFlatInto(slots, round1.mask, params.plainModulus);
-      masking = { shares: round1.shares, commitment: round1.commitment };
+      masking = { shares: round1.shares, commitment: round1.commitment, pairwiseCommitments: round1.pairwiseCommitments };
     }
     const payloads = env.mode === 'plaintext' ? slots.map(slotsToBytes) : slots.map((s) => encryptor.encrypt(s));
     const contribution = signContribution(

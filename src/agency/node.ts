@@ -5,12 +5,13 @@
  */
 import { JsonlAuditSink, allSinks, type AuditSink } from '../audit/events.js';
 import { FedstatError } from '../errors.js';
-import { loadFederation, parseEndpoint, party } from '../federation/federation.js';
+import { loadFederation, parseEndpoint, party, partyOfRole } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
 import { datasetSchemaOf } from '../federation/federation.js';
 import { openDuckDbStore } from '../store/duckdb-store.js';
 import type { LoadReport } from '../store/store.js';
 import { serveAgency, type RunningServer } from '../transport/agency-server.js';
+import { serverCredentials } from '../transport/credentials.js';
 import { createAgency, type Agency } from './agency.js';
 
 export interface AgencyNodeOptions {
@@ -25,6 +26,8 @@ export interface AgencyNodeOptions {
   readonly port?: number;
   readonly onInvalid?: 'reject' | 'skip';
   readonly allowPlaintextMode?: boolean;
+  /** Plain TCP instead of mTLS; refused unless the bind address is loopback. */
+  readonly insecure?: boolean;
   readonly onLoadProgress?: (dataset: string, rows: number) => void;
   /** Append every contribution and refusal to this JSON-lines file. */
   readonly auditLog?: string;
@@ -43,6 +46,11 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
   const federation = loadFederation(options.federationFile);
   const secrets = loadKeyFile(options.keyFile, federation);
   const me = party(federation, secrets.party);
+  const endpoint = parseEndpoint(me.endpoint ?? '');
+  const host = options.host ?? endpoint?.host ?? '127.0.0.1';
+  const insecure = options.insecure === true;
+  // Before any data is loaded: a missing certificate or a refused --insecure fails fast.
+  const credentials = serverCredentials(federation, secrets, { insecure, host });
   const store = await openDuckDbStore(options.dbPath ?? ':memory:');
   let agency: Agency | undefined;
   let server: RunningServer | undefined;
@@ -68,9 +76,10 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
         ...(options.onEvent === undefined ? [] : [options.onEvent]),
       ),
     });
-    const endpoint = parseEndpoint(me.endpoint ?? '');
     const port = options.port ?? endpoint?.port ?? 0;
-    server = await serveAgency(agency, options.host ?? endpoint?.host ?? '127.0.0.1', port);
+    server = await serveAgency(agency, host, port, {
+      credentials, allowedCallers: insecure ? null : [partyOfRole(federation, 'coordinator').id],
+    });
     const running = { agency, server };
     return {
       agency, loads, port: server.port,

@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
-import { agencies, loadFederation, type Federation } from '../federation/federation.js';
+import { agencies, loadFederation, parseEndpoint, type Federation } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
 import { InProcessKeyAuthority } from '../key-authority/key-authority.js';
 import { GrpcAgencyLink } from '../transport/agency-client.js';
+import { channelCredentials } from '../transport/credentials.js';
 import { Coordinator } from './coordinator.js';
 
 export interface ConnectOptions {
@@ -20,6 +21,8 @@ export interface ConnectOptions {
   /** Key authority key file for the in-process key authority; default `keys/key-authority.key`. */
   readonly keyAuthorityKeyFile?: string;
   readonly audit?: AuditSink;
+  /** Plain TCP instead of mTLS; refused unless every endpoint is a loopback address. */
+  readonly insecure?: boolean;
 }
 
 export function defaultKeyFile(federationFile: string, party: string): string {
@@ -40,7 +43,11 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   const keyAuthority = await InProcessKeyAuthority.create({
     federation, secrets: loadKeyFile(kaKeyFile, federation), ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
-  const links = agencies(federation).map((a) => new GrpcAgencyLink(a.id, a.endpoint ?? ''));
+  const insecure = options.insecure === true;
+  const links = agencies(federation).map((a) => {
+    const endpointHost = parseEndpoint(a.endpoint ?? '')?.host ?? '';
+    return new GrpcAgencyLink(a.id, a.endpoint ?? '', channelCredentials(federation, secrets, { insecure, endpointHost }));
+  });
   try {
     return await Coordinator.create({ federation, secrets, keyAuthority, links, ...(options.audit === undefined ? {} : { audit: options.audit }) });
   } catch (e) {

@@ -219,8 +219,10 @@ export class Coordinator implements AsyncDisposable {
       const t3 = performance.now();
       this.checkQuorum(queryId, answered, allFailed, serving.length + failedServing.length, threshold, mode, options);
 
+      // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
+      const fixed = secagg?.fixSurvivors() ?? { survivors: answered, dropped: serving.filter((a) => !answered.includes(a)) };
       const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),
-        survivors: answered, dropped: serving.filter((a) => !answered.includes(a)), threshold };
+        survivors: fixed.survivors, dropped: fixed.dropped, threshold };
       const survivors = signSurvivorSet(set, this.options.secrets.signing.secretKey);
       audit.append({ type: 'survivors', at: clock(), queryId, survivors: set.survivors, dropped: set.dropped });
       let unmaskFailed: FailedAgency[] = [];

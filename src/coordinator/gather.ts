@@ -67,7 +67,7 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
         plainSum = plainSum.map((s, i) => addSlotsModT(s, next[i] ?? s, layout.plainModulus));
       }
       // checkContribution vetted the shares' shape, so this cannot fail once the ciphertexts are in.
-      if (secagg !== null && c.masking !== null) secagg.acceptRound1(link.agencyId, { shares: [...c.masking.shares], commitment: c.masking.commitment });
+      if (secagg !== null && c.masking !== null) secagg.acceptRound1(link.agencyId, c.masking);
       answered.push(link.agencyId);
       input.onAnswer(link.agencyId, true);
     } catch (e) {

@@ -18,6 +18,8 @@ export interface MaskingMaterial {
   readonly shares: readonly SealedShare[];
   /** Commitment to the self-mask seed, checked when the coordinator reconstructs it. */
   readonly commitment: Uint8Array;
+  /** Commitments to the pairwise seeds with every other participant (query order, self skipped). */
+  readonly pairwiseCommitments: readonly Uint8Array[];
 }
 
 export interface Contribution {
@@ -33,7 +35,8 @@ export interface Contribution {
 
 function maskingFields(m: MaskingMaterial | null): DigestField[] {
   if (m === null) return [0];
-  return [m.shares.length, ...m.shares.flatMap((s) => [s.from, s.to, s.nonce, s.box]), m.commitment];
+  return [m.shares.length, ...m.shares.flatMap((s) => [s.from, s.to, s.nonce, s.box]), m.commitment,
+    m.pairwiseCommitments.length, ...m.pairwiseCommitments];
 }
 
 export function contributionDigest(
@@ -73,8 +76,11 @@ export function checkContribution(
     throw new FedstatError('BAD_MESSAGE', `contribution ${c.masking === null ? 'lacks' : 'carries'} secure-aggregation shares in ${c.mode} mode`);
   }
   if (c.masking !== null) {
-    const { shares, commitment } = c.masking;
+    const { shares, commitment, pairwiseCommitments } = c.masking;
     if (commitment.length !== 32) throw new FedstatError('BAD_MESSAGE', 'contribution\'s self-mask commitment must have 32 bytes');
+    if (pairwiseCommitments.length !== expected.participants.length - 1 || pairwiseCommitments.some((p) => p.length !== 32)) {
+      throw new FedstatError('BAD_MESSAGE', 'contribution must carry a 32-byte commitment to its pairwise seed with every other agency of the query');
+    }
     if (shares.length !== expected.participants.length || shares.some((s, i) => s.from !== c.agencyId || s.to !== expected.participants[i])) {
       throw new FedstatError('BAD_MESSAGE', 'contribution must carry one sealed share from its sender to each agency of the query, in order');
     }

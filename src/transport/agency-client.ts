@@ -1,11 +1,12 @@
 /** The coordinator's gRPC link to one agency, with a deadline on every call. */
-import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { FedstatError } from '../errors.js';
 import type { Contribution } from '../protocol/contribution.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
 import { contributionFromWire, unmaskAnswerFromWire, unmaskRequestToWire } from './agency-messages.js';
+import { channelOptionsFor } from './credentials.js';
 import { CHANNEL_OPTIONS } from './limits.js';
 import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage, type UnmaskResponseMessage } from './proto.js';
 import { fromServiceError } from './status.js';
@@ -15,9 +16,10 @@ type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError |
 export class GrpcAgencyLink implements AgencyLink {
   private readonly client: Client;
 
-  constructor(readonly agencyId: string, private readonly endpoint: string) {
+  /** `credentials` from credentials.ts; the server is authenticated as party `agencyId` whatever its address. */
+  constructor(readonly agencyId: string, private readonly endpoint: string, credentials: ChannelCredentials) {
     const Ctor = makeGenericClientConstructor(agencyServiceDefinition(), 'Agency');
-    this.client = new Ctor(endpoint, credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new Ctor(endpoint, credentials, { ...CHANNEL_OPTIONS, ...channelOptionsFor(agencyId) });
   }
 
   private call(method: 'Describe' | 'Aggregate' | 'Unmask', req: object, deadlineMs: number): Promise<unknown> {

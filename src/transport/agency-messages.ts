@@ -45,6 +45,7 @@ export function contributionToWire(c: Contribution): AggregateResponseMessage {
   return {
     agencyId: c.agencyId, queryId: c.queryId, mode: c.mode, payloads: [...c.payloads], signature: c.signature,
     shares: (c.masking?.shares ?? []).map(shareToWire), commitment: c.masking?.commitment ?? new Uint8Array(0),
+    pairwiseCommitments: [...(c.masking?.pairwiseCommitments ?? [])],
   };
 }
 
@@ -53,10 +54,11 @@ export function contributionFromWire(r: AggregateResponseMessage, peer: string):
   const mode = r.mode as AnswerMode;
   const shares = listField(r.shares, 'sealed shares', MAX_LIST).map(shareFromWire);
   const commitment = bytesField(r.commitment, 'commitment');
+  const pairwiseCommitments = listField(r.pairwiseCommitments, 'pairwise commitments', MAX_LIST).map((b) => bytesField(b, 'pairwise commitment'));
   return {
     agencyId: stringField(r.agencyId, 'agency id'), queryId: stringField(r.queryId, 'query id'), mode,
     payloads: listField(r.payloads, 'payloads', MAX_LIST).map((p) => bytesField(p, 'payload')),
-    masking: mode === 'encrypted' ? { shares, commitment } : null,
+    masking: mode === 'encrypted' ? { shares, commitment, pairwiseCommitments } : null,
     signature: bytesField(r.signature, 'signature'),
   };
 }

@@ -3,7 +3,7 @@
  * convert wire messages to domain types and back; every failure becomes a status with a clear,
  * secret-free message, never a crash.
  */
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Agency } from '../agency/agency.js';
 import { FedstatError } from '../errors.js';
 import { SERVER_OPTIONS } from './limits.js';
@@ -12,32 +12,51 @@ import {
   agencyServiceDefinition, type AggregateRequestMessage, type AggregateResponseMessage, type DescribeResponseMessage,
   type UnmaskRequestMessage, type UnmaskResponseMessage,
 } from './proto.js';
+import { peerPartyId } from './credentials.js';
 import { toServiceError } from './status.js';
 
 export const FEDSTAT_VERSION = '0.1.0';
 
-function unary<Req, Res>(handle: (req: Req) => Promise<Res>) {
+/**
+ * Who may call a service: with mTLS, the party ids whose certificates (issued by the federation CA)
+ * are accepted for this service; null on an insecure loopback server, where there is no peer
+ * identity to check and signatures alone authenticate messages.
+ */
+export type AllowedCallers = readonly string[] | null;
+
+export function unary<Req, Res>(allowed: AllowedCallers, handle: (req: Req) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    if (allowed !== null) {
+      const peer = peerPartyId(call);
+      if (peer === null || !allowed.includes(peer)) {
+        callback(toServiceError(new FedstatError('POLICY_REFUSED', `caller ${peer ?? '(no party certificate)'} may not call this service; only ${allowed.join(', ')} may`)), null);
+        return;
+      }
+    }
     handle(call.request).then((res) => callback(null, res), (e: unknown) => callback(toServiceError(e), null));
   };
 }
 
-export function agencyServiceImplementation(agency: Agency): UntypedServiceImplementation {
+/** Only the federation's coordinator may call an agency (null: any caller, insecure loopback only). */
+export function agencyServiceImplementation(agency: Agency, allowed: AllowedCallers): UntypedServiceImplementation {
   return {
-    Describe: unary<unknown, DescribeResponseMessage>(async () => {
+    Describe: unary<unknown, DescribeResponseMessage>(allowed, async () => {
       const d = await agency.describe();
       return { agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION };
     }),
-    Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(async (req) =>
+    Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(allowed, async (req) =>
       contributionToWire(await agency.answer({ bytes: bytesField(req.query, 'query'), signature: bytesField(req.signature, 'signature') }))),
-    Unmask: unary<UnmaskRequestMessage, UnmaskResponseMessage>(async (req) =>
+    Unmask: unary<UnmaskRequestMessage, UnmaskResponseMessage>(allowed, async (req) =>
       unmaskAnswerToWire(await agency.unmask(unmaskRequestFromWire(req)))),
   };
 }
 
-/** Adds the Agency service to an existing grpc-js server (embed an agency in your own service). */
-export function addAgencyService(server: Server, agency: Agency): void {
-  server.addService(agencyServiceDefinition(), agencyServiceImplementation(agency));
+/**
+ * Adds the Agency service to an existing grpc-js server (embed an agency in your own service).
+ * `allowed` = the party ids that may call it, normally `[coordinatorId]` with mTLS credentials.
+ */
+export function addAgencyService(server: Server, agency: Agency, allowed: AllowedCallers): void {
+  server.addService(agencyServiceDefinition(), agencyServiceImplementation(agency, allowed));
 }
 
 export interface RunningServer {
@@ -46,12 +65,22 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves the agency on host:port (port 0 picks a free one). Plain TCP for now: bind to loopback. */
-export async function serveAgency(agency: Agency, host: string, port: number): Promise<RunningServer> {
+export interface ServeOptions {
+  readonly credentials: ServerCredentials;
+  readonly allowedCallers: AllowedCallers;
+}
+
+/** Serves the agency on host:port (port 0 picks a free one) with mTLS credentials (see credentials.ts). */
+export async function serveAgency(agency: Agency, host: string, port: number, options: ServeOptions): Promise<RunningServer> {
   const server = new Server(SERVER_OPTIONS);
-  addAgencyService(server, agency);
+  addAgencyService(server, agency, options.allowedCallers);
+  return bindServer(server, host, port, options.credentials);
+}
+
+/** Binds and starts a server; a port in use becomes a one-line UNAVAILABLE error. */
+export async function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<RunningServer> {
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, p) => {
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => {
       if (err !== null) reject(new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}; choose another --port`, { cause: err }));
       else resolve(p);
     });

@@ -3,6 +3,7 @@
  * plaintext computed straight from the CSV files, and every misbehaving peer is named, never
  * silently folded into a wrong number.
  */
+import { channelCredentials, channelOptionsFor } from '../../src/transport/credentials.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agency } from '../../src/agency/agency.js';
@@ -57,7 +58,8 @@ async function start(id: string, wrap?: (a: Agency) => Agency, extra?: Parameter
 }
 
 beforeAll(async () => {
-  tf = await createTestFederation({ agencies: 3, rowsPerAgency: 300, minAgencies: 2, minGroupSize: 1 });
+  // Four agencies: with three, the safe secure-aggregation threshold is all three (no dropout tolerated).
+  tf = await createTestFederation({ agencies: 4, rowsPerAgency: 300, minAgencies: 2, minGroupSize: 1 });
   for (const id of tf.ids) await tf.start(id);
   coordinator = await tf.coordinator();
 });
@@ -137,7 +139,7 @@ describe('misbehaving and missing agencies', () => {
       const result = await coordinator.query('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
       expect(result.agencies.failed.map((f) => [f.id, f.code])).toEqual([['agency-3', 'UNAVAILABLE']]);
       const expected = await referenceRows(result.plan, datasetSchemaOf(tf.federation, 'residents'),
-        [tf.csvFiles['agency-1']!, tf.csvFiles['agency-2']!], tf.federation.policy);
+        [tf.csvFiles['agency-1']!, tf.csvFiles['agency-2']!, tf.csvFiles['agency-4']!], tf.federation.policy);
       expect(compareRows(result.rows, expected.rows)).toBeNull();
       const strict = await coordinator.query('SELECT COUNT(*) FROM residents', { requireAll: true }).catch((e: unknown) => e);
       expect((strict as FedstatError).code).toBe('POLICY_REFUSED');
@@ -148,15 +150,13 @@ describe('misbehaving and missing agencies', () => {
   });
 
   it('refuses a release below minAgencies and says which agencies failed', async () => {
-    await tf.stop('agency-2');
-    await tf.stop('agency-3');
+    for (const id of ['agency-2', 'agency-3', 'agency-4']) await tf.stop(id);
     try {
       const err = await coordinator.query('SELECT COUNT(*) FROM residents').catch((e: unknown) => e);
       expect((err as FedstatError).code).toBe('POLICY_REFUSED');
-      expect((err as FedstatError).message).toMatch(/agency-2.*agency-3/);
+      expect((err as FedstatError).message).toMatch(/agency-2.*agency-3.*agency-4/);
     } finally {
-      await start('agency-2');
-      await start('agency-3');
+      for (const id of ['agency-2', 'agency-3', 'agency-4']) await start(id);
     }
   });
 
@@ -177,7 +177,7 @@ describe('misbehaving and missing agencies', () => {
         expect(result.agencies.failed[0]!.code).toBe('BAD_MESSAGE');
         expect(result.agencies.failed[0]!.reason).toMatch(message);
         const expected = await referenceRows(result.plan, datasetSchemaOf(tf.federation, 'residents'),
-          [tf.csvFiles['agency-1']!, tf.csvFiles['agency-3']!], tf.federation.policy);
+          [tf.csvFiles['agency-1']!, tf.csvFiles['agency-3']!, tf.csvFiles['agency-4']!], tf.federation.policy);
         expect(compareRows(result.rows, expected.rows)).toBeNull();
       } finally {
         await tf.stop('agency-2');
@@ -192,7 +192,7 @@ describe('misbehaving and missing agencies', () => {
     try {
       const result = await coordinator.query('SELECT COUNT(*) FROM residents');
       expect(result.agencies.failed.map((f) => [f.id, f.code])).toEqual([['agency-2', 'MESSAGE_TOO_LARGE']]);
-      expect(result.agencies.answered).toEqual(['agency-1', 'agency-3']);
+      expect(result.agencies.answered).toEqual(['agency-1', 'agency-3', 'agency-4']);
     } finally {
       await tf.stop('agency-2');
       await start('agency-2');
@@ -204,7 +204,18 @@ describe('misbehaving and missing agencies', () => {
     const def = agencyServiceDefinition();
     const garbage = { ...def, Aggregate: { ...def['Aggregate']!, requestSerialize: (b: Buffer) => b } };
     const Ctor = makeGenericClientConstructor(garbage, 'Agency');
-    const client = new Ctor(endpoint, credentials.createInsecure());
+    // Without a certificate from the federation CA nothing gets through: the TLS handshake fails.
+    const stranger = new Ctor(endpoint, credentials.createInsecure());
+    const refused = await new Promise<ServiceError | null>((resolve) => {
+      (stranger as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)['Aggregate']!
+        .call(stranger, Buffer.from([1]), { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
+    });
+    stranger.close();
+    expect(refused?.code).toBe(status.UNAVAILABLE);
+    // The coordinator's own certificate gets the bytes to the agency, which must survive them.
+    const coordinatorSecrets = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation);
+    const client = new Ctor(endpoint, channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }),
+      channelOptionsFor('agency-1'));
     try {
       // Malformed protobuf, random bytes, an empty message, and 2 MiB: more than any query may be.
       for (const bytes of [Buffer.from([0xff, 0xff, 0xff]), randomBytes(1000), Buffer.alloc(0), randomBytes(2 << 20)]) {
@@ -219,14 +230,16 @@ describe('misbehaving and missing agencies', () => {
       client.close();
     }
     const result = await coordinator.query('SELECT COUNT(*) FROM residents');
-    expect(result.agencies.answered).toEqual(['agency-1', 'agency-2', 'agency-3']);
+    expect(result.agencies.answered).toEqual(['agency-1', 'agency-2', 'agency-3', 'agency-4']);
   });
 
   it('agencies refuse replayed, forged and plaintext-mode queries', async () => {
     let captured: SignedQuery | undefined;
     await tf.stop('agency-1');
     await start('agency-1', (a) => ({ ...a, answer: async (q) => { captured = q; return a.answer(q); } }));
-    const link = new GrpcAgencyLink('agency-1', tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!);
+    const coordinatorSecrets = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation);
+    const link = new GrpcAgencyLink('agency-1', tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!,
+      channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }));
     try {
       await coordinator.query('SELECT COUNT(*) FROM residents');
       expect(captured).toBeDefined();

@@ -15,6 +15,7 @@ import { loadKeyFile } from '../../src/federation/key-file.js';
 import { parseSchema, type Schema } from '../../src/federation/schema.js';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
 import { serveAgency, type RunningServer } from '../../src/transport/agency-server.js';
+import { serverCredentials } from '../../src/transport/credentials.js';
 import { freePorts } from '../../src/demo/free-port.js';
 
 export const DISTRICTS = ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'] as const;
@@ -101,11 +102,13 @@ export async function createTestFederation(options: {
     async start(id, wrap, extra = {}) {
       const store = await openDuckDbStore(join(dir, `${id}.duckdb`));
       await store.loadCsv('residents', datasetSchemaOf(init.federation, 'residents'), csvFiles[id]!);
-      const agency = await createAgency({
-        federation: init.federation, secrets: loadKeyFile(init.keyFiles[id]!, init.federation), store, ...extra,
-      });
+      const secrets = loadKeyFile(init.keyFiles[id]!, init.federation);
+      const agency = await createAgency({ federation: init.federation, secrets, store, ...extra });
       const port = Number(init.federation.parties.find((p) => p.id === id)!.endpoint!.split(':')[1]);
-      const server = await serveAgency(wrap === undefined ? agency : wrap(agency), '127.0.0.1', port);
+      // Over mTLS with the federation's certificates, as deployed; only the coordinator may call.
+      const server = await serveAgency(wrap === undefined ? agency : wrap(agency), '127.0.0.1', port, {
+        credentials: serverCredentials(init.federation, secrets, { insecure: false, host: '127.0.0.1' }), allowedCallers: ['coordinator'],
+      });
       agencies.set(id, { agency, server });
     },
     async stop(id) {
