@@ -71,7 +71,11 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
   });
   let server: RunningServer;
   try {
-    server = await serveKeyAuthority(keyAuthority, host, port, credentials, options.onRejected === undefined ? {} : { onRejected: options.onRejected });
+    server = await serveKeyAuthority(keyAuthority, host, port, credentials, {
+      // Over mTLS only the coordinator's certificate may ask for decryptions (its signature is still checked).
+      ...(options.insecure === true || options.credentials !== undefined ? {} : { decryptPeers: [partyOfRole(federation, 'coordinator').id] }),
+      ...(options.onRejected === undefined ? {} : { onRejected: options.onRejected }),
+    });
   } catch (e) {
     await keyAuthority.close();
     throw e;

@@ -14,6 +14,7 @@ import { keyAuthorityLimits, keyAuthorityServerOptions, type KeyAuthorityLimits 
 import {
   keyAuthorityServiceDefinition, type DecryptRequestMessage, type DecryptResponseMessage, type DescribeKeyAuthorityResponseMessage,
 } from './proto.js';
+import { peerPartyId } from './credentials.js';
 import { toServiceError } from './status.js';
 
 /**
@@ -23,7 +24,7 @@ import { toServiceError } from './status.js';
  */
 export type RejectionListener = (error: FedstatError) => void;
 
-function unary<Req, Res>(handle: (req: Req) => Promise<Res>, onRejected: RejectionListener | undefined) {
+function unary<Req, Res>(handle: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>, onRejected: RejectionListener | undefined) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     const fail = (e: unknown): void => {
       const err = e instanceof FedstatError ? e : new FedstatError('INTERNAL', `internal error in the key authority: ${describeError(e)}`, { cause: e });
@@ -32,7 +33,7 @@ function unary<Req, Res>(handle: (req: Req) => Promise<Res>, onRejected: Rejecti
       callback(toServiceError(e instanceof FedstatError ? e : new FedstatError('INTERNAL', 'internal error in the key authority; see its log')), null);
     };
     try {
-      handle(call.request).then((res) => callback(null, res), fail);
+      handle(call.request, call).then((res) => callback(null, res), fail);
     } catch (e) {
       fail(e);
     }
@@ -61,13 +62,30 @@ function toRequest(m: DecryptRequestMessage): DecryptionRequest {
   };
 }
 
-export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, onRejected?: RejectionListener): UntypedServiceImplementation {
+export interface KeyAuthorityServiceOptions {
+  readonly onRejected?: RejectionListener;
+  /**
+   * Party ids (the CN of the verified client certificate) allowed to call Decrypt, e.g. only the
+   * coordinator. Unset: any peer that completed the handshake. Needs mTLS: on an insecure
+   * server no caller has an id, so every Decrypt would be refused.
+   */
+  readonly decryptPeers?: readonly string[];
+}
+
+export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, options: KeyAuthorityServiceOptions = {}): UntypedServiceImplementation {
+  const { onRejected, decryptPeers } = options;
   return {
     Describe: unary<unknown, DescribeKeyAuthorityResponseMessage>(async () => {
       const d = await ka.describe();
       return { partyId: d.partyId, federationId: d.federationId, paramsId: d.paramsId, version: FEDSTAT_VERSION };
     }, onRejected),
-    Decrypt: unary<DecryptRequestMessage, DecryptResponseMessage>(async (req) => {
+    Decrypt: unary<DecryptRequestMessage, DecryptResponseMessage>(async (req, call) => {
+      if (decryptPeers !== undefined) {
+        const peer = peerPartyId(call);
+        if (peer === null || !decryptPeers.includes(peer)) {
+          throw new FedstatError('POLICY_REFUSED', `key authority refuses: party ${peer ?? '(unidentified)'} may not ask for decryptions; only ${decryptPeers.join(', ')} may`);
+        }
+      }
       const answer = await ka.decrypt(toRequest(req));
       return { slots: answer.slots.map(slotsToBytes), signature: answer.signature };
     }, onRejected),
@@ -78,14 +96,13 @@ export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, onRe
  * Adds the KeyAuthority service to an existing grpc-js server. That server's options must allow
  * requests of `keyAuthorityLimits(...).requestBytes` (see keyAuthorityServerOptions).
  */
-export function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority, onRejected?: RejectionListener): void {
-  server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka, onRejected));
+export function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority, options: KeyAuthorityServiceOptions = {}): void {
+  server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka, options));
 }
 
-export interface ServeKeyAuthorityOptions {
+export interface ServeKeyAuthorityOptions extends KeyAuthorityServiceOptions {
   /** Default: computed from the key authority's HE parameters (keyAuthorityLimits). */
   readonly limits?: KeyAuthorityLimits;
-  readonly onRejected?: RejectionListener;
 }
 
 /**
@@ -97,7 +114,7 @@ export async function serveKeyAuthority(
 ): Promise<RunningServer> {
   const limits = options.limits ?? keyAuthorityLimits(await ka.describe());
   const server = new Server(keyAuthorityServerOptions(limits));
-  addKeyAuthorityService(server, ka, options.onRejected);
+  addKeyAuthorityService(server, ka, options);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => {
       if (err !== null) reject(new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}; choose another --port`, { cause: err }));

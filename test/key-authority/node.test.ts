@@ -101,8 +101,17 @@ describe('startKeyAuthorityNode', () => {
         await plain.close();
         await stranger.close();
       }
+      // An agency of this federation connects, but may not ask for decryptions.
+      const agency = mtlsClient(fed.federation, loadKeyFile(fed.keyFiles['a1']!, fed.federation));
+      try {
+        expect(await agency.describe()).toMatchObject({ partyId: 'key-authority' });
+        await expect(agency.decrypt(requestOf(5n, 6n).request))
+          .rejects.toMatchObject({ code: 'POLICY_REFUSED', message: expect.stringMatching(/party a1 may not ask for decryptions; only coordinator may/) as unknown });
+      } finally {
+        await agency.close();
+      }
       expect(node.keyAuthority.releases()).toHaveLength(1);
-      expect(rejected).toHaveLength(1);
+      expect(rejected.map((e) => e.code)).toEqual(['BAD_MESSAGE', 'POLICY_REFUSED']);
     } finally {
       await client.close();
       await node.close();
