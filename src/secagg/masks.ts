@@ -10,14 +10,17 @@
  * This runs once per peer per agency per query over up to 262,144 slots, so the hot loops work
  * on 32-bit halves as Numbers: no BigInt is created per value.
  */
-import { createCipheriv, hkdfSync } from 'node:crypto';
-import { MAX_VECTOR_LENGTH, encodeId, isValidModulus } from './params.js';
+import { createCipheriv, createHmac } from 'node:crypto';
+import { taggedDigest } from '../crypto/digest.js';
+import { MAX_VECTOR_LENGTH, encodeExpiry, encodeId, isValidModulus } from './params.js';
 import { fieldToBytes } from './shamir.js';
 
 export const SEED_BYTES = 32;
 
 const PAIRWISE_TAG = 'fedstat/v1/secagg/pairwise';
 const SELF_MASK_TAG = 'fedstat/v1/secagg/self-mask';
+const PAIRWISE_COMMITMENT_TAG = 'fedstat/v1/secagg/pairwise-commitment';
+const SELF_MASK_COMMITMENT_TAG = 'fedstat/v1/secagg/self-mask-commitment';
 const ZERO_IV = new Uint8Array(16); // ChaCha20 in OpenSSL: 4-byte counter ‖ 12-byte nonce, all zero
 const CHUNK_BYTES = 64 * 1024;
 const ZEROS = new Uint8Array(CHUNK_BYTES);
@@ -25,8 +28,10 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const LO = LITTLE_ENDIAN ? 0 : 1; // word order of a u64 inside a BigUint64Array's buffer
 const HI = 1 - LO;
 const TWO32 = 2 ** 32;
+const ONE = new Uint8Array([1]);
 
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const PAIRWISE_TAG_BYTES = Buffer.from(PAIRWISE_TAG, 'utf8');
+const SELF_MASK_TAG_BYTES = Buffer.from(SELF_MASK_TAG, 'utf8');
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -38,27 +43,69 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-function hkdf(ikm: Uint8Array, federationId: string, info: Uint8Array): Uint8Array {
+// HKDF-Extract of a long-term X25519 secret is the same for every query: cache the PRK per
+// secret array (the participant keeps one array per peer), leaving one HMAC per seed.
+const extracted = new WeakMap<Uint8Array, { readonly federationId: string; readonly prk: Buffer }>();
+
+/** HKDF-SHA256 (RFC 5869) with salt = federation id and a 32-byte output: Expand is one HMAC. */
+function hkdf(ikm: Uint8Array, federationId: string, info: Uint8Array, cache: boolean): Uint8Array {
   encodeId(federationId, 'federation id'); // validates
-  return new Uint8Array(hkdfSync('sha256', ikm, utf8(federationId), info, SEED_BYTES));
+  let entry = cache ? extracted.get(ikm) : undefined;
+  if (entry === undefined || entry.federationId !== federationId) {
+    entry = { federationId, prk: createHmac('sha256', Buffer.from(federationId, 'utf8')).update(ikm).digest() };
+    if (cache) extracted.set(ikm, entry);
+  }
+  return new Uint8Array(createHmac('sha256', entry.prk).update(info).update(ONE).digest());
+}
+
+/** Where a pairwise seed belongs: one query (id and expiry) and one unordered pair of parties. */
+export interface PairwiseContext {
+  readonly federationId: string;
+  readonly queryId: string;
+  /**
+   * The query's expiry. Long-term keys make a pairwise seed a function of the query identity
+   * alone, and agencies forget a query once it expires; binding the expiry too means a query id
+   * re-issued later (necessarily with a later expiry) gets fresh masks, so seeds revealed for
+   * one run can never unmask another.
+   */
+  readonly expiresAt: number;
+  readonly a: string;
+  readonly b: string;
 }
 
 /**
  * The seed of the pairwise mask between parties a and b for one query, from their X25519 shared
  * secret. The ids enter in sorted order, so both sides derive the same seed.
  */
-export function pairwiseSeed(shared: Uint8Array, ctx: { readonly federationId: string; readonly queryId: string; readonly a: string; readonly b: string }): Uint8Array {
+export function pairwiseSeed(shared: Uint8Array, ctx: PairwiseContext): Uint8Array {
   if (!(shared instanceof Uint8Array) || shared.length !== 32) throw new TypeError('a shared secret has 32 bytes');
   if (ctx.a === ctx.b) throw new RangeError('a pairwise seed needs two distinct parties');
   const [first, second] = ctx.a < ctx.b ? [ctx.a, ctx.b] : [ctx.b, ctx.a];
-  const info = concat([utf8(PAIRWISE_TAG), encodeId(ctx.queryId, 'query id'), encodeId(first, 'party id'), encodeId(second, 'party id')]);
-  return hkdf(shared, ctx.federationId, info);
+  const info = concat([
+    PAIRWISE_TAG_BYTES, encodeId(ctx.queryId, 'query id'), encodeExpiry(ctx.expiresAt), encodeId(first, 'party id'), encodeId(second, 'party id'),
+  ]);
+  return hkdf(shared, ctx.federationId, info, true);
+}
+
+/**
+ * The public commitment to a pairwise seed that each side of the pair publishes in round 1. Both
+ * sides' commitments are equal exactly when they derived the same seed (so a stale agreement key
+ * is caught before anything is revealed), and a seed revealed in round 2 is checked against it.
+ */
+export function pairwiseCommitment(seed: Uint8Array, ctx: Omit<PairwiseContext, 'expiresAt'>): Uint8Array {
+  const [first, second] = ctx.a < ctx.b ? [ctx.a, ctx.b] : [ctx.b, ctx.a];
+  return taggedDigest(PAIRWISE_COMMITMENT_TAG, ctx.federationId, ctx.queryId, first, second, seed);
+}
+
+/** The public commitment to a self-mask secret b, checked when the coordinator reconstructs b. */
+export function selfMaskCommitment(b: bigint, ctx: { readonly federationId: string; readonly queryId: string; readonly party: string }): Uint8Array {
+  return taggedDigest(SELF_MASK_COMMITMENT_TAG, ctx.federationId, ctx.queryId, ctx.party, fieldToBytes(b));
 }
 
 /** The seed of a party's self-mask for one query, from its per-query secret b ∈ F_p. */
 export function selfMaskSeed(b: bigint, ctx: { readonly federationId: string; readonly queryId: string; readonly party: string }): Uint8Array {
-  const info = concat([utf8(SELF_MASK_TAG), encodeId(ctx.queryId, 'query id'), encodeId(ctx.party, 'party id')]);
-  return hkdf(fieldToBytes(b), ctx.federationId, info);
+  const info = concat([SELF_MASK_TAG_BYTES, encodeId(ctx.queryId, 'query id'), encodeId(ctx.party, 'party id')]);
+  return hkdf(fieldToBytes(b), ctx.federationId, info, false);
 }
 
 function checkModulus(modulus: bigint): void {

@@ -12,23 +12,38 @@ export const MAX_PARTICIPANTS = MAX_SHARES;
 /** The longest masked vector: 32 ciphertexts of 8192 slots. */
 export const MAX_VECTOR_LENGTH = 32 * 8192;
 
-const encoder = new TextEncoder();
+// The same few ids are encoded for every seed, box and commitment of every query: memoised.
+const encodedIds = new Map<string, Uint8Array>();
+const MAX_CACHED_IDS = 4096;
 
-/** UTF-8 bytes of an id with a 2-byte big-endian length prefix, so concatenations are injective. */
+/**
+ * UTF-8 bytes of an id with a 2-byte big-endian length prefix, so concatenations are injective.
+ * The result may be shared between callers: copy it, never mutate it.
+ */
 export function encodeId(id: string, what: string): Uint8Array {
-  const bytes = typeof id === 'string' ? encoder.encode(id) : new Uint8Array(0);
-  if (bytes.length === 0 || bytes.length > MAX_ID_BYTES) {
-    throw new RangeError(`${what} must be a non-empty string of at most ${MAX_ID_BYTES} UTF-8 bytes`);
-  }
-  const out = new Uint8Array(2 + bytes.length);
+  let out = encodedIds.get(id);
+  if (out !== undefined) return out;
+  if (!isValidId(id)) throw new RangeError(`${what} must be a non-empty string of at most ${MAX_ID_BYTES} UTF-8 bytes`);
+  const bytes = Buffer.from(id, 'utf8');
+  out = new Uint8Array(2 + bytes.length);
   out[0] = bytes.length >> 8;
   out[1] = bytes.length & 0xff;
   out.set(bytes, 2);
+  if (encodedIds.size >= MAX_CACHED_IDS) encodedIds.clear();
+  encodedIds.set(id, out);
+  return out;
+}
+
+/** 8-byte big-endian encoding of a query's expiry (ms since the epoch): part of its identity. */
+export function encodeExpiry(expiresAt: number): Uint8Array {
+  if (!Number.isSafeInteger(expiresAt) || expiresAt < 0) throw new RangeError('expiresAt must be a non-negative safe integer');
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(expiresAt));
   return out;
 }
 
 export function isValidId(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && encoder.encode(id).length <= MAX_ID_BYTES;
+  return typeof id === 'string' && id.length > 0 && Buffer.byteLength(id, 'utf8') <= MAX_ID_BYTES;
 }
 
 function modPow(b: bigint, e: bigint, m: bigint): bigint {
@@ -63,20 +78,35 @@ export function isValidModulus(m: unknown): m is bigint {
   return true;
 }
 
-/** The default threshold ⌈2n/3⌉: tolerates a third of the agencies dropping out. */
+/** The default threshold: ⌈2n/3⌉ (a third of the agencies may drop out), never below the minimum. */
 export function defaultThreshold(n: number): number {
   return Math.max(minimumThreshold(n), Math.ceil((2 * n) / 3));
 }
 
 /**
- * The smallest safe threshold, a strict majority ⌊n/2⌋ + 1 (1 for n = 1). Each survivor reveals
- * b-shares for one set S and pairwise seeds for its complement D, and never for another set. To
- * unmask agency j the coordinator needs t shares of b_j (from t agencies told j ∈ S) and j's
- * pairwise seeds (from agencies told j ∈ D). With t > n/2 two disjoint groups of size ≥ t cannot
- * exist, so it cannot equivocate: tell one majority "j survived" and another "j dropped".
+ * The smallest safe threshold: t with 2t ≥ n + 2, i.e. a strict majority for even n and one
+ * more for odd n (⌊(n+1)/2⌋ + 1; 1 for n = 1, where there is nothing to hide from anyone).
+ *
+ * Why. A coordinator that equivocates (tells different agencies different survivor sets, one
+ * each: they refuse a second) unmasks agency j when it gets t shares of b_j — from the set A of
+ * agencies told "j survived", j itself among them — and every pairwise seed s_jk: for k ∈ A ∖ {j}
+ * only j can reveal it, so j must be told "k dropped". j's own set then has |S_j| ≥ t survivors
+ * and |D_j| ≥ |A| − 1 ≥ t − 1 dropped agencies, which needs n ≥ 2t − 1. So 2t ≥ n + 2 rules it
+ * out. A plain majority ⌊n/2⌋ + 1 is not enough when n is odd: with n = 3, t = 2 and the sets
+ * {j,k3 | k2}, {j,k2 | k3}, {k2,k3 | j} handed to j, k2, k3, every agency is unmasked (a test
+ * replays this). With c agencies colluding with such a coordinator the condition becomes
+ * 2t ≥ n + c + 2 (see `colludersTolerated`); an honest-but-curious coordinator needs only t > c.
  */
 export function minimumThreshold(n: number): number {
-  return Math.floor(n / 2) + 1;
+  return n <= 1 ? 1 : Math.floor((n + 1) / 2) + 1;
+}
+
+/**
+ * How many agencies may collude with a coordinator that equivocates about the survivor set
+ * without unmasking an honest agency: the largest c with 2t ≥ n + c + 2 (−1: not even none).
+ */
+export function colludersTolerated(n: number, threshold: number): number {
+  return n <= 1 ? 0 : Math.max(-1, 2 * threshold - n - 2);
 }
 
 /** The validated parameters of one secure aggregation (frozen). */
@@ -107,7 +137,7 @@ export function checkParams(p: SecAggParams): SecAggParams {
   const n = u.length;
   if (!Number.isSafeInteger(p.threshold)) throw bad('threshold must be an integer');
   if (p.threshold < minimumThreshold(n) || p.threshold > n) {
-    throw new FedstatError('POLICY_REFUSED', `secure aggregation: threshold ${p.threshold} is outside ${minimumThreshold(n)}..${n} for ${n} agencies (below a majority the coordinator could unmask one agency); raise it`);
+    throw new FedstatError('POLICY_REFUSED', `secure aggregation: threshold ${p.threshold} is outside ${minimumThreshold(n)}..${n} for ${n} agencies (below ${minimumThreshold(n)} a coordinator could unmask an agency); raise it`);
   }
   if (!Number.isSafeInteger(p.length) || p.length < 1 || p.length > MAX_VECTOR_LENGTH) throw bad(`vector length must be in 1..${MAX_VECTOR_LENGTH}`);
   if (!isValidModulus(p.modulus)) throw bad('modulus must be a prime 2 < m < 2^63');

@@ -7,14 +7,15 @@
  * another sender, to another recipient, or at another x (both directions of a pair share one box
  * key, which this binding also disambiguates).
  *
- * Plaintext: "fedstat/v1/secagg/share" ‖ id(federationId) ‖ id(queryId) ‖ id(from) ‖ id(to) ‖
- * x (u32 big-endian) ‖ y (32 bytes big-endian), where id() is a 2-byte length and UTF-8 bytes.
+ * Plaintext: "fedstat/v1/secagg/share" ‖ id(federationId) ‖ id(queryId) ‖ expiresAt (u64 big-endian)
+ * ‖ id(from) ‖ id(to) ‖ x (u32 big-endian) ‖ y (32 bytes big-endian), where id() is a 2-byte
+ * big-endian length and the UTF-8 bytes.
  */
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { x25519SharedSecret } from '../crypto/x25519.js';
 import { FedstatError } from '../errors.js';
-import { encodeId } from './params.js';
+import { encodeExpiry, encodeId } from './params.js';
 import { FIELD_BYTES, fieldFromBytes, fieldToBytes, type Share } from './shamir.js';
 
 export const NONCE_BYTES = nacl.box.nonceLength; // 24
@@ -34,10 +35,27 @@ export interface SealedShare {
 export interface ShareBinding {
   readonly federationId: string;
   readonly queryId: string;
+  /** The query's expiry: a query id re-issued later cannot reuse boxes of the earlier run. */
+  readonly expiresAt: number;
   readonly from: string;
   readonly to: string;
   /** The recipient's x-coordinate: its index in the participant list + 1. */
   readonly x: number;
+}
+
+// Nonces are cut from a pooled CSPRNG buffer: a query seals n boxes per agency and each
+// randomBytes call costs more than the box itself. Every byte is handed out once.
+let noncePool = new Uint8Array(0);
+let noncePoolAt = 0;
+
+function freshNonce(): Uint8Array {
+  if (noncePoolAt + NONCE_BYTES > noncePool.length) {
+    noncePool = new Uint8Array(randomBytes(NONCE_BYTES * 256));
+    noncePoolAt = 0;
+  }
+  const nonce = noncePool.slice(noncePoolAt, noncePoolAt + NONCE_BYTES);
+  noncePoolAt += NONCE_BYTES;
+  return nonce;
 }
 
 // nacl.box.before costs a full tweetnacl scalar multiplication; long-term keys are reused for
@@ -69,7 +87,7 @@ function checkX(x: number): void {
 /** The binding prefix of the plaintext (everything but y). */
 function bindingBytes(b: ShareBinding): Uint8Array {
   checkX(b.x);
-  const parts = [TAG, encodeId(b.federationId, 'federation id'), encodeId(b.queryId, 'query id'), encodeId(b.from, 'sender id'), encodeId(b.to, 'recipient id')];
+  const parts = [TAG, encodeId(b.federationId, 'federation id'), encodeId(b.queryId, 'query id'), encodeExpiry(b.expiresAt), encodeId(b.from, 'sender id'), encodeId(b.to, 'recipient id')];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0) + 4);
   let at = 0;
   for (const p of parts) {
@@ -90,8 +108,9 @@ export function encodeSharePlaintext(binding: ShareBinding, y: bigint): Uint8Arr
 }
 
 /** The box length a share with this binding must have (plaintext + 16-byte MAC). */
-export function sealedBoxLength(binding: Omit<ShareBinding, 'x'>): number {
-  return bindingBytes({ ...binding, x: 1 }).length + FIELD_BYTES + MAC_BYTES;
+export function sealedBoxLength(binding: Omit<ShareBinding, 'x' | 'expiresAt'>): number {
+  const ids = [binding.federationId, binding.queryId, binding.from, binding.to];
+  return TAG.length + ids.reduce((n, id) => n + encodeId(id, 'id').length, 0) + 8 + 4 + FIELD_BYTES + MAC_BYTES;
 }
 
 /**
@@ -102,7 +121,7 @@ export function sealShare(
   share: Share, binding: Omit<ShareBinding, 'x'>, senderSecret: Uint8Array, recipientPublic: Uint8Array,
 ): SealedShare {
   const plaintext = encodeSharePlaintext({ ...binding, x: share.x }, share.y);
-  const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  const nonce = freshNonce();
   const box = nacl.box.after(plaintext, nonce, boxKey(senderSecret, recipientPublic));
   return { from: binding.from, to: binding.to, nonce, box };
 }

@@ -43,10 +43,20 @@ function bytesToBigInt(bytes: Uint8Array): bigint {
 
 /** A uniformly random element of F_p from the OS CSPRNG (rejection sampling: no bias). */
 export function randomFieldElement(): bigint {
-  for (;;) {
-    const v = bytesToBigInt(randomBytes(FIELD_BYTES));
-    if (v < FIELD_PRIME) return v;
+  return randomFieldElements(1)[0] ?? 0n;
+}
+
+/** `count` independent uniform elements of F_p, from one CSPRNG call (each call costs ~10 µs). */
+export function randomFieldElements(count: number): bigint[] {
+  const bytes = randomBytes(FIELD_BYTES * count);
+  const out: bigint[] = [];
+  for (let i = 0; i < count; i++) {
+    let v = bytesToBigInt(bytes.subarray(i * FIELD_BYTES, (i + 1) * FIELD_BYTES));
+    while (v >= FIELD_PRIME) v = bytesToBigInt(randomBytes(FIELD_BYTES)); // probability 2^-248
+    out.push(v);
   }
+  bytes.fill(0);
+  return out;
 }
 
 /** 32-byte big-endian encoding of a field element. */
@@ -74,8 +84,7 @@ function checkCounts(n: number, threshold: number): void {
 export function splitSecret(secret: bigint, n: number, threshold: number): Share[] {
   if (typeof secret !== 'bigint' || secret < 0n || secret >= FIELD_PRIME) throw new RangeError('secret must be a field element');
   checkCounts(n, threshold);
-  const coefficients = [secret];
-  for (let k = 1; k < threshold; k++) coefficients.push(randomFieldElement());
+  const coefficients = [secret, ...randomFieldElements(threshold - 1)];
   const shares: Share[] = [];
   for (let x = 1; x <= n; x++) {
     let y = 0n;
@@ -104,7 +113,7 @@ export function checkShares(shares: readonly Share[]): void {
  */
 export function lagrangeAtZero(xs: readonly number[]): bigint[] {
   const points = xs.map(BigInt);
-  const numerators = points.map((xj, j) => points.reduce((acc, xm, m) => (m === j ? acc : (acc * xm) % FIELD_PRIME), 1n));
+  const numerators = points.map((_xj, j) => points.reduce((acc, xm, m) => (m === j ? acc : (acc * xm) % FIELD_PRIME), 1n));
   const denominators = points.map((xj, j) => points.reduce((acc, xm, m) => (m === j ? acc : (acc * mod(xm - xj)) % FIELD_PRIME), 1n));
   // Montgomery's trick: one inversion for all denominators.
   const prefix: bigint[] = [];

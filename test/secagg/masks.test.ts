@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { x25519PublicKey, x25519SharedSecret } from '../../src/crypto/x25519.js';
-import { addMaskInto, expandMask, pairwiseSeed, selfMaskSeed } from '../../src/secagg/masks.js';
+import { addMaskInto, expandMask, pairwiseCommitment, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from '../../src/secagg/masks.js';
 import { isValidModulus } from '../../src/secagg/params.js';
 
 interface Kat {
   chacha20ZeroKeyZeroNonceCounter0: string;
   expandZeroSeed: { modulus: string; first: string[] }[];
-  pairwiseSeed: { shared: string; federationId: string; queryId: string; a: string; b: string; seed: string };
-  selfMaskSeed: { b: string; federationId: string; queryId: string; party: string; seed: string };
+  pairwiseSeed: { shared: string; federationId: string; queryId: string; expiresAt: number; a: string; b: string; seed: string; commitment: string };
+  selfMaskSeed: { b: string; federationId: string; queryId: string; party: string; seed: string; commitment: string };
 }
 
 const kat = JSON.parse(readFileSync(new URL('../vectors/secagg-masks.json', import.meta.url), 'utf8')) as Kat;
@@ -44,10 +44,21 @@ describe('mask seeds', () => {
     expect(toHex(selfMaskSeed(BigInt(s.b), s))).toBe(s.seed);
   });
 
+  it('have commitments that match the known answers and are equal on both sides of a pair', () => {
+    const p = kat.pairwiseSeed;
+    expect(toHex(pairwiseCommitment(hex(p.seed), p))).toBe(p.commitment);
+    expect(toHex(pairwiseCommitment(hex(p.seed), { ...p, a: p.b, b: p.a }))).toBe(p.commitment);
+    expect(toHex(pairwiseCommitment(hex(p.seed), { ...p, queryId: 'other' }))).not.toBe(p.commitment);
+    const s = kat.selfMaskSeed;
+    expect(toHex(selfMaskCommitment(BigInt(s.b), s))).toBe(s.commitment);
+    expect(toHex(selfMaskCommitment(BigInt(s.b) + 1n, s))).not.toBe(s.commitment);
+    expect(toHex(selfMaskCommitment(BigInt(s.b), { ...s, party: 'other' }))).not.toBe(s.commitment);
+  });
+
   it('both sides of a pair derive the same pairwise seed from their own keys', () => {
     fc.assert(
       fc.property(seedArb, seedArb, fc.string({ minLength: 1, maxLength: 20 }), (ska, skb, queryId) => {
-        const ctx = { federationId: 'fed', queryId, a: 'agency-a', b: 'agency-b' };
+        const ctx = { federationId: 'fed', queryId, expiresAt: 1000, a: 'agency-a', b: 'agency-b' };
         const seenByA = pairwiseSeed(x25519SharedSecret(ska, x25519PublicKey(skb)), ctx);
         const seenByB = pairwiseSeed(x25519SharedSecret(skb, x25519PublicKey(ska)), { ...ctx, a: ctx.b, b: ctx.a });
         expect(toHex(seenByA)).toBe(toHex(seenByB));
@@ -58,9 +69,9 @@ describe('mask seeds', () => {
 
   it('differ for another query, federation or party', () => {
     const shared = new Uint8Array(randomBytes(32));
-    const base = { federationId: 'fed', queryId: 'q1', a: 'a', b: 'b' };
+    const base = { federationId: 'fed', queryId: 'q1', expiresAt: 1000, a: 'a', b: 'b' };
     const variants = [
-      base, { ...base, queryId: 'q2' }, { ...base, federationId: 'fed2' }, { ...base, b: 'c' }, { ...base, a: 'c' },
+      base, { ...base, queryId: 'q2' }, { ...base, expiresAt: 1001 }, { ...base, federationId: 'fed2' }, { ...base, b: 'c' }, { ...base, a: 'c' },
       // Length prefixes keep the encoding injective: moving a character between fields changes the seed.
       { ...base, queryId: 'q1a', a: 'b', b: 'c' }, { ...base, queryId: 'q1', a: 'ab', b: 'c' },
     ];
@@ -75,10 +86,12 @@ describe('mask seeds', () => {
 
   it('reject malformed arguments', () => {
     const shared = new Uint8Array(32);
-    expect(() => pairwiseSeed(new Uint8Array(31), { federationId: 'f', queryId: 'q', a: 'a', b: 'b' })).toThrow(TypeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', a: 'a', b: 'a' })).toThrow(RangeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: '', a: 'a', b: 'b' })).toThrow(RangeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'x'.repeat(257), a: 'a', b: 'b' })).toThrow(RangeError);
+    expect(() => pairwiseSeed(new Uint8Array(31), { federationId: 'f', queryId: 'q', expiresAt: 0, a: 'a', b: 'b' })).toThrow(TypeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: 0, a: 'a', b: 'a' })).toThrow(RangeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: '', expiresAt: 0, a: 'a', b: 'b' })).toThrow(RangeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'x'.repeat(257), expiresAt: 0, a: 'a', b: 'b' })).toThrow(RangeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: -1, a: 'a', b: 'b' })).toThrow(RangeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: 1.5, a: 'a', b: 'b' })).toThrow(RangeError);
     expect(() => selfMaskSeed(-1n, { federationId: 'f', queryId: 'q', party: 'a' })).toThrow(RangeError);
   });
 });

@@ -14,7 +14,7 @@ const keyPair = (): { secret: Uint8Array; public: Uint8Array } => {
 const alice = keyPair();
 const bob = keyPair();
 const carol = keyPair();
-const binding = { federationId: 'fed', queryId: 'q-1', from: 'alice', to: 'bob' };
+const binding = { federationId: 'fed', queryId: 'q-1', expiresAt: 1_767_225_600_000, from: 'alice', to: 'bob' };
 
 function refusal(f: () => unknown): string {
   try {
@@ -74,6 +74,8 @@ describe('sealed shares', () => {
     expect(refusal(() => openShare(sealed, { ...binding, queryId: 'q-2', x: 2 }, bob.secret, alice.public))).toMatch(/another federation, query/);
     expect(refusal(() => openShare(sealed, { ...binding, federationId: 'def', x: 2 }, bob.secret, alice.public))).toMatch(/another/);
     expect(refusal(() => openShare(sealed, { ...binding, x: 3 }, bob.secret, alice.public))).toMatch(/another/);
+    // The same query id re-issued later (another expiry) cannot reuse the earlier run's boxes.
+    expect(refusal(() => openShare(sealed, { ...binding, expiresAt: binding.expiresAt + 1, x: 2 }, bob.secret, alice.public))).toMatch(/another/);
     // A longer query id changes the expected length.
     expect(refusal(() => openShare(sealed, { ...binding, queryId: 'q-10', x: 2 }, bob.secret, alice.public))).toMatch(/length/);
   });

@@ -1,0 +1,263 @@
+/**
+ * The coordinator side of secure aggregation: one instance per query. It relays sealed shares,
+ * fixes the survivor set S once, collects the round-2 answers and computes the correction C with
+ * Σ_{i∈S} masked_i − C ≡ Σ_{i∈S} x_i (mod modulus):
+ *
+ *   C = Σ_{i∈S} PRG(b_i) + Σ_{i∈S, d∈D} sign(i, d)·PRG(s_id),  sign = + if i precedes d in U, else −
+ *
+ * (pairwise masks between two survivors cancel in the sum; those with dropped agencies do not).
+ * Every reconstructed b_i is checked against i's round-1 commitment and every revealed seed
+ * against the revealer's, so a corrupted share or seed is caught, never folded into a wrong
+ * correction; when something is missing, finalize throws UNAVAILABLE naming it.
+ */
+import { constantTimeEqual } from '../crypto/ed25519.js';
+import { FedstatError } from '../errors.js';
+import { addMaskInto, expandMaskInto, pairwiseCommitment, selfMaskCommitment, selfMaskSeed } from './masks.js';
+import { checkParams, indexOf, type SecAggParams } from './params.js';
+import type { RevealedSeed, RevealedShare } from './participant.js';
+import { NONCE_BYTES, sealedBoxLength, type SealedShare } from './sealed-share.js';
+import { FIELD_PRIME, interpolateAtZero, lagrangeAtZero, type Share } from './shamir.js';
+
+export interface SecAggAggregationOptions {
+  readonly federationId: string;
+  readonly queryId: string;
+  readonly participants: readonly string[];
+  readonly threshold: number;
+  readonly length: number;
+  readonly modulus: bigint;
+  /** The agencies' X25519 public keys: every participant must have one. */
+  readonly agreementKeys: ReadonlyMap<string, Uint8Array>;
+}
+
+/** An agency's round-1 secure-aggregation material (see SecAggParticipant.round1). */
+export interface Round1Material {
+  readonly shares: readonly SealedShare[];
+  readonly commitment: Uint8Array;
+  readonly pairwiseCommitments: readonly Uint8Array[];
+}
+
+/** An agency's round-2 answer (see SecAggParticipant.round2). */
+export interface Round2Answer {
+  readonly selfMaskShares: readonly RevealedShare[];
+  readonly pairwiseSeeds: readonly RevealedSeed[];
+}
+
+export interface SurvivorSet {
+  readonly survivors: string[];
+  readonly dropped: string[];
+}
+
+/** Commitment mismatches trigger a search over t-subsets of the shares; this bounds it. */
+const MAX_SUBSETS_TRIED = 2048;
+
+export class SecAggAggregation {
+  readonly params: SecAggParams;
+  private readonly index: ReadonlyMap<string, number>;
+  private readonly round1 = new Map<string, Round1Material>();
+  private readonly round2 = new Map<string, Round2Answer>();
+  private fixed: SurvivorSet | undefined;
+  private survivorSet: ReadonlySet<string> = new Set();
+  private droppedSet: ReadonlySet<string> = new Set();
+  private result: BigUint64Array | undefined;
+
+  constructor(o: SecAggAggregationOptions) {
+    this.params = checkParams(o);
+    const keyless = this.params.participants.find((id) => o.agreementKeys.get(id)?.length !== 32);
+    if (keyless !== undefined) throw new FedstatError('CONFIG_INVALID', `agency ${keyless} has no X25519 agreement key in the federation file; add it`);
+    this.index = indexOf(this.params.participants);
+  }
+
+  /** Records an agency's round-1 material; BAD_MESSAGE if malformed, REPLAY if it came before. */
+  acceptRound1(agency: string, m: Round1Material): void {
+    const bad = this.badFrom(agency, 1);
+    if (!this.index.has(agency)) throw bad('not a participant of the query');
+    if (this.fixed !== undefined) throw new FedstatError('POLICY_REFUSED', `round 1 of query ${this.params.queryId} is closed; ${agency} answered after the survivor set was fixed and counts as dropped`);
+    if (this.round1.has(agency)) throw new FedstatError('REPLAY', `agency ${agency} already answered round 1 of query ${this.params.queryId}`);
+    const { federationId, queryId, participants } = this.params;
+    if (typeof m !== 'object' || m === null || !Array.isArray(m.shares) || m.shares.length !== participants.length) {
+      throw bad(`must carry one sealed share for each of the ${participants.length} participants`);
+    }
+    m.shares.forEach((s: SealedShare, k) => {
+      const to = participants[k] ?? '';
+      if (typeof s !== 'object' || s === null || s.from !== agency || s.to !== to) throw bad(`share ${k} must go from ${agency} to ${to}`);
+      if (!(s.nonce instanceof Uint8Array) || s.nonce.length !== NONCE_BYTES) throw bad(`share ${k} has a malformed nonce`);
+      if (!(s.box instanceof Uint8Array) || s.box.length !== sealedBoxLength({ federationId, queryId, from: agency, to })) throw bad(`share ${k} has a malformed box`);
+    });
+    if (!is32(m.commitment)) throw bad('the self-mask commitment must have 32 bytes');
+    if (!Array.isArray(m.pairwiseCommitments) || m.pairwiseCommitments.length !== participants.length - 1 || !m.pairwiseCommitments.every(is32)) {
+      throw bad(`must carry ${participants.length - 1} pairwise commitments of 32 bytes`);
+    }
+    this.round1.set(agency, { shares: [...m.shares], commitment: m.commitment, pairwiseCommitments: [...m.pairwiseCommitments] });
+  }
+
+  /**
+   * Closes round 1: S = the agencies whose material arrived, D = the rest. Idempotent.
+   * UNAVAILABLE when |S| < threshold; BAD_MESSAGE when two survivors derived different pairwise
+   * seeds (an agreement key in someone's federation file is stale), because their masks would
+   * not cancel and the sum would be wrong.
+   */
+  fixSurvivors(): SurvivorSet {
+    if (this.fixed !== undefined) return { survivors: [...this.fixed.survivors], dropped: [...this.fixed.dropped] };
+    const { participants, threshold, queryId } = this.params;
+    const survivors = participants.filter((id) => this.round1.has(id));
+    const dropped = participants.filter((id) => !this.round1.has(id));
+    if (survivors.length < threshold) {
+      throw new FedstatError('UNAVAILABLE', `query ${queryId}: only ${survivors.length} of ${participants.length} agencies answered round 1, fewer than the threshold ${threshold} (missing: ${dropped.join(', ')}); retry the query when more agencies are reachable`);
+    }
+    for (let a = 0; a < survivors.length; a++) {
+      for (let b = a + 1; b < survivors.length; b++) {
+        const [i, j] = [survivors[a] ?? '', survivors[b] ?? ''];
+        if (!constantTimeEqual(this.pairCommitment(i, j), this.pairCommitment(j, i))) {
+          throw new FedstatError('BAD_MESSAGE', `query ${queryId}: agencies ${i} and ${j} derived different pairwise masks; one of them has a stale agreement key for the other, fix the federation file and retry`);
+        }
+      }
+    }
+    this.fixed = { survivors, dropped };
+    this.survivorSet = new Set(survivors);
+    this.droppedSet = new Set(dropped);
+    return { survivors: [...survivors], dropped: [...dropped] };
+  }
+
+  /** The survivors' sealed shares addressed to `agency` (a survivor), in the order of U. */
+  sharesFor(agency: string): SealedShare[] {
+    const { survivors } = this.mustBeFixed();
+    if (!this.survivorSet.has(agency)) throw new FedstatError('POLICY_REFUSED', `agency ${agency} is not a survivor of query ${this.params.queryId}`);
+    const k = this.index.get(agency) ?? 0;
+    return survivors.flatMap((id) => this.round1.get(id)?.shares[k] ?? []);
+  }
+
+  /**
+   * Records a survivor's round-2 answer after checking it against the fixed set: shares only of
+   * survivors and at the agency's own x, seeds with exactly the dropped agencies, each matching
+   * the agency's round-1 commitment. BAD_MESSAGE otherwise (the answer is then not used).
+   */
+  acceptRound2(agency: string, answer: Round2Answer): void {
+    const { dropped } = this.mustBeFixed();
+    const bad = this.badFrom(agency, 2);
+    if (!this.survivorSet.has(agency)) throw bad('not a survivor');
+    if (this.round2.has(agency)) throw new FedstatError('REPLAY', `agency ${agency} already answered round 2 of query ${this.params.queryId}`);
+    if (typeof answer !== 'object' || answer === null || !Array.isArray(answer.selfMaskShares) || !Array.isArray(answer.pairwiseSeeds)) throw bad('malformed answer');
+    const x = (this.index.get(agency) ?? 0) + 1;
+    const seenOf = new Set<string>();
+    for (const s of answer.selfMaskShares) {
+      if (typeof s !== 'object' || s === null || !this.survivorSet.has(s.of)) throw bad('reveals a share of an agency that is not a survivor');
+      if (seenOf.has(s.of)) throw bad(`reveals two shares of ${s.of}`);
+      seenOf.add(s.of);
+      if (s.x !== x) throw bad(`a share must be at its own x-coordinate ${x}`);
+      if (typeof s.y !== 'bigint' || s.y < 0n || s.y >= FIELD_PRIME) throw bad(`the share of ${s.of} is not a field element`);
+    }
+    const seenWith = new Set<string>();
+    for (const s of answer.pairwiseSeeds) {
+      if (typeof s !== 'object' || s === null || !this.droppedSet.has(s.with)) throw bad('reveals a pairwise seed with an agency that is not dropped');
+      if (seenWith.has(s.with)) throw bad(`reveals two seeds with ${s.with}`);
+      seenWith.add(s.with);
+      if (!is32(s.seed)) throw bad(`the seed with ${s.with} must have 32 bytes`);
+      const { federationId, queryId } = this.params;
+      if (!constantTimeEqual(pairwiseCommitment(s.seed, { federationId, queryId, a: agency, b: s.with }), this.pairCommitment(agency, s.with))) {
+        throw bad(`the seed with ${s.with} does not match its round-1 commitment`);
+      }
+    }
+    if (seenWith.size !== dropped.length) throw bad(`must reveal its pairwise seeds with all ${dropped.length} dropped agencies`);
+    this.round2.set(agency, {
+      selfMaskShares: answer.selfMaskShares.map((s) => ({ of: s.of, x: s.x, y: s.y })),
+      pairwiseSeeds: answer.pairwiseSeeds.map((s) => ({ with: s.with, seed: Uint8Array.from(s.seed) })),
+    });
+  }
+
+  /** Survivors whose round-2 answer has not been accepted (yet). */
+  missingRound2(): string[] {
+    return this.mustBeFixed().survivors.filter((id) => !this.round2.has(id));
+  }
+
+  /**
+   * The correction C (a fresh copy each call). UNAVAILABLE, naming what is missing, when some b_i
+   * has fewer than threshold shares, or when agencies were dropped and a survivor's pairwise
+   * seeds are missing; BAD_MESSAGE when no threshold-subset of b_i's shares matches its
+   * commitment. Never a wrong correction.
+   */
+  finalize(): BigUint64Array {
+    if (this.result !== undefined) return this.result.slice();
+    const { survivors, dropped } = this.mustBeFixed();
+    const { federationId, queryId, threshold, length, modulus } = this.params;
+    const problems: string[] = [];
+    const sharesOf = new Map<string, Share[]>(survivors.map((id) => [id, []]));
+    for (const answer of this.round2.values()) {
+      for (const s of answer.selfMaskShares) sharesOf.get(s.of)?.push({ x: s.x, y: s.y });
+    }
+    for (const [id, shares] of sharesOf) {
+      if (shares.length < threshold) problems.push(`only ${shares.length} of the ${threshold} shares needed for ${id}'s self-mask arrived`);
+    }
+    const silent = this.missingRound2();
+    if (dropped.length > 0 && silent.length > 0) {
+      problems.push(`survivors ${silent.join(', ')} did not reveal their pairwise seeds with the dropped ${dropped.join(', ')}`);
+    }
+    if (problems.length > 0) {
+      throw new FedstatError('UNAVAILABLE', `query ${queryId} cannot be unmasked: ${problems.join('; ')}; retry the query`);
+    }
+    const correction = new BigUint64Array(length);
+    const scratch = new BigUint64Array(length);
+    const lambdas = new Map<string, bigint[]>();
+    for (const id of survivors) {
+      const b = this.reconstruct(id, (sharesOf.get(id) ?? []).sort((p, q) => p.x - q.x), lambdas);
+      expandMaskInto(scratch, selfMaskSeed(b, { federationId, queryId, party: id }), modulus);
+      addMaskInto(correction, scratch, 1, modulus);
+      if (dropped.length === 0) continue;
+      for (const { with: d, seed } of this.round2.get(id)?.pairwiseSeeds ?? []) {
+        expandMaskInto(scratch, seed, modulus);
+        addMaskInto(correction, scratch, (this.index.get(id) ?? 0) < (this.index.get(d) ?? 0) ? 1 : -1, modulus);
+      }
+    }
+    this.result = correction;
+    return correction.slice();
+  }
+
+  /** b_id from its shares: the first t, else the first t-subset (bounded search) matching the commitment. */
+  private reconstruct(id: string, shares: readonly Share[], lambdas: Map<string, bigint[]>): bigint {
+    const { federationId, queryId, threshold } = this.params;
+    const expected = this.round1.get(id)?.commitment ?? new Uint8Array(32);
+    const pick = new Array<number>(threshold).fill(0).map((_, i) => i);
+    for (let tried = 0; tried < MAX_SUBSETS_TRIED; tried++) {
+      const subset = pick.map((i) => shares[i] ?? { x: 0, y: 0n });
+      const key = subset.map((s) => s.x).join(',');
+      let lambda = lambdas.get(key);
+      if (lambda === undefined) {
+        lambda = lagrangeAtZero(subset.map((s) => s.x));
+        lambdas.set(key, lambda);
+      }
+      const b = interpolateAtZero(subset.map((s) => s.y), lambda);
+      if (constantTimeEqual(selfMaskCommitment(b, { federationId, queryId, party: id }), expected)) return b;
+      if (!nextCombination(pick, shares.length)) break;
+    }
+    throw new FedstatError('BAD_MESSAGE', `query ${queryId}: the shares of ${id}'s self-mask do not match its commitment (some survivor revealed a corrupted share); retry the query`);
+  }
+
+  private pairCommitment(of: string, peer: string): Uint8Array {
+    const own = this.index.get(of) ?? 0;
+    const k = this.index.get(peer) ?? 0; // the list skips `of` itself
+    return this.round1.get(of)?.pairwiseCommitments[k < own ? k : k - 1] ?? new Uint8Array(0);
+  }
+
+  private mustBeFixed(): SurvivorSet {
+    if (this.fixed === undefined) throw new RangeError('fix the survivor set first (fixSurvivors)');
+    return this.fixed;
+  }
+
+  private badFrom(agency: string, round: 1 | 2): (m: string) => FedstatError {
+    return (m) => new FedstatError('BAD_MESSAGE', `round ${round} of query ${this.params.queryId} from ${agency}: ${m}`);
+  }
+}
+
+function is32(b: unknown): b is Uint8Array {
+  return b instanceof Uint8Array && b.length === 32;
+}
+
+/** Advances `pick` (sorted indices into 0..n−1) to the next combination; false after the last. */
+function nextCombination(pick: number[], n: number): boolean {
+  const t = pick.length;
+  let i = t - 1;
+  while (i >= 0 && (pick[i] ?? 0) === n - t + i) i--;
+  if (i < 0) return false;
+  pick[i] = (pick[i] ?? 0) + 1;
+  for (let j = i + 1; j < t; j++) pick[j] = (pick[j - 1] ?? 0) + 1;
+  return true;
+}
