@@ -14,7 +14,7 @@ import { HeParams } from '../he/he-params.js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import { signDecryptionAnswer, type DecryptionAnswer, type DecryptionRequest } from '../protocol/decryption.js';
-import { admitDecryption, refusal } from './release-policy.js';
+import { admitDecryption, refusal, type AdmittedRequest } from './release-policy.js';
 import { inThreadSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
 /** What the coordinator needs of a key authority, in process or over gRPC. */
@@ -136,15 +136,15 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     const { federation } = this.options;
     const now = (this.options.clock ?? Date.now)();
     const audit = this.options.audit ?? NO_AUDIT;
-    const { query, set } = (() => {
-      try {
-        return admitDecryption(request, {
-          federation, paramsId: this.params.paramsId, now, allowBenchmarkModes: this.options.allowBenchmarkModes === true,
-        });
-      } catch (e) {
-        throw this.#noteRefusal(e, now);
-      }
-    })();
+    let admitted: AdmittedRequest;
+    try {
+      admitted = admitDecryption(request, {
+        federation, paramsId: this.params.paramsId, now, allowBenchmarkModes: this.options.allowBenchmarkModes === true,
+      });
+    } catch (e) {
+      throw this.#noteRefusal(e, now);
+    }
+    const { query, set } = admitted;
     const id = query.queryId;
     if (this.#released.has(id) || this.#pending.has(id)) {
       throw this.#noteRefusal(refusal('REPLAY', id, 'it was decrypted before; each query is decrypted once'), now);
