@@ -1,24 +1,26 @@
 /**
  * Opening a coordinator from files: the federation file, the coordinator's key file and (for the
  * in-process key authority) the key authority's key file, found in `keys/` beside the federation
- * file unless given. Agencies are reached over gRPC at their federation endpoints.
+ * file unless given. Agencies, and a key authority that has an endpoint, are reached over gRPC
+ * with mTLS (the coordinator's certificate from the federation CA) unless `insecure` on loopback.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
-import { agencies, loadFederation, parseEndpoint, type Federation } from '../federation/federation.js';
-import { loadKeyFile } from '../federation/key-file.js';
-import { InProcessKeyAuthority } from '../key-authority/key-authority.js';
+import { agencies, loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
+import { loadKeyFile, type PartySecrets } from '../federation/key-file.js';
+import { InProcessKeyAuthority, type KeyAuthority } from '../key-authority/key-authority.js';
+import { GrpcKeyAuthority } from '../transport/key-authority-client.js';
 import { GrpcAgencyLink } from '../transport/agency-client.js';
-import { channelCredentials } from '../transport/credentials.js';
+import { channelCredentials, channelOptionsFor } from '../transport/credentials.js';
 import { Coordinator } from './coordinator.js';
 
 export interface ConnectOptions {
   readonly federation: string | Federation;
   /** Coordinator key file; default `keys/coordinator.key` beside the federation file. */
   readonly keyFile?: string;
-  /** Key authority key file for the in-process key authority; default `keys/key-authority.key`. */
+  /** Key authority key file for the in-process key authority (no endpoint in the federation); default `keys/key-authority.key`. */
   readonly keyAuthorityKeyFile?: string;
   readonly audit?: AuditSink;
   /** Plain TCP instead of mTLS; refused unless every endpoint is a loopback address. */
@@ -29,21 +31,30 @@ export function defaultKeyFile(federationFile: string, party: string): string {
   return join(dirname(federationFile), 'keys', `${party}.key`);
 }
 
-export async function connectCoordinator(options: ConnectOptions): Promise<Coordinator> {
-  const federation = typeof options.federation === 'string' ? loadFederation(options.federation) : options.federation;
-  const secrets = loadKeyFile(options.keyFile ?? defaultKeyFile(federation.file, 'coordinator'), federation);
-  const ka = federation.parties.find((p) => p.role === 'key-authority');
-  if (ka !== undefined && ka.endpoint !== null) {
-    throw new FedstatError('CONFIG_INVALID', `${federation.file}: the key authority has an endpoint, but a remote key authority needs the secure-aggregation release of fedstat; remove the endpoint to run it in process`);
+/**
+ * The key authority the federation file describes: a remote service (mTLS, its answers' signatures
+ * checked) when it names an endpoint, otherwise in this process from its key file.
+ */
+async function openKeyAuthority(federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean): Promise<KeyAuthority> {
+  const ka = partyOfRole(federation, 'key-authority');
+  if (ka.endpoint !== null) {
+    const endpointHost = parseEndpoint(ka.endpoint)?.host ?? '';
+    return new GrpcKeyAuthority(federation, ka.endpoint, channelCredentials(federation, secrets, { insecure, endpointHost }), channelOptionsFor(ka.id));
   }
   const kaKeyFile = options.keyAuthorityKeyFile ?? defaultKeyFile(federation.file, 'key-authority');
   if (!existsSync(kaKeyFile)) {
-    throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE)`);
+    throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`);
   }
-  const keyAuthority = await InProcessKeyAuthority.create({
+  return InProcessKeyAuthority.create({
     federation, secrets: loadKeyFile(kaKeyFile, federation), ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
+}
+
+export async function connectCoordinator(options: ConnectOptions): Promise<Coordinator> {
+  const federation = typeof options.federation === 'string' ? loadFederation(options.federation) : options.federation;
+  const secrets = loadKeyFile(options.keyFile ?? defaultKeyFile(federation.file, 'coordinator'), federation);
   const insecure = options.insecure === true;
+  const keyAuthority = await openKeyAuthority(federation, secrets, options, insecure);
   const links = agencies(federation).map((a) => {
     const endpointHost = parseEndpoint(a.endpoint ?? '')?.host ?? '';
     return new GrpcAgencyLink(a.id, a.endpoint ?? '', channelCredentials(federation, secrets, { insecure, endpointHost }));

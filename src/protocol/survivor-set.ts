@@ -31,7 +31,7 @@ export interface SignedSurvivorSet {
   readonly signature: Uint8Array;
 }
 
-const MAX_SET_BYTES = 256 * 1024;
+export const MAX_SET_BYTES = 256 * 1024;
 
 export function survivorSetDigest(bytes: Uint8Array): Uint8Array {
   return taggedDigest('fedstat/v1/survivor-set', bytes);
