@@ -35,7 +35,7 @@ function method(service: protobuf.Service, name: string): MethodDefinition<objec
 
 export function agencyServiceDefinition(): ServiceDefinition {
   const service = protoRoot().lookupService('fedstat.v1.Agency');
-  return { Describe: method(service, 'Describe'), Aggregate: method(service, 'Aggregate') };
+  return { Describe: method(service, 'Describe'), Aggregate: method(service, 'Aggregate'), Unmask: method(service, 'Unmask') };
 }
 
 export interface DescribeResponseMessage {
@@ -44,8 +44,19 @@ export interface DescribeResponseMessage {
 export interface AggregateRequestMessage {
   query: Uint8Array; signature: Uint8Array;
 }
+export interface SealedShareMessage {
+  from: string; to: string; nonce: Uint8Array; box: Uint8Array;
+}
 export interface AggregateResponseMessage {
   agencyId: string; queryId: string; mode: string; payloads: Uint8Array[]; signature: Uint8Array;
+  shares: SealedShareMessage[]; commitment: Uint8Array; pairwiseCommitments: Uint8Array[];
+}
+export interface UnmaskRequestMessage {
+  query: Uint8Array; querySignature: Uint8Array; survivors: Uint8Array; survivorsSignature: Uint8Array; shares: SealedShareMessage[];
+}
+export interface UnmaskResponseMessage {
+  agencyId: string; queryId: string; selfMaskShares: { of: string; x: number; y: Uint8Array }[];
+  pairwiseSeeds: { with: string; seed: Uint8Array }[]; signature: Uint8Array;
 }
 
 export function keyAuthorityServiceDefinition(): ServiceDefinition {
