@@ -87,7 +87,7 @@ describe('IsolatedHe recycles a dead worker', () => {
     await using _ = he;
     const e = await failure(he.injectFault('seal-throw'));
     expect(isFedstatError(e, 'INTERNAL')).toBe(true);
-    expect(e.message).toMatch(/^SEAL failed in the isolated HE worker \(.+\); the worker was replaced, run the query again$/);
+    expect(e.message).toMatch(/^the isolated HE worker failed \(.+\); it was replaced, run the query again$/);
     expect(acc.lost).toBe(true);
     expect((await failure(acc.add([ct(1n)]))).message).toMatch(/stopped after SEAL faulted/);
     await servesAgain();

@@ -5,8 +5,9 @@
  *
  * Every input still goes through the same JavaScript validation as in-thread use; the worker is
  * the second wall. When SEAL throws anyway, its instance has leaked 16 B of a 64 KiB WASM stack
- * (see `seal.ts`) and may be in a state nobody tested: a foreign exception retires the worker at
- * once, and SEAL's own refusals retire it after SEAL_EXCEPTION_LIMIT of them.
+ * (see `seal.ts`) and may be in a state nobody tested: an exception that is not a FedstatError
+ * (or TypeError/RangeError) and any WASM trap retire the worker at once; SEAL refusals reported
+ * as FedstatError retire it after SEAL_EXCEPTION_LIMIT of them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FedstatError } from '../../errors.js';
@@ -16,20 +17,24 @@ import { HeParams } from '../he-params.js';
 import { MAX_CIPHERTEXTS } from '../packing.js';
 import { sealFailureReason } from '../seal.js';
 import {
-  SEAL_EXCEPTION_LIMIT, toWire, wholeBuffers, type IsolatedHeInfo, type Request, type Results, type WorkerInit, type WorkerMessage, type WorkerStats,
+  SEAL_EXCEPTION_LIMIT, toWire, tooManyToDecrypt, wholeBuffers, type IsolatedHeInfo, type Request, type Results, type WorkerInit, type WorkerMessage, type WorkerStats,
 } from './protocol.js';
 
 const WasmException = (globalThis as { WebAssembly?: { Exception?: abstract new (...args: never[]) => object } }).WebAssembly?.Exception;
 const WasmRuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: abstract new (...args: never[]) => object } }).WebAssembly?.RuntimeError;
 
-/** True when `e`, or an error in its cause chain, came out of the WASM instance. */
-function fromSeal(e: unknown): boolean {
+/**
+ * What `e`, or an error in its cause chain, says about the WASM instance: a C++ exception SEAL
+ * threw (the instance lives on, 16 B of stack poorer), a trap or abort (the instance is dead), or
+ * nothing (a JavaScript-side error).
+ */
+function fromSeal(e: unknown): 'exception' | 'trap' | null {
   for (let cur = e, depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
-    if (WasmException !== undefined && cur instanceof WasmException) return true;
-    if (WasmRuntimeError !== undefined && cur instanceof WasmRuntimeError) return true;
+    if (WasmRuntimeError !== undefined && cur instanceof WasmRuntimeError) return 'trap';
+    if (WasmException !== undefined && cur instanceof WasmException) return 'exception';
     cur = cur instanceof Error ? cur.cause : undefined;
   }
-  return false;
+  return null;
 }
 
 const port = parentPort;
@@ -124,9 +129,7 @@ function run(req: Request): [Results[keyof Results], ArrayBuffer[]] {
     }
     case 'decrypt': {
       if (decryptor === null) throw new TypeError('IsolatedHe.decrypt: this service was created without a secret key');
-      if (req.ciphertexts.length > MAX_CIPHERTEXTS) {
-        throw new FedstatError('BAD_MESSAGE', `${req.ciphertexts.length} ciphertexts to decrypt, a query has at most ${MAX_CIPHERTEXTS}; the sender must follow the query's plan`);
-      }
+      if (req.ciphertexts.length > MAX_CIPHERTEXTS) throw tooManyToDecrypt(req.ciphertexts.length, MAX_CIPHERTEXTS);
       const d = decryptor;
       const slots = req.ciphertexts.map((ct) => d.decrypt(ct));
       return [slots, wholeBuffers(slots)];
@@ -159,10 +162,11 @@ port.on('message', (req: Request) => {
   } catch (e) {
     release(req);
     const seal = fromSeal(e);
-    if (seal) sealExceptions++;
+    if (seal !== null) sealExceptions++;
     const foreign = !(e instanceof FedstatError || e instanceof TypeError || e instanceof RangeError);
     const error = toWire(e, (x) => sealFailureReason(params.seal, x));
-    post({ type: 'reply', id: req.id, ok: false, error, retire: foreign || sealExceptions >= SEAL_EXCEPTION_LIMIT });
+    const retire = foreign || seal === 'trap' || sealExceptions >= SEAL_EXCEPTION_LIMIT;
+    post({ type: 'reply', id: req.id, ok: false, error, retire });
   }
 });
 

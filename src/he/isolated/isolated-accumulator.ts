@@ -42,6 +42,10 @@ const orphans = new FinalizationRegistry<{ slot: WorkerSlot; handle: number }>((
   if (slot.death === null) slot.request({ op: 'dispose', handle }).catch(() => undefined);
 });
 
+/**
+ * A running encrypted sum held by an `IsolatedHe` worker (open one with `IsolatedHe.accumulator`).
+ * Calls on one accumulator are applied in the order they are made.
+ */
 export class IsolatedAccumulator implements Disposable {
   /** Ciphertexts per contribution (the layout's `ciphertextCount`). */
   readonly ciphertextCount: number;

@@ -19,7 +19,8 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { FedstatError } from '../../errors.js';
 import { presetByName, type HePreset } from '../presets.js';
 import { checkSizes, IsolatedAccumulator, prepareBytes, type TransferOptions } from './isolated-accumulator.js';
-import type { FaultKind, IsolatedHeInfo, RequestBody, Results, WorkerStats } from './protocol.js';
+import { MAX_CIPHERTEXTS } from '../packing.js';
+import { tooManyToDecrypt, type FaultKind, type IsolatedHeInfo, type RequestBody, type Results, type WorkerStats } from './protocol.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface IsolatedHeOptions {
@@ -55,6 +56,11 @@ export const DEFAULT_HE_RESOURCE_LIMITS: Readonly<ResourceLimits> = Object.freez
 
 const DEFAULT_MAX_HELD_BYTES = 512 * 2 ** 20;
 
+/**
+ * The HE service of a coordinator or key authority, with SEAL in a worker thread it recycles.
+ * Create it once per process role (`IsolatedHe.create`), open an accumulator per query, and
+ * `close()` it on shutdown. An idle worker is unreferenced: it never keeps a process alive.
+ */
 export class IsolatedHe implements AsyncDisposable {
   /** The parameters the worker built (identical in every worker of this service). */
   readonly info: IsolatedHeInfo;
@@ -75,12 +81,12 @@ export class IsolatedHe implements AsyncDisposable {
     this.#slot = slot;
     this.#generation = slot.generation;
     this.info = info;
-    slot.ready.catch(() => undefined);
   }
 
   /**
    * Starts the worker for `preset` (a secure preset's name, or a preset object such as a test
-   * preset) and waits until it has built the parameters and loaded the key. Rejects with
+   * preset; HeParams validates it) and waits until it has built the parameters and loaded the
+   * key (~1.3 s and ~40 MB of RSS at N=8192, measured). Rejects with
    * CONFIG_INVALID for an unknown or invalid preset, KEY_INVALID for a secret key that is not
    * one of these parameters, INTERNAL when the worker script is missing (run `npm run build`).
    */
@@ -123,6 +129,7 @@ export class IsolatedHe implements AsyncDisposable {
   async decrypt(ciphertexts: readonly Uint8Array[], options: TransferOptions = {}): Promise<BigUint64Array[]> {
     if (!this.info.canDecrypt) throw new TypeError('IsolatedHe.decrypt: this service was created without a secret key');
     const [bytes, transfer] = prepareBytes(ciphertexts, options, 'IsolatedHe.decrypt');
+    if (bytes.length > MAX_CIPHERTEXTS) throw tooManyToDecrypt(bytes.length, MAX_CIPHERTEXTS);
     checkSizes(bytes, this.info.ciphertextBytes);
     return this.#call({ op: 'decrypt', ciphertexts: bytes }, transfer);
   }

@@ -82,6 +82,11 @@ export type WorkerMessage =
     readonly retire: boolean;
   };
 
+/** The BAD_MESSAGE for a decryption request larger than any query (checked on both sides of the wall). */
+export function tooManyToDecrypt(count: number, max: number): FedstatError {
+  return new FedstatError('BAD_MESSAGE', `${count} ciphertexts to decrypt, a query has at most ${max}; the sender must follow the query's plan`);
+}
+
 /** Details that survive structured cloning, or none (they are context, never essential). */
 function cloneableDetails(details: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
   try {
@@ -110,7 +115,7 @@ export function fromWire(w: WireError): Error {
     case 'range':
       return new RangeError(w.message);
     default:
-      return new FedstatError('INTERNAL', `SEAL failed in the isolated HE worker (${w.message}); the worker was replaced, run the query again`);
+      return new FedstatError('INTERNAL', `the isolated HE worker failed (${w.message}); it was replaced, run the query again`);
   }
 }
 
