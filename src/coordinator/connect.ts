@@ -11,6 +11,7 @@ import type { AuditSink } from '../audit/events.js';
 import { agencies, loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../federation/key-file.js';
 import { InProcessKeyAuthority, type KeyAuthority } from '../key-authority/key-authority.js';
+import { isolatedSlotDecryptor } from '../key-authority/slot-decryptor.js';
 import { GrpcKeyAuthority } from '../transport/key-authority-client.js';
 import { GrpcAgencyLink } from '../transport/agency-client.js';
 import { channelCredentials, channelOptionsFor } from '../transport/credentials.js';
@@ -46,7 +47,8 @@ async function openKeyAuthority(federation: Federation, secrets: PartySecrets, o
     throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`);
   }
   return InProcessKeyAuthority.create({
-    federation, secrets: loadKeyFile(kaKeyFile, federation), ...(options.audit === undefined ? {} : { audit: options.audit }),
+    federation, secrets: loadKeyFile(kaKeyFile, federation), decryptor: isolatedSlotDecryptor,
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
 }
 

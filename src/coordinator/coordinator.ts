@@ -13,6 +13,7 @@ import { datasetParties, datasetSchemaOf, type Federation } from '../federation/
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeAccumulator } from '../he/accumulator.js';
 import { HeParams } from '../he/he-params.js';
+import { IsolatedHe } from '../he/isolated/isolated-he.js';
 import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
@@ -112,11 +113,19 @@ export interface CoordinatorOptions {
   readonly queryTtlMs?: number;
   /** Deadline for the Describe round (default 5 s). */
   readonly describeDeadlineMs?: number;
+  /**
+   * Where untrusted ciphertexts are loaded and added: `worker` (default) in an isolated SEAL worker
+   * thread that is recycled if SEAL fails, so a hostile ciphertext can never poison this process;
+   * `in-thread` for tests and tools that create many short-lived coordinators.
+   */
+  readonly isolation?: 'worker' | 'in-thread';
 }
 
 const DEFAULT_DEADLINE_MS = 30_000;
 
 export class Coordinator implements AsyncDisposable {
+  private isolated: Promise<IsolatedHe> | null = null;
+
   private constructor(
     private readonly options: CoordinatorOptions,
     private readonly params: HeParams,
@@ -288,18 +297,30 @@ export class Coordinator implements AsyncDisposable {
   }
 
   private async openSum(layout: SlotLayout): Promise<EncryptedSum> {
-    const accumulator = new HeAccumulator(this.params, layout.ciphertextCount, { maxContributions: layout.parties });
-    return Promise.resolve({
-      add: (c) => accumulator.add(c),
-      subtractPlain: (s) => accumulator.subtractPlain(s),
-      sum: () => accumulator.sum(),
-      dispose: () => accumulator[Symbol.dispose](),
+    const options = { maxContributions: layout.parties };
+    if (this.options.isolation === 'in-thread') {
+      const accumulator = new HeAccumulator(this.params, layout.ciphertextCount, options);
+      return {
+        add: (c) => accumulator.add(c),
+        subtractPlain: (s) => accumulator.subtractPlain(s),
+        sum: () => accumulator.sum(),
+        dispose: () => accumulator[Symbol.dispose](),
+      };
+    }
+    // Started on the first encrypted query; a failed start is retried by the next query.
+    this.isolated ??= IsolatedHe.create(this.federation.he.preset).catch((e: unknown) => {
+      this.isolated = null;
+      throw e;
     });
+    return (await this.isolated).accumulator(layout.ciphertextCount, options);
   }
 
   async close(): Promise<void> {
     for (const l of this.options.links) l.close();
     await this.options.keyAuthority.close();
+    const isolated = this.isolated;
+    this.isolated = null;
+    if (isolated !== null) await isolated.then((he) => he.close(), () => undefined);
     this.params[Symbol.dispose]();
   }
 

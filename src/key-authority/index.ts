@@ -4,6 +4,6 @@ export {
   type InProcessKeyAuthorityOptions,
 } from './key-authority.js';
 export { admitDecryption, type AdmittedRequest, type ReleasePolicyContext } from './release-policy.js';
-export { inThreadSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
+export { inThreadSlotDecryptor, isolatedSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 export { startKeyAuthorityNode, type KeyAuthorityNode, type KeyAuthorityNodeOptions } from './node.js';
 export type { DecryptionRequest, DecryptionAnswer } from '../protocol/decryption.js';

@@ -13,7 +13,7 @@ import { serverCredentials } from '../transport/credentials.js';
 import { serveKeyAuthority, type RejectionListener } from '../transport/key-authority-server.js';
 import type { RunningServer } from '../transport/agency-server.js';
 import { InProcessKeyAuthority } from './key-authority.js';
-import type { SlotDecryptorFactory } from './slot-decryptor.js';
+import { isolatedSlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
 export interface KeyAuthorityNodeOptions {
   readonly federationFile: string;
@@ -67,7 +67,7 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
       ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),
       ...(options.onEvent === undefined ? [] : [options.onEvent]),
     ),
-    ...(options.decryptor === undefined ? {} : { decryptor: options.decryptor }),
+    decryptor: options.decryptor ?? isolatedSlotDecryptor,
   });
   let server: RunningServer;
   try {

@@ -6,6 +6,7 @@
  */
 import { HeDecryptor } from '../he/decryptor.js';
 import type { HeParams } from '../he/he-params.js';
+import { IsolatedHe } from '../he/isolated/isolated-he.js';
 
 export interface SlotDecryptor {
   /**
@@ -44,4 +45,13 @@ export const inThreadSlotDecryptor: SlotDecryptorFactory = (params, heSecretKey)
       return Promise.resolve();
     },
   };
+};
+
+/**
+ * Decryption in an isolated SEAL worker thread (IsolatedHe), recycled if SEAL fails: what the
+ * served key authority and the coordinator's in-process key authority use.
+ */
+export const isolatedSlotDecryptor: SlotDecryptorFactory = async (params, heSecretKey) => {
+  const he = await IsolatedHe.create(params.preset, { secretKey: heSecretKey });
+  return { decrypt: (ciphertexts) => he.decrypt(ciphertexts), close: () => he.close() };
 };
