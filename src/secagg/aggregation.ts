@@ -12,6 +12,7 @@
  */
 import { constantTimeEqual } from '../crypto/ed25519.js';
 import { FedstatError } from '../errors.js';
+import { isRecord } from '../util/is-record.js';
 import { addMaskInto, expandMaskInto, pairwiseCommitment, selfMaskCommitment, selfMaskSeed } from './masks.js';
 import { checkParams, indexOf, type SecAggParams } from './params.js';
 import type { RevealedSeed, RevealedShare } from './participant.js';
@@ -74,20 +75,27 @@ export class SecAggAggregation {
     if (this.fixed !== undefined) throw new FedstatError('POLICY_REFUSED', `round 1 of query ${this.params.queryId} is closed; ${agency} answered after the survivor set was fixed and counts as dropped`);
     if (this.round1.has(agency)) throw new FedstatError('REPLAY', `agency ${agency} already answered round 1 of query ${this.params.queryId}`);
     const { federationId, queryId, participants } = this.params;
-    if (typeof m !== 'object' || m === null || !Array.isArray(m.shares) || m.shares.length !== participants.length) {
+    const raw: unknown = m;
+    const sharesIn: unknown = isRecord(raw) ? raw['shares'] : undefined;
+    if (!Array.isArray(sharesIn) || sharesIn.length !== participants.length) {
       throw bad(`must carry one sealed share for each of the ${participants.length} participants`);
     }
-    m.shares.forEach((s: SealedShare, k) => {
+    const shares = (sharesIn as unknown[]).map((item, k): SealedShare => {
       const to = participants[k] ?? '';
-      if (typeof s !== 'object' || s === null || s.from !== agency || s.to !== to) throw bad(`share ${k} must go from ${agency} to ${to}`);
-      if (!(s.nonce instanceof Uint8Array) || s.nonce.length !== NONCE_BYTES) throw bad(`share ${k} has a malformed nonce`);
-      if (!(s.box instanceof Uint8Array) || s.box.length !== sealedBoxLength({ federationId, queryId, from: agency, to })) throw bad(`share ${k} has a malformed box`);
+      const s = isRecord(item) ? item : {};
+      const [from, sTo, nonce, box] = [s['from'], s['to'], s['nonce'], s['box']];
+      if (from !== agency || sTo !== to) throw bad(`share ${k} must go from ${agency} to ${to}`);
+      if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw bad(`share ${k} has a malformed nonce`);
+      if (!(box instanceof Uint8Array) || box.length !== sealedBoxLength({ federationId, queryId, from: agency, to })) throw bad(`share ${k} has a malformed box`);
+      return { from: agency, to, nonce, box };
     });
-    if (!is32(m.commitment)) throw bad('the self-mask commitment must have 32 bytes');
-    if (!Array.isArray(m.pairwiseCommitments) || m.pairwiseCommitments.length !== participants.length - 1 || !m.pairwiseCommitments.every(is32)) {
+    const commitment: unknown = isRecord(raw) ? raw['commitment'] : undefined;
+    if (!is32(commitment)) throw bad('the self-mask commitment must have 32 bytes');
+    const pairwise: unknown = isRecord(raw) ? raw['pairwiseCommitments'] : undefined;
+    if (!Array.isArray(pairwise) || pairwise.length !== participants.length - 1 || !(pairwise as unknown[]).every(is32)) {
       throw bad(`must carry ${participants.length - 1} pairwise commitments of 32 bytes`);
     }
-    this.round1.set(agency, { shares: [...m.shares], commitment: m.commitment, pairwiseCommitments: [...m.pairwiseCommitments] });
+    this.round1.set(agency, { shares, commitment, pairwiseCommitments: [...(pairwise as Uint8Array[])] });
   }
 
   /**
@@ -136,32 +144,36 @@ export class SecAggAggregation {
     const bad = this.badFrom(agency, 2);
     if (!this.survivorSet.has(agency)) throw bad('not a survivor');
     if (this.round2.has(agency)) throw new FedstatError('REPLAY', `agency ${agency} already answered round 2 of query ${this.params.queryId}`);
-    if (typeof answer !== 'object' || answer === null || !Array.isArray(answer.selfMaskShares) || !Array.isArray(answer.pairwiseSeeds)) throw bad('malformed answer');
+    const raw: unknown = answer;
+    const sharesIn: unknown = isRecord(raw) ? raw['selfMaskShares'] : undefined;
+    const seedsIn: unknown = isRecord(raw) ? raw['pairwiseSeeds'] : undefined;
+    if (!Array.isArray(sharesIn) || !Array.isArray(seedsIn)) throw bad('malformed answer');
     const x = (this.index.get(agency) ?? 0) + 1;
-    const seenOf = new Set<string>();
-    for (const s of answer.selfMaskShares) {
-      if (typeof s !== 'object' || s === null || !this.survivorSet.has(s.of)) throw bad('reveals a share of an agency that is not a survivor');
-      if (seenOf.has(s.of)) throw bad(`reveals two shares of ${s.of}`);
-      seenOf.add(s.of);
-      if (s.x !== x) throw bad(`a share must be at its own x-coordinate ${x}`);
-      if (typeof s.y !== 'bigint' || s.y < 0n || s.y >= FIELD_PRIME) throw bad(`the share of ${s.of} is not a field element`);
+    const shares = new Map<string, RevealedShare>();
+    for (const item of sharesIn as unknown[]) {
+      const s = isRecord(item) ? item : {};
+      const [of, sx, y] = [s['of'], s['x'], s['y']];
+      if (typeof of !== 'string' || !this.survivorSet.has(of)) throw bad('reveals a share of an agency that is not a survivor');
+      if (shares.has(of)) throw bad(`reveals two shares of ${of}`);
+      if (sx !== x) throw bad(`a share must be at its own x-coordinate ${x}`);
+      if (typeof y !== 'bigint' || y < 0n || y >= FIELD_PRIME) throw bad(`the share of ${of} is not a field element`);
+      shares.set(of, { of, x, y });
     }
-    const seenWith = new Set<string>();
-    for (const s of answer.pairwiseSeeds) {
-      if (typeof s !== 'object' || s === null || !this.droppedSet.has(s.with)) throw bad('reveals a pairwise seed with an agency that is not dropped');
-      if (seenWith.has(s.with)) throw bad(`reveals two seeds with ${s.with}`);
-      seenWith.add(s.with);
-      if (!is32(s.seed)) throw bad(`the seed with ${s.with} must have 32 bytes`);
-      const { federationId, queryId } = this.params;
-      if (!constantTimeEqual(pairwiseCommitment(s.seed, { federationId, queryId, a: agency, b: s.with }), this.pairCommitment(agency, s.with))) {
-        throw bad(`the seed with ${s.with} does not match its round-1 commitment`);
+    const seeds = new Map<string, RevealedSeed>();
+    const { federationId, queryId } = this.params;
+    for (const item of seedsIn as unknown[]) {
+      const s = isRecord(item) ? item : {};
+      const [peer, seed] = [s['with'], s['seed']];
+      if (typeof peer !== 'string' || !this.droppedSet.has(peer)) throw bad('reveals a pairwise seed with an agency that is not dropped');
+      if (seeds.has(peer)) throw bad(`reveals two seeds with ${peer}`);
+      if (!is32(seed)) throw bad(`the seed with ${peer} must have 32 bytes`);
+      if (!constantTimeEqual(pairwiseCommitment(seed, { federationId, queryId, a: agency, b: peer }), this.pairCommitment(agency, peer))) {
+        throw bad(`the seed with ${peer} does not match its round-1 commitment`);
       }
+      seeds.set(peer, { with: peer, seed: Uint8Array.from(seed) });
     }
-    if (seenWith.size !== dropped.length) throw bad(`must reveal its pairwise seeds with all ${dropped.length} dropped agencies`);
-    this.round2.set(agency, {
-      selfMaskShares: answer.selfMaskShares.map((s) => ({ of: s.of, x: s.x, y: s.y })),
-      pairwiseSeeds: answer.pairwiseSeeds.map((s) => ({ with: s.with, seed: Uint8Array.from(s.seed) })),
-    });
+    if (seeds.size !== dropped.length) throw bad(`must reveal its pairwise seeds with all ${dropped.length} dropped agencies`);
+    this.round2.set(agency, { selfMaskShares: [...shares.values()], pairwiseSeeds: [...seeds.values()] });
   }
 
   /** Survivors whose round-2 answer has not been accepted (yet). */

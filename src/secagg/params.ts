@@ -128,11 +128,11 @@ export function checkParams(p: SecAggParams): SecAggParams {
   const bad = (m: string): FedstatError => new FedstatError('BAD_MESSAGE', `secure aggregation: ${m}`);
   if (!isValidId(p.federationId)) throw bad(`federation id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
   if (!isValidId(p.queryId)) throw bad(`query id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
-  const u = p.participants;
+  const u: readonly unknown[] = p.participants;
   if (!Array.isArray(u) || u.length < 1 || u.length > MAX_PARTICIPANTS) throw bad(`participants must list 1..${MAX_PARTICIPANTS} agencies`);
   for (let i = 0; i < u.length; i++) {
     if (!isValidId(u[i])) throw bad(`participant ${i} is not a valid party id`);
-    if (i > 0 && (u[i - 1] ?? '') >= (u[i] ?? '')) throw bad('participants must be sorted and unique');
+    if (i > 0 && String(u[i - 1]) >= String(u[i])) throw bad('participants must be sorted and unique');
   }
   const n = u.length;
   if (!Number.isSafeInteger(p.threshold)) throw bad('threshold must be an integer');
@@ -142,7 +142,7 @@ export function checkParams(p: SecAggParams): SecAggParams {
   if (!Number.isSafeInteger(p.length) || p.length < 1 || p.length > MAX_VECTOR_LENGTH) throw bad(`vector length must be in 1..${MAX_VECTOR_LENGTH}`);
   if (!isValidModulus(p.modulus)) throw bad('modulus must be a prime 2 < m < 2^63');
   return Object.freeze({
-    federationId: p.federationId, queryId: p.queryId, participants: Object.freeze([...u]),
+    federationId: p.federationId, queryId: p.queryId, participants: Object.freeze([...(u as readonly string[])]),
     threshold: p.threshold, length: p.length, modulus: p.modulus,
   });
 }

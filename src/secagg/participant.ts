@@ -14,6 +14,7 @@
  */
 import { x25519PublicKey, x25519SharedSecret } from '../crypto/x25519.js';
 import { FedstatError } from '../errors.js';
+import { isRecord } from '../util/is-record.js';
 import { addMaskInto, expandMask, expandMaskInto, pairwiseCommitment, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from './masks.js';
 import { checkParams, indexOf, type SecAggParams } from './params.js';
 import { openShare, sealShare, type SealedShare } from './sealed-share.js';
@@ -183,12 +184,14 @@ export class SecAggParticipant {
     const x = (index.get(this.self) ?? 0) + 1;
     const { federationId } = params;
     const opened = new Map<string, RevealedShare>();
-    for (const s of sealed) {
-      if (typeof s !== 'object' || s === null || s.to !== this.self || typeof s.from !== 'string') continue;
-      if (!survivors.has(s.from) || opened.has(s.from)) continue;
+    for (const item of sealed as readonly unknown[]) {
+      if (!isRecord(item)) continue;
+      const { from, to, nonce, box } = item;
+      if (to !== this.self || typeof from !== 'string' || !survivors.has(from) || opened.has(from)) continue;
+      if (!(nonce instanceof Uint8Array) || !(box instanceof Uint8Array)) continue;
       try {
-        const share = openShare(s, { federationId, queryId, expiresAt, from: s.from, to: this.self, x }, this.secret, this.key(s.from));
-        opened.set(s.from, { of: s.from, x, y: share.y });
+        const share = openShare({ from, to, nonce, box }, { federationId, queryId, expiresAt, from, to, x }, this.secret, this.key(from));
+        opened.set(from, { of: from, x, y: share.y });
       } catch (e) {
         if (!(e instanceof FedstatError)) throw e;
       }
@@ -209,7 +212,7 @@ export class SecAggParticipant {
 
   private memberList(list: unknown, what: string, refuse: (m: string) => FedstatError): Set<string> {
     if (!Array.isArray(list) || !list.every((id) => typeof id === 'string')) throw refuse(`the ${what} list is malformed`);
-    const ids = new Set(list as string[]);
+    const ids = new Set(list);
     if (ids.size !== list.length) throw refuse(`the ${what} list names an agency twice`);
     return ids;
   }

@@ -23,9 +23,9 @@ describe('x25519', () => {
   });
 
   it('matches the RFC 7748 §5.2 iteration after 1 and 1000 rounds', () => {
-    let k = new Uint8Array(32);
+    let k: Uint8Array = new Uint8Array(32);
     k[0] = 9;
-    let u = Uint8Array.from(k);
+    let u: Uint8Array = Uint8Array.from(k);
     for (let i = 1; i <= 1000; i++) {
       const next = x25519SharedSecret(k, u);
       u = k;

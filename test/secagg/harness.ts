@@ -9,6 +9,7 @@ import { isFedstatError } from '../../src/errors.js';
 import { SecAggAggregation } from '../../src/secagg/aggregation.js';
 import { addMaskInto } from '../../src/secagg/masks.js';
 import { SecAggParticipant, type Round1Output } from '../../src/secagg/participant.js';
+import type { SealedShare } from '../../src/secagg/sealed-share.js';
 
 export const FEDERATION = 'fed-川渝';
 export const POOL: readonly string[] = [
@@ -19,6 +20,8 @@ export const POOL: readonly string[] = [
 export const PRIMES: readonly bigint[] = [3n, 97n, 65537n, 2n ** 31n - 1n, 1152921504606830593n, 2n ** 61n - 1n, 2n ** 63n - 25n];
 
 const secrets = new Map(POOL.map((id) => [id, new Uint8Array(randomBytes(32))]));
+/** A pool agency's X25519 secret key (tests that play an agency or check what it sealed). */
+export const secretOf = (id: string): Uint8Array => secrets.get(id)!;
 export const PUBLIC_KEYS: ReadonlyMap<string, Uint8Array> = new Map(POOL.map((id) => [id, x25519PublicKey(secrets.get(id)!)]));
 
 /** One participant per pool agency, reused across queries. */
@@ -94,4 +97,23 @@ export function runQuery(run: QueryRun): Outcome {
 export function plainSum(run: QueryRun, ids: readonly string[]): bigint[] {
   const length = run.values.get(run.participants[0]!)!.length;
   return Array.from({ length }, (_, s) => ids.reduce((acc, id) => (acc + run.values.get(id)![s]!) % run.modulus, 0n));
+}
+
+export interface StartedQuery {
+  readonly queryId: string;
+  readonly now: number;
+  readonly expiresAt: number;
+  readonly participants: readonly string[];
+  readonly threshold: number;
+  readonly round1: ReadonlyMap<string, Round1Output>;
+  /** Every participant's sealed share addressed to `to`, in the order of U. */
+  sealedTo(to: string): SealedShare[];
+}
+
+/** Runs round 1 on every participant of a fresh query (length 2, modulus 97). */
+export function startQuery(participants: readonly string[], threshold: number): StartedQuery {
+  const { queryId, now, expiresAt } = nextQuery();
+  const round1 = new Map(participants.map((id) => [id, PARTICIPANTS.get(id)!.round1({ queryId, participants, threshold, length: 2, modulus: 97n, expiresAt }, now)]));
+  const k = (to: string): number => participants.indexOf(to);
+  return { queryId, now, expiresAt, participants, threshold, round1, sealedTo: (to) => participants.map((id) => round1.get(id)!.shares[k(to)]!) };
 }
