@@ -16,7 +16,7 @@ import { x25519PublicKey, x25519SharedSecret } from '../crypto/x25519.js';
 import { FedstatError } from '../errors.js';
 import { isRecord } from '../util/is-record.js';
 import { addMaskInto, expandMask, expandMaskInto, pairwiseCommitment, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from './masks.js';
-import { checkParams, indexOf, type SecAggParams } from './params.js';
+import { checkParams, indexOf, isValidId, type SecAggParams } from './params.js';
 import { openShare, sealShare, type SealedShare } from './sealed-share.js';
 import { randomFieldElement, splitSecret } from './shamir.js';
 
@@ -97,6 +97,7 @@ export class SecAggParticipant {
 
   constructor(options: SecAggParticipantOptions) {
     if (!(options.agreementSecret instanceof Uint8Array) || options.agreementSecret.length !== 32) throw new TypeError('agreementSecret is a 32-byte X25519 secret key');
+    if (!isValidId(options.federationId) || !isValidId(options.self)) throw new TypeError('federationId and self must be valid ids');
     this.federationId = options.federationId;
     this.self = options.self;
     this.secret = Uint8Array.from(options.agreementSecret);
@@ -112,6 +113,7 @@ export class SecAggParticipant {
   /** Round 1: the mask to add, the sealed shares of b_i and the commitments. */
   round1(q: Round1Query, now: number): Round1Output {
     this.forgetExpired(now);
+    if (!isRecord(q)) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: round 1 needs a query object');
     const refuse = (m: string): FedstatError => new FedstatError('POLICY_REFUSED', `agency ${this.self} refuses round 1 of query ${String(q.queryId)}: ${m}`);
     if (!Number.isSafeInteger(q.expiresAt) || q.expiresAt < 0) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: expiresAt must be a non-negative integer');
     if (q.expiresAt <= now) throw new FedstatError('REPLAY', `query ${String(q.queryId)} has expired; the coordinator must issue a new query`);
@@ -157,6 +159,7 @@ export class SecAggParticipant {
    */
   round2(r: SurvivorSetRequest, sealed: readonly SealedShare[], now: number): Round2Output {
     this.forgetExpired(now);
+    if (!isRecord(r)) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: round 2 needs a survivor-set object');
     const queryId = String(r.queryId);
     const refuse = (m: string): FedstatError => new FedstatError('POLICY_REFUSED', `agency ${this.self} refuses round 2 of query ${queryId}: ${m}`);
     const state = this.queries.get(queryId);
@@ -234,6 +237,7 @@ export class SecAggParticipant {
   }
 
   private forgetExpired(now: number): void {
+    if (!Number.isFinite(now)) throw new TypeError('now must be a finite number of milliseconds');
     for (const [id, q] of this.queries) if (q.expiresAt <= now) this.queries.delete(id);
   }
 }
