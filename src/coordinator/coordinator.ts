@@ -41,6 +41,8 @@ export interface SecureAggregationReport {
   readonly survivors: readonly string[];
   readonly dropped: readonly string[];
   readonly unmaskFailed: readonly FailedAgency[];
+  /** Coordinator work to remove the masks: reconstructing seeds, expanding masks, subtracting them under encryption. */
+  readonly correctionMs: number;
 }
 
 export interface QueryTimings {
@@ -235,6 +237,7 @@ export class Coordinator implements AsyncDisposable {
       const survivors = signSurvivorSet(set, this.options.secrets.signing.secretKey);
       audit.append({ type: 'survivors', at: clock(), queryId, survivors: set.survivors, dropped: set.dropped });
       let unmaskFailed: FailedAgency[] = [];
+      let correctionMs = 0;
       if (secagg !== null && sum !== null) {
         options.onProgress?.({ phase: 'unmasking' });
         const round2 = await unmaskRound({
@@ -243,7 +246,9 @@ export class Coordinator implements AsyncDisposable {
           throw e instanceof FedstatError ? new FedstatError(e.code, `query ${queryId}: ${e.message}`, { cause: e, details: { queryId, answered, failed: allFailed } }) : e;
         });
         unmaskFailed = round2.failed;
+        const t = performance.now();
         await sum.subtractPlain(splitFlat(round2.correction, layout.slotCount, layout.ciphertextCount));
+        correctionMs = round2.finalizeMs + performance.now() - t;
       }
       const t4 = performance.now();
       options.onProgress?.({ phase: 'decrypting' });
@@ -260,7 +265,7 @@ export class Coordinator implements AsyncDisposable {
       return {
         ...released, queryId, sql, plan, mode,
         agencies: { answered, failed: allFailed },
-        secureAggregation: secagg === null ? null : { threshold, survivors: answered, dropped: set.dropped, unmaskFailed },
+        secureAggregation: secagg === null ? null : { threshold, survivors: answered, dropped: set.dropped, unmaskFailed, correctionMs },
         ciphertexts: layout.ciphertextCount,
         timings: { planMs: t1 - t0, discoverMs: t2 - t1, gatherMs: t3 - t2, unmaskMs: t4 - t3, decryptMs: t5 - t4, releaseMs: t6 - t5, totalMs: t6 - t0 },
       };

@@ -25,7 +25,7 @@ export interface Round2Input {
 }
 
 /** Runs round 2 and returns the flat mask correction, or throws (UNAVAILABLE with a retry hint). */
-export async function unmaskRound(input: Round2Input): Promise<{ correction: BigUint64Array; failed: FailedAgency[] }> {
+export async function unmaskRound(input: Round2Input): Promise<{ correction: BigUint64Array; failed: FailedAgency[]; finalizeMs: number }> {
   const { federation, secagg } = input;
   const failed: FailedAgency[] = [];
   await Promise.all(input.survivorIds.map(async (id) => {
@@ -42,5 +42,7 @@ export async function unmaskRound(input: Round2Input): Promise<{ correction: Big
     }
   }));
   failed.sort((a, b) => a.id.localeCompare(b.id));
-  return { correction: secagg.finalize(), failed };
+  const t0 = performance.now();
+  const correction = secagg.finalize();
+  return { correction, failed, finalizeMs: performance.now() - t0 };
 }

@@ -1,0 +1,267 @@
+/**
+ * Secure aggregation (Bonawitz double masking) against the unmasked encrypted path of the first
+ * release, with in-process agencies (no gRPC: what is measured is the protocol, not the network).
+ * For 10, 32 and 64 agencies at 0, 10 and 30 % dropouts (agencies that never answer round 1),
+ * every run's rows are checked against the plaintext sum over the survivors.
+ *
+ * Reported per configuration: query wall time (all agencies share this process and their work is
+ * serialized, so wall time is the sum of their work plus the coordinator's), the mean agency time
+ * per round, the coordinator's own time (wall − agencies) and within it the mask correction
+ * (reconstructing seeds, expanding masks, subtracting them under encryption), and the exact
+ * protobuf-encoded bytes each agency sends and receives and the coordinator sends and receives. Headline ratio: masked /
+ * unmasked query time at 0 % dropouts with 10 agencies (target ≤ 1.3). Recovery cost per dropped
+ * agency = (unmask time − unmask time at 0 %) / dropped: flat or falling means linear growth.
+ *
+ *   npm run bench -- secagg [--json] [--reps N] [--agencies 10,32,64] [--rows N]
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAgency, type Agency } from '../src/agency/agency.js';
+import { progressBar } from '../src/cli/progress.js';
+import { renderTable } from '../src/cli/table.js';
+import { Coordinator, type QueryResult } from '../src/coordinator/coordinator.js';
+import { compareRows, referenceOfRows } from '../src/demo/reference.js';
+import { FedstatError } from '../src/errors.js';
+import { initFederation } from '../src/federation/init.js';
+import { loadKeyFile } from '../src/federation/key-file.js';
+import { parseSchema } from '../src/federation/schema.js';
+import { InProcessKeyAuthority } from '../src/key-authority/key-authority.js';
+import type { AgencyLink } from '../src/protocol/links.js';
+import type { AnswerMode } from '../src/protocol/query-envelope.js';
+import { parseQuery } from '../src/query/parse.js';
+import { openDuckDbStore } from '../src/store/duckdb-store.js';
+import { contributionToWire, unmaskAnswerToWire, unmaskRequestToWire } from '../src/transport/agency-messages.js';
+import { agencyServiceDefinition } from '../src/transport/proto.js';
+
+const TARGET = 1.3;
+const DISTRICTS = ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'];
+const SCHEMA = parseSchema({
+  datasets: {
+    residents: {
+      maxRows: 100_000,
+      columns: { district: { type: 'category', values: DISTRICTS }, age: { type: 'integer', min: 0, max: 120 } },
+    },
+  },
+}, 'bench-secagg-schema.json');
+const SQL = 'SELECT district, COUNT(*), SUM(age) FROM residents GROUP BY district';
+
+type Row = { district: string; age: number };
+
+interface Traffic { agencyUp: number; agencyDown: number; agencyMs: number; unmaskUp: number; unmaskDown: number; unmaskAgencyMs: number }
+
+interface Measured {
+  readonly agencies: number;
+  readonly dropoutPct: number;
+  readonly dropped: number;
+  readonly mode: AnswerMode;
+  readonly queryMs: number;
+  readonly coordinatorMs: number;
+  readonly correctionMs: number;
+  readonly agencyRound1Ms: number;
+  readonly agencyRound2Ms: number;
+  readonly bytesUpPerAgency: number;
+  readonly bytesDownPerAgency: number;
+  readonly coordinatorBytesIn: number;
+  readonly coordinatorBytesOut: number;
+}
+
+function option(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+/** Deterministic rows per agency (a benchmark needs reproducible data, not secure randomness). */
+function rowsFor(index: number, n: number): Row[] {
+  let s = (index + 1) * 2654435761 >>> 0;
+  const next = (): number => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 2 ** 32; };
+  return Array.from({ length: n }, () => ({ district: DISTRICTS[Math.floor(next() * DISTRICTS.length)] ?? '锦江区', age: Math.floor(next() * 121) }));
+}
+
+class Federation implements AsyncDisposable {
+  private constructor(
+    readonly dir: string, readonly coordinator: Coordinator, readonly agencies: readonly Agency[],
+    readonly rows: readonly Row[][], readonly traffic: Map<string, Traffic>, readonly down: Set<string>,
+  ) {}
+
+  static async create(n: number, rowsPerAgency: number): Promise<Federation> {
+    const dir = mkdtempSync(join(tmpdir(), 'fedstat-bench-secagg-'));
+    const ids = Array.from({ length: n }, (_, i) => `a${String(i).padStart(2, '0')}`);
+    const init = await initFederation({
+      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1 },
+      agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${20000 + i}` })),
+    });
+    const agencies: Agency[] = [];
+    const rows: Row[][] = [];
+    for (const [i, id] of ids.entries()) {
+      const data = rowsFor(i, rowsPerAgency);
+      rows.push(data);
+      const file = join(dir, `${id}.csv`);
+      writeFileSync(file, ['district,age', ...data.map((r) => `${r.district},${r.age}`)].join('\n') + '\n');
+      const store = await openDuckDbStore(':memory:');
+      const ds = SCHEMA.datasets['residents'];
+      if (ds === undefined) throw new Error('schema lost its dataset');
+      await store.loadCsv('residents', ds, file);
+      agencies.push(await createAgency({
+        federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), store, allowPlaintextMode: true,
+      }));
+    }
+    const traffic = new Map<string, Traffic>();
+    const down = new Set<string>();
+    const def = agencyServiceDefinition();
+    const size = (m: { requestSerialize: (v: object) => Buffer; responseSerialize: (v: object) => Buffer }, req: object, res: object): [number, number] =>
+      [m.requestSerialize(req).length, m.responseSerialize(res).length];
+    // One agency works at a time, so each one's time is its own and not its neighbours' interleaved.
+    let queue: Promise<unknown> = Promise.resolve();
+    const serial = <T>(work: () => Promise<T>): Promise<T> => {
+      const next = queue.then(work, work);
+      queue = next.catch(() => undefined);
+      return next;
+    };
+    const links: AgencyLink[] = agencies.map((a) => ({
+      agencyId: a.id,
+      describe: () => a.describe(),
+      aggregate: (q) => serial(async () => {
+        if (down.has(a.id)) throw new FedstatError('UNAVAILABLE', `agency ${a.id} is down (benchmark dropout)`);
+        const t0 = performance.now();
+        const c = await a.answer(q);
+        const ms = performance.now() - t0;
+        const [down_, up] = size(def['Aggregate'] as never, { query: q.bytes, signature: q.signature }, contributionToWire(c));
+        const t = traffic.get(a.id);
+        if (t !== undefined) Object.assign(t, { agencyUp: t.agencyUp + up, agencyDown: t.agencyDown + down_, agencyMs: t.agencyMs + ms });
+        return c;
+      }),
+      unmask: (r) => serial(async () => {
+        const t0 = performance.now();
+        const answer = await a.unmask(r);
+        const ms = performance.now() - t0;
+        const [down_, up] = size(def['Unmask'] as never, unmaskRequestToWire(r), unmaskAnswerToWire(answer));
+        const t = traffic.get(a.id);
+        if (t !== undefined) Object.assign(t, { unmaskUp: t.unmaskUp + up, unmaskDown: t.unmaskDown + down_, unmaskAgencyMs: t.unmaskAgencyMs + ms });
+        return answer;
+      }),
+      close: () => undefined,
+    }));
+    const keyAuthority = await InProcessKeyAuthority.create({
+      federation: init.federation, secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation), allowBenchmarkModes: true,
+    });
+    const coordinator = await Coordinator.create({
+      federation: init.federation, secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation), keyAuthority, links,
+    });
+    return new Federation(dir, coordinator, agencies, rows, traffic, down);
+  }
+
+  async run(mode: AnswerMode, dropped: readonly string[]): Promise<Measured> {
+    this.down.clear();
+    for (const d of dropped) this.down.add(d);
+    this.traffic.clear();
+    for (const a of this.agencies) this.traffic.set(a.id, { agencyUp: 0, agencyDown: 0, agencyMs: 0, unmaskUp: 0, unmaskDown: 0, unmaskAgencyMs: 0 });
+    const t0 = performance.now();
+    const result = await this.coordinator.query(SQL, { mode });
+    const queryMs = performance.now() - t0;
+    this.check(result, dropped);
+    const answered = this.agencies.filter((a) => !dropped.includes(a.id)).map((a) => this.traffic.get(a.id)).filter((t) => t !== undefined);
+    const sum = (f: (t: Traffic) => number): number => answered.reduce((s, t) => s + f(t), 0);
+    const k = Math.max(1, answered.length);
+    return {
+      agencies: this.agencies.length, dropoutPct: Math.round((100 * dropped.length) / this.agencies.length), dropped: dropped.length, mode, queryMs,
+      coordinatorMs: queryMs - sum((t) => t.agencyMs + t.unmaskAgencyMs),
+      correctionMs: result.secureAggregation?.correctionMs ?? 0,
+      agencyRound1Ms: sum((t) => t.agencyMs) / k,
+      agencyRound2Ms: sum((t) => t.unmaskAgencyMs) / k,
+      bytesUpPerAgency: sum((t) => t.agencyUp + t.unmaskUp) / k,
+      bytesDownPerAgency: sum((t) => t.agencyDown + t.unmaskDown) / k,
+      coordinatorBytesIn: sum((t) => t.agencyUp + t.unmaskUp),
+      coordinatorBytesOut: sum((t) => t.agencyDown + t.unmaskDown),
+    };
+  }
+
+  /** The released rows must equal the plaintext computation over the survivors' rows. */
+  private check(result: QueryResult, dropped: readonly string[]): void {
+    const survivors = this.agencies.map((a, i) => (dropped.includes(a.id) ? [] : this.rows[i] ?? []));
+    const plan = parseQuery(SQL, SCHEMA);
+    const expected = referenceOfRows(plan, SCHEMA.datasets['residents'] ?? (() => { throw new Error('no dataset'); })(), survivors.flat(), { minAgencies: 2, minGroupSize: 1 });
+    const diff = compareRows(result.rows, expected.rows);
+    if (diff !== null) throw new Error(`secure aggregation returned a wrong result: ${diff}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.coordinator.close();
+    for (const a of this.agencies) await a.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function kib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+export async function run(args: readonly string[], json: boolean): Promise<void> {
+  const reps = Number(option(args, '--reps') ?? 3);
+  const sizes = (option(args, '--agencies') ?? '10,32,64').split(',').map(Number);
+  const rowsPerAgency = Number(option(args, '--rows') ?? 2000);
+  if (!Number.isSafeInteger(reps) || reps < 1 || sizes.some((n) => !Number.isSafeInteger(n) || n < 3)) {
+    throw new RangeError('--reps needs a positive integer and --agencies integers ≥ 3');
+  }
+  const results: Measured[] = [];
+  for (const n of sizes) {
+    const bar = progressBar(`secagg: ${n} agencies`, { json });
+    await using fed = await Federation.create(n, rowsPerAgency);
+    const configs: [AnswerMode, number][] = [['encrypted-unmasked', 0], ['encrypted', 0], ['encrypted', 0.1], ['encrypted', 0.3]];
+    await fed.run('encrypted', []); // warm-up: JIT, the SEAL worker, key caches
+    await fed.run('encrypted-unmasked', []);
+    const samples = configs.map((): Measured[] => []);
+    let done = 0;
+    // Repetitions outermost, so drift on a shared machine hits every configuration alike.
+    for (let r = 0; r < reps; r++) {
+      for (const [c, [mode, rate]] of configs.entries()) {
+        const k = Math.floor(rate * n);
+        // A different dropout set each repetition, reproducible from the repetition number.
+        const dropped = fed.agencies.map((a) => a.id).filter((_, i) => (i + r * 3) % n < k);
+        samples[c]?.push(await fed.run(mode, dropped));
+        bar.update(++done, configs.length * reps, `${mode} ${Math.round(rate * 100)}%`);
+      }
+    }
+    for (const list of samples) {
+      const pick = (f: (m: Measured) => number): number => median(list.map(f));
+      const first = list[0];
+      if (first === undefined) continue;
+      results.push({
+        ...first, queryMs: pick((m) => m.queryMs), coordinatorMs: pick((m) => m.coordinatorMs), correctionMs: pick((m) => m.correctionMs),
+        agencyRound1Ms: pick((m) => m.agencyRound1Ms), agencyRound2Ms: pick((m) => m.agencyRound2Ms),
+        bytesUpPerAgency: pick((m) => m.bytesUpPerAgency), bytesDownPerAgency: pick((m) => m.bytesDownPerAgency),
+        coordinatorBytesIn: pick((m) => m.coordinatorBytesIn), coordinatorBytesOut: pick((m) => m.coordinatorBytesOut),
+      });
+    }
+    bar.done();
+  }
+  const baseline = (n: number): number => results.find((r) => r.agencies === n && r.mode === 'encrypted-unmasked')?.queryMs ?? Number.NaN;
+  const zeroCorrection = (n: number): number => results.find((r) => r.agencies === n && r.mode === 'encrypted' && r.dropped === 0)?.correctionMs ?? Number.NaN;
+  const rows = results.map((r) => ({
+    ...r,
+    ratio: r.queryMs / baseline(r.agencies),
+    recoveryMsPerDropped: r.dropped === 0 ? null : (r.correctionMs - zeroCorrection(r.agencies)) / r.dropped,
+  }));
+  const headline = rows.find((r) => r.agencies === 10 && r.mode === 'encrypted' && r.dropped === 0)?.ratio ?? Number.NaN;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ benchmark: 'secagg', ratio: headline, target: TARGET, reps, rowsPerAgency, results: rows })}\n`);
+    return;
+  }
+  process.stdout.write(`${renderTable(
+    ['agencies', 'mode', 'dropped', 'query', '× unmasked', 'agency r1', 'agency r2', 'coordinator', 'correction', 'recovery/dropped', 'agency ↑', 'agency ↓', 'coord in', 'coord out'],
+    rows.map((r) => [
+      String(r.agencies), r.mode === 'encrypted' ? 'masked' : 'unmasked', `${r.dropped} (${r.dropoutPct}%)`, `${r.queryMs.toFixed(0)} ms`, r.ratio.toFixed(2),
+      `${r.agencyRound1Ms.toFixed(1)} ms`, `${r.agencyRound2Ms.toFixed(1)} ms`, `${r.coordinatorMs.toFixed(1)} ms`, `${r.correctionMs.toFixed(1)} ms`,
+      r.recoveryMsPerDropped === null ? '—' : `${r.recoveryMsPerDropped.toFixed(2)} ms`,
+      kib(r.bytesUpPerAgency), kib(r.bytesDownPerAgency), kib(r.coordinatorBytesIn), kib(r.coordinatorBytesOut),
+    ]),
+    ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  )}\n`);
+  process.stdout.write(`\nheadline: masked / unmasked query time, 10 agencies, 0 % dropouts = ${headline.toFixed(2)} (target ≤ ${TARGET}); ${reps} repetitions, median; ${rowsPerAgency} rows per agency\n`);
+}
