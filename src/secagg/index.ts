@@ -22,6 +22,6 @@ export {
   checkParams, isValidModulus, MAX_ID_BYTES, MAX_PARTICIPANTS, MAX_VECTOR_LENGTH, type SecAggParams,
 } from './params.js';
 export {
-  FIELD_PRIME, FIELD_BYTES, MAX_SHARES, randomFieldElement, splitSecret, combineShares, checkShares, lagrangeAtZero,
+  FIELD_PRIME, FIELD_BYTES, MAX_SHARES, randomFieldElement, randomFieldElements, splitSecret, combineShares, checkShares, lagrangeAtZero,
   interpolateAtZero, fieldToBytes, fieldFromBytes, type Share,
 } from './shamir.js';
