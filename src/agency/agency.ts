@@ -74,6 +74,10 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const audit = options.audit ?? NO_AUDIT;
   const stages = options.stages ?? [];
   const replay = new ReplayGuard();
+  // The replay guard lives in memory. A query issued before this agency started may have been
+  // answered before a restart; answering it again would reuse its pairwise masks (they are bound
+  // to the query), so such a query is refused and the coordinator issues a fresh one.
+  const startedAt = clock();
   const participant = new SecAggParticipant({
     federationId: federation.id, self: me.id, agreementSecret: secrets.agreementSecret,
     peerKeys: new Map(federation.parties.filter((p) => p.role === 'agency').map((p) => [p.id, p.agreementKey])),
@@ -112,6 +116,9 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
       refuse('POLICY_REFUSED', `${env.mode} answers are disabled here (they are for benchmarks only)`);
     }
     if (!(await served()).includes(env.plan.dataset)) refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
+    if (env.issuedAt < startedAt) {
+      throw new FedstatError('REPLAY', `agency ${me.id} refuses query ${env.queryId}: it was issued before the agency (re)started and may have been answered already; run the query again`);
+    }
     replay.admit(env.queryId, env.expiresAt, now);
     inFlight++;
     try {

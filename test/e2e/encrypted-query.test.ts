@@ -243,7 +243,8 @@ describe('misbehaving and missing agencies', () => {
     try {
       await coordinator.query('SELECT COUNT(*) FROM residents');
       expect(captured).toBeDefined();
-      const replay = await link.aggregate(captured!, 5_000).catch((e: unknown) => e);
+      const answered = captured!;
+      const replay = await link.aggregate(answered, 5_000).catch((e: unknown) => e);
       expect((replay as FedstatError).code).toBe('REPLAY');
 
       const forger = loadKeyFile(tf.keyFiles['agency-2']!, tf.federation); // any key but the coordinator's
@@ -255,6 +256,13 @@ describe('misbehaving and missing agencies', () => {
       const plain = await coordinator.query('SELECT COUNT(*) FROM residents', { mode: 'plaintext' }).catch((e: unknown) => e);
       expect((plain as FedstatError).code).toBe('POLICY_REFUSED');
       expect((plain as FedstatError).message).toMatch(/plaintext answers are disabled/);
+
+      // A restarted agency has forgotten the ids it answered; it refuses any query issued before it started.
+      await tf.stop('agency-1');
+      await start('agency-1');
+      const afterRestart = await link.aggregate(answered, 5_000).catch((e: unknown) => e);
+      expect((afterRestart as FedstatError).code).toBe('REPLAY');
+      expect((afterRestart as FedstatError).message).toMatch(/issued before the agency \(re\)started/);
     } finally {
       link.close();
       await tf.stop('agency-1');
