@@ -48,7 +48,7 @@ function bad(message: string): FedstatError {
 
 function sortedUnique(list: unknown, what: string): string[] {
   if (!Array.isArray(list) || list.length > 4096 || !list.every((a) => typeof a === 'string')) throw bad(`${what} is malformed`);
-  const names = list as string[];
+  const names = list;
   for (let i = 1; i < names.length; i++) {
     if ((names[i - 1] ?? '') >= (names[i] ?? '')) throw bad(`${what} is not sorted and unique`);
   }
