@@ -92,15 +92,16 @@ describe('fedstat CLI', () => {
     expect(doc.rows).toEqual([{ district: '锦江区', count: 33, sum_income: sumIncome, mean_age: ages.reduce((a, b) => a + b, 0) / 33 }]);
   });
 
-  it('--audit-log records the query, the decryption and the release, without record values', async () => {
+  it('--audit-log records the query, the survivor set, the decryption and the release, without record values', async () => {
     const log = join(dir, 'audit.jsonl');
     const r = await fedstat('query', '--federation', fed, '--json', '--audit-log', log, 'SELECT district, SUM(income) FROM residents GROUP BY district');
     expect(r.code).toBe(0);
     const queryId = (JSON.parse(r.stdout) as { queryId: string }).queryId;
     const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; queryId: string; contributors?: string[] });
-    expect(events.map((e) => e.type)).toEqual(['query', 'decryption', 'release']);
+    expect(events.map((e) => e.type)).toEqual(['query', 'survivors', 'decryption', 'release']);
     expect(events.every((e) => e.queryId === queryId)).toBe(true);
-    expect(events[1]!.contributors).toEqual(['a', 'b', 'c']);
+    expect(events[1]).toMatchObject({ survivors: ['a', 'b', 'c'], dropped: [] });
+    expect(events[2]!.contributors).toEqual(['a', 'b', 'c']);
     expect(statSync(log).mode & 0o777).toBe(0o600);
     expect(readFileSync(log, 'utf8')).not.toMatch(/sum_income"?:\s*\d/);
   });
