@@ -3,7 +3,7 @@
  * produce: init → agency serve → query (table and --json), and the error contract (one line, the
  * documented exit code).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,44 @@ describe('fedstat CLI', () => {
       .reduce((a, b) => a + b, 0);
     const ages = [...Array(12).keys()].map((i) => 20 + (i % 50)).concat([...Array(10).keys()].map((i) => 20 + ((i + 7) % 50)), [...Array(11).keys()].map((i) => 20 + ((i + 3) % 50)));
     expect(doc.rows).toEqual([{ district: '锦江区', count: 33, sum_income: sumIncome, mean_age: ages.reduce((a, b) => a + b, 0) / 33 }]);
+  });
+
+  it('query --json names an agency that is down in agencies.failed and reports secure aggregation; the key authority runs as its own service', async () => {
+    // A second federation: four agencies (d never starts) and a key authority with an endpoint.
+    const ports = await freePorts(5);
+    const init = await fedstat('init', '--out', join(dir, 'fed4'), '--schema', join(dir, 'schema.json'),
+      ...['a', 'b', 'c', 'd'].flatMap((id, i) => ['--agency', `${id}=127.0.0.1:${ports[i]}`]),
+      '--key-authority', `127.0.0.1:${ports[4]}`, '--min-agencies', '2', '--min-group-size', '1', '--json');
+    expect(init.code).toBe(0);
+    const fed4 = join(dir, 'fed4', 'federation.json');
+    const keys = join(dir, 'fed4', 'keys');
+    const started = await Promise.all(['a', 'b', 'c'].map((id) => startAgencyProcess({
+      id: `${id}4`, federationFile: fed4, keyFile: join(keys, `${id}.key`), datasets: { residents: join(dir, `${id}.csv`) },
+    })));
+    const ka = spawn(process.execPath, [cliPath(), 'key-authority', 'serve', '--federation', fed4, '--key', join(keys, 'key-authority.key'), '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ka.stdout.on('data', (b: Buffer) => { if (b.toString().includes('listening')) resolve(); });
+        ka.once('exit', (code) => reject(new Error(`key authority exited with ${code}`)));
+      });
+      // Without the key authority's key file the coordinator can only use the remote service.
+      rmSync(join(keys, 'key-authority.key'));
+      const r = await fedstat('query', '--federation', fed4, '--json', 'SELECT COUNT(*) AS n FROM residents');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout) as {
+        rows: { n: number }[]; agencies: { answered: string[]; failed: { id: string; code: string }[] };
+        secureAggregation: { threshold: number; survivors: string[]; dropped: string[] };
+      };
+      expect(doc.rows).toEqual([{ n: 15 + 14 + 13 }]);
+      expect(doc.agencies.answered).toEqual(['a', 'b', 'c']);
+      expect(doc.agencies.failed.map((f) => [f.id, f.code])).toEqual([['d', 'UNAVAILABLE']]);
+      expect(doc.secureAggregation).toMatchObject({ threshold: 3, survivors: ['a', 'b', 'c'], dropped: [] });
+    } finally {
+      ka.kill('SIGTERM');
+      await Promise.all(started.map((p) => p.stop()));
+    }
   });
 
   it('--audit-log records the query, the survivor set, the decryption and the release, without record values', async () => {
