@@ -201,9 +201,11 @@ export class Coordinator implements AsyncDisposable {
     }
 
     const mode = options.mode ?? 'encrypted';
+    const queryId = newQueryId();
+    // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
+    if (serving.length === 0) this.checkQuorum(queryId, [], failedServing, failedServing.length, 1, mode, options);
     const threshold = this.threshold(serving.length, options.threshold);
     const now = clock();
-    const queryId = newQueryId();
     const envelope: QueryEnvelope = {
       v: 1, queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
       agencies: serving, threshold, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
@@ -291,11 +293,13 @@ export class Coordinator implements AsyncDisposable {
     const needed = Math.max(policy.minAgencies, mode === 'encrypted' ? threshold : 0);
     if (answered.length >= needed && (options.requireAll !== true || failed.length === 0)) return;
     const why = failed.map((f) => `${f.id} (${f.reason})`).join('; ');
+    const belowThreshold = options.requireAll !== true && answered.length >= policy.minAgencies;
     const need = options.requireAll === true ? 'all agencies serving the dataset (--require-all)'
-      : needed > policy.minAgencies ? `at least ${threshold} (the secure-aggregation threshold)` : `at least ${policy.minAgencies} (minAgencies)`;
-    // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class.
+      : belowThreshold ? `at least ${threshold} to unmask the sum (the secure-aggregation threshold); retry when more agencies are up` : `at least ${policy.minAgencies} (minAgencies)`;
+    // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class;
+    // too few survivors to unmask is a matter of availability, too few for the policy a refusal.
     const codes = new Set(failed.map((f) => f.code));
-    const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : 'POLICY_REFUSED';
+    const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : belowThreshold ? 'UNAVAILABLE' : 'POLICY_REFUSED';
     throw new FedstatError(code,
       `query ${queryId}: ${answered.length} of ${asked} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
       { details: { queryId, answered, failed } });

@@ -37,7 +37,7 @@ export interface KeyAuthorityNodeOptions {
   readonly onRejected?: RejectionListener;
   /** Also decrypt encrypted-unmasked queries (benchmarks only). */
   readonly allowBenchmarkModes?: boolean;
-  /** Where decryption runs; default in this thread. */
+  /** Where decryption runs; default an isolated SEAL worker thread. */
   readonly decryptor?: SlotDecryptorFactory;
 }
 
@@ -56,7 +56,7 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
   const endpoint = me.endpoint === null ? null : parseEndpoint(me.endpoint);
   const port = options.port ?? endpoint?.port;
   if (port === undefined) {
-    throw new FedstatError('CONFIG_INVALID', `${federation.file} gives the key authority no endpoint; pass --port, or re-run fedstat init with --key-authority-endpoint HOST:PORT`);
+    throw new FedstatError('CONFIG_INVALID', `${federation.file} gives the key authority no endpoint; pass --port, or re-run fedstat init with --key-authority HOST:PORT`);
   }
   const host = options.host ?? endpoint?.host ?? '127.0.0.1';
   const credentials = options.credentials ?? serverCredentials(federation, secrets, { insecure: options.insecure === true, host });
