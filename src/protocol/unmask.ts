@@ -7,6 +7,7 @@
 import { FedstatError } from '../errors.js';
 import { taggedDigest, type DigestField } from '../crypto/digest.js';
 import { sign, verify } from '../crypto/ed25519.js';
+import type { RevealedSeed, RevealedShare } from '../secagg/participant.js';
 import type { SealedShare } from '../secagg/sealed-share.js';
 import { queryDigest, type SignedQuery } from './query-envelope.js';
 import { survivorSetDigest, type SignedSurvivorSet } from './survivor-set.js';
@@ -18,18 +19,7 @@ export interface UnmaskRequest {
   readonly shares: readonly SealedShare[];
 }
 
-export interface RevealedShare {
-  /** The survivor whose self-mask seed this is a share of. */
-  readonly of: string;
-  readonly x: number;
-  readonly y: bigint;
-}
-
-export interface RevealedSeed {
-  /** The dropped agency this pairwise seed was shared with. */
-  readonly with: string;
-  readonly seed: Uint8Array;
-}
+export type { RevealedSeed, RevealedShare } from '../secagg/participant.js';
 
 export interface UnmaskAnswer {
   readonly agencyId: string;

@@ -9,7 +9,7 @@ import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import type { ServableKeyAuthority } from '../key-authority/key-authority.js';
 import { slotsToBytes } from '../protocol/contribution.js';
 import type { DecryptionRequest } from '../protocol/decryption.js';
-import { FEDSTAT_VERSION, type RunningServer } from './agency-server.js';
+import { bindServer, FEDSTAT_VERSION, type RunningServer } from './agency-server.js';
 import { keyAuthorityLimits, keyAuthorityServerOptions, type KeyAuthorityLimits } from './key-authority-limits.js';
 import {
   keyAuthorityServiceDefinition, type DecryptRequestMessage, type DecryptResponseMessage, type DescribeKeyAuthorityResponseMessage,
@@ -115,20 +115,5 @@ export async function serveKeyAuthority(
   const limits = options.limits ?? keyAuthorityLimits(await ka.describe());
   const server = new Server(keyAuthorityServerOptions(limits));
   addKeyAuthorityService(server, ka, options);
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => {
-      if (err !== null) reject(new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}; choose another --port`, { cause: err }));
-      else resolve(p);
-    });
-  });
-  return {
-    port: bound,
-    close: () => new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.forceShutdown(), 2_000);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    }),
-  };
+  return bindServer(server, host, port, credentials);
 }
