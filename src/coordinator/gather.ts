@@ -61,13 +61,15 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
         federationId: federation.id, queryDigest: digest, queryId: env.queryId, agencyId: link.agencyId, mode: env.mode,
         payloads: layout.ciphertextCount, participants: env.agencies,
       }, agency.signingKey);
+      // Secure-aggregation material is checked before the ciphertexts join the sum and recorded
+      // after: an agency is a survivor exactly when its ciphertexts are in the sum.
+      const masking = secagg !== null && c.masking !== null ? secagg.checkRound1(link.agencyId, c.masking) : null;
       if (sum !== null) await sum.add(c.payloads);
       else {
         const next = c.payloads.map((p) => bytesToSlots(p, layout.slotCount, layout.plainModulus));
         plainSum = plainSum.map((s, i) => addSlotsModT(s, next[i] ?? s, layout.plainModulus));
       }
-      // checkContribution vetted the shares' shape, so this cannot fail once the ciphertexts are in.
-      if (secagg !== null && c.masking !== null) secagg.acceptRound1(link.agencyId, c.masking);
+      if (secagg !== null && masking !== null) secagg.acceptRound1(link.agencyId, masking);
       answered.push(link.agencyId);
       input.onAnswer(link.agencyId, true);
     } catch (e) {

@@ -70,6 +70,15 @@ export class SecAggAggregation {
 
   /** Records an agency's round-1 material; BAD_MESSAGE if malformed, REPLAY if it came before. */
   acceptRound1(agency: string, m: Round1Material): void {
+    this.round1.set(agency, this.checkRound1(agency, m));
+  }
+
+  /**
+   * Validates round-1 material exactly as `acceptRound1` does, without recording it: a caller
+   * that must do something else all-or-nothing (add the ciphertexts to the sum) checks first,
+   * then records, so material is never half-accepted.
+   */
+  checkRound1(agency: string, m: Round1Material): Round1Material {
     const bad = this.badFrom(agency, 1);
     if (!this.index.has(agency)) throw bad('not a participant of the query');
     if (this.fixed !== undefined) throw new FedstatError('POLICY_REFUSED', `round 1 of query ${this.params.queryId} is closed; ${agency} answered after the survivor set was fixed and counts as dropped`);
@@ -95,7 +104,7 @@ export class SecAggAggregation {
     if (!Array.isArray(pairwise) || pairwise.length !== participants.length - 1 || !(pairwise as unknown[]).every(is32)) {
       throw bad(`must carry ${participants.length - 1} pairwise commitments of 32 bytes`);
     }
-    this.round1.set(agency, { shares, commitment, pairwiseCommitments: [...(pairwise as Uint8Array[])] });
+    return { shares, commitment, pairwiseCommitments: [...(pairwise as Uint8Array[])] };
   }
 
   /**

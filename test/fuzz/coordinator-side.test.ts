@@ -167,7 +167,7 @@ function contributionMutant(s: Sample, genuineWire: Uint8Array, other: Contribut
 }
 
 let addedToSum = 0;
-/** Contributions that passed checkContribution and the sum, then failed acceptRound1 (see the report). */
+/** Contributions that joined the sum and then failed acceptRound1: must stay 0 (they would poison the sum). */
 let refusedAfterSum = 0;
 
 async function contributionCase(i: number, acc: Awaited<ReturnType<IsolatedHe['accumulator']>>, samples: Sample[], wires: Map<Sample, Uint8Array>): Promise<void> {
@@ -198,13 +198,16 @@ async function contributionCase(i: number, acc: Awaited<ReturnType<IsolatedHe['a
         contributionDigest(f.federation.id, q.digest, genuine.agencyId, genuine.mode, genuine.payloads, genuine.masking));
       if (!same) log.untyped.push(`case ${i} ${m.kind}: an unsigned mutant passed checkContribution with other content`);
     }
-    // In the order of src/coordinator/gather.ts: the ciphertexts go into the sum, then the shares to secure aggregation.
+    // In the order of src/coordinator/gather.ts: secure-aggregation material checked, the
+    // ciphertexts added to the sum, then the material recorded (which must never fail then).
+    stage = 'checkRound1';
+    const material = f.aggregation(q).checkRound1(s.agency, c.masking!);
     stage = 'sum';
     await acc.add(c.payloads);
     addedToSum++;
     stage = 'acceptRound1';
     try {
-      f.aggregation(q).acceptRound1(s.agency, c.masking!);
+      f.aggregation(q).acceptRound1(s.agency, material);
     } catch (e) {
       if (e instanceof FedstatError) refusedAfterSum++;
       stage = 'acceptRound1 (after the sum took the ciphertext)';
@@ -337,6 +340,7 @@ describe('coordinator-side wire fuzz', () => {
 
     expect(log.untyped).toEqual([]);
     expect(acc.contributions).toBe(addedToSum);
+    expect(refusedAfterSum).toBe(0);
     // Every class of damage was seen, and the deep checks were reached.
     expect(log.total()).toBe(total);
     expect(log.total('re-signed payload-coefficients: accepted')).toBeGreaterThan(0);
