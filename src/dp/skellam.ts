@@ -8,6 +8,7 @@
  * Binomial(N, 1/2), then B and N − B are independent Poisson(μ) (Poisson splitting: thinning a
  * Poisson(2μ) count with probability 1/2 gives independent kept and dropped counts, each
  * Poisson(μ)). So X − Y has the law of B − (N − B) = 2B − N, and B is the popcount of N fair bits.
+ * The popcount costs N/32 words, so from 2μ ≥ 64 on, X and Y are drawn directly (each O(√μ)).
  */
 import { checkPoissonMean, poissonWithBits } from './poisson.js';
 import { defaultRandom, RandomBits, type RandomSource } from './random.js';
@@ -21,12 +22,18 @@ function checkMu(mu: Rational): void {
   checkPoissonMean({ num: 2n * mu.num, den: mu.den }, '2·mu');
 }
 
+/** Below this 2μ one Poisson(2μ) plus a popcount beats two Poisson(μ) draws. */
+const SPLIT_MAX_TWO_MU = 64n;
+
 function skellamWithBits(num2: bigint, den: bigint, bits: RandomBits, rng: RandomSource): number {
+  if (num2 >= SPLIT_MAX_TWO_MU * den) {
+    return poissonWithBits(num2, 2n * den, bits, rng) - poissonWithBits(num2, 2n * den, bits, rng);
+  }
   const n = poissonWithBits(num2, den, bits, rng);
   return 2 * bits.binomialHalf(n) - n;
 }
 
-/** One exact Skellam(μ) draw (variance 2μ) for a rational μ ≥ 0. Expected cost O(μ + 1). */
+/** One exact Skellam(μ) draw (variance 2μ) for a rational μ ≥ 0. Expected cost O(√μ + 1). */
 export function skellam(mu: Rational, rng: RandomSource = defaultRandom()): number {
   checkMu(mu);
   return skellamWithBits(2n * mu.num, mu.den, new RandomBits(rng), rng);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { poisson, POISSON_MAX_MEAN } from '../../src/dp/poisson.js';
 import { CryptoRandom } from '../../src/dp/random.js';
 import { rational } from '../../src/dp/sampling-rational.js';
-import { chiSquareTest, draw, ksTest, poissonDist } from './stats.js';
+import { chiSquareTest, type Discrete, draw, ksTest, poissonDist, poissonDistNearMode } from './stats.js';
 
 const N = 120_000;
 const KMAX = 90; // P(Poisson(11.05) > 90) < 1e-40
@@ -21,6 +21,23 @@ describe('exact Poisson', () => {
       const ks = ksTest(samples, dist);
       expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(chi.critical);
       expect(ks.statistic, `KS ${ks.statistic} vs ${ks.critical}`).toBeLessThanOrEqual(ks.critical);
+    });
+  }
+
+  // Mode rejection (λ ≥ 16): at its threshold, a non-integer mean, and a large one.
+  for (const [num, den] of [[16n, 1n], [1001n, 3n], [4001n, 2n]] as const) {
+    it(`Poisson(${num}/${den}) (mode rejection) passes both tests; Poisson(1.3λ) fails both`, () => {
+      const rng = new CryptoRandom();
+      const width = Math.ceil(14 * Math.sqrt(Number(num) / Number(den)));
+      const dist: Discrete = poissonDistNearMode(num, den, width);
+      const samples = draw(N, () => poisson(rational(num, den), rng));
+      const chi = chiSquareTest(samples, dist);
+      const ks = ksTest(samples, dist);
+      expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(chi.critical);
+      expect(ks.statistic, `KS ${ks.statistic} vs ${ks.critical}`).toBeLessThanOrEqual(ks.critical);
+      const off = draw(N, () => poisson(rational(13n * num, 10n * den), rng));
+      expect(chiSquareTest(off, dist).reject).toBe(true);
+      expect(ksTest(off, dist).reject).toBe(true);
     });
   }
 

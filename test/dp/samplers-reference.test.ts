@@ -10,6 +10,7 @@ import {
   ksTest,
   moments,
   poissonDist,
+  poissonDistNearMode,
   skellamDist,
 } from './stats.js';
 
@@ -60,6 +61,18 @@ describe('exact reference distributions', () => {
       const m = moments(d);
       expect(m.mean).toBeCloseTo(lambda, 12);
       expect(m.variance).toBeCloseTo(lambda, 10);
+    }
+  });
+
+  it('Poisson pmf near the mode agrees with the e^−λ series and has mean = variance = λ', () => {
+    const a = poissonDist(17n, 2n, 120);
+    const b = poissonDistNearMode(17n, 2n, 100); // window 0..108
+    for (let k = 0; k <= 60; k++) expect(b.probs[k]).toBeCloseTo(a.probs[k]!, 15);
+    for (const [num, den] of [[1001n, 3n], [4001n, 2n]] as const) {
+      const lambda = Number(num) / Number(den);
+      const m = moments(poissonDistNearMode(num, den, Math.ceil(14 * Math.sqrt(lambda))));
+      expect(m.mean / lambda).toBeCloseTo(1, 12);
+      expect(m.variance / lambda).toBeCloseTo(1, 10);
     }
   });
 

@@ -7,7 +7,7 @@ import { skellam, SKELLAM_MAX_LENGTH, skellamVector } from '../../src/dp/skellam
 import { chiSquareTest, type Discrete, draw, ksTest, skellamDist } from './stats.js';
 
 const N = 120_000;
-const KMAX = 90; // |Skellam(8.125)| > 90 has probability < 1e-30
+const KMAX = 150; // |Skellam(52)| (sd ≈ 10.2) > 150 has probability < 1e-40
 
 function fits(samples: ArrayLike<number>, dist: Discrete): void {
   const chi = chiSquareTest(samples, dist);
@@ -17,7 +17,9 @@ function fits(samples: ArrayLike<number>, dist: Discrete): void {
 }
 
 describe('exact Skellam', () => {
-  for (const [num, den] of [[1n, 2n], [3n, 1n], [25n, 4n]] as const) {
+  // 1/2, 3, 25/4: one Poisson(2μ) + popcount (2μ = 6, 25/2 linear; 31/2: 2μ = 31 by mode
+  // rejection). 40: two Poisson(40) draws (2μ ≥ 64).
+  for (const [num, den] of [[1n, 2n], [3n, 1n], [25n, 4n], [31n, 2n], [40n, 1n]] as const) {
     it(`Skellam(${num}/${den}) passes chi-square and KS; Skellam(1.3μ) is rejected by both`, () => {
       const rng = new CryptoRandom();
       const dist = skellamDist(num, den, KMAX);
@@ -48,7 +50,7 @@ describe('exact Skellam', () => {
 
   it('throughput for thousands of cells (reported, not asserted)', () => {
     const rng = new CryptoRandom();
-    for (const [num, den] of [[1n, 2n], [25n, 1n], [50n, 3n], [1000n, 1n]] as const) {
+    for (const [num, den] of [[1n, 2n], [25n, 1n], [50n, 3n], [1000n, 1n], [100_000n, 1n]] as const) {
       const cells = 8192;
       const t = performance.now();
       skellamVector(rational(num, den), cells, rng);

@@ -67,6 +67,23 @@ function fromFixed(lo: number, fixed: readonly bigint[], belowFixed: bigint): Di
   };
 }
 
+/**
+ * Poisson(num/den) on m−w..m+w (m = ⌊λ⌋) for means whose e^−λ underflows 2^−256: weights
+ * relative to the mode, w(k+1) = w(k)·λ/(k+1) and w(k−1) = w(k)·k/λ, normalised by their sum
+ * (the mass outside ±w is below 1e-30 when w ≥ 12 standard deviations, and is ignored).
+ */
+export function poissonDistNearMode(num: bigint, den: bigint, w: number): Discrete {
+  const m = Number(num / den);
+  const lo = Math.max(0, m - w);
+  const weights = new Map<number, bigint>([[m, ONE]]);
+  for (let k = m; k < m + w; k++) weights.set(k + 1, (weights.get(k)! * num) / (den * BigInt(k + 1)));
+  for (let k = m; k > lo; k--) weights.set(k - 1, (weights.get(k)! * BigInt(k) * den) / num);
+  const fixed: bigint[] = [];
+  for (let k = lo; k <= m + w; k++) fixed.push(weights.get(k)!);
+  const sum = fixed.reduce((a, b) => a + b, 0n);
+  return { lo, probs: fixed.map((x) => fixedToNumber((x * ONE) / sum)), below: 0, above: 0 };
+}
+
 /** Bernoulli(exp(−num/den)) as a distribution on {0, 1}. */
 export function bernoulliExpNegDist(num: bigint, den: bigint): Discrete {
   const p = expNegFixed(num, den);
