@@ -39,6 +39,27 @@ function geometric(num: bigint, den: bigint, rng: RandomSource): bigint {
   return r;
 }
 
+/** Bernoulli(num/den) for safe integers 0 ≤ num ≤ den: a uniform draw below den, by rejection. */
+function coin(num: number, den: number, rng: RandomSource): boolean {
+  if (den <= 4294967296) return rng.belowNumber(den) < num;
+  // 2^32 < den ≤ 2^53: high word masked to the bits of ⌊(den−1)/2^32⌋, low word whole.
+  const topMask = 0xffffffff >>> Math.clz32(Math.floor((den - 1) / 4294967296));
+  for (;;) {
+    const v = ((rng.uint32() & topMask) >>> 0) * 4294967296 + rng.uint32();
+    if (v < den) return v < num;
+  }
+}
+
+/** Geometric as above, in numbers. */
+function geometricNumber(num: number, den: number, rng: RandomSource): number {
+  let r = 0;
+  while (coin(num, den, rng)) r++;
+  return r;
+}
+
+/** From this a or b on, the bigint path is used (below it every b·j stays under 2^48). */
+const NUMBER_PATH_MAX = 2 ** 46;
+
 /** The smallest mode for which this sampler is used (below it the linear sampler is cheaper). */
 export const MODE_REJECTION_MIN_MEAN = 16n;
 
@@ -49,6 +70,7 @@ export const MODE_REJECTION_MIN_MEAN = 16n;
 export function poissonModeRejection(a: bigint, b: bigint, rng: RandomSource): bigint {
   const m = a / b;
   if (m < MODE_REJECTION_MIN_MEAN) throw new RangeError(`poissonModeRejection needs a mean ≥ ${MODE_REJECTION_MIN_MEAN}`);
+  if (a < NUMBER_PATH_MAX && b < NUMBER_PATH_MAX) return BigInt(modeRejectionNumber(Number(a), Number(b), rng));
   const d = isqrt(m);
   const hi = m + d; // last flat point
   const lo = m - d; // first flat point, ≥ 1
@@ -80,6 +102,47 @@ export function poissonModeRejection(a: bigint, b: bigint, rng: RandomSource): b
       let ok = true;
       for (let i = r - 1n; ok && i >= 1n; i--) ok = bernoulliFraction(lo - i, lo, rng);
       for (let j = lo + 1n; ok && j <= m; j++) ok = bernoulliFraction(b * j, a, rng);
+      if (ok) return lo - r;
+    }
+  }
+}
+
+/**
+ * The same algorithm with the coins in exact safe-integer `number` arithmetic, for a, b < 2^46:
+ * then every coin's numerator and denominator (a, b·j ≤ b·(m+d+1) ≤ a + b·(d+1), m+d+r) stays
+ * below 2^53.
+ * Only the region choice, whose weights reach ~b²·λ^1.5, is in bigint. About 10× faster.
+ */
+function modeRejectionNumber(a: number, b: number, rng: RandomSource): number {
+  const m = Math.floor(a / b);
+  const d = Number(isqrt(BigInt(m)));
+  const hi = m + d;
+  const lo = m - d;
+  const denR = b * (hi + 1);
+  const numL = b * lo;
+  const wF = BigInt(2 * d + 1) * BigInt(denR - a) * BigInt(a - numL);
+  const wFR = wF + BigInt(a) * BigInt(a - numL);
+  const total = wFR + BigInt(numL) * BigInt(denR - a);
+  for (;;) {
+    const u = rng.below(total);
+    if (u < wF) {
+      const k = lo + rng.belowNumber(2 * d + 1);
+      let ok = true;
+      if (k > m) for (let j = k; ok && j > m; j--) ok = coin(a, b * j, rng);
+      else for (let j = k + 1; ok && j <= m; j++) ok = coin(b * j, a, rng);
+      if (ok) return k;
+    } else if (u < wFR) {
+      const r = 1 + geometricNumber(a, denR, rng);
+      let ok = true;
+      for (let i = r; ok && i >= 2; i--) ok = coin(hi + 1, hi + i, rng);
+      for (let j = hi; ok && j > m; j--) ok = coin(a, b * j, rng);
+      if (ok) return hi + r;
+    } else {
+      const r = 1 + geometricNumber(numL, a, rng);
+      if (r > lo) continue;
+      let ok = true;
+      for (let i = r - 1; ok && i >= 1; i--) ok = coin(lo - i, lo, rng);
+      for (let j = lo + 1; ok && j <= m; j++) ok = coin(b * j, a, rng);
       if (ok) return lo - r;
     }
   }

@@ -24,8 +24,8 @@ import { defaultRandom, RandomBits, type RandomSource } from './random.js';
 import { checkRational, type Rational } from './sampling-rational.js';
 
 /**
- * The largest mean the samplers accept. Cost grows like √λ: measured ≈ 5,000 draws/s at λ = 2·10^5
- * and ≈ 300/s at λ = 7·10^6, so a draw at the cap (2^40 ≈ 1.1·10^12) takes on the order of 0.1 s.
+ * The largest mean the samplers accept. Cost grows like √λ; measured on one core (Node 22):
+ * 0.09 ms per draw at λ = 2^20, 1.1 ms at 2^30, 88 ms at the cap 2^40 ≈ 1.1·10^12.
  */
 export const POISSON_MAX_MEAN = 1n << 40n;
 

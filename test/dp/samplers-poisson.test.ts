@@ -24,8 +24,10 @@ describe('exact Poisson', () => {
     });
   }
 
-  // Mode rejection (λ ≥ 16): at its threshold, a non-integer mean, and a large one.
-  for (const [num, den] of [[16n, 1n], [1001n, 3n], [4001n, 2n]] as const) {
+  // Mode rejection (λ ≥ 16): at its threshold, a non-integer mean, a large one; (2^45 + 7)/2^40
+  // has coin denominators above 2^32 (two-word draws), (2^60 + 1)/2^55 a numerator above 2^46
+  // (the bigint path).
+  for (const [num, den] of [[16n, 1n], [1001n, 3n], [4001n, 2n], [(1n << 45n) + 7n, 1n << 40n], [(1n << 60n) + 1n, 1n << 55n]] as const) {
     it(`Poisson(${num}/${den}) (mode rejection) passes both tests; Poisson(1.3λ) fails both`, () => {
       const rng = new CryptoRandom();
       const width = Math.ceil(14 * Math.sqrt(Number(num) / Number(den)));

@@ -78,6 +78,18 @@ describe('uniform integers', () => {
   });
 });
 
+describe('rational parameters', () => {
+  it('are reduced, frozen, and refuse negative values or zero denominators', () => {
+    const r = rational(34n, 4n);
+    expect(r).toEqual({ num: 17n, den: 2n });
+    expect(Object.isFrozen(r)).toBe(true);
+    expect(rational(0n, 9n)).toEqual({ num: 0n, den: 1n });
+    expect(() => rational(-1n)).toThrow(RangeError);
+    expect(() => rational(1n, 0n)).toThrow(RangeError);
+    expect(() => rational(1 as unknown as bigint)).toThrow(TypeError);
+  });
+});
+
 describe('exact Bernoulli', () => {
   it('Bernoulli(num/den) for small and > 2^32 denominators', () => {
     const rng = new CryptoRandom();
