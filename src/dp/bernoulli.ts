@@ -5,7 +5,7 @@
  * integer comparisons, so the output probability is exactly the stated one.
  */
 import { defaultRandom, type RandomSource } from './random.js';
-import { checkRational, type Rational } from './sampling-rational.js';
+import { checkNonNegative, type Rational } from './rational.js';
 
 const TWO32 = 4294967296n;
 
@@ -23,7 +23,7 @@ export function bernoulliFraction(num: bigint, den: bigint, rng: RandomSource = 
 
 /** Bernoulli(p) for a rational p ∈ [0, 1]. */
 export function bernoulli(p: Rational, rng: RandomSource = defaultRandom()): boolean {
-  checkRational(p, 'p');
+  checkNonNegative(p, 'p');
   if (p.num > p.den) throw new RangeError('a Bernoulli probability must be at most 1');
   return bernoulliFraction(p.num, p.den, rng);
 }
@@ -47,7 +47,7 @@ function bernoulliExpNegUnit(num: bigint, den: bigint, rng: RandomSource): boole
  * Cost is O(⌊γ⌋ + 1) expected draws.
  */
 export function bernoulliExpNeg(gamma: Rational, rng: RandomSource = defaultRandom()): boolean {
-  checkRational(gamma, 'gamma');
+  checkNonNegative(gamma, 'gamma');
   const whole = gamma.num / gamma.den;
   for (let i = 0n; i < whole; i++) {
     if (!bernoulliExpNegUnit(1n, 1n, rng)) return false;

@@ -7,29 +7,21 @@
  * stored form is the reduced fraction "n/d" (`rhoToString`); `formatRho` prints a terminating
  * decimal exactly and anything else as its fraction.
  */
+import { add, compare, rational, sub, type Rational } from './rational.js';
 
 /** A non-negative rational ρ = num / den, reduced, with den ≥ 1. Frozen. */
-export interface Rho {
-  readonly num: bigint;
-  readonly den: bigint;
-}
+export type Rho = Rational;
 
 /** Longest accepted text form: bounds the bigint work a policy file or peer can cause. */
 const MAX_TEXT = 64;
 const DECIMAL = /^(\d*)(?:\.(\d*))?$/;
 const FRACTION = /^(\d+)\/(\d+)$/;
 
-function gcd(a: bigint, b: bigint): bigint {
-  while (b !== 0n) [a, b] = [b, a % b];
-  return a;
-}
-
 /** Builds a reduced ρ from a fraction. RangeError for a negative value or a zero denominator. */
 export function rho(num: bigint, den = 1n): Rho {
   if (den <= 0n) throw new RangeError(`ρ denominator must be positive, got ${den}`);
   if (num < 0n) throw new RangeError('ρ must not be negative');
-  const g = num === 0n ? den : gcd(num, den);
-  return Object.freeze({ num: num / g, den: den / g });
+  return rational(num, den);
 }
 
 export const RHO_ZERO: Rho = rho(0n);
@@ -55,20 +47,17 @@ export function parseRho(text: string): Rho | null {
 }
 
 export function rhoAdd(a: Rho, b: Rho): Rho {
-  return rho(a.num * b.den + b.num * a.den, a.den * b.den);
+  return add(a, b);
 }
 
 /** a − b, clamped at zero (a budget lowered below what was spent leaves nothing, not less). */
 export function rhoSubClamped(a: Rho, b: Rho): Rho {
-  const n = a.num * b.den - b.num * a.den;
-  return n <= 0n ? RHO_ZERO : rho(n, a.den * b.den);
+  return compare(a, b) <= 0 ? RHO_ZERO : sub(a, b);
 }
 
 /** −1, 0 or 1 as a is below, equal to or above b. */
 export function rhoCompare(a: Rho, b: Rho): -1 | 0 | 1 {
-  const l = a.num * b.den;
-  const r = b.num * a.den;
-  return l < r ? -1 : l > r ? 1 : 0;
+  return compare(a, b);
 }
 
 /** The canonical stored form "n/d" (always a fraction, even for integers: one spelling only). */

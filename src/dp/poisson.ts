@@ -21,7 +21,7 @@
 import { bernoulliFraction } from './bernoulli.js';
 import { MODE_REJECTION_MIN_MEAN, poissonModeRejection } from './poisson-mode-rejection.js';
 import { defaultRandom, RandomBits, type RandomSource } from './random.js';
-import { checkRational, type Rational } from './sampling-rational.js';
+import { checkNonNegative, type Rational } from './rational.js';
 
 /**
  * The largest mean the samplers accept. Cost grows like √λ; measured on one core (Node 22):
@@ -82,7 +82,7 @@ export function poissonWithBits(num: bigint, den: bigint, bits: RandomBits, rng:
 
 /** Checks a Poisson/Skellam mean against the cost cap. */
 export function checkPoissonMean(lambda: Rational, what: string): void {
-  checkRational(lambda, what);
+  checkNonNegative(lambda, what);
   if (lambda.num > POISSON_MAX_MEAN * lambda.den) {
     throw new RangeError(`${what} must be at most ${POISSON_MAX_MEAN} (sampling cost grows with the mean)`);
   }

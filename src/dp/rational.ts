@@ -29,6 +29,17 @@ export function rational(num: bigint | number, den: bigint | number = 1n): Ratio
   return Object.freeze(g > 1n ? { num: n / g, den: d / g } : { num: n, den: d });
 }
 
+/**
+ * Checks that `r` is a well-formed non-negative rational, as a noise sampler's parameter must be
+ * (a scale from a policy file is validated into a FedstatError before it gets here).
+ */
+export function checkNonNegative(r: Rational, what: string): void {
+  if (typeof r !== 'object' || r === null || typeof r.num !== 'bigint' || typeof r.den !== 'bigint') {
+    throw new TypeError(`${what} must be a Rational { num: bigint, den: bigint }`);
+  }
+  if (r.num < 0n || r.den < 1n) throw new RangeError(`${what} must be a non-negative rational with den ≥ 1`);
+}
+
 export const ZERO: Rational = rational(0n);
 export const ONE: Rational = rational(1n);
 

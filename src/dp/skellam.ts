@@ -12,13 +12,13 @@
  */
 import { checkPoissonMean, poissonWithBits } from './poisson.js';
 import { defaultRandom, RandomBits, type RandomSource } from './random.js';
-import { checkRational, type Rational } from './sampling-rational.js';
+import { checkNonNegative, type Rational } from './rational.js';
 
 /** The largest length `skellamVector` accepts in one call. */
 export const SKELLAM_MAX_LENGTH = 1 << 24;
 
 function checkMu(mu: Rational): void {
-  checkRational(mu, 'mu');
+  checkNonNegative(mu, 'mu');
   checkPoissonMean({ num: 2n * mu.num, den: mu.den }, '2·mu');
 }
 

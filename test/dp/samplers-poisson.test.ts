@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { poisson, POISSON_MAX_MEAN } from '../../src/dp/poisson.js';
 import { CryptoRandom } from '../../src/dp/random.js';
-import { rational } from '../../src/dp/sampling-rational.js';
+import { rational } from '../../src/dp/rational.js';
 import { chiSquareTest, type Discrete, draw, ksTest, poissonDist, poissonDistNearMode } from './stats.js';
 
 const N = 120_000;

@@ -2,7 +2,7 @@
 // pmf, power against a 30 % scale error, and the closure under addition that distributed DP uses.
 import { describe, expect, it } from 'vitest';
 import { CryptoRandom } from '../../src/dp/random.js';
-import { rational } from '../../src/dp/sampling-rational.js';
+import { rational } from '../../src/dp/rational.js';
 import { skellam, SKELLAM_MAX_LENGTH, skellamVector } from '../../src/dp/skellam.js';
 import { chiSquareTest, type Discrete, draw, ksTest, skellamDist } from './stats.js';
 

@@ -2,8 +2,10 @@
 // distributions checked by chi-square and KS at α = 1e-6 against exact probabilities.
 import { describe, expect, it } from 'vitest';
 import { bernoulli, bernoulliExpNeg, bernoulliFraction } from '../../src/dp/bernoulli.js';
+import { poisson } from '../../src/dp/poisson.js';
 import { CryptoRandom, RandomBits } from '../../src/dp/random.js';
-import { rational } from '../../src/dp/sampling-rational.js';
+import { checkNonNegative, rational, type Rational } from '../../src/dp/rational.js';
+import { skellam } from '../../src/dp/skellam.js';
 import { bernoulliExpNegDist, chiSquareTest, type Discrete, draw, ksTest } from './stats.js';
 
 const N = 120_000;
@@ -79,14 +81,16 @@ describe('uniform integers', () => {
 });
 
 describe('rational parameters', () => {
-  it('are reduced, frozen, and refuse negative values or zero denominators', () => {
+  it('are reduced and frozen; samplers refuse negative values, zero denominators and non-rationals', () => {
     const r = rational(34n, 4n);
     expect(r).toEqual({ num: 17n, den: 2n });
     expect(Object.isFrozen(r)).toBe(true);
     expect(rational(0n, 9n)).toEqual({ num: 0n, den: 1n });
-    expect(() => rational(-1n)).toThrow(RangeError);
     expect(() => rational(1n, 0n)).toThrow(RangeError);
-    expect(() => rational(1 as unknown as bigint)).toThrow(TypeError);
+    expect(() => checkNonNegative(rational(-1n), 'μ')).toThrow(RangeError);
+    expect(() => checkNonNegative({ num: 1, den: 1n } as unknown as Rational, 'μ')).toThrow(TypeError);
+    expect(() => skellam(rational(-3n, 2n))).toThrow(RangeError);
+    expect(() => poisson(rational(-1n))).toThrow(RangeError);
   });
 });
 
