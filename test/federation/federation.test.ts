@@ -2,22 +2,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FedstatError } from '../../src/errors.js';
+import type { FedstatError } from '../../src/errors.js';
 import { loadFederation, parseFederation } from '../../src/federation/federation.js';
 import { initFederation, parseAgencySpec, type InitResult } from '../../src/federation/init.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import { TEST_SCHEMA } from '../helpers/test-federation.js';
-
-function errorOf(fn: () => unknown): FedstatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FedstatError');
-}
+import { fedstatErrorOf as errorOf } from '../helpers/fedstat-error.js';
 
 describe('schema validation', () => {
   it('accepts the issue example and normalises values to NFC', () => {

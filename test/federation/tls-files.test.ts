@@ -2,22 +2,13 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FedstatError } from '../../src/errors.js';
+import type { FedstatError } from '../../src/errors.js';
 import { caCertificatePath, loadFederation, parseFederation, readCaCertificate, type Federation } from '../../src/federation/federation.js';
 import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { issuePartyCertificate } from '../../src/tls/certificate.js';
 import { createTlsTestFederation, TLS_TEST_SCHEMA, type TlsTestFederation } from '../tls/tls-federation.js';
-
-function errorOf(fn: () => unknown): FedstatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FedstatError');
-}
+import { fedstatErrorOf as errorOf } from '../helpers/fedstat-error.js';
 
 interface KeyDoc { party: string; signingSeed: string; tlsCertificate?: string; tlsPrivateKey?: string }
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedstatError } from '../../src/errors.js';
-import { HeEncryptor } from '../../src/he/encryptor.js';
-import { HeParams } from '../../src/he/he-params.js';
+import type { HeEncryptor } from '../../src/he/encryptor.js';
 import { IsolatedHe } from '../../src/he/isolated/isolated-he.js';
-import { generateHeKeys, type HeKeyPair } from '../../src/he/keys.js';
+import type { HeKeyPair } from '../../src/he/keys.js';
 import { INSECURE_BFV_N4096_T50 } from './insecure-presets.js';
+import { createInsecureHe, type InsecureHe } from './insecure-he.js';
 
 const CASES = Number(process.env['FEDSTAT_FUZZ_CASES'] ?? 10_000);
 /** Cases before the RSS baseline: allocator arenas and both V8 heaps reach their working size by ~1,000. */
@@ -17,18 +17,17 @@ const PIPELINE = 32;
 /** First coefficient byte of a serialized ciphertext (see ciphertext-layout.ts). */
 const DATA = 113;
 
-let params: HeParams;
 let keys: HeKeyPair;
 let enc: HeEncryptor;
 
+let fixture: InsecureHe;
+
 beforeAll(async () => {
-  params = await HeParams.create(INSECURE_BFV_N4096_T50);
-  keys = generateHeKeys(params);
-  enc = new HeEncryptor(params, keys.publicKey);
+  fixture = await createInsecureHe();
+  ({ keys, enc } = fixture);
 });
 afterAll(() => {
-  enc[Symbol.dispose]();
-  params[Symbol.dispose]();
+  fixture[Symbol.dispose]();
 });
 
 /** A seeded xorshift128+ so a failing run can be replayed with FEDSTAT_FUZZ_SEED. */

@@ -4,27 +4,28 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedstatError, isFedstatError } from '../../src/errors.js';
 import { HeAccumulator } from '../../src/he/accumulator.js';
-import { HeEncryptor } from '../../src/he/encryptor.js';
+import type { HeEncryptor } from '../../src/he/encryptor.js';
 import { HeParams } from '../../src/he/he-params.js';
 import { IsolatedHe } from '../../src/he/isolated/isolated-he.js';
 import { generateHeKeys, type HeKeyPair } from '../../src/he/keys.js';
 import { INSECURE_BFV_N2048_T20, INSECURE_BFV_N4096_T50 } from './insecure-presets.js';
+import { createInsecureHe, type InsecureHe } from './insecure-he.js';
 
 let params: HeParams;
 let keys: HeKeyPair;
 let enc: HeEncryptor;
 let he: IsolatedHe;
 
+let fixture: InsecureHe;
+
 beforeAll(async () => {
-  params = await HeParams.create(INSECURE_BFV_N4096_T50);
-  keys = generateHeKeys(params);
-  enc = new HeEncryptor(params, keys.publicKey);
+  fixture = await createInsecureHe();
+  ({ params, keys, enc } = fixture);
   he = await IsolatedHe.create(INSECURE_BFV_N4096_T50, { secretKey: keys.secretKey });
 });
 afterAll(async () => {
   await he.close();
-  enc[Symbol.dispose]();
-  params[Symbol.dispose]();
+  fixture[Symbol.dispose]();
 });
 
 const vec = (...v: bigint[]) => BigUint64Array.from(v);

@@ -1,24 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFedstatError } from '../../src/errors.js';
-import { HeEncryptor } from '../../src/he/encryptor.js';
-import { HeParams } from '../../src/he/he-params.js';
+import type { HeEncryptor } from '../../src/he/encryptor.js';
 import { IsolatedHe } from '../../src/he/isolated/isolated-he.js';
 import { SEAL_EXCEPTION_LIMIT } from '../../src/he/isolated/protocol.js';
-import { generateHeKeys, type HeKeyPair } from '../../src/he/keys.js';
+import type { HeKeyPair } from '../../src/he/keys.js';
 import { INSECURE_BFV_N4096_T50 } from './insecure-presets.js';
+import { createInsecureHe, type InsecureHe } from './insecure-he.js';
 
-let params: HeParams;
 let keys: HeKeyPair;
 let enc: HeEncryptor;
 
+let fixture: InsecureHe;
+
 beforeAll(async () => {
-  params = await HeParams.create(INSECURE_BFV_N4096_T50);
-  keys = generateHeKeys(params);
-  enc = new HeEncryptor(params, keys.publicKey);
+  fixture = await createInsecureHe();
+  ({ keys, enc } = fixture);
 });
 afterAll(() => {
-  enc[Symbol.dispose]();
-  params[Symbol.dispose]();
+  fixture[Symbol.dispose]();
 });
 
 const ct = (v: bigint) => enc.encrypt(BigUint64Array.from([v]));

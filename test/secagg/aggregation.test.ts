@@ -1,25 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FedstatError } from '../../src/errors.js';
 import { SecAggAggregation, type Round1Material, type Round2Answer } from '../../src/secagg/aggregation.js';
 import { addMaskInto } from '../../src/secagg/masks.js';
 import { SecAggParticipant } from '../../src/secagg/participant.js';
 import { FIELD_PRIME, randomFieldElement } from '../../src/secagg/shamir.js';
 import { FEDERATION, PARTICIPANTS, POOL, PUBLIC_KEYS, nextQuery, secretOf } from './harness.js';
+import { fedstatErrorOf as failure } from '../helpers/fedstat-error.js';
 
 const U = POOL.slice(0, 6);
 const T = 4;
-
-function failure(f: () => unknown): FedstatError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FedstatError');
-}
 
 /** A query with round 1 done by `answering` (their masks kept), the aggregation not yet fixed. */
 function setup(answering: readonly string[] = U, participants: ReadonlyMap<string, SecAggParticipant> = PARTICIPANTS) {

@@ -8,20 +8,11 @@ import { SecAggParticipant, type Round1Query } from '../../src/secagg/participan
 import { openShare } from '../../src/secagg/sealed-share.js';
 import { combineShares } from '../../src/secagg/shamir.js';
 import { FEDERATION, PARTICIPANTS, POOL, PUBLIC_KEYS, nextQuery, secretOf, startQuery } from './harness.js';
+import { fedstatErrorOf as failure } from '../helpers/fedstat-error.js';
 
 const U = POOL.slice(0, 5);
 const freshParticipant = (self: string, capacity?: number): SecAggParticipant =>
   new SecAggParticipant({ federationId: FEDERATION, self, agreementSecret: secretOf(self), peerKeys: PUBLIC_KEYS, ...(capacity === undefined ? {} : { capacity }) });
-
-function failure(f: () => unknown): FedstatError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FedstatError');
-}
 
 describe('round 1', () => {
   it('masks with the self-mask plus pairwise masks that cancel across all participants', () => {

@@ -3,7 +3,6 @@ import {
   type ChannelOptions, type Client, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type ServiceError,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FedstatError } from '../../src/errors.js';
 import { loadFederation, readCaCertificate, type Federation } from '../../src/federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../../src/federation/key-file.js';
 import { createCertificateAuthority, issuePartyCertificate } from '../../src/tls/certificate.js';
@@ -11,6 +10,7 @@ import {
   channelCredentials, channelCredentialsFrom, channelOptionsFor, peerPartyId, serverCredentials, tlsMaterial,
 } from '../../src/transport/credentials.js';
 import { createTlsTestFederation, type TlsTestFederation } from './tls-federation.js';
+import { fedstatErrorOf as thrown } from '../helpers/fedstat-error.js';
 
 /** A one-method service with raw Buffer messages: the server answers "<peer party id or -> <request>". */
 const ECHO: MethodDefinition<Buffer, Buffer> = {
@@ -60,16 +60,6 @@ async function failure(p: Promise<string>): Promise<ServiceError> {
   expect(handled).toBe(before);
   if (r instanceof Error && 'code' in r) return r as ServiceError;
   throw r;
-}
-
-function thrown(fn: () => unknown): FedstatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FedstatError');
 }
 
 describe('mTLS between parties over real gRPC on 127.0.0.1', () => {
