@@ -7,6 +7,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
+import { HeParams } from '../he/he-params.js';
+import { presetByName } from '../he/presets.js';
 import type { AuditSink } from '../audit/events.js';
 import { agencies, loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../federation/key-file.js';
@@ -36,18 +38,20 @@ export function defaultKeyFile(federationFile: string, party: string): string {
  * The key authority the federation file describes: a remote service (mTLS, its answers' signatures
  * checked) when it names an endpoint, otherwise in this process from its key file.
  */
-async function openKeyAuthority(federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean): Promise<KeyAuthority> {
+async function openKeyAuthority(
+  federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean, params: HeParams,
+): Promise<KeyAuthority> {
   const ka = partyOfRole(federation, 'key-authority');
   if (ka.endpoint !== null) {
     const endpointHost = parseEndpoint(ka.endpoint)?.host ?? '';
-    return new GrpcKeyAuthority(federation, ka.endpoint, channelCredentials(federation, secrets, { insecure, endpointHost }), channelOptionsFor(ka.id));
+    return new GrpcKeyAuthority(federation, ka.endpoint, channelCredentials(federation, secrets, { insecure, endpointHost }), channelOptionsFor(ka.id), { params });
   }
   const kaKeyFile = options.keyAuthorityKeyFile ?? defaultKeyFile(federation.file, 'key-authority');
   if (!existsSync(kaKeyFile)) {
     throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`);
   }
   return InProcessKeyAuthority.create({
-    federation, secrets: loadKeyFile(kaKeyFile, federation), decryptor: isolatedSlotDecryptor,
+    federation, secrets: loadKeyFile(kaKeyFile, federation), decryptor: isolatedSlotDecryptor, params,
     ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
 }
@@ -56,16 +60,25 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   const federation = typeof options.federation === 'string' ? loadFederation(options.federation) : options.federation;
   const secrets = loadKeyFile(options.keyFile ?? defaultKeyFile(federation.file, 'coordinator'), federation);
   const insecure = options.insecure === true;
-  const keyAuthority = await openKeyAuthority(federation, secrets, options, insecure);
+  // One SEAL context for the process: the key authority borrows it, the coordinator owns it.
+  const params = await HeParams.create(presetByName(federation.he.preset));
+  let keyAuthority: KeyAuthority;
+  try {
+    keyAuthority = await openKeyAuthority(federation, secrets, options, insecure, params);
+  } catch (e) {
+    params[Symbol.dispose]();
+    throw e;
+  }
   const links = agencies(federation).map((a) => {
     const endpointHost = parseEndpoint(a.endpoint ?? '')?.host ?? '';
     return new GrpcAgencyLink(a.id, a.endpoint ?? '', channelCredentials(federation, secrets, { insecure, endpointHost }));
   });
   try {
-    return await Coordinator.create({ federation, secrets, keyAuthority, links, ...(options.audit === undefined ? {} : { audit: options.audit }) });
+    return await Coordinator.create({ federation, secrets, keyAuthority, links, params, ...(options.audit === undefined ? {} : { audit: options.audit }) });
   } catch (e) {
     for (const l of links) l.close();
     await keyAuthority.close();
+    params[Symbol.dispose]();
     throw e;
   }
 }

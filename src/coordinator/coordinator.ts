@@ -121,6 +121,12 @@ export interface CoordinatorOptions {
    * `in-thread` for tests and tools that create many short-lived coordinators.
    */
   readonly isolation?: 'worker' | 'in-thread';
+  /**
+   * The federation's HE parameters, when the caller already built them (to share one SEAL
+   * context with an in-process key authority). The coordinator takes ownership: it disposes them
+   * on close, after closing the key authority.
+   */
+  readonly params?: HeParams;
 }
 
 const DEFAULT_DEADLINE_MS = 30_000;
@@ -137,7 +143,12 @@ export class Coordinator implements AsyncDisposable {
     if (options.secrets.role !== 'coordinator') {
       throw new FedstatError('KEY_INVALID', `key file of ${options.secrets.party} is not the coordinator's; pass the coordinator key with --key`);
     }
-    return new Coordinator(options, await HeParams.create(presetByName(options.federation.he.preset)));
+    const given = options.params;
+    if (given !== undefined && given.preset.name !== options.federation.he.preset) {
+      given[Symbol.dispose]();
+      throw new FedstatError('CONFIG_INVALID', `HE parameters ${given.preset.name} given, but the federation uses ${options.federation.he.preset}`);
+    }
+    return new Coordinator(options, given ?? await HeParams.create(presetByName(options.federation.he.preset)));
   }
 
   get federation(): Federation {
