@@ -3,12 +3,11 @@
  * its own store. It holds its data, its keys and its policy; nothing here depends on how the node
  * is reached (see src/transport for gRPC, or mount `answer`/`describe` in your own server).
  */
-import { readFileSync } from 'node:fs';
 import { FedstatError, describeError } from '../errors.js';
 import { sha256, toHex } from '../crypto/digest.js';
 import type { AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
-import { datasetParties, datasetSchemaOf, hePublicKeyPath, mayServe, party, type Federation } from '../federation/federation.js';
+import { datasetParties, datasetSchemaOf, mayServe, party, readHePublicKey, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeEncryptor } from '../he/encryptor.js';
 import { HeParams } from '../he/he-params.js';
@@ -61,7 +60,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const { federation, secrets, store } = options;
   const me = party(federation, secrets.party);
   if (me.role !== 'agency') throw new FedstatError('KEY_INVALID', `party ${me.id} is a ${me.role}, not an agency; use an agency's key file`);
-  const publicKey = readHeKey(federation);
+  const publicKey = readHePublicKey(federation);
   const params = await HeParams.create(presetByName(federation.he.preset));
   let encryptor: HeEncryptor;
   try {
@@ -203,18 +202,4 @@ async function typed<T>(run: () => Promise<T>): Promise<T> {
     if (e instanceof FedstatError) throw e;
     throw new FedstatError('INTERNAL', `agency failed: ${describeError(e)}`, { cause: e });
   }
-}
-
-function readHeKey(federation: Federation): Uint8Array {
-  const path = hePublicKeyPath(federation);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new FedstatError('KEY_INVALID', `cannot read the HE public key ${path}; keep it beside the federation file`, { cause: e });
-  }
-  if (toHex(sha256(bytes)) !== federation.he.publicKeySha256) {
-    throw new FedstatError('KEY_INVALID', `HE public key ${path} does not match the hash in ${federation.file}; copy the key that came with this federation file`);
-  }
-  return bytes;
 }

@@ -272,20 +272,39 @@ export function caCertificatePath(federation: Federation): string {
 }
 
 /**
+ * Reads a public file the federation file pins by SHA-256 (the HE public key, the CA
+ * certificate): a file swapped on disk is refused rather than trusted.
+ */
+function readPinnedFile(
+  federation: Federation, path: string, sha256Hex: string | undefined,
+  names: { readonly read: string; readonly label: string; readonly copy: string },
+): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new FedstatError('KEY_INVALID', `cannot read ${names.read} ${path}; keep it beside the federation file`, { cause: e });
+  }
+  if (toHex(sha256(bytes)) !== sha256Hex) {
+    throw new FedstatError('KEY_INVALID', `${names.label} ${path} does not match the hash in ${federation.file}; copy ${names.copy} that came with this federation file`);
+  }
+  return bytes;
+}
+
+/** Reads the BFV public key beside the federation file, checked against its pinned hash. */
+export function readHePublicKey(federation: Federation): Uint8Array {
+  return readPinnedFile(federation, hePublicKeyPath(federation), federation.he.publicKeySha256,
+    { read: 'the HE public key', label: 'HE public key', copy: 'the key' });
+}
+
+/**
  * Reads the federation CA certificate (PEM) and checks it against the hash in the federation
  * file, as the HE public key is checked: a CA swapped on disk would let anyone in.
  */
 export function readCaCertificate(federation: Federation): string {
   const path = caCertificatePath(federation);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new FedstatError('KEY_INVALID', `cannot read the federation CA certificate ${path}; keep it beside the federation file`, { cause: e });
-  }
-  if (toHex(sha256(bytes)) !== federation.tls?.caSha256) {
-    throw new FedstatError('KEY_INVALID', `CA certificate ${path} does not match the hash in ${federation.file}; copy the ca.crt that came with this federation file`);
-  }
+  const bytes = readPinnedFile(federation, path, federation.tls?.caSha256,
+    { read: 'the federation CA certificate', label: 'CA certificate', copy: 'the ca.crt' });
   const pem = new TextDecoder().decode(bytes);
   let isCa = false;
   try {
