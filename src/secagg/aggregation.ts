@@ -19,13 +19,7 @@ import type { RevealedSeed, RevealedShare } from './participant.js';
 import { NONCE_BYTES, sealedBoxLength, type SealedShare } from './sealed-share.js';
 import { FIELD_PRIME, interpolateAtZero, lagrangeAtZero, type Share } from './shamir.js';
 
-export interface SecAggAggregationOptions {
-  readonly federationId: string;
-  readonly queryId: string;
-  readonly participants: readonly string[];
-  readonly threshold: number;
-  readonly length: number;
-  readonly modulus: bigint;
+export interface SecAggAggregationOptions extends SecAggParams {
   /** The agencies' X25519 public keys: every participant must have one. */
   readonly agreementKeys: ReadonlyMap<string, Uint8Array>;
 }
