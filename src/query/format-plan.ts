@@ -75,6 +75,9 @@ export function formatPredicate(p: Predicate): string {
 export function formatPlan(plan: QueryPlan): string {
   const parts = [`SELECT ${plan.select.map(formatItem).join(', ')}`, `FROM ${formatIdentifier(plan.dataset)}`];
   if (plan.where !== null) parts.push(`WHERE ${formatPredicate(plan.where)}`);
-  if (plan.groupBy.length > 0) parts.push(`GROUP BY ${plan.groupBy.map(formatIdentifier).join(', ')}`);
+  if (plan.groupBy.length > 0) {
+    const columns = plan.groupBy.map(formatIdentifier).join(', ');
+    parts.push(`GROUP BY ${plan.totals === undefined ? columns : `${plan.totals.toUpperCase()}(${columns})`}`);
+  }
   return parts.join(' ');
 }

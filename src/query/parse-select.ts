@@ -7,7 +7,7 @@ import type { AstNode } from './ast-node.js';
 import { checkAlias, checkUniqueAliases, defaultAlias } from './aliases.js';
 import { QUERY_LIMITS } from './limits.js';
 import { listNames } from './suggest.js';
-import type { AggregateFn, SelectItem } from './plan.js';
+import type { AggregateFn, SelectItem, Totals } from './plan.js';
 import { queryInvalid } from './query-error.js';
 import type { QueryContext } from './query-context.js';
 import type { SourcePosition } from './query-error.js';
@@ -66,7 +66,7 @@ function describeSelectExpr(expr: unknown): string {
 }
 
 /** The SELECT list as plan items, with output names checked for safety and uniqueness. */
-export function readSelect(ctx: QueryContext, columns: unknown, groupBy: readonly string[], stmt: AstNode): SelectItem[] {
+export function readSelect(ctx: QueryContext, columns: unknown, groupBy: readonly string[], stmt: AstNode, totals: Totals | null = null): SelectItem[] {
   if (!Array.isArray(columns) || columns.length === 0) {
     throw queryInvalid('SELECT * is not supported', ctx.pos(stmt), SELECT_FIX);
   }
@@ -87,8 +87,9 @@ export function readSelect(ctx: QueryContext, columns: unknown, groupBy: readonl
     if (ident !== null) {
       const col = ctx.column(ident, at);
       if (!groupBy.includes(col.name)) {
+        const grouped = [...groupBy, col.name].join(', ');
         const fix = col.column.type === 'category'
-          ? `add GROUP BY ${[...groupBy, col.name].join(', ')}, or aggregate it`
+          ? `add GROUP BY ${totals === null ? grouped : `${totals.toUpperCase()}(${grouped})`}, or aggregate it`
           : `aggregate it with SUM(${col.name}) or AVG(${col.name}); integer columns cannot be grouped`;
         throw queryInvalid(`${col.name} must appear in GROUP BY to be selected`, at, fix);
       }

@@ -1,15 +1,17 @@
 /**
  * SQL to QueryPlan. Accepts exactly
- * `SELECT [g1, g2,] COUNT(*), SUM(col), AVG(col) [AS alias] FROM dataset [WHERE ...] [GROUP BY g1[, g2]]`
+ * `SELECT [g1, g2,] COUNT(*), SUM(col), AVG(col) [AS alias] FROM dataset [WHERE ...] [GROUP BY g1[, g2]]`,
+ * where the GROUP BY may also be `ROLLUP(g1[, g2])` or `CUBE(g1[, g2])` (the plan's `totals`),
  * and refuses everything else by name. The resulting plan is passed through validatePlan, so the
  * coordinator and the agencies check a plan by one and the same code.
  */
 import { FedstatError } from '../errors.js';
 import type { Schema } from '../federation/schema.js';
-import { extraKeys, functionName, identifierOf, isEmpty, isNode, spanOf, typeOf } from './ast-node.js';
+import { extraKeys, isEmpty, isNode, spanOf, typeOf } from './ast-node.js';
 import type { AstNode } from './ast-node.js';
 import { predicateSize, QUERY_LIMITS } from './limits.js';
-import { queryableColumns, resolveDataset } from './names.js';
+import { resolveDataset } from './names.js';
+import { readGroupBy, refuseOtherTotalsSyntax } from './parse-group-by.js';
 import { readWhere } from './parse-predicate.js';
 import { readSelect } from './parse-select.js';
 import type { QueryPlan } from './plan.js';
@@ -108,54 +110,6 @@ function readFrom(sql: string, tokens: readonly Token[], schema: Schema, stmt: A
   return new QueryContext(sql, tokens, name, dataset, qualifiers);
 }
 
-/** Start offsets of the GROUP BY items (the grammar records none for quoted names). */
-function groupByOffsets(tokens: readonly Token[]): number[] {
-  const g = tokens.findIndex((t, i) => isKeyword(t, 'GROUP') && isKeyword(tokens[i + 1], 'BY'));
-  if (g < 0) return [];
-  const out: number[] = [];
-  let depth = 0;
-  let expectItem = true;
-  for (const t of tokens.slice(g + 2)) {
-    if (depth === 0 && (t.text === ';' || isKeyword(t, 'HAVING') || isKeyword(t, 'ORDER') || isKeyword(t, 'LIMIT'))) break;
-    if (expectItem) out.push(t.start);
-    expectItem = depth === 0 && t.text === ',';
-    if (t.text === '(') depth++;
-    if (t.text === ')') depth--;
-  }
-  return out;
-}
-
-function readGroupBy(ctx: QueryContext, stmt: AstNode): string[] {
-  const g = stmt['groupby'];
-  if (isEmpty(g)) return [];
-  const at = (i: number, node: unknown): SourcePosition | null => ctx.pos(node, groupByOffsets(ctx.tokens)[i]);
-  if (!isNode(g) || !Array.isArray(g['columns'])) throw queryInvalid('this GROUP BY form is not supported', at(0, g), 'write GROUP BY column[, column]');
-  if (extraKeys(g, ['columns', 'loc']).length > 0) throw queryInvalid('GROUP BY modifiers are not supported', at(0, g), 'write GROUP BY column[, column]');
-  const cols = g['columns'] as unknown[];
-  if (cols.length > QUERY_LIMITS.maxGroupBy) {
-    throw queryInvalid(`GROUP BY lists ${cols.length} columns`, at(QUERY_LIMITS.maxGroupBy, cols[QUERY_LIMITS.maxGroupBy]),
-      `the limit is ${QUERY_LIMITS.maxGroupBy}; filter on the others in WHERE`);
-  }
-  const categories = queryableColumns(ctx.dataset).filter((n) => ctx.dataset.columns[n]?.type === 'category');
-  const out: string[] = [];
-  cols.forEach((node, i) => {
-    const ident = identifierOf(node);
-    if (ident === null) {
-      const t = typeOf(node);
-      const what = t === 'number' ? 'GROUP BY a position' : t === 'function' ? `GROUP BY ${functionName(node) ?? 'a function'}(...)` : 'GROUP BY an expression';
-      throw queryInvalid(`${what} is not supported`, at(i, node), `name the category columns: GROUP BY ${categories.slice(0, 2).join(', ')}`);
-    }
-    const col = ctx.column(ident, at(i, node));
-    if (col.column.type !== 'category') {
-      throw queryInvalid(`GROUP BY ${col.name}: ${ctx.datasetName}.${col.name} is an integer column`, at(i, node),
-        `group by category columns (${listNames(categories)}) and filter integer ranges in WHERE`);
-    }
-    if (out.includes(col.name)) throw queryInvalid(`${col.name} appears twice in GROUP BY`, at(i, node), 'list each column once');
-    out.push(col.name);
-  });
-  return out;
-}
-
 /**
  * Parses fedstat SQL into a validated, frozen QueryPlan.
  *
@@ -165,13 +119,19 @@ function readGroupBy(ctx: QueryContext, stmt: AstNode): string[] {
  */
 export function parseQuery(sql: string, schema: Schema): QueryPlan {
   if (typeof sql !== 'string') throw new TypeError('parseQuery: sql must be a string');
-  const statements = parseSqlStatements(sql);
+  let statements: unknown[];
+  try {
+    statements = parseSqlStatements(sql);
+  } catch (e) {
+    if (e instanceof FedstatError && e.code === 'QUERY_SYNTAX') refuseOtherTotalsSyntax(sql, tokenize(sql));
+    throw e;
+  }
   const tokens = tokenize(sql);
   refuseOperatorLookalikes(sql, tokens);
   const stmt = checkStatement(sql, tokens, statements);
   const ctx = readFrom(sql, tokens, schema, stmt);
-  const groupBy = readGroupBy(ctx, stmt);
-  const select = readSelect(ctx, stmt['columns'], groupBy, stmt);
+  const { groupBy, totals } = readGroupBy(ctx, stmt);
+  const select = readSelect(ctx, stmt['columns'], groupBy, stmt, totals);
   const where = readWhere(ctx, stmt['where']);
   if (where !== null) {
     const { depth, nodes } = predicateSize(where);
@@ -181,7 +141,7 @@ export function parseQuery(sql: string, schema: Schema): QueryPlan {
     }
   }
   try {
-    return validatePlan({ dataset: ctx.datasetName, groupBy, select, where }, schema);
+    return validatePlan({ dataset: ctx.datasetName, groupBy, select, where, ...(totals === null ? {} : { totals }) }, schema);
   } catch (e) {
     // The parser checked everything above; a structural refusal here is our bug, not the user's.
     if (e instanceof FedstatError && e.code === 'BAD_MESSAGE') {

@@ -25,6 +25,15 @@ export type SelectItem =
   /** COUNT(*) has no column; SUM and AVG name an integer column. */
   | { readonly kind: 'aggregate'; readonly fn: AggregateFn; readonly column: string | null; readonly alias: string };
 
+/**
+ * `GROUP BY ROLLUP(...)` or `GROUP BY CUBE(...)`: the release also holds totals (margins) over the
+ * GROUP BY columns. Agencies compute only the interior cells; the coordinator derives the margins.
+ */
+export type Totals = 'rollup' | 'cube';
+
+/** The values `QueryPlan.totals` may take, in the order error messages list them. */
+export const TOTALS: readonly Totals[] = Object.freeze(['rollup', 'cube'] as const);
+
 export interface QueryPlan {
   readonly dataset: string;
   /** Category columns, at most two, in GROUP BY order. */
@@ -32,6 +41,45 @@ export interface QueryPlan {
   /** Output columns in SELECT order; aliases are unique. */
   readonly select: readonly SelectItem[];
   readonly where: Predicate | null;
+  /**
+   * Absent for a plain GROUP BY (so the canonical JSON of such a plan is unchanged). Present only
+   * with one or two GROUP BY columns: ROLLUP(a) = CUBE(a) adds the grand total; ROLLUP(a, b) the
+   * per-a totals and the grand total; CUBE(a, b) also the per-b totals.
+   */
+  readonly totals?: Totals;
+}
+
+/**
+ * Which margins a plan releases, in the shape of src/disclosure's `MarginsReleased`: `rows` are
+ * the totals per value of groupBy[0] (2-D only), `cols` per value of groupBy[1] (2-D only),
+ * `total` the grand total. All false for a plan without totals.
+ */
+export interface PlanMargins {
+  readonly rows: boolean;
+  readonly cols: boolean;
+  readonly total: boolean;
+}
+
+/** The margins `plan` releases besides its interior cells (see PlanMargins). */
+export function marginsOf(plan: QueryPlan): PlanMargins {
+  if (plan.totals === undefined) return Object.freeze({ rows: false, cols: false, total: false });
+  if (plan.groupBy.length === 1) return Object.freeze({ rows: false, cols: false, total: true });
+  if (plan.groupBy.length === 2) return Object.freeze({ rows: true, cols: plan.totals === 'cube', total: true });
+  throw new RangeError(`marginsOf: totals need 1 or 2 GROUP BY columns, the plan has ${plan.groupBy.length}`);
+}
+
+/**
+ * The grouping sets of `plan` as standard SQL defines them, finest first: `[groupBy]` without
+ * totals; ROLLUP(a, b) → [a, b], [a], []; CUBE(a, b) → [a, b], [a], [b], []; ROLLUP(a) → [a], [].
+ */
+export function groupingSets(plan: QueryPlan): readonly (readonly string[])[] {
+  const g = plan.groupBy;
+  const m = marginsOf(plan);
+  const sets: (readonly string[])[] = [g];
+  if (m.rows && g[0] !== undefined) sets.push([g[0]]);
+  if (m.cols && g[1] !== undefined) sets.push([g[1]]);
+  if (m.total) sets.push([]);
+  return Object.freeze(sets.map((s) => Object.freeze([...s])));
 }
 
 /**

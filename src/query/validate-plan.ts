@@ -16,6 +16,7 @@ import { checkUniqueAliases } from './aliases.js';
 import { isSafeAlias, QUERY_LIMITS } from './limits.js';
 import { checkLiteral } from './literals.js';
 import { idColumnError, queryableColumns } from './names.js';
+import { TOTALS } from './plan.js';
 import type { AggregateFn, ComparisonOp, Literal, Predicate, QueryPlan, SelectItem } from './plan.js';
 import { queryInvalid, quoted } from './query-error.js';
 import { closest, listNames } from './suggest.js';
@@ -26,15 +27,15 @@ function bad(path: string, problem: string): FedstatError {
   return new FedstatError('BAD_MESSAGE', `query plan: ${path === '' ? '' : `${path}: `}${problem}`, { details: { path } });
 }
 
-/** The own data properties of a plain object: exactly `keys`, no accessors, no symbols. */
-function fields(v: unknown, path: string, keys: readonly string[]): Fields {
+/** The own data properties of a plain object: exactly `keys` (plus any of `optional`), no accessors, no symbols. */
+function fields(v: unknown, path: string, keys: readonly string[], optional: readonly string[] = []): Fields {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(path, 'expected an object');
   const proto: unknown = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) throw bad(path, 'expected a plain object');
   const own = Reflect.ownKeys(v);
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const k of own) {
-    if (typeof k !== 'string' || !keys.includes(k)) throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
+    if (typeof k !== 'string' || !(keys.includes(k) || optional.includes(k))) throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
     const d = Object.getOwnPropertyDescriptor(v, k);
     if (d === undefined || !('value' in d)) throw bad(path, `field ${k} is not a data property`);
     out[k] = d.value;
@@ -169,7 +170,7 @@ function selectItem(v: unknown, path: string, dsName: string, ds: DatasetSchema,
 }
 
 function validate(raw: unknown, schema: Schema): QueryPlan {
-  const f = fields(raw, '', ['dataset', 'groupBy', 'select', 'where']);
+  const f = fields(raw, '', ['dataset', 'groupBy', 'select', 'where'], ['totals']);
   const dsName = text(f['dataset'], 'dataset', 64);
   const ds = datasetSchema(schema, dsName);
   const groupBy = list(f['groupBy'], 'groupBy', 0, QUERY_LIMITS.maxGroupBy).map((g, i) => text(g, `groupBy[${i}]`));
@@ -182,7 +183,13 @@ function validate(raw: unknown, schema: Schema): QueryPlan {
   if (!select.some((s) => s.kind === 'aggregate')) throw queryInvalid('the query has no aggregate', null, 'add COUNT(*), SUM(col) or AVG(col)');
   checkUniqueAliases(select.map((s) => s.alias), () => null);
   const where = f['where'] === null ? null : new PredicateReader(dsName, ds).read(f['where'], 'where', 1);
-  return Object.freeze({ dataset: dsName, groupBy: Object.freeze(groupBy), select: Object.freeze(select), where });
+  // An absent field, not `totals: undefined`: a plan without totals keeps its canonical JSON.
+  const totals = 'totals' in f ? oneOf(f['totals'], 'totals', TOTALS) : undefined;
+  if (totals !== undefined && groupBy.length === 0) {
+    throw queryInvalid(`${totals.toUpperCase()} needs GROUP BY columns`, null, `group by 1 or 2 category columns with ${totals.toUpperCase()}(a[, b]), or drop totals`);
+  }
+  const plan = { dataset: dsName, groupBy: Object.freeze(groupBy), select: Object.freeze(select), where };
+  return Object.freeze(totals === undefined ? plan : { ...plan, totals });
 }
 
 /**

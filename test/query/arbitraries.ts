@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { parseSchema } from '../../src/federation/schema.js';
 import type { CategoryColumn, DatasetSchema, IntegerColumn, Schema } from '../../src/federation/schema.js';
 import { defaultAlias } from '../../src/query/aliases.js';
+import { TOTALS } from '../../src/query/plan.js';
 import type { ComparisonOp, Predicate, QueryPlan, SelectItem } from '../../src/query/plan.js';
 
 /** Column and dataset names, with plenty of SQL keywords and mixed case. */
@@ -96,8 +97,8 @@ function uniqueAliases(items: SelectItem[]): SelectItem[] {
   });
 }
 
-/** Random valid plans over `schema`. */
-export function planArb(schema: Schema, maxDepth = 4): fc.Arbitrary<QueryPlan> {
+/** Random valid plans over `schema`; with `withTotals`, grouped plans may carry ROLLUP or CUBE totals. */
+export function planArb(schema: Schema, maxDepth = 4, withTotals = false): fc.Arbitrary<QueryPlan> {
   return fc.constantFrom(...Object.keys(schema.datasets)).chain((dataset) => {
     const ds = schema.datasets[dataset]!;
     const ints = columnsOf(ds, 'integer').map(([n]) => n);
@@ -120,14 +121,19 @@ export function planArb(schema: Schema, maxDepth = 4): fc.Arbitrary<QueryPlan> {
         rest: fc.array(itemArb, { maxLength: 5 }),
         at: fc.nat(),
         where: atoms === null ? fc.constant(null) : fc.option(predicateArb(atoms, maxDepth), { freq: 4 }),
-      }).map(({ first, rest, at, where }) => {
+        totals: withTotals && groupBy.length > 0 ? fc.option(fc.constantFrom(...TOTALS), { freq: 3 }) : fc.constant(null),
+      }).map(({ first, rest, at, where, totals }): QueryPlan => {
         const select = [...rest];
         select.splice(at % (rest.length + 1), 0, first);
-        return { dataset, groupBy, select: uniqueAliases(select), where };
+        const plan = { dataset, groupBy, select: uniqueAliases(select), where };
+        return totals === null ? plan : { ...plan, totals };
       });
     });
   });
 }
 
-/** A schema with a plan over it. */
+/** A schema with a plan over it (never with totals: test/e2e's reference has none). */
 export const schemaAndPlanArb: fc.Arbitrary<[Schema, QueryPlan]> = schemaArb.chain((s) => planArb(s).map((p) => [s, p] as [Schema, QueryPlan]));
+
+/** A schema with a plan over it that may carry ROLLUP or CUBE totals. */
+export const schemaAndTotalsPlanArb: fc.Arbitrary<[Schema, QueryPlan]> = schemaArb.chain((s) => planArb(s, 4, true).map((p) => [s, p] as [Schema, QueryPlan]));

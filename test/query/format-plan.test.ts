@@ -31,6 +31,13 @@ describe('formatPlan', () => {
     expect(formatLiteral(-42)).toBe('-42');
   });
 
+  it('prints totals as ROLLUP(...) or CUBE(...) around the GROUP BY columns', () => {
+    const base: QueryPlan = { dataset: 'residents', groupBy: ['district', 'insured'], select: [{ kind: 'aggregate', fn: 'count', column: null, alias: 'n' }], where: null };
+    expect(formatPlan({ ...base, totals: 'rollup' })).toBe('SELECT COUNT(*) AS n FROM residents GROUP BY ROLLUP(district, insured)');
+    expect(formatPlan({ ...base, groupBy: ['group'], totals: 'cube' })).toBe('SELECT COUNT(*) AS n FROM residents GROUP BY CUBE("group")');
+    expect(formatPlan(base)).toBe('SELECT COUNT(*) AS n FROM residents GROUP BY district, insured');
+  });
+
   it('keeps the line single when a category value holds a control character', () => {
     const plan: QueryPlan = { dataset: 't', groupBy: [], select: [{ kind: 'aggregate', fn: 'count', column: null, alias: 'count' }],
       where: { kind: 'compare', column: 'c', op: '=', value: 'a\nb\u2028' } };
@@ -55,6 +62,9 @@ describe('formatPlan', () => {
         where: { kind: 'and', args: [{ kind: 'compare', column: w, op: '=', value: 'a' }, { kind: 'in', column: w, values: ['a'] }] },
       };
       expect(parseQuery(formatPlan(plan), schema), w).toEqual(plan);
+      // Inside ROLLUP(...) / CUBE(...) the name is a function argument, another grammar rule.
+      const withTotals: QueryPlan = { ...plan, totals: w.length % 2 === 0 ? 'rollup' : 'cube' };
+      expect(parseQuery(formatPlan(withTotals), schema), `${w} with totals`).toEqual(withTotals);
       if (RESERVED_WORDS.has(w)) {
         // Unquoted, the word is read as a keyword: the list holds no word that would not need quotes.
         const bare = `SELECT ${w}, COUNT(*) AS c FROM ${w} WHERE ${w} = 'a' GROUP BY ${w}`;

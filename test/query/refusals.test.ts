@@ -106,7 +106,7 @@ describe('SELECT and GROUP BY rules', () => {
     refuses('SELECT COUNT(*) FROM residents GROUP BY age', 'QUERY_INVALID', /GROUP BY age: residents.age is an integer column.*group by category columns \(district, insured\)/, [1, 41]);
     refuses('SELECT COUNT(*) FROM rentals GROUP BY district, district', 'QUERY_INVALID', /district appears twice in GROUP BY/, [1, 49]);
     refuses('SELECT COUNT(*) FROM residents GROUP BY 1', 'QUERY_INVALID', /GROUP BY a position is not supported.*GROUP BY district, insured/, [1, 41]);
-    refuses('SELECT COUNT(*) FROM residents GROUP BY ROLLUP(district)', 'QUERY_INVALID', /GROUP BY ROLLUP\(\.\.\.\) is not supported/);
+    refuses('SELECT COUNT(*) FROM residents GROUP BY UPPER(district)', 'QUERY_INVALID', /GROUP BY UPPER\(\.\.\.\) is not supported/, [1, 41]);
     const e = refuses('SELECT COUNT(*) FROM residents GROUP BY district, insured, "district"', 'QUERY_INVALID', /GROUP BY lists 3 columns.*the limit is 2/, [1, 60]);
     expect(e.details['offset']).toBe(59);
   });

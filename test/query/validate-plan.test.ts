@@ -5,7 +5,7 @@ import { FedstatError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { formatPlan, parseQuery, QUERY_LIMITS, validatePlan } from '../../src/query/index.js';
 import type { QueryPlan } from '../../src/query/index.js';
-import { schemaAndPlanArb } from './arbitraries.js';
+import { schemaAndTotalsPlanArb } from './arbitraries.js';
 import { RESIDENTS } from './fixtures.js';
 
 const VALID: QueryPlan = parseQuery(
@@ -172,13 +172,13 @@ describe('validatePlan', () => {
       return [at, ...Object.keys(v).flatMap((k) => paths((v as Record<string, unknown>)[k], [...at, Array.isArray(v) && /^\d+$/.test(k) ? Number(k) : k]))];
     };
     const mutation = fc.oneof(
-      fc.record({ op: fc.constant('set' as const), value: fc.oneof(fc.anything({ maxDepth: 2 }), fc.constantFrom('age', 'district', 'count', 'and', 'not', 'compare', 'in', '=', '<', -1, 0, 121, 1e300, '锦江区', null, [], {})) }),
+      fc.record({ op: fc.constant('set' as const), value: fc.oneof(fc.anything({ maxDepth: 2 }), fc.constantFrom('age', 'district', 'count', 'and', 'not', 'compare', 'in', '=', '<', -1, 0, 121, 1e300, '锦江区', 'rollup', 'cube', null, [], {})) }),
       fc.record({ op: fc.constant('delete' as const) }),
-      fc.record({ op: fc.constant('add' as const), key: fc.constantFrom('kind', 'extra', 'args', 'arg', '__proto__', 'constructor'), value: fc.anything({ maxDepth: 1 }) }),
+      fc.record({ op: fc.constant('add' as const), key: fc.constantFrom('kind', 'extra', 'args', 'arg', 'totals', '__proto__', 'constructor'), value: fc.anything({ maxDepth: 1 }) }),
       fc.record({ op: fc.constant('wrap' as const) }),
     );
     fc.assert(
-      fc.property(schemaAndPlanArb, fc.array(fc.tuple(fc.nat(), mutation), { minLength: 1, maxLength: 3 }), ([schema, plan], edits) => {
+      fc.property(schemaAndTotalsPlanArb, fc.array(fc.tuple(fc.nat(), mutation), { minLength: 1, maxLength: 3 }), ([schema, plan], edits) => {
         let root: unknown = JSON.parse(JSON.stringify(plan));
         for (const [pick, m] of edits) {
           const all = paths(root);
