@@ -1,0 +1,371 @@
+/**
+ * The log operator's crash-safe, append-only store of transparency log entries: record i of the
+ * file is leaf i of the Merkle tree, and every append is answered with a signed tree head that
+ * covers it.
+ *
+ * Durability (the budget ledger's argument, src/dp/budget-ledger.ts):
+ * 1. `append` resolves only after the record was written and fsync returned; nobody may act on
+ *    an entry (or hand out its tree head) before that.
+ * 2. A crash can therefore only tear records that were never acknowledged: `open` cuts a torn
+ *    tail (see log-scan.ts) and the log verifies up to the last complete record.
+ * 3. A complete record that fails its checksum is corruption, never cut: `open` refuses the
+ *    file, naming the record, because cutting it would rewrite a history heads were signed for.
+ * 4. A failed write is rolled back (truncate + fsync) and its appends rejected; if the rollback
+ *    fails too, the store refuses further appends until reopened.
+ *
+ * Concurrency: appends in one process queue up; each flush writes every pending record in one
+ * write and one fsync (group commit) and signs one tree head for the batch. Across processes the
+ * lock file allows one writer.
+ *
+ * Memory: 40 bytes per entry (its leaf hash and file offset) for proofs and random access, plus
+ * a SubtreeCache that makes proofs O(log n). Offline verification does not use the store: it
+ * streams the file (log-verify.ts).
+ */
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { FedstatError } from '../errors.js';
+import { consistencyProof } from './consistency-proof.js';
+import { inclusionProof } from './inclusion-proof.js';
+import { acquireLogLock } from './log-lock.js';
+import { LOG_MAGIC, MAX_ENTRY_BYTES, readRecordLength, recordBytes, RECORD_HEADER_BYTES, writeRecord } from './log-record.js';
+import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from './log-scan.js';
+import { MerkleAccumulator } from './merkle-accumulator.js';
+import { hashEquals, hashLeaf, HASH_BYTES } from './merkle-hash.js';
+import { SubtreeCache, subtreeRoot } from './merkle-subtree.js';
+import { signTreeHead, type SignedTreeHead } from './tree-head.js';
+
+export interface LogStoreOptions {
+  /** The federation id: every tree head names it. */
+  readonly logId: string;
+  /** The log operator's 64-byte Ed25519 secret key (seed ‖ public key) that signs tree heads. */
+  readonly secretKey: Uint8Array;
+  /** Clock for tree-head timestamps (ms since the epoch); defaults to Date.now. */
+  readonly now?: () => number;
+}
+
+/** An acknowledged (durable) append. */
+export interface AppendResult {
+  /** The entry's leaf index. */
+  readonly index: number;
+  /** A signed head whose tree includes the entry (shared by the entries of one group commit). */
+  readonly treeHead: SignedTreeHead;
+}
+
+/** What `open` found and repaired. */
+export interface OpenReport {
+  /** Bytes of a torn final record cut off (0 for a clean file). */
+  readonly tornBytesCut: number;
+}
+
+interface Pending {
+  readonly entry: Uint8Array;
+  readonly resolve: (r: AppendResult) => void;
+  readonly reject: (e: Error) => void;
+}
+
+async function writeAll(h: FileHandle, buf: Uint8Array): Promise<void> {
+  for (let off = 0; off < buf.length;) off += (await h.write(buf, off, buf.length - off)).bytesWritten;
+}
+
+async function syncDir(file: string): Promise<void> {
+  const d = await fs.open(dirname(file), 'r').catch(() => null);
+  if (d === null) return;
+  try { await d.sync(); } catch { /* directories cannot be synced everywhere */ } finally { await d.close(); }
+}
+
+const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String(e);
+
+export class TransparencyLogStore {
+  readonly file: string;
+  readonly logId: string;
+  /** What `open` repaired. */
+  readonly opened: OpenReport;
+  readonly #secretKey: Uint8Array;
+  readonly #now: () => number;
+  readonly #handle: FileHandle;
+  readonly #unlock: () => Promise<void>;
+  readonly #acc: MerkleAccumulator;
+  readonly #cache = new SubtreeCache(8);
+  #hashes: Buffer; // leaf hashes, 32 bytes each, capacity-doubling
+  #offsets: Float64Array; // record offsets in the file
+  #size: number;
+  #fileSize: number;
+  #head: SignedTreeHead | null = null;
+  #pending: Pending[] = [];
+  #flushing: Promise<void> | null = null;
+  #broken: FedstatError | null = null;
+  #closed = false;
+
+  private constructor(file: string, options: LogStoreOptions, handle: FileHandle, unlock: () => Promise<void>,
+    state: { hashes: Buffer; offsets: Float64Array; size: number; fileSize: number; acc: MerkleAccumulator; torn: number }) {
+    this.file = file;
+    this.logId = options.logId;
+    this.#secretKey = Uint8Array.from(options.secretKey);
+    this.#now = options.now ?? Date.now;
+    this.#handle = handle;
+    this.#unlock = unlock;
+    this.#hashes = state.hashes;
+    this.#offsets = state.offsets;
+    this.#size = state.size;
+    this.#fileSize = state.fileSize;
+    this.#acc = state.acc;
+    this.opened = Object.freeze({ tornBytesCut: state.torn });
+  }
+
+  /**
+   * Opens (or creates, mode 0600) the log at `file`, takes `<file>.lock`, verifies every record
+   * and cuts a torn tail. Throws FedstatError IO for a locked, unreadable or corrupt log (the
+   * message names the corrupt record's index), RangeError for bad options.
+   */
+  static async open(file: string, options: LogStoreOptions): Promise<TransparencyLogStore> {
+    // Fail on bad options before touching the disk (signing an empty head checks logId and key).
+    signTreeHead({ logId: options.logId, size: 0, rootHash: new Uint8Array(HASH_BYTES), timestamp: 0 }, options.secretKey);
+    const unlock = await acquireLogLock(`${file}.lock`);
+    let handle: FileHandle | null = null;
+    try {
+      const existed = await fs.stat(file).then((s) => s, () => null);
+      if (existed !== null && (existed.mode & 0o077) !== 0) {
+        throw new FedstatError('IO', `transparency log ${file} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`);
+      }
+      handle = await fs.open(file, 'a+', 0o600);
+      const state = await TransparencyLogStore.#replay(file, handle);
+      if (existed === null) await syncDir(file);
+      return new TransparencyLogStore(file, options, handle, unlock, state);
+    } catch (e) {
+      await handle?.close();
+      await unlock();
+      if (e instanceof FedstatError) throw e;
+      throw new FedstatError('IO', `cannot open transparency log ${file}: ${errno(e)}; check the path and its permissions`, { cause: e });
+    }
+  }
+
+  static async #replay(file: string, h: FileHandle): Promise<{ hashes: Buffer; offsets: Float64Array; size: number; fileSize: number; acc: MerkleAccumulator; torn: number }> {
+    const length = (await h.stat()).size;
+    if (length < LOG_MAGIC.length) {
+      // New file, or a crash while the header was written: only a prefix of the header may be there.
+      const head = Buffer.alloc(length);
+      await h.read(head, 0, length, 0);
+      if (!head.equals(LOG_MAGIC.subarray(0, length))) throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
+      await h.truncate(0);
+      await writeAll(h, LOG_MAGIC);
+      await h.sync();
+      return { hashes: Buffer.alloc(1024 * HASH_BYTES), offsets: new Float64Array(1024), size: 0, fileSize: LOG_MAGIC.length, acc: new MerkleAccumulator(), torn: 0 };
+    }
+    if (!(await hasLogHeader(h))) throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
+    let hashes: Buffer = Buffer.alloc(1024 * HASH_BYTES);
+    let offsets: Float64Array = new Float64Array(1024);
+    const acc = new MerkleAccumulator();
+    const scan = scanRecords(h);
+    let step: IteratorResult<ScannedRecord, { size: number; end: number; tornBytes: number }>;
+    try {
+      for (step = await scan.next(); step.done !== true; step = await scan.next()) {
+        const { index, offset, leafHash } = step.value;
+        if (index === offsets.length) [hashes, offsets] = grow(hashes, offsets);
+        hashes.set(leafHash, index * HASH_BYTES);
+        offsets[index] = offset;
+        acc.append(leafHash);
+      }
+    } catch (e) {
+      if (e instanceof LogCorruptError) throw corrupt(file, e);
+      throw e;
+    }
+    const { size, end, tornBytes } = step.value;
+    if (tornBytes > 0) {
+      await h.truncate(end);
+      await h.sync();
+    }
+    return { hashes, offsets, size, fileSize: end, acc, torn: tornBytes };
+  }
+
+  /** Entries in the log (acknowledged ones, and any that survived a crash complete). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Leaf hash of entry `index` (a copy). RangeError past the end. */
+  leafHash(index: number): Uint8Array {
+    this.#checkIndex(index);
+    return Uint8Array.from(this.#hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES));
+  }
+
+  /** Reads entry `index` from disk and checks it against its leaf hash (IO error if it changed). */
+  async entry(index: number): Promise<Uint8Array> {
+    this.#checkIndex(index);
+    const offset = this.#offsets[index]!;
+    const header = Buffer.alloc(RECORD_HEADER_BYTES);
+    await this.#handle.read(header, 0, header.length, offset);
+    const len = readRecordLength(header, 0);
+    const body = Buffer.alloc(len ?? 0);
+    if (len !== null) await this.#handle.read(body, 0, len, offset + RECORD_HEADER_BYTES);
+    const entry = new Uint8Array(body.buffer, body.byteOffset, body.length);
+    if (len === null || !hashEquals(hashLeaf(entry), this.leafHash(index))) {
+      throw corrupt(this.file, new LogCorruptError(index, offset, 'the record changed on disk after the log was opened'));
+    }
+    return entry;
+  }
+
+  /** Streams entries [from, to) from disk, verified against their stored hashes. */
+  async *entries(from = 0, to = this.#size): AsyncGenerator<{ index: number; entry: Uint8Array }> {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > this.#size || from > to) throw new RangeError(`[${from}, ${to}) is not a range of entries`);
+    if (from === to) return;
+    try {
+      for await (const r of scanRecords(this.#handle, this.#offsets[from], from, to - from)) {
+        if (!hashEquals(r.leafHash, this.#hashes.subarray(r.index * HASH_BYTES, (r.index + 1) * HASH_BYTES))) {
+          throw new LogCorruptError(r.index, r.offset, 'the record changed on disk after the log was opened');
+        }
+        yield { index: r.index, entry: r.entry };
+      }
+    } catch (e) {
+      if (e instanceof LogCorruptError) throw corrupt(this.file, e);
+      throw e;
+    }
+  }
+
+  /** RFC 9162 root of the first `size` entries (default: all). */
+  root(size = this.#size): Uint8Array {
+    if (size === this.#size) return this.#acc.root();
+    this.#checkSize(size);
+    return subtreeRoot(this.#source, 0, size, this.#cache);
+  }
+
+  /** A signed head over the current log (re-signed only when the size changed). */
+  treeHead(): SignedTreeHead {
+    if (this.#head?.size !== this.#size) this.#head = this.#sign();
+    return this.#head;
+  }
+
+  /** Inclusion proof of entry `index` in the tree of `size` entries (default: all). */
+  inclusionProof(index: number, size = this.#size): Uint8Array[] {
+    this.#checkSize(size);
+    return inclusionProof(index, size, this.#source, this.#cache).map((h) => h.slice());
+  }
+
+  /** Consistency proof from the tree of `first` entries to the tree of `second` (default: all). */
+  consistencyProof(first: number, second = this.#size): Uint8Array[] {
+    this.#checkSize(second);
+    return consistencyProof(first, second, this.#source, this.#cache).map((h) => h.slice());
+  }
+
+  /**
+   * Appends one entry; resolves once it is durable, with its index and a signed head covering
+   * it. Rejects with MESSAGE_TOO_LARGE over 16 MiB, IO when the write fails (nothing is
+   * appended then), UNAVAILABLE after `close`. TypeError for a non-Uint8Array entry.
+   */
+  append(entry: Uint8Array): Promise<AppendResult> {
+    if (!(entry instanceof Uint8Array)) throw new TypeError('a log entry is a Uint8Array');
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (entry.length > MAX_ENTRY_BYTES) {
+        reject(new FedstatError('MESSAGE_TOO_LARGE', `a log entry has at most ${MAX_ENTRY_BYTES} bytes, not ${entry.length}; log hashes of large data, not the data`));
+      } else if (this.#closed) {
+        reject(new FedstatError('UNAVAILABLE', `transparency log ${this.file} is closed; open it again`));
+      } else {
+        this.#pending.push({ entry: Uint8Array.from(entry), resolve, reject });
+        this.#flushing ??= this.#flush();
+      }
+    });
+  }
+
+  /** Waits for queued appends to settle, closes the file and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#flushing;
+    await this.#handle.close();
+    await this.#unlock();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  readonly #source = (i: number): Uint8Array => {
+    if (!Number.isSafeInteger(i) || i < 0 || i >= this.#size) throw new RangeError(`leaf ${i} is beyond the log's ${this.#size} entries`);
+    return this.#hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+  };
+
+  #checkIndex(index: number): void {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#size) throw new RangeError(`entry ${index} is beyond the log's ${this.#size} entries`);
+  }
+
+  #checkSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size) throw new RangeError(`size ${size} is beyond the log's ${this.#size} entries`);
+  }
+
+  #sign(): SignedTreeHead {
+    const last = this.#head?.timestamp ?? 0;
+    const timestamp = Math.max(Math.floor(this.#now()), last); // never backwards within a run
+    return signTreeHead({ logId: this.logId, size: this.#size, rootHash: this.#acc.root(), timestamp }, this.#secretKey);
+  }
+
+  async #flush(): Promise<void> {
+    await Promise.resolve(); // let the appends of the current tick join the first batch
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      try {
+        await this.#commit(batch);
+      } catch (e) {
+        const err = new FedstatError('INTERNAL', `transparency log ${this.file}: unexpected failure while appending; please report it`, { cause: e });
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.#flushing = null;
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    if (this.#broken !== null) {
+      for (const p of batch) p.reject(this.#broken);
+      return;
+    }
+    const bytes = Buffer.alloc(batch.reduce((n, p) => n + recordBytes(p.entry.length), 0));
+    const leaves: Uint8Array[] = [];
+    for (let off = 0, i = 0; i < batch.length; i++) {
+      const { entry } = batch[i]!;
+      leaves.push(writeRecord(bytes, off, entry));
+      off += recordBytes(entry.length);
+    }
+    try {
+      await writeAll(this.#handle, bytes);
+      await this.#handle.sync();
+    } catch (e) {
+      const failed = new FedstatError('IO', `writing transparency log ${this.file} failed (${errno(e)}); nothing was appended, fix the disk and retry`, { cause: e });
+      try {
+        await this.#handle.truncate(this.#fileSize);
+        await this.#handle.sync();
+      } catch (e2) {
+        this.#broken = new FedstatError('IO', `transparency log ${this.file} is in an unknown state after a failed write; reopen it`, { cause: e2 });
+      }
+      for (const p of batch) p.reject(failed);
+      return;
+    }
+    const first = this.#size;
+    let off = this.#fileSize;
+    for (let i = 0; i < batch.length; i++) {
+      const index = first + i;
+      if (index === this.#offsets.length) [this.#hashes, this.#offsets] = grow(this.#hashes, this.#offsets);
+      this.#hashes.set(leaves[i]!, index * HASH_BYTES);
+      this.#offsets[index] = off;
+      this.#acc.append(leaves[i]!);
+      off += recordBytes(batch[i]!.entry.length);
+    }
+    this.#size += batch.length;
+    this.#fileSize = off;
+    const treeHead = this.treeHead();
+    batch.forEach((p, i) => { p.resolve(Object.freeze({ index: first + i, treeHead })); });
+  }
+}
+
+function grow(hashes: Buffer, offsets: Float64Array): [Buffer, Float64Array] {
+  const h = Buffer.alloc(hashes.length * 2);
+  hashes.copy(h);
+  const o = new Float64Array(offsets.length * 2);
+  o.set(offsets);
+  return [h, o];
+}
+
+/** The FedstatError for a damaged record: names it, and says never to cut it by hand. */
+export function corrupt(file: string, e: LogCorruptError): FedstatError {
+  return new FedstatError('IO',
+    `transparency log ${file} is corrupt at ${e.message}; restore it from a backup or another copy (never cut it by hand: that rewrites a history tree heads were signed for)`,
+    { cause: e, details: { file, record: e.index, offset: e.offset } });
+}

@@ -1,0 +1,124 @@
+/**
+ * Crash test with real processes: a child appends waves of concurrent entries to a log and is
+ * SIGKILLed at random moments (some while it is still opening or repairing the log). After each
+ * kill the log must reopen (taking over the dead child's lock), verify from the file alone up to
+ * its last complete entry, hold every entry the child saw acknowledged at its acknowledged
+ * index, hold nothing the child never tried, and agree with every tree head the child was
+ * given. Afterwards appending continues. The child runs the TypeScript source under Node 22's
+ * type stripping with the `.js` → `.ts` resolve hook of test/dp/budget-crash.test.ts.
+ */
+import { spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
+import { TransparencyLogStore } from '../../src/transparency/log-store.js';
+import { verifyLogFile } from '../../src/transparency/log-verify.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-crash-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CHILD = new URL('./fixtures/log-crash-child.ts', import.meta.url).href;
+const BOOTSTRAP = `
+const { registerHooks } = process.getBuiltinModule('node:module');
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    try { return nextResolve(specifier, context); } catch (e) {
+      const parent = context.parentURL;
+      if (specifier.startsWith('.') && specifier.endsWith('.js') && typeof parent === 'string' && parent.endsWith('.ts')) {
+        return nextResolve(specifier.slice(0, -3) + '.ts', context);
+      }
+      throw e;
+    }
+  },
+});
+import(${JSON.stringify(CHILD)}).catch((e) => { console.error(e); process.exit(3); });
+`;
+
+interface Ack { index: number; headSize: number; root: string }
+interface Run { acked: Map<string, Ack>; tried: Set<string>; opened: boolean }
+
+function runChild(file: string, killAfterEvents: number, killAfterMs: number | null, fromSpawn: boolean): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', BOOTSTRAP], { env: { ...process.env, TLOG_FILE: file }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run: Run = { acked: new Map(), tried: new Set(), opened: false };
+    let buffered = '';
+    let stderr = '';
+    let events = 0;
+    const kill = (): void => { child.kill('SIGKILL'); };
+    if (fromSpawn && killAfterMs !== null) setTimeout(kill, killAfterMs);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const [kind, id, index, headSize, root] = line.split(' ');
+        if (kind === 'open') {
+          run.opened = true;
+          if (killAfterMs !== null && !fromSpawn) setTimeout(kill, killAfterMs);
+        }
+        if (kind === 'try') run.tried.add(id!);
+        if (kind === 'ack') run.acked.set(id!, { index: Number(index), headSize: Number(headSize), root: root! });
+        if (++events >= killAfterEvents) kill();
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal !== 'SIGKILL') reject(new Error(`child exited with ${code}: ${stderr}`));
+      else resolve(run);
+    });
+  });
+}
+
+describe('transparency log under SIGKILL', () => {
+  it('keeps every acknowledged entry, verifies up to the last complete one, and continues', async () => {
+    expect(process.versions.node.split('.')[0]).toBe('22');
+    const file = join(dir, 'log.tlog');
+    const op = signingKeyPairFromSeed(new Uint8Array(32).fill(5));
+    const acked = new Map<string, Ack>();
+    const tried = new Set<string>();
+    let beforeOpen = 0;
+    let tornCuts = 0;
+    let previousSize = 0;
+    for (let iteration = 0; iteration < 15; iteration++) {
+      const mode = iteration % 3;
+      const run = mode === 0
+        ? await runChild(file, randomInt(1, 120), null, false)
+        : await runChild(file, Number.MAX_SAFE_INTEGER, mode === 1 ? randomInt(0, 60) : randomInt(0, 500), mode === 2);
+      if (!run.opened) beforeOpen++;
+      for (const id of run.tried) tried.add(id);
+      for (const [id, a] of run.acked) acked.set(id, a);
+
+      // The file alone (no store, no repair): every complete record verifies.
+      const before = statSync(file).size;
+      const check = await verifyLogFile(file);
+      expect(check.ok, check.ok ? '' : check.message).toBe(true);
+
+      const log = await TransparencyLogStore.open(file, { logId: 'crash-test', secretKey: op.secretKey });
+      if (log.opened.tornBytesCut > 0) tornCuts++;
+      expect(statSync(file).size).toBe(before - log.opened.tornBytesCut);
+      if (check.ok) expect(log.size).toBe(check.size);
+      expect(log.size >= previousSize).toBe(true); // nothing complete is ever lost
+      previousSize = log.size;
+      const ids = new Map<string, number>();
+      for await (const { index, entry } of log.entries()) ids.set(new TextDecoder().decode(entry).split(' ')[0]!, index);
+      for (const [id, a] of acked) {
+        expect(ids.get(id), `acknowledged entry ${id} is missing after the crash`).toBe(a.index);
+        expect(Buffer.from(log.root(a.headSize)).toString('hex'), `head of size ${a.headSize} disagrees with the log`).toBe(a.root);
+      }
+      for (const id of ids.keys()) expect(tried.has(id), `phantom entry ${id}`).toBe(true);
+      await log.close();
+    }
+    // Still usable afterwards, and the heads it signs verify against the file.
+    const log = await TransparencyLogStore.open(file, { logId: 'crash-test', secretKey: op.secretKey });
+    const { index, treeHead } = await log.append(new TextEncoder().encode('after-crashes'));
+    expect(index).toBe(previousSize);
+    await log.close();
+    const final = await verifyLogFile(file, { heads: [treeHead], publicKey: op.publicKey, logId: 'crash-test' });
+    expect(final.ok).toBe(true);
+    console.log(`log crash test: 15 SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} tried appends, ${previousSize} complete records (${previousSize - acked.size} durable but unacknowledged), ${tornCuts} torn tails cut`);
+  });
+});
