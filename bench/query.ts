@@ -182,7 +182,7 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
   const init = await initFederation({
     outDir: run, schema: readSchemaFile(join(cache, 'schema.json')), name: 'bench-query',
     agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
-    policy: { minAgencies: 2, minGroupSize: 1 },
+    policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true },
   });
   const dbs = ids.map((id) => join(cache, `${rows}-${id}.duckdb`));
   for (const [i, db] of dbs.entries()) await ensureLoaded(db, csv, init.federationFile, init.keyFiles[ids[i] ?? ''] ?? '', json);

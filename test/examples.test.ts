@@ -35,7 +35,7 @@ beforeAll(async () => {
   init = await initFederation({
     outDir: join(dir, 'fed'), schema: readSchemaFile(join(dir, 'data', manifest.schemaFile)),
     agencies: BUREAUS.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
-    policy: { minAgencies: 2, minGroupSize: 1 },
+    policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true },
   });
   await Promise.all(BUREAUS.map((id) => new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [example('embedded-agency'), '--federation', init.federationFile,

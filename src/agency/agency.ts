@@ -9,13 +9,17 @@ import type { AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
 import { datasetParties, datasetSchemaOf, mayServe, party, readHePublicKey, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
+import type { BudgetLedger } from '../dp/budget-ledger.js';
+import { rhoToString } from '../dp/budget-rho.js';
+import type { RandomSource } from '../dp/random.js';
 import { HeEncryptor } from '../he/encryptor.js';
 import { HeParams } from '../he/he-params.js';
-import { packSlots, planSlotLayout } from '../he/packing.js';
+import { addNoise, packSlots, planSlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
-import { encodeCells, planCells } from '../protocol/cells.js';
+import { encodeCells, planCells, type PlanCells } from '../protocol/cells.js';
+import { drawCellNoise, openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { signContribution, slotsToBytes, type Contribution, type MaskingMaterial } from '../protocol/contribution.js';
-import type { AgencyDescription } from '../protocol/links.js';
+import type { AgencyDescription, BudgetStatus } from '../protocol/links.js';
 import { openQuery, queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import { openSurvivorSet } from '../protocol/survivor-set.js';
 import { signUnmaskAnswer, type UnmaskAnswer, type UnmaskRequest } from '../protocol/unmask.js';
@@ -41,6 +45,14 @@ export interface AgencyOptions {
   readonly stages?: readonly ContributionStage[];
   /** Fresh encryptions of zero made while idle; each answer uses one, halving its encryption time. */
   readonly precomputedEncryptions?: number;
+  /**
+   * The agency's own zCDP budgets, one per dataset (the agency closes the ledger). Every DP query
+   * is charged here, durably, before anything is computed; without a ledger, or for a dataset
+   * without a budget, DP queries are refused.
+   */
+  readonly ledger?: BudgetLedger;
+  /** Source of the noise's randomness (default: node:crypto). */
+  readonly random?: RandomSource;
   readonly audit?: AuditSink;
   readonly clock?: () => number;
 }
@@ -118,23 +130,57 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     if (env.issuedAt < startedAt) {
       throw new FedstatError('REPLAY', `agency ${me.id} refuses query ${env.queryId}: it was issued before the agency (re)started and may have been answered already; run the query again`);
     }
+    const schema = datasetSchemaOf(federation, env.plan.dataset);
+    const cells = planCells(env.plan, schema);
+    let terms: PrivacyTerms | null = null;
+    if (env.privacy === undefined) {
+      if (!federation.policy.exactRelease) refuse('POLICY_REFUSED', 'the federation policy requires differential privacy for every query; run it with --rho');
+    } else {
+      try {
+        terms = privacyTerms(cells, schema, openQueryRho(env.privacy.rho), env.threshold);
+      } catch (e) {
+        if (e instanceof FedstatError && e.code === 'PLAN_UNSAFE') refuse('POLICY_REFUSED', e.message);
+        throw e;
+      }
+    }
     replay.admit(env.queryId, env.expiresAt, now);
     inFlight++;
     try {
-      return await contribute(query, env, now);
+      if (terms !== null) await charge(env, terms, now, refuse);
+      return await contribute(query, env, now, cells, terms);
     } finally {
       inFlight--;
       refillPool(REFILL_IDLE_MS);
     }
   }
 
-  async function contribute(query: SignedQuery, env: QueryEnvelope, now: number): Promise<Contribution> {
+  /** Spends the query's ρ from this agency's own budget, durably, before anything is computed. */
+  async function charge(env: QueryEnvelope, terms: PrivacyTerms, now: number, refuse: (code: 'POLICY_REFUSED', reason: string) => never): Promise<void> {
+    const dataset = env.plan.dataset;
+    const ledger = options.ledger;
+    if (ledger === undefined || !ledger.datasets().includes(dataset)) {
+      refuse('POLICY_REFUSED', `it has no privacy budget for dataset ${dataset}; start it with --budget ${dataset}=RHO --ledger FILE`);
+    }
+    try {
+      await ledger.charge({ dataset, queryId: env.queryId, rho: terms.rho, at: new Date(now) });
+    } catch (e) {
+      if (e instanceof FedstatError && e.code === 'POLICY_REFUSED') refuse('POLICY_REFUSED', e.message);
+      throw e;
+    }
+    audit.append({
+      type: 'budget', at: now, queryId: env.queryId, agencyId: me.id, dataset, rho: rhoToString(terms.rho),
+      spent: rhoToString(ledger.spent(dataset)), budget: rhoToString(ledger.budget(dataset)), ledgerHead: ledger.head(),
+    });
+  }
+
+  async function contribute(query: SignedQuery, env: QueryEnvelope, now: number, cells: PlanCells, terms: PrivacyTerms | null): Promise<Contribution> {
     const schema = datasetSchemaOf(federation, env.plan.dataset);
-    const cells = planCells(env.plan, schema);
     const parties = datasetParties(federation, env.plan.dataset).length;
-    const layout = planSlotLayout(cells.cellBounds, parties, params);
+    const layout = planSlotLayout(cells.cellBounds, parties, params, terms?.agencyNoiseBound ?? 0n);
     const local = await store.aggregate(env.plan, schema);
     let slots = packSlots(layout, encodeCells(cells, local));
+    // Noise before masking and encryption: nobody, not even the key authority, sees a total without it.
+    if (terms !== null) addNoise(layout, slots, drawCellNoise(terms, cells.groupCount, options.random));
     slots = await runStages(stages, slots, { envelope: env, agencyId: me.id, layout, plainModulus: params.plainModulus });
     let masking: MaskingMaterial | null = null;
     if (env.mode === 'encrypted') {
@@ -175,18 +221,28 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     }, secrets.signing.secretKey);
   }
 
+  function budgets(): BudgetStatus[] {
+    const ledger = options.ledger;
+    if (ledger === undefined) return [];
+    return ledger.datasets().map((dataset) => ({
+      dataset, budget: rhoToString(ledger.budget(dataset)), spent: rhoToString(ledger.spent(dataset)),
+      remaining: rhoToString(ledger.remaining(dataset)), charges: ledger.charges(dataset),
+    }));
+  }
+
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     if (refill !== undefined) clearTimeout(refill);
     encryptor[Symbol.dispose]();
     params[Symbol.dispose]();
+    await options.ledger?.close();
     await store.close();
   }
 
   return {
     id: me.id,
-    describe: async () => ({ agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served() }),
+    describe: async () => ({ agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served(), budgets: budgets() }),
     answer: (q) => typed(() => answer(q)),
     unmask: (r) => typed(() => Promise.resolve(unmask(r))),
     close,

@@ -10,6 +10,7 @@ import { loadKeyFile } from '../federation/key-file.js';
 import { datasetSchemaOf } from '../federation/federation.js';
 import { openDuckDbStore } from '../store/duckdb-store.js';
 import type { LoadReport } from '../store/store.js';
+import { BudgetLedger } from '../dp/budget-ledger.js';
 import { serveAgency, type RunningServer } from '../transport/agency-server.js';
 import { serverCredentials } from '../transport/credentials.js';
 import { createAgency, type Agency } from './agency.js';
@@ -29,6 +30,13 @@ export interface AgencyNodeOptions {
   /** Plain TCP instead of mTLS; refused unless the bind address is loopback. */
   readonly insecure?: boolean;
   readonly onLoadProgress?: (dataset: string, rows: number) => void;
+  /**
+   * This agency's zCDP budget per dataset ("0.5", "1/4"); DP queries on a dataset without one are
+   * refused. Needs `ledgerFile`.
+   */
+  readonly budgets?: Readonly<Record<string, string>>;
+  /** The durable, hash-chained ledger of every ρ this agency spent (created 0600 if missing). */
+  readonly ledgerFile?: string;
   /** Append every contribution and refusal to this JSON-lines file. */
   readonly auditLog?: string;
   /** Also told of every contribution and refusal (the CLI prints them). */
@@ -51,7 +59,19 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
   const insecure = options.insecure === true;
   // Before any data is loaded: a missing certificate or a refused --insecure fails fast.
   const credentials = serverCredentials(federation, secrets, { insecure, host });
-  const store = await openDuckDbStore(options.dbPath ?? ':memory:');
+  const budgets = options.budgets ?? {};
+  for (const dataset of Object.keys(budgets)) datasetSchemaOf(federation, dataset);
+  if (Object.keys(budgets).length > 0 && options.ledgerFile === undefined) {
+    throw new FedstatError('CONFIG_INVALID', 'a privacy budget needs a ledger to record what is spent; add --ledger FILE');
+  }
+  const ledger = options.ledgerFile === undefined ? undefined : await BudgetLedger.open(options.ledgerFile, { budgets });
+  let store;
+  try {
+    store = await openDuckDbStore(options.dbPath ?? ':memory:');
+  } catch (e) {
+    await ledger?.close();
+    throw e;
+  }
   let agency: Agency | undefined;
   let server: RunningServer | undefined;
   try {
@@ -71,6 +91,7 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
     }
     agency = await createAgency({
       federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true,
+      ...(ledger === undefined ? {} : { ledger }),
       audit: allSinks(
         ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),
         ...(options.onEvent === undefined ? [] : [options.onEvent]),
@@ -90,7 +111,10 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
     };
   } catch (e) {
     if (agency !== undefined) await agency.close();
-    else await store.close();
+    else {
+      await store.close();
+      await ledger?.close();
+    }
     throw e;
   }
 }

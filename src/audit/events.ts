@@ -18,7 +18,19 @@ export type AuditEvent =
     readonly type: 'decryption'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[];
     readonly dropped: readonly string[]; readonly ciphertextDigests: readonly string[];
   }
-  | { readonly type: 'release'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[]; readonly rows: number; readonly suppressed: number };
+  /**
+   * An agency durably charged `rho` (canonical "n/d") to its own budget for `dataset`; `spent` is
+   * its total after the charge and `ledgerHead` the hash-chain head of its ledger.
+   */
+  | {
+    readonly type: 'budget'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly dataset: string;
+    readonly rho: string; readonly spent: string; readonly budget: string; readonly ledgerHead: string;
+  }
+  /** `rho` is null for an exact release; `suppressed` counts withheld cells, primary + complementary. */
+  | {
+    readonly type: 'release'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[]; readonly rows: number;
+    readonly suppressed: number; readonly rho: string | null;
+  };
 
 export interface AuditSink {
   append(event: AuditEvent): void;

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { FEDSTAT_VERSION } from '../transport/agency-server.js';
 import { registerAgency } from './commands/agency.js';
+import { registerBudget } from './commands/budget.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
 import { registerKeyAuthority } from './commands/key-authority.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerAgency(program);
   registerKeyAuthority(program);
   registerQuery(program);
+  registerBudget(program);
   registerDemo(program);
   return program;
 }

@@ -17,7 +17,11 @@ import { IsolatedHe } from '../he/isolated/isolated-he.js';
 import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
-import { decodeCells, planCells } from '../protocol/cells.js';
+import { planCells, type PlanCells } from '../protocol/cells.js';
+import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
+import type { Rational } from '../dp/rational.js';
+import { predictQuery, type DryRunPrediction } from './dry-run.js';
+import { MAX_SUPPRESSION_CELLS } from '../disclosure/table.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
 import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
@@ -25,7 +29,7 @@ import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope
 import { signSurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
-import type { QueryPlan } from '../query/plan.js';
+import { marginsOf, type QueryPlan } from '../query/plan.js';
 import { SecAggAggregation } from '../secagg/aggregation.js';
 import { defaultThreshold, minimumThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
@@ -80,8 +84,10 @@ export interface QueryExplanation {
   readonly limbBase: bigint;
   readonly slotsUsed: number;
   readonly ciphertexts: number;
-  /** The largest total any slot can reach; always below the plain modulus. */
+  /** Width of the range any slot total can take (data plus noise); always below the plain modulus. */
   readonly worstSlotTotal: bigint;
+  /** Per-agency bound on the noise in one cell (0 for an exact release). */
+  readonly noiseBound: bigint;
   readonly plainModulus: bigint;
 }
 
@@ -91,7 +97,23 @@ export type QueryProgress =
   | { readonly phase: 'unmasking' }
   | { readonly phase: 'decrypting' };
 
+/** Differential privacy for one query. */
+export interface PrivacyOptions {
+  /** zCDP ρ to spend at every agency: an exact value, or a decimal such as "0.05" (at most 12 places). */
+  readonly rho: Rational | string;
+  /** δ for the (ε, δ) shown beside ρ (display only; default 1e-9). */
+  readonly delta?: number;
+}
+
+/** δ used to display ε when the caller gives none: well below 1/n for any population fedstat counts. */
+export const DEFAULT_DISPLAY_DELTA = 1e-9;
+
 export interface QueryOptions {
+  /**
+   * Release with distributed differential privacy: every agency charges ρ to its own budget and
+   * adds Skellam noise. Without it the release is exact, which only `policy.exactRelease` allows.
+   */
+  readonly privacy?: PrivacyOptions;
   /** `encrypted-unmasked` and `plaintext` are for benchmarks only and need agencies that opted in. */
   readonly mode?: AnswerMode;
   /** Secure-aggregation threshold (default ⌈2n/3⌉ of the n agencies asked, at least a majority). */
@@ -164,13 +186,41 @@ export class Coordinator implements AsyncDisposable {
   explain(sql: string): QueryExplanation {
     const plan = this.plan(sql);
     const cells = planCells(plan, datasetSchemaOf(this.federation, plan.dataset));
-    const layout = planSlotLayout(cells.cellBounds, datasetParties(this.federation, plan.dataset).length, this.params);
+    return this.explanation(plan, cells, datasetParties(this.federation, plan.dataset).length, null);
+  }
+
+  private explanation(plan: QueryPlan, cells: PlanCells, parties: number, terms: PrivacyTerms | null): QueryExplanation {
+    const layout = this.layoutFor(cells, parties, terms);
     return {
       sql: formatPlan(plan), plan, groups: cells.groupCount,
       measures: cells.measures.map((m) => (m.kind === 'count' ? 'COUNT(*)' : `SUM(${m.column ?? ''})`)),
       parties: layout.parties, limbBase: layout.limbBase, slotsUsed: layout.slotsUsed, ciphertexts: layout.ciphertextCount,
-      worstSlotTotal: proveNoWrap(layout, this.params), plainModulus: this.params.plainModulus,
+      worstSlotTotal: proveNoWrap(layout, this.params), noiseBound: layout.noiseBound, plainModulus: this.params.plainModulus,
     };
+  }
+
+  /**
+   * What `query` would do and cost, asking the agencies only to Describe themselves (no query is
+   * sent, nothing is spent): the plan and its no-wrap proof, the privacy terms, and which agencies
+   * would refuse (dataset not served, no or too little budget, exact release not allowed).
+   */
+  async dryRun(sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold'> = {}): Promise<QueryExplanation & { readonly prediction: DryRunPrediction }> {
+    const plan = this.plan(sql);
+    const schema = datasetSchemaOf(this.federation, plan.dataset);
+    const cells = planCells(plan, schema);
+    const candidates = datasetParties(this.federation, plan.dataset).map((p) => p.id).sort();
+    const given = options.privacy?.rho;
+    const rho = given === undefined ? null : queryRho(given);
+    const { described, failed } = await this.discover();
+    const serving = described.filter((d) => d.datasets.includes(plan.dataset) && candidates.includes(d.agencyId)).length;
+    // With one agency or none the query cannot run anyway (prediction.enough says so); its terms still show.
+    const threshold = serving <= 1 ? 1 : this.threshold(serving, options.threshold);
+    const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
+    const prediction = predictQuery({
+      dataset: plan.dataset, candidates, described, failed, policy: this.federation.policy, threshold, terms,
+      delta: options.privacy?.delta ?? DEFAULT_DISPLAY_DELTA,
+    });
+    return { ...this.explanation(plan, cells, candidates.length, terms), prediction };
   }
 
   /** Which agencies serve which datasets now; unreachable agencies are reported as failed. */
@@ -199,7 +249,9 @@ export class Coordinator implements AsyncDisposable {
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
     const candidates = datasetParties(this.federation, plan.dataset);
-    const layout = planSlotLayout(cells.cellBounds, candidates.length, this.params);
+    const rho = this.releaseRho(plan, cells, options);
+    // Fail before asking anyone: with threshold 1 each agency's noise is largest, so if that fits, any threshold does.
+    if (rho !== null) this.layoutFor(cells, candidates.length, privacyTerms(cells, schema, rho, 1));
     const t1 = performance.now();
 
     const { described, failed } = await this.discover();
@@ -216,10 +268,13 @@ export class Coordinator implements AsyncDisposable {
     // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
     if (serving.length === 0) this.checkQuorum(queryId, [], failedServing, failedServing.length, 1, mode, options);
     const threshold = this.threshold(serving.length, options.threshold);
+    const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
+    const layout = this.layoutFor(cells, candidates.length, terms);
     const now = clock();
     const envelope: QueryEnvelope = {
       v: 1, queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
       agencies: serving, threshold, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
+      ...(terms === null ? {} : { privacy: { rho: queryRhoText(terms.rho) } }),
     };
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     const audit = this.options.audit ?? NO_AUDIT;
@@ -272,8 +327,14 @@ export class Coordinator implements AsyncDisposable {
         slots = (await this.options.keyAuthority.decrypt(request)).slots;
       }
       const t5 = performance.now();
-      const released = release(plan, schema, cells, decodeCells(cells, unpackSlots(layout, [...slots])), this.federation.policy);
-      audit.append({ type: 'release', at: clock(), queryId, contributors: answered, rows: released.rows.length, suppressed: released.suppressed });
+      const released = release({
+        plan, schema, cells, totals: unpackSlots(layout, [...slots]), policy: this.federation.policy,
+        ...(terms === null ? {} : { noise: { terms, survivors: answered.length, delta: options.privacy?.delta ?? DEFAULT_DISPLAY_DELTA } }),
+      });
+      audit.append({
+        type: 'release', at: clock(), queryId, contributors: answered, rows: released.rows.length, suppressed: released.suppressed,
+        rho: terms === null ? null : queryRhoText(terms.rho),
+      });
       const t6 = performance.now();
       return {
         ...released, queryId, sql, plan, mode,
@@ -285,6 +346,29 @@ export class Coordinator implements AsyncDisposable {
     } finally {
       sum?.dispose();
     }
+  }
+
+  /**
+   * The query's ρ, or null for an exact release; refuses what the federation policy or the
+   * release's suppression cannot handle before anyone is asked.
+   */
+  private releaseRho(plan: QueryPlan, cells: PlanCells, options: QueryOptions): Rational | null {
+    const given = options.privacy?.rho;
+    if (given === undefined) {
+      if (!this.federation.policy.exactRelease) {
+        throw new FedstatError('POLICY_REFUSED', 'the federation policy requires differential privacy for every query; give a privacy budget with --rho (e.g. --rho 0.05)');
+      }
+      if (marginsOf(plan).total && cells.groupCount > MAX_SUPPRESSION_CELLS) {
+        throw new FedstatError('PLAN_UNSAFE', `an exact ROLLUP/CUBE over ${cells.groupCount} groups is beyond cell suppression's ${MAX_SUPPRESSION_CELLS}; group by smaller columns or release with --rho`);
+      }
+      return null;
+    }
+    return queryRho(given);
+  }
+
+  /** The slot layout of a query: room for noise sized by the privacy terms, none for an exact one. */
+  private layoutFor(cells: PlanCells, parties: number, terms: PrivacyTerms | null): SlotLayout {
+    return planSlotLayout(cells.cellBounds, parties, this.params, terms?.agencyNoiseBound ?? 0n);
   }
 
   /** The query's Shamir threshold: default ⌈2n/3⌉, never below a majority of the agencies asked. */

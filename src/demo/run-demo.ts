@@ -97,7 +97,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       outDir: join(dir, 'federation'),
       schema: readSchemaFile(dataFile(manifest.schemaFile)),
       name: 'sichuan-demo',
-      policy: { minAgencies: 2, minGroupSize: 10 },
+      policy: { minAgencies: 2, minGroupSize: 10, exactRelease: true },
       agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
     });
     step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);

@@ -53,7 +53,8 @@ export interface TableModel {
   readonly lines: readonly (readonly number[])[];
 }
 
-const MAX_CELLS = 4096;
+/** The most interior cells a suppression plan takes (exact elimination grows with the table). */
+export const MAX_SUPPRESSION_CELLS = 4096;
 
 /** Validates once and builds the model; misuse is a programmer error (TypeError / RangeError). */
 export function buildModel(table: SuppressionTable): TableModel {
@@ -63,7 +64,7 @@ export function buildModel(table: SuppressionTable): TableModel {
   const twoD = dims.length === 2;
   const rows = dims[0] ?? 1;
   const cols = twoD ? (dims[1] ?? 1) : 1;
-  if (rows * cols > MAX_CELLS) throw new RangeError(`at most ${MAX_CELLS} interior cells`);
+  if (rows * cols > MAX_SUPPRESSION_CELLS) throw new RangeError(`at most ${MAX_SUPPRESSION_CELLS} interior cells`);
   const m = table.marginsReleased ?? {};
   if (!twoD && (m.rows === true || m.cols === true)) throw new TypeError('a 1-D table has only a total margin: set marginsReleased.total');
   const values = flatten(table.counts, rows, cols, twoD);

@@ -186,6 +186,18 @@ export class BudgetLedger {
     return rhoSubClamped(this.budget(dataset), this.spent(dataset));
   }
 
+  /** Datasets this ledger has a budget for, sorted. */
+  datasets(): string[] {
+    return [...this.#budgets.keys()].sort();
+  }
+
+  /** Number of durable charges against `dataset`. */
+  charges(dataset: string): number {
+    let n = 0;
+    for (const e of this.#entries) if (e.dataset === dataset) n++;
+    return n;
+  }
+
   /** The charge recorded for (dataset, queryId), if any: how a retry finds its original charge. */
   find(dataset: string, queryId: string): Charge | undefined {
     return this.#byKey.get(key(dataset, queryId));

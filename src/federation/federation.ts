@@ -34,6 +34,11 @@ export interface Policy {
   readonly minAgencies: number;
   /** Groups whose total count is below this are withheld. */
   readonly minGroupSize: number;
+  /**
+   * Whether a query without privacy parameters may be released exactly (after cell suppression).
+   * False (the default) makes every query differentially private: agencies refuse exact ones.
+   */
+  readonly exactRelease: boolean;
 }
 
 export interface HeConfig {
@@ -122,7 +127,9 @@ function parsePolicy(raw: unknown, file: string): Policy {
     }
     out[key] = v;
   }
-  return Object.freeze({ minAgencies: out['minAgencies'] ?? 1, minGroupSize: out['minGroupSize'] ?? 1 });
+  const exact = p['exactRelease'] ?? false;
+  if (typeof exact !== 'boolean') throw configError(at(file, 'policy.exactRelease'), '"exactRelease" must be true or false', 'write false to require differential privacy for every query');
+  return Object.freeze({ minAgencies: out['minAgencies'] ?? 1, minGroupSize: out['minGroupSize'] ?? 1, exactRelease: exact });
 }
 
 function parseHe(raw: unknown, file: string): HeConfig {

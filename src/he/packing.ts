@@ -8,6 +8,11 @@
  * into base-B limbs, B the largest power of two ≤ M+1: L−1 low limbs are base-B digits (≤ B−1 ≤ M)
  * and the top limb ⌊v/B^(L−1)⌋ ≤ ⌊b/B^(L−1)⌋ ≤ M. Totals decode exactly as Σ_j S_j·B^j for any
  * number of contributors up to `parties`.
+ *
+ * Differentially private queries add signed noise to each cell's lowest limb (one Skellam draw
+ * per party, |draw| ≤ noiseBound except with probability < 2^-100). The layout then lowers M by
+ * 2·noiseBound, so every noisy total lies in [−P·nb, P·(max + nb)], a range of fewer than t
+ * integers: a slot decodes as itself when ≤ P·(max + nb) and as slot − t when ≥ t − P·nb.
  */
 import { FedstatError } from '../errors.js';
 
@@ -34,6 +39,8 @@ export interface SlotLayout {
   readonly limbBase: bigint;
   /** The number of contributors the no-wrap proof covers. */
   readonly parties: number;
+  /** Largest |noise| one party adds to a cell's lowest limb (0 for exact queries). */
+  readonly noiseBound: bigint;
   readonly slotCount: number;
   readonly plainModulus: bigint;
   readonly cells: readonly CellSlots[];
@@ -56,14 +63,17 @@ function bitLength(x: bigint): number {
  * `parties` contributors. PLAN_UNSAFE when more than MAX_CIPHERTEXTS ciphertexts would be needed
  * or `parties` is so large that no limb base ≥ 2 fits below t.
  */
-export function planSlotLayout(cellBounds: readonly bigint[], parties: number, space: SlotSpace): SlotLayout {
+export function planSlotLayout(cellBounds: readonly bigint[], parties: number, space: SlotSpace, noiseBound = 0n): SlotLayout {
   checkSpace(space);
   if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError('planSlotLayout: parties must be a positive integer');
   if (cellBounds.length === 0) throw new RangeError('planSlotLayout: at least one cell is needed');
+  if (typeof noiseBound !== 'bigint' || noiseBound < 0n) throw new RangeError('planSlotLayout: noiseBound must be a non-negative bigint');
   const t = space.plainModulus;
-  const m = (t - 1n) / BigInt(parties); // per-party ceiling of any slot
+  const m = (t - 1n) / BigInt(parties) - 2n * noiseBound; // per-party ceiling of any slot
   if (m < 1n) {
-    throw new FedstatError('PLAN_UNSAFE', `${parties} parties cannot share a plain modulus of ${bitLength(t)} bits without wrap-around; use fewer parties or a preset with a larger plain modulus`);
+    throw new FedstatError('PLAN_UNSAFE', noiseBound > 0n
+      ? `the noise of ${parties} parties does not fit a plain modulus of ${bitLength(t)} bits; raise rho, narrow the summed columns' bounds or use a preset with a larger plain modulus`
+      : `${parties} parties cannot share a plain modulus of ${bitLength(t)} bits without wrap-around; use fewer parties or a preset with a larger plain modulus`);
   }
   const base = 1n << BigInt(bitLength(m + 1n) - 1);
   const cells: CellSlots[] = [];
@@ -84,7 +94,7 @@ export function planSlotLayout(cellBounds: readonly bigint[], parties: number, s
       { details: { ciphertextCount, slotsUsed: next, cells: cells.length, max: MAX_CIPHERTEXTS } });
   }
   return Object.freeze({
-    limbBase: base, parties, slotCount: space.slotCount, plainModulus: t,
+    limbBase: base, parties, noiseBound, slotCount: space.slotCount, plainModulus: t,
     cells: Object.freeze(cells), slotsUsed: next, ciphertextCount,
   });
 }
@@ -99,9 +109,10 @@ function limbMaxima(cell: CellSlots, base: bigint): bigint[] {
 }
 
 /**
- * Recomputes, from the layout's bounds and limbs alone, the largest total any slot can reach
- * when `layout.parties` parties each contribute values within their bounds. The layout is safe
- * for `space` exactly when the result is < space.plainModulus.
+ * Recomputes, from the layout's bounds and limbs alone, the width of the range any slot total
+ * can take when `layout.parties` parties each contribute values within their bounds (plus noise
+ * within ±noiseBound): P·(max + 2·nb). The layout is safe for `space` exactly when the result is
+ * < space.plainModulus.
  */
 export function proveNoWrap(layout: SlotLayout, space: SlotSpace): bigint {
   checkSpace(space);
@@ -109,7 +120,7 @@ export function proveNoWrap(layout: SlotLayout, space: SlotSpace): bigint {
   let worst = 0n;
   for (const cell of layout.cells) {
     for (const max of limbMaxima(cell, layout.limbBase)) {
-      const total = BigInt(layout.parties) * max;
+      const total = BigInt(layout.parties) * (max + 2n * layout.noiseBound);
       if (total > worst) worst = total;
     }
   }
@@ -147,8 +158,25 @@ export function packSlots(layout: SlotLayout, values: readonly bigint[]): BigUin
 }
 
 /**
+ * Adds one party's signed noise (one value per cell) to each cell's lowest limb, modulo t, in
+ * place. RangeError for a draw beyond the layout's noise bound (that would void the proof).
+ */
+export function addNoise(layout: SlotLayout, slots: BigUint64Array[], noise: BigInt64Array): void {
+  if (noise.length !== layout.cells.length) throw new RangeError(`addNoise: ${noise.length} draws for ${layout.cells.length} cells`);
+  const t = layout.plainModulus;
+  layout.cells.forEach((cell, i) => {
+    const n = noise[i] ?? 0n;
+    if (n > layout.noiseBound || n < -layout.noiseBound) throw new RangeError(`addNoise: draw ${i} exceeds the layout's noise bound`);
+    const vec = slots[Math.floor(cell.firstSlot / layout.slotCount)];
+    const at = cell.firstSlot % layout.slotCount;
+    if (vec === undefined) throw new RangeError('addNoise: slot vectors do not match the layout');
+    vec[at] = ((vec[at] ?? 0n) + n % t + t) % t;
+  });
+}
+
+/**
  * Decodes slot totals (summed over at most `layout.parties` contributors) into exact cell
- * totals. BAD_MESSAGE when any slot exceeds its proven maximum or an unused slot is not zero:
+ * totals (exact plus the summed noise for a noisy layout, so possibly negative). BAD_MESSAGE when any slot exceeds its proven maximum or an unused slot is not zero:
  * the signature of a contribution made under another key, tampered with, or from more parties
  * than planned (garbage is uniform mod t and fails this check with high probability).
  */
@@ -166,8 +194,10 @@ export function unpackSlots(layout: SlotLayout, slots: readonly BigUint64Array[]
     let scale = 1n;
     for (let j = 0; j < cell.limbs; j++, scale *= layout.limbBase) {
       const s = at(cell.firstSlot + j);
-      if (s > parties * (maxima[j] ?? 0n)) throw implausible();
-      total += s * scale;
+      const noise = j === 0 ? parties * layout.noiseBound : 0n;
+      if (s <= parties * (maxima[j] ?? 0n) + noise) total += s * scale;
+      else if (noise > 0n && s >= layout.plainModulus - noise) total += s - layout.plainModulus; // j = 0: scale 1
+      else throw implausible();
     }
     return total;
   });

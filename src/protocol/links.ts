@@ -13,6 +13,17 @@ export interface AgencyDescription {
   readonly paramsId: string;
   /** Datasets the agency serves now. */
   readonly datasets: readonly string[];
+  /** The agency's own privacy budgets, one per dataset it has a budget for (none: DP queries are refused). */
+  readonly budgets: readonly BudgetStatus[];
+}
+
+/** One dataset's zCDP budget at an agency; ρ values are canonical fractions "n/d". */
+export interface BudgetStatus {
+  readonly dataset: string;
+  readonly budget: string;
+  readonly spent: string;
+  readonly remaining: string;
+  readonly charges: number;
 }
 
 export interface AgencyLink {

@@ -12,6 +12,7 @@ import { partyOfRole } from '../federation/federation.js';
 import type { QueryPlan } from '../query/plan.js';
 import { validatePlan } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
+import { openQueryRho } from './privacy-terms.js';
 
 /**
  * `encrypted`: masked for secure aggregation, then encrypted (the only mode for real use).
@@ -34,6 +35,16 @@ export interface QueryEnvelope {
   readonly threshold: number;
   readonly issuedAt: number;
   readonly expiresAt: number;
+  /**
+   * Differential privacy: every agency charges ρ (canonical "n/d", see privacy-terms.ts) to its
+   * own budget and adds Skellam noise sized for the threshold. Absent: an exact release, which
+   * agencies answer only where the federation policy allows it.
+   */
+  readonly privacy?: QueryPrivacy;
+}
+
+export interface QueryPrivacy {
+  readonly rho: string;
 }
 
 export interface SignedQuery {
@@ -104,8 +115,18 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   if (issuedAt > now + CLOCK_SKEW_MS) throw bad('query is issued in the future; check the clocks of coordinator and agency');
   if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
   const plan = validatePlan(e['plan'], federation.schema);
+  const privacy = openPrivacy(e['privacy']);
   return Object.freeze({
     v: 1, queryId, federationId, paramsId, mode: mode as AnswerMode, plan, threshold, issuedAt, expiresAt,
     agencies: Object.freeze([...agencies]),
+    ...(privacy === undefined ? {} : { privacy }),
   });
+}
+
+function openPrivacy(raw: unknown): QueryPrivacy | undefined {
+  if (raw === undefined) return undefined;
+  const p = raw as Record<string, unknown> | null;
+  if (typeof p !== 'object' || p === null || Array.isArray(p) || Object.keys(p).length !== 1) throw bad('query privacy must be {"rho": "n/d"}');
+  openQueryRho(p['rho']);
+  return Object.freeze({ rho: p['rho'] as string });
 }

@@ -9,7 +9,9 @@ import { ANSWER_MODES, type AnswerMode } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
 import type { SealedShare } from '../secagg/sealed-share.js';
 import { fieldFromBytes, fieldToBytes } from '../secagg/shamir.js';
-import type { AggregateResponseMessage, SealedShareMessage, UnmaskRequestMessage, UnmaskResponseMessage } from './proto.js';
+import { parseCanonicalRho } from '../dp/budget-rho.js';
+import type { BudgetStatus } from '../protocol/links.js';
+import type { AggregateResponseMessage, BudgetStatusMessage, SealedShareMessage, UnmaskRequestMessage, UnmaskResponseMessage } from './proto.js';
 
 function bad(what: string): FedstatError {
   return new FedstatError('BAD_MESSAGE', `${what} is missing or malformed`);
@@ -103,4 +105,20 @@ export function unmaskAnswerFromWire(m: UnmaskResponseMessage): UnmaskAnswer {
       return { with: stringField(s.with, 'seed peer'), seed };
     }),
   };
+}
+
+/** The most budget entries one Describe answer may carry (one per dataset of a schema is far fewer). */
+const MAX_BUDGETS = 4096;
+
+/** An agency's budget list from the wire; BAD_MESSAGE for anything that is not canonical ρ. */
+export function budgetsFromWire(list: readonly BudgetStatusMessage[] | undefined, peer: string): BudgetStatus[] {
+  const items = list ?? [];
+  if (items.length > MAX_BUDGETS) throw new FedstatError('BAD_MESSAGE', `${peer} sent ${items.length} budget entries`);
+  return items.map((b) => {
+    const ok = typeof b.dataset === 'string' && b.dataset.length > 0 && b.dataset.length <= 256
+      && [b.budget, b.spent, b.remaining].every((r) => typeof r === 'string' && parseCanonicalRho(r) !== null)
+      && Number.isSafeInteger(b.charges) && b.charges >= 0;
+    if (!ok) throw new FedstatError('BAD_MESSAGE', `${peer} sent a malformed privacy-budget entry`);
+    return { dataset: b.dataset, budget: b.budget, spent: b.spent, remaining: b.remaining, charges: b.charges };
+  });
 }

@@ -42,7 +42,7 @@ export function agencyServiceImplementation(agency: Agency, allowed: AllowedCall
   return {
     Describe: unary<unknown, DescribeResponseMessage>(allowed, async () => {
       const d = await agency.describe();
-      return { agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION };
+      return { agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION, budgets: d.budgets.map((b) => ({ ...b })) };
     }),
     Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(allowed, async (req) =>
       contributionToWire(await agency.answer({ bytes: bytesField(req.query, 'query'), signature: bytesField(req.signature, 'signature') }))),

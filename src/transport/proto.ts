@@ -39,7 +39,10 @@ export function agencyServiceDefinition(): ServiceDefinition {
 }
 
 export interface DescribeResponseMessage {
-  agencyId: string; federationId: string; paramsId: string; datasets: string[]; version: string;
+  agencyId: string; federationId: string; paramsId: string; datasets: string[]; version: string; budgets: BudgetStatusMessage[];
+}
+export interface BudgetStatusMessage {
+  dataset: string; budget: string; spent: string; remaining: string; charges: number;
 }
 export interface AggregateRequestMessage {
   query: Uint8Array; signature: Uint8Array;

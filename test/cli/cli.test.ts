@@ -59,7 +59,7 @@ beforeAll(async () => {
   const ports = await freePorts(3);
   const init = await fedstat('init', '--out', join(dir, 'fed'), '--schema', join(dir, 'schema.json'),
     '--agency', `a=127.0.0.1:${ports[0]}`, '--agency', `b=127.0.0.1:${ports[1]}`, '--agency', `c=127.0.0.1:${ports[2]}`,
-    '--min-agencies', '2', '--min-group-size', '10');
+    '--min-agencies', '2', '--min-group-size', '10', '--exact-release');
   expect(init.stderr).toBe('');
   expect(init.code).toBe(0);
   expect(init.stdout).toMatch(/key file \(0600, keep secret\)/);
@@ -97,7 +97,7 @@ describe('fedstat CLI', () => {
     const ports = await freePorts(5);
     const init = await fedstat('init', '--out', join(dir, 'fed4'), '--schema', join(dir, 'schema.json'),
       ...['a', 'b', 'c', 'd'].flatMap((id, i) => ['--agency', `${id}=127.0.0.1:${ports[i]}`]),
-      '--key-authority', `127.0.0.1:${ports[4]}`, '--min-agencies', '2', '--min-group-size', '1', '--json');
+      '--key-authority', `127.0.0.1:${ports[4]}`, '--min-agencies', '2', '--min-group-size', '1', '--exact-release', '--json');
     expect(init.code).toBe(0);
     const fed4 = join(dir, 'fed4', 'federation.json');
     const keys = join(dir, 'fed4', 'keys');

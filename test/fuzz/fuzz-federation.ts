@@ -24,7 +24,7 @@ import { planSlotLayout, unpackSlots, type SlotLayout } from '../../src/he/packi
 import { presetByName } from '../../src/he/presets.js';
 import type { KeyAuthority } from '../../src/key-authority/key-authority.js';
 import { release, type ResultRow } from '../../src/coordinator/release.js';
-import { decodeCells, planCells } from '../../src/protocol/cells.js';
+import { planCells } from '../../src/protocol/cells.js';
 import { signDecryptionRequest, type DecryptionRequest } from '../../src/protocol/decryption.js';
 import { splitFlat } from '../../src/protocol/flat-slots.js';
 import { checkContribution, type Contribution } from '../../src/protocol/contribution.js';
@@ -130,7 +130,7 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
   try {
     const ids = ['agency-1', 'agency-2', 'agency-3', 'agency-4'];
     const init = await initFederation({
-      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1 },
+      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true },
       agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${7400 + i}` })),
       ...(options.keyAuthorityEndpoint === undefined ? {} : { keyAuthorityEndpoint: options.keyAuthorityEndpoint }),
     });
@@ -211,7 +211,7 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
 
     const rowsOf: FuzzFederation['rowsOf'] = (q, slots) => {
       const cells = planCells(q.envelope.plan, ds);
-      return [...release(q.envelope.plan, ds, cells, decodeCells(cells, unpackSlots(q.layout, [...slots])), federation.policy).rows];
+      return [...release({ plan: q.envelope.plan, schema: ds, cells, totals: unpackSlots(q.layout, [...slots]), policy: federation.policy }).rows];
     };
 
     const checkAnswer: FuzzFederation['checkAnswer'] = (queryBytes, agencyId, c) => {

@@ -76,7 +76,7 @@ export interface TestFederation {
 }
 
 export async function createTestFederation(options: {
-  agencies: number; rowsPerAgency?: number; minAgencies?: number; minGroupSize?: number; skew?: number;
+  agencies: number; rowsPerAgency?: number; minAgencies?: number; minGroupSize?: number; skew?: number; exactRelease?: boolean;
 }): Promise<TestFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-e2e-'));
   const ids = Array.from({ length: options.agencies }, (_, i) => `agency-${i + 1}`);
@@ -85,7 +85,7 @@ export async function createTestFederation(options: {
     outDir: join(dir, 'federation'),
     schema: TEST_SCHEMA,
     agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
-    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: options.minGroupSize ?? 1 },
+    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: options.minGroupSize ?? 1, exactRelease: options.exactRelease ?? true },
   });
   const csvFiles: Record<string, string> = {};
   ids.forEach((id, i) => {

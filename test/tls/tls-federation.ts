@@ -24,7 +24,7 @@ export async function createTlsTestFederation(agencies: readonly AgencySpec[] = 
 ]): Promise<TlsTestFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-tls-'));
   try {
-    const init = await initFederation({ outDir: join(dir, 'fed'), schema: TLS_TEST_SCHEMA, agencies, policy: { minAgencies: 2, minGroupSize: 1 } });
+    const init = await initFederation({ outDir: join(dir, 'fed'), schema: TLS_TEST_SCHEMA, agencies, policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true } });
     return { ...init, dir, close: () => rmSync(dir, { recursive: true, force: true }) };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startAgencyNode } from '../../agency/node.js';
 import type { AuditEvent } from '../../audit/events.js';
+import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
 import { FedstatError } from '../../errors.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
@@ -20,11 +21,26 @@ function parseDatasets(specs: readonly string[]): Record<string, string | null> 
   return out;
 }
 
+/** `--budget NAME=RHO` (repeatable) as a map; the ledger validates each ρ. */
+function parseBudgets(specs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const name = eq < 0 ? '' : spec.slice(0, eq);
+    if (name === '' || Object.hasOwn(out, name)) {
+      throw new FedstatError('CONFIG_INVALID', `--budget ${spec}: expected DATASET=RHO such as residents=1, each dataset once`);
+    }
+    out[name] = spec.slice(eq + 1);
+  }
+  return out;
+}
+
 /** One line per answered or refused query for the operator; ids and reasons, never values. */
 function describeEvent(e: AuditEvent): string {
   const time = new Date(e.at).toISOString();
   if (e.type === 'contribution') return `${time} contributed to query ${e.queryId}`;
   if (e.type === 'refusal') return `${time} refused query ${e.queryId}: ${e.reason}`;
+  if (e.type === 'budget') return `${time} spent rho ${formatRho(parseCanonicalRho(e.rho) ?? RHO_ZERO)} on ${e.dataset} for query ${e.queryId}; ${formatRho(parseCanonicalRho(e.spent) ?? RHO_ZERO)} of ${formatRho(parseCanonicalRho(e.budget) ?? RHO_ZERO)} spent`;
   if (e.type === 'unmask') return `${time} unmasked query ${e.queryId}: ${e.survivors.length} survivors, ${e.dropped.length} dropped`;
   return `${time} ${e.type} ${e.queryId}`;
 }
@@ -42,10 +58,12 @@ export function registerAgency(program: Command): void {
     .option('--on-invalid <mode>', 'reject: the first invalid row stops the load; skip: skip and count invalid rows', 'reject')
     .option('--allow-plaintext-benchmark', 'also answer plaintext and unmasked queries (benchmarks only: reveals this agency\'s aggregates)')
     .option('--insecure', 'plain TCP instead of mTLS; only on a loopback address')
-    .option('--audit-log <file>', 'append every contribution and refusal to this JSON-lines file')
+    .option('--budget <dataset=rho>', 'this agency\'s zCDP privacy budget for a dataset, e.g. residents=1 (repeatable; DP queries on a dataset without one are refused)', collect, [])
+    .option('--ledger <file>', 'durable ledger of the privacy budget spent (created 0600; required with --budget)')
+    .option('--audit-log <file>', 'append every contribution, budget spend and refusal to this JSON-lines file')
     .option('--json', 'print events as JSON lines')
     .action(action(async (opts: {
-      federation: string; key: string; dataset: string[]; port?: number; host?: string; db?: string; onInvalid: string;
+      federation: string; key: string; dataset: string[]; budget: string[]; ledger?: string; port?: number; host?: string; db?: string; onInvalid: string;
       allowPlaintextBenchmark?: boolean; insecure?: boolean; auditLog?: string; json?: boolean;
     }) => {
       if (opts.onInvalid !== 'reject' && opts.onInvalid !== 'skip') {
@@ -57,6 +75,8 @@ export function registerAgency(program: Command): void {
         federationFile: opts.federation,
         keyFile: opts.key,
         datasets: parseDatasets(opts.dataset),
+        budgets: parseBudgets(opts.budget),
+        ...(opts.ledger === undefined ? {} : { ledgerFile: opts.ledger }),
         onInvalid: opts.onInvalid,
         allowPlaintextMode: opts.allowPlaintextBenchmark === true,
         insecure: opts.insecure === true,

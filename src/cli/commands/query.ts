@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { JsonlAuditSink } from '../../audit/events.js';
 import { connectCoordinator } from '../../coordinator/connect.js';
 import type { QueryExplanation, QueryResult } from '../../coordinator/coordinator.js';
+import type { DryRunPrediction } from '../../coordinator/dry-run.js';
+import type { CellValue } from '../../coordinator/release.js';
+import { parseDelta } from '../../dp/privacy-parameters.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
 import { action, parseIntOption } from '../run.js';
@@ -12,21 +15,52 @@ export function queryJson(r: QueryResult): unknown {
   return {
     queryId: r.queryId,
     rows: r.rows,
+    uncertainty: r.uncertainty,
+    privacy: r.privacy,
     agencies: { answered: r.agencies.answered, failed: r.agencies.failed },
     secureAggregation: r.secureAggregation,
     suppressed: r.suppressed,
+    suppression: r.suppression,
     columns: r.columns,
     timings: r.timings,
   };
 }
 
+/** A released value for humans: null is a total over that column (ROLLUP / CUBE). */
+function cell(v: CellValue | undefined): string {
+  return v === null || v === undefined ? '(all)' : formatNumber(v);
+}
+
 export function renderResult(r: QueryResult): string {
-  const headers = r.columns.map((c) => c.name);
-  const rows = r.rows.map((row) => r.columns.map((c) => formatNumber(row[c.name] ?? '')));
-  const out = [renderTable(headers, rows, r.columns.map((c) => (c.kind === 'group' ? 'left' : 'right')))];
+  const headers: string[] = [];
+  const align: ('left' | 'right')[] = [];
+  for (const c of r.columns) {
+    headers.push(c.name);
+    align.push(c.kind === 'group' ? 'left' : 'right');
+    if (r.uncertainty !== null && c.kind !== 'group') {
+      headers.push(`${c.name} 95% CI`);
+      align.push('right');
+    }
+  }
+  const rows = r.rows.map((row, i) => r.columns.flatMap((c) => {
+    const u = r.uncertainty?.[i]?.[c.name];
+    const value = cell(row[c.name]);
+    return u === undefined ? [value] : [value, `${formatNumber(u.ci95[0])} – ${formatNumber(u.ci95[1])}`];
+  }));
+  const out = [renderTable(headers, rows, align)];
   const notes = [`${r.rows.length} rows`, `${r.agencies.answered.length} agencies`, `${r.ciphertexts} ciphertext${r.ciphertexts === 1 ? '' : 's'} each`, formatMs(r.timings.totalMs)];
-  if (r.suppressed > 0) notes.push(`${r.suppressed} group${r.suppressed === 1 ? '' : 's'} withheld (fewer than minGroupSize records)`);
+  const s = r.suppression;
+  if (r.suppressed > 0) {
+    const why = r.privacy !== null ? `noisy count below minGroupSize ${s.minGroupSize}`
+      : s.complementary > 0 ? `${s.primary} below minGroupSize ${s.minGroupSize}, ${s.complementary} more so that none can be recomputed from the totals`
+        : `fewer than minGroupSize ${s.minGroupSize} records`;
+    notes.push(`${r.suppressed} cell${r.suppressed === 1 ? '' : 's'} withheld (${why})`);
+  }
   out.push(`(${notes.join('; ')}; query ${r.queryId})`);
+  const p = r.privacy;
+  if (p !== null) {
+    out.push(`(differential privacy: rho ${p.rho} spent at each agency, i.e. (${p.epsilon.toFixed(3)}, ${p.delta})-DP; Skellam noise from ${p.survivors} agencies, threshold ${p.threshold}; counts clamped at 0)`);
+  }
   const sa = r.secureAggregation;
   if (sa !== null) {
     out.push(`(secure aggregation: ${sa.survivors.length} survivors unmasked, ${sa.dropped.length} dropped; threshold ${sa.threshold})`);
@@ -37,13 +71,26 @@ export function renderResult(r: QueryResult): string {
   return out.join('\n');
 }
 
+export function renderPrediction(p: DryRunPrediction): string {
+  const out: string[] = [];
+  const v = p.privacy;
+  if (v === null) out.push('privacy: exact release (no noise)');
+  else {
+    out.push(`privacy: rho ${v.rho} at each agency = (${v.epsilon.toFixed(3)}, ${v.delta})-DP; Skellam mu ${v.mu}, each agency adds Skellam(${v.agencyMu}) per cell (threshold ${v.threshold})`);
+    out.push(`noise per released count: stderr ${v.countStderr.toFixed(2)}, 95% within ±${v.countHalfWidth95}`);
+  }
+  out.push(renderTable(['agency', 'would answer', 'remaining rho'], p.agencies.map((a) => [a.id, a.refusal === null ? 'yes' : `no: ${a.refusal}`, a.remaining ?? '—']), ['left', 'left', 'right']));
+  out.push(p.enough ? `${p.answering} agencies would answer: enough for a release` : `only ${p.answering} agencies would answer: the query would be refused`);
+  return out.join('\n');
+}
+
 export function renderExplanation(x: QueryExplanation): string {
   const bits = (n: bigint): string => `2^${(Math.log2(Number(n))).toFixed(1)}`;
   return [
     x.sql,
     `groups: ${formatInteger(x.groups)}; per group: ${x.measures.join(', ')}`,
     `slots: ${formatInteger(x.slotsUsed)} in ${x.ciphertexts} ciphertext${x.ciphertexts === 1 ? '' : 's'} per agency; limb base ${bits(x.limbBase)}`,
-    `no-wrap proof: with up to ${x.parties} contributing agencies the largest slot total is ${formatInteger(x.worstSlotTotal)} (${bits(x.worstSlotTotal)}) < plain modulus ${formatInteger(x.plainModulus)} (${bits(x.plainModulus)})`,
+    `no-wrap proof: with up to ${x.parties} contributing agencies ${x.noiseBound > 0n ? `(each adding noise within ±${formatInteger(x.noiseBound)} per cell) ` : ''}every slot total lies in a range of ${formatInteger(x.worstSlotTotal)} (${bits(x.worstSlotTotal)}) < plain modulus ${formatInteger(x.plainModulus)} (${bits(x.plainModulus)})`,
   ].join('\n');
 }
 
@@ -56,6 +103,9 @@ export function registerQuery(program: Command): void {
     .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
     .option('--deadline <ms>', 'time allowed for every agency to answer', parseIntOption('--deadline', 1), 30_000)
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
+    .option('--rho <rho>', 'release with differential privacy: the zCDP budget (e.g. 0.05) this query spends at every agency')
+    .option('--delta <delta>', 'delta for the (epsilon, delta) shown beside rho (display only)', '1e-9')
+    .option('--dry-run', 'show what the query would cost and which agencies would refuse it, spending nothing')
     .option('--threshold <n>', 'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)', parseIntOption('--threshold', 1))
     .option('--insecure', 'plain TCP instead of mTLS; only to agencies on loopback addresses')
     .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
@@ -63,9 +113,10 @@ export function registerQuery(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(action(async (sql: string, opts: {
       federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; threshold?: number;
-      insecure?: boolean; auditLog?: string; explain?: boolean; json?: boolean;
+      insecure?: boolean; auditLog?: string; explain?: boolean; json?: boolean; rho?: string; delta: string; dryRun?: boolean;
     }) => {
       const json = opts.json === true;
+      const privacy = opts.rho === undefined ? undefined : { rho: opts.rho, delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }) };
       await using coordinator = await connectCoordinator({
         federation: opts.federation,
         ...(opts.key === undefined ? {} : { keyFile: opts.key }),
@@ -78,8 +129,14 @@ export function registerQuery(program: Command): void {
         process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n`);
         return;
       }
+      if (opts.dryRun === true) {
+        const x = await coordinator.dryRun(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
+        process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n${renderPrediction(x.prediction)}\n`);
+        return;
+      }
       const bar = progressBar('query', { json });
       const result = await coordinator.query(sql, {
+        ...(privacy === undefined ? {} : { privacy }),
         deadlineMs: opts.deadline,
         requireAll: opts.requireAll === true,
         ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { connectCoordinator } from '../../coordinator/connect.js';
+import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
+import { toJson } from '../json.js';
+import { action } from '../run.js';
+import { renderTable } from '../table.js';
+
+const show = (canonical: string): string => formatRho(parseCanonicalRho(canonical) ?? RHO_ZERO);
+
+export function registerBudget(program: Command): void {
+  program.command('budget')
+    .description('show the privacy budget (zCDP rho) each agency has spent and has left, per dataset, as the agencies themselves report it')
+    .requiredOption('--federation <file>', 'federation.json')
+    .option('--key <file>', 'coordinator key file (default: keys/coordinator.key beside the federation file)')
+    .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
+    .option('--insecure', 'plain TCP instead of mTLS; only to agencies on loopback addresses')
+    .option('--json', 'print the budgets as JSON')
+    .action(action(async (opts: { federation: string; key?: string; keyAuthorityKey?: string; insecure?: boolean; json?: boolean }) => {
+      await using coordinator = await connectCoordinator({
+        federation: opts.federation,
+        ...(opts.key === undefined ? {} : { keyFile: opts.key }),
+        ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
+        insecure: opts.insecure === true,
+      });
+      const { described, failed } = await coordinator.discover();
+      const agencies = described.map((d) => ({
+        agency: d.agencyId,
+        datasets: d.datasets,
+        budgets: d.budgets.map((b) => ({ dataset: b.dataset, budget: show(b.budget), spent: show(b.spent), remaining: show(b.remaining), charges: b.charges })),
+      })).sort((a, b) => a.agency.localeCompare(b.agency));
+      if (opts.json === true) {
+        process.stdout.write(`${toJson({ agencies, unreachable: failed })}\n`);
+        return;
+      }
+      const rows = agencies.flatMap((a) => {
+        const budgeted = a.budgets.map((b) => [a.agency, b.dataset, b.budget, b.spent, b.remaining, String(b.charges)]);
+        const without = a.datasets.filter((d) => !a.budgets.some((b) => b.dataset === d)).map((d) => [a.agency, d, 'none (DP queries refused)', '—', '—', '—']);
+        return [...budgeted, ...without];
+      });
+      process.stdout.write(`${renderTable(['agency', 'dataset', 'budget rho', 'spent', 'remaining', 'queries'], rows, ['left', 'left', 'right', 'right', 'right', 'right'])}\n`);
+      for (const f of failed) process.stdout.write(`warning: agency ${f.id} did not answer: ${f.reason}\n`);
+    }));
+}

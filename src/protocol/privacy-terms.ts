@@ -1,0 +1,130 @@
+/**
+ * The privacy terms of a differentially private query, derived the same way by the coordinator
+ * and by every agency from the signed query alone (plan, ρ, threshold) and the shared schema:
+ * nobody trusts anybody else's μ.
+ *
+ *  - Sensitivity per measure: one person (one row) moves a COUNT cell by 1 and a SUM cell
+ *    (shifted by its offset, see cells.ts) by at most max − offset, in one group only
+ *    (src/dp/sensitivity.ts).
+ *  - μ per measure: the least integer Skellam parameter whose zCDP cost is ≤ the measure's share
+ *    of ρ (src/dp/calibration.ts).
+ *  - Each agency adds Skellam(μ/t): any t survivors together carry Skellam(μ) (closed under
+ *    addition), so dropouts never leave the release under-noised.
+ *  - The per-agency tail bound the no-wrap proof reserves room for.
+ *
+ * ρ lives on the grid 10^-12·ℤ (at most 12 decimal places): sums of ρ in an agency's ledger then
+ * keep a denominator dividing 10^12, so no sequence of queries can grow the ledger's numbers.
+ */
+import { FedstatError } from '../errors.js';
+import type { DatasetSchema, IntegerColumn } from '../federation/schema.js';
+import type { Sensitivity } from '../dp/accountant.js';
+import { calibrateMu, perAgencyMu } from '../dp/calibration.js';
+import { drawNoise, noiseParts, MAX_NOISE_PARTS } from '../dp/noise-vector.js';
+import type { RandomSource } from '../dp/random.js';
+import { MAX_RHO, MIN_RHO, parsePrivacyRho } from '../dp/privacy-parameters.js';
+import { compare, rational, type Rational } from '../dp/rational.js';
+import { measureSensitivity, type Measure as NoiseMeasure } from '../dp/sensitivity.js';
+import { skellamTailBound } from '../dp/tail-bound.js';
+import { formatRho, parseCanonicalRho, rhoToString } from '../dp/budget-rho.js';
+import type { PlanCells } from './cells.js';
+
+/** ρ values are multiples of 1/RHO_GRID. */
+export const RHO_GRID = 10n ** 12n;
+
+/** The noise of one measure (COUNT, or one SUM column) over all groups. */
+export interface MeasureNoise {
+  /** 'count', or the summed column. */
+  readonly measure: string;
+  readonly sensitivity: Sensitivity;
+  /** This measure's share of ρ: ρ / (number of measures). */
+  readonly rho: Rational;
+  /** Skellam parameter of the noise any t survivors add together (variance 2μ per cell). */
+  readonly mu: Rational;
+  /** What each agency adds to each of this measure's cells: Skellam(μ/t). */
+  readonly agencyMu: Rational;
+  /** |one agency's noise in one cell| ≤ this, except with probability < 2^-100. */
+  readonly agencyNoiseBound: bigint;
+}
+
+export interface PrivacyTerms {
+  /** zCDP ρ the query spends at every agency it asks. */
+  readonly rho: Rational;
+  readonly threshold: number;
+  /** One entry per measure of the plan's cells, in cell order (COUNT first). */
+  readonly measures: readonly MeasureNoise[];
+  /** The largest per-agency bound over the measures: the room the slot layout reserves. */
+  readonly agencyNoiseBound: bigint;
+}
+
+/** Parses a user's ρ ("0.05", "5e-2") into an exact value on the grid; QUERY_INVALID with the fix otherwise. */
+export function parseQueryRho(text: string): Rational {
+  const rho = parsePrivacyRho(text.trim(), { name: 'rho' });
+  if (RHO_GRID % rho.den !== 0n) {
+    throw new FedstatError('QUERY_INVALID', 'rho has more than 12 decimal places; round it to at most 12');
+  }
+  return rho;
+}
+
+/** A caller's ρ, as text or as an exact value, checked like user input. */
+export function queryRho(value: Rational | string): Rational {
+  if (typeof value === 'string') return parseQueryRho(value);
+  if (RHO_GRID % value.den !== 0n || value.num <= 0n || compare(value, MIN_RHO) < 0 || compare(value, MAX_RHO) > 0) {
+    throw new FedstatError('QUERY_INVALID', 'rho must be within [1e-12, 100] with at most 12 decimal places');
+  }
+  return value;
+}
+
+/** The ρ of a signed query: canonical "n/d", on the grid, within [MIN_RHO, MAX_RHO]; BAD_MESSAGE otherwise. */
+export function openQueryRho(text: unknown): Rational {
+  const rho = typeof text === 'string' ? parseCanonicalRho(text) : null;
+  if (rho === null || RHO_GRID % rho.den !== 0n || compare(rho, MIN_RHO) < 0 || compare(rho, MAX_RHO) > 0) {
+    throw new FedstatError('BAD_MESSAGE', 'query privacy.rho must be a canonical fraction n/d on the 1e-12 grid within [1e-12, 100]');
+  }
+  return rho;
+}
+
+/** The canonical text of ρ in a signed query. */
+export function queryRhoText(rho: Rational): string {
+  return rhoToString(rho);
+}
+
+/**
+ * Everything both sides need to add, carry and read the noise of one DP query. ρ is split evenly
+ * over the measures (zCDP composes by addition, so the release is ρ-zCDP in total): each measure
+ * gets its own μ from its own sensitivity, so a COUNT released beside SUM(income) is not drowned
+ * in noise sized for incomes.
+ */
+export function privacyTerms(cells: PlanCells, schema: DatasetSchema, rho: Rational, threshold: number): PrivacyTerms {
+  if (!Number.isSafeInteger(threshold) || threshold < 1) throw new RangeError('privacyTerms: threshold must be a positive integer');
+  const share = rational(rho.num, rho.den * BigInt(cells.measures.length));
+  const measures = cells.measures.map((m, j): MeasureNoise => {
+    let noised: NoiseMeasure = { kind: 'count' };
+    if (m.kind === 'sum') {
+      const col = schema.columns[m.column ?? ''] as IntegerColumn;
+      const offset = cells.offsets[j] ?? 0n;
+      noised = { kind: 'sum', min: BigInt(col.min) - offset, max: BigInt(col.max) - offset };
+    }
+    const sensitivity = measureSensitivity(noised);
+    const mu = calibrateMu(share, sensitivity);
+    const agencyMu = perAgencyMu(mu, threshold);
+    if (noiseParts(agencyMu) > MAX_NOISE_PARTS) {
+      throw new FedstatError('PLAN_UNSAFE', `the noise ${m.kind === 'count' ? 'COUNT(*)' : `SUM(${m.column ?? ''})`} needs (μ = ${formatRho(mu)}) is beyond what agencies sample; raise rho or narrow the column's bounds`);
+    }
+    return Object.freeze({
+      measure: m.kind === 'count' ? 'count' : m.column ?? '', sensitivity, rho: share, mu, agencyMu, agencyNoiseBound: skellamTailBound(agencyMu),
+    });
+  });
+  const agencyNoiseBound = measures.reduce((b, m) => (m.agencyNoiseBound > b ? m.agencyNoiseBound : b), 0n);
+  return Object.freeze({ rho, threshold, measures: Object.freeze(measures), agencyNoiseBound });
+}
+
+/** One agency's noise for every cell (group × measure, cell order): Skellam(μ_j/t) for measure j. */
+export function drawCellNoise(terms: PrivacyTerms, groupCount: number, random?: RandomSource): BigInt64Array {
+  const m = terms.measures.length;
+  const out = new BigInt64Array(groupCount * m);
+  terms.measures.forEach((measure, j) => {
+    const draws = drawNoise(measure.agencyMu, groupCount, random);
+    for (let g = 0; g < groupCount; g++) out[g * m + j] = draws[g] ?? 0n;
+  });
+  return out;
+}
