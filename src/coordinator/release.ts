@@ -141,7 +141,8 @@ function exactRelease(input: ReleaseInput, table: ReleaseTable): Release {
   const grouped = plan.groupBy.length > 0;
   // Zero cells are public in an exact release (SQL omits empty groups), except the grand total,
   // which SQL always returns and which is a count like any other.
-  const isRow = (c: TableCell): boolean => !grouped || c.count !== 0n || (!c.interior && c.members === cells.groupCount);
+  const isGrandTotal = (c: TableCell): boolean => c.groupValues.length > 0 && c.groupValues.every((v) => v === null);
+  const isRow = (c: TableCell): boolean => !grouped || c.count !== 0n || isGrandTotal(c);
   let withheldKeys: Set<string>;
   let complementary = 0;
   let primary: number;
