@@ -1,6 +1,6 @@
 /**
  * Crash test with real processes: a child appends waves of concurrent entries to a log and is
- * SIGKILLed at random moments (some while it is still opening or repairing the log). After each
+ * SIGKILLed at 12 random moments (some while it is still opening or repairing the log). After each
  * kill the log must reopen (taking over the dead child's lock), verify from the file alone up to
  * its last complete entry, hold every entry the child saw acknowledged at its acknowledged
  * index, hold nothing the child never tried, and agree with every tree head the child was
@@ -9,11 +9,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
+import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { verifyLogFile } from '../../src/transparency/log-verify.js';
 
@@ -83,7 +84,7 @@ describe('transparency log under SIGKILL', () => {
     let beforeOpen = 0;
     let tornCuts = 0;
     let previousSize = 0;
-    for (let iteration = 0; iteration < 15; iteration++) {
+    for (let iteration = 0; iteration < 12; iteration++) {
       const mode = iteration % 3;
       const run = mode === 0
         ? await runChild(file, randomInt(1, 120), null, false)
@@ -91,6 +92,16 @@ describe('transparency log under SIGKILL', () => {
       if (!run.opened) beforeOpen++;
       for (const id of run.tried) tried.add(id);
       for (const [id, a] of run.acked) acked.set(id, a);
+      const pre = await verifyLogFile(file);
+      if (iteration % 2 === 1 && pre.ok && pre.tornBytes === 0) {
+        // SIGKILL almost never lands inside write(2), so also leave what a power cut could: a
+        // prefix of one more record (never acknowledged, so it must be cut, not counted). Only
+        // on a clean end: the store never leaves two torn records, so neither does the test.
+        const entry = new TextEncoder().encode(`torn-${iteration} ${'y'.repeat(randomInt(0, 500))}`);
+        const record = Buffer.alloc(recordBytes(entry.length));
+        writeRecord(record, 0, entry);
+        appendFileSync(file, record.subarray(0, randomInt(1, record.length)));
+      }
 
       // The file alone (no store, no repair): every complete record verifies.
       const before = statSync(file).size;
@@ -119,6 +130,6 @@ describe('transparency log under SIGKILL', () => {
     await log.close();
     const final = await verifyLogFile(file, { heads: [treeHead], publicKey: op.publicKey, logId: 'crash-test' });
     expect(final.ok).toBe(true);
-    console.log(`log crash test: 15 SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} tried appends, ${previousSize} complete records (${previousSize - acked.size} durable but unacknowledged), ${tornCuts} torn tails cut`);
+    console.log(`log crash test: 12 SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} tried appends, ${previousSize} complete records (${previousSize - acked.size} durable but unacknowledged), ${tornCuts} torn tails cut`);
   });
 });

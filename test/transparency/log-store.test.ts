@@ -154,4 +154,23 @@ describe('TransparencyLogStore', () => {
     expect(isFedstatError(await reopened.entry(0).then(() => null, (x: unknown) => x))).toBe(false);
     await reopened.close();
   });
+
+  it('notices a record changed on disk behind an open store', async () => {
+    const file = fresh();
+    const log = await TransparencyLogStore.open(file, options);
+    for (let i = 0; i < 4; i++) await log.append(Uint8Array.of(i, i, i));
+    const bytes = readFileSync(file);
+    bytes[16 + 2 * 43 + 9]! ^= 1; // record 2's second entry byte
+    writeFileSync(file, bytes);
+    expect(hex(await log.entry(1))).toBe('010101');
+    const e = await rejection(log.entry(2));
+    expect([e.code, e.details.record]).toEqual(['IO', 2]);
+    const streamed = async (): Promise<number> => {
+      let count = 0;
+      for await (const _ of log.entries()) count++;
+      return count;
+    };
+    expect((await rejection(streamed())).details.record).toBe(2);
+    await log.close();
+  });
 });
