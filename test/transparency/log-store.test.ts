@@ -14,6 +14,7 @@ import { FedstatError, isFedstatError } from '../../src/errors.js';
 import { verifyConsistency } from '../../src/transparency/consistency-proof.js';
 import { verifyInclusion } from '../../src/transparency/inclusion-proof.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
+import { verifyLogFile } from '../../src/transparency/log-verify.js';
 import { verifyTreeHead } from '../../src/transparency/tree-head.js';
 import { hex, refLeafHash, refRoot } from './merkle-reference.js';
 
@@ -155,6 +156,20 @@ describe('TransparencyLogStore', () => {
     await reopened.close();
   });
 
+  it('streams records larger than its 1 MiB read chunks, and records straddling chunk borders', async () => {
+    const file = fresh();
+    const entries = [randomBytes(3 << 20), randomBytes(0), randomBytes((1 << 20) - 30), randomBytes(100), randomBytes((1 << 20) + 7)];
+    await filled(file, entries);
+    const log = await TransparencyLogStore.open(file, options);
+    expect(hex(log.root())).toBe(hex(refRoot(entries.map(refLeafHash))));
+    const got: string[] = [];
+    for await (const { entry } of log.entries()) got.push(hex(entry));
+    expect(got).toEqual(entries.map(hex));
+    await log.close();
+    const check = await verifyLogFile(file);
+    expect(check.ok && hex(check.rootHash)).toBe(hex(refRoot(entries.map(refLeafHash))));
+  });
+
   it('notices a record changed on disk behind an open store', async () => {
     const file = fresh();
     const log = await TransparencyLogStore.open(file, options);
@@ -172,5 +187,21 @@ describe('TransparencyLogStore', () => {
     };
     expect((await rejection(streamed())).details.record).toBe(2);
     await log.close();
+  });
+
+  it('verifyLogFile answers for missing files, non-logs, other logs and empty logs', async () => {
+    const problem = (c: Awaited<ReturnType<typeof verifyLogFile>>): string => (c.ok ? 'ok' : c.problem);
+    expect(problem(await verifyLogFile(join(dir, 'absent.tlog')))).toBe('unreadable');
+    const notLog = fresh();
+    writeFileSync(notLog, 'not a log at all');
+    expect(problem(await verifyLogFile(notLog))).toBe('not-a-log');
+    const file = fresh();
+    const log = await TransparencyLogStore.open(file, options);
+    const empty = log.treeHead();
+    const { treeHead } = await log.append(Uint8Array.of(1));
+    await log.close();
+    expect(problem(await verifyLogFile(file, { heads: [empty, treeHead], publicKey: op.publicKey, logId: 'fed-test' }))).toBe('ok');
+    expect(problem(await verifyLogFile(file, { heads: [treeHead], publicKey: op.publicKey, logId: 'fed-other' }))).toBe('other-log');
+    await expect(verifyLogFile(file, { heads: [treeHead] })).rejects.toThrow(TypeError);
   });
 });
