@@ -3,7 +3,7 @@
  * `fedstat agency serve` process on 127.0.0.1, run the showcase statistics encrypted end to end,
  * and check each against the plaintext computed from the same seed files.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectCoordinator } from '../coordinator/connect.js';
@@ -15,6 +15,7 @@ import { initFederation, readSchemaFile } from '../federation/init.js';
 import { generateScenario, type ScenarioManifest } from '../seed/generate.js';
 import { startAgencyProcesses, type AgencyProcess } from './agency-processes.js';
 import { freePorts } from './free-port.js';
+import { DEMO_BUDGET, DEMO_DP_SQL, DEMO_RHO, runPrivacyShowcase, type PrivacyShowcase } from './privacy-showcase.js';
 import { compareRows, referenceRows } from './reference.js';
 import { SHOWCASES, type Showcase } from './showcases.js';
 
@@ -57,6 +58,8 @@ export interface DemoReport {
   readonly federationId: string;
   readonly agencies: readonly { id: string; name: string; dataset: string; rows: number; port: number }[];
   readonly showcases: readonly ShowcaseReport[];
+  /** The differential-privacy section (null when too few agencies serve its dataset). */
+  readonly privacy: PrivacyShowcase | null;
   readonly allChecksPassed: boolean;
   readonly setupMs: number;
   readonly totalMs: number;
@@ -100,12 +103,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       policy: { minAgencies: 2, minGroupSize: 10, exactRelease: true },
       agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
     });
+    mkdirSync(join(dir, 'ledgers'), { recursive: true, mode: 0o700 });
     step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);
     processes = await startAgencyProcesses(chosen.map((a) => ({
       id: a.id,
       federationFile: init.federationFile,
       keyFile: init.keyFiles[a.id] ?? '',
       datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(f.file)])),
+      // Each agency's own privacy budget per dataset it serves, in its own ledger.
+      extraArgs: [...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(dir, 'ledgers', `${a.id}.ledger`)],
     })));
     const setupMs = performance.now() - t0;
     await using coordinator = await connectCoordinator({ federation: init.federation });
@@ -134,9 +140,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       }
       showcases.push({ showcase, queries, indicator: indicatorRows(showcase, queries), skipped: null });
     }
-    const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null));
+    const dpDataset = coordinator.plan(DEMO_DP_SQL).dataset;
+    let privacy: PrivacyShowcase | null = null;
+    if (filesOf(dpDataset).length >= federation.policy.minAgencies) {
+      step(`differential privacy: the same kind of table released with noise (rho ${DEMO_RHO} charged at each agency)`);
+      privacy = await runPrivacyShowcase(coordinator, filesOf(dpDataset));
+    }
+    const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0);
     return {
-      dir, federationId: federation.id, setupMs, allChecksPassed, showcases,
+      dir, federationId: federation.id, setupMs, allChecksPassed, showcases, privacy,
       agencies: chosen.map((a, i) => {
         const [dataset, f] = Object.entries(a.datasets)[0] ?? ['', { rows: 0 }];
         return { id: a.id, name: a.name, dataset, rows: f.rows, port: processes[i]?.port ?? 0 };
