@@ -130,6 +130,70 @@ describe('fedstat CLI', () => {
     }
   });
 
+  it('differential privacy: agency --budget/--ledger, query --rho with intervals, budget, query --dry-run, and a policy that refuses exact queries', async () => {
+    const ports = await freePorts(3);
+    const init = await fedstat('init', '--out', join(dir, 'feddp'), '--schema', join(dir, 'schema.json'),
+      ...['a', 'b', 'c'].flatMap((id, i) => ['--agency', `${id}=127.0.0.1:${ports[i]}`]), '--min-agencies', '2', '--min-group-size', '5');
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(/differential privacy required/);
+    const feddp = join(dir, 'feddp', 'federation.json');
+    const keys = join(dir, 'feddp', 'keys');
+    const started = await Promise.all(['a', 'b', 'c'].map((id) => startAgencyProcess({
+      id: `${id}dp`, federationFile: feddp, keyFile: join(keys, `${id}.key`), datasets: { residents: join(dir, `${id}.csv`) },
+      extraArgs: ['--budget', 'residents=0.5', '--ledger', join(dir, `${id}.ledger`)],
+    })));
+    try {
+      const exact = await fedstat('query', '--federation', feddp, 'SELECT COUNT(*) AS n FROM residents');
+      expect(exact.code).toBe(6);
+      expect(exact.stderr).toMatch(/requires differential privacy.*--rho/);
+
+      const r = await fedstat('query', '--federation', feddp, '--json', '--rho', '0.2', 'SELECT district, COUNT(*) AS n, AVG(age) AS mean_age FROM residents GROUP BY district');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout) as {
+        rows: { district: string; n: number; mean_age: number }[];
+        uncertainty: Record<string, { stderr: number; ci95: [number, number] }>[];
+        privacy: { rho: string; epsilon: number; delta: number; threshold: number; survivors: number; noise: { measure: string }[] };
+        suppression: { minGroupSize: number; withheld: unknown[] };
+      };
+      expect(doc.privacy).toMatchObject({ rho: '0.2', delta: 1e-9, threshold: 3, survivors: 3 });
+      expect(doc.privacy.noise.map((n) => n.measure)).toEqual(['count', 'age']);
+      expect(doc.uncertainty).toHaveLength(doc.rows.length);
+      doc.rows.forEach((row, i) => {
+        for (const alias of ['n', 'mean_age']) {
+          const u = doc.uncertainty[i]![alias]!;
+          expect(u.stderr).toBeGreaterThan(0);
+          expect(u.ci95[0]).toBeLessThanOrEqual(row[alias as 'n']);
+          expect(u.ci95[1]).toBeGreaterThanOrEqual(row[alias as 'n']);
+        }
+      });
+      expect(doc.rows.length + doc.suppression.withheld.length).toBe(2);
+
+      const human = await fedstat('query', '--federation', feddp, '--rho', '0.1', 'SELECT COUNT(*) AS n FROM residents');
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(/n 95% CI/);
+      expect(human.stdout).toMatch(/differential privacy: rho 0\.1 spent at each agency/);
+
+      const budget = await fedstat('budget', '--federation', feddp, '--json');
+      expect(budget.code).toBe(0);
+      const b = JSON.parse(budget.stdout) as { agencies: { agency: string; budgets: { dataset: string; spent: string; remaining: string; charges: number }[] }[] };
+      expect(b.agencies.map((a) => [a.agency, a.budgets])).toEqual(['a', 'b', 'c'].map((id) => [id, [{ dataset: 'residents', budget: '0.5', spent: '0.3', remaining: '0.2', charges: 2 }]]));
+      const table = await fedstat('budget', '--federation', feddp);
+      expect(table.stdout).toMatch(/agency\s+dataset\s+budget rho\s+spent\s+remaining\s+queries/);
+
+      const dry = await fedstat('query', '--federation', feddp, '--dry-run', '--rho', '0.25', 'SELECT COUNT(*) AS n FROM residents');
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toMatch(/no: budget exhausted: requested rho 0\.25, remaining 0\.2/);
+      expect(dry.stdout).toMatch(/the query would be refused/);
+      // The dry run spent nothing; the real query is refused with remaining and requested.
+      const over = await fedstat('query', '--federation', feddp, '--rho', '0.25', 'SELECT COUNT(*) AS n FROM residents');
+      expect(over.code).toBe(6);
+      expect(over.stderr).toMatch(/requested.*0\.25.*remaining.*0\.2|remaining.*0\.2.*requested.*0\.25/);
+    } finally {
+      await Promise.all(started.map((p) => p.stop()));
+    }
+  });
+
   it('--audit-log records the query, the survivor set, the decryption and the release, without record values', async () => {
     const log = join(dir, 'audit.jsonl');
     const r = await fedstat('query', '--federation', fed, '--json', '--audit-log', log, 'SELECT district, SUM(income) FROM residents GROUP BY district');
@@ -241,7 +305,7 @@ describe('fedstat CLI', () => {
   });
 
   it('--help works everywhere', async () => {
-    for (const args of [['--help'], ['query', '--help'], ['agency', 'serve', '--help'], ['init', '--help'], ['seed', '--help'], ['demo', '--help']]) {
+    for (const args of [['--help'], ['query', '--help'], ['agency', 'serve', '--help'], ['init', '--help'], ['seed', '--help'], ['demo', '--help'], ['budget', '--help']]) {
       const r = await fedstat(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: fedstat/);
