@@ -2,22 +2,23 @@
  * Distributed differential privacy at an agency: what the DP machinery costs per query next to
  * encrypting the same query, and how useful the released counts are.
  *
- * Cost (per agency, per query): the sensitivity from the plan shape (planMeasures + schema bounds),
- * calibrateMu for the query's ρ and one durable BudgetLedger.charge (a real file in a temp dir,
- * fsync included) are "accounting"; perAgencyMu for threshold t and skellamVector for every cell
- * are "noise". The baseline, measured in the same run, is the agency's encryption of the same
+ * Cost (per agency, per query), with the noise terms derived as the wiring derives them (ρ split
+ * evenly over the plan's measures, each measure's own μ from the sensitivity of its cells, SUM cells
+ * shifted by their offset as in cells.ts): the sensitivities + calibrateMu +
+ * perAgencyMu for threshold t and one durable BudgetLedger.charge (a real file in a temp dir, fsync
+ * included) are "accounting"; skellamVector for every cell, interleaved in cell order, is "noise". The baseline, measured in the same run, is the agency's encryption of the same
  * query: planSlotLayout + packSlots + HeEncryptor.encrypt of every ciphertext under a freshly
  * generated key of the federation's default preset, once directly ("encrypt", the full cost) and
  * once from a precomputed pool of encryptions of zero ("online", what a query waits for when the
  * agency's pool is warm). Shapes: COUNT and COUNT+SUM(age) over 1…65,536 groups, 3 agencies t = 3
- * and 10 agencies t = 7. One μ covers all cells of a query (the joint sensitivity), as accounted.
+ * and 10 agencies t = 7.
  *
  * Utility: COUNT cells of true size 10…100,000 at ρ = 0.01, 0.1 (the default) and 1, released
  * through the distributed path (every surviving agency adds Skellam(μ/t), the sum is clamped at 0),
  * over --releases simulated releases: the exact noise stddev and 95 % half-width (utility.ts), the
  * empirical coverage of that interval, and the empirical median and 95th percentile of
- * |released − true| / true; last, the COUNT column of a COUNT+SUM(age) query, whose joint μ gives
- * its counts the SUM's noise. The ε each ρ gives at δ = 1e-6 (rhoToEpsilon, what fedstat displays)
+ * |released − true| / true; last, the COUNT column of a COUNT+SUM(age) query, which gets ρ/2.
+ * The ε each ρ gives at δ = 1e-6 (rhoToEpsilon, what fedstat displays)
  * is shown next to the exact ε of a COUNT with that μ (hockey-stick from the exact Skellam pmf).
  *
  *   npm run bench -- dp [--json] [--reps N] [--releases N] [--sum-max B]
@@ -33,7 +34,7 @@ import { calibrateMu, perAgencyMu } from '../src/dp/calibration.js';
 import { rhoToEpsilon, simpleEpsilon } from '../src/dp/conversion.js';
 import { CryptoRandom } from '../src/dp/random.js';
 import { formatUp, rational, toNumberUp, type Rational } from '../src/dp/rational.js';
-import { querySensitivity, type Measure as DpMeasure } from '../src/dp/sensitivity.js';
+import { measureSensitivity, type Measure as DpMeasure } from '../src/dp/sensitivity.js';
 import { skellamVector } from '../src/dp/skellam.js';
 import { interval95, skellamPmf } from '../src/dp/utility.js';
 import { parseSchema, type DatasetSchema, type IntegerColumn } from '../src/federation/schema.js';
@@ -42,9 +43,8 @@ import { HeParams } from '../src/he/he-params.js';
 import { generateHeKeys } from '../src/he/keys.js';
 import { packSlots, planSlotLayout } from '../src/he/packing.js';
 import { presetByName } from '../src/he/presets.js';
-import { planCells } from '../src/protocol/cells.js';
+import { planCells, type PlanCells } from '../src/protocol/cells.js';
 import { parseQuery } from '../src/query/parse.js';
-import { planMeasures, type QueryPlan } from '../src/query/plan.js';
 
 const DATASET = 'residents';
 const PRESET = 'BFV_N8192_T60'; // what initFederation uses unless told otherwise
@@ -102,16 +102,41 @@ function schemaFor(sumMax: number): DatasetSchema {
   return ds;
 }
 
-/** The query's joint sensitivity from its plan: one person moves each measure by its bound. */
-function planSensitivity(plan: QueryPlan, ds: DatasetSchema): Sensitivity {
-  return querySensitivity(planMeasures(plan).map((m): DpMeasure => {
-    if (m.kind === 'count') return { kind: 'count' };
-    const col = ds.columns[m.column ?? ''] as IntegerColumn;
-    return { kind: 'sum', min: col.min, max: col.max };
-  }));
+interface MeasureTerms { readonly sens: Sensitivity; readonly mu: Rational; readonly per: Rational }
+
+/**
+ * The noise terms of each measure in cell order, as the wiring derives them from the plan: ρ split
+ * evenly over the measures (zCDP composes by addition), a COUNT cell moves by 1 per person and a
+ * SUM cell, shifted by its offset, by at most max − offset; μ per measure, μ/t per agency.
+ */
+function measureTerms(cells: PlanCells, ds: DatasetSchema, rho: Rational, threshold: number): MeasureTerms[] {
+  const share = rational(rho.num, rho.den * BigInt(cells.measures.length));
+  return cells.measures.map((m, j): MeasureTerms => {
+    let noised: DpMeasure = { kind: 'count' };
+    if (m.kind === 'sum') {
+      const col = ds.columns[m.column ?? ''] as IntegerColumn;
+      const offset = cells.offsets[j] ?? 0n;
+      noised = { kind: 'sum', min: BigInt(col.min) - offset, max: BigInt(col.max) - offset };
+    }
+    const sens = measureSensitivity(noised);
+    const mu = calibrateMu(share, sens);
+    return { sens, mu, per: perAgencyMu(mu, threshold) };
+  });
 }
 
-interface Shape { readonly name: string; readonly groups: number; readonly plan: QueryPlan; readonly cellBounds: readonly bigint[] }
+/** One agency's noise for every cell (group × measure, cell order). */
+function cellNoise(terms: readonly MeasureTerms[], groups: number, rng: CryptoRandom): BigInt64Array {
+  const m = terms.length;
+  const out = new BigInt64Array(groups * m);
+  terms.forEach((t, j) => {
+    const draws = skellamVector(t.per, groups, rng);
+    for (let g = 0; g < groups; g++) out[g * m + j] = draws[g] ?? 0n;
+  });
+  return out;
+}
+
+/** A query shape; its cells (planCells) are computed once, as the agency does for packing anyway. */
+interface Shape { readonly name: string; readonly groups: number; readonly cells: PlanCells; readonly cellBounds: readonly bigint[] }
 
 interface CostRow {
   readonly shape: string;
@@ -151,20 +176,18 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
     for (const fed of FEDERATIONS) {
       await using ledger = await BudgetLedger.open(join(dir, `budget-${fed.agencies}.ledger`), { budgets: { [DATASET]: '1000000' } });
       const samples = shapes.map(() => ({ noise: [] as number[], accounting: [] as number[], calibrate: [] as number[], encrypt: [] as number[], online: [] as number[] }));
-      let last: { sens: Sensitivity; mu: Rational; per: Rational; ciphertexts: number }[] = [];
+      let last: { terms: MeasureTerms[]; ciphertexts: number }[] = [];
       // Repetition 0 warms up (JIT, SEAL) and is dropped; repetitions are outermost so drift on a
       // shared machine hits every shape alike.
       for (let r = 0; r <= reps; r++) {
         last = [];
         for (const [i, shape] of shapes.entries()) {
           const t0 = performance.now();
-          const sens = planSensitivity(shape.plan, ds);
-          const mu = calibrateMu(QUERY_RHO, sens);
+          const terms = measureTerms(shape.cells, ds, QUERY_RHO, fed.threshold);
           const tc = performance.now();
           await ledger.charge({ dataset: DATASET, queryId: `q${++query}`, rho: QUERY_RHO });
           const t1 = performance.now();
-          const per = perAgencyMu(mu, fed.threshold);
-          const noise = skellamVector(per, shape.cellBounds.length, rng);
+          const noise = cellNoise(terms, shape.groups, rng);
           const t2 = performance.now();
           const layout = planSlotLayout(shape.cellBounds, fed.agencies, params);
           const values = shape.cellBounds.map((_, j) => BigInt(j % 97));
@@ -175,7 +198,7 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
           for (const s of packSlots(layout, values)) encryptor.encrypt(s);
           const t5 = performance.now();
           if (noise.length !== shape.cellBounds.length) throw new Error('noise vector has the wrong length');
-          last.push({ sens, mu, per, ciphertexts: layout.ciphertextCount });
+          last.push({ terms, ciphertexts: layout.ciphertextCount });
           if (r === 0) continue;
           const s = samples[i];
           s?.accounting.push(t1 - t0);
@@ -198,7 +221,8 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
         rows.push({
           shape: shape.name, groups: shape.groups, agencies: fed.agencies, threshold: fed.threshold,
           cells: shape.cellBounds.length, ciphertexts: l.ciphertexts,
-          l1: l.sens.l1.toString(), l2Squared: l.sens.l2Squared.toString(), mu: exact(l.mu), perAgencyMu: exact(l.per),
+          l1: l.terms.map((t) => t.sens.l1.toString()).join('; '), l2Squared: l.terms.map((t) => t.sens.l2Squared.toString()).join('; '),
+          mu: l.terms.map((t) => exact(t.mu)).join('; '), perAgencyMu: l.terms.map((t) => exact(t.per)).join('; '),
           noiseMs, accountingMs, calibrateMs, encryptMs, onlineMs,
           ratio: (noiseMs + accountingMs) / encryptMs, ratioOnline: (noiseMs + accountingMs) / onlineMs,
         });
@@ -228,27 +252,37 @@ interface UtilityRow {
   readonly clampedShare: number;
 }
 
-interface UtilityCase { readonly query: string; readonly rho: Rational; readonly sens: Sensitivity; readonly agencies: number; readonly threshold: number; readonly survivors: number }
+interface UtilityCase {
+  readonly query: string;
+  /** The query's ρ. */
+  readonly rho: Rational;
+  /** The COUNT's share of it. */
+  readonly countRho: Rational;
+  readonly agencies: number;
+  readonly threshold: number;
+  readonly survivors: number;
+}
 
 /**
  * Released counts through the distributed path: survivors × Skellam(μ/t), summed, clamped at 0.
  * 3 of 3 agencies is the least noise a release carries; 10 of 10 with t = 7 is a full turnout,
- * which adds 10/7 of the noise. The last case is the COUNT column of a COUNT+SUM(age) query: one
- * μ from the joint sensitivity covers both measures, so its counts carry the SUM's noise.
+ * which adds 10/7 of the variance. The last case is the COUNT column of a COUNT+SUM(age) query,
+ * which gets half of ρ.
  */
-function utility(releases: number, sumMax: number, json: boolean): UtilityRow[] {
+function utility(releases: number, json: boolean): UtilityRow[] {
   const rng = new CryptoRandom();
   const count: Sensitivity = { l1: 1n, l2Squared: 1n };
   const cases: UtilityCase[] = [];
   for (const rho of UTILITY_RHOS) {
-    cases.push({ query: 'COUNT', rho, sens: count, agencies: 3, threshold: 3, survivors: 3 });
-    cases.push({ query: 'COUNT', rho, sens: count, agencies: 10, threshold: 7, survivors: 10 });
+    cases.push({ query: 'COUNT', rho, countRho: rho, agencies: 3, threshold: 3, survivors: 3 });
+    cases.push({ query: 'COUNT', rho, countRho: rho, agencies: 10, threshold: 7, survivors: 10 });
   }
-  cases.push({ query: 'COUNT+SUM', rho: QUERY_RHO, sens: querySensitivity([{ kind: 'count' }, { kind: 'sum', min: 0, max: sumMax }]), agencies: 3, threshold: 3, survivors: 3 });
+  const half = rational(QUERY_RHO.num, 2n * QUERY_RHO.den);
+  cases.push({ query: 'COUNT+SUM', rho: QUERY_RHO, countRho: half, agencies: 3, threshold: 3, survivors: 3 });
   const rows: UtilityRow[] = [];
   const bar = progressBar('dp: utility', { json });
   for (const c of cases) {
-    const mu = calibrateMu(c.rho, c.sens);
+    const mu = calibrateMu(c.countRho, count);
     const per = perAgencyMu(mu, c.threshold);
     const { stderr, halfWidth } = interval95(mu, c.threshold, c.survivors);
     for (const size of TRUE_SIZES) {
@@ -323,11 +357,11 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     for (const [groups, groupBy] of GROUPINGS) {
       const plan = parseQuery(`SELECT ${measures} FROM ${DATASET}${groupBy}`, schema);
       const cells = planCells(plan, ds);
-      shapes.push({ name: measures.includes('SUM') ? 'COUNT+SUM' : 'COUNT', groups, plan, cellBounds: cells.cellBounds });
+      shapes.push({ name: measures.includes('SUM') ? 'COUNT+SUM' : 'COUNT', groups, cells, cellBounds: cells.cellBounds });
     }
   }
   const cost = await measureCost(shapes, ds, reps, json);
-  const util = utility(releases, sumMax, json);
+  const util = utility(releases, json);
   const eps = epsilons();
   const worst = cost.reduce((a, b) => (b.ratio > a.ratio ? b : a));
   if (json) {
@@ -337,7 +371,7 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     })}\n`);
     return;
   }
-  process.stdout.write(`cost per query at one agency, ρ = ${formatUp(QUERY_RHO, 6)}, SUM over age 0..${sumMax}, ${PRESET}; median of ${reps}:\n`);
+  process.stdout.write(`cost per query at one agency, ρ = ${formatUp(QUERY_RHO, 6)} split evenly over the measures (Δ and μ per measure, COUNT; SUM), SUM over age 0..${sumMax}, ${PRESET}; median of ${reps}:\n`);
   process.stdout.write(`${renderTable(
     ['shape', 'groups', 'agencies', 'cells', 'Δ1', 'Δ2²', 'μ', 'μ/agency', 'noise', 'accounting (calibrate)', 'encrypt', 'online', '(noise+acct)/encrypt', '/online'],
     cost.map((r) => [
