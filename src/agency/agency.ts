@@ -26,7 +26,6 @@ import { signUnmaskAnswer, type UnmaskAnswer, type UnmaskRequest } from '../prot
 import { SecAggParticipant } from '../secagg/participant.js';
 import { addFlatInto } from '../protocol/flat-slots.js';
 import type { AgencyStore } from '../store/store.js';
-import { runStages, type ContributionStage } from './contribution-pipeline.js';
 import { ReplayGuard } from './replay-guard.js';
 
 /** Idle time after an answer before the agency refills its pool of encryptions of zero. */
@@ -41,8 +40,6 @@ export interface AgencyOptions {
    * agency's aggregate to whoever holds the BFV secret key or reads the wire).
    */
   readonly allowPlaintextMode?: boolean;
-  /** Stages between packing and encryption (secure-aggregation masks, DP noise). */
-  readonly stages?: readonly ContributionStage[];
   /** Fresh encryptions of zero made while idle; each answer uses one, halving its encryption time. */
   readonly precomputedEncryptions?: number;
   /**
@@ -83,7 +80,6 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   }
   const clock = options.clock ?? Date.now;
   const audit = options.audit ?? NO_AUDIT;
-  const stages = options.stages ?? [];
   const replay = new ReplayGuard();
   // The replay guard lives in memory. A query issued before this agency started may have been
   // answered before a restart; answering it again would reuse its pairwise masks (they are bound
@@ -178,10 +174,9 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     const parties = datasetParties(federation, env.plan.dataset).length;
     const layout = planSlotLayout(cells.cellBounds, parties, params, terms?.agencyNoiseBound ?? 0n);
     const local = await store.aggregate(env.plan, schema);
-    let slots = packSlots(layout, encodeCells(cells, local));
+    const slots = packSlots(layout, encodeCells(cells, local));
     // Noise before masking and encryption: nobody, not even the key authority, sees a total without it.
     if (terms !== null) addNoise(layout, slots, drawCellNoise(terms, cells.groupCount, options.random));
-    slots = await runStages(stages, slots, { envelope: env, agencyId: me.id, layout, plainModulus: params.plainModulus });
     let masking: MaskingMaterial | null = null;
     if (env.mode === 'encrypted') {
       const round1 = participant.round1({
