@@ -3,10 +3,11 @@
  * encrypting the same query, and how useful the released counts are.
  *
  * Cost (per agency, per query), with the noise terms derived as the wiring derives them (ρ split
- * evenly over the plan's measures, each measure's own μ from the sensitivity of its cells, SUM cells
- * shifted by their offset as in cells.ts): the sensitivities + calibrateMu +
- * perAgencyMu for threshold t and one durable BudgetLedger.charge (a real file in a temp dir, fsync
- * included) are "accounting"; skellamVector for every cell, interleaved in cell order, is "noise". The baseline, measured in the same run, is the agency's encryption of the same
+ * evenly over the plan's measures, each measure's own μ from the sensitivity of its cells, SUM
+ * cells shifted by their offset as in cells.ts): the sensitivities + calibrateMu + perAgencyMu for
+ * threshold t ("calibrate") and one durable BudgetLedger.charge (a real file in a temp dir, fsync
+ * included) are "accounting"; skellamVector for every cell, interleaved in cell order, is "noise".
+ * The baseline, measured in the same run, is the agency's encryption of the same
  * query: planSlotLayout + packSlots + HeEncryptor.encrypt of every ciphertext under a freshly
  * generated key of the federation's default preset, once directly ("encrypt", the full cost) and
  * once from a precomputed pool of encryptions of zero ("online", what a query waits for when the
@@ -18,8 +19,8 @@
  * over --releases simulated releases: the exact noise stddev and 95 % half-width (utility.ts), the
  * empirical coverage of that interval, and the empirical median and 95th percentile of
  * |released − true| / true; last, the COUNT column of a COUNT+SUM(age) query, which gets ρ/2.
- * The ε each ρ gives at δ = 1e-6 (rhoToEpsilon, what fedstat displays)
- * is shown next to the exact ε of a COUNT with that μ (hockey-stick from the exact Skellam pmf).
+ * The ε each ρ gives at δ = 1e-6 (rhoToEpsilon, what fedstat displays) is shown next to the exact
+ * ε of a COUNT with that μ (hockey-stick divergence from the exact Skellam pmf).
  *
  *   npm run bench -- dp [--json] [--reps N] [--releases N] [--sum-max B]
  */
@@ -152,7 +153,7 @@ interface CostRow {
   readonly noiseMs: number;
   /** Sensitivity from the plan + calibrateMu + ledger charge. */
   readonly accountingMs: number;
-  /** The part of accountingMs before the ledger: sensitivity + calibrateMu. */
+  /** The part of accountingMs before the ledger: sensitivities + calibrateMu + perAgencyMu. */
   readonly calibrateMs: number;
   readonly encryptMs: number;
   readonly onlineMs: number;
