@@ -17,7 +17,7 @@ import { HeParams } from '../he/he-params.js';
 import { addNoise, packSlots, planSlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import { encodeCells, planCells, type PlanCells } from '../protocol/cells.js';
-import { drawCellNoise, openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
+import { drawCellNoiseYielding, openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { signContribution, slotsToBytes, type Contribution, type MaskingMaterial } from '../protocol/contribution.js';
 import type { AgencyDescription, BudgetStatus } from '../protocol/links.js';
 import { openQuery, queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
@@ -176,7 +176,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     const local = await store.aggregate(env.plan, schema);
     const slots = packSlots(layout, encodeCells(cells, local));
     // Noise before masking and encryption: nobody, not even the key authority, sees a total without it.
-    if (terms !== null) addNoise(layout, slots, drawCellNoise(terms, cells.groupCount, options.random));
+    if (terms !== null) addNoise(layout, slots, await drawCellNoiseYielding(terms, cells.groupCount, options.random));
     let masking: MaskingMaterial | null = null;
     if (env.mode === 'encrypted') {
       const round1 = participant.round1({

@@ -24,9 +24,16 @@ import type { RandomSource } from '../dp/random.js';
 import { MAX_RHO, MIN_RHO, parsePrivacyRho } from '../dp/privacy-parameters.js';
 import { compare, rational, type Rational } from '../dp/rational.js';
 import { measureSensitivity, type Measure as NoiseMeasure } from '../dp/sensitivity.js';
-import { skellamTailBound } from '../dp/tail-bound.js';
+import { ceilSqrt, skellamTailBound } from '../dp/tail-bound.js';
 import { formatRho, parseCanonicalRho, rhoToString } from '../dp/budget-rho.js';
 import type { PlanCells } from './cells.js';
+
+/**
+ * The most sampler steps (Σ over cells of parts·(⌈√(μ/(t·parts))⌉ + 1): the exact Poisson sampler costs
+ * O(√μ) per draw) one query may ask of each agency: about 20 s on one core of the benchmark
+ * machine (bench `dp`), below the default 30 s deadline.
+ */
+export const MAX_NOISE_WORK = 1n << 28n;
 
 /** ρ values are multiples of 1/RHO_GRID. */
 export const RHO_GRID = 10n ** 12n;
@@ -114,17 +121,49 @@ export function privacyTerms(cells: PlanCells, schema: DatasetSchema, rho: Ratio
       measure: m.kind === 'count' ? 'count' : m.column ?? '', sensitivity, rho: share, mu, agencyMu, agencyNoiseBound: skellamTailBound(agencyMu),
     });
   });
+  const work = measures.reduce((w, m) => {
+    const parts = BigInt(noiseParts(m.agencyMu));
+    return w + BigInt(cells.groupCount) * parts * (ceilSqrt(m.agencyMu.num, m.agencyMu.den * parts) + 1n);
+  }, 0n);
+  if (work > MAX_NOISE_WORK) {
+    throw new FedstatError('PLAN_UNSAFE', `drawing this query's noise would take about ${work / 1_000_000n} million sampler steps at each agency (the limit is ${MAX_NOISE_WORK / 1_000_000n} million, about 20 s); raise rho, narrow the bounds of the summed columns, or group by fewer columns`);
+  }
   const agencyNoiseBound = measures.reduce((b, m) => (m.agencyNoiseBound > b ? m.agencyNoiseBound : b), 0n);
   return Object.freeze({ rho, threshold, measures: Object.freeze(measures), agencyNoiseBound });
 }
 
-/** One agency's noise for every cell (group × measure, cell order): Skellam(μ_j/t) for measure j. */
-export function drawCellNoise(terms: PrivacyTerms, groupCount: number, random?: RandomSource): BigInt64Array {
+/** Cells drawn between two yields to the event loop (a few ms of sampling at most). */
+const CHUNK_CELLS = 256;
+
+/**
+ * One agency's noise for every cell (group × measure, cell order): Skellam(μ_j/t) for measure j,
+ * drawn in chunks; the generator yields between chunks so a caller can let other work run.
+ */
+function* cellNoiseChunks(terms: PrivacyTerms, groupCount: number, out: BigInt64Array, random?: RandomSource): Generator<void, void, void> {
   const m = terms.measures.length;
-  const out = new BigInt64Array(groupCount * m);
-  terms.measures.forEach((measure, j) => {
-    const draws = drawNoise(measure.agencyMu, groupCount, random);
-    for (let g = 0; g < groupCount; g++) out[g * m + j] = draws[g] ?? 0n;
-  });
+  for (const [j, measure] of terms.measures.entries()) {
+    for (let g0 = 0; g0 < groupCount; g0 += CHUNK_CELLS) {
+      const n = Math.min(CHUNK_CELLS, groupCount - g0);
+      const draws = drawNoise(measure.agencyMu, n, random);
+      for (let i = 0; i < n; i++) out[(g0 + i) * m + j] = draws[i] ?? 0n;
+      yield;
+    }
+  }
+}
+
+/** One agency's noise for every cell, at once. */
+export function drawCellNoise(terms: PrivacyTerms, groupCount: number, random?: RandomSource): BigInt64Array {
+  const out = new BigInt64Array(groupCount * terms.measures.length);
+  for (const _ of cellNoiseChunks(terms, groupCount, out, random)) { /* drawn */ }
+  return out;
+}
+
+/**
+ * The same draws as `drawCellNoise`, yielding to the event loop between chunks: wide SUM bounds
+ * make each draw cost O(√μ), and an agency must keep answering Describe and other queries.
+ */
+export async function drawCellNoiseYielding(terms: PrivacyTerms, groupCount: number, random?: RandomSource): Promise<BigInt64Array> {
+  const out = new BigInt64Array(groupCount * terms.measures.length);
+  for (const _ of cellNoiseChunks(terms, groupCount, out, random)) await new Promise<void>((resolve) => setImmediate(resolve));
   return out;
 }

@@ -77,6 +77,17 @@ describe('privacy terms', () => {
     }
   });
 
+  it('refuses a query whose noise would take an agency too long to draw, and says how to fix it', () => {
+    const wide = parseSchema({ datasets: { w: { columns: { g: { type: 'category', values: Array.from({ length: 4096 }, (_, i) => `v${i}`) }, v: { type: 'integer', min: 0, max: 2_000_000 } } } } }, 'w.json');
+    const ws = wide.datasets['w']!;
+    const plan = parseQuery('SELECT g, SUM(v) FROM w GROUP BY g', wide);
+    const e = errorOf(() => privacyTerms(planCells(plan, ws), ws, parseQueryRho('0.1'), 3));
+    expect(e.code).toBe('PLAN_UNSAFE');
+    expect(e.message).toMatch(/million sampler steps at each agency.*raise rho, narrow the bounds of the summed columns, or group by fewer columns/);
+    // The same SUM over one group is fine.
+    expect(privacyTerms(planCells(parseQuery('SELECT SUM(v) FROM w', wide), ws), ws, parseQueryRho('0.1'), 3).measures).toHaveLength(2);
+  });
+
   it('refuses a SUM whose noise no agency could sample', () => {
     const wide = parseSchema({ datasets: { w: { columns: { v: { type: 'integer', min: 0, max: 9_000_000_000_000 } } } } }, 'w.json');
     const plan = parseQuery('SELECT SUM(v) FROM w', wide);
