@@ -4,9 +4,9 @@
  *
  * Cost (per agency, per query), with the noise terms derived as the wiring derives them (ρ split
  * evenly over the plan's measures, each measure's own μ from the sensitivity of its cells, SUM
- * cells shifted by their offset as in cells.ts): the sensitivities + calibrateMu + perAgencyMu for
+ * cells shifted by their offset as in cells.ts; privacyTerms, the same code the agencies run) for
  * threshold t ("calibrate") and one durable BudgetLedger.charge (a real file in a temp dir, fsync
- * included) are "accounting"; skellamVector for every cell, interleaved in cell order, is "noise".
+ * included) are "accounting"; drawCellNoise (what an agency draws: Skellam per cell) is "noise".
  * The baseline, measured in the same run, is the agency's encryption of the same
  * query: planSlotLayout + packSlots + HeEncryptor.encrypt of every ciphertext under a freshly
  * generated key of the federation's default preset, once directly ("encrypt", the full cost) and
@@ -35,10 +35,10 @@ import { calibrateMu, perAgencyMu } from '../src/dp/calibration.js';
 import { rhoToEpsilon, simpleEpsilon } from '../src/dp/conversion.js';
 import { CryptoRandom } from '../src/dp/random.js';
 import { formatUp, rational, toNumberUp, type Rational } from '../src/dp/rational.js';
-import { measureSensitivity, type Measure as DpMeasure } from '../src/dp/sensitivity.js';
 import { skellamVector } from '../src/dp/skellam.js';
+import { drawCellNoise, privacyTerms, type PrivacyTerms } from '../src/protocol/privacy-terms.js';
 import { interval95, skellamPmf } from '../src/dp/utility.js';
-import { parseSchema, type DatasetSchema, type IntegerColumn } from '../src/federation/schema.js';
+import { parseSchema, type DatasetSchema } from '../src/federation/schema.js';
 import { HeEncryptor } from '../src/he/encryptor.js';
 import { HeParams } from '../src/he/he-params.js';
 import { generateHeKeys } from '../src/he/keys.js';
@@ -103,39 +103,6 @@ function schemaFor(sumMax: number): DatasetSchema {
   return ds;
 }
 
-interface MeasureTerms { readonly sens: Sensitivity; readonly mu: Rational; readonly per: Rational }
-
-/**
- * The noise terms of each measure in cell order, as the wiring derives them from the plan: ρ split
- * evenly over the measures (zCDP composes by addition), a COUNT cell moves by 1 per person and a
- * SUM cell, shifted by its offset, by at most max − offset; μ per measure, μ/t per agency.
- */
-function measureTerms(cells: PlanCells, ds: DatasetSchema, rho: Rational, threshold: number): MeasureTerms[] {
-  const share = rational(rho.num, rho.den * BigInt(cells.measures.length));
-  return cells.measures.map((m, j): MeasureTerms => {
-    let noised: DpMeasure = { kind: 'count' };
-    if (m.kind === 'sum') {
-      const col = ds.columns[m.column ?? ''] as IntegerColumn;
-      const offset = cells.offsets[j] ?? 0n;
-      noised = { kind: 'sum', min: BigInt(col.min) - offset, max: BigInt(col.max) - offset };
-    }
-    const sens = measureSensitivity(noised);
-    const mu = calibrateMu(share, sens);
-    return { sens, mu, per: perAgencyMu(mu, threshold) };
-  });
-}
-
-/** One agency's noise for every cell (group × measure, cell order). */
-function cellNoise(terms: readonly MeasureTerms[], groups: number, rng: CryptoRandom): BigInt64Array {
-  const m = terms.length;
-  const out = new BigInt64Array(groups * m);
-  terms.forEach((t, j) => {
-    const draws = skellamVector(t.per, groups, rng);
-    for (let g = 0; g < groups; g++) out[g * m + j] = draws[g] ?? 0n;
-  });
-  return out;
-}
-
 /** A query shape; its cells (planCells) are computed once, as the agency does for packing anyway. */
 interface Shape { readonly name: string; readonly groups: number; readonly cells: PlanCells; readonly cellBounds: readonly bigint[] }
 
@@ -177,18 +144,18 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
     for (const fed of FEDERATIONS) {
       await using ledger = await BudgetLedger.open(join(dir, `budget-${fed.agencies}.ledger`), { budgets: { [DATASET]: '1000000' } });
       const samples = shapes.map(() => ({ noise: [] as number[], accounting: [] as number[], calibrate: [] as number[], encrypt: [] as number[], online: [] as number[] }));
-      let last: { terms: MeasureTerms[]; ciphertexts: number }[] = [];
+      let last: { terms: PrivacyTerms; ciphertexts: number }[] = [];
       // Repetition 0 warms up (JIT, SEAL) and is dropped; repetitions are outermost so drift on a
       // shared machine hits every shape alike.
       for (let r = 0; r <= reps; r++) {
         last = [];
         for (const [i, shape] of shapes.entries()) {
           const t0 = performance.now();
-          const terms = measureTerms(shape.cells, ds, QUERY_RHO, fed.threshold);
+          const terms = privacyTerms(shape.cells, ds, QUERY_RHO, fed.threshold);
           const tc = performance.now();
           await ledger.charge({ dataset: DATASET, queryId: `q${++query}`, rho: QUERY_RHO });
           const t1 = performance.now();
-          const noise = cellNoise(terms, shape.groups, rng);
+          const noise = drawCellNoise(terms, shape.groups, rng);
           const t2 = performance.now();
           const layout = planSlotLayout(shape.cellBounds, fed.agencies, params);
           const values = shape.cellBounds.map((_, j) => BigInt(j % 97));
@@ -222,8 +189,8 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
         rows.push({
           shape: shape.name, groups: shape.groups, agencies: fed.agencies, threshold: fed.threshold,
           cells: shape.cellBounds.length, ciphertexts: l.ciphertexts,
-          l1: l.terms.map((t) => t.sens.l1.toString()).join('; '), l2Squared: l.terms.map((t) => t.sens.l2Squared.toString()).join('; '),
-          mu: l.terms.map((t) => exact(t.mu)).join('; '), perAgencyMu: l.terms.map((t) => exact(t.per)).join('; '),
+          l1: l.terms.measures.map((t) => t.sensitivity.l1.toString()).join('; '), l2Squared: l.terms.measures.map((t) => t.sensitivity.l2Squared.toString()).join('; '),
+          mu: l.terms.measures.map((t) => exact(t.mu)).join('; '), perAgencyMu: l.terms.measures.map((t) => exact(t.agencyMu)).join('; '),
           noiseMs, accountingMs, calibrateMs, encryptMs, onlineMs,
           ratio: (noiseMs + accountingMs) / encryptMs, ratioOnline: (noiseMs + accountingMs) / onlineMs,
         });
