@@ -1,0 +1,138 @@
+/**
+ * `fedstat audit verify | show | prove` run in process through commander, as main.ts will run
+ * them: exit code 0 only for a log where everything holds, 5 (DATA_INVALID) with every finding
+ * listed otherwise; the federation file and published head are found beside the log by default;
+ * --since catches a rewritten log; --json output parses and matches the library's answers; the
+ * proof printed by `prove --json` is checked by a third party with only the operator's key.
+ */
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerAudit } from '../../src/cli/commands/audit.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { partyOfRole } from '../../src/federation/federation.js';
+import { checkEntryProof } from '../../src/transparency/audit-prove.js';
+import { treeHeadFileFor, writeTreeHeadFile } from '../../src/transparency/tree-head-file.js';
+import { treeHeadToJson } from '../../src/transparency/tree-head.js';
+import { createAuditFixture, queryEvents, type AuditFixture } from '../transparency/audit-fixture.js';
+
+let fx: AuditFixture;
+beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);
+afterAll(() => fx.close());
+afterEach(() => { process.exitCode = undefined; vi.restoreAllMocks(); });
+const T = 1_800_000_000_000;
+
+/** Runs `fedstat ARGS` in process; returns exit code, stdout and stderr. */
+async function fedstat(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
+  const program = new Command('fedstat').exitOverride();
+  registerAudit(program);
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(['node', 'fedstat', ...args]);
+  } finally {
+    vi.restoreAllMocks();
+  }
+  const code = process.exitCode ?? 0;
+  process.exitCode = undefined;
+  return { code: Number(code), out, err };
+}
+
+/** A log beside federation.json (fed/NAME) with its head published as NAME.head.json. */
+async function published(name: string, events: ReturnType<typeof queryEvents>) {
+  const log = await fx.writeLog(join('fed', name), events.map((e) => fx.entry(e.event, e.author)));
+  await writeTreeHeadFile(treeHeadFileFor(log.file), log.head);
+  return log;
+}
+const opts = () => ({ coordinator: fx.coordinator, keyAuthority: fx.keyAuthority });
+
+describe('fedstat audit', () => {
+  it('verify: exit 0 and a summary for a clean log, federation and head found beside it', async () => {
+    const { file, head } = await published('clean.tlog', queryEvents('q1', ['a1', 'a2'], T, opts()));
+    const r = await fedstat('audit', 'verify', file);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`${head.size} entries`);
+    expect(r.out).toContain(`the first ${head.size} entries are signed by the log operator`);
+    expect(r.out).toMatch(/a1\s+residents\s+1\s+0\.05\s+0\.05\s+1/);
+    expect(r.out).toContain('OK: every entry');
+    const j = await fedstat('audit', 'verify', file, '--json');
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.out)).toMatchObject({ ok: true, size: head.size, signedSize: head.size, findingCount: 0 });
+  });
+
+  it('verify: exit 5 listing each finding with its entry; --json puts the report in the error', async () => {
+    const events = queryEvents('q1', ['a1', 'a2'], T, opts()).slice(1); // the query is missing
+    const { file } = await published('bad.tlog', events);
+    const r = await fedstat('audit', 'verify', file, '--federation', fx.federationFile);
+    expect(r.code).toBe(EXIT.DATA);
+    const release = events.length - 1;
+    expect(r.out).toMatch(new RegExp(`\\n\\s*${release}\\s+release-without-query\\s+query q1 was released`));
+    expect(r.err).toMatch(/fedstat: the log does not verify: \d+ finding/);
+    const j = await fedstat('audit', 'verify', file, '--json');
+    expect(j.code).toBe(EXIT.DATA);
+    const doc = JSON.parse(j.out) as { error: { code: string; details: { report: { findings: { kind: string; entry: number }[] } } } };
+    expect(doc.error.code).toBe('DATA_INVALID');
+    expect(doc.error.details.report.findings).toContainEqual(expect.objectContaining({ kind: 'release-without-query', entry: release }));
+  });
+
+  it('verify --since: a log rewritten after the auditor kept a head fails; the same log extended passes', async () => {
+    const first = queryEvents('q1', ['a1', 'a2'], T, opts());
+    const { head: kept } = await fx.writeLog('kept.tlog', first.map((e) => fx.entry(e.event, e.author)));
+    const keptFile = join(fx.dir, 'kept-head.json');
+    writeFileSync(keptFile, JSON.stringify(treeHeadToJson(kept)));
+    const more = queryEvents('q2', ['a2', 'a3'], T + 10, { ...opts(), spentBefore: ['1/10', '1/20'] });
+    const extended = await published('extended.tlog', [...first, ...more]);
+    expect((await fedstat('audit', 'verify', extended.file, '--since', keptFile)).code).toBe(0);
+    const rewritten = await published('rewritten.tlog', [...first.slice(0, 3), ...more]);
+    const r = await fedstat('audit', 'verify', rewritten.file, '--since', keptFile);
+    expect(r.code).toBe(EXIT.DATA);
+    expect(r.out).toContain('inconsistent');
+  });
+
+  it('verify: a missing federation file or a malformed head file is a clear error, not a crash', async () => {
+    const { file } = await fx.writeLog('alone.tlog', [fx.entry({ type: 'refusal', at: T, queryId: 'q', agencyId: 'a1', reason: 'r' }, 'a1')]);
+    const r = await fedstat('audit', 'verify', file);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(r.err).toMatch(/pass --federation FILE/);
+    writeFileSync(join(fx.dir, 'bad-head.json'), '{"size": 3}');
+    const h = await fedstat('audit', 'verify', file, '--federation', fx.federationFile, '--head', join(fx.dir, 'bad-head.json'));
+    expect(h.code).toBe(EXIT.NETWORK); // BAD_MESSAGE: the head file is not a signed head
+    expect(h.err).toMatch(/malformed signed tree head/);
+  });
+
+  it('show: a table of every entry, filtered by agency or dataset, and JSON rows', async () => {
+    const { file } = await published('show.tlog', [...queryEvents('q1', ['a1', 'a2'], T, opts()), ...queryEvents('q2', ['a2', 'a3'], T, { ...opts(), dataset: 'firms' })]);
+    const r = await fedstat('audit', 'show', file);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/#\s+time \(UTC\)\s+kind\s+who\s+query\s+dataset\s+what/);
+    expect(r.out).toMatch(/0\s+2027-01-15 08:00:00\s+query\s+coordinator\s+q1\s+residents\s+asked a1,a2/);
+    expect(r.out).toContain('signatures not checked');
+    const j = await fedstat('audit', 'show', file, '--json', '--dataset', 'firms', '--agency', 'a3', '--federation', fx.federationFile);
+    const rows = JSON.parse(j.out) as { queryId: string; dataset: string; verified: boolean }[];
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((x) => x.queryId === 'q2' && x.dataset === 'firms' && x.verified)).toBe(true);
+    expect(JSON.parse((await fedstat('audit', 'show', file, '--json', '--agency', 'nobody')).out)).toEqual([]);
+  });
+
+  it('prove: the JSON proof checks with only the operator key; a bad index is a usage or query error', async () => {
+    const { file, head } = await published('prove.tlog', queryEvents('q1', ['a1', 'a2', 'a3'], T, opts()));
+    const r = await fedstat('audit', 'prove', file, '--entry', '4', '--json');
+    expect(r.code).toBe(0);
+    const proof: unknown = JSON.parse(r.out);
+    expect(checkEntryProof(proof, partyOfRole(fx.federation, 'coordinator').signingKey)).toEqual({ ok: true });
+    const text = await fedstat('audit', 'prove', file, '--entry', '4');
+    expect(text.out).toContain(`size ${head.size}, root`);
+    expect((await fedstat('audit', 'prove', file, '--entry', String(head.size))).code).toBe(EXIT.QUERY);
+    await expect(fedstat('audit', 'prove', file, '--entry', 'x')).rejects.toThrow(/--entry must be an integer/);
+    // Without a published head there is nothing signed to prove against.
+    const copy = join(fx.dir, 'fed', 'nohead.tlog');
+    copyFileSync(file, copy);
+    const none = await fedstat('audit', 'prove', copy, '--entry', '0');
+    expect(none.code).toBe(EXIT.QUERY);
+    expect(none.err).toMatch(/no tree head/);
+  });
+});
