@@ -182,11 +182,20 @@ export class Coordinator implements AsyncDisposable {
     return parseQuery(sql, this.federation.schema);
   }
 
-  /** The plan, its slot layout and the proof that no slot total reaches the plain modulus. */
-  explain(sql: string): QueryExplanation {
+  /**
+   * The plan, its slot layout and the proof that no slot total reaches the plain modulus (with
+   * room for the noise when `privacy` is given), without contacting anyone.
+   */
+  explain(sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold'> = {}): QueryExplanation {
     const plan = this.plan(sql);
-    const cells = planCells(plan, datasetSchemaOf(this.federation, plan.dataset));
-    return this.explanation(plan, cells, datasetParties(this.federation, plan.dataset).length, null);
+    const schema = datasetSchemaOf(this.federation, plan.dataset);
+    const cells = planCells(plan, schema);
+    const parties = datasetParties(this.federation, plan.dataset).length;
+    const given = options.privacy?.rho;
+    // Without discovering who serves the dataset: the threshold of all the parties allowed to.
+    const threshold = options.threshold ?? defaultThreshold(parties);
+    const terms = given === undefined ? null : privacyTerms(cells, schema, queryRho(given), threshold);
+    return this.explanation(plan, cells, parties, terms);
   }
 
   private explanation(plan: QueryPlan, cells: PlanCells, parties: number, terms: PrivacyTerms | null): QueryExplanation {

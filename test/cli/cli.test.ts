@@ -220,7 +220,9 @@ describe('fedstat CLI', () => {
     const r = await fedstat('query', '--federation', fed, '--explain', 'SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/groups: 2; per group: COUNT\(\*\), SUM\(income\)/);
-    expect(r.stdout).toMatch(/no-wrap proof: with up to 3 contributing agencies the largest slot total is [\d,]+ .* < plain modulus/);
+    expect(r.stdout).toMatch(/no-wrap proof: with up to 3 contributing agencies every slot total lies in a range of [\d,]+ .* < plain modulus/);
+    const noisy = await fedstat('query', '--federation', fed, '--explain', '--rho', '0.1', 'SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
+    expect(noisy.stdout).toMatch(/\(each adding noise within ±[\d,]+ per cell\)/);
     const j = JSON.parse((await fedstat('query', '--federation', fed, '--explain', '--json', 'SELECT COUNT(*) FROM residents')).stdout) as { ciphertexts: number; worstSlotTotal: number; plainModulus: number };
     expect(j.ciphertexts).toBe(1);
     expect(j.worstSlotTotal).toBeLessThan(j.plainModulus);

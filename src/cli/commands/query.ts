@@ -125,7 +125,7 @@ export function registerQuery(program: Command): void {
         insecure: opts.insecure === true,
       });
       if (opts.explain === true) {
-        const x = coordinator.explain(sql);
+        const x = coordinator.explain(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
         process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n`);
         return;
       }
