@@ -33,6 +33,19 @@ try {
   const longTerm = byCity.rows.reduce((s, r) => s + (r['long_term'] as bigint), 0n);
   const total = all.rows[0]?.['n'] as bigint;
   console.log(`province: ${longTerm} of ${total} registered migrants (${((Number(longTerm) / Number(total)) * 100).toFixed(1)}%) are long-term residents`);
+
+  // The same table with differential privacy: each bureau charges rho = 0.05 to its own budget and
+  // adds noise before encrypting, so not even the key authority sees the exact counts. Every
+  // released number carries its 95 % interval.
+  const noisy = await coordinator.query(
+    'SELECT city, COUNT(*) AS long_term FROM residence_registrations WHERE months_resident >= 6 GROUP BY city',
+    { requireAll: true, privacy: { rho: '0.05' } },
+  );
+  console.log(`privacy: rho ${noisy.privacy?.rho ?? ''} per bureau, (${noisy.privacy?.epsilon.toFixed(2) ?? ''}, ${noisy.privacy?.delta ?? ''})-DP`);
+  noisy.rows.forEach((row, i) => {
+    const ci = noisy.uncertainty?.[i]?.['long_term']?.ci95;
+    console.log(`${String(row['city'])}\t${String(row['long_term'])}\t[${String(ci?.[0])}, ${String(ci?.[1])}]`);
+  });
 } catch (e) {
   // Every failure is a FedstatError with a code and a one-line message that says what to do.
   if (isFedstatError(e)) {

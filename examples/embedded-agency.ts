@@ -7,12 +7,14 @@
  * mTLS with the certificate the federation CA issued the agency.
  *
  *   node dist/examples/embedded-agency.js --federation fed/federation.json --key fed/keys/cd-psb.key \
- *     --data residence_registrations=data/cd-psb.residence_registrations.csv [--db agency.duckdb]
+ *     --data residence_registrations=data/cd-psb.residence_registrations.csv [--db agency.duckdb] \
+ *     [--budget residence_registrations=1 --ledger cd-psb.ledger]
  */
 import { Server } from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createAgency } from 'fedstat/agency';
+import { BudgetLedger } from 'fedstat/dp';
 import { loadFederation, loadKeyFile, parseEndpoint, party, partyOfRole } from 'fedstat/federation';
 import { openDuckDbStore } from 'fedstat/store';
 import { addAgencyService, serverCredentials, SERVER_OPTIONS } from 'fedstat/transport';
@@ -23,6 +25,8 @@ const { values } = parseArgs({
     key: { type: 'string' },
     data: { type: 'string', multiple: true },
     db: { type: 'string', default: ':memory:' },
+    budget: { type: 'string', multiple: true, default: [] },
+    ledger: { type: 'string' },
   },
 });
 if (values.federation === undefined || values.key === undefined || values.data === undefined) {
@@ -42,9 +46,13 @@ for (const spec of values.data) {
   const report = await store.loadCsv(dataset, federation.schema.datasets[dataset]!, file);
   console.log(`loaded ${report.rowsLoaded} ${dataset} records`);
 }
-const agency = await createAgency({ federation, secrets, store });
+// 3. The agency's own privacy budget per dataset: every differentially private query is charged
+//    here, durably, before the agency reads its data; the coordinator cannot spend it.
+const budgets = Object.fromEntries(values.budget.map((spec) => spec.split('=') as [string, string]));
+const ledger = values.ledger === undefined ? undefined : await BudgetLedger.open(values.ledger, { budgets });
+const agency = await createAgency({ federation, secrets, store, ...(ledger === undefined ? {} : { ledger }) });
 
-// 3. The service that already existed: a gRPC server (with whatever it served before) ...
+// 4. The service that already existed: a gRPC server (with whatever it served before) ...
 const grpcServer = new Server(SERVER_OPTIONS);
 // ... now also answering fedstat queries, from the federation's coordinator only.
 addAgencyService(grpcServer, agency, [partyOfRole(federation, 'coordinator').id]);
@@ -59,14 +67,14 @@ const port = await new Promise<number>((resolve, reject) => {
 const http = createServer((req, res) => {
   void agency.describe().then((d) => {
     res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ agency: d.agencyId, datasets: d.datasets }));
+    res.end(JSON.stringify({ agency: d.agencyId, datasets: d.datasets, budgets: d.budgets }));
   });
 });
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 const httpAddress = http.address();
 console.log(JSON.stringify({ event: 'ready', agency: agency.id, grpcPort: port, httpPort: typeof httpAddress === 'object' && httpAddress !== null ? httpAddress.port : 0 }));
 
-// 4. Graceful shutdown: stop taking calls, then release the SEAL objects and the store.
+// 5. Graceful shutdown: stop taking calls, then release the SEAL objects, the ledger and the store.
 const shutdown = (): void => {
   http.close();
   grpcServer.tryShutdown(() => void agency.close().then(() => process.exit(0)));

@@ -39,7 +39,8 @@ beforeAll(async () => {
   });
   await Promise.all(BUREAUS.map((id) => new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [example('embedded-agency'), '--federation', init.federationFile,
-      '--key', init.keyFiles[id]!, '--data', `residence_registrations=${csv[id]}`, '--db', join(dir, `${id}.duckdb`)],
+      '--key', init.keyFiles[id]!, '--data', `residence_registrations=${csv[id]}`, '--db', join(dir, `${id}.duckdb`),
+      '--budget', 'residence_registrations=1', '--ledger', join(dir, `${id}.ledger`)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     child.once('exit', (code) => reject(new Error(`embedded agency ${id} exited with ${code}`)));
@@ -65,5 +66,10 @@ describe('examples', () => {
       expect(stdout).toContain(`${String(row['city'])}\t${String(row['long_term'])}\t${Number(row['avg_age']).toFixed(1)}`);
     }
     expect(stdout).toMatch(/province: \d+ of \d+ registered migrants/);
+    // The private table: one line per city, each released count inside its own 95 % interval.
+    expect(stdout).toMatch(/privacy: rho 0\.05 per bureau, \([\d.]+, 1e-9\)-DP/);
+    const noisy = [...stdout.matchAll(/^(.+)\t(\d+)\t\[(\d+), (\d+)\]$/gmu)];
+    expect(noisy.map((m) => m[1]).sort()).toEqual(expected.rows.map((r) => String(r['city'])).sort());
+    for (const m of noisy) expect(Number(m[3]) <= Number(m[2]) && Number(m[2]) <= Number(m[4])).toBe(true);
   });
 });
