@@ -19,7 +19,7 @@
  * Concurrency: charges in one process go through one queue; each flush takes every pending
  * charge, decides them in arrival order against the running total, appends the accepted ones in
  * one write and one fsync (group commit), then acknowledges them. Across processes the lock file
- * (`budget-lock.ts`) allows one writer.
+ * (`src/util/file-lock.ts`) allows one writer.
  *
  * Replays: a (dataset, queryId) pair is charged at most once; a second charge is rejected with
  * REPLAY, never answered as an idempotent success, because answering the same query again with
@@ -30,7 +30,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FedstatError } from '../errors.js';
-import { acquireLedgerLock } from './budget-lock.js';
+import { acquireFileLock } from '../util/file-lock.js';
 import { encodeCharge, MAX_NAME, type LedgerEntry } from './budget-record.js';
 import { formatRho, parseRho, rhoAdd, rhoCompare, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
 import { replayLedger } from './budget-replay.js';
@@ -121,7 +121,7 @@ export class BudgetLedger {
     for (const [dataset, value] of Object.entries(options.budgets)) {
       budgets.set(dataset, toRho(value, `the budget for dataset ${dataset}`, 'CONFIG_INVALID'));
     }
-    const unlock = await acquireLedgerLock(`${file}.lock`);
+    const unlock = await acquireFileLock(`${file}.lock`, 'budget ledger');
     let handle: FileHandle | null = null;
     try {
       const existed = await fs.stat(file).then((s) => s, () => null);

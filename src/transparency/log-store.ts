@@ -27,7 +27,7 @@ import { dirname } from 'node:path';
 import { FedstatError } from '../errors.js';
 import { consistencyProof } from './consistency-proof.js';
 import { inclusionProof } from './inclusion-proof.js';
-import { acquireLogLock } from './log-lock.js';
+import { acquireFileLock } from '../util/file-lock.js';
 import { LOG_MAGIC, MAX_ENTRY_BYTES, readRecordLength, recordBytes, RECORD_HEADER_BYTES, writeRecord } from './log-record.js';
 import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from './log-scan.js';
 import { MerkleAccumulator } from './merkle-accumulator.js';
@@ -121,7 +121,7 @@ export class TransparencyLogStore {
   static async open(file: string, options: LogStoreOptions): Promise<TransparencyLogStore> {
     // Fail on bad options before touching the disk (signing an empty head checks logId and key).
     signTreeHead({ logId: options.logId, size: 0, rootHash: new Uint8Array(HASH_BYTES), timestamp: 0 }, options.secretKey);
-    const unlock = await acquireLogLock(`${file}.lock`);
+    const unlock = await acquireFileLock(`${file}.lock`, 'transparency log');
     let handle: FileHandle | null = null;
     try {
       const existed = await fs.stat(file).then((s) => s, () => null);

@@ -1,14 +1,16 @@
 /**
- * @internal One process per ledger: `<ledger>.lock` (mode 0600) holding `{"pid","host"}`, created
- * atomically (O_EXCL draft file, then link(2), which fails if the lock exists). Two writers would each check the budget against their own view of the file
- * and could together overspend it, so a second open is refused.
+ * @internal One writing process per file: `<file>.lock` (mode 0600) holding `{"pid","host"}`,
+ * created atomically (O_EXCL draft file, then link(2), which fails if the lock exists). Two
+ * writers of a budget ledger would each check the budget against their own view of the file and
+ * could together overspend it; two writers of a transparency log would sign heads of different
+ * trees of one size (a fork by accident). So a second open is refused.
  *
  * Stale locks (the holder was killed) are taken over only when the recorded pid is on this host
  * and `kill(pid, 0)` says ESRCH. The takeover renames the stale file to a unique name first
  * (atomic: of two processes racing for the same stale lock only one rename succeeds) and checks
  * that what it renamed is the stale lock it inspected; if a live lock was moved in between, it
  * is linked back. A pid reused by an unrelated process makes the lock look live: the error says
- * to remove the file by hand, which is safe exactly when no fedstat process uses the ledger.
+ * to remove the file by hand, which is safe exactly when no fedstat process uses the file.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -38,12 +40,15 @@ function alive(pid: number): boolean {
 
 const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
-function ioError(lock: string, e: unknown): FedstatError {
-  return new FedstatError('IO', `cannot create the budget ledger lock ${lock}: ${code(e) ?? String(e)}; check the directory's permissions`, { cause: e });
+function ioError(what: string, lock: string, e: unknown): FedstatError {
+  return new FedstatError('IO', `cannot create the ${what} lock ${lock}: ${code(e) ?? String(e)}; check the directory's permissions`, { cause: e });
 }
 
-/** Acquires the lock; returns the function that releases it. */
-export async function acquireLedgerLock(lock: string): Promise<() => Promise<void>> {
+/**
+ * Acquires the lock file `lock` for the `what` it guards (e.g. "budget ledger", named in errors);
+ * returns the function that releases it. Throws FedstatError IO.
+ */
+export async function acquireFileLock(lock: string, what: string): Promise<() => Promise<void>> {
   const mine = JSON.stringify({ pid: process.pid, host: hostname() });
   for (let attempt = 0; attempt < 3; attempt++) {
     // Written to a private file first and linked into place (link fails with EEXIST atomically),
@@ -66,7 +71,7 @@ export async function acquireLedgerLock(lock: string): Promise<() => Promise<voi
       };
     } catch (e) {
       await fs.rm(draft, { force: true });
-      if (code(e) !== 'EEXIST') throw ioError(lock, e);
+      if (code(e) !== 'EEXIST') throw ioError(what, lock, e);
     }
     const text = await fs.readFile(lock, 'utf8').catch(() => null);
     if (text === null) continue; // released meanwhile: retry
@@ -75,7 +80,7 @@ export async function acquireLedgerLock(lock: string): Promise<() => Promise<voi
     if (!stale) {
       const who = held === null ? 'an unreadable lock' : held.pid === process.pid ? 'this process' : `process ${held.pid} on ${held.host}`;
       throw new FedstatError('IO',
-        `budget ledger is already open (${who} holds ${lock}); close it there first, or remove ${lock} if no fedstat process uses the ledger`,
+        `${what} is already open (${who} holds ${lock}); close it there first, or remove ${lock} if no fedstat process uses it`,
         { details: { lock } });
     }
     const aside = `${lock}.stale-${randomBytes(6).toString('hex')}`;
@@ -83,11 +88,11 @@ export async function acquireLedgerLock(lock: string): Promise<() => Promise<voi
       await fs.rename(lock, aside);
     } catch (e) {
       if (code(e) === 'ENOENT') continue; // someone else took it over: retry
-      throw ioError(lock, e);
+      throw ioError(what, lock, e);
     }
     const moved = await fs.readFile(aside, 'utf8').catch(() => null);
     if (moved !== text) await fs.link(aside, lock).catch(() => undefined); // a live lock: put it back
     await fs.rm(aside, { force: true });
   }
-  throw new FedstatError('IO', `could not take the budget ledger lock ${lock} after 3 attempts; retry, or remove it if no fedstat process uses the ledger`);
+  throw new FedstatError('IO', `could not take the ${what} lock ${lock} after 3 attempts; retry, or remove it if no fedstat process uses it`);
 }
