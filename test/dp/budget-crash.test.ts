@@ -3,14 +3,14 @@
  * is SIGKILLed at random moments; after each kill the ledger must reopen (taking over the dead
  * child's lock) and count at least every charge the child saw acknowledged, and never more than
  * it requested. The child runs the TypeScript source under Node 22's type stripping, with the
- * same `.js` → `.ts` resolve hook that src/he/isolated/worker-entry.ts uses for its worker.
+ * same `.js` → `.ts` resolve hook that src/he/isolated/worker-entry.ts uses (test/helpers/ts-child.ts).
  */
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnTsChild } from '../helpers/ts-child.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { isFedstatError } from '../../src/errors.js';
 
@@ -18,21 +18,6 @@ const dir = mkdtempSync(join(tmpdir(), 'fedstat-budget-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CHILD = new URL('./fixtures/budget-crash-child.ts', import.meta.url).href;
-const BOOTSTRAP = `
-const { registerHooks } = process.getBuiltinModule('node:module');
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    try { return nextResolve(specifier, context); } catch (e) {
-      const parent = context.parentURL;
-      if (specifier.startsWith('.') && specifier.endsWith('.js') && typeof parent === 'string' && parent.endsWith('.ts')) {
-        return nextResolve(specifier.slice(0, -3) + '.ts', context);
-      }
-      throw e;
-    }
-  },
-});
-import(${JSON.stringify(CHILD)}).catch((e) => { console.error(e); process.exit(3); });
-`;
 
 /** Independent reference: every ρ the child uses, in units of 1/42000 (lcm of its denominators). */
 const UNITS: Record<string, bigint> = { '0.001': 42n, '0.0025': 105n, '0.01': 420n, '0.02': 840n, '1/300': 140n, '1/7': 6000n };
@@ -44,9 +29,7 @@ interface Run { acked: Map<string, string>; tried: Map<string, string>; events: 
 /** Runs the child until it has printed `killAfter` events (or `killAfterMs` passed), then SIGKILLs it. */
 function runChild(file: string, killAfter: number, killAfterMs: number | null, fromSpawn = false): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', BOOTSTRAP], {
-      env: { ...process.env, LEDGER_FILE: file, LEDGER_BUDGET: BUDGET }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnTsChild(CHILD, { LEDGER_FILE: file, LEDGER_BUDGET: BUDGET });
     const run: Run = { acked: new Map(), tried: new Map(), events: 0, opened: false, signal: null };
     let buffered = '';
     let stderr = '';

@@ -7,11 +7,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { composeRho, skellamRho } from '../../src/dp/accountant.js';
 import { compare, rational, sub } from '../../src/dp/rational.js';
-import { FedstatError } from '../../src/errors.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import { planCells } from '../../src/protocol/cells.js';
 import { openQueryRho, parseQueryRho, privacyTerms, queryRho, queryRhoText } from '../../src/protocol/privacy-terms.js';
 import { parseQuery } from '../../src/query/parse.js';
+import { fedstatErrorOf } from '../helpers/fedstat-error.js';
 
 const schema = parseSchema({
   datasets: {
@@ -27,16 +27,6 @@ const schema = parseSchema({
   },
 }, 'schema.json');
 const ds = schema.datasets['r']!;
-
-function errorOf(fn: () => unknown): FedstatError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FedstatError');
-}
 
 describe('privacy terms', () => {
   it('takes each measure\'s sensitivity from the schema bounds of what the agencies noise (shifted sums)', () => {
@@ -67,13 +57,13 @@ describe('privacy terms', () => {
   it('keeps ρ on the 10^-12 grid and within range, from users and on the wire', () => {
     expect(parseQueryRho('0.05')).toEqual(rational(1n, 20n));
     expect(parseQueryRho('1e-12')).toEqual(rational(1n, 10n ** 12n));
-    expect(errorOf(() => parseQueryRho('0.0000000000015')).message).toMatch(/more than 12 decimal places/);
-    expect(errorOf(() => parseQueryRho('0')).code).toBe('QUERY_INVALID');
-    expect(errorOf(() => parseQueryRho('101')).message).toMatch(/above the maximum/);
-    expect(errorOf(() => queryRho(rational(1n, 3n))).code).toBe('QUERY_INVALID');
+    expect(fedstatErrorOf(() => parseQueryRho('0.0000000000015')).message).toMatch(/more than 12 decimal places/);
+    expect(fedstatErrorOf(() => parseQueryRho('0')).code).toBe('QUERY_INVALID');
+    expect(fedstatErrorOf(() => parseQueryRho('101')).message).toMatch(/above the maximum/);
+    expect(fedstatErrorOf(() => queryRho(rational(1n, 3n))).code).toBe('QUERY_INVALID');
     expect(openQueryRho(queryRhoText(rational(1n, 20n)))).toEqual(rational(1n, 20n));
     for (const bad of ['0.05', '2/40', '1/3', '0/1', '101/1', '-1/2', 1, null, '1/0']) {
-      expect(errorOf(() => openQueryRho(bad)).code).toBe('BAD_MESSAGE');
+      expect(fedstatErrorOf(() => openQueryRho(bad)).code).toBe('BAD_MESSAGE');
     }
   });
 
@@ -81,7 +71,7 @@ describe('privacy terms', () => {
     const wide = parseSchema({ datasets: { w: { columns: { g: { type: 'category', values: Array.from({ length: 4096 }, (_, i) => `v${i}`) }, v: { type: 'integer', min: 0, max: 2_000_000 } } } } }, 'w.json');
     const ws = wide.datasets['w']!;
     const plan = parseQuery('SELECT g, SUM(v) FROM w GROUP BY g', wide);
-    const e = errorOf(() => privacyTerms(planCells(plan, ws), ws, parseQueryRho('0.1'), 3));
+    const e = fedstatErrorOf(() => privacyTerms(planCells(plan, ws), ws, parseQueryRho('0.1'), 3));
     expect(e.code).toBe('PLAN_UNSAFE');
     expect(e.message).toMatch(/million sampler steps at each agency.*raise rho, narrow the bounds of the summed columns, or group by fewer columns/);
     // The same SUM over one group is fine.
@@ -91,7 +81,7 @@ describe('privacy terms', () => {
   it('refuses a SUM whose noise no agency could sample', () => {
     const wide = parseSchema({ datasets: { w: { columns: { v: { type: 'integer', min: 0, max: 9_000_000_000_000 } } } } }, 'w.json');
     const plan = parseQuery('SELECT SUM(v) FROM w', wide);
-    const e = errorOf(() => privacyTerms(planCells(plan, wide.datasets['w']!), wide.datasets['w']!, parseQueryRho('0.001'), 1));
+    const e = fedstatErrorOf(() => privacyTerms(planCells(plan, wide.datasets['w']!), wide.datasets['w']!, parseQueryRho('0.001'), 1));
     expect(e.code).toBe('PLAN_UNSAFE');
     expect(e.message).toMatch(/raise rho or narrow the column's bounds/);
   });

@@ -5,14 +5,14 @@
  * its last complete entry, hold every entry the child saw acknowledged at its acknowledged
  * index, hold nothing the child never tried, and agree with every tree head the child was
  * given. Afterwards appending continues. The child runs the TypeScript source under Node 22's
- * type stripping with the `.js` → `.ts` resolve hook of test/dp/budget-crash.test.ts.
+ * type stripping (test/helpers/ts-child.ts).
  */
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnTsChild } from '../helpers/ts-child.js';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
@@ -22,28 +22,13 @@ const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CHILD = new URL('./fixtures/log-crash-child.ts', import.meta.url).href;
-const BOOTSTRAP = `
-const { registerHooks } = process.getBuiltinModule('node:module');
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    try { return nextResolve(specifier, context); } catch (e) {
-      const parent = context.parentURL;
-      if (specifier.startsWith('.') && specifier.endsWith('.js') && typeof parent === 'string' && parent.endsWith('.ts')) {
-        return nextResolve(specifier.slice(0, -3) + '.ts', context);
-      }
-      throw e;
-    }
-  },
-});
-import(${JSON.stringify(CHILD)}).catch((e) => { console.error(e); process.exit(3); });
-`;
 
 interface Ack { index: number; headSize: number; root: string }
 interface Run { acked: Map<string, Ack>; tried: Set<string>; opened: boolean }
 
 function runChild(file: string, killAfterEvents: number, killAfterMs: number | null, fromSpawn: boolean): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', BOOTSTRAP], { env: { ...process.env, TLOG_FILE: file }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTsChild(CHILD, { TLOG_FILE: file });
     const run: Run = { acked: new Map(), tried: new Set(), opened: false };
     let buffered = '';
     let stderr = '';
