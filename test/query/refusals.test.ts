@@ -1,19 +1,12 @@
+import { fedstatErrorOf } from '../helpers/fedstat-error.js';
 import { describe, expect, it } from 'vitest';
-import { FedstatError } from '../../src/errors.js';
+import type { FedstatError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { parseQuery, QUERY_LIMITS } from '../../src/query/index.js';
 import { RESIDENTS } from './fixtures.js';
 
 /** The FedstatError parseQuery throws for `sql` (fails the test if it returns or throws anything else). */
-function error(sql: string): FedstatError {
-  try {
-    parseQuery(sql, RESIDENTS);
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error(`parseQuery accepted: ${sql}`);
-}
+const error = (sql: string): FedstatError => fedstatErrorOf(() => parseQuery(sql, RESIDENTS));
 
 /** Checks code, message text, one-line message, and (when given) the reported line:column. */
 function refuses(sql: string, code: ErrorCode, pattern: RegExp, at?: [number, number]): FedstatError {

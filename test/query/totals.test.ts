@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the tests mutate wire JSON */
 import fc from 'fast-check';
+import { fedstatErrorOf } from '../helpers/fedstat-error.js';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/disclosure/table.js';
 import type { MarginsReleased } from '../../src/disclosure/table.js';
@@ -13,15 +14,8 @@ import { RESIDENTS } from './fixtures.js';
 
 const q = (sql: string): QueryPlan => parseQuery(sql, RESIDENTS);
 
-function error(sql: string): FedstatError {
-  try {
-    parseQuery(sql, RESIDENTS);
-  } catch (e) {
-    if (e instanceof FedstatError) return e;
-    throw e;
-  }
-  throw new Error(`parseQuery accepted: ${sql}`);
-}
+/** The FedstatError parseQuery throws for `sql` (fails the test if it returns or throws anything else). */
+const error = (sql: string): FedstatError => fedstatErrorOf(() => parseQuery(sql, RESIDENTS));
 
 /** Line and column of an offset, computed independently of the implementation. */
 function lineColumn(sql: string, offset: number): [number, number] {
