@@ -259,8 +259,7 @@ export class Coordinator implements AsyncDisposable {
     const cells = planCells(plan, schema);
     const candidates = datasetParties(this.federation, plan.dataset);
     const rho = this.releaseRho(plan, cells, options);
-    // Fail before asking anyone: with threshold 1 each agency's noise is largest, so if that fits, any threshold does.
-    if (rho !== null) this.layoutFor(cells, candidates.length, privacyTerms(cells, schema, rho, 1));
+    this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
     const t1 = performance.now();
 
     const { described, failed } = await this.discover();
@@ -277,6 +276,7 @@ export class Coordinator implements AsyncDisposable {
     // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
     if (serving.length === 0) this.checkQuorum(queryId, [], failedServing, failedServing.length, 1, mode, options);
     const threshold = this.threshold(serving.length, options.threshold);
+    // The noise depends on the threshold: still before any query is sent or any budget spent.
     const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
     const layout = this.layoutFor(cells, candidates.length, terms);
     const now = clock();
