@@ -43,6 +43,9 @@ export interface AuditShowOptions {
 const list = (ids: readonly string[]): string => (ids.length === 0 ? 'none' : ids.join(','));
 const rho = (text: string): string => formatRho(parseCanonicalRho(text) ?? RHO_ZERO);
 
+/** ISO 8601 UTC, or the raw number for a time past what Date represents (year 275760). */
+const isoTime = (ms: number): string => (ms <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`);
+
 /** The one-line summary of an event. */
 export function describeEvent(e: AuditEvent): string {
   switch (e.type) {
@@ -93,7 +96,7 @@ function rowOf(index: number, entry: Uint8Array, options: AuditShowOptions, data
   const dataset = event.type === 'budget' ? event.dataset : datasets.get(event.queryId) ?? '';
   if (options.dataset !== undefined && dataset !== options.dataset) return null;
   if (options.agency !== undefined && !involves(event, options.agency, author)) return null;
-  return { index, time: new Date(event.at).toISOString(), kind: event.type, who: author, queryId: event.queryId, dataset, what: describeEvent(event), verified };
+  return { index, time: isoTime(event.at), kind: event.type, who: author, queryId: event.queryId, dataset, what: describeEvent(event), verified };
 }
 
 /**

@@ -26,3 +26,4 @@ export { AuditPolicyChecker, type BudgetSummary } from './audit-policy.js';
 export { verifyAuditLog, type AuditReport, type AuditVerifyOptions } from './audit-verify.js';
 export { auditRows, describeEvent, type AuditRow, type AuditShowOptions } from './audit-show.js';
 export { checkEntryProof, proveEntry, type EntryProofJson } from './audit-prove.js';
+export { SignedEntrySink, TransparencyLogSink } from './log-sink.js';

@@ -112,4 +112,10 @@ describe('auditRows', () => {
     expect(checked.filter((r) => r.verified === false).map((r) => r.index)).toEqual([entries.length - 2, entries.length - 1]);
     expect(checked.filter((r) => r.verified === true).length).toBe(events.length);
   });
+
+  it('show a time beyond what Date represents as its raw number instead of failing', async () => {
+    const at = Number.MAX_SAFE_INTEGER;
+    const { file } = await fx.writeLog('show-time.tlog', [fx.entry({ type: 'refusal', at, queryId: 'q', agencyId: 'a1', reason: 'r' }, 'a1')]);
+    expect((await collect(file))[0]!.time).toBe(`${at} ms`);
+  });
 });

@@ -1,0 +1,72 @@
+/**
+ * The seam between the system's audit events (src/audit/events.ts: AuditSink.append is
+ * synchronous, called where things happen) and the signed log: each event is signed at once as
+ * its author's entry, then handed on. Two ends:
+ *
+ * - `SignedEntrySink` hands each signed entry to a callback: an agency or the key authority
+ *   collects its entries to send to the log operator with its answer.
+ * - `TransparencyLogSink` appends each signed entry to the operator's TransparencyLogStore.
+ *   Appends are asynchronous (durable only after fsync), so the sink tracks them: `flush()`
+ *   resolves when every entry so far is durable and rejects with the first failure. Whoever is
+ *   about to act on a logged event (release a result, hand out a tree head) awaits `flush()`
+ *   first: nothing is acted on before it is in the log.
+ */
+import type { AuditEvent, AuditSink } from '../audit/events.js';
+import { entryFromEvent } from './log-entry.js';
+import type { AppendResult, TransparencyLogStore } from './log-store.js';
+
+/** Signs every event as `author` and passes the entry bytes to `deliver`. */
+export class SignedEntrySink implements AuditSink {
+  readonly author: string;
+  readonly #secretKey: Uint8Array;
+  readonly #deliver: (entry: Uint8Array, event: AuditEvent) => void;
+
+  /** `secretKey`: the author's 64-byte Ed25519 secret key (as in its key file). */
+  constructor(author: string, secretKey: Uint8Array, deliver: (entry: Uint8Array, event: AuditEvent) => void) {
+    this.author = author;
+    this.#secretKey = secretKey;
+    this.#deliver = deliver;
+  }
+
+  /** Signs and delivers; RangeError for a malformed event (a caller's bug). */
+  append(event: AuditEvent): void {
+    this.#deliver(entryFromEvent(event, this.author, this.#secretKey), event);
+  }
+}
+
+/** Signs every event as `author` and appends it to `store`; see `flush`. */
+export class TransparencyLogSink implements AuditSink {
+  readonly store: TransparencyLogStore;
+  readonly #signer: SignedEntrySink;
+  #pending: Promise<AppendResult>[] = [];
+
+  constructor(store: TransparencyLogStore, author: string, secretKey: Uint8Array) {
+    this.store = store;
+    this.#signer = new SignedEntrySink(author, secretKey, (entry) => { this.appendEntry(entry); });
+  }
+
+  append(event: AuditEvent): void {
+    this.#signer.append(event);
+  }
+
+  /** Appends an entry another party signed (an agency's, delivered with its answer). */
+  appendEntry(entry: Uint8Array): void {
+    const p = this.store.append(entry);
+    p.catch(() => undefined); // reported by flush, never as an unhandled rejection
+    this.#pending.push(p);
+  }
+
+  /**
+   * Resolves with the appends since the last flush once all are durable (each with its index and
+   * a signed head covering it); rejects with the first of them that failed (FedstatError from
+   * the store: the events of a failed append are not in the log, so do not act on them).
+   */
+  async flush(): Promise<AppendResult[]> {
+    const batch = this.#pending;
+    this.#pending = [];
+    const results = await Promise.allSettled(batch);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<AppendResult>).value);
+  }
+}
