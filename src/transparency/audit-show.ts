@@ -38,6 +38,8 @@ export interface AuditShowOptions {
   readonly dataset?: string;
   /** Check signatures against this federation. */
   readonly federation?: Federation;
+  /** Only entries from this index on (say, the size of the last tree head you saw). */
+  readonly from?: number;
 }
 
 const list = (ids: readonly string[]): string => (ids.length === 0 ? 'none' : ids.join(','));
@@ -105,6 +107,8 @@ function rowOf(index: number, entry: Uint8Array, options: AuditShowOptions, data
  * were yielded).
  */
 export async function* auditRows(file: string, options: AuditShowOptions = {}): AsyncGenerator<AuditRow> {
+  const from = options.from ?? 0;
+  if (!Number.isSafeInteger(from) || from < 0) throw new RangeError('from is an entry index');
   let h;
   try {
     h = await open(file, 'r');
@@ -116,8 +120,9 @@ export async function* auditRows(file: string, options: AuditShowOptions = {}): 
     const datasets = new Map<string, string>();
     try {
       for await (const r of scanRecords(h)) {
+        // Earlier entries are still read: a later entry's dataset comes from its query's plan.
         const row = rowOf(r.index, r.entry, options, datasets);
-        if (row !== null) yield row;
+        if (row !== null && r.index >= from) yield row;
       }
     } catch (e) {
       if (e instanceof LogCorruptError) throw new FedstatError('DATA_INVALID', `${file} is corrupt at ${e.message}; run fedstat audit verify for the details`, { cause: e });

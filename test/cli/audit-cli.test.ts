@@ -105,7 +105,7 @@ describe('fedstat audit', () => {
   });
 
   it('show: a table of every entry, filtered by agency or dataset, and JSON rows', async () => {
-    const { file } = await published('show.tlog', [...queryEvents('q1', ['a1', 'a2'], T, opts()), ...queryEvents('q2', ['a2', 'a3'], T, { ...opts(), dataset: 'firms' })]);
+    const { file, heads } = await published('show.tlog', [...queryEvents('q1', ['a1', 'a2'], T, opts()), ...queryEvents('q2', ['a2', 'a3'], T, { ...opts(), dataset: 'firms' })]);
     const r = await fedstat('audit', 'show', file);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/#\s+time \(UTC\)\s+kind\s+who\s+query\s+dataset\s+what/);
@@ -116,6 +116,14 @@ describe('fedstat audit', () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((x) => x.queryId === 'q2' && x.dataset === 'firms' && x.verified)).toBe(true);
     expect(JSON.parse((await fedstat('audit', 'show', file, '--json', '--agency', 'nobody')).out)).toEqual([]);
+    // --since: an entry index, or a kept head file (entries after it); datasets still come from earlier queries.
+    const fromIndex = JSON.parse((await fedstat('audit', 'show', file, '--json', '--since', '12')).out) as { index: number; dataset: string }[];
+    expect(fromIndex[0]!.index).toBe(12);
+    expect(fromIndex.every((x) => x.index >= 12 && x.dataset !== '')).toBe(true);
+    const headFile = join(fx.dir, 'kept-for-show.json');
+    writeFileSync(headFile, JSON.stringify(treeHeadToJson(heads[14]!)));
+    const fromHead = JSON.parse((await fedstat('audit', 'show', file, '--json', '--since', headFile)).out) as { index: number }[];
+    expect(fromHead.map((x) => x.index)[0]).toBe(15);
   });
 
   it('prove: the JSON proof checks with only the operator key; a bad index is a usage or query error', async () => {

@@ -8,11 +8,13 @@
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import { verifyAuditLog, type AuditReport } from '../../src/transparency/audit-verify.js';
+import { hashLeaf } from '../../src/transparency/merkle-hash.js';
 import { signTreeHead, type SignedTreeHead } from '../../src/transparency/tree-head.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
 
@@ -209,5 +211,27 @@ describe('verifyAuditLog', () => {
     const { file } = await write(entries);
     const r = await verifyAuditLog(file, { federation: fx.federation, maxFindings: 3 });
     expect([r.findings.length, r.findingCount]).toEqual([3, entries.length]);
+  });
+
+  it('catches an attacker who changes one byte of an entry and rewrites its checksum: the entry by index, and the head', async () => {
+    const entries = sign(q('q1'));
+    const { file, head } = await write(entries);
+    const original = readFileSync(file);
+    const offsets: number[] = [];
+    for (let off = 16, i = 0; i < entries.length; off += 8 + entries[i]!.length + 32, i++) offsets.push(off);
+    const tampered = join(fx.dir, 'tampered.tlog');
+    await fc.assert(fc.asyncProperty(fc.nat({ max: entries.length - 1 }), fc.nat(), fc.integer({ min: 1, max: 255 }), async (i, pos, x) => {
+      const entry = Uint8Array.from(entries[i]!);
+      entry[pos % entry.length]! ^= x;
+      const copy = Buffer.from(original);
+      copy.set(entry, offsets[i]! + 8);
+      copy.set(hashLeaf(entry), offsets[i]! + 8 + entry.length); // a consistent record: only signatures and heads can tell
+      writeFileSync(tampered, copy);
+      const r = await verifyAuditLog(tampered, { federation: fx.federation, heads: [head] });
+      const kinds = r.findings.filter((f) => f.entry === i).map((f) => f.kind);
+      expect(kinds.length, `byte ${pos % entry.length} of entry ${i}`).toBeGreaterThan(0);
+      expect(['malformed', 'bad-signature', 'unknown-author']).toContain(kinds[0]);
+      expect(found(r)).toContainEqual(['root-mismatch', null]);
+    }), { numRuns: 200 });
   });
 });

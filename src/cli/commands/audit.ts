@@ -95,15 +95,25 @@ export async function auditVerify(log: string, flags: AuditVerifyFlags, out: Out
 
 export interface AuditShowFlags {
   readonly federation?: string;
+  /** An entry index, or a tree head file: show only entries after that head (from its size on). */
+  readonly since?: string;
   readonly agency?: string;
   readonly dataset?: string;
   readonly json?: boolean;
+}
+
+/** `--since` of show: an entry index, or a tree head file (its largest head's size). */
+async function sinceIndex(since: string): Promise<number> {
+  if (/^\d+$/.test(since)) return parseIntOption('--since', 0)(since);
+  const heads = await readTreeHeadFile(since);
+  return Math.max(...heads.map((h) => h.size));
 }
 
 /** `audit show`: the log as a table (or JSON rows); returns the number of rows shown. */
 export async function auditShow(log: string, flags: AuditShowFlags, out: Out = stdout): Promise<number> {
   const federation = flags.federation === undefined ? undefined : loadFederation(flags.federation);
   const options = {
+    ...(flags.since === undefined ? {} : { from: await sinceIndex(flags.since) }),
     ...(flags.agency === undefined ? {} : { agency: flags.agency }),
     ...(flags.dataset === undefined ? {} : { dataset: flags.dataset }),
     ...(federation === undefined ? {} : { federation }),
@@ -183,6 +193,7 @@ export function registerAudit(program: Command): void {
     .description('the log as a table: who asked what, who answered, what was released, budget spent')
     .option('--agency <id>', 'only entries by or naming this party')
     .option('--dataset <name>', 'only entries about queries on this dataset')
+    .option('--since <head-or-index>', 'only entries after a tree head you kept (its file) or from an entry index')
     .option('--federation <file>', 'check each entry\'s signature against this federation file')
     .option('--json', 'print the rows as a JSON array')
     .action(action(async (log: string, opts: AuditShowFlags) => {
