@@ -171,7 +171,7 @@ describe('verifyAuditLog', () => {
     expect(found(r)).toEqual([['truncated', null]]);
   });
 
-  it('reports a rewritten history: same size, one entry replaced and re-signed by its author', async () => {
+  it('reports a rewritten history: an entry replaced and re-signed by its author, two entries swapped, one deleted', async () => {
     const events = twoQueries();
     const { head } = await write(sign(events));
     const rewritten = [...events];
@@ -179,6 +179,15 @@ describe('verifyAuditLog', () => {
     const { file } = await write(sign(rewritten));
     const r = await verifyAuditLog(file, { federation: fx.federation, heads: [head] });
     expect(found(r)).toEqual([['root-mismatch', null]]);
+    // Two genuine entries swapped, or one deleted from the middle: every entry still verifies, the head does not.
+    const entries = sign(events);
+    const swapped = [...entries];
+    [swapped[3], swapped[4]] = [swapped[4]!, swapped[3]!];
+    const deleted = entries.filter((_, i) => i !== 5);
+    for (const log of [swapped, deleted]) {
+      const w = await write(log);
+      expect(found(await verifyAuditLog(w.file, { federation: fx.federation, heads: [head] })).filter(([k]) => k === 'root-mismatch' || k === 'truncated').length).toBe(1);
+    }
   });
 
   it('reports a corrupt record by index, notes a torn tail, and refuses a file that is not a log', async () => {
