@@ -22,6 +22,7 @@
  * coins.
  */
 import { bernoulliFraction } from './bernoulli.js';
+import { bernoulliProduct, geometricLazy, type FactorRun } from './lazy-uniform.js';
 import type { RandomSource } from './random.js';
 
 function isqrt(n: bigint): bigint {
@@ -36,24 +37,6 @@ function isqrt(n: bigint): bigint {
 function geometric(num: bigint, den: bigint, rng: RandomSource): bigint {
   let r = 0n;
   while (bernoulliFraction(num, den, rng)) r++;
-  return r;
-}
-
-/** Bernoulli(num/den) for safe integers 0 ≤ num ≤ den: a uniform draw below den, by rejection. */
-function coin(num: number, den: number, rng: RandomSource): boolean {
-  if (den <= 4294967296) return rng.belowNumber(den) < num;
-  // 2^32 < den ≤ 2^53: high word masked to the bits of ⌊(den−1)/2^32⌋, low word whole.
-  const topMask = 0xffffffff >>> Math.clz32(Math.floor((den - 1) / 4294967296));
-  for (;;) {
-    const v = ((rng.uint32() & topMask) >>> 0) * 4294967296 + rng.uint32();
-    if (v < den) return v < num;
-  }
-}
-
-/** Geometric as above, in numbers. */
-function geometricNumber(num: number, den: number, rng: RandomSource): number {
-  let r = 0;
-  while (coin(num, den, rng)) r++;
   return r;
 }
 
@@ -108,10 +91,14 @@ export function poissonModeRejection(a: bigint, b: bigint, rng: RandomSource): b
 }
 
 /**
- * The same algorithm with the coins in exact safe-integer `number` arithmetic, for a, b < 2^46:
- * then every coin's numerator and denominator (a, b·j ≤ b·(m+d+1) ≤ a + b·(d+1), m+d+r) stays
- * below 2^53.
- * Only the region choice, whose weights reach ~b²·λ^1.5, is in bigint. About 10× faster.
+ * The same algorithm for a, b < 2^46, where every factor's numerator and denominator (a,
+ * b·j ≤ b·(m+d+1) ≤ a + b·(d+1), m+d+r) stays below 2^53. Instead of one coin per factor, each
+ * acceptance test and each geometric draw uses ONE lazily revealed uniform compared exactly
+ * against the product or power (lazy-uniform.ts): the same decisions with the same
+ * probabilities, decided by a certified float estimate except in a band of probability ~1e-12
+ * where the exact fraction is computed. The O(√λ) work per round is then float multiplications,
+ * not random draws.
+ * Only the region choice, whose weights reach ~b²·λ^1.5, is in bigint.
  */
 function modeRejectionNumber(a: number, b: number, rng: RandomSource): number {
   const m = Math.floor(a / b);
@@ -123,27 +110,23 @@ function modeRejectionNumber(a: number, b: number, rng: RandomSource): number {
   const wF = BigInt(2 * d + 1) * BigInt(denR - a) * BigInt(a - numL);
   const wFR = wF + BigInt(a) * BigInt(a - numL);
   const total = wFR + BigInt(numL) * BigInt(denR - a);
+  // Runs of acceptance factors (see the module comment), each in (0, 1].
+  const down = (from: number, count: number): FactorRun => ({ count, num: a, numStep: 0, den: b * from, denStep: b }); // a/(b·j), j = from…
+  const up = (from: number, count: number): FactorRun => ({ count, num: b * from, numStep: b, den: a, denStep: 0 }); // (b·j)/a, j = from…
   for (;;) {
     const u = rng.below(total);
     if (u < wF) {
       const k = lo + rng.belowNumber(2 * d + 1);
-      let ok = true;
-      if (k > m) for (let j = k; ok && j > m; j--) ok = coin(a, b * j, rng);
-      else for (let j = k + 1; ok && j <= m; j++) ok = coin(b * j, a, rng);
-      if (ok) return k;
+      if (bernoulliProduct(k > m ? [down(m + 1, k - m)] : [up(k + 1, m - k)], rng)) return k;
     } else if (u < wFR) {
-      const r = 1 + geometricNumber(a, denR, rng);
-      let ok = true;
-      for (let i = r; ok && i >= 2; i--) ok = coin(hi + 1, hi + i, rng);
-      for (let j = hi; ok && j > m; j--) ok = coin(a, b * j, rng);
-      if (ok) return hi + r;
+      const r = 1 + geometricLazy(a, denR, rng);
+      const tail: FactorRun = { count: r - 1, num: hi + 1, numStep: 0, den: hi + 2, denStep: 1 }; // (hi+1)/(hi+i), i = 2..r
+      if (bernoulliProduct([tail, down(m + 1, hi - m)], rng)) return hi + r;
     } else {
-      const r = 1 + geometricNumber(numL, a, rng);
+      const r = 1 + geometricLazy(numL, a, rng);
       if (r > lo) continue;
-      let ok = true;
-      for (let i = r - 1; ok && i >= 1; i--) ok = coin(lo - i, lo, rng);
-      for (let j = lo + 1; ok && j <= m; j++) ok = coin(b * j, a, rng);
-      if (ok) return lo - r;
+      const tail: FactorRun = { count: r - 1, num: lo - 1, numStep: -1, den: lo, denStep: 0 }; // (lo−i)/lo, i = 1..r−1
+      if (bernoulliProduct([tail, up(lo + 1, m - lo)], rng)) return lo - r;
     }
   }
 }
