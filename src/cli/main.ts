@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { FEDSTAT_VERSION } from '../transport/agency-server.js';
 import { registerAgency } from './commands/agency.js';
+import { registerAudit } from './commands/audit.js';
 import { registerBudget } from './commands/budget.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerKeyAuthority(program);
   registerQuery(program);
   registerBudget(program);
+  registerAudit(program);
   registerDemo(program);
   return program;
 }

@@ -307,7 +307,7 @@ describe('fedstat CLI', () => {
   });
 
   it('--help works everywhere', async () => {
-    for (const args of [['--help'], ['query', '--help'], ['agency', 'serve', '--help'], ['init', '--help'], ['seed', '--help'], ['demo', '--help'], ['budget', '--help']]) {
+    for (const args of [['--help'], ['query', '--help'], ['agency', 'serve', '--help'], ['init', '--help'], ['seed', '--help'], ['demo', '--help'], ['budget', '--help'], ['audit', 'verify', '--help']]) {
       const r = await fedstat(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: fedstat/);
