@@ -28,9 +28,10 @@
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { FedstatError } from '../errors.js';
 import { acquireFileLock } from '../util/file-lock.js';
+import { syncDir, writeAll } from '../util/durable-file.js';
+import { GroupCommit } from '../util/group-commit.js';
 import { encodeCharge, MAX_NAME, type LedgerEntry } from './budget-record.js';
 import { formatRho, parseRho, rhoAdd, rhoCompare, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
 import { replayLedger } from './budget-replay.js';
@@ -72,17 +73,6 @@ function toRho(value: string | Rho, what: string, code: 'CONFIG_INVALID' | 'QUER
   return r;
 }
 
-async function writeAll(h: FileHandle, buf: Uint8Array): Promise<void> {
-  for (let off = 0; off < buf.length;) off += (await h.write(buf, off, buf.length - off)).bytesWritten;
-}
-
-/** Makes a newly created file's directory entry durable (no-op where directories cannot sync). */
-async function syncDir(file: string): Promise<void> {
-  const d = await fs.open(dirname(file), 'r').catch(() => null);
-  if (d === null) return;
-  try { await d.sync(); } catch { /* EINVAL/EISDIR on some platforms: nothing more to do */ } finally { await d.close(); }
-}
-
 export class BudgetLedger {
   readonly file: string;
   readonly #budgets: ReadonlyMap<string, Rho>;
@@ -93,14 +83,14 @@ export class BudgetLedger {
   readonly #unlock: () => Promise<void>;
   #size: number;
   #head: string;
-  #pending: Pending[] = [];
-  #flushing: Promise<void> | null = null;
+  readonly #queue: GroupCommit<Pending>;
   #broken: FedstatError | null = null;
   #closed = false;
 
   private constructor(file: string, budgets: ReadonlyMap<string, Rho>, handle: FileHandle, unlock: () => Promise<void>,
     entries: LedgerEntry[], head: string, size: number) {
     this.file = file;
+    this.#queue = new GroupCommit((batch) => this.#commit(batch), `budget ledger ${file}`);
     this.#budgets = budgets;
     this.#handle = handle;
     this.#unlock = unlock;
@@ -161,8 +151,7 @@ export class BudgetLedger {
         const rho = toRho(request.rho, `the requested ρ for dataset ${dataset}`, 'QUERY_INVALID');
         if (rho.num === 0n) throw new FedstatError('QUERY_INVALID', `the requested ρ for dataset ${dataset} is 0; a DP query spends a positive ρ`);
         if (this.#closed) throw new FedstatError('UNAVAILABLE', `budget ledger ${this.file} is closed; open it again`);
-        this.#pending.push({ dataset, queryId, rho, at, resolve, reject });
-        this.#flushing ??= this.#flush();
+        this.#queue.push({ dataset, queryId, rho, at, resolve, reject });
       } catch (e) {
         reject(e instanceof Error ? e : new Error(String(e)));
       }
@@ -217,28 +206,13 @@ export class BudgetLedger {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#flushing;
+    await this.#queue.drained();
     await this.#handle.close();
     await this.#unlock();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  async #flush(): Promise<void> {
-    await Promise.resolve(); // let the charges of the current tick join the first batch
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0);
-      try {
-        await this.#commit(batch);
-      } catch (e) {
-        // A bug, not a disk error (those are handled in #commit): fail this batch, stay usable.
-        const err = new FedstatError('INTERNAL', `budget ledger ${this.file}: unexpected failure while charging; please report it`, { cause: e });
-        for (const p of batch) p.reject(err);
-      }
-    }
-    this.#flushing = null;
   }
 
   #refusal(p: Pending, spent: Rho): FedstatError | null {

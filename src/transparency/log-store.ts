@@ -23,11 +23,12 @@
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { FedstatError } from '../errors.js';
 import { consistencyProof } from './consistency-proof.js';
 import { inclusionProof } from './inclusion-proof.js';
 import { acquireFileLock } from '../util/file-lock.js';
+import { syncDir, writeAll } from '../util/durable-file.js';
+import { GroupCommit } from '../util/group-commit.js';
 import { LOG_MAGIC, MAX_ENTRY_BYTES, readRecordLength, recordBytes, RECORD_HEADER_BYTES, writeRecord } from './log-record.js';
 import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from './log-scan.js';
 import { MerkleAccumulator } from './merkle-accumulator.js';
@@ -64,16 +65,6 @@ interface Pending {
   readonly reject: (e: Error) => void;
 }
 
-async function writeAll(h: FileHandle, buf: Uint8Array): Promise<void> {
-  for (let off = 0; off < buf.length;) off += (await h.write(buf, off, buf.length - off)).bytesWritten;
-}
-
-async function syncDir(file: string): Promise<void> {
-  const d = await fs.open(dirname(file), 'r').catch(() => null);
-  if (d === null) return;
-  try { await d.sync(); } catch { /* directories cannot be synced everywhere */ } finally { await d.close(); }
-}
-
 const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String(e);
 
 export class TransparencyLogStore {
@@ -92,14 +83,14 @@ export class TransparencyLogStore {
   #size: number;
   #fileSize: number;
   #head: SignedTreeHead | null = null;
-  #pending: Pending[] = [];
-  #flushing: Promise<void> | null = null;
+  readonly #queue: GroupCommit<Pending>;
   #broken: FedstatError | null = null;
   #closed = false;
 
   private constructor(file: string, options: LogStoreOptions, handle: FileHandle, unlock: () => Promise<void>,
     state: { hashes: Buffer; offsets: Float64Array; size: number; fileSize: number; acc: MerkleAccumulator; torn: number }) {
     this.file = file;
+    this.#queue = new GroupCommit((batch) => this.#commit(batch), `transparency log ${file}`);
     this.logId = options.logId;
     this.#secretKey = Uint8Array.from(options.secretKey);
     this.#now = options.now ?? Date.now;
@@ -260,8 +251,7 @@ export class TransparencyLogStore {
       } else if (this.#closed) {
         reject(new FedstatError('UNAVAILABLE', `transparency log ${this.file} is closed; open it again`));
       } else {
-        this.#pending.push({ entry: Uint8Array.from(entry), resolve, reject });
-        this.#flushing ??= this.#flush();
+        this.#queue.push({ entry: Uint8Array.from(entry), resolve, reject });
       }
     });
   }
@@ -270,7 +260,7 @@ export class TransparencyLogStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#flushing;
+    await this.#queue.drained();
     await this.#handle.close();
     await this.#unlock();
   }
@@ -296,20 +286,6 @@ export class TransparencyLogStore {
     const last = this.#head?.timestamp ?? 0;
     const timestamp = Math.max(Math.floor(this.#now()), last); // never backwards within a run
     return signTreeHead({ logId: this.logId, size: this.#size, rootHash: this.#acc.root(), timestamp }, this.#secretKey);
-  }
-
-  async #flush(): Promise<void> {
-    await Promise.resolve(); // let the appends of the current tick join the first batch
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0);
-      try {
-        await this.#commit(batch);
-      } catch (e) {
-        const err = new FedstatError('INTERNAL', `transparency log ${this.file}: unexpected failure while appending; please report it`, { cause: e });
-        for (const p of batch) p.reject(err);
-      }
-    }
-    this.#flushing = null;
   }
 
   async #commit(batch: Pending[]): Promise<void> {
