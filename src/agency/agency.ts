@@ -5,7 +5,7 @@
  */
 import { FedstatError, describeError } from '../errors.js';
 import { sha256, toHex } from '../crypto/digest.js';
-import type { AuditSink } from '../audit/events.js';
+import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
 import { datasetParties, datasetSchemaOf, mayServe, party, readHePublicKey, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
@@ -24,6 +24,7 @@ import { openQuery, queryDigest, type QueryEnvelope, type SignedQuery } from '..
 import { openSurvivorSet } from '../protocol/survivor-set.js';
 import { signUnmaskAnswer, type UnmaskAnswer, type UnmaskRequest } from '../protocol/unmask.js';
 import { SecAggParticipant } from '../secagg/participant.js';
+import { entryFromEvent } from '../transparency/log-entry.js';
 import { addFlatInto } from '../protocol/flat-slots.js';
 import type { AgencyStore } from '../store/store.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -140,10 +141,17 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
       }
     }
     replay.admit(env.queryId, env.expiresAt, now);
+    // This answer's events, each also signed as this agency's transparency-log entry and sent
+    // with the contribution for the log operator to append.
+    const logEntries: Uint8Array[] = [];
+    const record = (event: AuditEvent): void => {
+      audit.append(event);
+      logEntries.push(entryFromEvent(event, me.id, secrets.signing.secretKey));
+    };
     inFlight++;
     try {
-      if (terms !== null) await charge(env, terms, now, refuse);
-      return await contribute(query, env, now, cells, terms);
+      if (terms !== null) await charge(env, terms, now, refuse, record);
+      return { ...(await contribute(query, env, now, cells, terms, record)), logEntries };
     } finally {
       inFlight--;
       refillPool(REFILL_IDLE_MS);
@@ -151,7 +159,9 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   }
 
   /** Spends the query's ρ from this agency's own budget, durably, before anything is computed. */
-  async function charge(env: QueryEnvelope, terms: PrivacyTerms, now: number, refuse: (code: 'POLICY_REFUSED', reason: string) => never): Promise<void> {
+  async function charge(
+    env: QueryEnvelope, terms: PrivacyTerms, now: number, refuse: (code: 'POLICY_REFUSED', reason: string) => never, record: (e: AuditEvent) => void,
+  ): Promise<void> {
     const dataset = env.plan.dataset;
     const ledger = options.ledger;
     if (ledger === undefined || !ledger.datasets().includes(dataset)) {
@@ -163,13 +173,15 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
       if (e instanceof FedstatError && e.code === 'POLICY_REFUSED') refuse('POLICY_REFUSED', e.message);
       throw e;
     }
-    audit.append({
+    record({
       type: 'budget', at: now, queryId: env.queryId, agencyId: me.id, dataset, rho: rhoToString(terms.rho),
       spent: rhoToString(ledger.spent(dataset)), budget: rhoToString(ledger.budget(dataset)), ledgerHead: ledger.head(),
     });
   }
 
-  async function contribute(query: SignedQuery, env: QueryEnvelope, now: number, cells: PlanCells, terms: PrivacyTerms | null): Promise<Contribution> {
+  async function contribute(
+    query: SignedQuery, env: QueryEnvelope, now: number, cells: PlanCells, terms: PrivacyTerms | null, record: (e: AuditEvent) => void,
+  ): Promise<Contribution> {
     const schema = datasetSchemaOf(federation, env.plan.dataset);
     const parties = datasetParties(federation, env.plan.dataset).length;
     const layout = planSlotLayout(cells.cellBounds, parties, params, terms?.agencyNoiseBound ?? 0n);
@@ -190,7 +202,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     const contribution = signContribution(
       federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, masking, secrets.signing.secretKey,
     );
-    audit.append({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest: toHex(sha256(contribution.signature)) });
+    record({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest: toHex(sha256(contribution.signature)) });
     return contribution;
   }
 

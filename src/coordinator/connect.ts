@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
 import { HeParams } from '../he/he-params.js';
 import { presetByName } from '../he/presets.js';
-import type { AuditSink } from '../audit/events.js';
+import { allSinks, type AuditSink } from '../audit/events.js';
+import { TransparencyLogStore } from '../transparency/log-store.js';
+import { SignedEntrySink, TransparencyLogSink } from '../transparency/log-sink.js';
 import { agencies, loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../federation/key-file.js';
 import { InProcessKeyAuthority, type KeyAuthority } from '../key-authority/key-authority.js';
@@ -26,6 +28,12 @@ export interface ConnectOptions {
   /** Key authority key file for the in-process key authority (no endpoint in the federation); default `keys/key-authority.key`. */
   readonly keyAuthorityKeyFile?: string;
   readonly audit?: AuditSink;
+  /**
+   * The transparency log this coordinator operates (created if missing): every query, every
+   * agency's signed entries, the survivor set, the in-process key authority's decryption and the
+   * release are appended, and the signed tree head is published beside it (`LOG.head.json`).
+   */
+  readonly transparencyLog?: string;
   /** Plain TCP instead of mTLS; refused unless every endpoint is a loopback address. */
   readonly insecure?: boolean;
 }
@@ -39,7 +47,7 @@ export function defaultKeyFile(federationFile: string, party: string): string {
  * checked) when it names an endpoint, otherwise in this process from its key file.
  */
 async function openKeyAuthority(
-  federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean, params: HeParams,
+  federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean, params: HeParams, log: TransparencyLogSink | undefined,
 ): Promise<KeyAuthority> {
   const ka = partyOfRole(federation, 'key-authority');
   if (ka.endpoint !== null) {
@@ -50,9 +58,15 @@ async function openKeyAuthority(
   if (!existsSync(kaKeyFile)) {
     throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`);
   }
+  const kaSecrets = loadKeyFile(kaKeyFile, federation);
+  // The key authority signs its own log entries (its decryptions), as the agencies do theirs.
+  const sinks = [
+    ...(options.audit === undefined ? [] : [options.audit]),
+    ...(log === undefined ? [] : [new SignedEntrySink(kaSecrets.party, kaSecrets.signing.secretKey, (entry) => log.appendEntry(entry))]),
+  ];
   return InProcessKeyAuthority.create({
-    federation, secrets: loadKeyFile(kaKeyFile, federation), decryptor: isolatedSlotDecryptor, params,
-    ...(options.audit === undefined ? {} : { audit: options.audit }),
+    federation, secrets: kaSecrets, decryptor: isolatedSlotDecryptor, params,
+    ...(sinks.length === 0 ? {} : { audit: allSinks(...sinks) }),
   });
 }
 
@@ -63,9 +77,15 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   // One SEAL context for the process: the key authority borrows it, the coordinator owns it.
   const params = await HeParams.create(presetByName(federation.he.preset));
   let keyAuthority: KeyAuthority;
+  let log: TransparencyLogSink | undefined;
   try {
-    keyAuthority = await openKeyAuthority(federation, secrets, options, insecure, params);
+    if (options.transparencyLog !== undefined) {
+      const store = await TransparencyLogStore.open(options.transparencyLog, { logId: federation.id, secretKey: secrets.signing.secretKey });
+      log = new TransparencyLogSink(store, secrets.party, secrets.signing.secretKey);
+    }
+    keyAuthority = await openKeyAuthority(federation, secrets, options, insecure, params, log);
   } catch (e) {
+    await log?.store.close();
     params[Symbol.dispose]();
     throw e;
   }
@@ -74,10 +94,15 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
     return new GrpcAgencyLink(a.id, a.endpoint ?? '', channelCredentials(federation, secrets, { insecure, endpointHost }));
   });
   try {
-    return await Coordinator.create({ federation, secrets, keyAuthority, links, params, ...(options.audit === undefined ? {} : { audit: options.audit }) });
+    return await Coordinator.create({
+      federation, secrets, keyAuthority, links, params,
+      ...(options.audit === undefined ? {} : { audit: options.audit }),
+      ...(log === undefined ? {} : { transparencyLog: log }),
+    });
   } catch (e) {
     for (const l of links) l.close();
     await keyAuthority.close();
+    await log?.store.close();
     params[Symbol.dispose]();
     throw e;
   }

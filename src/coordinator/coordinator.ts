@@ -7,7 +7,9 @@
  */
 import { FedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
-import { NO_AUDIT } from '../audit/events.js';
+import { allSinks, NO_AUDIT } from '../audit/events.js';
+import type { TransparencyLogSink } from '../transparency/log-sink.js';
+import { treeHeadFileFor, writeTreeHeadFile } from '../transparency/tree-head-file.js';
 import { toHex } from '../crypto/digest.js';
 import { datasetParties, datasetSchemaOf, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
@@ -132,6 +134,12 @@ export interface CoordinatorOptions {
   /** One link per agency of the federation. */
   readonly links: readonly AgencyLink[];
   readonly audit?: AuditSink;
+  /**
+   * The transparency log this coordinator operates (it closes the store): its own events, the
+   * agencies' signed entries and the release are appended, made durable before the result is
+   * returned, and the signed tree head published beside the log file.
+   */
+  readonly transparencyLog?: TransparencyLogSink;
   readonly clock?: () => number;
   /** How long a query stays valid for agencies (default 5 minutes). */
   readonly queryTtlMs?: number;
@@ -286,7 +294,8 @@ export class Coordinator implements AsyncDisposable {
       ...(terms === null ? {} : { privacy: { rho: queryRhoText(terms.rho) } }),
     };
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
-    const audit = this.options.audit ?? NO_AUDIT;
+    const log = this.options.transparencyLog;
+    const audit = log === undefined ? this.options.audit ?? NO_AUDIT : allSinks(this.options.audit ?? NO_AUDIT, log);
     audit.append({ type: 'query', at: now, queryId, sql: formatPlan(plan), plan, agencies: serving });
     options.onProgress?.({ phase: 'asked', agencies: serving });
 
@@ -307,6 +316,9 @@ export class Coordinator implements AsyncDisposable {
       const t3 = performance.now();
       this.checkQuorum(queryId, answered, allFailed, serving.length + failedServing.length, threshold, mode, options);
 
+      // The contributors' own signed records (budget charge, contribution) go into the log before
+      // the survivor set that counts them.
+      for (const id of answered) for (const entry of round1.logEntries.get(id) ?? []) log?.appendEntry(entry);
       // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
       const fixed = secagg?.fixSurvivors() ?? { survivors: answered, dropped: serving.filter((a) => !answered.includes(a)) };
       const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),
@@ -344,6 +356,12 @@ export class Coordinator implements AsyncDisposable {
         type: 'release', at: clock(), queryId, contributors: answered, rows: released.rows.length, suppressed: released.suppressed,
         rho: terms === null ? null : queryRhoText(terms.rho),
       });
+      if (log !== undefined) {
+        // Nothing is released before it is durably in the log; the head is published beside it.
+        const appended = await log.flush();
+        const head = appended.at(-1)?.treeHead ?? log.store.treeHead();
+        await writeTreeHeadFile(treeHeadFileFor(log.store.file), head);
+      }
       const t6 = performance.now();
       return {
         ...released, queryId, sql, plan, mode,
@@ -431,6 +449,8 @@ export class Coordinator implements AsyncDisposable {
   async close(): Promise<void> {
     for (const l of this.options.links) l.close();
     await this.options.keyAuthority.close();
+    await this.options.transparencyLog?.flush().catch(() => undefined);
+    await this.options.transparencyLog?.store.close();
     const isolated = this.isolated;
     this.isolated = null;
     if (isolated !== null) await isolated.then((he) => he.close(), () => undefined);

@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectCoordinator } from '../coordinator/connect.js';
+import { verifyAuditLog, type AuditReport } from '../transparency/audit-verify.js';
+import { readTreeHeadFile, treeHeadFileFor } from '../transparency/tree-head-file.js';
 import type { QueryResult } from '../coordinator/coordinator.js';
 import type { ResultRow } from '../coordinator/release.js';
 import { FedstatError } from '../errors.js';
@@ -60,6 +62,8 @@ export interface DemoReport {
   readonly showcases: readonly ShowcaseReport[];
   /** The differential-privacy section (null when too few agencies serve its dataset). */
   readonly privacy: PrivacyShowcase | null;
+  /** The auditor's verification of the demo's own transparency log. */
+  readonly audit: AuditReport;
   readonly allChecksPassed: boolean;
   readonly setupMs: number;
   readonly totalMs: number;
@@ -114,7 +118,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       extraArgs: [...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(dir, 'ledgers', `${a.id}.ledger`)],
     })));
     const setupMs = performance.now() - t0;
-    await using coordinator = await connectCoordinator({ federation: init.federation });
+    const logFile = join(dir, 'federation', 'transparency.tlog');
+    await using coordinator = await connectCoordinator({ federation: init.federation, transparencyLog: logFile });
     const federation = coordinator.federation;
     const filesOf = (dataset: string): string[] =>
       chosen.flatMap((a) => (a.datasets[dataset] === undefined ? [] : [dataFile(a.datasets[dataset].file)]));
@@ -146,9 +151,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       step(`differential privacy: the same kind of table released with noise (rho ${DEMO_RHO} charged at each agency)`);
       privacy = await runPrivacyShowcase(coordinator, filesOf(dpDataset));
     }
-    const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0);
+    step('verifying the transparency log as an auditor would (fedstat audit verify)');
+    const audit = await verifyAuditLog(logFile, { federation, heads: await readTreeHeadFile(treeHeadFileFor(logFile)) });
+    const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0) && audit.ok;
     return {
-      dir, federationId: federation.id, setupMs, allChecksPassed, showcases, privacy,
+      dir, federationId: federation.id, setupMs, allChecksPassed, showcases, privacy, audit,
       agencies: chosen.map((a, i) => {
         const [dataset, f] = Object.entries(a.datasets)[0] ?? ['', { rows: 0 }];
         return { id: a.id, name: a.name, dataset, rows: f.rows, port: processes[i]?.port ?? 0 };

@@ -31,6 +31,12 @@ export interface Contribution {
   /** Present exactly in `encrypted` mode. */
   readonly masking: MaskingMaterial | null;
   readonly signature: Uint8Array;
+  /**
+   * The agency's own signed transparency-log entries for this answer (its budget charge and its
+   * contribution record), for the log operator to append. Each entry carries its author's
+   * signature, so they are not covered by the contribution's.
+   */
+  readonly logEntries?: readonly Uint8Array[];
 }
 
 function maskingFields(m: MaskingMaterial | null): DigestField[] {

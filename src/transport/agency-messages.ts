@@ -47,9 +47,12 @@ export function contributionToWire(c: Contribution): AggregateResponseMessage {
   return {
     agencyId: c.agencyId, queryId: c.queryId, mode: c.mode, payloads: [...c.payloads], signature: c.signature,
     shares: (c.masking?.shares ?? []).map(shareToWire), commitment: c.masking?.commitment ?? new Uint8Array(0),
-    pairwiseCommitments: [...(c.masking?.pairwiseCommitments ?? [])],
+    pairwiseCommitments: [...(c.masking?.pairwiseCommitments ?? [])], logEntries: [...(c.logEntries ?? [])],
   };
 }
+
+/** The most log entries one answer may carry (an agency logs its budget charge and its contribution). */
+const MAX_LOG_ENTRIES = 8;
 
 export function contributionFromWire(r: AggregateResponseMessage, peer: string): Contribution {
   if (!ANSWER_MODES.includes(r.mode as AnswerMode)) throw new FedstatError('BAD_MESSAGE', `${peer} answered in an unknown mode`);
@@ -62,6 +65,7 @@ export function contributionFromWire(r: AggregateResponseMessage, peer: string):
     payloads: listField(r.payloads, 'payloads', MAX_LIST).map((p) => bytesField(p, 'payload')),
     masking: mode === 'encrypted' ? { shares, commitment, pairwiseCommitments } : null,
     signature: bytesField(r.signature, 'signature'),
+    logEntries: listField(r.logEntries, 'log entries', MAX_LOG_ENTRIES).map((b) => bytesField(b, 'log entry')),
   };
 }
 

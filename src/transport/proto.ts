@@ -52,7 +52,7 @@ export interface SealedShareMessage {
 }
 export interface AggregateResponseMessage {
   agencyId: string; queryId: string; mode: string; payloads: Uint8Array[]; signature: Uint8Array;
-  shares: SealedShareMessage[]; commitment: Uint8Array; pairwiseCommitments: Uint8Array[];
+  shares: SealedShareMessage[]; commitment: Uint8Array; pairwiseCommitments: Uint8Array[]; logEntries: Uint8Array[];
 }
 export interface UnmaskRequestMessage {
   query: Uint8Array; querySignature: Uint8Array; survivors: Uint8Array; survivorsSignature: Uint8Array; shares: SealedShareMessage[];

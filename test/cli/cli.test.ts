@@ -147,7 +147,8 @@ describe('fedstat CLI', () => {
       expect(exact.code).toBe(6);
       expect(exact.stderr).toMatch(/requires differential privacy.*--rho/);
 
-      const r = await fedstat('query', '--federation', feddp, '--json', '--rho', '0.2', 'SELECT district, COUNT(*) AS n, AVG(age) AS mean_age FROM residents GROUP BY district');
+      const tlog = join(dir, 'dp.tlog');
+      const r = await fedstat('query', '--federation', feddp, '--json', '--rho', '0.2', '--transparency-log', tlog, 'SELECT district, COUNT(*) AS n, AVG(age) AS mean_age FROM residents GROUP BY district');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const doc = JSON.parse(r.stdout) as {
@@ -169,10 +170,19 @@ describe('fedstat CLI', () => {
       });
       expect(doc.rows.length + doc.suppression.withheld.length).toBe(2);
 
-      const human = await fedstat('query', '--federation', feddp, '--rho', '0.1', 'SELECT COUNT(*) AS n FROM residents');
+      const human = await fedstat('query', '--federation', feddp, '--rho', '0.1', '--transparency-log', tlog, 'SELECT COUNT(*) AS n FROM residents');
       expect(human.code).toBe(0);
       expect(human.stdout).toMatch(/n 95% CI/);
       expect(human.stdout).toMatch(/differential privacy: rho 0\.1 spent at each agency/);
+
+      // The auditor's view of the two queries: everything signed, in the log, and within policy.
+      const verify = await fedstat('audit', 'verify', tlog, '--federation', feddp, '--json');
+      expect(verify.stderr).toBe('');
+      expect(verify.code).toBe(0);
+      expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, counts: { query: 2, contribution: 6, budget: 6, release: 2 } });
+      const shown = await fedstat('audit', 'show', tlog, '--federation', feddp, '--agency', 'a');
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/budget/);
 
       const budget = await fedstat('budget', '--federation', feddp, '--json');
       expect(budget.code).toBe(0);

@@ -37,6 +37,12 @@ function printHuman(report: DemoReport): void {
     }
   });
   if (report.privacy !== null) printPrivacy(report.privacy, report.showcases.length + 1, w);
+  const a = report.audit;
+  const kinds = Object.entries(a.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+  w(`\n━━ the transparency log, verified as an auditor would (fedstat audit verify ${a.file})`);
+  w(a.ok
+    ? `✓ ${a.size} signed entries (${kinds}); every signature, author role, tree head and the release and budget policy hold`
+    : `✗ ${a.findingCount} findings: ${a.findings.slice(0, 3).map((f) => `${f.entry === null ? '' : `entry ${f.entry}: `}${f.message}`).join('; ')}`);
   const checks = report.showcases.flatMap((s) => s.queries);
   w(`\n${report.allChecksPassed ? '✓' : '✗'} ${checks.filter((q) => q.mismatch === null).length} of ${checks.length} encrypted results match the plaintext; demo took ${formatMs(report.totalMs)}`);
 }
@@ -91,6 +97,7 @@ export function registerDemo(program: Command): void {
             title: s.showcase.title, english: s.showcase.english, skipped: s.skipped, indicator: s.indicator,
             queries: s.queries.map((q) => ({ sql: q.sql, check: q.mismatch === null ? 'ok' : q.mismatch, ...(queryJson(q.result) as object) })),
           })),
+          audit: { ok: report.audit.ok, file: report.audit.file, size: report.audit.size, counts: report.audit.counts, findings: report.audit.findings },
           privacy: report.privacy === null ? null : {
             sql: report.privacy.sql, ...(queryJson(report.privacy.result) as object), exact: report.privacy.exact,
             covered: report.privacy.covered, aggregates: report.privacy.aggregates, outOfBound: report.privacy.outOfBound,

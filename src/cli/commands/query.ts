@@ -109,11 +109,12 @@ export function registerQuery(program: Command): void {
     .option('--threshold <n>', 'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)', parseIntOption('--threshold', 1))
     .option('--insecure', 'plain TCP instead of mTLS; only to agencies on loopback addresses')
     .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
+    .option('--transparency-log <file>', 'operate this transparency log (created if missing): the query, the agencies\' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)')
     .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
     .option('--json', 'print the result as JSON')
     .action(action(async (sql: string, opts: {
       federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; threshold?: number;
-      insecure?: boolean; auditLog?: string; explain?: boolean; json?: boolean; rho?: string; delta: string; dryRun?: boolean;
+      insecure?: boolean; auditLog?: string; transparencyLog?: string; explain?: boolean; json?: boolean; rho?: string; delta: string; dryRun?: boolean;
     }) => {
       const json = opts.json === true;
       const privacy = opts.rho === undefined ? undefined : { rho: opts.rho, delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }) };
@@ -122,6 +123,7 @@ export function registerQuery(program: Command): void {
         ...(opts.key === undefined ? {} : { keyFile: opts.key }),
         ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
         ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
+        ...(opts.transparencyLog === undefined ? {} : { transparencyLog: opts.transparencyLog }),
         insecure: opts.insecure === true,
       });
       if (opts.explain === true) {
