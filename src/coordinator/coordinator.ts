@@ -23,7 +23,6 @@ import { planCells, type PlanCells } from '../protocol/cells.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { Rational } from '../dp/rational.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
-import { MAX_SUPPRESSION_CELLS } from '../disclosure/table.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
 import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
@@ -31,9 +30,10 @@ import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope
 import { signSurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
-import { marginsOf, type QueryPlan } from '../query/plan.js';
+import type { QueryPlan } from '../query/plan.js';
 import { SecAggAggregation } from '../secagg/aggregation.js';
-import { defaultThreshold, minimumThreshold } from '../secagg/participant.js';
+import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
+import { defaultThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
 import { failure, gatherContributions, type FailedAgency } from './gather.js';
 import { release, type Release } from './release.js';
@@ -231,7 +231,7 @@ export class Coordinator implements AsyncDisposable {
     const { described, failed } = await this.discover();
     const serving = described.filter((d) => d.datasets.includes(plan.dataset) && candidates.includes(d.agencyId)).length;
     // With one agency or none the query cannot run anyway (prediction.enough says so); its terms still show.
-    const threshold = serving <= 1 ? 1 : this.threshold(serving, options.threshold);
+    const threshold = serving <= 1 ? 1 : queryThreshold(serving, options.threshold);
     const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
     const prediction = predictQuery({
       dataset: plan.dataset, candidates, described, failed, policy: this.federation.policy, threshold, terms,
@@ -266,7 +266,7 @@ export class Coordinator implements AsyncDisposable {
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
     const candidates = datasetParties(this.federation, plan.dataset);
-    const rho = this.releaseRho(plan, cells, options);
+    const rho = releaseRho(plan, cells, this.federation.policy, options.privacy?.rho);
     this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
     const t1 = performance.now();
 
@@ -282,8 +282,9 @@ export class Coordinator implements AsyncDisposable {
     const mode = options.mode ?? 'encrypted';
     const queryId = newQueryId();
     // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
-    if (serving.length === 0) this.checkQuorum(queryId, [], failedServing, failedServing.length, 1, mode, options);
-    const threshold = this.threshold(serving.length, options.threshold);
+    const requireAll = options.requireAll === true;
+    if (serving.length === 0) checkQuorum(this.federation.policy, { queryId, answered: [], failed: failedServing, asked: failedServing.length, threshold: 1, mode, requireAll });
+    const threshold = queryThreshold(serving.length, options.threshold);
     // The noise depends on the threshold: still before any query is sent or any budget spent.
     const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
     const layout = this.layoutFor(cells, candidates.length, terms);
@@ -314,7 +315,7 @@ export class Coordinator implements AsyncDisposable {
       const answered = round1.answered;
       const allFailed = [...failedServing, ...round1.failed].sort((a, b) => a.id.localeCompare(b.id));
       const t3 = performance.now();
-      this.checkQuorum(queryId, answered, allFailed, serving.length + failedServing.length, threshold, mode, options);
+      checkQuorum(this.federation.policy, { queryId, answered, failed: allFailed, asked: serving.length + failedServing.length, threshold, mode, requireAll });
 
       // The contributors' own signed records (budget charge, contribution) go into the log before
       // the survivor set that counts them.
@@ -375,56 +376,9 @@ export class Coordinator implements AsyncDisposable {
     }
   }
 
-  /**
-   * The query's ρ, or null for an exact release; refuses what the federation policy or the
-   * release's suppression cannot handle before anyone is asked.
-   */
-  private releaseRho(plan: QueryPlan, cells: PlanCells, options: QueryOptions): Rational | null {
-    const given = options.privacy?.rho;
-    if (given === undefined) {
-      if (!this.federation.policy.exactRelease) {
-        throw new FedstatError('POLICY_REFUSED', 'the federation policy requires differential privacy for every query; give a privacy budget with --rho (e.g. --rho 0.05)');
-      }
-      if (marginsOf(plan).total && cells.groupCount > MAX_SUPPRESSION_CELLS) {
-        throw new FedstatError('PLAN_UNSAFE', `an exact ROLLUP/CUBE over ${cells.groupCount} groups is beyond cell suppression's ${MAX_SUPPRESSION_CELLS}; group by smaller columns or release with --rho`);
-      }
-      return null;
-    }
-    return queryRho(given);
-  }
-
   /** The slot layout of a query: room for noise sized by the privacy terms, none for an exact one. */
   private layoutFor(cells: PlanCells, parties: number, terms: PrivacyTerms | null): SlotLayout {
     return planSlotLayout(cells.cellBounds, parties, this.params, terms?.agencyNoiseBound ?? 0n);
-  }
-
-  /** The query's Shamir threshold: default ⌈2n/3⌉, never below a majority of the agencies asked. */
-  private threshold(n: number, requested: number | undefined): number {
-    const t = requested ?? defaultThreshold(n);
-    const min = minimumThreshold(n);
-    if (!Number.isSafeInteger(t) || t < min || t > n) {
-      throw new FedstatError('POLICY_REFUSED', `threshold ${t} is outside ${min}..${n} for ${n} agencies; below a majority a coordinator could unmask one agency`);
-    }
-    return t;
-  }
-
-  private checkQuorum(
-    queryId: string, answered: readonly string[], failed: readonly FailedAgency[], asked: number, threshold: number, mode: AnswerMode, options: QueryOptions,
-  ): void {
-    const policy = this.federation.policy;
-    const needed = Math.max(policy.minAgencies, mode === 'encrypted' ? threshold : 0);
-    if (answered.length >= needed && (options.requireAll !== true || failed.length === 0)) return;
-    const why = failed.map((f) => `${f.id} (${f.reason})`).join('; ');
-    const belowThreshold = options.requireAll !== true && answered.length >= policy.minAgencies;
-    const need = options.requireAll === true ? 'all agencies serving the dataset (--require-all)'
-      : belowThreshold ? `at least ${threshold} to unmask the sum (the secure-aggregation threshold); retry when more agencies are up` : `at least ${policy.minAgencies} (minAgencies)`;
-    // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class;
-    // too few survivors to unmask is a matter of availability, too few for the policy a refusal.
-    const codes = new Set(failed.map((f) => f.code));
-    const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : belowThreshold ? 'UNAVAILABLE' : 'POLICY_REFUSED';
-    throw new FedstatError(code,
-      `query ${queryId}: ${answered.length} of ${asked} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
-      { details: { queryId, answered, failed } });
   }
 
   private async openSum(layout: SlotLayout): Promise<EncryptedSum> {
