@@ -89,7 +89,7 @@ function queryEntries(fed: Fed, from: number, to: number): Uint8Array[] {
     const at = at0 + q * 1000;
     const rho = rhoToString(makeRho(1n, RHO_DEN));
     sign({
-      type: 'query', at, queryId, agencies: AGENCIES,
+      type: 'query', at, queryId, digest: hex(q, 7), agencies: AGENCIES,
       sql: 'SELECT district, COUNT(*), SUM(monthly_income) FROM social_insurance GROUP BY district',
       plan: { dataset: 'social_insurance', groupBy: ['district'], measures: [{ fn: 'count' }, { fn: 'sum', column: 'monthly_income' }], where: null },
     }, fed.coordinator);

@@ -27,6 +27,11 @@ export const ERROR_CODES = [
   'MESSAGE_TOO_LARGE',
   /** A message was seen before or has expired. */
   'REPLAY',
+  /**
+   * A transparency-log proof was built against an older tree head than the receiver holds (another
+   * request moved it on); the sender rebuilds the proof and asks again.
+   */
+  'STALE_HEAD',
   /** The requested dataset or party does not exist here. */
   'NOT_FOUND',
   /** Reading or writing a local file failed. */

@@ -25,6 +25,8 @@ import { openSurvivorSet } from '../protocol/survivor-set.js';
 import { signUnmaskAnswer, type UnmaskAnswer, type UnmaskRequest } from '../protocol/unmask.js';
 import { SecAggParticipant } from '../secagg/participant.js';
 import { entryFromEvent } from '../transparency/log-entry.js';
+import { LogWitness } from '../transparency/log-witness.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import { addFlatInto } from '../protocol/flat-slots.js';
 import type { AgencyStore } from '../store/store.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -51,6 +53,11 @@ export interface AgencyOptions {
   readonly ledger?: BudgetLedger;
   /** Source of the noise's randomness (default: node:crypto). */
   readonly random?: RandomSource;
+  /**
+   * The last transparency-log head this agency accepted (LogWitness.open with a file keeps it
+   * across restarts); default: in memory, from this start on.
+   */
+  readonly logWitness?: LogWitness;
   readonly audit?: AuditSink;
   readonly clock?: () => number;
 }
@@ -58,8 +65,12 @@ export interface AgencyOptions {
 export interface Agency extends AsyncDisposable {
   readonly id: string;
   describe(): Promise<AgencyDescription>;
-  /** Round 1: a signed contribution to one query. */
-  answer(query: SignedQuery): Promise<Contribution>;
+  /**
+   * Round 1: a signed contribution to one query. `logProof` shows the query in the transparency
+   * log, extending the head this agency accepted last; without it the query is refused when the
+   * federation requires the log.
+   */
+  answer(query: SignedQuery, logProof?: QueryLogProof): Promise<Contribution>;
   /** Round 2 of secure aggregation: reveals what removes the survivors' masks, once per query. */
   unmask(request: UnmaskRequest): Promise<UnmaskAnswer>;
   close(): Promise<void>;
@@ -81,6 +92,14 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   }
   const clock = options.clock ?? Date.now;
   const audit = options.audit ?? NO_AUDIT;
+  let witness: LogWitness;
+  try {
+    witness = options.logWitness ?? await LogWitness.open(federation, `agency ${me.id}`);
+  } catch (e) {
+    encryptor[Symbol.dispose]();
+    params[Symbol.dispose]();
+    throw e;
+  }
   const replay = new ReplayGuard();
   // The replay guard lives in memory. A query issued before this agency started may have been
   // answered before a restart; answering it again would reuse its pairwise masks (they are bound
@@ -111,13 +130,17 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const served = async (): Promise<string[]> =>
     (await store.datasets()).filter((d) => Object.hasOwn(federation.schema.datasets, d) && mayServe(me, d)).sort();
 
-  async function answer(query: SignedQuery): Promise<Contribution> {
+  async function answer(query: SignedQuery, logProof?: QueryLogProof): Promise<Contribution> {
     if (closed) throw new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`);
     const now = clock();
     const env = openQuery(query, federation, params.paramsId, now);
+    // Nothing is looked at before the query is known to be in the log everybody else sees.
+    await witness.admit(logProof, { queryId: env.queryId, queryDigest: queryDigest(query.bytes) });
+    // A refusal is this agency's signed log entry too; it travels with the error to the log operator.
     const refuse = (code: 'POLICY_REFUSED' | 'NOT_FOUND', reason: string): never => {
-      audit.append({ type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason });
-      throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`);
+      const event: AuditEvent = { type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason };
+      audit.append(event);
+      throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`, { details: { logEntry: entryFromEvent(event, me.id, secrets.signing.secretKey) } });
     };
     if (!env.agencies.includes(me.id)) refuse('POLICY_REFUSED', 'it is not among the agencies the query names');
     if (env.mode !== 'encrypted' && options.allowPlaintextMode !== true) {
@@ -249,8 +272,10 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
 
   return {
     id: me.id,
-    describe: async () => ({ agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served(), budgets: budgets() }),
-    answer: (q) => typed(() => answer(q)),
+    describe: async () => ({
+      agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served(), budgets: budgets(), logHead: witness.head ?? null,
+    }),
+    answer: (q, p) => typed(() => answer(q, p)),
     unmask: (r) => typed(() => Promise.resolve(unmask(r))),
     close,
     [Symbol.asyncDispose]: close,

@@ -14,6 +14,7 @@ import { BudgetLedger } from '../dp/budget-ledger.js';
 import { serveAgency, type RunningServer } from '../transport/agency-server.js';
 import { serverCredentials } from '../transport/credentials.js';
 import { createAgency, type Agency } from './agency.js';
+import { LogWitness } from '../transparency/log-witness.js';
 
 export interface AgencyNodeOptions {
   readonly federationFile: string;
@@ -37,6 +38,11 @@ export interface AgencyNodeOptions {
   readonly budgets?: Readonly<Record<string, string>>;
   /** The durable, hash-chained ledger of every ρ this agency spent (created 0600 if missing). */
   readonly ledgerFile?: string;
+  /**
+   * Where the agency keeps the last transparency-log head it accepted, so that a restart cannot
+   * be shown a forked or shortened log (default: in memory, trusting the first head after a start).
+   */
+  readonly logWitnessFile?: string;
   /** Append every contribution and refusal to this JSON-lines file. */
   readonly auditLog?: string;
   /** Also told of every contribution and refusal (the CLI prints them). */
@@ -64,6 +70,8 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
   if (Object.keys(budgets).length > 0 && options.ledgerFile === undefined) {
     throw new FedstatError('CONFIG_INVALID', 'a privacy budget needs a ledger to record what is spent; add --ledger FILE');
   }
+  // Before any data is loaded: a witness file of another federation fails fast.
+  const logWitness = await LogWitness.open(federation, `agency ${me.id}`, options.logWitnessFile);
   const ledger = options.ledgerFile === undefined ? undefined : await BudgetLedger.open(options.ledgerFile, { budgets });
   let store;
   try {
@@ -90,7 +98,7 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
       }));
     }
     agency = await createAgency({
-      federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true,
+      federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true, logWitness,
       ...(ledger === undefined ? {} : { ledger }),
       audit: allSinks(
         ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),

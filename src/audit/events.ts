@@ -8,7 +8,11 @@ import { appendFileSync, openSync, closeSync, fsyncSync } from 'node:fs';
 import { canonicalJson } from '../util/canonical-json.js';
 
 export type AuditEvent =
-  | { readonly type: 'query'; readonly at: number; readonly queryId: string; readonly sql: string; readonly plan: unknown; readonly agencies: readonly string[] }
+  /** `digest` is the hex query digest of the signed envelope the agencies receive (binds ρ, threshold, expiry). */
+  | {
+    readonly type: 'query'; readonly at: number; readonly queryId: string; readonly digest: string; readonly sql: string; readonly plan: unknown;
+    readonly agencies: readonly string[];
+  }
   | { readonly type: 'contribution'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly digest: string }
   | { readonly type: 'refusal'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly reason: string }
   | { readonly type: 'survivors'; readonly at: number; readonly queryId: string; readonly survivors: readonly string[]; readonly dropped: readonly string[] }

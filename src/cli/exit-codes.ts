@@ -30,6 +30,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'UNAVAILABLE':
     case 'BAD_MESSAGE':
     case 'REPLAY':
+    case 'STALE_HEAD':
     case 'MESSAGE_TOO_LARGE':
       return EXIT.NETWORK;
     case 'IO':

@@ -9,9 +9,9 @@ import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
 import { HeParams } from '../he/he-params.js';
 import { presetByName } from '../he/presets.js';
-import { allSinks, type AuditSink } from '../audit/events.js';
+import type { AuditSink } from '../audit/events.js';
 import { TransparencyLogStore } from '../transparency/log-store.js';
-import { SignedEntrySink, TransparencyLogSink } from '../transparency/log-sink.js';
+import { TransparencyLogSink } from '../transparency/log-sink.js';
 import { agencies, loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../federation/key-file.js';
 import { InProcessKeyAuthority, type KeyAuthority } from '../key-authority/key-authority.js';
@@ -30,8 +30,9 @@ export interface ConnectOptions {
   readonly audit?: AuditSink;
   /**
    * The transparency log this coordinator operates (created if missing): every query, every
-   * agency's signed entries, the survivor set, the in-process key authority's decryption and the
-   * release are appended, and the signed tree head is published beside it (`LOG.head.json`).
+   * agency's signed entries, the survivor set, the key authority's decryption and the release
+   * are appended, and the signed tree head is published beside it (`LOG.head.json`). Default,
+   * when the federation requires the log: `transparency.log` beside the federation file.
    */
   readonly transparencyLog?: string;
   /** Plain TCP instead of mTLS; refused unless every endpoint is a loopback address. */
@@ -42,12 +43,17 @@ export function defaultKeyFile(federationFile: string, party: string): string {
   return join(dirname(federationFile), 'keys', `${party}.key`);
 }
 
+/** Where the coordinator keeps the federation's transparency log unless told otherwise. */
+export function defaultTransparencyLog(federationFile: string): string {
+  return join(dirname(federationFile), 'transparency.log');
+}
+
 /**
  * The key authority the federation file describes: a remote service (mTLS, its answers' signatures
  * checked) when it names an endpoint, otherwise in this process from its key file.
  */
 async function openKeyAuthority(
-  federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean, params: HeParams, log: TransparencyLogSink | undefined,
+  federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean, params: HeParams,
 ): Promise<KeyAuthority> {
   const ka = partyOfRole(federation, 'key-authority');
   if (ka.endpoint !== null) {
@@ -58,15 +64,10 @@ async function openKeyAuthority(
   if (!existsSync(kaKeyFile)) {
     throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`);
   }
-  const kaSecrets = loadKeyFile(kaKeyFile, federation);
-  // The key authority signs its own log entries (its decryptions), as the agencies do theirs.
-  const sinks = [
-    ...(options.audit === undefined ? [] : [options.audit]),
-    ...(log === undefined ? [] : [new SignedEntrySink(kaSecrets.party, kaSecrets.signing.secretKey, (entry) => log.appendEntry(entry))]),
-  ];
+  // It signs its own log entries (its decryption) and returns them with its answer, as a remote one does.
   return InProcessKeyAuthority.create({
-    federation, secrets: kaSecrets, decryptor: isolatedSlotDecryptor, params,
-    ...(sinks.length === 0 ? {} : { audit: allSinks(...sinks) }),
+    federation, secrets: loadKeyFile(kaKeyFile, federation), decryptor: isolatedSlotDecryptor, params,
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
 }
 
@@ -79,11 +80,12 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   let keyAuthority: KeyAuthority;
   let log: TransparencyLogSink | undefined;
   try {
-    if (options.transparencyLog !== undefined) {
-      const store = await TransparencyLogStore.open(options.transparencyLog, { logId: federation.id, secretKey: secrets.signing.secretKey });
+    const logFile = options.transparencyLog ?? (federation.policy.transparencyLog ? defaultTransparencyLog(federation.file) : undefined);
+    if (logFile !== undefined) {
+      const store = await TransparencyLogStore.open(logFile, { logId: federation.id, secretKey: secrets.signing.secretKey });
       log = new TransparencyLogSink(store, secrets.party, secrets.signing.secretKey);
     }
-    keyAuthority = await openKeyAuthority(federation, secrets, options, insecure, params, log);
+    keyAuthority = await openKeyAuthority(federation, secrets, options, insecure, params);
   } catch (e) {
     await log?.store.close();
     params[Symbol.dispose]();

@@ -5,13 +5,12 @@
  * key authority decrypt only the unmasked total, and releases the rows the policy allows. It
  * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
-import { FedstatError } from '../errors.js';
+import { FedstatError, isFedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
 import { allSinks, NO_AUDIT } from '../audit/events.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
-import { treeHeadFileFor, writeTreeHeadFile } from '../transparency/tree-head-file.js';
 import { toHex } from '../crypto/digest.js';
-import { datasetParties, datasetSchemaOf, type Federation } from '../federation/federation.js';
+import { datasetParties, datasetSchemaOf, partyOfRole, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import { HeAccumulator } from '../he/accumulator.js';
 import { HeParams } from '../he/he-params.js';
@@ -23,7 +22,7 @@ import { planCells, type PlanCells } from '../protocol/cells.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { Rational } from '../dp/rational.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
-import { signDecryptionRequest } from '../protocol/decryption.js';
+import { signDecryptionRequest, type DecryptionAnswer, type DecryptionRequest } from '../protocol/decryption.js';
 import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope } from '../protocol/query-envelope.js';
@@ -35,7 +34,8 @@ import { SecAggAggregation } from '../secagg/aggregation.js';
 import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
 import { defaultThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
-import { failure, gatherContributions, type FailedAgency } from './gather.js';
+import { failure, gatherContributions, type FailedAgency, type LogProofSource } from './gather.js';
+import { QueryLog } from './query-log.js';
 import { release, type Release } from './release.js';
 import { unmaskRound } from './unmask-round.js';
 
@@ -135,9 +135,11 @@ export interface CoordinatorOptions {
   readonly links: readonly AgencyLink[];
   readonly audit?: AuditSink;
   /**
-   * The transparency log this coordinator operates (it closes the store): its own events, the
-   * agencies' signed entries and the release are appended, made durable before the result is
-   * returned, and the signed tree head published beside the log file.
+   * The transparency log this coordinator operates (it closes the store). The query is made
+   * durable in it before anyone is asked; agencies and the key authority get the proof with each
+   * request; their signed entries, the survivor set and the release are appended, made durable
+   * before the result is returned, and the signed tree head is published beside the log file.
+   * Required when the federation's policy requires the log.
    */
   readonly transparencyLog?: TransparencyLogSink;
   readonly clock?: () => number;
@@ -177,6 +179,10 @@ export class Coordinator implements AsyncDisposable {
     if (given !== undefined && given.preset.name !== options.federation.he.preset) {
       given[Symbol.dispose]();
       throw new FedstatError('CONFIG_INVALID', `HE parameters ${given.preset.name} given, but the federation uses ${options.federation.he.preset}`);
+    }
+    if (options.federation.policy.transparencyLog && options.transparencyLog === undefined) {
+      given?.[Symbol.dispose]();
+      throw new FedstatError('CONFIG_INVALID', 'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)');
     }
     return new Coordinator(options, given ?? await HeParams.create(presetByName(options.federation.he.preset)));
   }
@@ -297,10 +303,18 @@ export class Coordinator implements AsyncDisposable {
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     const log = this.options.transparencyLog;
     const audit = log === undefined ? this.options.audit ?? NO_AUDIT : allSinks(this.options.audit ?? NO_AUDIT, log);
-    audit.append({ type: 'query', at: now, queryId, sql: formatPlan(plan), plan, agencies: serving });
+    const asked = { at: now, queryId, sql: formatPlan(plan), plan, agencies: serving };
+    (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
+    // In the log, durably, before anyone is asked: agencies refuse a query they cannot see there.
+    const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
+    const heads = new Map(described.map((d) => [d.agencyId, d.logHead?.size ?? 0]));
+    const describeDeadline = this.options.describeDeadlineMs ?? 5_000;
+    const logProof: LogProofSource | undefined = queryLog === null ? undefined : async (link, stale) =>
+      queryLog.proofFor(stale ? (await link.describe(describeDeadline)).logHead?.size ?? 0 : heads.get(link.agencyId) ?? 0, `agency ${link.agencyId}`);
     options.onProgress?.({ phase: 'asked', agencies: serving });
 
     const sum = mode === 'plaintext' ? null : await this.openSum(layout);
+    let released = false;
     try {
       const secagg = mode === 'encrypted' ? new SecAggAggregation({
         federationId: this.federation.id, queryId, participants: serving, threshold, length: layout.slotsUsed,
@@ -310,16 +324,19 @@ export class Coordinator implements AsyncDisposable {
       let done = 0;
       const round1 = await gatherContributions({
         federation: this.federation, signed, envelope, layout, links: this.options.links, deadlineMs, sum, secagg,
+        ...(logProof === undefined ? {} : { logProof }),
         onAnswer: (agency, ok) => options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
       });
       const answered = round1.answered;
       const allFailed = [...failedServing, ...round1.failed].sort((a, b) => a.id.localeCompare(b.id));
       const t3 = performance.now();
+      // Refusals are logged whether or not the query goes on.
+      for (const [id, entry] of round1.refusals) queryLog?.appendFrom(id, [entry], ['refusal']);
       checkQuorum(this.federation.policy, { queryId, answered, failed: allFailed, asked: serving.length + failedServing.length, threshold, mode, requireAll });
 
       // The contributors' own signed records (budget charge, contribution) go into the log before
       // the survivor set that counts them.
-      for (const id of answered) for (const entry of round1.logEntries.get(id) ?? []) log?.appendEntry(entry);
+      for (const id of answered) queryLog?.appendFrom(id, round1.logEntries.get(id) ?? [], ['budget', 'contribution']);
       // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
       const fixed = secagg?.fixSurvivors() ?? { survivors: answered, dropped: serving.filter((a) => !answered.includes(a)) };
       const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),
@@ -346,26 +363,23 @@ export class Coordinator implements AsyncDisposable {
       if (sum === null) slots = round1.plainSum;
       else {
         const request = signDecryptionRequest(this.federation.id, signed, survivors, await sum.sum(), this.options.secrets.signing.secretKey);
-        slots = (await this.options.keyAuthority.decrypt(request)).slots;
+        slots = (await this.decrypt(request, queryLog)).slots;
       }
       const t5 = performance.now();
-      const released = release({
+      const table = release({
         plan, schema, cells, totals: unpackSlots(layout, [...slots]), policy: this.federation.policy,
         ...(terms === null ? {} : { noise: { terms, survivors: answered.length, delta: options.privacy?.delta ?? DEFAULT_DISPLAY_DELTA } }),
       });
       audit.append({
-        type: 'release', at: clock(), queryId, contributors: answered, rows: released.rows.length, suppressed: released.suppressed,
+        type: 'release', at: clock(), queryId, contributors: answered, rows: table.rows.length, suppressed: table.suppressed,
         rho: terms === null ? null : queryRhoText(terms.rho),
       });
-      if (log !== undefined) {
-        // Nothing is released before it is durably in the log; the head is published beside it.
-        const appended = await log.flush();
-        const head = appended.at(-1)?.treeHead ?? log.store.treeHead();
-        await writeTreeHeadFile(treeHeadFileFor(log.store.file), head);
-      }
+      // Nothing is released before it is durably in the log; the head is published beside it.
+      await queryLog?.publish();
+      released = true;
       const t6 = performance.now();
       return {
-        ...released, queryId, sql, plan, mode,
+        ...table, queryId, sql, plan, mode,
         agencies: { answered, failed: allFailed },
         secureAggregation: secagg === null ? null : { threshold, survivors: answered, dropped: set.dropped, unmaskFailed, correctionMs },
         ciphertexts: layout.ciphertextCount,
@@ -373,6 +387,41 @@ export class Coordinator implements AsyncDisposable {
       };
     } finally {
       sum?.dispose();
+      // A failed query's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
+      if (!released) await queryLog?.publish().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The key authority's decryption, with the query's log proof against the head it reports (after
+   * everything so far is durable), rebuilt when its head moved on meanwhile. Its signed entries
+   * (the decryption, or a refusal) are appended.
+   */
+  private async decrypt(request: DecryptionRequest, queryLog: QueryLog | null): Promise<DecryptionAnswer> {
+    const ka = this.options.keyAuthority;
+    const kaId = partyOfRole(this.federation, 'key-authority').id;
+    for (let attempt = 0; ; attempt++) {
+      let logProof;
+      if (queryLog !== null) {
+        await queryLog.publish();
+        logProof = queryLog.proofFor((await ka.describe()).logHead?.size ?? 0, `key authority ${kaId}`);
+      }
+      try {
+        const answer = await ka.decrypt(logProof === undefined ? request : { ...request, logProof });
+        queryLog?.appendFrom(kaId, answer.logEntries ?? [], ['decryption']);
+        return answer;
+      } catch (e) {
+        if (isFedstatError(e, 'STALE_HEAD') && attempt < 2) continue;
+        const entry = isFedstatError(e) ? e.details['logEntry'] : undefined;
+        if (entry instanceof Uint8Array) {
+          try {
+            queryLog?.appendFrom(kaId, [entry], ['refusal']);
+          } catch {
+            // not the key authority's own signed refusal: the failure is still reported
+          }
+        }
+        throw e;
+      }
     }
   }
 

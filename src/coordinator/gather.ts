@@ -1,17 +1,20 @@
 /**
  * Round 1: send the signed query to every agency it names, verify each contribution's signature
  * before a byte of it reaches SEAL, add it to the encrypted sum, and hand its sealed shares to
- * secure aggregation. Whoever has not answered by the deadline is dropped.
+ * secure aggregation. Whoever has not answered by the deadline is dropped. With a transparency
+ * log, each request carries the query's log proof (rebuilt and resent once or twice when the
+ * agency's head moved on meanwhile), and a refusing agency's signed refusal is kept for the log.
  */
-import { FedstatError, describeError, type ErrorCode } from '../errors.js';
+import { FedstatError, describeError, isFedstatError, type ErrorCode } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
 import type { SlotLayout } from '../he/packing.js';
 import { addSlotsModT } from '../he/packing.js';
-import { bytesToSlots, checkContribution } from '../protocol/contribution.js';
+import { bytesToSlots, checkContribution, type Contribution } from '../protocol/contribution.js';
 import type { AgencyLink } from '../protocol/links.js';
 import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import type { SecAggAggregation } from '../secagg/aggregation.js';
-import { authorProblem, openEntry } from '../transparency/log-entry.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
+import { checkedEntries } from './query-log.js';
 import type { EncryptedSum } from './encrypted-sum.js';
 
 export interface FailedAgency {
@@ -32,7 +35,15 @@ export interface Round1 {
   readonly plainSum: BigUint64Array[];
   /** Each answered agency's signed transparency-log entries for this query, checked. */
   readonly logEntries: ReadonlyMap<string, readonly Uint8Array[]>;
+  /** Refusing agencies' signed refusal entries, checked. */
+  readonly refusals: ReadonlyMap<string, Uint8Array>;
 }
+
+/** The log proof for an agency: from the head it reported, or (`stale`) from the one it reports now. */
+export type LogProofSource = (link: AgencyLink, stale: boolean) => Promise<QueryLogProof>;
+
+/** Proofs rebuilt after STALE_HEAD before the agency counts as failed (each race needs a concurrent query). */
+const STALE_RETRIES = 2;
 
 export interface GatherInput {
   readonly federation: Federation;
@@ -45,7 +56,20 @@ export interface GatherInput {
   readonly sum: EncryptedSum | null;
   /** `encrypted` mode: the secure-aggregation state of this query. */
   readonly secagg: SecAggAggregation | null;
+  /** With a transparency log: each agency's proof that the query is in it. */
+  readonly logProof?: LogProofSource;
   readonly onAnswer: (agency: string, ok: boolean) => void;
+}
+
+async function ask(link: AgencyLink, input: GatherInput): Promise<Contribution> {
+  for (let attempt = 0; ; attempt++) {
+    const proof = await input.logProof?.(link, attempt > 0);
+    try {
+      return await link.aggregate(input.signed, input.deadlineMs, proof);
+    } catch (e) {
+      if (!isFedstatError(e, 'STALE_HEAD') || attempt >= STALE_RETRIES) throw e;
+    }
+  }
 }
 
 export async function gatherContributions(input: GatherInput): Promise<Round1> {
@@ -54,18 +78,19 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
   let plainSum: BigUint64Array[] = Array.from({ length: layout.ciphertextCount }, () => new BigUint64Array(layout.slotCount));
   const answered: string[] = [];
   const logEntries = new Map<string, readonly Uint8Array[]>();
+  const refusals = new Map<string, Uint8Array>();
   const failed: FailedAgency[] = [];
   const links = env.agencies.map((id) => input.links.find((l) => l.agencyId === id)).filter((l) => l !== undefined);
   await Promise.all(links.map(async (link) => {
     try {
       const agency = federation.parties.find((p) => p.id === link.agencyId);
       if (agency === undefined) throw new FedstatError('INTERNAL', 'agency vanished from the federation');
-      const c = await link.aggregate(signed, input.deadlineMs);
+      const c = await ask(link, input);
       checkContribution(c, {
         federationId: federation.id, queryDigest: digest, queryId: env.queryId, agencyId: link.agencyId, mode: env.mode,
         payloads: layout.ciphertextCount, participants: env.agencies,
       }, agency.signingKey);
-      const entries = checkLogEntries(c.logEntries ?? [], federation, link.agencyId, env.queryId);
+      const entries = checkedEntries(federation, link.agencyId, env.queryId, c.logEntries ?? [], ['budget', 'contribution']);
       // Secure-aggregation material is checked before the ciphertexts join the sum and recorded
       // after: an agency is a survivor exactly when its ciphertexts are in the sum.
       const masking = secagg !== null && c.masking !== null ? secagg.checkRound1(link.agencyId, c.masking) : null;
@@ -79,32 +104,18 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
       logEntries.set(link.agencyId, entries);
       input.onAnswer(link.agencyId, true);
     } catch (e) {
+      const refusal = isFedstatError(e) ? e.details['logEntry'] : undefined;
+      if (refusal instanceof Uint8Array) {
+        try {
+          refusals.set(link.agencyId, checkedEntries(federation, link.agencyId, env.queryId, [refusal], ['refusal'])[0]!);
+        } catch {
+          // a refusal that is not the agency's own signed record is not logged; the failure still is reported
+        }
+      }
       failed.push(failure(link.agencyId, e));
       input.onAnswer(link.agencyId, false);
     }
   }));
   answered.sort();
-  return { answered, failed, plainSum, logEntries };
-}
-
-/**
- * An answer's log entries must be this agency's own, about this query, signed, and of a kind an
- * agency may log; anything else drops the contribution (its sender is named), so the log never
- * holds an entry the coordinator could not vouch it received with a counted contribution.
- */
-function checkLogEntries(entries: readonly Uint8Array[], federation: Federation, agencyId: string, queryId: string): readonly Uint8Array[] {
-  for (const bytes of entries) {
-    let opened;
-    try {
-      opened = openEntry(bytes, federation);
-    } catch (e) {
-      throw new FedstatError('BAD_MESSAGE', `agency ${agencyId} sent a log entry that does not open: ${describeError(e)}`);
-    }
-    const { event, author } = opened;
-    const problem = authorProblem(event, author);
-    if (author.id !== agencyId || problem !== null || !('queryId' in event) || event.queryId !== queryId) {
-      throw new FedstatError('BAD_MESSAGE', `agency ${agencyId} sent a log entry that is not its own record of query ${queryId}`);
-    }
-  }
-  return entries;
+  return { answered, failed, plainSum, logEntries, refusals };
 }

@@ -39,6 +39,12 @@ export interface Policy {
    * False (the default) makes every query differentially private: agencies refuse exact ones.
    */
   readonly exactRelease: boolean;
+  /**
+   * Whether every query must be in the federation's transparency log: agencies and the key
+   * authority then refuse a request that does not come with the query's inclusion proof. Written
+   * true by `fedstat init`; absent means false (files from before the log existed).
+   */
+  readonly transparencyLog: boolean;
 }
 
 export interface HeConfig {
@@ -129,7 +135,9 @@ function parsePolicy(raw: unknown, file: string): Policy {
   }
   const exact = p['exactRelease'] ?? false;
   if (typeof exact !== 'boolean') throw configError(at(file, 'policy.exactRelease'), '"exactRelease" must be true or false', 'write false to require differential privacy for every query');
-  return Object.freeze({ minAgencies: out['minAgencies'] ?? 1, minGroupSize: out['minGroupSize'] ?? 1, exactRelease: exact });
+  const logged = p['transparencyLog'] ?? false;
+  if (typeof logged !== 'boolean') throw configError(at(file, 'policy.transparencyLog'), '"transparencyLog" must be true or false', 'write true to require every query to be in the transparency log');
+  return Object.freeze({ minAgencies: out['minAgencies'] ?? 1, minGroupSize: out['minGroupSize'] ?? 1, exactRelease: exact, transparencyLog: logged });
 }
 
 function parseHe(raw: unknown, file: string): HeConfig {

@@ -53,7 +53,7 @@ export interface InitResult {
   readonly caKeyFile: string;
 }
 
-export const DEFAULT_POLICY: Policy = Object.freeze({ minAgencies: 2, minGroupSize: 10, exactRelease: false });
+export const DEFAULT_POLICY: Policy = Object.freeze({ minAgencies: 2, minGroupSize: 10, exactRelease: false, transparencyLog: true });
 export const DEFAULT_CA_VALID_DAYS = 3650;
 export const DEFAULT_CERTIFICATE_VALID_DAYS = 825;
 /** Names under which a party's certificate is also valid: the loopback interface, for local runs. */
@@ -108,6 +108,7 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
     if (!Number.isSafeInteger(v) || v < 1) throw new FedstatError('CONFIG_INVALID', `${k} must be a positive integer; got ${v}`);
   }
   if (typeof policy.exactRelease !== 'boolean') throw new FedstatError('CONFIG_INVALID', 'exactRelease must be true or false');
+  if (typeof policy.transparencyLog !== 'boolean') throw new FedstatError('CONFIG_INVALID', 'transparencyLog must be true or false');
   if (policy.minAgencies > options.agencies.length) {
     throw new FedstatError('CONFIG_INVALID', `minAgencies ${policy.minAgencies} exceeds the ${options.agencies.length} agencies given; lower --min-agencies or add agencies`);
   }

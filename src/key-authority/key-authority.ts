@@ -6,7 +6,7 @@
  * coordinator's process by default, or as its own gRPC service (src/transport/key-authority-*).
  */
 import { FedstatError, describeError } from '../errors.js';
-import { NO_AUDIT, type AuditSink } from '../audit/events.js';
+import { NO_AUDIT, type AuditEvent, type AuditSink } from '../audit/events.js';
 import { sha256, toHex } from '../crypto/digest.js';
 import { partyOfRole, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
@@ -14,6 +14,10 @@ import { HeParams } from '../he/he-params.js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import { signDecryptionAnswer, type DecryptionAnswer, type DecryptionRequest } from '../protocol/decryption.js';
+import { queryDigest } from '../protocol/query-envelope.js';
+import { entryFromEvent } from '../transparency/log-entry.js';
+import { LogWitness } from '../transparency/log-witness.js';
+import type { SignedTreeHead } from '../transparency/tree-head.js';
 import { admitDecryption, refusal, type AdmittedRequest } from './release-policy.js';
 import { inThreadSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
@@ -21,10 +25,14 @@ import { inThreadSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } 
 export interface KeyAuthority {
   /**
    * Decrypts the request's summed ciphertexts if the release policy allows it, and returns the
-   * slot vectors with the key authority's signature over them. Rejects with FedstatError
-   * BAD_MESSAGE, REPLAY, POLICY_REFUSED, MESSAGE_TOO_LARGE or UNAVAILABLE.
+   * slot vectors with the key authority's signature over them and its signed log entry of the
+   * decryption. Rejects with FedstatError BAD_MESSAGE, REPLAY, STALE_HEAD, POLICY_REFUSED,
+   * MESSAGE_TOO_LARGE or UNAVAILABLE; a refusal of an authenticated query carries the key
+   * authority's signed refusal entry in `details.logEntry`.
    */
   decrypt(request: DecryptionRequest): Promise<DecryptionAnswer>;
+  /** The last transparency-log head the key authority accepted (null: none yet). */
+  describe(): Promise<{ readonly logHead: SignedTreeHead | null }>;
   close(): Promise<void>;
 }
 
@@ -37,6 +45,8 @@ export interface KeyAuthorityDescription {
   readonly slotCount: number;
   /** Exact byte length of one serialized ciphertext (sizes the service's receive limit). */
   readonly ciphertextBytes: number;
+  /** The last transparency-log head it accepted (null: none yet). */
+  readonly logHead: SignedTreeHead | null;
 }
 
 /** A key authority that can be served: it also describes itself. */
@@ -63,6 +73,12 @@ export interface InProcessKeyAuthorityOptions {
   readonly secrets: PartySecrets;
   /** Receives a `decryption` event per release and a `refusal` event per refused authenticated query. */
   readonly audit?: AuditSink;
+  /**
+   * The last transparency-log head this key authority accepted (LogWitness.open with a file keeps
+   * it across restarts); default: in memory. Every decryption needs the query's inclusion proof
+   * against a head that extends it when the federation requires the log.
+   */
+  readonly logWitness?: LogWitness;
   readonly clock?: () => number;
   /** Also decrypt `encrypted-unmasked` queries. Benchmarks only: those reveal each agency's aggregate. */
   readonly allowBenchmarkModes?: boolean;
@@ -89,6 +105,7 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     private readonly params: HeParams,
     private readonly ownsParams: boolean,
     private readonly decryptor: SlotDecryptor,
+    private readonly witness: LogWitness,
   ) {}
 
   /** KEY_INVALID unless `secrets` is the federation's key authority with a BFV secret key. */
@@ -104,8 +121,9 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     const params = options.params ?? await HeParams.create(presetByName(federation.he.preset));
     const ownsParams = options.params === undefined;
     try {
+      const witness = options.logWitness ?? await LogWitness.open(federation, `key authority ${me.id}`);
       const decryptor = await (options.decryptor ?? inThreadSlotDecryptor)(params, secrets.heSecretKey);
-      return new InProcessKeyAuthority(options, me.id, params, ownsParams, decryptor);
+      return new InProcessKeyAuthority(options, me.id, params, ownsParams, decryptor, witness);
     } catch (e) {
       if (ownsParams) params[Symbol.dispose]();
       throw e;
@@ -115,7 +133,7 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
   describe(): Promise<KeyAuthorityDescription> {
     return Promise.resolve(Object.freeze({
       partyId: this.partyId, federationId: this.options.federation.id, paramsId: this.params.paramsId,
-      slotCount: this.params.slotCount, ciphertextBytes: this.params.ciphertextBytes,
+      slotCount: this.params.slotCount, ciphertextBytes: this.params.ciphertextBytes, logHead: this.witness.head ?? null,
     }));
   }
 
@@ -146,6 +164,13 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     }
     const { query, set } = admitted;
     const id = query.queryId;
+    try {
+      // Only a query the log shows, in a log that extends the one this key authority saw before.
+      await this.witness.admit(request.logProof, { queryId: id, queryDigest: queryDigest(request.query.bytes) });
+    } catch (e) {
+      if (e instanceof FedstatError && e.code === 'STALE_HEAD') throw e;
+      throw this.#noteRefusal(refusal(e instanceof FedstatError ? e.code : 'INTERNAL', id, describeError(e), e), now);
+    }
     if (this.#released.has(id) || this.#pending.has(id)) {
       throw this.#noteRefusal(refusal('REPLAY', id, 'it was decrypted before; each query is decrypted once'), now);
     }
@@ -170,11 +195,13 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     this.#pending.delete(id);
     this.#released.add(id);
     this.#records.push(record);
-    audit.append({
+    const event: AuditEvent = {
       type: 'decryption', at: now, queryId: id, contributors: record.survivors, dropped: record.dropped,
       ciphertextDigests: record.ciphertextDigests,
-    });
-    return signDecryptionAnswer(federation.id, request, slots, this.options.secrets.signing.secretKey);
+    };
+    audit.append(event);
+    const key = this.options.secrets.signing.secretKey;
+    return { ...signDecryptionAnswer(federation.id, request, slots, key), logEntries: [entryFromEvent(event, this.partyId, key)] };
   }
 
   /** A decryptor is trusted code, but a worker's answer still crosses a boundary: check its shape. */
@@ -184,15 +211,19 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     if (!ok) throw new FedstatError('INTERNAL', 'the decryptor returned slot vectors of the wrong count, length or range');
   }
 
-  /** Appends a refusal event for refusals of an authenticated query (those carry its id). */
+  /**
+   * Appends a refusal event for refusals of an authenticated query (those carry its id) and
+   * attaches the key authority's signed refusal entry (`details.logEntry`) for the log operator.
+   */
   #noteRefusal(e: unknown, now: number): Error {
     if (!(e instanceof Error)) return new FedstatError('INTERNAL', `key authority failed: ${describeError(e)}`);
-    const details: Readonly<Record<string, unknown>> = e instanceof FedstatError ? e.details : {};
-    const { queryId, reason } = details;
-    if (typeof queryId === 'string' && typeof reason === 'string') {
-      (this.options.audit ?? NO_AUDIT).append({ type: 'refusal', at: now, queryId, agencyId: this.partyId, reason });
-    }
-    return e;
+    if (!(e instanceof FedstatError)) return e;
+    const { queryId, reason } = e.details;
+    if (typeof queryId !== 'string' || typeof reason !== 'string') return e;
+    const event: AuditEvent = { type: 'refusal', at: now, queryId, agencyId: this.partyId, reason };
+    (this.options.audit ?? NO_AUDIT).append(event);
+    const logEntry = entryFromEvent(event, this.partyId, this.options.secrets.signing.secretKey);
+    return new FedstatError(e.code, e.message, { cause: e.cause ?? e, details: { ...e.details, logEntry } });
   }
 
   /** Waits for decryptions in flight, then frees the decryptor and (if owned) the parameters. Idempotent. */

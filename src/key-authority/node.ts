@@ -12,6 +12,7 @@ import { loadKeyFile } from '../federation/key-file.js';
 import { serverCredentials } from '../transport/credentials.js';
 import { serveKeyAuthority, type RejectionListener } from '../transport/key-authority-server.js';
 import type { RunningServer } from '../transport/agency-server.js';
+import { LogWitness } from '../transparency/log-witness.js';
 import { InProcessKeyAuthority } from './key-authority.js';
 import { isolatedSlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
@@ -28,6 +29,11 @@ export interface KeyAuthorityNodeOptions {
   readonly credentials?: ServerCredentials;
   /** Append every release and refusal to this JSON-lines file. */
   readonly auditLog?: string;
+  /**
+   * Where the key authority keeps the last transparency-log head it accepted (default: in memory,
+   * trusting the first head after a start).
+   */
+  readonly logWitnessFile?: string;
   /** Also told of every release and every refusal of an authenticated query (the CLI prints them). */
   readonly onEvent?: AuditSink;
   /**
@@ -60,8 +66,9 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
   }
   const host = options.host ?? endpoint?.host ?? '127.0.0.1';
   const credentials = options.credentials ?? serverCredentials(federation, secrets, { insecure: options.insecure === true, host });
+  const logWitness = await LogWitness.open(federation, `key authority ${me.id}`, options.logWitnessFile);
   const keyAuthority = await InProcessKeyAuthority.create({
-    federation, secrets,
+    federation, secrets, logWitness,
     allowBenchmarkModes: options.allowBenchmarkModes === true,
     audit: allSinks(
       ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),

@@ -10,6 +10,7 @@ import { sign, verify } from '../crypto/ed25519.js';
 import { slotsToBytes } from './contribution.js';
 import { queryDigest, type SignedQuery } from './query-envelope.js';
 import { survivorSetDigest, type SignedSurvivorSet } from './survivor-set.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
 
 export interface DecryptionRequest {
   readonly query: SignedQuery;
@@ -18,12 +19,19 @@ export interface DecryptionRequest {
   readonly ciphertexts: readonly Uint8Array[];
   /** The coordinator's signature over `decryptionRequestDigest`. */
   readonly signature: Uint8Array;
+  /**
+   * The query's inclusion proof in the transparency log (outside the signature: it proves itself,
+   * and is rebuilt when the key authority's head moved on).
+   */
+  readonly logProof?: QueryLogProof;
 }
 
 export interface DecryptionAnswer {
   readonly slots: readonly BigUint64Array[];
   /** The key authority's signature over `decryptionAnswerDigest`. */
   readonly signature: Uint8Array;
+  /** The key authority's own signed log entries for this decryption, for the log operator to append. */
+  readonly logEntries?: readonly Uint8Array[];
 }
 
 export function decryptionRequestDigest(

@@ -6,6 +6,8 @@
 import type { Contribution } from './contribution.js';
 import type { SignedQuery } from './query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from './unmask.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
+import type { SignedTreeHead } from '../transparency/tree-head.js';
 
 export interface AgencyDescription {
   readonly agencyId: string;
@@ -15,6 +17,8 @@ export interface AgencyDescription {
   readonly datasets: readonly string[];
   /** The agency's own privacy budgets, one per dataset it has a budget for (none: DP queries are refused). */
   readonly budgets: readonly BudgetStatus[];
+  /** The last transparency-log tree head the agency accepted (null: none yet). */
+  readonly logHead: SignedTreeHead | null;
 }
 
 /** One dataset's zCDP budget at an agency; ρ values are canonical fractions "n/d". */
@@ -29,8 +33,11 @@ export interface BudgetStatus {
 export interface AgencyLink {
   readonly agencyId: string;
   describe(deadlineMs: number): Promise<AgencyDescription>;
-  /** Round 1: the agency's signed (masked, encrypted) contribution. */
-  aggregate(query: SignedQuery, deadlineMs: number): Promise<Contribution>;
+  /**
+   * Round 1: the agency's signed (masked, encrypted) contribution. `logProof` shows the query in
+   * the transparency log, consistent with the head the agency last accepted (logHead).
+   */
+  aggregate(query: SignedQuery, deadlineMs: number, logProof?: QueryLogProof): Promise<Contribution>;
   /** Round 2 of secure aggregation: what the survivor reveals to remove the masks. */
   unmask(request: UnmaskRequest, deadlineMs: number): Promise<UnmaskAnswer>;
   close(): void;

@@ -29,7 +29,7 @@ const json: Check = (v) => v !== undefined;
 
 /** Field checks per kind, besides `type`; `at` and `queryId` are in every kind. */
 const SHAPES: Readonly<Record<EntryKind, Readonly<Record<string, Check>>>> = {
-  query: { sql: str, plan: json, agencies: ids },
+  query: { digest: hex64, sql: str, plan: json, agencies: ids },
   contribution: { agencyId: id, digest: hex64 },
   refusal: { agencyId: id, reason: str },
   survivors: { survivors: ids, dropped: ids },

@@ -14,6 +14,7 @@
 import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { entryFromEvent } from './log-entry.js';
 import type { AppendResult, TransparencyLogStore } from './log-store.js';
+import { treeHeadFileFor, writeTreeHeadFile } from './tree-head-file.js';
 
 /** Signs every event as `author` and passes the entry bytes to `deliver`. */
 export class SignedEntrySink implements AuditSink {
@@ -37,23 +38,40 @@ export class SignedEntrySink implements AuditSink {
 /** Signs every event as `author` and appends it to `store`; see `flush`. */
 export class TransparencyLogSink implements AuditSink {
   readonly store: TransparencyLogStore;
-  readonly #signer: SignedEntrySink;
+  readonly #author: string;
+  readonly #secretKey: Uint8Array;
   #pending: Promise<AppendResult>[] = [];
+  /** Head publications run one at a time, so the published file only ever grows. */
+  #publishing: Promise<void> = Promise.resolve();
+  #published = -1;
 
   constructor(store: TransparencyLogStore, author: string, secretKey: Uint8Array) {
     this.store = store;
-    this.#signer = new SignedEntrySink(author, secretKey, (entry) => { this.appendEntry(entry); });
+    this.#author = author;
+    this.#secretKey = secretKey;
   }
 
   append(event: AuditEvent): void {
-    this.#signer.append(event);
+    void this.appendEntry(entryFromEvent(event, this.#author, this.#secretKey));
+  }
+
+  /**
+   * Signs and appends `event` and waits until it and everything before it are durable: for an
+   * entry others must be shown in the log before anything else happens (a query). Its bytes and index.
+   */
+  async record(event: AuditEvent): Promise<{ entry: Uint8Array; index: number }> {
+    const entry = entryFromEvent(event, this.#author, this.#secretKey);
+    const appended = this.appendEntry(entry);
+    await this.flush();
+    return { entry, index: (await appended).index };
   }
 
   /** Appends an entry another party signed (an agency's, delivered with its answer). */
-  appendEntry(entry: Uint8Array): void {
+  appendEntry(entry: Uint8Array): Promise<AppendResult> {
     const p = this.store.append(entry);
     p.catch(() => undefined); // reported by flush, never as an unhandled rejection
     this.#pending.push(p);
+    return p;
   }
 
   /**
@@ -68,5 +86,22 @@ export class TransparencyLogSink implements AuditSink {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     return results.map((r) => (r as PromiseFulfilledResult<AppendResult>).value);
+  }
+
+  /**
+   * Flushes, then publishes the store's current signed head beside the log (`LOG.head.json`,
+   * replaced atomically) unless a head at least as large is published already. Rejects like
+   * `flush`, or with IO when the head cannot be written.
+   */
+  async publish(): Promise<void> {
+    await this.flush();
+    const run = this.#publishing.then(async () => {
+      const head = this.store.treeHead();
+      if (head.size <= this.#published) return;
+      await writeTreeHeadFile(treeHeadFileFor(this.store.file), head);
+      this.#published = head.size;
+    });
+    this.#publishing = run.catch(() => undefined);
+    return run;
   }
 }

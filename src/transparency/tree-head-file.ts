@@ -4,6 +4,7 @@
  * or agency keeps to check the next copy of the log against (`--since`). A file may hold one
  * head or an array of heads (heads collected from several agencies, to detect a fork).
  */
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { FedstatError } from '../errors.js';
 import { treeHeadFromJson, treeHeadToJson, type SignedTreeHead } from './tree-head.js';
@@ -47,7 +48,7 @@ export async function readTreeHeadFile(file: string): Promise<SignedTreeHead[]> 
  * half-written head and a crash leaves the previous one.
  */
 export async function writeTreeHeadFile(file: string, head: SignedTreeHead): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   const h = await fs.open(tmp, 'w', 0o644);
   try {
     await h.writeFile(`${JSON.stringify(treeHeadToJson(head), null, 2)}\n`);

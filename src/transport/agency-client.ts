@@ -10,6 +10,8 @@ import { channelOptionsFor } from './credentials.js';
 import { CHANNEL_OPTIONS } from './limits.js';
 import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage, type UnmaskResponseMessage } from './proto.js';
 import { fromServiceError } from './status.js';
+import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
 
 type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError | null, res?: unknown) => void) => void;
 
@@ -35,11 +37,16 @@ export class GrpcAgencyLink implements AgencyLink {
 
   async describe(deadlineMs: number): Promise<AgencyDescription> {
     const r = (await this.call('Describe', {}, deadlineMs)) as DescribeResponseMessage;
-    return { agencyId: r.agencyId, federationId: r.federationId, paramsId: r.paramsId, datasets: r.datasets, budgets: budgetsFromWire(r.budgets, `agency ${this.agencyId}`) };
+    const peer = `agency ${this.agencyId}`;
+    return {
+      agencyId: r.agencyId, federationId: r.federationId, paramsId: r.paramsId, datasets: r.datasets,
+      budgets: budgetsFromWire(r.budgets, peer), logHead: logHeadFromWire(r.logHead, peer),
+    };
   }
 
-  async aggregate(query: SignedQuery, deadlineMs: number): Promise<Contribution> {
-    const r = (await this.call('Aggregate', { query: query.bytes, signature: query.signature }, deadlineMs)) as AggregateResponseMessage;
+  async aggregate(query: SignedQuery, deadlineMs: number, logProof?: QueryLogProof): Promise<Contribution> {
+    const request = { query: query.bytes, signature: query.signature, ...(logProof === undefined ? {} : { logProof: logProofToWire(logProof) }) };
+    const r = (await this.call('Aggregate', request, deadlineMs)) as AggregateResponseMessage;
     return contributionFromWire(r, `agency ${this.agencyId}`);
   }
 

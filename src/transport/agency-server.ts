@@ -14,6 +14,7 @@ import {
 } from './proto.js';
 import { peerPartyId } from './credentials.js';
 import { toServiceError } from './status.js';
+import { logHeadToWire, logProofFromWire } from './log-proof-messages.js';
 
 export const FEDSTAT_VERSION = '0.1.0';
 
@@ -42,10 +43,15 @@ export function agencyServiceImplementation(agency: Agency, allowed: AllowedCall
   return {
     Describe: unary<unknown, DescribeResponseMessage>(allowed, async () => {
       const d = await agency.describe();
-      return { agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION, budgets: d.budgets.map((b) => ({ ...b })) };
+      return {
+        agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION,
+        budgets: d.budgets.map((b) => ({ ...b })), logHead: logHeadToWire(d.logHead),
+      };
     }),
-    Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(allowed, async (req) =>
-      contributionToWire(await agency.answer({ bytes: bytesField(req.query, 'query'), signature: bytesField(req.signature, 'signature') }))),
+    Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(allowed, async (req) => {
+      const query = { bytes: bytesField(req.query, 'query'), signature: bytesField(req.signature, 'signature') };
+      return contributionToWire(await agency.answer(query, logProofFromWire(req.logProof, 'the coordinator')));
+    }),
     Unmask: unary<UnmaskRequestMessage, UnmaskResponseMessage>(allowed, async (req) =>
       unmaskAnswerToWire(await agency.unmask(unmaskRequestFromWire(req)))),
   };

@@ -17,6 +17,11 @@ import {
   keyAuthorityServiceDefinition, type DecryptRequestMessage, type DecryptResponseMessage, type DescribeKeyAuthorityResponseMessage,
 } from './proto.js';
 import { fromServiceError } from './status.js';
+import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
+import type { SignedTreeHead } from '../transparency/tree-head.js';
+
+/** The key authority logs one decryption entry per answer; a little room, no more. */
+const MAX_ANSWER_LOG_ENTRIES = 4;
 
 type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError | null, res?: unknown) => void) => void;
 
@@ -36,6 +41,8 @@ export interface RemoteKeyAuthorityDescription {
   readonly federationId: string;
   readonly paramsId: string;
   readonly version: string;
+  /** The last transparency-log head it accepted (null: none yet). */
+  readonly logHead: SignedTreeHead | null;
 }
 
 interface Connected {
@@ -111,7 +118,8 @@ export class GrpcKeyAuthority implements KeyAuthority {
     if (r.paramsId !== params.paramsId) {
       throw new FedstatError('CONFIG_INVALID', `${at} uses other HE parameters than this federation; start it with ${this.#federation.file}`);
     }
-    return Object.freeze({ partyId: r.partyId, federationId: r.federationId, paramsId: r.paramsId, version: r.version });
+    const logHead = logHeadFromWire(r.logHead, `key authority ${this.#partyId}`);
+    return Object.freeze({ partyId: r.partyId, federationId: r.federationId, paramsId: r.paramsId, version: r.version, logHead });
   }
 
   /**
@@ -123,6 +131,7 @@ export class GrpcKeyAuthority implements KeyAuthority {
       query: request.query.bytes, querySignature: request.query.signature,
       survivors: request.survivors.bytes, survivorsSignature: request.survivors.signature,
       ciphertexts: [...request.ciphertexts], signature: request.signature,
+      ...(request.logProof === undefined ? {} : { logProof: logProofToWire(request.logProof) }),
     };
     const { res, params } = await this.#call('Decrypt', message);
     const r = res as Partial<DecryptResponseMessage>;
@@ -139,7 +148,11 @@ export class GrpcKeyAuthority implements KeyAuthority {
     } catch (e) {
       throw new FedstatError('BAD_MESSAGE', `${from} sent slots that are not ${params.slotCount} values below the plain modulus`, { cause: e });
     }
-    const answer: DecryptionAnswer = { slots, signature: new Uint8Array(r.signature) };
+    const entries: unknown = r.logEntries ?? [];
+    if (!Array.isArray(entries) || entries.length > MAX_ANSWER_LOG_ENTRIES || !entries.every((b) => b instanceof Uint8Array)) {
+      throw new FedstatError('BAD_MESSAGE', `${from} sent malformed log entries`);
+    }
+    const answer: DecryptionAnswer = { slots, signature: new Uint8Array(r.signature), logEntries: entries.map((b: Uint8Array) => Uint8Array.from(b)) };
     checkDecryptionAnswer(answer, request, this.#federation.id, this.#signingKey);
     return answer;
   }

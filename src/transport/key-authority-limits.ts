@@ -8,6 +8,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import { MAX_QUERY_BYTES } from '../protocol/query-envelope.js';
+import { MAX_LOG_PROOF_BYTES } from './log-proof-messages.js';
 
 /** The survivor set's own bound (src/protocol/survivor-set.ts refuses larger sets). */
 const MAX_SURVIVOR_SET_BYTES = 256 * 1024;
@@ -33,7 +34,8 @@ export function keyAuthorityLimits(params: { readonly slotCount: number; readonl
     throw new RangeError('keyAuthorityLimits: slotCount and ciphertextBytes must be positive integers');
   }
   return Object.freeze({
-    requestBytes: MAX_CIPHERTEXTS * (ciphertextBytes + 16) + MAX_QUERY_BYTES + MAX_SURVIVOR_SET_BYTES + FRAMING_BYTES,
+    requestBytes: MAX_CIPHERTEXTS * (ciphertextBytes + 16) + MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SURVIVOR_SET_BYTES + FRAMING_BYTES,
+    // the answer also carries the key authority's log entry of the decryption (a few hundred bytes)
     answerBytes: MAX_CIPHERTEXTS * (slotCount * 8 + 16) + FRAMING_BYTES,
   });
 }

@@ -16,6 +16,7 @@ import {
 } from './proto.js';
 import { peerPartyId } from './credentials.js';
 import { toServiceError } from './status.js';
+import { logHeadToWire, logProofFromWire } from './log-proof-messages.js';
 
 /**
  * Called with every failed call that is not a refusal of an authenticated query (those carry
@@ -53,12 +54,14 @@ function toRequest(m: DecryptRequestMessage): DecryptionRequest {
   if (cts.length < 1 || cts.length > MAX_CIPHERTEXTS) {
     throw new FedstatError('BAD_MESSAGE', `decryption request carries ${cts.length} ciphertexts, expected 1 to ${MAX_CIPHERTEXTS}`);
   }
+  const logProof = logProofFromWire(m.logProof, 'the coordinator');
   return {
     query: { bytes: bytes(m.query, 'query'), signature: bytes(m.querySignature, 'query signature') },
     survivors: { bytes: bytes(m.survivors, 'survivor set'), signature: bytes(m.survivorsSignature, 'survivor set signature') },
     // Plain Uint8Array views: SEAL refuses Buffer (protobufjs decodes bytes into Buffers).
     ciphertexts: cts.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength)),
     signature: bytes(m.signature, 'signature'),
+    ...(logProof === undefined ? {} : { logProof }),
   };
 }
 
@@ -77,7 +80,7 @@ export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, opti
   return {
     Describe: unary<unknown, DescribeKeyAuthorityResponseMessage>(async () => {
       const d = await ka.describe();
-      return { partyId: d.partyId, federationId: d.federationId, paramsId: d.paramsId, version: FEDSTAT_VERSION };
+      return { partyId: d.partyId, federationId: d.federationId, paramsId: d.paramsId, version: FEDSTAT_VERSION, logHead: logHeadToWire(d.logHead) };
     }, onRejected),
     Decrypt: unary<DecryptRequestMessage, DecryptResponseMessage>(async (req, call) => {
       if (decryptPeers !== undefined) {
@@ -87,7 +90,7 @@ export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, opti
         }
       }
       const answer = await ka.decrypt(toRequest(req));
-      return { slots: answer.slots.map(slotsToBytes), signature: answer.signature };
+      return { slots: answer.slots.map(slotsToBytes), signature: answer.signature, logEntries: [...(answer.logEntries ?? [])] };
     }, onRejected),
   };
 }

@@ -11,7 +11,7 @@ import { packageRoot } from '../util/package-root.js';
 let root: protobuf.Root | undefined;
 
 function protoRoot(): protobuf.Root {
-  root ??= protobuf.loadSync(['agency.proto', 'key-authority.proto'].map((f) => join(packageRoot(), 'proto', 'fedstat', 'v1', f)));
+  root ??= protobuf.loadSync(['transparency.proto', 'agency.proto', 'key-authority.proto'].map((f) => join(packageRoot(), 'proto', 'fedstat', 'v1', f)));
   return root;
 }
 
@@ -40,12 +40,16 @@ export function agencyServiceDefinition(): ServiceDefinition {
 
 export interface DescribeResponseMessage {
   agencyId: string; federationId: string; paramsId: string; datasets: string[]; version: string; budgets: BudgetStatusMessage[];
+  logHead: Uint8Array;
+}
+export interface LogProofMessage {
+  treeHead: Uint8Array; entry: Uint8Array; index: string | number; inclusion: Uint8Array[]; fromSize: string | number; consistency: Uint8Array[];
 }
 export interface BudgetStatusMessage {
   dataset: string; budget: string; spent: string; remaining: string; charges: number;
 }
 export interface AggregateRequestMessage {
-  query: Uint8Array; signature: Uint8Array;
+  query: Uint8Array; signature: Uint8Array; logProof?: LogProofMessage | null;
 }
 export interface SealedShareMessage {
   from: string; to: string; nonce: Uint8Array; box: Uint8Array;
@@ -68,12 +72,12 @@ export function keyAuthorityServiceDefinition(): ServiceDefinition {
 }
 
 export interface DescribeKeyAuthorityResponseMessage {
-  partyId: string; federationId: string; paramsId: string; version: string;
+  partyId: string; federationId: string; paramsId: string; version: string; logHead: Uint8Array;
 }
 export interface DecryptRequestMessage {
   query: Uint8Array; querySignature: Uint8Array; survivors: Uint8Array; survivorsSignature: Uint8Array;
-  ciphertexts: Uint8Array[]; signature: Uint8Array;
+  ciphertexts: Uint8Array[]; signature: Uint8Array; logProof?: LogProofMessage | null;
 }
 export interface DecryptResponseMessage {
-  slots: Uint8Array[]; signature: Uint8Array;
+  slots: Uint8Array[]; signature: Uint8Array; logEntries: Uint8Array[];
 }

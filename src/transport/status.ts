@@ -17,15 +17,23 @@ const TO_GRPC: Record<ErrorCode, status> = {
   BAD_MESSAGE: status.INVALID_ARGUMENT,
   MESSAGE_TOO_LARGE: status.RESOURCE_EXHAUSTED,
   REPLAY: status.ALREADY_EXISTS,
+  STALE_HEAD: status.ABORTED,
   NOT_FOUND: status.NOT_FOUND,
   IO: status.INTERNAL,
   INTERNAL: status.INTERNAL,
 };
 
+/** Trailer carrying the refusing party's signed transparency-log entry (a refusal is logged too). */
+const LOG_ENTRY_TRAILER = 'fedstat-log-entry-bin';
+/** A refusal entry is a few hundred bytes; grpc-js refuses trailers beyond 8 KiB by default. */
+const MAX_TRAILER_ENTRY_BYTES = 4096;
+
 export function toServiceError(e: unknown): Partial<ServiceError> {
   const err = e instanceof FedstatError ? e : new FedstatError('INTERNAL', 'internal error in the agency; see its log');
   const metadata = new Metadata();
   metadata.set('fedstat-code', err.code);
+  const entry = err.details['logEntry'];
+  if (entry instanceof Uint8Array && entry.length <= MAX_TRAILER_ENTRY_BYTES) metadata.set(LOG_ENTRY_TRAILER, Buffer.from(entry));
   return { code: TO_GRPC[err.code], details: err.message, metadata };
 }
 
@@ -42,7 +50,11 @@ function connectionProblem(details: string): string {
 export function fromServiceError(e: ServiceError, peer: string, endpoint: string): FedstatError {
   const sent = e.metadata?.get('fedstat-code')[0];
   const code = typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) ? (sent as ErrorCode) : null;
-  if (code !== null) return new FedstatError(code, e.details, { cause: e });
+  if (code !== null) {
+    const entry = e.metadata.get(LOG_ENTRY_TRAILER)[0];
+    const details = entry instanceof Uint8Array && entry.length <= MAX_TRAILER_ENTRY_BYTES ? { logEntry: Uint8Array.from(entry) } : {};
+    return new FedstatError(code, e.details, { cause: e, details });
+  }
   switch (e.code) {
     case status.UNAVAILABLE:
       return new FedstatError('UNAVAILABLE', `${peer} is unreachable at ${endpoint} (${connectionProblem(e.details)}); start it or check its endpoint in the federation file`, { cause: e });

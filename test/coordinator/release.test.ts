@@ -35,7 +35,7 @@ function schemaOf(rows: number, cols: number): { schema: ReturnType<typeof parse
   return { schema, ds: schema.datasets['t']! };
 }
 
-const policy = (minGroupSize: number, exactRelease = true) => ({ minAgencies: 1, minGroupSize, exactRelease });
+const policy = (minGroupSize: number, exactRelease = true) => ({ minAgencies: 1, minGroupSize, exactRelease, transparencyLog: false });
 
 /** Cell coordinates of a released or withheld row, from its group values. */
 function cellOf(group: Readonly<Record<string, unknown>>, twoD: boolean): Cell {

@@ -72,7 +72,7 @@ describe('the transparency log, operated by the coordinator', () => {
     await using coordinator = await connectCoordinator({ federation: tf.federation, transparencyLog: log });
     const result = await coordinator.query('SELECT COUNT(*) AS n FROM residents', { privacy: { rho: '0.1' } });
     expect(result.agencies.answered).toEqual(['agency-1', 'agency-2', 'agency-3']);
-    expect(result.agencies.failed.find((f) => f.id === 'agency-4')?.reason).toMatch(/log entry that is not its own record/);
+    expect(result.agencies.failed.find((f) => f.id === 'agency-4')?.reason).toMatch(/log entry that is not its own budget or contribution record/);
     const report = await verifyAuditLog(log, { federation: tf.federation, heads: await readTreeHeadFile(treeHeadFileFor(log)) });
     expect(report.findings).toEqual([]);
     expect(report.counts.contribution).toBe(3);

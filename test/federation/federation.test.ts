@@ -63,7 +63,7 @@ describe('init, federation file and key files', () => {
     }
     const fed = loadFederation(init.federationFile);
     expect(fed.id).toBe(init.federation.id);
-    expect(fed.policy).toEqual({ minAgencies: 2, minGroupSize: 5, exactRelease: false });
+    expect(fed.policy).toEqual({ minAgencies: 2, minGroupSize: 5, exactRelease: false, transparencyLog: true });
   });
 
   it('loads key files that match and refuses loose permissions and foreign keys', () => {

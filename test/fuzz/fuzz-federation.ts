@@ -130,7 +130,7 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
   try {
     const ids = ['agency-1', 'agency-2', 'agency-3', 'agency-4'];
     const init = await initFederation({
-      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true },
+      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
       agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${7400 + i}` })),
       ...(options.keyAuthorityEndpoint === undefined ? {} : { keyAuthorityEndpoint: options.keyAuthorityEndpoint }),
     });
@@ -250,7 +250,7 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
       coordinator: (keyAuthority, l = links()) => Coordinator.create({
         federation, secrets: secrets['coordinator'] as PartySecrets, links: l,
         // The coordinator closes its key authority; the fuzzers keep theirs serving.
-        keyAuthority: { decrypt: (r) => keyAuthority.decrypt(r), close: () => Promise.resolve() },
+        keyAuthority: { decrypt: (r) => keyAuthority.decrypt(r), describe: () => keyAuthority.describe(), close: () => Promise.resolve() },
       }),
       [Symbol.asyncDispose]: close,
     };

@@ -77,15 +77,20 @@ export interface TestFederation {
 
 export async function createTestFederation(options: {
   agencies: number; rowsPerAgency?: number; minAgencies?: number; minGroupSize?: number; skew?: number; exactRelease?: boolean;
+  /** Require every query in the transparency log (default false: most tests run without one). */
+  transparencyLog?: boolean;
+  /** Give the key authority an endpoint (start it with startKeyAuthorityNode); default: inside the coordinator. */
+  remoteKeyAuthority?: boolean;
 }): Promise<TestFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-e2e-'));
   const ids = Array.from({ length: options.agencies }, (_, i) => `agency-${i + 1}`);
-  const ports = await freePorts(ids.length);
+  const ports = await freePorts(ids.length + 1);
   const init = await initFederation({
+    ...(options.remoteKeyAuthority === true ? { keyAuthorityEndpoint: `127.0.0.1:${ports[ids.length]}` } : {}),
     outDir: join(dir, 'federation'),
     schema: TEST_SCHEMA,
     agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
-    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: options.minGroupSize ?? 1, exactRelease: options.exactRelease ?? true },
+    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: options.minGroupSize ?? 1, exactRelease: options.exactRelease ?? true, transparencyLog: options.transparencyLog ?? false },
   });
   const csvFiles: Record<string, string> = {};
   ids.forEach((id, i) => {

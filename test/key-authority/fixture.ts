@@ -100,7 +100,7 @@ export async function createKaFixture(options: { agencies: number; minAgencies?:
     fedstat: 1,
     name: 'ka-test',
     schema: SCHEMA,
-    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: 1, exactRelease: true },
+    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
     he: { preset: INSECURE_BFV_N4096_T50.name, publicKeyFile: 'he-public.key', publicKeySha256: toHex(new Uint8Array(32)) },
     parties: Object.values(secrets).map((s) => ({
       id: s.party, role: s.role, signingKey: toBase64(s.signing.publicKey), agreementKey: toBase64(s.agreementPublic),

@@ -77,7 +77,7 @@ function rawCall(c: Client & Record<string, unknown>, method: string, body: Buff
 describe('KeyAuthority over gRPC', () => {
   it('Describe names the party, federation and parameters', async () => {
     expect(await client.describe()).toEqual({
-      partyId: 'key-authority', federationId: f.federation.id, paramsId: f.params.paramsId, version: '0.1.0',
+      partyId: 'key-authority', federationId: f.federation.id, paramsId: f.params.paramsId, version: '0.1.0', logHead: null,
     });
   });
 

@@ -274,7 +274,7 @@ describe('InProcessKeyAuthority: construction, injection and closing', () => {
     try {
       expect(await ka.describe()).toEqual({
         partyId: 'key-authority', federationId: f.federation.id, paramsId: f.params.paramsId,
-        slotCount: 4096, ciphertextBytes: f.params.ciphertextBytes,
+        slotCount: 4096, ciphertextBytes: f.params.ciphertextBytes, logHead: null,
       });
     } finally {
       await ka.close();

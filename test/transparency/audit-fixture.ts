@@ -74,7 +74,7 @@ export function queryEvents(queryId: string, agencies: readonly string[], at: nu
   const rho = options.rho ?? '1/20';
   const digest = (i: number): string => (i.toString(16).padStart(2, '0')).repeat(32);
   return [
-    { author: options.coordinator, event: { type: 'query', at, queryId, sql: `SELECT COUNT(*) FROM ${dataset}`, plan: { dataset, groupBy: ['district'] }, agencies } },
+    { author: options.coordinator, event: { type: 'query', at, queryId, digest: digest(9), sql: `SELECT COUNT(*) FROM ${dataset}`, plan: { dataset, groupBy: ['district'] }, agencies } },
     ...agencies.map((a, i) => ({ author: a, event: {
       type: 'budget' as const, at: at + 1, queryId, agencyId: a, dataset, rho,
       spent: options.spentBefore?.[i] ?? rho, budget: options.budget ?? '1/1', ledgerHead: digest(i),

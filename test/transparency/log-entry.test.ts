@@ -65,7 +65,7 @@ describe('log entries', () => {
     fc.assert(fc.property(fc.string(), fc.string({ minLength: 1, maxLength: 40 }), fc.jsonValue(), fc.nat(), (reason, queryId, plan, at) => {
       const events: AuditEvent[] = [
         { type: 'refusal', at, queryId, agencyId: 'a2', reason },
-        { type: 'query', at, queryId, sql: reason, plan, agencies: ['a1', 'a2'] },
+        { type: 'query', at, queryId, digest: 'ab'.repeat(32), sql: reason, plan, agencies: ['a1', 'a2'] },
       ];
       for (const event of events) {
         const author = event.type === 'query' ? fx.coordinator : 'a2';

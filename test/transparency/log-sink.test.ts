@@ -24,7 +24,7 @@ describe('audit sinks', () => {
     const store = await TransparencyLogStore.open(file, { logId: fx.federation.id, secretKey: fx.keys.get(fx.coordinator)! });
     const operator = new TransparencyLogSink(store, fx.coordinator, fx.keys.get(fx.coordinator)!);
     const sinks = new Map<string, { append(e: AuditEvent): void }>([[fx.coordinator, operator]]);
-    for (const id of [...fx.agencies, fx.keyAuthority]) sinks.set(id, new SignedEntrySink(id, fx.keys.get(id)!, (entry) => { operator.appendEntry(entry); }));
+    for (const id of [...fx.agencies, fx.keyAuthority]) sinks.set(id, new SignedEntrySink(id, fx.keys.get(id)!, (entry) => { void operator.appendEntry(entry); }));
     const events = queryEvents('q1', ['a1', 'a2', 'a3'], 1_800_000_000_000, { coordinator: fx.coordinator, keyAuthority: fx.keyAuthority });
     for (const { event, author } of events) sinks.get(author)!.append(event);
     const results = await operator.flush();

@@ -60,10 +60,11 @@ export function registerAgency(program: Command): void {
     .option('--insecure', 'plain TCP instead of mTLS; only on a loopback address')
     .option('--budget <dataset=rho>', 'this agency\'s zCDP privacy budget for a dataset, e.g. residents=1 (repeatable; DP queries on a dataset without one are refused)', collect, [])
     .option('--ledger <file>', 'durable ledger of the privacy budget spent (created 0600; required with --budget)')
+    .option('--log-witness <file>', 'keep the last transparency-log head this agency accepted here, so a restart still refuses a forked or shortened log')
     .option('--audit-log <file>', 'append every contribution, budget spend and refusal to this JSON-lines file')
     .option('--json', 'print events as JSON lines')
     .action(action(async (opts: {
-      federation: string; key: string; dataset: string[]; budget: string[]; ledger?: string; port?: number; host?: string; db?: string; onInvalid: string;
+      federation: string; key: string; dataset: string[]; budget: string[]; ledger?: string; logWitness?: string; port?: number; host?: string; db?: string; onInvalid: string;
       allowPlaintextBenchmark?: boolean; insecure?: boolean; auditLog?: string; json?: boolean;
     }) => {
       if (opts.onInvalid !== 'reject' && opts.onInvalid !== 'skip') {
@@ -77,6 +78,7 @@ export function registerAgency(program: Command): void {
         datasets: parseDatasets(opts.dataset),
         budgets: parseBudgets(opts.budget),
         ...(opts.ledger === undefined ? {} : { ledgerFile: opts.ledger }),
+        ...(opts.logWitness === undefined ? {} : { logWitnessFile: opts.logWitness }),
         onInvalid: opts.onInvalid,
         allowPlaintextMode: opts.allowPlaintextBenchmark === true,
         insecure: opts.insecure === true,

@@ -25,10 +25,11 @@ export function registerKeyAuthority(program: Command): void {
     .option('--host <host>', 'address to bind (default: the endpoint\'s host)')
     .option('--insecure', 'plain TCP instead of mTLS; only on a loopback address')
     .option('--allow-benchmark-modes', 'also decrypt encrypted-unmasked queries (benchmarks only: reveals each agency\'s aggregate)')
+    .option('--log-witness <file>', 'keep the last transparency-log head the key authority accepted here, so a restart still refuses a forked or shortened log')
     .option('--audit-log <file>', 'append every release and refusal to this JSON-lines file')
     .option('--json', 'print events as JSON lines')
     .action(action(async (opts: {
-      federation: string; key: string; port?: number; host?: string; insecure?: boolean; allowBenchmarkModes?: boolean; auditLog?: string; json?: boolean;
+      federation: string; key: string; port?: number; host?: string; insecure?: boolean; allowBenchmarkModes?: boolean; auditLog?: string; logWitness?: string; json?: boolean;
     }) => {
       const json = opts.json === true;
       const print = (line: string): void => { process.stdout.write(`${line}\n`); };
@@ -40,6 +41,7 @@ export function registerKeyAuthority(program: Command): void {
         ...(opts.port === undefined ? {} : { port: opts.port }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.auditLog === undefined ? {} : { auditLog: opts.auditLog }),
+        ...(opts.logWitness === undefined ? {} : { logWitnessFile: opts.logWitness }),
         onEvent: { append: (e) => print(json ? toJson({ event: e.type, ...e }, 0) : describeKeyAuthorityEvent(e)) },
         onRejected: (e) => print(json
           ? toJson({ event: 'rejected', at: Date.now(), code: e.code, reason: e.message }, 0)

@@ -109,7 +109,7 @@ export function registerQuery(program: Command): void {
     .option('--threshold <n>', 'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)', parseIntOption('--threshold', 1))
     .option('--insecure', 'plain TCP instead of mTLS; only to agencies on loopback addresses')
     .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
-    .option('--transparency-log <file>', 'operate this transparency log (created if missing): the query, the agencies\' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)')
+    .option('--transparency-log <file>', 'operate this transparency log (created if missing; default when the federation requires one: transparency.log beside the federation file): the query, the agencies\' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)')
     .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
     .option('--json', 'print the result as JSON')
     .action(action(async (sql: string, opts: {
