@@ -3,7 +3,7 @@
  * `fedstat agency serve` process on 127.0.0.1, run the showcase statistics encrypted end to end,
  * and check each against the plaintext computed from the same seed files.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectCoordinator } from '../coordinator/connect.js';
@@ -64,6 +64,8 @@ export interface DemoReport {
   readonly privacy: PrivacyShowcase | null;
   /** The auditor's verification of the demo's own transparency log. */
   readonly audit: AuditReport;
+  /** Tree heads the agencies accepted (from their witness files), checked against the log. */
+  readonly agencyHeads: number;
   readonly allChecksPassed: boolean;
   readonly setupMs: number;
   readonly totalMs: number;
@@ -108,14 +110,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
     });
     mkdirSync(join(dir, 'ledgers'), { recursive: true, mode: 0o700 });
+    const witnessFile = (id: string): string => join(dir, 'ledgers', `${id}.head.json`);
     step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);
     processes = await startAgencyProcesses(chosen.map((a) => ({
       id: a.id,
       federationFile: init.federationFile,
       keyFile: init.keyFiles[a.id] ?? '',
       datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(f.file)])),
-      // Each agency's own privacy budget per dataset it serves, in its own ledger.
-      extraArgs: [...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(dir, 'ledgers', `${a.id}.ledger`)],
+      // Each agency's own privacy budget per dataset it serves, in its own ledger, and the last
+      // transparency-log head it accepted, in its own witness file.
+      extraArgs: [
+        ...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(dir, 'ledgers', `${a.id}.ledger`),
+        '--log-witness', witnessFile(a.id),
+      ],
     })));
     const setupMs = performance.now() - t0;
     const logFile = join(dir, 'federation', 'transparency.tlog');
@@ -151,11 +158,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       step(`differential privacy: the same kind of table released with noise (rho ${DEMO_RHO} charged at each agency)`);
       privacy = await runPrivacyShowcase(coordinator, filesOf(dpDataset));
     }
-    step('verifying the transparency log as an auditor would (fedstat audit verify)');
-    const audit = await verifyAuditLog(logFile, { federation, heads: await readTreeHeadFile(treeHeadFileFor(logFile)) });
+    step('verifying the transparency log as an auditor would, against the heads the agencies hold (fedstat audit verify --since)');
+    // An agency that answered holds the head it was last shown: the log must extend every one of them.
+    const agencyHeads = (await Promise.all(chosen.map((a) => (existsSync(witnessFile(a.id)) ? readTreeHeadFile(witnessFile(a.id)) : [])))).flat();
+    const audit = await verifyAuditLog(logFile, { federation, heads: await readTreeHeadFile(treeHeadFileFor(logFile)), since: agencyHeads });
     const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0) && audit.ok;
     return {
-      dir, federationId: federation.id, setupMs, allChecksPassed, showcases, privacy, audit,
+      dir, federationId: federation.id, setupMs, allChecksPassed, showcases, privacy, audit, agencyHeads: agencyHeads.length,
       agencies: chosen.map((a, i) => {
         const [dataset, f] = Object.entries(a.datasets)[0] ?? ['', { rows: 0 }];
         return { id: a.id, name: a.name, dataset, rows: f.rows, port: processes[i]?.port ?? 0 };

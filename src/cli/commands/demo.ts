@@ -41,7 +41,7 @@ function printHuman(report: DemoReport): void {
   const kinds = Object.entries(a.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
   w(`\n━━ the transparency log, verified as an auditor would (fedstat audit verify ${a.file})`);
   w(a.ok
-    ? `✓ ${a.size} signed entries (${kinds}); every signature, author role, tree head and the release and budget policy hold`
+    ? `✓ ${a.size} signed entries (${kinds}); every signature, author role, tree head and the release and budget policy hold;\n  the log extends each of the ${report.agencyHeads} tree heads the agencies accepted (they checked one with every query)`
     : `✗ ${a.findingCount} findings: ${a.findings.slice(0, 3).map((f) => `${f.entry === null ? '' : `entry ${f.entry}: `}${f.message}`).join('; ')}`);
   const checks = report.showcases.flatMap((s) => s.queries);
   w(`\n${report.allChecksPassed ? '✓' : '✗'} ${checks.filter((q) => q.mismatch === null).length} of ${checks.length} encrypted results match the plaintext; demo took ${formatMs(report.totalMs)}`);
