@@ -17,6 +17,10 @@
  * file with its signed head, then the bare rate again. Headline ratio: verification entries/s ÷
  * the mean of the two bare rates, at the largest size (target ≥ 0.5).
  *
+ * Online, per request (audit-online.ts): the operator building a query's proof, and an agency or
+ * the key authority admitting it, in memory and with its --log-witness file, in microseconds and
+ * in bare verifies.
+ *
  *   npm run bench -- audit [--sizes 100000,1000000] [--single N] [--json]
  */
 import { execFileSync } from 'node:child_process';
@@ -39,6 +43,7 @@ import { TransparencyLogStore } from '../src/transparency/log-store.js';
 import { scanRecords } from '../src/transparency/log-scan.js';
 import { logOperator } from '../src/transparency/log-operator.js';
 import { treeHeadFromJson, treeHeadToJson, type SignedTreeHead } from '../src/transparency/tree-head.js';
+import { measureOnline } from './audit-online.js';
 
 const TARGET = 0.5;
 const AGENCIES = ['cd-hrss', 'cd-psb', 'cd-cab', 'cd-hfpc', 'cd-edu'];
@@ -216,12 +221,15 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
       const bareAfter = perSec(child.bareCount, child.bareAfterMs);
       const bare = Math.round((bareBefore + bareAfter) / 2);
       const verify = perSec(size, child.verifyMs);
+      log(`measuring the online check on the ${fmt(size)}-entry log…\n`);
+      const online = await measureOnline(built.file, loadFederation(fed.federationFile), fed.keys.get(fed.coordinator)!, PER_QUERY);
       rows.push({
         entries: size, meanEntryBytes: Math.round(built.bytes / size), fileMb: Math.round(statSync(built.file).size / 1e5) / 10,
         groupedAppendPerSec: perSec(size, built.appendMs), verifyMs: Math.round(child.verifyMs), verifyPerSec: verify, bareVerifyPerSec: bare, bareBefore, bareAfter,
         ratio: Math.round((verify / bare) * 1000) / 1000, verifyPeakRssMb: Math.round(child.maxRssMb),
         inclusionProofHashes: proof.auditPath.length, inclusionProofJsonBytes: JSON.stringify(proof).length,
-        consistencyProofHashes: built.consistencyHashes,
+        consistencyProofHashes: built.consistencyHashes, online,
+        onlineAdmitInBareVerifies: Math.round((online.admitUs / 1e6) * bare * 10) / 10,
       });
       rmSync(built.file, { force: true });
     }
@@ -242,6 +250,12 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
       rows.map((r) => [fmt(r.entries), String(r.meanEntryBytes), `${r.fileMb} MB`, fmt(r.groupedAppendPerSec), `${(r.verifyMs / 1000).toFixed(1)} s`, fmt(r.verifyPerSec),
         `${fmt(r.bareVerifyPerSec)} (${fmt(r.bareBefore)}/${fmt(r.bareAfter)})`, `${(r.ratio * 100).toFixed(0)} %`, `${r.verifyPeakRssMb} MB`, `${r.inclusionProofHashes} × 32 B (${r.inclusionProofJsonBytes} B JSON)`, `${r.consistencyProofHashes} × 32 B`]),
       ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
+    )}\n`);
+    process.stdout.write(`\nonline, per request (a recipient holding the head of 5 queries ago is sent the last query's proof; median of 200):\n${renderTable(
+      ['entries', 'operator: build proof', 'recipient: admit', 'in bare verifies', 'admit + witness file', 'proof on the wire'],
+      rows.map((r) => [fmt(r.entries), `${r.online.buildProofUs} µs`, `${r.online.admitUs} µs`, `${r.onlineAdmitInBareVerifies}`, `${(r.online.admitWithFileUs / 1000).toFixed(2)} ms`,
+        `${fmt(r.online.proofBytes)} B (${r.online.inclusionHashes} + ${r.online.consistencyHashes} hashes)`]),
+      ['right', 'right', 'right', 'right', 'right', 'left'],
     )}\n`);
     process.stdout.write(`one-at-a-time append (await each: write + fsync): ${fmt(result.singleAppend.perSec)} entries/s over ${fmt(single)}\n`);
     process.stdout.write(`target: verification ≥ ${TARGET * 100} % of the bare node:crypto Ed25519 verify rate: ${last.ratio >= TARGET ? 'met' : 'NOT met'} (${(last.ratio * 100).toFixed(0)} %)\n`);

@@ -3,7 +3,7 @@
  * its own store. It holds its data, its keys and its policy; nothing here depends on how the node
  * is reached (see src/transport for gRPC, or mount `answer`/`describe` in your own server).
  */
-import { FedstatError, describeError } from '../errors.js';
+import { FedstatError, describeError, type ErrorCode } from '../errors.js';
 import { sha256, toHex } from '../crypto/digest.js';
 import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
@@ -134,14 +134,20 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     if (closed) throw new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`);
     const now = clock();
     const env = openQuery(query, federation, params.paramsId, now);
-    // Nothing is looked at before the query is known to be in the log everybody else sees.
-    await witness.admit(logProof, { queryId: env.queryId, queryDigest: queryDigest(query.bytes) });
     // A refusal is this agency's signed log entry too; it travels with the error to the log operator.
-    const refuse = (code: 'POLICY_REFUSED' | 'NOT_FOUND', reason: string): never => {
+    const refuse = (code: ErrorCode, reason: string): never => {
       const event: AuditEvent = { type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason };
       audit.append(event);
       throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`, { details: { logEntry: entryFromEvent(event, me.id, secrets.signing.secretKey) } });
     };
+    // Nothing is looked at before the query is known to be in the log everybody else sees.
+    try {
+      await witness.admit(logProof, { queryId: env.queryId, queryDigest: queryDigest(query.bytes) });
+    } catch (e) {
+      // A stale proof is a race between two queries, not a refusal: the coordinator resends.
+      if (!(e instanceof FedstatError) || e.code === 'STALE_HEAD') throw e;
+      refuse(e.code, e.message);
+    }
     if (!env.agencies.includes(me.id)) refuse('POLICY_REFUSED', 'it is not among the agencies the query names');
     if (env.mode !== 'encrypted' && options.allowPlaintextMode !== true) {
       refuse('POLICY_REFUSED', `${env.mode} answers are disabled here (they are for benchmarks only)`);

@@ -12,6 +12,7 @@ import { presetByName } from '../he/presets.js';
 import type { AuditSink } from '../audit/events.js';
 import { TransparencyLogStore } from '../transparency/log-store.js';
 import { TransparencyLogSink } from '../transparency/log-sink.js';
+import { logOperator } from '../transparency/log-operator.js';
 import { agencies, loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../federation/key-file.js';
 import { InProcessKeyAuthority, type KeyAuthority } from '../key-authority/key-authority.js';
@@ -32,9 +33,11 @@ export interface ConnectOptions {
    * The transparency log this coordinator operates (created if missing): every query, every
    * agency's signed entries, the survivor set, the key authority's decryption and the release
    * are appended, and the signed tree head is published beside it (`LOG.head.json`). Default,
-   * when the federation requires the log: `transparency.log` beside the federation file.
+   * when the federation requires the log: `transparency.log` beside the federation file. `false`
+   * for a coordinator that will only explain, dry-run or read budgets: the log is not opened (nor
+   * locked), and `query` is refused where the federation requires the log.
    */
-  readonly transparencyLog?: string;
+  readonly transparencyLog?: string | false;
   /** Plain TCP instead of mTLS; refused unless every endpoint is a loopback address. */
   readonly insecure?: boolean;
 }
@@ -80,8 +83,12 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   let keyAuthority: KeyAuthority;
   let log: TransparencyLogSink | undefined;
   try {
-    const logFile = options.transparencyLog ?? (federation.policy.transparencyLog ? defaultTransparencyLog(federation.file) : undefined);
+    const given = options.transparencyLog;
+    const logFile = given === false ? undefined : given ?? (federation.policy.transparencyLog ? defaultTransparencyLog(federation.file) : undefined);
     if (logFile !== undefined) {
+      if (!Buffer.from(logOperator(federation).publicKey).equals(Buffer.from(secrets.signing.publicKey))) {
+        throw new FedstatError('CONFIG_INVALID', `${federation.file} names a dedicated log operator key (transparency.operatorKey), but this coordinator signs tree heads with its own key; remove the transparency section so the coordinator operates the log`);
+      }
       const store = await TransparencyLogStore.open(logFile, { logId: federation.id, secretKey: secrets.signing.secretKey });
       log = new TransparencyLogSink(store, secrets.party, secrets.signing.secretKey);
     }

@@ -139,7 +139,7 @@ export interface CoordinatorOptions {
    * durable in it before anyone is asked; agencies and the key authority get the proof with each
    * request; their signed entries, the survivor set and the release are appended, made durable
    * before the result is returned, and the signed tree head is published beside the log file.
-   * Required when the federation's policy requires the log.
+   * `query` refuses to run without one when the federation's policy requires the log.
    */
   readonly transparencyLog?: TransparencyLogSink;
   readonly clock?: () => number;
@@ -179,10 +179,6 @@ export class Coordinator implements AsyncDisposable {
     if (given !== undefined && given.preset.name !== options.federation.he.preset) {
       given[Symbol.dispose]();
       throw new FedstatError('CONFIG_INVALID', `HE parameters ${given.preset.name} given, but the federation uses ${options.federation.he.preset}`);
-    }
-    if (options.federation.policy.transparencyLog && options.transparencyLog === undefined) {
-      given?.[Symbol.dispose]();
-      throw new FedstatError('CONFIG_INVALID', 'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)');
     }
     return new Coordinator(options, given ?? await HeParams.create(presetByName(options.federation.he.preset)));
   }
@@ -273,6 +269,9 @@ export class Coordinator implements AsyncDisposable {
     const cells = planCells(plan, schema);
     const candidates = datasetParties(this.federation, plan.dataset);
     const rho = releaseRho(plan, cells, this.federation.policy, options.privacy?.rho);
+    if (this.federation.policy.transparencyLog && this.options.transparencyLog === undefined) {
+      throw new FedstatError('CONFIG_INVALID', 'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)');
+    }
     this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
     const t1 = performance.now();
 

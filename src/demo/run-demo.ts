@@ -160,7 +160,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     }
     step('verifying the transparency log as an auditor would, against the heads the agencies hold (fedstat audit verify --since)');
     // An agency that answered holds the head it was last shown: the log must extend every one of them.
-    const agencyHeads = (await Promise.all(chosen.map((a) => (existsSync(witnessFile(a.id)) ? readTreeHeadFile(witnessFile(a.id)) : [])))).flat();
+    const agencyHeads = (await Promise.all(chosen.map((a) => (existsSync(witnessFile(a.id)) ? readTreeHeadFile(witnessFile(a.id)) : Promise.resolve([]))))).flat();
     const audit = await verifyAuditLog(logFile, { federation, heads: await readTreeHeadFile(treeHeadFileFor(logFile)), since: agencyHeads });
     const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0) && audit.ok;
     return {

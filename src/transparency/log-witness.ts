@@ -83,7 +83,7 @@ export class LogWitness {
   async #admit(proof: QueryLogProof | undefined, expected: ExpectedQuery): Promise<void> {
     if (proof === undefined) {
       if (!this.#federation.policy.transparencyLog) return;
-      throw new FedstatError('POLICY_REFUSED', `${this.#who} refuses query ${expected.queryId}: the federation requires every query to be in its transparency log, and this one came without a log proof; run the coordinator with --transparency-log`);
+      throw new FedstatError('POLICY_REFUSED', `the federation requires every query to be in its transparency log, and query ${expected.queryId} came without a log proof; run the coordinator with --transparency-log`);
     }
     checkQueryLogProof(proof, this.#federation, this.#operatorKey, expected);
     const held = this.#witness.current;

@@ -196,9 +196,13 @@ describe('fedstat CLI', () => {
       expect(dry.stdout).toMatch(/no: budget exhausted: requested rho 0\.25, remaining 0\.2/);
       expect(dry.stdout).toMatch(/the query would be refused/);
       // The dry run spent nothing; the real query is refused with remaining and requested.
-      const over = await fedstat('query', '--federation', feddp, '--rho', '0.25', 'SELECT COUNT(*) AS n FROM residents');
+      const over = await fedstat('query', '--federation', feddp, '--rho', '0.25', '--transparency-log', tlog, 'SELECT COUNT(*) AS n FROM residents');
       expect(over.code).toBe(6);
       expect(over.stderr).toMatch(/requested.*0\.25.*remaining.*0\.2|remaining.*0\.2.*requested.*0\.25/);
+      // The agencies hold heads of that log: a coordinator showing them another (fresh) log is refused by all.
+      const forked = await fedstat('query', '--federation', feddp, '--rho', '0.01', '--transparency-log', join(dir, 'another.tlog'), 'SELECT COUNT(*) AS n FROM residents');
+      expect(forked.code).toBe(7); // BAD_MESSAGE from every agency: not a policy refusal, a log that is not the one they saw
+      expect(forked.stderr).toMatch(/shown another log|forked/);
     } finally {
       await Promise.all(started.map((p) => p.stop()));
     }

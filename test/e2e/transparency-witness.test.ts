@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectCoordinator, defaultTransparencyLog } from '../../src/coordinator/connect.js';
-import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { FedstatError } from '../../src/errors.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
@@ -56,9 +55,13 @@ describe('agencies and the key authority check the log with every request', () =
     tf = await createTestFederation({ agencies: 3, rowsPerAgency: 40, exactRelease: false, transparencyLog: true });
     await startAll(tf);
     const coordinatorSecrets = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation);
-    // The policy requires the log: a coordinator without one is refused before anything is asked.
-    await expect(Coordinator.create({ federation: tf.federation, secrets: coordinatorSecrets, keyAuthority: { decrypt: () => Promise.reject(new Error('unused')), describe: () => Promise.resolve({ logHead: null }), close: () => Promise.resolve() }, links: [] }))
-      .rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // The policy requires the log: a coordinator without one explains and dry-runs, but runs no query.
+    {
+      await using unlogged = await connectCoordinator({ federation: tf.federation, transparencyLog: false });
+      expect((await unlogged.dryRun('SELECT COUNT(*) AS n FROM residents', DP)).prediction.enough).toBe(true);
+      await expect(unlogged.query('SELECT COUNT(*) AS n FROM residents', DP)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      expect(existsSync(defaultTransparencyLog(tf.federationFile))).toBe(false);
+    }
 
     const log = defaultTransparencyLog(tf.federationFile);
     let plan;

@@ -21,6 +21,7 @@ export function registerBudget(program: Command): void {
         ...(opts.key === undefined ? {} : { keyFile: opts.key }),
         ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
         insecure: opts.insecure === true,
+        transparencyLog: false, // reads budgets only: the log is neither opened nor locked
       });
       const { described, failed } = await coordinator.discover();
       const agencies = described.map((d) => ({

@@ -123,7 +123,9 @@ export function registerQuery(program: Command): void {
         ...(opts.key === undefined ? {} : { keyFile: opts.key }),
         ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
         ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
-        ...(opts.transparencyLog === undefined ? {} : { transparencyLog: opts.transparencyLog }),
+        // --explain and --dry-run ask nothing and log nothing: the log is neither opened nor locked.
+        ...(opts.explain === true || opts.dryRun === true ? { transparencyLog: false as const }
+          : opts.transparencyLog === undefined ? {} : { transparencyLog: opts.transparencyLog }),
         insecure: opts.insecure === true,
       });
       if (opts.explain === true) {
