@@ -20,7 +20,7 @@ import { isolatedSlotDecryptor } from '../key-authority/slot-decryptor.js';
 import { GrpcKeyAuthority } from '../transport/key-authority-client.js';
 import { GrpcAgencyLink } from '../transport/agency-client.js';
 import { channelCredentials, channelOptionsFor } from '../transport/credentials.js';
-import { Coordinator } from './coordinator.js';
+import { Coordinator, requireCoordinatorKey } from './coordinator.js';
 
 export interface ConnectOptions {
   readonly federation: string | Federation;
@@ -86,7 +86,8 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
     const given = options.transparencyLog;
     const logFile = given === false ? undefined : given ?? (federation.policy.transparencyLog ? defaultTransparencyLog(federation.file) : undefined);
     if (logFile !== undefined) {
-      if (!Buffer.from(logOperator(federation).publicKey).equals(Buffer.from(secrets.signing.publicKey))) {
+      requireCoordinatorKey(secrets);
+      if (logOperator(federation).source === 'transparency.operatorKey') {
         throw new FedstatError('CONFIG_INVALID', `${federation.file} names a dedicated log operator key (transparency.operatorKey), but this coordinator signs tree heads with its own key; remove the transparency section so the coordinator operates the log`);
       }
       const store = await TransparencyLogStore.open(logFile, { logId: federation.id, secretKey: secrets.signing.secretKey });

@@ -5,7 +5,7 @@
  * key authority decrypt only the unmasked total, and releases the rows the policy allows. It
  * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
-import { FedstatError, isFedstatError } from '../errors.js';
+import { FedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
 import { allSinks, NO_AUDIT } from '../audit/events.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
@@ -22,7 +22,7 @@ import { planCells, type PlanCells } from '../protocol/cells.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { Rational } from '../dp/rational.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
-import { signDecryptionRequest, type DecryptionAnswer, type DecryptionRequest } from '../protocol/decryption.js';
+import { signDecryptionRequest } from '../protocol/decryption.js';
 import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope } from '../protocol/query-envelope.js';
@@ -36,6 +36,7 @@ import { defaultThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
 import { failure, gatherContributions, type FailedAgency, type LogProofSource } from './gather.js';
 import { QueryLog } from './query-log.js';
+import { loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
 import { unmaskRound } from './unmask-round.js';
 
@@ -161,6 +162,13 @@ export interface CoordinatorOptions {
   readonly params?: HeParams;
 }
 
+/** KEY_INVALID unless `secrets` is the coordinator's key file. */
+export function requireCoordinatorKey(secrets: PartySecrets): void {
+  if (secrets.role !== 'coordinator') {
+    throw new FedstatError('KEY_INVALID', `key file of ${secrets.party} is not the coordinator's; pass the coordinator key with --key`);
+  }
+}
+
 const DEFAULT_DEADLINE_MS = 30_000;
 
 export class Coordinator implements AsyncDisposable {
@@ -172,9 +180,7 @@ export class Coordinator implements AsyncDisposable {
   ) {}
 
   static async create(options: CoordinatorOptions): Promise<Coordinator> {
-    if (options.secrets.role !== 'coordinator') {
-      throw new FedstatError('KEY_INVALID', `key file of ${options.secrets.party} is not the coordinator's; pass the coordinator key with --key`);
-    }
+    requireCoordinatorKey(options.secrets);
     const given = options.params;
     if (given !== undefined && given.preset.name !== options.federation.he.preset) {
       given[Symbol.dispose]();
@@ -362,7 +368,7 @@ export class Coordinator implements AsyncDisposable {
       if (sum === null) slots = round1.plainSum;
       else {
         const request = signDecryptionRequest(this.federation.id, signed, survivors, await sum.sum(), this.options.secrets.signing.secretKey);
-        slots = (await this.decrypt(request, queryLog)).slots;
+        slots = (await loggedDecryption(this.options.keyAuthority, partyOfRole(this.federation, 'key-authority').id, request, queryLog)).slots;
       }
       const t5 = performance.now();
       const table = release({
@@ -388,39 +394,6 @@ export class Coordinator implements AsyncDisposable {
       sum?.dispose();
       // A failed query's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
       if (!released) await queryLog?.publish().catch(() => undefined);
-    }
-  }
-
-  /**
-   * The key authority's decryption, with the query's log proof against the head it reports (after
-   * everything so far is durable), rebuilt when its head moved on meanwhile. Its signed entries
-   * (the decryption, or a refusal) are appended.
-   */
-  private async decrypt(request: DecryptionRequest, queryLog: QueryLog | null): Promise<DecryptionAnswer> {
-    const ka = this.options.keyAuthority;
-    const kaId = partyOfRole(this.federation, 'key-authority').id;
-    for (let attempt = 0; ; attempt++) {
-      let logProof;
-      if (queryLog !== null) {
-        await queryLog.publish();
-        logProof = queryLog.proofFor((await ka.describe()).logHead?.size ?? 0, `key authority ${kaId}`);
-      }
-      try {
-        const answer = await ka.decrypt(logProof === undefined ? request : { ...request, logProof });
-        queryLog?.appendFrom(kaId, answer.logEntries ?? [], ['decryption']);
-        return answer;
-      } catch (e) {
-        if (isFedstatError(e, 'STALE_HEAD') && attempt < 2) continue;
-        const entry = isFedstatError(e) ? e.details['logEntry'] : undefined;
-        if (entry instanceof Uint8Array) {
-          try {
-            queryLog?.appendFrom(kaId, [entry], ['refusal']);
-          } catch {
-            // not the key authority's own signed refusal: the failure is still reported
-          }
-        }
-        throw e;
-      }
     }
   }
 

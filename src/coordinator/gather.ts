@@ -14,7 +14,7 @@ import type { AgencyLink } from '../protocol/links.js';
 import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import type { SecAggAggregation } from '../secagg/aggregation.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
-import { checkedEntries } from './query-log.js';
+import { checkedEntries, refusalEntry, STALE_RETRIES } from './query-log.js';
 import type { EncryptedSum } from './encrypted-sum.js';
 
 export interface FailedAgency {
@@ -42,8 +42,6 @@ export interface Round1 {
 /** The log proof for an agency: from the head it reported, or (`stale`) from the one it reports now. */
 export type LogProofSource = (link: AgencyLink, stale: boolean) => Promise<QueryLogProof>;
 
-/** Proofs rebuilt after STALE_HEAD before the agency counts as failed (each race needs a concurrent query). */
-const STALE_RETRIES = 2;
 
 export interface GatherInput {
   readonly federation: Federation;
@@ -104,8 +102,8 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
       logEntries.set(link.agencyId, entries);
       input.onAnswer(link.agencyId, true);
     } catch (e) {
-      const refusal = isFedstatError(e) ? e.details['logEntry'] : undefined;
-      if (refusal instanceof Uint8Array) {
+      const refusal = refusalEntry(e);
+      if (refusal !== undefined) {
         try {
           refusals.set(link.agencyId, checkedEntries(federation, link.agencyId, env.queryId, [refusal], ['refusal'])[0]!);
         } catch {

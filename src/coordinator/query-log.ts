@@ -8,7 +8,7 @@
  * is durable, and the new head is published beside the log.
  */
 import { toHex } from '../crypto/digest.js';
-import { FedstatError, describeError } from '../errors.js';
+import { FedstatError, describeError, isFedstatError } from '../errors.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Federation } from '../federation/federation.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
@@ -19,6 +19,15 @@ import type { TransparencyLogSink } from '../transparency/log-sink.js';
 import { buildQueryLogProof, type QueryLogProof } from '../transparency/query-log-proof.js';
 
 type QueryEvent = Extract<AuditEvent, { type: 'query' }>;
+
+/** Proofs rebuilt after STALE_HEAD before a party counts as failed (each race needs a concurrent query). */
+export const STALE_RETRIES = 2;
+
+/** The signed refusal entry a refusing party attached to its error (details.logEntry), if any. */
+export function refusalEntry(e: unknown): Uint8Array | undefined {
+  const entry = isFedstatError(e) ? e.details['logEntry'] : undefined;
+  return entry instanceof Uint8Array ? entry : undefined;
+}
 
 export class QueryLog {
   readonly #sink: TransparencyLogSink;
@@ -54,6 +63,20 @@ export class QueryLog {
    */
   appendFrom(party: string, entries: readonly Uint8Array[], kinds: readonly EntryKind[]): void {
     for (const entry of checkedEntries(this.#federation, party, this.#queryId, entries, kinds)) void this.#sink.appendEntry(entry);
+  }
+
+  /**
+   * Appends the signed refusal `party` attached to `error`, when it is the party's own refusal of
+   * this query; anything else is not logged (the failure itself is still reported by the caller).
+   */
+  appendRefusal(party: string, error: unknown): void {
+    const entry = refusalEntry(error);
+    if (entry === undefined) return;
+    try {
+      this.appendFrom(party, [entry], ['refusal']);
+    } catch {
+      // not the party's own signed refusal of this query
+    }
   }
 
   /** Waits until everything appended is durable, then publishes the signed head beside the log. */
