@@ -336,12 +336,12 @@ export class Coordinator implements AsyncDisposable {
       const allFailed = [...failedServing, ...round1.failed].sort((a, b) => a.id.localeCompare(b.id));
       const t3 = performance.now();
       // Refusals are logged whether or not the query goes on.
-      for (const [id, entry] of round1.refusals) queryLog?.appendFrom(id, [entry], ['refusal']);
+      for (const [id, entry] of round1.refusals) queryLog?.appendRefusal(id, entry);
       checkQuorum(this.federation.policy, { queryId, answered, failed: allFailed, asked: serving.length + failedServing.length, threshold, mode, requireAll });
 
       // The contributors' own signed records (budget charge, contribution) go into the log before
       // the survivor set that counts them.
-      for (const id of answered) queryLog?.appendFrom(id, round1.logEntries.get(id) ?? [], ['budget', 'contribution']);
+      for (const id of answered) queryLog?.appendChecked(round1.logEntries.get(id) ?? []);
       // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
       const fixed = secagg?.fixSurvivors() ?? { survivors: answered, dropped: serving.filter((a) => !answered.includes(a)) };
       const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),

@@ -35,7 +35,7 @@ export interface Round1 {
   readonly plainSum: BigUint64Array[];
   /** Each answered agency's signed transparency-log entries for this query, checked. */
   readonly logEntries: ReadonlyMap<string, readonly Uint8Array[]>;
-  /** Refusing agencies' signed refusal entries, checked. */
+  /** Refusing agencies' signed refusal entries as sent (QueryLog.appendRefusal checks each before it is logged). */
   readonly refusals: ReadonlyMap<string, Uint8Array>;
 }
 
@@ -103,13 +103,7 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
       input.onAnswer(link.agencyId, true);
     } catch (e) {
       const refusal = refusalEntry(e);
-      if (refusal !== undefined) {
-        try {
-          refusals.set(link.agencyId, checkedEntries(federation, link.agencyId, env.queryId, [refusal], ['refusal'])[0]!);
-        } catch {
-          // a refusal that is not the agency's own signed record is not logged; the failure still is reported
-        }
-      }
+      if (refusal !== undefined) refusals.set(link.agencyId, refusal);
       failed.push(failure(link.agencyId, e));
       input.onAnswer(link.agencyId, false);
     }

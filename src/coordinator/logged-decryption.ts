@@ -7,13 +7,13 @@
 import { isFedstatError } from '../errors.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
 import type { DecryptionAnswer, DecryptionRequest } from '../protocol/decryption.js';
-import { STALE_RETRIES, type QueryLog } from './query-log.js';
+import { refusalEntry, STALE_RETRIES, type QueryLog } from './query-log.js';
 
 export async function loggedDecryption(ka: KeyAuthority, kaId: string, request: DecryptionRequest, queryLog: QueryLog | null): Promise<DecryptionAnswer> {
   for (let attempt = 0; ; attempt++) {
     let logProof;
     if (queryLog !== null) {
-      await queryLog.publish();
+      await queryLog.flush();
       logProof = queryLog.proofFor((await ka.describe()).logHead?.size ?? 0, `key authority ${kaId}`);
     }
     try {
@@ -22,7 +22,7 @@ export async function loggedDecryption(ka: KeyAuthority, kaId: string, request: 
       return answer;
     } catch (e) {
       if (isFedstatError(e, 'STALE_HEAD') && attempt < STALE_RETRIES) continue;
-      queryLog?.appendRefusal(kaId, e);
+      queryLog?.appendRefusal(kaId, refusalEntry(e));
       throw e;
     }
   }

@@ -62,21 +62,31 @@ export class QueryLog {
    * so the log never holds an entry the coordinator could not vouch it received.
    */
   appendFrom(party: string, entries: readonly Uint8Array[], kinds: readonly EntryKind[]): void {
-    for (const entry of checkedEntries(this.#federation, party, this.#queryId, entries, kinds)) void this.#sink.appendEntry(entry);
+    this.appendChecked(checkedEntries(this.#federation, party, this.#queryId, entries, kinds));
+  }
+
+  /** Appends entries that already passed `checkedEntries` for this query (round 1 checks them before a contribution counts). */
+  appendChecked(entries: readonly Uint8Array[]): void {
+    for (const entry of entries) void this.#sink.appendEntry(entry);
   }
 
   /**
-   * Appends the signed refusal `party` attached to `error`, when it is the party's own refusal of
-   * this query; anything else is not logged (the failure itself is still reported by the caller).
+   * Appends the signed refusal `party` sent with its error (see `refusalEntry`), when it is the
+   * party's own refusal of this query; anything else is not logged (the failure itself is still
+   * reported by the caller).
    */
-  appendRefusal(party: string, error: unknown): void {
-    const entry = refusalEntry(error);
+  appendRefusal(party: string, entry: Uint8Array | undefined): void {
     if (entry === undefined) return;
     try {
       this.appendFrom(party, [entry], ['refusal']);
     } catch {
       // not the party's own signed refusal of this query
     }
+  }
+
+  /** Waits until everything appended is durable. */
+  async flush(): Promise<void> {
+    await this.#sink.flush();
   }
 
   /** Waits until everything appended is durable, then publishes the signed head beside the log. */

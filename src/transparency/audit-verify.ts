@@ -21,7 +21,7 @@ import { AuditPolicyChecker, type BudgetSummary } from './audit-policy.js';
 import type { EntryKind } from './entry-shape.js';
 import { authorProblem, openEntry, type EntryProblem } from './log-entry.js';
 import { logOperator } from './log-operator.js';
-import { verifyLogFile } from './log-verify.js';
+import { verifyLogFile, type MerkleTreeView } from './log-verify.js';
 import { MerkleAccumulator } from './merkle-accumulator.js';
 import { hashEquals } from './merkle-hash.js';
 import { verifyTreeHead, type SignedTreeHead } from './tree-head.js';
@@ -113,7 +113,8 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
   const operatorKey = options.operatorKey ?? logOperator(federation).publicKey;
   const heads = screenHeads(options, operatorKey, findings);
   const policy = new AuditPolicyChecker(federation.policy, findings);
-  const acc = new MerkleAccumulator();
+  // The scan's own tree, seen through onEntry (empty until the first record).
+  let acc: MerkleTreeView = new MerkleAccumulator();
   let nextHead = 0;
   let signedSize: number | null = null;
   let headsVerified = 0;
@@ -131,9 +132,9 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
     }
   };
   const check = await verifyLogFile(file, {
-    onEntry: (record) => {
+    onEntry: (record, tree) => {
+      acc = tree;
       checkHeads();
-      acc.append(record.leafHash);
       let opened;
       try {
         opened = openEntry(record.entry, federation);

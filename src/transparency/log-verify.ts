@@ -27,9 +27,16 @@ export interface VerifyLogOptions {
   readonly publicKey?: Uint8Array;
   /** The log id the heads must name (the federation id). */
   readonly logId?: string;
-  /** Called for each verified record, in order; the views stay valid after the call. */
-  readonly onEntry?: (record: ScannedRecord) => void;
+  /**
+   * Called for each verified record, in order; the views stay valid after the call. `tree` is
+   * the Merkle tree of the records before this one (live: it grows as the scan goes on), so a
+   * caller checking heads of its own needs no second accumulator.
+   */
+  readonly onEntry?: (record: ScannedRecord, tree: MerkleTreeView) => void;
 }
+
+/** The read side of the scan's Merkle tree. */
+export type MerkleTreeView = Pick<MerkleAccumulator, 'size' | 'root'>;
 
 const fail = (problem: LogProblem, message: string, record?: number): LogCheck =>
   Object.freeze(record === undefined ? { ok: false, problem, message } : { ok: false, problem, message, record });
@@ -68,8 +75,8 @@ export async function verifyLogFile(file: string, options: VerifyLogOptions = {}
     for (; step.done !== true; step = await scan.next()) {
       const bad = checkHeads();
       if (bad !== null) return bad;
+      options.onEntry?.(step.value, acc);
       acc.append(step.value.leafHash);
-      options.onEntry?.(step.value);
     }
     const bad = checkHeads();
     if (bad !== null) return bad;

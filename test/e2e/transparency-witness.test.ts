@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../src/audit/events.js';
 import { connectCoordinator, defaultTransparencyLog } from '../../src/coordinator/connect.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { FedstatError } from '../../src/errors.js';
@@ -49,6 +50,21 @@ async function heldSizes(f: TestFederation): Promise<number[]> {
 }
 
 const DP = { privacy: { rho: '0.1' } } as const;
+
+/** Every entry of the log at `log`, opened (signature checked) with its author's id. */
+async function loggedEvents(f: TestFederation, log: string): Promise<{ author: string; event: AuditEvent }[]> {
+  const store = await TransparencyLogStore.open(log, { logId: f.federation.id, secretKey: loadKeyFile(f.keyFiles['coordinator']!, f.federation).signing.secretKey });
+  try {
+    const out = [];
+    for await (const { entry } of store.entries()) {
+      const { event, author } = openEntry(entry, f.federation);
+      out.push({ author: author.id, event });
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
 
 describe('agencies and the key authority check the log with every request', () => {
   it('every query reaches the agencies with its proof; their heads follow the log and persist; a query without its proof is refused', async () => {
@@ -159,17 +175,8 @@ describe('agencies and the key authority check the log with every request', () =
     const report = await verifyAuditLog(log, { federation: tf.federation, heads: await readTreeHeadFile(treeHeadFileFor(log)) });
     expect(report.findings).toEqual([]);
     expect(report.counts).toMatchObject({ query: 1, refusal: 1, contribution: 3, release: 1 });
-    const store = await TransparencyLogStore.open(log, { logId: tf.federation.id, secretKey: loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey });
-    try {
-      const refusals = [];
-      for await (const { entry } of store.entries()) {
-        const { event, author } = openEntry(entry, tf.federation);
-        if (event.type === 'refusal') refusals.push({ author: author.id, reason: event.reason });
-      }
-      expect(refusals).toEqual([{ author: 'agency-4', reason: expect.stringMatching(/no privacy budget for dataset residents/) as unknown }]);
-    } finally {
-      await store.close();
-    }
+    const refusals = (await loggedEvents(tf, log)).flatMap(({ author, event }) => (event.type === 'refusal' ? [{ author, reason: event.reason }] : []));
+    expect(refusals).toEqual([{ author: 'agency-4', reason: expect.stringMatching(/no privacy budget for dataset residents/) as unknown }]);
   });
 
   it('a remote key authority decrypts only with the inclusion proof and returns its own signed decryption entry', async () => {
@@ -190,17 +197,8 @@ describe('agencies and the key authority check the log with every request', () =
       expect(report.findings).toEqual([]);
       expect(report.counts).toMatchObject({ query: 2, decryption: 2, release: 2 });
       // Every decryption entry in the log is signed by the key authority itself.
-      const store = await TransparencyLogStore.open(log, { logId: tf.federation.id, secretKey: loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey });
-      try {
-        const authors = [];
-        for await (const { entry } of store.entries()) {
-          const { event, author } = openEntry(entry, tf.federation);
-          if (event.type === 'decryption') authors.push(author.id);
-        }
-        expect(authors).toEqual(['key-authority', 'key-authority']);
-      } finally {
-        await store.close();
-      }
+      const authors = (await loggedEvents(tf, log)).filter(({ event }) => event.type === 'decryption').map(({ author }) => author);
+      expect(authors).toEqual(['key-authority', 'key-authority']);
     } finally {
       await ka.close();
     }
