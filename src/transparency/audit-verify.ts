@@ -48,7 +48,10 @@ export interface AuditReport {
   readonly size: number;
   /** Hex RFC 9162 root of those entries. */
   readonly rootHash: string;
-  /** Bytes of a crash-torn final record (never acknowledged, so not an entry; not a finding). */
+  /**
+   * Bytes of a crash-torn final record beyond every head (never acknowledged, so not an entry;
+   * not a finding). Bytes of an entry a head covers are part of the `truncated` finding instead.
+   */
   readonly tornBytes: number;
   /** The largest valid head whose root matched, or null; entries beyond it are signed by no head. */
   readonly signedSize: number | null;
@@ -155,10 +158,15 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
   } else {
     checkHeads();
   }
+  // Heads beyond the file: a head is signed only for durable entries, so a record it covers that
+  // the file ends inside of was cut, not torn by a crash.
+  const torn = check.ok ? check.tornBytes : 0;
+  const tornCovered = check.ok && nextHead < heads.length;
   for (; check.ok && nextHead < heads.length; nextHead++) {
     const { head } = heads[nextHead]!;
     if (head.size > acc.size) {
-      findings.add('truncated', null, `a tree head was signed for ${head.size} entries but the file has ${acc.size}: entries were removed from the end`);
+      const partly = torn > 0 ? ` and ${torn} bytes of entry ${acc.size}` : '';
+      findings.add('truncated', null, `a tree head was signed for ${head.size} entries but the file has ${acc.size}${partly}: entries were removed from the end`);
     }
   }
   return Object.freeze({
@@ -167,7 +175,7 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
     logId: federation.id,
     size: acc.size,
     rootHash: toHex(acc.root()),
-    tornBytes: check.ok ? check.tornBytes : 0,
+    tornBytes: tornCovered ? 0 : torn,
     signedSize,
     headsVerified,
     counts: policy.counts(),

@@ -43,12 +43,14 @@ export class TransparencyLogSink implements AuditSink {
   #pending: Promise<AppendResult>[] = [];
   /** Head publications run one at a time, so the published file only ever grows. */
   #publishing: Promise<void> = Promise.resolve();
-  #published = -1;
+  /** Size of the head in the published file (the store checked the log extends it when it opened). */
+  #published: number;
 
   constructor(store: TransparencyLogStore, author: string, secretKey: Uint8Array) {
     this.store = store;
     this.#author = author;
     this.#secretKey = secretKey;
+    this.#published = store.opened.publishedHead?.size ?? -1;
   }
 
   append(event: AuditEvent): void {
@@ -90,8 +92,10 @@ export class TransparencyLogSink implements AuditSink {
 
   /**
    * Flushes, then publishes the store's current signed head beside the log (`LOG.head.json`,
-   * replaced atomically) unless a head at least as large is published already. Rejects like
-   * `flush`, or with IO when the head cannot be written.
+   * replaced atomically) unless a head at least as large is published already. The head covers
+   * only committed entries, which are fsynced before the store counts them, so a published head
+   * never covers an entry a crash could lose (the store refuses to reopen a log shorter than its
+   * published head). Rejects like `flush`, or with IO when the head cannot be written.
    */
   async publish(): Promise<void> {
     await this.flush();

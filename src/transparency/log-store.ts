@@ -12,6 +12,12 @@
  *    file, naming the record, because cutting it would rewrite a history heads were signed for.
  * 4. A failed write is rolled back (truncate + fsync) and its appends rejected; if the rollback
  *    fails too, the store refuses further appends until reopened.
+ * 5. The published head never shrinks. The operator publishes its head beside the log
+ *    (`LOG.head.json`, log-sink.ts) only after the entries it covers are fsynced, so a log that
+ *    does not extend that head lost published history (a file cut by hand, deleted, restored from
+ *    an old copy, or rewritten): `open` verifies the head file's signature and log id, that the
+ *    file holds at least its size in complete records and that those records have its root, and
+ *    otherwise refuses the log without touching it. A torn tail is cut only beyond the head.
  *
  * Concurrency: appends in one process queue up; each flush writes every pending record in one
  * write and one fsync (group commit) and signs one tree head for the batch. Across processes the
@@ -34,7 +40,8 @@ import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from '
 import { MerkleAccumulator } from './merkle-accumulator.js';
 import { hashEquals, hashLeaf, HASH_BYTES } from './merkle-hash.js';
 import { SubtreeCache, subtreeRoot } from './merkle-subtree.js';
-import { signTreeHead, type SignedTreeHead } from './tree-head.js';
+import { readTreeHeadFile, treeHeadFileFor } from './tree-head-file.js';
+import { signTreeHead, verifyTreeHead, type SignedTreeHead } from './tree-head.js';
 
 export interface LogStoreOptions {
   /** The federation id: every tree head names it. */
@@ -55,8 +62,19 @@ export interface AppendResult {
 
 /** What `open` found and repaired. */
 export interface OpenReport {
-  /** Bytes of a torn final record cut off (0 for a clean file). */
+  /** Bytes of a torn final record cut off (0 for a clean file); always beyond the published head. */
   readonly tornBytesCut: number;
+  /** The head published beside the log (`LOG.head.json`) that the log was checked against, if any. */
+  readonly publishedHead: SignedTreeHead | null;
+}
+
+interface Replayed {
+  readonly hashes: Buffer;
+  readonly offsets: Float64Array;
+  readonly size: number;
+  readonly fileSize: number;
+  readonly acc: MerkleAccumulator;
+  readonly torn: number;
 }
 
 interface Pending {
@@ -88,7 +106,7 @@ export class TransparencyLogStore {
   #closed = false;
 
   private constructor(file: string, options: LogStoreOptions, handle: FileHandle, unlock: () => Promise<void>,
-    state: { hashes: Buffer; offsets: Float64Array; size: number; fileSize: number; acc: MerkleAccumulator; torn: number }) {
+    state: Replayed, published: SignedTreeHead | null) {
     this.file = file;
     this.#queue = new GroupCommit((batch) => this.#commit(batch), `transparency log ${file}`);
     this.logId = options.logId;
@@ -101,13 +119,20 @@ export class TransparencyLogStore {
     this.#size = state.size;
     this.#fileSize = state.fileSize;
     this.#acc = state.acc;
-    this.opened = Object.freeze({ tornBytesCut: state.torn });
+    // The published head is this log's latest signed head (its root was checked): answering with
+    // it keeps heads of one size identical, and its timestamp is the floor for later ones.
+    this.#head = published;
+    this.opened = Object.freeze({ tornBytesCut: state.torn, publishedHead: published });
   }
 
   /**
    * Opens (or creates, mode 0600) the log at `file`, takes `<file>.lock`, verifies every record
-   * and cuts a torn tail. Throws FedstatError IO for a locked, unreadable or corrupt log (the
-   * message names the corrupt record's index), RangeError for bad options.
+   * against its checksum and the log against the head published beside it (`LOG.head.json`, if
+   * present), and cuts a torn tail beyond that head. Throws FedstatError IO for a locked,
+   * unreadable or corrupt log (the message names the corrupt record's index), for a log that does
+   * not extend its published head (missing, shorter, or other entries under its root: nothing is
+   * cut or created then) and for a head file that is not this operator's head of this log;
+   * BAD_MESSAGE for a head file that holds no head; RangeError for bad options.
    */
   static async open(file: string, options: LogStoreOptions): Promise<TransparencyLogStore> {
     // Fail on bad options before touching the disk (signing an empty head checks logId and key).
@@ -115,14 +140,16 @@ export class TransparencyLogStore {
     const unlock = await acquireFileLock(`${file}.lock`, 'transparency log');
     let handle: FileHandle | null = null;
     try {
+      const published = await publishedHead(file, options);
       const existed = await fs.stat(file).then((s) => s, () => null);
+      if (existed === null && published !== null && published.size > 0) throw historyLost(file, published, 0, 'is missing');
       if (existed !== null && (existed.mode & 0o077) !== 0) {
         throw new FedstatError('IO', `transparency log ${file} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`);
       }
       handle = await fs.open(file, 'a+', 0o600);
-      const state = await TransparencyLogStore.#replay(file, handle);
+      const state = await TransparencyLogStore.#replay(file, handle, published);
       if (existed === null) await syncDir(file);
-      return new TransparencyLogStore(file, options, handle, unlock, state);
+      return new TransparencyLogStore(file, options, handle, unlock, state, published);
     } catch (e) {
       await handle?.close();
       await unlock();
@@ -131,13 +158,15 @@ export class TransparencyLogStore {
     }
   }
 
-  static async #replay(file: string, h: FileHandle): Promise<{ hashes: Buffer; offsets: Float64Array; size: number; fileSize: number; acc: MerkleAccumulator; torn: number }> {
+  static async #replay(file: string, h: FileHandle, published: SignedTreeHead | null): Promise<Replayed> {
+    const mustHave = published?.size ?? 0;
     const length = (await h.stat()).size;
     if (length < LOG_MAGIC.length) {
       // New file, or a crash while the header was written: only a prefix of the header may be there.
       const head = Buffer.alloc(length);
       await h.read(head, 0, length, 0);
       if (!head.equals(LOG_MAGIC.subarray(0, length))) throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
+      if (mustHave > 0) throw historyLost(file, published!, 0, 'has no entries');
       await h.truncate(0);
       await writeAll(h, LOG_MAGIC);
       await h.sync();
@@ -147,6 +176,14 @@ export class TransparencyLogStore {
     let hashes: Buffer = Buffer.alloc(1024 * HASH_BYTES);
     let offsets: Float64Array = new Float64Array(1024);
     const acc = new MerkleAccumulator();
+    const checkPublishedRoot = (): void => {
+      if (published !== null && acc.size === published.size && !hashEquals(acc.root(), published.rootHash)) {
+        throw new FedstatError('IO',
+          `transparency log ${file}: its first ${published.size} entries do not have the root its published tree head (${treeHeadFileFor(file)}) signed: published history was rewritten; restore the log from a backup that extends that head (agencies holding the head refuse any other log)`,
+          { details: { file, headFile: treeHeadFileFor(file), publishedSize: published.size } });
+      }
+    };
+    checkPublishedRoot();
     const scan = scanRecords(h);
     let step: IteratorResult<ScannedRecord, { size: number; end: number; tornBytes: number }>;
     try {
@@ -156,12 +193,15 @@ export class TransparencyLogStore {
         hashes.set(leafHash, index * HASH_BYTES);
         offsets[index] = offset;
         acc.append(leafHash);
+        checkPublishedRoot();
       }
     } catch (e) {
       if (e instanceof LogCorruptError) throw corrupt(file, e);
       throw e;
     }
     const { size, end, tornBytes } = step.value;
+    // A torn record the published head covers was acknowledged: the log lost it, a crash did not.
+    if (size < mustHave) throw historyLost(file, published!, size, tornBytes > 0 ? `has ${size} complete entries and ${tornBytes} bytes of a torn one` : `has ${size} entries`);
     if (tornBytes > 0) {
       await h.truncate(end);
       await h.sync();
@@ -178,6 +218,22 @@ export class TransparencyLogStore {
   leafHash(index: number): Uint8Array {
     this.#checkIndex(index);
     return Uint8Array.from(this.#hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES));
+  }
+
+  /**
+   * The index of the entry whose leaf hash is `leafHash`, or −1 when there is none (the latest
+   * one when an entry occurs more than once). Scans the leaf hashes held in memory from the newest
+   * back: O(distance from the end), no I/O, no extra memory. TypeError for a non-Uint8Array.
+   */
+  indexOf(leafHash: Uint8Array): number {
+    if (!(leafHash instanceof Uint8Array)) throw new TypeError('a leaf hash is a Uint8Array');
+    if (leafHash.length !== HASH_BYTES) return -1;
+    const hashes = this.#hashes;
+    const first = Buffer.from(leafHash.buffer, leafHash.byteOffset, HASH_BYTES).readUInt32LE(0);
+    for (let i = this.#size - 1, off = i * HASH_BYTES; i >= 0; i--, off -= HASH_BYTES) {
+      if (hashes.readUInt32LE(off) === first && hashes.compare(leafHash, 0, HASH_BYTES, off, off + HASH_BYTES) === 0) return i;
+    }
+    return -1;
   }
 
   /** Reads entry `index` from disk and checks it against its leaf hash (IO error if it changed). */
@@ -329,6 +385,40 @@ export class TransparencyLogStore {
     const treeHead = this.treeHead();
     batch.forEach((p, i) => { p.resolve(Object.freeze({ index: first + i, treeHead })); });
   }
+}
+
+/**
+ * The head the operator published beside `file`, checked to be its own signed head of this log
+ * (several heads in the file: the largest), or null when none was published.
+ */
+async function publishedHead(file: string, options: LogStoreOptions): Promise<SignedTreeHead | null> {
+  const headFile = treeHeadFileFor(file);
+  const present = await fs.stat(headFile).then(() => true, (e: unknown) => {
+    if (errno(e) === 'ENOENT') return false;
+    throw new FedstatError('IO', `cannot read the published tree head ${headFile}: ${errno(e)}; check its permissions`, { cause: e });
+  });
+  if (!present) return null;
+  const heads = await readTreeHeadFile(headFile);
+  const publicKey = options.secretKey.subarray(32, 64);
+  for (const head of heads) {
+    if (head.logId !== options.logId) {
+      throw new FedstatError('IO', `the published tree head ${headFile} names log ${head.logId}, not this federation's (${options.logId}): the log belongs to another federation (was the federation file changed?); operate a new log for this federation and keep this one, with its head, for the auditors`,
+        { details: { file, headFile } });
+    }
+    if (!verifyTreeHead(head, publicKey)) {
+      throw new FedstatError('IO', `the published tree head ${headFile} is not signed by this log operator's key: it was replaced or damaged; restore it from a backup (the signed head the agencies were shown) before appending to ${file}`,
+        { details: { file, headFile } });
+    }
+  }
+  return heads.reduce((a, b) => (b.size > a.size ? b : a));
+}
+
+/** The refusal for a log that lost entries its published head covers. */
+function historyLost(file: string, head: SignedTreeHead, size: number, found: string): FedstatError {
+  const headFile = treeHeadFileFor(file);
+  return new FedstatError('IO',
+    `transparency log ${file} ${found}, but its published tree head ${headFile} covers ${head.size} entries: published history was lost and will not be rewritten; restore the log from a backup with at least ${head.size} entries (deleting the head file does not help: agencies holding that head refuse a shorter or rewritten log)`,
+    { details: { file, headFile, publishedSize: head.size, size } });
 }
 
 function grow(hashes: Buffer, offsets: Float64Array): [Buffer, Float64Array] {

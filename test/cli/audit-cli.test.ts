@@ -5,7 +5,7 @@
  * --since catches a rewritten log; --json output parses and matches the library's answers; the
  * proof printed by `prove --json` is checked by a third party with only the operator's key.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,6 +13,7 @@ import { registerAudit } from '../../src/cli/commands/audit.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { partyOfRole } from '../../src/federation/federation.js';
 import { checkEntryProof } from '../../src/transparency/audit-prove.js';
+import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { treeHeadFileFor, writeTreeHeadFile } from '../../src/transparency/tree-head-file.js';
 import { treeHeadToJson } from '../../src/transparency/tree-head.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from '../transparency/audit-fixture.js';
@@ -91,6 +92,42 @@ describe('fedstat audit', () => {
     const r = await fedstat('audit', 'verify', rewritten.file, '--since', keptFile);
     expect(r.code).toBe(EXIT.DATA);
     expect(r.out).toContain('inconsistent');
+  });
+
+  it('verify without --since: a log cut a few bytes into the published head fails, naming the torn entry; a torn tail beyond it is a note', async () => {
+    const { file, head } = await published('cut.tlog', queryEvents('q1', ['a1', 'a2'], T, opts()));
+    truncateSync(file, statSync(file).size - 4);
+    const r = await fedstat('audit', 'verify', file);
+    expect(r.code).toBe(EXIT.DATA);
+    expect(r.out).toMatch(new RegExp(`truncated\\s+a tree head was signed for ${head.size} entries but the file has ${head.size - 1} and \\d+ bytes of entry ${head.size - 1}`));
+    expect(r.out).not.toMatch(/unacknowledged|crash-torn/); // a head covers it: not a crash artifact
+    const j = JSON.parse((await fedstat('audit', 'verify', file, '--json')).out) as { error: { details: { report: { tornBytes: number } } } };
+    expect(j.error.details.report.tornBytes).toBe(0);
+    // A partial record after the head: what a crash mid-append leaves; noted, not a finding.
+    const ok = await published('torn.tlog', queryEvents('q1', ['a1', 'a2'], T, opts()));
+    const partial = Buffer.alloc(recordBytes(20));
+    writeRecord(partial, 0, new Uint8Array(20));
+    appendFileSync(ok.file, partial.subarray(0, 11));
+    const t = await fedstat('audit', 'verify', ok.file);
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/note: 11 bytes of an unacknowledged, crash-torn final record/);
+  });
+
+  it('verify --head FILE still checks the head published beside the log', async () => {
+    const events = queryEvents('q1', ['a1', 'a2'], T, opts());
+    const { file, heads } = await published('two-heads.tlog', events);
+    const early = join(fx.dir, 'early-head.json');
+    writeFileSync(early, JSON.stringify(treeHeadToJson(heads[2]!)));
+    truncateSync(file, 16 + events.slice(0, 5).reduce((n, e) => n + recordBytes(fx.entry(e.event, e.author).length), 0));
+    const r = await fedstat('audit', 'verify', file, '--head', early);
+    expect(r.code).toBe(EXIT.DATA);
+    expect(r.out).toMatch(new RegExp(`truncated\\s+a tree head was signed for ${events.length} entries but the file has 5`));
+    expect(r.out).toContain('tree heads: 1 verified');
+    // Deleted, with its head still published beside it: said plainly.
+    rmSync(file);
+    const gone = await fedstat('audit', 'verify', file);
+    expect(gone.code).toBe(EXIT.IO);
+    expect(gone.err).toMatch(/is missing, but a tree head published for it covers \d+ entries/);
   });
 
   it('verify: a missing federation file or a malformed head file is a clear error, not a crash', async () => {

@@ -4,8 +4,10 @@
  * kill the log must reopen (taking over the dead child's lock), verify from the file alone up to
  * its last complete entry, hold every entry the child saw acknowledged at its acknowledged
  * index, hold nothing the child never tried, and agree with every tree head the child was
- * given. Afterwards appending continues. The child runs the TypeScript source under Node 22's
- * type stripping (test/helpers/ts-child.ts).
+ * given. The child publishes its head beside the log after every wave, as the coordinator does
+ * after every query: the published head must never cover more than survived (reopening checks
+ * the log extends it, and would refuse otherwise). Afterwards appending continues. The child runs
+ * the TypeScript source under Node 22's type stripping (test/helpers/ts-child.ts).
  */
 import { randomInt } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -24,12 +26,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const CHILD = new URL('./fixtures/log-crash-child.ts', import.meta.url).href;
 
 interface Ack { index: number; headSize: number; root: string }
-interface Run { acked: Map<string, Ack>; tried: Set<string>; opened: boolean }
+interface Run { acked: Map<string, Ack>; tried: Set<string>; opened: boolean; published: number }
 
 function runChild(file: string, killAfterEvents: number, killAfterMs: number | null, fromSpawn: boolean): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawnTsChild(CHILD, { TLOG_FILE: file });
-    const run: Run = { acked: new Map(), tried: new Set(), opened: false };
+    const run: Run = { acked: new Map(), tried: new Set(), opened: false, published: -1 };
     let buffered = '';
     let stderr = '';
     let events = 0;
@@ -46,6 +48,7 @@ function runChild(file: string, killAfterEvents: number, killAfterMs: number | n
           if (killAfterMs !== null && !fromSpawn) setTimeout(kill, killAfterMs);
         }
         if (kind === 'try') run.tried.add(id!);
+        if (kind === 'published') run.published = Math.max(run.published, Number(id));
         if (kind === 'ack') run.acked.set(id!, { index: Number(index), headSize: Number(headSize), root: root! });
         if (++events >= killAfterEvents) kill();
       }
@@ -69,6 +72,7 @@ describe('transparency log under SIGKILL', () => {
     let beforeOpen = 0;
     let tornCuts = 0;
     let previousSize = 0;
+    let published = -1;
     for (let iteration = 0; iteration < 12; iteration++) {
       const mode = iteration % 3;
       const run = mode === 0
@@ -77,6 +81,7 @@ describe('transparency log under SIGKILL', () => {
       if (!run.opened) beforeOpen++;
       for (const id of run.tried) tried.add(id);
       for (const [id, a] of run.acked) acked.set(id, a);
+      published = Math.max(published, run.published);
       const pre = await verifyLogFile(file);
       if (iteration % 2 === 1 && pre.ok && pre.tornBytes === 0) {
         // SIGKILL almost never lands inside write(2), so also leave what a power cut could: a
@@ -95,6 +100,9 @@ describe('transparency log under SIGKILL', () => {
 
       const log = await TransparencyLogStore.open(file, { logId: 'crash-test', secretKey: op.secretKey });
       if (log.opened.tornBytesCut > 0) tornCuts++;
+      // The head published beside the log is the child's latest, and the log extends it (else open refused).
+      expect(log.opened.publishedHead?.size ?? -1).toBeGreaterThanOrEqual(published);
+      expect(log.size).toBeGreaterThanOrEqual(log.opened.publishedHead?.size ?? 0);
       expect(statSync(file).size).toBe(before - log.opened.tornBytesCut);
       if (check.ok) expect(log.size).toBe(check.size);
       expect(log.size >= previousSize).toBe(true); // nothing complete is ever lost

@@ -4,7 +4,7 @@
  * embedded without a process; `registerAudit` wires them to commander.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
 import { FedstatError } from '../../errors.js';
@@ -27,7 +27,7 @@ export interface AuditVerifyFlags {
   readonly federation?: string;
   /** Tree head file(s) kept from before: the log must extend them. */
   readonly since?: readonly string[];
-  /** The operator's published head file; default LOG.head.json when it exists. */
+  /** A head file the log operator published; LOG.head.json beside the log is checked too when it exists. */
   readonly head?: string;
   readonly json?: boolean;
 }
@@ -41,11 +41,12 @@ export function federationFor(log: string, file: string | undefined): Federation
   return loadFederation(path);
 }
 
-/** The published heads: --head FILE, else LOG.head.json if the operator put one there. */
+/** The published heads: --head FILE, and LOG.head.json if the operator put one there (both when both exist). */
 async function publishedHeads(log: string, file: string | undefined): Promise<SignedTreeHead[]> {
-  if (file !== undefined) return readTreeHeadFile(file);
   const beside = treeHeadFileFor(log);
-  return existsSync(beside) ? readTreeHeadFile(beside) : [];
+  const heads = file === undefined ? [] : await readTreeHeadFile(file);
+  if (existsSync(beside) && (file === undefined || resolve(file) !== resolve(beside))) heads.push(...await readTreeHeadFile(beside));
+  return heads;
 }
 
 const rhoText = (canonical: string): string => formatRho(parseCanonicalRho(canonical) ?? RHO_ZERO);
@@ -84,6 +85,10 @@ export async function auditVerify(log: string, flags: AuditVerifyFlags, out: Out
   const since: SignedTreeHead[] = [];
   for (const f of flags.since ?? []) since.push(...await readTreeHeadFile(f));
   const heads = await publishedHeads(log, flags.head);
+  const covered = Math.max(0, ...heads.map((h) => h.size));
+  if (covered > 0 && !existsSync(log)) {
+    throw new FedstatError('IO', `${log} is missing, but a tree head published for it covers ${covered} entries: the log was deleted or moved; get it from the log operator (its backup), never audit a fresh one in its place`);
+  }
   const report = await verifyAuditLog(log, { federation, heads, since });
   if (flags.json !== true || report.ok) out(flags.json === true ? `${toJson(report)}\n` : renderReport(report));
   if (!report.ok) {
@@ -155,7 +160,8 @@ export interface AuditProveFlags {
 /** `audit prove`: the inclusion proof of one entry under the operator's latest published head. */
 export async function auditProve(log: string, flags: AuditProveFlags, out: Out = stdout): Promise<EntryProofJson> {
   const federation = federationFor(log, flags.federation);
-  const heads = await publishedHeads(log, flags.head);
+  // The head asked for (--head), else the one published beside the log.
+  const heads = flags.head !== undefined ? await readTreeHeadFile(flags.head) : await publishedHeads(log, undefined);
   if (heads.length === 0) {
     throw new FedstatError('NOT_FOUND', `no tree head for ${log}: pass --head FILE with the log operator's signed tree head (or put it in ${treeHeadFileFor(log)})`);
   }
@@ -184,7 +190,7 @@ export function registerAudit(program: Command): void {
     .description('check every entry\'s signature and author, the tree heads, consistency with a head you kept, and the release and budget policy; exit 0 only when all holds')
     .option('--federation <file>', 'the federation file (default: federation.json beside the log)')
     .option('--since <file>', 'a tree head you kept earlier (JSON); the log must extend it (repeatable)', collectList)
-    .option('--head <file>', 'the log operator\'s published tree head (default: LOG.head.json if present)')
+    .option('--head <file>', 'a tree head the log operator published (LOG.head.json beside the log is always checked when present)')
     .option('--json', 'print the report as JSON')
     .action(action(async (log: string, opts: { federation?: string; since?: string[]; head?: string; json?: boolean }) => {
       await auditVerify(log, opts);
