@@ -12,7 +12,7 @@ import { fromBase64, sha256, toHex } from '../crypto/digest.js';
 import { isAcceptablePublicKey } from '../crypto/ed25519.js';
 import { canonicalBytes } from '../util/canonical-json.js';
 import { isRecord } from '../util/is-record.js';
-import { configError, datasetSchema, parseSchema, type DatasetSchema, type JsonLocation, type Schema } from './schema.js';
+import { configError, datasetSchema, parseConfigJson, parseSchema, type DatasetSchema, type JsonLocation, type Schema } from './schema.js';
 
 export type PartyRole = 'agency' | 'coordinator' | 'key-authority';
 
@@ -232,13 +232,8 @@ export function loadFederation(file: string): Federation {
   } catch (e) {
     throw new FedstatError('IO', `cannot read federation file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check the path or create it with fedstat init`, { cause: e });
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw configError(at(file, ''), `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
-  }
-  return parseFederation(raw, resolve(file));
+  // Strict: a key defined twice (a pasted-over party or dataset) is refused, not half-read.
+  return parseFederation(parseConfigJson(text, file), resolve(file));
 }
 
 export function party(federation: Federation, id: string): Party {

@@ -3,7 +3,11 @@
  * proof is derived from. A schema is plain JSON, validated once into frozen values.
  */
 import { FedstatError } from '../errors.js';
+import { closest } from '../util/closest-name.js';
 import { isRecord } from '../util/is-record.js';
+import { jsonPathChild } from '../util/json-path.js';
+import { DuplicateJsonKeyError, parseStrictJson } from '../util/strict-json.js';
+import { codePointName, firstNonTextChar } from '../util/text-chars.js';
 
 export interface CategoryColumn {
   readonly type: 'category';
@@ -54,9 +58,33 @@ export function configError(at: JsonLocation, problem: string, fix: string): Fed
   });
 }
 
+/**
+ * Parses the text of a JSON config file (a schema, a federation file) strictly: a key defined
+ * twice in one object is refused with its path, as JSON.parse would silently keep only the last.
+ */
+export function parseConfigJson(text: string, file: string): unknown {
+  try {
+    return parseStrictJson(text);
+  } catch (e) {
+    if (e instanceof DuplicateJsonKeyError) {
+      throw configError({ file, path: e.path }, `duplicate key ${JSON.stringify(e.key)}`, 'define it once: JSON readers keep only the last definition and drop the others');
+    }
+    throw configError({ file, path: '' }, `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
+  }
+}
+
 function child(at: JsonLocation, key: string | number): JsonLocation {
-  const seg = typeof key === 'number' ? `[${key}]` : NAME.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-  return { file: at.file, path: at.path === '' ? seg.replace(/^\./, '') : at.path + seg };
+  return { file: at.file, path: jsonPathChild(at.path, key) };
+}
+
+/** Refuses a key the object at `at` does not take, suggesting the known key it most resembles. */
+function checkKeys(raw: Record<string, unknown>, at: JsonLocation, known: readonly string[]): void {
+  for (const key of Object.keys(raw)) {
+    if (known.includes(key)) continue;
+    const [near] = closest(key, known);
+    const here = `keys here: ${known.join(', ')}`;
+    throw configError(child(at, key), `unknown key ${JSON.stringify(key)}`, near === undefined ? `remove it (${here})` : `did you mean ${near}? (${here})`);
+  }
 }
 
 function checkName(at: JsonLocation, name: string, what: string): void {
@@ -66,9 +94,13 @@ function checkName(at: JsonLocation, name: string, what: string): void {
   }
 }
 
+/** The keys each column type takes. */
+const COLUMN_KEYS = { category: ['type', 'values'], integer: ['type', 'min', 'max'], id: ['type', 'format'] } as const;
+
 function parseColumn(raw: unknown, at: JsonLocation): Column {
   if (!isRecord(raw)) throw configError(at, 'a column must be an object', 'write {"type": "category" | "integer" | "id", ...}');
   const type = raw['type'];
+  if (type === 'category' || type === 'integer' || type === 'id') checkKeys(raw, at, COLUMN_KEYS[type]);
   if (type === 'category') {
     const values = raw['values'];
     if (!Array.isArray(values) || values.length === 0) {
@@ -82,9 +114,13 @@ function parseColumn(raw: unknown, at: JsonLocation): Column {
       if (typeof v !== 'string' || v.length === 0) {
         throw configError(child(child(at, 'values'), i), 'a category value must be a non-empty string', 'quote the value');
       }
-      // Values must be writable unambiguously as SQL literals and print on one line.
-      if (/[\p{Cc}\u2028\u2029]/u.test(v)) {
-        throw configError(child(child(at, 'values'), i), 'a category value may not contain control characters', 'remove them from the value');
+      // Values must be writable unambiguously as SQL literals, print on one line, and be possible cells.
+      const bad = firstNonTextChar(v);
+      if (bad !== null) {
+        throw configError(child(child(at, 'values'), i), `a category value may not contain control characters, byte order marks or line separators (${codePointName(bad.codePoint)} at character ${bad.position})`, 'remove it from the value');
+      }
+      if (/\p{Cs}/u.test(v)) {
+        throw configError(child(child(at, 'values'), i), 'a category value may not contain a lone surrogate (half of a UTF-16 pair)', 'fix the value\'s escapes');
       }
       if (/(^|[^\\])(\\\\)*\\('|$)/.test(v)) {
         throw configError(child(child(at, 'values'), i), 'a category value may not end in, or put before a quote, an odd run of backslashes', 'remove or double the backslash');
@@ -114,11 +150,14 @@ function parseColumn(raw: unknown, at: JsonLocation): Column {
     }
     return Object.freeze({ type, format });
   }
-  throw configError(child(at, 'type'), `unknown column type ${JSON.stringify(type)}`, 'use "category", "integer" or "id"');
+  const [near] = typeof type === 'string' ? closest(type, Object.keys(COLUMN_KEYS)) : [];
+  const hint = near === undefined ? '' : `did you mean ${near}? `;
+  throw configError(child(at, 'type'), `unknown column type ${JSON.stringify(type)}`, `${hint}use "category", "integer" or "id"`);
 }
 
 function parseDataset(raw: unknown, at: JsonLocation): DatasetSchema {
   if (!isRecord(raw)) throw configError(at, 'a dataset must be an object', 'write {"columns": {...}}');
+  checkKeys(raw, at, ['columns', 'maxRows']);
   const cols = raw['columns'];
   if (!isRecord(cols) || Object.keys(cols).length === 0) {
     throw configError(child(at, 'columns'), 'a dataset needs a non-empty "columns" object', 'declare at least one column');
@@ -141,10 +180,15 @@ function parseDataset(raw: unknown, at: JsonLocation): DatasetSchema {
   return Object.freeze({ columns: Object.freeze(columns), maxRows });
 }
 
-/** Validates raw JSON into a frozen schema; errors name `file`, the JSON path and the fix. */
+/**
+ * Validates parsed JSON into a frozen schema; errors name `file`, the JSON path and the fix. A key
+ * a schema object does not take is refused (a misspelt `maxrows` would silently keep the default).
+ * Parse the text with `parseSchemaText` (or `parseConfigJson`) to refuse duplicate keys too.
+ */
 export function parseSchema(raw: unknown, file: string, path = ''): Schema {
   const at: JsonLocation = { file, path };
   if (!isRecord(raw)) throw configError(at, 'a schema must be a JSON object', 'write {"datasets": {...}}');
+  checkKeys(raw, at, ['datasets']);
   const ds = raw['datasets'];
   if (!isRecord(ds) || Object.keys(ds).length === 0) {
     throw configError(child(at, 'datasets'), 'a schema needs a non-empty "datasets" object', 'declare at least one dataset');
@@ -158,6 +202,11 @@ export function parseSchema(raw: unknown, file: string, path = ''): Schema {
     datasets[name] = parseDataset(d, child(child(at, 'datasets'), name));
   }
   return Object.freeze({ datasets: Object.freeze(datasets) });
+}
+
+/** Parses and validates the text of a schema file, refusing duplicate and unknown keys. */
+export function parseSchemaText(text: string, file: string): Schema {
+  return parseSchema(parseConfigJson(text, file), file);
 }
 
 /** The dataset's schema, or a NOT_FOUND error listing the datasets that exist. */

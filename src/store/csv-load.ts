@@ -18,7 +18,7 @@ import { listValue } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { describeError, FedstatError } from '../errors.js';
 import type { DatasetSchema } from '../federation/schema.js';
-import { cellSql, diagnoseCell } from './cell-rules.js';
+import { cellSql, diagnoseCell, showValue } from './cell-rules.js';
 import { expectedRecords, parseCsvLine, readFirstLine, scanCsvLayout } from './csv-scan.js';
 import { LineMap, mergeSorted } from './line-map.js';
 import type { CsvLayout } from './csv-scan.js';
@@ -36,7 +36,7 @@ const PROGRESS_INTERVAL_MS = 250;
 // Temporary objects live in the loading connection's own temp catalog (DuckDB wants plain names for rejects tables).
 const REJECTS = '"fedstat_rejects"';
 const REJECTS_SCAN = '"fedstat_rejects_scan"';
-// The raw cells of invalid rows; `$` cannot occur in a schema column name.
+// The raw cells of invalid rows, as BLOBs; `$` cannot occur in a schema column name.
 const RAW = '"fedstat$raw"';
 const DELIM = '"fedstat$delim_end"';
 const enumName = (i: number): string => `"fedstat$enum$${i}"`;
@@ -70,10 +70,10 @@ async function readHeader(file: string, path: string, schema: DatasetSchema): Pr
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const f of fields) {
-    if (seen.has(f)) problems.push(`names column ${JSON.stringify(f)} twice`);
+    if (seen.has(f)) problems.push(`names column ${showValue(f)} twice`);
     else if (!names.includes(f)) {
       const near = names.find((n) => n.toLowerCase() === f.trim().toLowerCase());
-      problems.push(`has unknown column ${JSON.stringify(f.slice(0, 64))}${near === undefined ? '' : ` (did you mean ${near}?)`}`);
+      problems.push(`has unknown column ${showValue(f)}${near === undefined ? '' : ` (did you mean ${near}?)`}`);
     }
     seen.add(f);
   }
@@ -101,6 +101,16 @@ function structuralError(file: string, layout: CsvLayout): FedstatError | null {
     });
   }
   return null;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A raw cell read back as the bytes DuckDB's rules saw (a BLOB), decoded keeping every character. */
+function rawCell(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const bytes = (value as { bytes?: unknown }).bytes;
+  if (!(bytes instanceof Uint8Array)) throw new FedstatError('INTERNAL', 'a raw cell came back without its bytes; please report this');
+  return UTF8.decode(bytes);
 }
 
 /** Reported values stay small: a 2 MB cell is cut to its first 200 characters. */
@@ -218,9 +228,11 @@ export async function stageCsv(
 
     const inner = `SELECT *${helpers.map((h) => `, ${h}`).join('')} FROM ${reader}`;
     const rawCells = header.map((_, i) => `"c${i}"`).join(', ');
+    // Kept as bytes: the client's string conversion would drop a leading U+FEFF the SQL rules saw.
+    const rawBytes = header.map((_, i) => `encode("c${i}")`).join(', ');
     const anyInvalid = names.map((n) => `${quoteIdent(n)} IS NULL`).join(' OR ');
     const ctas =
-      `CREATE TABLE ${target} AS SELECT ${names.map(quoteIdent).join(', ')}, CASE WHEN ${anyInvalid} THEN [${rawCells}] END AS ${RAW} ` +
+      `CREATE TABLE ${target} AS SELECT ${names.map(quoteIdent).join(', ')}, CASE WHEN ${anyInvalid} THEN [${rawBytes}] END AS ${RAW} ` +
       `FROM (SELECT ${converts.join(', ')}, ${rawCells} FROM (${inner}))`;
     const timer = setInterval(() => {
       if (estimate === null) return;
@@ -341,8 +353,7 @@ async function validateStaged(
     const cells = raw.get(v.record);
     for (const [pos, name] of header.entries()) {
       const col = schema.columns[name];
-      const value = cells?.[pos];
-      const cell = typeof value === 'string' ? value : null;
+      const cell = rawCell(cells?.[pos]);
       const reason = col === undefined ? null : diagnoseCell(col, cell);
       if (reason !== null) return { line, column: name, value: clip(cell ?? ''), reason };
     }

@@ -7,8 +7,11 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Column } from '../../src/federation/schema.js';
+import { citizenId } from './helpers.js';
 import { cellSql, diagnoseCell, showValue } from '../../src/store/cell-rules.js';
+import { cellChecks } from '../../src/store/cell-spec.js';
 import { gb11643CheckChar, isValidGb11643 } from '../../src/util/gb11643.js';
+import { adversarialCell, CELL_COLUMNS } from './adversarial-cells.js';
 
 let instance: DuckDBInstance;
 let conn: DuckDBConnection;
@@ -103,6 +106,47 @@ describe('SQL and JS cell rules agree', () => {
   });
 });
 
+describe('characters that are not values of any domain', () => {
+  const ID = citizenId('51010419900101123');
+  const cases: [Column, string, string][] = [
+    [{ type: 'category', values: ['锦江区'] }, '锦江区\u0000', 'U+0000 (a control character) at character 4'],
+    [{ type: 'category', values: ['锦江区'] }, '\uFEFF锦江区', 'U+FEFF (a byte order mark, allowed only at the very start of a file) at character 1'],
+    [{ type: 'category', values: ['Café'] }, 'Cafe\u0301\u0000', 'U+0000 (a control character) at character 6'],
+    [{ type: 'integer', min: 0, max: 99 }, '\uFEFF30', 'U+FEFF (a byte order mark, allowed only at the very start of a file) at character 1'],
+    [{ type: 'integer', min: 0, max: 99 }, '30\u0000', 'U+0000 (a control character) at character 3'],
+    [{ type: 'id', format: 'gb11643' }, '\uFEFF' + ID, 'U+FEFF (a byte order mark, allowed only at the very start of a file) at character 1'],
+    [{ type: 'id', format: 'text' }, 'a\tb', 'U+0009 (a control character) at character 2'],
+    [{ type: 'id', format: 'text' }, 'ab\u2028', 'U+2028 (a line separator) at character 3'],
+    [{ type: 'id', format: 'text' }, 'x\u0085', 'U+0085 (a control character) at character 2'],
+    [{ type: 'id', format: 'text' }, '\u007f', 'U+007F (a control character) at character 1'],
+  ];
+  it.each(cases)('%j refuses %j, naming the character and its position, never the value', async (col, cell, where) => {
+    expect(diagnoseCell(col, cell)).toBe(`value has ${where}, which no column accepts`);
+    expect(await viaSql(col, [cell])).toEqual([null]);
+  });
+});
+
+describe('adversarial cells: the SQL path and the JS path give the same verdict', () => {
+  it.each(CELL_COLUMNS.map((c) => [c.type === 'id' ? `id ${c.format}` : c.type, c] as const))('%s', async (_, col) => {
+    const stored = (c: string): unknown => (col.type === 'category' ? col.values.indexOf(c.normalize('NFC')) : col.type === 'integer' ? Number(BigInt(c)) : c);
+    await fc.assert(fc.asyncProperty(fc.array(fc.option(adversarialCell, { nil: null, freq: 10 }), { minLength: 1, maxLength: 60 }), async (cells) => {
+      await agree(col, cells, stored);
+    }), { numRuns: 60 });
+  });
+
+  it('the checks are one definition: patterns read the same in JS and RE2, and integer patterns accept canonical integers', () => {
+    for (const col of CELL_COLUMNS) {
+      for (const check of cellChecks(col)) {
+        if (check.kind !== 'pattern') continue;
+        expect(check.source).toMatch(/^[A-Za-z0-9\-[\]?+{}]+$/);
+        if (check.canonicalIntegers) {
+          fc.assert(fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (n) => new RegExp(`^(?:${check.source})$`).test(String(n))));
+        }
+      }
+    }
+  });
+});
+
 describe('diagnoseCell', () => {
   it('phrases each problem with the value', () => {
     expect(diagnoseCell({ type: 'integer', min: 0, max: 120 }, '130')).toBe('value "130" is outside 0..120');
@@ -111,5 +155,11 @@ describe('diagnoseCell', () => {
     const many = Array.from({ length: 12 }, (_, i) => `v${i}`);
     expect(diagnoseCell({ type: 'category', values: many }, 'w')).toBe('value "w" is not one of the declared values (v0, v1, v2, v3, v4, v5, v6, v7, … (12 in all))');
     expect(showValue('a\u0000b\n')).toBe('"a\\u0000b\\n"');
+  });
+
+  it('shows invisible characters escaped, spaces as they are', () => {
+    expect(showValue('\uFEFF锦江区\u3000')).toBe('"\\ufeff锦江区\\u3000"');
+    expect(showValue('a b\u00a0c\u200bd\u202e')).toBe('"a b\\u00a0c\\u200bd\\u202e"');
+    expect(showValue('\u{E0001}x')).toBe('"\\u{e0001}x"');
   });
 });

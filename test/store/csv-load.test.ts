@@ -145,6 +145,43 @@ describe('loadCsv: the first invalid row names file, line, column and value', ()
   });
 });
 
+describe('loadCsv: NUL, byte order marks and control characters are in no domain', () => {
+  const BOM_REASON = 'U+FEFF (a byte order mark, allowed only at the very start of a file)';
+  it('a byte order mark opening a data row is refused with line and column, not an internal error', async () => {
+    expect(await rejectMessage([GOOD[0]!, `\uFEFF${ID2},青羊区,45,2000`])).toBe(
+      `:3: column pid: value has ${BOM_REASON} at character 1, which no column accepts${FIX}`);
+    expect(await rejectMessage([`\uFEFF"${ID2}",青羊区,45,2000`])).toMatch(/^:2: (row has text after a closing quote|column pid: value has U\+FEFF)/);
+    expect(await rejectMessage([`${ID2},青羊区,\uFEFF45,2000`])).toBe(`:2: column age: value has ${BOM_REASON} at character 1, which no column accepts${FIX}`);
+    expect(await rejectMessage([`${ID2},青\uFEFF羊区,45,2000`])).toBe(`:2: column district: value has ${BOM_REASON} at character 2, which no column accepts${FIX}`);
+  });
+
+  it('a category value with a trailing NUL is refused, not counted as the value', async () => {
+    expect(await rejectMessage([GOOD[0]!, `${ID2},锦江区\u0000,45,2000`])).toBe(
+      `:3: column district: value has U+0000 (a control character) at character 4, which no column accepts${FIX}`);
+    expect(await rejectMessage([`${ID2},"锦江区\u0000",45,2000`])).toMatch(/^:2: column district: value has U\+0000 /);
+    expect(await rejectMessage([`${ID2},锦江区\t,45,2000`])).toMatch(/^:2: column district: value has U\+0009 \(a control character\) at character 4/);
+    expect(await rejectMessage([`${ID2},锦江区,45\u0000,2000`])).toMatch(/^:2: column age: value has U\+0000 /);
+  });
+
+  it('in skip mode both rows are left out and the counts are exact', async () => {
+    const rows = [GOOD[0]!, `\uFEFF${ID2},青羊区,45,2000`, `${ID3},锦江区\u0000,8,5`, GOOD[1]!];
+    const file = writeCsv(dir, '\uFEFF' + [HEADER, ...rows].join('\n') + '\n');
+    const report = await store.loadCsv('people', PEOPLE_SCHEMA, file, { onInvalid: 'skip' });
+    expect(report.rowsLoaded).toBe(2);
+    expect(report.invalid).toEqual([
+      { line: 3, column: 'pid', value: `\uFEFF${ID2}`, reason: `value has ${BOM_REASON} at character 1, which no column accepts` },
+      { line: 4, column: 'district', value: '锦江区\u0000', reason: 'value has U+0000 (a control character) at character 4, which no column accepts' },
+    ]);
+    const agg = await store.aggregate(countPlan, PEOPLE_SCHEMA);
+    expect([...agg.groups]).toEqual([[0, [1n, -100n]], [1, [1n, 2000n]]]);
+  });
+
+  it('names a header column with an invisible character escaped', async () => {
+    const e = await loadError('pid,\uFEFFdistrict,age,balance\n');
+    expect(e.message).toMatch(/has unknown column "\\ufeffdistrict" \(did you mean district\?\)/);
+  });
+});
+
 describe('loadCsv: header and file problems', () => {
   it('missing and unknown header columns name the file, the columns and the fix', async () => {
     const e = await loadError('pid,district,salary\n');
