@@ -9,7 +9,7 @@ import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { NO_AUDIT } from '../audit/events.js';
 import { datasetParties, datasetSchemaOf, mayServe, party, readHePublicKey, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
-import type { BudgetLedger } from '../dp/budget-ledger.js';
+import type { BudgetLedger, Charge, ChargeState } from '../dp/budget-ledger.js';
 import { rhoToString } from '../dp/budget-rho.js';
 import type { RandomSource } from '../dp/random.js';
 import { HeEncryptor } from '../he/encryptor.js';
@@ -19,7 +19,7 @@ import { presetByName } from '../he/presets.js';
 import { encodeCells, planCells, type PlanCells } from '../protocol/cells.js';
 import { drawCellNoiseYielding, openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { signContribution, slotsToBytes, type Contribution, type MaskingMaterial } from '../protocol/contribution.js';
-import type { AgencyDescription, BudgetStatus } from '../protocol/links.js';
+import { MAX_UNLOGGED_ENTRIES, type AgencyDescription, type BudgetStatus } from '../protocol/links.js';
 import { openQuery, queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import { openSurvivorSet } from '../protocol/survivor-set.js';
 import { signUnmaskAnswer, type UnmaskAnswer, type UnmaskRequest } from '../protocol/unmask.js';
@@ -29,6 +29,7 @@ import { LogWitness } from '../transparency/log-witness.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import { addFlatInto } from '../protocol/flat-slots.js';
 import type { AgencyStore } from '../store/store.js';
+import { budgetEntrySigner, budgetEvent, recordReceipts, signUnsignedCharges, unloggedEntries } from './charge-log.js';
 import { ReplayGuard } from './replay-guard.js';
 
 /** Idle time after an answer before the agency refills its pool of encryptions of zero. */
@@ -92,9 +93,13 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   }
   const clock = options.clock ?? Date.now;
   const audit = options.audit ?? NO_AUDIT;
+  // With a transparency log, every charge is recorded with its signed entry until the log holds it.
+  const logged = federation.policy.transparencyLog;
+  const signBudget = budgetEntrySigner(me.id, secrets.signing.secretKey);
   let witness: LogWitness;
   try {
     witness = options.logWitness ?? await LogWitness.open(federation, `agency ${me.id}`);
+    if (logged && options.ledger !== undefined) await signUnsignedCharges(options.ledger, signBudget);
   } catch (e) {
     encryptor[Symbol.dispose]();
     params[Symbol.dispose]();
@@ -143,6 +148,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     // Nothing is looked at before the query is known to be in the log everybody else sees.
     try {
       await witness.admit(logProof, { queryId: env.queryId, queryDigest: queryDigest(query.bytes) });
+      if (options.ledger !== undefined) await recordReceipts(options.ledger, witness, logProof);
     } catch (e) {
       // A stale proof is a race between two queries, not a refusal: the coordinator resends.
       if (!(e instanceof FedstatError) || e.code === 'STALE_HEAD') throw e;
@@ -173,9 +179,9 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     // This answer's events, each also signed as this agency's transparency-log entry and sent
     // with the contribution for the log operator to append.
     const logEntries: Uint8Array[] = [];
-    const record = (event: AuditEvent): void => {
+    const record = (event: AuditEvent, entry?: Uint8Array): void => {
       audit.append(event);
-      logEntries.push(entryFromEvent(event, me.id, secrets.signing.secretKey));
+      logEntries.push(entry ?? entryFromEvent(event, me.id, secrets.signing.secretKey));
     };
     inFlight++;
     try {
@@ -189,23 +195,34 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
 
   /** Spends the query's ρ from this agency's own budget, durably, before anything is computed. */
   async function charge(
-    env: QueryEnvelope, terms: PrivacyTerms, now: number, refuse: (code: 'POLICY_REFUSED', reason: string) => never, record: (e: AuditEvent) => void,
+    env: QueryEnvelope, terms: PrivacyTerms, now: number, refuse: (code: ErrorCode, reason: string) => never,
+    record: (e: AuditEvent, entry?: Uint8Array) => void,
   ): Promise<void> {
     const dataset = env.plan.dataset;
     const ledger = options.ledger;
     if (ledger === undefined || !ledger.datasets().includes(dataset)) {
       refuse('POLICY_REFUSED', `it has no privacy budget for dataset ${dataset}; start it with --budget ${dataset}=RHO --ledger FILE`);
     }
+    const unlogged = logged ? ledger.unlogged().length : 0;
+    if (unlogged >= MAX_UNLOGGED_ENTRIES) {
+      refuse('POLICY_REFUSED', `${unlogged} of its budget charges are not yet in the transparency log; it charges again once a coordinator with the log has appended them (any query does)`);
+    }
+    let charged;
+    // The state the ledger decided the charge in (not re-read afterwards: another charge may follow at once).
+    let state: ChargeState | undefined;
+    const sign = (c: Charge, s: ChargeState): Uint8Array => {
+      state = s;
+      return signBudget(c, s);
+    };
     try {
-      await ledger.charge({ dataset, queryId: env.queryId, rho: terms.rho, at: new Date(now) });
+      charged = await ledger.charge({ dataset, queryId: env.queryId, rho: terms.rho, at: new Date(now), ...(logged ? { logEntry: sign } : {}) });
     } catch (e) {
-      if (e instanceof FedstatError && e.code === 'POLICY_REFUSED') refuse('POLICY_REFUSED', e.message);
+      // Said in the log and on the agency's console: a ledger that cannot charge is an operator's problem.
+      if (e instanceof FedstatError && (e.code === 'POLICY_REFUSED' || e.code === 'IO')) refuse(e.code, e.message);
       throw e;
     }
-    record({
-      type: 'budget', at: now, queryId: env.queryId, agencyId: me.id, dataset, rho: rhoToString(terms.rho),
-      spent: rhoToString(ledger.spent(dataset)), budget: rhoToString(ledger.budget(dataset)), ledgerHead: ledger.head(),
-    });
+    const event = budgetEvent(me.id, charged, state ?? { spent: ledger.spent(dataset), budget: ledger.budget(dataset) });
+    record(event, ledger.logEntryOf(charged));
   }
 
   async function contribute(
@@ -280,6 +297,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     id: me.id,
     describe: async () => ({
       agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served(), budgets: budgets(), logHead: witness.head ?? null,
+      unloggedEntries: options.ledger === undefined || !logged ? [] : unloggedEntries(options.ledger), ledgerFault: await options.ledger?.check() ?? null,
     }),
     answer: (q, p) => typed(() => answer(q, p)),
     unmask: (r) => typed(() => Promise.resolve(unmask(r))),

@@ -31,7 +31,9 @@ import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
 import type { QueryPlan } from '../query/plan.js';
 import { SecAggAggregation } from '../secagg/aggregation.js';
-import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
+import { checkPlausible, checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
+import { UnloggedDelivery, type LoggedEntry } from './unlogged-delivery.js';
+import { withDeadline } from '../util/with-deadline.js';
 import { defaultThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
 import { failure, gatherContributions, type FailedAgency, type LogProofSource } from './gather.js';
@@ -173,6 +175,7 @@ const DEFAULT_DEADLINE_MS = 30_000;
 
 export class Coordinator implements AsyncDisposable {
   private isolated: Promise<IsolatedHe> | null = null;
+  private delivery: UnloggedDelivery | null = null;
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -259,8 +262,9 @@ export class Coordinator implements AsyncDisposable {
       if (r.status === 'rejected') return failed.push(failure(id, r.reason));
       const d = r.value;
       if (d.agencyId !== id) failed.push({ id, code: 'BAD_MESSAGE', reason: `answers as ${d.agencyId}` });
-      else if (d.federationId !== this.federation.id) failed.push({ id, code: 'BAD_MESSAGE', reason: 'serves another federation file; give it the same federation.json' });
-      else if (d.paramsId !== this.params.paramsId) failed.push({ id, code: 'BAD_MESSAGE', reason: 'uses other HE parameters' });
+      // Both sides loaded a federation file, and not the same one: configuration, not the network.
+      else if (d.federationId !== this.federation.id) failed.push({ id, code: 'CONFIG_INVALID', reason: 'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; give every party the same federation.json' });
+      else if (d.paramsId !== this.params.paramsId) failed.push({ id, code: 'CONFIG_INVALID', reason: 'uses other HE parameters than this federation file; give every party the same federation.json' });
       else described.push(d);
       return undefined;
     });
@@ -299,6 +303,10 @@ export class Coordinator implements AsyncDisposable {
     // The noise depends on the threshold: still before any query is sent or any budget spent.
     const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
     const layout = this.layoutFor(cells, candidates.length, terms);
+    // Charges whose entries never reached the log (an earlier query failed, or its coordinator died) go in first.
+    const delivered = await this.deliverUnlogged(described);
+    // A query bound to fail is not sent: no agency spends budget on it.
+    await this.preflight({ queryId, dataset: plan.dataset, described, serving, failedServing, threshold, terms, mode, requireAll });
     const now = clock();
     const envelope: QueryEnvelope = {
       v: 1, queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
@@ -314,8 +322,8 @@ export class Coordinator implements AsyncDisposable {
     const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
     const heads = new Map(described.map((d) => [d.agencyId, d.logHead?.size ?? 0]));
     const describeDeadline = this.options.describeDeadlineMs ?? 5_000;
-    const logProof: LogProofSource | undefined = queryLog === null ? undefined : async (link, stale) =>
-      queryLog.proofFor(stale ? (await link.describe(describeDeadline)).logHead?.size ?? 0 : heads.get(link.agencyId) ?? 0, `agency ${link.agencyId}`);
+    const logProof: LogProofSource | undefined = queryLog === null ? undefined : async (link, stale) => queryLog.proofFor(
+      stale ? (await link.describe(describeDeadline)).logHead?.size ?? 0 : heads.get(link.agencyId) ?? 0, `agency ${link.agencyId}`, delivered.get(link.agencyId));
     options.onProgress?.({ phase: 'asked', agencies: serving });
 
     const sum = mode === 'plaintext' ? null : await this.openSum(layout);
@@ -335,13 +343,12 @@ export class Coordinator implements AsyncDisposable {
       const answered = round1.answered;
       const allFailed = [...failedServing, ...round1.failed].sort((a, b) => a.id.localeCompare(b.id));
       const t3 = performance.now();
-      // Refusals are logged whether or not the query goes on.
+      // What every agency signed (refusals, budget charges, contributions) is logged whether or not
+      // the query goes on, and before the survivor set that counts the contributions.
       for (const [id, entry] of round1.refusals) queryLog?.appendRefusal(id, entry);
+      for (const entries of round1.logEntries.values()) queryLog?.appendChecked(entries);
       checkQuorum(this.federation.policy, { queryId, answered, failed: allFailed, asked: serving.length + failedServing.length, threshold, mode, requireAll });
 
-      // The contributors' own signed records (budget charge, contribution) go into the log before
-      // the survivor set that counts them.
-      for (const id of answered) queryLog?.appendChecked(round1.logEntries.get(id) ?? []);
       // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
       const fixed = secagg?.fixSurvivors() ?? { survivors: answered, dropped: serving.filter((a) => !answered.includes(a)) };
       const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),
@@ -394,6 +401,39 @@ export class Coordinator implements AsyncDisposable {
       sum?.dispose();
       // A failed query's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
       if (!released) await queryLog?.publish().catch(() => undefined);
+    }
+  }
+
+  /** Appends the unlogged budget entries the agencies reported (see UnloggedDelivery); what each agency gets receipts for. */
+  private async deliverUnlogged(described: readonly AgencyDescription[]): Promise<ReadonlyMap<string, readonly LoggedEntry[]>> {
+    const log = this.options.transparencyLog;
+    if (log === undefined) return new Map();
+    this.delivery ??= new UnloggedDelivery(log, this.federation);
+    return this.delivery.deliver(described);
+  }
+
+  /**
+   * Refuses, before anything is logged, sent or spent, a query that cannot succeed: too few
+   * agencies would answer (unreachable, or refusing by the budgets and ledger faults they
+   * reported), `--require-all` with one of them missing, or an unreachable key authority.
+   */
+  private async preflight(q: {
+    queryId: string; dataset: string; described: readonly AgencyDescription[]; serving: readonly string[]; failedServing: readonly FailedAgency[];
+    threshold: number; terms: PrivacyTerms | null; mode: AnswerMode; requireAll: boolean;
+  }): Promise<void> {
+    const prediction = predictQuery({
+      dataset: q.dataset, candidates: q.serving, described: q.described, failed: [], policy: this.federation.policy,
+      threshold: q.threshold, terms: q.terms, delta: DEFAULT_DISPLAY_DELTA,
+    });
+    const refusing = prediction.agencies.filter((a) => a.refusal !== null).map((a) => ({ id: a.id, code: 'POLICY_REFUSED' as const, reason: a.refusal ?? '' }));
+    checkPlausible(this.federation.policy, { ...q, serving: q.serving.length, unreachable: q.failedServing, refusing });
+    if (q.mode === 'plaintext') return;
+    const deadline = this.options.describeDeadlineMs ?? 5_000;
+    try {
+      await withDeadline(this.options.keyAuthority.describe(), deadline, 'the key authority did not answer Describe');
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new FedstatError('UNAVAILABLE', `query ${q.queryId} not sent, nothing spent: the key authority is unreachable (${why}); start it (fedstat key-authority serve) and retry`, { cause: e });
     }
   }
 

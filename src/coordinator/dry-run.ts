@@ -69,6 +69,7 @@ export function predictQuery(input: PredictInput): DryRunPrediction {
       return { id, refusal: input.policy.exactRelease ? null : 'the federation policy requires differential privacy', remaining: shown };
     }
     if (remaining === null) return { id, refusal: `has no privacy budget for ${dataset}`, remaining: null };
+    if ((d.ledgerFault ?? null) !== null) return { id, refusal: `its budget ledger cannot charge: ${d.ledgerFault ?? ''}`, remaining: shown };
     if (rhoCompare(terms.rho, remaining) > 0) {
       return { id, refusal: `budget exhausted: requested rho ${formatRho(terms.rho)}, remaining ${formatRho(remaining)}`, remaining: shown };
     }

@@ -33,7 +33,10 @@ export interface Round1 {
   readonly failed: FailedAgency[];
   /** Plaintext mode only: the running plain sum. */
   readonly plainSum: BigUint64Array[];
-  /** Each answered agency's signed transparency-log entries for this query, checked. */
+  /**
+   * Each agency's signed transparency-log entries for this query, checked, also when its
+   * contribution was then refused: its budget charge happened either way and goes into the log.
+   */
   readonly logEntries: ReadonlyMap<string, readonly Uint8Array[]>;
   /** Refusing agencies' signed refusal entries as sent (QueryLog.appendRefusal checks each before it is logged). */
   readonly refusals: ReadonlyMap<string, Uint8Array>;
@@ -84,11 +87,11 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
       const agency = federation.parties.find((p) => p.id === link.agencyId);
       if (agency === undefined) throw new FedstatError('INTERNAL', 'agency vanished from the federation');
       const c = await ask(link, input);
+      logEntries.set(link.agencyId, checkedEntries(federation, link.agencyId, env.queryId, c.logEntries ?? [], ['budget', 'contribution']));
       checkContribution(c, {
         federationId: federation.id, queryDigest: digest, queryId: env.queryId, agencyId: link.agencyId, mode: env.mode,
         payloads: layout.ciphertextCount, participants: env.agencies,
       }, agency.signingKey);
-      const entries = checkedEntries(federation, link.agencyId, env.queryId, c.logEntries ?? [], ['budget', 'contribution']);
       // Secure-aggregation material is checked before the ciphertexts join the sum and recorded
       // after: an agency is a survivor exactly when its ciphertexts are in the sum.
       const masking = secagg !== null && c.masking !== null ? secagg.checkRound1(link.agencyId, c.masking) : null;
@@ -99,7 +102,6 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
       }
       if (secagg !== null && masking !== null) secagg.acceptRound1(link.agencyId, masking);
       answered.push(link.agencyId);
-      logEntries.set(link.agencyId, entries);
       input.onAnswer(link.agencyId, true);
     } catch (e) {
       const refusal = refusalEntry(e);

@@ -50,9 +50,12 @@ export class QueryLog {
     return new QueryLog(sink, federation, event.queryId, entry, index);
   }
 
-  /** The proof for a recipient whose last accepted head has `from` entries (BAD_MESSAGE if the log is shorter). */
-  proofFor(from: number, recipient: string): QueryLogProof {
-    return buildQueryLogProof(this.#sink.store, this.#index, this.#entry, from, recipient);
+  /**
+   * The proof for a recipient whose last accepted head has `from` entries (BAD_MESSAGE if the log
+   * is shorter), with receipts for the `logged` entries it reported unlogged.
+   */
+  proofFor(from: number, recipient: string, logged: readonly { leafHash: Uint8Array; index: number }[] = []): QueryLogProof {
+    return buildQueryLogProof(this.#sink.store, this.#index, this.#entry, from, recipient, logged);
   }
 
   /**

@@ -67,3 +67,38 @@ export function checkQuorum(policy: Policy, q: QuorumInput): void {
     `query ${queryId}: ${answered.length} of ${q.asked} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
     { details: { queryId, answered, failed } });
 }
+
+export interface PlausibilityInput {
+  readonly queryId: string;
+  /** Agencies that described themselves as serving the dataset (the ones the query would ask). */
+  readonly serving: number;
+  /** Agencies allowed to serve the dataset that did not answer Describe. */
+  readonly unreachable: readonly FailedAgency[];
+  /** Serving agencies predicted to refuse (from the budgets and ledger faults they reported). */
+  readonly refusing: readonly FailedAgency[];
+  readonly threshold: number;
+  readonly mode: AnswerMode;
+  readonly requireAll: boolean;
+}
+
+/**
+ * Before round 1: throws unless the query can succeed on what the agencies reported, so that no
+ * agency charges its budget for a query the coordinator could have known would fail. A
+ * prediction can still be overtaken (an agency goes down, a concurrent query spends its budget);
+ * checkQuorum decides after round 1.
+ */
+export function checkPlausible(policy: Policy, q: PlausibilityInput): void {
+  const missing = [...q.unreachable, ...q.refusing];
+  const why = missing.map((f) => `${f.id} (${f.reason})`).join('; ');
+  const needed = Math.max(policy.minAgencies, q.mode === 'encrypted' ? q.threshold : 0);
+  const willAnswer = q.serving - q.refusing.length;
+  const code = q.refusing.length > 0 ? 'POLICY_REFUSED' : 'UNAVAILABLE';
+  if (q.requireAll && missing.length > 0) {
+    throw new FedstatError(code, `query ${q.queryId} not sent, nothing spent: --require-all, but ${why}`, { details: { queryId: q.queryId, failed: missing } });
+  }
+  if (willAnswer < needed) {
+    throw new FedstatError(code,
+      `query ${q.queryId} not sent, nothing spent: ${willAnswer} agencies would answer, the policy needs at least ${needed}${why === '' ? '' : `; ${why}`}`,
+      { details: { queryId: q.queryId, failed: missing } });
+  }
+}

@@ -21,6 +21,16 @@
  * one write and one fsync (group commit), then acknowledges them. Across processes the lock file
  * (`src/util/file-lock.ts`) allows one writer.
  *
+ * The log's copy: a charge made with `logEntry` also records, in the same write, the agency's
+ * signed transparency-log entry of it; that entry stays `unlogged()` until `markLogged` records
+ * (as a note proven by the agency against a tree head it accepted) that the log holds it. So a
+ * charge whose entry never reached the log (the coordinator died, the query failed) is handed
+ * over again later, from disk, after any restart.
+ *
+ * Faults: before every write the ledger checks that its path still names the file it opened (a
+ * removed or replaced ledger would take the spend with it); a failed write is reported by
+ * `fault()` until a write succeeds again, and a failed rollback is retried before the next write.
+ *
  * Replays: a (dataset, queryId) pair is charged at most once; a second charge is rejected with
  * REPLAY, never answered as an idempotent success, because answering the same query again with
  * fresh noise would leak more than the one charge recorded. A caller that retries a lost answer
@@ -32,7 +42,7 @@ import { FedstatError } from '../errors.js';
 import { acquireFileLock } from '../util/file-lock.js';
 import { syncDir, writeAll } from '../util/durable-file.js';
 import { GroupCommit } from '../util/group-commit.js';
-import { encodeCharge, MAX_NAME, type LedgerEntry } from './budget-record.js';
+import { encodeCharge, encodeNote, MAX_NAME, MAX_NOTE_ENTRY_BYTES, type LedgerEntry, type LedgerNote } from './budget-record.js';
 import { formatRho, parseRho, rhoAdd, rhoCompare, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
 import { replayLedger } from './budget-replay.js';
 
@@ -45,6 +55,15 @@ export interface BudgetLedgerOptions {
   readonly budgets: Readonly<Record<string, string | Rho>>;
 }
 
+/** The dataset's state right after a charge: what the charge's log entry reports. */
+export interface ChargeState {
+  readonly spent: Rho;
+  readonly budget: Rho;
+}
+
+/** Signs the transparency-log entry of a charge (called once the charge's line, and so its hash, is decided). */
+export type LogEntrySigner = (charge: Charge, state: ChargeState) => Uint8Array;
+
 export interface ChargeRequest {
   readonly dataset: string;
   /** The query's id: charged at most once per dataset. */
@@ -53,19 +72,27 @@ export interface ChargeRequest {
   readonly rho: string | Rho;
   /** When the charge is made; defaults to now. */
   readonly at?: Date;
+  /** Records the charge's signed log entry with it, in the same write (see `unlogged`). */
+  readonly logEntry?: LogEntrySigner;
 }
 
-interface Pending {
-  readonly dataset: string;
-  readonly queryId: string;
-  readonly rho: Rho;
-  readonly at: string;
-  readonly resolve: (c: Charge) => void;
-  readonly reject: (e: Error) => void;
+/** A charge whose signed log entry the transparency log is not yet known to hold. */
+export interface UnloggedCharge {
+  readonly charge: Charge;
+  readonly entry: Uint8Array;
 }
+
+type Pending =
+  | { readonly kind: 'charge'; readonly dataset: string; readonly queryId: string; readonly rho: Rho; readonly at: string;
+    readonly sign: LogEntrySigner | undefined; readonly resolve: (c: Charge) => void; readonly reject: (e: Error) => void }
+  | { readonly kind: 'note'; readonly charge: number; readonly entry?: Uint8Array; readonly index?: number;
+    readonly resolve: () => void; readonly reject: (e: Error) => void };
+type ChargePending = Extract<Pending, { kind: 'charge' }>;
+type NotePending = Extract<Pending, { kind: 'note' }>;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const key = (dataset: string, queryId: string): string => JSON.stringify([dataset, queryId]);
+const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String(e);
 
 function toRho(value: string | Rho, what: string, code: 'CONFIG_INVALID' | 'QUERY_INVALID'): Rho {
   const r = typeof value === 'string' ? parseRho(value) : parseRho(`${value.num}/${value.den}`);
@@ -79,26 +106,36 @@ export class BudgetLedger {
   readonly #entries: LedgerEntry[];
   readonly #byKey: Map<string, LedgerEntry>;
   readonly #spent = new Map<string, Rho>();
+  /** Charge seq → its signed log entry, and → the log index it was proven at. */
+  readonly #logEntries = new Map<number, Uint8Array>();
+  readonly #logged = new Map<number, number>();
   readonly #handle: FileHandle;
+  readonly #identity: { dev: number; ino: number };
   readonly #unlock: () => Promise<void>;
   #size: number;
   #head: string;
   readonly #queue: GroupCommit<Pending>;
+  /** Set when a rollback failed: the file's state is unknown until a rollback succeeds. */
   #broken: FedstatError | null = null;
+  /** The last write's failure, until a write succeeds (or for good when the file was replaced). */
+  #fault: FedstatError | null = null;
+  #replaced = false;
   #closed = false;
 
-  private constructor(file: string, budgets: ReadonlyMap<string, Rho>, handle: FileHandle, unlock: () => Promise<void>,
-    entries: LedgerEntry[], head: string, size: number) {
+  private constructor(file: string, budgets: ReadonlyMap<string, Rho>, handle: FileHandle, identity: { dev: number; ino: number },
+    unlock: () => Promise<void>, replayed: { entries: LedgerEntry[]; notes: LedgerNote[]; head: string; size: number }) {
     this.file = file;
     this.#queue = new GroupCommit((batch) => this.#commit(batch), `budget ledger ${file}`);
     this.#budgets = budgets;
     this.#handle = handle;
+    this.#identity = identity;
     this.#unlock = unlock;
-    this.#entries = entries;
-    this.#head = head;
-    this.#size = size;
-    this.#byKey = new Map(entries.map((e) => [key(e.dataset, e.queryId), e]));
-    for (const e of entries) this.#spent.set(e.dataset, rhoAdd(this.#spent.get(e.dataset) ?? RHO_ZERO, e.rho));
+    this.#entries = replayed.entries;
+    this.#head = replayed.head;
+    this.#size = replayed.size;
+    this.#byKey = new Map(replayed.entries.map((e) => [key(e.dataset, e.queryId), e]));
+    for (const e of replayed.entries) this.#spent.set(e.dataset, rhoAdd(this.#spent.get(e.dataset) ?? RHO_ZERO, e.rho));
+    for (const n of replayed.notes) this.#applyNote(n);
   }
 
   /**
@@ -119,14 +156,15 @@ export class BudgetLedger {
         throw new FedstatError('IO', `budget ledger ${file} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`);
       }
       handle = await fs.open(file, 'a+', 0o600);
-      const { entries, head, size } = await replayLedger(file, handle);
+      const replayed = await replayLedger(file, handle);
       if (existed === null) await syncDir(file);
-      return new BudgetLedger(file, budgets, handle, unlock, entries, head, size);
+      const { dev, ino } = await handle.stat();
+      return new BudgetLedger(file, budgets, handle, { dev, ino }, unlock, replayed);
     } catch (e) {
       await handle?.close();
       await unlock();
       if (e instanceof FedstatError) throw e;
-      throw new FedstatError('IO', `cannot open budget ledger ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path and its permissions`, { cause: e });
+      throw new FedstatError('IO', `cannot open budget ledger ${file}: ${errno(e)}; check the path and its permissions`, { cause: e });
     }
   }
 
@@ -135,8 +173,8 @@ export class BudgetLedger {
    * POLICY_REFUSED when the dataset has no budget or the charge would exceed it (the message
    * states requested, remaining and total ρ), REPLAY when (dataset, queryId) was charged before,
    * QUERY_INVALID for a malformed ρ or an empty or over-long (> 256) name, IO when the write
-   * fails (nothing is charged then), UNAVAILABLE after `close`. Throws TypeError for non-string
-   * names and RangeError for an invalid or out-of-range `at`.
+   * fails or the file was removed or replaced (nothing is charged then), UNAVAILABLE after
+   * `close`. Throws TypeError for non-string names and RangeError for an invalid or out-of-range `at`.
    */
   charge(request: ChargeRequest): Promise<Charge> {
     const { dataset, queryId } = request;
@@ -151,11 +189,67 @@ export class BudgetLedger {
         const rho = toRho(request.rho, `the requested ρ for dataset ${dataset}`, 'QUERY_INVALID');
         if (rho.num === 0n) throw new FedstatError('QUERY_INVALID', `the requested ρ for dataset ${dataset} is 0; a DP query spends a positive ρ`);
         if (this.#closed) throw new FedstatError('UNAVAILABLE', `budget ledger ${this.file} is closed; open it again`);
-        this.#queue.push({ dataset, queryId, rho, at, resolve, reject });
+        this.#queue.push({ kind: 'charge', dataset, queryId, rho, at, sign: request.logEntry, resolve, reject });
       } catch (e) {
         reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
+  }
+
+  /**
+   * Charges made with a log entry that the transparency log is not yet known to hold, oldest
+   * first (see `markLogged`).
+   */
+  unlogged(): UnloggedCharge[] {
+    const out: UnloggedCharge[] = [];
+    for (const [seq, entry] of this.#logEntries) {
+      if (!this.#logged.has(seq)) out.push({ charge: this.#entries[seq - 1]!, entry });
+    }
+    return out;
+  }
+
+  /** Charges without a recorded log entry (made without `logEntry`, or cut by a crash before their entry). */
+  unsigned(): Charge[] {
+    return this.#entries.filter((e) => !this.#logEntries.has(e.seq));
+  }
+
+  /** Durably records the signed log entry of an earlier charge that has none (see `unsigned`). */
+  attachEntry(charge: Charge, entry: Uint8Array): Promise<void> {
+    if (!(entry instanceof Uint8Array) || entry.length === 0 || entry.length > MAX_NOTE_ENTRY_BYTES) throw new RangeError('a log entry is 1..16384 bytes');
+    return this.#note({ charge: this.#known(charge), entry: Uint8Array.from(entry) });
+  }
+
+  /**
+   * Durably records that the transparency log holds the entry of `charge` at `index` (the caller
+   * checked an inclusion proof under a tree head it accepted). Recording it twice is a no-op.
+   */
+  markLogged(charge: Charge, index: number): Promise<void> {
+    if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`log index ${index} is not a non-negative integer`);
+    return this.#note({ charge: this.#known(charge), index });
+  }
+
+  /** The signed log entry recorded with `charge`, if any. */
+  logEntryOf(charge: Charge): Uint8Array | undefined {
+    return this.#logEntries.get(charge.seq);
+  }
+
+  /** The log index recorded for the entry of `charge`, if any. */
+  loggedAt(charge: Charge): number | undefined {
+    return this.#logged.get(charge.seq);
+  }
+
+  /**
+   * What keeps this ledger from charging, in one line (null when healthy): a failed write (until
+   * one succeeds), or the file removed or replaced under the running agency (until a restart).
+   */
+  fault(): string | null {
+    return (this.#broken ?? this.#fault)?.message ?? null;
+  }
+
+  /** `fault()` after checking that the path still names the opened file (for a health report). */
+  async check(): Promise<string | null> {
+    if (!this.#closed) await this.#checkIdentity();
+    return this.fault();
   }
 
   /** ρ durably spent on `dataset` (zero when nothing was charged). */
@@ -197,7 +291,7 @@ export class BudgetLedger {
     return this.#entries.slice();
   }
 
-  /** The chain head: the hash of the last record (the header's hash when no charge exists). */
+  /** The chain head: the hash of the last record (the header's hash when no record exists). */
   head(): string {
     return this.#head;
   }
@@ -215,8 +309,24 @@ export class BudgetLedger {
     await this.close();
   }
 
-  #refusal(p: Pending, spent: Rho): FedstatError | null {
-    if (this.#broken !== null) return this.#broken;
+  #known(charge: Charge): number {
+    if (this.#entries[charge.seq - 1] !== charge && this.#entries[charge.seq - 1]?.hash !== charge.hash) throw new RangeError('not a charge of this ledger');
+    return charge.seq;
+  }
+
+  #note(n: { charge: number; entry?: Uint8Array; index?: number }): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#closed) reject(new FedstatError('UNAVAILABLE', `budget ledger ${this.file} is closed; open it again`));
+      else this.#queue.push({ kind: 'note', ...n, resolve, reject });
+    });
+  }
+
+  #applyNote(n: LedgerNote): void {
+    if (n.note === 'entry') this.#logEntries.set(n.charge, n.entry);
+    else this.#logged.set(n.charge, n.index);
+  }
+
+  #refusal(p: ChargePending, spent: Rho): FedstatError | null {
     const k = key(p.dataset, p.queryId);
     if (this.#byKey.has(k)) {
       return new FedstatError('REPLAY', `query ${p.queryId} was already charged to dataset ${p.dataset}; resend the answer kept for it instead of answering again`,
@@ -235,12 +345,103 @@ export class BudgetLedger {
     return null;
   }
 
+  /**
+   * Null when the ledger may write: its path still names the opened file and no earlier failure
+   * left the file in an unknown state (a failed rollback is retried here first).
+   */
+  async #writable(): Promise<FedstatError | null> {
+    await this.#checkIdentity();
+    if (this.#replaced) return this.#fault;
+    if (this.#broken !== null) {
+      try {
+        await this.#handle.truncate(this.#size);
+        await this.#handle.sync();
+        this.#broken = null;
+      } catch {
+        return this.#broken;
+      }
+    }
+    return null;
+  }
+
+  /** Marks the ledger replaced (for good: its state now lives only in this process) when its path no longer names the opened file. */
+  async #checkIdentity(): Promise<void> {
+    if (this.#replaced) return;
+    const onDisk = await fs.stat(this.file).catch(() => null);
+    if (onDisk !== null && onDisk.ino === this.#identity.ino && onDisk.dev === this.#identity.dev) return;
+    this.#replaced = true;
+    this.#fault = new FedstatError('IO', `budget ledger ${this.file} was ${onDisk === null ? 'removed' : 'replaced'} while the agency was running, so new charges would be lost; nothing was charged: put the original file back at that path (or restore it from a backup) and restart the agency`);
+  }
+
   async #commit(batch: Pending[]): Promise<void> {
+    const blocked = await this.#writable();
+    if (blocked !== null) {
+      for (const p of batch) p.reject(blocked);
+      return;
+    }
+    const plan = this.#plan(batch);
+    if (plan.lines.length === 0) return;
+    const bytes = Buffer.from(plan.lines.map((l) => `${l}\n`).join(''), 'utf8');
+    try {
+      await writeAll(this.#handle, bytes);
+      await this.#handle.sync();
+    } catch (e) {
+      const failed = new FedstatError('IO', `writing budget ledger ${this.file} failed (${errno(e)}); nothing was charged, fix the disk and retry (the agency retries with the next query)`, { cause: e });
+      this.#fault = failed;
+      try {
+        await this.#handle.truncate(this.#size);
+        await this.#handle.sync();
+      } catch (e2) {
+        this.#broken = new FedstatError('IO', `budget ledger ${this.file} is in an unknown state after a failed write (${errno(e2)}); fix the disk (the next charge retries the rollback) or restart the agency (reopening counts every complete record)`, { cause: e2 });
+      }
+      for (const p of plan.accepted) p.reject(failed);
+      return;
+    }
+    this.#fault = null;
+    this.#size += bytes.length;
+    this.#head = plan.head;
+    for (const [dataset, total] of plan.spent) this.#spent.set(dataset, total);
+    for (const n of plan.notes) this.#applyNote(n);
+    for (const { p, entry } of plan.charges) {
+      this.#entries.push(entry);
+      this.#byKey.set(key(entry.dataset, entry.queryId), entry);
+      p.resolve(entry);
+    }
+    for (const p of plan.noted) p.resolve();
+  }
+
+  /** Decides one batch against the running totals: the lines to write, and what each settles. */
+  #plan(batch: Pending[]): {
+    lines: string[]; head: string; spent: Map<string, Rho>; notes: LedgerNote[];
+    charges: { p: ChargePending; entry: LedgerEntry }[]; noted: NotePending[]; accepted: Pending[];
+  } {
+    const lines: string[] = [];
     const spent = new Map<string, Rho>();
-    const accepted: { p: Pending; entry: LedgerEntry; line: string }[] = [];
+    const notes: LedgerNote[] = [];
+    const charges: { p: ChargePending; entry: LedgerEntry }[] = [];
+    const noted: NotePending[] = [];
     const inBatch = new Set<string>();
     let head = this.#head;
+    const note = (fields: Parameters<typeof encodeNote>[0]): void => {
+      const encoded = encodeNote(fields);
+      lines.push(encoded.line);
+      notes.push(encoded.note);
+      head = encoded.note.hash;
+    };
     for (const p of batch) {
+      if (p.kind === 'note') {
+        const done = p.entry !== undefined
+          ? this.#logEntries.has(p.charge) || notes.some((n) => n.note === 'entry' && n.charge === p.charge)
+          : this.#logged.has(p.charge) || notes.some((n) => n.note === 'logged' && n.charge === p.charge);
+        const orphan = p.entry === undefined && !this.#logEntries.has(p.charge) && !notes.some((n) => n.note === 'entry' && n.charge === p.charge);
+        if (orphan) p.reject(new RangeError(`charge ${p.charge} has no log entry to be logged`));
+        else if (done) p.resolve();
+        else {
+          note(p.entry !== undefined ? { note: 'entry', charge: p.charge, entry: p.entry, prev: head } : { note: 'logged', charge: p.charge, index: p.index ?? 0, prev: head });
+          noted.push(p);
+        }
+        continue;
+      }
       const before = spent.get(p.dataset) ?? this.spent(p.dataset);
       const refusal = this.#refusal(p, before);
       const k = key(p.dataset, p.queryId);
@@ -248,35 +449,15 @@ export class BudgetLedger {
         p.reject(refusal ?? new FedstatError('REPLAY', `query ${p.queryId} was charged twice at once to dataset ${p.dataset}; charge each query once`));
         continue;
       }
-      const { entry, line } = encodeCharge({ seq: this.#entries.length + accepted.length + 1, dataset: p.dataset, queryId: p.queryId, rho: p.rho, at: p.at, prev: head });
-      accepted.push({ p, entry, line });
-      inBatch.add(k);
+      const { entry, line } = encodeCharge({ seq: this.#entries.length + charges.length + 1, dataset: p.dataset, queryId: p.queryId, rho: p.rho, at: p.at, prev: head });
+      lines.push(line);
       head = entry.hash;
-      spent.set(p.dataset, rhoAdd(before, p.rho));
+      const after = rhoAdd(before, p.rho);
+      if (p.sign !== undefined) note({ note: 'entry', charge: entry.seq, entry: p.sign(entry, { spent: after, budget: this.budget(p.dataset) }), prev: head });
+      charges.push({ p, entry });
+      inBatch.add(k);
+      spent.set(p.dataset, after);
     }
-    if (accepted.length === 0) return;
-    const bytes = Buffer.from(accepted.map((a) => `${a.line}\n`).join(''), 'utf8');
-    try {
-      await writeAll(this.#handle, bytes);
-      await this.#handle.sync();
-    } catch (e) {
-      const failed = new FedstatError('IO', `writing budget ledger ${this.file} failed (${(e as NodeJS.ErrnoException).code ?? String(e)}); nothing was charged, fix the disk and retry`, { cause: e });
-      try {
-        await this.#handle.truncate(this.#size);
-        await this.#handle.sync();
-      } catch (e2) {
-        this.#broken = new FedstatError('IO', `budget ledger ${this.file} is in an unknown state after a failed write; reopen it (reopening counts every complete record)`, { cause: e2 });
-      }
-      for (const a of accepted) a.p.reject(failed);
-      return;
-    }
-    this.#size += bytes.length;
-    this.#head = head;
-    for (const [dataset, total] of spent) this.#spent.set(dataset, total);
-    for (const { p, entry } of accepted) {
-      this.#entries.push(entry);
-      this.#byKey.set(key(entry.dataset, entry.queryId), entry);
-      p.resolve(entry);
-    }
+    return { lines, head, spent, notes, charges, noted, accepted: [...charges.map((c) => c.p), ...noted] };
   }
 }

@@ -3,7 +3,8 @@
  *
  * Line 0 is a header `{"format":"fedstat-budget-ledger","v":1,"prev":"00…","hash":…}`; every
  * later line is a charge `{"seq","dataset","queryId","rho","at","prev","hash"}` with keys in
- * exactly that order. `hash` = SHA-256 of the line's JSON without `hash`, and `prev` is the hash
+ * exactly that order, or a note about an earlier charge (`LedgerNote`: its signed log entry, and
+ * that the transparency log holds it). `hash` = SHA-256 of the line's JSON without `hash`, and `prev` is the hash
  * of the line before, so a flipped bit, an edited ρ, a deleted, reordered or inserted line all
  * break the chain. Parsing re-serializes each line and demands byte equality: one spelling only.
  */
@@ -95,6 +96,64 @@ export function decodeCharge(line: string, seq: number, prev: string): LedgerEnt
   if (entry.hash !== hash) throw new RecordError('checksum mismatch (the line was altered)');
   if (canonical !== line) throw new RecordError('not in canonical form');
   return entry;
+}
+
+/**
+ * A note about an earlier charge (line kinds besides charges, chained like them):
+ * - `entry`: the agency's signed transparency-log entry of the charge, kept until the log holds it
+ *   `{"note":"entry","charge":seq,"entry":base64,"prev","hash"}`;
+ * - `logged`: the log holds that entry at `index`, proven under a tree head the agency accepted
+ *   `{"note":"logged","charge":seq,"index":n,"prev","hash"}`.
+ */
+export type LedgerNote =
+  | { readonly note: 'entry'; readonly charge: number; readonly entry: Uint8Array; readonly prev: string; readonly hash: string }
+  | { readonly note: 'logged'; readonly charge: number; readonly index: number; readonly prev: string; readonly hash: string };
+
+/** Distributes Omit over the union. */
+type NoteFields = { readonly note: 'entry'; readonly charge: number; readonly entry: Uint8Array; readonly prev: string }
+  | { readonly note: 'logged'; readonly charge: number; readonly index: number; readonly prev: string };
+
+/** Longest signed log entry a note may carry (a budget entry is well under 2 KiB). */
+export const MAX_NOTE_ENTRY_BYTES = 16 * 1024;
+
+const noteBody = (n: NoteFields): Record<string, unknown> => n.note === 'entry'
+  ? { note: n.note, charge: n.charge, entry: Buffer.from(n.entry).toString('base64'), prev: n.prev }
+  : { note: n.note, charge: n.charge, index: n.index, prev: n.prev };
+
+/** Encodes a note that follows `prev`; returns it with its hash and its line (no trailing newline). */
+export function encodeNote(fields: NoteFields): { note: LedgerNote; line: string } {
+  const body = noteBody(fields);
+  const hash = sha256(JSON.stringify(body));
+  return { note: Object.freeze({ ...fields, hash }), line: JSON.stringify({ ...body, hash }) };
+}
+
+/** True when the line is a note rather than a charge (charges have no `note` key). */
+export function isNoteLine(line: string): boolean {
+  return line.startsWith('{"note":');
+}
+
+/** Validates one note line against the chain head; `charges` is the number of charges before it. */
+export function decodeNote(line: string, charges: number, prev: string): LedgerNote {
+  const o = parseObject(line);
+  if (o.prev !== prev) throw new RecordError('hash chain broken (a line before it was changed, removed or inserted)');
+  const charge = o.charge;
+  if (typeof charge !== 'number' || !Number.isSafeInteger(charge) || charge < 1 || charge > charges) throw new RecordError('a note about a charge that is not before it');
+  let fields: NoteFields;
+  if (o.note === 'entry') {
+    const entry = typeof o.entry === 'string' ? Buffer.from(o.entry, 'base64') : null;
+    if (entry === null || entry.length === 0 || entry.length > MAX_NOTE_ENTRY_BYTES) throw new RecordError('bad log entry');
+    fields = { note: 'entry', charge, entry: new Uint8Array(entry), prev };
+  } else if (o.note === 'logged') {
+    const index = o.index;
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new RecordError('bad log index');
+    fields = { note: 'logged', charge, index, prev };
+  } else {
+    throw new RecordError('unknown note');
+  }
+  const { note, line: canonical } = encodeNote(fields);
+  if (note.hash !== o.hash) throw new RecordError('checksum mismatch (the line was altered)');
+  if (canonical !== line) throw new RecordError('not in canonical form');
+  return note;
 }
 
 /** The FedstatError for a record that fails validation somewhere other than a torn tail. */

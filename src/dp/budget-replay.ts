@@ -10,10 +10,12 @@
  * silently dropping spent budget.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { corruptLedger, decodeCharge, decodeHeader, encodeHeader, RecordError, type LedgerEntry } from './budget-record.js';
+import { corruptLedger, decodeCharge, decodeHeader, decodeNote, encodeHeader, isNoteLine, RecordError, type LedgerEntry, type LedgerNote } from './budget-record.js';
 
 export interface Replayed {
   readonly entries: LedgerEntry[];
+  /** The notes about those charges, in file order. */
+  readonly notes: LedgerNote[];
   /** Hash of the last valid record (the chain head). */
   readonly head: string;
   /** File length after repair: where the next record goes. */
@@ -55,27 +57,17 @@ export async function replayLedger(file: string, h: FileHandle): Promise<Replaye
     await h.truncate(0);
     await h.write(expected, 0, expected.length);
     await h.sync();
-    return { entries: [], head: header.hash, size: expected.length };
+    return { entries: [], notes: [], head: header.hash, size: expected.length };
   }
 
-  const entries: LedgerEntry[] = [];
-  const seen = new Set<string>();
-  let head = '';
+  const chain = new Chain();
   let start = 0;
   for (let lineNo = 1; start < complete; lineNo++) {
     const end = buf.indexOf(NEWLINE, start);
     try {
       const line = utf8(buf.subarray(start, end));
-      if (lineNo === 1) {
-        head = decodeHeader(line);
-      } else {
-        const entry = decodeCharge(line, lineNo - 1, head);
-        const k = JSON.stringify([entry.dataset, entry.queryId]);
-        if (seen.has(k)) throw new RecordError(`query ${entry.queryId} is charged twice to dataset ${entry.dataset}`);
-        seen.add(k);
-        entries.push(entry);
-        head = entry.hash;
-      }
+      if (lineNo === 1) chain.head = decodeHeader(line);
+      else chain.add(line);
     } catch (e) {
       if (e instanceof RecordError) throw corruptLedger(file, lineNo, e);
       throw e;
@@ -83,21 +75,50 @@ export async function replayLedger(file: string, h: FileHandle): Promise<Replaye
     start = end + 1;
   }
 
-  if (tail.length === 0) return { entries, head, size: buf.length };
-  let last: LedgerEntry | null = null;
+  const { entries, notes } = chain;
+  if (tail.length === 0) return { entries, notes, head: chain.head, size: buf.length };
+  let counted = false;
   try {
-    last = decodeCharge(utf8(tail), entries.length + 1, head);
-    if (entries.some((e) => e.dataset === last?.dataset && e.queryId === last.queryId)) last = null;
+    chain.add(utf8(tail));
+    counted = true;
   } catch (e) {
     if (!(e instanceof RecordError)) throw e;
   }
-  if (last !== null) {
+  if (counted) {
     // Complete but for its newline: count it (it may have been acknowledged) and terminate it.
     await h.write(Buffer.from('\n'), 0, 1);
     await h.sync();
-    return { entries: [...entries, last], head: last.hash, size: buf.length + 1 };
+    return { entries, notes, head: chain.head, size: buf.length + 1 };
   }
   await h.truncate(complete);
   await h.sync();
-  return { entries, head, size: complete };
+  return { entries, notes, head: chain.head, size: complete };
+}
+
+/** The records read so far; `add` checks one more line against them (RecordError) before it counts. */
+class Chain {
+  head = '';
+  readonly entries: LedgerEntry[] = [];
+  readonly notes: LedgerNote[] = [];
+  readonly #charged = new Set<string>();
+  readonly #noted = new Set<string>();
+
+  add(line: string): void {
+    if (isNoteLine(line)) {
+      const note = decodeNote(line, this.entries.length, this.head);
+      const k = `${note.note}:${note.charge}`;
+      if (this.#noted.has(k)) throw new RecordError(`charge ${note.charge} has two ${note.note} notes`);
+      if (note.note === 'logged' && !this.#noted.has(`entry:${note.charge}`)) throw new RecordError(`charge ${note.charge} is noted as logged before its log entry`);
+      this.#noted.add(k);
+      this.notes.push(note);
+      this.head = note.hash;
+      return;
+    }
+    const entry = decodeCharge(line, this.entries.length + 1, this.head);
+    const k = JSON.stringify([entry.dataset, entry.queryId]);
+    if (this.#charged.has(k)) throw new RecordError(`query ${entry.queryId} is charged twice to dataset ${entry.dataset}`);
+    this.#charged.add(k);
+    this.entries.push(entry);
+    this.head = entry.hash;
+  }
 }

@@ -19,7 +19,21 @@ export interface AgencyDescription {
   readonly budgets: readonly BudgetStatus[];
   /** The last transparency-log tree head the agency accepted (null: none yet). */
   readonly logHead: SignedTreeHead | null;
+  /**
+   * The agency's signed budget-charge log entries that the log is not yet proven to hold, oldest
+   * first, at most MAX_UNLOGGED_ENTRIES (none: absent or empty). The coordinator appends the
+   * missing ones before its query and returns receipts with the query's log proof.
+   */
+  readonly unloggedEntries?: readonly Uint8Array[];
+  /** Why the agency's budget ledger cannot charge now (absent or null: healthy). */
+  readonly ledgerFault?: string | null;
 }
+
+/**
+ * The most charges an agency holds whose entries the log is not proven to hold: it offers them
+ * all in Describe, and refuses to charge more until they are logged.
+ */
+export const MAX_UNLOGGED_ENTRIES = 64;
 
 /** One dataset's zCDP budget at an agency; ρ values are canonical fractions "n/d". */
 export interface BudgetStatus {

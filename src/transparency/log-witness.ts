@@ -15,7 +15,7 @@ import type { Federation } from '../federation/federation.js';
 import { hashEquals } from './merkle-hash.js';
 import { headCheckError, TreeHeadWitness } from './head-checks.js';
 import { logOperator } from './log-operator.js';
-import { checkQueryLogProof, type ExpectedQuery, type QueryLogProof } from './query-log-proof.js';
+import { checkQueryLogProof, checkReceipts, type ExpectedQuery, type QueryLogProof } from './query-log-proof.js';
 import { readTreeHeadFile, writeTreeHeadFile } from './tree-head-file.js';
 import type { SignedTreeHead } from './tree-head.js';
 
@@ -78,6 +78,14 @@ export class LogWitness {
     const run = this.#queue.then(() => this.#admit(proof, expected));
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The receipts of a proof `admit` accepted, checked under its head: leaf hash (hex) → log
+   * index. BAD_MESSAGE when one does not prove its entry (the operator sent a false receipt).
+   */
+  receipts(proof: QueryLogProof): Map<string, number> {
+    return checkReceipts(proof, this.#operatorKey);
   }
 
   async #admit(proof: QueryLogProof | undefined, expected: ExpectedQuery): Promise<void> {

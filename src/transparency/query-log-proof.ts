@@ -8,6 +8,11 @@
  * `buildQueryLogProof` is the operator's side; `checkQueryLogProof` is the stateless part of the
  * recipient's check (head signature, entry, inclusion). Consistency with what the recipient saw
  * before is LogWitness's job (log-witness.ts), which calls this first.
+ *
+ * Receipts: the proof also carries, for entries the recipient said it holds unlogged (an agency's
+ * budget charges whose entries never reached the log; AgencyDescription.unloggedEntries), their
+ * inclusion proofs under the same head, so the recipient learns they are in the log and stops
+ * handing them over.
  */
 import { toHex } from '../crypto/digest.js';
 import { FedstatError } from '../errors.js';
@@ -31,7 +36,20 @@ export interface QueryLogProof {
   readonly from: number;
   /** Consistency proof from the tree of `from` entries to `treeHead` (empty when `from` is 0 or equal). */
   readonly consistency: readonly Uint8Array[];
+  /** Inclusion proofs, under `treeHead`, of entries the recipient holds as unlogged (none: absent or empty). */
+  readonly receipts?: readonly LogReceipt[];
 }
+
+/** Proof that the log holds the entry with leaf hash `leafHash` at `index`. */
+export interface LogReceipt {
+  readonly leafHash: Uint8Array;
+  readonly index: number;
+  /** Inclusion proof under the tree head of the proof that carries the receipt. */
+  readonly inclusion: readonly Uint8Array[];
+}
+
+/** Receipts one proof may carry: as many entries as an agency may hold unlogged. */
+export const MAX_RECEIPTS = 64;
 
 /** What the recipient expects the logged query to be. */
 export interface ExpectedQuery {
@@ -45,8 +63,11 @@ export interface ExpectedQuery {
  * consistency proof from the recipient's last accepted size `from`. BAD_MESSAGE when `from` is
  * beyond the log (the recipient was shown a longer log: another log, or a fork).
  */
-export function buildQueryLogProof(store: TransparencyLogStore, index: number, entry: Uint8Array, from: number, recipient: string): QueryLogProof {
+export function buildQueryLogProof(
+  store: TransparencyLogStore, index: number, entry: Uint8Array, from: number, recipient: string, logged: readonly { leafHash: Uint8Array; index: number }[] = [],
+): QueryLogProof {
   const treeHead = store.treeHead();
+  if (logged.length > MAX_RECEIPTS) throw new RangeError(`at most ${MAX_RECEIPTS} receipts travel with one proof`);
   if (!Number.isSafeInteger(from) || from < 0 || from > treeHead.size) {
     throw new FedstatError('BAD_MESSAGE', `${recipient} has accepted a head of ${from} entries, but this log has ${treeHead.size}: it was shown another log (a fork, or another federation's); check its witness file`);
   }
@@ -55,7 +76,22 @@ export function buildQueryLogProof(store: TransparencyLogStore, index: number, e
     inclusion: store.inclusionProof(index, treeHead.size),
     from,
     consistency: from === 0 ? [] : store.consistencyProof(from, treeHead.size),
+    receipts: logged.map((r) => Object.freeze({ leafHash: Uint8Array.from(r.leafHash), index: r.index, inclusion: store.inclusionProof(r.index, treeHead.size) })),
   });
+}
+
+/**
+ * The receipts of `proof` checked under its (already admitted) tree head: leaf hash (hex) → index.
+ * BAD_MESSAGE when one does not prove its entry in the log.
+ */
+export function checkReceipts(proof: QueryLogProof, operatorKey: Uint8Array): Map<string, number> {
+  const proven = new Map<string, number>();
+  for (const r of proof.receipts ?? []) {
+    const check = checkInclusion(proof.treeHead, r.index, r.leafHash, r.inclusion, operatorKey);
+    if (!check.ok) throw headCheckError(check);
+    proven.set(toHex(r.leafHash), r.index);
+  }
+  return proven;
 }
 
 /**

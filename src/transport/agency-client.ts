@@ -5,7 +5,7 @@ import type { Contribution } from '../protocol/contribution.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
-import { budgetsFromWire, contributionFromWire, unmaskAnswerFromWire, unmaskRequestToWire } from './agency-messages.js';
+import { budgetsFromWire, contributionFromWire, ledgerFaultFromWire, unloggedFromWire, unmaskAnswerFromWire, unmaskRequestToWire } from './agency-messages.js';
 import { channelOptionsFor } from './credentials.js';
 import { CHANNEL_OPTIONS } from './limits.js';
 import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage, type UnmaskResponseMessage } from './proto.js';
@@ -41,6 +41,7 @@ export class GrpcAgencyLink implements AgencyLink {
     return {
       agencyId: r.agencyId, federationId: r.federationId, paramsId: r.paramsId, datasets: r.datasets,
       budgets: budgetsFromWire(r.budgets, peer), logHead: logHeadFromWire(r.logHead, peer),
+      unloggedEntries: unloggedFromWire(r.unloggedEntries, peer), ledgerFault: ledgerFaultFromWire(r.ledgerFault, peer),
     };
   }
 

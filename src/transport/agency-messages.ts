@@ -4,13 +4,14 @@
  * protocol layer never sees a generated message type.
  */
 import { FedstatError } from '../errors.js';
+import { firstNonTextChar } from '../util/text-chars.js';
 import type { Contribution } from '../protocol/contribution.js';
 import { ANSWER_MODES, type AnswerMode } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
 import type { SealedShare } from '../secagg/sealed-share.js';
 import { fieldFromBytes, fieldToBytes } from '../secagg/shamir.js';
 import { parseCanonicalRho } from '../dp/budget-rho.js';
-import type { BudgetStatus } from '../protocol/links.js';
+import { MAX_UNLOGGED_ENTRIES, type BudgetStatus } from '../protocol/links.js';
 import type { AggregateResponseMessage, BudgetStatusMessage, SealedShareMessage, UnmaskRequestMessage, UnmaskResponseMessage } from './proto.js';
 
 function bad(what: string): FedstatError {
@@ -125,4 +126,24 @@ export function budgetsFromWire(list: readonly BudgetStatusMessage[] | undefined
     if (!ok) throw new FedstatError('BAD_MESSAGE', `${peer} sent a malformed privacy-budget entry`);
     return { dataset: b.dataset, budget: b.budget, spent: b.spent, remaining: b.remaining, charges: b.charges };
   });
+}
+
+/** Longest signed log entry an agency may hand over in Describe (a budget entry is under 2 KiB). */
+const MAX_UNLOGGED_ENTRY_BYTES = 16 * 1024;
+
+/** The unlogged entries an agency reported (their signatures are checked by the log operator). */
+export function unloggedFromWire(list: unknown, peer: string): Uint8Array[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list) || list.length > MAX_UNLOGGED_ENTRIES
+    || !list.every((e) => e instanceof Uint8Array && e.length > 0 && e.length <= MAX_UNLOGGED_ENTRY_BYTES)) {
+    throw new FedstatError('BAD_MESSAGE', `${peer} reported malformed unlogged log entries`);
+  }
+  return list.map((e: Uint8Array) => Uint8Array.from(e));
+}
+
+/** The ledger fault an agency reported: null when empty; BAD_MESSAGE when not a short line of text. */
+export function ledgerFaultFromWire(fault: unknown, peer: string): string | null {
+  if (fault === undefined || fault === null || fault === '') return null;
+  if (typeof fault !== 'string' || fault.length > 1024 || firstNonTextChar(fault) !== null) throw new FedstatError('BAD_MESSAGE', `${peer} reported a malformed ledger fault`);
+  return fault;
 }

@@ -7,6 +7,7 @@ import { Server, type ServerCredentials, type sendUnaryData, type ServerUnaryCal
 import type { Agency } from '../agency/agency.js';
 import { FedstatError } from '../errors.js';
 import { SERVER_OPTIONS } from './limits.js';
+import { listen, type RunningServer } from './listen.js';
 import { bytesField, contributionToWire, unmaskAnswerToWire, unmaskRequestFromWire } from './agency-messages.js';
 import {
   agencyServiceDefinition, type AggregateRequestMessage, type AggregateResponseMessage, type DescribeResponseMessage,
@@ -46,6 +47,7 @@ export function agencyServiceImplementation(agency: Agency, allowed: AllowedCall
       return {
         agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION,
         budgets: d.budgets.map((b) => ({ ...b })), logHead: logHeadToWire(d.logHead),
+        unloggedEntries: [...d.unloggedEntries ?? []], ledgerFault: d.ledgerFault ?? '',
       };
     }),
     Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(allowed, async (req) => {
@@ -65,11 +67,7 @@ export function addAgencyService(server: Server, agency: Agency, allowed: Allowe
   server.addService(agencyServiceDefinition(), agencyServiceImplementation(agency, allowed));
 }
 
-export interface RunningServer {
-  /** The bound port (useful with port 0). */
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type { RunningServer } from './listen.js';
 
 export interface ServeOptions {
   readonly credentials: ServerCredentials;
@@ -83,22 +81,10 @@ export async function serveAgency(agency: Agency, host: string, port: number, op
   return bindServer(server, host, port, options.credentials);
 }
 
-/** Binds and starts a server; a port in use becomes a one-line UNAVAILABLE error. */
-export async function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<RunningServer> {
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => {
-      if (err !== null) reject(new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}; choose another --port`, { cause: err }));
-      else resolve(p);
-    });
-  });
-  return {
-    port: bound,
-    close: () => new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.forceShutdown(), 2_000);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    }),
-  };
+/**
+ * Binds and starts a server; a port in use becomes a one-line UNAVAILABLE error. Its close() lets
+ * calls in flight finish for SHUTDOWN_GRACE_MS, then ends every connection, hung clients' too.
+ */
+export function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<RunningServer> {
+  return listen(server, host, port, credentials);
 }

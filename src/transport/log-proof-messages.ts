@@ -5,10 +5,10 @@
  */
 import { FedstatError } from '../errors.js';
 import { MAX_QUERY_BYTES } from '../protocol/query-envelope.js';
-import type { QueryLogProof } from '../transparency/query-log-proof.js';
+import { MAX_RECEIPTS, type LogReceipt, type QueryLogProof } from '../transparency/query-log-proof.js';
 import { decodeSignedTreeHead, encodeSignedTreeHead, type SignedTreeHead } from '../transparency/tree-head.js';
 import { HASH_BYTES } from '../transparency/merkle-hash.js';
-import type { LogProofMessage } from './proto.js';
+import type { LogProofMessage, LogReceiptMessage } from './proto.js';
 
 /** A proof path has at most one hash per level of a tree of 2^63 entries. */
 const MAX_PATH = 64;
@@ -16,7 +16,7 @@ const MAX_PATH = 64;
  * A query entry carries the query's plan, its SQL and the agencies: bounded like the signed query
  * itself (an entry beyond that is refused as malformed), plus the paths and the head.
  */
-export const MAX_LOG_PROOF_BYTES = MAX_QUERY_BYTES + 2 * MAX_PATH * (HASH_BYTES + 4) + 4096;
+export const MAX_LOG_PROOF_BYTES = MAX_QUERY_BYTES + (2 + MAX_RECEIPTS) * MAX_PATH * (HASH_BYTES + 4) + MAX_RECEIPTS * (HASH_BYTES + 16) + 4096;
 
 const bad = (peer: string, what: string): FedstatError => new FedstatError('BAD_MESSAGE', `${peer} sent a transparency-log proof whose ${what} is malformed`);
 
@@ -37,7 +37,18 @@ export function logProofToWire(p: QueryLogProof): LogProofMessage {
   return {
     treeHead: encodeSignedTreeHead(p.treeHead), entry: p.entry, index: p.index, inclusion: [...p.inclusion],
     fromSize: p.from, consistency: [...p.consistency],
+    receipts: (p.receipts ?? []).map((r) => ({ leafHash: r.leafHash, index: r.index, inclusion: [...r.inclusion] })),
   };
+}
+
+function receipts(v: unknown, peer: string): LogReceipt[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > MAX_RECEIPTS) throw bad(peer, 'receipts');
+  return v.map((raw: unknown) => {
+    const r = (raw ?? {}) as Partial<LogReceiptMessage>;
+    if (!(r.leafHash instanceof Uint8Array) || r.leafHash.length !== HASH_BYTES) throw bad(peer, 'receipt');
+    return Object.freeze({ leafHash: Uint8Array.from(r.leafHash), index: count(r.index, peer, 'receipt index'), inclusion: path(r.inclusion, peer, 'receipt path') });
+  });
 }
 
 /** The proof a request carried, or undefined when it carried none; BAD_MESSAGE for a malformed one. */
@@ -54,6 +65,7 @@ export function logProofFromWire(m: LogProofMessage | null | undefined, peer: st
   return Object.freeze({
     treeHead, entry: Uint8Array.from(m.entry), index: count(m.index, peer, 'index'), inclusion: path(m.inclusion, peer, 'inclusion path'),
     from: count(m.fromSize, peer, 'starting size'), consistency: path(m.consistency, peer, 'consistency path'),
+    receipts: receipts(m.receipts, peer),
   });
 }
 

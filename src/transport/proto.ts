@@ -5,13 +5,23 @@
  */
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 
 let root: protobuf.Root | undefined;
 
+/**
+ * The include root is `proto/`: files import each other by package path
+ * (`import "fedstat/v1/transparency.proto";`), as `protoc -I proto` resolves them, so every name
+ * resolves against it, never against the importing file's folder.
+ */
 function protoRoot(): protobuf.Root {
-  root ??= protobuf.loadSync(['transparency.proto', 'agency.proto', 'key-authority.proto'].map((f) => join(packageRoot(), 'proto', 'fedstat', 'v1', f)));
+  if (root === undefined) {
+    const includeRoot = join(packageRoot(), 'proto');
+    const r = new protobuf.Root();
+    r.resolvePath = (_origin, target) => resolve(includeRoot, target);
+    root = r.loadSync(['fedstat/v1/transparency.proto', 'fedstat/v1/agency.proto', 'fedstat/v1/key-authority.proto']);
+  }
   return root;
 }
 
@@ -40,10 +50,14 @@ export function agencyServiceDefinition(): ServiceDefinition {
 
 export interface DescribeResponseMessage {
   agencyId: string; federationId: string; paramsId: string; datasets: string[]; version: string; budgets: BudgetStatusMessage[];
-  logHead: Uint8Array;
+  logHead: Uint8Array; unloggedEntries: Uint8Array[]; ledgerFault: string;
 }
 export interface LogProofMessage {
   treeHead: Uint8Array; entry: Uint8Array; index: string | number; inclusion: Uint8Array[]; fromSize: string | number; consistency: Uint8Array[];
+  receipts: LogReceiptMessage[];
+}
+export interface LogReceiptMessage {
+  leafHash: Uint8Array; index: string | number; inclusion: Uint8Array[];
 }
 export interface BudgetStatusMessage {
   dataset: string; budget: string; spent: string; remaining: string; charges: number;

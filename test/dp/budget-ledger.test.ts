@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,23 +164,64 @@ describe('budget ledger under disk failures', () => {
     await reopened.close();
   });
 
-  it('when the rollback (truncate) fails too, the ledger refuses everything until reopened, and reopening counts the record', async () => {
+  it('when the rollback (truncate) fails too, it refuses and reports the fault while the disk fails, and recovers once the rollback works', async () => {
     const file = fresh();
     const ledger = await BudgetLedger.open(file, { budgets: { d: '1' } });
     const proto = await handleProto() as { sync: () => Promise<void>; truncate: () => Promise<void> };
     const spies = [vi.spyOn(proto, 'sync').mockImplementation(eio), vi.spyOn(proto, 'truncate').mockImplementation(eio)];
     try {
       expect(isFedstatError(await rejection(ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.3' })), 'IO')).toBe(true);
+      expect(ledger.fault()).toContain('unknown state after a failed write');
+      const e = await rejection(ledger.charge({ dataset: 'd', queryId: 'r', rho: '0.01' }));
+      expect((e as Error).message).toContain('unknown state after a failed write');
+      expect((e as Error).message).toContain('the next charge retries the rollback');
     } finally {
       for (const s of spies) s.mockRestore();
     }
-    const e = await rejection(ledger.charge({ dataset: 'd', queryId: 'r', rho: '0.01' }));
-    expect((e as Error).message).toContain('unknown state after a failed write; reopen it');
+    // The disk works again: the next charge rolls the unacknowledged record back first, then charges.
+    await ledger.charge({ dataset: 'd', queryId: 'r', rho: '0.01' });
+    expect(ledger.fault()).toBeNull();
     await ledger.close();
-    // The bytes did reach the file: reopening counts the unacknowledged charge (the safe direction).
     const reopened = await BudgetLedger.open(file, { budgets: { d: '1' } });
-    expect(formatRho(reopened.spent('d'))).toBe('0.3');
+    expect(reopened.entries().map((c) => c.queryId)).toEqual(['r']);
+    expect(formatRho(reopened.spent('d'))).toBe('0.01');
     await reopened.close();
+  });
+
+  it('a failed write is reported by fault() until a write succeeds', async () => {
+    const ledger = await BudgetLedger.open(fresh(), { budgets: { d: '1' } });
+    const spy = vi.spyOn(await handleProto(), 'sync').mockImplementationOnce(eio);
+    try {
+      await rejection(ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.1' }));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(ledger.fault()).toContain('failed (EIO)');
+    await ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.1' });
+    expect(ledger.fault()).toBeNull();
+    await ledger.close();
+  });
+
+  it('refuses to charge once its file was removed or replaced under it, and says so until restarted', async () => {
+    const sub = join(dir, `moved-${n++}`);
+    mkdirSync(sub);
+    const file = join(sub, 'ledger.jsonl');
+    const ledger = await BudgetLedger.open(file, { budgets: { d: '1' } });
+    await ledger.charge({ dataset: 'd', queryId: 'a', rho: '0.1' });
+    rmSync(sub, { recursive: true, force: true }); // the folder removed while the agency runs
+    const e = await rejection(ledger.charge({ dataset: 'd', queryId: 'b', rho: '0.1' }));
+    expect(isFedstatError(e, 'IO')).toBe(true);
+    expect((e as Error).message).toContain('was removed while the agency was running');
+    expect(ledger.fault()).toContain('restart the agency');
+    expect(formatRho(ledger.spent('d'))).toBe('0.1');
+    await ledger.close();
+
+    const other = fresh();
+    const replaced = await BudgetLedger.open(other, { budgets: { d: '1' } });
+    renameSync(other, `${other}.old`);
+    writeFileSync(other, readFileSync(`${other}.old`), { mode: 0o600 }); // same bytes, another file
+    expect((await rejection(replaced.charge({ dataset: 'd', queryId: 'c', rho: '0.1' })) as Error).message).toContain('was replaced');
+    await replaced.close();
   });
 
   it('rejects over-long names as QUERY_INVALID and charges after close as UNAVAILABLE', async () => {
@@ -266,5 +307,84 @@ describe('budget ledger file integrity', () => {
     expect(l.head()).toBe(e[2]!.hash);
     expect(e[0]!.at).toBe('2026-01-01T00:00:00.000Z');
     await l.close();
+  });
+});
+
+describe('budget ledger: the charges\' log entries', () => {
+  const signer = (c: { seq: number; queryId: string }, s: { spent: { num: bigint; den: bigint }; budget: { num: bigint; den: bigint } }): Uint8Array =>
+    new TextEncoder().encode(`entry of ${c.queryId} #${c.seq}: spent ${rhoToString(s.spent)} of ${rhoToString(s.budget)}`);
+  const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+
+  it('keeps each charge\'s signed entry with it, durably, until it is marked logged; both survive reopening', async () => {
+    const file = fresh();
+    const l = await BudgetLedger.open(file, { budgets: { d: '1', e: '2' } });
+    const [a, b] = await Promise.all([ // one group commit: each entry sees its own running total
+      l.charge({ dataset: 'd', queryId: 'a', rho: '0.1', logEntry: signer }),
+      l.charge({ dataset: 'd', queryId: 'b', rho: '0.2', logEntry: signer }),
+    ]);
+    const c = await l.charge({ dataset: 'e', queryId: 'c', rho: '0.5' }); // without an entry
+    expect(text(l.logEntryOf(a))).toBe('entry of a #1: spent 1/10 of 1/1');
+    expect(text(l.logEntryOf(b))).toBe('entry of b #2: spent 3/10 of 1/1');
+    expect(l.unlogged().map((u) => u.charge.queryId)).toEqual(['a', 'b']);
+    expect(l.unsigned().map((x) => x.queryId)).toEqual(['c']);
+    expect(() => l.markLogged(c, 1.5)).toThrow(RangeError);
+    await expect(l.markLogged(c, 4)).rejects.toThrow(RangeError); // no entry to be logged
+    await l.markLogged(a, 7);
+    await l.markLogged(a, 7); // twice: a no-op
+    await l.attachEntry(c, new TextEncoder().encode('late entry of c'));
+    expect(l.unlogged().map((u) => u.charge.queryId)).toEqual(['b', 'c']);
+    await l.close();
+
+    const again = await BudgetLedger.open(file, { budgets: { d: '1', e: '2' } });
+    const [a2, b2, c2] = again.entries();
+    expect(again.unlogged().map((u) => u.charge.queryId)).toEqual(['b', 'c']);
+    expect(again.loggedAt(a2!)).toBe(7);
+    expect(text(again.logEntryOf(b2!))).toBe('entry of b #2: spent 3/10 of 1/1');
+    expect(text(again.logEntryOf(c2!))).toBe('late entry of c');
+    expect(formatRho(again.spent('d'))).toBe('0.3');
+    expect(again.head()).not.toBe(c2!.hash); // notes extend the chain
+    await again.close();
+  });
+
+  it('a tampered, duplicated or misplaced note is corruption, never skipped', async () => {
+    const file = fresh();
+    const l = await BudgetLedger.open(file, { budgets: { d: '1' } });
+    const a = await l.charge({ dataset: 'd', queryId: 'a', rho: '0.1', logEntry: signer });
+    await l.markLogged(a, 3);
+    await l.close();
+    const lines = readFileSync(file, 'utf8').split('\n'); // header, charge, entry note, logged note, ''
+    const tampered = [
+      lines.map((x, i) => (i === 3 ? x.replace('"index":3', '"index":4') : x)),
+      [lines[0], lines[1], lines[3], lines[2], ''],
+      [lines[0], lines[2], lines[1], ''],
+      [...lines.slice(0, 4), lines[3]!.replace(/"prev":"[0-9a-f]+"/, `"prev":"${(JSON.parse(lines[3]!) as { hash: string }).hash}"`), ''],
+    ];
+    for (const t of tampered) {
+      writeFileSync(file, t.join('\n'), { mode: 0o600 });
+      const e = await rejection(BudgetLedger.open(file, { budgets: { d: '1' } }));
+      expect(isFedstatError(e, 'IO'), String(e)).toBe(true);
+      expect((e as Error).message).toMatch(/is corrupt at line \d+/);
+    }
+  });
+
+  it('a crash that cut the file at any byte keeps every complete charge; a charge whose entry was cut is listed unsigned', async () => {
+    const file = fresh();
+    const l = await BudgetLedger.open(file, { budgets: { d: '1' } });
+    for (const q of ['a', 'b']) await l.charge({ dataset: 'd', queryId: q, rho: '0.1', logEntry: signer });
+    await l.close();
+    const bytes = readFileSync(file);
+    const cut = join(dir, 'cut-notes.jsonl');
+    // Every byte around a line end, and every 7th byte in between (each open takes the lock: keep it quick).
+    const near = new Set<number>();
+    bytes.forEach((b, i) => { if (b === 0x0a) for (const d of [-1, 0, 1, 2]) near.add(i + d); });
+    for (let len = 0; len <= bytes.length; len++) {
+      if (len % 7 !== 0 && !near.has(len) && len !== bytes.length) continue;
+      writeFileSync(cut, bytes.subarray(0, len), { mode: 0o600 });
+      const r = await BudgetLedger.open(cut, { budgets: { d: '1' } });
+      const charges = r.entries().length;
+      expect(r.unsigned().length + r.unlogged().length, `cut at ${len}`).toBe(charges);
+      expect(r.unsigned().every((c) => c.seq === charges), `only the last charge can lose its entry (cut at ${len})`).toBe(true);
+      await r.close();
+    }
   });
 });

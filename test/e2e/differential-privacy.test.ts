@@ -146,7 +146,10 @@ describe('distributed differential privacy over gRPC', () => {
     const dry = await coordinator.dryRun('SELECT COUNT(*) AS n FROM residents', { privacy: { rho: '0.1' } });
     expect(dry.prediction.agencies.find((a) => a.id === 'agency-3')?.refusal).toBe('has no privacy budget for residents');
     const dp = await queryError(coordinator.query('SELECT COUNT(*) AS n FROM residents', { privacy: { rho: '0.1' } }));
-    expect(dp.message).toMatch(/agency-3 \(agency agency-3 refuses: it has no privacy budget for dataset residents; start it with --budget residents=RHO --ledger FILE\)/);
+    // Threshold 3 of 3, and agency-3 would refuse: the query is not sent, so nobody spends on it.
+    expect(dp.code).toBe('POLICY_REFUSED');
+    expect(dp.message).toMatch(/not sent, nothing spent: 2 agencies would answer, the policy needs at least 3; agency-3 \(has no privacy budget for residents\)/);
+    for (const id of ['agency-1', 'agency-2']) expect((await tf.agencies.get(id)!.agency.describe()).budgets[0]).toMatchObject({ spent: '0/1', charges: 0 });
   });
 
   it('the differencing attack: exact mode is refused by policy; in DP mode each of the two releases is charged and carries its own fresh noise', async () => {
