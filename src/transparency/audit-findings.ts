@@ -17,14 +17,19 @@
  * (a release names an agency with no logged contribution), `unpaid-release` (a DP release
  * without the contributor's budget charge), `budget-exceeded`, `budget-gap` (an agency's
  * reported spend moved by other than the charge: charges missing from the log),
- * `decryption-without-query`, `decrypted-twice`.
+ * `decryption-without-query`, `decrypted-twice`, `duplicate-charge` (one agency charged one
+ * query on one dataset twice).
+ * Ledgers (`--ledger`): `missing-in-log` (a ledger charge without its budget entry),
+ * `missing-in-ledger` (a logged charge the agency's ledger lacks), `ledger-mismatch` (a logged
+ * charge that differs from the ledger's in ρ, total spent or ledger head).
  */
 export type FindingKind =
   | 'corrupt' | 'head-signature' | 'head-other-log' | 'fork' | 'rollback' | 'root-mismatch' | 'inconsistent' | 'truncated'
   | 'malformed' | 'unknown-author' | 'bad-signature' | 'wrong-author'
   | 'duplicate-query' | 'unknown-query' | 'not-asked' | 'duplicate-contribution'
   | 'release-without-query' | 'released-twice' | 'too-few-contributions' | 'unbacked-contributor' | 'unpaid-release'
-  | 'budget-exceeded' | 'budget-gap' | 'decryption-without-query' | 'decrypted-twice';
+  | 'budget-exceeded' | 'budget-gap' | 'duplicate-charge' | 'decryption-without-query' | 'decrypted-twice'
+  | 'missing-in-log' | 'missing-in-ledger' | 'ledger-mismatch';
 
 export interface Finding {
   readonly kind: FindingKind;

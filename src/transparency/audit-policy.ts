@@ -5,16 +5,25 @@
  * decryption after its query; an entry that refers to a query the log has not shown yet refers
  * to a query nobody can audit.
  *
- * Budgets are exact rationals (never floats). For each agency and dataset: the sum of the
- * charges in the log must stay within the budget each charge records, the agency's own reported
- * `spent` must too, and consecutive charges must move `spent` by exactly the charge (a jump means
- * charges were made that the log does not show).
+ * Budgets are exact rationals (never floats), and checked independently of log order: a budget
+ * charge may reach the log late (an agency hands over a charge whose entry the coordinator never
+ * appended with a later answer), after later charges of the same agency and after its query's
+ * release or failure; it must still refer to a query logged before it. Per agency and dataset,
+ * the charges ordered by the agency's reported total `spent` must form a chain from zero: each
+ * total is the one before plus the charge's ρ, the first one is its own ρ. A total that grows by
+ * more than its charge shows spend no logged charge explains (`budget-gap`, naming the amount,
+ * also before the first logged charge); one that grows by less shows charges claiming the same
+ * spend. Both totals and the sum of the charges must stay within the budget the charges record,
+ * and one agency charges one query on one dataset once. The chain is checked by `finish`, after
+ * the last entry.
  *
  * Memory: one small record per query id (needed to catch a release or decryption repeated any
- * time later) and one per agency and dataset; a released query keeps only its flags.
+ * time later), one per budget charge (the chain is checked at the end) and one per agency and
+ * dataset; a released query keeps only its flags.
  */
 import type { AuditEvent } from '../audit/events.js';
 import { formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoCompare, rhoToString, type Rho } from '../dp/budget-rho.js';
+import { sub } from '../dp/rational.js';
 import type { Policy } from '../federation/federation.js';
 import type { FindingList } from './audit-findings.js';
 import { ENTRY_KINDS, type EntryKind } from './entry-shape.js';
@@ -23,14 +32,28 @@ import { ENTRY_KINDS, type EntryKind } from './entry-shape.js';
 export interface BudgetSummary {
   readonly agency: string;
   readonly dataset: string;
-  /** Budget entries in the log. */
+  /** Budget entries in the log (a repeated charge of one query counts once). */
   readonly charges: number;
   /** Sum of the logged charges, canonical "n/d". */
   readonly logged: string;
-  /** The agency's total spent after its last logged charge, as it reported it ("n/d"). */
+  /** The largest total spent the agency reported with a logged charge ("n/d"). */
   readonly spent: string;
-  /** The budget its last charge recorded ("n/d"). */
+  /** The budget recorded by the charge with that total ("n/d"). */
   readonly budget: string;
+}
+
+/** A logged budget charge, as the auditor reconciles it with the agency's ledger. */
+export interface LoggedCharge {
+  /** Its entry index in the log. */
+  readonly index: number;
+  readonly agency: string;
+  readonly dataset: string;
+  readonly queryId: string;
+  /** Canonical "n/d" texts, as logged. */
+  readonly rho: string;
+  readonly spent: string;
+  readonly budget: string;
+  readonly ledgerHead: string;
 }
 
 interface QueryState {
@@ -44,11 +67,12 @@ interface QueryState {
   decrypted: number | null;
 }
 
-interface BudgetState {
-  charges: number;
-  logged: Rho;
-  spent: Rho;
-  budget: Rho;
+interface ChainLink {
+  readonly index: number;
+  readonly queryId: string;
+  readonly rho: Rho;
+  readonly spent: Rho;
+  readonly budget: Rho;
 }
 
 const rhoOf = (text: string): Rho => parseCanonicalRho(text) ?? RHO_ZERO; // shapes are checked on decode
@@ -58,8 +82,13 @@ export class AuditPolicyChecker {
   readonly #policy: Policy;
   readonly #findings: FindingList;
   readonly #queries = new Map<string, QueryState>();
-  readonly #budgets = new Map<string, BudgetState>();
+  /** Per agency and dataset (JSON [agency, dataset]): its charges in log order, each query once. */
+  readonly #chains = new Map<string, ChainLink[]>();
+  /** JSON [agency, dataset, queryId] → entry index of its first charge. */
+  readonly #charged = new Map<string, number>();
+  readonly #logged: LoggedCharge[] = [];
   readonly #counts = new Map<EntryKind, number>(ENTRY_KINDS.map((k) => [k, 0]));
+  #finished = false;
 
   constructor(policy: Policy, findings: FindingList) {
     this.#policy = policy;
@@ -73,10 +102,21 @@ export class AuditPolicyChecker {
 
   /** Per agency and dataset, sorted. */
   budgets(): BudgetSummary[] {
-    return [...this.#budgets.entries()].map(([key, b]) => {
+    return [...this.#chains.entries()].map(([key, links]) => {
       const [agency = '', dataset = ''] = JSON.parse(key) as string[];
-      return { agency, dataset, charges: b.charges, logged: rhoToString(b.logged), spent: rhoToString(b.spent), budget: rhoToString(b.budget) };
+      let logged = RHO_ZERO;
+      let last = links[0]!;
+      for (const l of links) {
+        logged = rhoAdd(logged, l.rho);
+        if (rhoCompare(l.spent, last.spent) >= 0) last = l;
+      }
+      return { agency, dataset, charges: links.length, logged: rhoToString(logged), spent: rhoToString(last.spent), budget: rhoToString(last.budget) };
     }).sort((a, b) => a.agency.localeCompare(b.agency) || a.dataset.localeCompare(b.dataset));
+  }
+
+  /** Every logged budget charge (forgeries excluded, repeats included), in log order. */
+  loggedCharges(): readonly LoggedCharge[] {
+    return this.#logged;
   }
 
   /** Checks entry `index`, whose author is verified. */
@@ -108,6 +148,7 @@ export class AuditPolicyChecker {
       case 'refusal':
         return; // refusing an unknown or unlogged query is exactly right
       case 'budget':
+        // A late charge (after its query's release or failure) is fine; one before its query is not.
         if (q === undefined) unknown(`${event.agencyId}'s budget charge`);
         else q.charged?.set(event.agencyId, event.rho);
         this.#budget(index, event);
@@ -154,24 +195,61 @@ export class AuditPolicyChecker {
 
   #budget(index: number, e: AuditEvent & { type: 'budget' }): void {
     const f = this.#findings;
-    const key = JSON.stringify([e.agencyId, e.dataset]);
-    const rho = rhoOf(e.rho);
+    this.#logged.push(Object.freeze({
+      index, agency: e.agencyId, dataset: e.dataset, queryId: e.queryId, rho: e.rho, spent: e.spent, budget: e.budget, ledgerHead: e.ledgerHead,
+    }));
+    const who = `${e.agencyId} on ${e.dataset}`;
+    const queryKey = JSON.stringify([e.agencyId, e.dataset, e.queryId]);
+    const first = this.#charged.get(queryKey);
+    if (first !== undefined) {
+      f.add('duplicate-charge', index, `${who} charged query ${e.queryId} again (first at entry ${first}); a query is charged once`);
+      return;
+    }
+    this.#charged.set(queryKey, index);
     const spent = rhoOf(e.spent);
     const budget = rhoOf(e.budget);
-    const prev = this.#budgets.get(key);
-    const logged = rhoAdd(prev?.logged ?? RHO_ZERO, rho);
-    const who = `${e.agencyId} on ${e.dataset}`;
-    if (rhoCompare(spent, budget) > 0) {
-      f.add('budget-exceeded', index, `${who} reports spent ${show(spent)} over its budget ${show(budget)}`);
-    } else if (rhoCompare(logged, budget) > 0) {
-      f.add('budget-exceeded', index, `the charges of ${who} in the log add up to ${show(logged)}, over its budget ${show(budget)}`);
+    if (rhoCompare(spent, budget) > 0) f.add('budget-exceeded', index, `${who} reports spent ${show(spent)} over its budget ${show(budget)}`);
+    const key = JSON.stringify([e.agencyId, e.dataset]);
+    const links = this.#chains.get(key) ?? [];
+    links.push({ index, queryId: e.queryId, rho: rhoOf(e.rho), spent, budget });
+    this.#chains.set(key, links);
+  }
+
+  /**
+   * Checks what needs every entry: per agency and dataset, the chain of reported totals (in the
+   * order of the totals, not of the log) and the sum of the charges against the budget. Call
+   * once, after the last entry.
+   */
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const f = this.#findings;
+    for (const key of [...this.#chains.keys()].sort()) {
+      const [agency = '', dataset = ''] = JSON.parse(key) as string[];
+      const who = `${agency} on ${dataset}`;
+      const links = [...this.#chains.get(key)!].sort((a, b) => rhoCompare(a.spent, b.spent) || a.index - b.index);
+      let before = RHO_ZERO; // the total before this charge, as the previous charge reported it
+      let logged = RHO_ZERO;
+      let previous: ChainLink | null = null;
+      for (const l of links) {
+        logged = rhoAdd(logged, l.rho);
+        const expected = rhoAdd(before, l.rho);
+        const order = rhoCompare(l.spent, expected);
+        const at = `its charge of ${show(l.rho)} for query ${l.queryId} reports spent ${show(l.spent)}`;
+        const below = previous === null ? 'before its first logged charge' : `between the charge for query ${previous.queryId} (entry ${previous.index}, spent ${show(previous.spent)}) and this one`;
+        if (order > 0) {
+          f.add('budget-gap', l.index, `${who}: ${show(sub(l.spent, expected))} of spent budget that no logged charge explains, ${below} (${at}): charges are missing from the log`);
+        } else if (order < 0) {
+          f.add('budget-gap', l.index, previous === null
+            ? `${who}: ${at}, less than the charge itself`
+            : `${who}: ${at}, but the logged charges up to the one for query ${previous.queryId} (entry ${previous.index}) already reach ${show(before)}: two charges claim the same spend`);
+        }
+        if (rhoCompare(l.spent, l.budget) <= 0 && rhoCompare(logged, l.budget) > 0) {
+          f.add('budget-exceeded', l.index, `the charges of ${who} in the log add up to ${show(logged)}, over its budget ${show(l.budget)}`);
+        }
+        before = l.spent;
+        previous = l;
+      }
     }
-    const expected = prev === undefined ? null : rhoAdd(prev.spent, rho);
-    if (expected !== null && rhoCompare(spent, expected) !== 0) {
-      f.add('budget-gap', index, `${who} moved from spent ${show(prev!.spent)} to ${show(spent)} with a charge of ${show(rho)}: charges are missing from the log`);
-    } else if (expected === null && rhoCompare(spent, rho) < 0) {
-      f.add('budget-gap', index, `${who} reports spent ${show(spent)}, less than this charge of ${show(rho)}`);
-    }
-    this.#budgets.set(key, { charges: (prev?.charges ?? 0) + 1, logged, spent, budget });
   }
 }

@@ -10,6 +10,9 @@
  * published head smaller than a kept one is a rollback. All heads must be signed by the log
  * operator (log-operator.ts) and name the federation id as their log id.
  *
+ * Agencies' budget ledgers, when given, are reconciled with the budget entries of the log
+ * (ledger-reconcile.ts).
+ *
  * Every problem becomes a finding naming its entry; the verifier throws only when the file cannot
  * be audited at all (unreadable, or not a transparency log).
  */
@@ -18,6 +21,7 @@ import { FedstatError, isFedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
 import { FindingList, type Finding } from './audit-findings.js';
 import { AuditPolicyChecker, type BudgetSummary } from './audit-policy.js';
+import { reconcileLedger, type LedgerReconciliation, type LedgerToReconcile } from './ledger-reconcile.js';
 import type { EntryKind } from './entry-shape.js';
 import { authorProblem, openEntry, type EntryProblem } from './log-entry.js';
 import { logOperator } from './log-operator.js';
@@ -37,6 +41,8 @@ export interface AuditVerifyOptions {
   readonly operatorKey?: Uint8Array;
   /** Findings kept in full (the count is always exact); default 1000. */
   readonly maxFindings?: number;
+  /** Agencies' budget ledgers (read with readLedgerCharges) to reconcile with the log. */
+  readonly ledgers?: readonly LedgerToReconcile[];
 }
 
 export interface AuditReport {
@@ -59,6 +65,8 @@ export interface AuditReport {
   readonly headsVerified: number;
   readonly counts: Record<EntryKind, number>;
   readonly budgets: readonly BudgetSummary[];
+  /** One per ledger given, in the order given. */
+  readonly ledgers: readonly LedgerReconciliation[];
   readonly findings: readonly Finding[];
   /** All findings, including any beyond `findings`' limit. */
   readonly findingCount: number;
@@ -169,6 +177,8 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
       findings.add('truncated', null, `a tree head was signed for ${head.size} entries but the file has ${acc.size}${partly}: entries were removed from the end`);
     }
   }
+  policy.finish();
+  const ledgers = (options.ledgers ?? []).map((l) => reconcileLedger(l, policy.loggedCharges(), findings));
   return Object.freeze({
     ok: findings.count === 0,
     file,
@@ -180,6 +190,7 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
     headsVerified,
     counts: policy.counts(),
     budgets: policy.budgets(),
+    ledgers,
     findings: findings.items,
     findingCount: findings.count,
   });

@@ -22,7 +22,8 @@ export { authorProblem, decodeEntry, ENTRY_AUTHOR_ROLES, ENTRY_DOMAIN, entryFrom
 export { logOperator, type LogOperator } from './log-operator.js';
 export { readTreeHeadFile, treeHeadFileFor, writeTreeHeadFile } from './tree-head-file.js';
 export { DEFAULT_MAX_FINDINGS, FindingList, type Finding, type FindingKind } from './audit-findings.js';
-export { AuditPolicyChecker, type BudgetSummary } from './audit-policy.js';
+export { AuditPolicyChecker, type BudgetSummary, type LoggedCharge } from './audit-policy.js';
+export { reconcileLedger, type LedgerReconciliation, type LedgerToReconcile } from './ledger-reconcile.js';
 export { verifyAuditLog, type AuditReport, type AuditVerifyOptions } from './audit-verify.js';
 export { auditRows, describeEvent, type AuditRow, type AuditShowOptions } from './audit-show.js';
 export { checkEntryProof, proveEntry, type EntryProofJson } from './audit-prove.js';

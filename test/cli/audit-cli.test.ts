@@ -5,12 +5,14 @@
  * --since catches a rewritten log; --json output parses and matches the library's answers; the
  * proof printed by `prove --json` is checked by a third party with only the operator's key.
  */
-import { appendFileSync, copyFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerAudit } from '../../src/cli/commands/audit.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { BudgetLedger } from '../../src/dp/budget-ledger.js';
+import { rhoToString } from '../../src/dp/budget-rho.js';
 import { partyOfRole } from '../../src/federation/federation.js';
 import { checkEntryProof } from '../../src/transparency/audit-prove.js';
 import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
@@ -128,6 +130,40 @@ describe('fedstat audit', () => {
     const gone = await fedstat('audit', 'verify', file);
     expect(gone.code).toBe(EXIT.IO);
     expect(gone.err).toMatch(/is missing, but a tree head published for it covers \d+ entries/);
+  });
+
+  it('verify --ledger AGENCY=FILE: reconciles an agency\'s ledger with the log, as a table and in --json; bad specs are config errors', async () => {
+    const ledgerFile = join(fx.dir, 'a1.ledger');
+    const ledger = await BudgetLedger.open(ledgerFile, { budgets: { residents: '1' } });
+    const c1 = await ledger.charge({ dataset: 'residents', queryId: 'q1', rho: '1/20', at: new Date(T) });
+    const head1 = ledger.head();
+    await ledger.charge({ dataset: 'residents', queryId: 'q2', rho: '1/20', at: new Date(T) }); // never logged
+    await ledger.close();
+    const events = queryEvents('q1', ['a1', 'a2'], T, opts()).map((e) => (e.event.type === 'budget' && e.event.agencyId === 'a1'
+      ? { ...e, event: { ...e.event, rho: rhoToString(c1.rho), spent: '1/20', ledgerHead: head1 } } : e));
+    const { file } = await published('ledger.tlog', events);
+    const before = readFileSync(ledgerFile);
+    const r = await fedstat('audit', 'verify', file, '--ledger', `a1=${ledgerFile}`);
+    expect(r.code).toBe(EXIT.DATA);
+    expect(r.out).toMatch(/agency\s+ledger\s+ledger charges\s+logged\s+matched\s+missing in log\s+missing in ledger\s+mismatched/);
+    expect(r.out).toMatch(new RegExp(`a1\\s+${ledgerFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+2\\s+1\\s+1\\s+1\\s+0\\s+0`));
+    expect(r.out).toMatch(/—\s+missing-in-log\s+a1's ledger charge 2 \(query q2 on residents/);
+    const j = JSON.parse((await fedstat('audit', 'verify', file, '--ledger', `a1=${ledgerFile}`, '--json')).out) as { error: { details: { report: { ledgers: unknown[]; findings: { kind: string }[] } } } };
+    expect(j.error.details.report.ledgers).toEqual([{ agency: 'a1', file: ledgerFile, ledgerCharges: 2, loggedCharges: 1, matched: 1, missingInLog: 1, missingInLedger: 0, mismatched: 0 }]);
+    expect(j.error.details.report.findings.map((f) => f.kind)).toEqual(['missing-in-log']);
+    expect(readFileSync(ledgerFile).equals(before)).toBe(true);
+    // Without the unlogged charge in the ledger the same log reconciles.
+    const onlyFirst = join(fx.dir, 'a1-first.ledger');
+    writeFileSync(onlyFirst, before.subarray(0, before.indexOf('\n', before.indexOf('"q1"')) + 1), { mode: 0o600 });
+    const ok = await fedstat('audit', 'verify', file, '--ledger', `a1=${onlyFirst}`);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('and every ledger reconciles with the log');
+    for (const [spec, why] of [['a1', /expected AGENCY=FILE/], ['nobody=x.ledger', /nobody is not an agency of this federation \(agencies: a1, a2, a3\)/]] as const) {
+      const bad = await fedstat('audit', 'verify', file, '--ledger', spec);
+      expect(bad.code).toBe(EXIT.CONFIG);
+      expect(bad.err).toMatch(why);
+    }
+    expect((await fedstat('audit', 'verify', file, '--ledger', `a1=${join(fx.dir, 'absent.ledger')}`)).code).toBe(EXIT.IO);
   });
 
   it('verify: a missing federation file or a malformed head file is a clear error, not a crash', async () => {

@@ -8,10 +8,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
 import { FedstatError } from '../../errors.js';
-import { loadFederation, type Federation } from '../../federation/federation.js';
+import { readLedgerCharges } from '../../dp/ledger-charges.js';
+import { agencies, loadFederation, type Federation } from '../../federation/federation.js';
 import { auditRows, type AuditRow } from '../../transparency/audit-show.js';
 import { proveEntry, type EntryProofJson } from '../../transparency/audit-prove.js';
 import { verifyAuditLog, type AuditReport } from '../../transparency/audit-verify.js';
+import type { LedgerToReconcile } from '../../transparency/ledger-reconcile.js';
 import { logOperator } from '../../transparency/log-operator.js';
 import { readTreeHeadFile, treeHeadFileFor } from '../../transparency/tree-head-file.js';
 import type { SignedTreeHead } from '../../transparency/tree-head.js';
@@ -29,6 +31,8 @@ export interface AuditVerifyFlags {
   readonly since?: readonly string[];
   /** A head file the log operator published; LOG.head.json beside the log is checked too when it exists. */
   readonly head?: string;
+  /** `AGENCY=FILE`: budget ledgers to reconcile with the log (read only). */
+  readonly ledger?: readonly string[];
   readonly json?: boolean;
 }
 
@@ -51,6 +55,24 @@ async function publishedHeads(log: string, file: string | undefined): Promise<Si
 
 const rhoText = (canonical: string): string => formatRho(parseCanonicalRho(canonical) ?? RHO_ZERO);
 
+/** `--ledger AGENCY=FILE` (repeatable): each agency's ledger, read without touching it. */
+async function ledgersToReconcile(federation: Federation, specs: readonly string[]): Promise<LedgerToReconcile[]> {
+  const agencyIds = agencies(federation).map((a) => a.id);
+  const seen = new Set<string>();
+  const out: LedgerToReconcile[] = [];
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const agency = eq > 0 ? spec.slice(0, eq) : '';
+    const file = spec.slice(eq + 1);
+    if (eq <= 0 || file.length === 0) throw new FedstatError('CONFIG_INVALID', `--ledger ${spec}: expected AGENCY=FILE, such as --ledger agency-1=agency-1.ledger`);
+    if (!agencyIds.includes(agency)) throw new FedstatError('CONFIG_INVALID', `--ledger ${spec}: ${agency} is not an agency of this federation (agencies: ${agencyIds.join(', ')})`);
+    if (seen.has(agency)) throw new FedstatError('CONFIG_INVALID', `--ledger ${spec}: give one ledger per agency (${agency} twice)`);
+    seen.add(agency);
+    out.push({ agency, file, charges: await readLedgerCharges(file) });
+  }
+  return out;
+}
+
 function renderReport(r: AuditReport): string {
   const lines = [
     `log ${r.file}: ${r.size} entries, root ${r.rootHash}`,
@@ -66,8 +88,13 @@ function renderReport(r: AuditReport): string {
       r.budgets.map((b) => [b.agency, b.dataset, String(b.charges), rhoText(b.logged), rhoText(b.spent), rhoText(b.budget)]),
       ['left', 'left', 'right', 'right', 'right', 'right']), '');
   }
+  if (r.ledgers.length > 0) {
+    lines.push(renderTable(['agency', 'ledger', 'ledger charges', 'logged', 'matched', 'missing in log', 'missing in ledger', 'mismatched'],
+      r.ledgers.map((l) => [l.agency, l.file, String(l.ledgerCharges), String(l.loggedCharges), String(l.matched), String(l.missingInLog), String(l.missingInLedger), String(l.mismatched)]),
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']), '');
+  }
   if (r.findingCount === 0) {
-    lines.push('OK: every entry, signature, tree head and policy rule checked holds');
+    lines.push(`OK: every entry, signature, tree head and policy rule checked holds${r.ledgers.length > 0 ? ', and every ledger reconciles with the log' : ''}`);
   } else {
     lines.push(renderTable(['entry', 'finding', 'what is wrong'], r.findings.map((f) => [f.entry === null ? '—' : String(f.entry), f.kind, f.message]), ['right', 'left', 'left']));
     if (r.findingCount > r.findings.length) lines.push(`… and ${r.findingCount - r.findings.length} more findings`);
@@ -89,7 +116,8 @@ export async function auditVerify(log: string, flags: AuditVerifyFlags, out: Out
   if (covered > 0 && !existsSync(log)) {
     throw new FedstatError('IO', `${log} is missing, but a tree head published for it covers ${covered} entries: the log was deleted or moved; get it from the log operator (its backup), never audit a fresh one in its place`);
   }
-  const report = await verifyAuditLog(log, { federation, heads, since });
+  const ledgers = await ledgersToReconcile(federation, flags.ledger ?? []);
+  const report = await verifyAuditLog(log, { federation, heads, since, ledgers });
   if (flags.json !== true || report.ok) out(flags.json === true ? `${toJson(report)}\n` : renderReport(report));
   if (!report.ok) {
     throw new FedstatError('DATA_INVALID', `the log does not verify: ${report.findingCount} finding(s); report them to the federation with the log and its tree head`,
@@ -191,8 +219,9 @@ export function registerAudit(program: Command): void {
     .option('--federation <file>', 'the federation file (default: federation.json beside the log)')
     .option('--since <file>', 'a tree head you kept earlier (JSON); the log must extend it (repeatable)', collectList)
     .option('--head <file>', 'a tree head the log operator published (LOG.head.json beside the log is always checked when present)')
+    .option('--ledger <agency=file>', 'reconcile an agency\'s budget ledger (a copy will do; it is only read) with its budget entries in the log (repeatable)', collectList)
     .option('--json', 'print the report as JSON')
-    .action(action(async (log: string, opts: { federation?: string; since?: string[]; head?: string; json?: boolean }) => {
+    .action(action(async (log: string, opts: { federation?: string; since?: string[]; head?: string; ledger?: string[]; json?: boolean }) => {
       await auditVerify(log, opts);
     }));
   audit.command('show <log>')
