@@ -11,8 +11,20 @@ export interface GlobalFlags {
   readonly verbose?: boolean;
 }
 
+/**
+ * A file-system error that escaped a command unwrapped (it carries the path it failed on): a
+ * local IO failure the user can act on, reported as IO rather than as a bug. Every path a command
+ * knows it touches wraps its own errors with a better message; this is the backstop.
+ */
+function fileSystemError(e: unknown): FedstatError | null {
+  if (!(e instanceof Error)) return null;
+  const { code, syscall, path } = e as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof syscall !== 'string' || typeof path !== 'string') return null;
+  return new FedstatError('IO', `cannot ${syscall} ${path}: ${code}; check the path and its permissions`, { cause: e });
+}
+
 export function reportError(e: unknown, flags: GlobalFlags): number {
-  const err = e instanceof FedstatError ? e : null;
+  const err = e instanceof FedstatError ? e : fileSystemError(e);
   const code = err?.code ?? 'INTERNAL';
   const message = err?.message ?? `unexpected error: ${describeError(e)} (please report this; rerun with --verbose for details)`;
   if (flags.json === true) {

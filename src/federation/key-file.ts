@@ -2,9 +2,10 @@
  * One secret key file per party (mode 0600): its Ed25519 signing seed, its X25519 agreement
  * secret, its TLS certificate and private key (PEM) and, for the key authority, the BFV secret
  * key. Loading checks the permissions, that the keys match the party's public keys in the
- * federation file, and that the certificate was issued by the federation CA to this party.
+ * federation file, and that the certificate was issued by the federation CA to this party: a key
+ * file of another federation (or of an earlier init) is refused as such, KEY_INVALID.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
 import nacl from 'tweetnacl';
 import { FedstatError } from '../errors.js';
@@ -12,7 +13,7 @@ import { fromBase64, toBase64 } from '../crypto/digest.js';
 import { constantTimeEqual, signingKeyPairFromSeed, type SigningKeyPair } from '../crypto/ed25519.js';
 import { partyCertificateProblem } from '../tls/verify.js';
 import { isRecord } from '../util/is-record.js';
-import { party as findParty, readCaCertificate, type Federation, type PartyRole } from './federation.js';
+import { readCaCertificate, type Federation, type Party, type PartyRole } from './federation.js';
 
 export interface PartySecrets {
   readonly party: string;
@@ -107,14 +108,17 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
   const doc = parsed;
   const partyId = doc['party'];
   if (typeof partyId !== 'string') throw keyError(path, 'no "party" field', 're-run fedstat init');
-  const p = findParty(federation, partyId);
+  const ca = sameCa(doc, federation);
+  const p = partyOf(path, partyId, federation, ca);
   const seed = typeof doc['signingSeed'] === 'string' ? fromBase64(doc['signingSeed']) : null;
   const agreementSecret = typeof doc['agreementSecret'] === 'string' ? fromBase64(doc['agreementSecret']) : null;
   if (seed?.length !== 32 || agreementSecret?.length !== 32) throw keyError(path, 'malformed keys', 're-run fedstat init');
   const signing = signingKeyPairFromSeed(seed);
   const agreementPublic = nacl.scalarMult.base(agreementSecret);
   if (!constantTimeEqual(signing.publicKey, p.signingKey) || !constantTimeEqual(agreementPublic, p.agreementKey)) {
-    throw keyError(path, `its keys do not match party ${partyId} in ${federation.file}`, 'use the key file created with this federation file');
+    throw keyError(path, `its keys do not match party ${partyId} in ${federation.file}`, ca === true
+      ? 'its certificate is from this federation\'s CA, so one of the two files was edited: restore both from what fedstat init wrote'
+      : `it belongs to another federation, or one of the files was edited: use the key file fedstat init wrote with ${federation.file}`);
   }
   let heSecretKey: Uint8Array | null = null;
   if (doc['heSecretKey'] !== undefined) {
@@ -122,6 +126,47 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
     if (heSecretKey === null) throw keyError(path, 'malformed HE secret key', 're-run fedstat init');
   }
   return { party: partyId, role: p.role, signing, agreementSecret, agreementPublic, heSecretKey, tls: loadTls(path, doc, partyId, federation) };
+}
+
+/**
+ * The party the key file is for, in this federation (`ca`: whether this federation's CA issued the
+ * key file's certificate, see sameCa); KEY_INVALID when the key file belongs to another federation. Key files are bound to their federation by the party's public keys in the
+ * federation file and by the TLS certificate the federation CA issued; a certificate from another
+ * CA is the clearest sign of a key file from another federation (or from an earlier init), and is
+ * reported before the keys are compared.
+ */
+function partyOf(path: string, partyId: string, federation: Federation, ca: boolean | null): Party {
+  const fix = `use the key file fedstat init wrote together with ${federation.file}`;
+  if (ca === false) {
+    throw keyError(path, `it belongs to another federation: its TLS certificate was not issued by the federation CA (${federation.tls?.caFile ?? 'ca.crt'})`, fix);
+  }
+  const p = federation.parties.find((x) => x.id === partyId);
+  if (p !== undefined) return p;
+  const listed = `parties: ${federation.parties.map((x) => x.id).join(', ')}`;
+  if (ca === true) {
+    throw keyError(path, `it is for party ${JSON.stringify(partyId)}, which ${federation.file} does not list (${listed}), though this federation's CA issued its certificate`,
+      'the federation file was edited: restore the federation.json fedstat init wrote');
+  }
+  throw keyError(path, `it is for party ${JSON.stringify(partyId)}, which ${federation.file} does not list (${listed}): it belongs to another federation`, fix);
+}
+
+/**
+ * Whether the key file's TLS certificate was issued by this federation's CA; null when that cannot
+ * be told (no certificate, no CA in the federation, or one that does not parse: loadTls reports it).
+ */
+function sameCa(doc: Record<string, unknown>, federation: Federation): boolean | null {
+  const pem = doc['tlsCertificate'];
+  if (typeof pem !== 'string' || federation.tls === null) return null;
+  let certificate: X509Certificate;
+  let ca: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+    ca = new X509Certificate(readCaCertificate(federation));
+  } catch (e) {
+    if (e instanceof FedstatError) throw e; // the CA file is missing or swapped: that is the problem to report
+    return null;
+  }
+  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
 }
 
 /**

@@ -15,6 +15,22 @@ export function isDnsLabel(id: string): boolean {
   return LABEL.test(id);
 }
 
+/** The longest DNS label (RFC 1035 §2.3.4), and so the longest party id. */
+export const MAX_LABEL_LENGTH = 63;
+
+/**
+ * Why `id` is not one lowercase DNS label, as a phrase that completes "id … ", or null when it
+ * is one. Names the first rule broken: length (1 to 63), characters (a-z, 0-9, '-'), dashes inside.
+ */
+export function dnsLabelProblem(id: string): string | null {
+  if (id.length === 0) return 'is empty';
+  if (id.length > MAX_LABEL_LENGTH) return `has ${id.length} characters, more than ${MAX_LABEL_LENGTH}`;
+  const bad = /[^a-z0-9-]/u.exec(id)?.[0];
+  if (bad !== undefined) return /[A-Z]/.test(bad) ? 'has uppercase letters' : `has ${JSON.stringify(bad)}, which is not a lowercase letter, digit or dash`;
+  if (id.startsWith('-') || id.endsWith('-')) return 'may not begin or end with a dash';
+  return null;
+}
+
 /** Whether `name` is a DNS host name of lowercase LDH labels (no wildcards, no trailing dot). */
 export function isDnsName(name: string): boolean {
   return name.length <= 253 && name.split('.').every((l) => LABEL.test(l));

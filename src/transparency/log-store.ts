@@ -132,7 +132,8 @@ export class TransparencyLogStore {
    * unreadable or corrupt log (the message names the corrupt record's index), for a log that does
    * not extend its published head (missing, shorter, or other entries under its root: nothing is
    * cut or created then) and for a head file that is not this operator's head of this log;
-   * BAD_MESSAGE for a head file that holds no head; RangeError for bad options.
+   * CONFIG_INVALID for a head of another log id (the federation file changed, or another
+   * federation's log); BAD_MESSAGE for a head file that holds no head; RangeError for bad options.
    */
   static async open(file: string, options: LogStoreOptions): Promise<TransparencyLogStore> {
     // Fail on bad options before touching the disk (signing an empty head checks logId and key).
@@ -402,7 +403,8 @@ async function publishedHead(file: string, options: LogStoreOptions): Promise<Si
   const publicKey = options.secretKey.subarray(32, 64);
   for (const head of heads) {
     if (head.logId !== options.logId) {
-      throw new FedstatError('IO', `the published tree head ${headFile} names log ${head.logId}, not this federation's (${options.logId}): the log belongs to another federation (was the federation file changed?); operate a new log for this federation and keep this one, with its head, for the auditors`,
+      // The federation id is the hash of the federation file: an edited file, or another federation's log. Configuration.
+      throw new FedstatError('CONFIG_INVALID', `the published tree head ${headFile} names log ${head.logId}, not this federation's (${options.logId}): the federation file changed since this log was started, or the log belongs to another federation; use the federation.json this log was kept for (every party must hold the same one), or for a new federation operate a new log and keep this one, with its head, for the auditors`,
         { details: { file, headFile } });
     }
     if (!verifyTreeHead(head, publicKey)) {

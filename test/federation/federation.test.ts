@@ -82,7 +82,7 @@ describe('init, federation file and key files', () => {
     });
     const e = errorOf(() => loadKeyFile(other.keyFiles['cd-psb']!, init.federation));
     expect(e.code).toBe('KEY_INVALID');
-    expect(e.message).toMatch(/do not match party cd-psb/);
+    expect(e.message).toMatch(/belongs to another federation/);
   });
 
   it('refuses to overwrite an existing federation without --force', async () => {
@@ -102,8 +102,8 @@ describe('init, federation file and key files', () => {
 
   it('parses agency specs strictly', () => {
     expect(parseAgencySpec('dy-housing=[::1]:7400')).toEqual({ id: 'dy-housing', endpoint: '[::1]:7400' });
-    expect(() => parseAgencySpec('Bad_ID=127.0.0.1:1')).toThrow(/ID=HOST:PORT/);
-    expect(() => parseAgencySpec('a=127.0.0.1:99999')).toThrow(/ID=HOST:PORT/);
+    expect(() => parseAgencySpec('Bad_ID=127.0.0.1:1')).toThrow(/the agency id has uppercase letters/);
+    expect(() => parseAgencySpec('a=127.0.0.1:99999')).toThrow(/port 99999 is outside 1-65535/);
   });
 });
 

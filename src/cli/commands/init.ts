@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initFederation, parseAgencySpec, readSchemaFile } from '../../federation/init.js';
+import { initFederation, parseAgencySpec, parseEndpointOption, readSchemaFile } from '../../federation/init.js';
 import { toJson } from '../json.js';
 import { action, collect, parseIntOption } from '../run.js';
 import { renderTable } from '../table.js';
@@ -9,13 +9,13 @@ export function registerInit(program: Command): void {
     .description('create a federation: federation.json (public), the HE public key, the federation CA certificate, and one 0600 key file (keys + TLS certificate) per party in keys/')
     .requiredOption('--out <dir>', 'folder to write the federation into')
     .requiredOption('--schema <file>', 'schema JSON declaring datasets, columns, domains and bounds')
-    .requiredOption('--agency <id=host:port>', 'an agency and its gRPC endpoint (repeat for each agency)', collect)
+    .requiredOption('--agency <id=host:port>', 'an agency and its gRPC endpoint (repeat for each agency; ids are 1-63 lowercase letters, digits and inner dashes; every party its own endpoint)', collect)
     .option('--min-agencies <k>', 'fewest agencies a released result may combine', parseIntOption('--min-agencies', 1))
     .option('--min-group-size <m>', 'groups with fewer records are withheld', parseIntOption('--min-group-size', 1))
     .option('--exact-release', 'allow queries without --rho to be released exactly (after cell suppression); by default every query must be differentially private')
     .option('--no-transparency-log', 'do not require every query to be in the transparency log (agencies then answer queries without a log proof)')
     .option('--name <name>', 'federation name', 'fedstat-federation')
-    .option('--key-authority <host:port>', 'run the key authority as its own service at this endpoint (default: inside the coordinator)')
+    .option('--key-authority <host:port>', 'run the key authority as its own service at this endpoint (default: inside the coordinator)', parseEndpointOption('--key-authority'))
     .option('--force', 'replace an existing federation and all its keys')
     .option('--json', 'print the result as JSON')
     .action(action(async (opts: {
