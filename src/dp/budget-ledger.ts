@@ -86,7 +86,9 @@ type Pending =
   | { readonly kind: 'charge'; readonly dataset: string; readonly queryId: string; readonly rho: Rho; readonly at: string;
     readonly sign: LogEntrySigner | undefined; readonly resolve: (c: Charge) => void; readonly reject: (e: Error) => void }
   | { readonly kind: 'note'; readonly charge: number; readonly entry?: Uint8Array; readonly index?: number;
-    readonly resolve: () => void; readonly reject: (e: Error) => void };
+    readonly resolve: () => void; readonly reject: (e: Error) => void }
+  /** A health check: passes through the queue so it never runs beside a write. */
+  | { readonly kind: 'probe'; readonly resolve: () => void; readonly reject: (e: Error) => void };
 type ChargePending = Extract<Pending, { kind: 'charge' }>;
 type NotePending = Extract<Pending, { kind: 'note' }>;
 
@@ -246,9 +248,13 @@ export class BudgetLedger {
     return (this.#broken ?? this.#fault)?.message ?? null;
   }
 
-  /** `fault()` after checking that the path still names the opened file (for a health report). */
+  /**
+   * `fault()` after checking, in turn with the writes, that the path still names the opened file
+   * and, after a failed write, whether the file takes writes again (a rollback to what was
+   * acknowledged): a health report that also recovers once the disk is fixed.
+   */
   async check(): Promise<string | null> {
-    if (!this.#closed) await this.#checkIdentity();
+    if (!this.#closed) await new Promise<void>((resolve) => { this.#queue.push({ kind: 'probe', resolve, reject: () => { resolve(); } }); });
     return this.fault();
   }
 
@@ -352,13 +358,16 @@ export class BudgetLedger {
   async #writable(): Promise<FedstatError | null> {
     await this.#checkIdentity();
     if (this.#replaced) return this.#fault;
-    if (this.#broken !== null) {
+    if (this.#broken !== null || this.#fault !== null) {
+      // After a failure, the file must take a rollback to the acknowledged size before anything
+      // else is written (an unwritable file refuses even that, so it also probes the disk).
       try {
         await this.#handle.truncate(this.#size);
         await this.#handle.sync();
         this.#broken = null;
+        this.#fault = null;
       } catch {
-        return this.#broken;
+        return this.#broken ?? this.#fault;
       }
     }
     return null;
@@ -429,6 +438,10 @@ export class BudgetLedger {
       head = encoded.note.hash;
     };
     for (const p of batch) {
+      if (p.kind === 'probe') {
+        p.resolve();
+        continue;
+      }
       if (p.kind === 'note') {
         const done = p.entry !== undefined
           ? this.#logEntries.has(p.charge) || notes.some((n) => n.note === 'entry' && n.charge === p.charge)
