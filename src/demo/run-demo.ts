@@ -125,7 +125,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       ],
     })));
     const setupMs = performance.now() - t0;
-    const logFile = join(dir, 'federation', 'transparency.tlog');
+    const logFile = join(dir, 'federation', 'transparency.log');
     await using coordinator = await connectCoordinator({ federation: init.federation, transparencyLog: logFile });
     const federation = coordinator.federation;
     const filesOf = (dataset: string): string[] =>
