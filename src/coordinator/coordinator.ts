@@ -5,7 +5,7 @@
  * key authority decrypt only the unmasked total, and releases the rows the policy allows. It
  * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
-import { FedstatError } from '../errors.js';
+import { FedstatError, isFedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
 import { allSinks, NO_AUDIT } from '../audit/events.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
@@ -432,6 +432,8 @@ export class Coordinator implements AsyncDisposable {
     try {
       await withDeadline(this.options.keyAuthority.describe(), deadline, 'the key authority did not answer Describe');
     } catch (e) {
+      // It answered, but is not this federation's key authority (another federation file, other HE parameters): configuration.
+      if (isFedstatError(e, 'CONFIG_INVALID')) throw new FedstatError('CONFIG_INVALID', `query ${q.queryId} not sent, nothing spent: ${e.message}`, { cause: e });
       const why = e instanceof Error ? e.message : String(e);
       throw new FedstatError('UNAVAILABLE', `query ${q.queryId} not sent, nothing spent: the key authority is unreachable (${why}); start it (fedstat key-authority serve) and retry`, { cause: e });
     }

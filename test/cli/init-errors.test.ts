@@ -4,7 +4,7 @@
  * configuration and keys, 8 for local files), never "unexpected error … please report this" (1),
  * a missing party (4) or a network error (7).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,11 +54,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedstat-init-errors-'));
   schemaFile = join(dir, 'schema.json');
   writeFileSync(schemaFile, JSON.stringify(SCHEMA));
-  const ports = await freePorts(2);
+  const ports = await freePorts(3);
   const schema = parseSchema(SCHEMA, schemaFile);
   const policy = { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false };
   [fed, other] = await Promise.all([
-    initFederation({ outDir: join(dir, 'fed'), schema, policy, agencies: [{ id: 'a1', endpoint: `127.0.0.1:${ports[0]}` }, { id: 'a2', endpoint: `127.0.0.1:${ports[1]}` }] }),
+    initFederation({
+      outDir: join(dir, 'fed'), schema, policy, keyAuthorityEndpoint: `127.0.0.1:${ports[2]}`,
+      agencies: [{ id: 'a1', endpoint: `127.0.0.1:${ports[0]}` }, { id: 'a2', endpoint: `127.0.0.1:${ports[1]}` }],
+    }),
     initFederation({ outDir: join(dir, 'other'), schema, policy, agencies: [{ id: 'b1', endpoint: '127.0.0.1:7401' }, { id: 'b2', endpoint: '127.0.0.1:7402' }] }),
   ]);
 });
@@ -109,7 +112,18 @@ describe('a key file of another federation', () => {
   });
 });
 
-describe('a federation file edited at the coordinator', () => {
+/** A copy of the federation folder whose federation.json has another minGroupSize: another federation id, same keys. */
+function editedCopy(name: string): string {
+  const edited = join(dir, name);
+  cpSync(join(dir, 'fed'), edited, { recursive: true });
+  const file = join(edited, 'federation.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { policy: { minGroupSize: number } };
+  doc.policy.minGroupSize = 5;
+  writeFileSync(file, JSON.stringify(doc, null, 2));
+  return file;
+}
+
+describe('a federation file edited at one party', () => {
   let agencies: AgencyProcess[] = [];
   beforeAll(async () => {
     const csv = (n: number): string => `district,age\n${Array.from({ length: n }, (_, i) => `${i % 2 === 0 ? '锦江区' : '青羊区'},${20 + i}`).join('\n')}\n`;
@@ -123,12 +137,7 @@ describe('a federation file edited at the coordinator', () => {
   });
 
   it('is a configuration problem (exit 3) saying the files differ and what to do, not a network error (exit 7)', async () => {
-    const edited = join(dir, 'edited');
-    cpSync(join(dir, 'fed'), edited, { recursive: true });
-    const file = join(edited, 'federation.json');
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { policy: { minGroupSize: number } };
-    doc.policy.minGroupSize = 5;
-    writeFileSync(file, JSON.stringify(doc, null, 2));
+    const file = editedCopy('edited');
     const sql = 'SELECT district, COUNT(*) FROM residents GROUP BY district';
     const run = await fedstat('query', '--federation', file, sql);
     const line = oneLine(run, EXIT.CONFIG);
@@ -137,10 +146,8 @@ describe('a federation file edited at the coordinator', () => {
   });
 
   it('edited in place beside its transparency log: exit 3, saying the federation file changed', async () => {
-    const edited = join(dir, 'edited-in-place');
-    cpSync(join(dir, 'fed'), edited, { recursive: true });
-    const file = join(edited, 'federation.json');
-    const log = join(edited, 'transparency.log');
+    const file = editedCopy('edited-in-place');
+    const log = join(dir, 'edited-in-place', 'transparency.log');
     // the log as the coordinator left it after a query under the original file: one entry, its head published
     const { secretKey } = loadKeyFile(fed.keyFiles['coordinator']!, fed.federation).signing;
     const store = await TransparencyLogStore.open(log, { logId: fed.federation.id, secretKey });
@@ -148,11 +155,23 @@ describe('a federation file edited at the coordinator', () => {
     void sink.appendEntry(new Uint8Array([1, 2, 3]));
     await sink.publish();
     await store.close();
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { policy: { minGroupSize: number } };
-    doc.policy.minGroupSize = 5;
-    writeFileSync(file, JSON.stringify(doc, null, 2));
     const run = await fedstat('query', '--federation', file, '--transparency-log', log, 'SELECT COUNT(*) FROM residents');
     expect(oneLine(run, EXIT.CONFIG)).toMatch(/names log [0-9a-f]{64}, not this federation's \([0-9a-f]{64}\): the federation file changed since this log was started, or the log belongs to another federation; use the federation\.json this log was kept for/);
+  });
+
+  it('edited at the key authority: exit 3 before anything is sent, not "unreachable" (exit 7)', async () => {
+    const ka = spawn(process.execPath, [cliPath(), 'key-authority', 'serve', '--federation', editedCopy('edited-ka'), '--key', fed.keyFiles['key-authority']!, '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ka.stdout.on('data', (b: Buffer) => { if (b.toString().includes('listening')) resolve(); });
+        ka.once('exit', (code) => reject(new Error(`key authority exited with ${code}`)));
+      });
+      const run = await fedstat('query', '--federation', fed.federationFile, 'SELECT COUNT(*) FROM residents');
+      expect(oneLine(run, EXIT.CONFIG)).toMatch(/not sent, nothing spent: the key authority at 127\.0\.0\.1:\d+ loaded another federation file \(federation ids differ\)/);
+    } finally {
+      ka.kill('SIGTERM');
+    }
   });
 });
 
