@@ -1,6 +1,6 @@
 /**
  * The key authority's decryption, in a federation with a transparency log: the request carries
- * the query's log proof against the current head (everything so far made durable first) and a
+ * the query's log proof against the current head (everything so far made durable and published first) and a
  * consistency proof from the head the key authority reports, rebuilt when its head moved on
  * meanwhile (STALE_HEAD). Its signed entries — the decryption, or its refusal — are appended.
  */
@@ -13,8 +13,7 @@ export async function loggedDecryption(ka: KeyAuthority, kaId: string, request: 
   for (let attempt = 0; ; attempt++) {
     let logProof;
     if (queryLog !== null) {
-      await queryLog.flush();
-      logProof = queryLog.proofFor((await ka.describe()).logHead?.size ?? 0, `key authority ${kaId}`);
+      logProof = await queryLog.proofFor((await ka.describe()).logHead?.size ?? 0, `key authority ${kaId}`);
     }
     try {
       const answer = await ka.decrypt(logProof === undefined ? request : { ...request, logProof });

@@ -52,9 +52,12 @@ export class QueryLog {
 
   /**
    * The proof for a recipient whose last accepted head has `from` entries (BAD_MESSAGE if the log
-   * is shorter), with receipts for the `logged` entries it reported unlogged.
+   * is shorter), with receipts for the `logged` entries it reported unlogged. The head is
+   * published first, so that the heads parties hold are published ones (bar entries another
+   * query appends in between), which the operator checks the log against when it reopens it.
    */
-  proofFor(from: number, recipient: string, logged: readonly { leafHash: Uint8Array; index: number }[] = []): QueryLogProof {
+  async proofFor(from: number, recipient: string, logged: readonly { leafHash: Uint8Array; index: number }[] = []): Promise<QueryLogProof> {
+    await this.#sink.publish();
     return buildQueryLogProof(this.#sink.store, this.#index, this.#entry, from, recipient, logged);
   }
 

@@ -20,7 +20,7 @@ import { presetByName } from '../he/presets.js';
 import { createCertificateAuthority, issuePartyCertificate } from '../tls/certificate.js';
 import { dnsLabelProblem, MAX_LABEL_LENGTH } from '../tls/names.js';
 import { checkEndpoint, ENDPOINT_EXAMPLE, type CheckedEndpoint } from './endpoint.js';
-import { configError, parseSchema, type Schema } from './schema.js';
+import { parseSchemaText, type Schema } from './schema.js';
 import { FEDERATION_FORMAT, loadFederation, type Federation, type FederationDocument, type Policy } from './federation.js';
 import { generatePartySecrets, writeKeyFile, writeSecretFile, type PartySecrets } from './key-file.js';
 
@@ -119,13 +119,7 @@ export function readSchemaFile(file: string): Schema {
   } catch (e) {
     throw new FedstatError('IO', `cannot read schema file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --schema`, { cause: e });
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw configError({ file, path: '' }, `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
-  }
-  return parseSchema(raw, file);
+  return parseSchemaText(text, file);
 }
 
 export async function initFederation(options: InitOptions): Promise<InitResult> {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FedstatError, describeError } from '../errors.js';
-import { parseSchema } from '../federation/schema.js';
+import { parseSchemaText } from '../federation/schema.js';
 import type { Schema } from '../federation/schema.js';
 import { packageRoot } from '../util/package-root.js';
 import { bindToSchema, datasetSource } from './datasets.js';
@@ -68,7 +68,7 @@ export async function loadScenario(name: string): Promise<LoadedScenario> {
   }
   const schemaPath = join(dir, scenario.schemaFile);
   const schemaText = await readText(schemaPath);
-  const schema = parseSchema(parseJson(schemaText, schemaPath), schemaPath);
+  const schema = parseSchemaText(schemaText, schemaPath);
   for (const agency of scenarioAgencies(scenario)) {
     const { dataset, kind } = agency.department;
     const ds = Object.hasOwn(schema.datasets, dataset) ? schema.datasets[dataset] : undefined;

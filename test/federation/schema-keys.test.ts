@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFederation } from '../../src/federation/federation.js';
-import { initFederation, parseAgencySpec, type InitResult } from '../../src/federation/init.js';
+import { initFederation, parseAgencySpec, readSchemaFile, type InitResult } from '../../src/federation/init.js';
 import { parseSchema, parseSchemaText } from '../../src/federation/schema.js';
 import { fedstatErrorOf as errorOf } from '../helpers/fedstat-error.js';
 import { TEST_SCHEMA } from '../helpers/test-federation.js';
@@ -104,5 +104,18 @@ describe('the schema embedded in federation.json', () => {
     const file = edited((t) => t.replace('"maxRows":', '"maxrows":'));
     expect(errorOf(() => loadFederation(file)).message)
       .toBe(`${file}: schema.datasets.residents.maxrows: unknown key "maxrows"; did you mean maxRows? (keys here: columns, maxRows)`);
+  });
+});
+
+describe('the schema file given to init', () => {
+  it('is read strictly: a duplicate column is refused with its path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedstat-schema-file-'));
+    try {
+      const file = join(dir, 'schema.json');
+      writeFileSync(file, `{"datasets": {"p": {"columns": {"a": ${COL}, "a": ${CAT}}}}}`);
+      expect(errorOf(() => readSchemaFile(file)).message).toContain(`${file}: datasets.p.columns.a: duplicate key "a"`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
