@@ -22,6 +22,7 @@ import { loadKeyFile } from '../../src/federation/key-file.js';
 import { openEntry } from '../../src/transparency/log-entry.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { hashLeaf } from '../../src/transparency/merkle-hash.js';
+import { runCli, type CliRun } from '../helpers/run-cli.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 
 const SQL = 'SELECT district, COUNT(*) AS n FROM residents GROUP BY district';
@@ -57,22 +58,11 @@ async function coordinator(): Promise<Coordinator> {
   throw new Error('the agencies do not all answer Describe');
 }
 
-async function fedstat(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
-    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
-
 /** The auditor's verdict with every agency's ledger reconciled (`fedstat audit verify --ledger`). */
-async function audit(): Promise<{ code: number; out: string; err: string }> {
+async function audit(): Promise<CliRun> {
   const ledgers = tf.ids.flatMap((id) => ['--ledger', `${id}=${ledger(id)}`]);
   const witnesses = tf.ids.filter((id) => existsSync(witness(id))).flatMap((id) => ['--since', witness(id)]);
-  return fedstat('audit', 'verify', log, '--federation', tf.federationFile, ...witnesses, ...ledgers);
+  return runCli(['audit', 'verify', log, '--federation', tf.federationFile, ...witnesses, ...ledgers]);
 }
 
 /** Budget entries in the log: `${agency} ${queryId}` for each. */

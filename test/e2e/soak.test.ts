@@ -9,16 +9,16 @@
  * FEDSTAT_SOAK_QUERIES (default 12; the issue's long form is 200) and FEDSTAT_SOAK_SEED
  * (printed when a run fails) reproduce a run.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectCoordinator, defaultTransparencyLog } from '../../src/coordinator/connect.js';
 import type { Coordinator, QueryResult } from '../../src/coordinator/coordinator.js';
-import { cliPath, startAgencyProcess, type AgencyProcess } from '../../src/demo/agency-processes.js';
+import { startAgencyProcess, type AgencyProcess } from '../../src/demo/agency-processes.js';
 import { compareRows, referenceRows } from '../../src/demo/reference.js';
 import { FedstatError } from '../../src/errors.js';
 import { datasetSchemaOf } from '../../src/federation/federation.js';
+import { runCli } from '../helpers/run-cli.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 
 const QUERIES = Number(process.env['FEDSTAT_SOAK_QUERIES'] ?? 12);
@@ -37,17 +37,6 @@ afterAll(async () => {
 function schedule(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 2 ** 32; };
-}
-
-async function run(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
-    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
-  });
 }
 
 describe(`soak: ${QUERIES} queries with random agency kills and restarts (seed ${SEED})`, () => {
@@ -134,7 +123,7 @@ describe(`soak: ${QUERIES} queries with random agency kills and restarts (seed $
     }
     expect(outcomes.released, JSON.stringify(outcomes)).toBeGreaterThan(0);
     const log = defaultTransparencyLog(f.federationFile);
-    const verdict = await run(['audit', 'verify', log, '--federation', f.federationFile,
+    const verdict = await runCli(['audit', 'verify', log, '--federation', f.federationFile,
       ...f.ids.flatMap((id) => [...existsSync(witness(id)) ? ['--since', witness(id)] : [], '--ledger', `${id}=${ledger(id)}`])]);
     expect(verdict.err, `seed ${SEED}`).toBe('');
     expect(verdict.code, `seed ${SEED}: ${verdict.out}`).toBe(0);
