@@ -121,6 +121,8 @@ describe(`soak: ${QUERIES} queries with random agency kills and restarts (seed $
     } finally {
       await coordinator.close();
     }
+    // One line for whoever runs the long form: what the schedule did.
+    process.stderr.write(`soak (seed ${SEED}): ${JSON.stringify(outcomes)}\n`);
     expect(outcomes.released, JSON.stringify(outcomes)).toBeGreaterThan(0);
     const log = defaultTransparencyLog(f.federationFile);
     const verdict = await runCli(['audit', 'verify', log, '--federation', f.federationFile,
