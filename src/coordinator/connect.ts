@@ -40,6 +40,10 @@ export interface ConnectOptions {
   readonly transparencyLog?: string | false;
   /** Plain TCP instead of mTLS; refused unless every endpoint is a loopback address. */
   readonly insecure?: boolean;
+  /** Deadline of every Describe call, to the agencies and to a remote key authority (default 5 s). */
+  readonly describeDeadlineMs?: number;
+  /** Deadline of every Decrypt call to a remote key authority (default KEY_AUTHORITY_DEADLINE_MS, 60 s). */
+  readonly keyAuthorityDeadlineMs?: number;
 }
 
 export function defaultKeyFile(federationFile: string, party: string): string {
@@ -61,7 +65,11 @@ async function openKeyAuthority(
   const ka = partyOfRole(federation, 'key-authority');
   if (ka.endpoint !== null) {
     const endpointHost = parseEndpoint(ka.endpoint)?.host ?? '';
-    return new GrpcKeyAuthority(federation, ka.endpoint, channelCredentials(federation, secrets, { insecure, endpointHost }), channelOptionsFor(ka.id), { params });
+    return new GrpcKeyAuthority(federation, ka.endpoint, channelCredentials(federation, secrets, { insecure, endpointHost }), channelOptionsFor(ka.id), {
+      params,
+      ...(options.keyAuthorityDeadlineMs === undefined ? {} : { deadlineMs: options.keyAuthorityDeadlineMs }),
+      ...(options.describeDeadlineMs === undefined ? {} : { describeDeadlineMs: options.describeDeadlineMs }),
+    });
   }
   const kaKeyFile = options.keyAuthorityKeyFile ?? defaultKeyFile(federation.file, 'key-authority');
   if (!existsSync(kaKeyFile)) {
@@ -106,6 +114,7 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   try {
     return await Coordinator.create({
       federation, secrets, keyAuthority, links, params,
+      ...(options.describeDeadlineMs === undefined ? {} : { describeDeadlineMs: options.describeDeadlineMs }),
       ...(options.audit === undefined ? {} : { audit: options.audit }),
       ...(log === undefined ? {} : { transparencyLog: log }),
     });

@@ -12,6 +12,7 @@ import { readCaCertificate, type Federation } from '../federation/federation.js'
 import type { PartySecrets } from '../federation/key-file.js';
 import { assertInsecureAllowed } from '../tls/loopback.js';
 import { peerCertificatePartyId } from '../tls/verify.js';
+import { closableCredentials } from './closable-credentials.js';
 
 /** What one party needs for mTLS: the federation CA and its own certificate and key (all PEM). */
 export interface TlsMaterial {
@@ -83,12 +84,16 @@ function checkPartyIdentity(expected: string, certificate: PeerCertificate): Err
   return undefined;
 }
 
-/** Channel credentials presenting this party's certificate and trusting only the federation CA. */
+/**
+ * Channel credentials presenting this party's certificate and trusting only the federation CA. A
+ * TLS handshake with a hung server never keeps the process alive and ends when the channel closes
+ * (closable-credentials.ts).
+ */
 export function channelCredentialsFrom(material: TlsMaterial): ChannelCredentials {
-  return ChannelCredentials.createSsl(
+  return closableCredentials(ChannelCredentials.createSsl(
     Buffer.from(material.caPem), Buffer.from(material.privateKeyPem), Buffer.from(material.certificatePem),
     { checkServerIdentity: checkPartyIdentity },
-  );
+  ));
 }
 
 /**
@@ -98,7 +103,7 @@ export function channelCredentialsFrom(material: TlsMaterial): ChannelCredential
 export function channelCredentials(federation: Federation, secrets: PartySecrets, options: ChannelSecurityOptions): ChannelCredentials {
   if (options.insecure) {
     assertInsecureAllowed(options.endpointHost, `link from ${secrets.party} to ${options.endpointHost}`);
-    return ChannelCredentials.createInsecure();
+    return closableCredentials(ChannelCredentials.createInsecure());
   }
   return channelCredentialsFrom(tlsMaterial(federation, secrets));
 }

@@ -20,14 +20,19 @@ import { fromServiceError } from './status.js';
 import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
 import type { SignedTreeHead } from '../transparency/tree-head.js';
 
+/** Default deadline of a Describe call: it does no work, so a peer that takes longer is hung. */
+const DESCRIBE_DEADLINE_MS = 5_000;
+
 /** The key authority logs one decryption entry per answer; a little room, no more. */
 const MAX_ANSWER_LOG_ENTRIES = 4;
 
 type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError | null, res?: unknown) => void) => void;
 
 export interface GrpcKeyAuthorityOptions {
-  /** Deadline of every call in ms; default KEY_AUTHORITY_DEADLINE_MS (60 s). */
+  /** Deadline of every Decrypt call in ms; default KEY_AUTHORITY_DEADLINE_MS (60 s). */
   readonly deadlineMs?: number;
+  /** Deadline of every Describe call in ms; default the smaller of `deadlineMs` and 5 s. */
+  readonly describeDeadlineMs?: number;
   /**
    * The federation's HE parameters if the caller holds them already (they stay the caller's:
    * close() does not dispose them); otherwise built from the federation's preset on first use.
@@ -56,6 +61,7 @@ export class GrpcKeyAuthority implements KeyAuthority {
   readonly #partyId: string;
   readonly #signingKey: Uint8Array;
   readonly #deadlineMs: number;
+  readonly #describeDeadlineMs: number;
   readonly #ownsParams: boolean;
   readonly #connected: Promise<Connected>;
   #closed = false;
@@ -70,12 +76,15 @@ export class GrpcKeyAuthority implements KeyAuthority {
   ) {
     const deadlineMs = options.deadlineMs ?? KEY_AUTHORITY_DEADLINE_MS;
     if (!Number.isSafeInteger(deadlineMs) || deadlineMs < 1) throw new RangeError('GrpcKeyAuthority: deadlineMs must be a positive integer');
+    const describeDeadlineMs = options.describeDeadlineMs ?? Math.min(deadlineMs, DESCRIBE_DEADLINE_MS);
+    if (!Number.isSafeInteger(describeDeadlineMs) || describeDeadlineMs < 1) throw new RangeError('GrpcKeyAuthority: describeDeadlineMs must be a positive integer');
     const ka = partyOfRole(federation, 'key-authority');
     this.#federation = federation;
     this.#endpoint = endpoint;
     this.#partyId = ka.id;
     this.#signingKey = ka.signingKey;
     this.#deadlineMs = deadlineMs;
+    this.#describeDeadlineMs = describeDeadlineMs;
     this.#ownsParams = options.params === undefined;
     const given = options.params;
     this.#connected = (async () => {
@@ -87,13 +96,15 @@ export class GrpcKeyAuthority implements KeyAuthority {
     this.#connected.catch(() => undefined); // surfaced by the first call
   }
 
+  /** One call with its deadline; when the deadline passes grpc-js cancels the call (RST_STREAM). */
   async #call(method: 'Describe' | 'Decrypt', req: object): Promise<{ res: unknown; params: HeParams }> {
+    const deadline = Date.now() + (method === 'Describe' ? this.#describeDeadlineMs : this.#deadlineMs);
     if (this.#closed) throw new FedstatError('UNAVAILABLE', `the link to key authority ${this.#partyId} is closed`);
     const { client, params } = await this.#connected;
     const fn = (client as unknown as Record<string, Unary>)[method];
     if (fn === undefined) throw new FedstatError('INTERNAL', `no method ${method}`);
     const res = await new Promise<unknown>((resolve, reject) => {
-      fn.call(client, req, { deadline: new Date(Date.now() + this.#deadlineMs) }, (err, r) => {
+      fn.call(client, req, { deadline: new Date(deadline) }, (err, r) => {
         if (err !== null) reject(fromServiceError(err, `key authority ${this.#partyId}`, this.#endpoint));
         else resolve(r);
       });

@@ -102,10 +102,16 @@ export function registerAgency(program: Command): void {
         }
         process.stdout.write(`agency ${node.agency.id} serving ${datasets.join(', ')} on port ${node.port} (Ctrl-C to stop)\n`);
       }
+      // The first SIGINT/SIGTERM stops gracefully (calls in flight get SHUTDOWN_GRACE_MS, then every
+      // connection is closed, a hung coordinator's too); a second one kills at once.
       await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       });
       await node.close();
       if (json) process.stdout.write(`${toJson({ event: 'stopped', agency: node.agency.id }, 0)}\n`);

@@ -7,8 +7,12 @@ import type { CellValue } from '../../coordinator/release.js';
 import { parseDelta } from '../../dp/privacy-parameters.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
+import { armExitGuard } from '../exit-guard.js';
 import { action, parseIntOption } from '../run.js';
 import { formatInteger, formatMs, formatNumber, renderTable } from '../table.js';
+
+/** Longest wait for a Describe answer (it does no work: a peer that takes longer is hung). */
+const DESCRIBE_DEADLINE_MS = 5_000;
 
 /** The `query --json` document. */
 export function queryJson(r: QueryResult): unknown {
@@ -101,7 +105,7 @@ export function registerQuery(program: Command): void {
     .requiredOption('--federation <file>', 'federation.json')
     .option('--key <file>', 'coordinator key file (default: keys/coordinator.key beside the federation file)')
     .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
-    .option('--deadline <ms>', 'time allowed for every agency to answer', parseIntOption('--deadline', 1), 30_000)
+    .option('--deadline <ms>', 'time allowed for each remote step: every agency\'s answer in each round and the key authority\'s decryption; asking who serves what (also for --dry-run) waits at most the smaller of this and 5 s', parseIntOption('--deadline', 1), 30_000)
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
     .option('--rho <rho>', 'release with differential privacy: the zCDP budget (e.g. 0.05) this query spends at every agency')
     .option('--delta <delta>', 'delta for the (epsilon, delta) shown beside rho (display only)', '1e-9')
@@ -112,45 +116,58 @@ export function registerQuery(program: Command): void {
     .option('--transparency-log <file>', 'operate this transparency log (created if missing; default when the federation requires one: transparency.log beside the federation file): the query, the agencies\' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)')
     .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
     .option('--json', 'print the result as JSON')
-    .action(action(async (sql: string, opts: {
-      federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; threshold?: number;
-      insecure?: boolean; auditLog?: string; transparencyLog?: string; explain?: boolean; json?: boolean; rho?: string; delta: string; dryRun?: boolean;
-    }) => {
-      const json = opts.json === true;
-      const privacy = opts.rho === undefined ? undefined : { rho: opts.rho, delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }) };
-      await using coordinator = await connectCoordinator({
-        federation: opts.federation,
-        ...(opts.key === undefined ? {} : { keyFile: opts.key }),
-        ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
-        ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
-        // --explain and --dry-run ask nothing and log nothing: the log is neither opened nor locked.
-        ...(opts.explain === true || opts.dryRun === true ? { transparencyLog: false as const }
-          : opts.transparencyLog === undefined ? {} : { transparencyLog: opts.transparencyLog }),
-        insecure: opts.insecure === true,
-      });
-      if (opts.explain === true) {
-        const x = coordinator.explain(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
-        process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n`);
-        return;
+    .action(action(async (sql: string, opts: QueryCliOptions, cmd: Command) => {
+      try {
+        await runQuery(sql, opts);
+      } finally {
+        armExitGuard({ verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose === true });
       }
-      if (opts.dryRun === true) {
-        const x = await coordinator.dryRun(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
-        process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n${renderPrediction(x.prediction)}\n`);
-        return;
-      }
-      const bar = progressBar('query', { json });
-      const result = await coordinator.query(sql, {
-        ...(privacy === undefined ? {} : { privacy }),
-        deadlineMs: opts.deadline,
-        requireAll: opts.requireAll === true,
-        ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
-        onProgress: (e) => {
-          if (e.phase === 'answered' || e.phase === 'failed') bar.update(e.done, e.total, e.agency);
-          if (e.phase === 'unmasking') bar.update(1, 1, 'unmasking');
-          if (e.phase === 'decrypting') bar.update(1, 1, 'decrypting');
-        },
-      });
-      bar.done();
-      process.stdout.write(json ? `${toJson(queryJson(result))}\n` : `${renderResult(result)}\n`);
     }));
+}
+
+interface QueryCliOptions {
+  federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; threshold?: number;
+  insecure?: boolean; auditLog?: string; transparencyLog?: string; explain?: boolean; json?: boolean; rho?: string; delta: string; dryRun?: boolean;
+}
+
+/** The query command; everything it opens is closed when it returns or throws. */
+async function runQuery(sql: string, opts: QueryCliOptions): Promise<void> {
+  const json = opts.json === true;
+  const privacy = opts.rho === undefined ? undefined : { rho: opts.rho, delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }) };
+  await using coordinator = await connectCoordinator({
+    federation: opts.federation,
+    ...(opts.key === undefined ? {} : { keyFile: opts.key }),
+    ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
+    ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
+    // --explain and --dry-run ask nothing and log nothing: the log is neither opened nor locked.
+    ...(opts.explain === true || opts.dryRun === true ? { transparencyLog: false as const }
+      : opts.transparencyLog === undefined ? {} : { transparencyLog: opts.transparencyLog }),
+    insecure: opts.insecure === true,
+    describeDeadlineMs: Math.min(opts.deadline, DESCRIBE_DEADLINE_MS),
+    keyAuthorityDeadlineMs: opts.deadline,
+  });
+  if (opts.explain === true) {
+    const x = coordinator.explain(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
+    process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n`);
+    return;
+  }
+  if (opts.dryRun === true) {
+    const x = await coordinator.dryRun(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
+    process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n${renderPrediction(x.prediction)}\n`);
+    return;
+  }
+  const bar = progressBar('query', { json });
+  const result = await coordinator.query(sql, {
+    ...(privacy === undefined ? {} : { privacy }),
+    deadlineMs: opts.deadline,
+    requireAll: opts.requireAll === true,
+    ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
+    onProgress: (e) => {
+      if (e.phase === 'answered' || e.phase === 'failed') bar.update(e.done, e.total, e.agency);
+      if (e.phase === 'unmasking') bar.update(1, 1, 'unmasking');
+      if (e.phase === 'decrypting') bar.update(1, 1, 'decrypting');
+    },
+  });
+  bar.done();
+  process.stdout.write(json ? `${toJson(queryJson(result))}\n` : `${renderResult(result)}\n`);
 }
