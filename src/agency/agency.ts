@@ -283,10 +283,20 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     }));
   }
 
+  // Answers still running when the agency closes use SEAL objects, the ledger and the store:
+  // close waits for them (a server that stops cancels the call, not the work behind it).
+  const running = new Set<Promise<unknown>>();
+  const tracked = <T>(work: Promise<T>): Promise<T> => {
+    running.add(work);
+    work.then(() => running.delete(work), () => running.delete(work));
+    return work;
+  };
+
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     if (refill !== undefined) clearTimeout(refill);
+    await Promise.allSettled([...running]);
     encryptor[Symbol.dispose]();
     params[Symbol.dispose]();
     await options.ledger?.close();
@@ -299,7 +309,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
       agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await served(), budgets: budgets(), logHead: witness.head ?? null,
       unloggedEntries: options.ledger === undefined || !logged ? [] : unloggedEntries(options.ledger), ledgerFault: await options.ledger?.check() ?? null,
     }),
-    answer: (q, p) => typed(() => answer(q, p)),
+    answer: (q, p) => tracked(typed(() => answer(q, p))),
     unmask: (r) => typed(() => Promise.resolve(unmask(r))),
     close,
     [Symbol.asyncDispose]: close,

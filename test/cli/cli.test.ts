@@ -188,6 +188,7 @@ describe('fedstat CLI', () => {
       expect(budget.code).toBe(0);
       const b = JSON.parse(budget.stdout) as { agencies: { agency: string; budgets: { dataset: string; spent: string; remaining: string; charges: number }[] }[] };
       expect(b.agencies.map((a) => [a.agency, a.budgets])).toEqual(['a', 'b', 'c'].map((id) => [id, [{ dataset: 'residents', budget: '0.5', spent: '0.3', remaining: '0.2', charges: 2 }]]));
+      expect(JSON.parse(budget.stdout)).toMatchObject({ agencies: ['a', 'b', 'c'].map((agency) => ({ agency, ledgerFault: null })) });
       const table = await fedstat('budget', '--federation', feddp);
       expect(table.stdout).toMatch(/agency\s+dataset\s+budget rho\s+spent\s+remaining\s+queries/);
 

@@ -205,5 +205,10 @@ describe('every budget charge reaches the transparency log', () => {
     } finally {
       await c.close();
     }
+    // `fedstat budget` shows the fault, in its table and in --json.
+    const table = await runCli(['budget', '--federation', tf.federationFile]);
+    expect(table.out).toMatch(/fault: agency agency-1 cannot charge its budget: budget ledger .* was removed while the agency was running/);
+    const json = JSON.parse((await runCli(['budget', '--federation', tf.federationFile, '--json'])).out) as { agencies: { agency: string; ledgerFault: string | null }[] };
+    expect(json.agencies.map((a) => [a.agency, a.ledgerFault !== null])).toEqual([['agency-1', true], ['agency-2', false], ['agency-3', false]]);
   }, 60_000);
 });

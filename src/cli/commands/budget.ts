@@ -43,6 +43,9 @@ async function runBudget(opts: BudgetCliOptions): Promise<void> {
     agency: d.agencyId,
     datasets: d.datasets,
     budgets: d.budgets.map((b) => ({ dataset: b.dataset, budget: show(b.budget), spent: show(b.spent), remaining: show(b.remaining), charges: b.charges })),
+    // Charges whose log entries the agency holds until a receipt: normally its latest one.
+    unloggedCharges: (d.unloggedEntries ?? []).length,
+    ledgerFault: d.ledgerFault ?? null,
   })).sort((a, b) => a.agency.localeCompare(b.agency));
   if (opts.json === true) {
     process.stdout.write(`${toJson({ agencies, unreachable: failed })}\n`);
@@ -54,5 +57,8 @@ async function runBudget(opts: BudgetCliOptions): Promise<void> {
     return [...budgeted, ...without];
   });
   process.stdout.write(`${renderTable(['agency', 'dataset', 'budget rho', 'spent', 'remaining', 'queries'], rows, ['left', 'left', 'right', 'right', 'right', 'right'])}\n`);
+  for (const a of agencies) {
+    if (a.ledgerFault !== null) process.stdout.write(`fault: agency ${a.agency} cannot charge its budget: ${a.ledgerFault}\n`);
+  }
   for (const f of failed) process.stdout.write(`warning: agency ${f.id} did not answer: ${f.reason}\n`);
 }
