@@ -92,9 +92,11 @@ export function checkPlausible(policy: Policy, q: PlausibilityInput): void {
   const why = missing.map((f) => `${f.id} (${f.reason})`).join('; ');
   const needed = Math.max(policy.minAgencies, q.mode === 'encrypted' ? q.threshold : 0);
   const willAnswer = q.serving - q.refusing.length;
-  const code = q.refusing.length > 0 ? 'POLICY_REFUSED' : 'UNAVAILABLE';
+  // As checkQuorum decides after round 1: too few for the threshold alone is a matter of
+  // availability (retry when more are up); refusals, minAgencies and --require-all are policy.
+  const code = q.refusing.length > 0 || willAnswer < policy.minAgencies ? 'POLICY_REFUSED' : 'UNAVAILABLE';
   if (q.requireAll && missing.length > 0) {
-    throw new FedstatError(code, `query ${q.queryId} not sent, nothing spent: --require-all, but ${why}`, { details: { queryId: q.queryId, failed: missing } });
+    throw new FedstatError('POLICY_REFUSED', `query ${q.queryId} not sent, nothing spent: --require-all, but ${why}`, { details: { queryId: q.queryId, failed: missing } });
   }
   if (willAnswer < needed) {
     throw new FedstatError(code,
