@@ -36,15 +36,12 @@
  * fresh noise would leak more than the one charge recorded. A caller that retries a lost answer
  * looks the charge up with `find` and resends the answer it kept, not a new one.
  */
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { FedstatError } from '../errors.js';
-import { acquireFileLock } from '../util/file-lock.js';
-import { syncDir, writeAll } from '../util/durable-file.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { encodeCharge, encodeNote, MAX_NAME, MAX_NOTE_ENTRY_BYTES, type LedgerEntry, type LedgerNote } from './budget-record.js';
 import { formatRho, parseRho, rhoAdd, rhoCompare, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
-import { replayLedger } from './budget-replay.js';
+import type { Replayed } from './budget-replay.js';
+import { LedgerFile } from './ledger-file.js';
 
 export type { LedgerEntry } from './budget-record.js';
 /** An acknowledged (durable) charge. */
@@ -94,7 +91,6 @@ type NotePending = Extract<Pending, { kind: 'note' }>;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const key = (dataset: string, queryId: string): string => JSON.stringify([dataset, queryId]);
-const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String(e);
 
 function toRho(value: string | Rho, what: string, code: 'CONFIG_INVALID' | 'QUERY_INVALID'): Rho {
   const r = typeof value === 'string' ? parseRho(value) : parseRho(`${value.num}/${value.den}`);
@@ -111,30 +107,18 @@ export class BudgetLedger {
   /** Charge seq → its signed log entry, and → the log index it was proven at. */
   readonly #logEntries = new Map<number, Uint8Array>();
   readonly #logged = new Map<number, number>();
-  readonly #handle: FileHandle;
-  readonly #identity: { dev: number; ino: number };
-  readonly #unlock: () => Promise<void>;
-  #size: number;
+  readonly #disk: LedgerFile;
   #head: string;
   readonly #queue: GroupCommit<Pending>;
-  /** Set when a rollback failed: the file's state is unknown until a rollback succeeds. */
-  #broken: FedstatError | null = null;
-  /** The last write's failure, until a write succeeds (or for good when the file was replaced). */
-  #fault: FedstatError | null = null;
-  #replaced = false;
   #closed = false;
 
-  private constructor(file: string, budgets: ReadonlyMap<string, Rho>, handle: FileHandle, identity: { dev: number; ino: number },
-    unlock: () => Promise<void>, replayed: { entries: LedgerEntry[]; notes: LedgerNote[]; head: string; size: number }) {
-    this.file = file;
-    this.#queue = new GroupCommit((batch) => this.#commit(batch), `budget ledger ${file}`);
+  private constructor(disk: LedgerFile, budgets: ReadonlyMap<string, Rho>, replayed: Replayed) {
+    this.file = disk.path;
+    this.#queue = new GroupCommit((batch) => this.#commit(batch), `budget ledger ${disk.path}`);
     this.#budgets = budgets;
-    this.#handle = handle;
-    this.#identity = identity;
-    this.#unlock = unlock;
+    this.#disk = disk;
     this.#entries = replayed.entries;
     this.#head = replayed.head;
-    this.#size = replayed.size;
     this.#byKey = new Map(replayed.entries.map((e) => [key(e.dataset, e.queryId), e]));
     for (const e of replayed.entries) this.#spent.set(e.dataset, rhoAdd(this.#spent.get(e.dataset) ?? RHO_ZERO, e.rho));
     for (const n of replayed.notes) this.#applyNote(n);
@@ -150,24 +134,8 @@ export class BudgetLedger {
     for (const [dataset, value] of Object.entries(options.budgets)) {
       budgets.set(dataset, toRho(value, `the budget for dataset ${dataset}`, 'CONFIG_INVALID'));
     }
-    const unlock = await acquireFileLock(`${file}.lock`, 'budget ledger');
-    let handle: FileHandle | null = null;
-    try {
-      const existed = await fs.stat(file).then((s) => s, () => null);
-      if (existed !== null && (existed.mode & 0o077) !== 0) {
-        throw new FedstatError('IO', `budget ledger ${file} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`);
-      }
-      handle = await fs.open(file, 'a+', 0o600);
-      const replayed = await replayLedger(file, handle);
-      if (existed === null) await syncDir(file);
-      const { dev, ino } = await handle.stat();
-      return new BudgetLedger(file, budgets, handle, { dev, ino }, unlock, replayed);
-    } catch (e) {
-      await handle?.close();
-      await unlock();
-      if (e instanceof FedstatError) throw e;
-      throw new FedstatError('IO', `cannot open budget ledger ${file}: ${errno(e)}; check the path and its permissions`, { cause: e });
-    }
+    const { file: disk, replayed } = await LedgerFile.open(file);
+    return new BudgetLedger(disk, budgets, replayed);
   }
 
   /**
@@ -245,7 +213,7 @@ export class BudgetLedger {
    * one succeeds), or the file removed or replaced under the running agency (until a restart).
    */
   fault(): string | null {
-    return (this.#broken ?? this.#fault)?.message ?? null;
+    return this.#disk.fault();
   }
 
   /**
@@ -307,8 +275,7 @@ export class BudgetLedger {
     if (this.#closed) return;
     this.#closed = true;
     await this.#queue.drained();
-    await this.#handle.close();
-    await this.#unlock();
+    await this.#disk.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -351,39 +318,8 @@ export class BudgetLedger {
     return null;
   }
 
-  /**
-   * Null when the ledger may write: its path still names the opened file and no earlier failure
-   * left the file in an unknown state (a failed rollback is retried here first).
-   */
-  async #writable(): Promise<FedstatError | null> {
-    await this.#checkIdentity();
-    if (this.#replaced) return this.#fault;
-    if (this.#broken !== null || this.#fault !== null) {
-      // After a failure, the file must take a rollback to the acknowledged size before anything
-      // else is written (an unwritable file refuses even that, so it also probes the disk).
-      try {
-        await this.#handle.truncate(this.#size);
-        await this.#handle.sync();
-        this.#broken = null;
-        this.#fault = null;
-      } catch {
-        return this.#broken ?? this.#fault;
-      }
-    }
-    return null;
-  }
-
-  /** Marks the ledger replaced (for good: its state now lives only in this process) when its path no longer names the opened file. */
-  async #checkIdentity(): Promise<void> {
-    if (this.#replaced) return;
-    const onDisk = await fs.stat(this.file).catch(() => null);
-    if (onDisk !== null && onDisk.ino === this.#identity.ino && onDisk.dev === this.#identity.dev) return;
-    this.#replaced = true;
-    this.#fault = new FedstatError('IO', `budget ledger ${this.file} was ${onDisk === null ? 'removed' : 'replaced'} while the agency was running, so new charges would be lost; nothing was charged: put the original file back at that path (or restore it from a backup) and restart the agency`);
-  }
-
   async #commit(batch: Pending[]): Promise<void> {
-    const blocked = await this.#writable();
+    const blocked = await this.#disk.writable();
     if (blocked !== null) {
       for (const p of batch) p.reject(blocked);
       return;
@@ -392,22 +328,11 @@ export class BudgetLedger {
     if (plan.lines.length === 0) return;
     const bytes = Buffer.from(plan.lines.map((l) => `${l}\n`).join(''), 'utf8');
     try {
-      await writeAll(this.#handle, bytes);
-      await this.#handle.sync();
+      await this.#disk.append(bytes);
     } catch (e) {
-      const failed = new FedstatError('IO', `writing budget ledger ${this.file} failed (${errno(e)}); nothing was charged, fix the disk and retry (the agency retries with the next query)`, { cause: e });
-      this.#fault = failed;
-      try {
-        await this.#handle.truncate(this.#size);
-        await this.#handle.sync();
-      } catch (e2) {
-        this.#broken = new FedstatError('IO', `budget ledger ${this.file} is in an unknown state after a failed write (${errno(e2)}); fix the disk (the next charge retries the rollback) or restart the agency (reopening counts every complete record)`, { cause: e2 });
-      }
-      for (const p of plan.accepted) p.reject(failed);
+      for (const p of plan.accepted) p.reject(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    this.#fault = null;
-    this.#size += bytes.length;
     this.#head = plan.head;
     for (const [dataset, total] of plan.spent) this.#spent.set(dataset, total);
     for (const n of plan.notes) this.#applyNote(n);

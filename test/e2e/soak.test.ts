@@ -6,7 +6,7 @@
  * agency's ledger reconciles with the log, no charge is unlogged, and no result was wrong: exact
  * results equal the plaintext over the agencies that answered, noisy ones lie within their noise.
  *
- * FEDSTAT_SOAK_QUERIES (default 12; the issue's long form is 200) and FEDSTAT_SOAK_SEED
+ * FEDSTAT_SOAK_QUERIES (default 6; the issue's long form is 200) and FEDSTAT_SOAK_SEED
  * (printed when a run fails) reproduce a run.
  */
 import { existsSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { datasetSchemaOf } from '../../src/federation/federation.js';
 import { runCli } from '../helpers/run-cli.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 
-const QUERIES = Number(process.env['FEDSTAT_SOAK_QUERIES'] ?? 12);
+const QUERIES = Number(process.env['FEDSTAT_SOAK_QUERIES'] ?? 6);
 const SEED = Number(process.env['FEDSTAT_SOAK_SEED'] ?? Date.now() % 1_000_000);
 const EXACT = 'SELECT district, COUNT(*) AS n, SUM(income) AS income FROM residents GROUP BY district';
 const NOISY = 'SELECT sex, COUNT(*) AS n FROM residents GROUP BY sex';
