@@ -4,11 +4,10 @@
  * configuration and keys, 8 for local files), never "unexpected error … please report this" (1),
  * a missing party (4) or a network error (7).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { reportError } from '../../src/cli/run.js';
@@ -19,27 +18,17 @@ import { loadKeyFile } from '../../src/federation/key-file.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import { TransparencyLogSink } from '../../src/transparency/log-sink.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
+import { runCli, type CliRun } from '../helpers/run-cli.js';
 
-const exec = promisify(execFile);
 
-interface Run { code: number; stdout: string; stderr: string }
+type Run = CliRun;
+const fedstat = (...args: string[]): Promise<Run> => runCli(args);
 
-async function fedstat(...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [cliPath(), ...args], { maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
-
-/** The run failed with `exit` and exactly one stderr line, which it returns. */
 function oneLine(run: Run, exit: number): string {
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(run.stderr).not.toMatch(/unexpected error|please report/);
-  expect(run.code, run.stderr).toBe(exit);
+  const lines = run.err.trimEnd().split('\n');
+  expect(lines, run.err).toHaveLength(1);
+  expect(run.err).not.toMatch(/unexpected error|please report/);
+  expect(run.code, run.err).toBe(exit);
   return lines[0]!;
 }
 
@@ -91,7 +80,7 @@ describe('fedstat init refuses, in one line with the fix', () => {
     expect(oneLine(port, EXIT.CONFIG)).toBe('fedstat: --agency a1=127.0.0.1:70000: port 70000 is outside 1-65535; use a port from 1 to 65535');
     expect(oneLine(id, EXIT.CONFIG)).toMatch(/: the agency id has 64 characters, more than 63; an agency id must be a DNS label, 1 to 63 lowercase letters, digits and inner dashes/);
     expect(oneLine(malformed, EXIT.CONFIG)).toBe('fedstat: --agency a1: expected ID=HOST:PORT, e.g. cd-psb=127.0.0.1:7301');
-    for (const r of [port, id]) expect(r.stderr).not.toMatch(/lowercase id/);
+    for (const r of [port, id]) expect(r.err).not.toMatch(/lowercase id/);
     expect(existsSync(join(dir, 'bad'))).toBe(false);
   });
 

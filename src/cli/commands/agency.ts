@@ -7,6 +7,7 @@ import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
 import { action, collect, parseIntOption } from '../run.js';
 import { formatInteger } from '../table.js';
+import { stopSignal } from '../stop-signal.js';
 
 function parseDatasets(specs: readonly string[]): Record<string, string | null> {
   const out: Record<string, string | null> = {};
@@ -104,15 +105,7 @@ export function registerAgency(program: Command): void {
       }
       // The first SIGINT/SIGTERM stops gracefully (calls in flight get SHUTDOWN_GRACE_MS, then every
       // connection is closed, a hung coordinator's too); a second one kills at once.
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await stopSignal();
       await node.close();
       if (json) process.stdout.write(`${toJson({ event: 'stopped', agency: node.agency.id }, 0)}\n`);
     }));

@@ -4,6 +4,7 @@ import type { AuditEvent } from '../../audit/events.js';
 import { startKeyAuthorityNode } from '../../key-authority/node.js';
 import { toJson } from '../json.js';
 import { action, parseIntOption } from '../run.js';
+import { stopSignal } from '../stop-signal.js';
 
 /** One line per release or refusal for the operator: ids, counts and reasons, never values. */
 export function describeKeyAuthorityEvent(e: AuditEvent): string {
@@ -50,15 +51,7 @@ export function registerKeyAuthority(program: Command): void {
       const security = opts.insecure === true ? 'plain TCP (--insecure)' : 'mTLS';
       if (json) print(toJson({ event: 'listening', keyAuthority: node.partyId, federation: node.federation.name, port: node.port, security }, 0));
       else print(`key authority ${node.partyId} of ${node.federation.name} serving on port ${node.port} over ${security} (Ctrl-C to stop)`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await stopSignal();
       await node.close();
       const released = node.keyAuthority.releases().length;
       if (json) print(toJson({ event: 'stopped', keyAuthority: node.partyId, releases: released }, 0));
