@@ -1,8 +1,8 @@
 // The import graph between the parts of src/, layer by layer, as docs/architecture.md shows it.
 //
-//   node scripts/import-graph.js            one line per folder: what it imports ((t): types only)
-//   node scripts/import-graph.js --files    and under each edge, the files that make it
-//   node scripts/import-graph.js --json     { "from": { "to": { "files": [...], "typeOnly": bool } } }
+//   node test/tools/import-graph.js            one line per folder: what it imports ((t): types only)
+//   node test/tools/import-graph.js --files    and under each edge, the files that make it
+//   node test/tools/import-graph.js --json     { "from": { "to": { "files": [...], "typeOnly": bool } } }
 //
 // The parts and layers are those of LAYERS in eslint.config.js: a folder, or a file that LAYERS
 // names on its own (errors.ts, the nodes' files). Only relative imports are read: inside src/
@@ -10,9 +10,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { argv, stdout } from 'node:process';
-import { LAYERS } from '../eslint.config.js';
+import { LAYERS } from '../../eslint.config.js';
 
-const root = resolve(import.meta.dirname, '..', 'src');
+const root = resolve(import.meta.dirname, '..', '..', 'src');
 const IMPORT = /(?:^|[\n;])\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"](\.[^'"]*)['"]/g;
 const namedFiles = new Set(LAYERS.flatMap((l) => l.files ?? []));
 
