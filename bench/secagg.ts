@@ -30,6 +30,7 @@ import { renderTable } from '../src/cli/table.js';
 import { Coordinator, type QueryResult } from '../src/coordinator/coordinator.js';
 import { compareRows, referenceOfRows } from '../src/demo/reference.js';
 import { FedstatError } from '../src/errors.js';
+import { readHePublicKey } from '../src/federation/federation.js';
 import { initFederation } from '../src/federation/init.js';
 import { loadKeyFile } from '../src/federation/key-file.js';
 import { parseSchema } from '../src/federation/schema.js';
@@ -110,6 +111,7 @@ class Federation implements AsyncDisposable {
     });
     const agencies: Agency[] = [];
     const rows: Row[][] = [];
+    const hePublicKey = readHePublicKey(init.federation);
     for (const [i, id] of ids.entries()) {
       const data = rowsFor(i, rowsPerAgency);
       rows.push(data);
@@ -120,7 +122,7 @@ class Federation implements AsyncDisposable {
       if (ds === undefined) throw new Error('schema lost its dataset');
       await store.loadCsv('residents', ds, file);
       agencies.push(await createAgency({
-        federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), store, allowPlaintextMode: true,
+        federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), hePublicKey, store, allowPlaintextMode: true,
       }));
     }
     const traffic = new Map<string, Traffic>();

@@ -13,9 +13,9 @@
 import { Server } from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { createAgency } from 'fedstat/agency';
+import { createAgency, loadAgencyMaterial } from 'fedstat/agency';
 import { BudgetLedger } from 'fedstat/dp';
-import { loadFederation, loadKeyFile, parseEndpoint, party, partyOfRole } from 'fedstat/federation';
+import { parseEndpoint, party, partyOfRole } from 'fedstat/federation';
 import { openDuckDbStore } from 'fedstat/store';
 import { addAgencyService, serverCredentials, SERVER_OPTIONS } from 'fedstat/transport';
 
@@ -34,9 +34,10 @@ if (values.federation === undefined || values.key === undefined || values.data =
   process.exit(2);
 }
 
-// 1. The agency's own keys and the federation's public description.
-const federation = loadFederation(values.federation);
-const secrets = loadKeyFile(values.key, federation);
+// 1. The agency's own keys and the federation's public description: federation.json, the HE
+//    public key beside it, and the agency's key file. createAgency reads no file; these are values.
+const material = loadAgencyMaterial(values.federation, values.key);
+const { federation, secrets } = material;
 const me = party(federation, secrets.party);
 
 // 2. The agency's records, validated against the federation schema as they are loaded.
@@ -50,7 +51,7 @@ for (const spec of values.data) {
 //    here, durably, before the agency reads its data; the coordinator cannot spend it.
 const budgets = Object.fromEntries(values.budget.map((spec) => spec.split('=') as [string, string]));
 const ledger = values.ledger === undefined ? undefined : await BudgetLedger.open(values.ledger, { budgets });
-const agency = await createAgency({ federation, secrets, store, ...(ledger === undefined ? {} : { ledger }) });
+const agency = await createAgency({ ...material, store, ...(ledger === undefined ? {} : { ledger }) });
 
 // 4. The service that already existed: a gRPC server (with whatever it served before) ...
 const grpcServer = new Server(SERVER_OPTIONS);

@@ -1,3 +1,3 @@
 /** fedstat/agency: an agency node, embeddable in your own service or run from files. */
-export { createAgency, type Agency, type AgencyOptions } from './agency.js';
-export { startAgencyNode, type AgencyNode, type AgencyNodeOptions } from './node.js';
+export { createAgency, type Agency, type AgencyMaterial, type AgencyOptions } from './agency.js';
+export { loadAgencyMaterial, startAgencyNode, type AgencyNode, type AgencyNodeOptions } from './node.js';

@@ -1,20 +1,20 @@
 /**
- * A complete agency node from files, as `fedstat agency serve` runs it: load the federation and
- * the agency's key file, open the DuckDB store, load and validate the CSV files, and serve over
- * gRPC on the endpoint's port.
+ * A complete agency node from files, as `fedstat agency serve` runs it: read the federation file,
+ * the agency's key file and the HE public key (`loadAgencyMaterial`), the ledger and the log
+ * witness file, open the DuckDB store, load and validate the CSV files, and serve over gRPC on the
+ * endpoint's port. This is where the agency's files are read: `createAgency` takes values.
  */
 import { JsonlAuditSink, allSinks, type AuditSink } from '../audit/events.js';
 import { FedstatError } from '../errors.js';
-import { loadFederation, parseEndpoint, party, partyOfRole } from '../federation/federation.js';
+import { datasetSchemaOf, loadFederation, parseEndpoint, party, partyOfRole, readHePublicKey } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
-import { datasetSchemaOf } from '../federation/federation.js';
 import { openDuckDbStore } from '../store/duckdb-store.js';
 import type { LoadReport } from '../store/store.js';
 import { BudgetLedger } from '../dp/budget-ledger.js';
 import { serveAgency, type RunningServer } from '../transport/agency-server.js';
 import { serverCredentials } from '../transport/credentials.js';
-import { createAgency, type Agency } from './agency.js';
 import { LogWitness } from '../transparency/log-witness.js';
+import { createAgency, type Agency, type AgencyMaterial } from './agency.js';
 
 export interface AgencyNodeOptions {
   readonly federationFile: string;
@@ -56,9 +56,19 @@ export interface AgencyNode {
   close(): Promise<void>;
 }
 
+/**
+ * Reads what `createAgency` takes as values from an agency's files: the federation file, the
+ * agency's key file, and the BFV public key beside the federation file (checked against its hash).
+ */
+export function loadAgencyMaterial(federationFile: string, keyFile: string): AgencyMaterial {
+  const federation = loadFederation(federationFile);
+  const secrets = loadKeyFile(keyFile, federation);
+  return { federation, secrets, hePublicKey: readHePublicKey(federation) };
+}
+
 export async function startAgencyNode(options: AgencyNodeOptions): Promise<AgencyNode> {
-  const federation = loadFederation(options.federationFile);
-  const secrets = loadKeyFile(options.keyFile, federation);
+  const material = loadAgencyMaterial(options.federationFile, options.keyFile);
+  const { federation, secrets } = material;
   const me = party(federation, secrets.party);
   const endpoint = parseEndpoint(me.endpoint ?? '');
   const host = options.host ?? endpoint?.host ?? '127.0.0.1';
@@ -98,7 +108,7 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
       }));
     }
     agency = await createAgency({
-      federation, secrets, store, allowPlaintextMode: options.allowPlaintextMode === true, logWitness,
+      ...material, store, allowPlaintextMode: options.allowPlaintextMode === true, logWitness,
       ...(ledger === undefined ? {} : { ledger }),
       audit: allSinks(
         ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),

@@ -76,6 +76,11 @@ export interface Federation {
   /** null for a federation written before mTLS: it can only run with --insecure on loopback. */
   readonly tls: TlsConfig | null;
   readonly parties: readonly Party[];
+  /**
+   * The Ed25519 key that signs the transparency log's tree heads when the file names a dedicated
+   * log operator (`"transparency": {"operatorKey"}`); absent: the coordinator's signing key does.
+   */
+  readonly logOperatorKey?: Uint8Array;
 }
 
 export const FEDERATION_FORMAT = 1;
@@ -90,6 +95,7 @@ export interface FederationDocument {
   readonly policy: Policy;
   readonly he: HeConfig;
   readonly tls?: TlsConfig;
+  readonly transparency?: { readonly operatorKey: string };
   readonly parties: readonly {
     id: string; role: PartyRole; endpoint?: string; signingKey: string; agreementKey: string; datasets?: string[];
   }[];
@@ -159,6 +165,17 @@ function parseTls(raw: unknown, file: string): TlsConfig | null {
   return Object.freeze({ caFile: t['caFile'] as string, caSha256: t['caSha256'] as string });
 }
 
+/** transparency.operatorKey: null without a "transparency" section; CONFIG_INVALID unless a valid key. */
+function parseOperatorKey(raw: unknown, file: string): Uint8Array | null {
+  if (raw === undefined) return null;
+  const text = rec(raw)?.['operatorKey'];
+  const key = typeof text === 'string' ? fromBase64(text) : null;
+  if (key === null || !isAcceptablePublicKey(key)) {
+    throw new FedstatError('CONFIG_INVALID', `${file}: transparency.operatorKey must be a base64 Ed25519 public key of 32 bytes; fix it or remove the section to use the coordinator's key`);
+  }
+  return key;
+}
+
 /** Validates a federation document; every error names the file, the JSON path and the fix. */
 export function parseFederation(raw: unknown, file: string): Federation {
   const doc = rec(raw);
@@ -172,6 +189,7 @@ export function parseFederation(raw: unknown, file: string): Federation {
   const policy = parsePolicy(doc['policy'], file);
   const he = parseHe(doc['he'], file);
   const tls = parseTls(doc['tls'], file);
+  const operatorKey = parseOperatorKey(doc['transparency'], file);
   const rawParties = doc['parties'];
   if (!Array.isArray(rawParties)) throw configError(at(file, 'parties'), '"parties" must be an array', 're-run fedstat init');
   const seen = new Set<string>();
@@ -221,6 +239,7 @@ export function parseFederation(raw: unknown, file: string): Federation {
     name, schema, policy, he, tls, file,
     id: toHex(sha256(canonicalBytes(doc))),
     parties: Object.freeze(parties),
+    ...(operatorKey === null ? {} : { logOperatorKey: operatorKey }),
   });
 }
 
@@ -301,10 +320,24 @@ function readPinnedFile(
   return bytes;
 }
 
-/** Reads the BFV public key beside the federation file, checked against its pinned hash. */
+/**
+ * Reads the BFV public key beside the federation file, checked against its pinned hash: the
+ * loader of what `createAgency` takes as `hePublicKey`.
+ */
 export function readHePublicKey(federation: Federation): Uint8Array {
   return readPinnedFile(federation, hePublicKeyPath(federation), federation.he.publicKeySha256,
     { read: 'the HE public key', label: 'HE public key', copy: 'the key' });
+}
+
+/**
+ * Returns `bytes` if they are the BFV public key the federation pins by hash (however they were
+ * obtained: a file, a configuration store, memory); KEY_INVALID otherwise.
+ */
+export function checkHePublicKey(federation: Federation, bytes: Uint8Array): Uint8Array {
+  if (toHex(sha256(bytes)) !== federation.he.publicKeySha256) {
+    throw new FedstatError('KEY_INVALID', `the HE public key given does not match the hash in ${federation.file}; use the he-public.key that came with this federation file`);
+  }
+  return bytes;
 }
 
 /**

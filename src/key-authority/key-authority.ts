@@ -108,7 +108,11 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     private readonly witness: LogWitness,
   ) {}
 
-  /** KEY_INVALID unless `secrets` is the federation's key authority with a BFV secret key. */
+  /**
+   * KEY_INVALID unless `secrets` is the federation's key authority with a BFV secret key. Reads no
+   * file: its key file is read by the wiring (node.ts, coordinator/connect.ts), and the default log
+   * witness lives in memory.
+   */
   static async create(options: InProcessKeyAuthorityOptions): Promise<InProcessKeyAuthority> {
     const { federation, secrets } = options;
     const me = partyOfRole(federation, 'key-authority');

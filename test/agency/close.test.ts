@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgency } from '../../src/agency/agency.js';
-import { datasetSchemaOf } from '../../src/federation/federation.js';
+import { datasetSchemaOf, readHePublicKey } from '../../src/federation/federation.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { newQueryId, signQuery } from '../../src/protocol/query-envelope.js';
 import { parseQuery } from '../../src/query/parse.js';
@@ -38,7 +38,9 @@ describe('closing an agency with an answer in flight', () => {
       },
       close: () => inner.close(),
     });
-    const agency = await createAgency({ federation: f.federation, secrets: loadKeyFile(f.keyFiles['agency-1']!, f.federation), store });
+    const agency = await createAgency({
+      federation: f.federation, secrets: loadKeyFile(f.keyFiles['agency-1']!, f.federation), hePublicKey: readHePublicKey(f.federation), store,
+    });
     const coordinator = loadKeyFile(f.keyFiles['coordinator']!, f.federation);
     const query = (): ReturnType<typeof signQuery> => {
       const now = Date.now();

@@ -14,7 +14,7 @@ import { createAgency, type Agency } from '../../src/agency/agency.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { queryDigest as digestOfQuery, newQueryId, signQuery, type AnswerMode, type QueryEnvelope, type SignedQuery } from '../../src/protocol/query-envelope.js';
 import { toHex } from '../../src/crypto/digest.js';
-import { datasetParties, datasetSchemaOf, party, type Federation } from '../../src/federation/federation.js';
+import { datasetParties, datasetSchemaOf, party, readHePublicKey, type Federation } from '../../src/federation/federation.js';
 import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile, type PartySecrets } from '../../src/federation/key-file.js';
 import { parseSchema, type DatasetSchema } from '../../src/federation/schema.js';
@@ -138,6 +138,7 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
     const secrets: Record<string, PartySecrets> = {};
     for (const p of federation.parties) secrets[p.id] = loadKeyFile(init.keyFiles[p.id] ?? '', federation);
     const ds = datasetSchemaOf(federation, 'residents');
+    const hePublicKey = readHePublicKey(federation);
     const rows = new Map<string, Row[]>();
     for (const id of ids) {
       const data = makeRows(rand, options.rowsPerAgency ?? 150);
@@ -146,7 +147,7 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
       writeFileSync(file, [['district', 'sex', 'age'], ...data.map((r) => [r.district, r.sex, String(r.age)])].map((f) => `${csvRecord(f)}\n`).join(''));
       const store = await openDuckDbStore(':memory:');
       await store.loadCsv('residents', ds, file);
-      agencies.set(id, await createAgency({ federation, secrets: secrets[id] as PartySecrets, store }));
+      agencies.set(id, await createAgency({ federation, secrets: secrets[id] as PartySecrets, hePublicKey, store }));
     }
     const params = await HeParams.create(presetByName(federation.he.preset));
     const coordinatorKey = (secrets['coordinator'] as PartySecrets).signing.secretKey;

@@ -10,7 +10,7 @@ import { createAgency, type Agency } from '../../src/agency/agency.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
-import type { Policy } from '../../src/federation/federation.js';
+import { readHePublicKey, type Policy } from '../../src/federation/federation.js';
 import type { Schema } from '../../src/federation/schema.js';
 import { InProcessKeyAuthority } from '../../src/key-authority/key-authority.js';
 import type { AgencyLink } from '../../src/protocol/links.js';
@@ -36,12 +36,13 @@ export async function inProcessFederation(schema: Schema, dataset: string, data:
     const ds = schema.datasets[dataset];
     if (ds === undefined) throw new Error(`no dataset ${dataset}`);
     const columns = Object.keys(ds.columns);
+    const hePublicKey = readHePublicKey(init.federation);
     for (const [i, id] of ids.entries()) {
       const file = join(dir, `${id}.csv`);
       writeFileSync(file, [columns, ...(data[i] ?? []).map((r) => columns.map((c) => String(r[c])))].map((f) => `${csvRecord(f)}\n`).join(''));
       const store = await openDuckDbStore(':memory:');
       await store.loadCsv(dataset, ds, file);
-      agencies.push(await createAgency({ federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), store }));
+      agencies.push(await createAgency({ federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), hePublicKey, store }));
     }
     const links: AgencyLink[] = agencies.map((a) => ({
       agencyId: a.id, describe: () => a.describe(), aggregate: (q) => a.answer(q), unmask: (r) => a.unmask(r), close: () => undefined,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createAgency, type Agency, type AgencyOptions } from '../../src/agency/agency.js';
 import { connectCoordinator } from '../../src/coordinator/connect.js';
 import type { Coordinator } from '../../src/coordinator/coordinator.js';
-import { datasetSchemaOf, type Federation } from '../../src/federation/federation.js';
+import { datasetSchemaOf, readHePublicKey, type Federation } from '../../src/federation/federation.js';
 import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { parseSchema, type Schema } from '../../src/federation/schema.js';
@@ -108,7 +108,7 @@ export async function createTestFederation(options: {
       const store = await openDuckDbStore(join(dir, `${id}.duckdb`));
       await store.loadCsv('residents', datasetSchemaOf(init.federation, 'residents'), csvFiles[id]!);
       const secrets = loadKeyFile(init.keyFiles[id]!, init.federation);
-      const agency = await createAgency({ federation: init.federation, secrets, store, ...extra });
+      const agency = await createAgency({ federation: init.federation, secrets, hePublicKey: readHePublicKey(init.federation), store, ...extra });
       const port = Number(init.federation.parties.find((p) => p.id === id)!.endpoint!.split(':')[1]);
       // Over mTLS with the federation's certificates, as deployed; only the coordinator may call.
       const server = await serveAgency(wrap === undefined ? agency : wrap(agency), '127.0.0.1', port, {

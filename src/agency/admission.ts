@@ -1,0 +1,70 @@
+/**
+ * What an agency checks of a verified query before it looks at any data: that the query is in the
+ * transparency log everybody else sees (recording the receipts the proof carries for its own
+ * budget entries), and that its own policy lets it answer: it is named, the mode is allowed, it
+ * serves the dataset, the query is not from before a restart, and the release is private enough.
+ */
+import { FedstatError } from '../errors.js';
+import { datasetSchemaOf, mayServe } from '../federation/federation.js';
+import type { DatasetSchema } from '../federation/schema.js';
+import { planCells, type PlanCells } from '../protocol/cells.js';
+import { openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
+import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
+import type { AgencyContext } from './agency-context.js';
+import type { AnswerTrail } from './answer-trail.js';
+import { recordReceipts } from './charge-log.js';
+
+/** A query the agency's policy admitted: its dataset's schema, its cells, its privacy terms (null: exact). */
+export interface AdmittedQuery {
+  readonly schema: DatasetSchema;
+  readonly cells: PlanCells;
+  readonly terms: PrivacyTerms | null;
+}
+
+/** The datasets this agency serves: those in its store that the federation lets it serve. */
+export async function servedDatasets(ctx: Pick<AgencyContext, 'store' | 'federation' | 'me'>): Promise<string[]> {
+  return (await ctx.store.datasets()).filter((d) => Object.hasOwn(ctx.federation.schema.datasets, d) && mayServe(ctx.me, d)).sort();
+}
+
+/**
+ * Admits the query through the agency's log witness and records, durably, the receipts the proof
+ * carries. Anything wrong is a refusal, except a stale proof: that is a race between two queries,
+ * and the coordinator resends.
+ */
+export async function admitLogProof(
+  ctx: AgencyContext, query: SignedQuery, env: QueryEnvelope, proof: QueryLogProof | undefined, trail: AnswerTrail,
+): Promise<void> {
+  try {
+    await ctx.witness.admit(proof, { queryId: env.queryId, queryDigest: queryDigest(query.bytes) });
+    if (ctx.ledger !== undefined) await recordReceipts(ctx.ledger, ctx.witness, proof);
+  } catch (e) {
+    if (!(e instanceof FedstatError) || e.code === 'STALE_HEAD') throw e;
+    trail.refuse(e.code, e.message);
+  }
+}
+
+/** The agency's own policy, in this order; each failure but the restart check is a signed refusal. */
+export async function checkPolicy(ctx: AgencyContext, env: QueryEnvelope, trail: AnswerTrail): Promise<AdmittedQuery> {
+  const { federation, me } = ctx;
+  if (!env.agencies.includes(me.id)) trail.refuse('POLICY_REFUSED', 'it is not among the agencies the query names');
+  if (env.mode !== 'encrypted' && !ctx.allowPlaintextMode) {
+    trail.refuse('POLICY_REFUSED', `${env.mode} answers are disabled here (they are for benchmarks only)`);
+  }
+  if (!(await servedDatasets(ctx)).includes(env.plan.dataset)) trail.refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
+  if (env.issuedAt < ctx.startedAt) {
+    throw new FedstatError('REPLAY', `agency ${me.id} refuses query ${env.queryId}: it was issued before the agency (re)started and may have been answered already; run the query again`);
+  }
+  const schema = datasetSchemaOf(federation, env.plan.dataset);
+  const cells = planCells(env.plan, schema);
+  if (env.privacy === undefined) {
+    if (!federation.policy.exactRelease) trail.refuse('POLICY_REFUSED', 'the federation policy requires differential privacy for every query; run it with --rho');
+    return { schema, cells, terms: null };
+  }
+  try {
+    return { schema, cells, terms: privacyTerms(cells, schema, openQueryRho(env.privacy.rho), env.threshold) };
+  } catch (e) {
+    if (e instanceof FedstatError && e.code === 'PLAN_UNSAFE') trail.refuse('POLICY_REFUSED', e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The steps from an admitted query to this agency's signed contribution: the slot layout (the
+ * no-wrap proof the coordinator derives too), the local aggregate packed into slots, the agency's
+ * noise, the secure-aggregation masks, the encryption, the signature. Noise comes before masking
+ * and encryption: nobody, not even the key authority, sees a total without it.
+ */
+import { sha256, toHex } from '../crypto/digest.js';
+import { datasetParties } from '../federation/federation.js';
+import { addNoise, packSlots, planSlotLayout, type SlotLayout } from '../he/packing.js';
+import { encodeCells } from '../protocol/cells.js';
+import { signContribution, slotsToBytes, type Contribution, type MaskingMaterial } from '../protocol/contribution.js';
+import { addFlatInto } from '../protocol/flat-slots.js';
+import { drawCellNoiseYielding } from '../protocol/privacy-terms.js';
+import { queryDigest, type AnswerMode, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
+import type { AgencyContext } from './agency-context.js';
+import type { AdmittedQuery } from './admission.js';
+import type { AnswerTrail } from './answer-trail.js';
+
+/** The slot layout of the query: against every agency the federation lets serve the dataset, with room for the noise. */
+export function slotLayout(ctx: AgencyContext, env: QueryEnvelope, q: AdmittedQuery): SlotLayout {
+  const parties = datasetParties(ctx.federation, env.plan.dataset).length;
+  return planSlotLayout(q.cells.cellBounds, parties, ctx.params, q.terms?.agencyNoiseBound ?? 0n);
+}
+
+/** The store's aggregate of the plan, packed into the layout's slots, with this agency's share of the noise. */
+export async function localSlots(ctx: AgencyContext, env: QueryEnvelope, q: AdmittedQuery, layout: SlotLayout): Promise<BigUint64Array[]> {
+  const local = await ctx.store.aggregate(env.plan, q.schema);
+  const slots = packSlots(layout, encodeCells(q.cells, local));
+  if (q.terms !== null) addNoise(layout, slots, await drawCellNoiseYielding(q.terms, q.cells.groupCount, ctx.random));
+  return slots;
+}
+
+/** Round 1 of secure aggregation: adds this agency's masks to `slots` and returns the material that removes them. */
+export function maskSlots(ctx: AgencyContext, env: QueryEnvelope, layout: SlotLayout, slots: BigUint64Array[], now: number): MaskingMaterial {
+  const { plainModulus } = ctx.params;
+  const round1 = ctx.participant.round1({
+    queryId: env.queryId, participants: env.agencies, threshold: env.threshold,
+    length: layout.slotsUsed, modulus: plainModulus, expiresAt: env.expiresAt,
+  }, now);
+  addFlatInto(slots, round1.mask, plainModulus);
+  return { shares: round1.shares, commitment: round1.commitment, pairwiseCommitments: round1.pairwiseCommitments };
+}
+
+/** The payloads: BFV ciphertexts, or (`plaintext` mode, benchmarks only) the slot vectors themselves. */
+export function encryptSlots(ctx: AgencyContext, mode: AnswerMode, slots: readonly BigUint64Array[]): Uint8Array[] {
+  return mode === 'plaintext' ? slots.map(slotsToBytes) : slots.map((s) => ctx.encryptor.encrypt(s));
+}
+
+/** Signs the contribution and records its `contribution` event; the answer carries every entry of `trail`. */
+export function signAnswer(
+  ctx: AgencyContext, query: SignedQuery, env: QueryEnvelope, payloads: readonly Uint8Array[], masking: MaskingMaterial | null,
+  now: number, trail: AnswerTrail,
+): Contribution {
+  const { federation, me, secrets } = ctx;
+  const contribution = signContribution(
+    federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, masking, secrets.signing.secretKey,
+  );
+  trail.record({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest: toHex(sha256(contribution.signature)) });
+  return { ...contribution, logEntries: trail.entries };
+}
