@@ -11,7 +11,7 @@
 import type { Coordinator, QueryResult } from '../coordinator/coordinator.js';
 import type { DryRunPrediction } from '../coordinator/dry-run.js';
 import type { ResultRow } from '../coordinator/release.js';
-import { formatRho, parseCanonicalRho, RHO_ZERO } from '../dp/budget-rho.js';
+import { displayCanonicalRho } from '../dp/budget-rho.js';
 import { datasetSchemaOf } from '../federation/federation.js';
 import { planCells } from '../protocol/cells.js';
 import { parseQueryRho, privacyTerms } from '../protocol/privacy-terms.js';
@@ -64,9 +64,9 @@ export async function runPrivacyShowcase(coordinator: Coordinator, files: readon
     }
   });
   const { described } = await coordinator.discover();
-  const show = (r: string): string => formatRho(parseCanonicalRho(r) ?? RHO_ZERO);
   const budgets = described.flatMap((d) => d.budgets.filter((b) => b.dataset === plan.dataset)
-    .map((b) => ({ agency: d.agencyId, spent: show(b.spent), remaining: show(b.remaining) }))).sort((a, b) => a.agency.localeCompare(b.agency));
+    .map((b) => ({ agency: d.agencyId, spent: displayCanonicalRho(b.spent), remaining: displayCanonicalRho(b.remaining) })))
+    .sort((a, b) => a.agency.localeCompare(b.agency));
   const overspendRho = '0.95';
   const overspend = (await coordinator.dryRun(DEMO_DP_SQL, { privacy: { rho: overspendRho } })).prediction;
   return { sql: DEMO_DP_SQL, result, exact, covered, aggregates, outOfBound, budgets, overspend, overspendRho };

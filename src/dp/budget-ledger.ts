@@ -39,7 +39,7 @@
 import { FedstatError } from '../errors.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { encodeCharge, encodeNote, MAX_NAME, MAX_NOTE_ENTRY_BYTES, type LedgerEntry, type LedgerNote } from './budget-record.js';
-import { formatRho, parseRho, rhoAdd, rhoCompare, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
+import { BUDGET_RHO, formatRho, parseRho, rhoAdd, rhoCompare, rhoFrom, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
 import type { Replayed } from './budget-replay.js';
 import { LedgerFile } from './ledger-file.js';
 
@@ -48,7 +48,7 @@ export type { LedgerEntry } from './budget-record.js';
 export type Charge = LedgerEntry;
 
 export interface BudgetLedgerOptions {
-  /** ρ budget per dataset, from the agency's own policy: "0.5", "1/4" or an exact `Rho`. */
+  /** ρ budget per dataset, from the agency's own policy: "0.5", "1/4" (budget-rho.ts's grammar) or an exact `Rho`. */
   readonly budgets: Readonly<Record<string, string | Rho>>;
 }
 
@@ -65,7 +65,7 @@ export interface ChargeRequest {
   readonly dataset: string;
   /** The query's id: charged at most once per dataset. */
   readonly queryId: string;
-  /** ρ this query spends on the dataset: "0.05", "1/40" or an exact `Rho`; must be > 0. */
+  /** ρ this query spends on the dataset: an exact `Rho`, or "0.05", "1/40" (plain forms, `parseRho`); must be > 0. */
   readonly rho: string | Rho;
   /** When the charge is made; defaults to now. */
   readonly at?: Date;
@@ -92,9 +92,10 @@ type NotePending = Extract<Pending, { kind: 'note' }>;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const key = (dataset: string, queryId: string): string => JSON.stringify([dataset, queryId]);
 
-function toRho(value: string | Rho, what: string, code: 'CONFIG_INVALID' | 'QUERY_INVALID'): Rho {
-  const r = typeof value === 'string' ? parseRho(value) : parseRho(`${value.num}/${value.den}`);
-  if (r === null) throw new FedstatError(code, `${what} is not a ρ value; write a non-negative decimal such as "0.05" or a fraction such as "1/40"`);
+/** A charge's ρ: an exact value (a query's terms), or text in the plain forms only ("0.05", "1/40"). */
+function chargeRho(value: string | Rho, what: string): Rho {
+  const r = typeof value === 'string' ? parseRho(value) : rhoFrom(value, { ...BUDGET_RHO, name: what, code: 'QUERY_INVALID' });
+  if (r === null) throw new FedstatError('QUERY_INVALID', `${what} is not a ρ value; write a non-negative decimal such as "0.05" or a fraction such as "1/40"`);
   return r;
 }
 
@@ -132,7 +133,7 @@ export class BudgetLedger {
   static async open(file: string, options: BudgetLedgerOptions): Promise<BudgetLedger> {
     const budgets = new Map<string, Rho>();
     for (const [dataset, value] of Object.entries(options.budgets)) {
-      budgets.set(dataset, toRho(value, `the budget for dataset ${dataset}`, 'CONFIG_INVALID'));
+      budgets.set(dataset, rhoFrom(value, { ...BUDGET_RHO, name: `the budget for dataset ${dataset}`, spell: (v) => `"${v}"` }));
     }
     const { file: disk, replayed } = await LedgerFile.open(file);
     return new BudgetLedger(disk, budgets, replayed);
@@ -156,7 +157,7 @@ export class BudgetLedger {
         for (const [what, v] of [['dataset name', dataset], ['query id', queryId]] as const) {
           if (v.length === 0 || v.length > MAX_NAME) throw new FedstatError('QUERY_INVALID', `the ${what} must have 1..${MAX_NAME} characters, not ${v.length}`);
         }
-        const rho = toRho(request.rho, `the requested ρ for dataset ${dataset}`, 'QUERY_INVALID');
+        const rho = chargeRho(request.rho, `the requested ρ for dataset ${dataset}`);
         if (rho.num === 0n) throw new FedstatError('QUERY_INVALID', `the requested ρ for dataset ${dataset} is 0; a DP query spends a positive ρ`);
         if (this.#closed) throw new FedstatError('UNAVAILABLE', `budget ledger ${this.file} is closed; open it again`);
         this.#queue.push({ kind: 'charge', dataset, queryId, rho, at, sign: request.logEntry, resolve, reject });

@@ -13,6 +13,6 @@ export { calibrateMu, perAgencyMu } from './calibration.js';
 export { jointSensitivity, measureSensitivity, querySensitivity, type Measure } from './sensitivity.js';
 export { rhoToDelta, rhoToEpsilon } from './conversion.js';
 export { interval95, noiseStddev, skellamHalfWidth, type Interval95 } from './utility.js';
-export { MAX_RHO, MIN_RHO, parseDelta, parsePrivacyRho } from './privacy-parameters.js';
-export { formatRho, parseRho, type Rho } from './budget-rho.js';
+export { parseDelta } from './privacy-parameters.js';
+export { BUDGET_RHO, formatRho, MAX_RHO, MIN_RHO, parseRho, parseRhoText, QUERY_RHO, type Rho, type RhoTextOptions } from './budget-rho.js';
 export { BudgetLedger, type BudgetLedgerOptions, type Charge, type ChargeRequest } from './budget-ledger.js';

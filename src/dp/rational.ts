@@ -69,6 +69,27 @@ export function max(a: Rational, b: Rational): Rational {
   return compare(a, b) >= 0 ? a : b;
 }
 
+/** Longest decimal literal `parseDecimal` reads: bounds the bigint work a text can cause. */
+const MAX_DECIMAL_TEXT = 64;
+const DECIMAL = /^([+-]?)(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$|^([+-]?)\.(\d+)(?:[eE]([+-]?\d{1,4}))?$/;
+
+/**
+ * Exact value of a decimal literal ("0.05", "-3.5", ".5", "5e-2", "1.25E+2"; surrounding spaces
+ * ignored; at most 64 characters, exponents of at most 4 digits), or undefined if it is not one.
+ */
+export function parseDecimal(text: string): Rational | undefined {
+  if (text.length > MAX_DECIMAL_TEXT) return undefined;
+  const m = DECIMAL.exec(text.trim());
+  if (m === null) return undefined;
+  const sign = (m[1] ?? m[5] ?? '') === '-' ? -1n : 1n;
+  const int = m[2] ?? '0';
+  const frac = m[3] ?? m[6] ?? '';
+  const exp = Number(m[4] ?? m[7] ?? '0');
+  const digits = BigInt(int + frac);
+  const scale = exp - frac.length;
+  return scale >= 0 ? rational(sign * digits * 10n ** BigInt(scale)) : rational(sign * digits, 10n ** BigInt(-scale));
+}
+
 /** The exact value of a finite double as a rational (every double is a dyadic rational). */
 export function fromDouble(x: number): Rational {
   if (!Number.isFinite(x)) throw new RangeError('fromDouble: not finite');

@@ -13,7 +13,8 @@
  *  - The per-agency tail bound the no-wrap proof reserves room for.
  *
  * ρ lives on the grid 10^-12·ℤ (at most 12 decimal places): sums of ρ in an agency's ledger then
- * keep a denominator dividing 10^12, so no sequence of queries can grow the ledger's numbers.
+ * keep a denominator dividing 10^12, so no sequence of queries can grow the ledger's numbers. Its
+ * grammar, checks and text forms are budget-rho.ts's (`QUERY_RHO`); the functions below apply them.
  */
 import { FedstatError } from '../errors.js';
 import type { DatasetSchema, IntegerColumn } from '../federation/schema.js';
@@ -21,11 +22,10 @@ import type { Sensitivity } from '../dp/accountant.js';
 import { calibrateMu, perAgencyMu } from '../dp/calibration.js';
 import { drawNoise, noiseParts, MAX_NOISE_PARTS } from '../dp/noise-vector.js';
 import type { RandomSource } from '../dp/random.js';
-import { MAX_RHO, MIN_RHO, parsePrivacyRho } from '../dp/privacy-parameters.js';
 import { compare, rational, type Rational } from '../dp/rational.js';
 import { measureSensitivity, type Measure as NoiseMeasure } from '../dp/sensitivity.js';
 import { ceilSqrt, skellamTailBound } from '../dp/tail-bound.js';
-import { formatRho, parseCanonicalRho, rhoToString } from '../dp/budget-rho.js';
+import { formatRho, MAX_RHO, MIN_RHO, parseCanonicalRho, QUERY_RHO, RHO_GRID, rhoFrom, rhoToString, type Rho, type RhoTextOptions } from '../dp/budget-rho.js';
 import type { PlanCells } from './cells.js';
 
 /**
@@ -35,9 +35,6 @@ import type { PlanCells } from './cells.js';
  * deadline.
  */
 export const MAX_NOISE_WORK = 1n << 31n;
-
-/** ρ values are multiples of 1/RHO_GRID. */
-export const RHO_GRID = 10n ** 12n;
 
 /** The noise of one measure (COUNT, or one SUM column) over all groups. */
 export interface MeasureNoise {
@@ -64,26 +61,22 @@ export interface PrivacyTerms {
   readonly agencyNoiseBound: bigint;
 }
 
-/** Parses a user's ρ ("0.05", "5e-2") into an exact value on the grid; QUERY_INVALID with the fix otherwise. */
-export function parseQueryRho(text: string): Rational {
-  const rho = parsePrivacyRho(text.trim(), { name: 'rho' });
-  if (RHO_GRID % rho.den !== 0n) {
-    throw new FedstatError('QUERY_INVALID', 'rho has more than 12 decimal places; round it to at most 12');
-  }
-  return rho;
+/**
+ * Parses a user's ρ ("0.05", "1/40", "5e-2") into an exact value on the 10^-12 grid within
+ * [10^-12, 100]; QUERY_INVALID with the fix otherwise. `naming` says how messages name the value
+ * and spell a fix ("rho = 0.05" unless told; the CLI says "--rho 0.05").
+ */
+export function parseQueryRho(text: string, naming: Pick<RhoTextOptions, 'name' | 'spell'> = {}): Rho {
+  return rhoFrom(text, { ...QUERY_RHO, ...naming });
 }
 
-/** A caller's ρ, as text or as an exact value, checked like user input. */
-export function queryRho(value: Rational | string): Rational {
-  if (typeof value === 'string') return parseQueryRho(value);
-  if (RHO_GRID % value.den !== 0n || value.num <= 0n || compare(value, MIN_RHO) < 0 || compare(value, MAX_RHO) > 0) {
-    throw new FedstatError('QUERY_INVALID', 'rho must be within [1e-12, 100] with at most 12 decimal places');
-  }
-  return value;
+/** A caller's ρ (`PrivacyOptions.rho`), as text or as an exact value, checked like user input. */
+export function queryRho(value: Rational | string): Rho {
+  return rhoFrom(value, QUERY_RHO);
 }
 
 /** The ρ of a signed query: canonical "n/d", on the grid, within [MIN_RHO, MAX_RHO]; BAD_MESSAGE otherwise. */
-export function openQueryRho(text: unknown): Rational {
+export function openQueryRho(text: unknown): Rho {
   const rho = typeof text === 'string' ? parseCanonicalRho(text) : null;
   if (rho === null || RHO_GRID % rho.den !== 0n || compare(rho, MIN_RHO) < 0 || compare(rho, MAX_RHO) > 0) {
     throw new FedstatError('BAD_MESSAGE', 'query privacy.rho must be a canonical fraction n/d on the 1e-12 grid within [1e-12, 100]');
@@ -91,8 +84,8 @@ export function openQueryRho(text: unknown): Rational {
   return rho;
 }
 
-/** The canonical text of ρ in a signed query. */
-export function queryRhoText(rho: Rational): string {
+/** The canonical text of ρ in a signed query (`rhoToString`: the envelope, ledger and log share one form). */
+export function queryRhoText(rho: Rho): string {
   return rhoToString(rho);
 }
 

@@ -22,7 +22,7 @@
  * dataset; a released query keeps only its flags.
  */
 import type { AuditEvent } from '../audit/events.js';
-import { formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoCompare, rhoToString, type Rho } from '../dp/budget-rho.js';
+import { displayCanonicalRho, formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoCompare, rhoToString, type Rho } from '../dp/budget-rho.js';
 import { sub } from '../dp/rational.js';
 import type { Policy } from '../federation/federation.js';
 import type { FindingList } from './audit-findings.js';
@@ -76,7 +76,6 @@ interface ChainLink {
 }
 
 const rhoOf = (text: string): Rho => parseCanonicalRho(text) ?? RHO_ZERO; // shapes are checked on decode
-const show = (r: Rho): string => formatRho(r);
 
 export class AuditPolicyChecker {
   readonly #policy: Policy;
@@ -186,7 +185,7 @@ export class AuditPolicyChecker {
       if (!contributed.has(agency)) {
         f.add('unbacked-contributor', index, `the release of query ${event.queryId} names ${agency}, which logged no contribution to it`);
       } else if (event.rho !== null && q.charged?.get(agency) !== event.rho) {
-        f.add('unpaid-release', index, `query ${event.queryId} was released at rho ${show(rhoOf(event.rho))} but ${agency} logged no charge of that rho for it`);
+        f.add('unpaid-release', index, `query ${event.queryId} was released at rho ${displayCanonicalRho(event.rho)} but ${agency} logged no charge of that rho for it`);
       }
     }
     q.contributed = null;
@@ -208,7 +207,7 @@ export class AuditPolicyChecker {
     this.#charged.set(queryKey, index);
     const spent = rhoOf(e.spent);
     const budget = rhoOf(e.budget);
-    if (rhoCompare(spent, budget) > 0) f.add('budget-exceeded', index, `${who} reports spent ${show(spent)} over its budget ${show(budget)}`);
+    if (rhoCompare(spent, budget) > 0) f.add('budget-exceeded', index, `${who} reports spent ${formatRho(spent)} over its budget ${formatRho(budget)}`);
     const key = JSON.stringify([e.agencyId, e.dataset]);
     const links = this.#chains.get(key) ?? [];
     links.push({ index, queryId: e.queryId, rho: rhoOf(e.rho), spent, budget });
@@ -235,17 +234,17 @@ export class AuditPolicyChecker {
         logged = rhoAdd(logged, l.rho);
         const expected = rhoAdd(before, l.rho);
         const order = rhoCompare(l.spent, expected);
-        const at = `its charge of ${show(l.rho)} for query ${l.queryId} reports spent ${show(l.spent)}`;
-        const below = previous === null ? 'before its first logged charge' : `between the charge for query ${previous.queryId} (entry ${previous.index}, spent ${show(previous.spent)}) and this one`;
+        const at = `its charge of ${formatRho(l.rho)} for query ${l.queryId} reports spent ${formatRho(l.spent)}`;
+        const below = previous === null ? 'before its first logged charge' : `between the charge for query ${previous.queryId} (entry ${previous.index}, spent ${formatRho(previous.spent)}) and this one`;
         if (order > 0) {
-          f.add('budget-gap', l.index, `${who}: ${show(sub(l.spent, expected))} of spent budget that no logged charge explains, ${below} (${at}): charges are missing from the log`);
+          f.add('budget-gap', l.index, `${who}: ${formatRho(sub(l.spent, expected))} of spent budget that no logged charge explains, ${below} (${at}): charges are missing from the log`);
         } else if (order < 0) {
           f.add('budget-gap', l.index, previous === null
             ? `${who}: ${at}, less than the charge itself`
-            : `${who}: ${at}, but the logged charges up to the one for query ${previous.queryId} (entry ${previous.index}) already reach ${show(before)}: two charges claim the same spend`);
+            : `${who}: ${at}, but the logged charges up to the one for query ${previous.queryId} (entry ${previous.index}) already reach ${formatRho(before)}: two charges claim the same spend`);
         }
         if (rhoCompare(l.spent, l.budget) <= 0 && rhoCompare(logged, l.budget) > 0) {
-          f.add('budget-exceeded', l.index, `the charges of ${who} in the log add up to ${show(logged)}, over its budget ${show(l.budget)}`);
+          f.add('budget-exceeded', l.index, `the charges of ${who} in the log add up to ${formatRho(logged)}, over its budget ${formatRho(l.budget)}`);
         }
         before = l.spent;
         previous = l;

@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import type { AuditEvent } from '../audit/events.js';
 import { FedstatError, isFedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
-import { formatRho, parseCanonicalRho, RHO_ZERO } from '../dp/budget-rho.js';
+import { displayCanonicalRho } from '../dp/budget-rho.js';
 import { isRecord } from '../util/is-record.js';
 import { authorProblem, decodeEntry, openEntry } from './log-entry.js';
 import { hasLogHeader, LogCorruptError, scanRecords } from './log-scan.js';
@@ -43,7 +43,6 @@ export interface AuditShowOptions {
 }
 
 const list = (ids: readonly string[]): string => (ids.length === 0 ? 'none' : ids.join(','));
-const rho = (text: string): string => formatRho(parseCanonicalRho(text) ?? RHO_ZERO);
 
 /** ISO 8601 UTC, or the raw number for a time past what Date represents (year 275760). */
 const isoTime = (ms: number): string => (ms <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`);
@@ -57,8 +56,8 @@ export function describeEvent(e: AuditEvent): string {
     case 'survivors': return `fixed survivors ${list(e.survivors)}; dropped ${list(e.dropped)}`;
     case 'unmask': return `unmasked for survivors ${list(e.survivors)}; dropped ${list(e.dropped)}`;
     case 'decryption': return `decrypted the sum of ${list(e.contributors)} (${e.ciphertextDigests.length} ciphertexts); dropped ${list(e.dropped)}`;
-    case 'budget': return `charged rho ${rho(e.rho)} on ${e.dataset}: spent ${rho(e.spent)} of ${rho(e.budget)}`;
-    case 'release': return `released ${e.rows} rows (${e.suppressed} cells suppressed) from ${list(e.contributors)}, ${e.rho === null ? 'exact' : `rho ${rho(e.rho)}`}`;
+    case 'budget': return `charged rho ${displayCanonicalRho(e.rho)} on ${e.dataset}: spent ${displayCanonicalRho(e.spent)} of ${displayCanonicalRho(e.budget)}`;
+    case 'release': return `released ${e.rows} rows (${e.suppressed} cells suppressed) from ${list(e.contributors)}, ${e.rho === null ? 'exact' : `rho ${displayCanonicalRho(e.rho)}`}`;
   }
 }
 

@@ -10,7 +10,7 @@
  * agency logged something other than what it recorded. Duplicated budget entries are the policy
  * checker's `duplicate-charge`; the first one is the one reconciled.
  */
-import { formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoToString } from '../dp/budget-rho.js';
+import { displayCanonicalRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoToString } from '../dp/budget-rho.js';
 import type { LedgerCharge } from '../dp/ledger-charges.js';
 import type { FindingList } from './audit-findings.js';
 import type { LoggedCharge } from './audit-policy.js';
@@ -40,10 +40,6 @@ export interface LedgerReconciliation {
 }
 
 const key = (dataset: string, queryId: string): string => JSON.stringify([dataset, queryId]);
-const show = (canonical: string): string => {
-  const r = parseCanonicalRho(canonical);
-  return r === null ? canonical : formatRho(r);
-};
 
 /**
  * Reconciles `ledger` with `logged` (every budget entry of the log, from the policy checker) and
@@ -67,7 +63,7 @@ export function reconcileLedger(ledger: LedgerToReconcile, logged: readonly Logg
     spent.set(c.dataset, total);
     const k = key(c.dataset, c.queryId);
     inLedger.add(k);
-    const what = `charge ${c.seq} (query ${c.queryId} on ${c.dataset}, rho ${show(c.rho)}, at ${c.at})`;
+    const what = `charge ${c.seq} (query ${c.queryId} on ${c.dataset}, rho ${displayCanonicalRho(c.rho)}, at ${c.at})`;
     const l = byKey.get(k);
     if (l === undefined) {
       missingInLog++;
@@ -75,8 +71,8 @@ export function reconcileLedger(ledger: LedgerToReconcile, logged: readonly Logg
       continue;
     }
     const differ: string[] = [];
-    if (l.rho !== c.rho) differ.push(`rho ${show(l.rho)} logged, ${show(c.rho)} in the ledger`);
-    if (l.spent !== rhoToString(total)) differ.push(`spent ${show(l.spent)} logged, ${show(rhoToString(total))} in the ledger`);
+    if (l.rho !== c.rho) differ.push(`rho ${displayCanonicalRho(l.rho)} logged, ${displayCanonicalRho(c.rho)} in the ledger`);
+    if (l.spent !== rhoToString(total)) differ.push(`spent ${displayCanonicalRho(l.spent)} logged, ${displayCanonicalRho(rhoToString(total))} in the ledger`);
     if (l.ledgerHead !== c.hash) differ.push(`ledger head ${l.ledgerHead.slice(0, 12)}… logged, ${c.hash.slice(0, 12)}… in the ledger`);
     if (differ.length > 0) {
       mismatched++;
@@ -89,7 +85,7 @@ export function reconcileLedger(ledger: LedgerToReconcile, logged: readonly Logg
   for (const [k, l] of byKey) {
     if (inLedger.has(k)) continue;
     missingInLedger++;
-    findings.add('missing-in-ledger', l.index, `${ledger.agency} logged a charge of rho ${show(l.rho)} for query ${l.queryId} on ${l.dataset} that ${who} does not hold: the ledger lost it, or is an older copy or another agency's`);
+    findings.add('missing-in-ledger', l.index, `${ledger.agency} logged a charge of rho ${displayCanonicalRho(l.rho)} for query ${l.queryId} on ${l.dataset} that ${who} does not hold: the ledger lost it, or is an older copy or another agency's`);
   }
   return Object.freeze({
     agency: ledger.agency, file: ledger.file, ledgerCharges: ledger.charges.length, loggedCharges: byKey.size,

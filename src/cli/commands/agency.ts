@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startAgencyNode } from '../../agency/node.js';
 import type { AuditEvent } from '../../audit/events.js';
-import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
+import { BUDGET_RHO, displayCanonicalRho, parseRhoText } from '../../dp/budget-rho.js';
 import { FedstatError } from '../../errors.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
@@ -22,7 +22,7 @@ function parseDatasets(specs: readonly string[]): Record<string, string | null> 
   return out;
 }
 
-/** `--budget NAME=RHO` (repeatable) as a map; the ledger validates each ρ. */
+/** `--budget NAME=RHO` (repeatable) as a map, each ρ checked here so a message names the flag. */
 function parseBudgets(specs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const spec of specs) {
@@ -32,6 +32,7 @@ function parseBudgets(specs: readonly string[]): Record<string, string> {
       throw new FedstatError('CONFIG_INVALID', `--budget ${spec}: expected DATASET=RHO such as residents=1, each dataset once`);
     }
     out[name] = spec.slice(eq + 1);
+    parseRhoText(out[name], { ...BUDGET_RHO, name: `--budget ${name}`, spell: (v) => `--budget ${name}=${v}` });
   }
   return out;
 }
@@ -41,7 +42,9 @@ function describeEvent(e: AuditEvent): string {
   const time = new Date(e.at).toISOString();
   if (e.type === 'contribution') return `${time} contributed to query ${e.queryId}`;
   if (e.type === 'refusal') return `${time} refused query ${e.queryId}: ${e.reason}`;
-  if (e.type === 'budget') return `${time} spent rho ${formatRho(parseCanonicalRho(e.rho) ?? RHO_ZERO)} on ${e.dataset} for query ${e.queryId}; ${formatRho(parseCanonicalRho(e.spent) ?? RHO_ZERO)} of ${formatRho(parseCanonicalRho(e.budget) ?? RHO_ZERO)} spent`;
+  if (e.type === 'budget') {
+    return `${time} spent rho ${displayCanonicalRho(e.rho)} on ${e.dataset} for query ${e.queryId}; ${displayCanonicalRho(e.spent)} of ${displayCanonicalRho(e.budget)} spent`;
+  }
   if (e.type === 'unmask') return `${time} unmasked query ${e.queryId}: ${e.survivors.length} survivors, ${e.dropped.length} dropped`;
   return `${time} ${e.type} ${e.queryId}`;
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
+import { displayCanonicalRho } from '../../dp/budget-rho.js';
 import { FedstatError } from '../../errors.js';
 import { readLedgerCharges } from '../../dp/ledger-charges.js';
 import { agencies, loadFederation, type Federation } from '../../federation/federation.js';
@@ -53,8 +53,6 @@ async function publishedHeads(log: string, file: string | undefined): Promise<Si
   return heads;
 }
 
-const rhoText = (canonical: string): string => formatRho(parseCanonicalRho(canonical) ?? RHO_ZERO);
-
 /** `--ledger AGENCY=FILE` (repeatable): each agency's ledger, read without touching it. */
 async function ledgersToReconcile(federation: Federation, specs: readonly string[]): Promise<LedgerToReconcile[]> {
   const agencyIds = agencies(federation).map((a) => a.id);
@@ -85,7 +83,7 @@ function renderReport(r: AuditReport): string {
   lines.push(`entries: ${Object.entries(r.counts).map(([k, n]) => `${k} ${n}`).join(', ')}`, '');
   if (r.budgets.length > 0) {
     lines.push(renderTable(['agency', 'dataset', 'charges', 'logged rho', 'reported spent', 'budget'],
-      r.budgets.map((b) => [b.agency, b.dataset, String(b.charges), rhoText(b.logged), rhoText(b.spent), rhoText(b.budget)]),
+      r.budgets.map((b) => [b.agency, b.dataset, String(b.charges), ...[b.logged, b.spent, b.budget].map(displayCanonicalRho)]),
       ['left', 'left', 'right', 'right', 'right', 'right']), '');
   }
   if (r.ledgers.length > 0) {

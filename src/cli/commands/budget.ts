@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
 import { connectCoordinator } from '../../coordinator/connect.js';
-import { formatRho, parseCanonicalRho, RHO_ZERO } from '../../dp/budget-rho.js';
+import { displayCanonicalRho } from '../../dp/budget-rho.js';
 import { toJson } from '../json.js';
 import { armExitGuard } from '../exit-guard.js';
 import { action, parseIntOption } from '../run.js';
 import { renderTable } from '../table.js';
-
-const show = (canonical: string): string => formatRho(parseCanonicalRho(canonical) ?? RHO_ZERO);
 
 export function registerBudget(program: Command): void {
   program.command('budget')
@@ -42,7 +40,9 @@ async function runBudget(opts: BudgetCliOptions): Promise<void> {
   const agencies = described.map((d) => ({
     agency: d.agencyId,
     datasets: d.datasets,
-    budgets: d.budgets.map((b) => ({ dataset: b.dataset, budget: show(b.budget), spent: show(b.spent), remaining: show(b.remaining), charges: b.charges })),
+    budgets: d.budgets.map((b) => ({
+      dataset: b.dataset, budget: displayCanonicalRho(b.budget), spent: displayCanonicalRho(b.spent), remaining: displayCanonicalRho(b.remaining), charges: b.charges,
+    })),
     // Charges whose log entries the agency holds until a receipt: normally its latest one.
     unloggedCharges: (d.unloggedEntries ?? []).length,
     ledgerFault: d.ledgerFault ?? null,

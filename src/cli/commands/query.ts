@@ -5,6 +5,7 @@ import type { QueryExplanation, QueryResult } from '../../coordinator/coordinato
 import type { DryRunPrediction } from '../../coordinator/dry-run.js';
 import type { CellValue } from '../../coordinator/release.js';
 import { parseDelta } from '../../dp/privacy-parameters.js';
+import { parseQueryRho } from '../../protocol/privacy-terms.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
 import { armExitGuard } from '../exit-guard.js';
@@ -107,7 +108,7 @@ export function registerQuery(program: Command): void {
     .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
     .option('--deadline <ms>', 'time allowed for each remote step: every agency\'s answer in each round and the key authority\'s decryption; asking who serves what (also for --dry-run) waits at most the smaller of this and 5 s', parseIntOption('--deadline', 1), 30_000)
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
-    .option('--rho <rho>', 'release with differential privacy: the zCDP budget (e.g. 0.05) this query spends at every agency')
+    .option('--rho <rho>', 'release with differential privacy: the zCDP budget (e.g. 0.05 or 1/40) this query spends at every agency')
     .option('--delta <delta>', 'delta for the (epsilon, delta) shown beside rho (display only)', '1e-9')
     .option('--dry-run', 'show what the query would cost and which agencies would refuse it, spending nothing')
     .option('--threshold <n>', 'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)', parseIntOption('--threshold', 1))
@@ -133,7 +134,9 @@ interface QueryCliOptions {
 /** The query command; everything it opens is closed when it returns or throws. */
 async function runQuery(sql: string, opts: QueryCliOptions): Promise<void> {
   const json = opts.json === true;
-  const privacy = opts.rho === undefined ? undefined : { rho: opts.rho, delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }) };
+  const privacy = opts.rho === undefined ? undefined : {
+    rho: parseQueryRho(opts.rho, { name: '--rho', spell: (v) => `--rho ${v}` }), delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }),
+  };
   await using coordinator = await connectCoordinator({
     federation: opts.federation,
     ...(opts.key === undefined ? {} : { keyFile: opts.key }),
