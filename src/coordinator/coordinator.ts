@@ -5,7 +5,7 @@
  * key authority decrypt only the unmasked total, and releases the rows the policy allows. It
  * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
-import { FedstatError, isFedstatError } from '../errors.js';
+import { FedstatError } from '../errors.js';
 import type { AuditSink } from '../audit/events.js';
 import { allSinks, NO_AUDIT } from '../audit/events.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
@@ -23,26 +23,25 @@ import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../prot
 import type { Rational } from '../dp/rational.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
-import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope } from '../protocol/query-envelope.js';
-import { signSurvivorSet } from '../protocol/survivor-set.js';
+import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
 import type { QueryPlan } from '../query/plan.js';
-import { SecAggAggregation } from '../secagg/aggregation.js';
-import { checkPlausible, checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
+import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
+import { preflight } from './preflight.js';
 import { UnloggedDelivery, type LoggedEntry } from './unlogged-delivery.js';
-import { withDeadline } from '../util/with-deadline.js';
 import { defaultThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
-import { failure, gatherContributions, type FailedAgency, type LogProofSource } from './gather.js';
+import { failure, roundOne, type FailedAgency, type RoundOne } from './gather.js';
+import type { DiscoveredAgencies, LogProofSource, PlannedQuery, QueryContext, QueryProgress, SentQuery } from './query-context.js';
 import { QueryLog } from './query-log.js';
 import { loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
-import { unmaskRound } from './unmask-round.js';
+import { unmaskSum } from './unmask-round.js';
 
-export type { FailedAgency } from './gather.js';
+export type { FailedAgency, QueryProgress } from './query-context.js';
 
 /** Secure aggregation's outcome: who was unmasked, who dropped, who was lost in round 2 (tolerated). */
 export interface SecureAggregationReport {
@@ -95,12 +94,6 @@ export interface QueryExplanation {
   readonly noiseBound: bigint;
   readonly plainModulus: bigint;
 }
-
-export type QueryProgress =
-  | { readonly phase: 'asked'; readonly agencies: readonly string[] }
-  | { readonly phase: 'answered' | 'failed'; readonly agency: string; readonly done: number; readonly total: number }
-  | { readonly phase: 'unmasking' }
-  | { readonly phase: 'decrypting' };
 
 /** Differential privacy for one query. */
 export interface PrivacyOptions {
@@ -172,6 +165,9 @@ export function requireCoordinatorKey(secrets: PartySecrets): void {
 }
 
 const DEFAULT_DEADLINE_MS = 30_000;
+const OTHER_FEDERATION_FILE = 'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; '
+  + 'give every party the same federation.json';
+const OTHER_HE_PARAMETERS = 'uses other HE parameters than this federation file; give every party the same federation.json';
 
 export class Coordinator implements AsyncDisposable {
   private isolated: Promise<IsolatedHe> | null = null;
@@ -232,7 +228,9 @@ export class Coordinator implements AsyncDisposable {
    * sent, nothing is spent): the plan and its no-wrap proof, the privacy terms, and which agencies
    * would refuse (dataset not served, no or too little budget, exact release not allowed).
    */
-  async dryRun(sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold'> = {}): Promise<QueryExplanation & { readonly prediction: DryRunPrediction }> {
+  async dryRun(
+    sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold'> = {},
+  ): Promise<QueryExplanation & { readonly prediction: DryRunPrediction }> {
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
@@ -263,145 +261,211 @@ export class Coordinator implements AsyncDisposable {
       const d = r.value;
       if (d.agencyId !== id) failed.push({ id, code: 'BAD_MESSAGE', reason: `answers as ${d.agencyId}` });
       // Both sides loaded a federation file, and not the same one: configuration, not the network.
-      else if (d.federationId !== this.federation.id) failed.push({ id, code: 'CONFIG_INVALID', reason: 'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; give every party the same federation.json' });
-      else if (d.paramsId !== this.params.paramsId) failed.push({ id, code: 'CONFIG_INVALID', reason: 'uses other HE parameters than this federation file; give every party the same federation.json' });
+      else if (d.federationId !== this.federation.id) failed.push({ id, code: 'CONFIG_INVALID', reason: OTHER_FEDERATION_FILE });
+      else if (d.paramsId !== this.params.paramsId) failed.push({ id, code: 'CONFIG_INVALID', reason: OTHER_HE_PARAMETERS });
       else described.push(d);
       return undefined;
     });
     return { described, failed };
   }
 
+  /**
+   * Runs a query: plan → discover → log → round 1 → round 2 → decrypt → release. Nothing is sent
+   * before the query is durably in the transparency log, when there is one; nothing is returned
+   * before everything logged about it is durable; a failed query's entries are published too.
+   */
   async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
-    const clock = this.options.clock ?? Date.now;
     const t0 = performance.now();
-    const plan = this.plan(sql);
-    const schema = datasetSchemaOf(this.federation, plan.dataset);
-    const cells = planCells(plan, schema);
-    const candidates = datasetParties(this.federation, plan.dataset);
-    const rho = releaseRho(plan, cells, this.federation.policy, options.privacy?.rho);
-    if (this.federation.policy.transparencyLog && this.options.transparencyLog === undefined) {
-      throw new FedstatError('CONFIG_INVALID', 'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)');
-    }
-    this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
+    const planned = this.planQuery(sql, options);
     const t1 = performance.now();
-
-    const { described, failed } = await this.discover();
-    const serving = described.filter((d) => d.datasets.includes(plan.dataset)).map((d) => d.agencyId)
-      .filter((id) => candidates.some((c) => c.id === id)).sort();
-    const failedServing = failed.filter((f) => candidates.some((c) => c.id === f.id));
+    const found = await this.discoverServing(planned);
     const t2 = performance.now();
-    if (serving.length === 0 && failedServing.length === 0) {
-      throw new FedstatError('NOT_FOUND', `no agency serves dataset ${plan.dataset}; start agencies with --dataset ${plan.dataset}=FILE.csv`);
-    }
+    const q = await this.admit(planned, found, options);
+    const sent = await this.logQuery(q);
+    options.onProgress?.({ phase: 'asked', agencies: q.serving });
 
-    const mode = options.mode ?? 'encrypted';
-    const queryId = newQueryId();
-    // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
-    const requireAll = options.requireAll === true;
-    if (serving.length === 0) checkQuorum(this.federation.policy, { queryId, answered: [], failed: failedServing, asked: failedServing.length, threshold: 1, mode, requireAll });
-    const threshold = queryThreshold(serving.length, options.threshold);
-    // The noise depends on the threshold: still before any query is sent or any budget spent.
-    const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
-    const layout = this.layoutFor(cells, candidates.length, terms);
-    // Charges whose entries never reached the log (an earlier query failed, or its coordinator died) go in first.
-    const delivered = await this.deliverUnlogged(described);
-    // A query bound to fail is not sent: no agency spends budget on it.
-    await this.preflight({ queryId, dataset: plan.dataset, described, serving, failedServing, threshold, terms, mode, requireAll });
-    const now = clock();
-    const envelope: QueryEnvelope = {
-      v: 1, queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode, plan,
-      agencies: serving, threshold, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
-      ...(terms === null ? {} : { privacy: { rho: queryRhoText(terms.rho) } }),
-    };
-    const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
-    const log = this.options.transparencyLog;
-    const audit = log === undefined ? this.options.audit ?? NO_AUDIT : allSinks(this.options.audit ?? NO_AUDIT, log);
-    const asked = { at: now, queryId, sql: formatPlan(plan), plan, agencies: serving };
-    (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
-    // In the log, durably, before anyone is asked: agencies refuse a query they cannot see there.
-    const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
-    const heads = new Map(described.map((d) => [d.agencyId, d.logHead?.size ?? 0]));
-    const describeDeadline = this.options.describeDeadlineMs ?? 5_000;
-    const logProof: LogProofSource | undefined = queryLog === null ? undefined : async (link, stale) => queryLog.proofFor(
-      stale ? (await link.describe(describeDeadline)).logHead?.size ?? 0 : heads.get(link.agencyId) ?? 0, `agency ${link.agencyId}`, delivered.get(link.agencyId));
-    options.onProgress?.({ phase: 'asked', agencies: serving });
-
-    const sum = mode === 'plaintext' ? null : await this.openSum(layout);
+    const sum = q.mode === 'plaintext' ? null : await this.openSum(q.layout);
     let released = false;
     try {
-      const secagg = mode === 'encrypted' ? new SecAggAggregation({
-        federationId: this.federation.id, queryId, participants: serving, threshold, length: layout.slotsUsed,
-        modulus: this.params.plainModulus, agreementKeys: new Map(this.federation.parties.map((p) => [p.id, p.agreementKey])),
-      }) : null;
-      const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-      let done = 0;
-      const round1 = await gatherContributions({
-        federation: this.federation, signed, envelope, layout, links: this.options.links, deadlineMs, sum, secagg,
-        ...(logProof === undefined ? {} : { logProof }),
-        onAnswer: (agency, ok) => options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
-      });
-      const answered = round1.answered;
-      const allFailed = [...failedServing, ...round1.failed].sort((a, b) => a.id.localeCompare(b.id));
+      const r1 = await roundOne(q, sent, sum, options);
       const t3 = performance.now();
-      // What every agency signed (refusals, budget charges, contributions) is logged whether or not
-      // the query goes on, and before the survivor set that counts the contributions.
-      for (const [id, entry] of round1.refusals) queryLog?.appendRefusal(id, entry);
-      for (const entries of round1.logEntries.values()) queryLog?.appendChecked(entries);
-      checkQuorum(this.federation.policy, { queryId, answered, failed: allFailed, asked: serving.length + failedServing.length, threshold, mode, requireAll });
-
-      // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
-      const fixed = secagg?.fixSurvivors() ?? { survivors: answered, dropped: serving.filter((a) => !answered.includes(a)) };
-      const set = { v: 1 as const, round: 2 as const, queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(signed.bytes)),
-        survivors: fixed.survivors, dropped: fixed.dropped, threshold };
-      const survivors = signSurvivorSet(set, this.options.secrets.signing.secretKey);
-      audit.append({ type: 'survivors', at: clock(), queryId, survivors: set.survivors, dropped: set.dropped });
-      let unmaskFailed: FailedAgency[] = [];
-      let correctionMs = 0;
-      if (secagg !== null && sum !== null) {
-        options.onProgress?.({ phase: 'unmasking' });
-        const round2 = await unmaskRound({
-          federation: this.federation, query: signed, queryId, survivors, survivorIds: answered, links: this.options.links, deadlineMs, secagg,
-        }).catch((e: unknown) => {
-          throw e instanceof FedstatError ? new FedstatError(e.code, `query ${queryId}: ${e.message}`, { cause: e, details: { queryId, answered, failed: allFailed } }) : e;
-        });
-        unmaskFailed = round2.failed;
-        const t = performance.now();
-        await sum.subtractPlain(splitFlat(round2.correction, layout.slotCount, layout.ciphertextCount));
-        correctionMs = round2.finalizeMs + performance.now() - t;
-      }
+      const survivors = this.fixSurvivors(q, sent, r1);
+      const unmasked = await unmaskSum(q, sent, r1, survivors.signed, sum, options);
       const t4 = performance.now();
       options.onProgress?.({ phase: 'decrypting' });
-      let slots: readonly BigUint64Array[];
-      if (sum === null) slots = round1.plainSum;
-      else {
-        const request = signDecryptionRequest(this.federation.id, signed, survivors, await sum.sum(), this.options.secrets.signing.secretKey);
-        slots = (await loggedDecryption(this.options.keyAuthority, partyOfRole(this.federation, 'key-authority').id, request, queryLog)).slots;
-      }
+      const slots = await this.decrypt(sent, survivors.signed, r1, sum);
       const t5 = performance.now();
-      const table = release({
-        plan, schema, cells, totals: unpackSlots(layout, [...slots]), policy: this.federation.policy,
-        ...(terms === null ? {} : { noise: { terms, survivors: answered.length, delta: options.privacy?.delta ?? DEFAULT_DISPLAY_DELTA } }),
-      });
-      audit.append({
-        type: 'release', at: clock(), queryId, contributors: answered, rows: table.rows.length, suppressed: table.suppressed,
-        rho: terms === null ? null : queryRhoText(terms.rho),
-      });
-      // Nothing is released before it is durably in the log; the head is published beside it.
-      await queryLog?.publish();
+      const table = await this.releaseRows(q, sent, r1, slots, options.privacy?.delta);
       released = true;
       const t6 = performance.now();
       return {
-        ...table, queryId, sql, plan, mode,
-        agencies: { answered, failed: allFailed },
-        secureAggregation: secagg === null ? null : { threshold, survivors: answered, dropped: set.dropped, unmaskFailed, correctionMs },
-        ciphertexts: layout.ciphertextCount,
-        timings: { planMs: t1 - t0, discoverMs: t2 - t1, gatherMs: t3 - t2, unmaskMs: t4 - t3, decryptMs: t5 - t4, releaseMs: t6 - t5, totalMs: t6 - t0 },
+        ...table, queryId: q.queryId, sql, plan: q.plan, mode: q.mode,
+        agencies: { answered: r1.answered, failed: r1.failed },
+        secureAggregation: r1.secagg === null ? null
+          : { threshold: q.threshold, survivors: r1.answered, dropped: survivors.set.dropped, ...unmasked },
+        ciphertexts: q.layout.ciphertextCount,
+        timings: {
+          planMs: t1 - t0, discoverMs: t2 - t1, gatherMs: t3 - t2, unmaskMs: t4 - t3, decryptMs: t5 - t4, releaseMs: t6 - t5,
+          totalMs: t6 - t0,
+        },
       };
     } finally {
       sum?.dispose();
       // A failed query's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
-      if (!released) await queryLog?.publish().catch(() => undefined);
+      if (!released) await sent.queryLog?.publish().catch(() => undefined);
     }
+  }
+
+  /** Plan: the SQL parsed, its cells and how it may be released; what cannot run is refused before anyone is contacted. */
+  private planQuery(sql: string, options: QueryOptions): PlannedQuery {
+    const plan = this.plan(sql);
+    const schema = datasetSchemaOf(this.federation, plan.dataset);
+    const cells = planCells(plan, schema);
+    const candidates = datasetParties(this.federation, plan.dataset).map((p) => p.id);
+    const rho = releaseRho(plan, cells, this.federation.policy, options.privacy?.rho);
+    if (this.federation.policy.transparencyLog && this.options.transparencyLog === undefined) {
+      throw new FedstatError('CONFIG_INVALID',
+        'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)');
+    }
+    this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
+    return { sql, plan, schema, cells, candidates, rho };
+  }
+
+  /** Discover: which agencies allowed to serve the dataset serve it now, and which of them are unreachable. */
+  private async discoverServing(planned: PlannedQuery): Promise<DiscoveredAgencies> {
+    const { plan: { dataset }, candidates } = planned;
+    const { described, failed } = await this.discover();
+    const serving = described.filter((d) => d.datasets.includes(dataset)).map((d) => d.agencyId)
+      .filter((id) => candidates.includes(id)).sort();
+    const failedServing = failed.filter((f) => candidates.includes(f.id));
+    if (serving.length === 0 && failedServing.length === 0) {
+      throw new FedstatError('NOT_FOUND', `no agency serves dataset ${dataset}; start agencies with --dataset ${dataset}=FILE.csv`);
+    }
+    return { described, serving, failedServing };
+  }
+
+  /**
+   * Discover, continued: the query's id, threshold, privacy terms and layout for the agencies
+   * found; the unlogged charges they reported go into the log; and the preflight refuses a query
+   * bound to fail before it is logged, sent or paid for.
+   */
+  private async admit(planned: PlannedQuery, found: DiscoveredAgencies, options: QueryOptions): Promise<QueryContext> {
+    const { described, serving, failedServing } = found;
+    const mode = options.mode ?? 'encrypted';
+    const queryId = newQueryId();
+    const requireAll = options.requireAll === true;
+    // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
+    if (serving.length === 0) {
+      const asked = failedServing.length;
+      checkQuorum(this.federation.policy, { queryId, answered: [], failed: failedServing, asked, threshold: 1, mode, requireAll });
+    }
+    const threshold = queryThreshold(serving.length, options.threshold);
+    // The noise depends on the threshold: still before any query is sent or any budget spent.
+    const terms = planned.rho === null ? null : privacyTerms(planned.cells, planned.schema, planned.rho, threshold);
+    const layout = this.layoutFor(planned.cells, planned.candidates.length, terms);
+    // Charges whose entries never reached the log (an earlier query failed, or its coordinator died) go in first.
+    const delivered = await this.deliverUnlogged(described);
+    // A query bound to fail is not sent: no agency spends budget on it.
+    await preflight({
+      policy: this.federation.policy, keyAuthority: this.options.keyAuthority, describeDeadlineMs: this.options.describeDeadlineMs ?? 5_000,
+      delta: DEFAULT_DISPLAY_DELTA, queryId, dataset: planned.plan.dataset, described, serving, failedServing, threshold, terms, mode,
+      requireAll,
+    });
+    return {
+      ...planned, ...found, federation: this.federation, links: this.options.links, queryId, mode, requireAll, threshold, terms, layout,
+      deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS, delivered,
+    };
+  }
+
+  /**
+   * Log: the envelope signed and the query in the audit trail; with a transparency log, durably in
+   * it before anyone is asked (agencies refuse a query they cannot see there).
+   */
+  private async logQuery(q: QueryContext): Promise<SentQuery> {
+    const now = this.now();
+    const envelope: QueryEnvelope = {
+      v: 1, queryId: q.queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode: q.mode, plan: q.plan,
+      agencies: q.serving, threshold: q.threshold, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
+      ...(q.terms === null ? {} : { privacy: { rho: queryRhoText(q.terms.rho) } }),
+    };
+    const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
+    const log = this.options.transparencyLog;
+    const audit = log === undefined ? this.options.audit ?? NO_AUDIT : allSinks(this.options.audit ?? NO_AUDIT, log);
+    const asked = { at: now, queryId: q.queryId, sql: formatPlan(q.plan), plan: q.plan, agencies: q.serving };
+    (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
+    const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
+    return { envelope, signed, queryLog, audit, logProof: queryLog === null ? undefined : this.logProofs(q, queryLog) };
+  }
+
+  /** Each agency's proof that the query is in the log: from the head it reported in Describe, or (`stale`) the one it reports now. */
+  private logProofs(q: QueryContext, queryLog: QueryLog): LogProofSource {
+    const heads = new Map(q.described.map((d) => [d.agencyId, d.logHead?.size ?? 0]));
+    const describeDeadline = this.options.describeDeadlineMs ?? 5_000;
+    return async (link, stale) => {
+      const from = stale ? (await link.describe(describeDeadline)).logHead?.size ?? 0 : heads.get(link.agencyId) ?? 0;
+      return queryLog.proofFor(from, `agency ${link.agencyId}`, q.delivered.get(link.agencyId));
+    };
+  }
+
+  /**
+   * After round 1: what every agency signed (refusals, budget charges, contributions) is logged
+   * whether or not the query goes on, and before the survivor set that counts the contributions;
+   * then the quorum check, and the survivor set, fixed once and signed.
+   */
+  private fixSurvivors(q: QueryContext, sent: SentQuery, r1: RoundOne): { set: SurvivorSet; signed: SignedSurvivorSet } {
+    for (const [id, entry] of r1.gathered.refusals) sent.queryLog?.appendRefusal(id, entry);
+    for (const entries of r1.gathered.logEntries.values()) sent.queryLog?.appendChecked(entries);
+    checkQuorum(this.federation.policy, {
+      queryId: q.queryId, answered: r1.answered, failed: r1.failed, asked: q.serving.length + q.failedServing.length,
+      threshold: q.threshold, mode: q.mode, requireAll: q.requireAll,
+    });
+    // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
+    const fixed = r1.secagg?.fixSurvivors() ?? { survivors: r1.answered, dropped: q.serving.filter((a) => !r1.answered.includes(a)) };
+    const set: SurvivorSet = {
+      v: 1, round: 2, queryId: q.queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(sent.signed.bytes)),
+      survivors: fixed.survivors, dropped: fixed.dropped, threshold: q.threshold,
+    };
+    const signed = signSurvivorSet(set, this.options.secrets.signing.secretKey);
+    sent.audit.append({ type: 'survivors', at: this.now(), queryId: q.queryId, survivors: set.survivors, dropped: set.dropped });
+    return { set, signed };
+  }
+
+  /**
+   * Decrypt: the key authority decrypts the unmasked sum, bound to the query and the survivor set,
+   * and its signed entry is logged; in the plaintext benchmark mode the sum is already in the clear.
+   */
+  private async decrypt(
+    sent: SentQuery, survivors: SignedSurvivorSet, r1: RoundOne, sum: EncryptedSum | null,
+  ): Promise<readonly BigUint64Array[]> {
+    if (sum === null) return r1.gathered.plainSum;
+    const signingKey = this.options.secrets.signing.secretKey;
+    const request = signDecryptionRequest(this.federation.id, sent.signed, survivors, await sum.sum(), signingKey);
+    const keyAuthorityId = partyOfRole(this.federation, 'key-authority').id;
+    return (await loggedDecryption(this.options.keyAuthority, keyAuthorityId, request, sent.queryLog)).slots;
+  }
+
+  /**
+   * Release: the totals recombined under the policy (suppression, or the noise's intervals) and
+   * recorded; nothing is released before it is durably in the log, and the head is published beside it.
+   */
+  private async releaseRows(
+    q: QueryContext, sent: SentQuery, r1: RoundOne, slots: readonly BigUint64Array[], delta: number | undefined,
+  ): Promise<Release> {
+    const table = release({
+      plan: q.plan, schema: q.schema, cells: q.cells, totals: unpackSlots(q.layout, [...slots]), policy: this.federation.policy,
+      ...(q.terms === null ? {} : { noise: { terms: q.terms, survivors: r1.answered.length, delta: delta ?? DEFAULT_DISPLAY_DELTA } }),
+    });
+    sent.audit.append({
+      type: 'release', at: this.now(), queryId: q.queryId, contributors: r1.answered, rows: table.rows.length, suppressed: table.suppressed,
+      rho: q.terms === null ? null : queryRhoText(q.terms.rho),
+    });
+    await sent.queryLog?.publish();
+    return table;
+  }
+
+  /** The coordinator's clock (milliseconds since the epoch). */
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
   }
 
   /** Appends the unlogged budget entries the agencies reported (see UnloggedDelivery); what each agency gets receipts for. */
@@ -410,33 +474,6 @@ export class Coordinator implements AsyncDisposable {
     if (log === undefined) return new Map();
     this.delivery ??= new UnloggedDelivery(log, this.federation);
     return this.delivery.deliver(described);
-  }
-
-  /**
-   * Refuses, before anything is logged, sent or spent, a query that cannot succeed: too few
-   * agencies would answer (unreachable, or refusing by the budgets and ledger faults they
-   * reported), `--require-all` with one of them missing, or an unreachable key authority.
-   */
-  private async preflight(q: {
-    queryId: string; dataset: string; described: readonly AgencyDescription[]; serving: readonly string[]; failedServing: readonly FailedAgency[];
-    threshold: number; terms: PrivacyTerms | null; mode: AnswerMode; requireAll: boolean;
-  }): Promise<void> {
-    const prediction = predictQuery({
-      dataset: q.dataset, candidates: q.serving, described: q.described, failed: [], policy: this.federation.policy,
-      threshold: q.threshold, terms: q.terms, delta: DEFAULT_DISPLAY_DELTA,
-    });
-    const refusing = prediction.agencies.filter((a) => a.refusal !== null).map((a) => ({ id: a.id, code: 'POLICY_REFUSED' as const, reason: a.refusal ?? '' }));
-    checkPlausible(this.federation.policy, { ...q, serving: q.serving.length, unreachable: q.failedServing, refusing });
-    if (q.mode === 'plaintext') return;
-    const deadline = this.options.describeDeadlineMs ?? 5_000;
-    try {
-      await withDeadline(this.options.keyAuthority.describe(), deadline, 'the key authority did not answer Describe');
-    } catch (e) {
-      // It answered, but is not this federation's key authority (another federation file, other HE parameters): configuration.
-      if (isFedstatError(e, 'CONFIG_INVALID')) throw new FedstatError('CONFIG_INVALID', `query ${q.queryId} not sent, nothing spent: ${e.message}`, { cause: e });
-      const why = e instanceof Error ? e.message : String(e);
-      throw new FedstatError('UNAVAILABLE', `query ${q.queryId} not sent, nothing spent: the key authority is unreachable (${why}); start it (fedstat key-authority serve) and retry`, { cause: e });
-    }
   }
 
   /** The slot layout of a query: room for noise sized by the privacy terms, none for an exact one. */

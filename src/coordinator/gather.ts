@@ -5,23 +5,20 @@
  * log, each request carries the query's log proof (rebuilt and resent once or twice when the
  * agency's head moved on meanwhile), and a refusing agency's signed refusal is kept for the log.
  */
-import { FedstatError, describeError, isFedstatError, type ErrorCode } from '../errors.js';
+import { FedstatError, describeError, isFedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
 import type { SlotLayout } from '../he/packing.js';
 import { addSlotsModT } from '../he/packing.js';
 import { bytesToSlots, checkContribution, type Contribution } from '../protocol/contribution.js';
 import type { AgencyLink } from '../protocol/links.js';
 import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
-import type { SecAggAggregation } from '../secagg/aggregation.js';
-import type { QueryLogProof } from '../transparency/query-log-proof.js';
+import { SecAggAggregation } from '../secagg/aggregation.js';
 import { checkedEntries, refusalEntry, STALE_RETRIES } from './query-log.js';
 import type { EncryptedSum } from './encrypted-sum.js';
+import type { FailedAgency, LogProofSource, ProgressOption, QueryContext, SentQuery } from './query-context.js';
 
-export interface FailedAgency {
-  readonly id: string;
-  readonly code: ErrorCode;
-  readonly reason: string;
-}
+/** Declared in query-context.ts; re-exported for the modules that import it from here. */
+export type { FailedAgency } from './query-context.js';
 
 export function failure(id: string, e: unknown): FailedAgency {
   if (e instanceof FedstatError) return { id, code: e.code, reason: e.message };
@@ -41,10 +38,6 @@ export interface Round1 {
   /** Refusing agencies' signed refusal entries as sent (QueryLog.appendRefusal checks each before it is logged). */
   readonly refusals: ReadonlyMap<string, Uint8Array>;
 }
-
-/** The log proof for an agency: from the head it reported, or (`stale`) from the one it reports now. */
-export type LogProofSource = (link: AgencyLink, stale: boolean) => Promise<QueryLogProof>;
-
 
 export interface GatherInput {
   readonly federation: Federation;
@@ -112,4 +105,41 @@ export async function gatherContributions(input: GatherInput): Promise<Round1> {
   }));
   answered.sort();
   return { answered, failed, plainSum, logEntries, refusals };
+}
+
+/** Round 1's outcome, as the steps of the query after it need it. */
+export interface RoundOne {
+  readonly gathered: Round1;
+  /** Sorted ids of the agencies whose contributions are in the sum. */
+  readonly answered: readonly string[];
+  /** Every serving agency that failed, in Describe or in round 1, sorted by id. */
+  readonly failed: readonly FailedAgency[];
+  /** `encrypted` mode: the secure-aggregation state; null in the benchmark modes. */
+  readonly secagg: SecAggAggregation | null;
+}
+
+/**
+ * Round 1 as a step of a query: secure aggregation set up over the agencies asked (`encrypted`
+ * mode), their contributions gathered into `sum`, and every failure of the query so far (in
+ * Describe or in round 1) in one list sorted by agency.
+ */
+export async function roundOne(
+  q: QueryContext,
+  sent: SentQuery,
+  sum: EncryptedSum | null,
+  options: ProgressOption,
+): Promise<RoundOne> {
+  const { federation, layout, serving } = q;
+  const secagg = q.mode === 'encrypted' ? new SecAggAggregation({
+    federationId: federation.id, queryId: q.queryId, participants: serving, threshold: q.threshold, length: layout.slotsUsed,
+    modulus: layout.plainModulus, agreementKeys: new Map(federation.parties.map((p) => [p.id, p.agreementKey])),
+  }) : null;
+  let done = 0;
+  const gathered = await gatherContributions({
+    federation, signed: sent.signed, envelope: sent.envelope, layout, links: q.links, deadlineMs: q.deadlineMs, sum, secagg,
+    ...(sent.logProof === undefined ? {} : { logProof: sent.logProof }),
+    onAnswer: (agency, ok) => options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
+  });
+  const failed = [...q.failedServing, ...gathered.failed].sort((a, b) => a.id.localeCompare(b.id));
+  return { gathered, answered: gathered.answered, failed, secagg };
 }

@@ -5,13 +5,17 @@
  * tolerated when what it would have revealed is not needed; otherwise the query fails with a
  * retry hint — never with a wrong number.
  */
+import { FedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
+import { splitFlat } from '../protocol/flat-slots.js';
 import type { AgencyLink } from '../protocol/links.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
 import type { SignedSurvivorSet } from '../protocol/survivor-set.js';
 import { checkUnmaskAnswer } from '../protocol/unmask.js';
 import type { SecAggAggregation } from '../secagg/aggregation.js';
-import { failure, type FailedAgency } from './gather.js';
+import type { EncryptedSum } from './encrypted-sum.js';
+import { failure, type RoundOne } from './gather.js';
+import type { FailedAgency, ProgressOption, QueryContext, SentQuery } from './query-context.js';
 
 export interface Round2Input {
   readonly federation: Federation;
@@ -45,4 +49,39 @@ export async function unmaskRound(input: Round2Input): Promise<{ correction: Big
   const t0 = performance.now();
   const correction = secagg.finalize();
   return { correction, failed, finalizeMs: performance.now() - t0 };
+}
+
+/** What round 2 reports: the survivors lost in it (tolerated) and the coordinator's work to remove the masks. */
+export interface Unmasked {
+  readonly unmaskFailed: FailedAgency[];
+  readonly correctionMs: number;
+}
+
+/**
+ * Round 2 as a step of a query: in `encrypted` mode, the survivors' answers turned into the
+ * correction and subtracted from the encrypted sum (a failure names the query, who answered and
+ * who failed); the benchmark modes have no masks to remove.
+ */
+export async function unmaskSum(
+  q: QueryContext,
+  sent: SentQuery,
+  r1: RoundOne,
+  survivors: SignedSurvivorSet,
+  sum: EncryptedSum | null,
+  options: ProgressOption,
+): Promise<Unmasked> {
+  const { secagg, answered, failed } = r1;
+  if (secagg === null || sum === null) return { unmaskFailed: [], correctionMs: 0 };
+  options.onProgress?.({ phase: 'unmasking' });
+  const { queryId } = q;
+  const round2 = await unmaskRound({
+    federation: q.federation, query: sent.signed, queryId, survivors, survivorIds: answered, links: q.links,
+    deadlineMs: q.deadlineMs, secagg,
+  }).catch((e: unknown) => {
+    if (!(e instanceof FedstatError)) throw e;
+    throw new FedstatError(e.code, `query ${queryId}: ${e.message}`, { cause: e, details: { queryId, answered, failed } });
+  });
+  const t = performance.now();
+  await sum.subtractPlain(splitFlat(round2.correction, q.layout.slotCount, q.layout.ciphertextCount));
+  return { unmaskFailed: round2.failed, correctionMs: round2.finalizeMs + performance.now() - t };
 }
