@@ -20,11 +20,10 @@ import { presetByName } from '../he/presets.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
-import type { Rational } from '../dp/rational.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
-import { newQueryId, queryDigest, signQuery, type AnswerMode, type QueryEnvelope } from '../protocol/query-envelope.js';
+import { newQueryId, queryDigest, signQuery, type QueryEnvelope } from '../protocol/query-envelope.js';
 import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
@@ -35,93 +34,17 @@ import { UnloggedDelivery, type LoggedEntry } from './unlogged-delivery.js';
 import { defaultThreshold } from '../secagg/participant.js';
 import type { EncryptedSum } from './encrypted-sum.js';
 import { failure, roundOne, type FailedAgency, type RoundOne } from './gather.js';
-import type { DiscoveredAgencies, LogProofSource, PlannedQuery, QueryContext, QueryProgress, SentQuery } from './query-context.js';
+import type { DiscoveredAgencies, LogProofSource, PlannedQuery, QueryContext, SentQuery } from './query-context.js';
 import { QueryLog } from './query-log.js';
+import { DEFAULT_DISPLAY_DELTA, type QueryExplanation, type QueryOptions, type QueryResult } from './query-types.js';
 import { loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
 import { unmaskSum } from './unmask-round.js';
 
 export type { FailedAgency, QueryProgress } from './query-context.js';
+export { DEFAULT_DISPLAY_DELTA } from './query-types.js';
+export type { PrivacyOptions, QueryExplanation, QueryOptions, QueryResult, QueryTimings, SecureAggregationReport } from './query-types.js';
 
-/** Secure aggregation's outcome: who was unmasked, who dropped, who was lost in round 2 (tolerated). */
-export interface SecureAggregationReport {
-  readonly threshold: number;
-  readonly survivors: readonly string[];
-  readonly dropped: readonly string[];
-  readonly unmaskFailed: readonly FailedAgency[];
-  /** Coordinator work to remove the masks: reconstructing seeds, expanding masks, subtracting them under encryption. */
-  readonly correctionMs: number;
-}
-
-export interface QueryTimings {
-  readonly planMs: number;
-  readonly discoverMs: number;
-  /** From sending the query to the last contribution verified and added. */
-  readonly gatherMs: number;
-  /** Round 2 of secure aggregation and removing the masks from the encrypted sum. */
-  readonly unmaskMs: number;
-  readonly decryptMs: number;
-  readonly releaseMs: number;
-  readonly totalMs: number;
-}
-
-export interface QueryResult extends Release {
-  readonly queryId: string;
-  readonly sql: string;
-  readonly plan: QueryPlan;
-  readonly mode: AnswerMode;
-  readonly agencies: { readonly answered: readonly string[]; readonly failed: readonly FailedAgency[] };
-  /** Null in the benchmark modes, which skip masking. */
-  readonly secureAggregation: SecureAggregationReport | null;
-  readonly ciphertexts: number;
-  readonly timings: QueryTimings;
-}
-
-/** What a query would do, computed without contacting anyone: the plan and the no-wrap proof. */
-export interface QueryExplanation {
-  readonly sql: string;
-  readonly plan: QueryPlan;
-  readonly groups: number;
-  readonly measures: readonly string[];
-  /** Agencies the federation allows to serve the dataset: the contributions the proof covers. */
-  readonly parties: number;
-  readonly limbBase: bigint;
-  readonly slotsUsed: number;
-  readonly ciphertexts: number;
-  /** Width of the range any slot total can take (data plus noise); always below the plain modulus. */
-  readonly worstSlotTotal: bigint;
-  /** Per-agency bound on the noise in one cell (0 for an exact release). */
-  readonly noiseBound: bigint;
-  readonly plainModulus: bigint;
-}
-
-/** Differential privacy for one query. */
-export interface PrivacyOptions {
-  /** zCDP ρ to spend at every agency: an exact value, or text as for `--rho` ("0.05", "1/40"; see dp/budget-rho.ts). */
-  readonly rho: Rational | string;
-  /** δ for the (ε, δ) shown beside ρ (display only; default 1e-9). */
-  readonly delta?: number;
-}
-
-/** δ used to display ε when the caller gives none: well below 1/n for any population fedstat counts. */
-export const DEFAULT_DISPLAY_DELTA = 1e-9;
-
-export interface QueryOptions {
-  /**
-   * Release with distributed differential privacy: every agency charges ρ to its own budget and
-   * adds Skellam noise. Without it the release is exact, which only `policy.exactRelease` allows.
-   */
-  readonly privacy?: PrivacyOptions;
-  /** `encrypted-unmasked` and `plaintext` are for benchmarks only and need agencies that opted in. */
-  readonly mode?: AnswerMode;
-  /** Secure-aggregation threshold (default ⌈2n/3⌉ of the n agencies asked, at least a majority). */
-  readonly threshold?: number;
-  /** Time allowed for every agency to answer (default 30 s). */
-  readonly deadlineMs?: number;
-  /** Fail when any agency serving the dataset fails, instead of releasing over those that answered. */
-  readonly requireAll?: boolean;
-  readonly onProgress?: (event: QueryProgress) => void;
-}
 
 export interface CoordinatorOptions {
   readonly federation: Federation;
