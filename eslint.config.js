@@ -17,7 +17,7 @@ export const LAYERS = [
   { name: 'foundation', folders: ['util'], files: ['errors.ts'] },
   {
     name: 'primitives',
-    folders: ['crypto', 'tls', 'federation', 'query', 'store', 'he', 'secagg', 'dp', 'disclosure', 'transparency', 'audit'],
+    folders: ['crypto', 'tls', 'federation', 'query', 'store', 'he', 'secagg', 'dp', 'disclosure', 'learn', 'transparency', 'audit'],
   },
   { name: 'protocol', folders: ['protocol'] },
   // The coordinator holds the key authority by its `KeyAuthority` interface: parties share types, no code.
