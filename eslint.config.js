@@ -17,11 +17,15 @@ export const LAYERS = [
   { name: 'foundation', folders: ['util'], files: ['errors.ts'] },
   {
     name: 'primitives',
-    folders: ['crypto', 'tls', 'federation', 'query', 'store', 'he', 'secagg', 'dp', 'disclosure', 'learn', 'transparency', 'audit'],
+    folders: ['crypto', 'tls', 'federation', 'query', 'store', 'he', 'secagg', 'dp', 'disclosure', 'learn', 'merkle', 'transparency'],
   },
   { name: 'protocol', folders: ['protocol'] },
   // The coordinator holds the key authority by its `KeyAuthority` interface: parties share types, no code.
-  { name: 'parties', folders: ['agency', 'coordinator', 'key-authority'], typesOnlyFrom: ['agency', 'coordinator', 'key-authority'] },
+  {
+    name: 'parties',
+    folders: ['agency', 'coordinator', 'key-authority', 'auditor'],
+    typesOnlyFrom: ['agency', 'coordinator', 'key-authority'],
+  },
   // Transport serves and calls the parties through their interfaces: it never builds one.
   {
     name: 'transport',

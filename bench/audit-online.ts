@@ -14,7 +14,7 @@ import { TransparencyLogStore } from '../src/transparency/log-store.js';
 import { LogWitness } from '../src/transparency/log-witness.js';
 import { buildQueryLogProof, type QueryLogProof } from '../src/transparency/query-log-proof.js';
 import { writeTreeHeadFile } from '../src/transparency/tree-head-file.js';
-import { encodeSignedTreeHead, signTreeHead } from '../src/transparency/tree-head.js';
+import { encodeSignedTreeHead, signTreeHead } from '../src/merkle/tree-head.js';
 
 export interface OnlineCost {
   /** Median µs for the operator to build one proof. */

@@ -4,7 +4,7 @@
  * that reads federation.json, he-public.key and the key file is node.ts, or the embedding service).
  */
 import { FedstatError } from '../errors.js';
-import { NO_AUDIT, type AuditSink } from '../audit/events.js';
+import { NO_AUDIT, type AuditSink } from '../transparency/events.js';
 import { checkHePublicKey, party, type Federation, type Party } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import type { BudgetLedger, Charge, ChargeState } from '../dp/budget-ledger.js';

@@ -7,7 +7,7 @@
  * aggregate, pack + noise, mask, encrypt, sign (contribution-steps.ts).
  */
 import { FedstatError, describeError } from '../errors.js';
-import type { AuditSink } from '../audit/events.js';
+import type { AuditSink } from '../transparency/events.js';
 import type { BudgetLedger } from '../dp/budget-ledger.js';
 import type { RandomSource } from '../dp/random.js';
 import type { Contribution } from '../protocol/contribution.js';

@@ -4,7 +4,7 @@
  * with the error, for the log operator to append.
  */
 import { FedstatError, type ErrorCode } from '../errors.js';
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent } from '../transparency/events.js';
 import { entryFromEvent } from '../transparency/log-entry.js';
 import type { AgencyContext } from './agency-context.js';
 

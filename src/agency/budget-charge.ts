@@ -4,7 +4,7 @@
  */
 import { FedstatError } from '../errors.js';
 import type { BudgetLedger, Charge, ChargeState } from '../dp/budget-ledger.js';
-import { rhoToString } from '../dp/budget-rho.js';
+import { rhoToString } from '../dp/rho.js';
 import type { PrivacyTerms } from '../protocol/privacy-terms.js';
 import { MAX_UNLOGGED_ENTRIES, type BudgetStatus } from '../protocol/links.js';
 import type { QueryEnvelope } from '../protocol/query-envelope.js';

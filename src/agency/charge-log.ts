@@ -7,13 +7,13 @@
  * the query or the coordinator that was running it.
  */
 import { toHex } from '../crypto/digest.js';
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent } from '../transparency/events.js';
 import type { BudgetLedger, Charge, ChargeState } from '../dp/budget-ledger.js';
-import { rhoAdd, rhoToString, RHO_ZERO, type Rho } from '../dp/budget-rho.js';
+import { rhoAdd, rhoToString, RHO_ZERO, type Rho } from '../dp/rho.js';
 import { MAX_UNLOGGED_ENTRIES } from '../protocol/links.js';
 import { entryFromEvent } from '../transparency/log-entry.js';
 import type { LogWitness } from '../transparency/log-witness.js';
-import { hashLeaf } from '../transparency/merkle-hash.js';
+import { hashLeaf } from '../merkle/merkle-hash.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
 
 type BudgetEvent = Extract<AuditEvent, { type: 'budget' }>;

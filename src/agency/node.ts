@@ -4,7 +4,7 @@
  * witness file, open the DuckDB store, load and validate the CSV files, and serve over gRPC on the
  * endpoint's port. This is where the agency's files are read: `createAgency` takes values.
  */
-import { JsonlAuditSink, allSinks, type AuditSink } from '../audit/events.js';
+import { JsonlAuditSink, allSinks, type AuditSink } from '../transparency/events.js';
 import { FedstatError } from '../errors.js';
 import { datasetSchemaOf, loadFederation, parseEndpoint, party, partyOfRole, readHePublicKey } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
 import { HeParams } from '../he/he-params.js';
 import { presetByName } from '../he/presets.js';
-import type { AuditSink } from '../audit/events.js';
+import type { AuditSink } from '../transparency/events.js';
 import { TransparencyLogStore } from '../transparency/log-store.js';
 import { TransparencyLogSink } from '../transparency/log-sink.js';
 import { logOperator } from '../transparency/log-operator.js';

@@ -6,8 +6,8 @@
  * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
 import { FedstatError } from '../errors.js';
-import type { AuditSink } from '../audit/events.js';
-import { allSinks, NO_AUDIT } from '../audit/events.js';
+import type { AuditSink } from '../transparency/events.js';
+import { allSinks, NO_AUDIT } from '../transparency/events.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
 import { toHex } from '../crypto/digest.js';
 import { datasetParties, datasetSchemaOf, partyOfRole, type Federation } from '../federation/federation.js';

@@ -5,7 +5,7 @@
  * not a reservation: another query may spend the budget before this one runs, and the agency's
  * own ledger decides.
  */
-import { formatRho, parseCanonicalRho, rhoCompare } from '../dp/budget-rho.js';
+import { formatRho, parseCanonicalRho, rhoCompare } from '../dp/rho.js';
 import { rhoToEpsilon } from '../dp/conversion.js';
 import type { Policy } from '../federation/federation.js';
 import type { AgencyDescription } from '../protocol/links.js';

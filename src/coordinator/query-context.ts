@@ -3,7 +3,7 @@
  * round 1 → round 2 → decrypt → release): each step takes the values the steps before it fixed,
  * and none of them changes once the query is sent.
  */
-import type { AuditSink } from '../audit/events.js';
+import type { AuditSink } from '../transparency/events.js';
 import type { Rational } from '../dp/rational.js';
 import type { ErrorCode } from '../errors.js';
 import type { Federation } from '../federation/federation.js';

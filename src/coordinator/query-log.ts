@@ -9,7 +9,7 @@
  */
 import { toHex } from '../crypto/digest.js';
 import { FedstatError, describeError, isFedstatError } from '../errors.js';
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent } from '../transparency/events.js';
 import type { Federation } from '../federation/federation.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
 import { queryDigest } from '../protocol/query-envelope.js';

@@ -62,7 +62,7 @@ export interface QueryExplanation {
 
 /** Differential privacy for one query. */
 export interface PrivacyOptions {
-  /** zCDP ρ to spend at every agency: an exact value, or text as for `--rho` ("0.05", "1/40"; see dp/budget-rho.ts). */
+  /** zCDP ρ to spend at every agency: an exact value, or text as for `--rho` ("0.05", "1/40"; see dp/rho.ts). */
   readonly rho: Rational | string;
   /** δ for the (ε, δ) shown beside ρ (display only; default 1e-9). */
   readonly delta?: number;

@@ -20,7 +20,7 @@
  */
 import { planSuppression } from '../disclosure/complementary-suppression.js';
 import { cellKey } from '../disclosure/table.js';
-import { formatRho } from '../dp/budget-rho.js';
+import { formatRho } from '../dp/rho.js';
 import { rhoToEpsilon } from '../dp/conversion.js';
 import { ZERO, type Rational } from '../dp/rational.js';
 import type { Policy } from '../federation/federation.js';

@@ -10,7 +10,7 @@ import type { Federation } from '../federation/federation.js';
 import type { AgencyDescription } from '../protocol/links.js';
 import { authorProblem, openEntry } from '../transparency/log-entry.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
-import { hashLeaf } from '../transparency/merkle-hash.js';
+import { hashLeaf } from '../merkle/merkle-hash.js';
 
 /** An entry the log holds, by leaf hash and index: what a receipt proves. */
 export interface LoggedEntry {

@@ -11,7 +11,7 @@
 import type { Coordinator, QueryResult } from '../coordinator/coordinator.js';
 import type { DryRunPrediction } from '../coordinator/dry-run.js';
 import type { ResultRow } from '../coordinator/release.js';
-import { displayCanonicalRho } from '../dp/budget-rho.js';
+import { displayCanonicalRho } from '../dp/rho.js';
 import { datasetSchemaOf } from '../federation/federation.js';
 import { planCells } from '../protocol/cells.js';
 import { parseQueryRho, privacyTerms } from '../protocol/privacy-terms.js';

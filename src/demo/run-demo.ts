@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectCoordinator } from '../coordinator/connect.js';
-import { verifyAuditLog, type AuditReport } from '../transparency/audit-verify.js';
+import { verifyAuditLog, type AuditReport } from '../auditor/verify.js';
 import { readTreeHeadFile, treeHeadFileFor } from '../transparency/tree-head-file.js';
 import type { QueryResult } from '../coordinator/coordinator.js';
 import type { ResultRow } from '../coordinator/release.js';

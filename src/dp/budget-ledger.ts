@@ -39,7 +39,7 @@
 import { FedstatError } from '../errors.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { encodeCharge, encodeNote, MAX_NAME, MAX_NOTE_ENTRY_BYTES, type LedgerEntry, type LedgerNote } from './budget-record.js';
-import { BUDGET_RHO, formatRho, parseRho, rhoAdd, rhoCompare, rhoFrom, rhoSubClamped, RHO_ZERO, type Rho } from './budget-rho.js';
+import { BUDGET_RHO, formatRho, parseRho, rhoAdd, rhoCompare, rhoFrom, rhoSubClamped, RHO_ZERO, type Rho } from './rho.js';
 import type { Replayed } from './budget-replay.js';
 import { LedgerFile } from './ledger-file.js';
 
@@ -48,7 +48,7 @@ export type { LedgerEntry } from './budget-record.js';
 export type Charge = LedgerEntry;
 
 export interface BudgetLedgerOptions {
-  /** ρ budget per dataset, from the agency's own policy: "0.5", "1/4" (budget-rho.ts's grammar) or an exact `Rho`. */
+  /** ρ budget per dataset, from the agency's own policy: "0.5", "1/4" (rho.ts's grammar) or an exact `Rho`. */
   readonly budgets: Readonly<Record<string, string | Rho>>;
 }
 

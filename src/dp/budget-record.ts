@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FedstatError } from '../errors.js';
-import { parseCanonicalRho, rhoToString, type Rho } from './budget-rho.js';
+import { parseCanonicalRho, rhoToString, type Rho } from './rho.js';
 
 export const LEDGER_FORMAT = 'fedstat-budget-ledger';
 export const LEDGER_VERSION = 1;

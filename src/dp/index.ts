@@ -14,5 +14,5 @@ export { jointSensitivity, measureSensitivity, querySensitivity, type Measure } 
 export { rhoToDelta, rhoToEpsilon } from './conversion.js';
 export { interval95, noiseStddev, skellamHalfWidth, type Interval95 } from './utility.js';
 export { parseDelta } from './privacy-parameters.js';
-export { BUDGET_RHO, formatRho, MAX_RHO, MIN_RHO, parseRho, parseRhoText, QUERY_RHO, type Rho, type RhoTextOptions } from './budget-rho.js';
+export { BUDGET_RHO, formatRho, MAX_RHO, MIN_RHO, parseRho, parseRhoText, QUERY_RHO, type Rho, type RhoTextOptions } from './rho.js';
 export { BudgetLedger, type BudgetLedgerOptions, type Charge, type ChargeRequest } from './budget-ledger.js';

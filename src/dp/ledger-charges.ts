@@ -13,7 +13,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FedstatError } from '../errors.js';
-import { rhoToString } from './budget-rho.js';
+import { rhoToString } from './rho.js';
 import { replayLedger } from './budget-replay.js';
 
 /** One charge as the ledger records it. */

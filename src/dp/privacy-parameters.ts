@@ -1,6 +1,6 @@
 /**
  * Parsing of user-given privacy parameters into exact rationals: "0.1" is 1/10 exactly, not the
- * double 0.1000000000000000055… ρ has its own module (budget-rho.ts: one grammar for `--rho`,
+ * double 0.1000000000000000055… ρ has its own module (rho.ts: one grammar for `--rho`,
  * `--budget`, the library, the ledger and the log); δ, which only feeds the (ε, δ) display, is here.
  */
 import { FedstatError, type ErrorCode } from '../errors.js';
@@ -8,8 +8,8 @@ import { parseDecimal } from './rational.js';
 
 /** The exact value of a decimal literal (rational.ts), which δ and ρ share. */
 export { parseDecimal } from './rational.js';
-/** ρ's one parser (`parseRhoText` in budget-rho.ts) under its earlier name. */
-export { parseRhoText as parsePrivacyRho } from './budget-rho.js';
+/** ρ's one parser (`parseRhoText` in rho.ts) under its earlier name. */
+export { parseRhoText as parsePrivacyRho } from './rho.js';
 
 export interface ParseOptions {
   /** Name used in messages, e.g. "delta" or "--delta". */

@@ -3,7 +3,7 @@ export {
   InProcessKeyAuthority, type KeyAuthority, type KeyAuthorityDescription, type ServableKeyAuthority, type ReleaseRecord,
   type InProcessKeyAuthorityOptions,
 } from './key-authority.js';
-export { admitDecryption, type AdmittedRequest, type ReleasePolicyContext } from './release-policy.js';
+export { admitDecryption, type AdmittedRequest, type ReleasePolicyContext } from './decryption-policy.js';
 export { inThreadSlotDecryptor, isolatedSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 export { startKeyAuthorityNode, type KeyAuthorityNode, type KeyAuthorityNodeOptions } from './node.js';
 export type { DecryptionRequest, DecryptionAnswer } from '../protocol/decryption.js';

@@ -6,7 +6,7 @@
  * coordinator's process by default, or as its own gRPC service (src/transport/key-authority-*).
  */
 import { FedstatError, describeError } from '../errors.js';
-import { NO_AUDIT, type AuditEvent, type AuditSink } from '../audit/events.js';
+import { NO_AUDIT, type AuditEvent, type AuditSink } from '../transparency/events.js';
 import { sha256, toHex } from '../crypto/digest.js';
 import { partyOfRole, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
@@ -17,8 +17,8 @@ import { signDecryptionAnswer, type DecryptionAnswer, type DecryptionRequest } f
 import { queryDigest } from '../protocol/query-envelope.js';
 import { entryFromEvent } from '../transparency/log-entry.js';
 import { LogWitness } from '../transparency/log-witness.js';
-import type { SignedTreeHead } from '../transparency/tree-head.js';
-import { admitDecryption, refusal, type AdmittedRequest } from './release-policy.js';
+import type { SignedTreeHead } from '../merkle/tree-head.js';
+import { admitDecryption, refusal, type AdmittedRequest } from './decryption-policy.js';
 import { inThreadSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
 /** What the coordinator needs of a key authority, in process or over gRPC. */

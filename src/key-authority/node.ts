@@ -5,7 +5,7 @@
  * its endpoint in the federation file.
  */
 import type { ServerCredentials } from '@grpc/grpc-js';
-import { JsonlAuditSink, allSinks, type AuditSink } from '../audit/events.js';
+import { JsonlAuditSink, allSinks, type AuditSink } from '../transparency/events.js';
 import { FedstatError } from '../errors.js';
 import { loadFederation, parseEndpoint, partyOfRole, type Federation } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';

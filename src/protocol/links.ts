@@ -7,7 +7,7 @@ import type { Contribution } from './contribution.js';
 import type { SignedQuery } from './query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from './unmask.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
-import type { SignedTreeHead } from '../transparency/tree-head.js';
+import type { SignedTreeHead } from '../merkle/tree-head.js';
 
 export interface AgencyDescription {
   readonly agencyId: string;

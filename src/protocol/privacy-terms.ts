@@ -14,7 +14,7 @@
  *
  * ρ lives on the grid 10^-12·ℤ (at most 12 decimal places): sums of ρ in an agency's ledger then
  * keep a denominator dividing 10^12, so no sequence of queries can grow the ledger's numbers. Its
- * grammar, checks and text forms are budget-rho.ts's (`QUERY_RHO`); the functions below apply them.
+ * grammar, checks and text forms are rho.ts's (`QUERY_RHO`); the functions below apply them.
  */
 import { FedstatError } from '../errors.js';
 import type { DatasetSchema, IntegerColumn } from '../federation/schema.js';
@@ -25,7 +25,7 @@ import type { RandomSource } from '../dp/random.js';
 import { compare, rational, type Rational } from '../dp/rational.js';
 import { measureSensitivity, type Measure as NoiseMeasure } from '../dp/sensitivity.js';
 import { ceilSqrt, skellamTailBound } from '../dp/tail-bound.js';
-import { formatRho, MAX_RHO, MIN_RHO, parseCanonicalRho, QUERY_RHO, RHO_GRID, rhoFrom, rhoToString, type Rho, type RhoTextOptions } from '../dp/budget-rho.js';
+import { formatRho, MAX_RHO, MIN_RHO, parseCanonicalRho, QUERY_RHO, RHO_GRID, rhoFrom, rhoToString, type Rho, type RhoTextOptions } from '../dp/rho.js';
 import type { PlanCells } from './cells.js';
 
 /**

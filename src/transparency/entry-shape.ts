@@ -1,11 +1,11 @@
 /**
  * The exact shape of each audit event a log entry may carry: the `AuditEvent` union of
- * src/audit/events.ts, field for field. A log entry comes from a peer (or a file an auditor was
+ * events.ts, field for field. A log entry comes from a peer (or a file an auditor was
  * handed), so decoding checks every key and type rather than trusting a cast; an event that does
  * not match its kind's shape exactly is a malformed entry, never a partly read one.
  */
-import type { AuditEvent } from '../audit/events.js';
-import { parseCanonicalRho } from '../dp/budget-rho.js';
+import type { AuditEvent } from './events.js';
+import { parseCanonicalRho } from '../dp/rho.js';
 import { isRecord } from '../util/is-record.js';
 
 /** The kind of an entry: the `type` of the event it carries. */

@@ -15,7 +15,7 @@
  * the federation id as the log id over the root of every entry (and each party's key belongs
  * to one federation).
  */
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent } from './events.js';
 import { sign, verify, SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import { FedstatError } from '../errors.js';
 import type { Federation, Party, PartyRole } from '../federation/federation.js';

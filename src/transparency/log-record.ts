@@ -12,7 +12,7 @@
  * Binary and length-prefixed rather than JSON lines because entries are opaque bytes (each
  * event type brings its own canonical encoding) and a verifier hashes them as stored.
  */
-import { hashLeaf, HASH_BYTES } from './merkle-hash.js';
+import { hashLeaf, HASH_BYTES } from '../merkle/merkle-hash.js';
 
 export const LOG_MAGIC = Buffer.from('fedstat-tlog-v1\n', 'ascii');
 export const RECORD_HEADER_BYTES = 8;

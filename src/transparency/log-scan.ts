@@ -11,7 +11,7 @@
  *   `LogCorruptError` naming the record index and byte offset: nothing is ever skipped.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { hashEquals, hashLeaf } from './merkle-hash.js';
+import { hashEquals, hashLeaf } from '../merkle/merkle-hash.js';
 import { LOG_MAGIC, readRecordLength, recordBytes, RECORD_HEADER_BYTES } from './log-record.js';
 
 const CHUNK = 1 << 20;

@@ -1,5 +1,5 @@
 /**
- * The seam between the system's audit events (src/audit/events.ts: AuditSink.append is
+ * The seam between the system's audit events (events.ts: AuditSink.append is
  * synchronous, called where things happen) and the signed log: each event is signed at once as
  * its author's entry, then handed on. Two ends:
  *
@@ -11,7 +11,7 @@
  *   about to act on a logged event (release a result, hand out a tree head) awaits `flush()`
  *   first: nothing is acted on before it is in the log.
  */
-import type { AuditEvent, AuditSink } from '../audit/events.js';
+import type { AuditEvent, AuditSink } from './events.js';
 import { entryFromEvent } from './log-entry.js';
 import type { AppendResult, TransparencyLogStore } from './log-store.js';
 import { treeHeadFileFor, writeTreeHeadFile } from './tree-head-file.js';

@@ -30,18 +30,18 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { FedstatError } from '../errors.js';
-import { consistencyProof } from './consistency-proof.js';
-import { inclusionProof } from './inclusion-proof.js';
+import { consistencyProof } from '../merkle/consistency-proof.js';
+import { inclusionProof } from '../merkle/inclusion-proof.js';
 import { acquireFileLock } from '../util/file-lock.js';
 import { syncDir, writeAll } from '../util/durable-file.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { LOG_MAGIC, MAX_ENTRY_BYTES, readRecordLength, recordBytes, RECORD_HEADER_BYTES, writeRecord } from './log-record.js';
 import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from './log-scan.js';
-import { MerkleAccumulator } from './merkle-accumulator.js';
-import { hashEquals, hashLeaf, HASH_BYTES } from './merkle-hash.js';
-import { SubtreeCache, subtreeRoot } from './merkle-subtree.js';
+import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
+import { hashEquals, hashLeaf, HASH_BYTES } from '../merkle/merkle-hash.js';
+import { SubtreeCache, subtreeRoot } from '../merkle/merkle-subtree.js';
 import { readTreeHeadFile, treeHeadFileFor } from './tree-head-file.js';
-import { signTreeHead, verifyTreeHead, type SignedTreeHead } from './tree-head.js';
+import { signTreeHead, verifyTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
 
 export interface LogStoreOptions {
   /** The federation id: every tree head names it. */

@@ -12,12 +12,12 @@
 import { existsSync } from 'node:fs';
 import { FedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
-import { hashEquals } from './merkle-hash.js';
-import { headCheckError, TreeHeadWitness } from './head-checks.js';
+import { hashEquals } from '../merkle/merkle-hash.js';
+import { headCheckError, TreeHeadWitness } from '../merkle/head-checks.js';
 import { logOperator } from './log-operator.js';
 import { checkQueryLogProof, checkReceipts, type ExpectedQuery, type QueryLogProof } from './query-log-proof.js';
 import { readTreeHeadFile, writeTreeHeadFile } from './tree-head-file.js';
-import type { SignedTreeHead } from './tree-head.js';
+import type { SignedTreeHead } from '../merkle/tree-head.js';
 
 export class LogWitness {
   readonly #federation: Federation;

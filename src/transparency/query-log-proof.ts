@@ -17,11 +17,11 @@
 import { toHex } from '../crypto/digest.js';
 import { FedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
-import { checkInclusion, headCheckError } from './head-checks.js';
+import { checkInclusion, headCheckError } from '../merkle/head-checks.js';
 import { openEntry } from './log-entry.js';
 import type { TransparencyLogStore } from './log-store.js';
-import { hashLeaf } from './merkle-hash.js';
-import type { SignedTreeHead } from './tree-head.js';
+import { hashLeaf } from '../merkle/merkle-hash.js';
+import type { SignedTreeHead } from '../merkle/tree-head.js';
 
 export interface QueryLogProof {
   /** The operator's signed head of the log at the time of sending. */

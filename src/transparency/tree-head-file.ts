@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { FedstatError } from '../errors.js';
-import { treeHeadFromJson, treeHeadToJson, type SignedTreeHead } from './tree-head.js';
+import { treeHeadFromJson, treeHeadToJson, type SignedTreeHead } from '../merkle/tree-head.js';
 
 /** Where the log operator publishes the latest head of the log at `logFile`. */
 export function treeHeadFileFor(logFile: string): string {

@@ -10,7 +10,7 @@ import { ANSWER_MODES, type AnswerMode } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
 import type { SealedShare } from '../secagg/sealed-share.js';
 import { fieldFromBytes, fieldToBytes } from '../secagg/shamir.js';
-import { parseCanonicalRho } from '../dp/budget-rho.js';
+import { parseCanonicalRho } from '../dp/rho.js';
 import { MAX_UNLOGGED_ENTRIES, type BudgetStatus } from '../protocol/links.js';
 import type { AggregateResponseMessage, BudgetStatusMessage, SealedShareMessage, UnmaskRequestMessage, UnmaskResponseMessage } from './proto.js';
 

@@ -18,7 +18,7 @@ import {
 } from './proto.js';
 import { fromServiceError } from './status.js';
 import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
-import type { SignedTreeHead } from '../transparency/tree-head.js';
+import type { SignedTreeHead } from '../merkle/tree-head.js';
 
 /** Default deadline of a Describe call: it does no work, so a peer that takes longer is hung. */
 const DESCRIBE_DEADLINE_MS = 5_000;

@@ -6,8 +6,8 @@
 import { FedstatError } from '../errors.js';
 import { MAX_QUERY_BYTES } from '../protocol/query-envelope.js';
 import { MAX_RECEIPTS, type LogReceipt, type QueryLogProof } from '../transparency/query-log-proof.js';
-import { decodeSignedTreeHead, encodeSignedTreeHead, type SignedTreeHead } from '../transparency/tree-head.js';
-import { HASH_BYTES } from '../transparency/merkle-hash.js';
+import { decodeSignedTreeHead, encodeSignedTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
+import { HASH_BYTES } from '../merkle/merkle-hash.js';
 import type { LogProofMessage, LogReceiptMessage } from './proto.js';
 
 /** A proof path has at most one hash per level of a tree of 2^63 entries. */

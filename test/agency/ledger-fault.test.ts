@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryAuditSink } from '../../src/audit/events.js';
+import { MemoryAuditSink } from '../../src/transparency/events.js';
 import { connectCoordinator } from '../../src/coordinator/connect.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { FedstatError } from '../../src/errors.js';

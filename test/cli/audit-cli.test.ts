@@ -12,13 +12,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { registerAudit } from '../../src/cli/commands/audit.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
-import { rhoToString } from '../../src/dp/budget-rho.js';
+import { rhoToString } from '../../src/dp/rho.js';
 import { partyOfRole } from '../../src/federation/federation.js';
-import { checkEntryProof } from '../../src/transparency/audit-prove.js';
+import { checkEntryProof } from '../../src/auditor/prove.js';
 import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { treeHeadFileFor, writeTreeHeadFile } from '../../src/transparency/tree-head-file.js';
-import { treeHeadToJson } from '../../src/transparency/tree-head.js';
-import { createAuditFixture, queryEvents, type AuditFixture } from '../transparency/audit-fixture.js';
+import { treeHeadToJson } from '../../src/merkle/tree-head.js';
+import { createAuditFixture, queryEvents, type AuditFixture } from '../auditor/audit-fixture.js';
 
 let fx: AuditFixture;
 beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);

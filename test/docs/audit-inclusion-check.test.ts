@@ -17,10 +17,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partyOfRole } from '../../src/federation/federation.js';
-import { proveEntry, type EntryProofJson } from '../../src/transparency/audit-prove.js';
-import { verifyInclusion } from '../../src/transparency/inclusion-proof.js';
-import { createAuditFixture, queryEvents, type AuditFixture } from '../transparency/audit-fixture.js';
-import { refLeafHash, refPath, refRoot } from '../transparency/merkle-reference.js';
+import { proveEntry, type EntryProofJson } from '../../src/auditor/prove.js';
+import { verifyInclusion } from '../../src/merkle/inclusion-proof.js';
+import { createAuditFixture, queryEvents, type AuditFixture } from '../auditor/audit-fixture.js';
+import { refLeafHash, refPath, refRoot } from '../merkle/merkle-reference.js';
 
 const auditMd = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
-import { formatRho, parseRho, rhoCompare, rhoToString } from '../../src/dp/budget-rho.js';
+import { formatRho, parseRho, rhoCompare, rhoToString } from '../../src/dp/rho.js';
 import { isFedstatError } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-budget-'));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatRho, parseCanonicalRho, parseRho, rho, rhoAdd, rhoCompare, rhoSubClamped, rhoToString } from '../../src/dp/budget-rho.js';
+import { formatRho, parseCanonicalRho, parseRho, rho, rhoAdd, rhoCompare, rhoSubClamped, rhoToString } from '../../src/dp/rho.js';
 
 /** Independent reference: a decimal string with at most 12 fraction digits as an integer count of 10^-12. */
 function picos(text: string): bigint {

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BUDGET_RHO, displayCanonicalRho, formatRho, parseCanonicalRho, parseRho, parseRhoText, QUERY_RHO, rho, rhoCompare, rhoFrom, rhoToString,
-} from '../../src/dp/budget-rho.js';
+} from '../../src/dp/rho.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { rational } from '../../src/dp/rational.js';
 import { openQueryRho, parseQueryRho, queryRho, queryRhoText } from '../../src/protocol/privacy-terms.js';

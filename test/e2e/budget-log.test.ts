@@ -21,7 +21,7 @@ import { FedstatError } from '../../src/errors.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { openEntry } from '../../src/transparency/log-entry.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
-import { hashLeaf } from '../../src/transparency/merkle-hash.js';
+import { hashLeaf } from '../../src/merkle/merkle-hash.js';
 import { runCli, type CliRun } from '../helpers/run-cli.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 

@@ -14,10 +14,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectCoordinator, defaultTransparencyLog } from '../../src/coordinator/connect.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { FedstatError } from '../../src/errors.js';
-import { verifyAuditLog } from '../../src/transparency/audit-verify.js';
+import { verifyAuditLog } from '../../src/auditor/verify.js';
 import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { LogWitness } from '../../src/transparency/log-witness.js';
-import { verifyLogFile } from '../../src/transparency/log-verify.js';
+import { verifyLogFile } from '../../src/auditor/log-file-check.js';
 import { readTreeHeadFile, treeHeadFileFor } from '../../src/transparency/tree-head-file.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 

@@ -12,7 +12,7 @@ import type { Agency } from '../../src/agency/agency.js';
 import { connectCoordinator } from '../../src/coordinator/connect.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
-import { verifyAuditLog } from '../../src/transparency/audit-verify.js';
+import { verifyAuditLog } from '../../src/auditor/verify.js';
 import { entryFromEvent } from '../../src/transparency/log-entry.js';
 import { readTreeHeadFile, treeHeadFileFor } from '../../src/transparency/tree-head-file.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';

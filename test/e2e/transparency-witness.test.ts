@@ -10,14 +10,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { connectCoordinator, defaultTransparencyLog } from '../../src/coordinator/connect.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { FedstatError } from '../../src/errors.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { startKeyAuthorityNode } from '../../src/key-authority/node.js';
 import { newQueryId, signQuery } from '../../src/protocol/query-envelope.js';
-import { verifyAuditLog } from '../../src/transparency/audit-verify.js';
+import { verifyAuditLog } from '../../src/auditor/verify.js';
 import { openEntry } from '../../src/transparency/log-entry.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { LogWitness } from '../../src/transparency/log-witness.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryAuditSink, type AuditEvent } from '../../src/audit/events.js';
+import { MemoryAuditSink, type AuditEvent } from '../../src/transparency/events.js';
 import { sha256, toHex } from '../../src/crypto/digest.js';
 import { isFedstatError, type ErrorCode, type FedstatError } from '../../src/errors.js';
 import { partyOfRole } from '../../src/federation/federation.js';

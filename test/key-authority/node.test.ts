@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MemoryAuditSink } from '../../src/audit/events.js';
+import { MemoryAuditSink } from '../../src/transparency/events.js';
 import { registerKeyAuthority } from '../../src/cli/commands/key-authority.js';
 import type { FedstatError } from '../../src/errors.js';
 import { hePublicKeyPath, type Federation } from '../../src/federation/federation.js';

@@ -18,7 +18,7 @@ import { spawnTsChild } from '../helpers/ts-child.js';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
-import { verifyLogFile } from '../../src/transparency/log-verify.js';
+import { verifyLogFile } from '../../src/auditor/log-file-check.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,13 +7,13 @@
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { sign } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import { party } from '../../src/federation/federation.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
 import { authorProblem, decodeEntry, ENTRY_DOMAIN, entryFromEvent, openEntry } from '../../src/transparency/log-entry.js';
-import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
+import { createAuditFixture, queryEvents, type AuditFixture } from '../auditor/audit-fixture.js';
 
 let fx: AuditFixture;
 beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);

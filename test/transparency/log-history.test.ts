@@ -16,8 +16,8 @@ import { recordBytes, writeRecord } from '../../src/transparency/log-record.js';
 import { TransparencyLogSink } from '../../src/transparency/log-sink.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { readTreeHeadFile, treeHeadFileFor, writeTreeHeadFile } from '../../src/transparency/tree-head-file.js';
-import { signTreeHead, verifyTreeHead } from '../../src/transparency/tree-head.js';
-import { hex, refLeafHash, refRoot } from './merkle-reference.js';
+import { signTreeHead, verifyTreeHead } from '../../src/merkle/tree-head.js';
+import { hex, refLeafHash, refRoot } from '../merkle/merkle-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-history-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import { loadFederation, partyOfRole } from '../../src/federation/federation.js';
-import { verifyAuditLog } from '../../src/transparency/audit-verify.js';
+import { verifyAuditLog } from '../../src/auditor/verify.js';
 import { logOperator } from '../../src/transparency/log-operator.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { readTreeHeadFile, treeHeadFileFor, writeTreeHeadFile } from '../../src/transparency/tree-head-file.js';
-import { treeHeadToJson } from '../../src/transparency/tree-head.js';
-import { createAuditFixture, type AuditFixture } from './audit-fixture.js';
+import { treeHeadToJson } from '../../src/merkle/tree-head.js';
+import { createAuditFixture, type AuditFixture } from '../auditor/audit-fixture.js';
 
 let fx: AuditFixture;
 beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);

@@ -6,13 +6,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { isFedstatError } from '../../src/errors.js';
-import { verifyAuditLog } from '../../src/transparency/audit-verify.js';
+import { verifyAuditLog } from '../../src/auditor/verify.js';
 import { decodeEntry } from '../../src/transparency/log-entry.js';
 import { SignedEntrySink, TransparencyLogSink } from '../../src/transparency/log-sink.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
-import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
+import { createAuditFixture, queryEvents, type AuditFixture } from '../auditor/audit-fixture.js';
 
 let fx: AuditFixture;
 beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);

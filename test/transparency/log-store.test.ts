@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { FedstatError, isFedstatError } from '../../src/errors.js';
-import { verifyConsistency } from '../../src/transparency/consistency-proof.js';
-import { verifyInclusion } from '../../src/transparency/inclusion-proof.js';
+import { verifyConsistency } from '../../src/merkle/consistency-proof.js';
+import { verifyInclusion } from '../../src/merkle/inclusion-proof.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
-import { verifyLogFile } from '../../src/transparency/log-verify.js';
-import { verifyTreeHead } from '../../src/transparency/tree-head.js';
-import { hex, refLeafHash, refRoot } from './merkle-reference.js';
+import { verifyLogFile } from '../../src/auditor/log-file-check.js';
+import { verifyTreeHead } from '../../src/merkle/tree-head.js';
+import { hex, refLeafHash, refRoot } from '../merkle/merkle-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -19,11 +19,11 @@ import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { LogWitness } from '../../src/transparency/log-witness.js';
 import { buildQueryLogProof, type ExpectedQuery, type QueryLogProof } from '../../src/transparency/query-log-proof.js';
 import { readTreeHeadFile, writeTreeHeadFile } from '../../src/transparency/tree-head-file.js';
-import { encodeSignedTreeHead, signTreeHead, type SignedTreeHead } from '../../src/transparency/tree-head.js';
+import { encodeSignedTreeHead, signTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
 import { logProofFromWire, logProofToWire } from '../../src/transport/log-proof-messages.js';
 import type { LogProofMessage } from '../../src/transport/proto.js';
-import { createAuditFixture, type AuditFixture } from './audit-fixture.js';
-import { refLeafHash, refRoot } from './merkle-reference.js';
+import { createAuditFixture, type AuditFixture } from '../auditor/audit-fixture.js';
+import { refLeafHash, refRoot } from '../merkle/merkle-reference.js';
 
 let fx: AuditFixture;
 let coordinatorKey: Uint8Array;

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { FedstatError } from '../../src/errors.js';
-import { verifyConsistency } from '../../src/transparency/consistency-proof.js';
-import { checkConsistentHeads } from '../../src/transparency/head-checks.js';
-import { verifyInclusion } from '../../src/transparency/inclusion-proof.js';
+import { verifyConsistency } from '../../src/merkle/consistency-proof.js';
+import { checkConsistentHeads } from '../../src/merkle/head-checks.js';
+import { verifyInclusion } from '../../src/merkle/inclusion-proof.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
-import { verifyLogFile, type LogCheck } from '../../src/transparency/log-verify.js';
-import { decodeSignedTreeHead, encodeSignedTreeHead, signTreeHead, verifyTreeHead, type SignedTreeHead } from '../../src/transparency/tree-head.js';
+import { verifyLogFile, type LogCheck } from '../../src/auditor/log-file-check.js';
+import { decodeSignedTreeHead, encodeSignedTreeHead, signTreeHead, verifyTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-tamper-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed, verify } from '../../src/crypto/ed25519.js';
 import type { FedstatError } from '../../src/errors.js';
 import { MAX_QUERY_BYTES } from '../../src/protocol/query-envelope.js';
-import { encodeSignedTreeHead, encodeTreeHead, signTreeHead, type SignedTreeHead } from '../../src/transparency/tree-head.js';
+import { encodeSignedTreeHead, encodeTreeHead, signTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
 import type { QueryLogProof } from '../../src/transparency/query-log-proof.js';
 import { logHeadFromWire, logHeadToWire, logProofFromWire, logProofToWire, MAX_LOG_PROOF_BYTES } from '../../src/transport/log-proof-messages.js';
 import { agencyServiceDefinition, keyAuthorityServiceDefinition, type LogProofMessage } from '../../src/transport/proto.js';

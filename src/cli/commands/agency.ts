@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startAgencyNode } from '../../agency/node.js';
-import type { AuditEvent } from '../../audit/events.js';
-import { BUDGET_RHO, displayCanonicalRho, parseRhoText } from '../../dp/budget-rho.js';
+import type { AuditEvent } from '../../transparency/events.js';
+import { BUDGET_RHO, displayCanonicalRho, parseRhoText } from '../../dp/rho.js';
 import { FedstatError } from '../../errors.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { connectCoordinator } from '../../coordinator/connect.js';
-import { displayCanonicalRho } from '../../dp/budget-rho.js';
+import { displayCanonicalRho } from '../../dp/rho.js';
 import { toJson } from '../json.js';
 import { armExitGuard } from '../exit-guard.js';
 import { action, parseIntOption } from '../run.js';

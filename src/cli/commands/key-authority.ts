@@ -1,6 +1,6 @@
 /** `fedstat key-authority serve`: the holder of the BFV secret key as its own gRPC service. */
 import type { Command } from 'commander';
-import type { AuditEvent } from '../../audit/events.js';
+import type { AuditEvent } from '../../transparency/events.js';
 import { startKeyAuthorityNode } from '../../key-authority/node.js';
 import { toJson } from '../json.js';
 import { action, parseIntOption } from '../run.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { JsonlAuditSink } from '../../audit/events.js';
+import { JsonlAuditSink } from '../../transparency/events.js';
 import { connectCoordinator } from '../../coordinator/connect.js';
 import type { QueryExplanation, QueryResult } from '../../coordinator/coordinator.js';
 import type { DryRunPrediction } from '../../coordinator/dry-run.js';

@@ -7,11 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { consistencyProof, verifyConsistency } from '../../src/transparency/consistency-proof.js';
-import { inclusionProof, verifyInclusion } from '../../src/transparency/inclusion-proof.js';
-import { MerkleAccumulator } from '../../src/transparency/merkle-accumulator.js';
-import { hashLeaf, splitPoint } from '../../src/transparency/merkle-hash.js';
-import { SubtreeCache, subtreeRoot } from '../../src/transparency/merkle-subtree.js';
+import { consistencyProof, verifyConsistency } from '../../src/merkle/consistency-proof.js';
+import { inclusionProof, verifyInclusion } from '../../src/merkle/inclusion-proof.js';
+import { MerkleAccumulator } from '../../src/merkle/merkle-accumulator.js';
+import { hashLeaf, splitPoint } from '../../src/merkle/merkle-hash.js';
+import { SubtreeCache, subtreeRoot } from '../../src/merkle/merkle-subtree.js';
 import { hex, refLeafHash, refPath, refProof, refRoot } from './merkle-reference.js';
 
 const MAX = 300;

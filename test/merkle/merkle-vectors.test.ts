@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { consistencyProof, verifyConsistency } from '../../src/transparency/consistency-proof.js';
-import { inclusionProof, verifyInclusion } from '../../src/transparency/inclusion-proof.js';
-import { MerkleAccumulator } from '../../src/transparency/merkle-accumulator.js';
-import { emptyRoot, hashChildren, hashLeaf } from '../../src/transparency/merkle-hash.js';
-import { merkleRoot } from '../../src/transparency/merkle-subtree.js';
+import { consistencyProof, verifyConsistency } from '../../src/merkle/consistency-proof.js';
+import { inclusionProof, verifyInclusion } from '../../src/merkle/inclusion-proof.js';
+import { MerkleAccumulator } from '../../src/merkle/merkle-accumulator.js';
+import { emptyRoot, hashChildren, hashLeaf } from '../../src/merkle/merkle-hash.js';
+import { merkleRoot } from '../../src/merkle/merkle-subtree.js';
 import { hex, unhex } from './merkle-reference.js';
 
 const load = <T>(name: string): T => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as T;

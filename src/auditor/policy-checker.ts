@@ -21,12 +21,12 @@
  * time later), one per budget charge (the chain is checked at the end) and one per agency and
  * dataset; a released query keeps only its flags.
  */
-import type { AuditEvent } from '../audit/events.js';
-import { displayCanonicalRho, formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoCompare, rhoToString, type Rho } from '../dp/budget-rho.js';
+import type { AuditEvent } from '../transparency/events.js';
+import { displayCanonicalRho, formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoCompare, rhoToString, type Rho } from '../dp/rho.js';
 import { sub } from '../dp/rational.js';
 import type { Policy } from '../federation/federation.js';
-import type { FindingList } from './audit-findings.js';
-import { ENTRY_KINDS, type EntryKind } from './entry-shape.js';
+import type { FindingList } from './findings.js';
+import { ENTRY_KINDS, type EntryKind } from '../transparency/entry-shape.js';
 
 /** One agency's logged spending on one dataset. */
 export interface BudgetSummary {

@@ -10,7 +10,7 @@ import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import {
   decodeSignedTreeHead, encodeSignedTreeHead, encodeTreeHead, signTreeHead, treeHeadFromJson, treeHeadToJson, verifyTreeHead, type SignedTreeHead,
-} from '../../src/transparency/tree-head.js';
+} from '../../src/merkle/tree-head.js';
 
 const operator = signingKeyPairFromSeed(new Uint8Array(32).fill(7));
 const other = signingKeyPairFromSeed(new Uint8Array(32).fill(8));

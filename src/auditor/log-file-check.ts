@@ -9,10 +9,10 @@
  * `onEntry` so the wiring can check each one's signature and the policy in the same pass.
  */
 import { open } from 'node:fs/promises';
-import { hashEquals } from './merkle-hash.js';
-import { MerkleAccumulator } from './merkle-accumulator.js';
-import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from './log-scan.js';
-import { verifyTreeHead, type SignedTreeHead } from './tree-head.js';
+import { hashEquals } from '../merkle/merkle-hash.js';
+import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
+import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from '../transparency/log-scan.js';
+import { verifyTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
 
 export type LogProblem = 'unreadable' | 'not-a-log' | 'bad-signature' | 'other-log' | 'corrupt' | 'truncated' | 'root-mismatch';
 

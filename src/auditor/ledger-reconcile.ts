@@ -10,10 +10,10 @@
  * agency logged something other than what it recorded. Duplicated budget entries are the policy
  * checker's `duplicate-charge`; the first one is the one reconciled.
  */
-import { displayCanonicalRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoToString } from '../dp/budget-rho.js';
+import { displayCanonicalRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoToString } from '../dp/rho.js';
 import type { LedgerCharge } from '../dp/ledger-charges.js';
-import type { FindingList } from './audit-findings.js';
-import type { LoggedCharge } from './audit-policy.js';
+import type { FindingList } from './findings.js';
+import type { LoggedCharge } from './policy-checker.js';
 
 /** One agency's ledger to reconcile. */
 export interface LedgerToReconcile {

@@ -10,12 +10,12 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
-import { rhoToString } from '../../src/dp/budget-rho.js';
+import { rhoToString } from '../../src/dp/rho.js';
 import { readLedgerCharges, type LedgerCharge } from '../../src/dp/ledger-charges.js';
 import { FedstatError } from '../../src/errors.js';
-import { verifyAuditLog, type AuditReport } from '../../src/transparency/audit-verify.js';
+import { verifyAuditLog, type AuditReport } from '../../src/auditor/verify.js';
 import { createAuditFixture, type AuditFixture } from './audit-fixture.js';
 
 let fx: AuditFixture;

@@ -7,14 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { partyOfRole, type Federation } from '../../src/federation/federation.js';
 import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import { entryFromEvent } from '../../src/transparency/log-entry.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
-import type { SignedTreeHead } from '../../src/transparency/tree-head.js';
+import type { SignedTreeHead } from '../../src/merkle/tree-head.js';
 
 export interface AuditFixture {
   readonly dir: string;

@@ -7,8 +7,8 @@
  * before the first logged charge; a query charged twice is a `duplicate-charge`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
-import { verifyAuditLog, type AuditReport } from '../../src/transparency/audit-verify.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
+import { verifyAuditLog, type AuditReport } from '../../src/auditor/verify.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
 
 let fx: AuditFixture;

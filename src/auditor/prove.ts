@@ -8,11 +8,11 @@
  * log2(size) of them, disjoint ranges), so memory stays O(log n) for any log size.
  */
 import { FedstatError } from '../errors.js';
-import { checkInclusion, type HeadCheck } from './head-checks.js';
-import { verifyLogFile } from './log-verify.js';
-import { MerkleAccumulator } from './merkle-accumulator.js';
-import { hashLeaf, splitPoint } from './merkle-hash.js';
-import { treeHeadFromJson, treeHeadToJson, type SignedTreeHead, type TreeHeadJson } from './tree-head.js';
+import { checkInclusion, type HeadCheck } from '../merkle/head-checks.js';
+import { verifyLogFile } from './log-file-check.js';
+import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
+import { hashLeaf, splitPoint } from '../merkle/merkle-hash.js';
+import { treeHeadFromJson, treeHeadToJson, type SignedTreeHead, type TreeHeadJson } from '../merkle/tree-head.js';
 
 /** A self-contained proof that one entry is in the log a signed tree head commits to. */
 export interface EntryProofJson {

@@ -6,15 +6,15 @@
  * dataset, and marks forged entries when given the federation.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import { partyOfRole } from '../../src/federation/federation.js';
-import { checkEntryProof, proveEntry, type EntryProofJson } from '../../src/transparency/audit-prove.js';
-import { auditRows, type AuditRow } from '../../src/transparency/audit-show.js';
-import { hashLeaf } from '../../src/transparency/merkle-hash.js';
+import { checkEntryProof, proveEntry, type EntryProofJson } from '../../src/auditor/prove.js';
+import { auditRows, type AuditRow } from '../../src/auditor/show.js';
+import { hashLeaf } from '../../src/merkle/merkle-hash.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
-import { hex, refLeafHash, refPath } from './merkle-reference.js';
+import { hex, refLeafHash, refPath } from '../merkle/merkle-reference.js';
 
 let fx: AuditFixture;
 beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);

@@ -6,13 +6,13 @@
  * held; without one the rows show what the entries claim (run `audit verify` to check them).
  */
 import { open } from 'node:fs/promises';
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent } from '../transparency/events.js';
 import { FedstatError, isFedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
-import { displayCanonicalRho } from '../dp/budget-rho.js';
+import { displayCanonicalRho } from '../dp/rho.js';
 import { isRecord } from '../util/is-record.js';
-import { authorProblem, decodeEntry, openEntry } from './log-entry.js';
-import { hasLogHeader, LogCorruptError, scanRecords } from './log-scan.js';
+import { authorProblem, decodeEntry, openEntry } from '../transparency/log-entry.js';
+import { hasLogHeader, LogCorruptError, scanRecords } from '../transparency/log-scan.js';
 
 export interface AuditRow {
   readonly index: number;

@@ -10,12 +10,12 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/audit/events.js';
+import type { AuditEvent } from '../../src/transparency/events.js';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
-import { verifyAuditLog, type AuditReport } from '../../src/transparency/audit-verify.js';
-import { hashLeaf } from '../../src/transparency/merkle-hash.js';
-import { signTreeHead, type SignedTreeHead } from '../../src/transparency/tree-head.js';
+import { verifyAuditLog, type AuditReport } from '../../src/auditor/verify.js';
+import { hashLeaf } from '../../src/merkle/merkle-hash.js';
+import { signTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
 
 let fx: AuditFixture;

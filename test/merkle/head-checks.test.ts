@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
-import { consistencyProof } from '../../src/transparency/consistency-proof.js';
-import { checkConsistentHeads, checkInclusion, headCheckError, TreeHeadWitness, type HeadCheck } from '../../src/transparency/head-checks.js';
-import { inclusionProof } from '../../src/transparency/inclusion-proof.js';
-import { hashLeaf } from '../../src/transparency/merkle-hash.js';
-import { subtreeRoot } from '../../src/transparency/merkle-subtree.js';
-import { signTreeHead, type SignedTreeHead } from '../../src/transparency/tree-head.js';
+import { consistencyProof } from '../../src/merkle/consistency-proof.js';
+import { checkConsistentHeads, checkInclusion, headCheckError, TreeHeadWitness, type HeadCheck } from '../../src/merkle/head-checks.js';
+import { inclusionProof } from '../../src/merkle/inclusion-proof.js';
+import { hashLeaf } from '../../src/merkle/merkle-hash.js';
+import { subtreeRoot } from '../../src/merkle/merkle-subtree.js';
+import { signTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
 import { refRoot } from './merkle-reference.js';
 
 const op = signingKeyPairFromSeed(new Uint8Array(32).fill(1));

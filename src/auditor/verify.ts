@@ -19,16 +19,16 @@
 import { toHex } from '../crypto/digest.js';
 import { FedstatError, isFedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
-import { FindingList, type Finding } from './audit-findings.js';
-import { AuditPolicyChecker, type BudgetSummary } from './audit-policy.js';
+import { FindingList, type Finding } from './findings.js';
+import { AuditPolicyChecker, type BudgetSummary } from './policy-checker.js';
 import { reconcileLedger, type LedgerReconciliation, type LedgerToReconcile } from './ledger-reconcile.js';
-import type { EntryKind } from './entry-shape.js';
-import { authorProblem, openEntry, type EntryProblem } from './log-entry.js';
-import { logOperator } from './log-operator.js';
-import { verifyLogFile, type MerkleTreeView } from './log-verify.js';
-import { MerkleAccumulator } from './merkle-accumulator.js';
-import { hashEquals } from './merkle-hash.js';
-import { verifyTreeHead, type SignedTreeHead } from './tree-head.js';
+import type { EntryKind } from '../transparency/entry-shape.js';
+import { authorProblem, openEntry, type EntryProblem } from '../transparency/log-entry.js';
+import { logOperator } from '../transparency/log-operator.js';
+import { verifyLogFile, type MerkleTreeView } from './log-file-check.js';
+import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
+import { hashEquals } from '../merkle/merkle-hash.js';
+import { verifyTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
 
 export interface AuditVerifyOptions {
   /** The federation whose log this is: party keys, policy, log id. */
