@@ -33,16 +33,19 @@ export const LAYERS = [
     typesOnlyFrom: ['agency', 'coordinator', 'key-authority'],
     packages: ['@grpc/grpc-js', 'protobufjs'],
   },
+  // Wiring that reads files and opens sockets, and the package's entry points.
   {
     name: 'nodes',
     files: [
       'index.ts',
-      'agency/index.ts',
+      'primitives.ts',
       'agency/node.ts',
+      'agency/serve.ts',
       'coordinator/index.ts',
       'coordinator/connect.ts',
       'key-authority/index.ts',
       'key-authority/node.ts',
+      'auditor/index.ts',
     ],
   },
   { name: 'demo and seed', folders: ['demo', 'seed'] },

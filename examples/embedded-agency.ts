@@ -13,11 +13,9 @@
 import { Server } from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { createAgency, loadAgencyMaterial } from 'fedstat/agency';
-import { BudgetLedger } from 'fedstat/dp';
-import { parseEndpoint, party, partyOfRole } from 'fedstat/federation';
-import { openDuckDbStore } from 'fedstat/store';
-import { addAgencyService, serverCredentials, SERVER_OPTIONS } from 'fedstat/transport';
+import {
+  AGENCY_SERVER_OPTIONS, agencyCredentials, BudgetLedger, createAgency, loadAgencyMaterial, mountAgency, openDuckDbStore,
+} from 'fedstat';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +36,6 @@ if (values.federation === undefined || values.key === undefined || values.data =
 //    public key beside it, and the agency's key file. createAgency reads no file; these are values.
 const material = loadAgencyMaterial(values.federation, values.key);
 const { federation, secrets } = material;
-const me = party(federation, secrets.party);
 
 // 2. The agency's records, validated against the federation schema as they are loaded.
 const store = await openDuckDbStore(values.db);
@@ -54,14 +51,14 @@ const ledger = values.ledger === undefined ? undefined : await BudgetLedger.open
 const agency = await createAgency({ ...material, store, ...(ledger === undefined ? {} : { ledger }) });
 
 // 4. The service that already existed: a gRPC server (with whatever it served before) ...
-const grpcServer = new Server(SERVER_OPTIONS);
+const grpcServer = new Server(AGENCY_SERVER_OPTIONS);
 // ... now also answering fedstat queries, from the federation's coordinator only.
-addAgencyService(grpcServer, agency, [partyOfRole(federation, 'coordinator').id]);
-const endpoint = parseEndpoint(me.endpoint ?? '');
+mountAgency(grpcServer, agency, federation);
 // mTLS with the certificate `fedstat init` issued this agency: only parties of the federation connect.
-const credentials = serverCredentials(federation, secrets, { insecure: false, host: '127.0.0.1' });
+const credentials = agencyCredentials(material, { host: '127.0.0.1' });
+const endpoint = federation.parties.find((p) => p.id === secrets.party)?.endpoint ?? '127.0.0.1:0';
 const port = await new Promise<number>((resolve, reject) => {
-  grpcServer.bindAsync(`127.0.0.1:${endpoint?.port ?? 0}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+  grpcServer.bindAsync(`127.0.0.1:${endpoint.split(':').pop()}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
 });
 
 // ... and an HTTP health endpoint reporting what the agency serves (never any counts).

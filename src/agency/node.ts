@@ -6,15 +6,15 @@
  */
 import { JsonlAuditSink, allSinks, type AuditSink } from '../transparency/events.js';
 import { FedstatError } from '../errors.js';
-import { datasetSchemaOf, loadFederation, parseEndpoint, party, partyOfRole, readHePublicKey } from '../federation/federation.js';
+import { datasetSchemaOf, loadFederation, party, readHePublicKey } from '../federation/federation.js';
 import { loadKeyFile } from '../federation/key-file.js';
 import { openDuckDbStore } from '../store/duckdb-store.js';
 import type { LoadReport } from '../store/store.js';
 import { BudgetLedger } from '../dp/budget-ledger.js';
-import { serveAgency, type RunningServer } from '../transport/agency-server.js';
-import { serverCredentials } from '../transport/credentials.js';
+import type { RunningServer } from '../transport/listen.js';
 import { LogWitness } from '../transparency/log-witness.js';
 import { createAgency, type Agency, type AgencyMaterial } from './agency.js';
+import { agencyCredentials, serveAgency } from './serve.js';
 
 export interface AgencyNodeOptions {
   readonly federationFile: string;
@@ -70,11 +70,9 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
   const material = loadAgencyMaterial(options.federationFile, options.keyFile);
   const { federation, secrets } = material;
   const me = party(federation, secrets.party);
-  const endpoint = parseEndpoint(me.endpoint ?? '');
-  const host = options.host ?? endpoint?.host ?? '127.0.0.1';
   const insecure = options.insecure === true;
   // Before any data is loaded: a missing certificate or a refused --insecure fails fast.
-  const credentials = serverCredentials(federation, secrets, { insecure, host });
+  const credentials = agencyCredentials(material, { insecure, ...(options.host === undefined ? {} : { host: options.host }) });
   const budgets = options.budgets ?? {};
   for (const dataset of Object.keys(budgets)) datasetSchemaOf(federation, dataset);
   if (Object.keys(budgets).length > 0 && options.ledgerFile === undefined) {
@@ -115,9 +113,10 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
         ...(options.onEvent === undefined ? [] : [options.onEvent]),
       ),
     });
-    const port = options.port ?? endpoint?.port ?? 0;
-    server = await serveAgency(agency, host, port, {
-      credentials, allowedCallers: insecure ? null : [partyOfRole(federation, 'coordinator').id],
+    server = await serveAgency(agency, material, {
+      credentials, insecure,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.port === undefined ? {} : { port: options.port }),
     });
     const running = { agency, server };
     return {

@@ -1,4 +1,18 @@
-/** fedstat/coordinator: run encrypted cross-agency queries. */
-export { Coordinator, type CoordinatorOptions, type QueryOptions, type QueryResult, type QueryProgress, type FailedAgency, type QueryTimings, type QueryExplanation } from './coordinator.js';
-export { connectCoordinator, defaultKeyFile, type ConnectOptions } from './connect.js';
-export { release, average, type Release, type ResultRow, type ResultColumn, type CellValue } from './release.js';
+/**
+ * `fedstat/coordinator`: run encrypted cross-agency queries. `connectCoordinator` wires one from
+ * the federation's files; `Coordinator.create` takes the same parts as values.
+ *
+ * @packageDocumentation
+ */
+export { Coordinator, type CoordinatorOptions, type FailedAgency, type QueryProgress } from './coordinator.js';
+export type {
+  PrivacyOptions, QueryExplanation, QueryOptions, QueryResult, QueryTimings, SecureAggregationReport,
+} from './query-types.js';
+export { connectCoordinator, type ConnectOptions } from './connect.js';
+export type {
+  CellValue, MeasureNoiseReport, PrivacyReport, Release, ResultColumn, ResultRow, RowUncertainty, SuppressionReport, Uncertainty,
+} from './release.js';
+export { parseQuery } from '../query/parse.js';
+export { formatPlan } from '../query/format-plan.js';
+export type { QueryPlan } from '../query/plan.js';
+export type { AgencyLink, AgencyDescription } from '../protocol/links.js';

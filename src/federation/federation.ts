@@ -348,14 +348,29 @@ export function readCaCertificate(federation: Federation): string {
   const path = caCertificatePath(federation);
   const bytes = readPinnedFile(federation, path, federation.tls?.caSha256,
     { read: 'the federation CA certificate', label: 'CA certificate', copy: 'the ca.crt' });
-  const pem = new TextDecoder().decode(bytes);
+  return caPemOf(new TextDecoder().decode(bytes), path);
+}
+
+/**
+ * Returns `pem` if it is the CA certificate the federation pins by hash (however it was obtained);
+ * KEY_INVALID otherwise, or CONFIG_INVALID when the federation has no "tls" section.
+ */
+export function checkCaCertificate(federation: Federation, pem: string): string {
+  caCertificatePath(federation); // CONFIG_INVALID without a "tls" section
+  if (toHex(sha256(new TextEncoder().encode(pem))) !== federation.tls?.caSha256) {
+    throw new FedstatError('KEY_INVALID', `the CA certificate given does not match the hash in ${federation.file}; use the ca.crt that came with this federation file`);
+  }
+  return caPemOf(pem, 'the CA certificate given');
+}
+
+function caPemOf(pem: string, where: string): string {
   let isCa = false;
   try {
     isCa = new X509Certificate(pem).ca;
   } catch {
     // reported below
   }
-  if (!isCa) throw new FedstatError('KEY_INVALID', `${path} is not a CA certificate; re-run fedstat init`);
+  if (!isCa) throw new FedstatError('KEY_INVALID', `${where} is not a CA certificate; re-run fedstat init`);
   return pem;
 }
 

@@ -162,11 +162,14 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
     const host = hostOf(s.party);
     return {
       ...s,
-      tls: issuePartyCertificate(ca, {
-        partyId: s.party, role: s.role,
-        hosts: host === null ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
-        validDays: options.certificateValidDays ?? DEFAULT_CERTIFICATE_VALID_DAYS,
-      }),
+      tls: {
+        ...issuePartyCertificate(ca, {
+          partyId: s.party, role: s.role,
+          hosts: host === null ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
+          validDays: options.certificateValidDays ?? DEFAULT_CERTIFICATE_VALID_DAYS,
+        }),
+        caPem: ca.certificatePem,
+      },
     };
   });
   const publicKeyFile = 'he-public.key';

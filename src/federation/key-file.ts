@@ -13,7 +13,7 @@ import { fromBase64, toBase64 } from '../crypto/digest.js';
 import { constantTimeEqual, signingKeyPairFromSeed, type SigningKeyPair } from '../crypto/ed25519.js';
 import { partyCertificateProblem } from '../tls/verify.js';
 import { isRecord } from '../util/is-record.js';
-import { readCaCertificate, type Federation, type Party, type PartyRole } from './federation.js';
+import { checkCaCertificate, readCaCertificate, type Federation, type Party, type PartyRole } from './federation.js';
 
 export interface PartySecrets {
   readonly party: string;
@@ -31,9 +31,12 @@ export interface PartySecrets {
   readonly tls: PartyTls | null;
 }
 
+/** A party's mTLS identity, with the federation CA it was checked against (the only root to trust). */
 export interface PartyTls {
   readonly certificatePem: string;
   readonly privateKeyPem: string;
+  /** The federation CA certificate (PEM), checked against the hash the federation file pins. */
+  readonly caPem: string;
 }
 
 export function generatePartySecrets(party: string, role: PartyRole, heSecretKey: Uint8Array | null = null): PartySecrets {
@@ -85,7 +88,7 @@ function keyError(path: string, problem: string, fix: string): FedstatError {
   return new FedstatError('KEY_INVALID', `key file ${path}: ${problem}; ${fix}`, { details: { file: path } });
 }
 
-/** Loads a party's key file and checks it against the federation's public keys. */
+/** Loads a party's key file (mode 0600) and checks it against the federation's public keys. */
 export function loadKeyFile(path: string, federation: Federation): PartySecrets {
   let text: string;
   try {
@@ -98,6 +101,29 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
     if (e instanceof FedstatError) throw e;
     throw new FedstatError('KEY_INVALID', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --key`, { cause: e });
   }
+  const ca = federation.tls === null ? null : lazy(() => readCaCertificate(federation));
+  return parseKeyFile(text, federation, { source: path, caCertificate: ca });
+}
+
+/** Where a key file's text came from and the federation CA to check its certificate against. */
+export interface KeyFileSource {
+  /** Named in errors: a path, or a label such as "cd-psb's key from the vault". */
+  readonly source: string;
+  /**
+   * The federation CA certificate (PEM), or a function returning it, when the federation has a
+   * "tls" section; it is checked against the hash the federation pins. Not needed otherwise.
+   */
+  readonly caCertificate?: string | (() => string) | null;
+}
+
+/**
+ * Parses the text of a party's key file held in memory (a secrets store, an environment) and
+ * checks it as `loadKeyFile` does: the keys against the party's public keys in the federation,
+ * the TLS certificate against the federation CA. KEY_INVALID, naming `source`, on any mismatch.
+ */
+export function parseKeyFile(text: string, federation: Federation, from: KeyFileSource): PartySecrets {
+  const path = from.source;
+  const caPem = lazy(() => caCertificateOf(federation, from, path));
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -108,7 +134,7 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
   const doc = parsed;
   const partyId = doc['party'];
   if (typeof partyId !== 'string') throw keyError(path, 'no "party" field', 're-run fedstat init');
-  const ca = sameCa(doc, federation);
+  const ca = sameCa(doc, federation, caPem);
   const p = partyOf(path, partyId, federation, ca);
   const seed = typeof doc['signingSeed'] === 'string' ? fromBase64(doc['signingSeed']) : null;
   const agreementSecret = typeof doc['agreementSecret'] === 'string' ? fromBase64(doc['agreementSecret']) : null;
@@ -125,7 +151,7 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
     heSecretKey = typeof doc['heSecretKey'] === 'string' ? fromBase64(doc['heSecretKey']) : null;
     if (heSecretKey === null) throw keyError(path, 'malformed HE secret key', 're-run fedstat init');
   }
-  return { party: partyId, role: p.role, signing, agreementSecret, agreementPublic, heSecretKey, tls: loadTls(path, doc, partyId, federation) };
+  return { party: partyId, role: p.role, signing, agreementSecret, agreementPublic, heSecretKey, tls: loadTls(path, doc, partyId, federation, caPem) };
 }
 
 /**
@@ -154,14 +180,14 @@ function partyOf(path: string, partyId: string, federation: Federation, ca: bool
  * Whether the key file's TLS certificate was issued by this federation's CA; null when that cannot
  * be told (no certificate, no CA in the federation, or one that does not parse: loadTls reports it).
  */
-function sameCa(doc: Record<string, unknown>, federation: Federation): boolean | null {
+function sameCa(doc: Record<string, unknown>, federation: Federation, caPem: () => string): boolean | null {
   const pem = doc['tlsCertificate'];
   if (typeof pem !== 'string' || federation.tls === null) return null;
   let certificate: X509Certificate;
   let ca: X509Certificate;
   try {
     certificate = new X509Certificate(pem);
-    ca = new X509Certificate(readCaCertificate(federation));
+    ca = new X509Certificate(caPem());
   } catch (e) {
     if (e instanceof FedstatError) throw e; // the CA file is missing or swapped: that is the problem to report
     return null;
@@ -173,7 +199,7 @@ function sameCa(doc: Record<string, unknown>, federation: Federation): boolean |
  * The key file's TLS certificate and key, checked against the federation CA; null when the key
  * file predates mTLS or the federation has no CA (then only --insecure on loopback can run).
  */
-function loadTls(path: string, doc: Record<string, unknown>, partyId: string, federation: Federation): PartyTls | null {
+function loadTls(path: string, doc: Record<string, unknown>, partyId: string, federation: Federation, ca: () => string): PartyTls | null {
   const certificatePem = doc['tlsCertificate'];
   const privateKeyPem = doc['tlsPrivateKey'];
   if (certificatePem === undefined && privateKeyPem === undefined) return null;
@@ -181,7 +207,23 @@ function loadTls(path: string, doc: Record<string, unknown>, partyId: string, fe
     throw keyError(path, '"tlsCertificate" and "tlsPrivateKey" must both be PEM text', 're-run fedstat init');
   }
   if (federation.tls === null) return null;
-  const problem = partyCertificateProblem({ caPem: readCaCertificate(federation), certificatePem, privateKeyPem, partyId });
+  const caPem = ca();
+  const problem = partyCertificateProblem({ caPem, certificatePem, privateKeyPem, partyId });
   if (problem !== null) throw keyError(path, problem, `use the key file created with ${federation.file}, or re-run fedstat init`);
-  return { certificatePem, privateKeyPem };
+  return { certificatePem, privateKeyPem, caPem };
+}
+
+/** The CA a key file in memory is checked against: given, hash-checked; KEY_INVALID when missing. */
+function caCertificateOf(federation: Federation, from: KeyFileSource, path: string): string {
+  const given = typeof from.caCertificate === 'function' ? from.caCertificate() : from.caCertificate;
+  if (given === undefined || given === null) {
+    throw keyError(path, 'its TLS certificate cannot be checked without the federation CA certificate', 'pass the ca.crt that came with the federation file');
+  }
+  return checkCaCertificate(federation, given);
+}
+
+/** `f()` computed at most once, on first use. */
+function lazy<T>(f: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: f() }).v;
 }

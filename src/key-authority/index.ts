@@ -1,9 +1,11 @@
-/** fedstat/key-authority: the holder of the BFV secret key, which decrypts only released totals. */
+/**
+ * `fedstat/key-authority`: the holder of the BFV secret key, which decrypts only the unmasked
+ * totals of signed, logged queries, once each. In the coordinator's process (`InProcessKeyAuthority`)
+ * or as its own gRPC service (`startKeyAuthorityNode`).
+ *
+ * @packageDocumentation
+ */
 export {
-  InProcessKeyAuthority, type KeyAuthority, type KeyAuthorityDescription, type ServableKeyAuthority, type ReleaseRecord,
-  type InProcessKeyAuthorityOptions,
+  InProcessKeyAuthority, type InProcessKeyAuthorityOptions, type KeyAuthority, type KeyAuthorityDescription, type ReleaseRecord,
 } from './key-authority.js';
-export { admitDecryption, type AdmittedRequest, type ReleasePolicyContext } from './decryption-policy.js';
-export { inThreadSlotDecryptor, isolatedSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 export { startKeyAuthorityNode, type KeyAuthorityNode, type KeyAuthorityNodeOptions } from './node.js';
-export type { DecryptionRequest, DecryptionAnswer } from '../protocol/decryption.js';

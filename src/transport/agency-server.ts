@@ -75,7 +75,7 @@ export interface ServeOptions {
 }
 
 /** Serves the agency on host:port (port 0 picks a free one) with mTLS credentials (see credentials.ts). */
-export async function serveAgency(agency: Agency, host: string, port: number, options: ServeOptions): Promise<RunningServer> {
+export async function serveAgencyService(agency: Agency, host: string, port: number, options: ServeOptions): Promise<RunningServer> {
   const server = new Server(SERVER_OPTIONS);
   addAgencyService(server, agency, options.allowedCallers);
   return bindServer(server, host, port, options.credentials);

@@ -8,7 +8,7 @@
 import { ChannelCredentials, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { FedstatError } from '../errors.js';
-import { readCaCertificate, type Federation } from '../federation/federation.js';
+import { caCertificatePath, type Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
 import { assertInsecureAllowed } from '../tls/loopback.js';
 import { peerCertificatePartyId } from '../tls/verify.js';
@@ -40,11 +40,11 @@ export interface ChannelSecurityOptions {
  * federation file has no "tls" section, KEY_INVALID when the key file has no certificate.
  */
 export function tlsMaterial(federation: Federation, secrets: PartySecrets): TlsMaterial {
-  const caPem = readCaCertificate(federation);
+  caCertificatePath(federation); // CONFIG_INVALID when the federation has no "tls" section
   if (secrets.tls === null) {
     throw new FedstatError('KEY_INVALID', `the key file of ${secrets.party} has no TLS certificate; use the key file written by fedstat init with this federation, or run with --insecure on 127.0.0.1`);
   }
-  return { caPem, certificatePem: secrets.tls.certificatePem, privateKeyPem: secrets.tls.privateKeyPem };
+  return { caPem: secrets.tls.caPem, certificatePem: secrets.tls.certificatePem, privateKeyPem: secrets.tls.privateKeyPem };
 }
 
 /** Server credentials requiring a client certificate from the federation CA. */

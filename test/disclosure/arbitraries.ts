@@ -1,6 +1,6 @@
 /** Random released tables for the disclosure properties: 1-D or 2-D, up to 8×8, random margins. */
 import fc from 'fast-check';
-import type { SuppressionTable } from '../../src/disclosure/index.js';
+import type { SuppressionTable } from '../../src/disclosure/table.js';
 import type { RefTable } from './reference.js';
 
 /** Counts that mix small groups (below typical thresholds, zeros included) and large ones. */

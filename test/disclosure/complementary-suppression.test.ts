@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planSuppression, protectionWidths, type SuppressionPlan } from '../../src/disclosure/index.js';
+import { planSuppression, type SuppressionPlan } from '../../src/disclosure/complementary-suppression.js';
+import { protectionWidths } from '../../src/disclosure/recomputable.js';
 import { tableArb, toTable } from './arbitraries.js';
 import { key, refCells, refIntervals, refRecomputable, type RefTable } from './reference.js';
 

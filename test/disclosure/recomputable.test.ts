@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cellKey, isRecomputable, protectionWidths, recomputableCells, type Cell } from '../../src/disclosure/index.js';
+import { cellKey, type Cell } from '../../src/disclosure/table.js';
+import { isRecomputable, protectionWidths, recomputableCells } from '../../src/disclosure/recomputable.js';
 import { tableArb, toTable } from './arbitraries.js';
 import { key, refCells, refIntervals, refRecomputable, type RefTable } from './reference.js';
 

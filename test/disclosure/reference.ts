@@ -4,7 +4,7 @@
  * field GF(2^61 − 1) (number-theoretic, not the rational elimination under test), and the
  * attacker's exact interval by exhaustive enumeration of non-negative integer tables.
  */
-import type { Cell } from '../../src/disclosure/index.js';
+import type { Cell } from '../../src/disclosure/table.js';
 
 export interface RefTable {
   readonly rows: number;

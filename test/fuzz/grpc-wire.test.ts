@@ -17,7 +17,7 @@ import type { DecryptionRequest } from '../../src/protocol/decryption.js';
 import { checkUnmaskAnswer } from '../../src/protocol/unmask.js';
 import { contributionFromWire, unmaskAnswerFromWire, unmaskRequestFromWire, unmaskRequestToWire } from '../../src/transport/agency-messages.js';
 import { GrpcAgencyLink } from '../../src/transport/agency-client.js';
-import { serveAgency, type RunningServer } from '../../src/transport/agency-server.js';
+import { serveAgencyService, type RunningServer } from '../../src/transport/agency-server.js';
 import { channelCredentials, channelOptionsFor, serverCredentials } from '../../src/transport/credentials.js';
 import { GrpcKeyAuthority } from '../../src/transport/key-authority-client.js';
 import { serveKeyAuthority } from '../../src/transport/key-authority-server.js';
@@ -74,7 +74,7 @@ beforeAll(async () => {
   f = await createFuzzFederation(rand);
   ka = await InProcessKeyAuthority.create({ federation: f.federation, secrets: f.secrets['key-authority']!, decryptor: isolatedSlotDecryptor });
   const host = '127.0.0.1';
-  const agencyServer = await serveAgency(f.agencies.get(SERVED)!, host, 0, {
+  const agencyServer = await serveAgencyService(f.agencies.get(SERVED)!, host, 0, {
     credentials: serverCredentials(f.federation, f.secrets[SERVED]!, { insecure: false, host }), allowedCallers: ['coordinator'],
   });
   const kaServer = await serveKeyAuthority(ka, host, 0, serverCredentials(f.federation, f.secrets['key-authority']!, { insecure: false, host }), {

@@ -14,7 +14,7 @@ import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile } from '../../src/federation/key-file.js';
 import { parseSchema, type Schema } from '../../src/federation/schema.js';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
-import { serveAgency, type RunningServer } from '../../src/transport/agency-server.js';
+import { serveAgencyService, type RunningServer } from '../../src/transport/agency-server.js';
 import { serverCredentials } from '../../src/transport/credentials.js';
 import { freePorts } from '../../src/demo/free-port.js';
 
@@ -111,7 +111,7 @@ export async function createTestFederation(options: {
       const agency = await createAgency({ federation: init.federation, secrets, hePublicKey: readHePublicKey(init.federation), store, ...extra });
       const port = Number(init.federation.parties.find((p) => p.id === id)!.endpoint!.split(':')[1]);
       // Over mTLS with the federation's certificates, as deployed; only the coordinator may call.
-      const server = await serveAgency(wrap === undefined ? agency : wrap(agency), '127.0.0.1', port, {
+      const server = await serveAgencyService(wrap === undefined ? agency : wrap(agency), '127.0.0.1', port, {
         credentials: serverCredentials(init.federation, secrets, { insecure: false, host: '127.0.0.1' }), allowedCallers: ['coordinator'],
       });
       agencies.set(id, { agency, server });

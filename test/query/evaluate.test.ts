@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { evaluatePredicate } from '../../src/query/index.js';
-import type { Predicate } from '../../src/query/index.js';
+import { evaluatePredicate } from '../../src/query/evaluate.js';
+import type { Predicate } from '../../src/query/plan.js';
 import { atomArb, predicateArb } from './arbitraries.js';
 import { RESIDENTS } from './fixtures.js';
 

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parseSchema } from '../../src/federation/schema.js';
 import { RESERVED_WORDS } from '../../src/query/format-plan.js';
-import { formatIdentifier, formatLiteral, formatPlan, parseQuery } from '../../src/query/index.js';
-import type { QueryPlan } from '../../src/query/index.js';
+import { formatIdentifier, formatLiteral, formatPlan } from '../../src/query/format-plan.js';
+import { parseQuery } from '../../src/query/parse.js';
+import type { QueryPlan } from '../../src/query/plan.js';
 import { RESIDENTS } from './fixtures.js';
 
 describe('formatPlan', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseQuery } from '../../src/query/index.js';
-import type { Predicate, QueryPlan } from '../../src/query/index.js';
+import { parseQuery } from '../../src/query/parse.js';
+import type { Predicate, QueryPlan } from '../../src/query/plan.js';
 import { RESIDENTS } from './fixtures.js';
 
 const q = (sql: string): QueryPlan => parseQuery(sql, RESIDENTS);

@@ -7,8 +7,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluatePredicate, formatIdentifier, formatLiteral, parseQuery } from '../../src/query/index.js';
-import type { Predicate } from '../../src/query/index.js';
+import { evaluatePredicate } from '../../src/query/evaluate.js';
+import { formatIdentifier, formatLiteral } from '../../src/query/format-plan.js';
+import { parseQuery } from '../../src/query/parse.js';
+import type { Predicate } from '../../src/query/plan.js';
 import { atomArb, predicateArb } from './arbitraries.js';
 import { DISTRICTS, RESIDENTS } from './fixtures.js';
 

@@ -2,7 +2,8 @@ import { fedstatErrorOf } from '../helpers/fedstat-error.js';
 import { describe, expect, it } from 'vitest';
 import type { FedstatError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
-import { parseQuery, QUERY_LIMITS } from '../../src/query/index.js';
+import { parseQuery } from '../../src/query/parse.js';
+import { QUERY_LIMITS } from '../../src/query/limits.js';
 import { RESIDENTS } from './fixtures.js';
 
 /** The FedstatError parseQuery throws for `sql` (fails the test if it returns or throws anything else). */

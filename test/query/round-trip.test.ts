@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatPlan, parseQuery, validatePlan } from '../../src/query/index.js';
+import { formatPlan } from '../../src/query/format-plan.js';
+import { parseQuery } from '../../src/query/parse.js';
+import { validatePlan } from '../../src/query/validate-plan.js';
 import { schemaAndTotalsPlanArb } from './arbitraries.js';
 
 describe('formatPlan / parseQuery round trip', () => {

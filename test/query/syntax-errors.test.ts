@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FedstatError } from '../../src/errors.js';
-import { formatPlan, parseQuery, validatePlan } from '../../src/query/index.js';
+import { formatPlan } from '../../src/query/format-plan.js';
+import { parseQuery } from '../../src/query/parse.js';
+import { validatePlan } from '../../src/query/validate-plan.js';
 import { planArb } from './arbitraries.js';
 import { RESIDENTS } from './fixtures.js';
 

@@ -3,8 +3,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FedstatError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
-import { formatPlan, parseQuery, QUERY_LIMITS, validatePlan } from '../../src/query/index.js';
-import type { QueryPlan } from '../../src/query/index.js';
+import { formatPlan } from '../../src/query/format-plan.js';
+import { parseQuery } from '../../src/query/parse.js';
+import { QUERY_LIMITS } from '../../src/query/limits.js';
+import { validatePlan } from '../../src/query/validate-plan.js';
+import type { QueryPlan } from '../../src/query/plan.js';
 import { schemaAndTotalsPlanArb } from './arbitraries.js';
 import { RESIDENTS } from './fixtures.js';
 

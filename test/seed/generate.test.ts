@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFedstatError } from '../../src/errors.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import type { Schema } from '../../src/federation/schema.js';
-import { generateScenario, loadScenario } from '../../src/seed/index.js';
-import type { LoadedScenario, ScenarioManifest } from '../../src/seed/index.js';
+import { generateScenario } from '../../src/seed/generate.js';
+import { loadScenario } from '../../src/seed/scenario-registry.js';
+import type { LoadedScenario } from '../../src/seed/scenario-registry.js';
+import type { ScenarioManifest } from '../../src/seed/generate.js';
 import { isValidGb11643 } from '../../src/util/gb11643.js';
 import { parseCsvObjects } from './csv-parse.js';
 
