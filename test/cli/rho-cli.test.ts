@@ -4,27 +4,19 @@
  * canonical "1/40" in every agency's ledger and in the log, and shown as 0.025; a bad ρ is one
  * line naming the flag, the problem and the fix.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, startAgencyProcess, type AgencyProcess } from '../../src/demo/agency-processes.js';
+import { startAgencyProcess, type AgencyProcess } from '../../src/demo/agency-processes.js';
 import { freePorts } from '../../src/demo/free-port.js';
-
-const exec = promisify(execFile);
+import { runCli } from '../helpers/run-cli.js';
 
 interface Run { code: number; stdout: string; stderr: string }
 
 async function fedstat(...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [cliPath(), ...args], { maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
+  const r = await runCli(args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 const SCHEMA = { datasets: { residents: { columns: { district: { type: 'category', values: ['锦江区', '青羊区'] }, age: { type: 'integer', min: 0, max: 120 } } } } };
