@@ -24,7 +24,9 @@ import { ReplayGuard } from './replay-guard.js';
  * read it from disk; a service holding its configuration elsewhere passes the bytes).
  */
 export interface AgencyMaterial {
+  /** The federation the agency belongs to (`loadFederation` or `parseFederation`). */
   readonly federation: Federation;
+  /** The agency's own key file; KEY_INVALID when it is another party's or not an agency's. */
   readonly secrets: PartySecrets;
   /** The BFV public key (he-public.key); checked against the hash the federation pins. */
   readonly hePublicKey: Uint8Array;

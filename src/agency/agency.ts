@@ -28,7 +28,9 @@ import { answerUnmask } from './unmask.js';
 
 export type { AgencyMaterial } from './agency-context.js';
 
+/** What `createAgency` takes: the agency's material, its store and its policy, all as values. */
 export interface AgencyOptions extends AgencyMaterial {
+  /** The agency's records, loaded already; the agency closes it when it closes. */
   readonly store: AgencyStore;
   /**
    * Answer `plaintext` and `encrypted-unmasked` queries (benchmarks only: either reveals this
@@ -50,12 +52,20 @@ export interface AgencyOptions extends AgencyMaterial {
    * across restarts); default: in memory, from this start on.
    */
   readonly logWitness?: LogWitness;
+  /** Told of every contribution, refusal, budget charge and unmask (default: none). */
   readonly audit?: AuditSink;
+  /** Current time in milliseconds since the epoch (default `Date.now`); for tests. */
   readonly clock?: () => number;
 }
 
+/**
+ * A running agency (`createAgency`): answers the coordinator's two rounds. `answer` and `unmask`
+ * reject only with FedstatError (INTERNAL for the unexpected), UNAVAILABLE after `close`.
+ */
 export interface Agency extends AsyncDisposable {
+  /** The agency's party id in the federation. */
   readonly id: string;
+  /** What the agency serves now: datasets, budgets, the last log head it accepted. */
   describe(): Promise<AgencyDescription>;
   /**
    * Round 1: a signed contribution to one query. `logProof` shows the query in the transparency
@@ -65,6 +75,7 @@ export interface Agency extends AsyncDisposable {
   answer(query: SignedQuery, logProof?: QueryLogProof): Promise<Contribution>;
   /** Round 2 of secure aggregation: reveals what removes the survivors' masks, once per query. */
   unmask(request: UnmaskRequest): Promise<UnmaskAnswer>;
+  /** Waits for answers in flight, then frees the SEAL objects and closes the ledger and the store; idempotent. */
   close(): Promise<void>;
 }
 

@@ -16,20 +16,27 @@ import { LogWitness } from '../transparency/log-witness.js';
 import { createAgency, type Agency, type AgencyMaterial } from './agency.js';
 import { agencyCredentials, serveAgency } from './serve.js';
 
+/** What `startAgencyNode` reads and how it serves; the options of `fedstat agency serve`. */
 export interface AgencyNodeOptions {
+  /** The federation file (federation.json); the HE public key is read from beside it. */
   readonly federationFile: string;
+  /** The agency's own key file. */
   readonly keyFile: string;
   /** Dataset name → CSV file to load; a dataset with `null` is served from the existing store. */
   readonly datasets: Readonly<Record<string, string | null>>;
   /** DuckDB file; default in memory. */
   readonly dbPath?: string;
+  /** Bind address; default the host of the agency's endpoint in the federation file, else 127.0.0.1. */
   readonly host?: string;
   /** Default: the port of the agency's endpoint in the federation file. */
   readonly port?: number;
+  /** Invalid CSV rows: `reject` (default) fails the start, `skip` leaves them out (see `LoadOptions`). */
   readonly onInvalid?: 'reject' | 'skip';
+  /** Answer `plaintext` and `encrypted-unmasked` queries (benchmarks only; see `AgencyOptions`). */
   readonly allowPlaintextMode?: boolean;
   /** Plain TCP instead of mTLS; refused unless the bind address is loopback. */
   readonly insecure?: boolean;
+  /** Called with the rows of `dataset` processed so far while its CSV file loads. */
   readonly onLoadProgress?: (dataset: string, rows: number) => void;
   /**
    * This agency's zCDP budget per dataset ("0.5", "1/4"); DP queries on a dataset without one are
@@ -49,10 +56,15 @@ export interface AgencyNodeOptions {
   readonly onEvent?: AuditSink;
 }
 
+/** A running agency node (`startAgencyNode`). */
 export interface AgencyNode {
+  /** The agency the node serves. */
   readonly agency: Agency;
+  /** The port it listens on (the one picked when 0 was asked for). */
   readonly port: number;
+  /** One report per CSV file loaded at the start (datasets given a file), in the order given. */
   readonly loads: readonly LoadReport[];
+  /** Stops the server, then closes the agency with its ledger and store. */
   close(): Promise<void>;
 }
 
@@ -66,6 +78,14 @@ export function loadAgencyMaterial(federationFile: string, keyFile: string): Age
   return { federation, secrets, hePublicKey: readHePublicKey(federation) };
 }
 
+/**
+ * Starts an agency node from its files: reads the material, opens the ledger, the log witness and
+ * the store, loads the CSV files and serves the agency over gRPC (mTLS unless `insecure`). Fails
+ * before loading data with KEY_INVALID (key file, certificate) or CONFIG_INVALID (budgets without
+ * `ledgerFile`, `insecure` off loopback, a witness file of another log); later with NOT_FOUND for
+ * a `null` dataset the store lacks, DATA_INVALID for invalid rows in `reject` mode, UNAVAILABLE
+ * for a port in use. What was opened is closed on failure.
+ */
 export async function startAgencyNode(options: AgencyNodeOptions): Promise<AgencyNode> {
   const material = loadAgencyMaterial(options.federationFile, options.keyFile);
   const { federation, secrets } = material;

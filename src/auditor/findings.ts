@@ -31,7 +31,9 @@ export type FindingKind =
   | 'budget-exceeded' | 'budget-gap' | 'duplicate-charge' | 'decryption-without-query' | 'decrypted-twice'
   | 'missing-in-log' | 'missing-in-ledger' | 'ledger-mismatch';
 
+/** One problem an audit found. */
 export interface Finding {
+  /** Which rule the log breaks (see `FindingKind`). */
   readonly kind: FindingKind;
   /** The entry's index in the log, or null for a finding about tree heads or a range of entries. */
   readonly entry: number | null;
@@ -40,7 +42,7 @@ export interface Finding {
 }
 
 /** Findings kept in full; beyond this only the count grows (a forged log can have millions). */
-export const DEFAULT_MAX_FINDINGS = 1000;
+const DEFAULT_MAX_FINDINGS = 1000;
 
 /** The findings of one audit: the first `max` in full, and the total count. */
 export class FindingList {

@@ -21,12 +21,15 @@ export interface LedgerToReconcile {
   readonly agency: string;
   /** Where it was read from (for the report). */
   readonly file: string;
+  /** The ledger's charges, oldest first, as `readLedgerCharges` returns them. */
   readonly charges: readonly LedgerCharge[];
 }
 
 /** What reconciling one ledger found (each problem is also a finding). */
 export interface LedgerReconciliation {
+  /** The agency (party id) whose ledger this is. */
   readonly agency: string;
+  /** Where the ledger was read from, as given. */
   readonly file: string;
   /** Charges in the ledger. */
   readonly ledgerCharges: number;
@@ -34,8 +37,11 @@ export interface LedgerReconciliation {
   readonly loggedCharges: number;
   /** Ledger charges logged exactly as recorded. */
   readonly matched: number;
+  /** Ledger charges the log does not hold (`missing-in-log` findings). */
   readonly missingInLog: number;
+  /** Logged charges the ledger does not hold (`missing-in-ledger` findings). */
   readonly missingInLedger: number;
+  /** Charges in both that differ (`ledger-mismatch` findings). */
   readonly mismatched: number;
 }
 

@@ -14,12 +14,22 @@ import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
 import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from '../transparency/log-scan.js';
 import { verifyTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
 
+/**
+ * Why a log file failed `verifyLogFile`: it cannot be read, has no log header, a head is
+ * malformed or not the operator's (`bad-signature`) or names another log, a record fails its
+ * checksum, the file ends before a head's size, or a head's root differs from the file's.
+ */
 export type LogProblem = 'unreadable' | 'not-a-log' | 'bad-signature' | 'other-log' | 'corrupt' | 'truncated' | 'root-mismatch';
 
+/**
+ * What `verifyLogFile` found: the size and root hash of the whole file and the bytes of a
+ * crash-torn tail (not counted); or the first problem, with the index of the corrupt record.
+ */
 export type LogCheck =
   | { readonly ok: true; readonly size: number; readonly rootHash: Uint8Array; readonly tornBytes: number }
   | { readonly ok: false; readonly problem: LogProblem; readonly message: string; readonly record?: number };
 
+/** The heads to check a log file against, and a callback for each entry. */
 export interface VerifyLogOptions {
   /** Heads to check the file against (any order; each must be signed by `publicKey`). */
   readonly heads?: readonly SignedTreeHead[];

@@ -30,7 +30,9 @@ import { ENTRY_KINDS, type EntryKind } from '../transparency/entry-shape.js';
 
 /** One agency's logged spending on one dataset. */
 export interface BudgetSummary {
+  /** The agency (party id). */
   readonly agency: string;
+  /** The dataset the budget is for. */
   readonly dataset: string;
   /** Budget entries in the log (a repeated charge of one query counts once). */
   readonly charges: number;

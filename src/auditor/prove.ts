@@ -51,8 +51,8 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
 /**
  * Proves entry `index` of the log at `file` under `head`, which must be signed by `operatorKey`
  * and match the file's first `head.size` entries. Throws FedstatError: NOT_FOUND when the head
- * does not cover `index`, DATA_INVALID when the head or the file does not verify (run `audit
- * verify` for the details), IO for an unreadable file.
+ * does not cover `index`, DATA_INVALID when the head or the file does not verify (run
+ * `audit verify` for the details), IO for an unreadable file.
  */
 export async function proveEntry(file: string, index: number, head: SignedTreeHead, operatorKey: Uint8Array): Promise<EntryProofJson> {
   if (!Number.isSafeInteger(index) || index < 0) throw new RangeError('an entry index is a non-negative integer');

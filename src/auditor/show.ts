@@ -14,7 +14,9 @@ import { isRecord } from '../util/is-record.js';
 import { authorProblem, decodeEntry, openEntry } from '../transparency/log-entry.js';
 import { hasLogHeader, LogCorruptError, scanRecords } from '../transparency/log-scan.js';
 
+/** One log entry as `auditRows` shows it. */
 export interface AuditRow {
+  /** The entry's index in the log, from 0. */
   readonly index: number;
   /** ISO 8601 time the author recorded (UTC), or '' for an entry that does not decode. */
   readonly time: string;
@@ -22,6 +24,7 @@ export interface AuditRow {
   readonly kind: string;
   /** The author's party id as the entry claims it. */
   readonly who: string;
+  /** The query the entry is about, or '' for an entry that does not decode. */
   readonly queryId: string;
   /** The query's dataset, when the log shows it. */
   readonly dataset: string;
@@ -31,6 +34,7 @@ export interface AuditRow {
   readonly verified: boolean | null;
 }
 
+/** Which entries `auditRows` yields (all filters must hold), and whether it checks signatures. */
 export interface AuditShowOptions {
   /** Only entries by this party or naming it (asked, contributed, released). */
   readonly agency?: string;

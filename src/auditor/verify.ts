@@ -30,6 +30,7 @@ import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
 import { hashEquals } from '../merkle/merkle-hash.js';
 import { verifyTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
 
+/** What `verifyAuditLog` checks the log against. */
 export interface AuditVerifyOptions {
   /** The federation whose log this is: party keys, policy, log id. */
   readonly federation: Federation;
@@ -45,10 +46,13 @@ export interface AuditVerifyOptions {
   readonly ledgers?: readonly LedgerToReconcile[];
 }
 
+/** What `verifyAuditLog` found; every problem is in `findings`. */
 export interface AuditReport {
   /** True exactly when there is no finding. */
   readonly ok: boolean;
+  /** The log file, as given. */
   readonly file: string;
+  /** The federation id, which every head must name. */
   readonly logId: string;
   /** Entries read (up to a corrupt record, if any). */
   readonly size: number;
@@ -63,10 +67,13 @@ export interface AuditReport {
   readonly signedSize: number | null;
   /** Heads that were checked and held. */
   readonly headsVerified: number;
+  /** Entries per kind whose signature and author held. */
   readonly counts: Record<EntryKind, number>;
+  /** Logged spending per agency and dataset, sorted by agency, then dataset. */
   readonly budgets: readonly BudgetSummary[];
   /** One per ledger given, in the order given. */
   readonly ledgers: readonly LedgerReconciliation[];
+  /** The first `maxFindings` findings, in the order found. */
   readonly findings: readonly Finding[];
   /** All findings, including any beyond `findings`' limit. */
   readonly findingCount: number;

@@ -33,13 +33,20 @@ export interface KeyAuthority {
   decrypt(request: DecryptionRequest): Promise<DecryptionAnswer>;
   /** The last transparency-log head the key authority accepted (null: none yet). */
   describe(): Promise<{ readonly logHead: SignedTreeHead | null }>;
+  /**
+   * Waits for decryptions in flight and frees what the key authority holds; later calls to
+   * `decrypt` fail with UNAVAILABLE.
+   */
   close(): Promise<void>;
 }
 
 /** Public facts about a key authority: who it is, and the parameters it decrypts under. */
 export interface KeyAuthorityDescription {
+  /** The key authority's party id in the federation. */
   readonly partyId: string;
+  /** The federation's id. */
   readonly federationId: string;
+  /** Id of the HE parameters it decrypts under; queries under other parameters are refused. */
   readonly paramsId: string;
   /** Slots per ciphertext (N). */
   readonly slotCount: number;
@@ -56,6 +63,7 @@ export interface ServableKeyAuthority extends KeyAuthority {
 
 /** One decryption the key authority performed; hashes and party ids, never values. */
 export interface ReleaseRecord {
+  /** The query whose sum was decrypted. */
   readonly queryId: string;
   /** Sorted ids of the agencies whose sum was decrypted. */
   readonly survivors: readonly string[];
@@ -67,7 +75,9 @@ export interface ReleaseRecord {
   readonly at: number;
 }
 
+/** What `InProcessKeyAuthority.create` takes, as values. */
 export interface InProcessKeyAuthorityOptions {
+  /** The federation whose key authority this is. */
   readonly federation: Federation;
   /** The key authority's key file: its signing key and the BFV secret key. */
   readonly secrets: PartySecrets;
@@ -79,6 +89,7 @@ export interface InProcessKeyAuthorityOptions {
    * against a head that extends it when the federation requires the log.
    */
   readonly logWitness?: LogWitness;
+  /** Current time in milliseconds since the epoch (default `Date.now`); for tests. */
   readonly clock?: () => number;
   /** Also decrypt `encrypted-unmasked` queries. Benchmarks only: those reveal each agency's aggregate. */
   readonly allowBenchmarkModes?: boolean;
@@ -91,6 +102,10 @@ export interface InProcessKeyAuthorityOptions {
   readonly params?: HeParams;
 }
 
+/**
+ * The key authority in the caller's process (`InProcessKeyAuthority.create`): serve it with
+ * `startKeyAuthorityNode`, or hand it to a coordinator in the same process.
+ */
 export class InProcessKeyAuthority implements ServableKeyAuthority {
   readonly #records: ReleaseRecord[] = [];
   readonly #released = new Set<string>();
@@ -134,6 +149,7 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     }
   }
 
+  /** Who it is, the parameters it decrypts under and the last log head it accepted. */
   describe(): Promise<KeyAuthorityDescription> {
     return Promise.resolve(Object.freeze({
       partyId: this.partyId, federationId: this.options.federation.id, paramsId: this.params.paramsId,
@@ -146,6 +162,7 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     return Object.freeze([...this.#records]);
   }
 
+  /** As `KeyAuthority.decrypt`; each release is kept in `releases()`. UNAVAILABLE after `close`. */
   decrypt(request: DecryptionRequest): Promise<DecryptionAnswer> {
     if (this.#closed) return Promise.reject(new FedstatError('UNAVAILABLE', 'key authority is closed'));
     const run = this.#decrypt(request);

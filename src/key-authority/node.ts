@@ -16,8 +16,11 @@ import { LogWitness } from '../transparency/log-witness.js';
 import { InProcessKeyAuthority } from './key-authority.js';
 import { isolatedSlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
 
+/** What `startKeyAuthorityNode` reads and how it serves; the options of `fedstat key-authority serve`. */
 export interface KeyAuthorityNodeOptions {
+  /** The federation file (federation.json). */
   readonly federationFile: string;
+  /** The key authority's key file, with the BFV secret key. */
   readonly keyFile: string;
   /** Default: the host of the key authority's endpoint in the federation file, else 127.0.0.1. */
   readonly host?: string;
@@ -47,14 +50,26 @@ export interface KeyAuthorityNodeOptions {
   readonly decryptor?: SlotDecryptorFactory;
 }
 
+/** A running key authority service (`startKeyAuthorityNode`). */
 export interface KeyAuthorityNode {
+  /** The key authority the service decrypts with. */
   readonly keyAuthority: InProcessKeyAuthority;
+  /** The federation read from `federationFile`. */
   readonly federation: Federation;
+  /** The key authority's party id. */
   readonly partyId: string;
+  /** The port it listens on (the one picked when 0 was asked for). */
   readonly port: number;
+  /** Stops the server, then closes the key authority. */
   close(): Promise<void>;
 }
 
+/**
+ * Starts the key authority's gRPC service from its files. Over mTLS only the coordinator's
+ * certificate may ask for decryptions. KEY_INVALID for a key file that is not the key authority's;
+ * CONFIG_INVALID without a port (none given, no endpoint in the federation) or for `insecure` off
+ * loopback; UNAVAILABLE when the port is in use.
+ */
 export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): Promise<KeyAuthorityNode> {
   const federation = loadFederation(options.federationFile);
   const secrets = loadKeyFile(options.keyFile, federation);

@@ -47,7 +47,7 @@ export function consistencyProof(first: number, second: number, source: LeafHash
 /**
  * RFC 9162 §2.1.4.2 verification: true exactly when `proof` shows that the tree of `first`
  * leaves with root `firstRoot` is a prefix of the tree of `second` leaves with root
- * `secondRoot` (edge cases as in the module comment). False for first > second, hashes that are
+ * `secondRoot` (edge cases as in the module comment). False for `first > second`, hashes that are
  * not 32 bytes, and proofs too short, too long or altered. Never throws.
  */
 export function verifyConsistency(first: number, second: number, firstRoot: Uint8Array, secondRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {

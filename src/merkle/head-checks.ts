@@ -20,7 +20,7 @@ import { verifyTreeHead, type SignedTreeHead } from './tree-head.js';
  * inconsistent: the consistency proof fails (history was rewritten, or the proof is bad).
  * not-included: an inclusion proof fails against the head.
  */
-export type HeadProblem = 'bad-signature' | 'other-log' | 'rollback' | 'fork' | 'inconsistent' | 'not-included';
+type HeadProblem = 'bad-signature' | 'other-log' | 'rollback' | 'fork' | 'inconsistent' | 'not-included';
 
 export type HeadCheck = { readonly ok: true } | { readonly ok: false; readonly problem: HeadProblem; readonly message: string };
 

@@ -11,6 +11,10 @@
  */
 import { emptyRoot, hashChildren, HASH_BYTES } from './merkle-hash.js';
 
+/**
+ * A streaming RFC 9162 Merkle tree hash: leaf hashes go in one at a time, the root of all of them
+ * comes out at any moment, in O(log n) memory.
+ */
 export class MerkleAccumulator {
   /** Perfect-subtree roots, heights strictly decreasing left to right. */
   readonly #stack: Uint8Array[] = [];

@@ -14,7 +14,7 @@ import { emptyRoot, hashChildren, HASH_BYTES, splitPoint } from './merkle-hash.j
 export type LeafHashSource = readonly Uint8Array[] | ((index: number) => Uint8Array);
 
 /** The leaf hash at `index`, checked to be a 32-byte hash. */
-export function leafHashAt(source: LeafHashSource, index: number): Uint8Array {
+function leafHashAt(source: LeafHashSource, index: number): Uint8Array {
   const h = typeof source === 'function' ? source(index) : source[index];
   if (h === undefined) throw new RangeError(`leaf ${index} is beyond the leaf hashes given`);
   if (h.length !== HASH_BYTES) throw new RangeError(`leaf hash ${index} has ${h.length} bytes, not ${HASH_BYTES}`);

@@ -32,13 +32,14 @@ export interface TreeHead {
   readonly timestamp: number;
 }
 
+/** A tree head with the log operator's signature: what parties keep and auditors check. */
 export interface SignedTreeHead extends TreeHead {
   /** Ed25519 signature by the log operator over `encodeTreeHead(head)`. */
   readonly signature: Uint8Array;
 }
 
-export const TREE_HEAD_DOMAIN = 'fedstat/transparency/tree-head/v1\n';
-export const MAX_LOG_ID_BYTES = 256;
+const TREE_HEAD_DOMAIN = 'fedstat/transparency/tree-head/v1\n';
+const MAX_LOG_ID_BYTES = 256;
 const DOMAIN = Buffer.from(TREE_HEAD_DOMAIN, 'ascii');
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

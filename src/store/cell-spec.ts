@@ -40,7 +40,7 @@ export type CellCheck =
   /** A real birth date from 1900 and the right check character (after the GB 11643 pattern). */
   | { readonly kind: 'gb11643'; readonly what: string };
 
-export type PatternCheck = Extract<CellCheck, { kind: 'pattern' }>;
+type PatternCheck = Extract<CellCheck, { kind: 'pattern' }>;
 
 const SAFE_PATTERN = /^(?:[A-Za-z0-9-]|\[[A-Za-z0-9-]+\]|[?+]|\{[1-9][0-9]*\})+$/;
 

@@ -41,7 +41,7 @@ class Serial {
  * The part of a dataset schema the stored table depends on, as a canonical string: column types,
  * category values in order (they are the codes), bounds, and maxRows (it bounds every sum).
  */
-export function schemaFingerprint(schema: DatasetSchema): string {
+function schemaFingerprint(schema: DatasetSchema): string {
   const columns = Object.keys(schema.columns).sort().map((name) => {
     const c = schema.columns[name];
     if (c === undefined) return [name];

@@ -22,7 +22,7 @@ export class LineMap {
 }
 
 /** How many items of the sorted `xs` are ≤ `v`. */
-export function upperBound(xs: readonly number[], v: number): number {
+function upperBound(xs: readonly number[], v: number): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {

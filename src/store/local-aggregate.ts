@@ -11,7 +11,7 @@ import type { LocalAggregate } from './store.js';
  * The group index of GROUP BY codes: mixed radix over the domain sizes, first column most
  * significant (codes [a, b] with sizes [n, m] → a·m + b). No GROUP BY → 0.
  */
-export function groupIndex(codes: readonly number[], sizes: readonly number[]): number {
+function groupIndex(codes: readonly number[], sizes: readonly number[]): number {
   if (codes.length !== sizes.length) throw new RangeError(`expected ${sizes.length} codes, got ${codes.length}`);
   let index = 0;
   for (let i = 0; i < codes.length; i++) {

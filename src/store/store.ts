@@ -14,9 +14,11 @@ import type { QueryPlan } from '../query/plan.js';
  * Groups with no matching rows are absent.
  */
 export interface LocalAggregate {
+  /** Group index → the group's measures, in `planMeasures(plan)` order. */
   readonly groups: ReadonlyMap<number, readonly bigint[]>;
 }
 
+/** How `AgencyStore.loadCsv` treats invalid rows and reports progress. */
 export interface LoadOptions {
   /** `reject` (default): the first invalid row aborts the load; `skip`: invalid rows are counted and left out. */
   readonly onInvalid?: 'reject' | 'skip';
@@ -24,30 +26,50 @@ export interface LoadOptions {
   readonly onProgress?: (rowsDone: number) => void;
 }
 
+/** What one `AgencyStore.loadCsv` loaded. */
 export interface LoadReport {
+  /** The dataset whose table the file replaced. */
   readonly dataset: string;
+  /** The CSV file, as given. */
   readonly file: string;
+  /** Rows now in the dataset's table. */
   readonly rowsLoaded: number;
+  /** Invalid rows left out (`skip` mode); 0 in `reject` mode. */
   readonly rowsSkipped: number;
   /** Up to 10 invalid rows (file, line, column, reason) when rows were skipped. */
   readonly invalid: readonly InvalidRow[];
 }
 
+/** One invalid row of a CSV file, as a load reports it. */
 export interface InvalidRow {
+  /** Line number in the file, from 1 (the header is line 1). */
   readonly line: number;
+  /**
+   * The first column, in header order, whose cell is invalid; empty when the line itself is
+   * (blank, unparsable, wrong number of fields).
+   */
   readonly column: string;
+  /** That cell as read, cut to its first 200 characters; empty when `column` is. */
   readonly value: string;
+  /** Why the row is invalid, in words. */
   readonly reason: string;
 }
 
+/**
+ * Where an agency keeps its records (`openDuckDbStore`): loads CSV files into one table per
+ * dataset and computes a plan's exact local aggregates. Closed by the agency that uses it.
+ */
 export interface AgencyStore extends AsyncDisposable {
+  /** The database behind the store. */
   readonly engine: 'duckdb' | 'postgres';
   /** Replaces the dataset's table with the validated contents of a CSV file. */
   loadCsv(dataset: string, schema: DatasetSchema, file: string, options?: LoadOptions): Promise<LoadReport>;
   /** Datasets that hold a table here (loaded now or in an earlier run of a persistent store). */
   datasets(): Promise<readonly string[]>;
+  /** Rows in the dataset's table; NOT_FOUND when the dataset is not loaded. */
   rowCount(dataset: string): Promise<number>;
   /** Runs the plan locally. The plan must already be validated against `schema`. */
   aggregate(plan: QueryPlan, schema: DatasetSchema): Promise<LocalAggregate>;
+  /** Waits for loads and queries in flight, then releases the database; later calls return the same promise. */
   close(): Promise<void>;
 }

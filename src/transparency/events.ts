@@ -7,6 +7,11 @@
 import { appendFileSync, openSync, closeSync, fsyncSync } from 'node:fs';
 import { canonicalJson } from '../util/canonical-json.js';
 
+/**
+ * One accountability event, by `type`: a query planned, a contribution or refusal by an agency,
+ * the survivors of round 1, an unmask, a decryption, a budget charge, a release. `at` is in
+ * milliseconds since the epoch, digests are hex, agencies are named by party id.
+ */
 export type AuditEvent =
   /** `digest` is the hex query digest of the signed envelope the agencies receive (binds ρ, threshold, expiry). */
   | {
@@ -36,7 +41,9 @@ export type AuditEvent =
     readonly suppressed: number; readonly rho: string | null;
   };
 
+/** Where a party records its accountability events. */
 export interface AuditSink {
+  /** Records `event` before returning; throws when it cannot. */
   append(event: AuditEvent): void;
 }
 
@@ -50,6 +57,7 @@ export class MemoryAuditSink implements AuditSink {
 /** Appends one canonical JSON line per event and fsyncs it before returning. */
 export class JsonlAuditSink implements AuditSink {
   constructor(private readonly file: string) {}
+  /** Appends `event` to the file (created 0600 if missing) and fsyncs it; throws if either fails. */
   append(event: AuditEvent): void {
     appendFileSync(this.file, `${canonicalJson(event)}\n`, { mode: 0o600 });
     const fd = openSync(this.file, 'r');

@@ -33,7 +33,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * unmask, refusal), the coordinator for what it asked, fixed and released, the key authority for
  * what it decrypted; the key authority also refuses (a refusal's agencyId is then its own id).
  */
-export const ENTRY_AUTHOR_ROLES: Readonly<Record<EntryKind, readonly PartyRole[]>> = Object.freeze({
+const ENTRY_AUTHOR_ROLES: Readonly<Record<EntryKind, readonly PartyRole[]>> = Object.freeze({
   query: ['coordinator'],
   contribution: ['agency'],
   refusal: ['agency', 'key-authority'],

@@ -16,7 +16,7 @@ import { hashLeaf, HASH_BYTES } from '../merkle/merkle-hash.js';
 
 export const LOG_MAGIC = Buffer.from('fedstat-tlog-v1\n', 'ascii');
 export const RECORD_HEADER_BYTES = 8;
-export const RECORD_OVERHEAD = RECORD_HEADER_BYTES + HASH_BYTES;
+const RECORD_OVERHEAD = RECORD_HEADER_BYTES + HASH_BYTES;
 /** Largest entry a record may hold (16 MiB): entries are hashes and metadata, never data. */
 export const MAX_ENTRY_BYTES = 1 << 24;
 

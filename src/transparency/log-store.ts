@@ -432,7 +432,7 @@ function grow(hashes: Buffer, offsets: Float64Array): [Buffer, Float64Array] {
 }
 
 /** @internal The FedstatError for a damaged record: names it, and says never to cut it by hand. */
-export function corrupt(file: string, e: LogCorruptError): FedstatError {
+function corrupt(file: string, e: LogCorruptError): FedstatError {
   return new FedstatError('IO',
     `transparency log ${file} is corrupt at ${e.message}; restore it from a backup or another copy (never cut it by hand: that rewrites a history tree heads were signed for)`,
     { cause: e, details: { file, record: e.index, offset: e.offset } });

@@ -19,6 +19,10 @@ import { checkQueryLogProof, checkReceipts, type ExpectedQuery, type QueryLogPro
 import { readTreeHeadFile, writeTreeHeadFile } from './tree-head-file.js';
 import type { SignedTreeHead } from '../merkle/tree-head.js';
 
+/**
+ * The last transparency-log head a party accepted, in memory or kept in a file
+ * (`LogWitness.open`); an agency or key authority admits every query through it.
+ */
 export class LogWitness {
   readonly #federation: Federation;
   readonly #operatorKey: Uint8Array;
