@@ -40,17 +40,24 @@ export const ERROR_CODES = [
   'INTERNAL',
 ] as const;
 
+/** One of `ERROR_CODES`: what kind of failure a `FedstatError` is. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** What a `FedstatError` carries besides its code and message. */
 export interface FedstatErrorOptions {
+  /** The error this one wraps, kept as the standard `Error.cause`. */
   readonly cause?: unknown;
   /** Structured, non-secret context (positions, party ids, valid names) for `--json` output. */
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/** The error every fedstat failure a caller can meet is thrown as; tell failures apart by `code`. */
 export class FedstatError extends Error {
+  /** Always `FedstatError`. */
   override readonly name = 'FedstatError';
+  /** What kind of failure this is; the message says what is wrong and how to fix it. */
   readonly code: ErrorCode;
+  /** Structured, non-secret context (frozen; empty when none was given). */
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: ErrorCode, message: string, options: FedstatErrorOptions = {}) {
@@ -60,6 +67,7 @@ export class FedstatError extends Error {
   }
 }
 
+/** True when `e` is a FedstatError, and of `code` when one is given. */
 export function isFedstatError(e: unknown, code?: ErrorCode): e is FedstatError {
   return e instanceof FedstatError && (code === undefined || e.code === code);
 }

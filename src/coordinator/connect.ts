@@ -20,14 +20,18 @@ import { isolatedSlotDecryptor } from '../key-authority/slot-decryptor.js';
 import { GrpcKeyAuthority } from '../transport/key-authority-client.js';
 import { GrpcAgencyLink } from '../transport/agency-client.js';
 import { channelCredentials, channelOptionsFor } from '../transport/credentials.js';
-import { Coordinator, requireCoordinatorKey } from './coordinator.js';
+import { Coordinator } from './coordinator.js';
+import { requireCoordinatorKey } from './coordinator-options.js';
 
+/** Where `connectCoordinator` finds the federation's files, and how it reaches the other parties. */
 export interface ConnectOptions {
+  /** The federation file's path, or the federation already loaded (`loadFederation`). */
   readonly federation: string | Federation;
   /** Coordinator key file; default `keys/coordinator.key` beside the federation file. */
   readonly keyFile?: string;
   /** Key authority key file for the in-process key authority (no endpoint in the federation); default `keys/key-authority.key`. */
   readonly keyAuthorityKeyFile?: string;
+  /** Where the coordinator, and an in-process key authority, record their events (default: nowhere). */
   readonly audit?: AuditSink;
   /**
    * The transparency log this coordinator operates (created if missing): every query, every
@@ -46,7 +50,7 @@ export interface ConnectOptions {
   readonly keyAuthorityDeadlineMs?: number;
 }
 
-export function defaultKeyFile(federationFile: string, party: string): string {
+function defaultKeyFile(federationFile: string, party: string): string {
   return join(dirname(federationFile), 'keys', `${party}.key`);
 }
 
@@ -82,6 +86,11 @@ async function openKeyAuthority(
   });
 }
 
+/**
+ * A coordinator from the federation's files: its key file, the transparency log, the key authority
+ * (remote or in process) and a gRPC link per agency; no agency is contacted yet. IO or
+ * CONFIG_INVALID for an unreadable or invalid federation file, KEY_INVALID for a missing or wrong key file.
+ */
 export async function connectCoordinator(options: ConnectOptions): Promise<Coordinator> {
   const federation = typeof options.federation === 'string' ? loadFederation(options.federation) : options.federation;
   const secrets = loadKeyFile(options.keyFile ?? defaultKeyFile(federation.file, 'coordinator'), federation);

@@ -6,23 +6,16 @@
  * never holds the BFV secret key and reaches agencies only through AgencyLinks.
  */
 import { FedstatError } from '../errors.js';
-import type { AuditSink } from '../transparency/events.js';
 import { allSinks, NO_AUDIT } from '../transparency/events.js';
-import type { TransparencyLogSink } from '../transparency/log-sink.js';
 import { toHex } from '../crypto/digest.js';
 import { datasetParties, datasetSchemaOf, partyOfRole, type Federation } from '../federation/federation.js';
-import type { PartySecrets } from '../federation/key-file.js';
-import { HeAccumulator } from '../he/accumulator.js';
-import { HeParams } from '../he/he-params.js';
-import { IsolatedHe } from '../he/isolated/isolated-he.js';
+import type { HeParams } from '../he/he-params.js';
 import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
-import { presetByName } from '../he/presets.js';
-import type { KeyAuthority } from '../key-authority/key-authority.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
-import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
+import type { AgencyDescription } from '../protocol/links.js';
 import { newQueryId, queryDigest, signQuery, type QueryEnvelope } from '../protocol/query-envelope.js';
 import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
@@ -32,7 +25,8 @@ import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
 import { preflight } from './preflight.js';
 import { UnloggedDelivery, type LoggedEntry } from './unlogged-delivery.js';
 import { defaultThreshold } from '../secagg/participant.js';
-import type { EncryptedSum } from './encrypted-sum.js';
+import { EncryptedSums, type EncryptedSum } from './encrypted-sum.js';
+import { coordinatorParams, requireCoordinatorKey, type CoordinatorOptions } from './coordinator-options.js';
 import { failure, roundOne, type FailedAgency, type RoundOne } from './gather.js';
 import type { DiscoveredAgencies, LogProofSource, PlannedQuery, QueryContext, SentQuery } from './query-context.js';
 import { QueryLog } from './query-log.js';
@@ -41,76 +35,40 @@ import { loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
 import { unmaskSum } from './unmask-round.js';
 
+export type { CoordinatorOptions } from './coordinator-options.js';
 export type { FailedAgency, QueryProgress } from './query-context.js';
-export { DEFAULT_DISPLAY_DELTA } from './query-types.js';
-export type { PrivacyOptions, QueryExplanation, QueryOptions, QueryResult, QueryTimings, SecureAggregationReport } from './query-types.js';
-
-
-export interface CoordinatorOptions {
-  readonly federation: Federation;
-  readonly secrets: PartySecrets;
-  readonly keyAuthority: KeyAuthority;
-  /** One link per agency of the federation. */
-  readonly links: readonly AgencyLink[];
-  readonly audit?: AuditSink;
-  /**
-   * The transparency log this coordinator operates (it closes the store). The query is made
-   * durable in it before anyone is asked; agencies and the key authority get the proof with each
-   * request; their signed entries, the survivor set and the release are appended, made durable
-   * before the result is returned, and the signed tree head is published beside the log file.
-   * `query` refuses to run without one when the federation's policy requires the log.
-   */
-  readonly transparencyLog?: TransparencyLogSink;
-  readonly clock?: () => number;
-  /** How long a query stays valid for agencies (default 5 minutes). */
-  readonly queryTtlMs?: number;
-  /** Deadline for the Describe round (default 5 s). */
-  readonly describeDeadlineMs?: number;
-  /**
-   * Where untrusted ciphertexts are loaded and added: `worker` (default) in an isolated SEAL worker
-   * thread that is recycled if SEAL fails, so a hostile ciphertext can never poison this process;
-   * `in-thread` for tests and tools that create many short-lived coordinators.
-   */
-  readonly isolation?: 'worker' | 'in-thread';
-  /**
-   * The federation's HE parameters, when the caller already built them (to share one SEAL
-   * context with an in-process key authority). The coordinator takes ownership: it disposes them
-   * on close, after closing the key authority.
-   */
-  readonly params?: HeParams;
-}
-
-/** KEY_INVALID unless `secrets` is the coordinator's key file. */
-export function requireCoordinatorKey(secrets: PartySecrets): void {
-  if (secrets.role !== 'coordinator') {
-    throw new FedstatError('KEY_INVALID', `key file of ${secrets.party} is not the coordinator's; pass the coordinator key with --key`);
-  }
-}
+export type { QueryExplanation, QueryOptions, QueryResult } from './query-types.js';
 
 const DEFAULT_DEADLINE_MS = 30_000;
 const OTHER_FEDERATION_FILE = 'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; '
   + 'give every party the same federation.json';
 const OTHER_HE_PARAMETERS = 'uses other HE parameters than this federation file; give every party the same federation.json';
 
+/**
+ * Runs a federation's queries over its agencies, key authority and transparency log. Make one with
+ * `Coordinator.create` (or `connectCoordinator`), and close it when done: it owns what it was given.
+ */
 export class Coordinator implements AsyncDisposable {
-  private isolated: Promise<IsolatedHe> | null = null;
+  private readonly sums: EncryptedSums;
   private delivery: UnloggedDelivery | null = null;
 
   private constructor(
     private readonly options: CoordinatorOptions,
     private readonly params: HeParams,
-  ) {}
-
-  static async create(options: CoordinatorOptions): Promise<Coordinator> {
-    requireCoordinatorKey(options.secrets);
-    const given = options.params;
-    if (given !== undefined && given.preset.name !== options.federation.he.preset) {
-      given[Symbol.dispose]();
-      throw new FedstatError('CONFIG_INVALID', `HE parameters ${given.preset.name} given, but the federation uses ${options.federation.he.preset}`);
-    }
-    return new Coordinator(options, given ?? await HeParams.create(presetByName(options.federation.he.preset)));
+  ) {
+    this.sums = new EncryptedSums(params, options.federation.he.preset, options.isolation ?? 'worker');
   }
 
+  /**
+   * A coordinator over `options`, contacting no one yet. KEY_INVALID when `options.secrets` is not
+   * the coordinator's key file; CONFIG_INVALID when `options.params` are not the federation's.
+   */
+  static async create(options: CoordinatorOptions): Promise<Coordinator> {
+    requireCoordinatorKey(options.secrets);
+    return new Coordinator(options, await coordinatorParams(options));
+  }
+
+  /** The federation this coordinator queries. */
   get federation(): Federation {
     return this.options.federation;
   }
@@ -207,7 +165,7 @@ export class Coordinator implements AsyncDisposable {
     const sent = await this.logQuery(q);
     options.onProgress?.({ phase: 'asked', agencies: q.serving });
 
-    const sum = q.mode === 'plaintext' ? null : await this.openSum(q.layout);
+    const sum = q.mode === 'plaintext' ? null : await this.sums.open(q.layout);
     let released = false;
     try {
       const r1 = await roundOne(q, sent, sum, options);
@@ -404,36 +362,20 @@ export class Coordinator implements AsyncDisposable {
     return planSlotLayout(cells.cellBounds, parties, this.params, terms?.agencyNoiseBound ?? 0n);
   }
 
-  private async openSum(layout: SlotLayout): Promise<EncryptedSum> {
-    const options = { maxContributions: layout.parties };
-    if (this.options.isolation === 'in-thread') {
-      const accumulator = new HeAccumulator(this.params, layout.ciphertextCount, options);
-      return {
-        add: (c) => accumulator.add(c),
-        subtractPlain: (s) => accumulator.subtractPlain(s),
-        sum: () => accumulator.sum(),
-        dispose: () => accumulator[Symbol.dispose](),
-      };
-    }
-    // Started on the first encrypted query; a failed start is retried by the next query.
-    this.isolated ??= IsolatedHe.create(this.federation.he.preset).catch((e: unknown) => {
-      this.isolated = null;
-      throw e;
-    });
-    return (await this.isolated).accumulator(layout.ciphertextCount, options);
-  }
-
+  /**
+   * Closes the agency links and the key authority, flushes and closes the transparency log, stops
+   * the SEAL worker and disposes the HE parameters. Call it once, after the last query.
+   */
   async close(): Promise<void> {
     for (const l of this.options.links) l.close();
     await this.options.keyAuthority.close();
     await this.options.transparencyLog?.flush().catch(() => undefined);
     await this.options.transparencyLog?.store.close();
-    const isolated = this.isolated;
-    this.isolated = null;
-    if (isolated !== null) await isolated.then((he) => he.close(), () => undefined);
+    await this.sums.close();
     this.params[Symbol.dispose]();
   }
 
+  /** `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -13,7 +13,7 @@ import type { PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { FailedAgency } from './gather.js';
 import { NoiseModel } from './noisy-values.js';
 
-export interface DryRunAgency {
+interface DryRunAgency {
   readonly id: string;
   /** Null when the agency would answer; otherwise why it would not. */
   readonly refusal: string | null;
@@ -21,7 +21,7 @@ export interface DryRunAgency {
   readonly remaining: string | null;
 }
 
-export interface DryRunPrivacy {
+interface DryRunPrivacy {
   readonly rho: string;
   readonly epsilon: number;
   readonly delta: number;

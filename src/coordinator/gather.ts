@@ -25,7 +25,7 @@ export function failure(id: string, e: unknown): FailedAgency {
   return { id, code: 'INTERNAL', reason: describeError(e) };
 }
 
-export interface Round1 {
+interface Round1 {
   readonly answered: string[];
   readonly failed: FailedAgency[];
   /** Plaintext mode only: the running plain sum. */
@@ -39,7 +39,7 @@ export interface Round1 {
   readonly refusals: ReadonlyMap<string, Uint8Array>;
 }
 
-export interface GatherInput {
+interface GatherInput {
   readonly federation: Federation;
   readonly signed: SignedQuery;
   readonly envelope: QueryEnvelope;
@@ -66,7 +66,7 @@ async function ask(link: AgencyLink, input: GatherInput): Promise<Contribution> 
   }
 }
 
-export async function gatherContributions(input: GatherInput): Promise<Round1> {
+async function gatherContributions(input: GatherInput): Promise<Round1> {
   const { federation, signed, envelope: env, layout, sum, secagg } = input;
   const digest = queryDigest(signed.bytes);
   let plainSum: BigUint64Array[] = Array.from({ length: layout.ciphertextCount }, () => new BigUint64Array(layout.slotCount));

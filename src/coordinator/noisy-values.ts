@@ -15,6 +15,7 @@
 import { mul, rational, toNumberUp, type Rational } from '../dp/rational.js';
 import { skellamHalfWidth } from '../dp/utility.js';
 
+/** How far a released number may be from the noiseless one (the noise only, not the data's errors). */
 export interface Uncertainty {
   /** Standard deviation of the noise in this number. */
   readonly stderr: number;

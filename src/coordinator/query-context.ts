@@ -20,8 +20,11 @@ import type { LoggedEntry } from './unlogged-delivery.js';
 
 /** An agency that failed the query (in Describe, round 1 or round 2), and why. */
 export interface FailedAgency {
+  /** The agency's party id. */
   readonly id: string;
+  /** The kind of failure, as a FedstatError code (UNAVAILABLE when it did not answer in time). */
   readonly code: ErrorCode;
+  /** One line saying what went wrong. */
   readonly reason: string;
 }
 

@@ -10,53 +10,79 @@ import type { Release } from './release.js';
 
 /** Secure aggregation's outcome: who was unmasked, who dropped, who was lost in round 2 (tolerated). */
 export interface SecureAggregationReport {
+  /** Secure-aggregation threshold: the fewest survivors whose shares remove the masks. */
   readonly threshold: number;
+  /** Agencies whose round-1 contributions are in the total. */
   readonly survivors: readonly string[];
+  /** Agencies asked whose contribution did not arrive in time: none of their data is in the total. */
   readonly dropped: readonly string[];
+  /** Survivors that failed round 2; the others' shares were enough. */
   readonly unmaskFailed: readonly FailedAgency[];
   /** Coordinator work to remove the masks: reconstructing seeds, expanding masks, subtracting them under encryption. */
   readonly correctionMs: number;
 }
 
+/** Where a query's wall-clock time went, in milliseconds. */
 export interface QueryTimings {
+  /** Parsing and checking the SQL, before anyone is contacted. */
   readonly planMs: number;
+  /** The Describe round: which agencies serve the dataset now. */
   readonly discoverMs: number;
   /** From sending the query to the last contribution verified and added. */
   readonly gatherMs: number;
   /** Round 2 of secure aggregation and removing the masks from the encrypted sum. */
   readonly unmaskMs: number;
+  /** The key authority's decryption of the unmasked sum. */
   readonly decryptMs: number;
+  /** Applying the release policy, and making the release durable in the transparency log. */
   readonly releaseMs: number;
+  /** From planning to the release. */
   readonly totalMs: number;
 }
 
+/** A query's released rows, with who took part, how secure aggregation went, and timings. */
 export interface QueryResult extends Release {
+  /** The query's random id (32 hex digits), as in the audit trail and the transparency log. */
   readonly queryId: string;
+  /** The SQL as the caller gave it. */
   readonly sql: string;
+  /** The plan the agencies computed. */
   readonly plan: QueryPlan;
+  /** How agencies answered: `encrypted`, or a benchmark mode. */
   readonly mode: AnswerMode;
+  /** Agencies whose contributions are in the release, and those that failed (and why). */
   readonly agencies: { readonly answered: readonly string[]; readonly failed: readonly FailedAgency[] };
   /** Null in the benchmark modes, which skip masking. */
   readonly secureAggregation: SecureAggregationReport | null;
+  /** BFV ciphertexts in each agency's contribution. */
   readonly ciphertexts: number;
+  /** Where the time went. */
   readonly timings: QueryTimings;
 }
 
 /** What a query would do, computed without contacting anyone: the plan and the no-wrap proof. */
 export interface QueryExplanation {
+  /** The plan written back as canonical SQL. */
   readonly sql: string;
+  /** The parsed and validated plan. */
   readonly plan: QueryPlan;
+  /** Groups each agency computes: the product of the GROUP BY columns' category counts (1 without GROUP BY). */
   readonly groups: number;
+  /** What each agency computes per group: `COUNT(*)`, then `SUM(column)` per summed column. */
   readonly measures: readonly string[];
   /** Agencies the federation allows to serve the dataset: the contributions the proof covers. */
   readonly parties: number;
+  /** Base B of the limbs a cell is split into, one slot each: `parties·(B−1)` stays below the plain modulus. */
   readonly limbBase: bigint;
+  /** Slots all cells take together. */
   readonly slotsUsed: number;
+  /** BFV ciphertexts each agency sends. */
   readonly ciphertexts: number;
   /** Width of the range any slot total can take (data plus noise); always below the plain modulus. */
   readonly worstSlotTotal: bigint;
   /** Per-agency bound on the noise in one cell (0 for an exact release). */
   readonly noiseBound: bigint;
+  /** The plain modulus t of the federation's HE parameters: every slot is an integer mod t. */
   readonly plainModulus: bigint;
 }
 
@@ -71,6 +97,7 @@ export interface PrivacyOptions {
 /** δ used to display ε when the caller gives none: well below 1/n for any population fedstat counts. */
 export const DEFAULT_DISPLAY_DELTA = 1e-9;
 
+/** How `Coordinator.query` runs a query; every field is optional. */
 export interface QueryOptions {
   /**
    * Release with distributed differential privacy: every agency charges ρ to its own budget and
@@ -85,5 +112,6 @@ export interface QueryOptions {
   readonly deadlineMs?: number;
   /** Fail when any agency serving the dataset fails, instead of releasing over those that answered. */
   readonly requireAll?: boolean;
+  /** Called as the query goes: asked, each agency answered or failed, unmasking, decrypting. */
   readonly onProgress?: (event: QueryProgress) => void;
 }

@@ -33,17 +33,28 @@ import { buildReleaseTable, type ReleaseTable, type TableCell } from './release-
 
 export type { Uncertainty } from './noisy-values.js';
 
+/**
+ * One value of a result row: a category (string) for a GROUP BY column, null where the row totals
+ * over that column; a bigint for COUNT and SUM; a number for AVG (null for an empty group in an
+ * exact release).
+ */
 export type CellValue = string | bigint | number | null;
+/** One released row: a value per SELECT alias, in SELECT order. */
 export type ResultRow = Readonly<Record<string, CellValue>>;
 /** Per aggregate alias of a row: the noise's stderr and 95 % interval. */
 export type RowUncertainty = Readonly<Record<string, Uncertainty>>;
 
+/** One column of the result, in SELECT order. */
 export interface ResultColumn {
+  /** The SELECT alias: the key of this column in every row. */
   readonly name: string;
+  /** A GROUP BY column, or the aggregate that fills the column. */
   readonly kind: 'group' | 'count' | 'sum' | 'avg';
 }
 
+/** Which cells the release withheld under the policy's minimum group size, and why. */
 export interface SuppressionReport {
+  /** The policy's smallest count a released cell may have (`policy.minGroupSize`). */
   readonly minGroupSize: number;
   /** Cells withheld for their own count: exact count, or noisy count, below minGroupSize. */
   readonly primary: number;
@@ -59,7 +70,9 @@ export interface PrivacyReport {
   readonly rho: string;
   /** (ε, δ)-DP implied by ρ (Canonne–Kamath–Steinke), for display. */
   readonly epsilon: number;
+  /** δ of that (ε, δ): `PrivacyOptions.delta`, default 1e-9. */
   readonly delta: number;
+  /** The secure-aggregation threshold t the noise was sized for. */
   readonly threshold: number;
   /** Contributions summed: the noise is Skellam(μ·survivors/threshold) per cell. */
   readonly survivors: number;
@@ -67,25 +80,35 @@ export interface PrivacyReport {
   readonly noise: readonly MeasureNoiseReport[];
 }
 
+/** One measure's share of a differentially private release's noise. */
 export interface MeasureNoiseReport {
+  /** `count`, or the name of the summed column. */
   readonly measure: string;
+  /** Its share of ρ (exact decimal or fraction). */
   readonly rho: string;
   /** Skellam μ any threshold-many survivors add together; each agency added μ/threshold. */
   readonly mu: string;
   /** L1 and squared-L2 sensitivity of the measure over all groups (decimal strings). */
   readonly l1: string;
+  /** Squared-L2 sensitivity (decimal string). */
   readonly l2Squared: string;
+  /** Standard deviation of the summed noise in one interior cell. */
   readonly cellStderr: number;
 }
 
+/** The released table: the rows the policy lets out, and what was withheld and spent. */
 export interface Release {
+  /** The result's columns, in SELECT order. */
   readonly columns: readonly ResultColumn[];
+  /** The released rows (interior cells, then the margins of ROLLUP or CUBE); withheld cells are not rows. */
   readonly rows: readonly ResultRow[];
   /** Parallel to `rows` for a differentially private release; null for an exact one. */
   readonly uncertainty: readonly RowUncertainty[] | null;
   /** Number of withheld cells (primary + complementary). */
   readonly suppressed: number;
+  /** Which cells were withheld. */
   readonly suppression: SuppressionReport;
+  /** What a differentially private release spent and how noisy it is; null for an exact one. */
   readonly privacy: PrivacyReport | null;
 }
 
@@ -100,7 +123,7 @@ export interface ReleaseInput {
   readonly noise?: { readonly terms: PrivacyTerms; readonly survivors: number; readonly delta: number };
 }
 
-export function resultColumns(plan: QueryPlan): ResultColumn[] {
+function resultColumns(plan: QueryPlan): ResultColumn[] {
   return plan.select.map((s) => ({ name: s.alias, kind: s.kind === 'group' ? 'group' : s.fn }));
 }
 

@@ -17,7 +17,7 @@ import type { EncryptedSum } from './encrypted-sum.js';
 import { failure, type RoundOne } from './gather.js';
 import type { FailedAgency, ProgressOption, QueryContext, SentQuery } from './query-context.js';
 
-export interface Round2Input {
+interface Round2Input {
   readonly federation: Federation;
   readonly query: SignedQuery;
   readonly queryId: string;
@@ -29,7 +29,7 @@ export interface Round2Input {
 }
 
 /** Runs round 2 and returns the flat mask correction, or throws (UNAVAILABLE with a retry hint). */
-export async function unmaskRound(input: Round2Input): Promise<{ correction: BigUint64Array; failed: FailedAgency[]; finalizeMs: number }> {
+async function unmaskRound(input: Round2Input): Promise<{ correction: BigUint64Array; failed: FailedAgency[]; finalizeMs: number }> {
   const { federation, secagg } = input;
   const failed: FailedAgency[] = [];
   await Promise.all(input.survivorIds.map(async (id) => {

@@ -22,15 +22,7 @@ export interface PlanCells {
   readonly cellBounds: readonly bigint[];
 }
 
-/** Exact totals of one group over all contributors. */
-export interface GroupTotals {
-  readonly group: number;
-  readonly count: bigint;
-  /** SUM per column named by the plan's SUM/AVG aggregates. */
-  readonly sums: ReadonlyMap<string, bigint>;
-}
-
-export const MAX_GROUPS = 1 << 20;
+const MAX_GROUPS = 1 << 20;
 
 export function planCells(plan: QueryPlan, schema: DatasetSchema): PlanCells {
   const radices = plan.groupBy.map((g) => (schema.columns[g] as CategoryColumn).values.length);
@@ -73,40 +65,6 @@ export function encodeCells(cells: PlanCells, local: LocalAggregate): bigint[] {
     }
     const count = values[0] ?? 0n;
     for (let j = 0; j < m; j++) out[group * m + j] = (values[j] ?? 0n) - (cells.offsets[j] ?? 0n) * count;
-  }
-  return out;
-}
-
-/**
- * Totals per group, undoing the SUM shifts. Empty groups are left out (SQL returns no row for
- * them), except the single group of a query without GROUP BY, which SQL always returns.
- */
-export function decodeCells(cells: PlanCells, totals: readonly bigint[]): GroupTotals[] {
-  const m = cells.measures.length;
-  if (totals.length !== cells.groupCount * m) throw new FedstatError('INTERNAL', 'cell totals do not match the plan');
-  const out: GroupTotals[] = [];
-  for (let g = 0; g < cells.groupCount; g++) {
-    const count = totals[g * m] ?? 0n;
-    if (count === 0n && cells.radices.length > 0) continue;
-    const sums = new Map<string, bigint>();
-    for (let j = 1; j < m; j++) {
-      const measure = cells.measures[j];
-      if (measure === undefined || measure.column === null) continue;
-      sums.set(measure.column, (totals[g * m + j] ?? 0n) + (cells.offsets[j] ?? 0n) * count);
-    }
-    out.push({ group: g, count, sums });
-  }
-  return out;
-}
-
-/** Category positions of a group index, most significant column first. */
-export function groupPositions(cells: PlanCells, group: number): number[] {
-  const out = new Array<number>(cells.radices.length);
-  let rest = group;
-  for (let i = cells.radices.length - 1; i >= 0; i--) {
-    const r = cells.radices[i] ?? 1;
-    out[i] = rest % r;
-    rest = Math.floor(rest / r);
   }
   return out;
 }

@@ -41,7 +41,7 @@ export function decryptionRequestDigest(
     ciphertexts.length, ...ciphertexts.map(sha256));
 }
 
-export function decryptionAnswerDigest(
+function decryptionAnswerDigest(
   federationId: string, query: SignedQuery, survivors: SignedSurvivorSet, slots: readonly BigUint64Array[],
 ): Uint8Array {
   return taggedDigest('fedstat/v1/decryption', federationId, queryDigest(query.bytes), survivorSetDigest(survivors.bytes),

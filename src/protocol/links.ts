@@ -9,9 +9,13 @@ import type { UnmaskAnswer, UnmaskRequest } from './unmask.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import type { SignedTreeHead } from '../merkle/tree-head.js';
 
+/** What an agency says of itself in Describe, before any query is sent. */
 export interface AgencyDescription {
+  /** The party id the agency answers as; the coordinator fails an agency whose id is not its link's. */
   readonly agencyId: string;
+  /** Id (hex SHA-256) of the federation file the agency loaded; it must equal the coordinator's. */
   readonly federationId: string;
+  /** Id of the agency's HE parameters (`HeParams.paramsId`); it must equal the coordinator's. */
   readonly paramsId: string;
   /** Datasets the agency serves now. */
   readonly datasets: readonly string[];
@@ -44,8 +48,11 @@ export interface BudgetStatus {
   readonly charges: number;
 }
 
+/** How the coordinator reaches one agency: over gRPC (`connectCoordinator`), or in process. */
 export interface AgencyLink {
+  /** The party id of the agency this link reaches. */
   readonly agencyId: string;
+  /** Asks the agency what it serves and holds now; rejects (UNAVAILABLE) when it does not answer within `deadlineMs`. */
   describe(deadlineMs: number): Promise<AgencyDescription>;
   /**
    * Round 1: the agency's signed (masked, encrypted) contribution. `logProof` shows the query in
@@ -54,5 +61,6 @@ export interface AgencyLink {
   aggregate(query: SignedQuery, deadlineMs: number, logProof?: QueryLogProof): Promise<Contribution>;
   /** Round 2 of secure aggregation: what the survivor reveals to remove the masks. */
   unmask(request: UnmaskRequest, deadlineMs: number): Promise<UnmaskAnswer>;
+  /** Releases the connection; the coordinator closes every link when it closes. */
   close(): void;
 }

@@ -34,10 +34,10 @@ import type { PlanCells } from './cells.js';
  * agency: about 15 s on one core of the benchmark machine (bench `dp`), below the default 30 s
  * deadline.
  */
-export const MAX_NOISE_WORK = 1n << 31n;
+const MAX_NOISE_WORK = 1n << 31n;
 
 /** The noise of one measure (COUNT, or one SUM column) over all groups. */
-export interface MeasureNoise {
+interface MeasureNoise {
   /** 'count', or the summed column. */
   readonly measure: string;
   readonly sensitivity: Sensitivity;

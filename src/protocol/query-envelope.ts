@@ -43,7 +43,7 @@ export interface QueryEnvelope {
   readonly privacy?: QueryPrivacy;
 }
 
-export interface QueryPrivacy {
+interface QueryPrivacy {
   readonly rho: string;
 }
 
@@ -56,7 +56,7 @@ export const MAX_QUERY_BYTES = 256 * 1024;
 /** The most agencies one query may name (bounds every per-participant list in a message). */
 export const MAX_QUERY_AGENCIES = 1024;
 /** Tolerated clock difference between coordinator and agency. */
-export const CLOCK_SKEW_MS = 120_000;
+const CLOCK_SKEW_MS = 120_000;
 
 export function newQueryId(): string {
   return randomBytes(16).toString('hex');

@@ -19,8 +19,6 @@ export interface UnmaskRequest {
   readonly shares: readonly SealedShare[];
 }
 
-export type { RevealedSeed, RevealedShare } from '../secagg/participant.js';
-
 export interface UnmaskAnswer {
   readonly agencyId: string;
   readonly queryId: string;

@@ -15,12 +15,6 @@ export function typeOf(v: unknown): string | undefined {
   return isNode(v) && typeof v['type'] === 'string' ? v['type'] : undefined;
 }
 
-/** A string field, or undefined. */
-export function stringField(n: AstNode, key: string): string | undefined {
-  const v = n[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** The source span of a node, when the grammar recorded one. */
 export interface Span {
   readonly start: number;

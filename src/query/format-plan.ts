@@ -55,7 +55,7 @@ function formatAtom(p: Extract<Predicate, { kind: 'compare' | 'in' | 'between' }
 }
 
 /** Nested AND/OR always get parentheses, so the text keeps the plan's exact tree shape. */
-export function formatPredicate(p: Predicate): string {
+function formatPredicate(p: Predicate): string {
   switch (p.kind) {
     case 'and':
     case 'or':

@@ -26,7 +26,7 @@ export const QUERY_LIMITS = Object.freeze({
  * Output aliases: letters (any script, so 人数 works), combining marks, digits and underscores,
  * not starting with a mark. Nothing that needs escaping in SQL, JSON keys, CSV headers or logs.
  */
-export const SAFE_ALIAS = /^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_]*$/u;
+const SAFE_ALIAS = /^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_]*$/u;
 
 /** True when `alias` may name an output column (see SAFE_ALIAS; NFC; 1-64 code points). */
 export function isSafeAlias(alias: string): boolean {

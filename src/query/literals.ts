@@ -22,7 +22,7 @@ function valueSet(column: CategoryColumn): ReadonlySet<string> {
 }
 
 /** How a literal is shown in messages: strings in single quotes, one line. */
-export function showLiteral(v: unknown): string {
+function showLiteral(v: unknown): string {
   if (typeof v === 'string') return `'${oneLine(v, 40)}'`;
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   return typeof v;

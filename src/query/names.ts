@@ -70,10 +70,3 @@ export function idColumnError(datasetName: string, column: string, at: SourcePos
   return queryInvalid(`column ${column} of ${datasetName} is an identifier (id) column`, at,
     'identifiers never leave the agency, so a query cannot select, group, filter or count them', { columnName: column });
 }
-
-/** Describes a column's domain for messages: `category (锦江区, 青羊区)` or `integer 0..120`. */
-export function describeDomain(column: Column): string {
-  if (column.type === 'category') return `category (${listNames(column.values, 12)})`;
-  if (column.type === 'integer') return `integer ${column.min}..${column.max}`;
-  return 'id';
-}

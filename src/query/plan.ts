@@ -34,12 +34,15 @@ export type Totals = 'rollup' | 'cube';
 /** The values `QueryPlan.totals` may take, in the order error messages list them. */
 export const TOTALS: readonly Totals[] = Object.freeze(['rollup', 'cube'] as const);
 
+/** A parsed and validated query (`parseQuery`): the only form in which agencies are asked anything. */
 export interface QueryPlan {
+  /** The dataset the FROM clause names. */
   readonly dataset: string;
   /** Category columns, at most two, in GROUP BY order. */
   readonly groupBy: readonly string[];
   /** Output columns in SELECT order; aliases are unique. */
   readonly select: readonly SelectItem[];
+  /** The WHERE clause as a predicate tree; null without one. */
   readonly where: Predicate | null;
   /**
    * Absent for a plain GROUP BY (so the canonical JSON of such a plan is unchanged). Present only

@@ -27,7 +27,7 @@ export function positionAt(sql: string, offset: number): SourcePosition {
 }
 
 /** C0, DEL and C1 controls and the Unicode line/paragraph separators: they break a line. */
-export function isControl(code: number): boolean {
+function isControl(code: number): boolean {
   return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
 }
 
@@ -58,7 +58,7 @@ export function quoted(text: string, max = 60): string {
  * position (`line`, `column`, `offset`, when known) beside `extra` (which names a schema column
  * `columnName`, never `column`).
  */
-export function queryError(
+function queryError(
   code: ErrorCode,
   problem: string,
   at: SourcePosition | null,

@@ -5,7 +5,7 @@
  * out: the AND/OR/NOT skeleton of a WHERE clause and the positions of nodes without locations.
  */
 
-export type TokenKind = 'word' | 'quoted' | 'string' | 'number' | 'punct';
+type TokenKind = 'word' | 'quoted' | 'string' | 'number' | 'punct';
 
 export interface Token {
   readonly kind: TokenKind;

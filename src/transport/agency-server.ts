@@ -26,7 +26,7 @@ export const FEDSTAT_VERSION = '0.1.0';
  */
 export type AllowedCallers = readonly string[] | null;
 
-export function unary<Req, Res>(allowed: AllowedCallers, handle: (req: Req) => Promise<Res>) {
+function unary<Req, Res>(allowed: AllowedCallers, handle: (req: Req) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     if (allowed !== null) {
       const peer = peerPartyId(call);
@@ -40,7 +40,7 @@ export function unary<Req, Res>(allowed: AllowedCallers, handle: (req: Req) => P
 }
 
 /** Only the federation's coordinator may call an agency (null: any caller, insecure loopback only). */
-export function agencyServiceImplementation(agency: Agency, allowed: AllowedCallers): UntypedServiceImplementation {
+function agencyServiceImplementation(agency: Agency, allowed: AllowedCallers): UntypedServiceImplementation {
   return {
     Describe: unary<unknown, DescribeResponseMessage>(allowed, async () => {
       const d = await agency.describe();

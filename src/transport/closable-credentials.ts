@@ -24,7 +24,7 @@ type SecureConnector = ReturnType<CreateConnector>;
 type SecureConnectResult = Awaited<ReturnType<SecureConnector['connect']>>;
 
 /** Longest TLS handshake a client waits for (grpc's C core allows a connection attempt 20 s). */
-export const HANDSHAKE_TIMEOUT_MS = 20_000;
+const HANDSHAKE_TIMEOUT_MS = 20_000;
 
 export interface ClosableCredentialsOptions {
   /** Abandon a TLS handshake after this many ms (default HANDSHAKE_TIMEOUT_MS). */

@@ -48,7 +48,7 @@ export function tlsMaterial(federation: Federation, secrets: PartySecrets): TlsM
 }
 
 /** Server credentials requiring a client certificate from the federation CA. */
-export function serverCredentialsFrom(material: TlsMaterial): ServerCredentials {
+function serverCredentialsFrom(material: TlsMaterial): ServerCredentials {
   return ServerCredentials.createSsl(
     Buffer.from(material.caPem),
     [{ private_key: Buffer.from(material.privateKeyPem), cert_chain: Buffer.from(material.certificatePem) }],

@@ -16,7 +16,7 @@ const MAX_SURVIVOR_SET_BYTES = 256 * 1024;
 const FRAMING_BYTES = 64 * 1024;
 
 /** Decryptions the key authority works on at once per connection; more wait for a stream. */
-export const KEY_AUTHORITY_MAX_CONCURRENT_STREAMS = 8;
+const KEY_AUTHORITY_MAX_CONCURRENT_STREAMS = 8;
 /** Default deadline of every call to a key authority. */
 export const KEY_AUTHORITY_DEADLINE_MS = 60_000;
 

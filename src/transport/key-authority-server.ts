@@ -99,7 +99,7 @@ export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, opti
  * Adds the KeyAuthority service to an existing grpc-js server. That server's options must allow
  * requests of `keyAuthorityLimits(...).requestBytes` (see keyAuthorityServerOptions).
  */
-export function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority, options: KeyAuthorityServiceOptions = {}): void {
+function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority, options: KeyAuthorityServiceOptions = {}): void {
   server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka, options));
 }
 

@@ -10,8 +10,8 @@ import { MAX_SET_BYTES } from '../protocol/survivor-set.js';
 import { MAX_LOG_PROOF_BYTES } from './log-proof-messages.js';
 
 /** Serialized BFV N=8192 ciphertext without compression, plus headroom. */
-export const MAX_CIPHERTEXT_BYTES = 600 * 1024;
-export const MAX_MESSAGE_BYTES = MAX_CIPHERTEXTS * MAX_CIPHERTEXT_BYTES + 64 * 1024;
+const MAX_CIPHERTEXT_BYTES = 600 * 1024;
+const MAX_MESSAGE_BYTES = MAX_CIPHERTEXTS * MAX_CIPHERTEXT_BYTES + 64 * 1024;
 /** One sealed share on the wire: two party ids, a 24-byte nonce and a box of < 400 bytes. */
 const MAX_SEALED_SHARE_BYTES = 1024;
 /**
@@ -19,7 +19,7 @@ const MAX_SEALED_SHARE_BYTES = 1024;
  * signed survivor set and at most one sealed share per agency of the query (round 2), and the
  * query's transparency-log proof.
  */
-export const MAX_REQUEST_BYTES = MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SET_BYTES + MAX_QUERY_AGENCIES * MAX_SEALED_SHARE_BYTES + 64 * 1024;
+const MAX_REQUEST_BYTES = MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SET_BYTES + MAX_QUERY_AGENCIES * MAX_SEALED_SHARE_BYTES + 64 * 1024;
 
 /** The coordinator's side: small requests out, contributions in. */
 export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({

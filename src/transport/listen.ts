@@ -19,6 +19,7 @@ import { FedstatError } from '../errors.js';
 /** How long calls in flight may take to finish once a server is asked to stop. */
 export const SHUTDOWN_GRACE_MS = 2_000;
 
+/** A gRPC server listening on its port, and how to stop it. */
 export interface RunningServer {
   /** The bound port (useful with port 0). */
   readonly port: number;
