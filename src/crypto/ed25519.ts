@@ -13,8 +13,8 @@ import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVeri
 import nacl from 'tweetnacl';
 
 export const SIGNATURE_BYTES = 64;
-export const PUBLIC_KEY_BYTES = 32;
-export const SEED_BYTES = 32;
+const PUBLIC_KEY_BYTES = 32;
+const SEED_BYTES = 32;
 
 const P = 2n ** 255n - 19n;
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;

@@ -11,7 +11,7 @@
 import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { FedstatError } from '../errors.js';
 
-export const X25519_KEY_BYTES = 32;
+const X25519_KEY_BYTES = 32;
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');

@@ -29,6 +29,7 @@ import { FedstatError } from '../errors.js';
 import { ReleasedSystem } from './recomputable.js';
 import { buildModel, type Cell, type SuppressionTable, type TableModel } from './table.js';
 
+/** The table to protect and how much protection `planSuppression` must give. */
 export interface SuppressionOptions extends SuppressionTable {
   /** Cells with a count below this are withheld (primary suppression). */
   readonly minGroupSize: number | bigint;
@@ -46,23 +47,31 @@ export interface SuppressionOptions extends SuppressionTable {
 
 /** Why a cell is not published. */
 export interface WithheldCell {
+  /** The withheld cell. */
   readonly cell: Cell;
+  /** `primary`: its count is below `minGroupSize`; `complementary`: withheld to protect another. */
   readonly reason: 'primary' | 'complementary';
   /** For complementary cells: the withheld cell whose recomputation this one prevents. */
   readonly protects?: Cell;
 }
 
+/** A cell the release publishes. */
 export interface ReleasedCell {
+  /** The published cell. */
   readonly cell: Cell;
+  /** Its count. */
   readonly count: bigint;
 }
 
+/** What `planSuppression` decided: every cell of the table is either withheld or released. */
 export interface SuppressionPlan {
   /** Withheld cells with their reason, in table order (interior row-major, then margins). */
   readonly withheld: readonly WithheldCell[];
   /** Published cells and margins with their counts, in table order. */
   readonly released: readonly ReleasedCell[];
+  /** How many cells are withheld as primary (count below `minGroupSize`). */
   readonly primary: number;
+  /** How many cells are withheld as complements. */
   readonly complementary: number;
   /** The protection width every withheld cell is guaranteed (see the module comment). */
   readonly protection: bigint;

@@ -6,15 +6,18 @@
  */
 
 /** A row or column position, or `'total'` for the margin. */
-export type CellIndex = number | 'total';
+type CellIndex = number | 'total';
 
 /**
- * One cell of the extended table. 2-D: interior `{row: i, col: j}`, row total `{row: i, col:
- * 'total'}`, column total `{row: 'total', col: j}`, grand total `{row: 'total', col: 'total'}`.
+ * One cell of the extended table.
+ * 2-D: interior `{row: i, col: j}`, row total `{row: i, col: 'total'}`,
+ * column total `{row: 'total', col: j}`, grand total `{row: 'total', col: 'total'}`.
  * 1-D: `{row: i}` and the total `{row: 'total'}`.
  */
 export interface Cell {
+  /** Row position from 0, or `'total'` for a column total or the grand total. */
   readonly row: CellIndex;
+  /** Column position from 0, or `'total'` for a row total; absent in a 1-D table. */
   readonly col?: CellIndex;
 }
 
@@ -30,12 +33,15 @@ export interface MarginsReleased {
 
 /** A table of non-negative counts: `dims` is `[rows]` or `[rows, cols]`; counts flat row-major or nested. */
 export interface SuppressionTable {
+  /** `[rows]` for a 1-D table, `[rows, cols]` for a 2-D one. */
   readonly dims: readonly [number] | readonly [number, number];
+  /** The interior counts, non-negative: flat row-major, or one array per row. */
   readonly counts: readonly bigint[] | readonly (readonly bigint[])[];
+  /** The margins the release also publishes; default none. */
   readonly marginsReleased?: MarginsReleased;
 }
 
-export interface ModelCell {
+interface ModelCell {
   readonly cell: Cell;
   readonly count: bigint;
   /** Interior variable indices (row-major) whose sum is this cell. */

@@ -47,6 +47,7 @@ export type { LedgerEntry } from './budget-record.js';
 /** An acknowledged (durable) charge. */
 export type Charge = LedgerEntry;
 
+/** How `BudgetLedger.open` checks charges: the agency's budgets. */
 export interface BudgetLedgerOptions {
   /** ρ budget per dataset, from the agency's own policy: "0.5", "1/4" (rho.ts's grammar) or an exact `Rho`. */
   readonly budgets: Readonly<Record<string, string | Rho>>;
@@ -59,7 +60,7 @@ export interface ChargeState {
 }
 
 /** Signs the transparency-log entry of a charge (called once the charge's line, and so its hash, is decided). */
-export type LogEntrySigner = (charge: Charge, state: ChargeState) => Uint8Array;
+type LogEntrySigner = (charge: Charge, state: ChargeState) => Uint8Array;
 
 export interface ChargeRequest {
   readonly dataset: string;
@@ -99,7 +100,13 @@ function chargeRho(value: string | Rho, what: string): Rho {
   return r;
 }
 
+/**
+ * The agency's zCDP budget ledger: one ρ budget per dataset, each charge checked against it and
+ * durable (written and fsynced) before it is acknowledged. One writer per file, held by a lock
+ * file; open with `BudgetLedger.open`, charge before releasing anything, `close` when done.
+ */
 export class BudgetLedger {
+  /** Path of the ledger file, as given to `open`. */
   readonly file: string;
   readonly #budgets: ReadonlyMap<string, Rho>;
   readonly #entries: LedgerEntry[];
@@ -143,9 +150,10 @@ export class BudgetLedger {
    * Atomically checks and records a charge; resolves once it is durable. Rejects with
    * POLICY_REFUSED when the dataset has no budget or the charge would exceed it (the message
    * states requested, remaining and total ρ), REPLAY when (dataset, queryId) was charged before,
-   * QUERY_INVALID for a malformed ρ or an empty or over-long (> 256) name, IO when the write
-   * fails or the file was removed or replaced (nothing is charged then), UNAVAILABLE after
-   * `close`. Throws TypeError for non-string names and RangeError for an invalid or out-of-range `at`.
+   * QUERY_INVALID for a malformed ρ or an empty or over-long (more than 256 characters) name, IO
+   * when the write fails or the file was removed or replaced (nothing is charged then),
+   * UNAVAILABLE after `close`. Throws TypeError for non-string names and RangeError for an
+   * invalid or out-of-range `at`.
    */
   charge(request: ChargeRequest): Promise<Charge> {
     const { dataset, queryId } = request;
@@ -279,6 +287,7 @@ export class BudgetLedger {
     await this.#disk.close();
   }
 
+  /** Same as `close`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

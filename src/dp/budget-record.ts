@@ -12,9 +12,9 @@ import { createHash } from 'node:crypto';
 import { FedstatError } from '../errors.js';
 import { parseCanonicalRho, rhoToString, type Rho } from './rho.js';
 
-export const LEDGER_FORMAT = 'fedstat-budget-ledger';
-export const LEDGER_VERSION = 1;
-export const GENESIS_HASH = '0'.repeat(64);
+const LEDGER_FORMAT = 'fedstat-budget-ledger';
+const LEDGER_VERSION = 1;
+const GENESIS_HASH = '0'.repeat(64);
 /** Longest dataset name or query id a record may carry (keeps lines and messages bounded). */
 export const MAX_NAME = 256;
 

@@ -20,7 +20,7 @@ import type { RandomSource } from './random.js';
 const TWO53 = 2 ** 53;
 
 /** The relative margin that covers `ops` roundings of the estimate and of the margin itself. */
-export function certifiedMargin(ops: number): number {
+function certifiedMargin(ops: number): number {
   return ops * 2 ** -50 + 2 ** -49;
 }
 

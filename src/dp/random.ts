@@ -31,6 +31,7 @@ export class CryptoRandom implements RandomSource {
     this.#next = this.#pool.length; // empty: first draw fills
   }
 
+  /** A uniform integer in [0, 2^32). */
   uint32(): number {
     if (this.#next === this.#pool.length) {
       randomFillSync(this.#pool);
@@ -42,6 +43,7 @@ export class CryptoRandom implements RandomSource {
     return v;
   }
 
+  /** A uniform integer in [0, n) for a safe integer 1 ≤ n ≤ 2^32; RangeError otherwise. */
   belowNumber(n: number): number {
     if (!Number.isSafeInteger(n) || n < 1 || n > 4294967296) throw new RangeError(`belowNumber needs an integer n in [1, 2^32], got ${n}`);
     if (n === 1) return 0;
@@ -54,6 +56,7 @@ export class CryptoRandom implements RandomSource {
     }
   }
 
+  /** A uniform bigint in [0, n) for n ≥ 1; RangeError otherwise. */
   below(n: bigint): bigint {
     if (typeof n !== 'bigint' || n < 1n) throw new RangeError('below needs a bigint n ≥ 1');
     if (n <= 4294967296n) return BigInt(this.belowNumber(Number(n)));

@@ -4,8 +4,9 @@
  * is about noise, but a float budget check rounded the wrong way leaks just the same).
  */
 export interface Rational {
+  /** Numerator; carries the sign. */
   readonly num: bigint;
-  /** Always > 0; the fraction is kept in lowest terms. */
+  /** Always positive; the fraction is kept in lowest terms. */
   readonly den: bigint;
 }
 
@@ -41,7 +42,6 @@ export function checkNonNegative(r: Rational, what: string): void {
 }
 
 export const ZERO: Rational = rational(0n);
-export const ONE: Rational = rational(1n);
 
 export function add(a: Rational, b: Rational): Rational {
   return rational(a.num * b.den + b.num * a.den, a.den * b.den);
@@ -64,9 +64,6 @@ export function compare(a: Rational, b: Rational): -1 | 0 | 1 {
 }
 export function min(a: Rational, b: Rational): Rational {
   return compare(a, b) <= 0 ? a : b;
-}
-export function max(a: Rational, b: Rational): Rational {
-  return compare(a, b) >= 0 ? a : b;
 }
 
 /** Longest decimal literal `parseDecimal` reads: bounds the bigint work a text can cause. */

@@ -28,7 +28,7 @@ export function ceilSqrt(num: bigint, den = 1n): bigint {
   return r;
 }
 
-/** B(μ) = 2(⌈√(2μc)⌉ + c): P(|Skellam(μ)| > B) < 2^−100. B(0) = 0 (no noise, nothing to bound). */
+/** B(μ) = 2(⌈√(2μc)⌉ + c), so that `P(|Skellam(μ)| > B) < 2^−100`. B(0) = 0 (no noise, nothing to bound). */
 export function skellamTailBound(mu: Rational): bigint {
   checkNonNegative(mu, 'mu');
   if (mu.num === 0n) return 0n;

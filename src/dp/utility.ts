@@ -85,6 +85,7 @@ function normalQuantile(u: number): number {
   return (h(a, r) * q) / (h(b, r) * r + 1);
 }
 
+/** How far the noise may move a released sum, as `interval95` computes it. */
 export interface Interval95 {
   /** Noise standard deviation √(2μ·s/t). */
   readonly stderr: number;

@@ -14,10 +14,14 @@ import { canonicalBytes } from '../util/canonical-json.js';
 import { isRecord } from '../util/is-record.js';
 import { configError, datasetSchema, parseConfigJson, parseSchema, type DatasetSchema, type JsonLocation, type Schema } from './schema.js';
 
+/** What a party does in the federation: a federation has agencies, one coordinator and one key authority. */
 export type PartyRole = 'agency' | 'coordinator' | 'key-authority';
 
+/** A party as the federation file lists it: its id, role, endpoint and public keys. */
 export interface Party {
+  /** Unique in the federation: lowercase letters, digits and dashes, at most 63 characters (e.g. `cd-psb`). */
   readonly id: string;
+  /** What the party does. */
   readonly role: PartyRole;
   /** host:port where the party serves gRPC (agencies; a key authority run as its own service). */
   readonly endpoint: string | null;
@@ -29,6 +33,7 @@ export interface Party {
   readonly datasets: readonly string[] | null;
 }
 
+/** The federation's release policy: what every query must meet before anything is released. */
 export interface Policy {
   /** Fewest agencies whose contributions a release may combine. */
   readonly minAgencies: number;
@@ -47,10 +52,13 @@ export interface Policy {
   readonly transparencyLog: boolean;
 }
 
-export interface HeConfig {
+/** The federation's BFV parameters and public key. */
+interface HeConfig {
+  /** Name of the HE parameter preset (see `HE_PRESETS`). */
   readonly preset: string;
   /** Path of the BFV public key file, resolved against the federation file's folder. */
   readonly publicKeyFile: string;
+  /** hex SHA-256 of the public key file's bytes, so a swapped key is detected. */
   readonly publicKeySha256: string;
 }
 
@@ -58,23 +66,33 @@ export interface HeConfig {
  * The federation's TLS certificate authority: its certificate file (public, beside the federation
  * file) and the SHA-256 of that file, so a swapped CA is detected like a swapped HE key.
  */
-export interface TlsConfig {
+interface TlsConfig {
   /** Path of the CA certificate (PEM), resolved against the federation file's folder. */
   readonly caFile: string;
   /** hex SHA-256 of the CA certificate file's bytes. */
   readonly caSha256: string;
 }
 
+/** A validated federation file (see `loadFederation`, `parseFederation`); holds nothing secret. */
 export interface Federation {
+  /** The federation's name, as `fedstat init` wrote it. */
   readonly name: string;
   /** hex SHA-256 of the canonical federation document. */
   readonly id: string;
+  /**
+   * Path of the federation file (absolute from `loadFederation`); the HE key and CA files are
+   * resolved against its folder.
+   */
   readonly file: string;
+  /** The datasets the federation can query, and their columns. */
   readonly schema: Schema;
+  /** The release policy. */
   readonly policy: Policy;
+  /** The BFV preset and public key file. */
   readonly he: HeConfig;
   /** null for a federation written before mTLS: it can only run with --insecure on loopback. */
   readonly tls: TlsConfig | null;
+  /** Every party, in the file's order: at least one agency, exactly one coordinator and one key authority. */
   readonly parties: readonly Party[];
   /**
    * The Ed25519 key that signs the transparency log's tree heads when the file names a dedicated
@@ -84,7 +102,7 @@ export interface Federation {
 }
 
 export const FEDERATION_FORMAT = 1;
-export const PARTY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const PARTY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ENDPOINT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 /** The JSON document as written to disk (keys base64). */

@@ -42,9 +42,9 @@ export interface InitOptions {
   readonly keyAuthorityEndpoint?: string;
   /** Replace existing key files (all of them: keys of one federation belong together). */
   readonly force?: boolean;
-  /** Lifetime of the federation CA certificate; default DEFAULT_CA_VALID_DAYS. */
+  /** Lifetime of the federation CA certificate, in days; default 3650. */
   readonly caValidDays?: number;
-  /** Lifetime of each party's TLS certificate (never past the CA's); default DEFAULT_CERTIFICATE_VALID_DAYS. */
+  /** Lifetime of each party's TLS certificate in days (never past the CA's); default 825. */
   readonly certificateValidDays?: number;
 }
 
@@ -59,9 +59,9 @@ export interface InitResult {
   readonly caKeyFile: string;
 }
 
-export const DEFAULT_POLICY: Policy = Object.freeze({ minAgencies: 2, minGroupSize: 10, exactRelease: false, transparencyLog: true });
-export const DEFAULT_CA_VALID_DAYS = 3650;
-export const DEFAULT_CERTIFICATE_VALID_DAYS = 825;
+const DEFAULT_POLICY: Policy = Object.freeze({ minAgencies: 2, minGroupSize: 10, exactRelease: false, transparencyLog: true });
+const DEFAULT_CA_VALID_DAYS = 3650;
+const DEFAULT_CERTIFICATE_VALID_DAYS = 825;
 /** Names under which a party's certificate is also valid: the loopback interface, for local runs. */
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
 /** Ids that would clash with a federation role or with keys/ca.key. */

@@ -15,11 +15,17 @@ import { partyCertificateProblem } from '../tls/verify.js';
 import { isRecord } from '../util/is-record.js';
 import { checkCaCertificate, readCaCertificate, type Federation, type Party, type PartyRole } from './federation.js';
 
+/** A party's secret keys, as read from its key file (see `loadKeyFile`, `parseKeyFile`). */
 export interface PartySecrets {
+  /** Id of the party the keys belong to. */
   readonly party: string;
+  /** The party's role, as the key file records it. */
   readonly role: PartyRole;
+  /** Ed25519 key pair that signs the party's messages. */
   readonly signing: SigningKeyPair;
+  /** X25519 secret key (32 bytes) for key agreement in secure aggregation. */
   readonly agreementSecret: Uint8Array;
+  /** X25519 public key (32 bytes) of `agreementSecret`. */
   readonly agreementPublic: Uint8Array;
   /** Serialized BFV secret key; only the key authority has one. */
   readonly heSecretKey: Uint8Array | null;
@@ -33,7 +39,9 @@ export interface PartySecrets {
 
 /** A party's mTLS identity, with the federation CA it was checked against (the only root to trust). */
 export interface PartyTls {
+  /** The party's certificate, PEM. */
   readonly certificatePem: string;
+  /** The certificate's private key, PEM. */
   readonly privateKeyPem: string;
   /** The federation CA certificate (PEM), checked against the hash the federation file pins. */
   readonly caPem: string;

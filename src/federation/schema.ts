@@ -9,40 +9,54 @@ import { jsonPathChild } from '../util/json-path.js';
 import { DuplicateJsonKeyError, parseStrictJson } from '../util/strict-json.js';
 import { codePointName, firstNonTextChar } from '../util/text-chars.js';
 
+/** A column whose values come from a closed list of 1 to 4096 strings. */
 export interface CategoryColumn {
+  /** Discriminant. */
   readonly type: 'category';
   /** The closed domain, NFC-normalised, in declaration order (the order of GROUP BY output). */
   readonly values: readonly string[];
 }
 
+/** A column of integers between inclusive bounds. */
 export interface IntegerColumn {
+  /** Discriminant. */
   readonly type: 'integer';
-  /** Inclusive bounds; both are safe integers. */
+  /** Inclusive lower bound, a safe integer. */
   readonly min: number;
+  /** Inclusive upper bound, a safe integer not below `min`. */
   readonly max: number;
 }
 
 /** A record identifier (a citizen ID, say): stored for later record linkage, never aggregated. */
 export interface IdColumn {
+  /** Discriminant. */
   readonly type: 'id';
-  /** `gb11643`: an 18-character mainland resident ID with a valid check character. */
+  /** `gb11643`: an 18-character mainland resident ID with a valid check character; `text` (the default): any text. */
   readonly format: 'gb11643' | 'text';
 }
 
+/** A column of a dataset, told apart by `type`. */
 export type Column = CategoryColumn | IntegerColumn | IdColumn;
 
+/** One dataset: its columns and the bound on its rows. */
 export interface DatasetSchema {
+  /**
+   * Columns by name (1-63 ASCII letters, digits or underscores, not starting with a digit; no two
+   * differ only in case); at least one is not an id column.
+   */
   readonly columns: Readonly<Record<string, Column>>;
-  /** Upper bound on rows any one agency holds for this dataset; bounds COUNT and SUM. */
+  /** Upper bound on rows any one agency holds for this dataset; bounds COUNT and SUM. Default 1,000,000,000. */
   readonly maxRows: number;
 }
 
+/** The datasets a federation can query: the contract every agency's data is validated against. */
 export interface Schema {
+  /** Datasets by name (named like columns); at least one. */
   readonly datasets: Readonly<Record<string, DatasetSchema>>;
 }
 
-export const DEFAULT_MAX_ROWS = 1_000_000_000;
-export const MAX_CATEGORY_VALUES = 4096;
+const DEFAULT_MAX_ROWS = 1_000_000_000;
+const MAX_CATEGORY_VALUES = 4096;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** Where a validation error points: the file and the JSON path inside it. */

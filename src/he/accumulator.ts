@@ -9,6 +9,7 @@ import { loadCiphertext } from './load-ciphertext.js';
 import { MAX_CIPHERTEXTS } from './packing.js';
 import { ownBytes } from './seal.js';
 
+/** Limits an `HeAccumulator` enforces. */
 export interface HeAccumulatorOptions {
   /**
    * The number of contributions the slot layout's no-wrap proof covers (its `parties`). One
@@ -22,10 +23,16 @@ export function contributionCountError(got: number, want: number): FedstatError 
   return new FedstatError('BAD_MESSAGE', `contribution has ${got} ciphertexts, the query's layout needs ${want}; the sender must answer this query's plan`);
 }
 
+/**
+ * A running encrypted sum (the coordinator's): adds contributions of serialized BFV ciphertexts
+ * all-or-nothing and never holds a key. Dispose it to free the SEAL objects.
+ */
 export class HeAccumulator implements Disposable {
+  /** The BFV parameters the ciphertexts are under. */
   readonly params: HeParams;
   /** Ciphertexts per contribution (the layout's `ciphertextCount`). */
   readonly ciphertextCount: number;
+  /** The most contributions `add` accepts (from the options; `Number.MAX_SAFE_INTEGER` when unlimited). */
   readonly maxContributions: number;
   /** Running sums; empty until the first contribution. */
   #sums: Ciphertext[] = [];
@@ -89,10 +96,10 @@ export class HeAccumulator implements Disposable {
    * Subtracts one plaintext slot vector per ciphertext from the running sums, mod the plain
    * modulus t, in the encrypted domain (batch-encode, then SEAL's subPlain): how secure
    * aggregation removes the masks that did not cancel. Each vector has at most slotCount values,
-   * each < t (shorter vectors are zero-padded); a negative correction c is passed as t − c.
+   * each below t (shorter vectors are zero-padded); a negative correction c is passed as t − c.
    * All or nothing: every vector is checked and every new sum computed before any replaces the
    * old. TypeError before the first `add` (there is nothing to correct), RangeError on a bad
-   * vector (a caller bug: mask expansion yields values < t by construction).
+   * vector (a caller bug: mask expansion yields values below t by construction).
    */
   subtractPlain(slots: readonly BigUint64Array[]): void {
     this.#assertLive();

@@ -11,11 +11,11 @@
  */
 import { FedstatError } from '../errors.js';
 
-export const SEAL_MAGIC = 0xa15e;
+const SEAL_MAGIC = 0xa15e;
 export const SEAL_HEADER_SIZE = 16;
 /** The SEAL version node-seal 7 is built from and writes into every header. */
-export const SEAL_VERSION_MAJOR = 4;
-export const SEAL_VERSION_MINOR = 1;
+const SEAL_VERSION_MAJOR = 4;
+const SEAL_VERSION_MINOR = 1;
 
 /** SEAL's `compr_mode_type`. */
 export const ComprMode = Object.freeze({ none: 0, zlib: 1, zstd: 2 } as const);

@@ -7,7 +7,9 @@ import type { HeParams } from './he-params.js';
 import { loadHeKey } from './keys.js';
 import { loadCiphertext } from './load-ciphertext.js';
 
+/** BFV decryption with the secret key (the key authority's). Dispose it to free the key. */
 export class HeDecryptor implements Disposable {
+  /** The BFV parameters the key and the ciphertexts are under. */
   readonly params: HeParams;
   readonly #secretKey: SecretKey;
   readonly #decryptor: Decryptor;
@@ -31,7 +33,7 @@ export class HeDecryptor implements Disposable {
   }
 
   /**
-   * Decrypts one serialized ciphertext into its slotCount slots (each < plainModulus).
+   * Decrypts one serialized ciphertext into its slotCount slots (each below plainModulus).
    * The bytes get the same validation as an accumulator's input; a ciphertext whose invariant
    * noise budget is exhausted would decrypt to garbage and is refused with BAD_MESSAGE.
    * A sum that includes a ciphertext under another public key is uniform noise under this key,

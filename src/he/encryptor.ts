@@ -13,7 +13,12 @@ import type { HeParams } from './he-params.js';
 import { loadHeKey } from './keys.js';
 import { ownBytes } from './seal.js';
 
+/**
+ * BFV public-key encryption of slot vectors (an agency's), optionally from a pool of encryptions
+ * of zero precomputed while idle. Dispose it to free the key and the pool.
+ */
 export class HeEncryptor implements Disposable {
+  /** The BFV parameters the key and the ciphertexts are under. */
   readonly params: HeParams;
   readonly #publicKey: PublicKey;
   readonly #encryptor: Encryptor;
@@ -60,7 +65,7 @@ export class HeEncryptor implements Disposable {
   }
 
   /**
-   * Encrypts `slots` (at most slotCount values, each < plainModulus; missing slots are zero) and
+   * Encrypts `slots` (at most slotCount values, each below plainModulus; missing slots are zero) and
    * returns the serialized ciphertext (uncompressed, `params.ciphertextBytes` long). Uses a pooled
    * encryption of zero when one is available. RangeError on a bad vector (a caller bug: packing
    * guarantees both bounds).

@@ -16,7 +16,7 @@ import { loadSeal, ownBytes, sealFailureReason, type SealModule } from './seal.j
  * 106 of 114 at N=8192/t=60, 15 of 22 at N=4096/t=50) and additions spend little of it; 20 bits
  * keeps at least ~13 bits. N=4096 with a 60-bit t leaves 12 bits and decrypts to garbage.
  */
-export const MIN_HEADROOM_BITS = 20;
+const MIN_HEADROOM_BITS = 20;
 
 const SECURITY = { 128: 'tc128', 192: 'tc192', 256: 'tc256' } as const;
 
@@ -34,6 +34,10 @@ function checkPreset(preset: HePreset): void {
   }
 }
 
+/**
+ * Validated BFV parameters (build with `HeParams.create`): the SEAL context shared by encryptors,
+ * accumulators and decryptors, which must be disposed before it.
+ */
 export class HeParams implements Disposable {
   /** The preset these parameters were built from (frozen). */
   readonly preset: HePreset;
@@ -49,9 +53,12 @@ export class HeParams implements Disposable {
   readonly ciphertextBytes: number;
   /** @internal The shared node-seal module. */
   readonly seal: SealModule;
-  /** @internal */ readonly context: SEALContext;
-  /** @internal */ readonly encoder: BatchEncoder;
-  /** @internal */ readonly evaluator: Evaluator;
+  /** @internal The SEAL context of these parameters. */
+  readonly context: SEALContext;
+  /** @internal The batch encoder (slot vectors to plaintexts and back). */
+  readonly encoder: BatchEncoder;
+  /** @internal The evaluator (additions on ciphertexts). */
+  readonly evaluator: Evaluator;
   #disposed = false;
 
   private constructor(
@@ -72,7 +79,7 @@ export class HeParams implements Disposable {
 
   /**
    * Builds the SEAL context for `preset` (CONFIG_INVALID if SEAL refuses the parameters or the
-   * noise headroom is below MIN_HEADROOM_BITS).
+   * noise headroom, coefficient modulus bits minus plain modulus bits, is below 20).
    */
   static async create(preset: HePreset): Promise<HeParams> {
     checkPreset(preset);

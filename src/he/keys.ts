@@ -14,6 +14,7 @@ import { checkSealHeader, ComprMode } from './ciphertext-header.js';
 import type { HeParams } from './he-params.js';
 import { ownBytes, sealFailureReason } from './seal.js';
 
+/** A BFV key pair as serialized bytes, from `generateHeKeys`. */
 export interface HeKeyPair {
   /** Seeded, uncompressed SEAL public key: public, stored beside the federation file and hashed. */
   readonly publicKey: Uint8Array;

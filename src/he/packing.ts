@@ -21,10 +21,13 @@ export const MAX_CIPHERTEXTS = 32;
 
 /** The slot space of a parameter set (an `HeParams` is one). */
 export interface SlotSpace {
+  /** Slots per ciphertext (N). */
   readonly slotCount: number;
+  /** The plain modulus t: every slot is an integer mod t. */
   readonly plainModulus: bigint;
 }
 
+/** Where one cell lives in a `SlotLayout`: consecutive slots holding its value in base-B limbs. */
 export interface CellSlots {
   /** Global slot index of the lowest limb (ciphertext ⌊s/slotCount⌋, position s mod slotCount). */
   readonly firstSlot: number;
@@ -34,16 +37,24 @@ export interface CellSlots {
   readonly bound: bigint;
 }
 
+/**
+ * Where every cell of a query goes in the slots of its ciphertexts, with the bounds that prove
+ * no slot total wraps mod t (from `planSlotLayout`; check with `proveNoWrap`).
+ */
 export interface SlotLayout {
-  /** B: a power of two with parties·(B−1) < t. */
+  /** B: a power of two with `parties·(B−1) < t`. */
   readonly limbBase: bigint;
   /** The number of contributors the no-wrap proof covers. */
   readonly parties: number;
   /** Largest |noise| one party adds to a cell's lowest limb (0 for exact queries). */
   readonly noiseBound: bigint;
+  /** Slots per ciphertext of the space it was planned for. */
   readonly slotCount: number;
+  /** The plain modulus t of the space it was planned for. */
   readonly plainModulus: bigint;
+  /** One entry per cell, in the order of `cellBounds`. */
   readonly cells: readonly CellSlots[];
+  /** Slots taken by all cells together, from global slot 0. */
   readonly slotsUsed: number;
   /** ⌈slotsUsed / slotCount⌉, at most MAX_CIPHERTEXTS. */
   readonly ciphertextCount: number;
@@ -112,7 +123,7 @@ function limbMaxima(cell: CellSlots, base: bigint): bigint[] {
  * Recomputes, from the layout's bounds and limbs alone, the width of the range any slot total
  * can take when `layout.parties` parties each contribute values within their bounds (plus noise
  * within ±noiseBound): P·(max + 2·nb). The layout is safe for `space` exactly when the result is
- * < space.plainModulus.
+ * below `space.plainModulus`.
  */
 export function proveNoWrap(layout: SlotLayout, space: SlotSpace): bigint {
   checkSpace(space);

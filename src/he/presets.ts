@@ -5,6 +5,7 @@
  */
 import { FedstatError } from '../errors.js';
 
+/** Named BFV parameters, from which `HeParams.create` builds the SEAL context. */
 export interface HePreset {
   /** Stable identifier written into federation files (part of `paramsId`). */
   readonly name: string;
@@ -31,7 +32,7 @@ export const BFV_N8192_T60: HePreset = Object.freeze({
  * N = 16384, t a 60-bit prime, 128-bit security: twice the slots of `BFV_N8192_T60` per
  * ciphertext at about four times the cost per ciphertext (2 MB each); for very wide GROUP BYs.
  */
-export const BFV_N16384_T60: HePreset = Object.freeze({
+const BFV_N16384_T60: HePreset = Object.freeze({
   name: 'BFV_N16384_T60',
   polyModulusDegree: 16384,
   plainModulusBits: 60,

@@ -19,6 +19,7 @@ import type { RevealedSeed, RevealedShare } from './participant.js';
 import { NONCE_BYTES, sealedBoxLength, type SealedShare } from './sealed-share.js';
 import { FIELD_PRIME, interpolateAtZero, lagrangeAtZero, type Share } from './shamir.js';
 
+/** The query's parameters (checked as `checkParams` does) and the keys of its agencies. */
 export interface SecAggAggregationOptions extends SecAggParams {
   /** The agencies' X25519 public keys: every participant must have one. */
   readonly agreementKeys: ReadonlyMap<string, Uint8Array>;
@@ -26,26 +27,40 @@ export interface SecAggAggregationOptions extends SecAggParams {
 
 /** An agency's round-1 secure-aggregation material (see SecAggParticipant.round1). */
 export interface Round1Material {
+  /** One sealed share of the agency's b_i per participant, in the order of U. */
   readonly shares: readonly SealedShare[];
+  /** 32-byte commitment to b_i. */
   readonly commitment: Uint8Array;
+  /** 32-byte commitments to the agency's pairwise seeds, in the order of U without the agency itself. */
   readonly pairwiseCommitments: readonly Uint8Array[];
 }
 
 /** An agency's round-2 answer (see SecAggParticipant.round2). */
 export interface Round2Answer {
+  /** The agency's shares of the survivors' b_j. */
   readonly selfMaskShares: readonly RevealedShare[];
+  /** The agency's pairwise seeds with every dropped agency. */
   readonly pairwiseSeeds: readonly RevealedSeed[];
 }
 
+/** The fixed outcome of round 1: S and D partition the participants, each in the order of U. */
 export interface SurvivorSet {
+  /** S: the agencies whose round-1 material arrived. */
   readonly survivors: string[];
+  /** D: the other participants. */
   readonly dropped: string[];
 }
 
 /** Commitment mismatches trigger a search over t-subsets of the shares; this bounds it. */
 const MAX_SUBSETS_TRIED = 2048;
 
+/**
+ * The coordinator's side of one secure aggregation: collects round-1 material, fixes the
+ * survivor set, checks the round-2 answers and computes the correction that removes the masks
+ * the survivors' sum still carries. Holds no secret of its own.
+ */
 export class SecAggAggregation {
+  /** The validated, frozen parameters of the query. */
   readonly params: SecAggParams;
   private readonly index: ReadonlyMap<string, number>;
   private readonly round1 = new Map<string, Round1Material>();
@@ -103,9 +118,9 @@ export class SecAggAggregation {
 
   /**
    * Closes round 1: S = the agencies whose material arrived, D = the rest. Idempotent.
-   * UNAVAILABLE when |S| < threshold; BAD_MESSAGE when two survivors derived different pairwise
-   * seeds (an agreement key in someone's federation file is stale), because their masks would
-   * not cancel and the sum would be wrong.
+   * UNAVAILABLE when S has fewer than `threshold` agencies; BAD_MESSAGE when two survivors
+   * derived different pairwise seeds (an agreement key in someone's federation file is stale),
+   * because their masks would not cancel and the sum would be wrong.
    */
   fixSurvivors(): SurvivorSet {
     if (this.fixed !== undefined) return { survivors: [...this.fixed.survivors], dropped: [...this.fixed.dropped] };

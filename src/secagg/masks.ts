@@ -15,7 +15,7 @@ import { taggedDigest } from '../crypto/digest.js';
 import { MAX_VECTOR_LENGTH, encodeExpiry, encodeId, isValidModulus } from './params.js';
 import { fieldToBytes } from './shamir.js';
 
-export const SEED_BYTES = 32;
+const SEED_BYTES = 32;
 
 const PAIRWISE_TAG = 'fedstat/v1/secagg/pairwise';
 const SELF_MASK_TAG = 'fedstat/v1/secagg/self-mask';

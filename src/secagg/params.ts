@@ -7,8 +7,8 @@ import { FedstatError } from '../errors.js';
 import { MAX_SHARES } from './shamir.js';
 
 /** Party, query and federation ids are at most this many UTF-8 bytes (keeps HKDF info ≤ 1024 bytes). */
-export const MAX_ID_BYTES = 256;
-export const MAX_PARTICIPANTS = MAX_SHARES;
+const MAX_ID_BYTES = 256;
+const MAX_PARTICIPANTS = MAX_SHARES;
 /** The longest masked vector: 32 ciphertexts of 8192 slots. */
 export const MAX_VECTOR_LENGTH = 32 * 8192;
 
@@ -89,13 +89,13 @@ export function defaultThreshold(n: number): number {
  *
  * Why. A coordinator that equivocates (tells different agencies different survivor sets, one
  * each: they refuse a second) unmasks agency j when it gets t shares of b_j — from the set A of
- * agencies told "j survived", j itself among them — and every pairwise seed s_jk: for k ∈ A ∖ {j}
+ * agencies told "j survived", j itself among them — and every pairwise seed s_jk: for k ∈ `A ∖ {j}`
  * only j can reveal it, so j must be told "k dropped". j's own set then has |S_j| ≥ t survivors
  * and |D_j| ≥ |A| − 1 ≥ t − 1 dropped agencies, which needs n ≥ 2t − 1. So 2t ≥ n + 2 rules it
  * out. A plain majority ⌊n/2⌋ + 1 is not enough when n is odd: with n = 3, t = 2 and the sets
- * {j,k3 | k2}, {j,k2 | k3}, {k2,k3 | j} handed to j, k2, k3, every agency is unmasked (a test
+ * `{j,k3 | k2}`, `{j,k2 | k3}`, `{k2,k3 | j}` handed to j, k2, k3, every agency is unmasked (a test
  * replays this). With c agencies colluding with such a coordinator the condition becomes
- * 2t ≥ n + c + 2 (see `colludersTolerated`); an honest-but-curious coordinator needs only t > c.
+ * 2t ≥ n + c + 2 (see `colludersTolerated`); an honest-but-curious coordinator needs only `t > c`.
  */
 export function minimumThreshold(n: number): number {
   return n <= 1 ? 1 : Math.floor((n + 1) / 2) + 1;
@@ -111,12 +111,17 @@ export function colludersTolerated(n: number, threshold: number): number {
 
 /** The validated parameters of one secure aggregation (frozen). */
 export interface SecAggParams {
+  /** The federation's id (at most 256 UTF-8 bytes); bound into every seed, box and commitment. */
   readonly federationId: string;
+  /** The query's id (at most 256 UTF-8 bytes); bound like `federationId`. */
   readonly queryId: string;
-  /** U: sorted in code-unit order (the default JS sort), unique. */
+  /** U: the agencies' ids (1 to 4096), sorted in code-unit order (the default JS sort), unique. */
   readonly participants: readonly string[];
+  /** t: how many survivors the unmasking needs, from `minimumThreshold(n)` to n. */
   readonly threshold: number;
+  /** Entries per masked vector, 1 to 262,144 (32 ciphertexts of 8192 slots). */
   readonly length: number;
+  /** The prime modulus m (`2 < m < 2^63`) of the vectors and masks. */
   readonly modulus: bigint;
 }
 

@@ -22,7 +22,9 @@ import { randomFieldElement, splitSecret } from './shamir.js';
 
 export { colludersTolerated, defaultThreshold, minimumThreshold } from './params.js';
 
+/** An agency's identity and keys, fixed for the life of a `SecAggParticipant`. */
 export interface SecAggParticipantOptions {
+  /** The federation's id (at most 256 UTF-8 bytes), bound into every seed, box and commitment. */
   readonly federationId: string;
   /** This agency's party id. */
   readonly self: string;
@@ -34,17 +36,23 @@ export interface SecAggParticipantOptions {
   readonly capacity?: number;
 }
 
+/** What round 1 of a query asks of an agency (from the coordinator, checked by `round1`). */
 export interface Round1Query {
+  /** The query's id (at most 256 UTF-8 bytes); a second round 1 with the same id is REPLAY. */
   readonly queryId: string;
   /** U: the query's agencies, sorted (default JS sort) and unique. */
   readonly participants: readonly string[];
+  /** t: how many survivors the unmasking needs, at least `minimumThreshold(n)` and at most n. */
   readonly threshold: number;
+  /** Entries of the vector to mask, 1 to 262,144. */
   readonly length: number;
+  /** The prime modulus m (`2 < m < 2^63`) of the vector and the mask. */
   readonly modulus: bigint;
   /** Milliseconds since the epoch; the query is refused from then on and forgotten. */
   readonly expiresAt: number;
 }
 
+/** An agency's round-1 answer: the mask it adds itself and the material for the coordinator. */
 export interface Round1Output {
   /** To ADD to the agency's flat slot vector, mod the modulus. */
   readonly mask: BigUint64Array;
@@ -56,27 +64,39 @@ export interface Round1Output {
   readonly pairwiseCommitments: Uint8Array[];
 }
 
+/** The survivor set the coordinator fixed for a query, as round 2 receives it. */
 export interface SurvivorSetRequest {
+  /** The query's id, as in round 1. */
   readonly queryId: string;
+  /** S: the agencies whose round-1 material arrived; at least the threshold, this agency among them. */
   readonly survivors: readonly string[];
+  /** D: the other participants. */
   readonly dropped: readonly string[];
 }
 
 /** This agency's share (at its own x) of survivor `of`'s self-mask secret. */
 export interface RevealedShare {
+  /** The survivor whose secret the share is of. */
   readonly of: string;
+  /** The revealing agency's Shamir x: its position in U plus one. */
   readonly x: number;
+  /** The share's value, a field element below `FIELD_PRIME`. */
   readonly y: bigint;
 }
 
 /** This agency's pairwise seed with dropped agency `with`. */
 export interface RevealedSeed {
+  /** The dropped agency the seed is shared with. */
   readonly with: string;
+  /** The 32-byte pairwise seed. */
   readonly seed: Uint8Array;
 }
 
+/** An agency's round-2 answer, in the order of U. */
 export interface Round2Output {
+  /** This agency's shares of the survivors' self-mask secrets (those that opened). */
   readonly selfMaskShares: RevealedShare[];
+  /** This agency's pairwise seeds with each dropped agency. */
   readonly pairwiseSeeds: RevealedSeed[];
 }
 
@@ -86,6 +106,10 @@ interface QueryState {
   answered?: { readonly key: string; readonly output: Round2Output };
 }
 
+/**
+ * An agency's side of secure aggregation: masks its vector in round 1 and, in round 2, reveals
+ * what one survivor set needs and nothing for another. Remembers each query until it expires.
+ */
 export class SecAggParticipant {
   private readonly federationId: string;
   private readonly self: string;

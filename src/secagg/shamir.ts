@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { FedstatError } from '../errors.js';
 
+/** The field prime p = 2^256 − 189: secrets and share values are integers from 0 to p − 1. */
 export const FIELD_PRIME = 2n ** 256n - 189n;
 export const FIELD_BYTES = 32;
 /** The largest number of shares (and of participants in one query). */
@@ -15,7 +16,9 @@ export const MAX_SHARES = 4096;
 
 /** One share: the sharing polynomial's value y at x (1-based: x = participant index + 1). */
 export interface Share {
+  /** The x-coordinate, an integer from 1 to 4096. */
   readonly x: number;
+  /** The value, a field element below `FIELD_PRIME`. */
   readonly y: bigint;
 }
 
@@ -47,7 +50,7 @@ export function randomFieldElement(): bigint {
 }
 
 /** `count` independent uniform elements of F_p, from one CSPRNG call (each call costs ~10 µs). */
-export function randomFieldElements(count: number): bigint[] {
+function randomFieldElements(count: number): bigint[] {
   const bytes = randomBytes(FIELD_BYTES * count);
   const out: bigint[] = [];
   for (let i = 0; i < count; i++) {
@@ -96,7 +99,7 @@ export function splitSecret(secret: bigint, n: number, threshold: number): Share
 }
 
 /** BAD_MESSAGE unless every share has an integer x in 1..MAX_SHARES, no x twice, and y ∈ F_p. */
-export function checkShares(shares: readonly Share[]): void {
+function checkShares(shares: readonly Share[]): void {
   const seen = new Set<number>();
   for (const s of shares) {
     if (!Number.isSafeInteger(s.x) || s.x < 1 || s.x > MAX_SHARES) throw new FedstatError('BAD_MESSAGE', `share x-coordinate must be an integer in 1..${MAX_SHARES}`);

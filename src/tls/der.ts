@@ -7,7 +7,7 @@
  */
 
 /** Universal tag numbers used by X.509 (class universal, the constructed bit added where due). */
-export const TAG = Object.freeze({
+const TAG = Object.freeze({
   BOOLEAN: 0x01,
   INTEGER: 0x02,
   BIT_STRING: 0x03,

@@ -13,7 +13,7 @@
  */
 
 /** Inclusive code point ranges of the characters no value may hold. */
-export const NON_TEXT_RANGES: readonly (readonly [number, number])[] = Object.freeze([
+const NON_TEXT_RANGES: readonly (readonly [number, number])[] = Object.freeze([
   [0x00, 0x1f],
   [0x7f, 0x9f],
   [0x2028, 0x2029],

@@ -46,7 +46,7 @@ function missing(path: string): FedstatError {
 }
 
 /** Where the worker runs from: a compiled file, or TypeScript source behind the bootstrap. */
-export function workerSource(moduleUrl: string = import.meta.url): { readonly file: URL } | { readonly typescript: string } {
+function workerSource(moduleUrl: string = import.meta.url): { readonly file: URL } | { readonly typescript: string } {
   if (!moduleUrl.endsWith('.ts')) {
     const file = new URL('./he-worker.js', moduleUrl);
     if (!existsSync(fileURLToPath(file))) throw missing(fileURLToPath(file));
