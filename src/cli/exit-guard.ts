@@ -17,7 +17,7 @@
 import { describeError } from '../errors.js';
 
 /** How long a command's process may outlive the command's own work. */
-export const EXIT_GUARD_MS = 1_000;
+const EXIT_GUARD_MS = 1_000;
 
 /**
  * Call when the command has finished and closed what it opened (after its `await using`

@@ -4,7 +4,7 @@
  */
 export type Align = 'left' | 'right';
 
-export function displayWidth(text: string): number {
+function displayWidth(text: string): number {
   let w = 0;
   for (const ch of text) {
     const c = ch.codePointAt(0) ?? 0;

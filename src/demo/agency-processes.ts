@@ -105,7 +105,7 @@ export async function startAgencyProcesses(specs: readonly AgencyProcessSpec[]):
 }
 
 /** VmHWM of a Linux process in bytes; 0 when unavailable. */
-export function peakRss(pid: number): number {
+function peakRss(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m === null ? 0 : Number(m[1]) * 1024;

@@ -13,7 +13,7 @@ import { evaluatePredicate } from '../query/evaluate.js';
 import type { QueryPlan } from '../query/plan.js';
 
 /** Splits one RFC 4180 line (fields without embedded newlines). */
-export function splitCsvLine(line: string): string[] {
+function splitCsvLine(line: string): string[] {
   const out: string[] = [];
   let i = 0;
   for (;;) {
@@ -39,7 +39,7 @@ export function splitCsvLine(line: string): string[] {
   }
 }
 
-export async function* readCsvRecords(file: string): AsyncGenerator<Record<string, string>> {
+async function* readCsvRecords(file: string): AsyncGenerator<Record<string, string>> {
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let header: string[] | null = null;
   for await (const raw of lines) {
@@ -59,7 +59,7 @@ export type TypedRow = Readonly<Record<string, string | number>>;
 interface Group { readonly key: string[]; count: bigint; readonly sums: Map<string, bigint> }
 
 /** Filters, groups, counts and sums rows one at a time in plain JavaScript. */
-export class ReferenceAggregate {
+class ReferenceAggregate {
   private readonly groups = new Map<string, Group>();
   private readonly sumColumns: readonly string[];
 

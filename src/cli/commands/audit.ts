@@ -1,7 +1,7 @@
 /**
  * `fedstat audit verify | show | prove`: the auditor's tools over a transparency log file, all
- * offline. The command cores are exported (they write through `out`) so they can be tested and
- * embedded without a process; `registerAudit` wires them to commander.
+ * offline. Each command core writes through `out` (stdout by default); `registerAudit` wires
+ * them to commander.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,10 +21,10 @@ import { toJson } from '../json.js';
 import { action, parseIntOption } from '../run.js';
 import { renderTable } from '../table.js';
 
-export type Out = (text: string) => void;
+type Out = (text: string) => void;
 const stdout: Out = (text) => { process.stdout.write(text); };
 
-export interface AuditVerifyFlags {
+interface AuditVerifyFlags {
   /** Federation file; default federation.json beside the log. */
   readonly federation?: string;
   /** Tree head file(s) kept from before: the log must extend them. */
@@ -37,7 +37,7 @@ export interface AuditVerifyFlags {
 }
 
 /** The federation file for a log: the given one, else federation.json beside the log. */
-export function federationFor(log: string, file: string | undefined): Federation {
+function federationFor(log: string, file: string | undefined): Federation {
   const path = file ?? join(dirname(log), 'federation.json');
   if (file === undefined && !existsSync(path)) {
     throw new FedstatError('CONFIG_INVALID', `no federation.json beside ${log}; pass --federation FILE (the federation file the log belongs to)`);
@@ -105,7 +105,7 @@ function renderReport(r: AuditReport): string {
  * throws FedstatError DATA_INVALID (exit 5) whose details carry the report (after printing it
  * as a table; with --json the error's details are the only output).
  */
-export async function auditVerify(log: string, flags: AuditVerifyFlags, out: Out = stdout): Promise<AuditReport> {
+async function auditVerify(log: string, flags: AuditVerifyFlags, out: Out = stdout): Promise<AuditReport> {
   const federation = federationFor(log, flags.federation);
   const since: SignedTreeHead[] = [];
   for (const f of flags.since ?? []) since.push(...await readTreeHeadFile(f));
@@ -124,7 +124,7 @@ export async function auditVerify(log: string, flags: AuditVerifyFlags, out: Out
   return report;
 }
 
-export interface AuditShowFlags {
+interface AuditShowFlags {
   readonly federation?: string;
   /** An entry index, or a tree head file: show only entries after that head (from its size on). */
   readonly since?: string;
@@ -141,7 +141,7 @@ async function sinceIndex(since: string): Promise<number> {
 }
 
 /** `audit show`: the log as a table (or JSON rows); returns the number of rows shown. */
-export async function auditShow(log: string, flags: AuditShowFlags, out: Out = stdout): Promise<number> {
+async function auditShow(log: string, flags: AuditShowFlags, out: Out = stdout): Promise<number> {
   const federation = flags.federation === undefined ? undefined : loadFederation(flags.federation);
   const options = {
     ...(flags.since === undefined ? {} : { from: await sinceIndex(flags.since) }),
@@ -176,7 +176,7 @@ export async function auditShow(log: string, flags: AuditShowFlags, out: Out = s
   return n;
 }
 
-export interface AuditProveFlags {
+interface AuditProveFlags {
   readonly entry: number;
   readonly federation?: string;
   readonly head?: string;
@@ -184,7 +184,7 @@ export interface AuditProveFlags {
 }
 
 /** `audit prove`: the inclusion proof of one entry under the operator's latest published head. */
-export async function auditProve(log: string, flags: AuditProveFlags, out: Out = stdout): Promise<EntryProofJson> {
+async function auditProve(log: string, flags: AuditProveFlags, out: Out = stdout): Promise<EntryProofJson> {
   const federation = federationFor(log, flags.federation);
   // The head asked for (--head), else the one published beside the log.
   const heads = flags.head !== undefined ? await readTreeHeadFile(flags.head) : await publishedHeads(log, undefined);

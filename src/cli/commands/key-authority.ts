@@ -7,7 +7,7 @@ import { action, parseIntOption } from '../run.js';
 import { stopSignal } from '../stop-signal.js';
 
 /** One line per release or refusal for the operator: ids, counts and reasons, never values. */
-export function describeKeyAuthorityEvent(e: AuditEvent): string {
+function describeKeyAuthorityEvent(e: AuditEvent): string {
   const time = new Date(e.at).toISOString();
   if (e.type === 'decryption') {
     return `${time} released query ${e.queryId}: ${e.contributors.length} agencies summed, ${e.dropped.length} dropped, ${e.ciphertextDigests.length} ciphertexts`;

@@ -89,7 +89,7 @@ export function renderPrediction(p: DryRunPrediction): string {
   return out.join('\n');
 }
 
-export function renderExplanation(x: QueryExplanation): string {
+function renderExplanation(x: QueryExplanation): string {
   const bits = (n: bigint): string => `2^${(Math.log2(Number(n))).toFixed(1)}`;
   return [
     x.sql,
