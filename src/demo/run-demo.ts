@@ -9,11 +9,12 @@ import { join, resolve } from 'node:path';
 import { connectCoordinator } from '../coordinator/connect.js';
 import { verifyAuditLog, type AuditReport } from '../auditor/verify.js';
 import { readTreeHeadFile, treeHeadFileFor } from '../transparency/tree-head-file.js';
-import type { QueryResult } from '../coordinator/coordinator.js';
+import type { SignedTreeHead } from '../merkle/tree-head.js';
+import type { Coordinator, QueryResult } from '../coordinator/coordinator.js';
 import type { ResultRow } from '../coordinator/release.js';
 import { FedstatError } from '../errors.js';
-import { datasetSchemaOf } from '../federation/federation.js';
-import { initFederation, readSchemaFile } from '../federation/init.js';
+import { datasetSchemaOf, type Federation } from '../federation/federation.js';
+import { initFederation, readSchemaFile, type InitResult } from '../federation/init.js';
 import { generateScenario, type ScenarioManifest } from '../seed/generate.js';
 import { startAgencyProcesses, type AgencyProcess } from './agency-processes.js';
 import { freePorts } from './free-port.js';
@@ -33,21 +34,21 @@ export interface DemoOptions {
   readonly onSeedProgress?: (done: number, total: number) => void;
 }
 
-export interface CheckedQuery {
+interface CheckedQuery {
   readonly sql: string;
   readonly result: QueryResult;
   /** null when the encrypted result equals the plaintext computation, else the first difference. */
   readonly mismatch: string | null;
 }
 
-export interface IndicatorRow {
+interface IndicatorRow {
   readonly key: string;
   readonly numerator: bigint;
   readonly denominator: bigint;
   readonly value: number;
 }
 
-export interface ShowcaseReport {
+interface ShowcaseReport {
   readonly showcase: Showcase;
   readonly queries: readonly CheckedQuery[];
   readonly indicator: readonly IndicatorRow[] | null;
@@ -85,86 +86,57 @@ function pickAgencies(manifest: ScenarioManifest, n: number | undefined): Scenar
   return ordered.slice(0, count);
 }
 
+type ScenarioAgency = ScenarioManifest['agencies'][number];
+type Step = (message: string) => void;
+/** The CSV files of `dataset` held by the demo's agencies (one per agency that serves it). */
+type FilesOf = (dataset: string) => string[];
+
+/** Where the demo keeps its files: all under one folder. */
+interface DemoPaths {
+  readonly dir: string;
+  /** The seeded scenario (CSV files, schema, manifest). */
+  readonly data: string;
+  readonly federation: string;
+  /** Each agency's budget ledger and witness file. */
+  readonly ledgers: string;
+  /** The federation's transparency log, written by the coordinator. */
+  readonly log: string;
+}
+
+function demoPaths(dir: string): DemoPaths {
+  return { dir, data: join(dir, 'data'), federation: join(dir, 'federation'), ledgers: join(dir, 'ledgers'), log: join(dir, 'federation', 'transparency.log') };
+}
+
+const dataFile = (paths: DemoPaths, file: string): string => resolve(paths.data, file);
+/** The last transparency-log head an agency accepted. */
+const witnessFile = (paths: DemoPaths, id: string): string => join(paths.ledgers, `${id}.head.json`);
+
+/**
+ * Steps 1 to 6 below in order; the agency processes are stopped, and a temporary folder removed,
+ * whatever happens.
+ */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const t0 = performance.now();
   const step = options.onStep ?? (() => undefined);
   const temp = options.outDir === undefined;
-  const dir = temp ? mkdtempSync(join(tmpdir(), 'fedstat-demo-')) : resolve(options.outDir ?? '');
+  const paths = demoPaths(temp ? mkdtempSync(join(tmpdir(), 'fedstat-demo-')) : resolve(options.outDir ?? ''));
   let processes: AgencyProcess[] = [];
   try {
-    const rows = options.rows ?? DEFAULT_DEMO_ROWS;
-    step(`seeding the sichuan scenario (${rows.toLocaleString('en-US')} registrations in 成都市, the other cities in proportion) in ${dir}`);
-    const manifest = await generateScenario({
-      scenario: 'sichuan', outDir: join(dir, 'data'), rows, seed: options.seed ?? 'fedstat-demo',
-      ...(options.onSeedProgress === undefined ? {} : { onProgress: options.onSeedProgress }),
-    });
+    const manifest = await seedScenario(paths, options, step);
     const chosen = pickAgencies(manifest, options.agencies);
-    const ports = await freePorts(chosen.length);
-    const dataFile = (f: string): string => resolve(join(dir, 'data'), f);
-    step(`creating the federation: ${chosen.length} agencies, a coordinator and a key authority, fresh keys`);
-    const init = await initFederation({
-      outDir: join(dir, 'federation'),
-      schema: readSchemaFile(dataFile(manifest.schemaFile)),
-      name: 'sichuan-demo',
-      policy: { minAgencies: 2, minGroupSize: 10, exactRelease: true },
-      agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
-    });
-    mkdirSync(join(dir, 'ledgers'), { recursive: true, mode: 0o700 });
-    const witnessFile = (id: string): string => join(dir, 'ledgers', `${id}.head.json`);
-    step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);
-    processes = await startAgencyProcesses(chosen.map((a) => ({
-      id: a.id,
-      federationFile: init.federationFile,
-      keyFile: init.keyFiles[a.id] ?? '',
-      datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(f.file)])),
-      // Each agency's own privacy budget per dataset it serves, in its own ledger, and the last
-      // transparency-log head it accepted, in its own witness file.
-      extraArgs: [
-        ...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(dir, 'ledgers', `${a.id}.ledger`),
-        '--log-witness', witnessFile(a.id),
-      ],
-    })));
+    const init = await createFederation(paths, manifest, chosen, step);
+    processes = await startAgencies(paths, init, chosen, step);
     const setupMs = performance.now() - t0;
-    const logFile = join(dir, 'federation', 'transparency.log');
-    await using coordinator = await connectCoordinator({ federation: init.federation, transparencyLog: logFile });
-    const federation = coordinator.federation;
-    const filesOf = (dataset: string): string[] =>
-      chosen.flatMap((a) => (a.datasets[dataset] === undefined ? [] : [dataFile(a.datasets[dataset].file)]));
-
+    await using coordinator = await connectCoordinator({ federation: init.federation, transparencyLog: paths.log });
+    const filesOf: FilesOf = (dataset) =>
+      chosen.flatMap((a) => (a.datasets[dataset] === undefined ? [] : [dataFile(paths, a.datasets[dataset].file)]));
     const showcases: ShowcaseReport[] = [];
-    for (const showcase of SHOWCASES) {
-      const plans = showcase.sql.map((sql) => coordinator.plan(sql));
-      const short = plans.find((p) => filesOf(p.dataset).length < federation.policy.minAgencies);
-      if (short !== undefined) {
-        showcases.push({ showcase, queries: [], indicator: null, skipped: `needs ${federation.policy.minAgencies} agencies serving ${short.dataset}; run with more --agencies` });
-        continue;
-      }
-      step(showcase.title);
-      const queries: CheckedQuery[] = [];
-      for (const [i, sql] of showcase.sql.entries()) {
-        const plan = plans[i];
-        if (plan === undefined) continue;
-        const result = await coordinator.query(sql, { requireAll: true });
-        const expected = await referenceRows(plan, datasetSchemaOf(federation, plan.dataset), filesOf(plan.dataset), federation.policy);
-        const mismatch = compareRows(result.rows, expected.rows)
-          ?? (result.suppressed === expected.suppressed ? null : `${result.suppressed} groups withheld, expected ${expected.suppressed}`);
-        queries.push({ sql, result, mismatch });
-      }
-      showcases.push({ showcase, queries, indicator: indicatorRows(showcase, queries), skipped: null });
-    }
-    const dpDataset = coordinator.plan(DEMO_DP_SQL).dataset;
-    let privacy: PrivacyShowcase | null = null;
-    if (filesOf(dpDataset).length >= federation.policy.minAgencies) {
-      step(`differential privacy: the same kind of table released with noise (rho ${DEMO_RHO} charged at each agency)`);
-      privacy = await runPrivacyShowcase(coordinator, filesOf(dpDataset));
-    }
-    step('verifying the transparency log as an auditor would, against the heads the agencies hold (fedstat audit verify --since)');
-    // An agency that answered holds the head it was last shown: the log must extend every one of them.
-    const agencyHeads = (await Promise.all(chosen.map((a) => (existsSync(witnessFile(a.id)) ? readTreeHeadFile(witnessFile(a.id)) : Promise.resolve([]))))).flat();
-    const audit = await verifyAuditLog(logFile, { federation, heads: await readTreeHeadFile(treeHeadFileFor(logFile)), since: agencyHeads });
+    for (const showcase of SHOWCASES) showcases.push(await runShowcase(coordinator, showcase, filesOf, step));
+    const privacy = await runPrivacySection(coordinator, filesOf, step);
+    const { audit, agencyHeads } = await auditTransparencyLog(paths, coordinator.federation, chosen, step);
     const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0) && audit.ok;
     return {
-      dir, federationId: federation.id, setupMs, allChecksPassed, showcases, privacy, audit, agencyHeads: agencyHeads.length,
+      dir: paths.dir, federationId: coordinator.federation.id, setupMs, allChecksPassed, showcases, privacy, audit, agencyHeads: agencyHeads.length,
       agencies: chosen.map((a, i) => {
         const [dataset, f] = Object.entries(a.datasets)[0] ?? ['', { rows: 0 }];
         return { id: a.id, name: a.name, dataset, rows: f.rows, port: processes[i]?.port ?? 0 };
@@ -173,8 +145,91 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     };
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
-    if (temp) rmSync(dir, { recursive: true, force: true });
+    if (temp) rmSync(paths.dir, { recursive: true, force: true });
   }
+}
+
+/** Step 1: the synthetic Sichuan scenario, from a fixed seed, in `paths.data`. */
+async function seedScenario(paths: DemoPaths, options: DemoOptions, step: Step): Promise<ScenarioManifest> {
+  const rows = options.rows ?? DEFAULT_DEMO_ROWS;
+  step(`seeding the sichuan scenario (${rows.toLocaleString('en-US')} registrations in 成都市, the other cities in proportion) in ${paths.dir}`);
+  return generateScenario({
+    scenario: 'sichuan', outDir: paths.data, rows, seed: options.seed ?? 'fedstat-demo',
+    ...(options.onSeedProgress === undefined ? {} : { onProgress: options.onSeedProgress }),
+  });
+}
+
+/** Step 2: a federation of the chosen agencies on free local ports, with fresh keys. */
+async function createFederation(paths: DemoPaths, manifest: ScenarioManifest, chosen: readonly ScenarioAgency[], step: Step): Promise<InitResult> {
+  const ports = await freePorts(chosen.length);
+  step(`creating the federation: ${chosen.length} agencies, a coordinator and a key authority, fresh keys`);
+  return initFederation({
+    outDir: paths.federation,
+    schema: readSchemaFile(dataFile(paths, manifest.schemaFile)),
+    name: 'sichuan-demo',
+    policy: { minAgencies: 2, minGroupSize: 10, exactRelease: true },
+    agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
+  });
+}
+
+/** Step 3: every agency as its own `fedstat agency serve` process, with its own ledger and witness file. */
+async function startAgencies(paths: DemoPaths, init: InitResult, chosen: readonly ScenarioAgency[], step: Step): Promise<AgencyProcess[]> {
+  mkdirSync(paths.ledgers, { recursive: true, mode: 0o700 });
+  step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);
+  return startAgencyProcesses(chosen.map((a) => ({
+    id: a.id,
+    federationFile: init.federationFile,
+    keyFile: init.keyFiles[a.id] ?? '',
+    datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(paths, f.file)])),
+    // Each agency's own privacy budget per dataset it serves, in its own ledger, and the last
+    // transparency-log head it accepted, in its own witness file.
+    extraArgs: [
+      ...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(paths.ledgers, `${a.id}.ledger`),
+      '--log-witness', witnessFile(paths, a.id),
+    ],
+  })));
+}
+
+/** Step 4, once per showcase: its queries encrypted end to end, each checked against the plaintext computation. */
+async function runShowcase(coordinator: Coordinator, showcase: Showcase, filesOf: FilesOf, step: Step): Promise<ShowcaseReport> {
+  const federation = coordinator.federation;
+  const plans = showcase.sql.map((sql) => coordinator.plan(sql));
+  const short = plans.find((p) => filesOf(p.dataset).length < federation.policy.minAgencies);
+  if (short !== undefined) {
+    return { showcase, queries: [], indicator: null, skipped: `needs ${federation.policy.minAgencies} agencies serving ${short.dataset}; run with more --agencies` };
+  }
+  step(showcase.title);
+  const queries: CheckedQuery[] = [];
+  for (const [i, sql] of showcase.sql.entries()) {
+    const plan = plans[i];
+    if (plan === undefined) continue;
+    const result = await coordinator.query(sql, { requireAll: true });
+    const expected = await referenceRows(plan, datasetSchemaOf(federation, plan.dataset), filesOf(plan.dataset), federation.policy);
+    const mismatch = compareRows(result.rows, expected.rows)
+      ?? (result.suppressed === expected.suppressed ? null : `${result.suppressed} groups withheld, expected ${expected.suppressed}`);
+    queries.push({ sql, result, mismatch });
+  }
+  return { showcase, queries, indicator: indicatorRows(showcase, queries), skipped: null };
+}
+
+/** Step 5: the differential-privacy showcase, or null when too few agencies serve its dataset. */
+async function runPrivacySection(coordinator: Coordinator, filesOf: FilesOf, step: Step): Promise<PrivacyShowcase | null> {
+  const files = filesOf(coordinator.plan(DEMO_DP_SQL).dataset);
+  if (files.length < coordinator.federation.policy.minAgencies) return null;
+  step(`differential privacy: the same kind of table released with noise (rho ${DEMO_RHO} charged at each agency)`);
+  return runPrivacyShowcase(coordinator, files);
+}
+
+/** Step 6: the auditor's check of the transparency log, against the heads the agencies hold. */
+async function auditTransparencyLog(paths: DemoPaths, federation: Federation, chosen: readonly ScenarioAgency[], step: Step): Promise<{ audit: AuditReport; agencyHeads: SignedTreeHead[] }> {
+  step('verifying the transparency log as an auditor would, against the heads the agencies hold (fedstat audit verify --since)');
+  // An agency that answered holds the head it was last shown: the log must extend every one of them.
+  const agencyHeads = (await Promise.all(chosen.map((a) => {
+    const file = witnessFile(paths, a.id);
+    return existsSync(file) ? readTreeHeadFile(file) : Promise.resolve([]);
+  }))).flat();
+  const audit = await verifyAuditLog(paths.log, { federation, heads: await readTreeHeadFile(treeHeadFileFor(paths.log)), since: agencyHeads });
+  return { audit, agencyHeads };
 }
 
 function indicatorRows(showcase: Showcase, queries: readonly CheckedQuery[]): IndicatorRow[] | null {
