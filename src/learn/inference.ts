@@ -1,0 +1,182 @@
+/**
+ * The coefficient table of a finished fit, as R's `summary(glm())` gives it, from the sums at the
+ * final coefficients:
+ *
+ * - covariance (internal scale) = φ·I⁻¹, the inverse information at the optimum (R uses the
+ *   weights of its last iteration instead, a difference far below its own tolerance); with a
+ *   ridge penalty, the sandwich φ·A⁻¹·I·A⁻¹ with A = I + λD, the covariance of the penalised
+ *   estimator (its bias is not in it);
+ * - dispersion φ = 1 for binomial and poisson; for gaussian the residual deviance over n - p,
+ *   as R estimates it;
+ * - back to the original scale by the linear map of scaling.ts: β = Mᵀβ', Cov = Mᵀ·Cov'·M;
+ * - z = β/se (t for gaussian, with n - p degrees of freedom), two-sided p, and ci95 = β ± 1.96·se
+ *   (Wald, as R's `confint.default`, also for gaussian);
+ * - AIC as R computes it: deviance - 2·Σ ℓ_saturated + 2p for binomial and poisson,
+ *   n·(log(2π·deviance/n) + 1) + 2 + 2p for gaussian; p counts every coefficient, also under ridge.
+ *
+ * Nothing in the table is NaN: a fit that cannot give a number is refused with its reason.
+ */
+import { FedstatError } from '../errors.js';
+import { cholesky, choleskyInverse } from './cholesky.js';
+import type { ModelCoding } from './design.js';
+import { scalingOf } from './design.js';
+import { divergenceError } from './diagnostics.js';
+import { Z_975, normalTwoSidedP, studentTwoSidedP } from './distributions.js';
+import type { FamilyName, LinkName } from './family.js';
+import type { NewtonState } from './newton.js';
+import type { GlmSums } from './sums.js';
+import { unpackInformation } from './sums.js';
+
+/** One row of the table, on the original scale of the columns. */
+export interface CoefficientRow {
+  /** R's coefficient name, e.g. `sector建筑业`. */
+  readonly term: string;
+  readonly estimate: number;
+  readonly stderr: number;
+  /** The Wald statistic: z, or t for gaussian (`GlmTable.statistic` says which). */
+  readonly z: number;
+  readonly p: number;
+  readonly ci95: readonly [number, number];
+}
+
+/** A fitted model's table and fit statistics. */
+export interface GlmTable {
+  readonly family: FamilyName;
+  readonly link: LinkName;
+  readonly formula: string;
+  readonly statistic: 'z' | 't';
+  readonly terms: readonly CoefficientRow[];
+  /** Category column → its reference level, for the columns coded by contrasts. */
+  readonly referenceLevels: Readonly<Record<string, string>>;
+  /** Covariance of the estimates, original scale, row-major d×d. */
+  readonly covariance: readonly number[];
+  readonly dispersion: number;
+  readonly deviance: number;
+  readonly nullDeviance: number;
+  readonly aic: number;
+  readonly n: number;
+  readonly dfResidual: number;
+  readonly dfNull: number;
+  readonly ridge: number;
+  /** Rounds (sum evaluations) the fit took. */
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly warnings: readonly string[];
+}
+
+/** Cov' (internal scale, before φ): I⁻¹, or A⁻¹·I·A⁻¹ under ridge. */
+function internalCovariance(coding: ModelCoding, info: Float64Array, d: number, ridge: number): Float64Array {
+  const a = Float64Array.from(info);
+  for (let j = coding.intercept ? 1 : 0; j < d; j++) a[j * d + j] = (a[j * d + j] as number) + ridge;
+  const f = cholesky(a, d);
+  if (!f.ok) throw divergenceError(coding, [f.column], false);
+  const inv = choleskyInverse(f.l, d);
+  return ridge === 0 ? inv : multiply(multiply(inv, info, d), inv, d);
+}
+
+/** a·b for row-major d×d matrices. */
+function multiply(a: ArrayLike<number>, b: ArrayLike<number>, d: number): Float64Array {
+  const out = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let k = 0; k < d; k++) {
+      const aik = a[i * d + k] as number;
+      if (aik === 0) continue;
+      for (let j = 0; j < d; j++) out[i * d + j] = (out[i * d + j] as number) + aik * (b[k * d + j] as number);
+    }
+  }
+  return out;
+}
+
+/** Mᵀ for a row-major d×d M. */
+function transpose(m: ArrayLike<number>, d: number): Float64Array {
+  const t = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = m[i * d + j] as number;
+  return t;
+}
+
+function dispersionOf(coding: ModelCoding, sums: GlmSums, d: number, nullDeviance: number): number {
+  if (coding.family !== 'gaussian') return 1;
+  if (sums.n <= d) {
+    throw new FedstatError(
+      'QUERY_INVALID',
+      `${sums.n} rows cannot estimate ${d} coefficients and a variance; use more rows or fewer terms`,
+      {
+        details: { reason: 'too-few-rows', n: sums.n, coefficients: d },
+      },
+    );
+  }
+  // Rounding leaves ~1e-30 of the null deviance when the fit is exact (R's summary.lm uses 1e-30 too).
+  if (!(sums.deviance > 1e-20 * nullDeviance)) {
+    throw new FedstatError(
+      'QUERY_INVALID',
+      'a perfect fit: the terms reproduce every response exactly (residual deviance 0), so there is no error to estimate',
+      {
+        details: { reason: 'perfect-fit' },
+      },
+    );
+  }
+  return sums.deviance / (sums.n - d);
+}
+
+function aicOf(coding: ModelCoding, sums: GlmSums, d: number): number {
+  if (coding.family === 'gaussian') return sums.n * (Math.log((2 * Math.PI * sums.deviance) / sums.n) + 1) + 2 + 2 * d;
+  return sums.deviance - 2 * sums.saturated + 2 * d;
+}
+
+/**
+ * The table of a finished fit: `state` from newton.ts with `phase: 'done'`, `sums` computed at
+ * `state.beta`, `ridge` the λ of the fit.
+ */
+export function inferenceTable(coding: ModelCoding, state: NewtonState, sums: GlmSums, ridge: number): GlmTable {
+  if (state.phase !== 'done' || state.nullDeviance === null)
+    throw new RangeError('inferenceTable: the fit is not done');
+  const d = coding.columns.length;
+  const info = unpackInformation(sums);
+  const phi = dispersionOf(coding, sums, d, state.nullDeviance);
+  const m = scalingOf(coding);
+  const mt = transpose(m, d);
+  const cov = multiply(multiply(mt, internalCovariance(coding, info, d, ridge), d), m, d).map((v) => v * phi);
+  const beta = coding.columns.map((_, j) => state.beta.reduce((s, b, i) => s + (m[i * d + j] as number) * b, 0));
+  const t = coding.family === 'gaussian';
+  const terms = coding.coefficients.map((term, j): CoefficientRow => {
+    const estimate = beta[j] as number;
+    const stderr = Math.sqrt(cov[j * d + j] as number);
+    if (!(stderr > 0) || !Number.isFinite(stderr) || !Number.isFinite(estimate)) {
+      throw new FedstatError('INTERNAL', `the standard error of ${term} is not a positive number; please report it`, {
+        details: { coefficient: term },
+      });
+    }
+    const z = estimate / stderr;
+    return {
+      term,
+      estimate,
+      stderr,
+      z,
+      p: t ? studentTwoSidedP(z, sums.n - d) : normalTwoSidedP(z),
+      ci95: [estimate - Z_975 * stderr, estimate + Z_975 * stderr],
+    };
+  });
+  const aic = aicOf(coding, sums, d);
+  if (![sums.deviance, state.nullDeviance, aic].every(Number.isFinite))
+    throw new FedstatError('INTERNAL', 'a fit statistic is not finite; please report it');
+  return {
+    family: coding.family,
+    link: coding.link,
+    formula: coding.formula,
+    statistic: t ? 't' : 'z',
+    terms,
+    referenceLevels: coding.referenceLevels,
+    covariance: Array.from(cov),
+    dispersion: phi,
+    deviance: sums.deviance,
+    nullDeviance: state.nullDeviance,
+    aic,
+    n: sums.n,
+    dfResidual: sums.n - d,
+    dfNull: sums.n - (coding.intercept ? 1 : 0),
+    ridge,
+    iterations: state.round,
+    converged: state.converged,
+    warnings: state.warnings,
+  };
+}
