@@ -22,6 +22,8 @@ export {
 export type { RunningServer } from './transport/listen.js';
 export { openDuckDbStore } from './store/duckdb-store.js';
 export type { AgencyStore, InvalidRow, LoadOptions, LoadReport, LocalAggregate } from './store/store.js';
-export { BudgetLedger, type BudgetLedgerOptions } from './dp/budget-ledger.js';
+export { BudgetLedger, type BudgetLedgerOptions, type Charge } from './dp/budget-ledger.js';
+export type { Rho } from './dp/rho.js';
+export type { AgencyDescription, BudgetStatus } from './protocol/links.js';
 export { LogWitness } from './transparency/log-witness.js';
 export { JsonlAuditSink, type AuditEvent, type AuditSink } from './transparency/events.js';

@@ -15,13 +15,14 @@ export {
 export { SecAggAggregation, type SecAggAggregationOptions, type Round1Material, type Round2Answer, type SurvivorSet } from './secagg/aggregation.js';
 export type { SecAggParams } from './secagg/params.js';
 export { FIELD_PRIME, splitSecret, combineShares, type Share } from './secagg/shamir.js';
+export type { SealedShare } from './secagg/sealed-share.js';
 // Differential privacy: exact samplers from node:crypto, zCDP accounting in rationals.
 export { rational, type Rational } from './dp/rational.js';
 export { CryptoRandom, type RandomSource } from './dp/random.js';
 export { skellam, skellamVector } from './dp/skellam.js';
 export { skellamTailBound } from './dp/tail-bound.js';
 export { composeRho, distributedRho, skellamRho, type Sensitivity } from './dp/accountant.js';
-export { calibrateMu, perAgencyMu } from './dp/calibration.js';
+export { calibrateMu, perAgencyMu, type CalibrateOptions } from './dp/calibration.js';
 export { rhoToDelta, rhoToEpsilon } from './dp/conversion.js';
 export { interval95, noiseStddev, type Interval95 } from './dp/utility.js';
 export { formatRho, parseRho, type Rho } from './dp/rho.js';
@@ -35,7 +36,7 @@ export { HeDecryptor } from './he/decryptor.js';
 export { packSlots, planSlotLayout, proveNoWrap, unpackSlots, type CellSlots, type SlotLayout, type SlotSpace } from './he/packing.js';
 // RFC 9162 Merkle trees: hashes, proofs, signed tree heads.
 export { hashChildren, hashLeaf } from './merkle/merkle-hash.js';
-export { merkleRoot } from './merkle/merkle-subtree.js';
+export { merkleRoot, type LeafHashSource } from './merkle/merkle-subtree.js';
 export { MerkleAccumulator } from './merkle/merkle-accumulator.js';
 export { inclusionProof, verifyInclusion } from './merkle/inclusion-proof.js';
 export { consistencyProof, verifyConsistency } from './merkle/consistency-proof.js';
@@ -43,3 +44,4 @@ export { signTreeHead, verifyTreeHead, type SignedTreeHead, type TreeHead } from
 // Statistical disclosure control on a released table.
 export { planSuppression, type ReleasedCell, type SuppressionOptions, type SuppressionPlan, type WithheldCell } from './disclosure/complementary-suppression.js';
 export { isRecomputable, recomputableCells } from './disclosure/recomputable.js';
+export type { Cell, SuppressionTable } from './disclosure/table.js';

@@ -9,7 +9,10 @@
 export { verifyAuditLog, type AuditReport, type AuditVerifyOptions } from './verify.js';
 export { auditRows, describeEvent, type AuditRow, type AuditShowOptions } from './show.js';
 export { checkEntryProof, proveEntry, type EntryProofJson } from './prove.js';
-export { verifyLogFile, type LogCheck, type LogProblem, type VerifyLogOptions } from './log-file-check.js';
+export { verifyLogFile, type LogCheck, type LogProblem, type MerkleTreeView, type VerifyLogOptions } from './log-file-check.js';
+export type { ScannedRecord } from '../transparency/log-scan.js';
+export type { AuditEvent } from '../transparency/events.js';
+export type { EntryKind } from '../transparency/entry-shape.js';
 export type { Finding, FindingKind } from './findings.js';
 export type { BudgetSummary } from './policy-checker.js';
 export type { LedgerReconciliation, LedgerToReconcile } from './ledger-reconcile.js';

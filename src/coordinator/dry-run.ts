@@ -34,12 +34,17 @@ interface DryRunPrivacy {
   readonly countHalfWidth95: number;
 }
 
+/** What a query would spend and who would answer, predicted without spending (`query --dry-run`). */
 export interface DryRunPrediction {
+  /** The dataset the query reads. */
   readonly dataset: string;
+  /** The noise each agency would add and the resulting uncertainty; null for an exact release. */
   readonly privacy: DryRunPrivacy | null;
+  /** Each agency that may serve the dataset: whether it would answer, and its budget after the charge. */
   readonly agencies: readonly DryRunAgency[];
   /** Agencies predicted to answer, and whether that meets max(minAgencies, threshold). */
   readonly answering: number;
+  /** Whether `answering` meets max(minAgencies, threshold): false means the query would be refused. */
   readonly enough: boolean;
 }
 

@@ -14,5 +14,7 @@ export type {
 } from './release.js';
 export { parseQuery } from '../query/parse.js';
 export { formatPlan } from '../query/format-plan.js';
-export type { QueryPlan } from '../query/plan.js';
-export type { AgencyLink, AgencyDescription } from '../protocol/links.js';
+export type { Predicate, QueryPlan, SelectItem, Totals } from '../query/plan.js';
+export type { AgencyLink, AgencyDescription, BudgetStatus } from '../protocol/links.js';
+export type { DryRunPrediction } from './dry-run.js';
+export type { AnswerMode } from '../protocol/query-envelope.js';

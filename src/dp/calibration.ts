@@ -6,6 +6,7 @@
 import { skellamRho, type Sensitivity } from './accountant.js';
 import { compare, rational, type Rational } from './rational.js';
 
+/** How finely `calibrateMu` searches for μ. */
 export interface CalibrateOptions {
   /** μ is searched on the grid (1/granularity)·ℤ₊; default 1 (integer μ). */
   readonly granularity?: bigint;

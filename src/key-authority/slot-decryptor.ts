@@ -8,6 +8,7 @@ import { HeDecryptor } from '../he/decryptor.js';
 import type { HeParams } from '../he/he-params.js';
 import { IsolatedHe } from '../he/isolated/isolated-he.js';
 
+/** Decrypts ciphertexts to slot vectors with the BFV secret key it holds; made by a SlotDecryptorFactory. */
 export interface SlotDecryptor {
   /**
    * Decrypts each serialized ciphertext into its slot vector (`slotCount` slots, each below the

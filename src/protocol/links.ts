@@ -41,10 +41,15 @@ export const MAX_UNLOGGED_ENTRIES = 64;
 
 /** One dataset's zCDP budget at an agency; ρ values are canonical fractions "n/d". */
 export interface BudgetStatus {
+  /** The dataset the budget is for. */
   readonly dataset: string;
+  /** The agency's whole budget for the dataset. */
   readonly budget: string;
+  /** The sum of every charge in the ledger. */
   readonly spent: string;
+  /** `budget` − `spent`, never below 0: what later queries may still charge. */
   readonly remaining: string;
+  /** How many queries have charged this dataset. */
   readonly charges: number;
 }
 

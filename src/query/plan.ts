@@ -9,6 +9,7 @@ export type Literal = string | number;
 
 export type ComparisonOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
 
+/** A WHERE condition as a tree; literals are typed by the column they compare with. */
 export type Predicate =
   | { readonly kind: 'and'; readonly args: readonly Predicate[] }
   | { readonly kind: 'or'; readonly args: readonly Predicate[] }
@@ -19,6 +20,7 @@ export type Predicate =
 
 export type AggregateFn = 'count' | 'sum' | 'avg';
 
+/** One item of the SELECT list, in the order written. */
 export type SelectItem =
   /** A GROUP BY column repeated in the SELECT list. */
   | { readonly kind: 'group'; readonly column: string; readonly alias: string }

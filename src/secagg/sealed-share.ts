@@ -25,9 +25,13 @@ const MAX_CACHED_PEERS = 4096;
 
 /** A sealed share as it travels: the ids in clear for routing, the share inside the box. */
 export interface SealedShare {
+  /** The participant who made the share. */
   readonly from: string;
+  /** The participant who holds it (and alone can open it). */
   readonly to: string;
+  /** The nacl.box nonce, 24 random bytes. */
   readonly nonce: Uint8Array;
+  /** nacl.box of the share bound to the query, sender and receiver: share plaintext + 16 MAC bytes. */
   readonly box: Uint8Array;
 }
 

@@ -18,9 +18,11 @@ const CHUNK = 1 << 20;
 
 /** One record as read from disk. `entry` and `leafHash` are fresh views the reader never reuses. */
 export interface ScannedRecord {
+  /** The record's leaf index in the log, from 0. */
   readonly index: number;
   /** Byte offset of the record in the file. */
   readonly offset: number;
+  /** The signed entry's bytes, as appended. */
   readonly entry: Uint8Array;
   /** The leaf hash, recomputed from the entry and checked against the stored one. */
   readonly leafHash: Uint8Array;
