@@ -16,8 +16,8 @@ import { FedstatError } from '../errors.js';
 import { sha256, toBase64, toHex } from '../crypto/digest.js';
 import { HeParams } from '../he/he-params.js';
 import { generateHeKeys } from '../he/keys.js';
-import { presetByName } from '../he/presets.js';
-import { createCertificateAuthority, issuePartyCertificate } from '../tls/certificate.js';
+import { presetByName, type HePreset } from '../he/presets.js';
+import { createCertificateAuthority, issuePartyCertificate, type CertificateAndKey } from '../tls/certificate.js';
 import { dnsLabelProblem, MAX_LABEL_LENGTH } from '../tls/names.js';
 import { checkEndpoint, ENDPOINT_EXAMPLE, type CheckedEndpoint } from './endpoint.js';
 import { parseSchemaText, type Schema } from './schema.js';
@@ -128,6 +128,53 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
   if (typeof name !== 'string' || name.trim() === '') throw new FedstatError('CONFIG_INVALID', 'the federation name is empty; give it a name (--name)');
   if (options.agencies.length === 0) throw new FedstatError('CONFIG_INVALID', 'no agencies given; pass --agency ID=HOST:PORT (repeatable)');
   const endpoints = checkParties(options);
+  const policy = checkedPolicy(options);
+  const files = federationFiles(outDir);
+  const partyIds = ['coordinator', 'key-authority', ...options.agencies.map((a) => a.id)];
+  // Everything is checked before anything is written: a refused init leaves no half a federation behind.
+  checkOutput(outDir, files.keysDir, files.federationFile, partyIds, options.force === true);
+  const preset = presetByName(options.preset ?? 'BFV_N8192_T60');
+  const heKeys = await newHeKeys(preset);
+  const secrets: PartySecrets[] = [
+    generatePartySecrets('coordinator', 'coordinator'),
+    generatePartySecrets('key-authority', 'key-authority', heKeys.secretKey),
+    ...options.agencies.map((a) => generatePartySecrets(a.id, 'agency')),
+  ];
+  // Certificates are issued before anything is written, so a host they refuse leaves no files behind.
+  const ca = createCertificateAuthority({ commonName: `fedstat CA ${name}`.slice(0, 64), validDays: options.caValidDays ?? DEFAULT_CA_VALID_DAYS });
+  const withTls = secrets.map((s) => withCertificate(s, ca, endpoints.get(s.party)?.checked.host ?? null, options));
+  const doc: FederationDocument = {
+    fedstat: FEDERATION_FORMAT,
+    name,
+    schema: options.schema,
+    policy,
+    he: { preset: preset.name, publicKeyFile: HE_PUBLIC_KEY_FILE, publicKeySha256: toHex(sha256(heKeys.publicKey)) },
+    tls: { caFile: CA_FILE, caSha256: toHex(sha256(new TextEncoder().encode(ca.certificatePem))) },
+    parties: secrets.map((s) => partyEntry(s, options, endpoints.get(s.party)?.text)),
+  };
+  const keyFiles = writeFederation(files, { doc, secrets: withTls, ca, hePublicKey: heKeys.publicKey }, options.force === true);
+  return { federation: loadFederation(files.federationFile), federationFile: files.federationFile, keyFiles, caCertificateFile: files.caCertificateFile, caKeyFile: files.caKeyFile };
+}
+
+const HE_PUBLIC_KEY_FILE = 'he-public.key';
+const CA_FILE = 'ca.crt';
+
+/** Where init writes: the federation's public files in `outDir`, the secret ones in `outDir/keys`. */
+interface FederationFiles {
+  readonly outDir: string;
+  readonly keysDir: string;
+  readonly federationFile: string;
+  readonly caCertificateFile: string;
+  readonly caKeyFile: string;
+}
+
+function federationFiles(outDir: string): FederationFiles {
+  const keysDir = join(outDir, 'keys');
+  return { outDir, keysDir, federationFile: join(outDir, 'federation.json'), caCertificateFile: join(outDir, CA_FILE), caKeyFile: join(keysDir, 'ca.key') };
+}
+
+/** The policy: the defaults overridden by the options, each value checked. */
+function checkedPolicy(options: InitOptions): Policy {
   const policy: Policy = { ...DEFAULT_POLICY, ...options.policy };
   for (const k of ['minAgencies', 'minGroupSize'] as const) {
     const v = policy[k];
@@ -138,81 +185,62 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
   if (policy.minAgencies > options.agencies.length) {
     throw new FedstatError('CONFIG_INVALID', `minAgencies ${policy.minAgencies} exceeds the ${options.agencies.length} agencies given; lower --min-agencies or add agencies`);
   }
-  const endpointOf = (party: string): string | undefined => endpoints.get(party)?.text;
-  const hostOf = (party: string): string | null => endpoints.get(party)?.checked.host ?? null;
-  const keysDir = join(outDir, 'keys');
-  const federationFile = join(outDir, 'federation.json');
-  const partyIds = ['coordinator', 'key-authority', ...options.agencies.map((a) => a.id)];
-  // Everything is checked before anything is written: a refused init leaves no half a federation behind.
-  checkOutput(outDir, keysDir, federationFile, partyIds, options.force === true);
-  const preset = presetByName(options.preset ?? 'BFV_N8192_T60');
-  let heKeys: { publicKey: Uint8Array; secretKey: Uint8Array };
-  {
-    using params = await HeParams.create(preset);
-    heKeys = generateHeKeys(params);
-  }
-  const secrets: PartySecrets[] = [
-    generatePartySecrets('coordinator', 'coordinator'),
-    generatePartySecrets('key-authority', 'key-authority', heKeys.secretKey),
-    ...options.agencies.map((a) => generatePartySecrets(a.id, 'agency')),
-  ];
-  // certificates are issued before anything is written, so a host they refuse leaves no files behind
-  const ca = createCertificateAuthority({ commonName: `fedstat CA ${name}`.slice(0, 64), validDays: options.caValidDays ?? DEFAULT_CA_VALID_DAYS });
-  const withTls = secrets.map((s): PartySecrets => {
-    const host = hostOf(s.party);
-    return {
-      ...s,
-      tls: {
-        ...issuePartyCertificate(ca, {
-          partyId: s.party, role: s.role,
-          hosts: host === null ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
-          validDays: options.certificateValidDays ?? DEFAULT_CERTIFICATE_VALID_DAYS,
-        }),
-        caPem: ca.certificatePem,
-      },
-    };
+  return policy;
+}
+
+async function newHeKeys(preset: HePreset): Promise<{ publicKey: Uint8Array; secretKey: Uint8Array }> {
+  using params = await HeParams.create(preset);
+  return generateHeKeys(params);
+}
+
+/** The party's secrets with its mTLS certificate, naming its endpoint's host besides loopback. */
+function withCertificate(s: PartySecrets, ca: CertificateAndKey, host: string | null, options: InitOptions): PartySecrets {
+  const certificate = issuePartyCertificate(ca, {
+    partyId: s.party, role: s.role,
+    hosts: host === null ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
+    validDays: options.certificateValidDays ?? DEFAULT_CERTIFICATE_VALID_DAYS,
   });
-  const publicKeyFile = 'he-public.key';
-  const caFile = 'ca.crt';
-  const caCertificateFile = join(outDir, caFile);
-  const doc: FederationDocument = {
-    fedstat: FEDERATION_FORMAT,
-    name,
-    schema: options.schema,
-    policy,
-    he: { preset: preset.name, publicKeyFile, publicKeySha256: toHex(sha256(heKeys.publicKey)) },
-    tls: { caFile, caSha256: toHex(sha256(new TextEncoder().encode(ca.certificatePem))) },
-    parties: secrets.map((s) => {
-      const spec = options.agencies.find((a) => a.id === s.party);
-      const endpoint = endpointOf(s.party);
-      return {
-        id: s.party,
-        role: s.role,
-        ...(endpoint === undefined ? {} : { endpoint }),
-        signingKey: toBase64(s.signing.publicKey),
-        agreementKey: toBase64(s.agreementPublic),
-        ...(spec?.datasets === undefined ? {} : { datasets: [...spec.datasets] }),
-      };
-    }),
+  return { ...s, tls: { ...certificate, caPem: ca.certificatePem } };
+}
+
+/** The party as the federation file lists it: public keys, endpoint, datasets. */
+function partyEntry(s: PartySecrets, options: InitOptions, endpoint: string | undefined): FederationDocument['parties'][number] {
+  const spec = options.agencies.find((a) => a.id === s.party);
+  return {
+    id: s.party,
+    role: s.role,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    signingKey: toBase64(s.signing.publicKey),
+    agreementKey: toBase64(s.agreementPublic),
+    ...(spec?.datasets === undefined ? {} : { datasets: [...spec.datasets] }),
   };
+}
+
+/**
+ * Writes the secret files first and the federation file last, so that a federation.json on disk
+ * means init completed. Returns each party's key file.
+ */
+function writeFederation(
+  files: FederationFiles,
+  what: { readonly doc: FederationDocument; readonly secrets: readonly PartySecrets[]; readonly ca: CertificateAndKey; readonly hePublicKey: Uint8Array },
+  force: boolean,
+): Record<string, string> {
   try {
-    mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+    mkdirSync(files.keysDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw ioError(`cannot create the folder ${keysDir}`, e, 'check --out and its permissions');
+    throw ioError(`cannot create the folder ${files.keysDir}`, e, 'check --out and its permissions');
   }
-  // Secret files first, the federation file last: a federation.json on disk means init completed.
-  const caKeyFile = join(keysDir, 'ca.key');
-  writeSecretFile(caKeyFile, ca.privateKeyPem, options.force === true);
+  writeSecretFile(files.caKeyFile, what.ca.privateKeyPem, force);
   const keyFiles: Record<string, string> = {};
-  for (const s of withTls) {
-    const path = join(keysDir, `${s.party}.key`);
-    writeKeyFile(path, s, options.force === true);
+  for (const s of what.secrets) {
+    const path = join(files.keysDir, `${s.party}.key`);
+    writeKeyFile(path, s, force);
     keyFiles[s.party] = path;
   }
-  writePublicFile(join(outDir, publicKeyFile), heKeys.publicKey);
-  writePublicFile(caCertificateFile, ca.certificatePem);
-  writePublicFile(federationFile, `${JSON.stringify(doc, null, 2)}\n`);
-  return { federation: loadFederation(federationFile), federationFile, keyFiles, caCertificateFile, caKeyFile };
+  writePublicFile(join(files.outDir, HE_PUBLIC_KEY_FILE), what.hePublicKey);
+  writePublicFile(files.caCertificateFile, what.ca.certificatePem);
+  writePublicFile(files.federationFile, `${JSON.stringify(what.doc, null, 2)}\n`);
+  return keyFiles;
 }
 
 interface PartyEndpoint {
