@@ -47,94 +47,105 @@ export function expectedRecords(layout: CsvLayout): number {
 export async function scanCsvLayout(path: string, chunkSize = CHUNK): Promise<CsvLayout> {
   const fh = await open(path, 'r');
   const buf = Buffer.allocUnsafe(chunkSize);
-  let line = 1;
-  let len = 0; // bytes of the current line so far
-  let last = -1; // last byte of the current line, -1 when empty
-  let prev = -1; // the byte before it
-  let quotes = 0;
-  let pendingCr = false; // the previous chunk ended in CR
-  const blank: number[] = [];
-  const delimiterEnd: number[] = [];
-  let blankCount = 0;
-  let oddQuoteLine: number | null = null;
-  let strayCrLine: number | null = null;
-  let crlf = 0;
-  let lf = 0;
-
-  const endLine = (broken: boolean): void => {
-    const crEnded = broken && last === CR;
-    const contentLast = crEnded ? prev : last;
-    const contentLen = crEnded ? len - 1 : len;
-    if (crEnded) crlf++;
-    else if (broken) lf++;
-    if (contentLen === 0) {
-      blank.push(line);
-      blankCount++;
-    } else if (contentLast === COMMA) delimiterEnd.push(line);
-    if ((quotes & 1) === 1 && oddQuoteLine === null) oddQuoteLine = line;
-    line++;
-    len = 0;
-    last = prev = -1;
-    quotes = 0;
-  };
-  const strayCr = (): void => {
-    strayCrLine ??= line;
-  };
-
+  const scanner = new LayoutScanner();
   try {
-    let pos = 0;
-    for (;;) {
+    for (let pos = 0; ; ) {
       const { bytesRead } = await fh.read(buf, 0, chunkSize, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      const chunk = bytesRead === chunkSize ? buf : buf.subarray(0, bytesRead);
-      if (pendingCr && chunk[0] !== LF) strayCr();
-      pendingCr = false;
-      const hasQuotes = chunk.indexOf(QUOTE) !== -1;
-      // Carriage returns are only legal right before a line feed; find the first stray one.
-      let stray = -1;
-      for (let cr = chunk.indexOf(CR); cr !== -1 && stray === -1; cr = chunk.indexOf(CR, cr + 1)) {
-        if (cr === bytesRead - 1) pendingCr = true;
-        else if (chunk[cr + 1] !== LF) stray = cr;
-      }
-      let start = 0;
-      for (;;) {
-        const nl = chunk.indexOf(LF, start);
-        const end = nl === -1 ? bytesRead : nl;
-        if (stray >= start && stray < end) strayCr();
-        if (end > start) {
-          len += end - start;
-          prev = end - start >= 2 ? (chunk[end - 2] ?? -1) : last;
-          last = chunk[end - 1] ?? -1;
-          if (hasQuotes) for (let q = chunk.indexOf(QUOTE, start); q !== -1 && q < end; q = chunk.indexOf(QUOTE, q + 1)) quotes++;
-        }
-        if (nl === -1) break;
-        endLine(true);
-        start = nl + 1;
-      }
+      scanner.feed(bytesRead === chunkSize ? buf : buf.subarray(0, bytesRead));
     }
   } finally {
     await fh.close();
   }
-  if (pendingCr) strayCr();
-  if (len > 0) endLine(false);
-  const lines = line - 1;
-  // Blank lines after the last record are an editor artefact, not records.
-  let trailing = lines;
-  while (blank.length > 0 && blank[blank.length - 1] === trailing) {
-    blank.pop();
-    trailing--;
+  return scanner.finish();
+}
+
+/** The line-by-line state of scanCsvLayout, fed one chunk at a time. */
+class LayoutScanner {
+  #line = 1;
+  #len = 0; // bytes of the current line so far
+  #last = -1; // last byte of the current line, -1 when empty
+  #prev = -1; // the byte before it
+  #quotes = 0;
+  #pendingCr = false; // the previous chunk ended in CR
+  readonly #blank: number[] = [];
+  readonly #delimiterEnd: number[] = [];
+  #blankCount = 0;
+  #oddQuoteLine: number | null = null;
+  #strayCrLine: number | null = null;
+  #crlf = 0;
+  #lf = 0;
+
+  feed(chunk: Buffer): void {
+    if (this.#pendingCr && chunk[0] !== LF) this.#strayCr();
+    this.#pendingCr = false;
+    const hasQuotes = chunk.indexOf(QUOTE) !== -1;
+    // Carriage returns are only legal right before a line feed; find the first stray one.
+    let stray = -1;
+    for (let cr = chunk.indexOf(CR); cr !== -1 && stray === -1; cr = chunk.indexOf(CR, cr + 1)) {
+      if (cr === chunk.length - 1) this.#pendingCr = true;
+      else if (chunk[cr + 1] !== LF) stray = cr;
+    }
+    for (let start = 0; ; ) {
+      const nl = chunk.indexOf(LF, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (stray >= start && stray < end) this.#strayCr();
+      if (end > start) {
+        this.#len += end - start;
+        this.#prev = end - start >= 2 ? (chunk[end - 2] ?? -1) : this.#last;
+        this.#last = chunk[end - 1] ?? -1;
+        if (hasQuotes) for (let q = chunk.indexOf(QUOTE, start); q !== -1 && q < end; q = chunk.indexOf(QUOTE, q + 1)) this.#quotes++;
+      }
+      if (nl === -1) break;
+      this.#endLine(true);
+      start = nl + 1;
+    }
   }
-  return Object.freeze({
-    lines,
-    blankLines: blank,
-    blankCount,
-    delimiterEndLines: delimiterEnd,
-    oddQuoteLine,
-    strayCrLine,
-    crlfLines: crlf,
-    lfLines: lf,
-  });
+
+  finish(): CsvLayout {
+    if (this.#pendingCr) this.#strayCr();
+    if (this.#len > 0) this.#endLine(false);
+    const lines = this.#line - 1;
+    const blank = this.#blank;
+    // Blank lines after the last record are an editor artefact, not records.
+    let trailing = lines;
+    while (blank.length > 0 && blank[blank.length - 1] === trailing) {
+      blank.pop();
+      trailing--;
+    }
+    return Object.freeze({
+      lines,
+      blankLines: blank,
+      blankCount: this.#blankCount,
+      delimiterEndLines: this.#delimiterEnd,
+      oddQuoteLine: this.#oddQuoteLine,
+      strayCrLine: this.#strayCrLine,
+      crlfLines: this.#crlf,
+      lfLines: this.#lf,
+    });
+  }
+
+  #endLine(broken: boolean): void {
+    const crEnded = broken && this.#last === CR;
+    const contentLast = crEnded ? this.#prev : this.#last;
+    const contentLen = crEnded ? this.#len - 1 : this.#len;
+    if (crEnded) this.#crlf++;
+    else if (broken) this.#lf++;
+    if (contentLen === 0) {
+      this.#blank.push(this.#line);
+      this.#blankCount++;
+    } else if (contentLast === COMMA) this.#delimiterEnd.push(this.#line);
+    if ((this.#quotes & 1) === 1 && this.#oddQuoteLine === null) this.#oddQuoteLine = this.#line;
+    this.#line++;
+    this.#len = 0;
+    this.#last = this.#prev = -1;
+    this.#quotes = 0;
+  }
+
+  #strayCr(): void {
+    this.#strayCrLine ??= this.#line;
+  }
 }
 
 /** Line 1 without its line break: null for an empty file, `tooLong` past 1 MiB. */
