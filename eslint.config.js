@@ -17,7 +17,20 @@ export const LAYERS = [
   { name: 'foundation', folders: ['util'], files: ['errors.ts'] },
   {
     name: 'primitives',
-    folders: ['crypto', 'tls', 'federation', 'query', 'store', 'he', 'secagg', 'dp', 'disclosure', 'learn', 'merkle', 'transparency'],
+    folders: [
+      'crypto',
+      'tls',
+      'federation',
+      'query',
+      'store',
+      'he',
+      'secagg',
+      'dp',
+      'disclosure',
+      'learn',
+      'merkle',
+      'transparency',
+    ],
   },
   { name: 'protocol', folders: ['protocol'] },
   // The coordinator holds the key authority by its `KeyAuthority` interface: parties share types, no code.
@@ -111,17 +124,21 @@ function layerRules(index) {
         message: `Layering (eslint.config.js, docs/architecture.md): ${layer.name} may not import ${l.name}.`,
       })),
       ...(layer.typesOnlyFrom
-        ? [{
-            regex: `^${escape(up(depth))}(?:${layer.typesOnlyFrom.map(escape).join('|')})/`,
-            allowTypeImports: true,
-            message: `Layering (eslint.config.js, docs/architecture.md): ${layer.name} may import ${layer.typesOnlyFrom.join(', ')} for types only.`,
-          }]
+        ? [
+            {
+              regex: `^${escape(up(depth))}(?:${layer.typesOnlyFrom.map(escape).join('|')})/`,
+              allowTypeImports: true,
+              message: `Layering (eslint.config.js, docs/architecture.md): ${layer.name} may import ${layer.typesOnlyFrom.join(', ')} for types only.`,
+            },
+          ]
         : []),
       ...(laterPackages.length > 0
-        ? [{
-            regex: `^(?:${laterPackages.map(escape).join('|')})(?:/|$)`,
-            message: `Layering (eslint.config.js, docs/architecture.md): ${layer.name} may not use the packages of a later layer.`,
-          }]
+        ? [
+            {
+              regex: `^(?:${laterPackages.map(escape).join('|')})(?:/|$)`,
+              message: `Layering (eslint.config.js, docs/architecture.md): ${layer.name} may not use the packages of a later layer.`,
+            },
+          ]
         : []),
     ].map((p) => ({ ...p, caseSensitive: true }));
     configs.push({ files, ignores: claimed, rules: { 'no-restricted-imports': ['error', { patterns }] } });
@@ -142,19 +159,35 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use node:crypto randomness.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Use node:crypto randomness.' },
+      ],
       eqeqeq: ['error', 'always'],
     },
   },
   ...LAYERS.flatMap((_, i) => layerRules(i)),
   {
     files: ['src/**/*.ts'],
-    ignores: LAYERS.flatMap((l) => [...(l.folders ?? []).map((f) => `src/${f}/**`), ...(l.files ?? []).map((f) => `src/${f}`)]),
-    rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: 'In no layer: add its folder to LAYERS in eslint.config.js.' }] },
+    ignores: LAYERS.flatMap((l) => [
+      ...(l.folders ?? []).map((f) => `src/${f}/**`),
+      ...(l.files ?? []).map((f) => `src/${f}`),
+    ]),
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'Program', message: 'In no layer: add its folder to LAYERS in eslint.config.js.' },
+      ],
+    },
   },
   {
     files: [`src/*/${'*/'.repeat(MAX_DEPTH)}**/*.ts`],
-    rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: 'Too deep for the layering rule: raise MAX_DEPTH in eslint.config.js.' }] },
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'Program', message: 'Too deep for the layering rule: raise MAX_DEPTH in eslint.config.js.' },
+      ],
+    },
   },
   {
     files: ['test/**/*.ts'],

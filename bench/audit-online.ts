@@ -38,7 +38,13 @@ const median = (xs: number[]): number => {
  * Over the log at `file` (written by the benchmark: the query entry of query q sits at q·perQuery):
  * a recipient holding the head of `size − back` entries is sent the proof of the last query.
  */
-export async function measureOnline(file: string, federation: Federation, secretKey: Uint8Array, perQuery: number, runs = 200): Promise<OnlineCost> {
+export async function measureOnline(
+  file: string,
+  federation: Federation,
+  secretKey: Uint8Array,
+  perQuery: number,
+  runs = 200,
+): Promise<OnlineCost> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-bench-online-'));
   const store = await TransparencyLogStore.open(file, { logId: federation.id, secretKey });
   try {
@@ -50,7 +56,10 @@ export async function measureOnline(file: string, federation: Federation, secret
     const expected = { queryId: event.queryId, queryDigest: Buffer.from(event.digest, 'hex') };
     // The recipient last saw the log a few queries ago.
     const held = index - 5 * perQuery;
-    const heldHead = signTreeHead({ logId: federation.id, size: held, rootHash: store.root(held), timestamp: 1_800_000_000_000 }, secretKey);
+    const heldHead = signTreeHead(
+      { logId: federation.id, size: held, rootHash: store.root(held), timestamp: 1_800_000_000_000 },
+      secretKey,
+    );
     const build: number[] = [];
     const memory: number[] = [];
     const withFile: number[] = [];
@@ -60,7 +69,14 @@ export async function measureOnline(file: string, federation: Federation, secret
     const earlierEntry = await store.entry(earlier);
     const earlierEvent = decodeEntry(earlierEntry).event;
     if (earlierEvent.type !== 'query') throw new Error(`entry ${earlier} is not a query entry`);
-    const seed: QueryLogProof = { treeHead: heldHead, entry: earlierEntry, index: earlier, inclusion: store.inclusionProof(earlier, held), from: 0, consistency: [] };
+    const seed: QueryLogProof = {
+      treeHead: heldHead,
+      entry: earlierEntry,
+      index: earlier,
+      inclusion: store.inclusionProof(earlier, held),
+      from: 0,
+      consistency: [],
+    };
     const seedExpected = { queryId: earlierEvent.queryId, queryDigest: Buffer.from(earlierEvent.digest, 'hex') };
     for (let r = 0; r < runs; r++) {
       let t = performance.now();
@@ -80,9 +96,16 @@ export async function measureOnline(file: string, federation: Federation, secret
     }
     const p = proof!;
     return {
-      buildProofUs: median(build), admitUs: median(memory), admitWithFileUs: median(withFile),
-      proofBytes: encodeSignedTreeHead(p.treeHead).length + p.entry.length + 32 * (p.inclusion.length + p.consistency.length) + 16,
-      inclusionHashes: p.inclusion.length, consistencyHashes: p.consistency.length,
+      buildProofUs: median(build),
+      admitUs: median(memory),
+      admitWithFileUs: median(withFile),
+      proofBytes:
+        encodeSignedTreeHead(p.treeHead).length +
+        p.entry.length +
+        32 * (p.inclusion.length + p.consistency.length) +
+        16,
+      inclusionHashes: p.inclusion.length,
+      consistencyHashes: p.consistency.length,
     };
   } finally {
     await store.close();

@@ -50,10 +50,19 @@ const AGENCIES = ['cd-hrss', 'cd-psb', 'cd-cab', 'cd-hfpc', 'cd-edu'];
 const PER_QUERY = 1 + 5 * 3 + 3;
 const GROUP = 4096;
 const BARE_SAMPLE = 20_000;
-const SCHEMA = parseSchema({ datasets: { social_insurance: { columns: {
-  district: { type: 'category', values: ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'] },
-  monthly_income: { type: 'integer', min: 0, max: 2_000_000 },
-} } } }, 'bench-audit-schema.json');
+const SCHEMA = parseSchema(
+  {
+    datasets: {
+      social_insurance: {
+        columns: {
+          district: { type: 'category', values: ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'] },
+          monthly_income: { type: 'integer', min: 0, max: 2_000_000 },
+        },
+      },
+    },
+  },
+  'bench-audit-schema.json',
+);
 
 function option(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -72,13 +81,21 @@ interface Fed {
 async function makeFederation(): Promise<Fed> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-bench-audit-'));
   const init = await initFederation({
-    outDir: join(dir, 'fed'), schema: SCHEMA, policy: { minAgencies: 3, minGroupSize: 10, exactRelease: false },
+    outDir: join(dir, 'fed'),
+    schema: SCHEMA,
+    policy: { minAgencies: 3, minGroupSize: 10, exactRelease: false },
     agencies: AGENCIES.map((id, i) => ({ id, endpoint: `10.0.0.${i + 1}:7300` })),
   });
-  const keys = new Map(Object.entries(init.keyFiles).map(([id, f]) => [id, loadKeyFile(f, init.federation).signing.secretKey]));
+  const keys = new Map(
+    Object.entries(init.keyFiles).map(([id, f]) => [id, loadKeyFile(f, init.federation).signing.secretKey]),
+  );
   return {
-    dir, keys, federationFile: init.federationFile, logId: init.federation.id,
-    coordinator: partyOfRole(init.federation, 'coordinator').id, keyAuthority: partyOfRole(init.federation, 'key-authority').id,
+    dir,
+    keys,
+    federationFile: init.federationFile,
+    logId: init.federation.id,
+    coordinator: partyOfRole(init.federation, 'coordinator').id,
+    keyAuthority: partyOfRole(init.federation, 'key-authority').id,
   };
 }
 
@@ -88,32 +105,70 @@ function queryEntries(fed: Fed, from: number, to: number): Uint8Array[] {
   const RHO_DEN = 10n ** 7n; // ρ = 1e-7 per query: 10M queries fit a budget of 1, exactly
   const at0 = 1_800_000_000_000;
   const hex = (q: number, i: number): string => (q * 31 + i).toString(16).padStart(8, '0').repeat(8);
-  const sign = (event: AuditEvent, author: string): void => { out.push(entryFromEvent(event, author, fed.keys.get(author)!)); };
+  const sign = (event: AuditEvent, author: string): void => {
+    out.push(entryFromEvent(event, author, fed.keys.get(author)!));
+  };
   for (let q = from; q < to; q++) {
     const queryId = (q + 1).toString(16).padStart(32, '0');
     const at = at0 + q * 1000;
     const rho = rhoToString(makeRho(1n, RHO_DEN));
-    sign({
-      type: 'query', at, queryId, digest: hex(q, 7), agencies: AGENCIES,
-      sql: 'SELECT district, COUNT(*), SUM(monthly_income) FROM social_insurance GROUP BY district',
-      plan: { dataset: 'social_insurance', groupBy: ['district'], measures: [{ fn: 'count' }, { fn: 'sum', column: 'monthly_income' }], where: null },
-    }, fed.coordinator);
+    sign(
+      {
+        type: 'query',
+        at,
+        queryId,
+        digest: hex(q, 7),
+        agencies: AGENCIES,
+        sql: 'SELECT district, COUNT(*), SUM(monthly_income) FROM social_insurance GROUP BY district',
+        plan: {
+          dataset: 'social_insurance',
+          groupBy: ['district'],
+          measures: [{ fn: 'count' }, { fn: 'sum', column: 'monthly_income' }],
+          where: null,
+        },
+      },
+      fed.coordinator,
+    );
     for (const [i, a] of AGENCIES.entries()) {
-      sign({
-        type: 'budget', at: at + 1, queryId, agencyId: a, dataset: 'social_insurance', rho,
-        spent: rhoToString(makeRho(BigInt(q + 1), RHO_DEN)), budget: '1/1', ledgerHead: hex(q, i),
-      }, a);
+      sign(
+        {
+          type: 'budget',
+          at: at + 1,
+          queryId,
+          agencyId: a,
+          dataset: 'social_insurance',
+          rho,
+          spent: rhoToString(makeRho(BigInt(q + 1), RHO_DEN)),
+          budget: '1/1',
+          ledgerHead: hex(q, i),
+        },
+        a,
+      );
     }
-    for (const [i, a] of AGENCIES.entries()) sign({ type: 'contribution', at: at + 2, queryId, agencyId: a, digest: hex(q, i + 5) }, a);
+    for (const [i, a] of AGENCIES.entries())
+      sign({ type: 'contribution', at: at + 2, queryId, agencyId: a, digest: hex(q, i + 5) }, a);
     sign({ type: 'survivors', at: at + 3, queryId, survivors: AGENCIES, dropped: [] }, fed.coordinator);
-    for (const a of AGENCIES) sign({ type: 'unmask', at: at + 4, queryId, agencyId: a, survivors: AGENCIES, dropped: [] }, a);
-    sign({ type: 'decryption', at: at + 5, queryId, contributors: AGENCIES, dropped: [], ciphertextDigests: [hex(q, 11)] }, fed.keyAuthority);
-    sign({ type: 'release', at: at + 6, queryId, contributors: AGENCIES, rows: 5, suppressed: 0, rho }, fed.coordinator);
+    for (const a of AGENCIES)
+      sign({ type: 'unmask', at: at + 4, queryId, agencyId: a, survivors: AGENCIES, dropped: [] }, a);
+    sign(
+      { type: 'decryption', at: at + 5, queryId, contributors: AGENCIES, dropped: [], ciphertextDigests: [hex(q, 11)] },
+      fed.keyAuthority,
+    );
+    sign(
+      { type: 'release', at: at + 6, queryId, contributors: AGENCIES, rows: 5, suppressed: 0, rho },
+      fed.coordinator,
+    );
   }
   return out;
 }
 
-interface Built { file: string; head: SignedTreeHead; appendMs: number; bytes: number; consistencyHashes: number }
+interface Built {
+  file: string;
+  head: SignedTreeHead;
+  appendMs: number;
+  bytes: number;
+  consistencyHashes: number;
+}
 
 /** Builds a log of `size` entries with grouped appends, timing the appends only. */
 async function build(fed: Fed, size: number, progress: (done: number) => void): Promise<Built> {
@@ -133,14 +188,23 @@ async function build(fed: Fed, size: number, progress: (done: number) => void): 
       }
       progress(store.size);
     }
-    return { file, head: store.treeHead(), appendMs, bytes, consistencyHashes: store.consistencyProof(Math.floor(size / 2) + 1).length };
+    return {
+      file,
+      head: store.treeHead(),
+      appendMs,
+      bytes,
+      consistencyHashes: store.consistencyProof(Math.floor(size / 2) + 1).length,
+    };
   } finally {
     await store.close();
   }
 }
 
 async function appendOneByOne(fed: Fed, n: number): Promise<number> {
-  const store = await TransparencyLogStore.open(join(fed.dir, 'single.tlog'), { logId: fed.logId, secretKey: fed.keys.get(fed.coordinator)! });
+  const store = await TransparencyLogStore.open(join(fed.dir, 'single.tlog'), {
+    logId: fed.logId,
+    secretKey: fed.keys.get(fed.coordinator)!,
+  });
   const entries = queryEntries(fed, 0, Math.ceil(n / PER_QUERY)).slice(0, n);
   const t = performance.now();
   for (const e of entries) await store.append(e);
@@ -149,14 +213,30 @@ async function appendOneByOne(fed: Fed, n: number): Promise<number> {
   return ms;
 }
 
-interface ChildResult { bareBeforeMs: number; bareAfterMs: number; bareCount: number; verifyMs: number; size: number; ok: boolean; findings: number; maxRssMb: number }
+interface ChildResult {
+  bareBeforeMs: number;
+  bareAfterMs: number;
+  bareCount: number;
+  verifyMs: number;
+  size: number;
+  ok: boolean;
+  findings: number;
+  maxRssMb: number;
+}
 
 /** In the child: the bare node:crypto verify rate over the log's own signatures, then the full audit. */
 async function childVerify(file: string, federationFile: string, headJson: string): Promise<ChildResult> {
   const federation = loadFederation(federationFile);
-  const keyObjects = new Map<string, KeyObject>(federation.parties.map((p) => [p.id, createPublicKey({
-    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), p.signingKey]), format: 'der', type: 'spki',
-  })]));
+  const keyObjects = new Map<string, KeyObject>(
+    federation.parties.map((p) => [
+      p.id,
+      createPublicKey({
+        key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), p.signingKey]),
+        format: 'der',
+        type: 'spki',
+      }),
+    ]),
+  );
   const sample: { data: Uint8Array; sig: Uint8Array; key: KeyObject }[] = [];
   const { open } = await import('node:fs/promises');
   const h = await open(file, 'r');
@@ -170,7 +250,8 @@ async function childVerify(file: string, federationFile: string, headJson: strin
     let best = Infinity;
     for (let rep = 0; rep < 2; rep++) {
       const t = performance.now();
-      for (const x of sample) if (!nodeVerify(null, x.data, x.key, x.sig)) throw new Error('a sample signature does not verify');
+      for (const x of sample)
+        if (!nodeVerify(null, x.data, x.key, x.sig)) throw new Error('a sample signature does not verify');
       best = Math.min(best, performance.now() - t);
     }
     return best;
@@ -178,11 +259,21 @@ async function childVerify(file: string, federationFile: string, headJson: strin
   const bareBeforeMs = bare();
   const head = treeHeadFromJson(JSON.parse(headJson));
   const t = performance.now();
-  const report = await verifyAuditLog(file, { federation, heads: [head], operatorKey: logOperator(federation).publicKey });
+  const report = await verifyAuditLog(file, {
+    federation,
+    heads: [head],
+    operatorKey: logOperator(federation).publicKey,
+  });
   const verifyMs = performance.now() - t;
   const bareAfterMs = bare();
   return {
-    bareBeforeMs, bareAfterMs, bareCount: Math.min(BARE_SAMPLE, report.size), verifyMs, size: report.size, ok: report.ok, findings: report.findingCount,
+    bareBeforeMs,
+    bareAfterMs,
+    bareCount: Math.min(BARE_SAMPLE, report.size),
+    verifyMs,
+    size: report.size,
+    ok: report.ok,
+    findings: report.findingCount,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -204,17 +295,30 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   }
   const load0 = loadavg();
   const fed = await makeFederation();
-  const log = (s: string): void => { if (!json) process.stderr.write(s); };
+  const log = (s: string): void => {
+    if (!json) process.stderr.write(s);
+  };
   try {
     const singleMs = await appendOneByOne(fed, single);
     const rows = [];
     for (const size of sizes) {
       const built = await build(fed, size, (d) => log(`\rbuilding ${fmt(size)}-entry log: ${fmt(d)}`));
       log(`\rverifying ${fmt(size)} entries in a child process…${' '.repeat(20)}\n`);
-      const child = JSON.parse(execFileSync(process.execPath, [here, '--verify-child', built.file, fed.federationFile, JSON.stringify(treeHeadToJson(built.head))],
-        { encoding: 'utf8', maxBuffer: 1 << 20 })) as ChildResult;
-      if (!child.ok || child.size !== size) throw new Error(`the ${size}-entry log did not verify clean (${child.findings} findings)`);
-      const proof = await proveEntry(built.file, 0, built.head, logOperator(loadFederation(fed.federationFile)).publicKey);
+      const child = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [here, '--verify-child', built.file, fed.federationFile, JSON.stringify(treeHeadToJson(built.head))],
+          { encoding: 'utf8', maxBuffer: 1 << 20 },
+        ),
+      ) as ChildResult;
+      if (!child.ok || child.size !== size)
+        throw new Error(`the ${size}-entry log did not verify clean (${child.findings} findings)`);
+      const proof = await proveEntry(
+        built.file,
+        0,
+        built.head,
+        logOperator(loadFederation(fed.federationFile)).publicKey,
+      );
       // The bare rate before and after the verification, averaged: on a shared machine the load
       // drifts over a long run, and the verification's own time spans both.
       const bareBefore = perSec(child.bareCount, child.bareBeforeMs);
@@ -222,13 +326,28 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
       const bare = Math.round((bareBefore + bareAfter) / 2);
       const verify = perSec(size, child.verifyMs);
       log(`measuring the online check on the ${fmt(size)}-entry log…\n`);
-      const online = await measureOnline(built.file, loadFederation(fed.federationFile), fed.keys.get(fed.coordinator)!, PER_QUERY);
+      const online = await measureOnline(
+        built.file,
+        loadFederation(fed.federationFile),
+        fed.keys.get(fed.coordinator)!,
+        PER_QUERY,
+      );
       rows.push({
-        entries: size, meanEntryBytes: Math.round(built.bytes / size), fileMb: Math.round(statSync(built.file).size / 1e5) / 10,
-        groupedAppendPerSec: perSec(size, built.appendMs), verifyMs: Math.round(child.verifyMs), verifyPerSec: verify, bareVerifyPerSec: bare, bareBefore, bareAfter,
-        ratio: Math.round((verify / bare) * 1000) / 1000, verifyPeakRssMb: Math.round(child.maxRssMb),
-        inclusionProofHashes: proof.auditPath.length, inclusionProofJsonBytes: JSON.stringify(proof).length,
-        consistencyProofHashes: built.consistencyHashes, online,
+        entries: size,
+        meanEntryBytes: Math.round(built.bytes / size),
+        fileMb: Math.round(statSync(built.file).size / 1e5) / 10,
+        groupedAppendPerSec: perSec(size, built.appendMs),
+        verifyMs: Math.round(child.verifyMs),
+        verifyPerSec: verify,
+        bareVerifyPerSec: bare,
+        bareBefore,
+        bareAfter,
+        ratio: Math.round((verify / bare) * 1000) / 1000,
+        verifyPeakRssMb: Math.round(child.maxRssMb),
+        inclusionProofHashes: proof.auditPath.length,
+        inclusionProofJsonBytes: JSON.stringify(proof).length,
+        consistencyProofHashes: built.consistencyHashes,
+        online,
         onlineAdmitInBareVerifies: Math.round((online.admitUs / 1e6) * bare * 10) / 10,
       });
       rmSync(built.file, { force: true });
@@ -236,8 +355,16 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     const load1 = loadavg();
     const last = rows[rows.length - 1]!;
     const result = {
-      benchmark: 'audit', ratio: last.ratio, target: TARGET,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', loadavgBefore: load0.map((x) => Math.round(x * 100) / 100), loadavgAfter: load1.map((x) => Math.round(x * 100) / 100), node: process.version },
+      benchmark: 'audit',
+      ratio: last.ratio,
+      target: TARGET,
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model ?? '?',
+        loadavgBefore: load0.map((x) => Math.round(x * 100) / 100),
+        loadavgAfter: load1.map((x) => Math.round(x * 100) / 100),
+        node: process.version,
+      },
       singleAppend: { entries: single, perSec: perSec(single, singleMs) },
       sizes: rows,
     };
@@ -245,21 +372,67 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;
     }
-    process.stdout.write(`${renderTable(
-      ['entries', 'B/entry', 'file', 'grouped append/s', 'verify', 'verify/s', 'bare verify/s (before/after)', 'ratio', 'verify peak RSS', 'incl. proof', 'cons. proof'],
-      rows.map((r) => [fmt(r.entries), String(r.meanEntryBytes), `${r.fileMb} MB`, fmt(r.groupedAppendPerSec), `${(r.verifyMs / 1000).toFixed(1)} s`, fmt(r.verifyPerSec),
-        `${fmt(r.bareVerifyPerSec)} (${fmt(r.bareBefore)}/${fmt(r.bareAfter)})`, `${(r.ratio * 100).toFixed(0)} %`, `${r.verifyPeakRssMb} MB`, `${r.inclusionProofHashes} × 32 B (${r.inclusionProofJsonBytes} B JSON)`, `${r.consistencyProofHashes} × 32 B`]),
-      ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
-    )}\n`);
-    process.stdout.write(`\nonline, per request (a recipient holding the head of 5 queries ago is sent the last query's proof; median of 200):\n${renderTable(
-      ['entries', 'operator: build proof', 'recipient: admit', 'in bare verifies', 'admit + witness file', 'proof on the wire'],
-      rows.map((r) => [fmt(r.entries), `${r.online.buildProofUs} µs`, `${r.online.admitUs} µs`, `${r.onlineAdmitInBareVerifies}`, `${(r.online.admitWithFileUs / 1000).toFixed(2)} ms`,
-        `${fmt(r.online.proofBytes)} B (${r.online.inclusionHashes} + ${r.online.consistencyHashes} hashes)`]),
-      ['right', 'right', 'right', 'right', 'right', 'left'],
-    )}\n`);
-    process.stdout.write(`one-at-a-time append (await each: write + fsync): ${fmt(result.singleAppend.perSec)} entries/s over ${fmt(single)}\n`);
-    process.stdout.write(`target: verification ≥ ${TARGET * 100} % of the bare node:crypto Ed25519 verify rate: ${last.ratio >= TARGET ? 'met' : 'NOT met'} (${(last.ratio * 100).toFixed(0)} %)\n`);
-    process.stdout.write(`machine: ${result.machine.cpus} × ${result.machine.model}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after; node ${process.version}\n`);
+    process.stdout.write(
+      `${renderTable(
+        [
+          'entries',
+          'B/entry',
+          'file',
+          'grouped append/s',
+          'verify',
+          'verify/s',
+          'bare verify/s (before/after)',
+          'ratio',
+          'verify peak RSS',
+          'incl. proof',
+          'cons. proof',
+        ],
+        rows.map((r) => [
+          fmt(r.entries),
+          String(r.meanEntryBytes),
+          `${r.fileMb} MB`,
+          fmt(r.groupedAppendPerSec),
+          `${(r.verifyMs / 1000).toFixed(1)} s`,
+          fmt(r.verifyPerSec),
+          `${fmt(r.bareVerifyPerSec)} (${fmt(r.bareBefore)}/${fmt(r.bareAfter)})`,
+          `${(r.ratio * 100).toFixed(0)} %`,
+          `${r.verifyPeakRssMb} MB`,
+          `${r.inclusionProofHashes} × 32 B (${r.inclusionProofJsonBytes} B JSON)`,
+          `${r.consistencyProofHashes} × 32 B`,
+        ]),
+        ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
+      )}\n`,
+    );
+    process.stdout.write(
+      `\nonline, per request (a recipient holding the head of 5 queries ago is sent the last query's proof; median of 200):\n${renderTable(
+        [
+          'entries',
+          'operator: build proof',
+          'recipient: admit',
+          'in bare verifies',
+          'admit + witness file',
+          'proof on the wire',
+        ],
+        rows.map((r) => [
+          fmt(r.entries),
+          `${r.online.buildProofUs} µs`,
+          `${r.online.admitUs} µs`,
+          `${r.onlineAdmitInBareVerifies}`,
+          `${(r.online.admitWithFileUs / 1000).toFixed(2)} ms`,
+          `${fmt(r.online.proofBytes)} B (${r.online.inclusionHashes} + ${r.online.consistencyHashes} hashes)`,
+        ]),
+        ['right', 'right', 'right', 'right', 'right', 'left'],
+      )}\n`,
+    );
+    process.stdout.write(
+      `one-at-a-time append (await each: write + fsync): ${fmt(result.singleAppend.perSec)} entries/s over ${fmt(single)}\n`,
+    );
+    process.stdout.write(
+      `target: verification ≥ ${TARGET * 100} % of the bare node:crypto Ed25519 verify rate: ${last.ratio >= TARGET ? 'met' : 'NOT met'} (${(last.ratio * 100).toFixed(0)} %)\n`,
+    );
+    process.stdout.write(
+      `machine: ${result.machine.cpus} × ${result.machine.model}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after; node ${process.version}\n`,
+    );
   } finally {
     rmSync(fed.dir, { recursive: true, force: true });
   }

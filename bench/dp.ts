@@ -52,9 +52,16 @@ const PRESET = 'BFV_N8192_T60'; // what initFederation uses unless told otherwis
 const QUERY_RHO = rational(1n, 10n);
 const DELTA = 1e-6;
 const GROUPINGS: readonly (readonly [number, string])[] = [
-  [1, ''], [16, ' GROUP BY c16'], [256, ' GROUP BY c256'], [4096, ' GROUP BY c64a, c64b'], [65536, ' GROUP BY c256, c256b'],
+  [1, ''],
+  [16, ' GROUP BY c16'],
+  [256, ' GROUP BY c256'],
+  [4096, ' GROUP BY c64a, c64b'],
+  [65536, ' GROUP BY c256, c256b'],
 ];
-const FEDERATIONS = [{ agencies: 3, threshold: 3 }, { agencies: 10, threshold: 7 }] as const;
+const FEDERATIONS = [
+  { agencies: 3, threshold: 3 },
+  { agencies: 10, threshold: 7 },
+] as const;
 const UTILITY_RHOS = [rational(1n, 100n), QUERY_RHO, rational(1n)];
 const TRUE_SIZES = [10, 100, 1_000, 10_000, 100_000];
 
@@ -83,28 +90,36 @@ function quantile(sorted: Float64Array, q: number): number {
 
 function schemaFor(sumMax: number): DatasetSchema {
   const values = (n: number): string[] => Array.from({ length: n }, (_, i) => `v${i}`);
-  const schema = parseSchema({
-    datasets: {
-      [DATASET]: {
-        maxRows: 1_000_000,
-        columns: {
-          c16: { type: 'category', values: values(16) },
-          c64a: { type: 'category', values: values(64) },
-          c64b: { type: 'category', values: values(64) },
-          c256: { type: 'category', values: values(256) },
-          c256b: { type: 'category', values: values(256) },
-          age: { type: 'integer', min: 0, max: sumMax },
+  const schema = parseSchema(
+    {
+      datasets: {
+        [DATASET]: {
+          maxRows: 1_000_000,
+          columns: {
+            c16: { type: 'category', values: values(16) },
+            c64a: { type: 'category', values: values(64) },
+            c64b: { type: 'category', values: values(64) },
+            c256: { type: 'category', values: values(256) },
+            c256b: { type: 'category', values: values(256) },
+            age: { type: 'integer', min: 0, max: sumMax },
+          },
         },
       },
     },
-  }, 'bench-dp-schema.json');
+    'bench-dp-schema.json',
+  );
   const ds = schema.datasets[DATASET];
   if (ds === undefined) throw new Error('schema lost its dataset');
   return ds;
 }
 
 /** A query shape; its cells (planCells) are computed once, as the agency does for packing anyway. */
-interface Shape { readonly name: string; readonly groups: number; readonly cells: PlanCells; readonly cellBounds: readonly bigint[] }
+interface Shape {
+  readonly name: string;
+  readonly groups: number;
+  readonly cells: PlanCells;
+  readonly cellBounds: readonly bigint[];
+}
 
 interface CostRow {
   readonly shape: string;
@@ -130,7 +145,12 @@ interface CostRow {
   readonly ratioOnline: number;
 }
 
-async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: number, json: boolean): Promise<CostRow[]> {
+async function measureCost(
+  shapes: readonly Shape[],
+  ds: DatasetSchema,
+  reps: number,
+  json: boolean,
+): Promise<CostRow[]> {
   const rng = new CryptoRandom();
   using params = await HeParams.create(presetByName(PRESET));
   const keys = generateHeKeys(params);
@@ -142,8 +162,16 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
   let query = 0;
   try {
     for (const fed of FEDERATIONS) {
-      await using ledger = await BudgetLedger.open(join(dir, `budget-${fed.agencies}.ledger`), { budgets: { [DATASET]: '1000000' } });
-      const samples = shapes.map(() => ({ noise: [] as number[], accounting: [] as number[], calibrate: [] as number[], encrypt: [] as number[], online: [] as number[] }));
+      await using ledger = await BudgetLedger.open(join(dir, `budget-${fed.agencies}.ledger`), {
+        budgets: { [DATASET]: '1000000' },
+      });
+      const samples = shapes.map(() => ({
+        noise: [] as number[],
+        accounting: [] as number[],
+        calibrate: [] as number[],
+        encrypt: [] as number[],
+        online: [] as number[],
+      }));
       let last: { terms: PrivacyTerms; ciphertexts: number }[] = [];
       // Repetition 0 warms up (JIT, SEAL) and is dropped; repetitions are outermost so drift on a
       // shared machine hits every shape alike.
@@ -187,12 +215,23 @@ async function measureCost(shapes: readonly Shape[], ds: DatasetSchema, reps: nu
         const encryptMs = median(s.encrypt);
         const onlineMs = median(s.online);
         rows.push({
-          shape: shape.name, groups: shape.groups, agencies: fed.agencies, threshold: fed.threshold,
-          cells: shape.cellBounds.length, ciphertexts: l.ciphertexts,
-          l1: l.terms.measures.map((t) => t.sensitivity.l1.toString()).join('; '), l2Squared: l.terms.measures.map((t) => t.sensitivity.l2Squared.toString()).join('; '),
-          mu: l.terms.measures.map((t) => exact(t.mu)).join('; '), perAgencyMu: l.terms.measures.map((t) => exact(t.agencyMu)).join('; '),
-          noiseMs, accountingMs, calibrateMs, encryptMs, onlineMs,
-          ratio: (noiseMs + accountingMs) / encryptMs, ratioOnline: (noiseMs + accountingMs) / onlineMs,
+          shape: shape.name,
+          groups: shape.groups,
+          agencies: fed.agencies,
+          threshold: fed.threshold,
+          cells: shape.cellBounds.length,
+          ciphertexts: l.ciphertexts,
+          l1: l.terms.measures.map((t) => t.sensitivity.l1.toString()).join('; '),
+          l2Squared: l.terms.measures.map((t) => t.sensitivity.l2Squared.toString()).join('; '),
+          mu: l.terms.measures.map((t) => exact(t.mu)).join('; '),
+          perAgencyMu: l.terms.measures.map((t) => exact(t.agencyMu)).join('; '),
+          noiseMs,
+          accountingMs,
+          calibrateMs,
+          encryptMs,
+          onlineMs,
+          ratio: (noiseMs + accountingMs) / encryptMs,
+          ratioOnline: (noiseMs + accountingMs) / onlineMs,
         });
       }
     }
@@ -270,9 +309,19 @@ function utility(releases: number, json: boolean): UtilityRow[] {
       }
       rel.sort();
       rows.push({
-        query: c.query, rho: formatUp(c.rho, 6), agencies: c.agencies, threshold: c.threshold, survivors: c.survivors, mu: exact(mu),
-        trueCount: size, stderr, halfWidth, coverage: covered / releases,
-        medianRelError: quantile(rel, 0.5), p95RelError: quantile(rel, 0.95), clampedShare: clamped / releases,
+        query: c.query,
+        rho: formatUp(c.rho, 6),
+        agencies: c.agencies,
+        threshold: c.threshold,
+        survivors: c.survivors,
+        mu: exact(mu),
+        trueCount: size,
+        stderr,
+        halfWidth,
+        coverage: covered / releases,
+        medianRelError: quantile(rel, 0.5),
+        p95RelError: quantile(rel, 0.95),
+        clampedShare: clamped / releases,
       });
       bar.update(rows.length, cases.length * TRUE_SIZES.length);
     }
@@ -291,7 +340,13 @@ function countHockeyStick(lambda: number, eps: number): number {
   return s;
 }
 
-interface EpsilonRow { readonly rho: string; readonly mu: string; readonly displayed: number; readonly simple: number; readonly exactCount: number }
+interface EpsilonRow {
+  readonly rho: string;
+  readonly mu: string;
+  readonly displayed: number;
+  readonly simple: number;
+  readonly exactCount: number;
+}
 
 /** ε at δ = 1e-6: the displayed CKS conversion, Bun–Steinke's, and the exact one of a COUNT with that μ. */
 function epsilons(): EpsilonRow[] {
@@ -309,15 +364,18 @@ function epsilons(): EpsilonRow[] {
   });
 }
 
-const ms = (x: number): string => (x < 0.1 ? `${(x * 1000).toFixed(0)} µs` : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(0)} ms`);
+const ms = (x: number): string =>
+  x < 0.1 ? `${(x * 1000).toFixed(0)} µs` : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(0)} ms`;
 const ratio = (x: number): string => (x < 0.01 ? x.toExponential(1) : x.toFixed(3));
-const pct = (x: number): string => (x === 0 ? '0' : x < 0.0001 ? `${(100 * x).toExponential(1)} %` : `${(100 * x).toFixed(2)} %`);
+const pct = (x: number): string =>
+  x === 0 ? '0' : x < 0.0001 ? `${(100 * x).toExponential(1)} %` : `${(100 * x).toFixed(2)} %`;
 
 export async function run(args: readonly string[], json: boolean): Promise<void> {
   const reps = option(args, '--reps', 5);
   const releases = option(args, '--releases', 10_000);
   const sumMax = option(args, '--sum-max', 120);
-  if (releases < 2000) throw new RangeError('--releases needs at least 2000 (the 95th percentile needs ≥ 100 beyond it)');
+  if (releases < 2000)
+    throw new RangeError('--releases needs at least 2000 (the 95th percentile needs ≥ 100 beyond it)');
   const ds = schemaFor(sumMax);
   const schema = { datasets: { [DATASET]: ds } };
   const shapes: Shape[] = [];
@@ -325,7 +383,12 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     for (const [groups, groupBy] of GROUPINGS) {
       const plan = parseQuery(`SELECT ${measures} FROM ${DATASET}${groupBy}`, schema);
       const cells = planCells(plan, ds);
-      shapes.push({ name: measures.includes('SUM') ? 'COUNT+SUM' : 'COUNT', groups, cells, cellBounds: cells.cellBounds });
+      shapes.push({
+        name: measures.includes('SUM') ? 'COUNT+SUM' : 'COUNT',
+        groups,
+        cells,
+        cellBounds: cells.cellBounds,
+      });
     }
   }
   const cost = await measureCost(shapes, ds, reps, json);
@@ -333,35 +396,124 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   const eps = epsilons();
   const worst = cost.reduce((a, b) => (b.ratio > a.ratio ? b : a));
   if (json) {
-    process.stdout.write(`${JSON.stringify({
-      benchmark: 'dp', ratio: worst.ratio, ratioMeaning: '(noise + accounting) / encrypt, worst shape', rho: formatUp(QUERY_RHO, 6), delta: DELTA,
-      preset: PRESET, reps, releases, sumMax, cost, utility: util, epsilon: eps,
-    })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        benchmark: 'dp',
+        ratio: worst.ratio,
+        ratioMeaning: '(noise + accounting) / encrypt, worst shape',
+        rho: formatUp(QUERY_RHO, 6),
+        delta: DELTA,
+        preset: PRESET,
+        reps,
+        releases,
+        sumMax,
+        cost,
+        utility: util,
+        epsilon: eps,
+      })}\n`,
+    );
     return;
   }
-  process.stdout.write(`cost per query at one agency, ρ = ${formatUp(QUERY_RHO, 6)} split evenly over the measures (Δ and μ per measure, COUNT; SUM), SUM over age 0..${sumMax}, ${PRESET}; median of ${reps}:\n`);
-  process.stdout.write(`${renderTable(
-    ['shape', 'groups', 'agencies', 'cells', 'Δ1', 'Δ2²', 'μ', 'μ/agency', 'noise', 'accounting (calibrate)', 'encrypt', 'online', '(noise+acct)/encrypt', '/online'],
-    cost.map((r) => [
-      r.shape, r.groups.toLocaleString('en-US'), `${r.agencies} (t=${r.threshold})`, r.cells.toLocaleString('en-US'), r.l1, r.l2Squared, r.mu, r.perAgencyMu,
-      ms(r.noiseMs), `${ms(r.accountingMs)} (${ms(r.calibrateMs)})`, `${ms(r.encryptMs)} (${r.ciphertexts} ct)`, ms(r.onlineMs), ratio(r.ratio), ratio(r.ratioOnline),
-    ]),
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-  )}\n`);
-  process.stdout.write(`\nε at δ = ${DELTA} for each ρ (fedstat displays the CKS value; "exact COUNT" is the true ε of a COUNT with that μ from the exact Skellam pmf):\n`);
-  process.stdout.write(`${renderTable(
-    ['ρ', 'μ (COUNT)', 'ε displayed (CKS)', 'ε Bun–Steinke', 'ε exact COUNT'],
-    eps.map((e) => [e.rho, e.mu, e.displayed.toFixed(3), e.simple.toFixed(3), e.exactCount.toFixed(3)]),
-    ['right', 'right', 'right', 'right', 'right'],
-  )}\n`);
-  process.stdout.write(`\nutility of COUNT cells, ${releases.toLocaleString('en-US')} releases each through the distributed path (clamped at 0):\n`);
-  process.stdout.write(`${renderTable(
-    ['query', 'ρ', 'agencies', 'μ', 'true count', 'stddev', '95% ±', 'coverage', 'median |err|/true', 'p95 |err|/true', 'clamped to 0'],
-    util.map((u) => [
-      u.query, u.rho, `${u.survivors} of ${u.agencies} (t=${u.threshold})`, u.mu, u.trueCount.toLocaleString('en-US'), u.stderr.toFixed(2), String(u.halfWidth),
-      pct(u.coverage), pct(u.medianRelError), pct(u.p95RelError), pct(u.clampedShare),
-    ]),
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-  )}\n`);
-  process.stdout.write(`\nheadline: (noise + accounting) / encrypt, worst shape (${worst.shape}, ${worst.groups.toLocaleString('en-US')} groups, ${worst.agencies} agencies) = ${ratio(worst.ratio)}; shared 2-core machine, timings are noisy\n`);
+  process.stdout.write(
+    `cost per query at one agency, ρ = ${formatUp(QUERY_RHO, 6)} split evenly over the measures (Δ and μ per measure, COUNT; SUM), SUM over age 0..${sumMax}, ${PRESET}; median of ${reps}:\n`,
+  );
+  process.stdout.write(
+    `${renderTable(
+      [
+        'shape',
+        'groups',
+        'agencies',
+        'cells',
+        'Δ1',
+        'Δ2²',
+        'μ',
+        'μ/agency',
+        'noise',
+        'accounting (calibrate)',
+        'encrypt',
+        'online',
+        '(noise+acct)/encrypt',
+        '/online',
+      ],
+      cost.map((r) => [
+        r.shape,
+        r.groups.toLocaleString('en-US'),
+        `${r.agencies} (t=${r.threshold})`,
+        r.cells.toLocaleString('en-US'),
+        r.l1,
+        r.l2Squared,
+        r.mu,
+        r.perAgencyMu,
+        ms(r.noiseMs),
+        `${ms(r.accountingMs)} (${ms(r.calibrateMs)})`,
+        `${ms(r.encryptMs)} (${r.ciphertexts} ct)`,
+        ms(r.onlineMs),
+        ratio(r.ratio),
+        ratio(r.ratioOnline),
+      ]),
+      [
+        'left',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+      ],
+    )}\n`,
+  );
+  process.stdout.write(
+    `\nε at δ = ${DELTA} for each ρ (fedstat displays the CKS value; "exact COUNT" is the true ε of a COUNT with that μ from the exact Skellam pmf):\n`,
+  );
+  process.stdout.write(
+    `${renderTable(
+      ['ρ', 'μ (COUNT)', 'ε displayed (CKS)', 'ε Bun–Steinke', 'ε exact COUNT'],
+      eps.map((e) => [e.rho, e.mu, e.displayed.toFixed(3), e.simple.toFixed(3), e.exactCount.toFixed(3)]),
+      ['right', 'right', 'right', 'right', 'right'],
+    )}\n`,
+  );
+  process.stdout.write(
+    `\nutility of COUNT cells, ${releases.toLocaleString('en-US')} releases each through the distributed path (clamped at 0):\n`,
+  );
+  process.stdout.write(
+    `${renderTable(
+      [
+        'query',
+        'ρ',
+        'agencies',
+        'μ',
+        'true count',
+        'stddev',
+        '95% ±',
+        'coverage',
+        'median |err|/true',
+        'p95 |err|/true',
+        'clamped to 0',
+      ],
+      util.map((u) => [
+        u.query,
+        u.rho,
+        `${u.survivors} of ${u.agencies} (t=${u.threshold})`,
+        u.mu,
+        u.trueCount.toLocaleString('en-US'),
+        u.stderr.toFixed(2),
+        String(u.halfWidth),
+        pct(u.coverage),
+        pct(u.medianRelError),
+        pct(u.p95RelError),
+        pct(u.clampedShare),
+      ]),
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    )}\n`,
+  );
+  process.stdout.write(
+    `\nheadline: (noise + accounting) / encrypt, worst shape (${worst.shape}, ${worst.groups.toLocaleString('en-US')} groups, ${worst.agencies} agencies) = ${ratio(worst.ratio)}; shared 2-core machine, timings are noisy\n`,
+  );
 }

@@ -56,7 +56,9 @@ function randomValue(bits: number): bigint {
   return randomBytes(8).readBigUInt64LE() >> BigInt(64 - bits);
 }
 
-async function bfvSide(ciphertexts: number): Promise<Side & { pooledOnlineMs: number; slots: number; keygenMs: number }> {
+async function bfvSide(
+  ciphertexts: number,
+): Promise<Side & { pooledOnlineMs: number; slots: number; keygenMs: number }> {
   using params = await HeParams.create(BFV_N8192_T60);
   const t = performance.now();
   const keys = generateHeKeys(params);
@@ -65,7 +67,8 @@ async function bfvSide(ciphertexts: number): Promise<Side & { pooledOnlineMs: nu
   using dec = new HeDecryptor(params, keys.secretKey);
   const slots = params.slotCount;
   const vectors = Array.from({ length: ciphertexts }, () =>
-    BigUint64Array.from({ length: slots }, () => randomValue(40)));
+    BigUint64Array.from({ length: slots }, () => randomValue(40)),
+  );
   enc.encrypt(vectors[0]!); // warm-up: first-call allocations in SEAL's memory pool
   const cts: Uint8Array[] = [];
   const encryptCt = timeEach(ciphertexts, (i) => cts.push(enc.encrypt(vectors[i]!)));
@@ -78,9 +81,14 @@ async function bfvSide(ciphertexts: number): Promise<Side & { pooledOnlineMs: nu
   const decryptCt = timeEach(ciphertexts, () => dec.decrypt(sums[0]!));
   const per = (ms: number): number => ms / slots;
   return {
-    encryptMs: per(encryptCt), addMs: per(addCt), decryptMs: per(decryptCt),
-    endToEndMs: per(encryptCt + addCt + decryptCt), bytesPerValue: (cts[0]?.length ?? 0) / slots,
-    pooledOnlineMs: per(pooledCt), slots, keygenMs,
+    encryptMs: per(encryptCt),
+    addMs: per(addCt),
+    decryptMs: per(decryptCt),
+    endToEndMs: per(encryptCt + addCt + decryptCt),
+    bytesPerValue: (cts[0]?.length ?? 0) / slots,
+    pooledOnlineMs: per(pooledCt),
+    slots,
+    keygenMs,
   };
 }
 
@@ -91,11 +99,22 @@ async function paillierSide(samples: number, json: boolean): Promise<Side & { ke
   const keygenMs = performance.now() - t;
   const values = Array.from({ length: samples }, () => randomValue(40));
   const cts: bigint[] = [];
-  const encryptMs = timeEach(samples, (i) => cts.push(publicKey.encrypt(values[i]!)), (d) => progress.update(d));
+  const encryptMs = timeEach(
+    samples,
+    (i) => cts.push(publicKey.encrypt(values[i]!)),
+    (d) => progress.update(d),
+  );
   // Addition is a modular multiplication mod n²: sub-millisecond, so time many.
   let sum = cts[0]!;
-  const addMs = timeEach(100 * samples, (i) => { sum = publicKey.addition(sum, cts[i % samples]!); },
-    (d) => { if (d % 100 === 0) progress.update(samples + d / 100); });
+  const addMs = timeEach(
+    100 * samples,
+    (i) => {
+      sum = publicKey.addition(sum, cts[i % samples]!);
+    },
+    (d) => {
+      if (d % 100 === 0) progress.update(samples + d / 100);
+    },
+  );
   t = performance.now();
   const decrypted = cts.map((c, i) => {
     const m = privateKey.decrypt(c);
@@ -106,8 +125,12 @@ async function paillierSide(samples: number, json: boolean): Promise<Side & { ke
   progress.done();
   if (decrypted.some((m, i) => m !== values[i])) throw new Error('Paillier decrypted a wrong value');
   return {
-    encryptMs, addMs, decryptMs, endToEndMs: encryptMs + addMs + decryptMs,
-    bytesPerValue: Math.ceil((2 * publicKey.bitLength) / 8), keygenMs,
+    encryptMs,
+    addMs,
+    decryptMs,
+    endToEndMs: encryptMs + addMs + decryptMs,
+    bytesPerValue: Math.ceil((2 * publicKey.bitLength) / 8),
+    keygenMs,
   };
 }
 
@@ -130,16 +153,25 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   const ratio = pai.endToEndMs / bfv.endToEndMs;
   const seconds = (performance.now() - t0) / 1000;
   if (json) {
-    process.stdout.write(`${JSON.stringify({
-      benchmark: 'he-vs-paillier', ratio, target: TARGET, met: ratio >= TARGET, unit: 'ms per value',
-      bfv: { preset: BFV_N8192_T60.name, valuesPerCiphertext: bfv.slots, ciphertextsTimed: ciphertexts, ...bfv },
-      paillier: { bits: 2048, library: 'paillier-bigint', samples, ...pai },
-      ratios: {
-        encrypt: pai.encryptMs / bfv.encryptMs, add: pai.addMs / bfv.addMs, decrypt: pai.decryptMs / bfv.decryptMs,
-        bytes: pai.bytesPerValue / bfv.bytesPerValue, endToEnd: ratio,
-      },
-      seconds,
-    })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        benchmark: 'he-vs-paillier',
+        ratio,
+        target: TARGET,
+        met: ratio >= TARGET,
+        unit: 'ms per value',
+        bfv: { preset: BFV_N8192_T60.name, valuesPerCiphertext: bfv.slots, ciphertextsTimed: ciphertexts, ...bfv },
+        paillier: { bits: 2048, library: 'paillier-bigint', samples, ...pai },
+        ratios: {
+          encrypt: pai.encryptMs / bfv.encryptMs,
+          add: pai.addMs / bfv.addMs,
+          decrypt: pai.decryptMs / bfv.decryptMs,
+          bytes: pai.bytesPerValue / bfv.bytesPerValue,
+          endToEnd: ratio,
+        },
+        seconds,
+      })}\n`,
+    );
     return;
   }
   const rows: string[][] = [
@@ -147,14 +179,26 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     ['  (BFV online, pooled zero)', fmtMs(bfv.pooledOnlineMs), '', fmtRatio(pai.encryptMs / bfv.pooledOnlineMs)],
     ['add', fmtMs(bfv.addMs), fmtMs(pai.addMs), fmtRatio(pai.addMs / bfv.addMs)],
     ['decrypt', fmtMs(bfv.decryptMs), fmtMs(pai.decryptMs), fmtRatio(pai.decryptMs / bfv.decryptMs)],
-    ['bytes per value', bfv.bytesPerValue.toFixed(1), String(pai.bytesPerValue), fmtRatio(pai.bytesPerValue / bfv.bytesPerValue)],
+    [
+      'bytes per value',
+      bfv.bytesPerValue.toFixed(1),
+      String(pai.bytesPerValue),
+      fmtRatio(pai.bytesPerValue / bfv.bytesPerValue),
+    ],
     ['end to end', fmtMs(bfv.endToEndMs), fmtMs(pai.endToEndMs), fmtRatio(ratio)],
   ];
-  process.stdout.write([
-    `BFV ${BFV_N8192_T60.name} (${bfv.slots} values per ciphertext, ${ciphertexts} ciphertexts timed) vs Paillier 2048-bit (paillier-bigint, ${samples} samples); per value`,
-    renderTable(['operation', 'BFV batched', 'Paillier 2048', 'Paillier / BFV'], rows, ['left', 'right', 'right', 'right']),
-    `key generation: BFV ${fmtMs(bfv.keygenMs)}, Paillier ${fmtMs(pai.keygenMs)} (not in the per-value figures)`,
-    `end-to-end ratio ${fmtRatio(ratio)} (target ≥ ${TARGET}×: ${ratio >= TARGET ? 'met' : 'NOT met'}); ${seconds.toFixed(1)} s`,
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `BFV ${BFV_N8192_T60.name} (${bfv.slots} values per ciphertext, ${ciphertexts} ciphertexts timed) vs Paillier 2048-bit (paillier-bigint, ${samples} samples); per value`,
+      renderTable(['operation', 'BFV batched', 'Paillier 2048', 'Paillier / BFV'], rows, [
+        'left',
+        'right',
+        'right',
+        'right',
+      ]),
+      `key generation: BFV ${fmtMs(bfv.keygenMs)}, Paillier ${fmtMs(pai.keygenMs)} (not in the per-value figures)`,
+      `end-to-end ratio ${fmtRatio(ratio)} (target ≥ ${TARGET}×: ${ratio >= TARGET ? 'met' : 'NOT met'}); ${seconds.toFixed(1)} s`,
+      '',
+    ].join('\n'),
+  );
 }

@@ -10,7 +10,16 @@
  * Data: the sichuan scenario's social-insurance records (cd-hrss), N rows per agency, generated
  * once and cached with the agencies' DuckDB files under .bench-cache/query/.
  */
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
@@ -78,7 +87,11 @@ async function benchCsv(cache: string, rows: number, json: boolean): Promise<str
   for (;;) {
     rmSync(tmp, { recursive: true, force: true });
     const m = await generateScenario({
-      scenario: 'sichuan', outDir: tmp, rows: registrations, seed: `bench-${rows}`, agencies: ['cd-hrss'],
+      scenario: 'sichuan',
+      outDir: tmp,
+      rows: registrations,
+      seed: `bench-${rows}`,
+      agencies: ['cd-hrss'],
       onProgress: (d, t) => bar.update(d, t, 'persons'),
     });
     const ds = m.agencies[0]?.datasets[DATASET];
@@ -112,22 +125,42 @@ async function firstLines(from: string, to: string, n: number): Promise<void> {
  * in its own process (so this process, the coordinator, never holds the data); `FILE.ok` marks a
  * complete load, and a file without it is rebuilt.
  */
-async function ensureLoaded(db: string, csv: string, federationFile: string, keyFile: string, json: boolean): Promise<void> {
+async function ensureLoaded(
+  db: string,
+  csv: string,
+  federationFile: string,
+  keyFile: string,
+  json: boolean,
+): Promise<void> {
   if (existsSync(`${db}.ok`)) return;
   rmSync(db, { force: true });
   rmSync(`${db}.wal`, { force: true });
   const bar = progressBar(`loading ${csv} into ${db}`, { json });
   bar.update(0);
-  const loader = await startAgencyProcess({
-    id: 'loader', federationFile, keyFile, db, datasets: { [DATASET]: csv }, extraArgs: ['--port', '0'],
-  }, 30 * 60_000);
+  const loader = await startAgencyProcess(
+    {
+      id: 'loader',
+      federationFile,
+      keyFile,
+      db,
+      datasets: { [DATASET]: csv },
+      extraArgs: ['--port', '0'],
+    },
+    30 * 60_000,
+  );
   await loader.stop();
   writeFileSync(`${db}.ok`, `${new Date().toISOString()}\n`);
   bar.done();
 }
 
 interface Local {
-  scanMs: number; packMs: number; encryptOnlineMs: number; encryptOfflineMs: number; signMs: number; addMs: number; ciphertextBytes: number;
+  scanMs: number;
+  packMs: number;
+  encryptOnlineMs: number;
+  encryptOfflineMs: number;
+  signMs: number;
+  addMs: number;
+  ciphertextBytes: number;
 }
 
 /** The agency- and coordinator-side costs of one contribution, measured in this process. */
@@ -146,26 +179,49 @@ async function localCosts(federation: Federation, dbFile: string, reps: number):
     scans.push(performance.now() - t);
   }
   let slots = packSlots(layout, encodeCells(cells, local));
-  const packMs = timeMedian(reps, () => { slots = packSlots(layout, encodeCells(cells, local)); });
+  const packMs = timeMedian(reps, () => {
+    slots = packSlots(layout, encodeCells(cells, local));
+  });
   using encryptor = new HeEncryptor(params, new Uint8Array(readFileSync(hePublicKeyPath(federation))));
   const first = slots[0] ?? new BigUint64Array(params.slotCount);
   let ct = encryptor.encrypt(first);
-  const encryptOfflineMs = timeMedian(reps, () => { ct = encryptor.encrypt(first); });
+  const encryptOfflineMs = timeMedian(reps, () => {
+    ct = encryptor.encrypt(first);
+  });
   encryptor.precompute(reps);
-  const encryptOnlineMs = timeMedian(reps, () => { ct = encryptor.encrypt(first); });
-  const key = loadKeyFile(join(resolve(federation.file, '..'), 'keys', 'coordinator.key'), federation).signing.secretKey;
-  const signMs = timeMedian(reps, () => { sign(new Uint8Array(32), key); });
+  const encryptOnlineMs = timeMedian(reps, () => {
+    ct = encryptor.encrypt(first);
+  });
+  const key = loadKeyFile(join(resolve(federation.file, '..'), 'keys', 'coordinator.key'), federation).signing
+    .secretKey;
+  const signMs = timeMedian(reps, () => {
+    sign(new Uint8Array(32), key);
+  });
   using acc = new HeAccumulator(params, 1);
   const addMs = timeMedian(reps, () => acc.add([ct]));
-  return { scanMs: median(scans), packMs, encryptOnlineMs, encryptOfflineMs, signMs, addMs, ciphertextBytes: ct.length };
+  return {
+    scanMs: median(scans),
+    packMs,
+    encryptOnlineMs,
+    encryptOfflineMs,
+    signMs,
+    addMs,
+    ciphertextBytes: ct.length,
+  };
 }
 
 interface SizeResult {
-  rows: number; agencies: number; reps: number;
-  plaintextMs: number; encryptedMs: number; ratio: number;
+  rows: number;
+  agencies: number;
+  reps: number;
+  plaintextMs: number;
+  encryptedMs: number;
+  ratio: number;
   /** Interquartile range of the per-run ratios (each encrypted run over the plaintext run before it). */
   ratioIqr: [number, number];
-  plaintextGatherMs: number; encryptedGatherMs: number; decryptMs: number;
+  plaintextGatherMs: number;
+  encryptedGatherMs: number;
+  decryptMs: number;
   local: Local;
   contributionBytes: { encrypted: number; plaintext: number };
   peakRss: { agencyMaxBytes: number; coordinatorBytes: number };
@@ -180,17 +236,25 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
   const ids = Array.from({ length: agencyCount }, (_, i) => `agency-${i + 1}`);
   const ports = await freePorts(ids.length);
   const init = await initFederation({
-    outDir: run, schema: readSchemaFile(join(cache, 'schema.json')), name: 'bench-query',
+    outDir: run,
+    schema: readSchemaFile(join(cache, 'schema.json')),
+    name: 'bench-query',
     agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
     policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true },
   });
   const dbs = ids.map((id) => join(cache, `${rows}-${id}.duckdb`));
-  for (const [i, db] of dbs.entries()) await ensureLoaded(db, csv, init.federationFile, init.keyFiles[ids[i] ?? ''] ?? '', json);
-  const procs: AgencyProcess[] = await startAgencyProcesses(ids.map((id, i) => ({
-    id, federationFile: init.federationFile, keyFile: init.keyFiles[id] ?? '', db: dbs[i] ?? '',
-    datasets: { [DATASET]: null },
-    extraArgs: ['--allow-plaintext-benchmark'],
-  })));
+  for (const [i, db] of dbs.entries())
+    await ensureLoaded(db, csv, init.federationFile, init.keyFiles[ids[i] ?? ''] ?? '', json);
+  const procs: AgencyProcess[] = await startAgencyProcesses(
+    ids.map((id, i) => ({
+      id,
+      federationFile: init.federationFile,
+      keyFile: init.keyFiles[id] ?? '',
+      db: dbs[i] ?? '',
+      datasets: { [DATASET]: null },
+      extraArgs: ['--allow-plaintext-benchmark'],
+    })),
+  );
   const encrypted: QueryResult[] = [];
   const plaintext: QueryResult[] = [];
   let agencyRss: number[];
@@ -220,7 +284,12 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
   const encryptedMs = median(encrypted.map((r) => r.timings.totalMs));
   const slots = encrypted[0]?.ciphertexts ?? 1;
   return {
-    rows, agencies: agencyCount, reps, plaintextMs, encryptedMs, ratio: encryptedMs / plaintextMs,
+    rows,
+    agencies: agencyCount,
+    reps,
+    plaintextMs,
+    encryptedMs,
+    ratio: encryptedMs / plaintextMs,
     ratioIqr: quartiles(encrypted.map((e, i) => e.timings.totalMs / (plaintext[i]?.timings.totalMs ?? Number.NaN))),
     plaintextGatherMs: median(plaintext.map((r) => r.timings.gatherMs)),
     encryptedGatherMs: median(encrypted.map((r) => r.timings.gatherMs)),
@@ -235,34 +304,83 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
 }
 
 export async function run(args: readonly string[], json: boolean): Promise<void> {
-  const sizes = option(args, '--rows', '100000,1000000,10000000').split(',').map((s) => Number(s.replace(/_/g, '')));
-  if (sizes.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new RangeError('--rows takes comma-separated positive integers');
+  const sizes = option(args, '--rows', '100000,1000000,10000000')
+    .split(',')
+    .map((s) => Number(s.replace(/_/g, '')));
+  if (sizes.some((n) => !Number.isSafeInteger(n) || n < 1))
+    throw new RangeError('--rows takes comma-separated positive integers');
   const reps = Number(option(args, '--reps', '5'));
   const agencyCount = Number(option(args, '--agencies', '5'));
   const results: SizeResult[] = [];
   for (const rows of sizes) {
     const r = await runSize(rows, agencyCount, reps, json);
     results.push(r);
-    if (!json) process.stderr.write(`${rows.toLocaleString('en-US')} rows/agency: plaintext ${formatMs(r.plaintextMs)}, encrypted ${formatMs(r.encryptedMs)}, ratio ${r.ratio.toFixed(2)}\n`);
+    if (!json)
+      process.stderr.write(
+        `${rows.toLocaleString('en-US')} rows/agency: plaintext ${formatMs(r.plaintextMs)}, encrypted ${formatMs(r.encryptedMs)}, ratio ${r.ratio.toFixed(2)}\n`,
+      );
   }
   const headline = results[results.length - 1];
   if (json) {
-    process.stdout.write(`${JSON.stringify({ benchmark: 'query', sql: SQL, target: TARGET, ratio: headline?.ratio ?? null, headlineRows: headline?.rows ?? null, sizes: results }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ benchmark: 'query', sql: SQL, target: TARGET, ratio: headline?.ratio ?? null, headlineRows: headline?.rows ?? null, sizes: results }, null, 2)}\n`,
+    );
     return;
   }
   const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
   process.stdout.write(`${SQL}\n${agencyCount} agencies in separate processes; median of ${reps} runs per mode\n\n`);
-  process.stdout.write(`${renderTable(
-    ['rows/agency', 'plaintext', 'encrypted', 'ratio', 'per-run IQR', 'target', 'agency peak RSS', 'coordinator peak RSS'],
-    results.map((r) => [r.rows.toLocaleString('en-US'), formatMs(r.plaintextMs), formatMs(r.encryptedMs), `${r.ratio.toFixed(2)}×`,
-      `${r.ratioIqr[0].toFixed(2)}–${r.ratioIqr[1].toFixed(2)}×`, `≤ ${TARGET}×`, mb(r.peakRss.agencyMaxBytes), mb(r.peakRss.coordinatorBytes)]),
-    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-  )}\n\nwhere the time goes (encrypted query; agency-side costs measured on one agency's store in this process):\n\n`);
-  process.stdout.write(`${renderTable(
-    ['rows/agency', 'scan', 'pack', 'encrypt online', '(offline)', 'sign', 'gather', 'verify+add ×' + String(agencyCount), 'decrypt', 'bytes/contribution'],
-    results.map((r) => [r.rows.toLocaleString('en-US'), formatMs(r.local.scanMs), formatMs(r.local.packMs), formatMs(r.local.encryptOnlineMs),
-      formatMs(r.local.encryptOfflineMs), formatMs(r.local.signMs), formatMs(r.encryptedGatherMs), formatMs(r.local.addMs * agencyCount),
-      formatMs(r.decryptMs), `${(r.contributionBytes.encrypted / 1024).toFixed(0)} KB vs ${(r.contributionBytes.plaintext / 1024).toFixed(0)} KB`]),
-    Array(10).fill('right') as 'right'[],
-  )}\n`);
+  process.stdout.write(
+    `${renderTable(
+      [
+        'rows/agency',
+        'plaintext',
+        'encrypted',
+        'ratio',
+        'per-run IQR',
+        'target',
+        'agency peak RSS',
+        'coordinator peak RSS',
+      ],
+      results.map((r) => [
+        r.rows.toLocaleString('en-US'),
+        formatMs(r.plaintextMs),
+        formatMs(r.encryptedMs),
+        `${r.ratio.toFixed(2)}×`,
+        `${r.ratioIqr[0].toFixed(2)}–${r.ratioIqr[1].toFixed(2)}×`,
+        `≤ ${TARGET}×`,
+        mb(r.peakRss.agencyMaxBytes),
+        mb(r.peakRss.coordinatorBytes),
+      ]),
+      ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    )}\n\nwhere the time goes (encrypted query; agency-side costs measured on one agency's store in this process):\n\n`,
+  );
+  process.stdout.write(
+    `${renderTable(
+      [
+        'rows/agency',
+        'scan',
+        'pack',
+        'encrypt online',
+        '(offline)',
+        'sign',
+        'gather',
+        'verify+add ×' + String(agencyCount),
+        'decrypt',
+        'bytes/contribution',
+      ],
+      results.map((r) => [
+        r.rows.toLocaleString('en-US'),
+        formatMs(r.local.scanMs),
+        formatMs(r.local.packMs),
+        formatMs(r.local.encryptOnlineMs),
+        formatMs(r.local.encryptOfflineMs),
+        formatMs(r.local.signMs),
+        formatMs(r.encryptedGatherMs),
+        formatMs(r.local.addMs * agencyCount),
+        formatMs(r.decryptMs),
+        `${(r.contributionBytes.encrypted / 1024).toFixed(0)} KB vs ${(r.contributionBytes.plaintext / 1024).toFixed(0)} KB`,
+      ]),
+      Array(10).fill('right') as 'right'[],
+    )}\n`,
+  );
 }

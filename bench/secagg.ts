@@ -48,19 +48,29 @@ import { defaultThreshold, SecAggParticipant } from '../src/secagg/participant.j
 
 const TARGET = 1.3;
 const DISTRICTS = ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'];
-const SCHEMA = parseSchema({
-  datasets: {
-    residents: {
-      maxRows: 100_000,
-      columns: { district: { type: 'category', values: DISTRICTS }, age: { type: 'integer', min: 0, max: 120 } },
+const SCHEMA = parseSchema(
+  {
+    datasets: {
+      residents: {
+        maxRows: 100_000,
+        columns: { district: { type: 'category', values: DISTRICTS }, age: { type: 'integer', min: 0, max: 120 } },
+      },
     },
   },
-}, 'bench-secagg-schema.json');
+  'bench-secagg-schema.json',
+);
 const SQL = 'SELECT district, COUNT(*), SUM(age) FROM residents GROUP BY district';
 
 type Row = { district: string; age: number };
 
-interface Traffic { agencyUp: number; agencyDown: number; agencyMs: number; unmaskUp: number; unmaskDown: number; unmaskAgencyMs: number }
+interface Traffic {
+  agencyUp: number;
+  agencyDown: number;
+  agencyMs: number;
+  unmaskUp: number;
+  unmaskDown: number;
+  unmaskAgencyMs: number;
+}
 
 interface Measured {
   readonly agencies: number;
@@ -91,22 +101,38 @@ function median(xs: readonly number[]): number {
 
 /** Deterministic rows per agency (a benchmark needs reproducible data, not secure randomness). */
 function rowsFor(index: number, n: number): Row[] {
-  let s = (index + 1) * 2654435761 >>> 0;
-  const next = (): number => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 2 ** 32; };
-  return Array.from({ length: n }, () => ({ district: DISTRICTS[Math.floor(next() * DISTRICTS.length)] ?? '锦江区', age: Math.floor(next() * 121) }));
+  let s = ((index + 1) * 2654435761) >>> 0;
+  const next = (): number => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+  return Array.from({ length: n }, () => ({
+    district: DISTRICTS[Math.floor(next() * DISTRICTS.length)] ?? '锦江区',
+    age: Math.floor(next() * 121),
+  }));
 }
 
 class Federation implements AsyncDisposable {
   private constructor(
-    readonly dir: string, readonly coordinator: Coordinator, readonly agencies: readonly Agency[],
-    readonly rows: readonly Row[][], readonly traffic: Map<string, Traffic>, readonly down: Set<string>,
+    readonly dir: string,
+    readonly coordinator: Coordinator,
+    readonly agencies: readonly Agency[],
+    readonly rows: readonly Row[][],
+    readonly traffic: Map<string, Traffic>,
+    readonly down: Set<string>,
   ) {}
 
   static async create(n: number, rowsPerAgency: number): Promise<Federation> {
     const dir = mkdtempSync(join(tmpdir(), 'fedstat-bench-secagg-'));
     const ids = Array.from({ length: n }, (_, i) => `a${String(i).padStart(2, '0')}`);
     const init = await initFederation({
-      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
+      outDir: dir,
+      schema: SCHEMA,
+      policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
       agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${20000 + i}` })),
     });
     const agencies: Agency[] = [];
@@ -121,15 +147,24 @@ class Federation implements AsyncDisposable {
       const ds = SCHEMA.datasets['residents'];
       if (ds === undefined) throw new Error('schema lost its dataset');
       await store.loadCsv('residents', ds, file);
-      agencies.push(await createAgency({
-        federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), hePublicKey, store, allowPlaintextMode: true,
-      }));
+      agencies.push(
+        await createAgency({
+          federation: init.federation,
+          secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation),
+          hePublicKey,
+          store,
+          allowPlaintextMode: true,
+        }),
+      );
     }
     const traffic = new Map<string, Traffic>();
     const down = new Set<string>();
     const def = agencyServiceDefinition();
-    const size = (m: { requestSerialize: (v: object) => Buffer; responseSerialize: (v: object) => Buffer }, req: object, res: object): [number, number] =>
-      [m.requestSerialize(req).length, m.responseSerialize(res).length];
+    const size = (
+      m: { requestSerialize: (v: object) => Buffer; responseSerialize: (v: object) => Buffer },
+      req: object,
+      res: object,
+    ): [number, number] => [m.requestSerialize(req).length, m.responseSerialize(res).length];
     // One agency works at a time, so each one's time is its own and not its neighbours' interleaved.
     let queue: Promise<unknown> = Promise.resolve();
     const serial = <T>(work: () => Promise<T>): Promise<T> => {
@@ -140,32 +175,53 @@ class Federation implements AsyncDisposable {
     const links: AgencyLink[] = agencies.map((a) => ({
       agencyId: a.id,
       describe: () => a.describe(),
-      aggregate: (q) => serial(async () => {
-        if (down.has(a.id)) throw new FedstatError('UNAVAILABLE', `agency ${a.id} is down (benchmark dropout)`);
-        const t0 = performance.now();
-        const c = await a.answer(q);
-        const ms = performance.now() - t0;
-        const [down_, up] = size(def['Aggregate'] as never, { query: q.bytes, signature: q.signature }, contributionToWire(c));
-        const t = traffic.get(a.id);
-        if (t !== undefined) Object.assign(t, { agencyUp: t.agencyUp + up, agencyDown: t.agencyDown + down_, agencyMs: t.agencyMs + ms });
-        return c;
-      }),
-      unmask: (r) => serial(async () => {
-        const t0 = performance.now();
-        const answer = await a.unmask(r);
-        const ms = performance.now() - t0;
-        const [down_, up] = size(def['Unmask'] as never, unmaskRequestToWire(r), unmaskAnswerToWire(answer));
-        const t = traffic.get(a.id);
-        if (t !== undefined) Object.assign(t, { unmaskUp: t.unmaskUp + up, unmaskDown: t.unmaskDown + down_, unmaskAgencyMs: t.unmaskAgencyMs + ms });
-        return answer;
-      }),
+      aggregate: (q) =>
+        serial(async () => {
+          if (down.has(a.id)) throw new FedstatError('UNAVAILABLE', `agency ${a.id} is down (benchmark dropout)`);
+          const t0 = performance.now();
+          const c = await a.answer(q);
+          const ms = performance.now() - t0;
+          const [down_, up] = size(
+            def['Aggregate'] as never,
+            { query: q.bytes, signature: q.signature },
+            contributionToWire(c),
+          );
+          const t = traffic.get(a.id);
+          if (t !== undefined)
+            Object.assign(t, {
+              agencyUp: t.agencyUp + up,
+              agencyDown: t.agencyDown + down_,
+              agencyMs: t.agencyMs + ms,
+            });
+          return c;
+        }),
+      unmask: (r) =>
+        serial(async () => {
+          const t0 = performance.now();
+          const answer = await a.unmask(r);
+          const ms = performance.now() - t0;
+          const [down_, up] = size(def['Unmask'] as never, unmaskRequestToWire(r), unmaskAnswerToWire(answer));
+          const t = traffic.get(a.id);
+          if (t !== undefined)
+            Object.assign(t, {
+              unmaskUp: t.unmaskUp + up,
+              unmaskDown: t.unmaskDown + down_,
+              unmaskAgencyMs: t.unmaskAgencyMs + ms,
+            });
+          return answer;
+        }),
       close: () => undefined,
     }));
     const keyAuthority = await InProcessKeyAuthority.create({
-      federation: init.federation, secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation), allowBenchmarkModes: true,
+      federation: init.federation,
+      secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation),
+      allowBenchmarkModes: true,
     });
     const coordinator = await Coordinator.create({
-      federation: init.federation, secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation), keyAuthority, links,
+      federation: init.federation,
+      secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation),
+      keyAuthority,
+      links,
     });
     return new Federation(dir, coordinator, agencies, rows, traffic, down);
   }
@@ -174,16 +230,31 @@ class Federation implements AsyncDisposable {
     this.down.clear();
     for (const d of dropped) this.down.add(d);
     this.traffic.clear();
-    for (const a of this.agencies) this.traffic.set(a.id, { agencyUp: 0, agencyDown: 0, agencyMs: 0, unmaskUp: 0, unmaskDown: 0, unmaskAgencyMs: 0 });
+    for (const a of this.agencies)
+      this.traffic.set(a.id, {
+        agencyUp: 0,
+        agencyDown: 0,
+        agencyMs: 0,
+        unmaskUp: 0,
+        unmaskDown: 0,
+        unmaskAgencyMs: 0,
+      });
     const t0 = performance.now();
     const result = await this.coordinator.query(SQL, { mode });
     const queryMs = performance.now() - t0;
     this.check(result, dropped);
-    const answered = this.agencies.filter((a) => !dropped.includes(a.id)).map((a) => this.traffic.get(a.id)).filter((t) => t !== undefined);
+    const answered = this.agencies
+      .filter((a) => !dropped.includes(a.id))
+      .map((a) => this.traffic.get(a.id))
+      .filter((t) => t !== undefined);
     const sum = (f: (t: Traffic) => number): number => answered.reduce((s, t) => s + f(t), 0);
     const k = Math.max(1, answered.length);
     return {
-      agencies: this.agencies.length, dropoutPct: Math.round((100 * dropped.length) / this.agencies.length), dropped: dropped.length, mode, queryMs,
+      agencies: this.agencies.length,
+      dropoutPct: Math.round((100 * dropped.length) / this.agencies.length),
+      dropped: dropped.length,
+      mode,
+      queryMs,
       coordinatorMs: queryMs - sum((t) => t.agencyMs + t.unmaskAgencyMs),
       correctionMs: result.secureAggregation?.correctionMs ?? 0,
       agencyRound1Ms: sum((t) => t.agencyMs) / k,
@@ -197,9 +268,17 @@ class Federation implements AsyncDisposable {
 
   /** The released rows must equal the plaintext computation over the survivors' rows. */
   private check(result: QueryResult, dropped: readonly string[]): void {
-    const survivors = this.agencies.map((a, i) => (dropped.includes(a.id) ? [] : this.rows[i] ?? []));
+    const survivors = this.agencies.map((a, i) => (dropped.includes(a.id) ? [] : (this.rows[i] ?? [])));
     const plan = parseQuery(SQL, SCHEMA);
-    const expected = referenceOfRows(plan, SCHEMA.datasets['residents'] ?? (() => { throw new Error('no dataset'); })(), survivors.flat(), { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false });
+    const expected = referenceOfRows(
+      plan,
+      SCHEMA.datasets['residents'] ??
+        (() => {
+          throw new Error('no dataset');
+        })(),
+      survivors.flat(),
+      { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
+    );
     const diff = compareRows(result.rows, expected.rows);
     if (diff !== null) throw new Error(`secure aggregation returned a wrong result: ${diff}`);
   }
@@ -211,7 +290,13 @@ class Federation implements AsyncDisposable {
   }
 }
 
-interface Recovery { readonly dropped: number; readonly survivors: number; readonly finalizeMs: number; readonly perDroppedMs: number | null; readonly perPairMs: number | null }
+interface Recovery {
+  readonly dropped: number;
+  readonly survivors: number;
+  readonly finalizeMs: number;
+  readonly perDroppedMs: number | null;
+  readonly perPairMs: number | null;
+}
 
 /** The coordinator's recovery cost alone, at the secagg layer (no HE, no transport). */
 function recoveryScaling(n: number, slots: number, droppedCounts: readonly number[], reps: number): Recovery[] {
@@ -219,9 +304,17 @@ function recoveryScaling(n: number, slots: number, droppedCounts: readonly numbe
   const ids = Array.from({ length: n }, (_, i) => `a${String(i).padStart(2, '0')}`);
   const secrets = new Map(ids.map((id) => [id, new Uint8Array(randomBytes(32))]));
   const publicKeys = new Map(ids.map((id) => [id, x25519PublicKey(secrets.get(id) ?? new Uint8Array(32))]));
-  const participants = new Map(ids.map((id) => [id, new SecAggParticipant({
-    federationId: 'bench', self: id, agreementSecret: secrets.get(id) ?? new Uint8Array(32), peerKeys: publicKeys,
-  })]));
+  const participants = new Map(
+    ids.map((id) => [
+      id,
+      new SecAggParticipant({
+        federationId: 'bench',
+        self: id,
+        agreementSecret: secrets.get(id) ?? new Uint8Array(32),
+        peerKeys: publicKeys,
+      }),
+    ]),
+  );
   const threshold = defaultThreshold(n);
   let clock = Date.now();
   let query = 0;
@@ -232,10 +325,20 @@ function recoveryScaling(n: number, slots: number, droppedCounts: readonly numbe
       clock += 10_000;
       const queryId = `recovery-${++query}`;
       const dropped = new Set(ids.filter((_, i) => (i * 7 + r) % n < d));
-      const aggregation = new SecAggAggregation({ federationId: 'bench', queryId, participants: ids, threshold, length: slots, modulus, agreementKeys: publicKeys });
+      const aggregation = new SecAggAggregation({
+        federationId: 'bench',
+        queryId,
+        participants: ids,
+        threshold,
+        length: slots,
+        modulus,
+        agreementKeys: publicKeys,
+      });
       const shares = new Map<string, ReturnType<SecAggParticipant['round1']>['shares']>();
       for (const id of ids) {
-        const r1 = participants.get(id)?.round1({ queryId, participants: ids, threshold, length: slots, modulus, expiresAt: clock + 5_000 }, clock);
+        const r1 = participants
+          .get(id)
+          ?.round1({ queryId, participants: ids, threshold, length: slots, modulus, expiresAt: clock + 5_000 }, clock);
         if (r1 === undefined || dropped.has(id)) continue;
         shares.set(id, r1.shares);
         aggregation.acceptRound1(id, r1);
@@ -253,7 +356,15 @@ function recoveryScaling(n: number, slots: number, droppedCounts: readonly numbe
     out.push({ dropped: d, survivors: n - d, finalizeMs: ms, perDroppedMs: null, perPairMs: null });
   }
   const base = out[0]?.finalizeMs ?? 0;
-  return out.map((r) => (r.dropped === 0 ? r : { ...r, perDroppedMs: (r.finalizeMs - base) / r.dropped, perPairMs: (r.finalizeMs - base) / (r.dropped * r.survivors) }));
+  return out.map((r) =>
+    r.dropped === 0
+      ? r
+      : {
+          ...r,
+          perDroppedMs: (r.finalizeMs - base) / r.dropped,
+          perPairMs: (r.finalizeMs - base) / (r.dropped * r.survivors),
+        },
+  );
 }
 
 function kib(bytes: number): string {
@@ -271,7 +382,12 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   for (const n of sizes) {
     const bar = progressBar(`secagg: ${n} agencies`, { json });
     await using fed = await Federation.create(n, rowsPerAgency);
-    const configs: [AnswerMode, number][] = [['encrypted-unmasked', 0], ['encrypted', 0], ['encrypted', 0.1], ['encrypted', 0.3]];
+    const configs: [AnswerMode, number][] = [
+      ['encrypted-unmasked', 0],
+      ['encrypted', 0],
+      ['encrypted', 0.1],
+      ['encrypted', 0.3],
+    ];
     await fed.run('encrypted', []); // warm-up: JIT, the SEAL worker, key caches
     await fed.run('encrypted-unmasked', []);
     const samples = configs.map((): Measured[] => []);
@@ -291,44 +407,106 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
       const first = list[0];
       if (first === undefined) continue;
       results.push({
-        ...first, queryMs: pick((m) => m.queryMs), coordinatorMs: pick((m) => m.coordinatorMs), correctionMs: pick((m) => m.correctionMs),
-        agencyRound1Ms: pick((m) => m.agencyRound1Ms), agencyRound2Ms: pick((m) => m.agencyRound2Ms),
-        bytesUpPerAgency: pick((m) => m.bytesUpPerAgency), bytesDownPerAgency: pick((m) => m.bytesDownPerAgency),
-        coordinatorBytesIn: pick((m) => m.coordinatorBytesIn), coordinatorBytesOut: pick((m) => m.coordinatorBytesOut),
+        ...first,
+        queryMs: pick((m) => m.queryMs),
+        coordinatorMs: pick((m) => m.coordinatorMs),
+        correctionMs: pick((m) => m.correctionMs),
+        agencyRound1Ms: pick((m) => m.agencyRound1Ms),
+        agencyRound2Ms: pick((m) => m.agencyRound2Ms),
+        bytesUpPerAgency: pick((m) => m.bytesUpPerAgency),
+        bytesDownPerAgency: pick((m) => m.bytesDownPerAgency),
+        coordinatorBytesIn: pick((m) => m.coordinatorBytesIn),
+        coordinatorBytesOut: pick((m) => m.coordinatorBytesOut),
       });
     }
     bar.done();
   }
-  const baseline = (n: number): number => results.find((r) => r.agencies === n && r.mode === 'encrypted-unmasked')?.queryMs ?? Number.NaN;
-  const zeroCorrection = (n: number): number => results.find((r) => r.agencies === n && r.mode === 'encrypted' && r.dropped === 0)?.correctionMs ?? Number.NaN;
+  const baseline = (n: number): number =>
+    results.find((r) => r.agencies === n && r.mode === 'encrypted-unmasked')?.queryMs ?? Number.NaN;
+  const zeroCorrection = (n: number): number =>
+    results.find((r) => r.agencies === n && r.mode === 'encrypted' && r.dropped === 0)?.correctionMs ?? Number.NaN;
   const rows = results.map((r) => ({
     ...r,
     ratio: r.queryMs / baseline(r.agencies),
     recoveryMsPerDropped: r.dropped === 0 ? null : (r.correctionMs - zeroCorrection(r.agencies)) / r.dropped,
   }));
-  const headline = rows.find((r) => r.agencies === 10 && r.mode === 'encrypted' && r.dropped === 0)?.ratio ?? Number.NaN;
+  const headline =
+    rows.find((r) => r.agencies === 10 && r.mode === 'encrypted' && r.dropped === 0)?.ratio ?? Number.NaN;
   const recoveryAgencies = 64;
   const recoverySlots = 8192;
   const recovery = recoveryScaling(recoveryAgencies, recoverySlots, [0, 1, 2, 4, 8, 16, 21], reps);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ benchmark: 'secagg', ratio: headline, target: TARGET, reps, rowsPerAgency, results: rows, recovery: { agencies: recoveryAgencies, slots: recoverySlots, results: recovery } })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ benchmark: 'secagg', ratio: headline, target: TARGET, reps, rowsPerAgency, results: rows, recovery: { agencies: recoveryAgencies, slots: recoverySlots, results: recovery } })}\n`,
+    );
     return;
   }
-  process.stdout.write(`${renderTable(
-    ['agencies', 'mode', 'dropped', 'query', '× unmasked', 'agency r1', 'agency r2', 'coordinator', 'correction', 'recovery/dropped', 'agency ↑', 'agency ↓', 'coord in', 'coord out'],
-    rows.map((r) => [
-      String(r.agencies), r.mode === 'encrypted' ? 'masked' : 'unmasked', `${r.dropped} (${r.dropoutPct}%)`, `${r.queryMs.toFixed(0)} ms`, r.ratio.toFixed(2),
-      `${r.agencyRound1Ms.toFixed(1)} ms`, `${r.agencyRound2Ms.toFixed(1)} ms`, `${r.coordinatorMs.toFixed(1)} ms`, `${r.correctionMs.toFixed(1)} ms`,
-      r.recoveryMsPerDropped === null ? '—' : `${r.recoveryMsPerDropped.toFixed(2)} ms`,
-      kib(r.bytesUpPerAgency), kib(r.bytesDownPerAgency), kib(r.coordinatorBytesIn), kib(r.coordinatorBytesOut),
-    ]),
-    ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-  )}\n`);
-  process.stdout.write(`\ncoordinator recovery alone (SecAggAggregation.finalize), ${recoveryAgencies} agencies, ${recoverySlots} masked slots, threshold ${defaultThreshold(recoveryAgencies)}:\n${renderTable(
-    ['dropped', 'survivors', 'finalize', 'extra per dropped', 'extra per (survivor, dropped) pair'],
-    recovery.map((r) => [String(r.dropped), String(r.survivors), `${r.finalizeMs.toFixed(1)} ms`,
-      r.perDroppedMs === null ? '—' : `${r.perDroppedMs.toFixed(1)} ms`, r.perPairMs === null ? '—' : `${(r.perPairMs * 1000).toFixed(0)} µs`]),
-    ['right', 'right', 'right', 'right', 'right'],
-  )}\n`);
-  process.stdout.write(`\nheadline: masked / unmasked query time, 10 agencies, 0 % dropouts = ${headline.toFixed(2)} (target ≤ ${TARGET}); ${reps} repetitions, median; ${rowsPerAgency} rows per agency\n`);
+  process.stdout.write(
+    `${renderTable(
+      [
+        'agencies',
+        'mode',
+        'dropped',
+        'query',
+        '× unmasked',
+        'agency r1',
+        'agency r2',
+        'coordinator',
+        'correction',
+        'recovery/dropped',
+        'agency ↑',
+        'agency ↓',
+        'coord in',
+        'coord out',
+      ],
+      rows.map((r) => [
+        String(r.agencies),
+        r.mode === 'encrypted' ? 'masked' : 'unmasked',
+        `${r.dropped} (${r.dropoutPct}%)`,
+        `${r.queryMs.toFixed(0)} ms`,
+        r.ratio.toFixed(2),
+        `${r.agencyRound1Ms.toFixed(1)} ms`,
+        `${r.agencyRound2Ms.toFixed(1)} ms`,
+        `${r.coordinatorMs.toFixed(1)} ms`,
+        `${r.correctionMs.toFixed(1)} ms`,
+        r.recoveryMsPerDropped === null ? '—' : `${r.recoveryMsPerDropped.toFixed(2)} ms`,
+        kib(r.bytesUpPerAgency),
+        kib(r.bytesDownPerAgency),
+        kib(r.coordinatorBytesIn),
+        kib(r.coordinatorBytesOut),
+      ]),
+      [
+        'right',
+        'left',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+      ],
+    )}\n`,
+  );
+  process.stdout.write(
+    `\ncoordinator recovery alone (SecAggAggregation.finalize), ${recoveryAgencies} agencies, ${recoverySlots} masked slots, threshold ${defaultThreshold(recoveryAgencies)}:\n${renderTable(
+      ['dropped', 'survivors', 'finalize', 'extra per dropped', 'extra per (survivor, dropped) pair'],
+      recovery.map((r) => [
+        String(r.dropped),
+        String(r.survivors),
+        `${r.finalizeMs.toFixed(1)} ms`,
+        r.perDroppedMs === null ? '—' : `${r.perDroppedMs.toFixed(1)} ms`,
+        r.perPairMs === null ? '—' : `${(r.perPairMs * 1000).toFixed(0)} µs`,
+      ]),
+      ['right', 'right', 'right', 'right', 'right'],
+    )}\n`,
+  );
+  process.stdout.write(
+    `\nheadline: masked / unmasked query time, 10 agencies, 0 % dropouts = ${headline.toFixed(2)} (target ≤ ${TARGET}); ${reps} repetitions, median; ${rowsPerAgency} rows per agency\n`,
+  );
 }

@@ -24,7 +24,9 @@ try {
     'SELECT city, COUNT(*) AS long_term, AVG(age) AS avg_age FROM residence_registrations WHERE months_resident >= 6 GROUP BY city',
     { requireAll: true },
   );
-  console.log(`query ${byCity.queryId}: ${byCity.agencies.answered.length} bureaus answered (${byCity.agencies.answered.join(', ')})`);
+  console.log(
+    `query ${byCity.queryId}: ${byCity.agencies.answered.length} bureaus answered (${byCity.agencies.answered.join(', ')})`,
+  );
   for (const row of byCity.rows) {
     console.log(`${String(row['city'])}\t${String(row['long_term'])}\t${Number(row['avg_age']).toFixed(1)}`);
   }
@@ -32,7 +34,9 @@ try {
   const all = await coordinator.query('SELECT COUNT(*) AS n FROM residence_registrations');
   const longTerm = byCity.rows.reduce((s, r) => s + (r['long_term'] as bigint), 0n);
   const total = all.rows[0]?.['n'] as bigint;
-  console.log(`province: ${longTerm} of ${total} registered migrants (${((Number(longTerm) / Number(total)) * 100).toFixed(1)}%) are long-term residents`);
+  console.log(
+    `province: ${longTerm} of ${total} registered migrants (${((Number(longTerm) / Number(total)) * 100).toFixed(1)}%) are long-term residents`,
+  );
 
   // The same table with differential privacy: each bureau charges rho = 0.05 to its own budget and
   // adds noise before encrypting, so not even the key authority sees the exact counts. Every
@@ -41,7 +45,9 @@ try {
     'SELECT city, COUNT(*) AS long_term FROM residence_registrations WHERE months_resident >= 6 GROUP BY city',
     { requireAll: true, privacy: { rho: '0.05' } },
   );
-  console.log(`privacy: rho ${noisy.privacy?.rho ?? ''} per bureau, (${noisy.privacy?.epsilon.toFixed(2) ?? ''}, ${noisy.privacy?.delta ?? ''})-DP`);
+  console.log(
+    `privacy: rho ${noisy.privacy?.rho ?? ''} per bureau, (${noisy.privacy?.epsilon.toFixed(2) ?? ''}, ${noisy.privacy?.delta ?? ''})-DP`,
+  );
   noisy.rows.forEach((row, i) => {
     const ci = noisy.uncertainty?.[i]?.['long_term']?.ci95;
     console.log(`${String(row['city'])}\t${String(row['long_term'])}\t[${String(ci?.[0])}, ${String(ci?.[1])}]`);

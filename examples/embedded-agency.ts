@@ -14,7 +14,13 @@ import { Server } from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import {
-  AGENCY_SERVER_OPTIONS, agencyCredentials, BudgetLedger, createAgency, loadAgencyMaterial, mountAgency, openDuckDbStore,
+  AGENCY_SERVER_OPTIONS,
+  agencyCredentials,
+  BudgetLedger,
+  createAgency,
+  loadAgencyMaterial,
+  mountAgency,
+  openDuckDbStore,
 } from 'fedstat';
 
 const { values } = parseArgs({
@@ -58,7 +64,9 @@ mountAgency(grpcServer, agency, federation);
 const credentials = agencyCredentials(material, { host: '127.0.0.1' });
 const endpoint = federation.parties.find((p) => p.id === secrets.party)?.endpoint ?? '127.0.0.1:0';
 const port = await new Promise<number>((resolve, reject) => {
-  grpcServer.bindAsync(`127.0.0.1:${endpoint.split(':').pop()}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+  grpcServer.bindAsync(`127.0.0.1:${endpoint.split(':').pop()}`, credentials, (err, p) =>
+    err ? reject(err) : resolve(p),
+  );
 });
 
 // ... and an HTTP health endpoint reporting what the agency serves (never any counts).
@@ -70,7 +78,14 @@ const http = createServer((req, res) => {
 });
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 const httpAddress = http.address();
-console.log(JSON.stringify({ event: 'ready', agency: agency.id, grpcPort: port, httpPort: typeof httpAddress === 'object' && httpAddress !== null ? httpAddress.port : 0 }));
+console.log(
+  JSON.stringify({
+    event: 'ready',
+    agency: agency.id,
+    grpcPort: port,
+    httpPort: typeof httpAddress === 'object' && httpAddress !== null ? httpAddress.port : 0,
+  }),
+);
 
 // 5. Graceful shutdown: stop taking calls, then release the SEAL objects, the ledger and the store.
 const shutdown = (): void => {

@@ -10,14 +10,32 @@
  * @packageDocumentation
  */
 export { FedstatError, ERROR_CODES, isFedstatError, type ErrorCode, type FedstatErrorOptions } from './errors.js';
-export { loadFederation, parseFederation, type Federation, type Party, type PartyRole, type Policy } from './federation/federation.js';
+export {
+  loadFederation,
+  parseFederation,
+  type Federation,
+  type Party,
+  type PartyRole,
+  type Policy,
+} from './federation/federation.js';
 export type { Schema, DatasetSchema, Column, CategoryColumn, IntegerColumn, IdColumn } from './federation/schema.js';
-export { loadKeyFile, parseKeyFile, type KeyFileSource, type PartySecrets, type PartyTls } from './federation/key-file.js';
+export {
+  loadKeyFile,
+  parseKeyFile,
+  type KeyFileSource,
+  type PartySecrets,
+  type PartyTls,
+} from './federation/key-file.js';
 export { createAgency, type Agency, type AgencyMaterial, type AgencyOptions } from './agency/agency.js';
 export { agencyMaterialFrom, type AgencyMaterialSource } from './agency/material.js';
 export { loadAgencyMaterial, startAgencyNode, type AgencyNode, type AgencyNodeOptions } from './agency/node.js';
 export {
-  AGENCY_SERVER_OPTIONS, agencyCredentials, mountAgency, serveAgency, type AgencyServeOptions, type ServeAgencyOptions,
+  AGENCY_SERVER_OPTIONS,
+  agencyCredentials,
+  mountAgency,
+  serveAgency,
+  type AgencyServeOptions,
+  type ServeAgencyOptions,
 } from './agency/serve.js';
 export type { RunningServer } from './transport/listen.js';
 export { openDuckDbStore } from './store/duckdb-store.js';

@@ -8,11 +8,25 @@
  */
 // Secure aggregation (Bonawitz et al., CCS 2017, double masking) as pure state machines.
 export {
-  SecAggParticipant, colludersTolerated, defaultThreshold, minimumThreshold,
-  type SecAggParticipantOptions, type Round1Query, type Round1Output, type SurvivorSetRequest,
-  type RevealedShare, type RevealedSeed, type Round2Output,
+  SecAggParticipant,
+  colludersTolerated,
+  defaultThreshold,
+  minimumThreshold,
+  type SecAggParticipantOptions,
+  type Round1Query,
+  type Round1Output,
+  type SurvivorSetRequest,
+  type RevealedShare,
+  type RevealedSeed,
+  type Round2Output,
 } from './secagg/participant.js';
-export { SecAggAggregation, type SecAggAggregationOptions, type Round1Material, type Round2Answer, type SurvivorSet } from './secagg/aggregation.js';
+export {
+  SecAggAggregation,
+  type SecAggAggregationOptions,
+  type Round1Material,
+  type Round2Answer,
+  type SurvivorSet,
+} from './secagg/aggregation.js';
 export type { SecAggParams } from './secagg/params.js';
 export { FIELD_PRIME, splitSecret, combineShares, type Share } from './secagg/shamir.js';
 export type { SealedShare } from './secagg/sealed-share.js';
@@ -33,7 +47,15 @@ export { generateHeKeys, type HeKeyPair } from './he/keys.js';
 export { HeEncryptor } from './he/encryptor.js';
 export { HeAccumulator, type HeAccumulatorOptions } from './he/accumulator.js';
 export { HeDecryptor } from './he/decryptor.js';
-export { packSlots, planSlotLayout, proveNoWrap, unpackSlots, type CellSlots, type SlotLayout, type SlotSpace } from './he/packing.js';
+export {
+  packSlots,
+  planSlotLayout,
+  proveNoWrap,
+  unpackSlots,
+  type CellSlots,
+  type SlotLayout,
+  type SlotSpace,
+} from './he/packing.js';
 // RFC 9162 Merkle trees: hashes, proofs, signed tree heads.
 export { hashChildren, hashLeaf } from './merkle/merkle-hash.js';
 export { merkleRoot, type LeafHashSource } from './merkle/merkle-subtree.js';
@@ -42,6 +64,12 @@ export { inclusionProof, verifyInclusion } from './merkle/inclusion-proof.js';
 export { consistencyProof, verifyConsistency } from './merkle/consistency-proof.js';
 export { signTreeHead, verifyTreeHead, type SignedTreeHead, type TreeHead } from './merkle/tree-head.js';
 // Statistical disclosure control on a released table.
-export { planSuppression, type ReleasedCell, type SuppressionOptions, type SuppressionPlan, type WithheldCell } from './disclosure/complementary-suppression.js';
+export {
+  planSuppression,
+  type ReleasedCell,
+  type SuppressionOptions,
+  type SuppressionPlan,
+  type WithheldCell,
+} from './disclosure/complementary-suppression.js';
 export { isRecomputable, recomputableCells } from './disclosure/recomputable.js';
 export type { Cell, SuppressionTable } from './disclosure/table.js';

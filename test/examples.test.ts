@@ -29,25 +29,54 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedstat-examples-'));
-  const manifest = await generateScenario({ scenario: 'sichuan', outDir: join(dir, 'data'), rows: 400, seed: 'examples', agencies: BUREAUS });
-  csv = Object.fromEntries(manifest.agencies.map((a) => [a.id, join(dir, 'data', a.datasets['residence_registrations']!.file)]));
+  const manifest = await generateScenario({
+    scenario: 'sichuan',
+    outDir: join(dir, 'data'),
+    rows: 400,
+    seed: 'examples',
+    agencies: BUREAUS,
+  });
+  csv = Object.fromEntries(
+    manifest.agencies.map((a) => [a.id, join(dir, 'data', a.datasets['residence_registrations']!.file)]),
+  );
   const ports = await freePorts(BUREAUS.length);
   init = await initFederation({
-    outDir: join(dir, 'fed'), schema: readSchemaFile(join(dir, 'data', manifest.schemaFile)),
+    outDir: join(dir, 'fed'),
+    schema: readSchemaFile(join(dir, 'data', manifest.schemaFile)),
     agencies: BUREAUS.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
     policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true },
   });
-  await Promise.all(BUREAUS.map((id) => new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [example('embedded-agency'), '--federation', init.federationFile,
-      '--key', init.keyFiles[id]!, '--data', `residence_registrations=${csv[id]}`, '--db', join(dir, `${id}.duckdb`),
-      '--budget', 'residence_registrations=1', '--ledger', join(dir, `${id}.ledger`)],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    child.once('exit', (code) => reject(new Error(`embedded agency ${id} exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.includes('"event":"ready"')) resolve();
-    });
-  })));
+  await Promise.all(
+    BUREAUS.map(
+      (id) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            [
+              example('embedded-agency'),
+              '--federation',
+              init.federationFile,
+              '--key',
+              init.keyFiles[id]!,
+              '--data',
+              `residence_registrations=${csv[id]}`,
+              '--db',
+              join(dir, `${id}.duckdb`),
+              '--budget',
+              'residence_registrations=1',
+              '--ledger',
+              join(dir, `${id}.ledger`),
+            ],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          children.push(child);
+          child.once('exit', (code) => reject(new Error(`embedded agency ${id} exited with ${code}`)));
+          createInterface({ input: child.stdout }).on('line', (line) => {
+            if (line.includes('"event":"ready"')) resolve();
+          });
+        }),
+    ),
+  );
 });
 
 afterAll(() => {
@@ -57,13 +86,25 @@ afterAll(() => {
 
 describe('examples', () => {
   it('the embedded agencies answer and the coordinator script prints the cross-region result', async () => {
-    const { stdout } = await run(process.execPath, [example('cross-region-query'), '--federation', init.federationFile]);
+    const { stdout } = await run(process.execPath, [
+      example('cross-region-query'),
+      '--federation',
+      init.federationFile,
+    ]);
     expect(stdout).toMatch(/3 bureaus answered \(cd-psb, dy-psb, my-psb\)/);
-    const sql = 'SELECT city, COUNT(*) AS long_term, AVG(age) AS avg_age FROM residence_registrations WHERE months_resident >= 6 GROUP BY city';
+    const sql =
+      'SELECT city, COUNT(*) AS long_term, AVG(age) AS avg_age FROM residence_registrations WHERE months_resident >= 6 GROUP BY city';
     const plan = parseQuery(sql, init.federation.schema);
-    const expected = await referenceRows(plan, datasetSchemaOf(init.federation, plan.dataset), BUREAUS.map((id) => csv[id]!), init.federation.policy);
+    const expected = await referenceRows(
+      plan,
+      datasetSchemaOf(init.federation, plan.dataset),
+      BUREAUS.map((id) => csv[id]!),
+      init.federation.policy,
+    );
     for (const row of expected.rows) {
-      expect(stdout).toContain(`${String(row['city'])}\t${String(row['long_term'])}\t${Number(row['avg_age']).toFixed(1)}`);
+      expect(stdout).toContain(
+        `${String(row['city'])}\t${String(row['long_term'])}\t${Number(row['avg_age']).toFixed(1)}`,
+      );
     }
     expect(stdout).toMatch(/province: \d+ of \d+ registered migrants/);
     // The private table: one line per city, each released count inside its own 95 % interval.

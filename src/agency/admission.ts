@@ -24,7 +24,9 @@ export interface AdmittedQuery {
 
 /** The datasets this agency serves: those in its store that the federation lets it serve. */
 export async function servedDatasets(ctx: Pick<AgencyContext, 'store' | 'federation' | 'me'>): Promise<string[]> {
-  return (await ctx.store.datasets()).filter((d) => Object.hasOwn(ctx.federation.schema.datasets, d) && mayServe(ctx.me, d)).sort();
+  return (await ctx.store.datasets())
+    .filter((d) => Object.hasOwn(ctx.federation.schema.datasets, d) && mayServe(ctx.me, d))
+    .sort();
 }
 
 /**
@@ -33,7 +35,11 @@ export async function servedDatasets(ctx: Pick<AgencyContext, 'store' | 'federat
  * and the coordinator resends.
  */
 export async function admitLogProof(
-  ctx: AgencyContext, query: SignedQuery, env: QueryEnvelope, proof: QueryLogProof | undefined, trail: AnswerTrail,
+  ctx: AgencyContext,
+  query: SignedQuery,
+  env: QueryEnvelope,
+  proof: QueryLogProof | undefined,
+  trail: AnswerTrail,
 ): Promise<void> {
   try {
     await ctx.witness.admit(proof, { queryId: env.queryId, queryDigest: queryDigest(query.bytes) });
@@ -51,14 +57,22 @@ export async function checkPolicy(ctx: AgencyContext, env: QueryEnvelope, trail:
   if (env.mode !== 'encrypted' && !ctx.allowPlaintextMode) {
     trail.refuse('POLICY_REFUSED', `${env.mode} answers are disabled here (they are for benchmarks only)`);
   }
-  if (!(await servedDatasets(ctx)).includes(env.plan.dataset)) trail.refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
+  if (!(await servedDatasets(ctx)).includes(env.plan.dataset))
+    trail.refuse('NOT_FOUND', `dataset ${env.plan.dataset} is not served here`);
   if (env.issuedAt < ctx.startedAt) {
-    throw new FedstatError('REPLAY', `agency ${me.id} refuses query ${env.queryId}: it was issued before the agency (re)started and may have been answered already; run the query again`);
+    throw new FedstatError(
+      'REPLAY',
+      `agency ${me.id} refuses query ${env.queryId}: it was issued before the agency (re)started and may have been answered already; run the query again`,
+    );
   }
   const schema = datasetSchemaOf(federation, env.plan.dataset);
   const cells = planCells(env.plan, schema);
   if (env.privacy === undefined) {
-    if (!federation.policy.exactRelease) trail.refuse('POLICY_REFUSED', 'the federation policy requires differential privacy for every query; run it with --rho');
+    if (!federation.policy.exactRelease)
+      trail.refuse(
+        'POLICY_REFUSED',
+        'the federation policy requires differential privacy for every query; run it with --rho',
+      );
     return { schema, cells, terms: null };
   }
   try {

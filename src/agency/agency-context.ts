@@ -79,7 +79,8 @@ export interface AgencyContext {
 export async function openAgencyContext(options: AgencyContextOptions): Promise<AgencyContext> {
   const { federation, secrets } = options;
   const me = party(federation, secrets.party);
-  if (me.role !== 'agency') throw new FedstatError('KEY_INVALID', `party ${me.id} is a ${me.role}, not an agency; use an agency's key file`);
+  if (me.role !== 'agency')
+    throw new FedstatError('KEY_INVALID', `party ${me.id} is a ${me.role}, not an agency; use an agency's key file`);
   const publicKey = checkHePublicKey(federation, options.hePublicKey);
   const params = await HeParams.create(presetByName(federation.he.preset));
   let encryptor: HeEncryptor | undefined;
@@ -87,17 +88,32 @@ export async function openAgencyContext(options: AgencyContextOptions): Promise<
     encryptor = new HeEncryptor(params, publicKey);
     const logged = federation.policy.transparencyLog;
     const signBudget = budgetEntrySigner(me.id, secrets.signing.secretKey);
-    const witness = options.logWitness ?? await LogWitness.open(federation, `agency ${me.id}`);
+    const witness = options.logWitness ?? (await LogWitness.open(federation, `agency ${me.id}`));
     if (logged && options.ledger !== undefined) await signUnsignedCharges(options.ledger, signBudget);
     const clock = options.clock ?? Date.now;
     return {
-      federation, me, secrets, store: options.store, params, encryptor, witness, logged, signBudget, clock,
-      ledger: options.ledger, replay: new ReplayGuard(), startedAt: clock(),
+      federation,
+      me,
+      secrets,
+      store: options.store,
+      params,
+      encryptor,
+      witness,
+      logged,
+      signBudget,
+      clock,
+      ledger: options.ledger,
+      replay: new ReplayGuard(),
+      startedAt: clock(),
       participant: new SecAggParticipant({
-        federationId: federation.id, self: me.id, agreementSecret: secrets.agreementSecret,
+        federationId: federation.id,
+        self: me.id,
+        agreementSecret: secrets.agreementSecret,
         peerKeys: new Map(federation.parties.filter((p) => p.role === 'agency').map((p) => [p.id, p.agreementKey])),
       }),
-      audit: options.audit ?? NO_AUDIT, random: options.random, allowPlaintextMode: options.allowPlaintextMode === true,
+      audit: options.audit ?? NO_AUDIT,
+      random: options.random,
+      allowPlaintextMode: options.allowPlaintextMode === true,
     };
   } catch (e) {
     encryptor?.[Symbol.dispose]();

@@ -118,7 +118,10 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const running = new Set<Promise<unknown>>();
   const tracked = <T>(work: Promise<T>): Promise<T> => {
     running.add(work);
-    work.then(() => running.delete(work), () => running.delete(work));
+    work.then(
+      () => running.delete(work),
+      () => running.delete(work),
+    );
     return work;
   };
 
@@ -145,9 +148,14 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
 async function describe(ctx: AgencyContext): Promise<AgencyDescription> {
   const { me, federation, params, witness, ledger } = ctx;
   return {
-    agencyId: me.id, federationId: federation.id, paramsId: params.paramsId, datasets: await servedDatasets(ctx),
-    budgets: budgetStatuses(ledger), logHead: witness.head ?? null,
-    unloggedEntries: ledger === undefined || !ctx.logged ? [] : unloggedEntries(ledger), ledgerFault: await ledger?.check() ?? null,
+    agencyId: me.id,
+    federationId: federation.id,
+    paramsId: params.paramsId,
+    datasets: await servedDatasets(ctx),
+    budgets: budgetStatuses(ledger),
+    logHead: witness.head ?? null,
+    unloggedEntries: ledger === undefined || !ctx.logged ? [] : unloggedEntries(ledger),
+    ledgerFault: (await ledger?.check()) ?? null,
   };
 }
 

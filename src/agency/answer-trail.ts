@@ -37,6 +37,8 @@ export class AnswerTrail {
     const { me, secrets, audit } = this.#ctx;
     const event: AuditEvent = { type: 'refusal', at: this.#at, queryId: this.#queryId, agencyId: me.id, reason };
     audit.append(event);
-    throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`, { details: { logEntry: entryFromEvent(event, me.id, secrets.signing.secretKey) } });
+    throw new FedstatError(code, `agency ${me.id} refuses: ${reason}`, {
+      details: { logEntry: entryFromEvent(event, me.id, secrets.signing.secretKey) },
+    });
   }
 }

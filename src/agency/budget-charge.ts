@@ -17,15 +17,27 @@ import { budgetEvent } from './charge-log.js';
  * `budget` entry in `trail`. Refused without a budget for the dataset, while too many charges
  * still wait for the log, or when the ledger refuses (budget exhausted) or cannot write.
  */
-export async function chargeBudget(ctx: AgencyContext, env: QueryEnvelope, terms: PrivacyTerms, now: number, trail: AnswerTrail): Promise<void> {
+export async function chargeBudget(
+  ctx: AgencyContext,
+  env: QueryEnvelope,
+  terms: PrivacyTerms,
+  now: number,
+  trail: AnswerTrail,
+): Promise<void> {
   const dataset = env.plan.dataset;
   const { ledger, logged } = ctx;
   if (ledger === undefined || !ledger.datasets().includes(dataset)) {
-    trail.refuse('POLICY_REFUSED', `it has no privacy budget for dataset ${dataset}; start it with --budget ${dataset}=RHO --ledger FILE`);
+    trail.refuse(
+      'POLICY_REFUSED',
+      `it has no privacy budget for dataset ${dataset}; start it with --budget ${dataset}=RHO --ledger FILE`,
+    );
   }
   const unlogged = logged ? ledger.unlogged().length : 0;
   if (unlogged >= MAX_UNLOGGED_ENTRIES) {
-    trail.refuse('POLICY_REFUSED', `${unlogged} of its budget charges are not yet in the transparency log; it charges again once a coordinator with the log has appended them (any query does)`);
+    trail.refuse(
+      'POLICY_REFUSED',
+      `${unlogged} of its budget charges are not yet in the transparency log; it charges again once a coordinator with the log has appended them (any query does)`,
+    );
   }
   let charged;
   // The state the ledger decided the charge in (not re-read afterwards: another charge may follow at once).
@@ -35,13 +47,23 @@ export async function chargeBudget(ctx: AgencyContext, env: QueryEnvelope, terms
     return ctx.signBudget(c, s);
   };
   try {
-    charged = await ledger.charge({ dataset, queryId: env.queryId, rho: terms.rho, at: new Date(now), ...(logged ? { logEntry: sign } : {}) });
+    charged = await ledger.charge({
+      dataset,
+      queryId: env.queryId,
+      rho: terms.rho,
+      at: new Date(now),
+      ...(logged ? { logEntry: sign } : {}),
+    });
   } catch (e) {
     // Said in the log and on the agency's console: a ledger that cannot charge is an operator's problem.
     if (e instanceof FedstatError && (e.code === 'POLICY_REFUSED' || e.code === 'IO')) trail.refuse(e.code, e.message);
     throw e;
   }
-  const event = budgetEvent(ctx.me.id, charged, state ?? { spent: ledger.spent(dataset), budget: ledger.budget(dataset) });
+  const event = budgetEvent(
+    ctx.me.id,
+    charged,
+    state ?? { spent: ledger.spent(dataset), budget: ledger.budget(dataset) },
+  );
   trail.record(event, ledger.logEntryOf(charged));
 }
 
@@ -49,7 +71,10 @@ export async function chargeBudget(ctx: AgencyContext, env: QueryEnvelope, terms
 export function budgetStatuses(ledger: BudgetLedger | undefined): BudgetStatus[] {
   if (ledger === undefined) return [];
   return ledger.datasets().map((dataset) => ({
-    dataset, budget: rhoToString(ledger.budget(dataset)), spent: rhoToString(ledger.spent(dataset)),
-    remaining: rhoToString(ledger.remaining(dataset)), charges: ledger.charges(dataset),
+    dataset,
+    budget: rhoToString(ledger.budget(dataset)),
+    spent: rhoToString(ledger.spent(dataset)),
+    remaining: rhoToString(ledger.remaining(dataset)),
+    charges: ledger.charges(dataset),
   }));
 }

@@ -21,13 +21,23 @@ type BudgetEvent = Extract<AuditEvent, { type: 'budget' }>;
 /** The `budget` event of a charge: what the agency signs into the log about it. */
 export function budgetEvent(agencyId: string, charge: Charge, state: ChargeState): BudgetEvent {
   return {
-    type: 'budget', at: Date.parse(charge.at), queryId: charge.queryId, agencyId, dataset: charge.dataset,
-    rho: rhoToString(charge.rho), spent: rhoToString(state.spent), budget: rhoToString(state.budget), ledgerHead: charge.hash,
+    type: 'budget',
+    at: Date.parse(charge.at),
+    queryId: charge.queryId,
+    agencyId,
+    dataset: charge.dataset,
+    rho: rhoToString(charge.rho),
+    spent: rhoToString(state.spent),
+    budget: rhoToString(state.budget),
+    ledgerHead: charge.hash,
   };
 }
 
 /** Signs `budget` entries as `agencyId`. */
-export function budgetEntrySigner(agencyId: string, secretKey: Uint8Array): (charge: Charge, state: ChargeState) => Uint8Array {
+export function budgetEntrySigner(
+  agencyId: string,
+  secretKey: Uint8Array,
+): (charge: Charge, state: ChargeState) => Uint8Array {
   return (charge, state) => entryFromEvent(budgetEvent(agencyId, charge, state), agencyId, secretKey);
 }
 
@@ -37,7 +47,10 @@ export function budgetEntrySigner(agencyId: string, secretKey: Uint8Array): (cha
  * dataset's total at that charge and the budget of today's policy (the charge's own is not in
  * the ledger; a dataset without a budget now reports its total as the budget).
  */
-export async function signUnsignedCharges(ledger: BudgetLedger, sign: (charge: Charge, state: ChargeState) => Uint8Array): Promise<void> {
+export async function signUnsignedCharges(
+  ledger: BudgetLedger,
+  sign: (charge: Charge, state: ChargeState) => Uint8Array,
+): Promise<void> {
   const unsigned = new Set(ledger.unsigned().map((c) => c.seq));
   if (unsigned.size === 0) return;
   const spent = new Map<string, Rho>();
@@ -52,14 +65,21 @@ export async function signUnsignedCharges(ledger: BudgetLedger, sign: (charge: C
 
 /** The entries to offer in Describe: the oldest unlogged ones, as many as one answer carries. */
 export function unloggedEntries(ledger: BudgetLedger): Uint8Array[] {
-  return ledger.unlogged().slice(0, MAX_UNLOGGED_ENTRIES).map((u) => u.entry);
+  return ledger
+    .unlogged()
+    .slice(0, MAX_UNLOGGED_ENTRIES)
+    .map((u) => u.entry);
 }
 
 /**
  * Records, durably, every unlogged charge whose entry the admitted `proof` carries a receipt
  * for. BAD_MESSAGE (from the witness) when a receipt does not prove its entry.
  */
-export async function recordReceipts(ledger: BudgetLedger, witness: LogWitness, proof: QueryLogProof | undefined): Promise<void> {
+export async function recordReceipts(
+  ledger: BudgetLedger,
+  witness: LogWitness,
+  proof: QueryLogProof | undefined,
+): Promise<void> {
   if (proof === undefined || (proof.receipts ?? []).length === 0) return;
   const proven = witness.receipts(proof);
   for (const { charge, entry } of ledger.unlogged()) {

@@ -23,7 +23,12 @@ export function slotLayout(ctx: AgencyContext, env: QueryEnvelope, q: AdmittedQu
 }
 
 /** The store's aggregate of the plan, packed into the layout's slots, with this agency's share of the noise. */
-export async function localSlots(ctx: AgencyContext, env: QueryEnvelope, q: AdmittedQuery, layout: SlotLayout): Promise<BigUint64Array[]> {
+export async function localSlots(
+  ctx: AgencyContext,
+  env: QueryEnvelope,
+  q: AdmittedQuery,
+  layout: SlotLayout,
+): Promise<BigUint64Array[]> {
   const local = await ctx.store.aggregate(env.plan, q.schema);
   const slots = packSlots(layout, encodeCells(q.cells, local));
   if (q.terms !== null) addNoise(layout, slots, await drawCellNoiseYielding(q.terms, q.cells.groupCount, ctx.random));
@@ -31,12 +36,25 @@ export async function localSlots(ctx: AgencyContext, env: QueryEnvelope, q: Admi
 }
 
 /** Round 1 of secure aggregation: adds this agency's masks to `slots` and returns the material that removes them. */
-export function maskSlots(ctx: AgencyContext, env: QueryEnvelope, layout: SlotLayout, slots: BigUint64Array[], now: number): MaskingMaterial {
+export function maskSlots(
+  ctx: AgencyContext,
+  env: QueryEnvelope,
+  layout: SlotLayout,
+  slots: BigUint64Array[],
+  now: number,
+): MaskingMaterial {
   const { plainModulus } = ctx.params;
-  const round1 = ctx.participant.round1({
-    queryId: env.queryId, participants: env.agencies, threshold: env.threshold,
-    length: layout.slotsUsed, modulus: plainModulus, expiresAt: env.expiresAt,
-  }, now);
+  const round1 = ctx.participant.round1(
+    {
+      queryId: env.queryId,
+      participants: env.agencies,
+      threshold: env.threshold,
+      length: layout.slotsUsed,
+      modulus: plainModulus,
+      expiresAt: env.expiresAt,
+    },
+    now,
+  );
   addFlatInto(slots, round1.mask, plainModulus);
   return { shares: round1.shares, commitment: round1.commitment, pairwiseCommitments: round1.pairwiseCommitments };
 }
@@ -48,13 +66,31 @@ export function encryptSlots(ctx: AgencyContext, mode: AnswerMode, slots: readon
 
 /** Signs the contribution and records its `contribution` event; the answer carries every entry of `trail`. */
 export function signAnswer(
-  ctx: AgencyContext, query: SignedQuery, env: QueryEnvelope, payloads: readonly Uint8Array[], masking: MaskingMaterial | null,
-  now: number, trail: AnswerTrail,
+  ctx: AgencyContext,
+  query: SignedQuery,
+  env: QueryEnvelope,
+  payloads: readonly Uint8Array[],
+  masking: MaskingMaterial | null,
+  now: number,
+  trail: AnswerTrail,
 ): Contribution {
   const { federation, me, secrets } = ctx;
   const contribution = signContribution(
-    federation.id, queryDigest(query.bytes), me.id, env.queryId, env.mode, payloads, masking, secrets.signing.secretKey,
+    federation.id,
+    queryDigest(query.bytes),
+    me.id,
+    env.queryId,
+    env.mode,
+    payloads,
+    masking,
+    secrets.signing.secretKey,
   );
-  trail.record({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest: toHex(sha256(contribution.signature)) });
+  trail.record({
+    type: 'contribution',
+    at: now,
+    queryId: env.queryId,
+    agencyId: me.id,
+    digest: toHex(sha256(contribution.signature)),
+  });
   return { ...contribution, logEntries: trail.entries };
 }

@@ -92,15 +92,22 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
   const me = party(federation, secrets.party);
   const insecure = options.insecure === true;
   // Before any data is loaded: a missing certificate or a refused --insecure fails fast.
-  const credentials = agencyCredentials(material, { insecure, ...(options.host === undefined ? {} : { host: options.host }) });
+  const credentials = agencyCredentials(material, {
+    insecure,
+    ...(options.host === undefined ? {} : { host: options.host }),
+  });
   const budgets = options.budgets ?? {};
   for (const dataset of Object.keys(budgets)) datasetSchemaOf(federation, dataset);
   if (Object.keys(budgets).length > 0 && options.ledgerFile === undefined) {
-    throw new FedstatError('CONFIG_INVALID', 'a privacy budget needs a ledger to record what is spent; add --ledger FILE');
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      'a privacy budget needs a ledger to record what is spent; add --ledger FILE',
+    );
   }
   // Before any data is loaded: a witness file of another federation fails fast.
   const logWitness = await LogWitness.open(federation, `agency ${me.id}`, options.logWitnessFile);
-  const ledger = options.ledgerFile === undefined ? undefined : await BudgetLedger.open(options.ledgerFile, { budgets });
+  const ledger =
+    options.ledgerFile === undefined ? undefined : await BudgetLedger.open(options.ledgerFile, { budgets });
   let store;
   try {
     store = await openDuckDbStore(options.dbPath ?? ':memory:');
@@ -116,17 +123,25 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
       const schema = datasetSchemaOf(federation, dataset);
       if (file === null) {
         if (!(await store.datasets()).includes(dataset)) {
-          throw new FedstatError('NOT_FOUND', `dataset ${dataset} is not in ${options.dbPath ?? 'the store'}; load it with --dataset ${dataset}=FILE.csv`);
+          throw new FedstatError(
+            'NOT_FOUND',
+            `dataset ${dataset} is not in ${options.dbPath ?? 'the store'}; load it with --dataset ${dataset}=FILE.csv`,
+          );
         }
         continue;
       }
-      loads.push(await store.loadCsv(dataset, schema, file, {
-        onInvalid: options.onInvalid ?? 'reject',
-        onProgress: (rows) => options.onLoadProgress?.(dataset, rows),
-      }));
+      loads.push(
+        await store.loadCsv(dataset, schema, file, {
+          onInvalid: options.onInvalid ?? 'reject',
+          onProgress: (rows) => options.onLoadProgress?.(dataset, rows),
+        }),
+      );
     }
     agency = await createAgency({
-      ...material, store, allowPlaintextMode: options.allowPlaintextMode === true, logWitness,
+      ...material,
+      store,
+      allowPlaintextMode: options.allowPlaintextMode === true,
+      logWitness,
       ...(ledger === undefined ? {} : { ledger }),
       audit: allSinks(
         ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),
@@ -134,13 +149,16 @@ export async function startAgencyNode(options: AgencyNodeOptions): Promise<Agenc
       ),
     });
     server = await serveAgency(agency, material, {
-      credentials, insecure,
+      credentials,
+      insecure,
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.port === undefined ? {} : { port: options.port }),
     });
     const running = { agency, server };
     return {
-      agency, loads, port: server.port,
+      agency,
+      loads,
+      port: server.port,
       close: async () => {
         await running.server.close();
         await running.agency.close();

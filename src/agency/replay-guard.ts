@@ -13,7 +13,8 @@ export class ReplayGuard {
   /** Records the query id or throws REPLAY if it was admitted before. */
   admit(queryId: string, expiresAt: number, now: number): void {
     this.prune(now);
-    if (this.seen.has(queryId)) throw new FedstatError('REPLAY', `query ${queryId} was answered before; a coordinator never reuses a query id`);
+    if (this.seen.has(queryId))
+      throw new FedstatError('REPLAY', `query ${queryId} was answered before; a coordinator never reuses a query id`);
     if (this.seen.size >= this.capacity) throw new FedstatError('UNAVAILABLE', 'too many open queries; retry later');
     this.seen.set(queryId, expiresAt);
   }

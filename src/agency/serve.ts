@@ -31,7 +31,10 @@ export interface ServeAgencyOptions extends AgencyServeOptions {
  * The server credentials of an agency: mTLS, the federation CA as the only root, a client
  * certificate required. With `insecure`, plain TCP (CONFIG_INVALID unless `host` is loopback).
  */
-export function agencyCredentials(material: Pick<AgencyMaterial, 'federation' | 'secrets'>, options: AgencyServeOptions = {}): ServerCredentials {
+export function agencyCredentials(
+  material: Pick<AgencyMaterial, 'federation' | 'secrets'>,
+  options: AgencyServeOptions = {},
+): ServerCredentials {
   const host = options.host ?? endpointOf(material).host;
   return serverCredentials(material.federation, material.secrets, { insecure: options.insecure === true, host });
 }
@@ -41,7 +44,12 @@ export function agencyCredentials(material: Pick<AgencyMaterial, 'federation' | 
  * `agencyCredentials`), callable by the federation's coordinator only (by the party id in its
  * mTLS certificate); with `insecure`, by anyone who reaches the port.
  */
-export function mountAgency(server: Server, agency: Agency, federation: Federation, options: Pick<AgencyServeOptions, 'insecure'> = {}): void {
+export function mountAgency(
+  server: Server,
+  agency: Agency,
+  federation: Federation,
+  options: Pick<AgencyServeOptions, 'insecure'> = {},
+): void {
   addAgencyService(server, agency, callersOf(federation, options.insecure === true));
 }
 
@@ -50,7 +58,11 @@ export function mountAgency(server: Server, agency: Agency, federation: Federati
  * which lets calls in flight finish briefly and then ends every connection. A port in use is a
  * one-line UNAVAILABLE error.
  */
-export async function serveAgency(agency: Agency, material: Pick<AgencyMaterial, 'federation' | 'secrets'>, options: ServeAgencyOptions = {}): Promise<RunningServer> {
+export async function serveAgency(
+  agency: Agency,
+  material: Pick<AgencyMaterial, 'federation' | 'secrets'>,
+  options: ServeAgencyOptions = {},
+): Promise<RunningServer> {
   const endpoint = endpointOf(material);
   const host = options.host ?? endpoint.host;
   const credentials = options.credentials ?? agencyCredentials(material, { ...options, host });
@@ -66,7 +78,9 @@ export async function serveAgency(agency: Agency, material: Pick<AgencyMaterial,
 export const AGENCY_SERVER_OPTIONS: ChannelOptions = SERVER_OPTIONS;
 
 function endpointOf(material: Pick<AgencyMaterial, 'federation' | 'secrets'>): { host: string; port: number } {
-  return parseEndpoint(party(material.federation, material.secrets.party).endpoint ?? '') ?? { host: '127.0.0.1', port: 0 };
+  return (
+    parseEndpoint(party(material.federation, material.secrets.party).endpoint ?? '') ?? { host: '127.0.0.1', port: 0 }
+  );
 }
 
 function callersOf(federation: Federation, insecure: boolean): AllowedCallers {

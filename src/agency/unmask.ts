@@ -14,19 +14,46 @@ export function answerUnmask(ctx: AgencyContext, request: UnmaskRequest, now: nu
   const { federation, me, audit } = ctx;
   // The query was admitted in round 1; here it only has to be genuine and unexpired.
   const env = openQuery(request.query, federation, ctx.params.paramsId, now);
-  const set = openSurvivorSet(request.survivors, federation, { queryId: env.queryId, queryDigest: queryDigest(request.query.bytes), agencies: env.agencies });
+  const set = openSurvivorSet(request.survivors, federation, {
+    queryId: env.queryId,
+    queryDigest: queryDigest(request.query.bytes),
+    agencies: env.agencies,
+  });
   if (set.threshold !== env.threshold) {
-    throw new FedstatError('POLICY_REFUSED', `agency ${me.id} refuses: the survivor set's threshold differs from the query's`);
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      `agency ${me.id} refuses: the survivor set's threshold differs from the query's`,
+    );
   }
   let revealed;
   try {
-    revealed = ctx.participant.round2({ queryId: env.queryId, survivors: set.survivors, dropped: set.dropped }, request.shares, now);
+    revealed = ctx.participant.round2(
+      { queryId: env.queryId, survivors: set.survivors, dropped: set.dropped },
+      request.shares,
+      now,
+    );
   } catch (e) {
-    if (e instanceof FedstatError) audit.append({ type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason: e.message });
+    if (e instanceof FedstatError)
+      audit.append({ type: 'refusal', at: now, queryId: env.queryId, agencyId: me.id, reason: e.message });
     throw e;
   }
-  audit.append({ type: 'unmask', at: now, queryId: env.queryId, agencyId: me.id, survivors: set.survivors, dropped: set.dropped });
-  return signUnmaskAnswer(federation.id, request, {
-    agencyId: me.id, queryId: env.queryId, selfMaskShares: revealed.selfMaskShares, pairwiseSeeds: revealed.pairwiseSeeds,
-  }, ctx.secrets.signing.secretKey);
+  audit.append({
+    type: 'unmask',
+    at: now,
+    queryId: env.queryId,
+    agencyId: me.id,
+    survivors: set.survivors,
+    dropped: set.dropped,
+  });
+  return signUnmaskAnswer(
+    federation.id,
+    request,
+    {
+      agencyId: me.id,
+      queryId: env.queryId,
+      selfMaskShares: revealed.selfMaskShares,
+      pairwiseSeeds: revealed.pairwiseSeeds,
+    },
+    ctx.secrets.signing.secretKey,
+  );
 }

@@ -24,12 +24,35 @@
  * charge that differs from the ledger's in ρ, total spent or ledger head).
  */
 export type FindingKind =
-  | 'corrupt' | 'head-signature' | 'head-other-log' | 'fork' | 'rollback' | 'root-mismatch' | 'inconsistent' | 'truncated'
-  | 'malformed' | 'unknown-author' | 'bad-signature' | 'wrong-author'
-  | 'duplicate-query' | 'unknown-query' | 'not-asked' | 'duplicate-contribution'
-  | 'release-without-query' | 'released-twice' | 'too-few-contributions' | 'unbacked-contributor' | 'unpaid-release'
-  | 'budget-exceeded' | 'budget-gap' | 'duplicate-charge' | 'decryption-without-query' | 'decrypted-twice'
-  | 'missing-in-log' | 'missing-in-ledger' | 'ledger-mismatch';
+  | 'corrupt'
+  | 'head-signature'
+  | 'head-other-log'
+  | 'fork'
+  | 'rollback'
+  | 'root-mismatch'
+  | 'inconsistent'
+  | 'truncated'
+  | 'malformed'
+  | 'unknown-author'
+  | 'bad-signature'
+  | 'wrong-author'
+  | 'duplicate-query'
+  | 'unknown-query'
+  | 'not-asked'
+  | 'duplicate-contribution'
+  | 'release-without-query'
+  | 'released-twice'
+  | 'too-few-contributions'
+  | 'unbacked-contributor'
+  | 'unpaid-release'
+  | 'budget-exceeded'
+  | 'budget-gap'
+  | 'duplicate-charge'
+  | 'decryption-without-query'
+  | 'decrypted-twice'
+  | 'missing-in-log'
+  | 'missing-in-ledger'
+  | 'ledger-mismatch';
 
 /** One problem an audit found. */
 export interface Finding {

@@ -9,7 +9,13 @@
 export { verifyAuditLog, type AuditReport, type AuditVerifyOptions } from './verify.js';
 export { auditRows, describeEvent, type AuditRow, type AuditShowOptions } from './show.js';
 export { checkEntryProof, proveEntry, type EntryProofJson } from './prove.js';
-export { verifyLogFile, type LogCheck, type LogProblem, type MerkleTreeView, type VerifyLogOptions } from './log-file-check.js';
+export {
+  verifyLogFile,
+  type LogCheck,
+  type LogProblem,
+  type MerkleTreeView,
+  type VerifyLogOptions,
+} from './log-file-check.js';
 export type { ScannedRecord } from '../transparency/log-scan.js';
 export type { AuditEvent } from '../transparency/events.js';
 export type { EntryKind } from '../transparency/entry-shape.js';

@@ -52,7 +52,11 @@ const key = (dataset: string, queryId: string): string => JSON.stringify([datase
  * adds a finding for each charge missing from the log (`missing-in-log`), each logged charge
  * missing from the ledger (`missing-in-ledger`) and each one that differs (`ledger-mismatch`).
  */
-export function reconcileLedger(ledger: LedgerToReconcile, logged: readonly LoggedCharge[], findings: FindingList): LedgerReconciliation {
+export function reconcileLedger(
+  ledger: LedgerToReconcile,
+  logged: readonly LoggedCharge[],
+  findings: FindingList,
+): LedgerReconciliation {
   const byKey = new Map<string, LoggedCharge>();
   for (const l of logged) {
     const k = key(l.dataset, l.queryId);
@@ -73,16 +77,29 @@ export function reconcileLedger(ledger: LedgerToReconcile, logged: readonly Logg
     const l = byKey.get(k);
     if (l === undefined) {
       missingInLog++;
-      findings.add('missing-in-log', null, `${who} ${what} has no budget entry by ${ledger.agency} in the log: spend nobody can audit`);
+      findings.add(
+        'missing-in-log',
+        null,
+        `${who} ${what} has no budget entry by ${ledger.agency} in the log: spend nobody can audit`,
+      );
       continue;
     }
     const differ: string[] = [];
-    if (l.rho !== c.rho) differ.push(`rho ${displayCanonicalRho(l.rho)} logged, ${displayCanonicalRho(c.rho)} in the ledger`);
-    if (l.spent !== rhoToString(total)) differ.push(`spent ${displayCanonicalRho(l.spent)} logged, ${displayCanonicalRho(rhoToString(total))} in the ledger`);
-    if (l.ledgerHead !== c.hash) differ.push(`ledger head ${l.ledgerHead.slice(0, 12)}… logged, ${c.hash.slice(0, 12)}… in the ledger`);
+    if (l.rho !== c.rho)
+      differ.push(`rho ${displayCanonicalRho(l.rho)} logged, ${displayCanonicalRho(c.rho)} in the ledger`);
+    if (l.spent !== rhoToString(total))
+      differ.push(
+        `spent ${displayCanonicalRho(l.spent)} logged, ${displayCanonicalRho(rhoToString(total))} in the ledger`,
+      );
+    if (l.ledgerHead !== c.hash)
+      differ.push(`ledger head ${l.ledgerHead.slice(0, 12)}… logged, ${c.hash.slice(0, 12)}… in the ledger`);
     if (differ.length > 0) {
       mismatched++;
-      findings.add('ledger-mismatch', l.index, `${ledger.agency}'s logged charge differs from ${who} ${what}: ${differ.join('; ')}`);
+      findings.add(
+        'ledger-mismatch',
+        l.index,
+        `${ledger.agency}'s logged charge differs from ${who} ${what}: ${differ.join('; ')}`,
+      );
     } else {
       matched++;
     }
@@ -91,10 +108,20 @@ export function reconcileLedger(ledger: LedgerToReconcile, logged: readonly Logg
   for (const [k, l] of byKey) {
     if (inLedger.has(k)) continue;
     missingInLedger++;
-    findings.add('missing-in-ledger', l.index, `${ledger.agency} logged a charge of rho ${displayCanonicalRho(l.rho)} for query ${l.queryId} on ${l.dataset} that ${who} does not hold: the ledger lost it, or is an older copy or another agency's`);
+    findings.add(
+      'missing-in-ledger',
+      l.index,
+      `${ledger.agency} logged a charge of rho ${displayCanonicalRho(l.rho)} for query ${l.queryId} on ${l.dataset} that ${who} does not hold: the ledger lost it, or is an older copy or another agency's`,
+    );
   }
   return Object.freeze({
-    agency: ledger.agency, file: ledger.file, ledgerCharges: ledger.charges.length, loggedCharges: byKey.size,
-    matched, missingInLog, missingInLedger, mismatched,
+    agency: ledger.agency,
+    file: ledger.file,
+    ledgerCharges: ledger.charges.length,
+    loggedCharges: byKey.size,
+    matched,
+    missingInLog,
+    missingInLedger,
+    mismatched,
   });
 }

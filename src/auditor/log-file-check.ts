@@ -19,7 +19,8 @@ import { verifyTreeHead, type SignedTreeHead } from '../merkle/tree-head.js';
  * malformed or not the operator's (`bad-signature`) or names another log, a record fails its
  * checksum, the file ends before a head's size, or a head's root differs from the file's.
  */
-export type LogProblem = 'unreadable' | 'not-a-log' | 'bad-signature' | 'other-log' | 'corrupt' | 'truncated' | 'root-mismatch';
+export type LogProblem =
+  'unreadable' | 'not-a-log' | 'bad-signature' | 'other-log' | 'corrupt' | 'truncated' | 'root-mismatch';
 
 /**
  * What `verifyLogFile` found: the size and root hash of the whole file and the bytes of a
@@ -57,10 +58,16 @@ const fail = (problem: LogProblem, message: string, record?: number): LogCheck =
  */
 export async function verifyLogFile(file: string, options: VerifyLogOptions = {}): Promise<LogCheck> {
   const heads = [...(options.heads ?? [])].sort((a, b) => a.size - b.size);
-  if (heads.length > 0 && options.publicKey === undefined) throw new TypeError('verifying tree heads needs the operator public key');
+  if (heads.length > 0 && options.publicKey === undefined)
+    throw new TypeError('verifying tree heads needs the operator public key');
   for (const head of heads) {
-    if (!verifyTreeHead(head, options.publicKey!)) return fail('bad-signature', `the tree head of size ${String(head.size)} is malformed or not signed by the log operator`);
-    if (options.logId !== undefined && head.logId !== options.logId) return fail('other-log', `a tree head names log ${head.logId}, not ${options.logId}`);
+    if (!verifyTreeHead(head, options.publicKey!))
+      return fail(
+        'bad-signature',
+        `the tree head of size ${String(head.size)} is malformed or not signed by the log operator`,
+      );
+    if (options.logId !== undefined && head.logId !== options.logId)
+      return fail('other-log', `a tree head names log ${head.logId}, not ${options.logId}`);
   }
   let h;
   try {
@@ -75,7 +82,10 @@ export async function verifyLogFile(file: string, options: VerifyLogOptions = {}
     const checkHeads = (): LogCheck | null => {
       for (; next < heads.length && heads[next]!.size === acc.size; next++) {
         if (!hashEquals(acc.root(), heads[next]!.rootHash)) {
-          return fail('root-mismatch', `the first ${acc.size} entries do not have the root the tree head of that size signed: entries were altered, removed, inserted or reordered`);
+          return fail(
+            'root-mismatch',
+            `the first ${acc.size} entries do not have the root the tree head of that size signed: entries were altered, removed, inserted or reordered`,
+          );
         }
       }
       return null;
@@ -91,7 +101,10 @@ export async function verifyLogFile(file: string, options: VerifyLogOptions = {}
     const bad = checkHeads();
     if (bad !== null) return bad;
     if (next < heads.length) {
-      return fail('truncated', `the file has ${acc.size} entries but a tree head was signed for ${heads[next]!.size}: entries were removed from the end`);
+      return fail(
+        'truncated',
+        `the file has ${acc.size} entries but a tree head was signed for ${heads[next]!.size}: entries were removed from the end`,
+      );
     }
     return Object.freeze({ ok: true, size: acc.size, rootHash: acc.root(), tornBytes: step.value.tornBytes });
   } catch (e) {

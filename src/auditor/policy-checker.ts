@@ -22,7 +22,16 @@
  * dataset; a released query keeps only its flags.
  */
 import type { AuditEvent } from '../transparency/events.js';
-import { displayCanonicalRho, formatRho, parseCanonicalRho, RHO_ZERO, rhoAdd, rhoCompare, rhoToString, type Rho } from '../dp/rho.js';
+import {
+  displayCanonicalRho,
+  formatRho,
+  parseCanonicalRho,
+  RHO_ZERO,
+  rhoAdd,
+  rhoCompare,
+  rhoToString,
+  type Rho,
+} from '../dp/rho.js';
 import { sub } from '../dp/rational.js';
 import type { Policy } from '../federation/federation.js';
 import type { FindingList } from './findings.js';
@@ -103,16 +112,25 @@ export class AuditPolicyChecker {
 
   /** Per agency and dataset, sorted. */
   budgets(): BudgetSummary[] {
-    return [...this.#chains.entries()].map(([key, links]) => {
-      const [agency = '', dataset = ''] = JSON.parse(key) as string[];
-      let logged = RHO_ZERO;
-      let last = links[0]!;
-      for (const l of links) {
-        logged = rhoAdd(logged, l.rho);
-        if (rhoCompare(l.spent, last.spent) >= 0) last = l;
-      }
-      return { agency, dataset, charges: links.length, logged: rhoToString(logged), spent: rhoToString(last.spent), budget: rhoToString(last.budget) };
-    }).sort((a, b) => a.agency.localeCompare(b.agency) || a.dataset.localeCompare(b.dataset));
+    return [...this.#chains.entries()]
+      .map(([key, links]) => {
+        const [agency = '', dataset = ''] = JSON.parse(key) as string[];
+        let logged = RHO_ZERO;
+        let last = links[0]!;
+        for (const l of links) {
+          logged = rhoAdd(logged, l.rho);
+          if (rhoCompare(l.spent, last.spent) >= 0) last = l;
+        }
+        return {
+          agency,
+          dataset,
+          charges: links.length,
+          logged: rhoToString(logged),
+          spent: rhoToString(last.spent),
+          budget: rhoToString(last.budget),
+        };
+      })
+      .sort((a, b) => a.agency.localeCompare(b.agency) || a.dataset.localeCompare(b.dataset));
   }
 
   /** Every logged budget charge (forgeries excluded, repeats included), in log order. */
@@ -125,7 +143,12 @@ export class AuditPolicyChecker {
     this.#counts.set(event.type, (this.#counts.get(event.type) ?? 0) + 1);
     const f = this.#findings;
     const q = this.#queries.get(event.queryId);
-    const unknown = (what: string): void => f.add('unknown-query', index, `${what} refers to query ${event.queryId}, which the log does not show asked before it`);
+    const unknown = (what: string): void =>
+      f.add(
+        'unknown-query',
+        index,
+        `${what} refers to query ${event.queryId}, which the log does not show asked before it`,
+      );
     switch (event.type) {
       case 'query':
         if (q !== undefined) {
@@ -133,13 +156,20 @@ export class AuditPolicyChecker {
           return;
         }
         this.#queries.set(event.queryId, {
-          index, agencies: new Set(event.agencies), contributed: new Set(), charged: new Map(), released: null, decrypted: null,
+          index,
+          agencies: new Set(event.agencies),
+          contributed: new Set(),
+          charged: new Map(),
+          released: null,
+          decrypted: null,
         });
         return;
       case 'contribution':
         if (q === undefined) return unknown(`${event.agencyId}'s contribution`);
-        if (!q.agencies.has(event.agencyId)) f.add('not-asked', index, `${event.agencyId} contributed to query ${event.queryId}, which did not ask it`);
-        if (q.contributed?.has(event.agencyId) === true) f.add('duplicate-contribution', index, `${event.agencyId} contributed to query ${event.queryId} twice`);
+        if (!q.agencies.has(event.agencyId))
+          f.add('not-asked', index, `${event.agencyId} contributed to query ${event.queryId}, which did not ask it`);
+        if (q.contributed?.has(event.agencyId) === true)
+          f.add('duplicate-contribution', index, `${event.agencyId} contributed to query ${event.queryId} twice`);
         q.contributed?.add(event.agencyId);
         return;
       case 'survivors':
@@ -156,10 +186,15 @@ export class AuditPolicyChecker {
         return;
       case 'decryption':
         if (q === undefined) {
-          f.add('decryption-without-query', index, `the key authority decrypted query ${event.queryId}, which the log does not show asked before it`);
+          f.add(
+            'decryption-without-query',
+            index,
+            `the key authority decrypted query ${event.queryId}, which the log does not show asked before it`,
+          );
           return;
         }
-        if (q.decrypted !== null) f.add('decrypted-twice', index, `query ${event.queryId} was already decrypted at entry ${q.decrypted}`);
+        if (q.decrypted !== null)
+          f.add('decrypted-twice', index, `query ${event.queryId} was already decrypted at entry ${q.decrypted}`);
         else q.decrypted = index;
         return;
       case 'release':
@@ -171,7 +206,11 @@ export class AuditPolicyChecker {
   #release(index: number, event: AuditEvent & { type: 'release' }, q: QueryState | undefined): void {
     const f = this.#findings;
     if (q === undefined) {
-      f.add('release-without-query', index, `query ${event.queryId} was released but the log does not show it asked before`);
+      f.add(
+        'release-without-query',
+        index,
+        `query ${event.queryId} was released but the log does not show it asked before`,
+      );
       return;
     }
     if (q.released !== null) {
@@ -181,13 +220,25 @@ export class AuditPolicyChecker {
     q.released = index;
     const contributed = q.contributed ?? new Set<string>();
     if (contributed.size < this.#policy.minAgencies) {
-      f.add('too-few-contributions', index, `query ${event.queryId} was released with ${contributed.size} logged contribution(s); the policy needs at least ${this.#policy.minAgencies}`);
+      f.add(
+        'too-few-contributions',
+        index,
+        `query ${event.queryId} was released with ${contributed.size} logged contribution(s); the policy needs at least ${this.#policy.minAgencies}`,
+      );
     }
     for (const agency of event.contributors) {
       if (!contributed.has(agency)) {
-        f.add('unbacked-contributor', index, `the release of query ${event.queryId} names ${agency}, which logged no contribution to it`);
+        f.add(
+          'unbacked-contributor',
+          index,
+          `the release of query ${event.queryId} names ${agency}, which logged no contribution to it`,
+        );
       } else if (event.rho !== null && q.charged?.get(agency) !== event.rho) {
-        f.add('unpaid-release', index, `query ${event.queryId} was released at rho ${displayCanonicalRho(event.rho)} but ${agency} logged no charge of that rho for it`);
+        f.add(
+          'unpaid-release',
+          index,
+          `query ${event.queryId} was released at rho ${displayCanonicalRho(event.rho)} but ${agency} logged no charge of that rho for it`,
+        );
       }
     }
     q.contributed = null;
@@ -196,20 +247,34 @@ export class AuditPolicyChecker {
 
   #budget(index: number, e: AuditEvent & { type: 'budget' }): void {
     const f = this.#findings;
-    this.#logged.push(Object.freeze({
-      index, agency: e.agencyId, dataset: e.dataset, queryId: e.queryId, rho: e.rho, spent: e.spent, budget: e.budget, ledgerHead: e.ledgerHead,
-    }));
+    this.#logged.push(
+      Object.freeze({
+        index,
+        agency: e.agencyId,
+        dataset: e.dataset,
+        queryId: e.queryId,
+        rho: e.rho,
+        spent: e.spent,
+        budget: e.budget,
+        ledgerHead: e.ledgerHead,
+      }),
+    );
     const who = `${e.agencyId} on ${e.dataset}`;
     const queryKey = JSON.stringify([e.agencyId, e.dataset, e.queryId]);
     const first = this.#charged.get(queryKey);
     if (first !== undefined) {
-      f.add('duplicate-charge', index, `${who} charged query ${e.queryId} again (first at entry ${first}); a query is charged once`);
+      f.add(
+        'duplicate-charge',
+        index,
+        `${who} charged query ${e.queryId} again (first at entry ${first}); a query is charged once`,
+      );
       return;
     }
     this.#charged.set(queryKey, index);
     const spent = rhoOf(e.spent);
     const budget = rhoOf(e.budget);
-    if (rhoCompare(spent, budget) > 0) f.add('budget-exceeded', index, `${who} reports spent ${formatRho(spent)} over its budget ${formatRho(budget)}`);
+    if (rhoCompare(spent, budget) > 0)
+      f.add('budget-exceeded', index, `${who} reports spent ${formatRho(spent)} over its budget ${formatRho(budget)}`);
     const key = JSON.stringify([e.agencyId, e.dataset]);
     const links = this.#chains.get(key) ?? [];
     links.push({ index, queryId: e.queryId, rho: rhoOf(e.rho), spent, budget });
@@ -237,16 +302,31 @@ export class AuditPolicyChecker {
         const expected = rhoAdd(before, l.rho);
         const order = rhoCompare(l.spent, expected);
         const at = `its charge of ${formatRho(l.rho)} for query ${l.queryId} reports spent ${formatRho(l.spent)}`;
-        const below = previous === null ? 'before its first logged charge' : `between the charge for query ${previous.queryId} (entry ${previous.index}, spent ${formatRho(previous.spent)}) and this one`;
+        const below =
+          previous === null
+            ? 'before its first logged charge'
+            : `between the charge for query ${previous.queryId} (entry ${previous.index}, spent ${formatRho(previous.spent)}) and this one`;
         if (order > 0) {
-          f.add('budget-gap', l.index, `${who}: ${formatRho(sub(l.spent, expected))} of spent budget that no logged charge explains, ${below} (${at}): charges are missing from the log`);
+          f.add(
+            'budget-gap',
+            l.index,
+            `${who}: ${formatRho(sub(l.spent, expected))} of spent budget that no logged charge explains, ${below} (${at}): charges are missing from the log`,
+          );
         } else if (order < 0) {
-          f.add('budget-gap', l.index, previous === null
-            ? `${who}: ${at}, less than the charge itself`
-            : `${who}: ${at}, but the logged charges up to the one for query ${previous.queryId} (entry ${previous.index}) already reach ${formatRho(before)}: two charges claim the same spend`);
+          f.add(
+            'budget-gap',
+            l.index,
+            previous === null
+              ? `${who}: ${at}, less than the charge itself`
+              : `${who}: ${at}, but the logged charges up to the one for query ${previous.queryId} (entry ${previous.index}) already reach ${formatRho(before)}: two charges claim the same spend`,
+          );
         }
         if (rhoCompare(l.spent, l.budget) <= 0 && rhoCompare(logged, l.budget) > 0) {
-          f.add('budget-exceeded', l.index, `the charges of ${who} in the log add up to ${formatRho(logged)}, over its budget ${formatRho(l.budget)}`);
+          f.add(
+            'budget-exceeded',
+            l.index,
+            `the charges of ${who} in the log add up to ${formatRho(logged)}, over its budget ${formatRho(l.budget)}`,
+          );
         }
         before = l.spent;
         previous = l;

@@ -54,10 +54,18 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
  * does not cover `index`, DATA_INVALID when the head or the file does not verify (run
  * `audit verify` for the details), IO for an unreadable file.
  */
-export async function proveEntry(file: string, index: number, head: SignedTreeHead, operatorKey: Uint8Array): Promise<EntryProofJson> {
+export async function proveEntry(
+  file: string,
+  index: number,
+  head: SignedTreeHead,
+  operatorKey: Uint8Array,
+): Promise<EntryProofJson> {
   if (!Number.isSafeInteger(index) || index < 0) throw new RangeError('an entry index is a non-negative integer');
   if (index >= head.size) {
-    throw new FedstatError('NOT_FOUND', `entry ${index} is not covered by the tree head of size ${head.size}; get the log operator's newer tree head`);
+    throw new FedstatError(
+      'NOT_FOUND',
+      `entry ${index} is not covered by the tree head of size ${head.size}; get the log operator's newer tree head`,
+    );
   }
   const ranges = siblingRanges(index, head.size).reverse(); // leaf side first, as the proof lists them
   const accs = ranges.map(() => new MerkleAccumulator());
@@ -76,9 +84,13 @@ export async function proveEntry(file: string, index: number, head: SignedTreeHe
   });
   if (!check.ok) {
     if (check.problem === 'unreadable') throw new FedstatError('IO', `${check.message}; check the path`);
-    throw new FedstatError('DATA_INVALID', `cannot prove entry ${index}: ${check.message}; run fedstat audit verify for the details`);
+    throw new FedstatError(
+      'DATA_INVALID',
+      `cannot prove entry ${index}: ${check.message}; run fedstat audit verify for the details`,
+    );
   }
-  if (entry === null) throw new FedstatError('INTERNAL', `entry ${index} was not read from ${file}; please report this`);
+  if (entry === null)
+    throw new FedstatError('INTERNAL', `entry ${index} was not read from ${file}; please report this`);
   return {
     index,
     entry: hex(entry),
@@ -99,9 +111,14 @@ export function checkEntryProof(proof: unknown, operatorKey: Uint8Array): HeadCh
   const fail = (message: string): HeadCheck => ({ ok: false, problem: 'not-included', message });
   try {
     const p = proof as Partial<EntryProofJson>;
-    if (typeof p !== 'object' || p === null || typeof p.entry !== 'string' || !HEX.test(p.entry)) return fail('the proof has no hex entry');
+    if (typeof p !== 'object' || p === null || typeof p.entry !== 'string' || !HEX.test(p.entry))
+      return fail('the proof has no hex entry');
     const auditPath: unknown = p.auditPath;
-    if (!Array.isArray(auditPath) || !auditPath.every((h): h is string => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))) return fail('the audit path is not a list of 32-byte hex hashes');
+    if (
+      !Array.isArray(auditPath) ||
+      !auditPath.every((h): h is string => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))
+    )
+      return fail('the audit path is not a list of 32-byte hex hashes');
     if (typeof p.index !== 'number') return fail('the proof has no index');
     const head = treeHeadFromJson(p.treeHead);
     const leaf = hashLeaf(new Uint8Array(Buffer.from(p.entry, 'hex')));

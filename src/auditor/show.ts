@@ -54,30 +54,47 @@ const isoTime = (ms: number): string => (ms <= 8.64e15 ? new Date(ms).toISOStrin
 /** The one-line summary of an event. */
 export function describeEvent(e: AuditEvent): string {
   switch (e.type) {
-    case 'query': return `asked ${list(e.agencies)}: ${e.sql}`;
-    case 'contribution': return `contributed (signature digest ${e.digest.slice(0, 16)}…)`;
-    case 'refusal': return `refused: ${e.reason}`;
-    case 'survivors': return `fixed survivors ${list(e.survivors)}; dropped ${list(e.dropped)}`;
-    case 'unmask': return `unmasked for survivors ${list(e.survivors)}; dropped ${list(e.dropped)}`;
-    case 'decryption': return `decrypted the sum of ${list(e.contributors)} (${e.ciphertextDigests.length} ciphertexts); dropped ${list(e.dropped)}`;
-    case 'budget': return `charged rho ${displayCanonicalRho(e.rho)} on ${e.dataset}: spent ${displayCanonicalRho(e.spent)} of ${displayCanonicalRho(e.budget)}`;
-    case 'release': return `released ${e.rows} rows (${e.suppressed} cells suppressed) from ${list(e.contributors)}, ${e.rho === null ? 'exact' : `rho ${displayCanonicalRho(e.rho)}`}`;
+    case 'query':
+      return `asked ${list(e.agencies)}: ${e.sql}`;
+    case 'contribution':
+      return `contributed (signature digest ${e.digest.slice(0, 16)}…)`;
+    case 'refusal':
+      return `refused: ${e.reason}`;
+    case 'survivors':
+      return `fixed survivors ${list(e.survivors)}; dropped ${list(e.dropped)}`;
+    case 'unmask':
+      return `unmasked for survivors ${list(e.survivors)}; dropped ${list(e.dropped)}`;
+    case 'decryption':
+      return `decrypted the sum of ${list(e.contributors)} (${e.ciphertextDigests.length} ciphertexts); dropped ${list(e.dropped)}`;
+    case 'budget':
+      return `charged rho ${displayCanonicalRho(e.rho)} on ${e.dataset}: spent ${displayCanonicalRho(e.spent)} of ${displayCanonicalRho(e.budget)}`;
+    case 'release':
+      return `released ${e.rows} rows (${e.suppressed} cells suppressed) from ${list(e.contributors)}, ${e.rho === null ? 'exact' : `rho ${displayCanonicalRho(e.rho)}`}`;
   }
 }
 
 function involves(e: AuditEvent, who: string, author: string): boolean {
   if (author === who) return true;
   switch (e.type) {
-    case 'query': return e.agencies.includes(who);
-    case 'survivors': return e.survivors.includes(who) || e.dropped.includes(who);
+    case 'query':
+      return e.agencies.includes(who);
+    case 'survivors':
+      return e.survivors.includes(who) || e.dropped.includes(who);
     case 'decryption':
-    case 'release': return e.contributors.includes(who);
-    default: return 'agencyId' in e && e.agencyId === who;
+    case 'release':
+      return e.contributors.includes(who);
+    default:
+      return 'agencyId' in e && e.agencyId === who;
   }
 }
 
 /** The row of one entry, or null when the filters leave it out; `datasets` maps query ids to datasets. */
-function rowOf(index: number, entry: Uint8Array, options: AuditShowOptions, datasets: Map<string, string>): AuditRow | null {
+function rowOf(
+  index: number,
+  entry: Uint8Array,
+  options: AuditShowOptions,
+  datasets: Map<string, string>,
+): AuditRow | null {
   let event: AuditEvent;
   let author: string;
   let verified: boolean | null = null;
@@ -97,11 +114,21 @@ function rowOf(index: number, entry: Uint8Array, options: AuditShowOptions, data
       verified = false;
     }
   }
-  if (event.type === 'query' && isRecord(event.plan) && typeof event.plan['dataset'] === 'string') datasets.set(event.queryId, event.plan['dataset']);
-  const dataset = event.type === 'budget' ? event.dataset : datasets.get(event.queryId) ?? '';
+  if (event.type === 'query' && isRecord(event.plan) && typeof event.plan['dataset'] === 'string')
+    datasets.set(event.queryId, event.plan['dataset']);
+  const dataset = event.type === 'budget' ? event.dataset : (datasets.get(event.queryId) ?? '');
   if (options.dataset !== undefined && dataset !== options.dataset) return null;
   if (options.agency !== undefined && !involves(event, options.agency, author)) return null;
-  return { index, time: isoTime(event.at), kind: event.type, who: author, queryId: event.queryId, dataset, what: describeEvent(event), verified };
+  return {
+    index,
+    time: isoTime(event.at),
+    kind: event.type,
+    who: author,
+    queryId: event.queryId,
+    dataset,
+    what: describeEvent(event),
+    verified,
+  };
 }
 
 /**
@@ -116,10 +143,18 @@ export async function* auditRows(file: string, options: AuditShowOptions = {}): 
   try {
     h = await open(file, 'r');
   } catch (e) {
-    throw new FedstatError('IO', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path`, { cause: e });
+    throw new FedstatError(
+      'IO',
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path`,
+      { cause: e },
+    );
   }
   try {
-    if (!(await hasLogHeader(h))) throw new FedstatError('DATA_INVALID', `${file} is not a fedstat transparency log (bad header); pass the log file the log operator published`);
+    if (!(await hasLogHeader(h)))
+      throw new FedstatError(
+        'DATA_INVALID',
+        `${file} is not a fedstat transparency log (bad header); pass the log file the log operator published`,
+      );
     const datasets = new Map<string, string>();
     try {
       for await (const r of scanRecords(h)) {
@@ -128,7 +163,12 @@ export async function* auditRows(file: string, options: AuditShowOptions = {}): 
         if (row !== null && r.index >= from) yield row;
       }
     } catch (e) {
-      if (e instanceof LogCorruptError) throw new FedstatError('DATA_INVALID', `${file} is corrupt at ${e.message}; run fedstat audit verify for the details`, { cause: e });
+      if (e instanceof LogCorruptError)
+        throw new FedstatError(
+          'DATA_INVALID',
+          `${file} is corrupt at ${e.message}; run fedstat audit verify for the details`,
+          { cause: e },
+        );
       throw e;
     }
   } finally {

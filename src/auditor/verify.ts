@@ -85,7 +85,9 @@ interface HeadToCheck {
 }
 
 const ENTRY_FINDING: Readonly<Record<EntryProblem, 'malformed' | 'unknown-author' | 'bad-signature'>> = {
-  'malformed': 'malformed', 'unknown-author': 'unknown-author', 'bad-signature': 'bad-signature',
+  malformed: 'malformed',
+  'unknown-author': 'unknown-author',
+  'bad-signature': 'bad-signature',
 };
 
 /** Checks signatures, log ids and forks among the heads; returns the ones to compare with the file. */
@@ -98,8 +100,10 @@ function screenHeads(options: AuditVerifyOptions, operatorKey: Uint8Array, findi
   const id = options.federation.id;
   for (const h of all) {
     const what = `the ${h.since ? '--since' : 'published'} tree head of size ${String(h.head.size)}`;
-    if (!verifyTreeHead(h.head, operatorKey)) findings.add('head-signature', null, `${what} is malformed or not signed by the log operator`);
-    else if (h.head.logId !== id) findings.add('head-other-log', null, `${what} names log ${h.head.logId}, not this federation (${id})`);
+    if (!verifyTreeHead(h.head, operatorKey))
+      findings.add('head-signature', null, `${what} is malformed or not signed by the log operator`);
+    else if (h.head.logId !== id)
+      findings.add('head-other-log', null, `${what} names log ${h.head.logId}, not this federation (${id})`);
     else good.push(h);
   }
   for (let i = 0; i < good.length; i++) {
@@ -107,14 +111,22 @@ function screenHeads(options: AuditVerifyOptions, operatorKey: Uint8Array, findi
       const a = good[i]!.head;
       const b = good[j]!.head;
       if (a.size === b.size && !hashEquals(a.rootHash, b.rootHash)) {
-        findings.add('fork', null, `two different roots were signed for size ${a.size}: the operator showed different logs to different parties`);
+        findings.add(
+          'fork',
+          null,
+          `two different roots were signed for size ${a.size}: the operator showed different logs to different parties`,
+        );
       }
     }
   }
   const maxSince = Math.max(-1, ...good.filter((h) => h.since).map((h) => h.head.size));
   for (const h of good) {
     if (!h.since && h.head.size < maxSince) {
-      findings.add('rollback', null, `the published tree head has ${h.head.size} entries, fewer than the ${maxSince} of a head you kept: the log was rolled back`);
+      findings.add(
+        'rollback',
+        null,
+        `the published tree head has ${h.head.size} entries, fewer than the ${maxSince} of a head you kept: the log was rolled back`,
+      );
     }
   }
   return good.sort((a, b) => a.head.size - b.head.size);
@@ -143,9 +155,17 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
         headsVerified++;
         signedSize = Math.max(signedSize ?? 0, head.size);
       } else if (since) {
-        findings.add('inconsistent', null, `the first ${head.size} entries are not those of the tree head you kept: the log was rewritten since`);
+        findings.add(
+          'inconsistent',
+          null,
+          `the first ${head.size} entries are not those of the tree head you kept: the log was rewritten since`,
+        );
       } else {
-        findings.add('root-mismatch', null, `the first ${head.size} entries do not have the root the published tree head signed: entries were altered, removed, inserted or reordered`);
+        findings.add(
+          'root-mismatch',
+          null,
+          `the first ${head.size} entries do not have the root the published tree head signed: entries were altered, removed, inserted or reordered`,
+        );
       }
     }
   };
@@ -168,7 +188,8 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
   });
   if (!check.ok) {
     if (check.problem === 'unreadable') throw new FedstatError('IO', `${check.message}; check the path`);
-    if (check.problem === 'not-a-log') throw new FedstatError('DATA_INVALID', `${check.message}; pass the log file the log operator published`);
+    if (check.problem === 'not-a-log')
+      throw new FedstatError('DATA_INVALID', `${check.message}; pass the log file the log operator published`);
     findings.add('corrupt', check.record ?? acc.size, `${check.message}; entries from there on were not checked`);
   } else {
     checkHeads();
@@ -181,7 +202,11 @@ export async function verifyAuditLog(file: string, options: AuditVerifyOptions):
     const { head } = heads[nextHead]!;
     if (head.size > acc.size) {
       const partly = torn > 0 ? ` and ${torn} bytes of entry ${acc.size}` : '';
-      findings.add('truncated', null, `a tree head was signed for ${head.size} entries but the file has ${acc.size}${partly}: entries were removed from the end`);
+      findings.add(
+        'truncated',
+        null,
+        `a tree head was signed for ${head.size} entries but the file has ${acc.size}${partly}: entries were removed from the end`,
+      );
     }
   }
   policy.finish();

@@ -33,7 +33,9 @@ export function armExitGuard(options: { readonly verbose?: boolean } = {}): void
       } catch (e) {
         open = describeError(e);
       }
-      process.stderr.write(`fedstat: exiting ${EXIT_GUARD_MS} ms after the command finished; still open: ${open === '' ? '(none listed)' : open} (a connection grpc-js was still opening)\n`);
+      process.stderr.write(
+        `fedstat: exiting ${EXIT_GUARD_MS} ms after the command finished; still open: ${open === '' ? '(none listed)' : open} (a connection grpc-js was still opening)\n`,
+      );
     }
     process.exit();
   }, EXIT_GUARD_MS);

@@ -6,11 +6,15 @@
 export function toJson(value: unknown, indent = 2): string {
   const marks = new Map<string, string>();
   let n = 0;
-  const text = JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v !== 'bigint') return v;
-    const mark = `\u0000bigint${n++}\u0000`;
-    marks.set(mark, v.toString());
-    return mark;
-  }, indent);
+  const text = JSON.stringify(
+    value,
+    (_k, v: unknown) => {
+      if (typeof v !== 'bigint') return v;
+      const mark = `\u0000bigint${n++}\u0000`;
+      marks.set(mark, v.toString());
+      return mark;
+    },
+    indent,
+  );
   return text.replace(/"\\u0000bigint\d+\\u0000"/g, (m) => marks.get(JSON.parse(m) as string) ?? m);
 }

@@ -21,7 +21,10 @@ export function progressBar(title: string, options: { json: boolean; total?: num
     last = now;
     const width = 28;
     const frac = total > 0 ? Math.min(1, done / total) : 0;
-    const bar = total > 0 ? `[${'█'.repeat(Math.round(frac * width)).padEnd(width, '░')}] ${(frac * 100).toFixed(0).padStart(3)}%` : '';
+    const bar =
+      total > 0
+        ? `[${'█'.repeat(Math.round(frac * width)).padEnd(width, '░')}] ${(frac * 100).toFixed(0).padStart(3)}%`
+        : '';
     const secs = ((now - started) / 1000).toFixed(1);
     const count = `${done.toLocaleString('en-US')}${total > 0 ? `/${total.toLocaleString('en-US')}` : ''}`;
     stream.write(`\r\x1b[2K${[title, bar, count, label, `${secs}s`].filter((p) => p !== '').join(' ')}`);

@@ -26,7 +26,8 @@ function fileSystemError(e: unknown): FedstatError | null {
 export function reportError(e: unknown, flags: GlobalFlags): number {
   const err = e instanceof FedstatError ? e : fileSystemError(e);
   const code = err?.code ?? 'INTERNAL';
-  const message = err?.message ?? `unexpected error: ${describeError(e)} (please report this; rerun with --verbose for details)`;
+  const message =
+    err?.message ?? `unexpected error: ${describeError(e)} (please report this; rerun with --verbose for details)`;
   if (flags.json === true) {
     process.stdout.write(`${toJson({ error: { code, message, details: err?.details ?? {} } })}\n`);
   }
@@ -51,7 +52,10 @@ export function parseIntOption(name: string, min: number, max = Number.MAX_SAFE_
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new FedstatError('CONFIG_INVALID', `${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(value)}`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(value)}`,
+      );
     }
     return n;
   };

@@ -8,9 +8,15 @@ function displayWidth(text: string): number {
   let w = 0;
   for (const ch of text) {
     const c = ch.codePointAt(0) ?? 0;
-    const wide = (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3)
-      || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60)
-      || (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
+    const wide =
+      (c >= 0x1100 && c <= 0x115f) ||
+      (c >= 0x2e80 && c <= 0xa4cf) ||
+      (c >= 0xac00 && c <= 0xd7a3) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) ||
+      (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6) ||
+      (c >= 0x20000 && c <= 0x3fffd);
     w += wide ? 2 : 1;
   }
   return w;
@@ -21,10 +27,17 @@ function pad(text: string, width: number, align: Align): string {
   return align === 'right' ? fill + text : text + fill;
 }
 
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
+export function renderTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  align: readonly Align[] = [],
+): string {
   const widths = headers.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => pad(c, widths[i] ?? 0, align[i] ?? 'left')).join('  ').trimEnd();
+    cells
+      .map((c, i) => pad(c, widths[i] ?? 0, align[i] ?? 'left'))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '─'.repeat(w)).join('  ');
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }

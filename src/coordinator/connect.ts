@@ -64,24 +64,40 @@ export function defaultTransparencyLog(federationFile: string): string {
  * checked) when it names an endpoint, otherwise in this process from its key file.
  */
 async function openKeyAuthority(
-  federation: Federation, secrets: PartySecrets, options: ConnectOptions, insecure: boolean, params: HeParams,
+  federation: Federation,
+  secrets: PartySecrets,
+  options: ConnectOptions,
+  insecure: boolean,
+  params: HeParams,
 ): Promise<KeyAuthority> {
   const ka = partyOfRole(federation, 'key-authority');
   if (ka.endpoint !== null) {
     const endpointHost = parseEndpoint(ka.endpoint)?.host ?? '';
-    return new GrpcKeyAuthority(federation, ka.endpoint, channelCredentials(federation, secrets, { insecure, endpointHost }), channelOptionsFor(ka.id), {
-      params,
-      ...(options.keyAuthorityDeadlineMs === undefined ? {} : { deadlineMs: options.keyAuthorityDeadlineMs }),
-      ...(options.describeDeadlineMs === undefined ? {} : { describeDeadlineMs: options.describeDeadlineMs }),
-    });
+    return new GrpcKeyAuthority(
+      federation,
+      ka.endpoint,
+      channelCredentials(federation, secrets, { insecure, endpointHost }),
+      channelOptionsFor(ka.id),
+      {
+        params,
+        ...(options.keyAuthorityDeadlineMs === undefined ? {} : { deadlineMs: options.keyAuthorityDeadlineMs }),
+        ...(options.describeDeadlineMs === undefined ? {} : { describeDeadlineMs: options.describeDeadlineMs }),
+      },
+    );
   }
   const kaKeyFile = options.keyAuthorityKeyFile ?? defaultKeyFile(federation.file, 'key-authority');
   if (!existsSync(kaKeyFile)) {
-    throw new FedstatError('KEY_INVALID', `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`);
+    throw new FedstatError(
+      'KEY_INVALID',
+      `key authority key file ${kaKeyFile} not found; the in-process key authority needs it (pass --key-authority-key FILE, or run it as a service with an endpoint in the federation file)`,
+    );
   }
   // It signs its own log entries (its decryption) and returns them with its answer, as a remote one does.
   return InProcessKeyAuthority.create({
-    federation, secrets: loadKeyFile(kaKeyFile, federation), decryptor: isolatedSlotDecryptor, params,
+    federation,
+    secrets: loadKeyFile(kaKeyFile, federation),
+    decryptor: isolatedSlotDecryptor,
+    params,
     ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
 }
@@ -101,13 +117,22 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   let log: TransparencyLogSink | undefined;
   try {
     const given = options.transparencyLog;
-    const logFile = given === false ? undefined : given ?? (federation.policy.transparencyLog ? defaultTransparencyLog(federation.file) : undefined);
+    const logFile =
+      given === false
+        ? undefined
+        : (given ?? (federation.policy.transparencyLog ? defaultTransparencyLog(federation.file) : undefined));
     if (logFile !== undefined) {
       requireCoordinatorKey(secrets);
       if (logOperator(federation).source === 'transparency.operatorKey') {
-        throw new FedstatError('CONFIG_INVALID', `${federation.file} names a dedicated log operator key (transparency.operatorKey), but this coordinator signs tree heads with its own key; remove the transparency section so the coordinator operates the log`);
+        throw new FedstatError(
+          'CONFIG_INVALID',
+          `${federation.file} names a dedicated log operator key (transparency.operatorKey), but this coordinator signs tree heads with its own key; remove the transparency section so the coordinator operates the log`,
+        );
       }
-      const store = await TransparencyLogStore.open(logFile, { logId: federation.id, secretKey: secrets.signing.secretKey });
+      const store = await TransparencyLogStore.open(logFile, {
+        logId: federation.id,
+        secretKey: secrets.signing.secretKey,
+      });
       log = new TransparencyLogSink(store, secrets.party, secrets.signing.secretKey);
     }
     keyAuthority = await openKeyAuthority(federation, secrets, options, insecure, params);
@@ -118,11 +143,19 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
   }
   const links = agencies(federation).map((a) => {
     const endpointHost = parseEndpoint(a.endpoint ?? '')?.host ?? '';
-    return new GrpcAgencyLink(a.id, a.endpoint ?? '', channelCredentials(federation, secrets, { insecure, endpointHost }));
+    return new GrpcAgencyLink(
+      a.id,
+      a.endpoint ?? '',
+      channelCredentials(federation, secrets, { insecure, endpointHost }),
+    );
   });
   try {
     return await Coordinator.create({
-      federation, secrets, keyAuthority, links, params,
+      federation,
+      secrets,
+      keyAuthority,
+      links,
+      params,
       ...(options.describeDeadlineMs === undefined ? {} : { describeDeadlineMs: options.describeDeadlineMs }),
       ...(options.audit === undefined ? {} : { audit: options.audit }),
       ...(log === undefined ? {} : { transparencyLog: log }),

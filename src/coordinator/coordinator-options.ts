@@ -56,7 +56,10 @@ export interface CoordinatorOptions {
 /** KEY_INVALID unless `secrets` is the coordinator's key file. */
 export function requireCoordinatorKey(secrets: PartySecrets): void {
   if (secrets.role !== 'coordinator') {
-    throw new FedstatError('KEY_INVALID', `key file of ${secrets.party} is not the coordinator's; pass the coordinator key with --key`);
+    throw new FedstatError(
+      'KEY_INVALID',
+      `key file of ${secrets.party} is not the coordinator's; pass the coordinator key with --key`,
+    );
   }
 }
 
@@ -68,7 +71,10 @@ export async function coordinatorParams(options: CoordinatorOptions): Promise<He
   const given = options.params;
   if (given !== undefined && given.preset.name !== options.federation.he.preset) {
     given[Symbol.dispose]();
-    throw new FedstatError('CONFIG_INVALID', `HE parameters ${given.preset.name} given, but the federation uses ${options.federation.he.preset}`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `HE parameters ${given.preset.name} given, but the federation uses ${options.federation.he.preset}`,
+    );
   }
-  return given ?? await HeParams.create(presetByName(options.federation.he.preset));
+  return given ?? (await HeParams.create(presetByName(options.federation.he.preset)));
 }

@@ -40,9 +40,11 @@ export type { FailedAgency, QueryProgress } from './query-context.js';
 export type { QueryExplanation, QueryOptions, QueryResult } from './query-types.js';
 
 const DEFAULT_DEADLINE_MS = 30_000;
-const OTHER_FEDERATION_FILE = 'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; '
-  + 'give every party the same federation.json';
-const OTHER_HE_PARAMETERS = 'uses other HE parameters than this federation file; give every party the same federation.json';
+const OTHER_FEDERATION_FILE =
+  'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; ' +
+  'give every party the same federation.json';
+const OTHER_HE_PARAMETERS =
+  'uses other HE parameters than this federation file; give every party the same federation.json';
 
 /**
  * Runs a federation's queries over its agencies, key authority and transparency log. Make one with
@@ -94,13 +96,25 @@ export class Coordinator implements AsyncDisposable {
     return this.explanation(plan, cells, parties, terms);
   }
 
-  private explanation(plan: QueryPlan, cells: PlanCells, parties: number, terms: PrivacyTerms | null): QueryExplanation {
+  private explanation(
+    plan: QueryPlan,
+    cells: PlanCells,
+    parties: number,
+    terms: PrivacyTerms | null,
+  ): QueryExplanation {
     const layout = this.layoutFor(cells, parties, terms);
     return {
-      sql: formatPlan(plan), plan, groups: cells.groupCount,
+      sql: formatPlan(plan),
+      plan,
+      groups: cells.groupCount,
       measures: cells.measures.map((m) => (m.kind === 'count' ? 'COUNT(*)' : `SUM(${m.column ?? ''})`)),
-      parties: layout.parties, limbBase: layout.limbBase, slotsUsed: layout.slotsUsed, ciphertexts: layout.ciphertextCount,
-      worstSlotTotal: proveNoWrap(layout, this.params), noiseBound: layout.noiseBound, plainModulus: this.params.plainModulus,
+      parties: layout.parties,
+      limbBase: layout.limbBase,
+      slotsUsed: layout.slotsUsed,
+      ciphertexts: layout.ciphertextCount,
+      worstSlotTotal: proveNoWrap(layout, this.params),
+      noiseBound: layout.noiseBound,
+      plainModulus: this.params.plainModulus,
     };
   }
 
@@ -110,21 +124,32 @@ export class Coordinator implements AsyncDisposable {
    * would refuse (dataset not served, no or too little budget, exact release not allowed).
    */
   async dryRun(
-    sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold'> = {},
+    sql: string,
+    options: Pick<QueryOptions, 'privacy' | 'threshold'> = {},
   ): Promise<QueryExplanation & { readonly prediction: DryRunPrediction }> {
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
-    const candidates = datasetParties(this.federation, plan.dataset).map((p) => p.id).sort();
+    const candidates = datasetParties(this.federation, plan.dataset)
+      .map((p) => p.id)
+      .sort();
     const given = options.privacy?.rho;
     const rho = given === undefined ? null : queryRho(given);
     const { described, failed } = await this.discover();
-    const serving = described.filter((d) => d.datasets.includes(plan.dataset) && candidates.includes(d.agencyId)).length;
+    const serving = described.filter(
+      (d) => d.datasets.includes(plan.dataset) && candidates.includes(d.agencyId),
+    ).length;
     // With one agency or none the query cannot run anyway (prediction.enough says so); its terms still show.
     const threshold = serving <= 1 ? 1 : queryThreshold(serving, options.threshold);
     const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
     const prediction = predictQuery({
-      dataset: plan.dataset, candidates, described, failed, policy: this.federation.policy, threshold, terms,
+      dataset: plan.dataset,
+      candidates,
+      described,
+      failed,
+      policy: this.federation.policy,
+      threshold,
+      terms,
       delta: options.privacy?.delta ?? DEFAULT_DISPLAY_DELTA,
     });
     return { ...this.explanation(plan, cells, candidates.length, terms), prediction };
@@ -142,8 +167,10 @@ export class Coordinator implements AsyncDisposable {
       const d = r.value;
       if (d.agencyId !== id) failed.push({ id, code: 'BAD_MESSAGE', reason: `answers as ${d.agencyId}` });
       // Both sides loaded a federation file, and not the same one: configuration, not the network.
-      else if (d.federationId !== this.federation.id) failed.push({ id, code: 'CONFIG_INVALID', reason: OTHER_FEDERATION_FILE });
-      else if (d.paramsId !== this.params.paramsId) failed.push({ id, code: 'CONFIG_INVALID', reason: OTHER_HE_PARAMETERS });
+      else if (d.federationId !== this.federation.id)
+        failed.push({ id, code: 'CONFIG_INVALID', reason: OTHER_FEDERATION_FILE });
+      else if (d.paramsId !== this.params.paramsId)
+        failed.push({ id, code: 'CONFIG_INVALID', reason: OTHER_HE_PARAMETERS });
       else described.push(d);
       return undefined;
     });
@@ -180,13 +207,24 @@ export class Coordinator implements AsyncDisposable {
       released = true;
       const t6 = performance.now();
       return {
-        ...table, queryId: q.queryId, sql, plan: q.plan, mode: q.mode,
+        ...table,
+        queryId: q.queryId,
+        sql,
+        plan: q.plan,
+        mode: q.mode,
         agencies: { answered: r1.answered, failed: r1.failed },
-        secureAggregation: r1.secagg === null ? null
-          : { threshold: q.threshold, survivors: r1.answered, dropped: survivors.set.dropped, ...unmasked },
+        secureAggregation:
+          r1.secagg === null
+            ? null
+            : { threshold: q.threshold, survivors: r1.answered, dropped: survivors.set.dropped, ...unmasked },
         ciphertexts: q.layout.ciphertextCount,
         timings: {
-          planMs: t1 - t0, discoverMs: t2 - t1, gatherMs: t3 - t2, unmaskMs: t4 - t3, decryptMs: t5 - t4, releaseMs: t6 - t5,
+          planMs: t1 - t0,
+          discoverMs: t2 - t1,
+          gatherMs: t3 - t2,
+          unmaskMs: t4 - t3,
+          decryptMs: t5 - t4,
+          releaseMs: t6 - t5,
           totalMs: t6 - t0,
         },
       };
@@ -205,8 +243,10 @@ export class Coordinator implements AsyncDisposable {
     const candidates = datasetParties(this.federation, plan.dataset).map((p) => p.id);
     const rho = releaseRho(plan, cells, this.federation.policy, options.privacy?.rho);
     if (this.federation.policy.transparencyLog && this.options.transparencyLog === undefined) {
-      throw new FedstatError('CONFIG_INVALID',
-        'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)');
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)',
+      );
     }
     this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
     return { sql, plan, schema, cells, candidates, rho };
@@ -214,13 +254,22 @@ export class Coordinator implements AsyncDisposable {
 
   /** Discover: which agencies allowed to serve the dataset serve it now, and which of them are unreachable. */
   private async discoverServing(planned: PlannedQuery): Promise<DiscoveredAgencies> {
-    const { plan: { dataset }, candidates } = planned;
+    const {
+      plan: { dataset },
+      candidates,
+    } = planned;
     const { described, failed } = await this.discover();
-    const serving = described.filter((d) => d.datasets.includes(dataset)).map((d) => d.agencyId)
-      .filter((id) => candidates.includes(id)).sort();
+    const serving = described
+      .filter((d) => d.datasets.includes(dataset))
+      .map((d) => d.agencyId)
+      .filter((id) => candidates.includes(id))
+      .sort();
     const failedServing = failed.filter((f) => candidates.includes(f.id));
     if (serving.length === 0 && failedServing.length === 0) {
-      throw new FedstatError('NOT_FOUND', `no agency serves dataset ${dataset}; start agencies with --dataset ${dataset}=FILE.csv`);
+      throw new FedstatError(
+        'NOT_FOUND',
+        `no agency serves dataset ${dataset}; start agencies with --dataset ${dataset}=FILE.csv`,
+      );
     }
     return { described, serving, failedServing };
   }
@@ -238,7 +287,15 @@ export class Coordinator implements AsyncDisposable {
     // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
     if (serving.length === 0) {
       const asked = failedServing.length;
-      checkQuorum(this.federation.policy, { queryId, answered: [], failed: failedServing, asked, threshold: 1, mode, requireAll });
+      checkQuorum(this.federation.policy, {
+        queryId,
+        answered: [],
+        failed: failedServing,
+        asked,
+        threshold: 1,
+        mode,
+        requireAll,
+      });
     }
     const threshold = queryThreshold(serving.length, options.threshold);
     // The noise depends on the threshold: still before any query is sent or any budget spent.
@@ -248,13 +305,33 @@ export class Coordinator implements AsyncDisposable {
     const delivered = await this.deliverUnlogged(described);
     // A query bound to fail is not sent: no agency spends budget on it.
     await preflight({
-      policy: this.federation.policy, keyAuthority: this.options.keyAuthority, describeDeadlineMs: this.options.describeDeadlineMs ?? 5_000,
-      delta: DEFAULT_DISPLAY_DELTA, queryId, dataset: planned.plan.dataset, described, serving, failedServing, threshold, terms, mode,
+      policy: this.federation.policy,
+      keyAuthority: this.options.keyAuthority,
+      describeDeadlineMs: this.options.describeDeadlineMs ?? 5_000,
+      delta: DEFAULT_DISPLAY_DELTA,
+      queryId,
+      dataset: planned.plan.dataset,
+      described,
+      serving,
+      failedServing,
+      threshold,
+      terms,
+      mode,
       requireAll,
     });
     return {
-      ...planned, ...found, federation: this.federation, links: this.options.links, queryId, mode, requireAll, threshold, terms, layout,
-      deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS, delivered,
+      ...planned,
+      ...found,
+      federation: this.federation,
+      links: this.options.links,
+      queryId,
+      mode,
+      requireAll,
+      threshold,
+      terms,
+      layout,
+      deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      delivered,
     };
   }
 
@@ -265,13 +342,21 @@ export class Coordinator implements AsyncDisposable {
   private async logQuery(q: QueryContext): Promise<SentQuery> {
     const now = this.now();
     const envelope: QueryEnvelope = {
-      v: 1, queryId: q.queryId, federationId: this.federation.id, paramsId: this.params.paramsId, mode: q.mode, plan: q.plan,
-      agencies: q.serving, threshold: q.threshold, issuedAt: now, expiresAt: now + (this.options.queryTtlMs ?? 300_000),
+      v: 1,
+      queryId: q.queryId,
+      federationId: this.federation.id,
+      paramsId: this.params.paramsId,
+      mode: q.mode,
+      plan: q.plan,
+      agencies: q.serving,
+      threshold: q.threshold,
+      issuedAt: now,
+      expiresAt: now + (this.options.queryTtlMs ?? 300_000),
       ...(q.terms === null ? {} : { privacy: { rho: queryRhoText(q.terms.rho) } }),
     };
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     const log = this.options.transparencyLog;
-    const audit = log === undefined ? this.options.audit ?? NO_AUDIT : allSinks(this.options.audit ?? NO_AUDIT, log);
+    const audit = log === undefined ? (this.options.audit ?? NO_AUDIT) : allSinks(this.options.audit ?? NO_AUDIT, log);
     const asked = { at: now, queryId: q.queryId, sql: formatPlan(q.plan), plan: q.plan, agencies: q.serving };
     (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
     const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
@@ -283,7 +368,9 @@ export class Coordinator implements AsyncDisposable {
     const heads = new Map(q.described.map((d) => [d.agencyId, d.logHead?.size ?? 0]));
     const describeDeadline = this.options.describeDeadlineMs ?? 5_000;
     return async (link, stale) => {
-      const from = stale ? (await link.describe(describeDeadline)).logHead?.size ?? 0 : heads.get(link.agencyId) ?? 0;
+      const from = stale
+        ? ((await link.describe(describeDeadline)).logHead?.size ?? 0)
+        : (heads.get(link.agencyId) ?? 0);
       return queryLog.proofFor(from, `agency ${link.agencyId}`, q.delivered.get(link.agencyId));
     };
   }
@@ -293,21 +380,45 @@ export class Coordinator implements AsyncDisposable {
    * whether or not the query goes on, and before the survivor set that counts the contributions;
    * then the quorum check, and the survivor set, fixed once and signed.
    */
-  private fixSurvivors(q: QueryContext, sent: SentQuery, r1: RoundOne): { set: SurvivorSet; signed: SignedSurvivorSet } {
+  private fixSurvivors(
+    q: QueryContext,
+    sent: SentQuery,
+    r1: RoundOne,
+  ): { set: SurvivorSet; signed: SignedSurvivorSet } {
     for (const [id, entry] of r1.gathered.refusals) sent.queryLog?.appendRefusal(id, entry);
     for (const entries of r1.gathered.logEntries.values()) sent.queryLog?.appendChecked(entries);
     checkQuorum(this.federation.policy, {
-      queryId: q.queryId, answered: r1.answered, failed: r1.failed, asked: q.serving.length + q.failedServing.length,
-      threshold: q.threshold, mode: q.mode, requireAll: q.requireAll,
+      queryId: q.queryId,
+      answered: r1.answered,
+      failed: r1.failed,
+      asked: q.serving.length + q.failedServing.length,
+      threshold: q.threshold,
+      mode: q.mode,
+      requireAll: q.requireAll,
     });
     // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
-    const fixed = r1.secagg?.fixSurvivors() ?? { survivors: r1.answered, dropped: q.serving.filter((a) => !r1.answered.includes(a)) };
+    const fixed = r1.secagg?.fixSurvivors() ?? {
+      survivors: r1.answered,
+      dropped: q.serving.filter((a) => !r1.answered.includes(a)),
+    };
     const set: SurvivorSet = {
-      v: 1, round: 2, queryId: q.queryId, federationId: this.federation.id, queryDigest: toHex(queryDigest(sent.signed.bytes)),
-      survivors: fixed.survivors, dropped: fixed.dropped, threshold: q.threshold,
+      v: 1,
+      round: 2,
+      queryId: q.queryId,
+      federationId: this.federation.id,
+      queryDigest: toHex(queryDigest(sent.signed.bytes)),
+      survivors: fixed.survivors,
+      dropped: fixed.dropped,
+      threshold: q.threshold,
     };
     const signed = signSurvivorSet(set, this.options.secrets.signing.secretKey);
-    sent.audit.append({ type: 'survivors', at: this.now(), queryId: q.queryId, survivors: set.survivors, dropped: set.dropped });
+    sent.audit.append({
+      type: 'survivors',
+      at: this.now(),
+      queryId: q.queryId,
+      survivors: set.survivors,
+      dropped: set.dropped,
+    });
     return { set, signed };
   }
 
@@ -316,7 +427,10 @@ export class Coordinator implements AsyncDisposable {
    * and its signed entry is logged; in the plaintext benchmark mode the sum is already in the clear.
    */
   private async decrypt(
-    sent: SentQuery, survivors: SignedSurvivorSet, r1: RoundOne, sum: EncryptedSum | null,
+    sent: SentQuery,
+    survivors: SignedSurvivorSet,
+    r1: RoundOne,
+    sum: EncryptedSum | null,
   ): Promise<readonly BigUint64Array[]> {
     if (sum === null) return r1.gathered.plainSum;
     const signingKey = this.options.secrets.signing.secretKey;
@@ -330,14 +444,29 @@ export class Coordinator implements AsyncDisposable {
    * recorded; nothing is released before it is durably in the log, and the head is published beside it.
    */
   private async releaseRows(
-    q: QueryContext, sent: SentQuery, r1: RoundOne, slots: readonly BigUint64Array[], delta: number | undefined,
+    q: QueryContext,
+    sent: SentQuery,
+    r1: RoundOne,
+    slots: readonly BigUint64Array[],
+    delta: number | undefined,
   ): Promise<Release> {
     const table = release({
-      plan: q.plan, schema: q.schema, cells: q.cells, totals: unpackSlots(q.layout, [...slots]), policy: this.federation.policy,
-      ...(q.terms === null ? {} : { noise: { terms: q.terms, survivors: r1.answered.length, delta: delta ?? DEFAULT_DISPLAY_DELTA } }),
+      plan: q.plan,
+      schema: q.schema,
+      cells: q.cells,
+      totals: unpackSlots(q.layout, [...slots]),
+      policy: this.federation.policy,
+      ...(q.terms === null
+        ? {}
+        : { noise: { terms: q.terms, survivors: r1.answered.length, delta: delta ?? DEFAULT_DISPLAY_DELTA } }),
     });
     sent.audit.append({
-      type: 'release', at: this.now(), queryId: q.queryId, contributors: r1.answered, rows: table.rows.length, suppressed: table.suppressed,
+      type: 'release',
+      at: this.now(),
+      queryId: q.queryId,
+      contributors: r1.answered,
+      rows: table.rows.length,
+      suppressed: table.suppressed,
       rho: q.terms === null ? null : queryRhoText(q.terms.rho),
     });
     await sent.queryLog?.publish();
@@ -350,7 +479,9 @@ export class Coordinator implements AsyncDisposable {
   }
 
   /** Appends the unlogged budget entries the agencies reported (see UnloggedDelivery); what each agency gets receipts for. */
-  private async deliverUnlogged(described: readonly AgencyDescription[]): Promise<ReadonlyMap<string, readonly LoggedEntry[]>> {
+  private async deliverUnlogged(
+    described: readonly AgencyDescription[],
+  ): Promise<ReadonlyMap<string, readonly LoggedEntry[]>> {
     const log = this.options.transparencyLog;
     if (log === undefined) return new Map();
     this.delivery ??= new UnloggedDelivery(log, this.federation);

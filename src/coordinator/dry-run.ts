@@ -66,17 +66,27 @@ export function predictQuery(input: PredictInput): DryRunPrediction {
     const down = input.failed.find((f) => f.id === id);
     if (down !== undefined) return { id, refusal: `unreachable: ${down.reason}`, remaining: null };
     const d = input.described.find((x) => x.agencyId === id);
-    if (d === undefined || !d.datasets.includes(dataset)) return { id, refusal: `does not serve ${dataset}`, remaining: null };
+    if (d === undefined || !d.datasets.includes(dataset))
+      return { id, refusal: `does not serve ${dataset}`, remaining: null };
     const budget = d.budgets.find((b) => b.dataset === dataset);
     const remaining = budget === undefined ? null : parseCanonicalRho(budget.remaining);
     const shown = remaining === null ? null : formatRho(remaining);
     if (terms === null) {
-      return { id, refusal: input.policy.exactRelease ? null : 'the federation policy requires differential privacy', remaining: shown };
+      return {
+        id,
+        refusal: input.policy.exactRelease ? null : 'the federation policy requires differential privacy',
+        remaining: shown,
+      };
     }
     if (remaining === null) return { id, refusal: `has no privacy budget for ${dataset}`, remaining: null };
-    if ((d.ledgerFault ?? null) !== null) return { id, refusal: `its budget ledger cannot charge: ${d.ledgerFault ?? ''}`, remaining: shown };
+    if ((d.ledgerFault ?? null) !== null)
+      return { id, refusal: `its budget ledger cannot charge: ${d.ledgerFault ?? ''}`, remaining: shown };
     if (rhoCompare(terms.rho, remaining) > 0) {
-      return { id, refusal: `budget exhausted: requested rho ${formatRho(terms.rho)}, remaining ${formatRho(remaining)}`, remaining: shown };
+      return {
+        id,
+        refusal: `budget exhausted: requested rho ${formatRho(terms.rho)}, remaining ${formatRho(remaining)}`,
+        remaining: shown,
+      };
     }
     return { id, refusal: null, remaining: shown };
   });
@@ -88,9 +98,14 @@ export function predictQuery(input: PredictInput): DryRunPrediction {
     const count = terms.measures[0];
     if (count === undefined) throw new RangeError('predictQuery: privacy terms without measures');
     privacy = {
-      rho: formatRho(terms.rho), epsilon: rhoToEpsilon(terms.rho, input.delta), delta: input.delta,
-      mu: formatRho(count.mu), agencyMu: formatRho(count.agencyMu), threshold: terms.threshold,
-      countStderr: model.stddev(count.mu, 1), countHalfWidth95: Number(model.halfWidth(count.mu, 1, 0.95)),
+      rho: formatRho(terms.rho),
+      epsilon: rhoToEpsilon(terms.rho, input.delta),
+      delta: input.delta,
+      mu: formatRho(count.mu),
+      agencyMu: formatRho(count.agencyMu),
+      threshold: terms.threshold,
+      countStderr: model.stddev(count.mu, 1),
+      countHalfWidth95: Number(model.halfWidth(count.mu, 1, 0.95)),
     };
   }
   return { dataset, privacy, agencies, answering, enough: answering >= needed };

@@ -52,6 +52,10 @@ export class EncryptedSums {
   async close(): Promise<void> {
     const isolated = this.isolated;
     this.isolated = null;
-    if (isolated !== null) await isolated.then((he) => he.close(), () => undefined);
+    if (isolated !== null)
+      await isolated.then(
+        (he) => he.close(),
+        () => undefined,
+      );
   }
 }

@@ -69,40 +69,57 @@ async function ask(link: AgencyLink, input: GatherInput): Promise<Contribution> 
 async function gatherContributions(input: GatherInput): Promise<Round1> {
   const { federation, signed, envelope: env, layout, sum, secagg } = input;
   const digest = queryDigest(signed.bytes);
-  let plainSum: BigUint64Array[] = Array.from({ length: layout.ciphertextCount }, () => new BigUint64Array(layout.slotCount));
+  let plainSum: BigUint64Array[] = Array.from(
+    { length: layout.ciphertextCount },
+    () => new BigUint64Array(layout.slotCount),
+  );
   const answered: string[] = [];
   const logEntries = new Map<string, readonly Uint8Array[]>();
   const refusals = new Map<string, Uint8Array>();
   const failed: FailedAgency[] = [];
   const links = env.agencies.map((id) => input.links.find((l) => l.agencyId === id)).filter((l) => l !== undefined);
-  await Promise.all(links.map(async (link) => {
-    try {
-      const agency = federation.parties.find((p) => p.id === link.agencyId);
-      if (agency === undefined) throw new FedstatError('INTERNAL', 'agency vanished from the federation');
-      const c = await ask(link, input);
-      logEntries.set(link.agencyId, checkedEntries(federation, link.agencyId, env.queryId, c.logEntries ?? [], ['budget', 'contribution']));
-      checkContribution(c, {
-        federationId: federation.id, queryDigest: digest, queryId: env.queryId, agencyId: link.agencyId, mode: env.mode,
-        payloads: layout.ciphertextCount, participants: env.agencies,
-      }, agency.signingKey);
-      // Secure-aggregation material is checked before the ciphertexts join the sum and recorded
-      // after: an agency is a survivor exactly when its ciphertexts are in the sum.
-      const masking = secagg !== null && c.masking !== null ? secagg.checkRound1(link.agencyId, c.masking) : null;
-      if (sum !== null) await sum.add(c.payloads);
-      else {
-        const next = c.payloads.map((p) => bytesToSlots(p, layout.slotCount, layout.plainModulus));
-        plainSum = plainSum.map((s, i) => addSlotsModT(s, next[i] ?? s, layout.plainModulus));
+  await Promise.all(
+    links.map(async (link) => {
+      try {
+        const agency = federation.parties.find((p) => p.id === link.agencyId);
+        if (agency === undefined) throw new FedstatError('INTERNAL', 'agency vanished from the federation');
+        const c = await ask(link, input);
+        logEntries.set(
+          link.agencyId,
+          checkedEntries(federation, link.agencyId, env.queryId, c.logEntries ?? [], ['budget', 'contribution']),
+        );
+        checkContribution(
+          c,
+          {
+            federationId: federation.id,
+            queryDigest: digest,
+            queryId: env.queryId,
+            agencyId: link.agencyId,
+            mode: env.mode,
+            payloads: layout.ciphertextCount,
+            participants: env.agencies,
+          },
+          agency.signingKey,
+        );
+        // Secure-aggregation material is checked before the ciphertexts join the sum and recorded
+        // after: an agency is a survivor exactly when its ciphertexts are in the sum.
+        const masking = secagg !== null && c.masking !== null ? secagg.checkRound1(link.agencyId, c.masking) : null;
+        if (sum !== null) await sum.add(c.payloads);
+        else {
+          const next = c.payloads.map((p) => bytesToSlots(p, layout.slotCount, layout.plainModulus));
+          plainSum = plainSum.map((s, i) => addSlotsModT(s, next[i] ?? s, layout.plainModulus));
+        }
+        if (secagg !== null && masking !== null) secagg.acceptRound1(link.agencyId, masking);
+        answered.push(link.agencyId);
+        input.onAnswer(link.agencyId, true);
+      } catch (e) {
+        const refusal = refusalEntry(e);
+        if (refusal !== undefined) refusals.set(link.agencyId, refusal);
+        failed.push(failure(link.agencyId, e));
+        input.onAnswer(link.agencyId, false);
       }
-      if (secagg !== null && masking !== null) secagg.acceptRound1(link.agencyId, masking);
-      answered.push(link.agencyId);
-      input.onAnswer(link.agencyId, true);
-    } catch (e) {
-      const refusal = refusalEntry(e);
-      if (refusal !== undefined) refusals.set(link.agencyId, refusal);
-      failed.push(failure(link.agencyId, e));
-      input.onAnswer(link.agencyId, false);
-    }
-  }));
+    }),
+  );
   answered.sort();
   return { answered, failed, plainSum, logEntries, refusals };
 }
@@ -130,15 +147,31 @@ export async function roundOne(
   options: ProgressOption,
 ): Promise<RoundOne> {
   const { federation, layout, serving } = q;
-  const secagg = q.mode === 'encrypted' ? new SecAggAggregation({
-    federationId: federation.id, queryId: q.queryId, participants: serving, threshold: q.threshold, length: layout.slotsUsed,
-    modulus: layout.plainModulus, agreementKeys: new Map(federation.parties.map((p) => [p.id, p.agreementKey])),
-  }) : null;
+  const secagg =
+    q.mode === 'encrypted'
+      ? new SecAggAggregation({
+          federationId: federation.id,
+          queryId: q.queryId,
+          participants: serving,
+          threshold: q.threshold,
+          length: layout.slotsUsed,
+          modulus: layout.plainModulus,
+          agreementKeys: new Map(federation.parties.map((p) => [p.id, p.agreementKey])),
+        })
+      : null;
   let done = 0;
   const gathered = await gatherContributions({
-    federation, signed: sent.signed, envelope: sent.envelope, layout, links: q.links, deadlineMs: q.deadlineMs, sum, secagg,
+    federation,
+    signed: sent.signed,
+    envelope: sent.envelope,
+    layout,
+    links: q.links,
+    deadlineMs: q.deadlineMs,
+    sum,
+    secagg,
     ...(sent.logProof === undefined ? {} : { logProof: sent.logProof }),
-    onAnswer: (agency, ok) => options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
+    onAnswer: (agency, ok) =>
+      options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
   });
   const failed = [...q.failedServing, ...gathered.failed].sort((a, b) => a.id.localeCompare(b.id));
   return { gathered, answered: gathered.answered, failed, secagg };

@@ -6,11 +6,24 @@
  */
 export { Coordinator, type CoordinatorOptions, type FailedAgency, type QueryProgress } from './coordinator.js';
 export type {
-  PrivacyOptions, QueryExplanation, QueryOptions, QueryResult, QueryTimings, SecureAggregationReport,
+  PrivacyOptions,
+  QueryExplanation,
+  QueryOptions,
+  QueryResult,
+  QueryTimings,
+  SecureAggregationReport,
 } from './query-types.js';
 export { connectCoordinator, type ConnectOptions } from './connect.js';
 export type {
-  CellValue, MeasureNoiseReport, PrivacyReport, Release, ResultColumn, ResultRow, RowUncertainty, SuppressionReport, Uncertainty,
+  CellValue,
+  MeasureNoiseReport,
+  PrivacyReport,
+  Release,
+  ResultColumn,
+  ResultRow,
+  RowUncertainty,
+  SuppressionReport,
+  Uncertainty,
 } from './release.js';
 export { parseQuery } from '../query/parse.js';
 export { formatPlan } from '../query/format-plan.js';

@@ -9,7 +9,12 @@ import type { KeyAuthority } from '../key-authority/key-authority.js';
 import type { DecryptionAnswer, DecryptionRequest } from '../protocol/decryption.js';
 import { refusalEntry, STALE_RETRIES, type QueryLog } from './query-log.js';
 
-export async function loggedDecryption(ka: KeyAuthority, kaId: string, request: DecryptionRequest, queryLog: QueryLog | null): Promise<DecryptionAnswer> {
+export async function loggedDecryption(
+  ka: KeyAuthority,
+  kaId: string,
+  request: DecryptionRequest,
+  queryLog: QueryLog | null,
+): Promise<DecryptionAnswer> {
   for (let attempt = 0; ; attempt++) {
     let logProof;
     if (queryLog !== null) {

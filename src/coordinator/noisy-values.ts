@@ -69,11 +69,19 @@ export class NoiseModel {
   count(cell: NoisyCell, muCount: Rational): { value: bigint; uncertainty: Uncertainty } {
     const h = this.halfWidth(muCount, cell.members, 0.95);
     const value = max0(cell.count);
-    return { value, uncertainty: { stderr: this.stddev(muCount, cell.members), ci95: [max0(cell.count - h), max0(cell.count + h)] } };
+    return {
+      value,
+      uncertainty: { stderr: this.stddev(muCount, cell.members), ci95: [max0(cell.count - h), max0(cell.count + h)] },
+    };
   }
 
   /** SUM of a column with offset o ≤ 0 (0 when its minimum is non-negative): Σ(x − o) + o·COUNT. */
-  sum(cell: NoisyCell, offset: bigint, muSum: Rational, muCount: Rational): { value: bigint; uncertainty: Uncertainty } {
+  sum(
+    cell: NoisyCell,
+    offset: bigint,
+    muSum: Rational,
+    muCount: Rational,
+  ): { value: bigint; uncertainty: Uncertainty } {
     const value = cell.shiftedSum + offset * cell.count;
     if (offset === 0n) {
       const h = this.halfWidth(muSum, cell.members, 0.95);
@@ -89,7 +97,14 @@ export class NoiseModel {
   }
 
   /** AVG of a column with domain [min, max] and offset o; `cell.count` ≥ 1 (released rows only). */
-  average(cell: NoisyCell, offset: bigint, min: number, max: number, muSum: Rational, muCount: Rational): { value: number; uncertainty: Uncertainty } {
+  average(
+    cell: NoisyCell,
+    offset: bigint,
+    min: number,
+    max: number,
+    muSum: Rational,
+    muCount: Rational,
+  ): { value: number; uncertainty: Uncertainty } {
     const c = cell.count < 1n ? 1n : cell.count;
     const o = Number(offset);
     const shiftedAvg = Number(cell.shiftedSum) / Number(c);
@@ -99,7 +114,8 @@ export class NoiseModel {
     const lo = Number(max0(cell.shiftedSum - hs)) / Number(c + hc) + o;
     const hiDen = c - hc < 1n ? 1n : c - hc;
     const hi = Number(cell.shiftedSum + hs) / Number(hiDen) + o;
-    const stderr = Math.hypot(this.stddev(muSum, cell.members), shiftedAvg * this.stddev(muCount, cell.members)) / Number(c);
+    const stderr =
+      Math.hypot(this.stddev(muSum, cell.members), shiftedAvg * this.stddev(muCount, cell.members)) / Number(c);
     return { value, uncertainty: { stderr, ci95: [clip(lo, min, max), clip(hi, min, max)] } };
   }
 }

@@ -37,13 +37,25 @@ export interface PreflightInput {
 /** Throws (POLICY_REFUSED, UNAVAILABLE or CONFIG_INVALID, saying the query was not sent) unless the query can succeed. */
 export async function preflight(q: PreflightInput): Promise<void> {
   const prediction = predictQuery({
-    dataset: q.dataset, candidates: q.serving, described: q.described, failed: [], policy: q.policy,
-    threshold: q.threshold, terms: q.terms, delta: q.delta,
+    dataset: q.dataset,
+    candidates: q.serving,
+    described: q.described,
+    failed: [],
+    policy: q.policy,
+    threshold: q.threshold,
+    terms: q.terms,
+    delta: q.delta,
   });
-  const refusing = prediction.agencies.filter((a) => a.refusal !== null)
+  const refusing = prediction.agencies
+    .filter((a) => a.refusal !== null)
     .map((a) => ({ id: a.id, code: 'POLICY_REFUSED' as const, reason: a.refusal ?? '' }));
   checkPlausible(q.policy, {
-    queryId: q.queryId, serving: q.serving.length, unreachable: q.failedServing, refusing, threshold: q.threshold, mode: q.mode,
+    queryId: q.queryId,
+    serving: q.serving.length,
+    unreachable: q.failedServing,
+    refusing,
+    threshold: q.threshold,
+    mode: q.mode,
     requireAll: q.requireAll,
   });
   if (q.mode === 'plaintext') return;
@@ -52,10 +64,16 @@ export async function preflight(q: PreflightInput): Promise<void> {
   } catch (e) {
     // It answered, but is not this federation's key authority (another federation file, other HE parameters): configuration.
     if (isFedstatError(e, 'CONFIG_INVALID')) {
-      throw new FedstatError('CONFIG_INVALID', `query ${q.queryId} not sent, nothing spent: ${e.message}`, { cause: e });
+      throw new FedstatError('CONFIG_INVALID', `query ${q.queryId} not sent, nothing spent: ${e.message}`, {
+        cause: e,
+      });
     }
     const why = e instanceof Error ? e.message : String(e);
-    throw new FedstatError('UNAVAILABLE', `query ${q.queryId} not sent, nothing spent: the key authority is unreachable (${why}); `
-      + 'start it (fedstat key-authority serve) and retry', { cause: e });
+    throw new FedstatError(
+      'UNAVAILABLE',
+      `query ${q.queryId} not sent, nothing spent: the key authority is unreachable (${why}); ` +
+        'start it (fedstat key-authority serve) and retry',
+      { cause: e },
+    );
   }
 }

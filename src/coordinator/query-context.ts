@@ -88,4 +88,3 @@ export interface SentQuery {
   /** With a transparency log: each agency's proof that the query is in it. */
   readonly logProof: LogProofSource | undefined;
 }
-

@@ -36,7 +36,13 @@ export class QueryLog {
   readonly #entry: Uint8Array;
   readonly #index: number;
 
-  private constructor(sink: TransparencyLogSink, federation: Federation, queryId: string, entry: Uint8Array, index: number) {
+  private constructor(
+    sink: TransparencyLogSink,
+    federation: Federation,
+    queryId: string,
+    entry: Uint8Array,
+    index: number,
+  ) {
     this.#sink = sink;
     this.#federation = federation;
     this.#queryId = queryId;
@@ -45,7 +51,12 @@ export class QueryLog {
   }
 
   /** Logs the query (its digest binds the signed envelope) durably; the proofs are built from this entry. */
-  static async begin(sink: TransparencyLogSink, federation: Federation, signed: SignedQuery, event: Omit<QueryEvent, 'type' | 'digest'>): Promise<QueryLog> {
+  static async begin(
+    sink: TransparencyLogSink,
+    federation: Federation,
+    signed: SignedQuery,
+    event: Omit<QueryEvent, 'type' | 'digest'>,
+  ): Promise<QueryLog> {
     const { entry, index } = await sink.record({ type: 'query', ...event, digest: toHex(queryDigest(signed.bytes)) });
     return new QueryLog(sink, federation, event.queryId, entry, index);
   }
@@ -56,7 +67,11 @@ export class QueryLog {
    * published first, so that the heads parties hold are published ones (bar entries another
    * query appends in between), which the operator checks the log against when it reopens it.
    */
-  async proofFor(from: number, recipient: string, logged: readonly { leafHash: Uint8Array; index: number }[] = []): Promise<QueryLogProof> {
+  async proofFor(
+    from: number,
+    recipient: string,
+    logged: readonly { leafHash: Uint8Array; index: number }[] = [],
+  ): Promise<QueryLogProof> {
     await this.#sink.publish();
     return buildQueryLogProof(this.#sink.store, this.#index, this.#entry, from, recipient, logged);
   }
@@ -102,7 +117,13 @@ export class QueryLog {
 }
 
 /** See QueryLog.appendFrom; exported for the contribution check in round 1. */
-export function checkedEntries(federation: Federation, party: string, queryId: string, entries: readonly Uint8Array[], kinds: readonly EntryKind[]): readonly Uint8Array[] {
+export function checkedEntries(
+  federation: Federation,
+  party: string,
+  queryId: string,
+  entries: readonly Uint8Array[],
+  kinds: readonly EntryKind[],
+): readonly Uint8Array[] {
   for (const bytes of entries) {
     let opened;
     try {
@@ -111,8 +132,17 @@ export function checkedEntries(federation: Federation, party: string, queryId: s
       throw new FedstatError('BAD_MESSAGE', `${party} sent a log entry that does not open: ${describeError(e)}`);
     }
     const { event, author } = opened;
-    if (author.id !== party || authorProblem(event, author) !== null || !kinds.includes(event.type) || !('queryId' in event) || event.queryId !== queryId) {
-      throw new FedstatError('BAD_MESSAGE', `${party} sent a log entry that is not its own ${kinds.join(' or ')} record of query ${queryId}`);
+    if (
+      author.id !== party ||
+      authorProblem(event, author) !== null ||
+      !kinds.includes(event.type) ||
+      !('queryId' in event) ||
+      event.queryId !== queryId
+    ) {
+      throw new FedstatError(
+        'BAD_MESSAGE',
+        `${party} sent a log entry that is not its own ${kinds.join(' or ')} record of query ${queryId}`,
+      );
     }
   }
   return entries;

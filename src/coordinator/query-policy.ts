@@ -18,13 +18,24 @@ import type { FailedAgency } from './gather.js';
  * The query's ρ, or null for an exact release; refuses what the policy or the release's
  * suppression cannot handle, before anyone is asked.
  */
-export function releaseRho(plan: QueryPlan, cells: PlanCells, policy: Policy, given: Rational | string | undefined): Rational | null {
+export function releaseRho(
+  plan: QueryPlan,
+  cells: PlanCells,
+  policy: Policy,
+  given: Rational | string | undefined,
+): Rational | null {
   if (given !== undefined) return queryRho(given);
   if (!policy.exactRelease) {
-    throw new FedstatError('POLICY_REFUSED', 'the federation policy requires differential privacy for every query; give a privacy budget with --rho (e.g. --rho 0.05)');
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      'the federation policy requires differential privacy for every query; give a privacy budget with --rho (e.g. --rho 0.05)',
+    );
   }
   if (marginsOf(plan).total && cells.groupCount > MAX_SUPPRESSION_CELLS) {
-    throw new FedstatError('PLAN_UNSAFE', `an exact ROLLUP/CUBE over ${cells.groupCount} groups is beyond cell suppression's ${MAX_SUPPRESSION_CELLS}; group by smaller columns or release with --rho`);
+    throw new FedstatError(
+      'PLAN_UNSAFE',
+      `an exact ROLLUP/CUBE over ${cells.groupCount} groups is beyond cell suppression's ${MAX_SUPPRESSION_CELLS}; group by smaller columns or release with --rho`,
+    );
   }
   return null;
 }
@@ -34,7 +45,10 @@ export function queryThreshold(n: number, requested: number | undefined): number
   const t = requested ?? defaultThreshold(n);
   const min = minimumThreshold(n);
   if (!Number.isSafeInteger(t) || t < min || t > n) {
-    throw new FedstatError('POLICY_REFUSED', `threshold ${t} is outside ${min}..${n} for ${n} agencies; below a majority a coordinator could unmask one agency`);
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      `threshold ${t} is outside ${min}..${n} for ${n} agencies; below a majority a coordinator could unmask one agency`,
+    );
   }
   return t;
 }
@@ -57,15 +71,25 @@ export function checkQuorum(policy: Policy, q: QuorumInput): void {
   if (answered.length >= needed && (!q.requireAll || failed.length === 0)) return;
   const why = failed.map((f) => `${f.id} (${f.reason})`).join('; ');
   const belowThreshold = !q.requireAll && answered.length >= policy.minAgencies;
-  const need = q.requireAll ? 'all agencies serving the dataset (--require-all)'
-    : belowThreshold ? `at least ${threshold} to unmask the sum (the secure-aggregation threshold); retry when more agencies are up` : `at least ${policy.minAgencies} (minAgencies)`;
+  const need = q.requireAll
+    ? 'all agencies serving the dataset (--require-all)'
+    : belowThreshold
+      ? `at least ${threshold} to unmask the sum (the secure-aggregation threshold); retry when more agencies are up`
+      : `at least ${policy.minAgencies} (minAgencies)`;
   // With nobody answering, the agencies' own reason (all down, all refusing) is the error's class;
   // too few survivors to unmask is a matter of availability, too few for the policy a refusal.
   const codes = new Set(failed.map((f) => f.code));
-  const code = answered.length === 0 && codes.size === 1 ? [...codes][0] ?? 'UNAVAILABLE' : belowThreshold ? 'UNAVAILABLE' : 'POLICY_REFUSED';
-  throw new FedstatError(code,
+  const code =
+    answered.length === 0 && codes.size === 1
+      ? ([...codes][0] ?? 'UNAVAILABLE')
+      : belowThreshold
+        ? 'UNAVAILABLE'
+        : 'POLICY_REFUSED';
+  throw new FedstatError(
+    code,
     `query ${queryId}: ${answered.length} of ${q.asked} agencies answered, the policy needs ${need}${why === '' ? '' : `; failed: ${why}`}`,
-    { details: { queryId, answered, failed } });
+    { details: { queryId, answered, failed } },
+  );
 }
 
 export interface PlausibilityInput {
@@ -96,11 +120,15 @@ export function checkPlausible(policy: Policy, q: PlausibilityInput): void {
   // availability (retry when more are up); refusals, minAgencies and --require-all are policy.
   const code = q.refusing.length > 0 || willAnswer < policy.minAgencies ? 'POLICY_REFUSED' : 'UNAVAILABLE';
   if (q.requireAll && missing.length > 0) {
-    throw new FedstatError('POLICY_REFUSED', `query ${q.queryId} not sent, nothing spent: --require-all, but ${why}`, { details: { queryId: q.queryId, failed: missing } });
+    throw new FedstatError('POLICY_REFUSED', `query ${q.queryId} not sent, nothing spent: --require-all, but ${why}`, {
+      details: { queryId: q.queryId, failed: missing },
+    });
   }
   if (willAnswer < needed) {
-    throw new FedstatError(code,
+    throw new FedstatError(
+      code,
       `query ${q.queryId} not sent, nothing spent: ${willAnswer} agencies would answer, the policy needs at least ${needed}${why === '' ? '' : `; ${why}`}`,
-      { details: { queryId: q.queryId, failed: missing } });
+      { details: { queryId: q.queryId, failed: missing } },
+    );
   }
 }

@@ -31,11 +31,17 @@ export interface ReleaseTable {
   readonly cells: readonly TableCell[];
 }
 
-export function buildReleaseTable(plan: QueryPlan, schema: DatasetSchema, cells: PlanCells, totals: readonly bigint[]): ReleaseTable {
+export function buildReleaseTable(
+  plan: QueryPlan,
+  schema: DatasetSchema,
+  cells: PlanCells,
+  totals: readonly bigint[],
+): ReleaseTable {
   const m = cells.measures.length;
   if (totals.length !== cells.groupCount * m) throw new RangeError('buildReleaseTable: totals do not match the plan');
   const values = plan.groupBy.map((g) => (schema.columns[g] as CategoryColumn).values);
-  const label = (col: number, pos: number | null): string | null => (pos === null ? null : values[col]?.[pos] ?? null);
+  const label = (col: number, pos: number | null): string | null =>
+    pos === null ? null : (values[col]?.[pos] ?? null);
   const interior = (g: number): { count: bigint; sums: bigint[] } => ({
     count: totals[g * m] ?? 0n,
     sums: Array.from({ length: m - 1 }, (_, j) => totals[g * m + j + 1] ?? 0n),
@@ -45,18 +51,31 @@ export function buildReleaseTable(plan: QueryPlan, schema: DatasetSchema, cells:
     for (const g of groups) {
       const c = interior(g);
       out.count += c.count;
-      c.sums.forEach((s, j) => { out.sums[j] = (out.sums[j] ?? 0n) + s; });
+      c.sums.forEach((s, j) => {
+        out.sums[j] = (out.sums[j] ?? 0n) + s;
+      });
     }
     return out;
   };
   const margins = marginsOf(plan);
   const out: TableCell[] = [];
-  const push = (cell: Cell, positions: readonly (number | null)[], groups: readonly number[], isInterior: boolean): void => {
+  const push = (
+    cell: Cell,
+    positions: readonly (number | null)[],
+    groups: readonly number[],
+    isInterior: boolean,
+  ): void => {
     const v = sumOver(groups);
-    out.push(Object.freeze({
-      cell, groupValues: Object.freeze(positions.map((p, i) => label(i, p))), members: groups.length, interior: isInterior,
-      count: v.count, shiftedSums: Object.freeze(v.sums),
-    }));
+    out.push(
+      Object.freeze({
+        cell,
+        groupValues: Object.freeze(positions.map((p, i) => label(i, p))),
+        members: groups.length,
+        interior: isInterior,
+        count: v.count,
+        shiftedSums: Object.freeze(v.sums),
+      }),
+    );
   };
   const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
   if (plan.groupBy.length === 0) {
@@ -71,8 +90,22 @@ export function buildReleaseTable(plan: QueryPlan, schema: DatasetSchema, cells:
   }
   const cols = cells.radices[1] ?? 1;
   for (const i of range(rows)) for (const j of range(cols)) push({ row: i, col: j }, [i, j], [i * cols + j], true);
-  if (margins.rows === true) for (const i of range(rows)) push({ row: i, col: 'total' }, [i, null], range(cols).map((j) => i * cols + j), false);
-  if (margins.cols === true) for (const j of range(cols)) push({ row: 'total', col: j }, [null, j], range(rows).map((i) => i * cols + j), false);
+  if (margins.rows === true)
+    for (const i of range(rows))
+      push(
+        { row: i, col: 'total' },
+        [i, null],
+        range(cols).map((j) => i * cols + j),
+        false,
+      );
+  if (margins.cols === true)
+    for (const j of range(cols))
+      push(
+        { row: 'total', col: j },
+        [null, j],
+        range(rows).map((i) => i * cols + j),
+        false,
+      );
   if (margins.total === true) push({ row: 'total', col: 'total' }, [null, null], range(rows * cols), false);
   return Object.freeze({ dims: [rows, cols] as const, margins, cells: Object.freeze(out) });
 }

@@ -144,7 +144,13 @@ function groupOf(plan: QueryPlan, cell: TableCell): Record<string, string | null
 }
 
 /** The SELECT list of one published cell, from its count and a value per summed column. */
-function row(plan: QueryPlan, cell: TableCell, count: CellValue, sumOf: (column: string) => CellValue, avgOf: (column: string) => CellValue): ResultRow {
+function row(
+  plan: QueryPlan,
+  cell: TableCell,
+  count: CellValue,
+  sumOf: (column: string) => CellValue,
+  avgOf: (column: string) => CellValue,
+): ResultRow {
   const out: Record<string, CellValue> = {};
   for (const item of plan.select) {
     if (item.kind === 'group') out[item.alias] = cell.groupValues[plan.groupBy.indexOf(item.column)] ?? null;
@@ -172,8 +178,11 @@ function exactRelease(input: ReleaseInput, table: ReleaseTable): Release {
   if (table.dims.length > 0 && table.margins.total) {
     const interior = table.cells.filter((c) => c.interior).map((c) => c.count);
     const plan2 = planSuppression({
-      dims: table.dims as readonly [number] | readonly [number, number], counts: interior, marginsReleased: table.margins,
-      minGroupSize: min, knownZeros: true,
+      dims: table.dims as readonly [number] | readonly [number, number],
+      counts: interior,
+      marginsReleased: table.margins,
+      minGroupSize: min,
+      knownZeros: true,
     });
     withheldKeys = new Set(plan2.withheld.map((w) => cellKey(w.cell)));
     primary = plan2.primary;
@@ -197,8 +206,12 @@ function exactRelease(input: ReleaseInput, table: ReleaseTable): Release {
     rows.push(row(plan, c, c.count, sum, (column) => (c.count === 0n ? null : average(sum(column), c.count))));
   }
   return {
-    columns: resultColumns(plan), rows, uncertainty: null, suppressed: withheld.length,
-    suppression: { minGroupSize: policy.minGroupSize, primary, complementary, withheld }, privacy: null,
+    columns: resultColumns(plan),
+    rows,
+    uncertainty: null,
+    suppressed: withheld.length,
+    suppression: { minGroupSize: policy.minGroupSize, primary, complementary, withheld },
+    privacy: null,
   };
 }
 
@@ -221,29 +234,62 @@ function noisyRelease(input: ReleaseInput, table: ReleaseTable, noise: NonNullab
     const u: Record<string, Uncertainty> = {};
     const sumNoise = (column: string): ReturnType<NoiseModel['sum']> => {
       const j = measureIndex(cells, column);
-      return model.sum({ count: c.count, shiftedSum: c.shiftedSums[j - 1] ?? 0n, members: c.members }, cells.offsets[j] ?? 0n, muOf(j), muCount);
+      return model.sum(
+        { count: c.count, shiftedSum: c.shiftedSums[j - 1] ?? 0n, members: c.members },
+        cells.offsets[j] ?? 0n,
+        muOf(j),
+        muCount,
+      );
     };
     const avgNoise = (column: string): ReturnType<NoiseModel['average']> => {
       const j = measureIndex(cells, column);
       const col = schema.columns[column] as IntegerColumn;
-      return model.average({ count: c.count, shiftedSum: c.shiftedSums[j - 1] ?? 0n, members: c.members }, cells.offsets[j] ?? 0n, col.min, col.max, muOf(j), muCount);
+      return model.average(
+        { count: c.count, shiftedSum: c.shiftedSums[j - 1] ?? 0n, members: c.members },
+        cells.offsets[j] ?? 0n,
+        col.min,
+        col.max,
+        muOf(j),
+        muCount,
+      );
     };
-    const r = row(plan, c, count.value, (column) => sumNoise(column).value, (column) => avgNoise(column).value);
+    const r = row(
+      plan,
+      c,
+      count.value,
+      (column) => sumNoise(column).value,
+      (column) => avgNoise(column).value,
+    );
     for (const item of plan.select) {
       if (item.kind === 'group') continue;
-      u[item.alias] = item.fn === 'count' ? count.uncertainty : item.fn === 'sum' ? sumNoise(item.column ?? '').uncertainty : avgNoise(item.column ?? '').uncertainty;
+      u[item.alias] =
+        item.fn === 'count'
+          ? count.uncertainty
+          : item.fn === 'sum'
+            ? sumNoise(item.column ?? '').uncertainty
+            : avgNoise(item.column ?? '').uncertainty;
     }
     rows.push(r);
     uncertainty.push(Object.freeze(u));
   }
   return {
-    columns: resultColumns(plan), rows, uncertainty, suppressed: withheld.length,
+    columns: resultColumns(plan),
+    rows,
+    uncertainty,
+    suppressed: withheld.length,
     suppression: { minGroupSize: policy.minGroupSize, primary: withheld.length, complementary: 0, withheld },
     privacy: {
-      rho: formatRho(terms.rho), epsilon: rhoToEpsilon(terms.rho, delta), delta,
-      threshold: terms.threshold, survivors,
+      rho: formatRho(terms.rho),
+      epsilon: rhoToEpsilon(terms.rho, delta),
+      delta,
+      threshold: terms.threshold,
+      survivors,
       noise: terms.measures.map((m) => ({
-        measure: m.measure, rho: formatRho(m.rho), mu: formatRho(m.mu), l1: m.sensitivity.l1.toString(), l2Squared: m.sensitivity.l2Squared.toString(),
+        measure: m.measure,
+        rho: formatRho(m.rho),
+        mu: formatRho(m.mu),
+        l1: m.sensitivity.l1.toString(),
+        l2Squared: m.sensitivity.l2Squared.toString(),
         cellStderr: model.stddev(m.mu, 1),
       })),
     },

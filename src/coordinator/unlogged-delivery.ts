@@ -43,7 +43,11 @@ export class UnloggedDelivery {
       for (const entry of d.unloggedEntries ?? []) {
         if (!this.#isBudgetEntryOf(d.agencyId, entry)) continue;
         const leafHash = hashLeaf(entry);
-        pending.push(this.#appendOnce(entry, leafHash).then((index) => { logged.push({ leafHash, index }); }));
+        pending.push(
+          this.#appendOnce(entry, leafHash).then((index) => {
+            logged.push({ leafHash, index });
+          }),
+        );
       }
     }
     await Promise.all(pending);
@@ -66,7 +70,10 @@ export class UnloggedDelivery {
     const key = toHex(leafHash);
     let appending = this.#appending.get(key);
     if (appending === undefined) {
-      appending = this.#sink.appendEntry(entry).then((r) => r.index).finally(() => this.#appending.delete(key));
+      appending = this.#sink
+        .appendEntry(entry)
+        .then((r) => r.index)
+        .finally(() => this.#appending.delete(key));
       this.#appending.set(key, appending);
     }
     return appending;

@@ -29,22 +29,34 @@ interface Round2Input {
 }
 
 /** Runs round 2 and returns the flat mask correction, or throws (UNAVAILABLE with a retry hint). */
-async function unmaskRound(input: Round2Input): Promise<{ correction: BigUint64Array; failed: FailedAgency[]; finalizeMs: number }> {
+async function unmaskRound(
+  input: Round2Input,
+): Promise<{ correction: BigUint64Array; failed: FailedAgency[]; finalizeMs: number }> {
   const { federation, secagg } = input;
   const failed: FailedAgency[] = [];
-  await Promise.all(input.survivorIds.map(async (id) => {
-    try {
-      const link = input.links.find((l) => l.agencyId === id);
-      const agency = federation.parties.find((p) => p.id === id);
-      if (link === undefined || agency === undefined) throw new Error(`no link to ${id}`);
-      const request = { query: input.query, survivors: input.survivors, shares: secagg.sharesFor(id) };
-      const answer = await link.unmask(request, input.deadlineMs);
-      checkUnmaskAnswer(answer, request, { federationId: federation.id, queryId: input.queryId, agencyId: id }, agency.signingKey);
-      secagg.acceptRound2(id, { selfMaskShares: [...answer.selfMaskShares], pairwiseSeeds: [...answer.pairwiseSeeds] });
-    } catch (e) {
-      failed.push(failure(id, e));
-    }
-  }));
+  await Promise.all(
+    input.survivorIds.map(async (id) => {
+      try {
+        const link = input.links.find((l) => l.agencyId === id);
+        const agency = federation.parties.find((p) => p.id === id);
+        if (link === undefined || agency === undefined) throw new Error(`no link to ${id}`);
+        const request = { query: input.query, survivors: input.survivors, shares: secagg.sharesFor(id) };
+        const answer = await link.unmask(request, input.deadlineMs);
+        checkUnmaskAnswer(
+          answer,
+          request,
+          { federationId: federation.id, queryId: input.queryId, agencyId: id },
+          agency.signingKey,
+        );
+        secagg.acceptRound2(id, {
+          selfMaskShares: [...answer.selfMaskShares],
+          pairwiseSeeds: [...answer.pairwiseSeeds],
+        });
+      } catch (e) {
+        failed.push(failure(id, e));
+      }
+    }),
+  );
   failed.sort((a, b) => a.id.localeCompare(b.id));
   const t0 = performance.now();
   const correction = secagg.finalize();
@@ -75,11 +87,20 @@ export async function unmaskSum(
   options.onProgress?.({ phase: 'unmasking' });
   const { queryId } = q;
   const round2 = await unmaskRound({
-    federation: q.federation, query: sent.signed, queryId, survivors, survivorIds: answered, links: q.links,
-    deadlineMs: q.deadlineMs, secagg,
+    federation: q.federation,
+    query: sent.signed,
+    queryId,
+    survivors,
+    survivorIds: answered,
+    links: q.links,
+    deadlineMs: q.deadlineMs,
+    secagg,
   }).catch((e: unknown) => {
     if (!(e instanceof FedstatError)) throw e;
-    throw new FedstatError(e.code, `query ${queryId}: ${e.message}`, { cause: e, details: { queryId, answered, failed } });
+    throw new FedstatError(e.code, `query ${queryId}: ${e.message}`, {
+      cause: e,
+      details: { queryId, answered, failed },
+    });
   });
   const t = performance.now();
   await sum.subtractPlain(splitFlat(round2.correction, q.layout.slotCount, q.layout.ciphertextCount));

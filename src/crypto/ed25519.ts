@@ -9,7 +9,15 @@
  * A query costs one signature and one verification per agency on each side, so this is the
  * difference between signatures dominating a small query and being invisible.
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as nodeSign,
+  verify as nodeVerify,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import nacl from 'tweetnacl';
 
 export const SIGNATURE_BYTES = 64;
@@ -47,7 +55,11 @@ const MAX_CACHED_PUBLIC_KEYS = 4096;
 function privateKeyObject(secretKey: Uint8Array): KeyObject {
   let key = privateKeys.get(secretKey);
   if (key === undefined) {
-    key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+    key = createPrivateKey({
+      key: Buffer.concat([PKCS8_PREFIX, secretKey.subarray(0, 32)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     privateKeys.set(secretKey, key);
   }
   return key;
@@ -145,8 +157,8 @@ function decodePoint(bytes: Uint8Array): [bigint, bigint] | null {
 
 /** Affine twisted-Edwards addition (a = −1); complete because d is not a square. */
 function edwardsAdd([x1, y1]: [bigint, bigint], [x2, y2]: [bigint, bigint]): [bigint, bigint] {
-  const t = (D * x1 * x2 % P) * y1 * y2 % P;
-  const x3 = ((x1 * y2 + y1 * x2) % P) * modInverse((1n + t) % P) % P;
-  const y3 = ((y1 * y2 + x1 * x2) % P) * modInverse((1n - t + P) % P) % P;
+  const t = (((D * x1 * x2) % P) * y1 * y2) % P;
+  const x3 = (((x1 * y2 + y1 * x2) % P) * modInverse((1n + t) % P)) % P;
+  const y3 = (((y1 * y2 + x1 * x2) % P) * modInverse((1n - t + P) % P)) % P;
   return [(x3 + P) % P, (y3 + P) % P];
 }

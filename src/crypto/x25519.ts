@@ -68,7 +68,9 @@ export function x25519SharedSecret(secretKey: Uint8Array, publicKey: Uint8Array)
   checkLength(publicKey, 'public key');
   let shared: Uint8Array;
   try {
-    shared = new Uint8Array(diffieHellman({ privateKey: privateKeyObject(secretKey), publicKey: publicKeyObject(publicKey) }));
+    shared = new Uint8Array(
+      diffieHellman({ privateKey: privateKeyObject(secretKey), publicKey: publicKeyObject(publicKey) }),
+    );
   } catch (e) {
     // OpenSSL itself refuses an all-zero result; report it the same way as our own check.
     throw lowOrder(e);
@@ -80,5 +82,9 @@ export function x25519SharedSecret(secretKey: Uint8Array, publicKey: Uint8Array)
 }
 
 function lowOrder(cause: unknown): FedstatError {
-  return new FedstatError('BAD_MESSAGE', 'X25519 peer public key has small order (all-zero shared secret); the party must publish a proper agreement key', { cause });
+  return new FedstatError(
+    'BAD_MESSAGE',
+    'X25519 peer public key has small order (all-zero shared secret); the party must publish a proper agreement key',
+    { cause },
+  );
 }

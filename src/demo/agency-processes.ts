@@ -47,7 +47,9 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
   args.push(...(spec.extraArgs ?? []));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-4000); });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr = (stderr + s).slice(-4000);
+  });
   const loads: LoadReport[] = [];
   const events: Record<string, unknown>[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -73,14 +75,25 @@ export async function startAgencyProcess(spec: AgencyProcessSpec, timeoutMs = 60
     void exited.then((code) => {
       clearTimeout(timer);
       const last = stderr.trim().split('\n').pop() ?? '';
-      reject(new FedstatError('UNAVAILABLE', `agency ${spec.id} exited with code ${code ?? 'signal'} before listening: ${last}`));
+      reject(
+        new FedstatError(
+          'UNAVAILABLE',
+          `agency ${spec.id} exited with code ${code ?? 'signal'} before listening: ${last}`,
+        ),
+      );
     });
   });
   return {
-    id: spec.id, port, loads, events, pid: child.pid ?? 0,
+    id: spec.id,
+    port,
+    loads,
+    events,
+    pid: child.pid ?? 0,
     peakRssBytes: () => peakRss(child.pid ?? 0),
     stop: () => stopChild(child, exited),
-    kill: () => { child.kill('SIGKILL'); },
+    kill: () => {
+      child.kill('SIGKILL');
+    },
   };
 }
 

@@ -19,7 +19,8 @@ import { referenceRows } from './reference.js';
 
 export const DEMO_BUDGET = '1';
 export const DEMO_RHO = '0.1';
-export const DEMO_DP_SQL = 'SELECT district, COUNT(*) AS registered, AVG(age) AS avg_age FROM residence_registrations GROUP BY district';
+export const DEMO_DP_SQL =
+  'SELECT district, COUNT(*) AS registered, AVG(age) AS avg_age FROM residence_registrations GROUP BY district';
 
 export interface PrivacyShowcase {
   readonly sql: string;
@@ -64,8 +65,16 @@ export async function runPrivacyShowcase(coordinator: Coordinator, files: readon
     }
   });
   const { described } = await coordinator.discover();
-  const budgets = described.flatMap((d) => d.budgets.filter((b) => b.dataset === plan.dataset)
-    .map((b) => ({ agency: d.agencyId, spent: displayCanonicalRho(b.spent), remaining: displayCanonicalRho(b.remaining) })))
+  const budgets = described
+    .flatMap((d) =>
+      d.budgets
+        .filter((b) => b.dataset === plan.dataset)
+        .map((b) => ({
+          agency: d.agencyId,
+          spent: displayCanonicalRho(b.spent),
+          remaining: displayCanonicalRho(b.remaining),
+        })),
+    )
     .sort((a, b) => a.agency.localeCompare(b.agency));
   const overspendRho = '0.95';
   const overspend = (await coordinator.dryRun(DEMO_DP_SQL, { privacy: { rho: overspendRho } })).prediction;

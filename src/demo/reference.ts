@@ -24,7 +24,11 @@ function splitCsvLine(line: string): string[] {
         const q = line.indexOf('"', i);
         if (q < 0) throw new Error('unterminated quoted field');
         v += line.slice(i, q);
-        if (line[q + 1] === '"') { v += '"'; i = q + 2; continue; }
+        if (line[q + 1] === '"') {
+          v += '"';
+          i = q + 2;
+          continue;
+        }
         i = q + 1;
         break;
       }
@@ -46,9 +50,14 @@ async function* readCsvRecords(file: string): AsyncGenerator<Record<string, stri
     const line = header === null ? raw.replace(/^\uFEFF/, '') : raw;
     if (line === '') continue;
     const fields = splitCsvLine(line);
-    if (header === null) { header = fields; continue; }
+    if (header === null) {
+      header = fields;
+      continue;
+    }
     const rec: Record<string, string> = {};
-    header.forEach((h, i) => { rec[h] = fields[i] ?? ''; });
+    header.forEach((h, i) => {
+      rec[h] = fields[i] ?? '';
+    });
     yield rec;
   }
 }
@@ -56,15 +65,26 @@ async function* readCsvRecords(file: string): AsyncGenerator<Record<string, stri
 /** A record with integer columns as numbers and category/id columns as NFC strings. */
 export type TypedRow = Readonly<Record<string, string | number>>;
 
-interface Group { readonly key: string[]; count: bigint; readonly sums: Map<string, bigint> }
+interface Group {
+  readonly key: string[];
+  count: bigint;
+  readonly sums: Map<string, bigint>;
+}
 
 /** Filters, groups, counts and sums rows one at a time in plain JavaScript. */
 class ReferenceAggregate {
   private readonly groups = new Map<string, Group>();
   private readonly sumColumns: readonly string[];
 
-  constructor(private readonly plan: QueryPlan, private readonly schema: DatasetSchema) {
-    this.sumColumns = [...new Set(plan.select.flatMap((s) => (s.kind === 'aggregate' && s.fn !== 'count' && s.column !== null ? [s.column] : [])))];
+  constructor(
+    private readonly plan: QueryPlan,
+    private readonly schema: DatasetSchema,
+  ) {
+    this.sumColumns = [
+      ...new Set(
+        plan.select.flatMap((s) => (s.kind === 'aggregate' && s.fn !== 'count' && s.column !== null ? [s.column] : [])),
+      ),
+    ];
   }
 
   add(row: TypedRow): void {
@@ -78,10 +98,11 @@ class ReferenceAggregate {
   release(policy: Policy): { rows: ResultRow[]; suppressed: number } {
     const { plan, schema } = this;
     if (plan.groupBy.length === 0) this.group([]); // SQL's one row, even when nothing matched
-    const order = (key: readonly string[]): number[] => key.map((v, i) => {
-      const col = schema.columns[plan.groupBy[i] ?? ''];
-      return col?.type === 'category' ? col.values.indexOf(v) : 0;
-    });
+    const order = (key: readonly string[]): number[] =>
+      key.map((v, i) => {
+        const col = schema.columns[plan.groupBy[i] ?? ''];
+        return col?.type === 'category' ? col.values.indexOf(v) : 0;
+      });
     const sorted = [...this.groups.values()].sort((a, b) => {
       const oa = order(a.key);
       const ob = order(b.key);
@@ -91,7 +112,10 @@ class ReferenceAggregate {
     let suppressed = 0;
     const rows: ResultRow[] = [];
     for (const g of sorted) {
-      if (g.count < BigInt(policy.minGroupSize)) { suppressed++; continue; }
+      if (g.count < BigInt(policy.minGroupSize)) {
+        suppressed++;
+        continue;
+      }
       const row: Record<string, CellValue> = {};
       for (const s of plan.select) {
         if (s.kind === 'group') row[s.alias] = g.key[plan.groupBy.indexOf(s.column)] ?? '';
@@ -109,20 +133,31 @@ class ReferenceAggregate {
   private group(key: string[]): Group {
     const k = JSON.stringify(key);
     let g = this.groups.get(k);
-    if (g === undefined) this.groups.set(k, (g = { key, count: 0n, sums: new Map(this.sumColumns.map((c) => [c, 0n])) }));
+    if (g === undefined)
+      this.groups.set(k, (g = { key, count: 0n, sums: new Map(this.sumColumns.map((c) => [c, 0n])) }));
     return g;
   }
 }
 
 /** The released rows of `plan` over in-memory rows, with the same policy. */
-export function referenceOfRows(plan: QueryPlan, schema: DatasetSchema, rows: Iterable<TypedRow>, policy: Policy): { rows: ResultRow[]; suppressed: number } {
+export function referenceOfRows(
+  plan: QueryPlan,
+  schema: DatasetSchema,
+  rows: Iterable<TypedRow>,
+  policy: Policy,
+): { rows: ResultRow[]; suppressed: number } {
   const agg = new ReferenceAggregate(plan, schema);
   for (const row of rows) agg.add(row);
   return agg.release(policy);
 }
 
 /** The released rows of `plan` over the given CSV files, with the same policy. */
-export async function referenceRows(plan: QueryPlan, schema: DatasetSchema, files: readonly string[], policy: Policy): Promise<{ rows: ResultRow[]; suppressed: number }> {
+export async function referenceRows(
+  plan: QueryPlan,
+  schema: DatasetSchema,
+  files: readonly string[],
+  policy: Policy,
+): Promise<{ rows: ResultRow[]; suppressed: number }> {
   const agg = new ReferenceAggregate(plan, schema);
   for (const file of files) {
     for await (const rec of readCsvRecords(file)) {
@@ -146,9 +181,10 @@ export function compareRows(actual: readonly ResultRow[], expected: readonly Res
     for (const k of Object.keys(e)) {
       const av = a[k];
       const ev = e[k];
-      const same = typeof ev === 'number' && typeof av === 'number'
-        ? Math.abs(av - ev) <= 1e-9 * Math.max(1, Math.abs(ev))
-        : av === ev;
+      const same =
+        typeof ev === 'number' && typeof av === 'number'
+          ? Math.abs(av - ev) <= 1e-9 * Math.max(1, Math.abs(ev))
+          : av === ev;
       if (!same) return `row ${i + 1}, ${k}: got ${String(av)}, expected ${String(ev)}`;
     }
   }

@@ -79,7 +79,10 @@ function pickAgencies(manifest: ScenarioManifest, n: number | undefined): Scenar
   const all = manifest.agencies;
   const count = n ?? all.length;
   if (!Number.isInteger(count) || count < 3 || count > all.length) {
-    throw new FedstatError('CONFIG_INVALID', `--agencies must be from 3 to ${all.length} for scenario ${manifest.scenario}; got ${count}`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `--agencies must be from 3 to ${all.length} for scenario ${manifest.scenario}; got ${count}`,
+    );
   }
   const departments = [...new Set(all.map((a) => a.department))];
   const ordered = departments.flatMap((d) => all.filter((a) => a.department === d));
@@ -104,7 +107,13 @@ interface DemoPaths {
 }
 
 function demoPaths(dir: string): DemoPaths {
-  return { dir, data: join(dir, 'data'), federation: join(dir, 'federation'), ledgers: join(dir, 'ledgers'), log: join(dir, 'federation', 'transparency.log') };
+  return {
+    dir,
+    data: join(dir, 'data'),
+    federation: join(dir, 'federation'),
+    ledgers: join(dir, 'ledgers'),
+    log: join(dir, 'federation', 'transparency.log'),
+  };
 }
 
 const dataFile = (paths: DemoPaths, file: string): string => resolve(paths.data, file);
@@ -134,9 +143,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     for (const showcase of SHOWCASES) showcases.push(await runShowcase(coordinator, showcase, filesOf, step));
     const privacy = await runPrivacySection(coordinator, filesOf, step);
     const { audit, agencyHeads } = await auditTransparencyLog(paths, coordinator.federation, chosen, step);
-    const allChecksPassed = showcases.every((s) => s.queries.every((q) => q.mismatch === null)) && (privacy === null || privacy.outOfBound.length === 0) && audit.ok;
+    const allChecksPassed =
+      showcases.every((s) => s.queries.every((q) => q.mismatch === null)) &&
+      (privacy === null || privacy.outOfBound.length === 0) &&
+      audit.ok;
     return {
-      dir: paths.dir, federationId: coordinator.federation.id, setupMs, allChecksPassed, showcases, privacy, audit, agencyHeads: agencyHeads.length,
+      dir: paths.dir,
+      federationId: coordinator.federation.id,
+      setupMs,
+      allChecksPassed,
+      showcases,
+      privacy,
+      audit,
+      agencyHeads: agencyHeads.length,
       agencies: chosen.map((a, i) => {
         const [dataset, f] = Object.entries(a.datasets)[0] ?? ['', { rows: 0 }];
         return { id: a.id, name: a.name, dataset, rows: f.rows, port: processes[i]?.port ?? 0 };
@@ -152,15 +171,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
 /** Step 1: the synthetic Sichuan scenario, from a fixed seed, in `paths.data`. */
 async function seedScenario(paths: DemoPaths, options: DemoOptions, step: Step): Promise<ScenarioManifest> {
   const rows = options.rows ?? DEFAULT_DEMO_ROWS;
-  step(`seeding the sichuan scenario (${rows.toLocaleString('en-US')} registrations in 成都市, the other cities in proportion) in ${paths.dir}`);
+  step(
+    `seeding the sichuan scenario (${rows.toLocaleString('en-US')} registrations in 成都市, the other cities in proportion) in ${paths.dir}`,
+  );
   return generateScenario({
-    scenario: 'sichuan', outDir: paths.data, rows, seed: options.seed ?? 'fedstat-demo',
+    scenario: 'sichuan',
+    outDir: paths.data,
+    rows,
+    seed: options.seed ?? 'fedstat-demo',
     ...(options.onSeedProgress === undefined ? {} : { onProgress: options.onSeedProgress }),
   });
 }
 
 /** Step 2: a federation of the chosen agencies on free local ports, with fresh keys. */
-async function createFederation(paths: DemoPaths, manifest: ScenarioManifest, chosen: readonly ScenarioAgency[], step: Step): Promise<InitResult> {
+async function createFederation(
+  paths: DemoPaths,
+  manifest: ScenarioManifest,
+  chosen: readonly ScenarioAgency[],
+  step: Step,
+): Promise<InitResult> {
   const ports = await freePorts(chosen.length);
   step(`creating the federation: ${chosen.length} agencies, a coordinator and a key authority, fresh keys`);
   return initFederation({
@@ -168,35 +197,59 @@ async function createFederation(paths: DemoPaths, manifest: ScenarioManifest, ch
     schema: readSchemaFile(dataFile(paths, manifest.schemaFile)),
     name: 'sichuan-demo',
     policy: { minAgencies: 2, minGroupSize: 10, exactRelease: true },
-    agencies: chosen.map((a, i) => ({ id: a.id, endpoint: `127.0.0.1:${ports[i] ?? 0}`, datasets: Object.keys(a.datasets) })),
+    agencies: chosen.map((a, i) => ({
+      id: a.id,
+      endpoint: `127.0.0.1:${ports[i] ?? 0}`,
+      datasets: Object.keys(a.datasets),
+    })),
   });
 }
 
 /** Step 3: every agency as its own `fedstat agency serve` process, with its own ledger and witness file. */
-async function startAgencies(paths: DemoPaths, init: InitResult, chosen: readonly ScenarioAgency[], step: Step): Promise<AgencyProcess[]> {
+async function startAgencies(
+  paths: DemoPaths,
+  init: InitResult,
+  chosen: readonly ScenarioAgency[],
+  step: Step,
+): Promise<AgencyProcess[]> {
   mkdirSync(paths.ledgers, { recursive: true, mode: 0o700 });
   step(`starting ${chosen.length} agency processes on 127.0.0.1 (each loads and validates its CSV into DuckDB)`);
-  return startAgencyProcesses(chosen.map((a) => ({
-    id: a.id,
-    federationFile: init.federationFile,
-    keyFile: init.keyFiles[a.id] ?? '',
-    datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(paths, f.file)])),
-    // Each agency's own privacy budget per dataset it serves, in its own ledger, and the last
-    // transparency-log head it accepted, in its own witness file.
-    extraArgs: [
-      ...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]), '--ledger', join(paths.ledgers, `${a.id}.ledger`),
-      '--log-witness', witnessFile(paths, a.id),
-    ],
-  })));
+  return startAgencyProcesses(
+    chosen.map((a) => ({
+      id: a.id,
+      federationFile: init.federationFile,
+      keyFile: init.keyFiles[a.id] ?? '',
+      datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(paths, f.file)])),
+      // Each agency's own privacy budget per dataset it serves, in its own ledger, and the last
+      // transparency-log head it accepted, in its own witness file.
+      extraArgs: [
+        ...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]),
+        '--ledger',
+        join(paths.ledgers, `${a.id}.ledger`),
+        '--log-witness',
+        witnessFile(paths, a.id),
+      ],
+    })),
+  );
 }
 
 /** Step 4, once per showcase: its queries encrypted end to end, each checked against the plaintext computation. */
-async function runShowcase(coordinator: Coordinator, showcase: Showcase, filesOf: FilesOf, step: Step): Promise<ShowcaseReport> {
+async function runShowcase(
+  coordinator: Coordinator,
+  showcase: Showcase,
+  filesOf: FilesOf,
+  step: Step,
+): Promise<ShowcaseReport> {
   const federation = coordinator.federation;
   const plans = showcase.sql.map((sql) => coordinator.plan(sql));
   const short = plans.find((p) => filesOf(p.dataset).length < federation.policy.minAgencies);
   if (short !== undefined) {
-    return { showcase, queries: [], indicator: null, skipped: `needs ${federation.policy.minAgencies} agencies serving ${short.dataset}; run with more --agencies` };
+    return {
+      showcase,
+      queries: [],
+      indicator: null,
+      skipped: `needs ${federation.policy.minAgencies} agencies serving ${short.dataset}; run with more --agencies`,
+    };
   }
   step(showcase.title);
   const queries: CheckedQuery[] = [];
@@ -204,16 +257,28 @@ async function runShowcase(coordinator: Coordinator, showcase: Showcase, filesOf
     const plan = plans[i];
     if (plan === undefined) continue;
     const result = await coordinator.query(sql, { requireAll: true });
-    const expected = await referenceRows(plan, datasetSchemaOf(federation, plan.dataset), filesOf(plan.dataset), federation.policy);
-    const mismatch = compareRows(result.rows, expected.rows)
-      ?? (result.suppressed === expected.suppressed ? null : `${result.suppressed} groups withheld, expected ${expected.suppressed}`);
+    const expected = await referenceRows(
+      plan,
+      datasetSchemaOf(federation, plan.dataset),
+      filesOf(plan.dataset),
+      federation.policy,
+    );
+    const mismatch =
+      compareRows(result.rows, expected.rows) ??
+      (result.suppressed === expected.suppressed
+        ? null
+        : `${result.suppressed} groups withheld, expected ${expected.suppressed}`);
     queries.push({ sql, result, mismatch });
   }
   return { showcase, queries, indicator: indicatorRows(showcase, queries), skipped: null };
 }
 
 /** Step 5: the differential-privacy showcase, or null when too few agencies serve its dataset. */
-async function runPrivacySection(coordinator: Coordinator, filesOf: FilesOf, step: Step): Promise<PrivacyShowcase | null> {
+async function runPrivacySection(
+  coordinator: Coordinator,
+  filesOf: FilesOf,
+  step: Step,
+): Promise<PrivacyShowcase | null> {
   const files = filesOf(coordinator.plan(DEMO_DP_SQL).dataset);
   if (files.length < coordinator.federation.policy.minAgencies) return null;
   step(`differential privacy: the same kind of table released with noise (rho ${DEMO_RHO} charged at each agency)`);
@@ -221,14 +286,29 @@ async function runPrivacySection(coordinator: Coordinator, filesOf: FilesOf, ste
 }
 
 /** Step 6: the auditor's check of the transparency log, against the heads the agencies hold. */
-async function auditTransparencyLog(paths: DemoPaths, federation: Federation, chosen: readonly ScenarioAgency[], step: Step): Promise<{ audit: AuditReport; agencyHeads: SignedTreeHead[] }> {
-  step('verifying the transparency log as an auditor would, against the heads the agencies hold (fedstat audit verify --since)');
+async function auditTransparencyLog(
+  paths: DemoPaths,
+  federation: Federation,
+  chosen: readonly ScenarioAgency[],
+  step: Step,
+): Promise<{ audit: AuditReport; agencyHeads: SignedTreeHead[] }> {
+  step(
+    'verifying the transparency log as an auditor would, against the heads the agencies hold (fedstat audit verify --since)',
+  );
   // An agency that answered holds the head it was last shown: the log must extend every one of them.
-  const agencyHeads = (await Promise.all(chosen.map((a) => {
-    const file = witnessFile(paths, a.id);
-    return existsSync(file) ? readTreeHeadFile(file) : Promise.resolve([]);
-  }))).flat();
-  const audit = await verifyAuditLog(paths.log, { federation, heads: await readTreeHeadFile(treeHeadFileFor(paths.log)), since: agencyHeads });
+  const agencyHeads = (
+    await Promise.all(
+      chosen.map((a) => {
+        const file = witnessFile(paths, a.id);
+        return existsSync(file) ? readTreeHeadFile(file) : Promise.resolve([]);
+      }),
+    )
+  ).flat();
+  const audit = await verifyAuditLog(paths.log, {
+    federation,
+    heads: await readTreeHeadFile(treeHeadFileFor(paths.log)),
+    since: agencyHeads,
+  });
   return { audit, agencyHeads };
 }
 

@@ -87,7 +87,8 @@ export function planSuppression(options: SuppressionOptions): SuppressionPlan {
   const model = buildModel(options);
   const min = toBigInt(options.minGroupSize, 'minGroupSize');
   const protection = options.protection ?? 1n;
-  if (typeof protection !== 'bigint' || protection < 0n) throw new RangeError('protection must be a non-negative bigint');
+  if (typeof protection !== 'bigint' || protection < 0n)
+    throw new RangeError('protection must be a non-negative bigint');
   const isPublic = (i: number): boolean => options.knownZeros === true && model.cells[i]?.count === 0n;
 
   const withheld = new Map<number, Reason>();
@@ -101,7 +102,10 @@ export function planSuppression(options: SuppressionOptions): SuppressionPlan {
       applyLineRule(model, withheld, candidates);
       const exposed = firstExposed(model, withheld, protection);
       if (exposed === undefined) break;
-      withheld.set(complementFor(model, withheld, exposed, candidates(), protection), { reason: 'complementary', protects: exposed });
+      withheld.set(complementFor(model, withheld, exposed, candidates(), protection), {
+        reason: 'complementary',
+        protects: exposed,
+      });
     }
   }
   return result(model, withheld, protection);
@@ -122,7 +126,8 @@ function candidateOrder(model: TableModel): number[] {
 
 /** Gives every line with exactly one withheld member a second one, until none is left. */
 function applyLineRule(model: TableModel, withheld: Map<number, Reason>, candidates: () => number[]): void {
-  const singles = (): Array<readonly number[]> => model.lines.filter((line) => line.filter((i) => withheld.has(i)).length === 1);
+  const singles = (): Array<readonly number[]> =>
+    model.lines.filter((line) => line.filter((i) => withheld.has(i)).length === 1);
   for (;;) {
     const lonely = singles();
     // A lonely line whose other members are all public zeros cannot be fixed inside the line;
@@ -139,13 +144,22 @@ function applyLineRule(model: TableModel, withheld: Map<number, Reason>, candida
   }
 }
 
-function isProtected(model: TableModel, withheld: ReadonlySet<number> | ReadonlyMap<number, unknown>, i: number, protection: bigint): boolean {
+function isProtected(
+  model: TableModel,
+  withheld: ReadonlySet<number> | ReadonlyMap<number, unknown>,
+  i: number,
+  protection: bigint,
+): boolean {
   const p = new ReleasedSystem(model, new Set(withheld.keys())).protection(i);
   return !p.recomputable && (p.width === null || p.width >= protection);
 }
 
 /** The first withheld cell (table order) that is recomputable or narrower than `protection`. */
-function firstExposed(model: TableModel, withheld: ReadonlyMap<number, Reason>, protection: bigint): number | undefined {
+function firstExposed(
+  model: TableModel,
+  withheld: ReadonlyMap<number, Reason>,
+  protection: bigint,
+): number | undefined {
   const system = new ReleasedSystem(model, new Set(withheld.keys()));
   for (const i of [...withheld.keys()].sort((a, b) => a - b)) {
     const p = system.protection(i);
@@ -160,7 +174,13 @@ function firstExposed(model: TableModel, withheld: ReadonlyMap<number, Reason>, 
  * withheld and the loop tries again: it ends, at worst with everything withheld (then nothing is
  * published and every cell is unbounded).
  */
-function complementFor(model: TableModel, withheld: ReadonlyMap<number, Reason>, exposed: number, candidates: readonly number[], protection: bigint): number {
+function complementFor(
+  model: TableModel,
+  withheld: ReadonlyMap<number, Reason>,
+  exposed: number,
+  candidates: readonly number[],
+  protection: bigint,
+): number {
   const mates = new Set(model.lines.filter((l) => l.includes(exposed)).flat());
   const near = candidates.filter((i) => mates.has(i));
   const far = candidates.filter((i) => !mates.has(i));
@@ -170,7 +190,11 @@ function complementFor(model: TableModel, withheld: ReadonlyMap<number, Reason>,
   }
   const fallback = near[0] ?? far[0];
   // Unreachable: with every non-public cell withheld no non-zero margin is published, so all are unbounded.
-  if (fallback === undefined) throw new FedstatError('INTERNAL', 'complementary suppression found no cell to withhold: please report this table shape');
+  if (fallback === undefined)
+    throw new FedstatError(
+      'INTERNAL',
+      'complementary suppression found no cell to withhold: please report this table shape',
+    );
   return fallback;
 }
 
@@ -186,9 +210,19 @@ function result(model: TableModel, withheld: ReadonlyMap<number, Reason>, protec
     }
     if (r.reason === 'primary') primary++;
     const protects = r.protects === undefined ? undefined : model.cells[r.protects]?.cell;
-    out.push(Object.freeze(protects === undefined ? { cell: c.cell, reason: r.reason } : { cell: c.cell, reason: r.reason, protects }));
+    out.push(
+      Object.freeze(
+        protects === undefined ? { cell: c.cell, reason: r.reason } : { cell: c.cell, reason: r.reason, protects },
+      ),
+    );
   });
-  return Object.freeze({ withheld: Object.freeze(out), released: Object.freeze(released), primary, complementary: out.length - primary, protection });
+  return Object.freeze({
+    withheld: Object.freeze(out),
+    released: Object.freeze(released),
+    primary,
+    complementary: out.length - primary,
+    protection,
+  });
 }
 
 function toBigInt(v: number | bigint, name: string): bigint {

@@ -147,7 +147,9 @@ export function recomputableCells(table: SuppressionTable, withheld: readonly Ce
   const model = buildModel(table);
   const set = withheldIndices(model, withheld);
   const system = new ReleasedSystem(model, set);
-  return [...set].sort((a, b) => a - b).flatMap((i) => (system.recomputable(i) ? [model.cells[i]?.cell ?? { row: 0 }] : []));
+  return [...set]
+    .sort((a, b) => a - b)
+    .flatMap((i) => (system.recomputable(i) ? [model.cells[i]?.cell ?? { row: 0 }] : []));
 }
 
 /**
@@ -155,9 +157,14 @@ export function recomputableCells(table: SuppressionTable, withheld: readonly Ce
  * interval an attacker can narrow it to (non-negative integer tables consistent with the
  * release). Depends on withheld values: for planning and audit, never for publication.
  */
-export function protectionWidths(table: SuppressionTable, withheld: readonly Cell[]): Array<{ readonly cell: Cell } & CellProtection> {
+export function protectionWidths(
+  table: SuppressionTable,
+  withheld: readonly Cell[],
+): Array<{ readonly cell: Cell } & CellProtection> {
   const model = buildModel(table);
   const set = withheldIndices(model, withheld);
   const system = new ReleasedSystem(model, set);
-  return [...set].sort((a, b) => a - b).map((i) => ({ cell: model.cells[i]?.cell ?? { row: 0 }, ...system.protection(i) }));
+  return [...set]
+    .sort((a, b) => a - b)
+    .map((i) => ({ cell: model.cells[i]?.cell ?? { row: 0 }, ...system.protection(i) }));
 }

@@ -66,13 +66,15 @@ export const MAX_SUPPRESSION_CELLS = 4096;
 export function buildModel(table: SuppressionTable): TableModel {
   const dims: readonly number[] = table.dims;
   if (dims.length !== 1 && dims.length !== 2) throw new TypeError('dims must be [rows] or [rows, cols]');
-  for (const d of dims) if (!Number.isSafeInteger(d) || d < 1) throw new RangeError('every dimension must be a positive integer');
+  for (const d of dims)
+    if (!Number.isSafeInteger(d) || d < 1) throw new RangeError('every dimension must be a positive integer');
   const twoD = dims.length === 2;
   const rows = dims[0] ?? 1;
   const cols = twoD ? (dims[1] ?? 1) : 1;
   if (rows * cols > MAX_SUPPRESSION_CELLS) throw new RangeError(`at most ${MAX_SUPPRESSION_CELLS} interior cells`);
   const m = table.marginsReleased ?? {};
-  if (!twoD && (m.rows === true || m.cols === true)) throw new TypeError('a 1-D table has only a total margin: set marginsReleased.total');
+  if (!twoD && (m.rows === true || m.cols === true))
+    throw new TypeError('a 1-D table has only a total margin: set marginsReleased.total');
   const values = flatten(table.counts, rows, cols, twoD);
 
   const cells: ModelCell[] = [];
@@ -113,10 +115,12 @@ export function buildModel(table: SuppressionTable): TableModel {
 }
 
 function flatten(counts: SuppressionTable['counts'], rows: number, cols: number, twoD: boolean): bigint[] {
-  const nested = (c: SuppressionTable['counts']): c is readonly (readonly bigint[])[] => c.some((r: unknown) => Array.isArray(r));
+  const nested = (c: SuppressionTable['counts']): c is readonly (readonly bigint[])[] =>
+    c.some((r: unknown) => Array.isArray(r));
   let flat: readonly unknown[] = counts;
   if (nested(counts)) {
-    if (!twoD || counts.length !== rows || counts.some((r) => r.length !== cols)) throw new RangeError(`counts must be ${rows} rows of ${cols}`);
+    if (!twoD || counts.length !== rows || counts.some((r) => r.length !== cols))
+      throw new RangeError(`counts must be ${rows} rows of ${cols}`);
     flat = counts.flat();
   }
   if (flat.length !== rows * cols) throw new RangeError(`counts must hold ${rows * cols} cells`);

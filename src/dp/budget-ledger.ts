@@ -38,8 +38,25 @@
  */
 import { FedstatError } from '../errors.js';
 import { GroupCommit } from '../util/group-commit.js';
-import { encodeCharge, encodeNote, MAX_NAME, MAX_NOTE_ENTRY_BYTES, type LedgerEntry, type LedgerNote } from './budget-record.js';
-import { BUDGET_RHO, formatRho, parseRho, rhoAdd, rhoCompare, rhoFrom, rhoSubClamped, RHO_ZERO, type Rho } from './rho.js';
+import {
+  encodeCharge,
+  encodeNote,
+  MAX_NAME,
+  MAX_NOTE_ENTRY_BYTES,
+  type LedgerEntry,
+  type LedgerNote,
+} from './budget-record.js';
+import {
+  BUDGET_RHO,
+  formatRho,
+  parseRho,
+  rhoAdd,
+  rhoCompare,
+  rhoFrom,
+  rhoSubClamped,
+  RHO_ZERO,
+  type Rho,
+} from './rho.js';
 import type { Replayed } from './budget-replay.js';
 import { LedgerFile } from './ledger-file.js';
 
@@ -81,10 +98,24 @@ export interface UnloggedCharge {
 }
 
 type Pending =
-  | { readonly kind: 'charge'; readonly dataset: string; readonly queryId: string; readonly rho: Rho; readonly at: string;
-    readonly sign: LogEntrySigner | undefined; readonly resolve: (c: Charge) => void; readonly reject: (e: Error) => void }
-  | { readonly kind: 'note'; readonly charge: number; readonly entry?: Uint8Array; readonly index?: number;
-    readonly resolve: () => void; readonly reject: (e: Error) => void }
+  | {
+      readonly kind: 'charge';
+      readonly dataset: string;
+      readonly queryId: string;
+      readonly rho: Rho;
+      readonly at: string;
+      readonly sign: LogEntrySigner | undefined;
+      readonly resolve: (c: Charge) => void;
+      readonly reject: (e: Error) => void;
+    }
+  | {
+      readonly kind: 'note';
+      readonly charge: number;
+      readonly entry?: Uint8Array;
+      readonly index?: number;
+      readonly resolve: () => void;
+      readonly reject: (e: Error) => void;
+    }
   /** A health check: passes through the queue so it never runs beside a write. */
   | { readonly kind: 'probe'; readonly resolve: () => void; readonly reject: (e: Error) => void };
 type ChargePending = Extract<Pending, { kind: 'charge' }>;
@@ -95,8 +126,13 @@ const key = (dataset: string, queryId: string): string => JSON.stringify([datase
 
 /** A charge's ρ: an exact value (a query's terms), or text in the plain forms only ("0.05", "1/40"). */
 function chargeRho(value: string | Rho, what: string): Rho {
-  const r = typeof value === 'string' ? parseRho(value) : rhoFrom(value, { ...BUDGET_RHO, name: what, code: 'QUERY_INVALID' });
-  if (r === null) throw new FedstatError('QUERY_INVALID', `${what} is not a ρ value; write a non-negative decimal such as "0.05" or a fraction such as "1/40"`);
+  const r =
+    typeof value === 'string' ? parseRho(value) : rhoFrom(value, { ...BUDGET_RHO, name: what, code: 'QUERY_INVALID' });
+  if (r === null)
+    throw new FedstatError(
+      'QUERY_INVALID',
+      `${what} is not a ρ value; write a non-negative decimal such as "0.05" or a fraction such as "1/40"`,
+    );
   return r;
 }
 
@@ -140,7 +176,10 @@ export class BudgetLedger {
   static async open(file: string, options: BudgetLedgerOptions): Promise<BudgetLedger> {
     const budgets = new Map<string, Rho>();
     for (const [dataset, value] of Object.entries(options.budgets)) {
-      budgets.set(dataset, rhoFrom(value, { ...BUDGET_RHO, name: `the budget for dataset ${dataset}`, spell: (v) => `"${v}"` }));
+      budgets.set(
+        dataset,
+        rhoFrom(value, { ...BUDGET_RHO, name: `the budget for dataset ${dataset}`, spell: (v) => `"${v}"` }),
+      );
     }
     const { file: disk, replayed } = await LedgerFile.open(file);
     return new BudgetLedger(disk, budgets, replayed);
@@ -157,16 +196,25 @@ export class BudgetLedger {
    */
   charge(request: ChargeRequest): Promise<Charge> {
     const { dataset, queryId } = request;
-    if (typeof dataset !== 'string' || typeof queryId !== 'string') throw new TypeError('dataset and queryId must be strings');
+    if (typeof dataset !== 'string' || typeof queryId !== 'string')
+      throw new TypeError('dataset and queryId must be strings');
     const at = (request.at ?? new Date()).toISOString(); // RangeError for an invalid Date
     if (!ISO.test(at)) throw new RangeError(`charge time ${at} is outside years 0000..9999`);
     return new Promise<Charge>((resolve, reject) => {
       try {
-        for (const [what, v] of [['dataset name', dataset], ['query id', queryId]] as const) {
-          if (v.length === 0 || v.length > MAX_NAME) throw new FedstatError('QUERY_INVALID', `the ${what} must have 1..${MAX_NAME} characters, not ${v.length}`);
+        for (const [what, v] of [
+          ['dataset name', dataset],
+          ['query id', queryId],
+        ] as const) {
+          if (v.length === 0 || v.length > MAX_NAME)
+            throw new FedstatError('QUERY_INVALID', `the ${what} must have 1..${MAX_NAME} characters, not ${v.length}`);
         }
         const rho = chargeRho(request.rho, `the requested ρ for dataset ${dataset}`);
-        if (rho.num === 0n) throw new FedstatError('QUERY_INVALID', `the requested ρ for dataset ${dataset} is 0; a DP query spends a positive ρ`);
+        if (rho.num === 0n)
+          throw new FedstatError(
+            'QUERY_INVALID',
+            `the requested ρ for dataset ${dataset} is 0; a DP query spends a positive ρ`,
+          );
         if (this.#closed) throw new FedstatError('UNAVAILABLE', `budget ledger ${this.file} is closed; open it again`);
         this.#queue.push({ kind: 'charge', dataset, queryId, rho, at, sign: request.logEntry, resolve, reject });
       } catch (e) {
@@ -194,7 +242,8 @@ export class BudgetLedger {
 
   /** Durably records the signed log entry of an earlier charge that has none (see `unsigned`). */
   attachEntry(charge: Charge, entry: Uint8Array): Promise<void> {
-    if (!(entry instanceof Uint8Array) || entry.length === 0 || entry.length > MAX_NOTE_ENTRY_BYTES) throw new RangeError('a log entry is 1..16384 bytes');
+    if (!(entry instanceof Uint8Array) || entry.length === 0 || entry.length > MAX_NOTE_ENTRY_BYTES)
+      throw new RangeError('a log entry is 1..16384 bytes');
     return this.#note({ charge: this.#known(charge), entry: Uint8Array.from(entry) });
   }
 
@@ -203,7 +252,8 @@ export class BudgetLedger {
    * checked an inclusion proof under a tree head it accepted). Recording it twice is a no-op.
    */
   markLogged(charge: Charge, index: number): Promise<void> {
-    if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`log index ${index} is not a non-negative integer`);
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new RangeError(`log index ${index} is not a non-negative integer`);
     return this.#note({ charge: this.#known(charge), index });
   }
 
@@ -231,7 +281,16 @@ export class BudgetLedger {
    * acknowledged): a health report that also recovers once the disk is fixed.
    */
   async check(): Promise<string | null> {
-    if (!this.#closed) await new Promise<void>((resolve) => { this.#queue.push({ kind: 'probe', resolve, reject: () => { resolve(); } }); });
+    if (!this.#closed)
+      await new Promise<void>((resolve) => {
+        this.#queue.push({
+          kind: 'probe',
+          resolve,
+          reject: () => {
+            resolve();
+          },
+        });
+      });
     return this.fault();
   }
 
@@ -243,7 +302,11 @@ export class BudgetLedger {
   /** The dataset's budget from the policy given to `open`; NOT_FOUND when it has none. */
   budget(dataset: string): Rho {
     const b = this.#budgets.get(dataset);
-    if (b === undefined) throw new FedstatError('NOT_FOUND', `no ρ budget for dataset ${dataset} in this agency's policy; add one to allow DP queries on it`);
+    if (b === undefined)
+      throw new FedstatError(
+        'NOT_FOUND',
+        `no ρ budget for dataset ${dataset} in this agency's policy; add one to allow DP queries on it`,
+      );
     return b;
   }
 
@@ -293,7 +356,8 @@ export class BudgetLedger {
   }
 
   #known(charge: Charge): number {
-    if (this.#entries[charge.seq - 1] !== charge && this.#entries[charge.seq - 1]?.hash !== charge.hash) throw new RangeError('not a charge of this ledger');
+    if (this.#entries[charge.seq - 1] !== charge && this.#entries[charge.seq - 1]?.hash !== charge.hash)
+      throw new RangeError('not a charge of this ledger');
     return charge.seq;
   }
 
@@ -312,18 +376,35 @@ export class BudgetLedger {
   #refusal(p: ChargePending, spent: Rho): FedstatError | null {
     const k = key(p.dataset, p.queryId);
     if (this.#byKey.has(k)) {
-      return new FedstatError('REPLAY', `query ${p.queryId} was already charged to dataset ${p.dataset}; resend the answer kept for it instead of answering again`,
-        { details: { dataset: p.dataset, queryId: p.queryId } });
+      return new FedstatError(
+        'REPLAY',
+        `query ${p.queryId} was already charged to dataset ${p.dataset}; resend the answer kept for it instead of answering again`,
+        { details: { dataset: p.dataset, queryId: p.queryId } },
+      );
     }
     const budget = this.#budgets.get(p.dataset);
     if (budget === undefined) {
-      return new FedstatError('POLICY_REFUSED', `dataset ${p.dataset}: no ρ budget in this agency's policy; add one to allow DP queries on it`, { details: { dataset: p.dataset } });
+      return new FedstatError(
+        'POLICY_REFUSED',
+        `dataset ${p.dataset}: no ρ budget in this agency's policy; add one to allow DP queries on it`,
+        { details: { dataset: p.dataset } },
+      );
     }
     if (rhoCompare(rhoAdd(spent, p.rho), budget) > 0) {
       const remaining = rhoSubClamped(budget, spent);
-      return new FedstatError('POLICY_REFUSED',
+      return new FedstatError(
+        'POLICY_REFUSED',
         `dataset ${p.dataset}: requested ρ=${formatRho(p.rho)}, remaining ρ=${formatRho(remaining)} of ρ=${formatRho(budget)}; ask for at most the remaining ρ or raise this agency's budget for ${p.dataset}`,
-        { details: { dataset: p.dataset, requested: formatRho(p.rho), remaining: formatRho(remaining), budget: formatRho(budget), spent: formatRho(spent) } });
+        {
+          details: {
+            dataset: p.dataset,
+            requested: formatRho(p.rho),
+            remaining: formatRho(remaining),
+            budget: formatRho(budget),
+            spent: formatRho(spent),
+          },
+        },
+      );
     }
     return null;
   }
@@ -356,8 +437,13 @@ export class BudgetLedger {
 
   /** Decides one batch against the running totals: the lines to write, and what each settles. */
   #plan(batch: Pending[]): {
-    lines: string[]; head: string; spent: Map<string, Rho>; notes: LedgerNote[];
-    charges: { p: ChargePending; entry: LedgerEntry }[]; noted: NotePending[]; accepted: Pending[];
+    lines: string[];
+    head: string;
+    spent: Map<string, Rho>;
+    notes: LedgerNote[];
+    charges: { p: ChargePending; entry: LedgerEntry }[];
+    noted: NotePending[];
+    accepted: Pending[];
   } {
     const lines: string[] = [];
     const spent = new Map<string, Rho>();
@@ -378,14 +464,22 @@ export class BudgetLedger {
         continue;
       }
       if (p.kind === 'note') {
-        const done = p.entry !== undefined
-          ? this.#logEntries.has(p.charge) || notes.some((n) => n.note === 'entry' && n.charge === p.charge)
-          : this.#logged.has(p.charge) || notes.some((n) => n.note === 'logged' && n.charge === p.charge);
-        const orphan = p.entry === undefined && !this.#logEntries.has(p.charge) && !notes.some((n) => n.note === 'entry' && n.charge === p.charge);
+        const done =
+          p.entry !== undefined
+            ? this.#logEntries.has(p.charge) || notes.some((n) => n.note === 'entry' && n.charge === p.charge)
+            : this.#logged.has(p.charge) || notes.some((n) => n.note === 'logged' && n.charge === p.charge);
+        const orphan =
+          p.entry === undefined &&
+          !this.#logEntries.has(p.charge) &&
+          !notes.some((n) => n.note === 'entry' && n.charge === p.charge);
         if (orphan) p.reject(new RangeError(`charge ${p.charge} has no log entry to be logged`));
         else if (done) p.resolve();
         else {
-          note(p.entry !== undefined ? { note: 'entry', charge: p.charge, entry: p.entry, prev: head } : { note: 'logged', charge: p.charge, index: p.index ?? 0, prev: head });
+          note(
+            p.entry !== undefined
+              ? { note: 'entry', charge: p.charge, entry: p.entry, prev: head }
+              : { note: 'logged', charge: p.charge, index: p.index ?? 0, prev: head },
+          );
           noted.push(p);
         }
         continue;
@@ -394,14 +488,33 @@ export class BudgetLedger {
       const refusal = this.#refusal(p, before);
       const k = key(p.dataset, p.queryId);
       if (refusal !== null || inBatch.has(k)) {
-        p.reject(refusal ?? new FedstatError('REPLAY', `query ${p.queryId} was charged twice at once to dataset ${p.dataset}; charge each query once`));
+        p.reject(
+          refusal ??
+            new FedstatError(
+              'REPLAY',
+              `query ${p.queryId} was charged twice at once to dataset ${p.dataset}; charge each query once`,
+            ),
+        );
         continue;
       }
-      const { entry, line } = encodeCharge({ seq: this.#entries.length + charges.length + 1, dataset: p.dataset, queryId: p.queryId, rho: p.rho, at: p.at, prev: head });
+      const { entry, line } = encodeCharge({
+        seq: this.#entries.length + charges.length + 1,
+        dataset: p.dataset,
+        queryId: p.queryId,
+        rho: p.rho,
+        at: p.at,
+        prev: head,
+      });
       lines.push(line);
       head = entry.hash;
       const after = rhoAdd(before, p.rho);
-      if (p.sign !== undefined) note({ note: 'entry', charge: entry.seq, entry: p.sign(entry, { spent: after, budget: this.budget(p.dataset) }), prev: head });
+      if (p.sign !== undefined)
+        note({
+          note: 'entry',
+          charge: entry.seq,
+          entry: p.sign(entry, { spent: after, budget: this.budget(p.dataset) }),
+          prev: head,
+        });
       charges.push({ p, entry });
       inBatch.add(k);
       spent.set(p.dataset, after);

@@ -45,8 +45,12 @@ export function encodeHeader(): { line: string; hash: string } {
 /** Encodes a charge that follows `prev`; returns the entry and its line (no trailing newline). */
 export function encodeCharge(fields: Omit<LedgerEntry, 'hash'>): { entry: LedgerEntry; line: string } {
   const body = {
-    seq: fields.seq, dataset: fields.dataset, queryId: fields.queryId,
-    rho: rhoToString(fields.rho), at: fields.at, prev: fields.prev,
+    seq: fields.seq,
+    dataset: fields.dataset,
+    queryId: fields.queryId,
+    rho: rhoToString(fields.rho),
+    at: fields.at,
+    prev: fields.prev,
   };
   const hash = sha256(JSON.stringify(body));
   const entry: LedgerEntry = Object.freeze({ ...fields, hash });
@@ -84,10 +88,15 @@ export function decodeHeader(line: string): string {
 export function decodeCharge(line: string, seq: number, prev: string): LedgerEntry {
   const o = parseObject(line);
   const { dataset, queryId, at, hash } = o;
-  if (o.seq !== seq) throw new RecordError(`sequence number ${String(o.seq)} where ${seq} was expected (a line is missing or out of order)`);
+  if (o.seq !== seq)
+    throw new RecordError(
+      `sequence number ${String(o.seq)} where ${seq} was expected (a line is missing or out of order)`,
+    );
   if (o.prev !== prev) throw new RecordError('hash chain broken (a line before it was changed, removed or inserted)');
-  if (typeof dataset !== 'string' || dataset.length === 0 || dataset.length > MAX_NAME) throw new RecordError('bad dataset');
-  if (typeof queryId !== 'string' || queryId.length === 0 || queryId.length > MAX_NAME) throw new RecordError('bad queryId');
+  if (typeof dataset !== 'string' || dataset.length === 0 || dataset.length > MAX_NAME)
+    throw new RecordError('bad dataset');
+  if (typeof queryId !== 'string' || queryId.length === 0 || queryId.length > MAX_NAME)
+    throw new RecordError('bad queryId');
   if (typeof at !== 'string' || !ISO.test(at)) throw new RecordError('bad timestamp');
   if (typeof hash !== 'string' || !HEX64.test(hash)) throw new RecordError('bad hash');
   const r = typeof o.rho === 'string' ? parseCanonicalRho(o.rho) : null;
@@ -106,19 +115,33 @@ export function decodeCharge(line: string, seq: number, prev: string): LedgerEnt
  *   `{"note":"logged","charge":seq,"index":n,"prev","hash"}`.
  */
 export type LedgerNote =
-  | { readonly note: 'entry'; readonly charge: number; readonly entry: Uint8Array; readonly prev: string; readonly hash: string }
-  | { readonly note: 'logged'; readonly charge: number; readonly index: number; readonly prev: string; readonly hash: string };
+  | {
+      readonly note: 'entry';
+      readonly charge: number;
+      readonly entry: Uint8Array;
+      readonly prev: string;
+      readonly hash: string;
+    }
+  | {
+      readonly note: 'logged';
+      readonly charge: number;
+      readonly index: number;
+      readonly prev: string;
+      readonly hash: string;
+    };
 
 /** Distributes Omit over the union. */
-type NoteFields = { readonly note: 'entry'; readonly charge: number; readonly entry: Uint8Array; readonly prev: string }
+type NoteFields =
+  | { readonly note: 'entry'; readonly charge: number; readonly entry: Uint8Array; readonly prev: string }
   | { readonly note: 'logged'; readonly charge: number; readonly index: number; readonly prev: string };
 
 /** Longest signed log entry a note may carry (a budget entry is well under 2 KiB). */
 export const MAX_NOTE_ENTRY_BYTES = 16 * 1024;
 
-const noteBody = (n: NoteFields): Record<string, unknown> => n.note === 'entry'
-  ? { note: n.note, charge: n.charge, entry: Buffer.from(n.entry).toString('base64'), prev: n.prev }
-  : { note: n.note, charge: n.charge, index: n.index, prev: n.prev };
+const noteBody = (n: NoteFields): Record<string, unknown> =>
+  n.note === 'entry'
+    ? { note: n.note, charge: n.charge, entry: Buffer.from(n.entry).toString('base64'), prev: n.prev }
+    : { note: n.note, charge: n.charge, index: n.index, prev: n.prev };
 
 /** Encodes a note that follows `prev`; returns it with its hash and its line (no trailing newline). */
 export function encodeNote(fields: NoteFields): { note: LedgerNote; line: string } {
@@ -137,11 +160,13 @@ export function decodeNote(line: string, charges: number, prev: string): LedgerN
   const o = parseObject(line);
   if (o.prev !== prev) throw new RecordError('hash chain broken (a line before it was changed, removed or inserted)');
   const charge = o.charge;
-  if (typeof charge !== 'number' || !Number.isSafeInteger(charge) || charge < 1 || charge > charges) throw new RecordError('a note about a charge that is not before it');
+  if (typeof charge !== 'number' || !Number.isSafeInteger(charge) || charge < 1 || charge > charges)
+    throw new RecordError('a note about a charge that is not before it');
   let fields: NoteFields;
   if (o.note === 'entry') {
     const entry = typeof o.entry === 'string' ? Buffer.from(o.entry, 'base64') : null;
-    if (entry === null || entry.length === 0 || entry.length > MAX_NOTE_ENTRY_BYTES) throw new RecordError('bad log entry');
+    if (entry === null || entry.length === 0 || entry.length > MAX_NOTE_ENTRY_BYTES)
+      throw new RecordError('bad log entry');
     fields = { note: 'entry', charge, entry: new Uint8Array(entry), prev };
   } else if (o.note === 'logged') {
     const index = o.index;
@@ -159,7 +184,9 @@ export function decodeNote(line: string, charges: number, prev: string): LedgerN
 /** The FedstatError for a record that fails validation somewhere other than a torn tail. */
 export function corruptLedger(file: string, lineNo: number, e: unknown): FedstatError {
   const why = e instanceof Error ? e.message : String(e);
-  return new FedstatError('IO',
+  return new FedstatError(
+    'IO',
     `budget ledger ${file} is corrupt at line ${lineNo}: ${why}; restore it from a backup (never delete it: that would reset the spent budget)`,
-    { cause: e, details: { file, line: lineNo } });
+    { cause: e, details: { file, line: lineNo } },
+  );
 }

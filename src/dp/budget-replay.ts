@@ -10,7 +10,17 @@
  * silently dropping spent budget.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { corruptLedger, decodeCharge, decodeHeader, decodeNote, encodeHeader, isNoteLine, RecordError, type LedgerEntry, type LedgerNote } from './budget-record.js';
+import {
+  corruptLedger,
+  decodeCharge,
+  decodeHeader,
+  decodeNote,
+  encodeHeader,
+  isNoteLine,
+  RecordError,
+  type LedgerEntry,
+  type LedgerNote,
+} from './budget-record.js';
 
 export interface Replayed {
   readonly entries: LedgerEntry[];
@@ -53,7 +63,8 @@ export async function replayLedger(file: string, h: FileHandle): Promise<Replaye
   if (complete === 0) {
     // New file, or a crash while the header was being written: it must be a prefix of the header.
     const expected = Buffer.from(`${header.line}\n`, 'utf8');
-    if (!tail.equals(expected.subarray(0, tail.length))) throw corruptLedger(file, 1, new RecordError('not a fedstat budget ledger (bad header)'));
+    if (!tail.equals(expected.subarray(0, tail.length)))
+      throw corruptLedger(file, 1, new RecordError('not a fedstat budget ledger (bad header)'));
     await h.truncate(0);
     await h.write(expected, 0, expected.length);
     await h.sync();
@@ -108,7 +119,8 @@ class Chain {
       const note = decodeNote(line, this.entries.length, this.head);
       const k = `${note.note}:${note.charge}`;
       if (this.#noted.has(k)) throw new RecordError(`charge ${note.charge} has two ${note.note} notes`);
-      if (note.note === 'logged' && !this.#noted.has(`entry:${note.charge}`)) throw new RecordError(`charge ${note.charge} is noted as logged before its log entry`);
+      if (note.note === 'logged' && !this.#noted.has(`entry:${note.charge}`))
+        throw new RecordError(`charge ${note.charge} is noted as logged before its log entry`);
       this.#noted.add(k);
       this.notes.push(note);
       this.head = note.hash;
@@ -116,7 +128,8 @@ class Chain {
     }
     const entry = decodeCharge(line, this.entries.length + 1, this.head);
     const k = JSON.stringify([entry.dataset, entry.queryId]);
-    if (this.#charged.has(k)) throw new RecordError(`query ${entry.queryId} is charged twice to dataset ${entry.dataset}`);
+    if (this.#charged.has(k))
+      throw new RecordError(`query ${entry.queryId} is charged twice to dataset ${entry.dataset}`);
     this.#charged.add(k);
     this.entries.push(entry);
     this.head = entry.hash;

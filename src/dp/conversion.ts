@@ -80,7 +80,12 @@ export function rhoToEpsilon(rho: Rational | number, delta: number): number {
   const r = rhoNumber(rho);
   checkDelta(delta);
   if (r === 0) return 0;
-  const cks = Math.max(0, minimiseOverAlpha((a) => cksEpsilonAt(a, r, delta))) * (1 + 1e-12);
+  const cks =
+    Math.max(
+      0,
+      minimiseOverAlpha((a) => cksEpsilonAt(a, r, delta)),
+    ) *
+    (1 + 1e-12);
   return Math.min(cks, simpleEpsilon(r, delta));
 }
 

@@ -39,7 +39,11 @@ export async function readLedgerCharges(file: string): Promise<LedgerCharge[]> {
   try {
     bytes = await readFile(file);
   } catch (e) {
-    throw new FedstatError('IO', `cannot read budget ledger ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path (a copy of the agency's ledger file will do)`, { cause: e });
+    throw new FedstatError(
+      'IO',
+      `cannot read budget ledger ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path (a copy of the agency's ledger file will do)`,
+      { cause: e },
+    );
   }
   const dir = await mkdtemp(join(tmpdir(), 'fedstat-ledger-read-'));
   try {
@@ -48,7 +52,16 @@ export async function readLedgerCharges(file: string): Promise<LedgerCharge[]> {
     try {
       await h.writeFile(bytes);
       const { entries } = await replayLedger(file, h);
-      return entries.map((e) => Object.freeze({ seq: e.seq, dataset: e.dataset, queryId: e.queryId, rho: rhoToString(e.rho), at: e.at, hash: e.hash }));
+      return entries.map((e) =>
+        Object.freeze({
+          seq: e.seq,
+          dataset: e.dataset,
+          queryId: e.queryId,
+          rho: rhoToString(e.rho),
+          at: e.at,
+          hash: e.hash,
+        }),
+      );
     } finally {
       await h.close();
     }

@@ -26,7 +26,13 @@ export class LedgerFile {
   #fault: FedstatError | null = null;
   #replaced = false;
 
-  private constructor(path: string, handle: FileHandle, identity: { dev: number; ino: number }, unlock: () => Promise<void>, size: number) {
+  private constructor(
+    path: string,
+    handle: FileHandle,
+    identity: { dev: number; ino: number },
+    unlock: () => Promise<void>,
+    size: number,
+  ) {
     this.path = path;
     this.#handle = handle;
     this.#identity = identity;
@@ -43,9 +49,15 @@ export class LedgerFile {
     const unlock = await acquireFileLock(`${path}.lock`, 'budget ledger');
     let handle: FileHandle | null = null;
     try {
-      const existed = await fs.stat(path).then((s) => s, () => null);
+      const existed = await fs.stat(path).then(
+        (s) => s,
+        () => null,
+      );
       if (existed !== null && (existed.mode & 0o077) !== 0) {
-        throw new FedstatError('IO', `budget ledger ${path} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`);
+        throw new FedstatError(
+          'IO',
+          `budget ledger ${path} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`,
+        );
       }
       handle = await fs.open(path, 'a+', 0o600);
       const replayed = await replayLedger(path, handle);
@@ -56,7 +68,11 @@ export class LedgerFile {
       await handle?.close();
       await unlock();
       if (e instanceof FedstatError) throw e;
-      throw new FedstatError('IO', `cannot open budget ledger ${path}: ${errno(e)}; check the path and its permissions`, { cause: e });
+      throw new FedstatError(
+        'IO',
+        `cannot open budget ledger ${path}: ${errno(e)}; check the path and its permissions`,
+        { cause: e },
+      );
     }
   }
 
@@ -94,11 +110,19 @@ export class LedgerFile {
       await writeAll(this.#handle, bytes);
       await this.#handle.sync();
     } catch (e) {
-      this.#fault = new FedstatError('IO', `writing budget ledger ${this.path} failed (${errno(e)}); nothing was charged, fix the disk and retry (the agency retries with the next query)`, { cause: e });
+      this.#fault = new FedstatError(
+        'IO',
+        `writing budget ledger ${this.path} failed (${errno(e)}); nothing was charged, fix the disk and retry (the agency retries with the next query)`,
+        { cause: e },
+      );
       try {
         await this.#rollback();
       } catch (e2) {
-        this.#broken = new FedstatError('IO', `budget ledger ${this.path} is in an unknown state after a failed write (${errno(e2)}); fix the disk (the next charge retries the rollback) or restart the agency (reopening counts every complete record)`, { cause: e2 });
+        this.#broken = new FedstatError(
+          'IO',
+          `budget ledger ${this.path} is in an unknown state after a failed write (${errno(e2)}); fix the disk (the next charge retries the rollback) or restart the agency (reopening counts every complete record)`,
+          { cause: e2 },
+        );
       }
       throw this.#fault;
     }
@@ -122,6 +146,9 @@ export class LedgerFile {
     const onDisk = await fs.stat(this.path).catch(() => null);
     if (onDisk !== null && onDisk.ino === this.#identity.ino && onDisk.dev === this.#identity.dev) return;
     this.#replaced = true;
-    this.#fault = new FedstatError('IO', `budget ledger ${this.path} was ${onDisk === null ? 'removed' : 'replaced'} while the agency was running, so new charges would be lost; nothing was charged: put the original file back at that path (or restore it from a backup) and restart the agency`);
+    this.#fault = new FedstatError(
+      'IO',
+      `budget ledger ${this.path} was ${onDisk === null ? 'removed' : 'replaced'} while the agency was running, so new charges would be lost; nothing was charged: put the original file back at that path (or restore it from a backup) and restart the agency`,
+    );
   }
 }

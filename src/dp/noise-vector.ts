@@ -31,7 +31,10 @@ export function noiseParts(mu: Rational): number {
 export function drawNoise(mu: Rational, length: number, rng: RandomSource = defaultRandom()): BigInt64Array {
   const parts = noiseParts(mu);
   if (parts > MAX_NOISE_PARTS) {
-    throw new FedstatError('PLAN_UNSAFE', `the noise scale μ = ${mu.num}/${mu.den} is too large to sample; raise rho or lower the column bounds`);
+    throw new FedstatError(
+      'PLAN_UNSAFE',
+      `the noise scale μ = ${mu.num}/${mu.den} is too large to sample; raise rho or lower the column bounds`,
+    );
   }
   const part = rational(mu.num, mu.den * BigInt(parts));
   const out = skellamVector(part, length, rng);
@@ -42,7 +45,8 @@ export function drawNoise(mu: Rational, length: number, rng: RandomSource = defa
   const bound = skellamTailBound(mu);
   for (let i = 0; i < length; i++) {
     const v = out[i] ?? 0n;
-    if (v > bound || v < -bound) throw new FedstatError('INTERNAL', 'a noise draw left its 2^-100 tail bound; run the query again');
+    if (v > bound || v < -bound)
+      throw new FedstatError('INTERNAL', 'a noise draw left its 2^-100 tail bound; run the query again');
   }
   return out;
 }

@@ -52,7 +52,8 @@ export const MODE_REJECTION_MIN_MEAN = 16n;
  */
 export function poissonModeRejection(a: bigint, b: bigint, rng: RandomSource): bigint {
   const m = a / b;
-  if (m < MODE_REJECTION_MIN_MEAN) throw new RangeError(`poissonModeRejection needs a mean ≥ ${MODE_REJECTION_MIN_MEAN}`);
+  if (m < MODE_REJECTION_MIN_MEAN)
+    throw new RangeError(`poissonModeRejection needs a mean ≥ ${MODE_REJECTION_MIN_MEAN}`);
   if (a < NUMBER_PATH_MAX && b < NUMBER_PATH_MAX) return BigInt(modeRejectionNumber(Number(a), Number(b), rng));
   const d = isqrt(m);
   const hi = m + d; // last flat point

@@ -27,14 +27,20 @@ export function parseDelta(text: string, options: ParseOptions = {}): number {
   const code = options.code ?? 'QUERY_INVALID';
   const value = parseDecimal(text);
   if (value === undefined) {
-    throw new FedstatError(code, `${name} is not a decimal number; write it like ${name} = 1e-6`, { details: { name } });
+    throw new FedstatError(code, `${name} is not a decimal number; write it like ${name} = 1e-6`, {
+      details: { name },
+    });
   }
   if (value.num <= 0n || value.num >= value.den) {
-    throw new FedstatError(code, `${name} must be strictly between 0 and 1; a usual choice is 1e-6`, { details: { name } });
+    throw new FedstatError(code, `${name} must be strictly between 0 and 1; a usual choice is 1e-6`, {
+      details: { name },
+    });
   }
   const x = Number(value.num) / Number(value.den);
   if (!(x > 0)) {
-    throw new FedstatError(code, `${name} is too small to represent; give a value of at least 1e-300`, { details: { name } });
+    throw new FedstatError(code, `${name} is too small to represent; give a value of at least 1e-300`, {
+      details: { name },
+    });
   }
   return x;
 }

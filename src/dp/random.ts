@@ -45,7 +45,8 @@ export class CryptoRandom implements RandomSource {
 
   /** A uniform integer in [0, n) for a safe integer 1 ≤ n ≤ 2^32; RangeError otherwise. */
   belowNumber(n: number): number {
-    if (!Number.isSafeInteger(n) || n < 1 || n > 4294967296) throw new RangeError(`belowNumber needs an integer n in [1, 2^32], got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 4294967296)
+      throw new RangeError(`belowNumber needs an integer n in [1, 2^32], got ${n}`);
     if (n === 1) return 0;
     if (n === 4294967296) return this.uint32();
     // Mask to the smallest power of two ≥ n, then reject: each try succeeds with probability > 1/2.

@@ -108,7 +108,7 @@ function nextAfter(x: number, up: boolean): number {
   const view = new DataView(new ArrayBuffer(8));
   view.setFloat64(0, x);
   const bits = view.getBigUint64(0);
-  view.setBigUint64(0, (x > 0) === up ? bits + 1n : bits - 1n);
+  view.setBigUint64(0, x > 0 === up ? bits + 1n : bits - 1n);
   return view.getFloat64(0);
 }
 

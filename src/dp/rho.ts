@@ -96,7 +96,9 @@ export function parseRhoText(text: string, options: RhoTextOptions = {}): Rho {
   const t = text.trim();
   if (t.length === 0) return fail(`${name} is empty; write it like ${spell('0.05')}`);
   if (t.length > MAX_TEXT) {
-    return fail(`${name} is not a decimal number or fraction of at most ${MAX_TEXT} characters; write it like ${spell('0.05')}`);
+    return fail(
+      `${name} is not a decimal number or fraction of at most ${MAX_TEXT} characters; write it like ${spell('0.05')}`,
+    );
   }
   const f = SIGNED_FRACTION.exec(t);
   if (f !== null) {
@@ -117,8 +119,16 @@ export function parseRhoText(text: string, options: RhoTextOptions = {}): Rho {
 export function rhoFrom(value: string | Rational, options: RhoTextOptions = {}): Rho {
   if (typeof value === 'string') return parseRhoText(value, options);
   const v: unknown = value;
-  if (typeof v !== 'object' || v === null || typeof value.num !== 'bigint' || typeof value.den !== 'bigint' || value.den === 0n) {
-    throw new TypeError(`${options.name ?? 'rho'} must be text such as "0.05" or "1/40", or an exact { num, den } of bigints with den ≠ 0`);
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof value.num !== 'bigint' ||
+    typeof value.den !== 'bigint' ||
+    value.den === 0n
+  ) {
+    throw new TypeError(
+      `${options.name ?? 'rho'} must be text such as "0.05" or "1/40", or an exact { num, den } of bigints with den ≠ 0`,
+    );
   }
   return checkValue(rational(value.num, value.den), options);
 }
@@ -134,13 +144,18 @@ function checkValue(value: Rho, options: RhoTextOptions): Rho {
   const fail = (message: string): never => {
     throw new FedstatError(options.code ?? 'QUERY_INVALID', message, { details: { name } });
   };
-  if (value.num < 0n && min.num === 0n) return fail(`${name} must not be negative; give 0 or a positive value such as 0.05`);
-  if (value.num <= 0n && min.num > 0n) return fail(`${name} must be greater than 0; give a positive value such as 0.05`);
+  if (value.num < 0n && min.num === 0n)
+    return fail(`${name} must not be negative; give 0 or a positive value such as 0.05`);
+  if (value.num <= 0n && min.num > 0n)
+    return fail(`${name} must be greater than 0; give a positive value such as 0.05`);
   if (compare(value, min) < 0) return fail(`${name} is below the minimum ${bound(min)}; give a larger value`);
-  if (max !== null && compare(value, max) > 0) return fail(`${name} is above the maximum ${bound(max)}; give a smaller value`);
+  if (max !== null && compare(value, max) > 0)
+    return fail(`${name} is above the maximum ${bound(max)}; give a smaller value`);
   if (options.grid === true && RHO_GRID % value.den !== 0n) {
     if (formatRho(value).includes('/')) {
-      return fail(`${name} ${rhoToString(value)} is not a decimal of at most 12 places; give a fraction whose denominator divides 10^12, such as ${spell('1/40')}`);
+      return fail(
+        `${name} ${rhoToString(value)} is not a decimal of at most 12 places; give a fraction whose denominator divides 10^12, such as ${spell('1/40')}`,
+      );
     }
     return fail(`${name} has more than 12 decimal places; round it to at most 12`);
   }
@@ -206,8 +221,14 @@ export function formatRho(a: Rho): string {
   let d = a.den;
   let twos = 0n;
   let fives = 0n;
-  while (d % 2n === 0n) { d /= 2n; twos++; }
-  while (d % 5n === 0n) { d /= 5n; fives++; }
+  while (d % 2n === 0n) {
+    d /= 2n;
+    twos++;
+  }
+  while (d % 5n === 0n) {
+    d /= 5n;
+    fives++;
+  }
   if (d !== 1n) return rhoToString(a);
   const digits = twos > fives ? twos : fives;
   const scaled = (a.num * 10n ** digits) / a.den; // exact: den divides 10^digits

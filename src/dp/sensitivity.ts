@@ -16,8 +16,7 @@
 import type { Sensitivity } from './accountant.js';
 
 export type Measure =
-  | { readonly kind: 'count' }
-  | { readonly kind: 'sum'; readonly min: bigint | number; readonly max: bigint | number };
+  { readonly kind: 'count' } | { readonly kind: 'sum'; readonly min: bigint | number; readonly max: bigint | number };
 
 export interface ShapeOptions {
   /** Most rows one person can have in the dataset; default 1. */

@@ -13,7 +13,8 @@ import { mul, rational, toNumberUp, type Rational } from './rational.js';
 
 function lambdaOf(mu: Rational, threshold: number, survivors: number): Rational {
   if (!Number.isSafeInteger(threshold) || threshold < 1) throw new RangeError('threshold must be a positive integer');
-  if (!Number.isSafeInteger(survivors) || survivors < 0) throw new RangeError('survivors must be a non-negative integer');
+  if (!Number.isSafeInteger(survivors) || survivors < 0)
+    throw new RangeError('survivors must be a non-negative integer');
   if (mu.num < 0n) throw new RangeError('μ must be non-negative');
   return mul(mu, rational(BigInt(survivors), BigInt(threshold)));
 }
@@ -71,9 +72,14 @@ export function skellamHalfWidth(lambda: number, level = 0.95): number {
 
 /** Acklam's rational approximation of the standard normal quantile (|rel. error| < 1.2e-9). */
 function normalQuantile(u: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
+  ];
   const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
   const h = (xs: number[], x: number): number => xs.reduce((acc, k) => acc * x + k, 0);
   if (u > 0.97575) {

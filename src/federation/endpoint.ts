@@ -39,7 +39,8 @@ export function checkEndpoint(text: string): CheckedEndpoint | { readonly proble
   if (host.includes(':') && !(host.startsWith('[') && host.endsWith(']'))) {
     return { problem: 'an IPv6 address must be in brackets, e.g. [::1]:7301' };
   }
-  if (!/^\d+$/.test(portText)) return { problem: `port ${JSON.stringify(portText)} is not a number; write HOST:PORT with a port from 1 to 65535` };
+  if (!/^\d+$/.test(portText))
+    return { problem: `port ${JSON.stringify(portText)} is not a number; write HOST:PORT with a port from 1 to 65535` };
   if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     return { problem: `port ${portText} is outside 1-65535; use a port from 1 to 65535` };
   }
@@ -47,12 +48,15 @@ export function checkEndpoint(text: string): CheckedEndpoint | { readonly proble
   if (host.startsWith('[') || host.endsWith(']')) {
     const inner = host.slice(1, -1);
     if (!(host.startsWith('[') && host.endsWith(']')) || isIP(inner) !== 6) {
-      return { problem: `${host} is not an IPv6 address; brackets are only for IPv6 (write 127.0.0.1:7301 or [::1]:7301)` };
+      return {
+        problem: `${host} is not an IPv6 address; brackets are only for IPv6 (write 127.0.0.1:7301 or [::1]:7301)`,
+      };
     }
     host = inner;
   }
   if (host === '') return { problem: `has no host; write HOST:PORT, e.g. ${ENDPOINT_EXAMPLE}` };
-  if (host.includes('%')) return { problem: `host ${host} has a zone id, which means nothing off this machine; give an address without it` };
+  if (host.includes('%'))
+    return { problem: `host ${host} has a zone id, which means nothing off this machine; give an address without it` };
   const ip = ipAddressBytes(host);
   if (ip === null) {
     const name = host.toLowerCase();
@@ -60,10 +64,14 @@ export function checkEndpoint(text: string): CheckedEndpoint | { readonly proble
       return { problem: `host ${host} is not a valid IPv4 address (a host name cannot end in a number)` };
     }
     if (!isDnsName(name)) {
-      return { problem: `host ${JSON.stringify(host)} is neither an IP address nor a DNS name (letters, digits, inner dashes, dots between labels)` };
+      return {
+        problem: `host ${JSON.stringify(host)} is neither an IP address nor a DNS name (letters, digits, inner dashes, dots between labels)`,
+      };
     }
   } else if (ip.every((b) => b === 0)) {
-    return { problem: `host ${host} is the wildcard address, which nobody can connect to; give the address the other parties reach this party at` };
+    return {
+      problem: `host ${host} is the wildcard address, which nobody can connect to; give the address the other parties reach this party at`,
+    };
   }
   if (isLoopbackHost(host) || /\.localhost$/i.test(host)) {
     return { host, port, socket: `loopback:${port}`, describe: `this machine's loopback interface, port ${port}` };
@@ -74,7 +82,12 @@ export function checkEndpoint(text: string): CheckedEndpoint | { readonly proble
   }
   const v4 = ip.length === 4 ? ip : isV4Mapped(ip) ? ip.subarray(12) : null;
   const address = v4 === null ? Buffer.from(ip).toString('hex') : [...v4].join('.');
-  return { host, port, socket: `ip:${address}:${port}`, describe: `${v4 === null ? host.toLowerCase() : address}, port ${port}` };
+  return {
+    host,
+    port,
+    socket: `ip:${address}:${port}`,
+    describe: `${v4 === null ? host.toLowerCase() : address}, port ${port}`,
+  };
 }
 
 /** ::ffff:a.b.c.d, the IPv6 spelling of an IPv4 address. */

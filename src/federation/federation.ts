@@ -12,7 +12,15 @@ import { fromBase64, sha256, toHex } from '../crypto/digest.js';
 import { isAcceptablePublicKey } from '../crypto/ed25519.js';
 import { canonicalBytes } from '../util/canonical-json.js';
 import { isRecord } from '../util/is-record.js';
-import { configError, datasetSchema, parseConfigJson, parseSchema, type DatasetSchema, type JsonLocation, type Schema } from './schema.js';
+import {
+  configError,
+  datasetSchema,
+  parseConfigJson,
+  parseSchema,
+  type DatasetSchema,
+  type JsonLocation,
+  type Schema,
+} from './schema.js';
 
 /** What a party does in the federation: a federation has agencies, one coordinator and one key authority. */
 export type PartyRole = 'agency' | 'coordinator' | 'key-authority';
@@ -115,7 +123,12 @@ export interface FederationDocument {
   readonly tls?: TlsConfig;
   readonly transparency?: { readonly operatorKey: string };
   readonly parties: readonly {
-    id: string; role: PartyRole; endpoint?: string; signingKey: string; agreementKey: string; datasets?: string[];
+    id: string;
+    role: PartyRole;
+    endpoint?: string;
+    signingKey: string;
+    agreementKey: string;
+    datasets?: string[];
   }[];
 }
 
@@ -138,17 +151,26 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
 function parseKey(raw: unknown, loc: JsonLocation, what: 'signing' | 'agreement'): Uint8Array {
   const bytes = typeof raw === 'string' ? fromBase64(raw) : null;
   if (bytes === null || bytes.length !== 32) {
-    throw configError(loc, `the ${what} key must be 32 bytes in base64`, 'copy the key from the party\'s key file or re-run fedstat init');
+    throw configError(
+      loc,
+      `the ${what} key must be 32 bytes in base64`,
+      "copy the key from the party's key file or re-run fedstat init",
+    );
   }
   if (what === 'signing' && !isAcceptablePublicKey(bytes)) {
-    throw configError(loc, 'the signing key is not a valid Ed25519 public key of large order', 're-run fedstat init to create fresh keys');
+    throw configError(
+      loc,
+      'the signing key is not a valid Ed25519 public key of large order',
+      're-run fedstat init to create fresh keys',
+    );
   }
   return bytes;
 }
 
 function parsePolicy(raw: unknown, file: string): Policy {
   const p = rec(raw);
-  if (p === null) throw configError(at(file, 'policy'), 'missing "policy" object', 'add {"minAgencies": 2, "minGroupSize": 10}');
+  if (p === null)
+    throw configError(at(file, 'policy'), 'missing "policy" object', 'add {"minAgencies": 2, "minGroupSize": 10}');
   const out: Record<string, number> = {};
   for (const key of ['minAgencies', 'minGroupSize'] as const) {
     const v = p[key];
@@ -158,27 +180,58 @@ function parsePolicy(raw: unknown, file: string): Policy {
     out[key] = v;
   }
   const exact = p['exactRelease'] ?? false;
-  if (typeof exact !== 'boolean') throw configError(at(file, 'policy.exactRelease'), '"exactRelease" must be true or false', 'write false to require differential privacy for every query');
+  if (typeof exact !== 'boolean')
+    throw configError(
+      at(file, 'policy.exactRelease'),
+      '"exactRelease" must be true or false',
+      'write false to require differential privacy for every query',
+    );
   const logged = p['transparencyLog'] ?? false;
-  if (typeof logged !== 'boolean') throw configError(at(file, 'policy.transparencyLog'), '"transparencyLog" must be true or false', 'write true to require every query to be in the transparency log');
-  return Object.freeze({ minAgencies: out['minAgencies'] ?? 1, minGroupSize: out['minGroupSize'] ?? 1, exactRelease: exact, transparencyLog: logged });
+  if (typeof logged !== 'boolean')
+    throw configError(
+      at(file, 'policy.transparencyLog'),
+      '"transparencyLog" must be true or false',
+      'write true to require every query to be in the transparency log',
+    );
+  return Object.freeze({
+    minAgencies: out['minAgencies'] ?? 1,
+    minGroupSize: out['minGroupSize'] ?? 1,
+    exactRelease: exact,
+    transparencyLog: logged,
+  });
 }
 
 function parseHe(raw: unknown, file: string): HeConfig {
   const h = rec(raw);
-  const ok = h !== null && typeof h['preset'] === 'string' && typeof h['publicKeyFile'] === 'string'
-    && typeof h['publicKeySha256'] === 'string' && /^[0-9a-f]{64}$/.test(h['publicKeySha256']);
+  const ok =
+    h !== null &&
+    typeof h['preset'] === 'string' &&
+    typeof h['publicKeyFile'] === 'string' &&
+    typeof h['publicKeySha256'] === 'string' &&
+    /^[0-9a-f]{64}$/.test(h['publicKeySha256']);
   if (!ok) {
-    throw configError(at(file, 'he'), '"he" needs "preset", "publicKeyFile" and a hex "publicKeySha256"', 're-run fedstat init');
+    throw configError(
+      at(file, 'he'),
+      '"he" needs "preset", "publicKeyFile" and a hex "publicKeySha256"',
+      're-run fedstat init',
+    );
   }
-  return Object.freeze({ preset: h['preset'] as string, publicKeyFile: h['publicKeyFile'] as string, publicKeySha256: h['publicKeySha256'] as string });
+  return Object.freeze({
+    preset: h['preset'] as string,
+    publicKeyFile: h['publicKeyFile'] as string,
+    publicKeySha256: h['publicKeySha256'] as string,
+  });
 }
 
 function parseTls(raw: unknown, file: string): TlsConfig | null {
   if (raw === undefined) return null;
   const t = rec(raw);
-  const ok = t !== null && typeof t['caFile'] === 'string' && t['caFile'].length > 0
-    && typeof t['caSha256'] === 'string' && /^[0-9a-f]{64}$/.test(t['caSha256']);
+  const ok =
+    t !== null &&
+    typeof t['caFile'] === 'string' &&
+    t['caFile'].length > 0 &&
+    typeof t['caSha256'] === 'string' &&
+    /^[0-9a-f]{64}$/.test(t['caSha256']);
   if (!ok) throw configError(at(file, 'tls'), '"tls" needs "caFile" and a hex "caSha256"', 're-run fedstat init');
   return Object.freeze({ caFile: t['caFile'] as string, caSha256: t['caSha256'] as string });
 }
@@ -189,7 +242,10 @@ function parseOperatorKey(raw: unknown, file: string): Uint8Array | null {
   const text = rec(raw)?.['operatorKey'];
   const key = typeof text === 'string' ? fromBase64(text) : null;
   if (key === null || !isAcceptablePublicKey(key)) {
-    throw new FedstatError('CONFIG_INVALID', `${file}: transparency.operatorKey must be a base64 Ed25519 public key of 32 bytes; fix it or remove the section to use the coordinator's key`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `${file}: transparency.operatorKey must be a base64 Ed25519 public key of 32 bytes; fix it or remove the section to use the coordinator's key`,
+    );
   }
   return key;
 }
@@ -197,19 +253,26 @@ function parseOperatorKey(raw: unknown, file: string): Uint8Array | null {
 /** Validates a federation document; every error names the file, the JSON path and the fix. */
 export function parseFederation(raw: unknown, file: string): Federation {
   const doc = rec(raw);
-  if (doc === null) throw configError(at(file, ''), 'a federation file must be a JSON object', 'create one with fedstat init');
+  if (doc === null)
+    throw configError(at(file, ''), 'a federation file must be a JSON object', 'create one with fedstat init');
   if (doc['fedstat'] !== FEDERATION_FORMAT) {
-    throw configError(at(file, 'fedstat'), `unsupported format ${JSON.stringify(doc['fedstat'])}`, `this fedstat reads format ${FEDERATION_FORMAT}; re-run fedstat init`);
+    throw configError(
+      at(file, 'fedstat'),
+      `unsupported format ${JSON.stringify(doc['fedstat'])}`,
+      `this fedstat reads format ${FEDERATION_FORMAT}; re-run fedstat init`,
+    );
   }
   const name = doc['name'];
-  if (typeof name !== 'string' || name.length === 0) throw configError(at(file, 'name'), 'missing federation "name"', 'give the federation a name');
+  if (typeof name !== 'string' || name.length === 0)
+    throw configError(at(file, 'name'), 'missing federation "name"', 'give the federation a name');
   const schema = parseSchema(doc['schema'], file, 'schema');
   const policy = parsePolicy(doc['policy'], file);
   const he = parseHe(doc['he'], file);
   const tls = parseTls(doc['tls'], file);
   const operatorKey = parseOperatorKey(doc['transparency'], file);
   const rawParties = doc['parties'];
-  if (!Array.isArray(rawParties)) throw configError(at(file, 'parties'), '"parties" must be an array', 're-run fedstat init');
+  if (!Array.isArray(rawParties))
+    throw configError(at(file, 'parties'), '"parties" must be an array', 're-run fedstat init');
   const seen = new Set<string>();
   const parties = rawParties.map((rp: unknown, i): Party => {
     const loc = (p: string): JsonLocation => at(file, `parties[${i}]${p}`);
@@ -217,18 +280,30 @@ export function parseFederation(raw: unknown, file: string): Federation {
     if (p === null) throw configError(loc(''), 'a party must be an object', 're-run fedstat init');
     const id = p['id'];
     if (typeof id !== 'string' || !PARTY_ID.test(id)) {
-      throw configError(loc('.id'), `invalid party id ${JSON.stringify(id)}`, 'use lowercase letters, digits and dashes (e.g. cd-psb)');
+      throw configError(
+        loc('.id'),
+        `invalid party id ${JSON.stringify(id)}`,
+        'use lowercase letters, digits and dashes (e.g. cd-psb)',
+      );
     }
     if (seen.has(id)) throw configError(loc('.id'), `duplicate party id ${id}`, 'give every party its own id');
     seen.add(id);
     const role = p['role'];
     if (role !== 'agency' && role !== 'coordinator' && role !== 'key-authority') {
-      throw configError(loc('.role'), `unknown role ${JSON.stringify(role)}`, 'use "agency", "coordinator" or "key-authority"');
+      throw configError(
+        loc('.role'),
+        `unknown role ${JSON.stringify(role)}`,
+        'use "agency", "coordinator" or "key-authority"',
+      );
     }
     let endpoint: string | null = null;
     if (p['endpoint'] !== undefined) {
       if (typeof p['endpoint'] !== 'string' || parseEndpoint(p['endpoint']) === null) {
-        throw configError(loc('.endpoint'), `invalid endpoint ${JSON.stringify(p['endpoint'])}`, 'write HOST:PORT, e.g. 127.0.0.1:7301');
+        throw configError(
+          loc('.endpoint'),
+          `invalid endpoint ${JSON.stringify(p['endpoint'])}`,
+          'write HOST:PORT, e.g. 127.0.0.1:7301',
+        );
       }
       endpoint = p['endpoint'];
     } else if (role === 'agency') {
@@ -238,23 +313,37 @@ export function parseFederation(raw: unknown, file: string): Federation {
     if (p['datasets'] !== undefined) {
       const ds = p['datasets'];
       if (!Array.isArray(ds) || !ds.every((d) => typeof d === 'string' && Object.hasOwn(schema.datasets, d))) {
-        throw configError(loc('.datasets'), '"datasets" must list datasets of the schema', `valid datasets: ${Object.keys(schema.datasets).join(', ')}`);
+        throw configError(
+          loc('.datasets'),
+          '"datasets" must list datasets of the schema',
+          `valid datasets: ${Object.keys(schema.datasets).join(', ')}`,
+        );
       }
       datasets = Object.freeze([...(ds as string[])]);
     }
     return Object.freeze({
-      id, role, endpoint, datasets,
+      id,
+      role,
+      endpoint,
+      datasets,
       signingKey: parseKey(p['signingKey'], loc('.signingKey'), 'signing'),
       agreementKey: parseKey(p['agreementKey'], loc('.agreementKey'), 'agreement'),
     });
   });
   for (const role of ['coordinator', 'key-authority'] as const) {
     const n = parties.filter((p) => p.role === role).length;
-    if (n !== 1) throw configError(at(file, 'parties'), `expected exactly one ${role}, found ${n}`, 're-run fedstat init');
+    if (n !== 1)
+      throw configError(at(file, 'parties'), `expected exactly one ${role}, found ${n}`, 're-run fedstat init');
   }
-  if (!parties.some((p) => p.role === 'agency')) throw configError(at(file, 'parties'), 'no agency is listed', 'pass --agency ID=HOST:PORT to fedstat init');
+  if (!parties.some((p) => p.role === 'agency'))
+    throw configError(at(file, 'parties'), 'no agency is listed', 'pass --agency ID=HOST:PORT to fedstat init');
   return Object.freeze({
-    name, schema, policy, he, tls, file,
+    name,
+    schema,
+    policy,
+    he,
+    tls,
+    file,
     id: toHex(sha256(canonicalBytes(doc))),
     parties: Object.freeze(parties),
     ...(operatorKey === null ? {} : { logOperatorKey: operatorKey }),
@@ -267,7 +356,11 @@ export function loadFederation(file: string): Federation {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new FedstatError('IO', `cannot read federation file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check the path or create it with fedstat init`, { cause: e });
+    throw new FedstatError(
+      'IO',
+      `cannot read federation file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check the path or create it with fedstat init`,
+      { cause: e },
+    );
   }
   // Strict: a key defined twice (a pasted-over party or dataset) is refused, not half-read.
   return parseFederation(parseConfigJson(text, file), resolve(file));
@@ -276,7 +369,10 @@ export function loadFederation(file: string): Federation {
 export function party(federation: Federation, id: string): Party {
   const p = federation.parties.find((x) => x.id === id);
   if (p === undefined) {
-    throw new FedstatError('NOT_FOUND', `no party ${JSON.stringify(id)} in ${federation.file}; parties: ${federation.parties.map((x) => x.id).join(', ')}`);
+    throw new FedstatError(
+      'NOT_FOUND',
+      `no party ${JSON.stringify(id)} in ${federation.file}; parties: ${federation.parties.map((x) => x.id).join(', ')}`,
+    );
   }
   return p;
 }
@@ -313,7 +409,10 @@ export function hePublicKeyPath(federation: Federation): string {
 /** Absolute path of the federation CA certificate; CONFIG_INVALID if the federation has no TLS section. */
 export function caCertificatePath(federation: Federation): string {
   if (federation.tls === null) {
-    throw new FedstatError('CONFIG_INVALID', `${federation.file} has no "tls" section, so it has no certificate authority; re-run fedstat init to create one, or run with --insecure on 127.0.0.1`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `${federation.file} has no "tls" section, so it has no certificate authority; re-run fedstat init to create one, or run with --insecure on 127.0.0.1`,
+    );
   }
   return resolve(dirname(federation.file), federation.tls.caFile);
 }
@@ -323,17 +422,24 @@ export function caCertificatePath(federation: Federation): string {
  * certificate): a file swapped on disk is refused rather than trusted.
  */
 function readPinnedFile(
-  federation: Federation, path: string, sha256Hex: string | undefined,
+  federation: Federation,
+  path: string,
+  sha256Hex: string | undefined,
   names: { readonly read: string; readonly label: string; readonly copy: string },
 ): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new FedstatError('KEY_INVALID', `cannot read ${names.read} ${path}; keep it beside the federation file`, { cause: e });
+    throw new FedstatError('KEY_INVALID', `cannot read ${names.read} ${path}; keep it beside the federation file`, {
+      cause: e,
+    });
   }
   if (toHex(sha256(bytes)) !== sha256Hex) {
-    throw new FedstatError('KEY_INVALID', `${names.label} ${path} does not match the hash in ${federation.file}; copy ${names.copy} that came with this federation file`);
+    throw new FedstatError(
+      'KEY_INVALID',
+      `${names.label} ${path} does not match the hash in ${federation.file}; copy ${names.copy} that came with this federation file`,
+    );
   }
   return bytes;
 }
@@ -343,8 +449,11 @@ function readPinnedFile(
  * loader of what `createAgency` takes as `hePublicKey`.
  */
 export function readHePublicKey(federation: Federation): Uint8Array {
-  return readPinnedFile(federation, hePublicKeyPath(federation), federation.he.publicKeySha256,
-    { read: 'the HE public key', label: 'HE public key', copy: 'the key' });
+  return readPinnedFile(federation, hePublicKeyPath(federation), federation.he.publicKeySha256, {
+    read: 'the HE public key',
+    label: 'HE public key',
+    copy: 'the key',
+  });
 }
 
 /**
@@ -353,7 +462,10 @@ export function readHePublicKey(federation: Federation): Uint8Array {
  */
 export function checkHePublicKey(federation: Federation, bytes: Uint8Array): Uint8Array {
   if (toHex(sha256(bytes)) !== federation.he.publicKeySha256) {
-    throw new FedstatError('KEY_INVALID', `the HE public key given does not match the hash in ${federation.file}; use the he-public.key that came with this federation file`);
+    throw new FedstatError(
+      'KEY_INVALID',
+      `the HE public key given does not match the hash in ${federation.file}; use the he-public.key that came with this federation file`,
+    );
   }
   return bytes;
 }
@@ -364,8 +476,11 @@ export function checkHePublicKey(federation: Federation, bytes: Uint8Array): Uin
  */
 export function readCaCertificate(federation: Federation): string {
   const path = caCertificatePath(federation);
-  const bytes = readPinnedFile(federation, path, federation.tls?.caSha256,
-    { read: 'the federation CA certificate', label: 'CA certificate', copy: 'the ca.crt' });
+  const bytes = readPinnedFile(federation, path, federation.tls?.caSha256, {
+    read: 'the federation CA certificate',
+    label: 'CA certificate',
+    copy: 'the ca.crt',
+  });
   return caPemOf(new TextDecoder().decode(bytes), path);
 }
 
@@ -376,7 +491,10 @@ export function readCaCertificate(federation: Federation): string {
 export function checkCaCertificate(federation: Federation, pem: string): string {
   caCertificatePath(federation); // CONFIG_INVALID without a "tls" section
   if (toHex(sha256(new TextEncoder().encode(pem))) !== federation.tls?.caSha256) {
-    throw new FedstatError('KEY_INVALID', `the CA certificate given does not match the hash in ${federation.file}; use the ca.crt that came with this federation file`);
+    throw new FedstatError(
+      'KEY_INVALID',
+      `the CA certificate given does not match the hash in ${federation.file}; use the ca.crt that came with this federation file`,
+    );
   }
   return caPemOf(pem, 'the CA certificate given');
 }

@@ -21,7 +21,13 @@ import { createCertificateAuthority, issuePartyCertificate, type CertificateAndK
 import { dnsLabelProblem, MAX_LABEL_LENGTH } from '../tls/names.js';
 import { checkEndpoint, ENDPOINT_EXAMPLE, type CheckedEndpoint } from './endpoint.js';
 import { parseSchemaText, type Schema } from './schema.js';
-import { FEDERATION_FORMAT, loadFederation, type Federation, type FederationDocument, type Policy } from './federation.js';
+import {
+  FEDERATION_FORMAT,
+  loadFederation,
+  type Federation,
+  type FederationDocument,
+  type Policy,
+} from './federation.js';
 import { generatePartySecrets, writeKeyFile, writeSecretFile, type PartySecrets } from './key-file.js';
 
 export interface AgencySpec {
@@ -59,7 +65,12 @@ export interface InitResult {
   readonly caKeyFile: string;
 }
 
-const DEFAULT_POLICY: Policy = Object.freeze({ minAgencies: 2, minGroupSize: 10, exactRelease: false, transparencyLog: true });
+const DEFAULT_POLICY: Policy = Object.freeze({
+  minAgencies: 2,
+  minGroupSize: 10,
+  exactRelease: false,
+  transparencyLog: true,
+});
 const DEFAULT_CA_VALID_DAYS = 3650;
 const DEFAULT_CERTIFICATE_VALID_DAYS = 825;
 /** Names under which a party's certificate is also valid: the loopback interface, for local runs. */
@@ -74,7 +85,8 @@ const ID_RULE = `an agency id must be a DNS label, 1 to ${MAX_LABEL_LENGTH} lowe
 function agencyIdProblem(id: string): string | null {
   const problem = dnsLabelProblem(id);
   if (problem !== null) return `${problem}; ${ID_RULE}`;
-  if (RESERVED_AGENCY_IDS.has(id)) return `is reserved for a federation role or file (${[...RESERVED_AGENCY_IDS].join(', ')}); choose another id`;
+  if (RESERVED_AGENCY_IDS.has(id))
+    return `is reserved for a federation role or file (${[...RESERVED_AGENCY_IDS].join(', ')}); choose another id`;
   return null;
 }
 
@@ -117,7 +129,11 @@ export function readSchemaFile(file: string): Schema {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new FedstatError('IO', `cannot read schema file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --schema`, { cause: e });
+    throw new FedstatError(
+      'IO',
+      `cannot read schema file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --schema`,
+      { cause: e },
+    );
   }
   return parseSchemaText(text, file);
 }
@@ -125,8 +141,10 @@ export function readSchemaFile(file: string): Schema {
 export async function initFederation(options: InitOptions): Promise<InitResult> {
   const outDir = resolve(options.outDir);
   const name = options.name ?? 'fedstat-federation';
-  if (typeof name !== 'string' || name.trim() === '') throw new FedstatError('CONFIG_INVALID', 'the federation name is empty; give it a name (--name)');
-  if (options.agencies.length === 0) throw new FedstatError('CONFIG_INVALID', 'no agencies given; pass --agency ID=HOST:PORT (repeatable)');
+  if (typeof name !== 'string' || name.trim() === '')
+    throw new FedstatError('CONFIG_INVALID', 'the federation name is empty; give it a name (--name)');
+  if (options.agencies.length === 0)
+    throw new FedstatError('CONFIG_INVALID', 'no agencies given; pass --agency ID=HOST:PORT (repeatable)');
   const endpoints = checkParties(options);
   const policy = checkedPolicy(options);
   const files = federationFiles(outDir);
@@ -141,7 +159,10 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
     ...options.agencies.map((a) => generatePartySecrets(a.id, 'agency')),
   ];
   // Certificates are issued before anything is written, so a host they refuse leaves no files behind.
-  const ca = createCertificateAuthority({ commonName: `fedstat CA ${name}`.slice(0, 64), validDays: options.caValidDays ?? DEFAULT_CA_VALID_DAYS });
+  const ca = createCertificateAuthority({
+    commonName: `fedstat CA ${name}`.slice(0, 64),
+    validDays: options.caValidDays ?? DEFAULT_CA_VALID_DAYS,
+  });
   const withTls = secrets.map((s) => withCertificate(s, ca, endpoints.get(s.party)?.checked.host ?? null, options));
   const doc: FederationDocument = {
     fedstat: FEDERATION_FORMAT,
@@ -152,8 +173,18 @@ export async function initFederation(options: InitOptions): Promise<InitResult> 
     tls: { caFile: CA_FILE, caSha256: toHex(sha256(new TextEncoder().encode(ca.certificatePem))) },
     parties: secrets.map((s) => partyEntry(s, options, endpoints.get(s.party)?.text)),
   };
-  const keyFiles = writeFederation(files, { doc, secrets: withTls, ca, hePublicKey: heKeys.publicKey }, options.force === true);
-  return { federation: loadFederation(files.federationFile), federationFile: files.federationFile, keyFiles, caCertificateFile: files.caCertificateFile, caKeyFile: files.caKeyFile };
+  const keyFiles = writeFederation(
+    files,
+    { doc, secrets: withTls, ca, hePublicKey: heKeys.publicKey },
+    options.force === true,
+  );
+  return {
+    federation: loadFederation(files.federationFile),
+    federationFile: files.federationFile,
+    keyFiles,
+    caCertificateFile: files.caCertificateFile,
+    caKeyFile: files.caKeyFile,
+  };
 }
 
 const HE_PUBLIC_KEY_FILE = 'he-public.key';
@@ -170,7 +201,13 @@ interface FederationFiles {
 
 function federationFiles(outDir: string): FederationFiles {
   const keysDir = join(outDir, 'keys');
-  return { outDir, keysDir, federationFile: join(outDir, 'federation.json'), caCertificateFile: join(outDir, CA_FILE), caKeyFile: join(keysDir, 'ca.key') };
+  return {
+    outDir,
+    keysDir,
+    federationFile: join(outDir, 'federation.json'),
+    caCertificateFile: join(outDir, CA_FILE),
+    caKeyFile: join(keysDir, 'ca.key'),
+  };
 }
 
 /** The policy: the defaults overridden by the options, each value checked. */
@@ -178,12 +215,18 @@ function checkedPolicy(options: InitOptions): Policy {
   const policy: Policy = { ...DEFAULT_POLICY, ...options.policy };
   for (const k of ['minAgencies', 'minGroupSize'] as const) {
     const v = policy[k];
-    if (!Number.isSafeInteger(v) || v < 1) throw new FedstatError('CONFIG_INVALID', `${k} must be a positive integer; got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new FedstatError('CONFIG_INVALID', `${k} must be a positive integer; got ${v}`);
   }
-  if (typeof policy.exactRelease !== 'boolean') throw new FedstatError('CONFIG_INVALID', 'exactRelease must be true or false');
-  if (typeof policy.transparencyLog !== 'boolean') throw new FedstatError('CONFIG_INVALID', 'transparencyLog must be true or false');
+  if (typeof policy.exactRelease !== 'boolean')
+    throw new FedstatError('CONFIG_INVALID', 'exactRelease must be true or false');
+  if (typeof policy.transparencyLog !== 'boolean')
+    throw new FedstatError('CONFIG_INVALID', 'transparencyLog must be true or false');
   if (policy.minAgencies > options.agencies.length) {
-    throw new FedstatError('CONFIG_INVALID', `minAgencies ${policy.minAgencies} exceeds the ${options.agencies.length} agencies given; lower --min-agencies or add agencies`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `minAgencies ${policy.minAgencies} exceeds the ${options.agencies.length} agencies given; lower --min-agencies or add agencies`,
+    );
   }
   return policy;
 }
@@ -194,9 +237,15 @@ async function newHeKeys(preset: HePreset): Promise<{ publicKey: Uint8Array; sec
 }
 
 /** The party's secrets with its mTLS certificate, naming its endpoint's host besides loopback. */
-function withCertificate(s: PartySecrets, ca: CertificateAndKey, host: string | null, options: InitOptions): PartySecrets {
+function withCertificate(
+  s: PartySecrets,
+  ca: CertificateAndKey,
+  host: string | null,
+  options: InitOptions,
+): PartySecrets {
   const certificate = issuePartyCertificate(ca, {
-    partyId: s.party, role: s.role,
+    partyId: s.party,
+    role: s.role,
     hosts: host === null ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, host],
     validDays: options.certificateValidDays ?? DEFAULT_CERTIFICATE_VALID_DAYS,
   });
@@ -204,7 +253,11 @@ function withCertificate(s: PartySecrets, ca: CertificateAndKey, host: string | 
 }
 
 /** The party as the federation file lists it: public keys, endpoint, datasets. */
-function partyEntry(s: PartySecrets, options: InitOptions, endpoint: string | undefined): FederationDocument['parties'][number] {
+function partyEntry(
+  s: PartySecrets,
+  options: InitOptions,
+  endpoint: string | undefined,
+): FederationDocument['parties'][number] {
   const spec = options.agencies.find((a) => a.id === s.party);
   return {
     id: s.party,
@@ -222,7 +275,12 @@ function partyEntry(s: PartySecrets, options: InitOptions, endpoint: string | un
  */
 function writeFederation(
   files: FederationFiles,
-  what: { readonly doc: FederationDocument; readonly secrets: readonly PartySecrets[]; readonly ca: CertificateAndKey; readonly hePublicKey: Uint8Array },
+  what: {
+    readonly doc: FederationDocument;
+    readonly secrets: readonly PartySecrets[];
+    readonly ca: CertificateAndKey;
+    readonly hePublicKey: Uint8Array;
+  },
   force: boolean,
 ): Record<string, string> {
   try {
@@ -255,7 +313,8 @@ interface PartyEndpoint {
 function checkParties(options: InitOptions): Map<string, PartyEndpoint> {
   const ids = new Set<string>();
   for (const a of options.agencies) {
-    if (ids.has(a.id)) throw new FedstatError('CONFIG_INVALID', `agency ${a.id} is listed twice; give every agency its own id`);
+    if (ids.has(a.id))
+      throw new FedstatError('CONFIG_INVALID', `agency ${a.id} is listed twice; give every agency its own id`);
     const problem = agencyIdProblem(a.id);
     if (problem !== null) throw new FedstatError('CONFIG_INVALID', `agency id ${shown(a.id)} ${problem}`);
     ids.add(a.id);
@@ -269,12 +328,16 @@ function checkParties(options: InitOptions): Map<string, PartyEndpoint> {
   for (const [party, label, text] of given) {
     if (text === undefined) continue;
     const checked = typeof text === 'string' ? checkEndpoint(text) : { problem: 'must be a string HOST:PORT' };
-    if ('problem' in checked) throw new FedstatError('CONFIG_INVALID', `endpoint ${shown(String(text))} of ${label}: ${checked.problem}`);
+    if ('problem' in checked)
+      throw new FedstatError('CONFIG_INVALID', `endpoint ${shown(String(text))} of ${label}: ${checked.problem}`);
     const other = bySocket.get(checked.socket);
     if (other !== undefined) {
       const same = other.text === text ? `both at ${text}` : `${other.text} and ${text} are both ${checked.describe}`;
-      throw new FedstatError('CONFIG_INVALID', `${other.label} and ${label} have the same endpoint (${same}); give every party its own HOST:PORT`,
-        { details: { parties: [other.label, label], endpoint: text } });
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `${other.label} and ${label} have the same endpoint (${same}); give every party its own HOST:PORT`,
+        { details: { parties: [other.label, label], endpoint: text } },
+      );
     }
     bySocket.set(checked.socket, { label, text });
     endpoints.set(party, { text, checked });
@@ -284,14 +347,20 @@ function checkParties(options: InitOptions): Map<string, PartyEndpoint> {
     const host = checked.host.toLowerCase();
     // a certificate valid for another party's name would let this party pose as that one
     if (host !== party && partyIds.includes(host)) {
-      throw new FedstatError('CONFIG_INVALID', `the endpoint host of ${party} is the id of party ${host}; use a host name that is not another party's id`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `the endpoint host of ${party} is the id of party ${host}; use a host name that is not another party's id`,
+      );
     }
   }
   const valid = Object.keys(options.schema.datasets);
   for (const a of options.agencies) {
     const unknown = a.datasets?.find((d) => !valid.includes(d));
     if (unknown !== undefined) {
-      throw new FedstatError('CONFIG_INVALID', `agency ${a.id} lists dataset ${shown(unknown)}, which the schema does not declare; valid datasets: ${valid.join(', ')}`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `agency ${a.id} lists dataset ${shown(unknown)}, which the schema does not declare; valid datasets: ${valid.join(', ')}`,
+      );
     }
   }
   return endpoints;
@@ -301,22 +370,40 @@ function checkParties(options: InitOptions): Map<string, PartyEndpoint> {
  * Refuses, before anything is written, an --out that is not a folder and (without `force`) a
  * federation or key file that is already there.
  */
-function checkOutput(outDir: string, keysDir: string, federationFile: string, partyIds: readonly string[], force: boolean): void {
+function checkOutput(
+  outDir: string,
+  keysDir: string,
+  federationFile: string,
+  partyIds: readonly string[],
+  force: boolean,
+): void {
   const out = statOrNull(outDir);
   if (out !== null && !out.isDirectory()) {
-    throw new FedstatError('IO', `--out ${outDir} is a file, not a folder; give --out a folder to create the federation in (it is created if missing)`);
+    throw new FedstatError(
+      'IO',
+      `--out ${outDir} is a file, not a folder; give --out a folder to create the federation in (it is created if missing)`,
+    );
   }
   const keys = statOrNull(keysDir);
   if (keys !== null && !keys.isDirectory()) {
-    throw new FedstatError('IO', `${keysDir} is a file, but init writes the key files into a folder of that name; move the file away or choose another --out`);
+    throw new FedstatError(
+      'IO',
+      `${keysDir} is a file, but init writes the key files into a folder of that name; move the file away or choose another --out`,
+    );
   }
   if (force) return;
   if (statOrNull(federationFile) !== null) {
-    throw new FedstatError('IO', `${federationFile} already exists; choose another --out or pass --force to replace the federation and all its keys`);
+    throw new FedstatError(
+      'IO',
+      `${federationFile} already exists; choose another --out or pass --force to replace the federation and all its keys`,
+    );
   }
   for (const file of [join(keysDir, 'ca.key'), ...partyIds.map((p) => join(keysDir, `${p}.key`))]) {
     if (statOrNull(file) !== null) {
-      throw new FedstatError('IO', `key file ${file} already exists (from an earlier init?); keep it and choose another --out, or pass --force to replace every key of the federation`);
+      throw new FedstatError(
+        'IO',
+        `key file ${file} already exists (from an earlier init?); keep it and choose another --out, or pass --force to replace every key of the federation`,
+      );
     }
   }
 }
@@ -328,7 +415,8 @@ function statOrNull(path: string): Stats | null {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    if (code === 'ENOTDIR') throw new FedstatError('IO', `${path}: a folder on its path is a file; choose another --out`, { cause: e });
+    if (code === 'ENOTDIR')
+      throw new FedstatError('IO', `${path}: a folder on its path is a file; choose another --out`, { cause: e });
     throw ioError(`cannot look at ${path}`, e, 'check --out and its permissions');
   }
 }

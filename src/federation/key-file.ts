@@ -47,10 +47,18 @@ export interface PartyTls {
   readonly caPem: string;
 }
 
-export function generatePartySecrets(party: string, role: PartyRole, heSecretKey: Uint8Array | null = null): PartySecrets {
+export function generatePartySecrets(
+  party: string,
+  role: PartyRole,
+  heSecretKey: Uint8Array | null = null,
+): PartySecrets {
   const agreementSecret = new Uint8Array(randomBytes(32));
   return {
-    party, role, heSecretKey, agreementSecret, tls: null,
+    party,
+    role,
+    heSecretKey,
+    agreementSecret,
+    tls: null,
     agreementPublic: nacl.scalarMult.base(agreementSecret),
     signing: signingKeyPairFromSeed(new Uint8Array(randomBytes(32))),
   };
@@ -65,7 +73,9 @@ export function writeKeyFile(path: string, secrets: PartySecrets, overwrite = fa
     signingSeed: toBase64(secrets.signing.secretKey.subarray(0, 32)),
     agreementSecret: toBase64(secrets.agreementSecret),
     ...(secrets.heSecretKey === null ? {} : { heSecretKey: toBase64(secrets.heSecretKey) }),
-    ...(secrets.tls === null ? {} : { tlsCertificate: secrets.tls.certificatePem, tlsPrivateKey: secrets.tls.privateKeyPem }),
+    ...(secrets.tls === null
+      ? {}
+      : { tlsCertificate: secrets.tls.certificatePem, tlsPrivateKey: secrets.tls.privateKeyPem }),
   };
   writeSecretFile(path, `${JSON.stringify(doc, null, 2)}\n`, overwrite);
 }
@@ -80,9 +90,13 @@ export function writeSecretFile(path: string, text: string, overwrite = false): 
     fd = openSync(path, overwrite ? 'w' : 'wx', 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FedstatError('IO', code === 'EEXIST'
-      ? `key file ${path} already exists; keep it, or pass --force to replace every key of the federation`
-      : `cannot write key file ${path}: ${code ?? 'error'}`, { cause: e });
+    throw new FedstatError(
+      'IO',
+      code === 'EEXIST'
+        ? `key file ${path} already exists; keep it, or pass --force to replace every key of the federation`
+        : `cannot write key file ${path}: ${code ?? 'error'}`,
+      { cause: e },
+    );
   }
   try {
     writeSync(fd, text);
@@ -107,7 +121,11 @@ export function loadKeyFile(path: string, federation: Federation): PartySecrets 
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof FedstatError) throw e;
-    throw new FedstatError('KEY_INVALID', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --key`, { cause: e });
+    throw new FedstatError(
+      'KEY_INVALID',
+      `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check --key`,
+      { cause: e },
+    );
   }
   const ca = federation.tls === null ? null : lazy(() => readCaCertificate(federation));
   return parseKeyFile(text, federation, { source: path, caCertificate: ca });
@@ -138,7 +156,8 @@ export function parseKeyFile(text: string, federation: Federation, from: KeyFile
   } catch {
     throw keyError(path, 'not valid JSON', 'restore it from your backup or re-run fedstat init');
   }
-  if (!isRecord(parsed)) throw keyError(path, 'not a JSON object', 'restore it from your backup or re-run fedstat init');
+  if (!isRecord(parsed))
+    throw keyError(path, 'not a JSON object', 'restore it from your backup or re-run fedstat init');
   const doc = parsed;
   const partyId = doc['party'];
   if (typeof partyId !== 'string') throw keyError(path, 'no "party" field', 're-run fedstat init');
@@ -146,20 +165,33 @@ export function parseKeyFile(text: string, federation: Federation, from: KeyFile
   const p = partyOf(path, partyId, federation, ca);
   const seed = typeof doc['signingSeed'] === 'string' ? fromBase64(doc['signingSeed']) : null;
   const agreementSecret = typeof doc['agreementSecret'] === 'string' ? fromBase64(doc['agreementSecret']) : null;
-  if (seed?.length !== 32 || agreementSecret?.length !== 32) throw keyError(path, 'malformed keys', 're-run fedstat init');
+  if (seed?.length !== 32 || agreementSecret?.length !== 32)
+    throw keyError(path, 'malformed keys', 're-run fedstat init');
   const signing = signingKeyPairFromSeed(seed);
   const agreementPublic = nacl.scalarMult.base(agreementSecret);
   if (!constantTimeEqual(signing.publicKey, p.signingKey) || !constantTimeEqual(agreementPublic, p.agreementKey)) {
-    throw keyError(path, `its keys do not match party ${partyId} in ${federation.file}`, ca === true
-      ? 'its certificate is from this federation\'s CA, so one of the two files was edited: restore both from what fedstat init wrote'
-      : `it belongs to another federation, or one of the files was edited: use the key file fedstat init wrote with ${federation.file}`);
+    throw keyError(
+      path,
+      `its keys do not match party ${partyId} in ${federation.file}`,
+      ca === true
+        ? "its certificate is from this federation's CA, so one of the two files was edited: restore both from what fedstat init wrote"
+        : `it belongs to another federation, or one of the files was edited: use the key file fedstat init wrote with ${federation.file}`,
+    );
   }
   let heSecretKey: Uint8Array | null = null;
   if (doc['heSecretKey'] !== undefined) {
     heSecretKey = typeof doc['heSecretKey'] === 'string' ? fromBase64(doc['heSecretKey']) : null;
     if (heSecretKey === null) throw keyError(path, 'malformed HE secret key', 're-run fedstat init');
   }
-  return { party: partyId, role: p.role, signing, agreementSecret, agreementPublic, heSecretKey, tls: loadTls(path, doc, partyId, federation, caPem) };
+  return {
+    party: partyId,
+    role: p.role,
+    signing,
+    agreementSecret,
+    agreementPublic,
+    heSecretKey,
+    tls: loadTls(path, doc, partyId, federation, caPem),
+  };
 }
 
 /**
@@ -172,16 +204,27 @@ export function parseKeyFile(text: string, federation: Federation, from: KeyFile
 function partyOf(path: string, partyId: string, federation: Federation, ca: boolean | null): Party {
   const fix = `use the key file fedstat init wrote together with ${federation.file}`;
   if (ca === false) {
-    throw keyError(path, `it belongs to another federation: its TLS certificate was not issued by the federation CA (${federation.tls?.caFile ?? 'ca.crt'})`, fix);
+    throw keyError(
+      path,
+      `it belongs to another federation: its TLS certificate was not issued by the federation CA (${federation.tls?.caFile ?? 'ca.crt'})`,
+      fix,
+    );
   }
   const p = federation.parties.find((x) => x.id === partyId);
   if (p !== undefined) return p;
   const listed = `parties: ${federation.parties.map((x) => x.id).join(', ')}`;
   if (ca === true) {
-    throw keyError(path, `it is for party ${JSON.stringify(partyId)}, which ${federation.file} does not list (${listed}), though this federation's CA issued its certificate`,
-      'the federation file was edited: restore the federation.json fedstat init wrote');
+    throw keyError(
+      path,
+      `it is for party ${JSON.stringify(partyId)}, which ${federation.file} does not list (${listed}), though this federation's CA issued its certificate`,
+      'the federation file was edited: restore the federation.json fedstat init wrote',
+    );
   }
-  throw keyError(path, `it is for party ${JSON.stringify(partyId)}, which ${federation.file} does not list (${listed}): it belongs to another federation`, fix);
+  throw keyError(
+    path,
+    `it is for party ${JSON.stringify(partyId)}, which ${federation.file} does not list (${listed}): it belongs to another federation`,
+    fix,
+  );
 }
 
 /**
@@ -207,7 +250,13 @@ function sameCa(doc: Record<string, unknown>, federation: Federation, caPem: () 
  * The key file's TLS certificate and key, checked against the federation CA; null when the key
  * file predates mTLS or the federation has no CA (then only --insecure on loopback can run).
  */
-function loadTls(path: string, doc: Record<string, unknown>, partyId: string, federation: Federation, ca: () => string): PartyTls | null {
+function loadTls(
+  path: string,
+  doc: Record<string, unknown>,
+  partyId: string,
+  federation: Federation,
+  ca: () => string,
+): PartyTls | null {
   const certificatePem = doc['tlsCertificate'];
   const privateKeyPem = doc['tlsPrivateKey'];
   if (certificatePem === undefined && privateKeyPem === undefined) return null;
@@ -217,7 +266,8 @@ function loadTls(path: string, doc: Record<string, unknown>, partyId: string, fe
   if (federation.tls === null) return null;
   const caPem = ca();
   const problem = partyCertificateProblem({ caPem, certificatePem, privateKeyPem, partyId });
-  if (problem !== null) throw keyError(path, problem, `use the key file created with ${federation.file}, or re-run fedstat init`);
+  if (problem !== null)
+    throw keyError(path, problem, `use the key file created with ${federation.file}, or re-run fedstat init`);
   return { certificatePem, privateKeyPem, caPem };
 }
 
@@ -225,7 +275,11 @@ function loadTls(path: string, doc: Record<string, unknown>, partyId: string, fe
 function caCertificateOf(federation: Federation, from: KeyFileSource, path: string): string {
   const given = typeof from.caCertificate === 'function' ? from.caCertificate() : from.caCertificate;
   if (given === undefined || given === null) {
-    throw keyError(path, 'its TLS certificate cannot be checked without the federation CA certificate', 'pass the ca.crt that came with the federation file');
+    throw keyError(
+      path,
+      'its TLS certificate cannot be checked without the federation CA certificate',
+      'pass the ca.crt that came with the federation file',
+    );
   }
   return checkCaCertificate(federation, given);
 }

@@ -81,7 +81,11 @@ export function parseConfigJson(text: string, file: string): unknown {
     return parseStrictJson(text);
   } catch (e) {
     if (e instanceof DuplicateJsonKeyError) {
-      throw configError({ file, path: e.path }, `duplicate key ${JSON.stringify(e.key)}`, 'define it once: JSON readers keep only the last definition and drop the others');
+      throw configError(
+        { file, path: e.path },
+        `duplicate key ${JSON.stringify(e.key)}`,
+        'define it once: JSON readers keep only the last definition and drop the others',
+      );
     }
     throw configError({ file, path: '' }, `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
   }
@@ -97,14 +101,21 @@ function checkKeys(raw: Record<string, unknown>, at: JsonLocation, known: readon
     if (known.includes(key)) continue;
     const [near] = closest(key, known);
     const here = `keys here: ${known.join(', ')}`;
-    throw configError(child(at, key), `unknown key ${JSON.stringify(key)}`, near === undefined ? `remove it (${here})` : `did you mean ${near}? (${here})`);
+    throw configError(
+      child(at, key),
+      `unknown key ${JSON.stringify(key)}`,
+      near === undefined ? `remove it (${here})` : `did you mean ${near}? (${here})`,
+    );
   }
 }
 
 function checkName(at: JsonLocation, name: string, what: string): void {
   if (!NAME.test(name)) {
-    throw configError(at, `${what} name ${JSON.stringify(name)} is not allowed`,
-      'use 1-63 ASCII letters, digits or underscores, not starting with a digit');
+    throw configError(
+      at,
+      `${what} name ${JSON.stringify(name)} is not allowed`,
+      'use 1-63 ASCII letters, digits or underscores, not starting with a digit',
+    );
   }
 }
 
@@ -112,35 +123,65 @@ function checkName(at: JsonLocation, name: string, what: string): void {
 const COLUMN_KEYS = { category: ['type', 'values'], integer: ['type', 'min', 'max'], id: ['type', 'format'] } as const;
 
 function parseColumn(raw: unknown, at: JsonLocation): Column {
-  if (!isRecord(raw)) throw configError(at, 'a column must be an object', 'write {"type": "category" | "integer" | "id", ...}');
+  if (!isRecord(raw))
+    throw configError(at, 'a column must be an object', 'write {"type": "category" | "integer" | "id", ...}');
   const type = raw['type'];
   if (type === 'category' || type === 'integer' || type === 'id') checkKeys(raw, at, COLUMN_KEYS[type]);
   if (type === 'category') {
     const values = raw['values'];
     if (!Array.isArray(values) || values.length === 0) {
-      throw configError(child(at, 'values'), 'a category column needs a non-empty "values" array', 'list every value the column may hold');
+      throw configError(
+        child(at, 'values'),
+        'a category column needs a non-empty "values" array',
+        'list every value the column may hold',
+      );
     }
     if (values.length > MAX_CATEGORY_VALUES) {
-      throw configError(child(at, 'values'), `${values.length} values exceed the limit of ${MAX_CATEGORY_VALUES}`, 'split the column or use an integer column');
+      throw configError(
+        child(at, 'values'),
+        `${values.length} values exceed the limit of ${MAX_CATEGORY_VALUES}`,
+        'split the column or use an integer column',
+      );
     }
     const seen = new Set<string>();
     const out = values.map((v, i) => {
       if (typeof v !== 'string' || v.length === 0) {
-        throw configError(child(child(at, 'values'), i), 'a category value must be a non-empty string', 'quote the value');
+        throw configError(
+          child(child(at, 'values'), i),
+          'a category value must be a non-empty string',
+          'quote the value',
+        );
       }
       // Values must be writable unambiguously as SQL literals, print on one line, and be possible cells.
       const bad = firstNonTextChar(v);
       if (bad !== null) {
-        throw configError(child(child(at, 'values'), i), `a category value may not contain control characters, byte order marks or line separators (${codePointName(bad.codePoint)} at character ${bad.position})`, 'remove it from the value');
+        throw configError(
+          child(child(at, 'values'), i),
+          `a category value may not contain control characters, byte order marks or line separators (${codePointName(bad.codePoint)} at character ${bad.position})`,
+          'remove it from the value',
+        );
       }
       if (/\p{Cs}/u.test(v)) {
-        throw configError(child(child(at, 'values'), i), 'a category value may not contain a lone surrogate (half of a UTF-16 pair)', 'fix the value\'s escapes');
+        throw configError(
+          child(child(at, 'values'), i),
+          'a category value may not contain a lone surrogate (half of a UTF-16 pair)',
+          "fix the value's escapes",
+        );
       }
       if (/(^|[^\\])(\\\\)*\\('|$)/.test(v)) {
-        throw configError(child(child(at, 'values'), i), 'a category value may not end in, or put before a quote, an odd run of backslashes', 'remove or double the backslash');
+        throw configError(
+          child(child(at, 'values'), i),
+          'a category value may not end in, or put before a quote, an odd run of backslashes',
+          'remove or double the backslash',
+        );
       }
       const nfc = v.normalize('NFC');
-      if (seen.has(nfc)) throw configError(child(child(at, 'values'), i), `duplicate value ${JSON.stringify(nfc)}`, 'list each value once');
+      if (seen.has(nfc))
+        throw configError(
+          child(child(at, 'values'), i),
+          `duplicate value ${JSON.stringify(nfc)}`,
+          'list each value once',
+        );
       seen.add(nfc);
       return nfc;
     });
@@ -149,9 +190,16 @@ function parseColumn(raw: unknown, at: JsonLocation): Column {
   if (type === 'integer') {
     const min = raw['min'];
     const max = raw['max'];
-    for (const [k, v] of [['min', min], ['max', max]] as const) {
+    for (const [k, v] of [
+      ['min', min],
+      ['max', max],
+    ] as const) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
-        throw configError(child(at, k), `"${k}" must be a safe integer (|x| < 2^53)`, `give the column's ${k === 'min' ? 'smallest' : 'largest'} possible value`);
+        throw configError(
+          child(at, k),
+          `"${k}" must be a safe integer (|x| < 2^53)`,
+          `give the column's ${k === 'min' ? 'smallest' : 'largest'} possible value`,
+        );
       }
     }
     if ((min as number) > (max as number)) throw configError(at, '"min" is greater than "max"', 'swap the bounds');
@@ -166,7 +214,11 @@ function parseColumn(raw: unknown, at: JsonLocation): Column {
   }
   const [near] = typeof type === 'string' ? closest(type, Object.keys(COLUMN_KEYS)) : [];
   const hint = near === undefined ? '' : `did you mean ${near}? `;
-  throw configError(child(at, 'type'), `unknown column type ${JSON.stringify(type)}`, `${hint}use "category", "integer" or "id"`);
+  throw configError(
+    child(at, 'type'),
+    `unknown column type ${JSON.stringify(type)}`,
+    `${hint}use "category", "integer" or "id"`,
+  );
 }
 
 function parseDataset(raw: unknown, at: JsonLocation): DatasetSchema {
@@ -174,22 +226,38 @@ function parseDataset(raw: unknown, at: JsonLocation): DatasetSchema {
   checkKeys(raw, at, ['columns', 'maxRows']);
   const cols = raw['columns'];
   if (!isRecord(cols) || Object.keys(cols).length === 0) {
-    throw configError(child(at, 'columns'), 'a dataset needs a non-empty "columns" object', 'declare at least one column');
+    throw configError(
+      child(at, 'columns'),
+      'a dataset needs a non-empty "columns" object',
+      'declare at least one column',
+    );
   }
   const columns: Record<string, Column> = {};
   for (const [name, col] of Object.entries(cols)) {
     checkName(child(child(at, 'columns'), name), name, 'column');
     if (Object.keys(columns).some((c) => c.toLowerCase() === name.toLowerCase())) {
-      throw configError(child(child(at, 'columns'), name), `column ${name} differs from another only in case`, 'rename one of them (SQL names are case-insensitive)');
+      throw configError(
+        child(child(at, 'columns'), name),
+        `column ${name} differs from another only in case`,
+        'rename one of them (SQL names are case-insensitive)',
+      );
     }
     columns[name] = parseColumn(col, child(child(at, 'columns'), name));
   }
   if (!Object.values(columns).some((c) => c.type !== 'id')) {
-    throw configError(child(at, 'columns'), 'a dataset needs at least one category or integer column', 'declare a column that can be counted or summed');
+    throw configError(
+      child(at, 'columns'),
+      'a dataset needs at least one category or integer column',
+      'declare a column that can be counted or summed',
+    );
   }
   const maxRows = raw['maxRows'] ?? DEFAULT_MAX_ROWS;
   if (typeof maxRows !== 'number' || !Number.isSafeInteger(maxRows) || maxRows < 1) {
-    throw configError(child(at, 'maxRows'), '"maxRows" must be a positive safe integer', `omit it for the default of ${DEFAULT_MAX_ROWS}`);
+    throw configError(
+      child(at, 'maxRows'),
+      '"maxRows" must be a positive safe integer',
+      `omit it for the default of ${DEFAULT_MAX_ROWS}`,
+    );
   }
   return Object.freeze({ columns: Object.freeze(columns), maxRows });
 }
@@ -205,13 +273,21 @@ export function parseSchema(raw: unknown, file: string, path = ''): Schema {
   checkKeys(raw, at, ['datasets']);
   const ds = raw['datasets'];
   if (!isRecord(ds) || Object.keys(ds).length === 0) {
-    throw configError(child(at, 'datasets'), 'a schema needs a non-empty "datasets" object', 'declare at least one dataset');
+    throw configError(
+      child(at, 'datasets'),
+      'a schema needs a non-empty "datasets" object',
+      'declare at least one dataset',
+    );
   }
   const datasets: Record<string, DatasetSchema> = {};
   for (const [name, d] of Object.entries(ds)) {
     checkName(child(child(at, 'datasets'), name), name, 'dataset');
     if (Object.keys(datasets).some((d) => d.toLowerCase() === name.toLowerCase())) {
-      throw configError(child(child(at, 'datasets'), name), `dataset ${name} differs from another only in case`, 'rename one of them (SQL names are case-insensitive)');
+      throw configError(
+        child(child(at, 'datasets'), name),
+        `dataset ${name} differs from another only in case`,
+        'rename one of them (SQL names are case-insensitive)',
+      );
     }
     datasets[name] = parseDataset(d, child(child(at, 'datasets'), name));
   }
@@ -227,9 +303,13 @@ export function parseSchemaText(text: string, file: string): Schema {
 export function datasetSchema(schema: Schema, name: string): DatasetSchema {
   const d = Object.hasOwn(schema.datasets, name) ? schema.datasets[name] : undefined;
   if (d === undefined) {
-    throw new FedstatError('NOT_FOUND', `unknown dataset ${JSON.stringify(name)}; valid datasets: ${Object.keys(schema.datasets).join(', ')}`, {
-      details: { dataset: name, valid: Object.keys(schema.datasets) },
-    });
+    throw new FedstatError(
+      'NOT_FOUND',
+      `unknown dataset ${JSON.stringify(name)}; valid datasets: ${Object.keys(schema.datasets).join(', ')}`,
+      {
+        details: { dataset: name, valid: Object.keys(schema.datasets) },
+      },
+    );
   }
   return d;
 }

@@ -20,7 +20,10 @@ export interface HeAccumulatorOptions {
 
 /** @internal The BAD_MESSAGE for a contribution with the wrong number of ciphertexts (shared with the isolated accumulator). */
 export function contributionCountError(got: number, want: number): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `contribution has ${got} ciphertexts, the query's layout needs ${want}; the sender must answer this query's plan`);
+  return new FedstatError(
+    'BAD_MESSAGE',
+    `contribution has ${got} ciphertexts, the query's layout needs ${want}; the sender must answer this query's plan`,
+  );
 }
 
 /**
@@ -45,7 +48,8 @@ export class HeAccumulator implements Disposable {
       throw new RangeError(`HeAccumulator: ciphertextCount must be an integer from 1 to ${MAX_CIPHERTEXTS}`);
     }
     const max = options.maxContributions ?? Number.MAX_SAFE_INTEGER;
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError('HeAccumulator: maxContributions must be a positive integer');
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new RangeError('HeAccumulator: maxContributions must be a positive integer');
     this.params = params;
     this.ciphertextCount = ciphertextCount;
     this.maxContributions = max;
@@ -69,7 +73,10 @@ export class HeAccumulator implements Disposable {
       throw contributionCountError(ciphertexts.length, this.ciphertextCount);
     }
     if (this.#contributions >= this.maxContributions) {
-      throw new FedstatError('PLAN_UNSAFE', `contribution ${this.#contributions + 1} exceeds the ${this.maxContributions} the no-wrap proof covers; plan the layout for more parties`);
+      throw new FedstatError(
+        'PLAN_UNSAFE',
+        `contribution ${this.#contributions + 1} exceeds the ${this.maxContributions} the no-wrap proof covers; plan the layout for more parties`,
+      );
     }
     const loaded: Ciphertext[] = [];
     try {
@@ -106,14 +113,21 @@ export class HeAccumulator implements Disposable {
     const list: unknown = slots;
     if (!Array.isArray(list)) throw new TypeError('HeAccumulator.subtractPlain: slots must be an array');
     if (slots.length !== this.ciphertextCount) {
-      throw new RangeError(`HeAccumulator.subtractPlain: ${slots.length} slot vectors for ${this.ciphertextCount} ciphertexts`);
+      throw new RangeError(
+        `HeAccumulator.subtractPlain: ${slots.length} slot vectors for ${this.ciphertextCount} ciphertexts`,
+      );
     }
     const { seal, encoder, evaluator, slotCount, plainModulus } = this.params;
     slots.forEach((vec, i) => {
-      if (!(vec instanceof BigUint64Array)) throw new TypeError(`HeAccumulator.subtractPlain: vector ${i} must be a BigUint64Array`);
-      if (vec.length > slotCount) throw new RangeError(`HeAccumulator.subtractPlain: vector ${i} has ${vec.length} slots, more than the ${slotCount} of one ciphertext`);
+      if (!(vec instanceof BigUint64Array))
+        throw new TypeError(`HeAccumulator.subtractPlain: vector ${i} must be a BigUint64Array`);
+      if (vec.length > slotCount)
+        throw new RangeError(
+          `HeAccumulator.subtractPlain: vector ${i} has ${vec.length} slots, more than the ${slotCount} of one ciphertext`,
+        );
       for (let j = 0; j < vec.length; j++) {
-        if ((vec[j] ?? 0n) >= plainModulus) throw new RangeError(`HeAccumulator.subtractPlain: slot ${j} of vector ${i} is not below the plain modulus`);
+        if ((vec[j] ?? 0n) >= plainModulus)
+          throw new RangeError(`HeAccumulator.subtractPlain: slot ${j} of vector ${i} is not below the plain modulus`);
       }
     });
     if (this.#contributions === 0) throw new TypeError('HeAccumulator.subtractPlain: no contribution has been added');

@@ -31,7 +31,10 @@ export interface SealHeader {
 }
 
 function bad(problem: string): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `malformed SEAL object: ${problem}; the sender must send bytes saved by SEAL ${SEAL_VERSION_MAJOR}.${SEAL_VERSION_MINOR} under this federation's parameters`);
+  return new FedstatError(
+    'BAD_MESSAGE',
+    `malformed SEAL object: ${problem}; the sender must send bytes saved by SEAL ${SEAL_VERSION_MAJOR}.${SEAL_VERSION_MINOR} under this federation's parameters`,
+  );
 }
 
 /**
@@ -39,7 +42,10 @@ function bad(problem: string): FedstatError {
  * Exported for nested headers (a ciphertext's coefficient array carries its own).
  */
 export function parseSealHeader(
-  bytes: Uint8Array, offset: number, available: number, allowed: readonly ComprMode[],
+  bytes: Uint8Array,
+  offset: number,
+  available: number,
+  allowed: readonly ComprMode[],
 ): SealHeader {
   if (available < SEAL_HEADER_SIZE) throw bad(`${available} bytes cannot hold the ${SEAL_HEADER_SIZE}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, SEAL_HEADER_SIZE);
@@ -66,14 +72,19 @@ export function parseSealHeader(
  * Messages never echo the bytes.
  */
 export function checkSealHeader(
-  bytes: Uint8Array, maxBytes: number, allowed: readonly ComprMode[] = [ComprMode.none],
+  bytes: Uint8Array,
+  maxBytes: number,
+  allowed: readonly ComprMode[] = [ComprMode.none],
 ): SealHeader {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('checkSealHeader: bytes must be a Uint8Array');
   if (!Number.isSafeInteger(maxBytes) || maxBytes < SEAL_HEADER_SIZE) {
     throw new RangeError(`checkSealHeader: maxBytes must be an integer ≥ ${SEAL_HEADER_SIZE}`);
   }
   if (bytes.length > maxBytes) {
-    throw new FedstatError('MESSAGE_TOO_LARGE', `SEAL object of ${bytes.length} bytes exceeds the limit of ${maxBytes} bytes; the sender must use this federation's parameters`);
+    throw new FedstatError(
+      'MESSAGE_TOO_LARGE',
+      `SEAL object of ${bytes.length} bytes exceeds the limit of ${maxBytes} bytes; the sender must use this federation's parameters`,
+    );
   }
   return parseSealHeader(bytes, 0, bytes.length, allowed);
 }

@@ -48,7 +48,10 @@ export function ciphertextByteLength(shape: CiphertextShape): number {
 }
 
 function bad(problem: string): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `malformed ciphertext: ${problem}; the sender must encrypt under this federation's HE parameters`);
+  return new FedstatError(
+    'BAD_MESSAGE',
+    `malformed ciphertext: ${problem}; the sender must encrypt under this federation's HE parameters`,
+  );
 }
 
 /**
@@ -63,10 +66,12 @@ export function checkCiphertextLayout(bytes: Uint8Array, shape: CiphertextShape)
   if (bytes.length !== expected) throw bad(`expected ${expected} bytes, got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < 4; i++) {
-    if (view.getBigUint64(OFFSET_PARMS_ID + 8 * i, true) !== shape.parmsId[i]) throw bad('its parameter id is not this federation\'s');
+    if (view.getBigUint64(OFFSET_PARMS_ID + 8 * i, true) !== shape.parmsId[i])
+      throw bad("its parameter id is not this federation's");
   }
   if (view.getUint8(OFFSET_NTT) !== 0) throw bad('it is in NTT form');
-  if (view.getBigUint64(OFFSET_SIZE, true) !== BigInt(POLYS)) throw bad(`it does not have exactly ${POLYS} polynomials`);
+  if (view.getBigUint64(OFFSET_SIZE, true) !== BigInt(POLYS))
+    throw bad(`it does not have exactly ${POLYS} polynomials`);
   if (view.getBigUint64(OFFSET_DEGREE, true) !== BigInt(n)) throw bad('its polynomial degree is wrong');
   if (view.getBigUint64(OFFSET_MODULI, true) !== BigInt(k)) throw bad('its coefficient modulus count is wrong');
   if (view.getFloat64(OFFSET_SCALE, true) !== 1) throw bad('its scale is not 1');

@@ -45,7 +45,10 @@ export class HeDecryptor implements Disposable {
     const ct = loadCiphertext(this.params, ciphertext);
     try {
       if (this.#decryptor.invariantNoiseBudget(ct) <= 0) {
-        throw new FedstatError('BAD_MESSAGE', 'ciphertext has no noise budget left and would decrypt to garbage; it was tampered with or summed far beyond the plan');
+        throw new FedstatError(
+          'BAD_MESSAGE',
+          'ciphertext has no noise budget left and would decrypt to garbage; it was tampered with or summed far beyond the plan',
+        );
       }
       this.#decryptor.decrypt(ct, this.#plain);
       const slots = this.params.encoder.decodeBigUint64(this.#plain) as unknown;

@@ -74,7 +74,8 @@ export class HeEncryptor implements Disposable {
     this.#assertLive();
     const { seal, encoder, evaluator, slotCount, plainModulus } = this.params;
     if (!(slots instanceof BigUint64Array)) throw new TypeError('encrypt: slots must be a BigUint64Array');
-    if (slots.length > slotCount) throw new RangeError(`encrypt: ${slots.length} slots exceed the ${slotCount} of one ciphertext`);
+    if (slots.length > slotCount)
+      throw new RangeError(`encrypt: ${slots.length} slots exceed the ${slotCount} of one ciphertext`);
     for (let i = 0; i < slots.length; i++) {
       if ((slots[i] ?? 0n) >= plainModulus) throw new RangeError(`encrypt: slot ${i} is not below the plain modulus`);
     }

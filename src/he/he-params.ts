@@ -24,10 +24,16 @@ function checkPreset(preset: HePreset): void {
   const n = preset.polyModulusDegree;
   if (typeof preset.name !== 'string' || preset.name === '') throw new TypeError('HE preset needs a name');
   if (!Number.isInteger(n) || n < 1024 || n > 32768 || (n & (n - 1)) !== 0) {
-    throw new FedstatError('CONFIG_INVALID', `HE preset ${preset.name}: polyModulusDegree must be a power of two from 1024 to 32768`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `HE preset ${preset.name}: polyModulusDegree must be a power of two from 1024 to 32768`,
+    );
   }
   if (!Number.isInteger(preset.plainModulusBits) || preset.plainModulusBits < 2 || preset.plainModulusBits > 60) {
-    throw new FedstatError('CONFIG_INVALID', `HE preset ${preset.name}: plainModulusBits must be an integer from 2 to 60`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `HE preset ${preset.name}: plainModulusBits must be an integer from 2 to 60`,
+    );
   }
   if (!(preset.security in SECURITY)) {
     throw new FedstatError('CONFIG_INVALID', `HE preset ${preset.name}: security must be 128, 192 or 256`);
@@ -62,8 +68,14 @@ export class HeParams implements Disposable {
   #disposed = false;
 
   private constructor(
-    seal: SealModule, preset: HePreset, context: SEALContext, encoder: BatchEncoder, evaluator: Evaluator,
-    plainModulus: bigint, paramsId: string, shape: CiphertextShape,
+    seal: SealModule,
+    preset: HePreset,
+    context: SEALContext,
+    encoder: BatchEncoder,
+    evaluator: Evaluator,
+    plainModulus: bigint,
+    paramsId: string,
+    shape: CiphertextShape,
   ) {
     this.seal = seal;
     this.preset = preset;
@@ -104,13 +116,19 @@ export class HeParams implements Disposable {
       const context = new seal.SEALContext(parms, true, level);
       keep.push(context);
       if (!context.parametersSet()) {
-        throw new FedstatError('CONFIG_INVALID', `HE preset ${frozen.name}: SEAL rejects these parameters; use a preset from HE_PRESETS`);
+        throw new FedstatError(
+          'CONFIG_INVALID',
+          `HE preset ${frozen.name}: SEAL rejects these parameters; use a preset from HE_PRESETS`,
+        );
       }
       const first = context.firstContextData();
       temps.push(first);
       const headroom = first.totalCoeffModulusBitCount() - frozen.plainModulusBits;
       if (headroom < MIN_HEADROOM_BITS) {
-        throw new FedstatError('CONFIG_INVALID', `HE preset ${frozen.name}: only ${headroom} bits between the coefficient and plain moduli (need ${MIN_HEADROOM_BITS}); lower plainModulusBits or raise polyModulusDegree`);
+        throw new FedstatError(
+          'CONFIG_INVALID',
+          `HE preset ${frozen.name}: only ${headroom} bits between the coefficient and plain moduli (need ${MIN_HEADROOM_BITS}); lower plainModulusBits or raise polyModulusDegree`,
+        );
       }
       const firstParms = first.parms();
       temps.push(firstParms);
@@ -128,19 +146,29 @@ export class HeParams implements Disposable {
       const parmsId = BigUint64Array.from(pid.values() as BigUint64Array);
       const serialized = ownBytes(parms.saveToArray(seal.ComprModeType.none));
       const paramsId = createHash('sha256')
-        .update(Buffer.from(frozen.name, 'utf8')).update(new Uint8Array([0])).update(serialized)
+        .update(Buffer.from(frozen.name, 'utf8'))
+        .update(new Uint8Array([0]))
+        .update(serialized)
         .digest('hex');
       const encoder = new seal.BatchEncoder(context);
       keep.push(encoder);
       const evaluator = new seal.Evaluator(context);
       keep.push(evaluator);
-      const shape: CiphertextShape = Object.freeze({ parmsId, polyModulusDegree: n, coeffModuli: Object.freeze(coeffModuli) });
+      const shape: CiphertextShape = Object.freeze({
+        parmsId,
+        polyModulusDegree: n,
+        coeffModuli: Object.freeze(coeffModuli),
+      });
       const params = new HeParams(seal, frozen, context, encoder, evaluator, plainModulus, paramsId, shape);
       keep.length = 0; // ownership moved to `params`
       return params;
     } catch (e) {
       if (e instanceof FedstatError) throw e;
-      throw new FedstatError('CONFIG_INVALID', `HE preset ${frozen.name}: SEAL cannot build these parameters (${sealFailureReason(seal, e)}); use a preset from HE_PRESETS`, { cause: e });
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `HE preset ${frozen.name}: SEAL cannot build these parameters (${sealFailureReason(seal, e)}); use a preset from HE_PRESETS`,
+        { cause: e },
+      );
     } finally {
       for (const h of keep) h.delete();
       for (const h of temps) h.delete();

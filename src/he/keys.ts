@@ -54,8 +54,11 @@ export function generateHeKeys(params: HeParams): HeKeyPair {
 }
 
 function keyError(what: string, problem: string, cause?: unknown): FedstatError {
-  return new FedstatError('KEY_INVALID', `HE ${what} key is invalid: ${problem}; use the key generated for this federation (fedstat init)`,
-    cause === undefined ? {} : { cause });
+  return new FedstatError(
+    'KEY_INVALID',
+    `HE ${what} key is invalid: ${problem}; use the key generated for this federation (fedstat init)`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /**

@@ -15,8 +15,11 @@ import type { HeParams } from './he-params.js';
 import { sealFailureReason } from './seal.js';
 
 function bad(problem: string, cause?: unknown): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `malformed ciphertext: ${problem}; the sender must encrypt under this federation's HE parameters`,
-    cause === undefined ? {} : { cause });
+  return new FedstatError(
+    'BAD_MESSAGE',
+    `malformed ciphertext: ${problem}; the sender must encrypt under this federation's HE parameters`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 function sameParmsId(a: BigUint64Array, b: BigUint64Array): boolean {
@@ -47,7 +50,7 @@ export function loadCiphertext(params: HeParams, bytes: Uint8Array): Ciphertext 
     } finally {
       pid.delete();
     }
-    if (!pidOk) throw bad('its parameter id is not this federation\'s');
+    if (!pidOk) throw bad("its parameter id is not this federation's");
     if (ct.size() !== 2) throw bad('it does not have exactly 2 polynomials');
     if (ct.isNttForm()) throw bad('it is in NTT form');
     // A transparent ciphertext (second polynomial zero) carries its plaintext in the clear.

@@ -61,8 +61,10 @@ export interface SlotLayout {
 }
 
 function checkSpace(space: SlotSpace): void {
-  if (!Number.isSafeInteger(space.slotCount) || space.slotCount < 1) throw new RangeError('slotCount must be a positive integer');
-  if (typeof space.plainModulus !== 'bigint' || space.plainModulus < 2n) throw new RangeError('plainModulus must be a bigint ≥ 2');
+  if (!Number.isSafeInteger(space.slotCount) || space.slotCount < 1)
+    throw new RangeError('slotCount must be a positive integer');
+  if (typeof space.plainModulus !== 'bigint' || space.plainModulus < 2n)
+    throw new RangeError('plainModulus must be a bigint ≥ 2');
 }
 
 function bitLength(x: bigint): number {
@@ -74,24 +76,35 @@ function bitLength(x: bigint): number {
  * `parties` contributors. PLAN_UNSAFE when more than MAX_CIPHERTEXTS ciphertexts would be needed
  * or `parties` is so large that no limb base ≥ 2 fits below t.
  */
-export function planSlotLayout(cellBounds: readonly bigint[], parties: number, space: SlotSpace, noiseBound = 0n): SlotLayout {
+export function planSlotLayout(
+  cellBounds: readonly bigint[],
+  parties: number,
+  space: SlotSpace,
+  noiseBound = 0n,
+): SlotLayout {
   checkSpace(space);
-  if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError('planSlotLayout: parties must be a positive integer');
+  if (!Number.isSafeInteger(parties) || parties < 1)
+    throw new RangeError('planSlotLayout: parties must be a positive integer');
   if (cellBounds.length === 0) throw new RangeError('planSlotLayout: at least one cell is needed');
-  if (typeof noiseBound !== 'bigint' || noiseBound < 0n) throw new RangeError('planSlotLayout: noiseBound must be a non-negative bigint');
+  if (typeof noiseBound !== 'bigint' || noiseBound < 0n)
+    throw new RangeError('planSlotLayout: noiseBound must be a non-negative bigint');
   const t = space.plainModulus;
   const m = (t - 1n) / BigInt(parties) - 2n * noiseBound; // per-party ceiling of any slot
   if (m < 1n) {
-    throw new FedstatError('PLAN_UNSAFE', noiseBound > 0n
-      ? `the noise of ${parties} parties does not fit a plain modulus of ${bitLength(t)} bits; raise rho, narrow the summed columns' bounds or use a preset with a larger plain modulus`
-      : `${parties} parties cannot share a plain modulus of ${bitLength(t)} bits without wrap-around; use fewer parties or a preset with a larger plain modulus`);
+    throw new FedstatError(
+      'PLAN_UNSAFE',
+      noiseBound > 0n
+        ? `the noise of ${parties} parties does not fit a plain modulus of ${bitLength(t)} bits; raise rho, narrow the summed columns' bounds or use a preset with a larger plain modulus`
+        : `${parties} parties cannot share a plain modulus of ${bitLength(t)} bits without wrap-around; use fewer parties or a preset with a larger plain modulus`,
+    );
   }
   const base = 1n << BigInt(bitLength(m + 1n) - 1);
   const cells: CellSlots[] = [];
   let next = 0;
   let maxLimbs = 0;
   cellBounds.forEach((bound, i) => {
-    if (typeof bound !== 'bigint' || bound < 0n) throw new RangeError(`planSlotLayout: cell ${i} bound must be a non-negative bigint`);
+    if (typeof bound !== 'bigint' || bound < 0n)
+      throw new RangeError(`planSlotLayout: cell ${i} bound must be a non-negative bigint`);
     let limbs = 1;
     for (let scale = 1n; bound / scale > m; scale *= base) limbs++;
     cells.push(Object.freeze({ firstSlot: next, limbs, bound }));
@@ -100,13 +113,21 @@ export function planSlotLayout(cellBounds: readonly bigint[], parties: number, s
   });
   const ciphertextCount = Math.ceil(next / space.slotCount);
   if (ciphertextCount > MAX_CIPHERTEXTS) {
-    throw new FedstatError('PLAN_UNSAFE',
+    throw new FedstatError(
+      'PLAN_UNSAFE',
       `the query needs ${ciphertextCount} ciphertexts (${next} slots for ${cells.length} cells, up to ${maxLimbs} limbs each) but at most ${MAX_CIPHERTEXTS} are allowed; group by fewer or smaller category columns, aggregate fewer columns, or lower the schema bounds (maxRows, column max)`,
-      { details: { ciphertextCount, slotsUsed: next, cells: cells.length, max: MAX_CIPHERTEXTS } });
+      { details: { ciphertextCount, slotsUsed: next, cells: cells.length, max: MAX_CIPHERTEXTS } },
+    );
   }
   return Object.freeze({
-    limbBase: base, parties, noiseBound, slotCount: space.slotCount, plainModulus: t,
-    cells: Object.freeze(cells), slotsUsed: next, ciphertextCount,
+    limbBase: base,
+    parties,
+    noiseBound,
+    slotCount: space.slotCount,
+    plainModulus: t,
+    cells: Object.freeze(cells),
+    slotsUsed: next,
+    ciphertextCount,
   });
 }
 
@@ -127,7 +148,8 @@ function limbMaxima(cell: CellSlots, base: bigint): bigint[] {
  */
 export function proveNoWrap(layout: SlotLayout, space: SlotSpace): bigint {
   checkSpace(space);
-  if (space.slotCount !== layout.slotCount) throw new RangeError('proveNoWrap: the layout was planned for another slot count');
+  if (space.slotCount !== layout.slotCount)
+    throw new RangeError('proveNoWrap: the layout was planned for another slot count');
   let worst = 0n;
   for (const cell of layout.cells) {
     for (const max of limbMaxima(cell, layout.limbBase)) {
@@ -152,8 +174,11 @@ export function packSlots(layout: SlotLayout, values: readonly bigint[]): BigUin
     const v = values[i];
     if (typeof v !== 'bigint') throw new TypeError(`packSlots: value of cell ${i} must be a bigint`);
     if (v < 0n || v > cell.bound) {
-      throw new FedstatError('DATA_INVALID', `cell ${i} holds a value outside its declared range 0..${cell.bound}; fix the data or the schema bounds (maxRows, column min/max)`,
-        { details: { cell: i } });
+      throw new FedstatError(
+        'DATA_INVALID',
+        `cell ${i} holds a value outside its declared range 0..${cell.bound}; fix the data or the schema bounds (maxRows, column min/max)`,
+        { details: { cell: i } },
+      );
     }
     let rest = v;
     for (let j = 0; j < cell.limbs; j++) {
@@ -173,15 +198,17 @@ export function packSlots(layout: SlotLayout, values: readonly bigint[]): BigUin
  * place. RangeError for a draw beyond the layout's noise bound (that would void the proof).
  */
 export function addNoise(layout: SlotLayout, slots: BigUint64Array[], noise: BigInt64Array): void {
-  if (noise.length !== layout.cells.length) throw new RangeError(`addNoise: ${noise.length} draws for ${layout.cells.length} cells`);
+  if (noise.length !== layout.cells.length)
+    throw new RangeError(`addNoise: ${noise.length} draws for ${layout.cells.length} cells`);
   const t = layout.plainModulus;
   layout.cells.forEach((cell, i) => {
     const n = noise[i] ?? 0n;
-    if (n > layout.noiseBound || n < -layout.noiseBound) throw new RangeError(`addNoise: draw ${i} exceeds the layout's noise bound`);
+    if (n > layout.noiseBound || n < -layout.noiseBound)
+      throw new RangeError(`addNoise: draw ${i} exceeds the layout's noise bound`);
     const vec = slots[Math.floor(cell.firstSlot / layout.slotCount)];
     const at = cell.firstSlot % layout.slotCount;
     if (vec === undefined) throw new RangeError('addNoise: slot vectors do not match the layout');
-    vec[at] = ((vec[at] ?? 0n) + n % t + t) % t;
+    vec[at] = ((vec[at] ?? 0n) + (n % t) + t) % t;
   });
 }
 
@@ -192,13 +219,21 @@ export function addNoise(layout: SlotLayout, slots: BigUint64Array[], noise: Big
  * than planned (garbage is uniform mod t and fails this check with high probability).
  */
 export function unpackSlots(layout: SlotLayout, slots: readonly BigUint64Array[]): bigint[] {
-  if (slots.length !== layout.ciphertextCount || slots.some((v) => !(v instanceof BigUint64Array) || v.length !== layout.slotCount)) {
-    throw new RangeError(`unpackSlots: expected ${layout.ciphertextCount} BigUint64Arrays of ${layout.slotCount} slots`);
+  if (
+    slots.length !== layout.ciphertextCount ||
+    slots.some((v) => !(v instanceof BigUint64Array) || v.length !== layout.slotCount)
+  ) {
+    throw new RangeError(
+      `unpackSlots: expected ${layout.ciphertextCount} BigUint64Arrays of ${layout.slotCount} slots`,
+    );
   }
   const at = (s: number): bigint => slots[Math.floor(s / layout.slotCount)]?.[s % layout.slotCount] ?? 0n;
   const parties = BigInt(layout.parties);
-  const implausible = (): FedstatError => new FedstatError('BAD_MESSAGE',
-    'decrypted totals exceed what the plan allows: a contribution was malformed, encrypted under another key, or more agencies contributed than planned; check the contributors\' keys and signatures');
+  const implausible = (): FedstatError =>
+    new FedstatError(
+      'BAD_MESSAGE',
+      "decrypted totals exceed what the plan allows: a contribution was malformed, encrypted under another key, or more agencies contributed than planned; check the contributors' keys and signatures",
+    );
   const totals = layout.cells.map((cell) => {
     const maxima = limbMaxima(cell, layout.limbBase);
     let total = 0n;
@@ -207,7 +242,8 @@ export function unpackSlots(layout: SlotLayout, slots: readonly BigUint64Array[]
       const s = at(cell.firstSlot + j);
       const noise = j === 0 ? parties * layout.noiseBound : 0n;
       if (s <= parties * (maxima[j] ?? 0n) + noise) total += s * scale;
-      else if (noise > 0n && s >= layout.plainModulus - noise) total += s - layout.plainModulus; // j = 0: scale 1
+      else if (noise > 0n && s >= layout.plainModulus - noise)
+        total += s - layout.plainModulus; // j = 0: scale 1
       else throw implausible();
     }
     return total;

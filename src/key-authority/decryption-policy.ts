@@ -32,7 +32,8 @@ export interface AdmittedRequest {
  */
 export function refusal(code: ErrorCode, queryId: string, reason: string, cause?: unknown): FedstatError {
   return new FedstatError(code, `key authority refuses query ${queryId}: ${reason}`, {
-    details: { queryId, reason }, ...(cause === undefined ? {} : { cause }),
+    details: { queryId, reason },
+    ...(cause === undefined ? {} : { cause }),
   });
 }
 
@@ -49,27 +50,40 @@ export function admitDecryption(request: DecryptionRequest, ctx: ReleasePolicyCo
   let set: SurvivorSet;
   try {
     set = openSurvivorSet(request.survivors, federation, {
-      queryId: id, queryDigest: queryDigest(request.query.bytes), agencies: query.agencies,
+      queryId: id,
+      queryDigest: queryDigest(request.query.bytes),
+      agencies: query.agencies,
     });
   } catch (e) {
     if (e instanceof FedstatError) throw refusal(e.code, id, e.message, e);
     throw e;
   }
   if (set.threshold !== query.threshold) {
-    throw refusal('BAD_MESSAGE', id, `the survivor set's threshold ${set.threshold} differs from the query's ${query.threshold}`);
+    throw refusal(
+      'BAD_MESSAGE',
+      id,
+      `the survivor set's threshold ${set.threshold} differs from the query's ${query.threshold}`,
+    );
   }
   const { minAgencies } = federation.policy;
   const needed = Math.max(minAgencies, query.threshold);
   if (set.survivors.length < needed) {
-    throw refusal('POLICY_REFUSED', id,
-      `${set.survivors.length} agencies survived, the release needs at least ${needed} (policy minAgencies ${minAgencies}, query threshold ${query.threshold})`);
+    throw refusal(
+      'POLICY_REFUSED',
+      id,
+      `${set.survivors.length} agencies survived, the release needs at least ${needed} (policy minAgencies ${minAgencies}, query threshold ${query.threshold})`,
+    );
   }
   switch (query.mode) {
     case 'encrypted':
       break;
     case 'encrypted-unmasked':
       if (!ctx.allowBenchmarkModes) {
-        throw refusal('POLICY_REFUSED', id, 'encrypted-unmasked sums are decrypted only by a key authority started for benchmarks (they reveal each agency\'s aggregate)');
+        throw refusal(
+          'POLICY_REFUSED',
+          id,
+          "encrypted-unmasked sums are decrypted only by a key authority started for benchmarks (they reveal each agency's aggregate)",
+        );
       }
       break;
     case 'plaintext':

@@ -6,8 +6,17 @@
  * @packageDocumentation
  */
 export {
-  InProcessKeyAuthority, type InProcessKeyAuthorityOptions, type KeyAuthority, type KeyAuthorityDescription, type ReleaseRecord,
+  InProcessKeyAuthority,
+  type InProcessKeyAuthorityOptions,
+  type KeyAuthority,
+  type KeyAuthorityDescription,
+  type ReleaseRecord,
 } from './key-authority.js';
 export { startKeyAuthorityNode, type KeyAuthorityNode, type KeyAuthorityNodeOptions } from './node.js';
-export { inThreadSlotDecryptor, isolatedSlotDecryptor, type SlotDecryptor, type SlotDecryptorFactory } from './slot-decryptor.js';
+export {
+  inThreadSlotDecryptor,
+  isolatedSlotDecryptor,
+  type SlotDecryptor,
+  type SlotDecryptorFactory,
+} from './slot-decryptor.js';
 export type { RejectionListener } from '../transport/key-authority-server.js';

@@ -132,15 +132,21 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     const { federation, secrets } = options;
     const me = partyOfRole(federation, 'key-authority');
     if (secrets.role !== 'key-authority' || secrets.party !== me.id || secrets.heSecretKey === null) {
-      throw new FedstatError('KEY_INVALID', `key file of ${secrets.party} is not the key authority's or holds no HE secret key; use ${me.id}'s key file`);
+      throw new FedstatError(
+        'KEY_INVALID',
+        `key file of ${secrets.party} is not the key authority's or holds no HE secret key; use ${me.id}'s key file`,
+      );
     }
     if (options.params !== undefined && options.params.preset.name !== federation.he.preset) {
-      throw new FedstatError('CONFIG_INVALID', `HE parameters ${options.params.preset.name} given, but the federation uses ${federation.he.preset}`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `HE parameters ${options.params.preset.name} given, but the federation uses ${federation.he.preset}`,
+      );
     }
-    const params = options.params ?? await HeParams.create(presetByName(federation.he.preset));
+    const params = options.params ?? (await HeParams.create(presetByName(federation.he.preset)));
     const ownsParams = options.params === undefined;
     try {
-      const witness = options.logWitness ?? await LogWitness.open(federation, `key authority ${me.id}`);
+      const witness = options.logWitness ?? (await LogWitness.open(federation, `key authority ${me.id}`));
       const decryptor = await (options.decryptor ?? inThreadSlotDecryptor)(params, secrets.heSecretKey);
       return new InProcessKeyAuthority(options, me.id, params, ownsParams, decryptor, witness);
     } catch (e) {
@@ -151,10 +157,16 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
 
   /** Who it is, the parameters it decrypts under and the last log head it accepted. */
   describe(): Promise<KeyAuthorityDescription> {
-    return Promise.resolve(Object.freeze({
-      partyId: this.partyId, federationId: this.options.federation.id, paramsId: this.params.paramsId,
-      slotCount: this.params.slotCount, ciphertextBytes: this.params.ciphertextBytes, logHead: this.witness.head ?? null,
-    }));
+    return Promise.resolve(
+      Object.freeze({
+        partyId: this.partyId,
+        federationId: this.options.federation.id,
+        paramsId: this.params.paramsId,
+        slotCount: this.params.slotCount,
+        ciphertextBytes: this.params.ciphertextBytes,
+        logHead: this.witness.head ?? null,
+      }),
+    );
   }
 
   /** Every release so far, oldest first (a copy). */
@@ -178,7 +190,10 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     let admitted: AdmittedRequest;
     try {
       admitted = admitDecryption(request, {
-        federation, paramsId: this.params.paramsId, now, allowBenchmarkModes: this.options.allowBenchmarkModes === true,
+        federation,
+        paramsId: this.params.paramsId,
+        now,
+        allowBenchmarkModes: this.options.allowBenchmarkModes === true,
       });
     } catch (e) {
       throw this.#noteRefusal(e, now);
@@ -197,7 +212,10 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     }
     const count = request.ciphertexts.length;
     if (count < 1 || count > MAX_CIPHERTEXTS) {
-      throw this.#noteRefusal(refusal('BAD_MESSAGE', id, `${count} ciphertexts sent, expected 1 to ${MAX_CIPHERTEXTS}`), now);
+      throw this.#noteRefusal(
+        refusal('BAD_MESSAGE', id, `${count} ciphertexts sent, expected 1 to ${MAX_CIPHERTEXTS}`),
+        now,
+      );
     }
     this.#pending.add(id);
     let slots: BigUint64Array[];
@@ -207,29 +225,45 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
     } catch (e) {
       this.#pending.delete(id);
       const code = e instanceof FedstatError ? e.code : 'INTERNAL';
-      throw this.#noteRefusal(refusal(code, id, `decryption failed: ${e instanceof FedstatError ? e.message : describeError(e)}`, e), now);
+      throw this.#noteRefusal(
+        refusal(code, id, `decryption failed: ${e instanceof FedstatError ? e.message : describeError(e)}`, e),
+        now,
+      );
     }
     const record: ReleaseRecord = Object.freeze({
-      queryId: id, survivors: set.survivors, dropped: set.dropped, at: now,
+      queryId: id,
+      survivors: set.survivors,
+      dropped: set.dropped,
+      at: now,
       ciphertextDigests: Object.freeze(request.ciphertexts.map((ct) => toHex(sha256(ct)))),
     });
     this.#pending.delete(id);
     this.#released.add(id);
     this.#records.push(record);
     const event: AuditEvent = {
-      type: 'decryption', at: now, queryId: id, contributors: record.survivors, dropped: record.dropped,
+      type: 'decryption',
+      at: now,
+      queryId: id,
+      contributors: record.survivors,
+      dropped: record.dropped,
       ciphertextDigests: record.ciphertextDigests,
     };
     audit.append(event);
     const key = this.options.secrets.signing.secretKey;
-    return { ...signDecryptionAnswer(federation.id, request, slots, key), logEntries: [entryFromEvent(event, this.partyId, key)] };
+    return {
+      ...signDecryptionAnswer(federation.id, request, slots, key),
+      logEntries: [entryFromEvent(event, this.partyId, key)],
+    };
   }
 
   /** A decryptor is trusted code, but a worker's answer still crosses a boundary: check its shape. */
   #checkSlots(slots: readonly BigUint64Array[], count: number): void {
     const t = this.params.plainModulus;
-    const ok = slots.length === count && slots.every((s) => s instanceof BigUint64Array && s.length === this.params.slotCount && s.every((v) => v < t));
-    if (!ok) throw new FedstatError('INTERNAL', 'the decryptor returned slot vectors of the wrong count, length or range');
+    const ok =
+      slots.length === count &&
+      slots.every((s) => s instanceof BigUint64Array && s.length === this.params.slotCount && s.every((v) => v < t));
+    if (!ok)
+      throw new FedstatError('INTERNAL', 'the decryptor returned slot vectors of the wrong count, length or range');
   }
 
   /**

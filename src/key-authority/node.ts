@@ -77,13 +77,19 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
   const endpoint = me.endpoint === null ? null : parseEndpoint(me.endpoint);
   const port = options.port ?? endpoint?.port;
   if (port === undefined) {
-    throw new FedstatError('CONFIG_INVALID', `${federation.file} gives the key authority no endpoint; pass --port, or re-run fedstat init with --key-authority HOST:PORT`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `${federation.file} gives the key authority no endpoint; pass --port, or re-run fedstat init with --key-authority HOST:PORT`,
+    );
   }
   const host = options.host ?? endpoint?.host ?? '127.0.0.1';
-  const credentials = options.credentials ?? serverCredentials(federation, secrets, { insecure: options.insecure === true, host });
+  const credentials =
+    options.credentials ?? serverCredentials(federation, secrets, { insecure: options.insecure === true, host });
   const logWitness = await LogWitness.open(federation, `key authority ${me.id}`, options.logWitnessFile);
   const keyAuthority = await InProcessKeyAuthority.create({
-    federation, secrets, logWitness,
+    federation,
+    secrets,
+    logWitness,
     allowBenchmarkModes: options.allowBenchmarkModes === true,
     audit: allSinks(
       ...(options.auditLog === undefined ? [] : [new JsonlAuditSink(options.auditLog)]),
@@ -95,7 +101,9 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
   try {
     server = await serveKeyAuthority(keyAuthority, host, port, credentials, {
       // Over mTLS only the coordinator's certificate may ask for decryptions (its signature is still checked).
-      ...(options.insecure === true || options.credentials !== undefined ? {} : { decryptPeers: [partyOfRole(federation, 'coordinator').id] }),
+      ...(options.insecure === true || options.credentials !== undefined
+        ? {}
+        : { decryptPeers: [partyOfRole(federation, 'coordinator').id] }),
       ...(options.onRejected === undefined ? {} : { onRejected: options.onRejected }),
     });
   } catch (e) {
@@ -103,7 +111,10 @@ export async function startKeyAuthorityNode(options: KeyAuthorityNodeOptions): P
     throw e;
   }
   return {
-    keyAuthority, federation, partyId: me.id, port: server.port,
+    keyAuthority,
+    federation,
+    partyId: me.id,
+    port: server.port,
     close: async () => {
       await server.close();
       await keyAuthority.close();

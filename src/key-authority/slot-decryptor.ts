@@ -25,7 +25,10 @@ export interface SlotDecryptor {
  * secret key of its key file. The key authority owns the result and closes it; it disposes
  * `params` only after that.
  */
-export type SlotDecryptorFactory = (params: HeParams, heSecretKey: Uint8Array) => SlotDecryptor | Promise<SlotDecryptor>;
+export type SlotDecryptorFactory = (
+  params: HeParams,
+  heSecretKey: Uint8Array,
+) => SlotDecryptor | Promise<SlotDecryptor>;
 
 /** The default: HeDecryptor in the calling thread. */
 export const inThreadSlotDecryptor: SlotDecryptorFactory = (params, heSecretKey) => {

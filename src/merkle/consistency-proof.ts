@@ -19,8 +19,14 @@ function isSize(n: unknown): n is number {
  * PROOF(first, D[0:second]) per RFC 9162 §2.1.4.1 (SUBPROOF with b = true); empty when
  * first = 0 or first = second. `source` must hold at least `second` leaf hashes.
  */
-export function consistencyProof(first: number, second: number, source: LeafHashSource, cache?: SubtreeCache): Uint8Array[] {
-  if (!isSize(first) || !isSize(second) || first > second) throw new RangeError(`no consistency proof from size ${first} to size ${second}`);
+export function consistencyProof(
+  first: number,
+  second: number,
+  source: LeafHashSource,
+  cache?: SubtreeCache,
+): Uint8Array[] {
+  if (!isSize(first) || !isSize(second) || first > second)
+    throw new RangeError(`no consistency proof from size ${first} to size ${second}`);
   if (first === 0 || first === second) return [];
   const proof: Uint8Array[] = [];
   // SUBPROOF(m, D[start:end], whole) unrolled: descend, collecting siblings, then reverse.
@@ -50,7 +56,13 @@ export function consistencyProof(first: number, second: number, source: LeafHash
  * `secondRoot` (edge cases as in the module comment). False for `first > second`, hashes that are
  * not 32 bytes, and proofs too short, too long or altered. Never throws.
  */
-export function verifyConsistency(first: number, second: number, firstRoot: Uint8Array, secondRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {
+export function verifyConsistency(
+  first: number,
+  second: number,
+  firstRoot: Uint8Array,
+  secondRoot: Uint8Array,
+  proof: readonly Uint8Array[],
+): boolean {
   if (!isSize(first) || !isSize(second) || first > second) return false;
   if (!(firstRoot instanceof Uint8Array) || !(secondRoot instanceof Uint8Array)) return false;
   const list: unknown = proof; // Array.isArray on the typed parameter would narrow it to any[]

@@ -22,7 +22,8 @@ import { verifyTreeHead, type SignedTreeHead } from './tree-head.js';
  */
 type HeadProblem = 'bad-signature' | 'other-log' | 'rollback' | 'fork' | 'inconsistent' | 'not-included';
 
-export type HeadCheck = { readonly ok: true } | { readonly ok: false; readonly problem: HeadProblem; readonly message: string };
+export type HeadCheck =
+  { readonly ok: true } | { readonly ok: false; readonly problem: HeadProblem; readonly message: string };
 
 const OK: HeadCheck = Object.freeze({ ok: true });
 const fail = (problem: HeadProblem, message: string): HeadCheck => Object.freeze({ ok: false, problem, message });
@@ -31,23 +32,41 @@ const fail = (problem: HeadProblem, message: string): HeadCheck => Object.freeze
  * Checks that `newer` is a signed, consistent continuation of `older` (both by `publicKey`),
  * given the consistency proof from older.size to newer.size (empty for equal sizes).
  */
-export function checkConsistentHeads(older: SignedTreeHead, newer: SignedTreeHead, proof: readonly Uint8Array[], publicKey: Uint8Array): HeadCheck {
-  if (!verifyTreeHead(older, publicKey)) return fail('bad-signature', 'the earlier tree head is malformed or not signed by the log operator');
-  if (!verifyTreeHead(newer, publicKey)) return fail('bad-signature', 'the new tree head is malformed or not signed by the log operator');
-  if (older.logId !== newer.logId) return fail('other-log', `the tree heads belong to different logs (${older.logId}, ${newer.logId})`);
+export function checkConsistentHeads(
+  older: SignedTreeHead,
+  newer: SignedTreeHead,
+  proof: readonly Uint8Array[],
+  publicKey: Uint8Array,
+): HeadCheck {
+  if (!verifyTreeHead(older, publicKey))
+    return fail('bad-signature', 'the earlier tree head is malformed or not signed by the log operator');
+  if (!verifyTreeHead(newer, publicKey))
+    return fail('bad-signature', 'the new tree head is malformed or not signed by the log operator');
+  if (older.logId !== newer.logId)
+    return fail('other-log', `the tree heads belong to different logs (${older.logId}, ${newer.logId})`);
   if (newer.size < older.size) return fail('rollback', `the log shrank from ${older.size} to ${newer.size} entries`);
   if (newer.size === older.size && !hashEquals(newer.rootHash, older.rootHash)) {
     return fail('fork', `two different roots were signed for size ${newer.size}: the log was forked`);
   }
   if (!verifyConsistency(older.size, newer.size, older.rootHash, newer.rootHash, proof)) {
-    return fail('inconsistent', `the tree of size ${newer.size} does not extend the tree of size ${older.size}: the log was rewritten or the proof is wrong`);
+    return fail(
+      'inconsistent',
+      `the tree of size ${newer.size} does not extend the tree of size ${older.size}: the log was rewritten or the proof is wrong`,
+    );
   }
   return OK;
 }
 
 /** Checks that `leafHash` is entry `index` under a head signed by `publicKey`. */
-export function checkInclusion(head: SignedTreeHead, index: number, leafHash: Uint8Array, proof: readonly Uint8Array[], publicKey: Uint8Array): HeadCheck {
-  if (!verifyTreeHead(head, publicKey)) return fail('bad-signature', 'the tree head is malformed or not signed by the log operator');
+export function checkInclusion(
+  head: SignedTreeHead,
+  index: number,
+  leafHash: Uint8Array,
+  proof: readonly Uint8Array[],
+  publicKey: Uint8Array,
+): HeadCheck {
+  if (!verifyTreeHead(head, publicKey))
+    return fail('bad-signature', 'the tree head is malformed or not signed by the log operator');
   if (!verifyInclusion(index, head.size, leafHash, proof, head.rootHash)) {
     return fail('not-included', `entry ${index} is not proven to be in the log of size ${head.size}`);
   }
@@ -56,7 +75,9 @@ export function checkInclusion(head: SignedTreeHead, index: number, leafHash: Ui
 
 /** The FedstatError for a failed check (BAD_MESSAGE, with the problem in `details`). */
 export function headCheckError(check: HeadCheck & { ok: false }): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `${check.message}; refuse this log and report it to the federation`, { details: { problem: check.problem } });
+  return new FedstatError('BAD_MESSAGE', `${check.message}; refuse this log and report it to the federation`, {
+    details: { problem: check.problem },
+  });
 }
 
 /**
@@ -70,7 +91,8 @@ export class TreeHeadWitness {
 
   /** `current` is the last accepted head, if any (it is verified: a bad one throws RangeError). */
   constructor(publicKey: Uint8Array, current?: SignedTreeHead) {
-    if (current !== undefined && !verifyTreeHead(current, publicKey)) throw new RangeError('the stored tree head is not signed by this key');
+    if (current !== undefined && !verifyTreeHead(current, publicKey))
+      throw new RangeError('the stored tree head is not signed by this key');
     this.publicKey = Uint8Array.from(publicKey);
     this.#current = current;
   }
@@ -86,7 +108,8 @@ export class TreeHeadWitness {
   observe(head: SignedTreeHead, proof: readonly Uint8Array[]): HeadCheck {
     const cur = this.#current;
     if (cur === undefined) {
-      if (!verifyTreeHead(head, this.publicKey)) return fail('bad-signature', 'the tree head is malformed or not signed by the log operator');
+      if (!verifyTreeHead(head, this.publicKey))
+        return fail('bad-signature', 'the tree head is malformed or not signed by the log operator');
       this.#current = head;
       return OK;
     }

@@ -17,8 +17,14 @@ function isIndex(n: unknown): n is number {
  * PATH(index, D[0:size]) per RFC 9162 §2.1.3.1, leaf-side sibling first. `source` must hold at
  * least `size` leaf hashes; `cache` (see SubtreeCache) makes it O(log n) on an append-only log.
  */
-export function inclusionProof(index: number, size: number, source: LeafHashSource, cache?: SubtreeCache): Uint8Array[] {
-  if (!isIndex(index) || !isIndex(size) || index >= size) throw new RangeError(`no inclusion proof for leaf ${index} in a tree of size ${size}`);
+export function inclusionProof(
+  index: number,
+  size: number,
+  source: LeafHashSource,
+  cache?: SubtreeCache,
+): Uint8Array[] {
+  if (!isIndex(index) || !isIndex(size) || index >= size)
+    throw new RangeError(`no inclusion proof for leaf ${index} in a tree of size ${size}`);
   const path: Uint8Array[] = [];
   // Walk down from the root, collecting the sibling subtree at each split; reverse at the end.
   let start = 0;
@@ -41,7 +47,13 @@ export function inclusionProof(index: number, size: number, source: LeafHashSour
  * `index` of the tree of `size` leaves whose root is `root`. False for index ≥ size, size 0,
  * hashes that are not 32 bytes, and a proof that is too short or too long. Never throws.
  */
-export function verifyInclusion(index: number, size: number, leafHash: Uint8Array, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
   if (!isIndex(index) || !isIndex(size) || index >= size) return false;
   if (!(leafHash instanceof Uint8Array) || !(root instanceof Uint8Array)) return false;
   const list: unknown = proof; // Array.isArray on the typed parameter would narrow it to any[]

@@ -47,7 +47,8 @@ export function hashLeaf(entry: Uint8Array): Uint8Array {
 
 /** H(0x01 ‖ left ‖ right): an interior node. Both children must be 32-byte hashes. */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) throw new RangeError(`Merkle children are ${HASH_BYTES}-byte hashes`);
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES)
+    throw new RangeError(`Merkle children are ${HASH_BYTES}-byte hashes`);
   nodeScratch.set(left, 1);
   nodeScratch.set(right, 1 + HASH_BYTES);
   return sha256(nodeScratch);

@@ -28,7 +28,8 @@ export class SubtreeCache {
 
   /** `minHeight` 8 (256-leaf subtrees) costs ~64 bytes of cache per leaf/256 and ≤ 2·256·log n hashes a proof. */
   constructor(minHeight = 8) {
-    if (!Number.isInteger(minHeight) || minHeight < 1 || minHeight > 52) throw new RangeError('minHeight must be an integer in 1..52');
+    if (!Number.isInteger(minHeight) || minHeight < 1 || minHeight > 52)
+      throw new RangeError('minHeight must be an integer in 1..52');
     this.minHeight = minHeight;
   }
 

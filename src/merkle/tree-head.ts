@@ -51,8 +51,10 @@ function problem(head: TreeHead): string | null {
   if (id.length === 0 || id.length > MAX_LOG_ID_BYTES) return `the log id must have 1..${MAX_LOG_ID_BYTES} UTF-8 bytes`;
   if (strictUtf8.decode(id) !== head.logId) return 'the log id is not well-formed Unicode';
   if (!Number.isSafeInteger(head.size) || head.size < 0) return 'the size is not a non-negative safe integer';
-  if (!(head.rootHash instanceof Uint8Array) || head.rootHash.length !== HASH_BYTES) return `the root hash is not ${HASH_BYTES} bytes`;
-  if (!Number.isSafeInteger(head.timestamp) || head.timestamp < 0) return 'the timestamp is not a non-negative safe integer';
+  if (!(head.rootHash instanceof Uint8Array) || head.rootHash.length !== HASH_BYTES)
+    return `the root hash is not ${HASH_BYTES} bytes`;
+  if (!Number.isSafeInteger(head.timestamp) || head.timestamp < 0)
+    return 'the timestamp is not a non-negative safe integer';
   return null;
 }
 
@@ -77,7 +79,10 @@ export function encodeTreeHead(head: TreeHead): Uint8Array {
 export function signTreeHead(head: TreeHead, secretKey: Uint8Array): SignedTreeHead {
   const message = encodeTreeHead(head);
   return Object.freeze({
-    logId: head.logId, size: head.size, rootHash: Uint8Array.from(head.rootHash), timestamp: head.timestamp,
+    logId: head.logId,
+    size: head.size,
+    rootHash: Uint8Array.from(head.rootHash),
+    timestamp: head.timestamp,
     signature: sign(message, secretKey),
   });
 }
@@ -95,7 +100,8 @@ export function verifyTreeHead(head: SignedTreeHead, publicKey: Uint8Array): boo
 
 /** The wire form: signed bytes ‖ signature. */
 export function encodeSignedTreeHead(head: SignedTreeHead): Uint8Array {
-  if (!(head.signature instanceof Uint8Array) || head.signature.length !== SIGNATURE_BYTES) throw new RangeError(`a signature has ${SIGNATURE_BYTES} bytes`);
+  if (!(head.signature instanceof Uint8Array) || head.signature.length !== SIGNATURE_BYTES)
+    throw new RangeError(`a signature has ${SIGNATURE_BYTES} bytes`);
   const body = encodeTreeHead(head);
   const out = new Uint8Array(body.length + SIGNATURE_BYTES);
   out.set(body);
@@ -112,10 +118,12 @@ const bad = (why: string): FedstatError =>
  */
 export function decodeSignedTreeHead(bytes: Uint8Array): SignedTreeHead {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < DOMAIN.length + 2 || !b.subarray(0, DOMAIN.length).equals(DOMAIN)) throw bad('not a fedstat tree head (domain tag)');
+  if (b.length < DOMAIN.length + 2 || !b.subarray(0, DOMAIN.length).equals(DOMAIN))
+    throw bad('not a fedstat tree head (domain tag)');
   const idLen = b.readUInt16BE(DOMAIN.length);
   const idStart = DOMAIN.length + 2;
-  if (b.length !== idStart + idLen + 8 + HASH_BYTES + 8 + SIGNATURE_BYTES) throw bad(`${b.length} bytes do not match its log id length`);
+  if (b.length !== idStart + idLen + 8 + HASH_BYTES + 8 + SIGNATURE_BYTES)
+    throw bad(`${b.length} bytes do not match its log id length`);
   let logId: string;
   try {
     logId = strictUtf8.decode(b.subarray(idStart, idStart + idLen));
@@ -131,7 +139,13 @@ export function decodeSignedTreeHead(bytes: Uint8Array): SignedTreeHead {
   off += 8;
   const max = BigInt(Number.MAX_SAFE_INTEGER);
   if (size > max || timestamp > max) throw bad('size or timestamp beyond 2^53 − 1');
-  const head = { logId, size: Number(size), rootHash, timestamp: Number(timestamp), signature: Uint8Array.from(b.subarray(off)) };
+  const head = {
+    logId,
+    size: Number(size),
+    rootHash,
+    timestamp: Number(timestamp),
+    signature: Uint8Array.from(b.subarray(off)),
+  };
   const why = problem(head);
   if (why !== null) throw bad(why);
   return Object.freeze(head);
@@ -148,8 +162,11 @@ export interface TreeHeadJson {
 
 export function treeHeadToJson(head: SignedTreeHead): TreeHeadJson {
   return {
-    logId: head.logId, size: head.size, rootHash: Buffer.from(head.rootHash).toString('hex'),
-    timestamp: head.timestamp, signature: Buffer.from(head.signature).toString('base64'),
+    logId: head.logId,
+    size: head.size,
+    rootHash: Buffer.from(head.rootHash).toString('hex'),
+    timestamp: head.timestamp,
+    signature: Buffer.from(head.signature).toString('base64'),
   };
 }
 
@@ -161,12 +178,16 @@ export function treeHeadFromJson(value: unknown): SignedTreeHead {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not a JSON object');
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o).sort().join();
-  if (keys !== 'logId,rootHash,signature,size,timestamp') throw bad('expected exactly logId, size, rootHash, timestamp, signature');
+  if (keys !== 'logId,rootHash,signature,size,timestamp')
+    throw bad('expected exactly logId, size, rootHash, timestamp, signature');
   if (typeof o.rootHash !== 'string' || !HEX64.test(o.rootHash)) throw bad('rootHash is not 64 lowercase hex digits');
   if (typeof o.signature !== 'string' || !B64SIG.test(o.signature)) throw bad('signature is not 64 bytes of base64');
   const head = {
-    logId: o.logId as string, size: o.size as number, timestamp: o.timestamp as number,
-    rootHash: new Uint8Array(Buffer.from(o.rootHash, 'hex')), signature: new Uint8Array(Buffer.from(o.signature, 'base64')),
+    logId: o.logId as string,
+    size: o.size as number,
+    timestamp: o.timestamp as number,
+    rootHash: new Uint8Array(Buffer.from(o.rootHash, 'hex')),
+    signature: new Uint8Array(Buffer.from(o.signature, 'base64')),
   };
   const why = problem(head);
   if (Buffer.from(head.signature).toString('base64') !== o.signature) throw bad('signature is not canonical base64');

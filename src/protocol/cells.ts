@@ -28,7 +28,10 @@ export function planCells(plan: QueryPlan, schema: DatasetSchema): PlanCells {
   const radices = plan.groupBy.map((g) => (schema.columns[g] as CategoryColumn).values.length);
   const groupCount = radices.reduce((a, b) => a * b, 1);
   if (groupCount > MAX_GROUPS) {
-    throw new FedstatError('PLAN_UNSAFE', `GROUP BY ${plan.groupBy.join(', ')} has ${groupCount} groups, more than ${MAX_GROUPS}; group by fewer or smaller columns`);
+    throw new FedstatError(
+      'PLAN_UNSAFE',
+      `GROUP BY ${plan.groupBy.join(', ')} has ${groupCount} groups, more than ${MAX_GROUPS}; group by fewer or smaller columns`,
+    );
   }
   const measures = planMeasures(plan);
   const maxRows = BigInt(schema.maxRows);
@@ -48,7 +51,8 @@ export function planCells(plan: QueryPlan, schema: DatasetSchema): PlanCells {
   const cellBounds: bigint[] = [];
   for (let g = 0; g < groupCount; g++) cellBounds.push(...perMeasure);
   return Object.freeze({
-    groupCount, measures,
+    groupCount,
+    measures,
     radices: Object.freeze(radices),
     offsets: Object.freeze(offsets),
     cellBounds: Object.freeze(cellBounds),
@@ -61,7 +65,10 @@ export function encodeCells(cells: PlanCells, local: LocalAggregate): bigint[] {
   const out = new Array<bigint>(cells.groupCount * m).fill(0n);
   for (const [group, values] of local.groups) {
     if (!Number.isInteger(group) || group < 0 || group >= cells.groupCount || values.length !== m) {
-      throw new FedstatError('INTERNAL', `store returned group ${group} with ${values.length} measures for a plan with ${cells.groupCount} groups and ${m} measures`);
+      throw new FedstatError(
+        'INTERNAL',
+        `store returned group ${group} with ${values.length} measures for a plan with ${cells.groupCount} groups and ${m} measures`,
+      );
     }
     const count = values[0] ?? 0n;
     for (let j = 0; j < m; j++) out[group * m + j] = (values[j] ?? 0n) - (cells.offsets[j] ?? 0n) * count;

@@ -41,21 +41,45 @@ export interface Contribution {
 
 function maskingFields(m: MaskingMaterial | null): DigestField[] {
   if (m === null) return [0];
-  return [m.shares.length, ...m.shares.flatMap((s) => [s.from, s.to, s.nonce, s.box]), m.commitment,
-    m.pairwiseCommitments.length, ...m.pairwiseCommitments];
+  return [
+    m.shares.length,
+    ...m.shares.flatMap((s) => [s.from, s.to, s.nonce, s.box]),
+    m.commitment,
+    m.pairwiseCommitments.length,
+    ...m.pairwiseCommitments,
+  ];
 }
 
 export function contributionDigest(
-  federationId: string, queryDigest: Uint8Array, agencyId: string, mode: AnswerMode, payloads: readonly Uint8Array[],
+  federationId: string,
+  queryDigest: Uint8Array,
+  agencyId: string,
+  mode: AnswerMode,
+  payloads: readonly Uint8Array[],
   masking: MaskingMaterial | null,
 ): Uint8Array {
-  return taggedDigest('fedstat/v1/contribution', federationId, queryDigest, 1, agencyId, mode,
-    payloads.length, ...payloads.map(sha256), ...maskingFields(masking));
+  return taggedDigest(
+    'fedstat/v1/contribution',
+    federationId,
+    queryDigest,
+    1,
+    agencyId,
+    mode,
+    payloads.length,
+    ...payloads.map(sha256),
+    ...maskingFields(masking),
+  );
 }
 
 export function signContribution(
-  federationId: string, queryDigest: Uint8Array, agencyId: string, queryId: string, mode: AnswerMode,
-  payloads: readonly Uint8Array[], masking: MaskingMaterial | null, secretKey: Uint8Array,
+  federationId: string,
+  queryDigest: Uint8Array,
+  agencyId: string,
+  queryId: string,
+  mode: AnswerMode,
+  payloads: readonly Uint8Array[],
+  masking: MaskingMaterial | null,
+  secretKey: Uint8Array,
 ): Contribution {
   const signature = sign(contributionDigest(federationId, queryDigest, agencyId, mode, payloads, masking), secretKey);
   return { agencyId, queryId, mode, payloads, masking, signature };
@@ -68,31 +92,67 @@ export function signContribution(
  */
 export function checkContribution(
   c: Contribution,
-  expected: { federationId: string; queryDigest: Uint8Array; queryId: string; agencyId: string; mode: AnswerMode; payloads: number; participants: readonly string[] },
+  expected: {
+    federationId: string;
+    queryDigest: Uint8Array;
+    queryId: string;
+    agencyId: string;
+    mode: AnswerMode;
+    payloads: number;
+    participants: readonly string[];
+  },
   agencyKey: Uint8Array,
 ): void {
   if (c.agencyId !== expected.agencyId || c.queryId !== expected.queryId) {
     throw new FedstatError('BAD_MESSAGE', 'contribution answers another query or comes from another agency');
   }
-  if (c.mode !== expected.mode) throw new FedstatError('BAD_MESSAGE', `contribution is in ${c.mode} mode, ${expected.mode} was asked`);
+  if (c.mode !== expected.mode)
+    throw new FedstatError('BAD_MESSAGE', `contribution is in ${c.mode} mode, ${expected.mode} was asked`);
   if (c.payloads.length !== expected.payloads) {
-    throw new FedstatError('BAD_MESSAGE', `contribution has ${c.payloads.length} ciphertexts, the plan needs ${expected.payloads}`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `contribution has ${c.payloads.length} ciphertexts, the plan needs ${expected.payloads}`,
+    );
   }
   if ((c.masking !== null) !== (c.mode === 'encrypted')) {
-    throw new FedstatError('BAD_MESSAGE', `contribution ${c.masking === null ? 'lacks' : 'carries'} secure-aggregation shares in ${c.mode} mode`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `contribution ${c.masking === null ? 'lacks' : 'carries'} secure-aggregation shares in ${c.mode} mode`,
+    );
   }
   if (c.masking !== null) {
     const { shares, commitment, pairwiseCommitments } = c.masking;
-    if (commitment.length !== 32) throw new FedstatError('BAD_MESSAGE', 'contribution\'s self-mask commitment must have 32 bytes');
-    if (pairwiseCommitments.length !== expected.participants.length - 1 || pairwiseCommitments.some((p) => p.length !== 32)) {
-      throw new FedstatError('BAD_MESSAGE', 'contribution must carry a 32-byte commitment to its pairwise seed with every other agency of the query');
+    if (commitment.length !== 32)
+      throw new FedstatError('BAD_MESSAGE', "contribution's self-mask commitment must have 32 bytes");
+    if (
+      pairwiseCommitments.length !== expected.participants.length - 1 ||
+      pairwiseCommitments.some((p) => p.length !== 32)
+    ) {
+      throw new FedstatError(
+        'BAD_MESSAGE',
+        'contribution must carry a 32-byte commitment to its pairwise seed with every other agency of the query',
+      );
     }
-    if (shares.length !== expected.participants.length || shares.some((s, i) => s.from !== c.agencyId || s.to !== expected.participants[i])) {
-      throw new FedstatError('BAD_MESSAGE', 'contribution must carry one sealed share from its sender to each agency of the query, in order');
+    if (
+      shares.length !== expected.participants.length ||
+      shares.some((s, i) => s.from !== c.agencyId || s.to !== expected.participants[i])
+    ) {
+      throw new FedstatError(
+        'BAD_MESSAGE',
+        'contribution must carry one sealed share from its sender to each agency of the query, in order',
+      );
     }
   }
-  const digest = contributionDigest(expected.federationId, expected.queryDigest, c.agencyId, c.mode, c.payloads, c.masking);
-  if (!verify(digest, c.signature, agencyKey)) throw new FedstatError('BAD_MESSAGE', 'contribution signature does not verify');
+  const digest = contributionDigest(
+    expected.federationId,
+    expected.queryDigest,
+    c.agencyId,
+    c.mode,
+    c.payloads,
+    c.masking,
+  );
+  if (!verify(digest, c.signature, agencyKey))
+    throw new FedstatError('BAD_MESSAGE', 'contribution signature does not verify');
 }
 
 /** Plaintext-mode payload encoding: little-endian u64 per slot. */
@@ -104,12 +164,14 @@ export function slotsToBytes(slots: BigUint64Array): Uint8Array {
 }
 
 export function bytesToSlots(bytes: Uint8Array, slotCount: number, plainModulus: bigint): BigUint64Array {
-  if (bytes.length !== slotCount * 8) throw new FedstatError('BAD_MESSAGE', `plain payload has ${bytes.length} bytes, expected ${slotCount * 8}`);
+  if (bytes.length !== slotCount * 8)
+    throw new FedstatError('BAD_MESSAGE', `plain payload has ${bytes.length} bytes, expected ${slotCount * 8}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new BigUint64Array(slotCount);
   for (let i = 0; i < slotCount; i++) {
     const v = view.getBigUint64(i * 8, true);
-    if (v >= plainModulus) throw new FedstatError('BAD_MESSAGE', 'plain payload slot is not reduced modulo the plain modulus');
+    if (v >= plainModulus)
+      throw new FedstatError('BAD_MESSAGE', 'plain payload slot is not reduced modulo the plain modulus');
     out[i] = v;
   }
   return out;

@@ -35,46 +35,99 @@ export interface DecryptionAnswer {
 }
 
 export function decryptionRequestDigest(
-  federationId: string, query: SignedQuery, survivors: SignedSurvivorSet, ciphertexts: readonly Uint8Array[],
+  federationId: string,
+  query: SignedQuery,
+  survivors: SignedSurvivorSet,
+  ciphertexts: readonly Uint8Array[],
 ): Uint8Array {
-  return taggedDigest('fedstat/v1/decrypt-request', federationId, queryDigest(query.bytes), survivorSetDigest(survivors.bytes),
-    ciphertexts.length, ...ciphertexts.map(sha256));
+  return taggedDigest(
+    'fedstat/v1/decrypt-request',
+    federationId,
+    queryDigest(query.bytes),
+    survivorSetDigest(survivors.bytes),
+    ciphertexts.length,
+    ...ciphertexts.map(sha256),
+  );
 }
 
 function decryptionAnswerDigest(
-  federationId: string, query: SignedQuery, survivors: SignedSurvivorSet, slots: readonly BigUint64Array[],
+  federationId: string,
+  query: SignedQuery,
+  survivors: SignedSurvivorSet,
+  slots: readonly BigUint64Array[],
 ): Uint8Array {
-  return taggedDigest('fedstat/v1/decryption', federationId, queryDigest(query.bytes), survivorSetDigest(survivors.bytes),
-    slots.length, ...slots.map((s) => sha256(slotsToBytes(s))));
+  return taggedDigest(
+    'fedstat/v1/decryption',
+    federationId,
+    queryDigest(query.bytes),
+    survivorSetDigest(survivors.bytes),
+    slots.length,
+    ...slots.map((s) => sha256(slotsToBytes(s))),
+  );
 }
 
 export function signDecryptionRequest(
-  federationId: string, query: SignedQuery, survivors: SignedSurvivorSet, ciphertexts: readonly Uint8Array[], coordinatorSecretKey: Uint8Array,
+  federationId: string,
+  query: SignedQuery,
+  survivors: SignedSurvivorSet,
+  ciphertexts: readonly Uint8Array[],
+  coordinatorSecretKey: Uint8Array,
 ): DecryptionRequest {
   const signature = sign(decryptionRequestDigest(federationId, query, survivors, ciphertexts), coordinatorSecretKey);
   return { query, survivors, ciphertexts, signature };
 }
 
-export function checkDecryptionRequest(request: DecryptionRequest, federationId: string, coordinatorKey: Uint8Array): void {
+export function checkDecryptionRequest(
+  request: DecryptionRequest,
+  federationId: string,
+  coordinatorKey: Uint8Array,
+): void {
   const digest = decryptionRequestDigest(federationId, request.query, request.survivors, request.ciphertexts);
   if (!verify(digest, request.signature, coordinatorKey)) {
-    throw new FedstatError('BAD_MESSAGE', 'decryption request signature does not verify against the federation\'s coordinator key');
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      "decryption request signature does not verify against the federation's coordinator key",
+    );
   }
 }
 
 export function signDecryptionAnswer(
-  federationId: string, request: DecryptionRequest, slots: readonly BigUint64Array[], keyAuthoritySecretKey: Uint8Array,
+  federationId: string,
+  request: DecryptionRequest,
+  slots: readonly BigUint64Array[],
+  keyAuthoritySecretKey: Uint8Array,
 ): DecryptionAnswer {
-  return { slots, signature: sign(decryptionAnswerDigest(federationId, request.query, request.survivors, slots), keyAuthoritySecretKey) };
+  return {
+    slots,
+    signature: sign(
+      decryptionAnswerDigest(federationId, request.query, request.survivors, slots),
+      keyAuthoritySecretKey,
+    ),
+  };
 }
 
 export function checkDecryptionAnswer(
-  answer: DecryptionAnswer, request: DecryptionRequest, federationId: string, keyAuthorityKey: Uint8Array,
+  answer: DecryptionAnswer,
+  request: DecryptionRequest,
+  federationId: string,
+  keyAuthorityKey: Uint8Array,
 ): void {
   if (answer.slots.length !== request.ciphertexts.length) {
-    throw new FedstatError('BAD_MESSAGE', `key authority returned ${answer.slots.length} slot vectors for ${request.ciphertexts.length} ciphertexts`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `key authority returned ${answer.slots.length} slot vectors for ${request.ciphertexts.length} ciphertexts`,
+    );
   }
-  if (!verify(decryptionAnswerDigest(federationId, request.query, request.survivors, answer.slots), answer.signature, keyAuthorityKey)) {
-    throw new FedstatError('BAD_MESSAGE', 'decryption answer signature does not verify against the federation\'s key authority key');
+  if (
+    !verify(
+      decryptionAnswerDigest(federationId, request.query, request.survivors, answer.slots),
+      answer.signature,
+      keyAuthorityKey,
+    )
+  ) {
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      "decryption answer signature does not verify against the federation's key authority key",
+    );
   }
 }

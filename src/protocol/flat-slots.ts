@@ -3,7 +3,12 @@
  * slot s mod N of ciphertext ⌊s/N⌋. Unused slots carry zero at every honest agency and are never
  * released, so they are left unmasked.
  */
-export function addFlatInto(slots: readonly BigUint64Array[], flat: BigUint64Array, modulus: bigint, sign: 1 | -1 = 1): void {
+export function addFlatInto(
+  slots: readonly BigUint64Array[],
+  flat: BigUint64Array,
+  modulus: bigint,
+  sign: 1 | -1 = 1,
+): void {
   let offset = 0;
   for (const vector of slots) {
     const n = Math.min(vector.length, flat.length - offset);
@@ -15,7 +20,8 @@ export function addFlatInto(slots: readonly BigUint64Array[], flat: BigUint64Arr
     }
     offset += n;
   }
-  if (offset !== flat.length) throw new RangeError(`flat vector of ${flat.length} slots does not fit ${slots.length} slot vectors`);
+  if (offset !== flat.length)
+    throw new RangeError(`flat vector of ${flat.length} slots does not fit ${slots.length} slot vectors`);
 }
 
 /** Splits a flat vector into per-ciphertext vectors of `slotCount` slots (zero-padded). */

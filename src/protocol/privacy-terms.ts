@@ -25,7 +25,18 @@ import type { RandomSource } from '../dp/random.js';
 import { compare, rational, type Rational } from '../dp/rational.js';
 import { measureSensitivity, type Measure as NoiseMeasure } from '../dp/sensitivity.js';
 import { ceilSqrt, skellamTailBound } from '../dp/tail-bound.js';
-import { formatRho, MAX_RHO, MIN_RHO, parseCanonicalRho, QUERY_RHO, RHO_GRID, rhoFrom, rhoToString, type Rho, type RhoTextOptions } from '../dp/rho.js';
+import {
+  formatRho,
+  MAX_RHO,
+  MIN_RHO,
+  parseCanonicalRho,
+  QUERY_RHO,
+  RHO_GRID,
+  rhoFrom,
+  rhoToString,
+  type Rho,
+  type RhoTextOptions,
+} from '../dp/rho.js';
 import type { PlanCells } from './cells.js';
 
 /**
@@ -79,7 +90,10 @@ export function queryRho(value: Rational | string): Rho {
 export function openQueryRho(text: unknown): Rho {
   const rho = typeof text === 'string' ? parseCanonicalRho(text) : null;
   if (rho === null || RHO_GRID % rho.den !== 0n || compare(rho, MIN_RHO) < 0 || compare(rho, MAX_RHO) > 0) {
-    throw new FedstatError('BAD_MESSAGE', 'query privacy.rho must be a canonical fraction n/d on the 1e-12 grid within [1e-12, 100]');
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      'query privacy.rho must be a canonical fraction n/d on the 1e-12 grid within [1e-12, 100]',
+    );
   }
   return rho;
 }
@@ -96,7 +110,8 @@ export function queryRhoText(rho: Rho): string {
  * in noise sized for incomes.
  */
 export function privacyTerms(cells: PlanCells, schema: DatasetSchema, rho: Rational, threshold: number): PrivacyTerms {
-  if (!Number.isSafeInteger(threshold) || threshold < 1) throw new RangeError('privacyTerms: threshold must be a positive integer');
+  if (!Number.isSafeInteger(threshold) || threshold < 1)
+    throw new RangeError('privacyTerms: threshold must be a positive integer');
   const share = rational(rho.num, rho.den * BigInt(cells.measures.length));
   const measures = cells.measures.map((m, j): MeasureNoise => {
     let noised: NoiseMeasure = { kind: 'count' };
@@ -109,10 +124,18 @@ export function privacyTerms(cells: PlanCells, schema: DatasetSchema, rho: Ratio
     const mu = calibrateMu(share, sensitivity);
     const agencyMu = perAgencyMu(mu, threshold);
     if (noiseParts(agencyMu) > MAX_NOISE_PARTS) {
-      throw new FedstatError('PLAN_UNSAFE', `the noise ${m.kind === 'count' ? 'COUNT(*)' : `SUM(${m.column ?? ''})`} needs (μ = ${formatRho(mu)}) is beyond what agencies sample; raise rho or narrow the column's bounds`);
+      throw new FedstatError(
+        'PLAN_UNSAFE',
+        `the noise ${m.kind === 'count' ? 'COUNT(*)' : `SUM(${m.column ?? ''})`} needs (μ = ${formatRho(mu)}) is beyond what agencies sample; raise rho or narrow the column's bounds`,
+      );
     }
     return Object.freeze({
-      measure: m.kind === 'count' ? 'count' : m.column ?? '', sensitivity, rho: share, mu, agencyMu, agencyNoiseBound: skellamTailBound(agencyMu),
+      measure: m.kind === 'count' ? 'count' : (m.column ?? ''),
+      sensitivity,
+      rho: share,
+      mu,
+      agencyMu,
+      agencyNoiseBound: skellamTailBound(agencyMu),
     });
   });
   const work = measures.reduce((w, m) => {
@@ -120,7 +143,10 @@ export function privacyTerms(cells: PlanCells, schema: DatasetSchema, rho: Ratio
     return w + BigInt(cells.groupCount) * parts * (ceilSqrt(m.agencyMu.num, m.agencyMu.den * parts) + 1n);
   }, 0n);
   if (work > MAX_NOISE_WORK) {
-    throw new FedstatError('PLAN_UNSAFE', `drawing this query's noise would take about ${work / 1_000_000n} million sampler steps at each agency (the limit is ${MAX_NOISE_WORK / 1_000_000n} million, about 15 s); raise rho, narrow the bounds of the summed columns, or group by fewer columns`);
+    throw new FedstatError(
+      'PLAN_UNSAFE',
+      `drawing this query's noise would take about ${work / 1_000_000n} million sampler steps at each agency (the limit is ${MAX_NOISE_WORK / 1_000_000n} million, about 15 s); raise rho, narrow the bounds of the summed columns, or group by fewer columns`,
+    );
   }
   const agencyNoiseBound = measures.reduce((b, m) => (m.agencyNoiseBound > b ? m.agencyNoiseBound : b), 0n);
   return Object.freeze({ rho, threshold, measures: Object.freeze(measures), agencyNoiseBound });
@@ -133,7 +159,12 @@ const CHUNK_CELLS = 256;
  * One agency's noise for every cell (group × measure, cell order): Skellam(μ_j/t) for measure j,
  * drawn in chunks; the generator yields between chunks so a caller can let other work run.
  */
-function* cellNoiseChunks(terms: PrivacyTerms, groupCount: number, out: BigInt64Array, random?: RandomSource): Generator<void, void, void> {
+function* cellNoiseChunks(
+  terms: PrivacyTerms,
+  groupCount: number,
+  out: BigInt64Array,
+  random?: RandomSource,
+): Generator<void, void, void> {
   const m = terms.measures.length;
   for (const [j, measure] of terms.measures.entries()) {
     for (let g0 = 0; g0 < groupCount; g0 += CHUNK_CELLS) {
@@ -148,7 +179,9 @@ function* cellNoiseChunks(terms: PrivacyTerms, groupCount: number, out: BigInt64
 /** One agency's noise for every cell, at once. */
 export function drawCellNoise(terms: PrivacyTerms, groupCount: number, random?: RandomSource): BigInt64Array {
   const out = new BigInt64Array(groupCount * terms.measures.length);
-  for (const _ of cellNoiseChunks(terms, groupCount, out, random)) { /* drawn */ }
+  for (const _ of cellNoiseChunks(terms, groupCount, out, random)) {
+    /* drawn */
+  }
   return out;
 }
 
@@ -156,8 +189,13 @@ export function drawCellNoise(terms: PrivacyTerms, groupCount: number, random?: 
  * The same draws as `drawCellNoise`, yielding to the event loop between chunks: wide SUM bounds
  * make each draw cost O(√μ), and an agency must keep answering Describe and other queries.
  */
-export async function drawCellNoiseYielding(terms: PrivacyTerms, groupCount: number, random?: RandomSource): Promise<BigInt64Array> {
+export async function drawCellNoiseYielding(
+  terms: PrivacyTerms,
+  groupCount: number,
+  random?: RandomSource,
+): Promise<BigInt64Array> {
   const out = new BigInt64Array(groupCount * terms.measures.length);
-  for (const _ of cellNoiseChunks(terms, groupCount, out, random)) await new Promise<void>((resolve) => setImmediate(resolve));
+  for (const _ of cellNoiseChunks(terms, groupCount, out, random))
+    await new Promise<void>((resolve) => setImmediate(resolve));
   return out;
 }

@@ -85,7 +85,7 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   }
   const coordinator = partyOfRole(federation, 'coordinator');
   if (!verify(queryDigest(signed.bytes), signed.signature, coordinator.signingKey)) {
-    throw bad('query signature does not verify against the federation\'s coordinator key');
+    throw bad("query signature does not verify against the federation's coordinator key");
   }
   let raw: unknown;
   try {
@@ -97,27 +97,51 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   if (typeof e !== 'object' || e === null || e['v'] !== 1) throw bad('query envelope has an unknown version');
   const { queryId, federationId, mode, agencies, threshold, issuedAt, expiresAt } = e;
   if (typeof queryId !== 'string' || !/^[0-9a-f]{32}$/.test(queryId)) throw bad('query id must be 32 hex digits');
-  if (federationId !== federation.id) throw bad('query was made for another federation (federation ids differ); check --federation');
+  if (federationId !== federation.id)
+    throw bad('query was made for another federation (federation ids differ); check --federation');
   if (e['paramsId'] !== paramsId) throw bad('query uses other HE parameters than this agency');
   if (!ANSWER_MODES.includes(mode as AnswerMode)) throw bad(`query mode must be one of ${ANSWER_MODES.join(', ')}`);
-  if (!Array.isArray(agencies) || !agencies.every((a) => typeof a === 'string') || agencies.length > MAX_QUERY_AGENCIES) {
+  if (
+    !Array.isArray(agencies) ||
+    !agencies.every((a) => typeof a === 'string') ||
+    agencies.length > MAX_QUERY_AGENCIES
+  ) {
     throw bad('query agency list is malformed');
   }
   for (let i = 1; i < agencies.length; i++) {
     if ((agencies[i - 1] as string) >= (agencies[i] as string)) throw bad('query agency list is not sorted and unique');
   }
-  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 1 || threshold > agencies.length) {
+  if (
+    typeof threshold !== 'number' ||
+    !Number.isSafeInteger(threshold) ||
+    threshold < 1 ||
+    threshold > agencies.length
+  ) {
     throw bad('query threshold must be an integer from 1 to the number of agencies');
   }
-  if (typeof issuedAt !== 'number' || typeof expiresAt !== 'number' || !Number.isSafeInteger(issuedAt) || !Number.isSafeInteger(expiresAt)) {
+  if (
+    typeof issuedAt !== 'number' ||
+    typeof expiresAt !== 'number' ||
+    !Number.isSafeInteger(issuedAt) ||
+    !Number.isSafeInteger(expiresAt)
+  ) {
     throw bad('query times are malformed');
   }
-  if (issuedAt > now + CLOCK_SKEW_MS) throw bad('query is issued in the future; check the clocks of coordinator and agency');
+  if (issuedAt > now + CLOCK_SKEW_MS)
+    throw bad('query is issued in the future; check the clocks of coordinator and agency');
   if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
   const plan = validatePlan(e['plan'], federation.schema);
   const privacy = openPrivacy(e['privacy']);
   return Object.freeze({
-    v: 1, queryId, federationId, paramsId, mode: mode as AnswerMode, plan, threshold, issuedAt, expiresAt,
+    v: 1,
+    queryId,
+    federationId,
+    paramsId,
+    mode: mode as AnswerMode,
+    plan,
+    threshold,
+    issuedAt,
+    expiresAt,
     agencies: Object.freeze([...agencies]),
     ...(privacy === undefined ? {} : { privacy }),
   });
@@ -126,7 +150,8 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
 function openPrivacy(raw: unknown): QueryPrivacy | undefined {
   if (raw === undefined) return undefined;
   const p = raw as Record<string, unknown> | null;
-  if (typeof p !== 'object' || p === null || Array.isArray(p) || Object.keys(p).length !== 1) throw bad('query privacy must be {"rho": "n/d"}');
+  if (typeof p !== 'object' || p === null || Array.isArray(p) || Object.keys(p).length !== 1)
+    throw bad('query privacy must be {"rho": "n/d"}');
   openQueryRho(p['rho']);
   return Object.freeze({ rho: p['rho'] as string });
 }

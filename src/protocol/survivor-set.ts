@@ -47,7 +47,8 @@ function bad(message: string): FedstatError {
 }
 
 function sortedUnique(list: unknown, what: string): string[] {
-  if (!Array.isArray(list) || list.length > 4096 || !list.every((a) => typeof a === 'string')) throw bad(`${what} is malformed`);
+  if (!Array.isArray(list) || list.length > 4096 || !list.every((a) => typeof a === 'string'))
+    throw bad(`${what} is malformed`);
   const names = list;
   for (let i = 1; i < names.length; i++) {
     if ((names[i - 1] ?? '') >= (names[i] ?? '')) throw bad(`${what} is not sorted and unique`);
@@ -60,13 +61,18 @@ function sortedUnique(list: unknown, what: string): string[] {
  * query digest, federation) and partitions exactly the query's agencies.
  */
 export function openSurvivorSet(
-  signed: SignedSurvivorSet, federation: Federation,
+  signed: SignedSurvivorSet,
+  federation: Federation,
   expected: { readonly queryId: string; readonly queryDigest: Uint8Array; readonly agencies: readonly string[] },
 ): SurvivorSet {
-  if (signed.bytes.length > MAX_SET_BYTES) throw new FedstatError('MESSAGE_TOO_LARGE', `survivor set of ${signed.bytes.length} bytes exceeds ${MAX_SET_BYTES}`);
+  if (signed.bytes.length > MAX_SET_BYTES)
+    throw new FedstatError(
+      'MESSAGE_TOO_LARGE',
+      `survivor set of ${signed.bytes.length} bytes exceeds ${MAX_SET_BYTES}`,
+    );
   const coordinator = partyOfRole(federation, 'coordinator');
   if (!verify(survivorSetDigest(signed.bytes), signed.signature, coordinator.signingKey)) {
-    throw bad('signature does not verify against the federation\'s coordinator key');
+    throw bad("signature does not verify against the federation's coordinator key");
   }
   let raw: unknown;
   try {
@@ -81,13 +87,20 @@ export function openSurvivorSet(
   const survivors = sortedUnique(raw['survivors'], 'survivor list');
   const dropped = sortedUnique(raw['dropped'], 'dropped list');
   const threshold = raw['threshold'];
-  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 1) throw bad('threshold is malformed');
+  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 1)
+    throw bad('threshold is malformed');
   const union = [...survivors, ...dropped].sort();
   if (union.length !== expected.agencies.length || union.some((a, i) => a !== expected.agencies[i])) {
     throw bad('survivors and dropped must partition the agencies the query named, each exactly once');
   }
   return Object.freeze({
-    v: 1, round: 2, queryId: expected.queryId, federationId: federation.id, queryDigest: toHex(expected.queryDigest),
-    survivors: Object.freeze(survivors), dropped: Object.freeze(dropped), threshold,
+    v: 1,
+    round: 2,
+    queryId: expected.queryId,
+    federationId: federation.id,
+    queryDigest: toHex(expected.queryDigest),
+    survivors: Object.freeze(survivors),
+    dropped: Object.freeze(dropped),
+    threshold,
   });
 }

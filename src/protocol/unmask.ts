@@ -28,31 +28,55 @@ export interface UnmaskAnswer {
 }
 
 export function unmaskAnswerDigest(
-  federationId: string, query: SignedQuery, survivors: SignedSurvivorSet,
+  federationId: string,
+  query: SignedQuery,
+  survivors: SignedSurvivorSet,
   answer: Pick<UnmaskAnswer, 'agencyId' | 'queryId' | 'selfMaskShares' | 'pairwiseSeeds'>,
 ): Uint8Array {
   const fields: DigestField[] = [
-    federationId, queryDigest(query.bytes), survivorSetDigest(survivors.bytes), 2, answer.agencyId, answer.queryId,
-    answer.selfMaskShares.length, ...answer.selfMaskShares.flatMap((s) => [s.of, s.x, s.y.toString(16)]),
-    answer.pairwiseSeeds.length, ...answer.pairwiseSeeds.flatMap((s) => [s.with, s.seed]),
+    federationId,
+    queryDigest(query.bytes),
+    survivorSetDigest(survivors.bytes),
+    2,
+    answer.agencyId,
+    answer.queryId,
+    answer.selfMaskShares.length,
+    ...answer.selfMaskShares.flatMap((s) => [s.of, s.x, s.y.toString(16)]),
+    answer.pairwiseSeeds.length,
+    ...answer.pairwiseSeeds.flatMap((s) => [s.with, s.seed]),
   ];
   return taggedDigest('fedstat/v1/unmask', ...fields);
 }
 
 export function signUnmaskAnswer(
-  federationId: string, request: UnmaskRequest, answer: Omit<UnmaskAnswer, 'signature'>, secretKey: Uint8Array,
+  federationId: string,
+  request: UnmaskRequest,
+  answer: Omit<UnmaskAnswer, 'signature'>,
+  secretKey: Uint8Array,
 ): UnmaskAnswer {
-  return { ...answer, signature: sign(unmaskAnswerDigest(federationId, request.query, request.survivors, answer), secretKey) };
+  return {
+    ...answer,
+    signature: sign(unmaskAnswerDigest(federationId, request.query, request.survivors, answer), secretKey),
+  };
 }
 
 /** Throws BAD_MESSAGE unless the answer comes from `agencyId` for this request and its signature verifies. */
 export function checkUnmaskAnswer(
-  answer: UnmaskAnswer, request: UnmaskRequest, expected: { federationId: string; queryId: string; agencyId: string }, agencyKey: Uint8Array,
+  answer: UnmaskAnswer,
+  request: UnmaskRequest,
+  expected: { federationId: string; queryId: string; agencyId: string },
+  agencyKey: Uint8Array,
 ): void {
   if (answer.agencyId !== expected.agencyId || answer.queryId !== expected.queryId) {
     throw new FedstatError('BAD_MESSAGE', 'unmask answer belongs to another query or agency');
   }
-  if (!verify(unmaskAnswerDigest(expected.federationId, request.query, request.survivors, answer), answer.signature, agencyKey)) {
+  if (
+    !verify(
+      unmaskAnswerDigest(expected.federationId, request.query, request.survivors, answer),
+      answer.signature,
+      agencyKey,
+    )
+  ) {
     throw new FedstatError('BAD_MESSAGE', 'unmask answer signature does not verify');
   }
 }

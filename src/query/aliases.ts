@@ -10,7 +10,11 @@ import { queryInvalid, quoted } from './query-error.js';
 import type { SourcePosition } from './query-error.js';
 
 /** The name an output column gets without AS. */
-export function defaultAlias(item: { readonly kind: 'group'; readonly column: string } | { readonly kind: 'aggregate'; readonly fn: AggregateFn; readonly column: string | null }): string {
+export function defaultAlias(
+  item:
+    | { readonly kind: 'group'; readonly column: string }
+    | { readonly kind: 'aggregate'; readonly fn: AggregateFn; readonly column: string | null },
+): string {
   if (item.kind === 'group') return item.column;
   if (item.fn === 'count' || item.column === null) return 'count';
   return `${item.fn}_${item.column}`;
@@ -19,9 +23,12 @@ export function defaultAlias(item: { readonly kind: 'group'; readonly column: st
 /** Throws QUERY_INVALID unless `alias` (already NFC) may name an output column. */
 export function checkAlias(alias: string, at: SourcePosition | null): void {
   if (!isSafeAlias(alias)) {
-    throw queryInvalid(`the output name ${quoted(alias)} is not allowed`, at,
+    throw queryInvalid(
+      `the output name ${quoted(alias)} is not allowed`,
+      at,
       `use up to ${QUERY_LIMITS.maxAliasLength} letters, digits and underscores (any script), starting with a letter, digit or underscore`,
-      { alias });
+      { alias },
+    );
   }
 }
 
@@ -35,8 +42,12 @@ export function checkUniqueAliases(aliases: readonly string[], at: (index: numbe
     const key = alias.toLowerCase();
     const first = seen.get(key);
     if (first !== undefined) {
-      throw queryInvalid(`the output name ${quoted(alias)} is used twice (select items ${first + 1} and ${i + 1})`, at(i),
-        'give one of them another name with AS', { alias });
+      throw queryInvalid(
+        `the output name ${quoted(alias)} is used twice (select items ${first + 1} and ${i + 1})`,
+        at(i),
+        'give one of them another name with AS',
+        { alias },
+      );
     }
     seen.set(key, i);
   });

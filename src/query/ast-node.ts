@@ -26,7 +26,8 @@ export function spanOf(v: unknown): Span | null {
   const loc = v['loc'];
   const s = isNode(loc['start']) ? loc['start']['offset'] : undefined;
   const e = isNode(loc['end']) ? loc['end']['offset'] : undefined;
-  if (typeof s !== 'number' || typeof e !== 'number' || !Number.isInteger(s) || !Number.isInteger(e) || e < s) return null;
+  if (typeof s !== 'number' || typeof e !== 'number' || !Number.isInteger(s) || !Number.isInteger(e) || e < s)
+    return null;
   return { start: s, end: e };
 }
 
@@ -59,7 +60,10 @@ function identPart(v: unknown): string | null {
   if (isNode(v)) {
     if (isNode(v['expr'])) return identPart(v['expr']);
     const t = typeOf(v);
-    if ((t === 'default' || t === 'double_quote_string' || t === 'backticks_quote_string') && typeof v['value'] === 'string') {
+    if (
+      (t === 'default' || t === 'double_quote_string' || t === 'backticks_quote_string') &&
+      typeof v['value'] === 'string'
+    ) {
       return v['value'];
     }
   }

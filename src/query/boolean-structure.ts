@@ -38,8 +38,11 @@ function skeleton(sql: string, tokens: readonly Token[], whereIndex: number, ato
     const atom = sorted[k];
     if (atom !== undefined && tok.start >= atom.span.start && tok.start < atom.span.end) {
       if (tok.end > atom.span.end) {
-        throw queryInvalid(`could not read the condition near "${oneLine(tok.text, 30)}"`, positionAt(sql, tok.start),
-          'remove the parentheses around this column or value');
+        throw queryInvalid(
+          `could not read the condition near "${oneLine(tok.text, 30)}"`,
+          positionAt(sql, tok.start),
+          'remove the parentheses around this column or value',
+        );
       }
       if (!inAtom) out.push({ t: 'atom', pred: atom.pred, at: tok.start });
       inAtom = true;
@@ -52,40 +55,67 @@ function skeleton(sql: string, tokens: readonly Token[], whereIndex: number, ato
       continue;
     }
     if (atom !== undefined && tok.start < atom.span.start && tok.end > atom.span.start) {
-      throw queryInvalid(`could not read the condition near "${oneLine(tok.text, 30)}"`, positionAt(sql, tok.start),
-        'remove the parentheses around this column or value');
+      throw queryInvalid(
+        `could not read the condition near "${oneLine(tok.text, 30)}"`,
+        positionAt(sql, tok.start),
+        'remove the parentheses around this column or value',
+      );
     }
     const word = tok.kind === 'word' ? tok.text.toUpperCase() : null;
     if (word === 'AND' || word === 'OR' || word === 'NOT') out.push({ t: word, at: tok.start });
     else if (tok.text === '(' || tok.text === ')') out.push({ t: tok.text, at: tok.start });
     else if (tok.text === ';' || (word !== null && CLAUSE_END.has(word))) break;
     else {
-      const fix = tok.text === '&&' ? 'write AND' : tok.text === '||' ? 'write OR' : tok.text === '!' ? 'write NOT' : 'combine conditions with AND, OR, NOT and parentheses';
-      throw queryInvalid(`unexpected "${oneLine(tok.text, 30)}" between conditions in WHERE`, positionAt(sql, tok.start), fix);
+      const fix =
+        tok.text === '&&'
+          ? 'write AND'
+          : tok.text === '||'
+            ? 'write OR'
+            : tok.text === '!'
+              ? 'write NOT'
+              : 'combine conditions with AND, OR, NOT and parentheses';
+      throw queryInvalid(
+        `unexpected "${oneLine(tok.text, 30)}" between conditions in WHERE`,
+        positionAt(sql, tok.start),
+        fix,
+      );
     }
   }
   if (inAtom) k++;
   if (k !== sorted.length) {
-    throw queryInvalid('could not match the WHERE clause to its conditions', null,
-      'add parentheses to make the structure explicit, or report this query as a bug');
+    throw queryInvalid(
+      'could not match the WHERE clause to its conditions',
+      null,
+      'add parentheses to make the structure explicit, or report this query as a bug',
+    );
   }
   return out;
 }
 
 class SkeletonParser {
   private i = 0;
-  constructor(private readonly sql: string, private readonly items: readonly Skel[]) {}
+  constructor(
+    private readonly sql: string,
+    private readonly items: readonly Skel[],
+  ) {}
 
   parse(): Predicate {
     const p = this.or();
     const rest = this.items[this.i];
-    if (rest !== undefined) this.fail(rest, rest.t === ')' ? 'an unmatched ")"' : `an unexpected ${rest.t === 'atom' ? 'condition' : rest.t}`);
+    if (rest !== undefined)
+      this.fail(
+        rest,
+        rest.t === ')' ? 'an unmatched ")"' : `an unexpected ${rest.t === 'atom' ? 'condition' : rest.t}`,
+      );
     return p;
   }
 
   private fail(at: Skel | undefined, what: string): never {
-    throw queryInvalid(`WHERE has ${what}`, at === undefined ? null : positionAt(this.sql, at.at),
-      'combine conditions as cond AND cond, cond OR cond, NOT cond, (cond)');
+    throw queryInvalid(
+      `WHERE has ${what}`,
+      at === undefined ? null : positionAt(this.sql, at.at),
+      'combine conditions as cond AND cond, cond OR cond, NOT cond, (cond)',
+    );
   }
 
   private or(): Predicate {
@@ -136,7 +166,12 @@ class SkeletonParser {
  * The WHERE predicate with standard precedence, from the statement's tokens and the located
  * comparisons the parser found. `whereIndex` is the index of the WHERE keyword in `tokens`.
  */
-export function rebuildWhere(sql: string, tokens: readonly Token[], whereIndex: number, atoms: readonly LocatedAtom[]): Predicate {
+export function rebuildWhere(
+  sql: string,
+  tokens: readonly Token[],
+  whereIndex: number,
+  atoms: readonly LocatedAtom[],
+): Predicate {
   if (!isKeyword(tokens[whereIndex], 'WHERE')) {
     throw queryInvalid('could not find the WHERE keyword', null, 'report this query as a bug');
   }

@@ -8,7 +8,10 @@ import type { Literal, Predicate } from './plan.js';
 function cell(row: Readonly<Record<string, string | number>>, column: string, like: Literal): string | number {
   const v = Object.hasOwn(row, column) ? row[column] : undefined;
   if (v === undefined) throw new RangeError(`evaluatePredicate: the row has no column ${column}`);
-  if (typeof v !== typeof like) throw new TypeError(`evaluatePredicate: column ${column} holds a ${typeof v} but is compared with a ${typeof like}`);
+  if (typeof v !== typeof like)
+    throw new TypeError(
+      `evaluatePredicate: column ${column} holds a ${typeof v} but is compared with a ${typeof like}`,
+    );
   return v;
 }
 
@@ -33,12 +36,18 @@ export function evaluatePredicate(pred: Predicate | null, row: Readonly<Record<s
     case 'compare': {
       const c = compare(cell(row, pred.column, pred.value), pred.value);
       switch (pred.op) {
-        case '=': return c === 0;
-        case '<>': return c !== 0;
-        case '<': return c < 0;
-        case '<=': return c <= 0;
-        case '>': return c > 0;
-        case '>=': return c >= 0;
+        case '=':
+          return c === 0;
+        case '<>':
+          return c !== 0;
+        case '<':
+          return c < 0;
+        case '<=':
+          return c <= 0;
+        case '>':
+          return c > 0;
+        case '>=':
+          return c >= 0;
       }
       break;
     }

@@ -13,14 +13,86 @@ import { escapeControls } from './query-error.js';
  * (found by trying every keyword in the grammar; test/query pins the list). They are quoted.
  */
 export const RESERVED_WORDS: ReadonlySet<string> = new Set([
-  'add', 'all', 'alter', 'and', 'as', 'asc', 'between', 'by', 'call', 'case', 'create', 'current_date',
-  'current_time', 'current_timestamp', 'current_user', 'delete', 'desc', 'describe', 'distinct', 'drop',
-  'dual', 'else', 'end', 'exists', 'explain', 'false', 'from', 'full', 'global', 'group', 'having', 'in',
-  'inner', 'insert', 'into', 'is', 'join', 'json', 'left', 'like', 'limit', 'local', 'not', 'null', 'nulls',
-  'offset', 'on', 'or', 'order', 'outer', 'persist', 'persist_only', 'recursive', 'rename', 'right', 'row',
-  'rows', 'select', 'session', 'session_user', 'set', 'show', 'sql_big_result', 'sql_buffer_result',
-  'sql_cache', 'sql_calc_found_rows', 'sql_no_cache', 'sql_small_result', 'system_user', 'table', 'then',
-  'true', 'truncate', 'union', 'update', 'using', 'when', 'where', 'window', 'with',
+  'add',
+  'all',
+  'alter',
+  'and',
+  'as',
+  'asc',
+  'between',
+  'by',
+  'call',
+  'case',
+  'create',
+  'current_date',
+  'current_time',
+  'current_timestamp',
+  'current_user',
+  'delete',
+  'desc',
+  'describe',
+  'distinct',
+  'drop',
+  'dual',
+  'else',
+  'end',
+  'exists',
+  'explain',
+  'false',
+  'from',
+  'full',
+  'global',
+  'group',
+  'having',
+  'in',
+  'inner',
+  'insert',
+  'into',
+  'is',
+  'join',
+  'json',
+  'left',
+  'like',
+  'limit',
+  'local',
+  'not',
+  'null',
+  'nulls',
+  'offset',
+  'on',
+  'or',
+  'order',
+  'outer',
+  'persist',
+  'persist_only',
+  'recursive',
+  'rename',
+  'right',
+  'row',
+  'rows',
+  'select',
+  'session',
+  'session_user',
+  'set',
+  'show',
+  'sql_big_result',
+  'sql_buffer_result',
+  'sql_cache',
+  'sql_calc_found_rows',
+  'sql_no_cache',
+  'sql_small_result',
+  'system_user',
+  'table',
+  'then',
+  'true',
+  'truncate',
+  'union',
+  'update',
+  'using',
+  'when',
+  'where',
+  'window',
+  'with',
 ]);
 
 /** An identifier, double-quoted unless it is a plain ASCII name that is not a reserved word. */
@@ -35,9 +107,12 @@ export function formatLiteral(v: Literal): string {
 }
 
 function formatItem(item: SelectItem): string {
-  const expr = item.kind === 'group'
-    ? formatIdentifier(item.column)
-    : item.fn === 'count' || item.column === null ? 'COUNT(*)' : `${item.fn.toUpperCase()}(${formatIdentifier(item.column)})`;
+  const expr =
+    item.kind === 'group'
+      ? formatIdentifier(item.column)
+      : item.fn === 'count' || item.column === null
+        ? 'COUNT(*)'
+        : `${item.fn.toUpperCase()}(${formatIdentifier(item.column)})`;
   return item.alias === defaultAlias(item) ? expr : `${expr} AS ${formatIdentifier(item.alias)}`;
 }
 
@@ -59,7 +134,8 @@ function formatPredicate(p: Predicate): string {
   switch (p.kind) {
     case 'and':
     case 'or':
-      return p.args.map((a) => (a.kind === 'and' || a.kind === 'or' ? `(${formatPredicate(a)})` : formatPredicate(a)))
+      return p.args
+        .map((a) => (a.kind === 'and' || a.kind === 'or' ? `(${formatPredicate(a)})` : formatPredicate(a)))
         .join(p.kind === 'and' ? ' AND ' : ' OR ');
     case 'not': {
       const a = p.arg;

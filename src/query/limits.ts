@@ -30,11 +30,7 @@ const SAFE_ALIAS = /^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_]*$/u;
 
 /** True when `alias` may name an output column (see SAFE_ALIAS; NFC; 1-64 code points). */
 export function isSafeAlias(alias: string): boolean {
-  return (
-    SAFE_ALIAS.test(alias) &&
-    alias.normalize('NFC') === alias &&
-    [...alias].length <= QUERY_LIMITS.maxAliasLength
-  );
+  return SAFE_ALIAS.test(alias) && alias.normalize('NFC') === alias && [...alias].length <= QUERY_LIMITS.maxAliasLength;
 }
 
 /** Depth (a lone comparison is 1) and node count of a predicate tree built by this package. */

@@ -42,30 +42,56 @@ export function checkLiteral(
   const col = `${dataset}.${name}`;
   if (column.type === 'category') {
     if (typeof value !== 'string') {
-      throw queryInvalid(`${col} is a category column, so ${showLiteral(value)} cannot match it`, at,
-        `compare it with a quoted value: ${listNames(column.values.map((v) => `'${oneLine(v, 40)}'`), 8)}`,
-        { columnName: name, domain: column.values.slice(0, 50) });
+      throw queryInvalid(
+        `${col} is a category column, so ${showLiteral(value)} cannot match it`,
+        at,
+        `compare it with a quoted value: ${listNames(
+          column.values.map((v) => `'${oneLine(v, 40)}'`),
+          8,
+        )}`,
+        { columnName: name, domain: column.values.slice(0, 50) },
+      );
     }
     if (!valueSet(column).has(value)) {
       const near = closest(value, column.values, 3);
-      throw queryInvalid(`${showLiteral(value)} is not a value of ${col}`, at,
-        `valid values: ${listNames(column.values.map((v) => oneLine(v, 40)), 20)}${near.length > 0 ? ` (closest: ${near.join(', ')})` : ''}`,
-        { columnName: name, value, domain: column.values.slice(0, 50), closest: near });
+      throw queryInvalid(
+        `${showLiteral(value)} is not a value of ${col}`,
+        at,
+        `valid values: ${listNames(
+          column.values.map((v) => oneLine(v, 40)),
+          20,
+        )}${near.length > 0 ? ` (closest: ${near.join(', ')})` : ''}`,
+        { columnName: name, value, domain: column.values.slice(0, 50), closest: near },
+      );
     }
     return value;
   }
   if (typeof value !== 'number') {
-    const hint = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? `write ${value.trim()} without quotes` : `compare it with a whole number between ${column.min} and ${column.max}`;
-    throw queryInvalid(`${col} is an integer column, so ${showLiteral(value)} cannot match it`, at, hint,
-      { columnName: name, min: column.min, max: column.max });
+    const hint =
+      typeof value === 'string' && /^-?\d+$/.test(value.trim())
+        ? `write ${value.trim()} without quotes`
+        : `compare it with a whole number between ${column.min} and ${column.max}`;
+    throw queryInvalid(`${col} is an integer column, so ${showLiteral(value)} cannot match it`, at, hint, {
+      columnName: name,
+      min: column.min,
+      max: column.max,
+    });
   }
   if (!Number.isSafeInteger(value)) {
-    throw queryInvalid(`${showLiteral(value)} is not a whole number`, at,
-      `compare ${col} with a whole number between ${column.min} and ${column.max}`, { columnName: name, min: column.min, max: column.max });
+    throw queryInvalid(
+      `${showLiteral(value)} is not a whole number`,
+      at,
+      `compare ${col} with a whole number between ${column.min} and ${column.max}`,
+      { columnName: name, min: column.min, max: column.max },
+    );
   }
   if (value < column.min || value > column.max) {
-    throw queryInvalid(`${value} is outside the range of ${col} (${column.min}..${column.max})`, at,
-      `use a value between ${column.min} and ${column.max}`, { columnName: name, value, min: column.min, max: column.max });
+    throw queryInvalid(
+      `${value} is outside the range of ${col} (${column.min}..${column.max})`,
+      at,
+      `use a value between ${column.min} and ${column.max}`,
+      { columnName: name, value, min: column.min, max: column.max },
+    );
   }
   // -0 and 0 are one value; keep plans free of -0 so they compare and serialise equal.
   return value === 0 ? 0 : value;

@@ -35,7 +35,11 @@ function listOffsets(tokens: readonly Token[], first: number, inClause: boolean)
   let depth = 0;
   let expectItem = true;
   for (const t of tokens.slice(first)) {
-    if (depth === 0 && (t.text === ';' || (inClause && (isKeyword(t, 'HAVING') || isKeyword(t, 'ORDER') || isKeyword(t, 'LIMIT'))))) break;
+    if (
+      depth === 0 &&
+      (t.text === ';' || (inClause && (isKeyword(t, 'HAVING') || isKeyword(t, 'ORDER') || isKeyword(t, 'LIMIT'))))
+    )
+      break;
     if (!inClause && depth === 0 && t.text === ')') break;
     if (expectItem) out.push(t.start);
     expectItem = depth === 0 && t.text === ',';
@@ -103,18 +107,31 @@ class GroupByReader {
     if (ident === null) {
       const t = typeOf(node);
       const fn = functionName(node);
-      const what = isStar(node) ? '*' : t === 'number' ? 'a position' : t === 'function' ? `${fn ?? 'a function'}(...)` : 'an expression';
+      const what = isStar(node)
+        ? '*'
+        : t === 'number'
+          ? 'a position'
+          : t === 'function'
+            ? `${fn ?? 'a function'}(...)`
+            : 'an expression';
       const near = fn === null ? undefined : closest(fn, Object.keys(TOTALS_WORDS))[0];
       const hint = near === undefined || near === fn ? '' : ` (did you mean ${near}?)`;
-      throw queryInvalid(`${inside === null ? `GROUP BY ${what}` : `${what} in ${inside}(...)`} is not supported${hint}`, at,
-        `name the category columns: ${inside ?? 'GROUP BY'}${inside === null ? ' ' : '('}${this.categories.slice(0, 2).join(', ')}${inside === null ? '' : ')'}`);
+      throw queryInvalid(
+        `${inside === null ? `GROUP BY ${what}` : `${what} in ${inside}(...)`} is not supported${hint}`,
+        at,
+        `name the category columns: ${inside ?? 'GROUP BY'}${inside === null ? ' ' : '('}${this.categories.slice(0, 2).join(', ')}${inside === null ? '' : ')'}`,
+      );
     }
     const col = this.ctx.column(ident, at);
     if (col.column.type !== 'category') {
-      throw queryInvalid(`${inside === null ? 'GROUP BY ' : ''}${col.name}${inside === null ? '' : ` in ${inside}(...)`}: ${this.ctx.datasetName}.${col.name} is an integer column`, at,
-        `group by category columns (${listNames(this.categories)}) and filter integer ranges in WHERE`);
+      throw queryInvalid(
+        `${inside === null ? 'GROUP BY ' : ''}${col.name}${inside === null ? '' : ` in ${inside}(...)`}: ${this.ctx.datasetName}.${col.name} is an integer column`,
+        at,
+        `group by category columns (${listNames(this.categories)}) and filter integer ranges in WHERE`,
+      );
     }
-    if (this.out.includes(col.name)) throw queryInvalid(`${col.name} appears twice in ${where}`, at, 'list each column once');
+    if (this.out.includes(col.name))
+      throw queryInvalid(`${col.name} appears twice in ${where}`, at, 'list each column once');
     this.out.push(col.name);
   }
 
@@ -123,19 +140,28 @@ class GroupByReader {
     const kw = totals.toUpperCase();
     const shape = `write GROUP BY ${kw}(column[, column]) with category columns: ${listNames(this.categories)}`;
     const extra = extraKeys(node, ['type', 'name', 'args', 'loc']);
-    if (extra.length > 0) throw queryInvalid(`${kw}(...) with ${extra.join(', ').toUpperCase()} is not supported`, at, shape);
+    if (extra.length > 0)
+      throw queryInvalid(`${kw}(...) with ${extra.join(', ').toUpperCase()} is not supported`, at, shape);
     const args = argsOf(node);
     if (args === null) throw queryInvalid(`this ${kw} form is not supported`, at, shape);
     if (args.extra.includes('parentheses')) {
-      throw queryInvalid(`composite ${kw} elements such as ${kw}((a, b)) are not supported`, at, `write ${kw}(a, b), or GROUP BY a, b without totals`);
+      throw queryInvalid(
+        `composite ${kw} elements such as ${kw}((a, b)) are not supported`,
+        at,
+        `write ${kw}(a, b), or GROUP BY a, b without totals`,
+      );
     }
-    if (args.extra.length > 0) throw queryInvalid(`${kw}(...) with ${args.extra.join(', ').toUpperCase()} is not supported`, at, shape);
+    if (args.extra.length > 0)
+      throw queryInvalid(`${kw}(...) with ${args.extra.join(', ').toUpperCase()} is not supported`, at, shape);
     if (args.list.length === 0) throw queryInvalid(`${kw}() names no columns`, at, shape);
     const offsets = argOffsets(this.ctx.tokens, offset);
     const argAt = (i: number): SourcePosition | null => this.ctx.pos(args.list[i], offsets[i] ?? at?.offset);
     if (args.list.length > QUERY_LIMITS.maxGroupBy) {
-      throw queryInvalid(`${kw} lists ${args.list.length} columns`, argAt(QUERY_LIMITS.maxGroupBy),
-        `the limit is ${QUERY_LIMITS.maxGroupBy}; filter on the others in WHERE`);
+      throw queryInvalid(
+        `${kw} lists ${args.list.length} columns`,
+        argAt(QUERY_LIMITS.maxGroupBy),
+        `the limit is ${QUERY_LIMITS.maxGroupBy}; filter on the others in WHERE`,
+      );
     }
     args.list.forEach((a, i) => this.column(a, argAt(i), kw));
     return { groupBy: this.out, totals };
@@ -146,8 +172,10 @@ class GroupByReader {
     if (isEmpty(g)) return { groupBy: [], totals: null };
     const offsets = groupByOffsets(this.ctx.tokens);
     const at = (i: number, node: unknown): SourcePosition | null => this.ctx.pos(node, offsets[i]);
-    if (!isNode(g) || !Array.isArray(g['columns'])) throw queryInvalid('this GROUP BY form is not supported', at(0, g), PLAIN_FIX);
-    if (extraKeys(g, ['columns', 'loc']).length > 0) throw queryInvalid('GROUP BY modifiers are not supported', at(0, g), PLAIN_FIX);
+    if (!isNode(g) || !Array.isArray(g['columns']))
+      throw queryInvalid('this GROUP BY form is not supported', at(0, g), PLAIN_FIX);
+    if (extraKeys(g, ['columns', 'loc']).length > 0)
+      throw queryInvalid('GROUP BY modifiers are not supported', at(0, g), PLAIN_FIX);
     const cols = g['columns'] as unknown[];
     const kinds = cols.map(totalsOf);
     const kind = kinds.find((k) => k !== null);
@@ -155,22 +183,31 @@ class GroupByReader {
       const kw = kind.toUpperCase();
       if (cols.length > 1) {
         const names = typedNames(cols);
-        const fix = names !== null && names.length <= QUERY_LIMITS.maxGroupBy
-          ? `write GROUP BY ${kw}(${names.join(', ')})` : `list every grouping column inside it: GROUP BY ${kw}(a[, b])`;
+        const fix =
+          names !== null && names.length <= QUERY_LIMITS.maxGroupBy
+            ? `write GROUP BY ${kw}(${names.join(', ')})`
+            : `list every grouping column inside it: GROUP BY ${kw}(a[, b])`;
         throw queryInvalid(`${kw}(...) cannot be combined with other GROUP BY items`, at(1, cols[1]), fix);
       }
       const node = cols[0] as AstNode; // totalsOf matched it, so it is a node
       return this.totals(node, kind, at(0, node), offsets[0]);
     }
     if (cols.length > QUERY_LIMITS.maxGroupBy) {
-      throw queryInvalid(`GROUP BY lists ${cols.length} columns`, at(QUERY_LIMITS.maxGroupBy, cols[QUERY_LIMITS.maxGroupBy]),
-        `the limit is ${QUERY_LIMITS.maxGroupBy}; filter on the others in WHERE`);
+      throw queryInvalid(
+        `GROUP BY lists ${cols.length} columns`,
+        at(QUERY_LIMITS.maxGroupBy, cols[QUERY_LIMITS.maxGroupBy]),
+        `the limit is ${QUERY_LIMITS.maxGroupBy}; filter on the others in WHERE`,
+      );
     }
     cols.forEach((node, i) => {
       const fn = functionName(node);
       if (fn !== null && Object.hasOwn(TOTALS_WORDS, fn)) {
         // Only a quoted name gets here: in SQL, "ROLLUP"(a) calls a function named ROLLUP.
-        throw queryInvalid(`GROUP BY "${fn}"(...) calls a function named ${fn}, which is not supported`, at(i, node), `write ${fn}(...) without quotes`);
+        throw queryInvalid(
+          `GROUP BY "${fn}"(...) calls a function named ${fn}, which is not supported`,
+          at(i, node),
+          `write ${fn}(...) without quotes`,
+        );
       }
       this.column(node, at(i, node), null);
     });
@@ -191,18 +228,29 @@ export function refuseOtherTotalsSyntax(sql: string, tokens: readonly Token[]): 
   const g = tokens.findIndex((t, i) => isKeyword(t, 'GROUP') && isKeyword(tokens[i + 1], 'BY'));
   if (g < 0) return;
   const after = tokens.slice(g + 2);
-  const withAt = after.findIndex((t, i) => isKeyword(t, 'WITH') && (isKeyword(after[i + 1], 'ROLLUP') || isKeyword(after[i + 1], 'CUBE')));
+  const withAt = after.findIndex(
+    (t, i) => isKeyword(t, 'WITH') && (isKeyword(after[i + 1], 'ROLLUP') || isKeyword(after[i + 1], 'CUBE')),
+  );
   const w = after[withAt];
   if (w !== undefined) {
     const kw = after[withAt + 1]?.text.toUpperCase() ?? 'ROLLUP';
     const items = after.slice(0, withAt).filter((t) => t.text !== ',');
-    const plain = items.length > 0 && items.length <= QUERY_LIMITS.maxGroupBy && items.every((t) => t.kind === 'word' || t.kind === 'quoted');
-    throw queryInvalid(`GROUP BY ... WITH ${kw} is not standard SQL`, positionAt(sql, w.start),
-      `write GROUP BY ${kw}(${plain ? items.map((t) => t.text).join(', ') : 'a[, b]'})`);
+    const plain =
+      items.length > 0 &&
+      items.length <= QUERY_LIMITS.maxGroupBy &&
+      items.every((t) => t.kind === 'word' || t.kind === 'quoted');
+    throw queryInvalid(
+      `GROUP BY ... WITH ${kw} is not standard SQL`,
+      positionAt(sql, w.start),
+      `write GROUP BY ${kw}(${plain ? items.map((t) => t.text).join(', ') : 'a[, b]'})`,
+    );
   }
   const grouping = after[0];
   if (grouping !== undefined && isKeyword(grouping, 'GROUPING') && isKeyword(after[1], 'SETS')) {
-    throw queryInvalid('GROUPING SETS is not supported', positionAt(sql, grouping.start),
-      'for totals write GROUP BY ROLLUP(a[, b]) (per-a totals and the grand total) or CUBE(a, b) (also per-b totals)');
+    throw queryInvalid(
+      'GROUPING SETS is not supported',
+      positionAt(sql, grouping.start),
+      'for totals write GROUP BY ROLLUP(a[, b]) (per-a totals and the grand total) or CUBE(a, b) (also per-b totals)',
+    );
   }
 }

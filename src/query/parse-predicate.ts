@@ -22,8 +22,23 @@ type RawLiteral =
   | { readonly kind: 'int'; readonly value: bigint }
   | { readonly kind: 'fraction'; readonly text: string };
 
-const COMPARE: Readonly<Record<string, ComparisonOp>> = { '=': '=', '<>': '<>', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
-const FLIP: Readonly<Record<ComparisonOp, ComparisonOp>> = { '=': '=', '<>': '<>', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+const COMPARE: Readonly<Record<string, ComparisonOp>> = {
+  '=': '=',
+  '<>': '<>',
+  '!=': '<>',
+  '<': '<',
+  '<=': '<=',
+  '>': '>',
+  '>=': '>=',
+};
+const FLIP: Readonly<Record<ComparisonOp, ComparisonOp>> = {
+  '=': '=',
+  '<>': '<>',
+  '<': '>',
+  '<=': '>=',
+  '>': '<',
+  '>=': '<=',
+};
 const ORDERING = new Set<string>(['<', '<=', '>', '>=', 'BETWEEN', 'NOT BETWEEN']);
 
 // An odd run of backslashes before a quote: node-sql-parser reads `\'` as an escaped quote,
@@ -52,7 +67,11 @@ function readString(ctx: QueryContext, node: AstNode, fallback: unknown): string
   }
   const source = span === null || end < 0 ? null : sql.slice(span.start, end + 1);
   if (source === null || AMBIGUOUS_ESCAPE.test(source) || sql.slice(end + 1, span?.end ?? 0).trim() !== '') {
-    throw queryInvalid('a backslash before a quote in a string is ambiguous', at, "write a quote inside a string as two quotes: 'it''s'");
+    throw queryInvalid(
+      'a backslash before a quote in a string is ambiguous',
+      at,
+      "write a quote inside a string as two quotes: 'it''s'",
+    );
   }
   return source.slice(1, -1).replaceAll("''", "'").normalize('NFC');
 }
@@ -68,7 +87,8 @@ function readLiteral(ctx: QueryContext, node: unknown, fallback: unknown, depth 
   const v = node['value'];
   if (t === 'single_quote_string') return { kind: 'string', value: readString(ctx, node, fallback) };
   if (t === 'number' || t === 'bigint') {
-    if (typeof v === 'number') return Number.isInteger(v) ? { kind: 'int', value: BigInt(v) } : { kind: 'fraction', text: String(v) };
+    if (typeof v === 'number')
+      return Number.isInteger(v) ? { kind: 'int', value: BigInt(v) } : { kind: 'fraction', text: String(v) };
     if (typeof v === 'string') return numberLiteral(v);
     return null;
   }
@@ -80,8 +100,11 @@ function readLiteral(ctx: QueryContext, node: unknown, fallback: unknown, depth 
   }
   if (t === 'bool' || t === 'null' || t === 'param' || t === 'origin' || t === 'var') {
     const what = t === 'bool' ? 'TRUE and FALSE are' : t === 'null' ? 'NULL is' : 'query parameters are';
-    throw queryInvalid(`${what} not supported in fedstat queries`, ctx.pos(node, fallback),
-      t === 'null' ? 'fedstat columns never hold NULL' : 'write the value itself');
+    throw queryInvalid(
+      `${what} not supported in fedstat queries`,
+      ctx.pos(node, fallback),
+      t === 'null' ? 'fedstat columns never hold NULL' : 'write the value itself',
+    );
   }
   return null;
 }
@@ -91,14 +114,22 @@ function literalFor(ctx: QueryContext, col: ResolvedColumn, lit: RawLiteral, at:
   const c = col.column;
   if (lit.kind === 'string') return checkLiteral(ctx.datasetName, col.name, c, lit.value, at);
   // A number against a category column: checkLiteral reports the type mismatch.
-  if (c.type === 'category') return checkLiteral(ctx.datasetName, col.name, c, lit.kind === 'int' ? lit.value : Number(lit.text), at);
+  if (c.type === 'category')
+    return checkLiteral(ctx.datasetName, col.name, c, lit.kind === 'int' ? lit.value : Number(lit.text), at);
   if (lit.kind === 'fraction') {
-    throw queryInvalid(`${lit.text} is not a whole number written in digits`, at,
-      `compare ${ctx.datasetName}.${col.name} with a whole number between ${c.min} and ${c.max}`);
+    throw queryInvalid(
+      `${lit.text} is not a whole number written in digits`,
+      at,
+      `compare ${ctx.datasetName}.${col.name} with a whole number between ${c.min} and ${c.max}`,
+    );
   }
   if (lit.value < BigInt(Number.MIN_SAFE_INTEGER) || lit.value > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw queryInvalid(`${lit.value} is outside the range of ${ctx.datasetName}.${col.name} (${c.min}..${c.max})`, at,
-      `use a value between ${c.min} and ${c.max}`, { columnName: col.name, min: c.min, max: c.max });
+    throw queryInvalid(
+      `${lit.value} is outside the range of ${ctx.datasetName}.${col.name} (${c.min}..${c.max})`,
+      at,
+      `use a value between ${c.min} and ${c.max}`,
+      { columnName: col.name, min: c.min, max: c.max },
+    );
   }
   return checkLiteral(ctx.datasetName, col.name, c, Number(lit.value), at);
 }
@@ -119,27 +150,39 @@ function describeExpr(node: unknown): string {
 function columnOf(ctx: QueryContext, node: unknown, atom: AstNode): ResolvedColumn {
   const ident = identifierOf(node);
   if (ident === null) {
-    throw queryInvalid(`${describeExpr(node)} cannot be compared here`, ctx.pos(node, atom),
-      'compare a column with a literal: age >= 18, district IN (...), income BETWEEN 0 AND 5000');
+    throw queryInvalid(
+      `${describeExpr(node)} cannot be compared here`,
+      ctx.pos(node, atom),
+      'compare a column with a literal: age >= 18, district IN (...), income BETWEEN 0 AND 5000',
+    );
   }
   return ctx.column(ident, ctx.pos(node, atom));
 }
 
 function checkOperator(ctx: QueryContext, col: ResolvedColumn, op: string, atom: AstNode): void {
   if (col.column.type === 'category' && ORDERING.has(op)) {
-    throw queryInvalid(`${ctx.datasetName}.${col.name} is a category column, which has no order, so ${op} cannot apply`, ctx.pos(atom),
-      'use =, <>, IN or NOT IN with its values');
+    throw queryInvalid(
+      `${ctx.datasetName}.${col.name} is a category column, which has no order, so ${op} cannot apply`,
+      ctx.pos(atom),
+      'use =, <>, IN or NOT IN with its values',
+    );
   }
 }
 
 function listLiterals(ctx: QueryContext, col: ResolvedColumn, list: unknown, atom: AstNode, what: string): Literal[] {
-  const items = typeOf(list) === 'expr_list' && isNode(list) && Array.isArray(list['value']) ? (list['value'] as unknown[]) : null;
+  const items =
+    typeOf(list) === 'expr_list' && isNode(list) && Array.isArray(list['value']) ? (list['value'] as unknown[]) : null;
   if (items === null || items.some((x) => isNode(x) && isNode(x['ast']))) {
-    throw queryInvalid(`${what} needs a list of literals; subqueries are not supported`, ctx.pos(atom), 'list the values: IN (1, 2, 3)');
+    throw queryInvalid(
+      `${what} needs a list of literals; subqueries are not supported`,
+      ctx.pos(atom),
+      'list the values: IN (1, 2, 3)',
+    );
   }
   return items.map((item) => {
     const lit = readLiteral(ctx, item, atom);
-    if (lit === null) throw queryInvalid(`${describeExpr(item)} is not a literal`, ctx.pos(item, atom), `${what} takes literals only`);
+    if (lit === null)
+      throw queryInvalid(`${describeExpr(item)} is not a literal`, ctx.pos(item, atom), `${what} takes literals only`);
     return literalFor(ctx, col, lit, ctx.pos(item, atom));
   });
 }
@@ -147,11 +190,17 @@ function listLiterals(ctx: QueryContext, col: ResolvedColumn, list: unknown, ato
 /** One comparison: `col op lit`, `lit op col`, `col [NOT] IN (...)`, `col [NOT] BETWEEN a AND b`. */
 function readAtom(ctx: QueryContext, node: unknown, parent: unknown): Predicate {
   const t = typeOf(node);
-  if (!isNode(node)) throw queryInvalid('WHERE holds something that is not a condition', ctx.pos(parent), 'write a comparison');
+  if (!isNode(node))
+    throw queryInvalid('WHERE holds something that is not a condition', ctx.pos(parent), 'write a comparison');
   const op = t === 'binary_expr' && typeof node['operator'] === 'string' ? node['operator'].toUpperCase() : null;
   const fix = 'conditions are comparisons (=, <>, <, <=, >, >=), IN, BETWEEN, combined with AND, OR, NOT';
   if (op === null) {
-    const what = identifierOf(node) !== null ? 'a bare column' : readLiteral(ctx, node, parent) !== null ? 'a constant' : describeExpr(node);
+    const what =
+      identifierOf(node) !== null
+        ? 'a bare column'
+        : readLiteral(ctx, node, parent) !== null
+          ? 'a constant'
+          : describeExpr(node);
     throw queryInvalid(`${what} is not a condition`, ctx.pos(node, parent), fix);
   }
   const cmp = COMPARE[op];
@@ -161,8 +210,15 @@ function readAtom(ctx: QueryContext, node: unknown, parent: unknown): Predicate 
     const lIdent = identifierOf(l);
     const rIdent = identifierOf(r);
     if (lIdent !== null && rIdent !== null) {
-      const hint = typeOf(r) === 'double_quote_string' ? `; "${rIdent.name}" is a column name in double quotes: write values in single quotes, '${rIdent.name}'` : '';
-      throw queryInvalid('comparing two columns is not supported', ctx.pos(node), `compare a column with a literal${hint}`);
+      const hint =
+        typeOf(r) === 'double_quote_string'
+          ? `; "${rIdent.name}" is a column name in double quotes: write values in single quotes, '${rIdent.name}'`
+          : '';
+      throw queryInvalid(
+        'comparing two columns is not supported',
+        ctx.pos(node),
+        `compare a column with a literal${hint}`,
+      );
     }
     const flipped = lIdent === null && rIdent !== null;
     const colNode = flipped ? r : l;
@@ -172,7 +228,11 @@ function readAtom(ctx: QueryContext, node: unknown, parent: unknown): Predicate 
     checkOperator(ctx, col, o, node);
     const lit = readLiteral(ctx, litNode, node);
     if (lit === null) {
-      throw queryInvalid(`${describeExpr(litNode)} is not supported in a comparison`, ctx.pos(litNode, node), 'compare the column with a literal value');
+      throw queryInvalid(
+        `${describeExpr(litNode)} is not supported in a comparison`,
+        ctx.pos(litNode, node),
+        'compare the column with a literal value',
+      );
     }
     return { kind: 'compare', column: col.name, op: o, value: literalFor(ctx, col, lit, ctx.pos(litNode, node)) };
   }
@@ -180,7 +240,11 @@ function readAtom(ctx: QueryContext, node: unknown, parent: unknown): Predicate 
     const col = columnOf(ctx, node['left'], node);
     const values = listLiterals(ctx, col, node['right'], node, op);
     if (values.length > QUERY_LIMITS.maxInValues) {
-      throw queryInvalid(`${op} lists ${values.length} values`, ctx.pos(node), `the limit is ${QUERY_LIMITS.maxInValues}; split the query`);
+      throw queryInvalid(
+        `${op} lists ${values.length} values`,
+        ctx.pos(node),
+        `the limit is ${QUERY_LIMITS.maxInValues}; split the query`,
+      );
     }
     const pred: Predicate = { kind: 'in', column: col.name, values };
     return op === 'IN' ? pred : { kind: 'not', arg: pred };
@@ -189,7 +253,8 @@ function readAtom(ctx: QueryContext, node: unknown, parent: unknown): Predicate 
     const col = columnOf(ctx, node['left'], node);
     checkOperator(ctx, col, op, node);
     const [low, high] = listLiterals(ctx, col, node['right'], node, op);
-    if (low === undefined || high === undefined) throw queryInvalid(`${op} needs two bounds`, ctx.pos(node), 'write col BETWEEN low AND high');
+    if (low === undefined || high === undefined)
+      throw queryInvalid(`${op} needs two bounds`, ctx.pos(node), 'write col BETWEEN low AND high');
     const pred: Predicate = { kind: 'between', column: col.name, low, high };
     return op === 'BETWEEN' ? pred : { kind: 'not', arg: pred };
   }
@@ -197,7 +262,8 @@ function readAtom(ctx: QueryContext, node: unknown, parent: unknown): Predicate 
 }
 
 function isNot(node: AstNode): boolean {
-  if (typeOf(node) === 'unary_expr') return typeof node['operator'] === 'string' && node['operator'].toUpperCase() === 'NOT';
+  if (typeOf(node) === 'unary_expr')
+    return typeof node['operator'] === 'string' && node['operator'].toUpperCase() === 'NOT';
   return typeOf(node) === 'function' && functionName(node) === 'NOT';
 }
 
@@ -205,7 +271,11 @@ function isNot(node: AstNode): boolean {
 function collectAtoms(ctx: QueryContext, node: unknown, parent: unknown, out: LocatedAtom[], depth: number): void {
   // The parser's tree is binary, so a flat chain of n conditions is n deep: bound by node count.
   if (depth > 2 * QUERY_LIMITS.maxPredicateNodes + 8) {
-    throw queryInvalid('WHERE has too many conditions', ctx.pos(node, parent), `use at most ${QUERY_LIMITS.maxPredicateNodes}`);
+    throw queryInvalid(
+      'WHERE has too many conditions',
+      ctx.pos(node, parent),
+      `use at most ${QUERY_LIMITS.maxPredicateNodes}`,
+    );
   }
   if (isNode(node)) {
     const op = typeof node['operator'] === 'string' ? node['operator'].toUpperCase() : null;
@@ -215,9 +285,11 @@ function collectAtoms(ctx: QueryContext, node: unknown, parent: unknown, out: Lo
       return;
     }
     if (isNot(node)) {
-      const arg = typeOf(node) === 'unary_expr' ? node['expr'] : isNode(node['args']) ? node['args']['value'] : undefined;
+      const arg =
+        typeOf(node) === 'unary_expr' ? node['expr'] : isNode(node['args']) ? node['args']['value'] : undefined;
       const inner: unknown = Array.isArray(arg) ? (arg.length === 1 ? (arg as unknown[])[0] : undefined) : arg;
-      if (inner === undefined) throw queryInvalid('NOT needs one condition', ctx.pos(node, parent), 'write NOT (condition)');
+      if (inner === undefined)
+        throw queryInvalid('NOT needs one condition', ctx.pos(node, parent), 'write NOT (condition)');
       collectAtoms(ctx, inner, node, out, depth + 1);
       return;
     }
@@ -228,7 +300,12 @@ function collectAtoms(ctx: QueryContext, node: unknown, parent: unknown, out: Lo
   }
   const pred = readAtom(ctx, node, parent);
   const span = spanOf(node);
-  if (span === null) throw queryInvalid('could not locate a condition in the WHERE clause', ctx.pos(parent), 'add parentheses around it');
+  if (span === null)
+    throw queryInvalid(
+      'could not locate a condition in the WHERE clause',
+      ctx.pos(parent),
+      'add parentheses around it',
+    );
   out.push({ span, pred });
 }
 

@@ -38,7 +38,8 @@ const REFUSED: Readonly<Record<string, readonly [string, string]>> = {
   _next: ['UNION/INTERSECT/EXCEPT', 'UNION'],
   set_op: ['UNION/INTERSECT/EXCEPT', 'UNION'],
 };
-const SHAPE = 'fedstat accepts SELECT [g1, g2,] COUNT(*), SUM(col), AVG(col) FROM dataset [WHERE ...] [GROUP BY g1[, g2]]';
+const SHAPE =
+  'fedstat accepts SELECT [g1, g2,] COUNT(*), SUM(col), AVG(col) FROM dataset [WHERE ...] [GROUP BY g1[, g2]]';
 
 function keywordPos(sql: string, tokens: readonly Token[], kw: string): SourcePosition | null {
   const t = tokens.find((x) => isKeyword(x, kw));
@@ -58,7 +59,11 @@ function refuseOperatorLookalikes(sql: string, tokens: readonly Token[]): void {
   const word: Readonly<Record<string, string>> = { '&&': 'AND', '||': 'OR', '!': 'NOT' };
   const t = tokens.find((x) => x.kind === 'punct' && Object.hasOwn(word, x.text));
   if (t !== undefined) {
-    throw queryInvalid(`the operator ${t.text} is not supported`, positionAt(sql, t.start), `write ${word[t.text] ?? 'AND'}`);
+    throw queryInvalid(
+      `the operator ${t.text} is not supported`,
+      positionAt(sql, t.start),
+      `write ${word[t.text] ?? 'AND'}`,
+    );
   }
 }
 
@@ -66,12 +71,20 @@ function checkStatement(sql: string, tokens: readonly Token[], statements: reado
   if (statements.length === 0) throw queryInvalid('the query is empty', null, SHAPE);
   if (statements.length > 1) {
     const semi = tokens.find((t) => t.text === ';');
-    throw queryInvalid('the text holds more than one statement', semi === undefined ? null : positionAt(sql, semi.start), 'send one SELECT at a time');
+    throw queryInvalid(
+      'the text holds more than one statement',
+      semi === undefined ? null : positionAt(sql, semi.start),
+      'send one SELECT at a time',
+    );
   }
   const stmt = statements[0];
   if (!isNode(stmt) || typeOf(stmt) !== 'select') {
     const kind = typeOf(stmt);
-    throw queryInvalid(`${kind === undefined ? 'this statement' : `${kind.toUpperCase()} statements`} cannot run in fedstat`, positionAt(sql, tokens[0]?.start ?? 0), SHAPE);
+    throw queryInvalid(
+      `${kind === undefined ? 'this statement' : `${kind.toUpperCase()} statements`} cannot run in fedstat`,
+      positionAt(sql, tokens[0]?.start ?? 0),
+      SHAPE,
+    );
   }
   for (const key of extraKeys(stmt, STATEMENT_KEYS)) {
     const [what, kw] = REFUSED[key] ?? [key.toUpperCase(), key.toUpperCase()];
@@ -90,8 +103,11 @@ function readFrom(sql: string, tokens: readonly Token[], schema: Schema, stmt: A
   const second = items[1];
   if (second !== undefined) {
     const join = isNode(second) && typeof second['join'] === 'string' ? second['join'] : null;
-    throw queryInvalid(`${join ?? 'reading several datasets'} is not supported`, join === null ? ctxPos(sql, second) : keywordPos(sql, tokens, 'JOIN'),
-      'query one dataset at a time');
+    throw queryInvalid(
+      `${join ?? 'reading several datasets'} is not supported`,
+      join === null ? ctxPos(sql, second) : keywordPos(sql, tokens, 'JOIN'),
+      'query one dataset at a time',
+    );
   }
   const f = items[0];
   const at = (): SourcePosition | null => keywordPos(sql, tokens, 'FROM');
@@ -99,12 +115,20 @@ function readFrom(sql: string, tokens: readonly Token[], schema: Schema, stmt: A
     throw queryInvalid('FROM must name a dataset; subqueries and table functions are not supported', at(), SHAPE);
   }
   if (!isEmpty(f['db']) || !isEmpty(f['schema'])) {
-    throw queryInvalid(`qualified dataset names are not supported`, at(), `write the dataset name alone; datasets: ${listNames(datasets)}`);
+    throw queryInvalid(
+      `qualified dataset names are not supported`,
+      at(),
+      `write the dataset name alone; datasets: ${listNames(datasets)}`,
+    );
   }
   const extra = extraKeys(f, ['db', 'schema', 'table', 'as', 'loc']);
   if (extra.length > 0) throw queryInvalid(`FROM with ${extra.join(', ').toUpperCase()} is not supported`, at(), SHAPE);
   const tableTok = tokens.find((_t, i) => i > 0 && isKeyword(tokens[i - 1], 'FROM'));
-  const { name, dataset } = resolveDataset(schema, f['table'], tableTok === undefined ? at() : positionAt(sql, tableTok.start));
+  const { name, dataset } = resolveDataset(
+    schema,
+    f['table'],
+    tableTok === undefined ? at() : positionAt(sql, tableTok.start),
+  );
   const alias = typeof f['as'] === 'string' ? f['as'] : null;
   const qualifiers = [f['table'].toLowerCase(), ...(alias === null ? [] : [alias.toLowerCase()])];
   return new QueryContext(sql, tokens, name, dataset, qualifiers);
@@ -136,16 +160,26 @@ export function parseQuery(sql: string, schema: Schema): QueryPlan {
   if (where !== null) {
     const { depth, nodes } = predicateSize(where);
     if (depth > QUERY_LIMITS.maxPredicateDepth || nodes > QUERY_LIMITS.maxPredicateNodes) {
-      throw queryInvalid(`WHERE is too large (${nodes} conditions and connectives, nested ${depth} deep)`, keywordPos(sql, tokens, 'WHERE'),
-        `use at most ${QUERY_LIMITS.maxPredicateNodes}, nested at most ${QUERY_LIMITS.maxPredicateDepth} deep; IN (...) counts as one`);
+      throw queryInvalid(
+        `WHERE is too large (${nodes} conditions and connectives, nested ${depth} deep)`,
+        keywordPos(sql, tokens, 'WHERE'),
+        `use at most ${QUERY_LIMITS.maxPredicateNodes}, nested at most ${QUERY_LIMITS.maxPredicateDepth} deep; IN (...) counts as one`,
+      );
     }
   }
   try {
-    return validatePlan({ dataset: ctx.datasetName, groupBy, select, where, ...(totals === null ? {} : { totals }) }, schema);
+    return validatePlan(
+      { dataset: ctx.datasetName, groupBy, select, where, ...(totals === null ? {} : { totals }) },
+      schema,
+    );
   } catch (e) {
     // The parser checked everything above; a structural refusal here is our bug, not the user's.
     if (e instanceof FedstatError && e.code === 'BAD_MESSAGE') {
-      throw new FedstatError('INTERNAL', `parseQuery built a plan that validatePlan refuses (${e.message}); please report this query`, { cause: e });
+      throw new FedstatError(
+        'INTERNAL',
+        `parseQuery built a plan that validatePlan refuses (${e.message}); please report this query`,
+        { cause: e },
+      );
     }
     throw e;
   }

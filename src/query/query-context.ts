@@ -34,8 +34,12 @@ export class QueryContext {
   /** Resolves a typed column (checking its qualifier) to the schema's spelling. */
   column(ident: Identifier, at: SourcePosition | null): ResolvedColumn {
     if (ident.qualifier !== null && !this.qualifiers.includes(ident.qualifier.toLowerCase())) {
-      throw queryInvalid(`unknown table ${quoted(ident.qualifier)} in ${quoted(`${ident.qualifier}.${ident.name}`)}`, at,
-        `this query reads only ${this.datasetName}; write the column name alone`, { table: ident.qualifier });
+      throw queryInvalid(
+        `unknown table ${quoted(ident.qualifier)} in ${quoted(`${ident.qualifier}.${ident.name}`)}`,
+        at,
+        `this query reads only ${this.datasetName}; write the column name alone`,
+        { table: ident.qualifier },
+      );
     }
     return resolveColumn(this.datasetName, this.dataset, ident.name, at);
   }

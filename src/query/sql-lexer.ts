@@ -20,7 +20,23 @@ export interface Token {
 // Extended-A letter to start; then ASCII word characters, `$` or anything from U+0080 on.
 const WORD_START = /[A-Za-z_\u4e00-\u9fa5\u00c0-\u017f]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
-const TWO_CHAR_OPS = new Set(['<>', '<=', '>=', '!=', '||', '&&', '::', '->', '=>', '<@', '@>', '#>', '#-', '?|', '?&']);
+const TWO_CHAR_OPS = new Set([
+  '<>',
+  '<=',
+  '>=',
+  '!=',
+  '||',
+  '&&',
+  '::',
+  '->',
+  '=>',
+  '<@',
+  '@>',
+  '#>',
+  '#-',
+  '?|',
+  '?&',
+]);
 
 function skipQuoted(sql: string, i: number, quote: string): number {
   // Returns the offset just past the closing quote (or the end of the text when unterminated).

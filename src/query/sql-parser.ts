@@ -22,8 +22,11 @@ const parser = new nodeSqlParser.Parser();
  */
 export function parseSqlStatements(sql: string): unknown[] {
   if (sql.length > QUERY_LIMITS.maxSqlLength) {
-    throw queryInvalid(`the query is ${sql.length} characters long`, null,
-      `the limit is ${QUERY_LIMITS.maxSqlLength}; use fewer IN values or split the query`);
+    throw queryInvalid(
+      `the query is ${sql.length} characters long`,
+      null,
+      `the limit is ${QUERY_LIMITS.maxSqlLength}; use fewer IN values or split the query`,
+    );
   }
   let ast: unknown;
   try {
@@ -31,13 +34,20 @@ export function parseSqlStatements(sql: string): unknown[] {
     ast = parser.astify(sql, { trimQuery: false, parseOptions: { includeLocations: true } });
   } catch (e) {
     if (e instanceof RangeError) {
-      throw queryInvalid('the query is nested too deeply to parse', null,
-        `use at most ${QUERY_LIMITS.maxPredicateDepth} levels of parentheses and NOT`);
+      throw queryInvalid(
+        'the query is nested too deeply to parse',
+        null,
+        `use at most ${QUERY_LIMITS.maxPredicateDepth} levels of parentheses and NOT`,
+      );
     }
     if (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'SyntaxError' && 'location' in e) {
       throw syntaxError(sql, e, e);
     }
-    throw new FedstatError('QUERY_INVALID', `the SQL could not be read (${describeError(e).slice(0, 120)}); write SELECT ... FROM dataset [WHERE ...] [GROUP BY ...]`, { cause: e });
+    throw new FedstatError(
+      'QUERY_INVALID',
+      `the SQL could not be read (${describeError(e).slice(0, 120)}); write SELECT ... FROM dataset [WHERE ...] [GROUP BY ...]`,
+      { cause: e },
+    );
   }
   const list: unknown[] = Array.isArray(ast) ? ast : [ast];
   // `SELECT ...;` yields an empty statement after the semicolon in some versions.

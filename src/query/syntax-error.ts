@@ -19,8 +19,27 @@ interface PegExpectation {
 
 /** Tokens of the accepted subset, in the order they are listed. */
 const SUBSET = [
-  'SELECT', 'FROM', 'WHERE', 'GROUP', 'BY', 'AS', 'AND', 'OR', 'NOT', 'IN', 'BETWEEN',
-  '(', ')', ',', '=', '<>', '!=', '<', '<=', '>', '>=',
+  'SELECT',
+  'FROM',
+  'WHERE',
+  'GROUP',
+  'BY',
+  'AS',
+  'AND',
+  'OR',
+  'NOT',
+  'IN',
+  'BETWEEN',
+  '(',
+  ')',
+  ',',
+  '=',
+  '<>',
+  '!=',
+  '<',
+  '<=',
+  '>',
+  '>=',
 ] as const;
 
 /** Keywords for "did you mean" (aggregates included: they are typed, if never listed). */
@@ -28,8 +47,21 @@ const KEYWORDS: readonly string[] = [...SUBSET.filter((t) => /^[A-Z]+$/.test(t))
 
 /** Full-width and typographic characters that Chinese input methods produce in place of ASCII. */
 const LOOKALIKES: Readonly<Record<string, string>> = {
-  '，': ',', '（': '(', '）': ')', '；': ';', '＝': '=', '＜': '<', '＞': '>', '＊': '*',
-  '‘': "'", '’': "'", '“': '"', '”': '"', '\u3000': ' ', '\u00a0': ' ', '！': '!',
+  '，': ',',
+  '（': '(',
+  '）': ')',
+  '；': ';',
+  '＝': '=',
+  '＜': '<',
+  '＞': '>',
+  '＊': '*',
+  '‘': "'",
+  '’': "'",
+  '“': '"',
+  '”': '"',
+  '\u3000': ' ',
+  '\u00a0': ' ',
+  '！': '!',
 };
 
 function expectedTokens(expected: unknown): { listed: string[]; words: string[] } {
@@ -43,7 +75,8 @@ function expectedTokens(expected: unknown): { listed: string[]; words: string[] 
       if (x.type === 'end') end = true;
       if (x.type === 'literal' && typeof x.text === 'string') literals.add(x.text.toUpperCase());
       // The grammar expects a value as a quote or a digit class.
-      if ((x.type === 'literal' && x.text === "'") || (x.type === 'class' && JSON.stringify(x.parts) === '[["0","9"]]')) value = true;
+      if ((x.type === 'literal' && x.text === "'") || (x.type === 'class' && JSON.stringify(x.parts) === '[["0","9"]]'))
+        value = true;
     }
   }
   const listed: string[] = [];
@@ -98,7 +131,11 @@ function wordBefore(sql: string, offset: number): { word: string; at: number } |
  * word before the error is GROUP or ORDER and BY is not what the grammar expects next, the real
  * mistake is just before that word.
  */
-function missingBeforeHint(sql: string, before: { word: string; at: number } | null, expectedWords: readonly string[]): string | null {
+function missingBeforeHint(
+  sql: string,
+  before: { word: string; at: number } | null,
+  expectedWords: readonly string[],
+): string | null {
   const w = before?.word.toUpperCase();
   if (before === null || (w !== 'GROUP' && w !== 'ORDER') || expectedWords.includes('BY')) return null;
   const at = positionAt(sql, before.at);
@@ -121,7 +158,11 @@ function keywordHint(typed: string | null, expectedWords: readonly string[]): st
  * The QUERY_SYNTAX error for a PEG.js SyntaxError thrown while parsing `sql`.
  * Details: `{line, column, offset, near, expected}`.
  */
-export function syntaxError(sql: string, err: { readonly location?: unknown; readonly expected?: unknown }, cause: unknown): FedstatError {
+export function syntaxError(
+  sql: string,
+  err: { readonly location?: unknown; readonly expected?: unknown },
+  cause: unknown,
+): FedstatError {
   const loc = err.location as { start?: { offset?: unknown } } | undefined;
   const rawOffset = loc?.start?.offset;
   const offset = typeof rawOffset === 'number' && Number.isInteger(rawOffset) ? rawOffset : sql.length;
@@ -130,12 +171,18 @@ export function syntaxError(sql: string, err: { readonly location?: unknown; rea
   const near = atEnd ? null : tokenAt(sql, offset);
   const { listed, words } = expectedTokens(err.expected);
 
-  const parts = [`syntax error at ${at.line}:${at.column} ${near === null ? '(unexpected end of input)' : `near "${oneLine(near, 30)}"`}`];
-  if (listed.length > 0) parts[0] += `: expected ${listed.length === 1 ? listed[0] : `${listed.slice(0, -1).join(', ')} or ${listed.at(-1)}`}`;
+  const parts = [
+    `syntax error at ${at.line}:${at.column} ${near === null ? '(unexpected end of input)' : `near "${oneLine(near, 30)}"`}`,
+  ];
+  if (listed.length > 0)
+    parts[0] += `: expected ${listed.length === 1 ? listed[0] : `${listed.slice(0, -1).join(', ')} or ${listed.at(-1)}`}`;
 
   const before = wordBefore(sql, offset);
-  const hint = lookalikeHint(sql, offset) ?? missingBeforeHint(sql, before, words) ?? keywordHint(before?.word ?? null, words)
-    ?? (near === null ? null : keywordHint(near, words));
+  const hint =
+    lookalikeHint(sql, offset) ??
+    missingBeforeHint(sql, before, words) ??
+    keywordHint(before?.word ?? null, words) ??
+    (near === null ? null : keywordHint(near, words));
   if (hint !== null) parts.push(hint);
 
   return new FedstatError('QUERY_SYNTAX', parts.join('; '), {

@@ -24,7 +24,9 @@ import { closest, listNames } from './suggest.js';
 type Fields = Readonly<Record<string, unknown>>;
 
 function bad(path: string, problem: string): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `query plan: ${path === '' ? '' : `${path}: `}${problem}`, { details: { path } });
+  return new FedstatError('BAD_MESSAGE', `query plan: ${path === '' ? '' : `${path}: `}${problem}`, {
+    details: { path },
+  });
 }
 
 /** The own data properties of a plain object: exactly `keys` (plus any of `optional`), no accessors, no symbols. */
@@ -35,7 +37,8 @@ function fields(v: unknown, path: string, keys: readonly string[], optional: rea
   const own = Reflect.ownKeys(v);
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const k of own) {
-    if (typeof k !== 'string' || !(keys.includes(k) || optional.includes(k))) throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
+    if (typeof k !== 'string' || !(keys.includes(k) || optional.includes(k)))
+      throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
     const d = Object.getOwnPropertyDescriptor(v, k);
     if (d === undefined || !('value' in d)) throw bad(path, `field ${k} is not a data property`);
     out[k] = d.value;
@@ -65,7 +68,8 @@ function text(v: unknown, path: string, maxLength = 256): string {
 }
 
 function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw bad(path, `expected one of ${allowed.join(', ')}`);
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+    throw bad(path, `expected one of ${allowed.join(', ')}`);
   return v as T;
 }
 
@@ -75,8 +79,12 @@ function column(dsName: string, ds: DatasetSchema, name: string) {
   if (col === undefined) {
     const valid = queryableColumns(ds);
     const hit = closest(name, valid)[0];
-    throw queryInvalid(`unknown column ${quoted(name)} in ${dsName}`, null,
-      `valid columns: ${listNames(valid)}${hit === undefined ? '' : ` (did you mean ${hit}?)`}`, { columnName: name, valid });
+    throw queryInvalid(
+      `unknown column ${quoted(name)} in ${dsName}`,
+      null,
+      `valid columns: ${listNames(valid)}${hit === undefined ? '' : ` (did you mean ${hit}?)`}`,
+      { columnName: name, valid },
+    );
   }
   if (col.type === 'id') throw idColumnError(dsName, name, null);
   return col;
@@ -93,20 +101,32 @@ const KINDS = ['and', 'or', 'not', 'compare', 'in', 'between'] as const;
 
 class PredicateReader {
   private nodes = 0;
-  constructor(private readonly dsName: string, private readonly ds: DatasetSchema) {}
+  constructor(
+    private readonly dsName: string,
+    private readonly ds: DatasetSchema,
+  ) {}
 
   read(v: unknown, path: string, depth: number): Predicate {
-    if (depth > QUERY_LIMITS.maxPredicateDepth) throw bad(path, `predicate nested deeper than ${QUERY_LIMITS.maxPredicateDepth}`);
-    if (++this.nodes > QUERY_LIMITS.maxPredicateNodes) throw bad(path, `predicate has more than ${QUERY_LIMITS.maxPredicateNodes} nodes`);
+    if (depth > QUERY_LIMITS.maxPredicateDepth)
+      throw bad(path, `predicate nested deeper than ${QUERY_LIMITS.maxPredicateDepth}`);
+    if (++this.nodes > QUERY_LIMITS.maxPredicateNodes)
+      throw bad(path, `predicate has more than ${QUERY_LIMITS.maxPredicateNodes} nodes`);
     if (typeof v !== 'object' || v === null) throw bad(path, 'expected a predicate object');
     const kindDesc = Object.getOwnPropertyDescriptor(v, 'kind');
-    const kind = oneOf(kindDesc !== undefined && 'value' in kindDesc ? kindDesc.value : undefined, `${path}.kind`, KINDS);
+    const kind = oneOf(
+      kindDesc !== undefined && 'value' in kindDesc ? kindDesc.value : undefined,
+      `${path}.kind`,
+      KINDS,
+    );
     switch (kind) {
       case 'and':
       case 'or': {
         const f = fields(v, path, ['kind', 'args']);
         const args = list(f['args'], `${path}.args`, 2, QUERY_LIMITS.maxPredicateNodes);
-        return Object.freeze({ kind, args: Object.freeze(args.map((a, i) => this.read(a, `${path}.args[${i}]`, depth + 1))) });
+        return Object.freeze({
+          kind,
+          args: Object.freeze(args.map((a, i) => this.read(a, `${path}.args[${i}]`, depth + 1))),
+        });
       }
       case 'not': {
         const f = fields(v, path, ['kind', 'arg']);
@@ -119,14 +139,20 @@ class PredicateReader {
         const value = literal(f['value'], `${path}.value`);
         const col = column(this.dsName, this.ds, name);
         if (col.type === 'category' && op !== '=' && op !== '<>') {
-          throw queryInvalid(`${this.dsName}.${name} is a category column, which has no order, so ${op} cannot apply`, null, 'use =, <>, IN or NOT IN');
+          throw queryInvalid(
+            `${this.dsName}.${name} is a category column, which has no order, so ${op} cannot apply`,
+            null,
+            'use =, <>, IN or NOT IN',
+          );
         }
         return Object.freeze({ kind, column: name, op, value: checkLiteral(this.dsName, name, col, value, null) });
       }
       case 'in': {
         const f = fields(v, path, ['kind', 'column', 'values']);
         const name = text(f['column'], `${path}.column`);
-        const raw = list(f['values'], `${path}.values`, 1, QUERY_LIMITS.maxInValues).map((x, i) => literal(x, `${path}.values[${i}]`));
+        const raw = list(f['values'], `${path}.values`, 1, QUERY_LIMITS.maxInValues).map((x, i) =>
+          literal(x, `${path}.values[${i}]`),
+        );
         const col = column(this.dsName, this.ds, name);
         const values: Literal[] = raw.map((x) => checkLiteral(this.dsName, name, col, x, null));
         return Object.freeze({ kind, column: name, values: Object.freeze(values) });
@@ -138,24 +164,43 @@ class PredicateReader {
         const high = literal(f['high'], `${path}.high`);
         const col = column(this.dsName, this.ds, name);
         if (col.type === 'category') {
-          throw queryInvalid(`${this.dsName}.${name} is a category column, which has no order, so BETWEEN cannot apply`, null, 'use IN with its values');
+          throw queryInvalid(
+            `${this.dsName}.${name} is a category column, which has no order, so BETWEEN cannot apply`,
+            null,
+            'use IN with its values',
+          );
         }
-        return Object.freeze({ kind, column: name, low: checkLiteral(this.dsName, name, col, low, null), high: checkLiteral(this.dsName, name, col, high, null) });
+        return Object.freeze({
+          kind,
+          column: name,
+          low: checkLiteral(this.dsName, name, col, low, null),
+          high: checkLiteral(this.dsName, name, col, high, null),
+        });
       }
     }
   }
 }
 
-function selectItem(v: unknown, path: string, dsName: string, ds: DatasetSchema, groupBy: readonly string[]): SelectItem {
+function selectItem(
+  v: unknown,
+  path: string,
+  dsName: string,
+  ds: DatasetSchema,
+  groupBy: readonly string[],
+): SelectItem {
   const kindDesc = typeof v === 'object' && v !== null ? Object.getOwnPropertyDescriptor(v, 'kind') : undefined;
-  const kind = oneOf(kindDesc !== undefined && 'value' in kindDesc ? kindDesc.value : undefined, `${path}.kind`, ['group', 'aggregate'] as const);
+  const kind = oneOf(kindDesc !== undefined && 'value' in kindDesc ? kindDesc.value : undefined, `${path}.kind`, [
+    'group',
+    'aggregate',
+  ] as const);
   const f = fields(v, path, kind === 'group' ? ['kind', 'column', 'alias'] : ['kind', 'fn', 'column', 'alias']);
   const alias = text(f['alias'], `${path}.alias`);
   if (!isSafeAlias(alias)) throw bad(`${path}.alias`, `unsafe output name ${quoted(alias)}`);
   if (kind === 'group') {
     const name = text(f['column'], `${path}.column`);
     column(dsName, ds, name);
-    if (!groupBy.includes(name)) throw queryInvalid(`${name} is selected but not in GROUP BY`, null, 'add it to groupBy or remove it from select');
+    if (!groupBy.includes(name))
+      throw queryInvalid(`${name} is selected but not in GROUP BY`, null, 'add it to groupBy or remove it from select');
     return Object.freeze({ kind, column: name, alias });
   }
   const fn = oneOf(f['fn'], `${path}.fn`, ['count', 'sum', 'avg'] as const satisfies readonly AggregateFn[]);
@@ -165,7 +210,12 @@ function selectItem(v: unknown, path: string, dsName: string, ds: DatasetSchema,
   }
   const name = text(f['column'], `${path}.column`);
   const col = column(dsName, ds, name);
-  if (col.type !== 'integer') throw queryInvalid(`${fn}(${name}): ${dsName}.${name} is a category column`, null, `${fn.toUpperCase()} needs an integer column`);
+  if (col.type !== 'integer')
+    throw queryInvalid(
+      `${fn}(${name}): ${dsName}.${name} is a category column`,
+      null,
+      `${fn.toUpperCase()} needs an integer column`,
+    );
   return Object.freeze({ kind, fn, column: name, alias });
 }
 
@@ -176,17 +226,29 @@ function validate(raw: unknown, schema: Schema): QueryPlan {
   const groupBy = list(f['groupBy'], 'groupBy', 0, QUERY_LIMITS.maxGroupBy).map((g, i) => text(g, `groupBy[${i}]`));
   groupBy.forEach((name, i) => {
     const col = column(dsName, ds, name);
-    if (col.type !== 'category') throw queryInvalid(`GROUP BY ${name}: ${dsName}.${name} is an integer column`, null, 'group by category columns');
-    if (groupBy.indexOf(name) !== i) throw queryInvalid(`${name} appears twice in GROUP BY`, null, 'list each column once');
+    if (col.type !== 'category')
+      throw queryInvalid(`GROUP BY ${name}: ${dsName}.${name} is an integer column`, null, 'group by category columns');
+    if (groupBy.indexOf(name) !== i)
+      throw queryInvalid(`${name} appears twice in GROUP BY`, null, 'list each column once');
   });
-  const select = list(f['select'], 'select', 1, QUERY_LIMITS.maxSelectItems).map((s, i) => selectItem(s, `select[${i}]`, dsName, ds, groupBy));
-  if (!select.some((s) => s.kind === 'aggregate')) throw queryInvalid('the query has no aggregate', null, 'add COUNT(*), SUM(col) or AVG(col)');
-  checkUniqueAliases(select.map((s) => s.alias), () => null);
+  const select = list(f['select'], 'select', 1, QUERY_LIMITS.maxSelectItems).map((s, i) =>
+    selectItem(s, `select[${i}]`, dsName, ds, groupBy),
+  );
+  if (!select.some((s) => s.kind === 'aggregate'))
+    throw queryInvalid('the query has no aggregate', null, 'add COUNT(*), SUM(col) or AVG(col)');
+  checkUniqueAliases(
+    select.map((s) => s.alias),
+    () => null,
+  );
   const where = f['where'] === null ? null : new PredicateReader(dsName, ds).read(f['where'], 'where', 1);
   // An absent field, not `totals: undefined`: a plan without totals keeps its canonical JSON.
   const totals = 'totals' in f ? oneOf(f['totals'], 'totals', TOTALS) : undefined;
   if (totals !== undefined && groupBy.length === 0) {
-    throw queryInvalid(`${totals.toUpperCase()} needs GROUP BY columns`, null, `group by 1 or 2 category columns with ${totals.toUpperCase()}(a[, b]), or drop totals`);
+    throw queryInvalid(
+      `${totals.toUpperCase()} needs GROUP BY columns`,
+      null,
+      `group by 1 or 2 category columns with ${totals.toUpperCase()}(a[, b]), or drop totals`,
+    );
   }
   const plan = { dataset: dsName, groupBy: Object.freeze(groupBy), select: Object.freeze(select), where };
   return Object.freeze(totals === undefined ? plan : { ...plan, totals });

@@ -73,7 +73,11 @@ export class SecAggAggregation {
   constructor(o: SecAggAggregationOptions) {
     this.params = checkParams(o);
     const keyless = this.params.participants.find((id) => o.agreementKeys.get(id)?.length !== 32);
-    if (keyless !== undefined) throw new FedstatError('CONFIG_INVALID', `agency ${keyless} has no X25519 agreement key in the federation file; add it`);
+    if (keyless !== undefined)
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `agency ${keyless} has no X25519 agreement key in the federation file; add it`,
+      );
     this.index = indexOf(this.params.participants);
   }
 
@@ -90,8 +94,13 @@ export class SecAggAggregation {
   checkRound1(agency: string, m: Round1Material): Round1Material {
     const bad = this.badFrom(agency, 1);
     if (!this.index.has(agency)) throw bad('not a participant of the query');
-    if (this.fixed !== undefined) throw new FedstatError('POLICY_REFUSED', `round 1 of query ${this.params.queryId} is closed; ${agency} answered after the survivor set was fixed and counts as dropped`);
-    if (this.round1.has(agency)) throw new FedstatError('REPLAY', `agency ${agency} already answered round 1 of query ${this.params.queryId}`);
+    if (this.fixed !== undefined)
+      throw new FedstatError(
+        'POLICY_REFUSED',
+        `round 1 of query ${this.params.queryId} is closed; ${agency} answered after the survivor set was fixed and counts as dropped`,
+      );
+    if (this.round1.has(agency))
+      throw new FedstatError('REPLAY', `agency ${agency} already answered round 1 of query ${this.params.queryId}`);
     const { federationId, queryId, participants } = this.params;
     const raw: unknown = m;
     const sharesIn: unknown = isRecord(raw) ? raw['shares'] : undefined;
@@ -104,13 +113,18 @@ export class SecAggAggregation {
       const [from, sTo, nonce, box] = [s['from'], s['to'], s['nonce'], s['box']];
       if (from !== agency || sTo !== to) throw bad(`share ${k} must go from ${agency} to ${to}`);
       if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw bad(`share ${k} has a malformed nonce`);
-      if (!(box instanceof Uint8Array) || box.length !== sealedBoxLength({ federationId, queryId, from: agency, to })) throw bad(`share ${k} has a malformed box`);
+      if (!(box instanceof Uint8Array) || box.length !== sealedBoxLength({ federationId, queryId, from: agency, to }))
+        throw bad(`share ${k} has a malformed box`);
       return { from: agency, to, nonce, box };
     });
     const commitment: unknown = isRecord(raw) ? raw['commitment'] : undefined;
     if (!is32(commitment)) throw bad('the self-mask commitment must have 32 bytes');
     const pairwise: unknown = isRecord(raw) ? raw['pairwiseCommitments'] : undefined;
-    if (!Array.isArray(pairwise) || pairwise.length !== participants.length - 1 || !(pairwise as unknown[]).every(is32)) {
+    if (
+      !Array.isArray(pairwise) ||
+      pairwise.length !== participants.length - 1 ||
+      !(pairwise as unknown[]).every(is32)
+    ) {
       throw bad(`must carry ${participants.length - 1} pairwise commitments of 32 bytes`);
     }
     return { shares, commitment, pairwiseCommitments: [...(pairwise as Uint8Array[])] };
@@ -128,13 +142,19 @@ export class SecAggAggregation {
     const survivors = participants.filter((id) => this.round1.has(id));
     const dropped = participants.filter((id) => !this.round1.has(id));
     if (survivors.length < threshold) {
-      throw new FedstatError('UNAVAILABLE', `query ${queryId}: only ${survivors.length} of ${participants.length} agencies answered round 1, fewer than the threshold ${threshold} (missing: ${dropped.join(', ')}); retry the query when more agencies are reachable`);
+      throw new FedstatError(
+        'UNAVAILABLE',
+        `query ${queryId}: only ${survivors.length} of ${participants.length} agencies answered round 1, fewer than the threshold ${threshold} (missing: ${dropped.join(', ')}); retry the query when more agencies are reachable`,
+      );
     }
     for (let a = 0; a < survivors.length; a++) {
       for (let b = a + 1; b < survivors.length; b++) {
         const [i, j] = [survivors[a] ?? '', survivors[b] ?? ''];
         if (!constantTimeEqual(this.pairCommitment(i, j), this.pairCommitment(j, i))) {
-          throw new FedstatError('BAD_MESSAGE', `query ${queryId}: agencies ${i} and ${j} derived different pairwise masks; one of them has a stale agreement key for the other, fix the federation file and retry`);
+          throw new FedstatError(
+            'BAD_MESSAGE',
+            `query ${queryId}: agencies ${i} and ${j} derived different pairwise masks; one of them has a stale agreement key for the other, fix the federation file and retry`,
+          );
         }
       }
     }
@@ -147,7 +167,8 @@ export class SecAggAggregation {
   /** The survivors' sealed shares addressed to `agency` (a survivor), in the order of U. */
   sharesFor(agency: string): SealedShare[] {
     const { survivors } = this.mustBeFixed();
-    if (!this.survivorSet.has(agency)) throw new FedstatError('POLICY_REFUSED', `agency ${agency} is not a survivor of query ${this.params.queryId}`);
+    if (!this.survivorSet.has(agency))
+      throw new FedstatError('POLICY_REFUSED', `agency ${agency} is not a survivor of query ${this.params.queryId}`);
     const k = this.index.get(agency) ?? 0;
     return survivors.flatMap((id) => this.round1.get(id)?.shares[k] ?? []);
   }
@@ -161,7 +182,8 @@ export class SecAggAggregation {
     const { dropped } = this.mustBeFixed();
     const bad = this.badFrom(agency, 2);
     if (!this.survivorSet.has(agency)) throw bad('not a survivor');
-    if (this.round2.has(agency)) throw new FedstatError('REPLAY', `agency ${agency} already answered round 2 of query ${this.params.queryId}`);
+    if (this.round2.has(agency))
+      throw new FedstatError('REPLAY', `agency ${agency} already answered round 2 of query ${this.params.queryId}`);
     const raw: unknown = answer;
     const sharesIn: unknown = isRecord(raw) ? raw['selfMaskShares'] : undefined;
     const seedsIn: unknown = isRecord(raw) ? raw['pairwiseSeeds'] : undefined;
@@ -171,7 +193,8 @@ export class SecAggAggregation {
     for (const item of sharesIn as unknown[]) {
       const s = isRecord(item) ? item : {};
       const [of, sx, y] = [s['of'], s['x'], s['y']];
-      if (typeof of !== 'string' || !this.survivorSet.has(of)) throw bad('reveals a share of an agency that is not a survivor');
+      if (typeof of !== 'string' || !this.survivorSet.has(of))
+        throw bad('reveals a share of an agency that is not a survivor');
       if (shares.has(of)) throw bad(`reveals two shares of ${of}`);
       if (sx !== x) throw bad(`a share must be at its own x-coordinate ${x}`);
       if (typeof y !== 'bigint' || y < 0n || y >= FIELD_PRIME) throw bad(`the share of ${of} is not a field element`);
@@ -182,15 +205,22 @@ export class SecAggAggregation {
     for (const item of seedsIn as unknown[]) {
       const s = isRecord(item) ? item : {};
       const [peer, seed] = [s['with'], s['seed']];
-      if (typeof peer !== 'string' || !this.droppedSet.has(peer)) throw bad('reveals a pairwise seed with an agency that is not dropped');
+      if (typeof peer !== 'string' || !this.droppedSet.has(peer))
+        throw bad('reveals a pairwise seed with an agency that is not dropped');
       if (seeds.has(peer)) throw bad(`reveals two seeds with ${peer}`);
       if (!is32(seed)) throw bad(`the seed with ${peer} must have 32 bytes`);
-      if (!constantTimeEqual(pairwiseCommitment(seed, { federationId, queryId, a: agency, b: peer }), this.pairCommitment(agency, peer))) {
+      if (
+        !constantTimeEqual(
+          pairwiseCommitment(seed, { federationId, queryId, a: agency, b: peer }),
+          this.pairCommitment(agency, peer),
+        )
+      ) {
         throw bad(`the seed with ${peer} does not match its round-1 commitment`);
       }
       seeds.set(peer, { with: peer, seed: Uint8Array.from(seed) });
     }
-    if (seeds.size !== dropped.length) throw bad(`must reveal its pairwise seeds with all ${dropped.length} dropped agencies`);
+    if (seeds.size !== dropped.length)
+      throw bad(`must reveal its pairwise seeds with all ${dropped.length} dropped agencies`);
     this.round2.set(agency, { selfMaskShares: [...shares.values()], pairwiseSeeds: [...seeds.values()] });
   }
 
@@ -215,20 +245,30 @@ export class SecAggAggregation {
       for (const s of answer.selfMaskShares) sharesOf.get(s.of)?.push({ x: s.x, y: s.y });
     }
     for (const [id, shares] of sharesOf) {
-      if (shares.length < threshold) problems.push(`only ${shares.length} of the ${threshold} shares needed for ${id}'s self-mask arrived`);
+      if (shares.length < threshold)
+        problems.push(`only ${shares.length} of the ${threshold} shares needed for ${id}'s self-mask arrived`);
     }
     const silent = this.missingRound2();
     if (dropped.length > 0 && silent.length > 0) {
-      problems.push(`survivors ${silent.join(', ')} did not reveal their pairwise seeds with the dropped ${dropped.join(', ')}`);
+      problems.push(
+        `survivors ${silent.join(', ')} did not reveal their pairwise seeds with the dropped ${dropped.join(', ')}`,
+      );
     }
     if (problems.length > 0) {
-      throw new FedstatError('UNAVAILABLE', `query ${queryId} cannot be unmasked: ${problems.join('; ')}; retry the query`);
+      throw new FedstatError(
+        'UNAVAILABLE',
+        `query ${queryId} cannot be unmasked: ${problems.join('; ')}; retry the query`,
+      );
     }
     const correction = new BigUint64Array(length);
     const scratch = new BigUint64Array(length);
     const lambdas = new Map<string, bigint[]>();
     for (const id of survivors) {
-      const b = this.reconstruct(id, (sharesOf.get(id) ?? []).sort((p, q) => p.x - q.x), lambdas);
+      const b = this.reconstruct(
+        id,
+        (sharesOf.get(id) ?? []).sort((p, q) => p.x - q.x),
+        lambdas,
+      );
       expandMaskInto(scratch, selfMaskSeed(b, { federationId, queryId, party: id }), modulus);
       addMaskInto(correction, scratch, 1, modulus);
       if (dropped.length === 0) continue;
@@ -254,11 +294,17 @@ export class SecAggAggregation {
         lambda = lagrangeAtZero(subset.map((s) => s.x));
         lambdas.set(key, lambda);
       }
-      const b = interpolateAtZero(subset.map((s) => s.y), lambda);
+      const b = interpolateAtZero(
+        subset.map((s) => s.y),
+        lambda,
+      );
       if (constantTimeEqual(selfMaskCommitment(b, { federationId, queryId, party: id }), expected)) return b;
       if (!nextCombination(pick, shares.length)) break;
     }
-    throw new FedstatError('BAD_MESSAGE', `query ${queryId}: the shares of ${id}'s self-mask do not match its commitment (some survivor revealed a corrupted share); retry the query`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `query ${queryId}: the shares of ${id}'s self-mask do not match its commitment (some survivor revealed a corrupted share); retry the query`,
+    );
   }
 
   private pairCommitment(of: string, peer: string): Uint8Array {
@@ -273,7 +319,8 @@ export class SecAggAggregation {
   }
 
   private badFrom(agency: string, round: 1 | 2): (m: string) => FedstatError {
-    return (m) => new FedstatError('BAD_MESSAGE', `round ${round} of query ${this.params.queryId} from ${agency}: ${m}`);
+    return (m) =>
+      new FedstatError('BAD_MESSAGE', `round ${round} of query ${this.params.queryId} from ${agency}: ${m}`);
   }
 }
 

@@ -82,7 +82,11 @@ export function pairwiseSeed(shared: Uint8Array, ctx: PairwiseContext): Uint8Arr
   if (ctx.a === ctx.b) throw new RangeError('a pairwise seed needs two distinct parties');
   const [first, second] = ctx.a < ctx.b ? [ctx.a, ctx.b] : [ctx.b, ctx.a];
   const info = concat([
-    PAIRWISE_TAG_BYTES, encodeId(ctx.queryId, 'query id'), encodeExpiry(ctx.expiresAt), encodeId(first, 'party id'), encodeId(second, 'party id'),
+    PAIRWISE_TAG_BYTES,
+    encodeId(ctx.queryId, 'query id'),
+    encodeExpiry(ctx.expiresAt),
+    encodeId(first, 'party id'),
+    encodeId(second, 'party id'),
   ]);
   return hkdf(shared, ctx.federationId, info, true);
 }
@@ -98,12 +102,18 @@ export function pairwiseCommitment(seed: Uint8Array, ctx: Omit<PairwiseContext, 
 }
 
 /** The public commitment to a self-mask secret b, checked when the coordinator reconstructs b. */
-export function selfMaskCommitment(b: bigint, ctx: { readonly federationId: string; readonly queryId: string; readonly party: string }): Uint8Array {
+export function selfMaskCommitment(
+  b: bigint,
+  ctx: { readonly federationId: string; readonly queryId: string; readonly party: string },
+): Uint8Array {
   return taggedDigest(SELF_MASK_COMMITMENT_TAG, ctx.federationId, ctx.queryId, ctx.party, fieldToBytes(b));
 }
 
 /** The seed of a party's self-mask for one query, from its per-query secret b ∈ F_p. */
-export function selfMaskSeed(b: bigint, ctx: { readonly federationId: string; readonly queryId: string; readonly party: string }): Uint8Array {
+export function selfMaskSeed(
+  b: bigint,
+  ctx: { readonly federationId: string; readonly queryId: string; readonly party: string },
+): Uint8Array {
   const info = concat([SELF_MASK_TAG_BYTES, encodeId(ctx.queryId, 'query id'), encodeId(ctx.party, 'party id')]);
   return hkdf(fieldToBytes(b), ctx.federationId, info, false);
 }
@@ -113,12 +123,14 @@ function checkModulus(modulus: bigint): void {
 }
 
 function checkLength(length: number): void {
-  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_LENGTH) throw new RangeError(`mask length must be an integer in 0..${MAX_VECTOR_LENGTH}`);
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_LENGTH)
+    throw new RangeError(`mask length must be an integer in 0..${MAX_VECTOR_LENGTH}`);
 }
 
 /** Fills `target` with the mask of `seed`: uniform values in [0, modulus), deterministic per seed. */
 export function expandMaskInto(target: BigUint64Array, seed: Uint8Array, modulus: bigint): void {
-  if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) throw new TypeError(`a mask seed has ${SEED_BYTES} bytes`);
+  if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES)
+    throw new TypeError(`a mask seed has ${SEED_BYTES} bytes`);
   checkModulus(modulus);
   checkLength(target.length);
   const bits = modulus.toString(2).length;

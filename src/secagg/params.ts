@@ -36,7 +36,8 @@ export function encodeId(id: string, what: string): Uint8Array {
 
 /** 8-byte big-endian encoding of a query's expiry (ms since the epoch): part of its identity. */
 export function encodeExpiry(expiresAt: number): Uint8Array {
-  if (!Number.isSafeInteger(expiresAt) || expiresAt < 0) throw new RangeError('expiresAt must be a non-negative safe integer');
+  if (!Number.isSafeInteger(expiresAt) || expiresAt < 0)
+    throw new RangeError('expiresAt must be a non-negative safe integer');
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt(expiresAt));
   return out;
@@ -131,10 +132,12 @@ export interface SecAggParams {
  */
 export function checkParams(p: SecAggParams): SecAggParams {
   const bad = (m: string): FedstatError => new FedstatError('BAD_MESSAGE', `secure aggregation: ${m}`);
-  if (!isValidId(p.federationId)) throw bad(`federation id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
+  if (!isValidId(p.federationId))
+    throw bad(`federation id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
   if (!isValidId(p.queryId)) throw bad(`query id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`);
   const u: readonly unknown[] = p.participants;
-  if (!Array.isArray(u) || u.length < 1 || u.length > MAX_PARTICIPANTS) throw bad(`participants must list 1..${MAX_PARTICIPANTS} agencies`);
+  if (!Array.isArray(u) || u.length < 1 || u.length > MAX_PARTICIPANTS)
+    throw bad(`participants must list 1..${MAX_PARTICIPANTS} agencies`);
   for (let i = 0; i < u.length; i++) {
     if (!isValidId(u[i])) throw bad(`participant ${i} is not a valid party id`);
     if (i > 0 && String(u[i - 1]) >= String(u[i])) throw bad('participants must be sorted and unique');
@@ -142,13 +145,21 @@ export function checkParams(p: SecAggParams): SecAggParams {
   const n = u.length;
   if (!Number.isSafeInteger(p.threshold)) throw bad('threshold must be an integer');
   if (p.threshold < minimumThreshold(n) || p.threshold > n) {
-    throw new FedstatError('POLICY_REFUSED', `secure aggregation: threshold ${p.threshold} is outside ${minimumThreshold(n)}..${n} for ${n} agencies (below ${minimumThreshold(n)} a coordinator could unmask an agency); raise it`);
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      `secure aggregation: threshold ${p.threshold} is outside ${minimumThreshold(n)}..${n} for ${n} agencies (below ${minimumThreshold(n)} a coordinator could unmask an agency); raise it`,
+    );
   }
-  if (!Number.isSafeInteger(p.length) || p.length < 1 || p.length > MAX_VECTOR_LENGTH) throw bad(`vector length must be in 1..${MAX_VECTOR_LENGTH}`);
+  if (!Number.isSafeInteger(p.length) || p.length < 1 || p.length > MAX_VECTOR_LENGTH)
+    throw bad(`vector length must be in 1..${MAX_VECTOR_LENGTH}`);
   if (!isValidModulus(p.modulus)) throw bad('modulus must be a prime 2 < m < 2^63');
   return Object.freeze({
-    federationId: p.federationId, queryId: p.queryId, participants: Object.freeze([...(u as readonly string[])]),
-    threshold: p.threshold, length: p.length, modulus: p.modulus,
+    federationId: p.federationId,
+    queryId: p.queryId,
+    participants: Object.freeze([...(u as readonly string[])]),
+    threshold: p.threshold,
+    length: p.length,
+    modulus: p.modulus,
   });
 }
 

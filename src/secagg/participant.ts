@@ -15,7 +15,15 @@
 import { x25519PublicKey, x25519SharedSecret } from '../crypto/x25519.js';
 import { FedstatError } from '../errors.js';
 import { isRecord } from '../util/is-record.js';
-import { addMaskInto, expandMask, expandMaskInto, pairwiseCommitment, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from './masks.js';
+import {
+  addMaskInto,
+  expandMask,
+  expandMaskInto,
+  pairwiseCommitment,
+  pairwiseSeed,
+  selfMaskCommitment,
+  selfMaskSeed,
+} from './masks.js';
 import { checkParams, indexOf, isValidId, type SecAggParams } from './params.js';
 import { openShare, sealShare, type SealedShare } from './sealed-share.js';
 import { randomFieldElement, splitSecret } from './shamir.js';
@@ -120,15 +128,20 @@ export class SecAggParticipant {
   private readonly sharedSecrets = new Map<string, Uint8Array>();
 
   constructor(options: SecAggParticipantOptions) {
-    if (!(options.agreementSecret instanceof Uint8Array) || options.agreementSecret.length !== 32) throw new TypeError('agreementSecret is a 32-byte X25519 secret key');
-    if (!isValidId(options.federationId) || !isValidId(options.self)) throw new TypeError('federationId and self must be valid ids');
+    if (!(options.agreementSecret instanceof Uint8Array) || options.agreementSecret.length !== 32)
+      throw new TypeError('agreementSecret is a 32-byte X25519 secret key');
+    if (!isValidId(options.federationId) || !isValidId(options.self))
+      throw new TypeError('federationId and self must be valid ids');
     this.federationId = options.federationId;
     this.self = options.self;
     this.secret = Uint8Array.from(options.agreementSecret);
     const own = x25519PublicKey(this.secret);
     const listed = options.peerKeys.get(options.self);
     if (listed !== undefined && Buffer.compare(listed, own) !== 0) {
-      throw new FedstatError('KEY_INVALID', `agency ${options.self}: the agreement secret does not match the agreement key the federation lists for it; use this agency's own key file`);
+      throw new FedstatError(
+        'KEY_INVALID',
+        `agency ${options.self}: the agreement secret does not match the agreement key the federation lists for it; use this agency's own key file`,
+      );
     }
     this.peerKeys = new Map([...options.peerKeys, [options.self, own]]);
     this.capacity = options.capacity ?? 10_000;
@@ -138,18 +151,36 @@ export class SecAggParticipant {
   round1(q: Round1Query, now: number): Round1Output {
     this.forgetExpired(now);
     if (!isRecord(q)) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: round 1 needs a query object');
-    const refuse = (m: string): FedstatError => new FedstatError('POLICY_REFUSED', `agency ${this.self} refuses round 1 of query ${String(q.queryId)}: ${m}`);
-    if (!Number.isSafeInteger(q.expiresAt) || q.expiresAt < 0) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: expiresAt must be a non-negative integer');
-    if (q.expiresAt <= now) throw new FedstatError('REPLAY', `query ${String(q.queryId)} has expired; the coordinator must issue a new query`);
-    const params = checkParams({ federationId: this.federationId, queryId: q.queryId, participants: q.participants, threshold: q.threshold, length: q.length, modulus: q.modulus });
+    const refuse = (m: string): FedstatError =>
+      new FedstatError('POLICY_REFUSED', `agency ${this.self} refuses round 1 of query ${String(q.queryId)}: ${m}`);
+    if (!Number.isSafeInteger(q.expiresAt) || q.expiresAt < 0)
+      throw new FedstatError('BAD_MESSAGE', 'secure aggregation: expiresAt must be a non-negative integer');
+    if (q.expiresAt <= now)
+      throw new FedstatError(
+        'REPLAY',
+        `query ${String(q.queryId)} has expired; the coordinator must issue a new query`,
+      );
+    const params = checkParams({
+      federationId: this.federationId,
+      queryId: q.queryId,
+      participants: q.participants,
+      threshold: q.threshold,
+      length: q.length,
+      modulus: q.modulus,
+    });
     const u = params.participants;
     const index = indexOf(u);
     const me = index.get(this.self);
-    if (me === undefined) throw refuse('it is not among the query\'s participants');
+    if (me === undefined) throw refuse("it is not among the query's participants");
     const unknown = u.find((id) => !this.peerKeys.has(id));
     if (unknown !== undefined) throw refuse(`participant ${unknown} is not an agency of the federation`);
-    if (this.queries.has(params.queryId)) throw new FedstatError('REPLAY', `query ${params.queryId} was answered here before; a coordinator never reuses a query id`);
-    if (this.queries.size >= this.capacity) throw new FedstatError('UNAVAILABLE', `agency ${this.self} has too many open queries; retry later`);
+    if (this.queries.has(params.queryId))
+      throw new FedstatError(
+        'REPLAY',
+        `query ${params.queryId} was answered here before; a coordinator never reuses a query id`,
+      );
+    if (this.queries.size >= this.capacity)
+      throw new FedstatError('UNAVAILABLE', `agency ${this.self} has too many open queries; retry later`);
 
     const { federationId, queryId, modulus, length } = params;
     const b = randomFieldElement();
@@ -166,7 +197,12 @@ export class SecAggParticipant {
     }
     const shares = splitSecret(b, u.length, params.threshold).map((share, k) => {
       const to = u[k] ?? '';
-      return sealShare(share, { federationId, queryId, expiresAt: q.expiresAt, from: this.self, to }, this.secret, this.key(to));
+      return sealShare(
+        share,
+        { federationId, queryId, expiresAt: q.expiresAt, from: this.self, to },
+        this.secret,
+        this.key(to),
+      );
     });
     const commitment = selfMaskCommitment(b, { federationId, queryId, party: this.self });
     this.queries.set(queryId, { params, expiresAt: q.expiresAt });
@@ -185,7 +221,8 @@ export class SecAggParticipant {
     this.forgetExpired(now);
     if (!isRecord(r)) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: round 2 needs a survivor-set object');
     const queryId = String(r.queryId);
-    const refuse = (m: string): FedstatError => new FedstatError('POLICY_REFUSED', `agency ${this.self} refuses round 2 of query ${queryId}: ${m}`);
+    const refuse = (m: string): FedstatError =>
+      new FedstatError('POLICY_REFUSED', `agency ${this.self} refuses round 2 of query ${queryId}: ${m}`);
     const state = this.queries.get(queryId);
     if (state === undefined) throw refuse('it has no round 1 of this query (never run here, or expired)');
     const { params, expiresAt } = state;
@@ -199,13 +236,15 @@ export class SecAggParticipant {
     if (stranger !== undefined) throw refuse(`agency ${stranger} is not a participant of the query`);
     const omitted = params.participants.find((id) => !survivors.has(id) && !dropped.has(id));
     if (omitted !== undefined) throw refuse(`participant ${omitted} is neither survivor nor dropped`);
-    if (survivors.size < params.threshold) throw refuse(`${survivors.size} survivors are fewer than the threshold ${params.threshold}`);
+    if (survivors.size < params.threshold)
+      throw refuse(`${survivors.size} survivors are fewer than the threshold ${params.threshold}`);
     const key = [...survivors].sort().join('\n'); // survivors determine dropped (checked above)
     if (state.answered !== undefined) {
       if (state.answered.key !== key) throw refuse('it already answered a different survivor set for this query');
       return copyOutput(state.answered.output);
     }
-    if (!Array.isArray(sealed)) throw new FedstatError('BAD_MESSAGE', 'secure aggregation: the sealed shares must be a list');
+    if (!Array.isArray(sealed))
+      throw new FedstatError('BAD_MESSAGE', 'secure aggregation: the sealed shares must be a list');
 
     const index = indexOf(params.participants);
     const x = (index.get(this.self) ?? 0) + 1;
@@ -217,13 +256,19 @@ export class SecAggParticipant {
       if (to !== this.self || typeof from !== 'string' || !survivors.has(from) || opened.has(from)) continue;
       if (!(nonce instanceof Uint8Array) || !(box instanceof Uint8Array)) continue;
       try {
-        const share = openShare({ from, to, nonce, box }, { federationId, queryId, expiresAt, from, to, x }, this.secret, this.key(from));
+        const share = openShare(
+          { from, to, nonce, box },
+          { federationId, queryId, expiresAt, from, to, x },
+          this.secret,
+          this.key(from),
+        );
         opened.set(from, { of: from, x, y: share.y });
       } catch (e) {
         if (!(e instanceof FedstatError)) throw e;
       }
     }
-    const inOrder = (ids: ReadonlySet<string>): string[] => [...ids].sort((a, b) => (index.get(a) ?? 0) - (index.get(b) ?? 0));
+    const inOrder = (ids: ReadonlySet<string>): string[] =>
+      [...ids].sort((a, b) => (index.get(a) ?? 0) - (index.get(b) ?? 0));
     const output: Round2Output = {
       selfMaskShares: inOrder(survivors).flatMap((id) => opened.get(id) ?? []),
       pairwiseSeeds: inOrder(dropped).map((id) => ({ with: id, seed: this.pairSeed(params, expiresAt, id) })),
@@ -238,7 +283,8 @@ export class SecAggParticipant {
   }
 
   private memberList(list: unknown, what: string, refuse: (m: string) => FedstatError): Set<string> {
-    if (!Array.isArray(list) || !list.every((id) => typeof id === 'string')) throw refuse(`the ${what} list is malformed`);
+    if (!Array.isArray(list) || !list.every((id) => typeof id === 'string'))
+      throw refuse(`the ${what} list is malformed`);
     const ids = new Set(list);
     if (ids.size !== list.length) throw refuse(`the ${what} list names an agency twice`);
     return ids;
@@ -246,7 +292,8 @@ export class SecAggParticipant {
 
   private key(peer: string): Uint8Array {
     const key = this.peerKeys.get(peer);
-    if (key === undefined) throw new FedstatError('POLICY_REFUSED', `agency ${peer} is not an agency of the federation`);
+    if (key === undefined)
+      throw new FedstatError('POLICY_REFUSED', `agency ${peer} is not an agency of the federation`);
     return key;
   }
 
@@ -257,7 +304,13 @@ export class SecAggParticipant {
       shared = x25519SharedSecret(this.secret, this.key(peer));
       this.sharedSecrets.set(peer, shared);
     }
-    return pairwiseSeed(shared, { federationId: params.federationId, queryId: params.queryId, expiresAt, a: this.self, b: peer });
+    return pairwiseSeed(shared, {
+      federationId: params.federationId,
+      queryId: params.queryId,
+      expiresAt,
+      a: this.self,
+      b: peer,
+    });
   }
 
   private forgetExpired(now: number): void {

@@ -85,13 +85,21 @@ function boxKey(ownSecret: Uint8Array, peerPublic: Uint8Array): Uint8Array {
 }
 
 function checkX(x: number): void {
-  if (!Number.isSafeInteger(x) || x < 1 || x > 0xffffffff) throw new RangeError('share x-coordinate must be a positive 32-bit integer');
+  if (!Number.isSafeInteger(x) || x < 1 || x > 0xffffffff)
+    throw new RangeError('share x-coordinate must be a positive 32-bit integer');
 }
 
 /** The binding prefix of the plaintext (everything but y). */
 function bindingBytes(b: ShareBinding): Uint8Array {
   checkX(b.x);
-  const parts = [TAG, encodeId(b.federationId, 'federation id'), encodeId(b.queryId, 'query id'), encodeExpiry(b.expiresAt), encodeId(b.from, 'sender id'), encodeId(b.to, 'recipient id')];
+  const parts = [
+    TAG,
+    encodeId(b.federationId, 'federation id'),
+    encodeId(b.queryId, 'query id'),
+    encodeExpiry(b.expiresAt),
+    encodeId(b.from, 'sender id'),
+    encodeId(b.to, 'recipient id'),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0) + 4);
   let at = 0;
   for (const p of parts) {
@@ -122,7 +130,10 @@ export function sealedBoxLength(binding: Omit<ShareBinding, 'x' | 'expiresAt'>):
  * from the OS CSPRNG; a low-order recipient key is refused (BAD_MESSAGE).
  */
 export function sealShare(
-  share: Share, binding: Omit<ShareBinding, 'x'>, senderSecret: Uint8Array, recipientPublic: Uint8Array,
+  share: Share,
+  binding: Omit<ShareBinding, 'x'>,
+  senderSecret: Uint8Array,
+  recipientPublic: Uint8Array,
 ): SealedShare {
   const plaintext = encodeSharePlaintext({ ...binding, x: share.x }, share.y);
   const nonce = freshNonce();
@@ -135,15 +146,20 @@ export function sealShare(
  * box is malformed, does not authenticate, or is bound to anything but `expected`.
  */
 export function openShare(
-  sealed: SealedShare, expected: ShareBinding, recipientSecret: Uint8Array, senderPublic: Uint8Array,
+  sealed: SealedShare,
+  expected: ShareBinding,
+  recipientSecret: Uint8Array,
+  senderPublic: Uint8Array,
 ): Share {
-  const bad = (why: string): FedstatError => new FedstatError('BAD_MESSAGE', `sealed share from ${expected.from} to ${expected.to}: ${why}`);
+  const bad = (why: string): FedstatError =>
+    new FedstatError('BAD_MESSAGE', `sealed share from ${expected.from} to ${expected.to}: ${why}`);
   if (typeof sealed !== 'object' || sealed === null) throw bad('not an object');
   if (sealed.from !== expected.from || sealed.to !== expected.to) throw bad('addressed to or from another party');
   const prefix = bindingBytes(expected);
   const { nonce, box } = sealed;
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw bad(`nonce must have ${NONCE_BYTES} bytes`);
-  if (!(box instanceof Uint8Array) || box.length !== prefix.length + FIELD_BYTES + MAC_BYTES) throw bad('box has the wrong length');
+  if (!(box instanceof Uint8Array) || box.length !== prefix.length + FIELD_BYTES + MAC_BYTES)
+    throw bad('box has the wrong length');
   const plaintext = nacl.box.open.after(box, nonce, boxKey(recipientSecret, senderPublic));
   if (plaintext === null) throw bad('box does not authenticate (tampered, or sealed with other keys)');
   for (let i = 0; i < prefix.length; i++) {

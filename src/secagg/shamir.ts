@@ -79,13 +79,16 @@ export function fieldFromBytes(bytes: Uint8Array): bigint {
 }
 
 function checkCounts(n: number, threshold: number): void {
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SHARES) throw new RangeError(`share count must be an integer in 1..${MAX_SHARES}`);
-  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > n) throw new RangeError('threshold must be an integer in 1..n');
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SHARES)
+    throw new RangeError(`share count must be an integer in 1..${MAX_SHARES}`);
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > n)
+    throw new RangeError('threshold must be an integer in 1..n');
 }
 
 /** Splits `secret` ∈ F_p into n shares (x = 1..n), any `threshold` of which reconstruct it. */
 export function splitSecret(secret: bigint, n: number, threshold: number): Share[] {
-  if (typeof secret !== 'bigint' || secret < 0n || secret >= FIELD_PRIME) throw new RangeError('secret must be a field element');
+  if (typeof secret !== 'bigint' || secret < 0n || secret >= FIELD_PRIME)
+    throw new RangeError('secret must be a field element');
   checkCounts(n, threshold);
   const coefficients = [secret, ...randomFieldElements(threshold - 1)];
   const shares: Share[] = [];
@@ -102,10 +105,12 @@ export function splitSecret(secret: bigint, n: number, threshold: number): Share
 function checkShares(shares: readonly Share[]): void {
   const seen = new Set<number>();
   for (const s of shares) {
-    if (!Number.isSafeInteger(s.x) || s.x < 1 || s.x > MAX_SHARES) throw new FedstatError('BAD_MESSAGE', `share x-coordinate must be an integer in 1..${MAX_SHARES}`);
+    if (!Number.isSafeInteger(s.x) || s.x < 1 || s.x > MAX_SHARES)
+      throw new FedstatError('BAD_MESSAGE', `share x-coordinate must be an integer in 1..${MAX_SHARES}`);
     if (seen.has(s.x)) throw new FedstatError('BAD_MESSAGE', `two shares have x-coordinate ${s.x}`);
     seen.add(s.x);
-    if (typeof s.y !== 'bigint' || s.y < 0n || s.y >= FIELD_PRIME) throw new FedstatError('BAD_MESSAGE', `share ${s.x} is not a field element`);
+    if (typeof s.y !== 'bigint' || s.y < 0n || s.y >= FIELD_PRIME)
+      throw new FedstatError('BAD_MESSAGE', `share ${s.x} is not a field element`);
   }
 }
 
@@ -116,8 +121,12 @@ function checkShares(shares: readonly Share[]): void {
  */
 export function lagrangeAtZero(xs: readonly number[]): bigint[] {
   const points = xs.map(BigInt);
-  const numerators = points.map((_xj, j) => points.reduce((acc, xm, m) => (m === j ? acc : (acc * xm) % FIELD_PRIME), 1n));
-  const denominators = points.map((xj, j) => points.reduce((acc, xm, m) => (m === j ? acc : (acc * mod(xm - xj)) % FIELD_PRIME), 1n));
+  const numerators = points.map((_xj, j) =>
+    points.reduce((acc, xm, m) => (m === j ? acc : (acc * xm) % FIELD_PRIME), 1n),
+  );
+  const denominators = points.map((xj, j) =>
+    points.reduce((acc, xm, m) => (m === j ? acc : (acc * mod(xm - xj)) % FIELD_PRIME), 1n),
+  );
   // Montgomery's trick: one inversion for all denominators.
   const prefix: bigint[] = [];
   let acc = 1n;
@@ -149,11 +158,18 @@ export function interpolateAtZero(ys: readonly bigint[], lambdas: readonly bigin
  * of higher degree, or corrupted ones, reconstruct a wrong value: callers check a commitment.
  */
 export function combineShares(shares: readonly Share[], threshold: number): bigint {
-  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > MAX_SHARES) throw new RangeError(`threshold must be an integer in 1..${MAX_SHARES}`);
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > MAX_SHARES)
+    throw new RangeError(`threshold must be an integer in 1..${MAX_SHARES}`);
   checkShares(shares);
   if (shares.length < threshold) {
-    throw new FedstatError('UNAVAILABLE', `${shares.length} shares cannot reconstruct a secret shared with threshold ${threshold}`);
+    throw new FedstatError(
+      'UNAVAILABLE',
+      `${shares.length} shares cannot reconstruct a secret shared with threshold ${threshold}`,
+    );
   }
   const used = shares.slice(0, threshold);
-  return interpolateAtZero(used.map((s) => s.y), lagrangeAtZero(used.map((s) => s.x)));
+  return interpolateAtZero(
+    used.map((s) => s.y),
+    lagrangeAtZero(used.map((s) => s.x)),
+  );
 }

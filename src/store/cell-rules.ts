@@ -53,7 +53,9 @@ function checkSql(check: CellCheck, ctx: SqlContext): CheckSql {
     case 'pattern': {
       const match = `regexp_full_match(${raw}, '${check.source}')`;
       // The decimal text of a BIGINT matches: a canonical round trip settles almost every cell.
-      return check.canonicalIntegers ? { helpers: [asBigint], cond: `(CAST(${n} AS VARCHAR) = ${raw} OR ${match})` } : { cond: match };
+      return check.canonicalIntegers
+        ? { helpers: [asBigint], cond: `(CAST(${n} AS VARCHAR) = ${raw} OR ${match})` }
+        : { cond: match };
     }
     case 'range':
       return { helpers: [asBigint], cond: `${n} BETWEEN ${ctx.bind(check.min)} AND ${ctx.bind(check.max)}`, stored: n };
@@ -73,7 +75,13 @@ function checkSql(check: CellCheck, ctx: SqlContext): CheckSql {
  * helper names unique, `enumType` is the ENUM holding a category's values in order, and `bind`
  * returns the placeholder of a bound parameter.
  */
-export function cellSql(col: Column, raw: string, tag: string, enumType: string | null, bind: (v: number) => string): CellSql {
+export function cellSql(
+  col: Column,
+  raw: string,
+  tag: string,
+  enumType: string | null,
+  bind: (v: number) => string,
+): CellSql {
   const checks = cellChecks(col);
   const ctx: SqlContext = { raw, tag, enumType, bind };
   const helpers = new Set<string>();
@@ -86,7 +94,10 @@ export function cellSql(col: Column, raw: string, tag: string, enumType: string 
     if (sql.cond !== undefined) conds.push(sql.cond);
     if (sql.stored !== undefined) stored = sql.stored;
   }
-  return { helpers: [...helpers], convert: conds.length === 0 ? stored : `(CASE WHEN ${conds.join(' AND ')} THEN ${stored} END)` };
+  return {
+    helpers: [...helpers],
+    convert: conds.length === 0 ? stored : `(CASE WHEN ${conds.join(' AND ')} THEN ${stored} END)`,
+  };
 }
 
 const SHOWN_LENGTH = 40;
@@ -106,7 +117,10 @@ export function showValue(raw: string): string {
 }
 
 function listValues(values: readonly string[]): string {
-  const shown = values.slice(0, 8).map((v) => [...v].slice(0, 20).join('')).join(', ');
+  const shown = values
+    .slice(0, 8)
+    .map((v) => [...v].slice(0, 20).join(''))
+    .join(', ');
   return values.length > 8 ? `${shown}, … (${values.length} in all)` : shown;
 }
 
@@ -124,16 +138,22 @@ function checkFailure(check: CellCheck, raw: string): string | null {
       return raw === '' ? 'empty value' : null;
     case 'text': {
       const bad = firstNonTextChar(raw);
-      return bad === null ? null : `value has ${describeNonTextChar(bad.codePoint)} at character ${bad.position}, which no column accepts`;
+      return bad === null
+        ? null
+        : `value has ${describeNonTextChar(bad.codePoint)} at character ${bad.position}, which no column accepts`;
     }
     case 'pattern':
       return fullMatch(check.source, raw) ? null : `value ${showValue(raw)} is not ${check.what}`;
     case 'range': {
       const v = BigInt(raw);
-      return v < BigInt(check.min) || v > BigInt(check.max) ? `value ${showValue(raw)} is outside ${check.min}..${check.max}` : null;
+      return v < BigInt(check.min) || v > BigInt(check.max)
+        ? `value ${showValue(raw)} is outside ${check.min}..${check.max}`
+        : null;
     }
     case 'member':
-      return check.values.includes(raw.normalize('NFC')) ? null : `value ${showValue(raw)} is not one of the declared values (${listValues(check.values)})`;
+      return check.values.includes(raw.normalize('NFC'))
+        ? null
+        : `value ${showValue(raw)} is not one of the declared values (${listValues(check.values)})`;
     case 'gb11643':
       return isValidGb11643(raw) ? null : `value ${showValue(raw)} is not ${check.what}`;
   }

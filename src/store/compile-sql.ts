@@ -46,10 +46,14 @@ class Compiler {
   ) {}
 
   column(name: unknown): { name: string; col: CategoryColumn | IntegerColumn } {
-    const col: Column | undefined = typeof name === 'string' && Object.hasOwn(this.schema.columns, name) ? this.schema.columns[name] : undefined;
+    const col: Column | undefined =
+      typeof name === 'string' && Object.hasOwn(this.schema.columns, name) ? this.schema.columns[name] : undefined;
     if (typeof name !== 'string' || col === undefined) {
       const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 64)) : typeof name;
-      throw invalid(`unknown column ${shown} in ${this.plan.dataset}`, `use one of ${Object.keys(this.schema.columns).join(', ')}`);
+      throw invalid(
+        `unknown column ${shown} in ${this.plan.dataset}`,
+        `use one of ${Object.keys(this.schema.columns).join(', ')}`,
+      );
     }
     if (col.type === 'id') throw invalid(`${name} is an id column`, 'id columns cannot be filtered, grouped or summed');
     return { name, col };
@@ -60,7 +64,8 @@ class Compiler {
   }
 
   bind(value: number, type: SqlType): string {
-    if (this.params.length >= MAX_PARAMS) throw invalid(`more than ${MAX_PARAMS} literals`, 'simplify the WHERE clause');
+    if (this.params.length >= MAX_PARAMS)
+      throw invalid(`more than ${MAX_PARAMS} literals`, 'simplify the WHERE clause');
     this.params.push(value);
     return this.dialect.cast(this.dialect.param(this.params.length), type);
   }
@@ -71,13 +76,19 @@ class Compiler {
       const pos = typeof value === 'string' ? col.values.indexOf(value.normalize('NFC')) : -1;
       if (pos < 0) {
         const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
-        throw invalid(`${shown} is not a value of category column ${name}`, 'compare it with one of its declared values');
+        throw invalid(
+          `${shown} is not a value of category column ${name}`,
+          'compare it with one of its declared values',
+        );
       }
       return this.bind(pos, 'code');
     }
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < col.min || value > col.max) {
       const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
-      throw invalid(`${shown} is not an integer in ${col.min}..${col.max} for column ${name}`, 'use a whole number inside the column bounds');
+      throw invalid(
+        `${shown} is not an integer in ${col.min}..${col.max} for column ${name}`,
+        'use a whole number inside the column bounds',
+      );
     }
     return this.bind(value === 0 ? 0 : value, 'integer');
   }
@@ -88,7 +99,8 @@ class Compiler {
     switch (p.kind) {
       case 'and':
       case 'or': {
-        if (!isList(p.args) || p.args.length === 0) throw invalid(`${p.kind.toUpperCase()} without operands`, 'give it at least one condition');
+        if (!isList(p.args) || p.args.length === 0)
+          throw invalid(`${p.kind.toUpperCase()} without operands`, 'give it at least one condition');
         const parts = p.args.map((a) => this.predicate(a, depth + 1));
         return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(p.kind === 'and' ? ' AND ' : ' OR ')})`;
       }
@@ -96,7 +108,8 @@ class Compiler {
         return `(NOT ${this.predicate(p.arg, depth + 1)})`;
       case 'compare': {
         const { name, col } = this.column(p.column);
-        if (!['=', '<>', '<', '<=', '>', '>='].includes(p.op)) throw invalid(`unknown comparison ${String(p.op)}`, 'use = <> < <= > >=');
+        if (!['=', '<>', '<', '<=', '>', '>='].includes(p.op))
+          throw invalid(`unknown comparison ${String(p.op)}`, 'use = <> < <= > >=');
         if (col.type === 'category' && p.op !== '=' && p.op !== '<>') {
           throw invalid(`${p.op} on category column ${name}`, 'categories have no order: use =, <> or IN');
         }
@@ -104,16 +117,21 @@ class Compiler {
       }
       case 'in': {
         const { name, col } = this.column(p.column);
-        if (!isList(p.values) || p.values.length === 0) throw invalid(`empty IN list on ${name}`, 'list at least one value');
+        if (!isList(p.values) || p.values.length === 0)
+          throw invalid(`empty IN list on ${name}`, 'list at least one value');
         return `(${this.ident(name)} IN (${p.values.map((v) => this.literal(name, col, v)).join(', ')}))`;
       }
       case 'between': {
         const { name, col } = this.column(p.column);
-        if (col.type === 'category') throw invalid(`BETWEEN on category column ${name}`, 'categories have no order: use IN');
+        if (col.type === 'category')
+          throw invalid(`BETWEEN on category column ${name}`, 'categories have no order: use IN');
         return `(${this.ident(name)} BETWEEN ${this.literal(name, col, p.low)} AND ${this.literal(name, col, p.high)})`;
       }
       default:
-        throw invalid(`unknown predicate kind ${JSON.stringify(String((p as { kind: unknown }).kind)).slice(0, 40)}`, 'use and, or, not, compare, in or between');
+        throw invalid(
+          `unknown predicate kind ${JSON.stringify(String((p as { kind: unknown }).kind)).slice(0, 40)}`,
+          'use and, or, not, compare, in or between',
+        );
     }
   }
 }
@@ -125,7 +143,10 @@ class Compiler {
  */
 export function compileAggregate(plan: QueryPlan, schema: DatasetSchema, dialect: SqlDialect): CompiledAggregate {
   if (typeof plan.dataset !== 'string' || !DATASET_NAME.test(plan.dataset)) {
-    throw invalid(`bad dataset name ${JSON.stringify(String(plan.dataset).slice(0, 64))}`, 'name a dataset of the schema');
+    throw invalid(
+      `bad dataset name ${JSON.stringify(String(plan.dataset).slice(0, 64))}`,
+      'name a dataset of the schema',
+    );
   }
   const c = new Compiler(plan, schema, dialect);
   if (!isList(plan.groupBy) || plan.groupBy.length > MAX_GROUP_BY) {
@@ -135,7 +156,8 @@ export function compileAggregate(plan: QueryPlan, schema: DatasetSchema, dialect
   const groups: string[] = [];
   for (const g of plan.groupBy) {
     const { name, col } = c.column(g);
-    if (col.type !== 'category') throw invalid(`GROUP BY ${name}: not a category column`, 'group by category columns only');
+    if (col.type !== 'category')
+      throw invalid(`GROUP BY ${name}: not a category column`, 'group by category columns only');
     if (plan.groupBy.indexOf(g) !== groups.length) throw invalid(`GROUP BY ${name} twice`, 'list each column once');
     groups.push(c.ident(name));
     groupSizes.push(col.values.length);
@@ -143,13 +165,18 @@ export function compileAggregate(plan: QueryPlan, schema: DatasetSchema, dialect
   if (!isList(plan.select)) throw invalid('missing SELECT list', 'select at least one aggregate');
   for (const item of plan.select) {
     if (item.kind === 'group') {
-      if (!plan.groupBy.includes(item.column)) throw invalid(`${String(item.column)} is selected but not grouped`, 'add it to GROUP BY');
+      if (!plan.groupBy.includes(item.column))
+        throw invalid(`${String(item.column)} is selected but not grouped`, 'add it to GROUP BY');
     } else if (item.kind === 'aggregate') {
       if (item.fn === 'count') {
         if (item.column !== null) throw invalid('COUNT takes no column here', 'use COUNT(*)');
       } else if (item.fn === 'sum' || item.fn === 'avg') {
         const { name, col } = c.column(item.column);
-        if (col.type !== 'integer') throw invalid(`${item.fn.toUpperCase()}(${name}): not an integer column`, 'sum or average integer columns only');
+        if (col.type !== 'integer')
+          throw invalid(
+            `${item.fn.toUpperCase()}(${name}): not an integer column`,
+            'sum or average integer columns only',
+          );
       } else {
         throw invalid(`unknown aggregate ${JSON.stringify(String(item.fn)).slice(0, 40)}`, 'use COUNT, SUM or AVG');
       }

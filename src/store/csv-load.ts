@@ -23,7 +23,16 @@ import type { DatasetSchema } from '../federation/schema.js';
 import { cellSql, showValue } from './cell-rules.js';
 import { expectedRecords, parseCsvLine, readFirstLine, scanCsvLayout } from './csv-scan.js';
 import type { CsvLayout } from './csv-scan.js';
-import { dataInvalid, DELIM, RAW, REJECTS, REJECTS_SCAN, rows, validateStaged, type StagedCsv } from './csv-validate.js';
+import {
+  dataInvalid,
+  DELIM,
+  RAW,
+  REJECTS,
+  REJECTS_SCAN,
+  rows,
+  validateStaged,
+  type StagedCsv,
+} from './csv-validate.js';
 import { quoteIdent } from './sql-dialect.js';
 import type { LoadOptions } from './store.js';
 
@@ -44,7 +53,8 @@ export async function stageCsv(
   options: LoadOptions = {},
 ): Promise<StagedCsv> {
   const mode = options.onInvalid ?? 'reject';
-  if (mode !== 'reject' && mode !== 'skip') throw new RangeError(`onInvalid must be 'reject' or 'skip', got ${String(mode)}`);
+  if (mode !== 'reject' && mode !== 'skip')
+    throw new RangeError(`onInvalid must be 'reject' or 'skip', got ${String(mode)}`);
   const path = await regularFile(file);
   const header = await readHeader(file, path, schema);
   const progress = progressReporter(options);
@@ -78,17 +88,23 @@ export async function stageCsv(
 async function regularFile(file: string): Promise<string> {
   const path = resolve(file);
   const info = await stat(path).catch((e: unknown) => {
-    throw new FedstatError('IO', `cannot read ${file}: ${describeError(e)}; check the path`, { cause: e, details: { file } });
+    throw new FedstatError('IO', `cannot read ${file}: ${describeError(e)}; check the path`, {
+      cause: e,
+      details: { file },
+    });
   });
-  if (!info.isFile()) throw new FedstatError('IO', `${file} is not a regular file; give the path of a CSV file`, { details: { file } });
+  if (!info.isFile())
+    throw new FedstatError('IO', `${file} is not a regular file; give the path of a CSV file`, { details: { file } });
   return path;
 }
 
 /** The schema column at each position of the header, after checking the header names them all. */
 async function readHeader(file: string, path: string, schema: DatasetSchema): Promise<string[]> {
   const first = await readFirstLine(path);
-  if (first === null) throw dataInvalid(`${file}: the file is empty; it needs a header row naming the columns`, { file });
-  if (first === 'tooLong') throw dataInvalid(`${file}:1: the header line is longer than 1 MiB; is this a CSV file?`, { file, line: 1 });
+  if (first === null)
+    throw dataInvalid(`${file}: the file is empty; it needs a header row naming the columns`, { file });
+  if (first === 'tooLong')
+    throw dataInvalid(`${file}:1: the header line is longer than 1 MiB; is this a CSV file?`, { file, line: 1 });
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(first);
@@ -96,7 +112,8 @@ async function readHeader(file: string, path: string, schema: DatasetSchema): Pr
     throw dataInvalid(`${file}:1: the header is not valid UTF-8; save the file as UTF-8`, { file, line: 1 });
   }
   const fields = parseCsvLine(text.startsWith('\uFEFF') ? text.slice(1) : text);
-  if (fields === null) throw dataInvalid(`${file}:1: the header has an unbalanced quote; fix the header row`, { file, line: 1 });
+  if (fields === null)
+    throw dataInvalid(`${file}:1: the header has an unbalanced quote; fix the header row`, { file, line: 1 });
   const names = Object.keys(schema.columns);
   const problems: string[] = [];
   const seen = new Set<string>();
@@ -112,7 +129,12 @@ async function readHeader(file: string, path: string, schema: DatasetSchema): Pr
   if (missing.length > 0) problems.unshift(`is missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   if (problems.length > 0) {
     const must = `the header must name each of ${names.join(', ')} exactly once, in any order`;
-    throw dataInvalid(`${file}:1: the header ${problems.join(' and ')}; ${must}`, { file, line: 1, missing, columns: names });
+    throw dataInvalid(`${file}:1: the header ${problems.join(' and ')}; ${must}`, {
+      file,
+      line: 1,
+      missing,
+      columns: names,
+    });
   }
   return fields;
 }
@@ -166,7 +188,11 @@ interface Staging {
  * added to `cleanup` as they are created; `target` exists exactly when this returns.
  */
 async function stageIntoTable(
-  conn: DuckDBConnection, s: Staging, scan: LineScan, progress: (rowsDone: number) => void, cleanup: string[],
+  conn: DuckDBConnection,
+  s: Staging,
+  scan: LineScan,
+  progress: (rowsDone: number) => void,
+  cleanup: string[],
 ): Promise<void> {
   const enums = await createEnumTypes(conn, s.schema, cleanup);
   const { sql, params } = stagingStatement(s, enums);
@@ -184,7 +210,11 @@ async function stageIntoTable(
 }
 
 /** One ENUM per category column: DuckDB casts to it by hash lookup, and enum_code is the position. */
-async function createEnumTypes(conn: DuckDBConnection, schema: DatasetSchema, cleanup: string[]): Promise<Map<string, string>> {
+async function createEnumTypes(
+  conn: DuckDBConnection,
+  schema: DatasetSchema,
+  cleanup: string[],
+): Promise<Map<string, string>> {
   const enums = new Map<string, string>();
   for (const [i, name] of Object.keys(schema.columns).entries()) {
     const col = schema.columns[name];
@@ -260,8 +290,11 @@ async function stagingError(file: string, e: unknown, scan: LineScan): Promise<F
   if (structural !== null) return structural;
   const msg = describeError(e);
   if (/Invalid Input Error|Conversion Error|CSV/i.test(msg)) {
-    return dataInvalid(`${file}: DuckDB cannot parse the file (${msg.replace(/\s+/g, ' ').slice(0, 200)}); `
-      + 'check that it is a comma-separated UTF-8 CSV file', { file });
+    return dataInvalid(
+      `${file}: DuckDB cannot parse the file (${msg.replace(/\s+/g, ' ').slice(0, 200)}); ` +
+        'check that it is a comma-separated UTF-8 CSV file',
+      { file },
+    );
   }
   return new FedstatError('IO', `cannot load ${file}: ${msg.slice(0, 200)}`, { cause: e, details: { file } });
 }
@@ -269,16 +302,23 @@ async function stagingError(file: string, e: unknown, scan: LineScan): Promise<F
 /** Structural problems that make line numbers meaningless: the file is refused whatever the mode. */
 function structuralError(file: string, layout: CsvLayout): FedstatError | null {
   if (layout.strayCrLine !== null) {
-    return dataInvalid(`${file}:${layout.strayCrLine}: a carriage return inside a line; save the file with LF or CRLF line endings`, {
-      file, line: layout.strayCrLine,
-    });
+    return dataInvalid(
+      `${file}:${layout.strayCrLine}: a carriage return inside a line; save the file with LF or CRLF line endings`,
+      {
+        file,
+        line: layout.strayCrLine,
+      },
+    );
   }
   if (layout.crlfLines > 0 && layout.lfLines > 0) {
     return dataInvalid(`${file}: mixes CRLF and LF line endings; save the file with one kind of line ending`, { file });
   }
   if (layout.oddQuoteLine !== null) {
-    return dataInvalid(`${file}:${layout.oddQuoteLine}: a quoted field runs past the end of the line, or a quote is unbalanced; `
-      + 'fedstat reads one record per line, so remove line breaks and stray quotes inside fields', { file, line: layout.oddQuoteLine });
+    return dataInvalid(
+      `${file}:${layout.oddQuoteLine}: a quoted field runs past the end of the line, or a quote is unbalanced; ` +
+        'fedstat reads one record per line, so remove line breaks and stray quotes inside fields',
+      { file, line: layout.oddQuoteLine },
+    );
   }
   return null;
 }

@@ -49,7 +49,7 @@ export async function scanCsvLayout(path: string, chunkSize = CHUNK): Promise<Cs
   const buf = Buffer.allocUnsafe(chunkSize);
   const scanner = new LayoutScanner();
   try {
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const { bytesRead } = await fh.read(buf, 0, chunkSize, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
@@ -87,7 +87,7 @@ class LayoutScanner {
       if (cr === chunk.length - 1) this.#pendingCr = true;
       else if (chunk[cr + 1] !== LF) stray = cr;
     }
-    for (let start = 0; ; ) {
+    for (let start = 0; ;) {
       const nl = chunk.indexOf(LF, start);
       const end = nl === -1 ? chunk.length : nl;
       if (stray >= start && stray < end) this.#strayCr();
@@ -95,7 +95,9 @@ class LayoutScanner {
         this.#len += end - start;
         this.#prev = end - start >= 2 ? (chunk[end - 2] ?? -1) : this.#last;
         this.#last = chunk[end - 1] ?? -1;
-        if (hasQuotes) for (let q = chunk.indexOf(QUOTE, start); q !== -1 && q < end; q = chunk.indexOf(QUOTE, q + 1)) this.#quotes++;
+        if (hasQuotes)
+          for (let q = chunk.indexOf(QUOTE, start); q !== -1 && q < end; q = chunk.indexOf(QUOTE, q + 1))
+            this.#quotes++;
       }
       if (nl === -1) break;
       this.#endLine(true);

@@ -73,7 +73,9 @@ async function matchRecordsToLines(t: StagedTable): Promise<{ records: number; r
   const { conn, target, layout, file } = t;
   const blanksAreRecords = t.header.length === 1;
   let records = await scalar(conn, `SELECT count(*) FROM ${target}`);
-  const rejected = (await rows(conn, `SELECT line FROM temp.main.${REJECTS} GROUP BY line ORDER BY line`)).map((r) => Number(r[0]));
+  const rejected = (await rows(conn, `SELECT line FROM temp.main.${REJECTS} GROUP BY line ORDER BY line`)).map((r) =>
+    Number(r[0]),
+  );
   const trailingBlanks = layout.blankCount - layout.blankLines.length;
   if (blanksAreRecords && trailingBlanks > 0) {
     records -= trailingBlanks;
@@ -81,8 +83,11 @@ async function matchRecordsToLines(t: StagedTable): Promise<{ records: number; r
   }
   const expected = blanksAreRecords ? layout.lines - 1 - trailingBlanks : expectedRecords(layout);
   if (records + rejected.length !== expected) {
-    throw dataInvalid(`${file}: cannot match records to lines (read ${records + rejected.length} records from ${expected} non-empty lines `
-      + 'after the header); check for line breaks inside quoted fields', { file });
+    throw dataInvalid(
+      `${file}: cannot match records to lines (read ${records + rejected.length} records from ${expected} non-empty lines ` +
+        'after the header); check for line breaks inside quoted fields',
+      { file },
+    );
   }
   return { records, rejected };
 }
@@ -111,7 +116,10 @@ async function countInvalid(t: StagedTable, rejected: readonly number[]): Promis
   if (delimiterEnd.length > 0) {
     const records = listValue(delimiterEnd.map((l) => BigInt(map.recordOf(l))));
     await conn.run(`CREATE OR REPLACE TEMP TABLE ${DELIM} AS SELECT unnest($1::BIGINT[]) AS r`, [records]);
-    delimValid = await scalar(conn, `SELECT count(*) FROM ${target} WHERE rowid IN (SELECT r FROM temp.main.${DELIM}) AND NOT (${BAD})`);
+    delimValid = await scalar(
+      conn,
+      `SELECT count(*) FROM ${target} WHERE rowid IN (SELECT r FROM temp.main.${DELIM}) AND NOT (${BAD})`,
+    );
   }
   const sqlInvalid = await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${BAD}`);
   return { total: sqlInvalid + delimValid + rejected.length + blank.length, map, blank, rejected, delimiterEnd };
@@ -125,11 +133,16 @@ async function firstInvalid(t: StagedTable, lines: InvalidLines, limit: number):
   const { conn, target } = t;
   const width = t.header.length;
   const found = new Map<number, Found>();
-  const sqlRecords = (await rows(conn, `SELECT rowid FROM ${target} WHERE ${BAD} ORDER BY rowid LIMIT ${limit}`)).map((r) => Number(r[0]));
+  const sqlRecords = (await rows(conn, `SELECT rowid FROM ${target} WHERE ${BAD} ORDER BY rowid LIMIT ${limit}`)).map(
+    (r) => Number(r[0]),
+  );
   for (const r of sqlRecords) found.set(lines.map.lineOf(r), { record: r });
-  for (const line of lines.blank.slice(0, limit)) found.set(line, { line, column: '', value: '', reason: 'empty line' });
-  const rejects = await rows(conn,
-    `SELECT line, min(error_type), min(csv_line) FROM temp.main.${REJECTS} GROUP BY line ORDER BY line LIMIT ${limit}`);
+  for (const line of lines.blank.slice(0, limit))
+    found.set(line, { line, column: '', value: '', reason: 'empty line' });
+  const rejects = await rows(
+    conn,
+    `SELECT line, min(error_type), min(csv_line) FROM temp.main.${REJECTS} GROUP BY line ORDER BY line LIMIT ${limit}`,
+  );
   for (const [line, type, csv] of rejects) {
     const reason = rejectReason(String(type), typeof csv === 'string' ? csv : null, width);
     found.set(Number(line), { line: Number(line), column: '', value: '', reason });
@@ -147,7 +160,10 @@ async function explainInvalid(t: StagedTable, first: readonly [number, Found][])
   const explain = first.flatMap(([, v]) => ('record' in v ? [v.record] : []));
   const raw = new Map<number, readonly unknown[]>();
   if (explain.length > 0) {
-    for (const [r, cells] of await rows(conn, `SELECT rowid, ${RAW} FROM ${target} WHERE rowid IN (${explain.map(Number).join(', ')})`)) {
+    for (const [r, cells] of await rows(
+      conn,
+      `SELECT rowid, ${RAW} FROM ${target} WHERE rowid IN (${explain.map(Number).join(', ')})`,
+    )) {
       raw.set(Number(r), (cells as { items?: readonly unknown[] } | null)?.items ?? []);
     }
   }
@@ -160,7 +176,10 @@ async function explainInvalid(t: StagedTable, first: readonly [number, Found][])
       const reason = col === undefined ? null : diagnoseCell(col, cell);
       if (reason !== null) return { line, column: name, value: clip(cell ?? ''), reason };
     }
-    throw new FedstatError('INTERNAL', `${file}:${line}: SQL and JS validation disagree about this row; please report this`);
+    throw new FedstatError(
+      'INTERNAL',
+      `${file}:${line}: SQL and JS validation disagree about this row; please report this`,
+    );
   });
 }
 
@@ -170,7 +189,10 @@ function rejection(file: string, invalid: readonly InvalidRow[], total: number):
   if (row === undefined) return new FedstatError('INTERNAL', 'an invalid row vanished; please report this');
   const where = row.column === '' ? '' : `column ${row.column}: `;
   return dataInvalid(`${file}:${row.line}: ${where}${row.reason}; fix the row or load with --on-invalid skip`, {
-    file, line: row.line, column: row.column, invalidRows: total,
+    file,
+    line: row.line,
+    column: row.column,
+    invalidRows: total,
   });
 }
 
@@ -188,7 +210,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 function rawCell(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   const bytes = (value as { bytes?: unknown }).bytes;
-  if (!(bytes instanceof Uint8Array)) throw new FedstatError('INTERNAL', 'a raw cell came back without its bytes; please report this');
+  if (!(bytes instanceof Uint8Array))
+    throw new FedstatError('INTERNAL', 'a raw cell came back without its bytes; please report this');
   return UTF8.decode(bytes);
 }
 

@@ -42,13 +42,15 @@ class Serial {
  * category values in order (they are the codes), bounds, and maxRows (it bounds every sum).
  */
 function schemaFingerprint(schema: DatasetSchema): string {
-  const columns = Object.keys(schema.columns).sort().map((name) => {
-    const c = schema.columns[name];
-    if (c === undefined) return [name];
-    if (c.type === 'category') return [name, c.type, [...c.values]];
-    if (c.type === 'integer') return [name, c.type, c.min, c.max];
-    return [name, c.type, c.format];
-  });
+  const columns = Object.keys(schema.columns)
+    .sort()
+    .map((name) => {
+      const c = schema.columns[name];
+      if (c === undefined) return [name];
+      if (c.type === 'category') return [name, c.type, [...c.values]];
+      if (c.type === 'integer') return [name, c.type, c.min, c.max];
+      return [name, c.type, c.format];
+    });
   return JSON.stringify({ columns, maxRows: schema.maxRows });
 }
 
@@ -71,7 +73,8 @@ class DuckDbStore implements AgencyStore {
   }
 
   private checkOpen(): void {
-    if (this.closing !== undefined) throw new FedstatError('UNAVAILABLE', 'the agency store is closed; open it again to use it');
+    if (this.closing !== undefined)
+      throw new FedstatError('UNAVAILABLE', 'the agency store is closed; open it again to use it');
   }
 
   private table(dataset: string, suffix = ''): string {
@@ -86,9 +89,13 @@ class DuckDbStore implements AgencyStore {
     );
     const value = found.getRows()[0]?.[0];
     if (typeof value !== 'string') {
-      throw new FedstatError('NOT_FOUND', `dataset ${dataset} is not loaded in this store; load it first (fedstat agency serve --dataset ${dataset}=FILE.csv)`, {
-        details: { dataset },
-      });
+      throw new FedstatError(
+        'NOT_FOUND',
+        `dataset ${dataset} is not loaded in this store; load it first (fedstat agency serve --dataset ${dataset}=FILE.csv)`,
+        {
+          details: { dataset },
+        },
+      );
     }
     return value;
   }
@@ -107,12 +114,20 @@ class DuckDbStore implements AgencyStore {
         await conn.run(`DROP TABLE IF EXISTS ${this.table(dataset)}`);
         await conn.run(`ALTER TABLE ${loading} RENAME TO ${quoteIdent(dataset)}`);
         await conn.run(`DELETE FROM ${this.meta} WHERE name = $1`, [dataset]);
-        await conn.run(`INSERT INTO ${this.meta} VALUES ($1, $2, $3, $4, current_timestamp)`, [dataset, schemaFingerprint(schema), file, staged.rowsLoaded]);
+        await conn.run(`INSERT INTO ${this.meta} VALUES ($1, $2, $3, $4, current_timestamp)`, [
+          dataset,
+          schemaFingerprint(schema),
+          file,
+          staged.rowsLoaded,
+        ]);
         await conn.run('COMMIT');
       } catch (e) {
         await conn.run('ROLLBACK').catch(() => undefined);
         await conn.run(`DROP TABLE IF EXISTS ${loading}`).catch(() => undefined);
-        throw new FedstatError('IO', `cannot store dataset ${dataset}: ${describeError(e)}`, { cause: e, details: { dataset } });
+        throw new FedstatError('IO', `cannot store dataset ${dataset}: ${describeError(e)}`, {
+          cause: e,
+          details: { dataset },
+        });
       }
       return Object.freeze({ dataset, file, ...staged, invalid: Object.freeze([...staged.invalid]) });
     });
@@ -145,9 +160,13 @@ class DuckDbStore implements AgencyStore {
     return this.queries.run(async () => {
       const stored = await this.loadedFingerprint(plan.dataset);
       if (stored !== schemaFingerprint(schema)) {
-        throw new FedstatError('DATA_INVALID', `dataset ${plan.dataset} was loaded under a different schema than the federation's; reload its CSV file`, {
-          details: { dataset: plan.dataset },
-        });
+        throw new FedstatError(
+          'DATA_INVALID',
+          `dataset ${plan.dataset} was loaded under a different schema than the federation's; reload its CSV file`,
+          {
+            details: { dataset: plan.dataset },
+          },
+        );
       }
       const result = await this.queryConn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[]);
       return toLocalAggregate(result.getRows(), compiled);
@@ -174,14 +193,20 @@ class DuckDbStore implements AgencyStore {
  * A file keeps its datasets across runs; DuckDB locks it, so one process opens it at a time.
  */
 export async function openDuckDbStore(path: string): Promise<AgencyStore> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('openDuckDbStore needs a file path or ":memory:"');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError('openDuckDbStore needs a file path or ":memory:"');
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(path);
   } catch (e) {
-    throw new FedstatError('IO', `cannot open DuckDB database ${path}: ${describeError(e)}; check the path and that no other process holds it`, {
-      cause: e, details: { path },
-    });
+    throw new FedstatError(
+      'IO',
+      `cannot open DuckDB database ${path}: ${describeError(e)}; check the path and that no other process holds it`,
+      {
+        cause: e,
+        details: { path },
+      },
+    );
   }
   const conns: DuckDBConnection[] = [];
   try {
@@ -200,6 +225,9 @@ export async function openDuckDbStore(path: string): Promise<AgencyStore> {
   } catch (e) {
     for (const c of conns) c.closeSync();
     instance.closeSync();
-    throw new FedstatError('IO', `cannot initialise DuckDB database ${path}: ${describeError(e)}`, { cause: e, details: { path } });
+    throw new FedstatError('IO', `cannot initialise DuckDB database ${path}: ${describeError(e)}`, {
+      cause: e,
+      details: { path },
+    });
   }
 }

@@ -17,7 +17,8 @@ function groupIndex(codes: readonly number[], sizes: readonly number[]): number 
   for (let i = 0; i < codes.length; i++) {
     const code = codes[i] ?? -1;
     const size = sizes[i] ?? 0;
-    if (!Number.isSafeInteger(code) || code < 0 || code >= size) throw new RangeError(`code ${code} is outside 0..${size - 1}`);
+    if (!Number.isSafeInteger(code) || code < 0 || code >= size)
+      throw new RangeError(`code ${code} is outside 0..${size - 1}`);
     index = index * size + code;
   }
   return index;

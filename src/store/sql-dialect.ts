@@ -28,7 +28,8 @@ export function quoteIdent(name: string): string {
 }
 
 function dollarParam(index: number): string {
-  if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`parameter index must be a positive integer, got ${index}`);
+  if (!Number.isSafeInteger(index) || index < 1)
+    throw new RangeError(`parameter index must be a positive integer, got ${index}`);
   return `$${index}`;
 }
 
@@ -46,10 +47,18 @@ function makeDialect(name: SqlDialect['name'], types: Readonly<Record<SqlType, s
  * DuckDB: category codes are USMALLINT, integers BIGINT, sums HUGEINT (128-bit, so SUM over
  * maxRows × 2^53 values cannot overflow; DuckDB returns both COUNT and HUGEINT as JS bigint).
  */
-export const DUCKDB_DIALECT: SqlDialect = makeDialect('duckdb', { code: 'USMALLINT', integer: 'BIGINT', sum: 'HUGEINT' });
+export const DUCKDB_DIALECT: SqlDialect = makeDialect('duckdb', {
+  code: 'USMALLINT',
+  integer: 'BIGINT',
+  sum: 'HUGEINT',
+});
 
 /** PostgreSQL: no unsigned types (codes < 4096 fit SMALLINT); NUMERIC sums are exact. */
-export const POSTGRES_DIALECT: SqlDialect = makeDialect('postgres', { code: 'SMALLINT', integer: 'BIGINT', sum: 'NUMERIC' });
+export const POSTGRES_DIALECT: SqlDialect = makeDialect('postgres', {
+  code: 'SMALLINT',
+  integer: 'BIGINT',
+  sum: 'NUMERIC',
+});
 
 /** A copy of `dialect` whose tables live under `qualifier` (catalog and/or schema names). */
 export function qualifiedDialect(dialect: SqlDialect, qualifier: readonly string[]): SqlDialect {

@@ -7,12 +7,33 @@
  * DNS:party-id. Peers are authenticated by that name, not by the address they are reached at,
  * so a certificate is valid for its party wherever the party runs.
  */
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { FedstatError } from '../errors.js';
 import type { PartyRole } from '../federation/federation.js';
 import {
-  bitString, boolean, explicit, ia5String, implicit, integer, namedBits, octetString, oid, readChildren, readElement,
-  sequence, set, time, utf8String,
+  bitString,
+  boolean,
+  explicit,
+  ia5String,
+  implicit,
+  integer,
+  namedBits,
+  octetString,
+  oid,
+  readChildren,
+  readElement,
+  sequence,
+  set,
+  time,
+  utf8String,
 } from './der.js';
 import { ipAddressBytes, isDnsLabel, isDnsName, unbracket } from './names.js';
 
@@ -78,7 +99,8 @@ function wholeSeconds(ms: number): Date {
 }
 
 function checkDays(days: number): void {
-  if (!Number.isSafeInteger(days) || days < 1) throw new RangeError(`validDays must be a positive integer, got ${days}`);
+  if (!Number.isSafeInteger(days) || days < 1)
+    throw new RangeError(`validDays must be a positive integer, got ${days}`);
 }
 
 /** A positive serial of at most 16 bytes from the CSPRNG (RFC 5280 §4.1.2.2: ≤ 20 octets, positive). */
@@ -142,22 +164,28 @@ function newKeyPair(): { publicKey: KeyObject; privateKey: KeyObject } {
  */
 export function createCertificateAuthority(options: CertificateAuthorityOptions): CertificateAndKey {
   checkDays(options.validDays);
-  if (options.commonName.length === 0 || options.commonName.length > 64) throw new RangeError('commonName must have 1..64 characters');
+  if (options.commonName.length === 0 || options.commonName.length > 64)
+    throw new RangeError('commonName must have 1..64 characters');
   const now = (options.now ?? new Date()).getTime();
   const { publicKey, privateKey } = newKeyPair();
   const subject = name([[OID.commonName, options.commonName]]);
   const ski = keyIdentifier(publicKey);
-  const certificatePem = signCertificate({
-    issuer: subject, subject, publicKey,
-    notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
-    notAfter: wholeSeconds(now + options.validDays * DAY_MS),
-    extensions: [
-      extension(OID.basicConstraints, true, sequence(boolean(true), integer(0n))),
-      extension(OID.keyUsage, true, namedBits([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
-      extension(OID.subjectKeyIdentifier, false, octetString(ski)),
-      extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, octetString(ski)))),
-    ],
-  }, privateKey);
+  const certificatePem = signCertificate(
+    {
+      issuer: subject,
+      subject,
+      publicKey,
+      notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
+      notAfter: wholeSeconds(now + options.validDays * DAY_MS),
+      extensions: [
+        extension(OID.basicConstraints, true, sequence(boolean(true), integer(0n))),
+        extension(OID.keyUsage, true, namedBits([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
+        extension(OID.subjectKeyIdentifier, false, octetString(ski)),
+        extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, octetString(ski)))),
+      ],
+    },
+    privateKey,
+  );
   return { certificatePem, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
@@ -175,7 +203,10 @@ function altNames(partyId: string, hosts: readonly string[]): Uint8Array[] {
     } else if (isDnsName(key)) {
       out.push(implicit(2, ia5String(key)));
     } else {
-      throw new FedstatError('CONFIG_INVALID', `host ${JSON.stringify(unbracket(raw))} of party ${partyId} is neither an IP address nor a DNS name; fix its endpoint`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `host ${JSON.stringify(unbracket(raw))} of party ${partyId} is neither an IP address nor a DNS name; fix its endpoint`,
+      );
     }
   }
   return out;
@@ -187,7 +218,8 @@ function subjectName(certificate: X509Certificate): Uint8Array {
   const [tbs] = readChildren(readElement(der, 0).content);
   const fields = readChildren(tbs?.content ?? new Uint8Array(0));
   const subject = fields[(fields[0]?.tag === 0xa0 ? 1 : 0) + 4]; // [version] serial sig issuer validity subject
-  if (subject === undefined) throw new FedstatError('KEY_INVALID', 'the CA certificate is malformed; re-run fedstat init');
+  if (subject === undefined)
+    throw new FedstatError('KEY_INVALID', 'the CA certificate is malformed; re-run fedstat init');
   return subject.encoding;
 }
 
@@ -200,7 +232,10 @@ function subjectName(certificate: X509Certificate): Uint8Array {
 export function issuePartyCertificate(ca: CertificateAndKey, options: PartyCertificateOptions): CertificateAndKey {
   checkDays(options.validDays);
   if (!isDnsLabel(options.partyId)) {
-    throw new FedstatError('CONFIG_INVALID', `party id ${JSON.stringify(options.partyId)} cannot name a TLS peer; use lowercase letters, digits and inner dashes (a DNS label)`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `party id ${JSON.stringify(options.partyId)} cannot name a TLS peer; use lowercase letters, digits and inner dashes (a DNS label)`,
+    );
   }
   let caCertificate: X509Certificate;
   let caKey: KeyObject;
@@ -208,28 +243,45 @@ export function issuePartyCertificate(ca: CertificateAndKey, options: PartyCerti
     caCertificate = new X509Certificate(ca.certificatePem);
     caKey = createPrivateKey(ca.privateKeyPem);
   } catch (e) {
-    throw new FedstatError('KEY_INVALID', 'the CA certificate or key does not parse; use the ca.crt and keys/ca.key written by fedstat init', { cause: e });
+    throw new FedstatError(
+      'KEY_INVALID',
+      'the CA certificate or key does not parse; use the ca.crt and keys/ca.key written by fedstat init',
+      { cause: e },
+    );
   }
   if (!caCertificate.ca || !caCertificate.checkPrivateKey(caKey)) {
-    throw new FedstatError('KEY_INVALID', 'the CA key does not belong to the CA certificate; use the ca.crt and keys/ca.key of the same federation');
+    throw new FedstatError(
+      'KEY_INVALID',
+      'the CA key does not belong to the CA certificate; use the ca.crt and keys/ca.key of the same federation',
+    );
   }
   const now = (options.now ?? new Date()).getTime();
   const { publicKey, privateKey } = newKeyPair();
-  const certificatePem = signCertificate({
-    issuer: subjectName(caCertificate),
-    subject: name([[OID.organizationalUnit, options.role], [OID.commonName, options.partyId]]),
-    publicKey,
-    notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
-    notAfter: wholeSeconds(Math.min(now + options.validDays * DAY_MS, caCertificate.validToDate.getTime())),
-    extensions: [
-      extension(OID.basicConstraints, true, sequence()),
-      extension(OID.keyUsage, true, namedBits([KEY_USAGE.digitalSignature])),
-      extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth), oid(OID.clientAuth))),
-      extension(OID.subjectAltName, false, sequence(...altNames(options.partyId, options.hosts))),
-      extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(publicKey))),
-      extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, octetString(keyIdentifier(caCertificate.publicKey))))),
-    ],
-  }, caKey);
+  const certificatePem = signCertificate(
+    {
+      issuer: subjectName(caCertificate),
+      subject: name([
+        [OID.organizationalUnit, options.role],
+        [OID.commonName, options.partyId],
+      ]),
+      publicKey,
+      notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
+      notAfter: wholeSeconds(Math.min(now + options.validDays * DAY_MS, caCertificate.validToDate.getTime())),
+      extensions: [
+        extension(OID.basicConstraints, true, sequence()),
+        extension(OID.keyUsage, true, namedBits([KEY_USAGE.digitalSignature])),
+        extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth), oid(OID.clientAuth))),
+        extension(OID.subjectAltName, false, sequence(...altNames(options.partyId, options.hosts))),
+        extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(publicKey))),
+        extension(
+          OID.authorityKeyIdentifier,
+          false,
+          sequence(implicit(0, octetString(keyIdentifier(caCertificate.publicKey)))),
+        ),
+      ],
+    },
+    caKey,
+  );
   if (!new X509Certificate(certificatePem).verify(caCertificate.publicKey)) {
     throw new FedstatError('INTERNAL', `the certificate issued to ${options.partyId} does not verify under its CA`);
   }

@@ -107,7 +107,8 @@ export function oid(dotted: string): Uint8Array {
   if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(dotted)) throw new RangeError(`not a dotted OID: ${dotted}`);
   const arcs = dotted.split('.').map((a) => BigInt(a));
   const [first = 0n, second = 0n, ...rest] = arcs;
-  if (first < 2n && second > 39n) throw new RangeError(`OID ${dotted}: the second arc must be below 40 under arc ${first}`);
+  if (first < 2n && second > 39n)
+    throw new RangeError(`OID ${dotted}: the second arc must be below 40 under arc ${first}`);
   const out: number[] = [];
   for (const arc of [first * 40n + second, ...rest]) {
     const chunk: number[] = [Number(arc & 0x7fn)];
@@ -123,7 +124,8 @@ export function bitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
     throw new RangeError(`a BIT STRING cannot have ${unusedBits} unused bits here`);
   }
   const last = bytes[bytes.length - 1] ?? 0;
-  if ((last & ((1 << unusedBits) - 1)) !== 0) throw new RangeError('DER requires the unused bits of a BIT STRING to be zero');
+  if ((last & ((1 << unusedBits) - 1)) !== 0)
+    throw new RangeError('DER requires the unused bits of a BIT STRING to be zero');
   return tlv(TAG.BIT_STRING, concat([Uint8Array.of(unusedBits), bytes]));
 }
 
@@ -132,7 +134,8 @@ export function bitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
  * DER drops trailing zero bits (X.690 §11.2.2), so {digitalSignature} is 03 02 07 80.
  */
 export function namedBits(bits: readonly number[]): Uint8Array {
-  if (bits.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) throw new RangeError('named bits must be integers 0..255');
+  if (bits.some((b) => !Number.isInteger(b) || b < 0 || b > 255))
+    throw new RangeError('named bits must be integers 0..255');
   if (bits.length === 0) return bitString(new Uint8Array(0));
   const highest = Math.max(...bits);
   const bytes = new Uint8Array((highest >> 3) + 1);
@@ -149,7 +152,8 @@ export function utf8String(text: string): Uint8Array {
 }
 
 export function printableString(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text)) throw new RangeError('text has characters PrintableString cannot hold');
+  if (!/^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text))
+    throw new RangeError('text has characters PrintableString cannot hold');
   return tlv(TAG.PRINTABLE_STRING, new TextEncoder().encode(text));
 }
 
@@ -165,7 +169,8 @@ function pad(n: number, width: number): string {
 
 function checkTime(date: Date): void {
   if (!Number.isFinite(date.getTime())) throw new RangeError('invalid date');
-  if (date.getUTCMilliseconds() !== 0) throw new RangeError('X.509 times have whole seconds; truncate the milliseconds first');
+  if (date.getUTCMilliseconds() !== 0)
+    throw new RangeError('X.509 times have whole seconds; truncate the milliseconds first');
 }
 
 /** UTCTime YYMMDDHHMMSSZ; RFC 5280 §4.1.2.5.1: YY ≥ 50 means 19YY, so only 1950..2049. */
@@ -173,8 +178,9 @@ export function utcTime(date: Date): Uint8Array {
   checkTime(date);
   const y = date.getUTCFullYear();
   if (y < 1950 || y > 2049) throw new RangeError(`UTCTime cannot express the year ${y}; use GeneralizedTime`);
-  const text = `${pad(y % 100, 2)}${pad(date.getUTCMonth() + 1, 2)}${pad(date.getUTCDate(), 2)}`
-    + `${pad(date.getUTCHours(), 2)}${pad(date.getUTCMinutes(), 2)}${pad(date.getUTCSeconds(), 2)}Z`;
+  const text =
+    `${pad(y % 100, 2)}${pad(date.getUTCMonth() + 1, 2)}${pad(date.getUTCDate(), 2)}` +
+    `${pad(date.getUTCHours(), 2)}${pad(date.getUTCMinutes(), 2)}${pad(date.getUTCSeconds(), 2)}Z`;
   return tlv(TAG.UTC_TIME, new TextEncoder().encode(text));
 }
 
@@ -183,8 +189,9 @@ export function generalizedTime(date: Date): Uint8Array {
   checkTime(date);
   const y = date.getUTCFullYear();
   if (y < 0 || y > 9999) throw new RangeError(`GeneralizedTime cannot express the year ${y}`);
-  const text = `${pad(y, 4)}${pad(date.getUTCMonth() + 1, 2)}${pad(date.getUTCDate(), 2)}`
-    + `${pad(date.getUTCHours(), 2)}${pad(date.getUTCMinutes(), 2)}${pad(date.getUTCSeconds(), 2)}Z`;
+  const text =
+    `${pad(y, 4)}${pad(date.getUTCMonth() + 1, 2)}${pad(date.getUTCDate(), 2)}` +
+    `${pad(date.getUTCHours(), 2)}${pad(date.getUTCMinutes(), 2)}${pad(date.getUTCSeconds(), 2)}Z`;
   return tlv(TAG.GENERALIZED_TIME, new TextEncoder().encode(text));
 }
 

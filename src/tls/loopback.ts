@@ -29,7 +29,9 @@ export function isLoopbackHost(host: string): boolean {
  */
 export function assertInsecureAllowed(host: string, what: string): void {
   if (isLoopbackHost(host)) return;
-  throw new FedstatError('CONFIG_INVALID',
+  throw new FedstatError(
+    'CONFIG_INVALID',
     `plain TCP (--insecure) is refused on non-loopback address ${host} for the ${what}; use the federation's TLS certificates (drop --insecure), or use 127.0.0.1 for a local test`,
-    { details: { host } });
+    { details: { host } },
+  );
 }

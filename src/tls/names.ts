@@ -26,7 +26,10 @@ export function dnsLabelProblem(id: string): string | null {
   if (id.length === 0) return 'is empty';
   if (id.length > MAX_LABEL_LENGTH) return `has ${id.length} characters, more than ${MAX_LABEL_LENGTH}`;
   const bad = /[^a-z0-9-]/u.exec(id)?.[0];
-  if (bad !== undefined) return /[A-Z]/.test(bad) ? 'has uppercase letters' : `has ${JSON.stringify(bad)}, which is not a lowercase letter, digit or dash`;
+  if (bad !== undefined)
+    return /[A-Z]/.test(bad)
+      ? 'has uppercase letters'
+      : `has ${JSON.stringify(bad)}, which is not a lowercase letter, digit or dash`;
   if (id.startsWith('-') || id.endsWith('-')) return 'may not begin or end with a dash';
   return null;
 }
@@ -57,10 +60,12 @@ function ipv6Bytes(text: string): Uint8Array {
     s = `${s.slice(0, lastColon + 1)}0:0`;
   }
   const halves = s.split('::');
-  const words = (part: string | undefined): number[] => (part === undefined || part === '' ? [] : part.split(':').map((w) => parseInt(w, 16)));
+  const words = (part: string | undefined): number[] =>
+    part === undefined || part === '' ? [] : part.split(':').map((w) => parseInt(w, 16));
   const head = words(halves[0]);
   const rest = words(halves[1]);
-  const all = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest] : head;
+  const all =
+    halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest] : head;
   all.forEach((w, i) => {
     out[2 * i] = w >> 8;
     out[2 * i + 1] = w & 0xff;

@@ -21,7 +21,10 @@ export interface PartyCertificateCheck {
 
 /** The subject common names of a certificate as node prints them ("OU=agency\nCN=cd-psb"). */
 function commonNames(subject: string): string[] {
-  return subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+  return subject
+    .split('\n')
+    .filter((l) => l.startsWith('CN='))
+    .map((l) => l.slice(3));
 }
 
 function day(d: Date): string {
@@ -58,13 +61,21 @@ export function partyCertificateProblem(check: PartyCertificateCheck): string | 
     return 'its TLS certificate was not issued by the federation CA';
   }
   const names = commonNames(certificate.subject);
-  if (names.length !== 1 || names[0] !== check.partyId || certificate.checkHost(check.partyId, { subject: 'never', wildcards: false }) !== check.partyId) {
+  if (
+    names.length !== 1 ||
+    names[0] !== check.partyId ||
+    certificate.checkHost(check.partyId, { subject: 'never', wildcards: false }) !== check.partyId
+  ) {
     return `its TLS certificate names ${JSON.stringify(names.join(', '))}, not party ${check.partyId}`;
   }
   if (!certificate.checkPrivateKey(key)) return 'its TLS private key does not match its TLS certificate';
   const now = (check.now ?? new Date()).getTime();
-  for (const [what, c] of [['the federation CA certificate', ca], ['its TLS certificate', certificate]] as const) {
-    if (now < c.validFromDate.getTime()) return `${what} is not valid before ${day(c.validFromDate)} (check this machine's clock)`;
+  for (const [what, c] of [
+    ['the federation CA certificate', ca],
+    ['its TLS certificate', certificate],
+  ] as const) {
+    if (now < c.validFromDate.getTime())
+      return `${what} is not valid before ${day(c.validFromDate)} (check this machine's clock)`;
     if (now > c.validToDate.getTime()) return `${what} expired on ${day(c.validToDate)}`;
   }
   return null;

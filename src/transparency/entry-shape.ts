@@ -11,7 +11,16 @@ import { isRecord } from '../util/is-record.js';
 /** The kind of an entry: the `type` of the event it carries. */
 export type EntryKind = AuditEvent['type'];
 
-export const ENTRY_KINDS: readonly EntryKind[] = Object.freeze(['query', 'contribution', 'refusal', 'survivors', 'unmask', 'decryption', 'budget', 'release']);
+export const ENTRY_KINDS: readonly EntryKind[] = Object.freeze([
+  'query',
+  'contribution',
+  'refusal',
+  'survivors',
+  'unmask',
+  'decryption',
+  'budget',
+  'release',
+]);
 
 type Check = (v: unknown) => boolean;
 
@@ -55,7 +64,8 @@ export function bodyProblem(kind: EntryKind, body: unknown): string | null {
   if (!id(body['queryId'])) return 'queryId is not a non-empty string';
   const keys = Object.keys(body);
   for (const key of keys) {
-    if (key !== 'at' && key !== 'queryId' && !Object.hasOwn(shape, key)) return `a ${kind} entry has no field ${JSON.stringify(key)}`;
+    if (key !== 'at' && key !== 'queryId' && !Object.hasOwn(shape, key))
+      return `a ${kind} entry has no field ${JSON.stringify(key)}`;
   }
   for (const [key, check] of Object.entries(shape)) {
     if (!check(body[key])) return `field ${key} of a ${kind} entry is missing or of the wrong type`;

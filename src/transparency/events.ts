@@ -15,31 +15,77 @@ import { canonicalJson } from '../util/canonical-json.js';
 export type AuditEvent =
   /** `digest` is the hex query digest of the signed envelope the agencies receive (binds ρ, threshold, expiry). */
   | {
-    readonly type: 'query'; readonly at: number; readonly queryId: string; readonly digest: string; readonly sql: string; readonly plan: unknown;
-    readonly agencies: readonly string[];
-  }
-  | { readonly type: 'contribution'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly digest: string }
-  | { readonly type: 'refusal'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly reason: string }
-  | { readonly type: 'survivors'; readonly at: number; readonly queryId: string; readonly survivors: readonly string[]; readonly dropped: readonly string[] }
-  | { readonly type: 'unmask'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly survivors: readonly string[]; readonly dropped: readonly string[] }
+      readonly type: 'query';
+      readonly at: number;
+      readonly queryId: string;
+      readonly digest: string;
+      readonly sql: string;
+      readonly plan: unknown;
+      readonly agencies: readonly string[];
+    }
+  | {
+      readonly type: 'contribution';
+      readonly at: number;
+      readonly queryId: string;
+      readonly agencyId: string;
+      readonly digest: string;
+    }
+  | {
+      readonly type: 'refusal';
+      readonly at: number;
+      readonly queryId: string;
+      readonly agencyId: string;
+      readonly reason: string;
+    }
+  | {
+      readonly type: 'survivors';
+      readonly at: number;
+      readonly queryId: string;
+      readonly survivors: readonly string[];
+      readonly dropped: readonly string[];
+    }
+  | {
+      readonly type: 'unmask';
+      readonly at: number;
+      readonly queryId: string;
+      readonly agencyId: string;
+      readonly survivors: readonly string[];
+      readonly dropped: readonly string[];
+    }
   /** The key authority decrypted the sum of `contributors` (the survivors); `ciphertextDigests` are hex SHA-256 of what it decrypted. */
   | {
-    readonly type: 'decryption'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[];
-    readonly dropped: readonly string[]; readonly ciphertextDigests: readonly string[];
-  }
+      readonly type: 'decryption';
+      readonly at: number;
+      readonly queryId: string;
+      readonly contributors: readonly string[];
+      readonly dropped: readonly string[];
+      readonly ciphertextDigests: readonly string[];
+    }
   /**
    * An agency durably charged `rho` (canonical "n/d") to its own budget for `dataset`; `spent` is
    * its total after the charge and `ledgerHead` the hash-chain head of its ledger.
    */
   | {
-    readonly type: 'budget'; readonly at: number; readonly queryId: string; readonly agencyId: string; readonly dataset: string;
-    readonly rho: string; readonly spent: string; readonly budget: string; readonly ledgerHead: string;
-  }
+      readonly type: 'budget';
+      readonly at: number;
+      readonly queryId: string;
+      readonly agencyId: string;
+      readonly dataset: string;
+      readonly rho: string;
+      readonly spent: string;
+      readonly budget: string;
+      readonly ledgerHead: string;
+    }
   /** `rho` is null for an exact release; `suppressed` counts withheld cells, primary + complementary. */
   | {
-    readonly type: 'release'; readonly at: number; readonly queryId: string; readonly contributors: readonly string[]; readonly rows: number;
-    readonly suppressed: number; readonly rho: string | null;
-  };
+      readonly type: 'release';
+      readonly at: number;
+      readonly queryId: string;
+      readonly contributors: readonly string[];
+      readonly rows: number;
+      readonly suppressed: number;
+      readonly rho: string | null;
+    };
 
 /** Where a party records its accountability events. */
 export interface AuditSink {
@@ -73,5 +119,9 @@ export const NO_AUDIT: AuditSink = Object.freeze({ append: () => undefined });
 
 /** One sink that appends every event to each of `sinks`, in order. */
 export function allSinks(...sinks: readonly AuditSink[]): AuditSink {
-  return { append: (event) => { for (const s of sinks) s.append(event); } };
+  return {
+    append: (event) => {
+      for (const s of sinks) s.append(event);
+    },
+  };
 }

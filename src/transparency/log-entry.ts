@@ -58,7 +58,11 @@ export interface DecodedEntry {
 export type EntryProblem = 'malformed' | 'unknown-author' | 'bad-signature';
 
 const refuse = (problem: EntryProblem, why: string): FedstatError =>
-  new FedstatError('BAD_MESSAGE', `log entry refused: ${why}; the log is damaged or forged, report it to the federation`, { details: { problem } });
+  new FedstatError(
+    'BAD_MESSAGE',
+    `log entry refused: ${why}; the log is damaged or forged, report it to the federation`,
+    { details: { problem } },
+  );
 
 /**
  * Encodes and signs `event` as a log entry by party `author` with its 64-byte Ed25519 secret
@@ -68,7 +72,7 @@ const refuse = (problem: EntryProblem, why: string): FedstatError =>
 export function entryFromEvent(event: AuditEvent, author: string, secretKey: Uint8Array): Uint8Array {
   const why = eventProblem(event);
   if (why !== null) throw new RangeError(`cannot log this event: ${why}`);
-  if (typeof author !== 'string' || author.length === 0) throw new RangeError('an entry needs its author\'s party id');
+  if (typeof author !== 'string' || author.length === 0) throw new RangeError("an entry needs its author's party id");
   const { type, ...body } = event;
   const json = utf8.encode(canonicalJson({ author, body, kind: type }));
   const out = new Uint8Array(DOMAIN.length + json.length + SIGNATURE_BYTES);
@@ -85,8 +89,10 @@ export function entryFromEvent(event: AuditEvent, author: string, secretKey: Uin
  * event that is not exactly its kind's shape.
  */
 export function decodeEntry(bytes: Uint8Array): DecodedEntry {
-  if (!(bytes instanceof Uint8Array) || bytes.length < DOMAIN.length + 2 + SIGNATURE_BYTES) throw refuse('malformed', 'too short to be a log entry');
-  for (let i = 0; i < DOMAIN.length; i++) if (bytes[i] !== DOMAIN[i]) throw refuse('malformed', 'not a fedstat log entry (domain tag)');
+  if (!(bytes instanceof Uint8Array) || bytes.length < DOMAIN.length + 2 + SIGNATURE_BYTES)
+    throw refuse('malformed', 'too short to be a log entry');
+  for (let i = 0; i < DOMAIN.length; i++)
+    if (bytes[i] !== DOMAIN[i]) throw refuse('malformed', 'not a fedstat log entry (domain tag)');
   const end = bytes.length - SIGNATURE_BYTES;
   let text: string;
   let doc: unknown;
@@ -98,7 +104,8 @@ export function decodeEntry(bytes: Uint8Array): DecodedEntry {
   }
   if (!isRecord(doc)) throw refuse('malformed', 'the entry is not a JSON object');
   const { author, body, kind } = doc;
-  if (Object.keys(doc).length !== 3 || typeof author !== 'string' || author.length === 0) throw refuse('malformed', 'the entry must have exactly author, body and kind');
+  if (Object.keys(doc).length !== 3 || typeof author !== 'string' || author.length === 0)
+    throw refuse('malformed', 'the entry must have exactly author, body and kind');
   if (!isEntryKind(kind)) throw refuse('malformed', `unknown entry kind ${JSON.stringify(kind)}`);
   const why = bodyProblem(kind, body);
   if (why !== null) throw refuse('malformed', why);
@@ -120,8 +127,10 @@ export function decodeEntry(bytes: Uint8Array): DecodedEntry {
 export function openEntry(bytes: Uint8Array, federation: Federation): { event: AuditEvent; author: Party } {
   const d = decodeEntry(bytes);
   const author = federation.parties.find((p) => p.id === d.author);
-  if (author === undefined) throw refuse('unknown-author', `its author ${JSON.stringify(d.author)} is not a party of the federation`);
-  if (!verify(d.signed, d.signature, author.signingKey)) throw refuse('bad-signature', `its signature does not verify under ${author.id}'s key`);
+  if (author === undefined)
+    throw refuse('unknown-author', `its author ${JSON.stringify(d.author)} is not a party of the federation`);
+  if (!verify(d.signed, d.signature, author.signingKey))
+    throw refuse('bad-signature', `its signature does not verify under ${author.id}'s key`);
   return { event: d.event, author };
 }
 

@@ -40,6 +40,6 @@ export const recordBytes = (length: number): number => RECORD_OVERHEAD + length;
 export function readRecordLength(buf: Uint8Array, offset: number): number | null {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const len = b.readUInt32BE(offset);
-  if (((len ^ 0xffffffff) >>> 0) !== b.readUInt32BE(offset + 4) || len > MAX_ENTRY_BYTES) return null;
+  if ((len ^ 0xffffffff) >>> 0 !== b.readUInt32BE(offset + 4) || len > MAX_ENTRY_BYTES) return null;
   return len;
 }

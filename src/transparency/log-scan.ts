@@ -69,7 +69,12 @@ async function allZero(h: FileHandle, from: number, to: number): Promise<boolean
  * record `firstIndex` at byte `start` (defaults: the first record) and stopping after `limit`
  * records. Yields each verified record; returns where it stopped. Throws LogCorruptError.
  */
-export async function* scanRecords(h: FileHandle, start = LOG_MAGIC.length, firstIndex = 0, limit = Number.MAX_SAFE_INTEGER): AsyncGenerator<ScannedRecord, ScanEnd> {
+export async function* scanRecords(
+  h: FileHandle,
+  start = LOG_MAGIC.length,
+  firstIndex = 0,
+  limit = Number.MAX_SAFE_INTEGER,
+): AsyncGenerator<ScannedRecord, ScanEnd> {
   const fileSize = (await h.stat()).size;
   let buf = Buffer.alloc(0); // unread bytes, beginning at file offset `bufStart`
   let bufStart = start;
@@ -107,7 +112,8 @@ export async function* scanRecords(h: FileHandle, start = LOG_MAGIC.length, firs
     const entry = buf.subarray(rec + RECORD_HEADER_BYTES, rec + RECORD_HEADER_BYTES + len);
     const stored = buf.subarray(rec + RECORD_HEADER_BYTES + len, rec + total);
     const leafHash = hashLeaf(entry);
-    if (!hashEquals(leafHash, stored)) throw new LogCorruptError(index, offset, 'the entry does not match its stored leaf hash');
+    if (!hashEquals(leafHash, stored))
+      throw new LogCorruptError(index, offset, 'the entry does not match its stored leaf hash');
     yield { index, offset, entry, leafHash };
     index++;
     offset += total;

@@ -35,7 +35,14 @@ import { inclusionProof } from '../merkle/inclusion-proof.js';
 import { acquireFileLock } from '../util/file-lock.js';
 import { syncDir, writeAll } from '../util/durable-file.js';
 import { GroupCommit } from '../util/group-commit.js';
-import { LOG_MAGIC, MAX_ENTRY_BYTES, readRecordLength, recordBytes, RECORD_HEADER_BYTES, writeRecord } from './log-record.js';
+import {
+  LOG_MAGIC,
+  MAX_ENTRY_BYTES,
+  readRecordLength,
+  recordBytes,
+  RECORD_HEADER_BYTES,
+  writeRecord,
+} from './log-record.js';
 import { hasLogHeader, LogCorruptError, scanRecords, type ScannedRecord } from './log-scan.js';
 import { MerkleAccumulator } from '../merkle/merkle-accumulator.js';
 import { hashEquals, hashLeaf, HASH_BYTES } from '../merkle/merkle-hash.js';
@@ -105,8 +112,14 @@ export class TransparencyLogStore {
   #broken: FedstatError | null = null;
   #closed = false;
 
-  private constructor(file: string, options: LogStoreOptions, handle: FileHandle, unlock: () => Promise<void>,
-    state: Replayed, published: SignedTreeHead | null) {
+  private constructor(
+    file: string,
+    options: LogStoreOptions,
+    handle: FileHandle,
+    unlock: () => Promise<void>,
+    state: Replayed,
+    published: SignedTreeHead | null,
+  ) {
     this.file = file;
     this.#queue = new GroupCommit((batch) => this.#commit(batch), `transparency log ${file}`);
     this.logId = options.logId;
@@ -137,15 +150,25 @@ export class TransparencyLogStore {
    */
   static async open(file: string, options: LogStoreOptions): Promise<TransparencyLogStore> {
     // Fail on bad options before touching the disk (signing an empty head checks logId and key).
-    signTreeHead({ logId: options.logId, size: 0, rootHash: new Uint8Array(HASH_BYTES), timestamp: 0 }, options.secretKey);
+    signTreeHead(
+      { logId: options.logId, size: 0, rootHash: new Uint8Array(HASH_BYTES), timestamp: 0 },
+      options.secretKey,
+    );
     const unlock = await acquireFileLock(`${file}.lock`, 'transparency log');
     let handle: FileHandle | null = null;
     try {
       const published = await publishedHead(file, options);
-      const existed = await fs.stat(file).then((s) => s, () => null);
-      if (existed === null && published !== null && published.size > 0) throw historyLost(file, published, 0, 'is missing');
+      const existed = await fs.stat(file).then(
+        (s) => s,
+        () => null,
+      );
+      if (existed === null && published !== null && published.size > 0)
+        throw historyLost(file, published, 0, 'is missing');
       if (existed !== null && (existed.mode & 0o077) !== 0) {
-        throw new FedstatError('IO', `transparency log ${file} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`);
+        throw new FedstatError(
+          'IO',
+          `transparency log ${file} is accessible to other users (mode ${(existed.mode & 0o777).toString(8)}); run chmod 600 on it`,
+        );
       }
       handle = await fs.open(file, 'a+', 0o600);
       const state = await TransparencyLogStore.#replay(file, handle, published);
@@ -155,7 +178,11 @@ export class TransparencyLogStore {
       await handle?.close();
       await unlock();
       if (e instanceof FedstatError) throw e;
-      throw new FedstatError('IO', `cannot open transparency log ${file}: ${errno(e)}; check the path and its permissions`, { cause: e });
+      throw new FedstatError(
+        'IO',
+        `cannot open transparency log ${file}: ${errno(e)}; check the path and its permissions`,
+        { cause: e },
+      );
     }
   }
 
@@ -166,22 +193,33 @@ export class TransparencyLogStore {
       // New file, or a crash while the header was written: only a prefix of the header may be there.
       const head = Buffer.alloc(length);
       await h.read(head, 0, length, 0);
-      if (!head.equals(LOG_MAGIC.subarray(0, length))) throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
+      if (!head.equals(LOG_MAGIC.subarray(0, length)))
+        throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
       if (mustHave > 0) throw historyLost(file, published!, 0, 'has no entries');
       await h.truncate(0);
       await writeAll(h, LOG_MAGIC);
       await h.sync();
-      return { hashes: Buffer.alloc(1024 * HASH_BYTES), offsets: new Float64Array(1024), size: 0, fileSize: LOG_MAGIC.length, acc: new MerkleAccumulator(), torn: 0 };
+      return {
+        hashes: Buffer.alloc(1024 * HASH_BYTES),
+        offsets: new Float64Array(1024),
+        size: 0,
+        fileSize: LOG_MAGIC.length,
+        acc: new MerkleAccumulator(),
+        torn: 0,
+      };
     }
-    if (!(await hasLogHeader(h))) throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
+    if (!(await hasLogHeader(h)))
+      throw new FedstatError('IO', `${file} is not a fedstat transparency log (bad header); check the path`);
     let hashes: Buffer = Buffer.alloc(1024 * HASH_BYTES);
     let offsets: Float64Array = new Float64Array(1024);
     const acc = new MerkleAccumulator();
     const checkPublishedRoot = (): void => {
       if (published !== null && acc.size === published.size && !hashEquals(acc.root(), published.rootHash)) {
-        throw new FedstatError('IO',
+        throw new FedstatError(
+          'IO',
           `transparency log ${file}: its first ${published.size} entries do not have the root its published tree head (${treeHeadFileFor(file)}) signed: published history was rewritten; restore the log from a backup that extends that head (agencies holding the head refuse any other log)`,
-          { details: { file, headFile: treeHeadFileFor(file), publishedSize: published.size } });
+          { details: { file, headFile: treeHeadFileFor(file), publishedSize: published.size } },
+        );
       }
     };
     checkPublishedRoot();
@@ -202,7 +240,13 @@ export class TransparencyLogStore {
     }
     const { size, end, tornBytes } = step.value;
     // A torn record the published head covers was acknowledged: the log lost it, a crash did not.
-    if (size < mustHave) throw historyLost(file, published!, size, tornBytes > 0 ? `has ${size} complete entries and ${tornBytes} bytes of a torn one` : `has ${size} entries`);
+    if (size < mustHave)
+      throw historyLost(
+        file,
+        published!,
+        size,
+        tornBytes > 0 ? `has ${size} complete entries and ${tornBytes} bytes of a torn one` : `has ${size} entries`,
+      );
     if (tornBytes > 0) {
       await h.truncate(end);
       await h.sync();
@@ -232,7 +276,8 @@ export class TransparencyLogStore {
     const hashes = this.#hashes;
     const first = Buffer.from(leafHash.buffer, leafHash.byteOffset, HASH_BYTES).readUInt32LE(0);
     for (let i = this.#size - 1, off = i * HASH_BYTES; i >= 0; i--, off -= HASH_BYTES) {
-      if (hashes.readUInt32LE(off) === first && hashes.compare(leafHash, 0, HASH_BYTES, off, off + HASH_BYTES) === 0) return i;
+      if (hashes.readUInt32LE(off) === first && hashes.compare(leafHash, 0, HASH_BYTES, off, off + HASH_BYTES) === 0)
+        return i;
     }
     return -1;
   }
@@ -248,14 +293,18 @@ export class TransparencyLogStore {
     if (len !== null) await this.#handle.read(body, 0, len, offset + RECORD_HEADER_BYTES);
     const entry = new Uint8Array(body.buffer, body.byteOffset, body.length);
     if (len === null || !hashEquals(hashLeaf(entry), this.leafHash(index))) {
-      throw corrupt(this.file, new LogCorruptError(index, offset, 'the record changed on disk after the log was opened'));
+      throw corrupt(
+        this.file,
+        new LogCorruptError(index, offset, 'the record changed on disk after the log was opened'),
+      );
     }
     return entry;
   }
 
   /** Streams entries [from, to) from disk, verified against their stored hashes. */
   async *entries(from = 0, to = this.#size): AsyncGenerator<{ index: number; entry: Uint8Array }> {
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > this.#size || from > to) throw new RangeError(`[${from}, ${to}) is not a range of entries`);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > this.#size || from > to)
+      throw new RangeError(`[${from}, ${to}) is not a range of entries`);
     if (from === to) return;
     try {
       for await (const r of scanRecords(this.#handle, this.#offsets[from], from, to - from)) {
@@ -304,7 +353,12 @@ export class TransparencyLogStore {
     if (!(entry instanceof Uint8Array)) throw new TypeError('a log entry is a Uint8Array');
     return new Promise<AppendResult>((resolve, reject) => {
       if (entry.length > MAX_ENTRY_BYTES) {
-        reject(new FedstatError('MESSAGE_TOO_LARGE', `a log entry has at most ${MAX_ENTRY_BYTES} bytes, not ${entry.length}; log hashes of large data, not the data`));
+        reject(
+          new FedstatError(
+            'MESSAGE_TOO_LARGE',
+            `a log entry has at most ${MAX_ENTRY_BYTES} bytes, not ${entry.length}; log hashes of large data, not the data`,
+          ),
+        );
       } else if (this.#closed) {
         reject(new FedstatError('UNAVAILABLE', `transparency log ${this.file} is closed; open it again`));
       } else {
@@ -327,22 +381,28 @@ export class TransparencyLogStore {
   }
 
   readonly #source = (i: number): Uint8Array => {
-    if (!Number.isSafeInteger(i) || i < 0 || i >= this.#size) throw new RangeError(`leaf ${i} is beyond the log's ${this.#size} entries`);
+    if (!Number.isSafeInteger(i) || i < 0 || i >= this.#size)
+      throw new RangeError(`leaf ${i} is beyond the log's ${this.#size} entries`);
     return this.#hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
   };
 
   #checkIndex(index: number): void {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#size) throw new RangeError(`entry ${index} is beyond the log's ${this.#size} entries`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#size)
+      throw new RangeError(`entry ${index} is beyond the log's ${this.#size} entries`);
   }
 
   #checkSize(size: number): void {
-    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size) throw new RangeError(`size ${size} is beyond the log's ${this.#size} entries`);
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size)
+      throw new RangeError(`size ${size} is beyond the log's ${this.#size} entries`);
   }
 
   #sign(): SignedTreeHead {
     const last = this.#head?.timestamp ?? 0;
     const timestamp = Math.max(Math.floor(this.#now()), last); // never backwards within a run
-    return signTreeHead({ logId: this.logId, size: this.#size, rootHash: this.#acc.root(), timestamp }, this.#secretKey);
+    return signTreeHead(
+      { logId: this.logId, size: this.#size, rootHash: this.#acc.root(), timestamp },
+      this.#secretKey,
+    );
   }
 
   async #commit(batch: Pending[]): Promise<void> {
@@ -361,12 +421,20 @@ export class TransparencyLogStore {
       await writeAll(this.#handle, bytes);
       await this.#handle.sync();
     } catch (e) {
-      const failed = new FedstatError('IO', `writing transparency log ${this.file} failed (${errno(e)}); nothing was appended, fix the disk and retry`, { cause: e });
+      const failed = new FedstatError(
+        'IO',
+        `writing transparency log ${this.file} failed (${errno(e)}); nothing was appended, fix the disk and retry`,
+        { cause: e },
+      );
       try {
         await this.#handle.truncate(this.#fileSize);
         await this.#handle.sync();
       } catch (e2) {
-        this.#broken = new FedstatError('IO', `transparency log ${this.file} is in an unknown state after a failed write; reopen it`, { cause: e2 });
+        this.#broken = new FedstatError(
+          'IO',
+          `transparency log ${this.file} is in an unknown state after a failed write; reopen it`,
+          { cause: e2 },
+        );
       }
       for (const p of batch) p.reject(failed);
       return;
@@ -384,7 +452,9 @@ export class TransparencyLogStore {
     this.#size += batch.length;
     this.#fileSize = off;
     const treeHead = this.treeHead();
-    batch.forEach((p, i) => { p.resolve(Object.freeze({ index: first + i, treeHead })); });
+    batch.forEach((p, i) => {
+      p.resolve(Object.freeze({ index: first + i, treeHead }));
+    });
   }
 }
 
@@ -394,22 +464,35 @@ export class TransparencyLogStore {
  */
 async function publishedHead(file: string, options: LogStoreOptions): Promise<SignedTreeHead | null> {
   const headFile = treeHeadFileFor(file);
-  const present = await fs.stat(headFile).then(() => true, (e: unknown) => {
-    if (errno(e) === 'ENOENT') return false;
-    throw new FedstatError('IO', `cannot read the published tree head ${headFile}: ${errno(e)}; check its permissions`, { cause: e });
-  });
+  const present = await fs.stat(headFile).then(
+    () => true,
+    (e: unknown) => {
+      if (errno(e) === 'ENOENT') return false;
+      throw new FedstatError(
+        'IO',
+        `cannot read the published tree head ${headFile}: ${errno(e)}; check its permissions`,
+        { cause: e },
+      );
+    },
+  );
   if (!present) return null;
   const heads = await readTreeHeadFile(headFile);
   const publicKey = options.secretKey.subarray(32, 64);
   for (const head of heads) {
     if (head.logId !== options.logId) {
       // The federation id is the hash of the federation file: an edited file, or another federation's log. Configuration.
-      throw new FedstatError('CONFIG_INVALID', `the published tree head ${headFile} names log ${head.logId}, not this federation's (${options.logId}): the federation file changed since this log was started, or the log belongs to another federation; use the federation.json this log was kept for (every party must hold the same one), or for a new federation operate a new log and keep this one, with its head, for the auditors`,
-        { details: { file, headFile } });
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `the published tree head ${headFile} names log ${head.logId}, not this federation's (${options.logId}): the federation file changed since this log was started, or the log belongs to another federation; use the federation.json this log was kept for (every party must hold the same one), or for a new federation operate a new log and keep this one, with its head, for the auditors`,
+        { details: { file, headFile } },
+      );
     }
     if (!verifyTreeHead(head, publicKey)) {
-      throw new FedstatError('IO', `the published tree head ${headFile} is not signed by this log operator's key: it was replaced or damaged; restore it from a backup (the signed head the agencies were shown) before appending to ${file}`,
-        { details: { file, headFile } });
+      throw new FedstatError(
+        'IO',
+        `the published tree head ${headFile} is not signed by this log operator's key: it was replaced or damaged; restore it from a backup (the signed head the agencies were shown) before appending to ${file}`,
+        { details: { file, headFile } },
+      );
     }
   }
   return heads.reduce((a, b) => (b.size > a.size ? b : a));
@@ -418,9 +501,11 @@ async function publishedHead(file: string, options: LogStoreOptions): Promise<Si
 /** The refusal for a log that lost entries its published head covers. */
 function historyLost(file: string, head: SignedTreeHead, size: number, found: string): FedstatError {
   const headFile = treeHeadFileFor(file);
-  return new FedstatError('IO',
+  return new FedstatError(
+    'IO',
     `transparency log ${file} ${found}, but its published tree head ${headFile} covers ${head.size} entries: published history was lost and will not be rewritten; restore the log from a backup with at least ${head.size} entries (deleting the head file does not help: agencies holding that head refuse a shorter or rewritten log)`,
-    { details: { file, headFile, publishedSize: head.size, size } });
+    { details: { file, headFile, publishedSize: head.size, size } },
+  );
 }
 
 function grow(hashes: Buffer, offsets: Float64Array): [Buffer, Float64Array] {
@@ -433,7 +518,9 @@ function grow(hashes: Buffer, offsets: Float64Array): [Buffer, Float64Array] {
 
 /** @internal The FedstatError for a damaged record: names it, and says never to cut it by hand. */
 function corrupt(file: string, e: LogCorruptError): FedstatError {
-  return new FedstatError('IO',
+  return new FedstatError(
+    'IO',
     `transparency log ${file} is corrupt at ${e.message}; restore it from a backup or another copy (never cut it by hand: that rewrites a history tree heads were signed for)`,
-    { cause: e, details: { file, record: e.index, offset: e.offset } });
+    { cause: e, details: { file, record: e.index, offset: e.offset } },
+  );
 }

@@ -32,7 +32,13 @@ export class LogWitness {
   /** Admissions run one at a time: check, move forward, persist. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(federation: Federation, operatorKey: Uint8Array, witness: TreeHeadWitness, file: string | undefined, who: string) {
+  private constructor(
+    federation: Federation,
+    operatorKey: Uint8Array,
+    witness: TreeHeadWitness,
+    file: string | undefined,
+    who: string,
+  ) {
     this.#federation = federation;
     this.#operatorKey = operatorKey;
     this.#witness = witness;
@@ -52,14 +58,20 @@ export class LogWitness {
       const heads = await readTreeHeadFile(file);
       current = heads.at(-1);
       if (heads.length !== 1 || current === undefined || current.logId !== federation.id) {
-        throw new FedstatError('CONFIG_INVALID', `${file} does not hold one tree head of this federation's log; give ${who} its own witness file`);
+        throw new FedstatError(
+          'CONFIG_INVALID',
+          `${file} does not hold one tree head of this federation's log; give ${who} its own witness file`,
+        );
       }
     }
     let witness: TreeHeadWitness;
     try {
       witness = new TreeHeadWitness(operatorKey, current);
     } catch {
-      throw new FedstatError('CONFIG_INVALID', `the tree head in ${file ?? '?'} is not signed by this federation's log operator; it belongs to another federation or was altered`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `the tree head in ${file ?? '?'} is not signed by this federation's log operator; it belongs to another federation or was altered`,
+      );
     }
     return new LogWitness(federation, operatorKey, witness, file, who);
   }
@@ -95,13 +107,20 @@ export class LogWitness {
   async #admit(proof: QueryLogProof | undefined, expected: ExpectedQuery): Promise<void> {
     if (proof === undefined) {
       if (!this.#federation.policy.transparencyLog) return;
-      throw new FedstatError('POLICY_REFUSED', `the federation requires every query to be in its transparency log, and query ${expected.queryId} came without a log proof; run the coordinator with --transparency-log`);
+      throw new FedstatError(
+        'POLICY_REFUSED',
+        `the federation requires every query to be in its transparency log, and query ${expected.queryId} came without a log proof; run the coordinator with --transparency-log`,
+      );
     }
     checkQueryLogProof(proof, this.#federation, this.#operatorKey, expected);
     const held = this.#witness.current;
-    const sameHead = held !== undefined && held.size === proof.treeHead.size && hashEquals(held.rootHash, proof.treeHead.rootHash);
+    const sameHead =
+      held !== undefined && held.size === proof.treeHead.size && hashEquals(held.rootHash, proof.treeHead.rootHash);
     if (!sameHead && proof.from !== (held?.size ?? 0)) {
-      throw new FedstatError('STALE_HEAD', `the log proof starts from a head of ${proof.from} entries, but ${this.#who} holds one of ${held?.size ?? 0}; describe it again and resend`);
+      throw new FedstatError(
+        'STALE_HEAD',
+        `the log proof starts from a head of ${proof.from} entries, but ${this.#who} holds one of ${held?.size ?? 0}; describe it again and resend`,
+      );
     }
     const before = held;
     const check = sameHead ? { ok: true as const } : this.#witness.observe(proof.treeHead, proof.consistency);

@@ -64,19 +64,35 @@ export interface ExpectedQuery {
  * beyond the log (the recipient was shown a longer log: another log, or a fork).
  */
 export function buildQueryLogProof(
-  store: TransparencyLogStore, index: number, entry: Uint8Array, from: number, recipient: string, logged: readonly { leafHash: Uint8Array; index: number }[] = [],
+  store: TransparencyLogStore,
+  index: number,
+  entry: Uint8Array,
+  from: number,
+  recipient: string,
+  logged: readonly { leafHash: Uint8Array; index: number }[] = [],
 ): QueryLogProof {
   const treeHead = store.treeHead();
   if (logged.length > MAX_RECEIPTS) throw new RangeError(`at most ${MAX_RECEIPTS} receipts travel with one proof`);
   if (!Number.isSafeInteger(from) || from < 0 || from > treeHead.size) {
-    throw new FedstatError('BAD_MESSAGE', `${recipient} has accepted a head of ${from} entries, but this log has ${treeHead.size}: it was shown another log (a fork, or another federation's); check its witness file`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `${recipient} has accepted a head of ${from} entries, but this log has ${treeHead.size}: it was shown another log (a fork, or another federation's); check its witness file`,
+    );
   }
   return Object.freeze({
-    treeHead, entry, index,
+    treeHead,
+    entry,
+    index,
     inclusion: store.inclusionProof(index, treeHead.size),
     from,
     consistency: from === 0 ? [] : store.consistencyProof(from, treeHead.size),
-    receipts: logged.map((r) => Object.freeze({ leafHash: Uint8Array.from(r.leafHash), index: r.index, inclusion: store.inclusionProof(r.index, treeHead.size) })),
+    receipts: logged.map((r) =>
+      Object.freeze({
+        leafHash: Uint8Array.from(r.leafHash),
+        index: r.index,
+        inclusion: store.inclusionProof(r.index, treeHead.size),
+      }),
+    ),
   });
 }
 
@@ -99,22 +115,40 @@ export function checkReceipts(proof: QueryLogProof, operatorKey: Uint8Array): Ma
  * the log of `federation` under a head signed by the log operator's `operatorKey`. Throws
  * FedstatError BAD_MESSAGE (the message says what does not hold); never checks consistency.
  */
-export function checkQueryLogProof(proof: QueryLogProof, federation: Federation, operatorKey: Uint8Array, expected: ExpectedQuery): void {
+export function checkQueryLogProof(
+  proof: QueryLogProof,
+  federation: Federation,
+  operatorKey: Uint8Array,
+  expected: ExpectedQuery,
+): void {
   if (proof.treeHead.logId !== federation.id) {
-    throw new FedstatError('BAD_MESSAGE', 'the tree head sent with the query belongs to another federation\'s log; refuse this log and report it to the federation');
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      "the tree head sent with the query belongs to another federation's log; refuse this log and report it to the federation",
+    );
   }
   let opened;
   try {
     opened = openEntry(proof.entry, federation);
   } catch (e) {
-    throw new FedstatError('BAD_MESSAGE', `the logged query sent with the request does not open: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `the logged query sent with the request does not open: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
   const { event, author } = opened;
   if (event.type !== 'query' || author.role !== 'coordinator') {
-    throw new FedstatError('BAD_MESSAGE', `the log proof shows a ${event.type} entry by ${author.id}, not the coordinator's query entry`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `the log proof shows a ${event.type} entry by ${author.id}, not the coordinator's query entry`,
+    );
   }
   if (event.queryId !== expected.queryId || event.digest !== toHex(expected.queryDigest)) {
-    throw new FedstatError('BAD_MESSAGE', `the log proof shows query ${event.queryId}, not the query ${expected.queryId} this request is about; the query is not in the log`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `the log proof shows query ${event.queryId}, not the query ${expected.queryId} this request is about; the query is not in the log`,
+    );
   }
   const check = checkInclusion(proof.treeHead, proof.index, hashLeaf(proof.entry), proof.inclusion, operatorKey);
   if (!check.ok) throw headCheckError(check);

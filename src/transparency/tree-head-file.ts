@@ -23,16 +23,24 @@ export async function readTreeHeadFile(file: string): Promise<SignedTreeHead[]> 
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    throw new FedstatError('IO', `cannot read tree head file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path`, { cause: e });
+    throw new FedstatError(
+      'IO',
+      `cannot read tree head file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path`,
+      { cause: e },
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new FedstatError('BAD_MESSAGE', `${file} is not JSON; a tree head file holds the JSON the log operator published (logId, size, rootHash, timestamp, signature)`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `${file} is not JSON; a tree head file holds the JSON the log operator published (logId, size, rootHash, timestamp, signature)`,
+    );
   }
   const list: unknown[] = Array.isArray(raw) ? raw : [raw];
-  if (list.length === 0) throw new FedstatError('BAD_MESSAGE', `${file} holds no tree head; ask the log operator for its latest one`);
+  if (list.length === 0)
+    throw new FedstatError('BAD_MESSAGE', `${file} holds no tree head; ask the log operator for its latest one`);
   return list.map((item, i) => {
     try {
       return treeHeadFromJson(item);

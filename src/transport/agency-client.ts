@@ -5,10 +5,22 @@ import type { Contribution } from '../protocol/contribution.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
-import { budgetsFromWire, contributionFromWire, ledgerFaultFromWire, unloggedFromWire, unmaskAnswerFromWire, unmaskRequestToWire } from './agency-messages.js';
+import {
+  budgetsFromWire,
+  contributionFromWire,
+  ledgerFaultFromWire,
+  unloggedFromWire,
+  unmaskAnswerFromWire,
+  unmaskRequestToWire,
+} from './agency-messages.js';
 import { channelOptionsFor } from './credentials.js';
 import { CHANNEL_OPTIONS } from './limits.js';
-import { agencyServiceDefinition, type AggregateResponseMessage, type DescribeResponseMessage, type UnmaskResponseMessage } from './proto.js';
+import {
+  agencyServiceDefinition,
+  type AggregateResponseMessage,
+  type DescribeResponseMessage,
+  type UnmaskResponseMessage,
+} from './proto.js';
 import { fromServiceError } from './status.js';
 import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
@@ -19,7 +31,11 @@ export class GrpcAgencyLink implements AgencyLink {
   private readonly client: Client;
 
   /** `credentials` from credentials.ts; the server is authenticated as party `agencyId` whatever its address. */
-  constructor(readonly agencyId: string, private readonly endpoint: string, credentials: ChannelCredentials) {
+  constructor(
+    readonly agencyId: string,
+    private readonly endpoint: string,
+    credentials: ChannelCredentials,
+  ) {
     const Ctor = makeGenericClientConstructor(agencyServiceDefinition(), 'Agency');
     this.client = new Ctor(endpoint, credentials, { ...CHANNEL_OPTIONS, ...channelOptionsFor(agencyId) });
   }
@@ -39,14 +55,23 @@ export class GrpcAgencyLink implements AgencyLink {
     const r = (await this.call('Describe', {}, deadlineMs)) as DescribeResponseMessage;
     const peer = `agency ${this.agencyId}`;
     return {
-      agencyId: r.agencyId, federationId: r.federationId, paramsId: r.paramsId, datasets: r.datasets,
-      budgets: budgetsFromWire(r.budgets, peer), logHead: logHeadFromWire(r.logHead, peer),
-      unloggedEntries: unloggedFromWire(r.unloggedEntries, peer), ledgerFault: ledgerFaultFromWire(r.ledgerFault, peer),
+      agencyId: r.agencyId,
+      federationId: r.federationId,
+      paramsId: r.paramsId,
+      datasets: r.datasets,
+      budgets: budgetsFromWire(r.budgets, peer),
+      logHead: logHeadFromWire(r.logHead, peer),
+      unloggedEntries: unloggedFromWire(r.unloggedEntries, peer),
+      ledgerFault: ledgerFaultFromWire(r.ledgerFault, peer),
     };
   }
 
   async aggregate(query: SignedQuery, deadlineMs: number, logProof?: QueryLogProof): Promise<Contribution> {
-    const request = { query: query.bytes, signature: query.signature, ...(logProof === undefined ? {} : { logProof: logProofToWire(logProof) }) };
+    const request = {
+      query: query.bytes,
+      signature: query.signature,
+      ...(logProof === undefined ? {} : { logProof: logProofToWire(logProof) }),
+    };
     const r = (await this.call('Aggregate', request, deadlineMs)) as AggregateResponseMessage;
     return contributionFromWire(r, `agency ${this.agencyId}`);
   }

@@ -12,7 +12,13 @@ import type { SealedShare } from '../secagg/sealed-share.js';
 import { fieldFromBytes, fieldToBytes } from '../secagg/shamir.js';
 import { parseCanonicalRho } from '../dp/rho.js';
 import { MAX_UNLOGGED_ENTRIES, type BudgetStatus } from '../protocol/links.js';
-import type { AggregateResponseMessage, BudgetStatusMessage, SealedShareMessage, UnmaskRequestMessage, UnmaskResponseMessage } from './proto.js';
+import type {
+  AggregateResponseMessage,
+  BudgetStatusMessage,
+  SealedShareMessage,
+  UnmaskRequestMessage,
+  UnmaskResponseMessage,
+} from './proto.js';
 
 function bad(what: string): FedstatError {
   return new FedstatError('BAD_MESSAGE', `${what} is missing or malformed`);
@@ -37,7 +43,12 @@ const MAX_LIST = 4096;
 
 function shareFromWire(m: unknown): SealedShare {
   const r = (m ?? {}) as Partial<SealedShareMessage>;
-  return { from: stringField(r.from, 'share sender'), to: stringField(r.to, 'share recipient'), nonce: bytesField(r.nonce, 'share nonce'), box: bytesField(r.box, 'share box') };
+  return {
+    from: stringField(r.from, 'share sender'),
+    to: stringField(r.to, 'share recipient'),
+    nonce: bytesField(r.nonce, 'share nonce'),
+    box: bytesField(r.box, 'share box'),
+  };
 }
 
 function shareToWire(s: SealedShare): SealedShareMessage {
@@ -46,9 +57,15 @@ function shareToWire(s: SealedShare): SealedShareMessage {
 
 export function contributionToWire(c: Contribution): AggregateResponseMessage {
   return {
-    agencyId: c.agencyId, queryId: c.queryId, mode: c.mode, payloads: [...c.payloads], signature: c.signature,
-    shares: (c.masking?.shares ?? []).map(shareToWire), commitment: c.masking?.commitment ?? new Uint8Array(0),
-    pairwiseCommitments: [...(c.masking?.pairwiseCommitments ?? [])], logEntries: [...(c.logEntries ?? [])],
+    agencyId: c.agencyId,
+    queryId: c.queryId,
+    mode: c.mode,
+    payloads: [...c.payloads],
+    signature: c.signature,
+    shares: (c.masking?.shares ?? []).map(shareToWire),
+    commitment: c.masking?.commitment ?? new Uint8Array(0),
+    pairwiseCommitments: [...(c.masking?.pairwiseCommitments ?? [])],
+    logEntries: [...(c.logEntries ?? [])],
   };
 }
 
@@ -56,13 +73,18 @@ export function contributionToWire(c: Contribution): AggregateResponseMessage {
 const MAX_LOG_ENTRIES = 8;
 
 export function contributionFromWire(r: AggregateResponseMessage, peer: string): Contribution {
-  if (!ANSWER_MODES.includes(r.mode as AnswerMode)) throw new FedstatError('BAD_MESSAGE', `${peer} answered in an unknown mode`);
+  if (!ANSWER_MODES.includes(r.mode as AnswerMode))
+    throw new FedstatError('BAD_MESSAGE', `${peer} answered in an unknown mode`);
   const mode = r.mode as AnswerMode;
   const shares = listField(r.shares, 'sealed shares', MAX_LIST).map(shareFromWire);
   const commitment = bytesField(r.commitment, 'commitment');
-  const pairwiseCommitments = listField(r.pairwiseCommitments, 'pairwise commitments', MAX_LIST).map((b) => bytesField(b, 'pairwise commitment'));
+  const pairwiseCommitments = listField(r.pairwiseCommitments, 'pairwise commitments', MAX_LIST).map((b) =>
+    bytesField(b, 'pairwise commitment'),
+  );
   return {
-    agencyId: stringField(r.agencyId, 'agency id'), queryId: stringField(r.queryId, 'query id'), mode,
+    agencyId: stringField(r.agencyId, 'agency id'),
+    queryId: stringField(r.queryId, 'query id'),
+    mode,
     payloads: listField(r.payloads, 'payloads', MAX_LIST).map((p) => bytesField(p, 'payload')),
     masking: mode === 'encrypted' ? { shares, commitment, pairwiseCommitments } : null,
     signature: bytesField(r.signature, 'signature'),
@@ -72,7 +94,10 @@ export function contributionFromWire(r: AggregateResponseMessage, peer: string):
 
 export function unmaskRequestToWire(r: UnmaskRequest): UnmaskRequestMessage {
   return {
-    query: r.query.bytes, querySignature: r.query.signature, survivors: r.survivors.bytes, survivorsSignature: r.survivors.signature,
+    query: r.query.bytes,
+    querySignature: r.query.signature,
+    survivors: r.survivors.bytes,
+    survivorsSignature: r.survivors.signature,
     shares: r.shares.map(shareToWire),
   };
 }
@@ -80,14 +105,19 @@ export function unmaskRequestToWire(r: UnmaskRequest): UnmaskRequestMessage {
 export function unmaskRequestFromWire(m: UnmaskRequestMessage): UnmaskRequest {
   return {
     query: { bytes: bytesField(m.query, 'query'), signature: bytesField(m.querySignature, 'query signature') },
-    survivors: { bytes: bytesField(m.survivors, 'survivor set'), signature: bytesField(m.survivorsSignature, 'survivor set signature') },
+    survivors: {
+      bytes: bytesField(m.survivors, 'survivor set'),
+      signature: bytesField(m.survivorsSignature, 'survivor set signature'),
+    },
     shares: listField(m.shares, 'sealed shares', MAX_LIST).map(shareFromWire),
   };
 }
 
 export function unmaskAnswerToWire(a: UnmaskAnswer): UnmaskResponseMessage {
   return {
-    agencyId: a.agencyId, queryId: a.queryId, signature: a.signature,
+    agencyId: a.agencyId,
+    queryId: a.queryId,
+    signature: a.signature,
     selfMaskShares: a.selfMaskShares.map((s) => ({ of: s.of, x: s.x, y: fieldToBytes(s.y) })),
     pairwiseSeeds: a.pairwiseSeeds.map((s) => ({ with: s.with, seed: s.seed })),
   };
@@ -95,7 +125,8 @@ export function unmaskAnswerToWire(a: UnmaskAnswer): UnmaskResponseMessage {
 
 export function unmaskAnswerFromWire(m: UnmaskResponseMessage): UnmaskAnswer {
   return {
-    agencyId: stringField(m.agencyId, 'agency id'), queryId: stringField(m.queryId, 'query id'),
+    agencyId: stringField(m.agencyId, 'agency id'),
+    queryId: stringField(m.queryId, 'query id'),
     signature: bytesField(m.signature, 'signature'),
     selfMaskShares: listField(m.selfMaskShares, 'self-mask shares', MAX_LIST).map((raw) => {
       const s = (raw ?? {}) as Partial<UnmaskResponseMessage['selfMaskShares'][number]>;
@@ -120,9 +151,13 @@ export function budgetsFromWire(list: readonly BudgetStatusMessage[] | undefined
   const items = list ?? [];
   if (items.length > MAX_BUDGETS) throw new FedstatError('BAD_MESSAGE', `${peer} sent ${items.length} budget entries`);
   return items.map((b) => {
-    const ok = typeof b.dataset === 'string' && b.dataset.length > 0 && b.dataset.length <= 256
-      && [b.budget, b.spent, b.remaining].every((r) => typeof r === 'string' && parseCanonicalRho(r) !== null)
-      && Number.isSafeInteger(b.charges) && b.charges >= 0;
+    const ok =
+      typeof b.dataset === 'string' &&
+      b.dataset.length > 0 &&
+      b.dataset.length <= 256 &&
+      [b.budget, b.spent, b.remaining].every((r) => typeof r === 'string' && parseCanonicalRho(r) !== null) &&
+      Number.isSafeInteger(b.charges) &&
+      b.charges >= 0;
     if (!ok) throw new FedstatError('BAD_MESSAGE', `${peer} sent a malformed privacy-budget entry`);
     return { dataset: b.dataset, budget: b.budget, spent: b.spent, remaining: b.remaining, charges: b.charges };
   });
@@ -134,8 +169,11 @@ const MAX_UNLOGGED_ENTRY_BYTES = 16 * 1024;
 /** The unlogged entries an agency reported (their signatures are checked by the log operator). */
 export function unloggedFromWire(list: unknown, peer: string): Uint8Array[] {
   if (list === undefined || list === null) return [];
-  if (!Array.isArray(list) || list.length > MAX_UNLOGGED_ENTRIES
-    || !list.every((e) => e instanceof Uint8Array && e.length > 0 && e.length <= MAX_UNLOGGED_ENTRY_BYTES)) {
+  if (
+    !Array.isArray(list) ||
+    list.length > MAX_UNLOGGED_ENTRIES ||
+    !list.every((e) => e instanceof Uint8Array && e.length > 0 && e.length <= MAX_UNLOGGED_ENTRY_BYTES)
+  ) {
     throw new FedstatError('BAD_MESSAGE', `${peer} reported malformed unlogged log entries`);
   }
   return list.map((e: Uint8Array) => Uint8Array.from(e));
@@ -144,6 +182,7 @@ export function unloggedFromWire(list: unknown, peer: string): Uint8Array[] {
 /** The ledger fault an agency reported: null when empty; BAD_MESSAGE when not a short line of text. */
 export function ledgerFaultFromWire(fault: unknown, peer: string): string | null {
   if (fault === undefined || fault === null || fault === '') return null;
-  if (typeof fault !== 'string' || fault.length > 1024 || firstNonTextChar(fault) !== null) throw new FedstatError('BAD_MESSAGE', `${peer} reported a malformed ledger fault`);
+  if (typeof fault !== 'string' || fault.length > 1024 || firstNonTextChar(fault) !== null)
+    throw new FedstatError('BAD_MESSAGE', `${peer} reported a malformed ledger fault`);
   return fault;
 }

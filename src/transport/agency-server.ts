@@ -3,15 +3,25 @@
  * convert wire messages to domain types and back; every failure becomes a status with a clear,
  * secret-free message, never a crash.
  */
-import { Server, type ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  type ServerCredentials,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { Agency } from '../agency/agency.js';
 import { FedstatError } from '../errors.js';
 import { SERVER_OPTIONS } from './limits.js';
 import { listen, type RunningServer } from './listen.js';
 import { bytesField, contributionToWire, unmaskAnswerToWire, unmaskRequestFromWire } from './agency-messages.js';
 import {
-  agencyServiceDefinition, type AggregateRequestMessage, type AggregateResponseMessage, type DescribeResponseMessage,
-  type UnmaskRequestMessage, type UnmaskResponseMessage,
+  agencyServiceDefinition,
+  type AggregateRequestMessage,
+  type AggregateResponseMessage,
+  type DescribeResponseMessage,
+  type UnmaskRequestMessage,
+  type UnmaskResponseMessage,
 } from './proto.js';
 import { peerPartyId } from './credentials.js';
 import { toServiceError } from './status.js';
@@ -31,11 +41,22 @@ function unary<Req, Res>(allowed: AllowedCallers, handle: (req: Req) => Promise<
     if (allowed !== null) {
       const peer = peerPartyId(call);
       if (peer === null || !allowed.includes(peer)) {
-        callback(toServiceError(new FedstatError('POLICY_REFUSED', `caller ${peer ?? '(no party certificate)'} may not call this service; only ${allowed.join(', ')} may`)), null);
+        callback(
+          toServiceError(
+            new FedstatError(
+              'POLICY_REFUSED',
+              `caller ${peer ?? '(no party certificate)'} may not call this service; only ${allowed.join(', ')} may`,
+            ),
+          ),
+          null,
+        );
         return;
       }
     }
-    handle(call.request).then((res) => callback(null, res), (e: unknown) => callback(toServiceError(e), null));
+    handle(call.request).then(
+      (res) => callback(null, res),
+      (e: unknown) => callback(toServiceError(e), null),
+    );
   };
 }
 
@@ -45,9 +66,15 @@ function agencyServiceImplementation(agency: Agency, allowed: AllowedCallers): U
     Describe: unary<unknown, DescribeResponseMessage>(allowed, async () => {
       const d = await agency.describe();
       return {
-        agencyId: d.agencyId, federationId: d.federationId, paramsId: d.paramsId, datasets: [...d.datasets], version: FEDSTAT_VERSION,
-        budgets: d.budgets.map((b) => ({ ...b })), logHead: logHeadToWire(d.logHead),
-        unloggedEntries: [...d.unloggedEntries ?? []], ledgerFault: d.ledgerFault ?? '',
+        agencyId: d.agencyId,
+        federationId: d.federationId,
+        paramsId: d.paramsId,
+        datasets: [...d.datasets],
+        version: FEDSTAT_VERSION,
+        budgets: d.budgets.map((b) => ({ ...b })),
+        logHead: logHeadToWire(d.logHead),
+        unloggedEntries: [...(d.unloggedEntries ?? [])],
+        ledgerFault: d.ledgerFault ?? '',
       };
     }),
     Aggregate: unary<AggregateRequestMessage, AggregateResponseMessage>(allowed, async (req) => {
@@ -55,7 +82,8 @@ function agencyServiceImplementation(agency: Agency, allowed: AllowedCallers): U
       return contributionToWire(await agency.answer(query, logProofFromWire(req.logProof, 'the coordinator')));
     }),
     Unmask: unary<UnmaskRequestMessage, UnmaskResponseMessage>(allowed, async (req) =>
-      unmaskAnswerToWire(await agency.unmask(unmaskRequestFromWire(req)))),
+      unmaskAnswerToWire(await agency.unmask(unmaskRequestFromWire(req))),
+    ),
   };
 }
 
@@ -75,7 +103,12 @@ export interface ServeOptions {
 }
 
 /** Serves the agency on host:port (port 0 picks a free one) with mTLS credentials (see credentials.ts). */
-export async function serveAgencyService(agency: Agency, host: string, port: number, options: ServeOptions): Promise<RunningServer> {
+export async function serveAgencyService(
+  agency: Agency,
+  host: string,
+  port: number,
+  options: ServeOptions,
+): Promise<RunningServer> {
   const server = new Server(SERVER_OPTIONS);
   addAgencyService(server, agency, options.allowedCallers);
   return bindServer(server, host, port, options.credentials);
@@ -85,6 +118,11 @@ export async function serveAgencyService(agency: Agency, host: string, port: num
  * Binds and starts a server; a port in use becomes a one-line UNAVAILABLE error. Its close() lets
  * calls in flight finish for SHUTDOWN_GRACE_MS, then ends every connection, hung clients' too.
  */
-export function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<RunningServer> {
+export function bindServer(
+  server: Server,
+  host: string,
+  port: number,
+  credentials: ServerCredentials,
+): Promise<RunningServer> {
   return listen(server, host, port, credentials);
 }

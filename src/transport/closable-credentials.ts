@@ -80,7 +80,16 @@ function closableConnector(inner: SecureConnector, timeoutMs: number): SecureCon
         const timer = setTimeout(() => fail(`no TLS handshake within ${timeoutMs} ms`), timeoutMs);
         timer.unref();
         socket.once('close', closed);
-        inner.connect(socket).then((r) => { done(); resolve(r); }, (e: unknown) => { done(); reject(e instanceof Error ? e : new Error(String(e))); });
+        inner.connect(socket).then(
+          (r) => {
+            done();
+            resolve(r);
+          },
+          (e: unknown) => {
+            done();
+            reject(e instanceof Error ? e : new Error(String(e)));
+          },
+        );
       });
     },
     waitForReady: () => inner.waitForReady(),
@@ -97,8 +106,12 @@ function closableConnector(inner: SecureConnector, timeoutMs: number): SecureCon
  * `inner` (from ChannelCredentials.createSsl or createInsecure) with handshakes that never keep
  * a process alive, time out, and end when the channel closes.
  */
-export function closableCredentials(inner: ChannelCredentials, options: ClosableCredentialsOptions = {}): ChannelCredentials {
+export function closableCredentials(
+  inner: ChannelCredentials,
+  options: ClosableCredentialsOptions = {},
+): ChannelCredentials {
   const ms = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  if (!Number.isSafeInteger(ms) || ms < 1) throw new RangeError('closableCredentials: handshakeTimeoutMs must be a positive integer');
+  if (!Number.isSafeInteger(ms) || ms < 1)
+    throw new RangeError('closableCredentials: handshakeTimeoutMs must be a positive integer');
   return new ClosableChannelCredentials(inner, ms);
 }

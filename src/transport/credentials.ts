@@ -42,9 +42,16 @@ export interface ChannelSecurityOptions {
 export function tlsMaterial(federation: Federation, secrets: PartySecrets): TlsMaterial {
   caCertificatePath(federation); // CONFIG_INVALID when the federation has no "tls" section
   if (secrets.tls === null) {
-    throw new FedstatError('KEY_INVALID', `the key file of ${secrets.party} has no TLS certificate; use the key file written by fedstat init with this federation, or run with --insecure on 127.0.0.1`);
+    throw new FedstatError(
+      'KEY_INVALID',
+      `the key file of ${secrets.party} has no TLS certificate; use the key file written by fedstat init with this federation, or run with --insecure on 127.0.0.1`,
+    );
   }
-  return { caPem: secrets.tls.caPem, certificatePem: secrets.tls.certificatePem, privateKeyPem: secrets.tls.privateKeyPem };
+  return {
+    caPem: secrets.tls.caPem,
+    certificatePem: secrets.tls.certificatePem,
+    privateKeyPem: secrets.tls.privateKeyPem,
+  };
 }
 
 /** Server credentials requiring a client certificate from the federation CA. */
@@ -61,7 +68,11 @@ function serverCredentialsFrom(material: TlsMaterial): ServerCredentials {
  * client certificate required, or plain TCP when `insecure` and `host` is loopback (else
  * CONFIG_INVALID, before anything is bound).
  */
-export function serverCredentials(federation: Federation, secrets: PartySecrets, options: ServerSecurityOptions): ServerCredentials {
+export function serverCredentials(
+  federation: Federation,
+  secrets: PartySecrets,
+  options: ServerSecurityOptions,
+): ServerCredentials {
   if (options.insecure) {
     assertInsecureAllowed(options.host, `server of ${secrets.party}`);
     return ServerCredentials.createInsecure();
@@ -79,7 +90,9 @@ function checkPartyIdentity(expected: string, certificate: PeerCertificate): Err
   if (err !== undefined) return err;
   const party = peerCertificatePartyId(certificate);
   if (party !== expected) {
-    return new Error(`the server's certificate is for party ${party ?? '(none)'}, not ${JSON.stringify(expected)}; dial parties with channelOptionsFor(partyId)`);
+    return new Error(
+      `the server's certificate is for party ${party ?? '(none)'}, not ${JSON.stringify(expected)}; dial parties with channelOptionsFor(partyId)`,
+    );
   }
   return undefined;
 }
@@ -90,17 +103,25 @@ function checkPartyIdentity(expected: string, certificate: PeerCertificate): Err
  * (closable-credentials.ts).
  */
 export function channelCredentialsFrom(material: TlsMaterial): ChannelCredentials {
-  return closableCredentials(ChannelCredentials.createSsl(
-    Buffer.from(material.caPem), Buffer.from(material.privateKeyPem), Buffer.from(material.certificatePem),
-    { checkServerIdentity: checkPartyIdentity },
-  ));
+  return closableCredentials(
+    ChannelCredentials.createSsl(
+      Buffer.from(material.caPem),
+      Buffer.from(material.privateKeyPem),
+      Buffer.from(material.certificatePem),
+      { checkServerIdentity: checkPartyIdentity },
+    ),
+  );
 }
 
 /**
  * Credentials for a client channel to another party: mTLS (pass `channelOptionsFor(peer)` with
  * them), or plain TCP when `insecure` and the endpoint host is loopback (else CONFIG_INVALID).
  */
-export function channelCredentials(federation: Federation, secrets: PartySecrets, options: ChannelSecurityOptions): ChannelCredentials {
+export function channelCredentials(
+  federation: Federation,
+  secrets: PartySecrets,
+  options: ChannelSecurityOptions,
+): ChannelCredentials {
   if (options.insecure) {
     assertInsecureAllowed(options.endpointHost, `link from ${secrets.party} to ${options.endpointHost}`);
     return closableCredentials(ChannelCredentials.createInsecure());

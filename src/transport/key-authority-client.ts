@@ -4,7 +4,13 @@
  * slot below the plain modulus, and the key authority's signature (from the federation file) over
  * exactly this query, survivor set and these slots.
  */
-import { makeGenericClientConstructor, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import {
+  makeGenericClientConstructor,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { FedstatError } from '../errors.js';
 import { partyOfRole, type Federation } from '../federation/federation.js';
 import { HeParams } from '../he/he-params.js';
@@ -14,7 +20,10 @@ import { bytesToSlots } from '../protocol/contribution.js';
 import { checkDecryptionAnswer, type DecryptionAnswer, type DecryptionRequest } from '../protocol/decryption.js';
 import { KEY_AUTHORITY_DEADLINE_MS, keyAuthorityChannelOptions, keyAuthorityLimits } from './key-authority-limits.js';
 import {
-  keyAuthorityServiceDefinition, type DecryptRequestMessage, type DecryptResponseMessage, type DescribeKeyAuthorityResponseMessage,
+  keyAuthorityServiceDefinition,
+  type DecryptRequestMessage,
+  type DecryptResponseMessage,
+  type DescribeKeyAuthorityResponseMessage,
 } from './proto.js';
 import { fromServiceError } from './status.js';
 import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
@@ -71,13 +80,18 @@ export class GrpcKeyAuthority implements KeyAuthority {
    * the TLS target name for this peer. No connection is made before the first call.
    */
   constructor(
-    federation: Federation, endpoint: string, credentials: ChannelCredentials,
-    channelOptions: ChannelOptions = {}, options: GrpcKeyAuthorityOptions = {},
+    federation: Federation,
+    endpoint: string,
+    credentials: ChannelCredentials,
+    channelOptions: ChannelOptions = {},
+    options: GrpcKeyAuthorityOptions = {},
   ) {
     const deadlineMs = options.deadlineMs ?? KEY_AUTHORITY_DEADLINE_MS;
-    if (!Number.isSafeInteger(deadlineMs) || deadlineMs < 1) throw new RangeError('GrpcKeyAuthority: deadlineMs must be a positive integer');
+    if (!Number.isSafeInteger(deadlineMs) || deadlineMs < 1)
+      throw new RangeError('GrpcKeyAuthority: deadlineMs must be a positive integer');
     const describeDeadlineMs = options.describeDeadlineMs ?? Math.min(deadlineMs, DESCRIBE_DEADLINE_MS);
-    if (!Number.isSafeInteger(describeDeadlineMs) || describeDeadlineMs < 1) throw new RangeError('GrpcKeyAuthority: describeDeadlineMs must be a positive integer');
+    if (!Number.isSafeInteger(describeDeadlineMs) || describeDeadlineMs < 1)
+      throw new RangeError('GrpcKeyAuthority: describeDeadlineMs must be a positive integer');
     const ka = partyOfRole(federation, 'key-authority');
     this.#federation = federation;
     this.#endpoint = endpoint;
@@ -88,9 +102,12 @@ export class GrpcKeyAuthority implements KeyAuthority {
     this.#ownsParams = options.params === undefined;
     const given = options.params;
     this.#connected = (async () => {
-      const params = given ?? await HeParams.create(presetByName(federation.he.preset));
+      const params = given ?? (await HeParams.create(presetByName(federation.he.preset)));
       const Ctor = makeGenericClientConstructor(keyAuthorityServiceDefinition(), 'KeyAuthority');
-      const client = new Ctor(endpoint, credentials, { ...keyAuthorityChannelOptions(keyAuthorityLimits(params)), ...channelOptions });
+      const client = new Ctor(endpoint, credentials, {
+        ...keyAuthorityChannelOptions(keyAuthorityLimits(params)),
+        ...channelOptions,
+      });
       return { client, params };
     })();
     this.#connected.catch(() => undefined); // surfaced by the first call
@@ -121,16 +138,31 @@ export class GrpcKeyAuthority implements KeyAuthority {
     const r = res as DescribeKeyAuthorityResponseMessage;
     const at = `the key authority at ${this.#endpoint}`;
     if (r.partyId !== this.#partyId) {
-      throw new FedstatError('CONFIG_INVALID', `${at} is ${JSON.stringify(r.partyId)}, the federation file names ${this.#partyId}; check its endpoint`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `${at} is ${JSON.stringify(r.partyId)}, the federation file names ${this.#partyId}; check its endpoint`,
+      );
     }
     if (r.federationId !== this.#federation.id) {
-      throw new FedstatError('CONFIG_INVALID', `${at} loaded another federation file (federation ids differ); start it with ${this.#federation.file}`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `${at} loaded another federation file (federation ids differ); start it with ${this.#federation.file}`,
+      );
     }
     if (r.paramsId !== params.paramsId) {
-      throw new FedstatError('CONFIG_INVALID', `${at} uses other HE parameters than this federation; start it with ${this.#federation.file}`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `${at} uses other HE parameters than this federation; start it with ${this.#federation.file}`,
+      );
     }
     const logHead = logHeadFromWire(r.logHead, `key authority ${this.#partyId}`);
-    return Object.freeze({ partyId: r.partyId, federationId: r.federationId, paramsId: r.paramsId, version: r.version, logHead });
+    return Object.freeze({
+      partyId: r.partyId,
+      federationId: r.federationId,
+      paramsId: r.paramsId,
+      version: r.version,
+      logHead,
+    });
   }
 
   /**
@@ -139,31 +171,53 @@ export class GrpcKeyAuthority implements KeyAuthority {
    */
   async decrypt(request: DecryptionRequest): Promise<DecryptionAnswer> {
     const message: DecryptRequestMessage = {
-      query: request.query.bytes, querySignature: request.query.signature,
-      survivors: request.survivors.bytes, survivorsSignature: request.survivors.signature,
-      ciphertexts: [...request.ciphertexts], signature: request.signature,
+      query: request.query.bytes,
+      querySignature: request.query.signature,
+      survivors: request.survivors.bytes,
+      survivorsSignature: request.survivors.signature,
+      ciphertexts: [...request.ciphertexts],
+      signature: request.signature,
       ...(request.logProof === undefined ? {} : { logProof: logProofToWire(request.logProof) }),
     };
     const { res, params } = await this.#call('Decrypt', message);
     const r = res as Partial<DecryptResponseMessage>;
     const from = `key authority ${this.#partyId}`;
-    if (!Array.isArray(r.slots) || !r.slots.every((s) => s instanceof Uint8Array) || !(r.signature instanceof Uint8Array)) {
+    if (
+      !Array.isArray(r.slots) ||
+      !r.slots.every((s) => s instanceof Uint8Array) ||
+      !(r.signature instanceof Uint8Array)
+    ) {
       throw new FedstatError('BAD_MESSAGE', `${from} sent a malformed answer`);
     }
     if (r.slots.length !== request.ciphertexts.length) {
-      throw new FedstatError('BAD_MESSAGE', `${from} returned ${r.slots.length} slot vectors for ${request.ciphertexts.length} ciphertexts`);
+      throw new FedstatError(
+        'BAD_MESSAGE',
+        `${from} returned ${r.slots.length} slot vectors for ${request.ciphertexts.length} ciphertexts`,
+      );
     }
     let slots: BigUint64Array[];
     try {
       slots = r.slots.map((b) => bytesToSlots(b, params.slotCount, params.plainModulus));
     } catch (e) {
-      throw new FedstatError('BAD_MESSAGE', `${from} sent slots that are not ${params.slotCount} values below the plain modulus`, { cause: e });
+      throw new FedstatError(
+        'BAD_MESSAGE',
+        `${from} sent slots that are not ${params.slotCount} values below the plain modulus`,
+        { cause: e },
+      );
     }
     const entries: unknown = r.logEntries ?? [];
-    if (!Array.isArray(entries) || entries.length > MAX_ANSWER_LOG_ENTRIES || !entries.every((b) => b instanceof Uint8Array)) {
+    if (
+      !Array.isArray(entries) ||
+      entries.length > MAX_ANSWER_LOG_ENTRIES ||
+      !entries.every((b) => b instanceof Uint8Array)
+    ) {
       throw new FedstatError('BAD_MESSAGE', `${from} sent malformed log entries`);
     }
-    const answer: DecryptionAnswer = { slots, signature: new Uint8Array(r.signature), logEntries: entries.map((b: Uint8Array) => Uint8Array.from(b)) };
+    const answer: DecryptionAnswer = {
+      slots,
+      signature: new Uint8Array(r.signature),
+      logEntries: entries.map((b: Uint8Array) => Uint8Array.from(b)),
+    };
     checkDecryptionAnswer(answer, request, this.#federation.id, this.#signingKey);
     return answer;
   }

@@ -28,13 +28,26 @@ export interface KeyAuthorityLimits {
 }
 
 /** The limits for parameters with `slotCount` slots and `ciphertextBytes`-byte ciphertexts. */
-export function keyAuthorityLimits(params: { readonly slotCount: number; readonly ciphertextBytes: number }): KeyAuthorityLimits {
+export function keyAuthorityLimits(params: {
+  readonly slotCount: number;
+  readonly ciphertextBytes: number;
+}): KeyAuthorityLimits {
   const { slotCount, ciphertextBytes } = params;
-  if (!Number.isSafeInteger(slotCount) || slotCount < 1 || !Number.isSafeInteger(ciphertextBytes) || ciphertextBytes < 1) {
+  if (
+    !Number.isSafeInteger(slotCount) ||
+    slotCount < 1 ||
+    !Number.isSafeInteger(ciphertextBytes) ||
+    ciphertextBytes < 1
+  ) {
     throw new RangeError('keyAuthorityLimits: slotCount and ciphertextBytes must be positive integers');
   }
   return Object.freeze({
-    requestBytes: MAX_CIPHERTEXTS * (ciphertextBytes + 16) + MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SURVIVOR_SET_BYTES + FRAMING_BYTES,
+    requestBytes:
+      MAX_CIPHERTEXTS * (ciphertextBytes + 16) +
+      MAX_QUERY_BYTES +
+      MAX_LOG_PROOF_BYTES +
+      MAX_SURVIVOR_SET_BYTES +
+      FRAMING_BYTES,
     // the answer also carries the key authority's log entry of the decryption (a few hundred bytes)
     answerBytes: MAX_CIPHERTEXTS * (slotCount * 8 + 16) + FRAMING_BYTES,
   });

@@ -3,7 +3,13 @@
  * Handlers convert wire messages to the domain types of src/protocol and back; every failure
  * becomes a status with a clear, secret-free message, never a crash, and the server keeps serving.
  */
-import { Server, type ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  type ServerCredentials,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { FedstatError, describeError } from '../errors.js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import type { ServableKeyAuthority } from '../key-authority/key-authority.js';
@@ -12,7 +18,10 @@ import type { DecryptionRequest } from '../protocol/decryption.js';
 import { bindServer, FEDSTAT_VERSION, type RunningServer } from './agency-server.js';
 import { keyAuthorityLimits, keyAuthorityServerOptions, type KeyAuthorityLimits } from './key-authority-limits.js';
 import {
-  keyAuthorityServiceDefinition, type DecryptRequestMessage, type DecryptResponseMessage, type DescribeKeyAuthorityResponseMessage,
+  keyAuthorityServiceDefinition,
+  type DecryptRequestMessage,
+  type DecryptResponseMessage,
+  type DescribeKeyAuthorityResponseMessage,
 } from './proto.js';
 import { peerPartyId } from './credentials.js';
 import { toServiceError } from './status.js';
@@ -25,13 +34,26 @@ import { logHeadToWire, logProofFromWire } from './log-proof-messages.js';
  */
 export type RejectionListener = (error: FedstatError) => void;
 
-function unary<Req, Res>(handle: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>, onRejected: RejectionListener | undefined) {
+function unary<Req, Res>(
+  handle: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  onRejected: RejectionListener | undefined,
+) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     const fail = (e: unknown): void => {
-      const err = e instanceof FedstatError ? e : new FedstatError('INTERNAL', `internal error in the key authority: ${describeError(e)}`, { cause: e });
+      const err =
+        e instanceof FedstatError
+          ? e
+          : new FedstatError('INTERNAL', `internal error in the key authority: ${describeError(e)}`, { cause: e });
       if (typeof err.details['queryId'] !== 'string') onRejected?.(err);
       // an unexpected failure's own words stay in this process
-      callback(toServiceError(e instanceof FedstatError ? e : new FedstatError('INTERNAL', 'internal error in the key authority; see its log')), null);
+      callback(
+        toServiceError(
+          e instanceof FedstatError
+            ? e
+            : new FedstatError('INTERNAL', 'internal error in the key authority; see its log'),
+        ),
+        null,
+      );
     };
     try {
       handle(call.request, call).then((res) => callback(null, res), fail);
@@ -49,15 +71,22 @@ function bytes(v: unknown, what: string): Uint8Array {
 /** The wire request as the domain's DecryptionRequest (shape only; the key authority checks the rest). */
 function toRequest(m: DecryptRequestMessage): DecryptionRequest {
   const cts: unknown = m.ciphertexts;
-  if (!Array.isArray(cts) || !cts.every((c) => c instanceof Uint8Array)) throw new FedstatError('BAD_MESSAGE', 'decryption request: ciphertexts are malformed');
+  if (!Array.isArray(cts) || !cts.every((c) => c instanceof Uint8Array))
+    throw new FedstatError('BAD_MESSAGE', 'decryption request: ciphertexts are malformed');
   // Checked before the request signature, which would hash every ciphertext first.
   if (cts.length < 1 || cts.length > MAX_CIPHERTEXTS) {
-    throw new FedstatError('BAD_MESSAGE', `decryption request carries ${cts.length} ciphertexts, expected 1 to ${MAX_CIPHERTEXTS}`);
+    throw new FedstatError(
+      'BAD_MESSAGE',
+      `decryption request carries ${cts.length} ciphertexts, expected 1 to ${MAX_CIPHERTEXTS}`,
+    );
   }
   const logProof = logProofFromWire(m.logProof, 'the coordinator');
   return {
     query: { bytes: bytes(m.query, 'query'), signature: bytes(m.querySignature, 'query signature') },
-    survivors: { bytes: bytes(m.survivors, 'survivor set'), signature: bytes(m.survivorsSignature, 'survivor set signature') },
+    survivors: {
+      bytes: bytes(m.survivors, 'survivor set'),
+      signature: bytes(m.survivorsSignature, 'survivor set signature'),
+    },
     // Plain Uint8Array views: SEAL refuses Buffer (protobufjs decodes bytes into Buffers).
     ciphertexts: cts.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength)),
     signature: bytes(m.signature, 'signature'),
@@ -75,22 +104,38 @@ export interface KeyAuthorityServiceOptions {
   readonly decryptPeers?: readonly string[];
 }
 
-export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, options: KeyAuthorityServiceOptions = {}): UntypedServiceImplementation {
+export function keyAuthorityServiceImplementation(
+  ka: ServableKeyAuthority,
+  options: KeyAuthorityServiceOptions = {},
+): UntypedServiceImplementation {
   const { onRejected, decryptPeers } = options;
   return {
     Describe: unary<unknown, DescribeKeyAuthorityResponseMessage>(async () => {
       const d = await ka.describe();
-      return { partyId: d.partyId, federationId: d.federationId, paramsId: d.paramsId, version: FEDSTAT_VERSION, logHead: logHeadToWire(d.logHead) };
+      return {
+        partyId: d.partyId,
+        federationId: d.federationId,
+        paramsId: d.paramsId,
+        version: FEDSTAT_VERSION,
+        logHead: logHeadToWire(d.logHead),
+      };
     }, onRejected),
     Decrypt: unary<DecryptRequestMessage, DecryptResponseMessage>(async (req, call) => {
       if (decryptPeers !== undefined) {
         const peer = peerPartyId(call);
         if (peer === null || !decryptPeers.includes(peer)) {
-          throw new FedstatError('POLICY_REFUSED', `key authority refuses: party ${peer ?? '(unidentified)'} may not ask for decryptions; only ${decryptPeers.join(', ')} may`);
+          throw new FedstatError(
+            'POLICY_REFUSED',
+            `key authority refuses: party ${peer ?? '(unidentified)'} may not ask for decryptions; only ${decryptPeers.join(', ')} may`,
+          );
         }
       }
       const answer = await ka.decrypt(toRequest(req));
-      return { slots: answer.slots.map(slotsToBytes), signature: answer.signature, logEntries: [...(answer.logEntries ?? [])] };
+      return {
+        slots: answer.slots.map(slotsToBytes),
+        signature: answer.signature,
+        logEntries: [...(answer.logEntries ?? [])],
+      };
     }, onRejected),
   };
 }
@@ -99,7 +144,11 @@ export function keyAuthorityServiceImplementation(ka: ServableKeyAuthority, opti
  * Adds the KeyAuthority service to an existing grpc-js server. That server's options must allow
  * requests of `keyAuthorityLimits(...).requestBytes` (see keyAuthorityServerOptions).
  */
-function addKeyAuthorityService(server: Server, ka: ServableKeyAuthority, options: KeyAuthorityServiceOptions = {}): void {
+function addKeyAuthorityService(
+  server: Server,
+  ka: ServableKeyAuthority,
+  options: KeyAuthorityServiceOptions = {},
+): void {
   server.addService(keyAuthorityServiceDefinition(), keyAuthorityServiceImplementation(ka, options));
 }
 
@@ -113,7 +162,11 @@ export interface ServeKeyAuthorityOptions extends KeyAuthorityServiceOptions {
  * insecure only on loopback). Rejects with UNAVAILABLE when the address cannot be bound.
  */
 export async function serveKeyAuthority(
-  ka: ServableKeyAuthority, host: string, port: number, credentials: ServerCredentials, options: ServeKeyAuthorityOptions = {},
+  ka: ServableKeyAuthority,
+  host: string,
+  port: number,
+  credentials: ServerCredentials,
+  options: ServeKeyAuthorityOptions = {},
 ): Promise<RunningServer> {
   const limits = options.limits ?? keyAuthorityLimits(await ka.describe());
   const server = new Server(keyAuthorityServerOptions(limits));

@@ -19,7 +19,8 @@ const MAX_SEALED_SHARE_BYTES = 1024;
  * signed survivor set and at most one sealed share per agency of the query (round 2), and the
  * query's transparency-log proof.
  */
-const MAX_REQUEST_BYTES = MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SET_BYTES + MAX_QUERY_AGENCIES * MAX_SEALED_SHARE_BYTES + 64 * 1024;
+const MAX_REQUEST_BYTES =
+  MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SET_BYTES + MAX_QUERY_AGENCIES * MAX_SEALED_SHARE_BYTES + 64 * 1024;
 
 /** The coordinator's side: small requests out, contributions in. */
 export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({
@@ -45,4 +46,3 @@ export const SERVER_OPTIONS: ChannelOptions = Object.freeze({
   'grpc.max_concurrent_streams': 64,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
 });
-

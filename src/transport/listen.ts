@@ -43,7 +43,11 @@ async function addressesOf(host: string): Promise<string[]> {
     const found = await lookup(host, { all: true });
     return [...new Set(found.map((a) => a.address))];
   } catch (e) {
-    throw new FedstatError('UNAVAILABLE', `cannot listen on ${host}: the name does not resolve (${(e as Error).message}); give an address`, { cause: e });
+    throw new FedstatError(
+      'UNAVAILABLE',
+      `cannot listen on ${host}: the name does not resolve (${(e as Error).message}); give an address`,
+      { cause: e },
+    );
   }
 }
 
@@ -66,9 +70,16 @@ function closed(socket: Socket): Promise<void> {
  * Serves `server` on host:port (port 0 picks a free one; a DNS name listens on every address it
  * resolves to) with `credentials`. A port in use becomes a one-line UNAVAILABLE error.
  */
-export async function listen(server: Server, host: string, port: number, credentials: ServerCredentials, options: ListenOptions = {}): Promise<RunningServer> {
+export async function listen(
+  server: Server,
+  host: string,
+  port: number,
+  credentials: ServerCredentials,
+  options: ListenOptions = {},
+): Promise<RunningServer> {
   const graceMs = options.graceMs ?? SHUTDOWN_GRACE_MS;
-  if (!Number.isSafeInteger(graceMs) || graceMs < 0) throw new RangeError('listen: graceMs must be a non-negative integer');
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+    throw new RangeError('listen: graceMs must be a non-negative integer');
   const addresses = await addressesOf(host);
   const injector = server.createConnectionInjector(credentials);
   const sockets = new Set<Socket>();
@@ -99,15 +110,21 @@ export async function listen(server: Server, host: string, port: number, credent
   if (listeners.length === 0) {
     injector.destroy();
     const why = firstError?.message ?? 'no address';
-    throw new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${why}; choose another --port`, { cause: firstError });
+    throw new FedstatError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${why}; choose another --port`, {
+      cause: firstError,
+    });
   }
 
   let closing: Promise<void> | null = null;
   const shutdown = async (): Promise<void> => {
     for (const l of listeners) l.close();
     let timer: NodeJS.Timeout | undefined;
-    const graceful = new Promise<void>((resolve) => { server.tryShutdown(() => resolve()); });
-    const expired = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); });
+    const graceful = new Promise<void>((resolve) => {
+      server.tryShutdown(() => resolve());
+    });
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
     await Promise.race([graceful, expired]);
     clearTimeout(timer);
     // Calls still running and connections still handshaking (a hung client) end now.

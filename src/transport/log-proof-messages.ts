@@ -16,9 +16,11 @@ const MAX_PATH = 64;
  * A query entry carries the query's plan, its SQL and the agencies: bounded like the signed query
  * itself (an entry beyond that is refused as malformed), plus the paths and the head.
  */
-export const MAX_LOG_PROOF_BYTES = MAX_QUERY_BYTES + (2 + MAX_RECEIPTS) * MAX_PATH * (HASH_BYTES + 4) + MAX_RECEIPTS * (HASH_BYTES + 16) + 4096;
+export const MAX_LOG_PROOF_BYTES =
+  MAX_QUERY_BYTES + (2 + MAX_RECEIPTS) * MAX_PATH * (HASH_BYTES + 4) + MAX_RECEIPTS * (HASH_BYTES + 16) + 4096;
 
-const bad = (peer: string, what: string): FedstatError => new FedstatError('BAD_MESSAGE', `${peer} sent a transparency-log proof whose ${what} is malformed`);
+const bad = (peer: string, what: string): FedstatError =>
+  new FedstatError('BAD_MESSAGE', `${peer} sent a transparency-log proof whose ${what} is malformed`);
 
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -29,14 +31,19 @@ function count(v: unknown, peer: string, what: string): number {
 }
 
 function path(v: unknown, peer: string, what: string): Uint8Array[] {
-  if (!Array.isArray(v) || v.length > MAX_PATH || !v.every((h) => h instanceof Uint8Array && h.length === HASH_BYTES)) throw bad(peer, what);
+  if (!Array.isArray(v) || v.length > MAX_PATH || !v.every((h) => h instanceof Uint8Array && h.length === HASH_BYTES))
+    throw bad(peer, what);
   return v.map((h: Uint8Array) => Uint8Array.from(h));
 }
 
 export function logProofToWire(p: QueryLogProof): LogProofMessage {
   return {
-    treeHead: encodeSignedTreeHead(p.treeHead), entry: p.entry, index: p.index, inclusion: [...p.inclusion],
-    fromSize: p.from, consistency: [...p.consistency],
+    treeHead: encodeSignedTreeHead(p.treeHead),
+    entry: p.entry,
+    index: p.index,
+    inclusion: [...p.inclusion],
+    fromSize: p.from,
+    consistency: [...p.consistency],
     receipts: (p.receipts ?? []).map((r) => ({ leafHash: r.leafHash, index: r.index, inclusion: [...r.inclusion] })),
   };
 }
@@ -47,7 +54,11 @@ function receipts(v: unknown, peer: string): LogReceipt[] {
   return v.map((raw: unknown) => {
     const r = (raw ?? {}) as Partial<LogReceiptMessage>;
     if (!(r.leafHash instanceof Uint8Array) || r.leafHash.length !== HASH_BYTES) throw bad(peer, 'receipt');
-    return Object.freeze({ leafHash: Uint8Array.from(r.leafHash), index: count(r.index, peer, 'receipt index'), inclusion: path(r.inclusion, peer, 'receipt path') });
+    return Object.freeze({
+      leafHash: Uint8Array.from(r.leafHash),
+      index: count(r.index, peer, 'receipt index'),
+      inclusion: path(r.inclusion, peer, 'receipt path'),
+    });
   });
 }
 
@@ -55,16 +66,23 @@ function receipts(v: unknown, peer: string): LogReceipt[] {
 export function logProofFromWire(m: LogProofMessage | null | undefined, peer: string): QueryLogProof | undefined {
   if (m === null || m === undefined) return undefined;
   if (!(m.treeHead instanceof Uint8Array)) throw bad(peer, 'tree head');
-  if (!(m.entry instanceof Uint8Array) || m.entry.length === 0 || m.entry.length > MAX_QUERY_BYTES) throw bad(peer, 'entry');
+  if (!(m.entry instanceof Uint8Array) || m.entry.length === 0 || m.entry.length > MAX_QUERY_BYTES)
+    throw bad(peer, 'entry');
   let treeHead: SignedTreeHead;
   try {
     treeHead = decodeSignedTreeHead(view(m.treeHead));
   } catch (e) {
-    throw new FedstatError('BAD_MESSAGE', `${peer} sent a transparency-log proof with a malformed tree head`, { cause: e });
+    throw new FedstatError('BAD_MESSAGE', `${peer} sent a transparency-log proof with a malformed tree head`, {
+      cause: e,
+    });
   }
   return Object.freeze({
-    treeHead, entry: Uint8Array.from(m.entry), index: count(m.index, peer, 'index'), inclusion: path(m.inclusion, peer, 'inclusion path'),
-    from: count(m.fromSize, peer, 'starting size'), consistency: path(m.consistency, peer, 'consistency path'),
+    treeHead,
+    entry: Uint8Array.from(m.entry),
+    index: count(m.index, peer, 'index'),
+    inclusion: path(m.inclusion, peer, 'inclusion path'),
+    from: count(m.fromSize, peer, 'starting size'),
+    consistency: path(m.consistency, peer, 'consistency path'),
     receipts: receipts(m.receipts, peer),
   });
 }
@@ -77,7 +95,8 @@ export function logHeadToWire(head: SignedTreeHead | null): Uint8Array {
 /** A head a peer reported (its layout checked, not its signature), or null for none. */
 export function logHeadFromWire(bytes: unknown, peer: string): SignedTreeHead | null {
   if (bytes === undefined || bytes === null || (bytes instanceof Uint8Array && bytes.length === 0)) return null;
-  if (!(bytes instanceof Uint8Array)) throw new FedstatError('BAD_MESSAGE', `${peer} reported a malformed transparency-log head`);
+  if (!(bytes instanceof Uint8Array))
+    throw new FedstatError('BAD_MESSAGE', `${peer} reported a malformed transparency-log head`);
   try {
     return decodeSignedTreeHead(view(bytes));
   } catch (e) {

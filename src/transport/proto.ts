@@ -45,39 +45,80 @@ function method(service: protobuf.Service, name: string): MethodDefinition<objec
 
 export function agencyServiceDefinition(): ServiceDefinition {
   const service = protoRoot().lookupService('fedstat.v1.Agency');
-  return { Describe: method(service, 'Describe'), Aggregate: method(service, 'Aggregate'), Unmask: method(service, 'Unmask') };
+  return {
+    Describe: method(service, 'Describe'),
+    Aggregate: method(service, 'Aggregate'),
+    Unmask: method(service, 'Unmask'),
+  };
 }
 
 export interface DescribeResponseMessage {
-  agencyId: string; federationId: string; paramsId: string; datasets: string[]; version: string; budgets: BudgetStatusMessage[];
-  logHead: Uint8Array; unloggedEntries: Uint8Array[]; ledgerFault: string;
+  agencyId: string;
+  federationId: string;
+  paramsId: string;
+  datasets: string[];
+  version: string;
+  budgets: BudgetStatusMessage[];
+  logHead: Uint8Array;
+  unloggedEntries: Uint8Array[];
+  ledgerFault: string;
 }
 export interface LogProofMessage {
-  treeHead: Uint8Array; entry: Uint8Array; index: string | number; inclusion: Uint8Array[]; fromSize: string | number; consistency: Uint8Array[];
+  treeHead: Uint8Array;
+  entry: Uint8Array;
+  index: string | number;
+  inclusion: Uint8Array[];
+  fromSize: string | number;
+  consistency: Uint8Array[];
   receipts: LogReceiptMessage[];
 }
 export interface LogReceiptMessage {
-  leafHash: Uint8Array; index: string | number; inclusion: Uint8Array[];
+  leafHash: Uint8Array;
+  index: string | number;
+  inclusion: Uint8Array[];
 }
 export interface BudgetStatusMessage {
-  dataset: string; budget: string; spent: string; remaining: string; charges: number;
+  dataset: string;
+  budget: string;
+  spent: string;
+  remaining: string;
+  charges: number;
 }
 export interface AggregateRequestMessage {
-  query: Uint8Array; signature: Uint8Array; logProof?: LogProofMessage | null;
+  query: Uint8Array;
+  signature: Uint8Array;
+  logProof?: LogProofMessage | null;
 }
 export interface SealedShareMessage {
-  from: string; to: string; nonce: Uint8Array; box: Uint8Array;
+  from: string;
+  to: string;
+  nonce: Uint8Array;
+  box: Uint8Array;
 }
 export interface AggregateResponseMessage {
-  agencyId: string; queryId: string; mode: string; payloads: Uint8Array[]; signature: Uint8Array;
-  shares: SealedShareMessage[]; commitment: Uint8Array; pairwiseCommitments: Uint8Array[]; logEntries: Uint8Array[];
+  agencyId: string;
+  queryId: string;
+  mode: string;
+  payloads: Uint8Array[];
+  signature: Uint8Array;
+  shares: SealedShareMessage[];
+  commitment: Uint8Array;
+  pairwiseCommitments: Uint8Array[];
+  logEntries: Uint8Array[];
 }
 export interface UnmaskRequestMessage {
-  query: Uint8Array; querySignature: Uint8Array; survivors: Uint8Array; survivorsSignature: Uint8Array; shares: SealedShareMessage[];
+  query: Uint8Array;
+  querySignature: Uint8Array;
+  survivors: Uint8Array;
+  survivorsSignature: Uint8Array;
+  shares: SealedShareMessage[];
 }
 export interface UnmaskResponseMessage {
-  agencyId: string; queryId: string; selfMaskShares: { of: string; x: number; y: Uint8Array }[];
-  pairwiseSeeds: { with: string; seed: Uint8Array }[]; signature: Uint8Array;
+  agencyId: string;
+  queryId: string;
+  selfMaskShares: { of: string; x: number; y: Uint8Array }[];
+  pairwiseSeeds: { with: string; seed: Uint8Array }[];
+  signature: Uint8Array;
 }
 
 export function keyAuthorityServiceDefinition(): ServiceDefinition {
@@ -86,12 +127,23 @@ export function keyAuthorityServiceDefinition(): ServiceDefinition {
 }
 
 export interface DescribeKeyAuthorityResponseMessage {
-  partyId: string; federationId: string; paramsId: string; version: string; logHead: Uint8Array;
+  partyId: string;
+  federationId: string;
+  paramsId: string;
+  version: string;
+  logHead: Uint8Array;
 }
 export interface DecryptRequestMessage {
-  query: Uint8Array; querySignature: Uint8Array; survivors: Uint8Array; survivorsSignature: Uint8Array;
-  ciphertexts: Uint8Array[]; signature: Uint8Array; logProof?: LogProofMessage | null;
+  query: Uint8Array;
+  querySignature: Uint8Array;
+  survivors: Uint8Array;
+  survivorsSignature: Uint8Array;
+  ciphertexts: Uint8Array[];
+  signature: Uint8Array;
+  logProof?: LogProofMessage | null;
 }
 export interface DecryptResponseMessage {
-  slots: Uint8Array[]; signature: Uint8Array; logEntries: Uint8Array[];
+  slots: Uint8Array[];
+  signature: Uint8Array;
+  logEntries: Uint8Array[];
 }

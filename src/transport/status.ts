@@ -33,7 +33,8 @@ export function toServiceError(e: unknown): Partial<ServiceError> {
   const metadata = new Metadata();
   metadata.set('fedstat-code', err.code);
   const entry = err.details['logEntry'];
-  if (entry instanceof Uint8Array && entry.length <= MAX_TRAILER_ENTRY_BYTES) metadata.set(LOG_ENTRY_TRAILER, Buffer.from(entry));
+  if (entry instanceof Uint8Array && entry.length <= MAX_TRAILER_ENTRY_BYTES)
+    metadata.set(LOG_ENTRY_TRAILER, Buffer.from(entry));
   return { code: TO_GRPC[err.code], details: err.message, metadata };
 }
 
@@ -49,20 +50,34 @@ function connectionProblem(details: string): string {
 /** Rebuilds a FedstatError from a failed call to `peer`. */
 export function fromServiceError(e: ServiceError, peer: string, endpoint: string): FedstatError {
   const sent = e.metadata?.get('fedstat-code')[0];
-  const code = typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) ? (sent as ErrorCode) : null;
+  const code =
+    typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) ? (sent as ErrorCode) : null;
   if (code !== null) {
     const entry = e.metadata.get(LOG_ENTRY_TRAILER)[0];
-    const details = entry instanceof Uint8Array && entry.length <= MAX_TRAILER_ENTRY_BYTES ? { logEntry: Uint8Array.from(entry) } : {};
+    const details =
+      entry instanceof Uint8Array && entry.length <= MAX_TRAILER_ENTRY_BYTES
+        ? { logEntry: Uint8Array.from(entry) }
+        : {};
     return new FedstatError(code, e.details, { cause: e, details });
   }
   switch (e.code) {
     case status.UNAVAILABLE:
-      return new FedstatError('UNAVAILABLE', `${peer} is unreachable at ${endpoint} (${connectionProblem(e.details)}); start it or check its endpoint in the federation file`, { cause: e });
+      return new FedstatError(
+        'UNAVAILABLE',
+        `${peer} is unreachable at ${endpoint} (${connectionProblem(e.details)}); start it or check its endpoint in the federation file`,
+        { cause: e },
+      );
     case status.DEADLINE_EXCEEDED:
-      return new FedstatError('UNAVAILABLE', `${peer} did not answer before the deadline; it may be overloaded or down`, { cause: e });
+      return new FedstatError(
+        'UNAVAILABLE',
+        `${peer} did not answer before the deadline; it may be overloaded or down`,
+        { cause: e },
+      );
     case status.RESOURCE_EXHAUSTED:
       return new FedstatError('MESSAGE_TOO_LARGE', `${peer}: ${e.details}`, { cause: e });
     default:
-      return new FedstatError('BAD_MESSAGE', `${peer} failed the call (${status[e.code] ?? e.code}: ${e.details})`, { cause: e });
+      return new FedstatError('BAD_MESSAGE', `${peer} failed the call (${status[e.code] ?? e.code}: ${e.details})`, {
+        cause: e,
+      });
   }
 }

@@ -17,13 +17,17 @@ import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { FedstatError } from '../errors.js';
 
-interface LockContent { pid: number; host: string }
+interface LockContent {
+  pid: number;
+  host: string;
+}
 
 function parseLock(text: string): LockContent | null {
   try {
     const v = JSON.parse(text) as Partial<LockContent>;
     return typeof v.pid === 'number' && Number.isSafeInteger(v.pid) && v.pid > 0 && typeof v.host === 'string'
-      ? { pid: v.pid, host: v.host } : null;
+      ? { pid: v.pid, host: v.host }
+      : null;
   } catch {
     return null;
   }
@@ -41,7 +45,11 @@ function alive(pid: number): boolean {
 const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
 function ioError(what: string, lock: string, e: unknown): FedstatError {
-  return new FedstatError('IO', `cannot create the ${what} lock ${lock}: ${code(e) ?? String(e)}; check the directory's permissions`, { cause: e });
+  return new FedstatError(
+    'IO',
+    `cannot create the ${what} lock ${lock}: ${code(e) ?? String(e)}; check the directory's permissions`,
+    { cause: e },
+  );
 }
 
 /**
@@ -78,10 +86,17 @@ export async function acquireFileLock(lock: string, what: string): Promise<() =>
     const held = parseLock(text);
     const stale = held !== null && held.host === hostname() && held.pid !== process.pid && !alive(held.pid);
     if (!stale) {
-      const who = held === null ? 'an unreadable lock' : held.pid === process.pid ? 'this process' : `process ${held.pid} on ${held.host}`;
-      throw new FedstatError('IO',
+      const who =
+        held === null
+          ? 'an unreadable lock'
+          : held.pid === process.pid
+            ? 'this process'
+            : `process ${held.pid} on ${held.host}`;
+      throw new FedstatError(
+        'IO',
         `${what} is already open (${who} holds ${lock}); close it there first, or remove ${lock} if no fedstat process uses it`,
-        { details: { lock } });
+        { details: { lock } },
+      );
     }
     const aside = `${lock}.stale-${randomBytes(6).toString('hex')}`;
     try {
@@ -94,5 +109,8 @@ export async function acquireFileLock(lock: string, what: string): Promise<() =>
     if (moved !== text) await fs.link(aside, lock).catch(() => undefined); // a live lock: put it back
     await fs.rm(aside, { force: true });
   }
-  throw new FedstatError('IO', `could not take the ${what} lock ${lock} after 3 attempts; retry, or remove it if no fedstat process uses it`);
+  throw new FedstatError(
+    'IO',
+    `could not take the ${what} lock ${lock} after 3 attempts; retry, or remove it if no fedstat process uses it`,
+  );
 }

@@ -44,7 +44,9 @@ export class GroupCommit<T extends Queued> {
       try {
         await this.#commit(batch);
       } catch (e) {
-        const err = new FedstatError('INTERNAL', `${this.#what}: unexpected failure while writing; please report it`, { cause: e });
+        const err = new FedstatError('INTERNAL', `${this.#what}: unexpected failure while writing; please report it`, {
+          cause: e,
+        });
         for (const p of batch) p.reject(err);
       }
     }

@@ -10,7 +10,10 @@ import { jsonPathChild } from './json-path.js';
 /** A key defined twice in one object; `path` is the JSON path of the second definition. */
 export class DuplicateJsonKeyError extends Error {
   override readonly name = 'DuplicateJsonKeyError';
-  constructor(readonly key: string, readonly path: string) {
+  constructor(
+    readonly key: string,
+    readonly path: string,
+  ) {
     super(`duplicate key ${JSON.stringify(key)} at ${path}`);
   }
 }

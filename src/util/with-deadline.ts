@@ -6,8 +6,12 @@
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what} within ${ms} ms`)); }, ms);
+    timer = setTimeout(() => {
+      reject(new Error(`${what} within ${ms} ms`));
+    }, ms);
     timer.unref();
   });
-  return Promise.race([work, expired]).finally(() => { clearTimeout(timer); });
+  return Promise.race([work, expired]).finally(() => {
+    clearTimeout(timer);
+  });
 }

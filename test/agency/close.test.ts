@@ -22,13 +22,17 @@ afterEach(async () => {
 
 describe('closing an agency with an answer in flight', () => {
   it('waits for the answer, then disposes; a later answer is refused', async () => {
-    const f = tf = await createTestFederation({ agencies: 2, rowsPerAgency: 30, exactRelease: true });
+    const f = (tf = await createTestFederation({ agencies: 2, rowsPerAgency: 30, exactRelease: true }));
     const inner = await openDuckDbStore(join(f.dir, 'gated.duckdb'));
     await inner.loadCsv('residents', datasetSchemaOf(f.federation, 'residents'), f.csvFiles['agency-1']!);
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
     let entered!: () => void;
-    const reached = new Promise<void>((resolve) => { entered = resolve; });
+    const reached = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     // The store's aggregate waits at the gate: the answer is in flight while the agency closes.
     const store: AgencyStore = Object.assign(Object.create(inner) as AgencyStore, {
       aggregate: async (...args: Parameters<AgencyStore['aggregate']>) => {
@@ -39,22 +43,37 @@ describe('closing an agency with an answer in flight', () => {
       close: () => inner.close(),
     });
     const agency = await createAgency({
-      federation: f.federation, secrets: loadKeyFile(f.keyFiles['agency-1']!, f.federation), hePublicKey: readHePublicKey(f.federation), store,
+      federation: f.federation,
+      secrets: loadKeyFile(f.keyFiles['agency-1']!, f.federation),
+      hePublicKey: readHePublicKey(f.federation),
+      store,
     });
     const coordinator = loadKeyFile(f.keyFiles['coordinator']!, f.federation);
     const query = (): ReturnType<typeof signQuery> => {
       const now = Date.now();
-      return signQuery({
-        v: 1, queryId: newQueryId(), federationId: f.federation.id, paramsId: paramsId, mode: 'encrypted',
-        plan: parseQuery('SELECT COUNT(*) AS n FROM residents', f.federation.schema), agencies: [...f.ids], threshold: 2,
-        issuedAt: now, expiresAt: now + 60_000,
-      }, coordinator.signing.secretKey);
+      return signQuery(
+        {
+          v: 1,
+          queryId: newQueryId(),
+          federationId: f.federation.id,
+          paramsId: paramsId,
+          mode: 'encrypted',
+          plan: parseQuery('SELECT COUNT(*) AS n FROM residents', f.federation.schema),
+          agencies: [...f.ids],
+          threshold: 2,
+          issuedAt: now,
+          expiresAt: now + 60_000,
+        },
+        coordinator.signing.secretKey,
+      );
     };
     const paramsId = (await agency.describe()).paramsId;
     const answering = agency.answer(query());
     await reached;
     let closed = false;
-    const closing = agency.close().then(() => { closed = true; });
+    const closing = agency.close().then(() => {
+      closed = true;
+    });
     await new Promise((r) => setTimeout(r, 200));
     expect(closed).toBe(false); // still waiting for the answer
     open();

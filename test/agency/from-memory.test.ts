@@ -12,7 +12,13 @@ import { connectCoordinator } from '../../src/coordinator/connect.js';
 import { freePorts } from '../../src/demo/free-port.js';
 import { initFederation, type InitResult } from '../../src/federation/init.js';
 import {
-  agencyMaterialFrom, createAgency, openDuckDbStore, serveAgency, type Agency, type AgencyMaterialSource, type RunningServer,
+  agencyMaterialFrom,
+  createAgency,
+  openDuckDbStore,
+  serveAgency,
+  type Agency,
+  type AgencyMaterialSource,
+  type RunningServer,
 } from '../../src/index.js';
 import { fedstatErrorOf } from '../helpers/fedstat-error.js';
 import { makeRows, TEST_SCHEMA, writeCsv, type Row } from '../helpers/test-federation.js';
@@ -29,7 +35,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedstat-memory-'));
   const ports = await freePorts(IDS.length);
   init = await initFederation({
-    outDir: join(dir, 'fed'), schema: TEST_SCHEMA,
+    outDir: join(dir, 'fed'),
+    schema: TEST_SCHEMA,
     agencies: IDS.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
     policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
   });
@@ -74,7 +81,9 @@ describe('an agency from configuration held in memory', () => {
     const result = await coordinator.query('SELECT district, COUNT(*) FROM residents GROUP BY district');
     const expected = new Map<string, number>();
     for (const r of [...rows.values()].flat()) expected.set(r.district, (expected.get(r.district) ?? 0) + 1);
-    expect(Object.fromEntries(result.rows.map((r) => [r['district'], Number(r['count'])]))).toEqual(Object.fromEntries(expected));
+    expect(Object.fromEntries(result.rows.map((r) => [r['district'], Number(r['count'])]))).toEqual(
+      Object.fromEntries(expected),
+    );
   });
 
   it('checks what it is given as the file loaders do, naming the source', () => {
@@ -88,7 +97,9 @@ describe('an agency from configuration held in memory', () => {
     expect(missingCa.code).toBe('KEY_INVALID');
     expect(missingCa.message).toMatch(/cannot be checked without the federation CA certificate; pass the ca\.crt/);
 
-    const otherCa = fedstatErrorOf(() => agencyMaterialFrom({ ...good, caCertificate: good.caCertificate!.replace('A', 'B') }));
+    const otherCa = fedstatErrorOf(() =>
+      agencyMaterialFrom({ ...good, caCertificate: good.caCertificate!.replace('A', 'B') }),
+    );
     expect(otherCa.code).toBe('KEY_INVALID');
     expect(otherCa.message).toMatch(/CA certificate given does not match the hash/);
 
@@ -96,7 +107,9 @@ describe('an agency from configuration held in memory', () => {
     expect(badJson.code).toBe('CONFIG_INVALID');
     expect(badJson.message).toMatch(/^agency-1's configuration: not valid JSON/);
 
-    const otherParty = fedstatErrorOf(() => agencyMaterialFrom({ ...good, keyFile: good.keyFile.replace('"agency-1"', '"agency-9"') }));
+    const otherParty = fedstatErrorOf(() =>
+      agencyMaterialFrom({ ...good, keyFile: good.keyFile.replace('"agency-1"', '"agency-9"') }),
+    );
     expect(otherParty.code).toBe('KEY_INVALID');
     expect(otherParty.message).toContain("agency-1's configuration: key file");
     expect(otherParty.message).not.toContain(JSON.parse(good.keyFile).signingSeed);

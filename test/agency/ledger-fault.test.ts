@@ -26,7 +26,12 @@ const DP = { privacy: { rho: '0.1' } } as const;
 
 describe('an agency whose ledger cannot be written', () => {
   it('refuses and says why, reports the fault in Describe, and recovers once the file takes writes again', async () => {
-    const f = tf = await createTestFederation({ agencies: 3, rowsPerAgency: 40, exactRelease: false, transparencyLog: true });
+    const f = (tf = await createTestFederation({
+      agencies: 3,
+      rowsPerAgency: 40,
+      exactRelease: false,
+      transparencyLog: true,
+    }));
     // Capture agency-1's ledger handle so that only its writes fail (every FileHandle shares one prototype).
     const open = fsp.open.bind(fsp);
     let handle: FileHandle | undefined;
@@ -44,7 +49,8 @@ describe('an agency whose ledger cannot be written', () => {
     expect(handle).toBeDefined();
     const proto = Object.getPrototypeOf(handle) as { write: FileHandle['write']; truncate: FileHandle['truncate'] };
     let failing = false;
-    const eperm = (): Promise<never> => Promise.reject(Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' }));
+    const eperm = (): Promise<never> =>
+      Promise.reject(Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' }));
     for (const method of ['write', 'truncate'] as const) {
       const original = proto[method] as (...a: unknown[]) => Promise<unknown>;
       vi.spyOn(proto, method).mockImplementation(function (this: FileHandle, ...a: unknown[]) {
@@ -57,22 +63,35 @@ describe('an agency whose ledger cannot be written', () => {
     failing = true; // e.g. chattr +i on the ledger: even the rollback is refused
     const e = await coordinator.query(SQL, DP).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(FedstatError);
-    expect((e as FedstatError).message).toMatch(/agency-1 \(agency agency-1 refuses: writing budget ledger .* failed \(EPERM\); nothing was charged/);
+    expect((e as FedstatError).message).toMatch(
+      /agency-1 \(agency agency-1 refuses: writing budget ledger .* failed \(EPERM\); nothing was charged/,
+    );
     // Said where the operator looks (the agency prints its refusals), and signed into the log.
-    expect(audit.events.filter((x) => x.type === 'refusal').map((x) => x.type === 'refusal' && x.reason)).toEqual([expect.stringMatching(/failed \(EPERM\)/)]);
+    expect(audit.events.filter((x) => x.type === 'refusal').map((x) => x.type === 'refusal' && x.reason)).toEqual([
+      expect.stringMatching(/failed \(EPERM\)/),
+    ]);
     const fault = (await f.agencies.get('agency-1')!.agency.describe()).ledgerFault;
     expect(fault).toMatch(/unknown state after a failed write \(EPERM\)/);
     // The coordinator sees the fault and sends nothing that would make the others spend in vain.
-    const before = await Promise.all(['agency-2', 'agency-3'].map(async (id) => (await f.agencies.get(id)!.agency.describe()).budgets[0]!.spent));
+    const before = await Promise.all(
+      ['agency-2', 'agency-3'].map(async (id) => (await f.agencies.get(id)!.agency.describe()).budgets[0]!.spent),
+    );
     const dry = await coordinator.dryRun(SQL, DP);
-    expect(dry.prediction.agencies.find((a) => a.id === 'agency-1')?.refusal).toMatch(/its budget ledger cannot charge/);
+    expect(dry.prediction.agencies.find((a) => a.id === 'agency-1')?.refusal).toMatch(
+      /its budget ledger cannot charge/,
+    );
     await expect(coordinator.query(SQL, DP)).rejects.toThrow(/not sent, nothing spent/);
-    const after = await Promise.all(['agency-2', 'agency-3'].map(async (id) => (await f.agencies.get(id)!.agency.describe()).budgets[0]!.spent));
+    const after = await Promise.all(
+      ['agency-2', 'agency-3'].map(async (id) => (await f.agencies.get(id)!.agency.describe()).budgets[0]!.spent),
+    );
     expect(after).toEqual(before);
 
     failing = false; // fixed: the next health check rolls the file back and clears the fault
     expect((await f.agencies.get('agency-1')!.agency.describe()).ledgerFault).toBeNull();
     await coordinator.query(SQL, DP);
-    expect((await f.agencies.get('agency-1')!.agency.describe()).budgets[0]).toMatchObject({ charges: 2, spent: '1/5' });
+    expect((await f.agencies.get('agency-1')!.agency.describe()).budgets[0]).toMatchObject({
+      charges: 2,
+      spent: '1/5',
+    });
   }, 120_000);
 });

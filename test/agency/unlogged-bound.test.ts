@@ -24,15 +24,27 @@ const DP = { privacy: { rho: '0.01' } } as const;
 
 describe('charges held unlogged', () => {
   it('at 64 the agency charges nothing more; the next coordinator logs all 64 and receipts them', async () => {
-    const f = tf = await createTestFederation({ agencies: 4, rowsPerAgency: 30, exactRelease: false, transparencyLog: true });
+    const f = (tf = await createTestFederation({
+      agencies: 4,
+      rowsPerAgency: 30,
+      exactRelease: false,
+      transparencyLog: true,
+    }));
     // agency-1's ledger already holds 64 charges whose signed entries never reached the log.
     const ledger = await BudgetLedger.open(join(f.dir, 'agency-1.ledger'), { budgets: { residents: '10' } });
     const sign = budgetEntrySigner('agency-1', loadKeyFile(f.keyFiles['agency-1']!, f.federation).signing.secretKey);
-    for (let i = 0; i < MAX_UNLOGGED_ENTRIES; i++) await ledger.charge({ dataset: 'residents', queryId: `earlier-${i}`, rho: '0.01', logEntry: sign });
+    for (let i = 0; i < MAX_UNLOGGED_ENTRIES; i++)
+      await ledger.charge({ dataset: 'residents', queryId: `earlier-${i}`, rho: '0.01', logEntry: sign });
     let hide = true; // a coordinator that is never shown the held charges cannot log them
-    await f.start('agency-1', (a) => ({ ...a, describe: async () => ({ ...await a.describe(), ...(hide ? { unloggedEntries: [] } : {}) }) }), { ledger });
+    await f.start(
+      'agency-1',
+      (a) => ({ ...a, describe: async () => ({ ...(await a.describe()), ...(hide ? { unloggedEntries: [] } : {}) }) }),
+      { ledger },
+    );
     for (const id of ['agency-2', 'agency-3', 'agency-4']) {
-      await f.start(id, undefined, { ledger: await BudgetLedger.open(join(f.dir, `${id}.ledger`), { budgets: { residents: '10' } }) });
+      await f.start(id, undefined, {
+        ledger: await BudgetLedger.open(join(f.dir, `${id}.ledger`), { budgets: { residents: '10' } }),
+      });
     }
     expect((await f.agencies.get('agency-1')!.agency.describe()).unloggedEntries).toHaveLength(MAX_UNLOGGED_ENTRIES);
 
@@ -48,6 +60,11 @@ describe('charges held unlogged', () => {
     expect(ledger.charges('residents')).toBe(MAX_UNLOGGED_ENTRIES + 1);
     // All 64 were logged and receipted; what is left is this query's own charge, awaiting its receipt.
     expect(ledger.unlogged().map((u) => u.charge.queryId)).toEqual([released.queryId]);
-    expect(ledger.entries().slice(0, MAX_UNLOGGED_ENTRIES).every((c) => ledger.loggedAt(c) !== undefined)).toBe(true);
+    expect(
+      ledger
+        .entries()
+        .slice(0, MAX_UNLOGGED_ENTRIES)
+        .every((c) => ledger.loggedAt(c) !== undefined),
+    ).toBe(true);
   }, 120_000);
 });

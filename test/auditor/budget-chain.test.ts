@@ -12,23 +12,54 @@ import { verifyAuditLog, type AuditReport } from '../../src/auditor/verify.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
 
 let fx: AuditFixture;
-beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);
+beforeAll(async () => {
+  fx = await createAuditFixture();
+}, 60_000);
 afterAll(() => fx.close());
 
 const T = 1_800_000_000_000;
 let n = 0;
 type Ev = { event: AuditEvent; author: string };
 
-const query = (queryId: string, agencies: readonly string[] = ['a1', 'a2']): Ev =>
-  ({ author: fx.coordinator, event: { type: 'query', at: T, queryId, digest: '11'.repeat(32), sql: 'SELECT COUNT(*) FROM residents', plan: { dataset: 'residents', groupBy: [] }, agencies } });
-const charge = (queryId: string, agency: string, rho: string, spent: string, dataset = 'residents'): Ev =>
-  ({ author: agency, event: { type: 'budget', at: T + 1, queryId, agencyId: agency, dataset, rho, spent, budget: '1/1', ledgerHead: '22'.repeat(32) } });
+const query = (queryId: string, agencies: readonly string[] = ['a1', 'a2']): Ev => ({
+  author: fx.coordinator,
+  event: {
+    type: 'query',
+    at: T,
+    queryId,
+    digest: '11'.repeat(32),
+    sql: 'SELECT COUNT(*) FROM residents',
+    plan: { dataset: 'residents', groupBy: [] },
+    agencies,
+  },
+});
+const charge = (queryId: string, agency: string, rho: string, spent: string, dataset = 'residents'): Ev => ({
+  author: agency,
+  event: {
+    type: 'budget',
+    at: T + 1,
+    queryId,
+    agencyId: agency,
+    dataset,
+    rho,
+    spent,
+    budget: '1/1',
+    ledgerHead: '22'.repeat(32),
+  },
+});
 /** A complete DP query in which each agency reports the given total after its charge of 1/20. */
 const full = (queryId: string, spent: readonly [string, string]): Ev[] =>
-  queryEvents(queryId, ['a1', 'a2'], T, { coordinator: fx.coordinator, keyAuthority: fx.keyAuthority, spentBefore: spent });
+  queryEvents(queryId, ['a1', 'a2'], T, {
+    coordinator: fx.coordinator,
+    keyAuthority: fx.keyAuthority,
+    spentBefore: spent,
+  });
 
 async function audit(events: readonly Ev[]): Promise<AuditReport> {
-  const { file, head } = await fx.writeLog(`chain-${n++}.tlog`, events.map((e) => fx.entry(e.event, e.author)));
+  const { file, head } = await fx.writeLog(
+    `chain-${n++}.tlog`,
+    events.map((e) => fx.entry(e.event, e.author)),
+  );
   return verifyAuditLog(file, { federation: fx.federation, heads: [head] });
 }
 const found = (r: AuditReport): [string, number | null][] => r.findings.map((f) => [f.kind, f.entry]);
@@ -37,7 +68,12 @@ describe('budget charges in any order', () => {
   it('accepts a charge delivered late: after later charges of the agency and after its query failed', async () => {
     // q1 failed after round 1: a2's charge was logged with the failure, a1's entry never arrived.
     // q2 ran (a1 now at 2/20), and a1 handed its q1 charge over with a later answer.
-    const events = [query('q1'), charge('q1', 'a2', '1/20', '1/20'), ...full('q2', ['1/10', '1/10']), charge('q1', 'a1', '1/20', '1/20')];
+    const events = [
+      query('q1'),
+      charge('q1', 'a2', '1/20', '1/20'),
+      ...full('q2', ['1/10', '1/10']),
+      charge('q1', 'a1', '1/20', '1/20'),
+    ];
     const r = await audit(events);
     expect(r.findings).toEqual([]);
     expect(r.budgets).toEqual([
@@ -45,7 +81,10 @@ describe('budget charges in any order', () => {
       { agency: 'a2', dataset: 'residents', charges: 2, logged: '1/10', spent: '1/10', budget: '1/1' },
     ]);
     // Also after its own query's release.
-    const afterRelease = [...full('q1', ['1/20', '1/20']).filter((e) => !(e.event.type === 'budget' && e.event.agencyId === 'a1')), charge('q1', 'a1', '1/20', '1/20')];
+    const afterRelease = [
+      ...full('q1', ['1/20', '1/20']).filter((e) => !(e.event.type === 'budget' && e.event.agencyId === 'a1')),
+      charge('q1', 'a1', '1/20', '1/20'),
+    ];
     const r2 = await audit(afterRelease);
     // The release at ρ 1/20 came before a1's charge was logged: still an unpaid release at that point.
     expect(found(r2)).toEqual([['unpaid-release', afterRelease.length - 2]]);
@@ -63,7 +102,9 @@ describe('budget charges in any order', () => {
     const r = await audit(events);
     const at = events.findIndex((e) => e.event.type === 'budget' && e.event.agencyId === 'a1');
     expect(found(r)).toEqual([['budget-gap', at]]);
-    expect(r.findings[0]!.message).toMatch(/^a1 on residents: 0\.05 of spent budget that no logged charge explains, before its first logged charge/);
+    expect(r.findings[0]!.message).toMatch(
+      /^a1 on residents: 0\.05 of spent budget that no logged charge explains, before its first logged charge/,
+    );
   });
 
   it('flags a gap between two charges with its amount, wherever the charges are in the log', async () => {
@@ -71,15 +112,23 @@ describe('budget charges in any order', () => {
     const events = [query('q1'), query('q3'), charge('q3', 'a1', '1/20', '1/4'), charge('q1', 'a1', '1/20', '1/20')];
     const r = await audit(events);
     expect(found(r)).toEqual([['budget-gap', 2]]);
-    expect(r.findings[0]!.message).toMatch(/^a1 on residents: 0\.15 of spent budget that no logged charge explains, between the charge for query q1 \(entry 3, spent 0\.05\) and this one/);
+    expect(r.findings[0]!.message).toMatch(
+      /^a1 on residents: 0\.15 of spent budget that no logged charge explains, between the charge for query q1 \(entry 3, spent 0\.05\) and this one/,
+    );
     // The missing charge arrives late: the chain closes.
     const closed = await audit([...events, query('q2'), charge('q2', 'a1', '3/20', '1/5')]);
     expect(closed.findings).toEqual([]);
   });
 
   it('keeps datasets and agencies apart, and flags two charges claiming the same spend', async () => {
-    const events = [query('q1'), query('q2'),
-      charge('q1', 'a1', '1/20', '1/20'), charge('q1', 'a1', '1/10', '1/10', 'firms'), charge('q2', 'a1', '1/20', '1/10'), charge('q2', 'a2', '1/20', '1/20')];
+    const events = [
+      query('q1'),
+      query('q2'),
+      charge('q1', 'a1', '1/20', '1/20'),
+      charge('q1', 'a1', '1/10', '1/10', 'firms'),
+      charge('q2', 'a1', '1/20', '1/10'),
+      charge('q2', 'a2', '1/20', '1/20'),
+    ];
     expect((await audit(events)).findings).toEqual([]);
     const overlap = [query('q1'), query('q2'), charge('q1', 'a1', '1/20', '1/20'), charge('q2', 'a1', '1/20', '1/20')];
     const r = await audit(overlap);
@@ -91,16 +140,28 @@ describe('budget charges in any order', () => {
     const first = charge('q1', 'a1', '1/20', '1/20');
     const events = [query('q1'), first, { ...first, event: { ...first.event, at: T + 9 } }, first];
     const r = await audit(events);
-    expect(found(r)).toEqual([['duplicate-charge', 2], ['duplicate-charge', 3]]);
+    expect(found(r)).toEqual([
+      ['duplicate-charge', 2],
+      ['duplicate-charge', 3],
+    ]);
     expect(r.findings[0]!.message).toMatch(/a1 on residents charged query q1 again \(first at entry 1\)/);
     expect(r.budgets[0]).toMatchObject({ charges: 1, logged: '1/20' });
   });
 
   it('checks the sum of the charges against the budget in the order of the totals', async () => {
     // Totals 1/2, 1, 3/2 under a budget of 1, logged last first; a1 under-reports the last one.
-    const events = [query('q1'), query('q2'), query('q3'),
-      charge('q3', 'a1', '1/2', '1/1'), charge('q2', 'a1', '1/2', '1/1'), charge('q1', 'a1', '1/2', '1/2')];
+    const events = [
+      query('q1'),
+      query('q2'),
+      query('q3'),
+      charge('q3', 'a1', '1/2', '1/1'),
+      charge('q2', 'a1', '1/2', '1/1'),
+      charge('q1', 'a1', '1/2', '1/2'),
+    ];
     const r = await audit(events);
-    expect(found(r).sort()).toEqual([['budget-exceeded', 4], ['budget-gap', 4]]);
+    expect(found(r).sort()).toEqual([
+      ['budget-exceeded', 4],
+      ['budget-gap', 4],
+    ]);
   });
 });

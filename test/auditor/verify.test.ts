@@ -19,14 +19,20 @@ import { signTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js
 import { createAuditFixture, queryEvents, type AuditFixture } from './audit-fixture.js';
 
 let fx: AuditFixture;
-beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);
+beforeAll(async () => {
+  fx = await createAuditFixture();
+}, 60_000);
 afterAll(() => fx.close());
 
 let n = 0;
 const T = 1_800_000_000_000;
-const q = (id: string, agencies: readonly string[] = ['a1', 'a2'], extra: Parameters<typeof queryEvents>[3] extends infer O ? Partial<O> : never = {}) =>
-  queryEvents(id, agencies, T, { coordinator: fx.coordinator, keyAuthority: fx.keyAuthority, ...extra });
-const sign = (events: readonly { event: AuditEvent; author: string }[]): Uint8Array[] => events.map((e) => fx.entry(e.event, e.author));
+const q = (
+  id: string,
+  agencies: readonly string[] = ['a1', 'a2'],
+  extra: Parameters<typeof queryEvents>[3] extends infer O ? Partial<O> : never = {},
+) => queryEvents(id, agencies, T, { coordinator: fx.coordinator, keyAuthority: fx.keyAuthority, ...extra });
+const sign = (events: readonly { event: AuditEvent; author: string }[]): Uint8Array[] =>
+  events.map((e) => fx.entry(e.event, e.author));
 const write = (entries: readonly Uint8Array[]) => fx.writeLog(`log-${n++}.tlog`, entries);
 
 async function audit(entries: readonly Uint8Array[], heads?: 'final'): Promise<AuditReport> {
@@ -44,7 +50,16 @@ describe('verifyAuditLog', () => {
     expect(r.ok).toBe(true);
     expect(r.size).toBe(events.length);
     expect(r.signedSize).toBe(events.length);
-    expect(r.counts).toEqual({ query: 2, contribution: 5, refusal: 0, survivors: 2, unmask: 5, decryption: 2, budget: 5, release: 2 });
+    expect(r.counts).toEqual({
+      query: 2,
+      contribution: 5,
+      refusal: 0,
+      survivors: 2,
+      unmask: 5,
+      decryption: 2,
+      budget: 5,
+      release: 2,
+    });
     expect(r.budgets).toEqual([
       { agency: 'a1', dataset: 'residents', charges: 2, logged: '1/10', spent: '1/10', budget: '1/1' },
       { agency: 'a2', dataset: 'residents', charges: 2, logged: '1/10', spent: '1/10', budget: '1/1' },
@@ -66,14 +81,20 @@ describe('verifyAuditLog', () => {
     const events = q('q1');
     const again = [events.find((e) => e.event.type === 'decryption')!, events.find((e) => e.event.type === 'release')!];
     const r = await audit(sign([...events, ...again]));
-    expect(found(r)).toEqual([['decrypted-twice', events.length], ['released-twice', events.length + 1]]);
+    expect(found(r)).toEqual([
+      ['decrypted-twice', events.length],
+      ['released-twice', events.length + 1],
+    ]);
   });
 
   it('reports a release with fewer contributions than minAgencies, and contributors that never contributed', async () => {
     const events = q('q1', ['a1', 'a2']).filter((e) => !(e.event.type === 'contribution' && e.event.agencyId === 'a2'));
     const r = await audit(sign(events));
     const release = events.length - 1;
-    expect(found(r)).toEqual([['too-few-contributions', release], ['unbacked-contributor', release]]);
+    expect(found(r)).toEqual([
+      ['too-few-contributions', release],
+      ['unbacked-contributor', release],
+    ]);
     expect(r.findings[0]!.message).toMatch(/1 logged contribution.*at least 2/);
   });
 
@@ -93,37 +114,58 @@ describe('verifyAuditLog', () => {
     // The fourth charge is logged honestly (spent 4/3): the agency's own record exceeds its budget.
     const over = [...ok, ...third('q4', '4/3')];
     const r = await audit(sign(over));
-    const budgets = over.map((e, i) => [e, i] as const).filter(([e]) => e.event.type === 'budget' && e.event.queryId === 'q4').map(([, i]) => i);
+    const budgets = over
+      .map((e, i) => [e, i] as const)
+      .filter(([e]) => e.event.type === 'budget' && e.event.queryId === 'q4')
+      .map(([, i]) => i);
     expect(found(r)).toEqual(budgets.map((i) => ['budget-exceeded', i]));
     expect(r.findings[0]!.message).toMatch(/a1 on residents reports spent 4\/3 over its budget 1/);
   });
 
   it('reports an overspend the agency hid by under-reporting, and charges missing from the log', async () => {
     // a1 claims spent 1/2 after charges of 1/2 + 1/2 + 1/2 (the log sums to 3/2 > 1).
-    const events = [...q('q1', ['a1', 'a2'], { rho: '1/2', spentBefore: ['1/2', '1/2'] }), ...q('q2', ['a1', 'a2'], { rho: '1/2', spentBefore: ['1/2', '1/1'] }),
-      ...q('q3', ['a1', 'a2'], { rho: '1/2', spentBefore: ['1/2', '3/2'] })];
+    const events = [
+      ...q('q1', ['a1', 'a2'], { rho: '1/2', spentBefore: ['1/2', '1/2'] }),
+      ...q('q2', ['a1', 'a2'], { rho: '1/2', spentBefore: ['1/2', '1/1'] }),
+      ...q('q3', ['a1', 'a2'], { rho: '1/2', spentBefore: ['1/2', '3/2'] }),
+    ];
     const r = await audit(sign(events));
-    const idx = (id: string, a: string): number => events.findIndex((e) => e.event.type === 'budget' && e.event.queryId === id && e.event.agencyId === a);
-    expect(found(r).sort()).toEqual(([
-      ['budget-gap', idx('q2', 'a1')], // spent stayed 1/2 after a charge of 1/2
-      ['budget-exceeded', idx('q3', 'a1')], ['budget-gap', idx('q3', 'a1')],
-      ['budget-exceeded', idx('q3', 'a2')],
-    ] as [string, number][]).sort());
-    expect(r.findings.find((f) => f.kind === 'budget-exceeded' && f.entry === idx('q3', 'a1'))!.message).toMatch(/add up to 1.5, over its budget 1$/);
+    const idx = (id: string, a: string): number =>
+      events.findIndex((e) => e.event.type === 'budget' && e.event.queryId === id && e.event.agencyId === a);
+    expect(found(r).sort()).toEqual(
+      (
+        [
+          ['budget-gap', idx('q2', 'a1')], // spent stayed 1/2 after a charge of 1/2
+          ['budget-exceeded', idx('q3', 'a1')],
+          ['budget-gap', idx('q3', 'a1')],
+          ['budget-exceeded', idx('q3', 'a2')],
+        ] as [string, number][]
+      ).sort(),
+    );
+    expect(r.findings.find((f) => f.kind === 'budget-exceeded' && f.entry === idx('q3', 'a1'))!.message).toMatch(
+      /add up to 1.5, over its budget 1$/,
+    );
     // A jump in spent between two logged charges: a charge the log does not show.
     const hidden = [...q('q1'), ...q('q2', ['a1', 'a2'], { spentBefore: ['3/20', '1/10'] })];
     const r2 = await audit(sign(hidden));
-    expect(found(r2)).toEqual([['budget-gap', hidden.findIndex((e) => e.event.type === 'budget' && e.event.queryId === 'q2')]]);
+    expect(found(r2)).toEqual([
+      ['budget-gap', hidden.findIndex((e) => e.event.type === 'budget' && e.event.queryId === 'q2')],
+    ]);
   });
 
-  it('reports a wrong-role signer and an agency signing in another\'s name, and does not count them', async () => {
+  it("reports a wrong-role signer and an agency signing in another's name, and does not count them", async () => {
     const events = q('q1');
     const i = events.findIndex((e) => e.event.type === 'decryption');
     events[i] = { ...events[i]!, author: fx.coordinator }; // the coordinator claims a decryption
     const c = events.findIndex((e) => e.event.type === 'contribution' && e.event.agencyId === 'a2');
     events[c] = { ...events[c]!, author: 'a1' }; // a1 contributes in a2's name
     const r = await audit(sign(events));
-    expect(found(r)).toEqual([['wrong-author', c], ['wrong-author', i], ['too-few-contributions', events.length - 1], ['unbacked-contributor', events.length - 1]]);
+    expect(found(r)).toEqual([
+      ['wrong-author', c],
+      ['wrong-author', i],
+      ['too-few-contributions', events.length - 1],
+      ['unbacked-contributor', events.length - 1],
+    ]);
     expect(r.counts.decryption).toBe(0);
   });
 
@@ -135,16 +177,29 @@ describe('verifyAuditLog', () => {
     entries[release] = fx.entry(ev.event, ev.author, forger);
     const extra = fx.entry({ type: 'refusal', at: T, queryId: 'q1', agencyId: 'a9', reason: 'x' }, 'a9', forger);
     const r = await audit([...entries, extra]);
-    expect(found(r)).toEqual([['bad-signature', release], ['unknown-author', entries.length]]);
+    expect(found(r)).toEqual([
+      ['bad-signature', release],
+      ['unknown-author', entries.length],
+    ]);
     expect(r.counts.release).toBe(0);
   });
 
   it('reports entries about queries the log never showed, and agencies that were not asked', async () => {
     const events = q('q1', ['a1', 'a2']);
-    const late = { author: 'a3', event: { type: 'contribution' as const, at: T, queryId: 'q1', agencyId: 'a3', digest: '00'.repeat(32) } };
-    const ghost = { author: 'a1', event: { type: 'contribution' as const, at: T, queryId: 'q7', agencyId: 'a1', digest: '00'.repeat(32) } };
+    const late = {
+      author: 'a3',
+      event: { type: 'contribution' as const, at: T, queryId: 'q1', agencyId: 'a3', digest: '00'.repeat(32) },
+    };
+    const ghost = {
+      author: 'a1',
+      event: { type: 'contribution' as const, at: T, queryId: 'q7', agencyId: 'a1', digest: '00'.repeat(32) },
+    };
     const r = await audit(sign([...events, late, ghost, events[0]!]));
-    expect(found(r)).toEqual([['not-asked', events.length], ['unknown-query', events.length + 1], ['duplicate-query', events.length + 2]]);
+    expect(found(r)).toEqual([
+      ['not-asked', events.length],
+      ['unknown-query', events.length + 1],
+      ['duplicate-query', events.length + 2],
+    ]);
   });
 
   it('checks tree heads: operator key, log id, fork, rollback, consistency with a kept head, truncation', async () => {
@@ -152,17 +207,24 @@ describe('verifyAuditLog', () => {
     const { file, heads } = await write(entries);
     const early = heads[4]!;
     const final = heads[heads.length - 1]!;
-    const run = (o: { heads?: SignedTreeHead[]; since?: SignedTreeHead[] }) => verifyAuditLog(file, { federation: fx.federation, ...o });
+    const run = (o: { heads?: SignedTreeHead[]; since?: SignedTreeHead[] }) =>
+      verifyAuditLog(file, { federation: fx.federation, ...o });
     const ok = await run({ heads: [final], since: [early] });
     expect(ok.findings).toEqual([]);
     expect([ok.headsVerified, ok.signedSize]).toEqual([2, entries.length]);
     const coordKey = fx.keys.get(fx.coordinator)!;
-    const resign = (h: SignedTreeHead, change: Partial<SignedTreeHead>, key = coordKey) => signTreeHead({ ...h, ...change }, key);
+    const resign = (h: SignedTreeHead, change: Partial<SignedTreeHead>, key = coordKey) =>
+      signTreeHead({ ...h, ...change }, key);
     const other = signingKeyPairFromSeed(new Uint8Array(32).fill(9)).secretKey;
     expect(found(await run({ heads: [resign(final, {}, other)] }))).toEqual([['head-signature', null]]);
-    expect(found(await run({ heads: [resign(final, { logId: 'another-federation' })] }))).toEqual([['head-other-log', null]]);
+    expect(found(await run({ heads: [resign(final, { logId: 'another-federation' })] }))).toEqual([
+      ['head-other-log', null],
+    ]);
     const forked = resign(early, { rootHash: new Uint8Array(32).fill(1) });
-    expect(found(await run({ heads: [forked], since: [early] }))).toEqual([['fork', null], ['root-mismatch', null]]);
+    expect(found(await run({ heads: [forked], since: [early] }))).toEqual([
+      ['fork', null],
+      ['root-mismatch', null],
+    ]);
     expect(found(await run({ heads: [early], since: [heads[6]!] }))).toEqual([['rollback', null]]);
     expect(found(await run({ since: [forked] }))).toEqual([['inconsistent', null]]);
     // The operator later serves a shorter file than a head it signed.
@@ -186,7 +248,11 @@ describe('verifyAuditLog', () => {
     const deleted = entries.filter((_, i) => i !== 5);
     for (const log of [swapped, deleted]) {
       const w = await write(log);
-      expect(found(await verifyAuditLog(w.file, { federation: fx.federation, heads: [head] })).filter(([k]) => k === 'root-mismatch' || k === 'truncated').length).toBe(1);
+      expect(
+        found(await verifyAuditLog(w.file, { federation: fx.federation, heads: [head] })).filter(
+          ([k]) => k === 'root-mismatch' || k === 'truncated',
+        ).length,
+      ).toBe(1);
     }
   });
 
@@ -210,7 +276,9 @@ describe('verifyAuditLog', () => {
     writeFileSync(join(fx.dir, 'notes.txt'), 'hello');
     const e = await verifyAuditLog(join(fx.dir, 'notes.txt'), { federation: fx.federation }).catch((x: unknown) => x);
     expect(isFedstatError(e, 'DATA_INVALID')).toBe(true);
-    const missing = await verifyAuditLog(join(fx.dir, 'none.tlog'), { federation: fx.federation }).catch((x: unknown) => x);
+    const missing = await verifyAuditLog(join(fx.dir, 'none.tlog'), { federation: fx.federation }).catch(
+      (x: unknown) => x,
+    );
     expect(isFedstatError(missing, 'IO')).toBe(true);
   });
 
@@ -229,18 +297,26 @@ describe('verifyAuditLog', () => {
     const offsets: number[] = [];
     for (let off = 16, i = 0; i < entries.length; off += 8 + entries[i]!.length + 32, i++) offsets.push(off);
     const tampered = join(fx.dir, 'tampered.tlog');
-    await fc.assert(fc.asyncProperty(fc.nat({ max: entries.length - 1 }), fc.nat(), fc.integer({ min: 1, max: 255 }), async (i, pos, x) => {
-      const entry = Uint8Array.from(entries[i]!);
-      entry[pos % entry.length]! ^= x;
-      const copy = Buffer.from(original);
-      copy.set(entry, offsets[i]! + 8);
-      copy.set(hashLeaf(entry), offsets[i]! + 8 + entry.length); // a consistent record: only signatures and heads can tell
-      writeFileSync(tampered, copy);
-      const r = await verifyAuditLog(tampered, { federation: fx.federation, heads: [head] });
-      const kinds = r.findings.filter((f) => f.entry === i).map((f) => f.kind);
-      expect(kinds.length, `byte ${pos % entry.length} of entry ${i}`).toBeGreaterThan(0);
-      expect(['malformed', 'bad-signature', 'unknown-author']).toContain(kinds[0]);
-      expect(found(r)).toContainEqual(['root-mismatch', null]);
-    }), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: entries.length - 1 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        async (i, pos, x) => {
+          const entry = Uint8Array.from(entries[i]!);
+          entry[pos % entry.length]! ^= x;
+          const copy = Buffer.from(original);
+          copy.set(entry, offsets[i]! + 8);
+          copy.set(hashLeaf(entry), offsets[i]! + 8 + entry.length); // a consistent record: only signatures and heads can tell
+          writeFileSync(tampered, copy);
+          const r = await verifyAuditLog(tampered, { federation: fx.federation, heads: [head] });
+          const kinds = r.findings.filter((f) => f.entry === i).map((f) => f.kind);
+          expect(kinds.length, `byte ${pos % entry.length} of entry ${i}`).toBeGreaterThan(0);
+          expect(['malformed', 'bad-signature', 'unknown-author']).toContain(kinds[0]);
+          expect(found(r)).toContainEqual(['root-mismatch', null]);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

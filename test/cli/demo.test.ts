@@ -11,10 +11,16 @@ const exec = promisify(execFile);
 
 describe('fedstat demo', () => {
   it('runs every showcase over 12 agency processes and each result matches the plaintext', async () => {
-    const { stdout } = await exec(process.execPath, [cliPath(), 'demo', '--rows', '1500', '--json'], { maxBuffer: 64 << 20 });
+    const { stdout } = await exec(process.execPath, [cliPath(), 'demo', '--rows', '1500', '--json'], {
+      maxBuffer: 64 << 20,
+    });
     const report = JSON.parse(stdout) as {
-      allChecksPassed: boolean; agencies: unknown[];
-      showcases: { skipped: string | null; queries: { check: string; rows: unknown[]; agencies: { answered: string[]; failed: unknown[] } }[] }[];
+      allChecksPassed: boolean;
+      agencies: unknown[];
+      showcases: {
+        skipped: string | null;
+        queries: { check: string; rows: unknown[]; agencies: { answered: string[]; failed: unknown[] } }[];
+      }[];
     };
     expect(report.agencies).toHaveLength(12);
     expect(report.showcases).toHaveLength(6);

@@ -20,7 +20,6 @@ import { TransparencyLogSink } from '../../src/transparency/log-sink.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { runCli, type CliRun } from '../helpers/run-cli.js';
 
-
 type Run = CliRun;
 const fedstat = (...args: string[]): Promise<Run> => runCli(args);
 
@@ -32,7 +31,16 @@ function oneLine(run: Run, exit: number): string {
   return lines[0]!;
 }
 
-const SCHEMA = { datasets: { residents: { columns: { district: { type: 'category', values: ['锦江区', '青羊区'] }, age: { type: 'integer', min: 0, max: 120 } } } } };
+const SCHEMA = {
+  datasets: {
+    residents: {
+      columns: {
+        district: { type: 'category', values: ['锦江区', '青羊区'] },
+        age: { type: 'integer', min: 0, max: 120 },
+      },
+    },
+  },
+};
 
 let dir: string;
 let schemaFile: string;
@@ -48,17 +56,32 @@ beforeAll(async () => {
   const policy = { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false };
   [fed, other] = await Promise.all([
     initFederation({
-      outDir: join(dir, 'fed'), schema, policy, keyAuthorityEndpoint: `127.0.0.1:${ports[2]}`,
-      agencies: [{ id: 'a1', endpoint: `127.0.0.1:${ports[0]}` }, { id: 'a2', endpoint: `127.0.0.1:${ports[1]}` }],
+      outDir: join(dir, 'fed'),
+      schema,
+      policy,
+      keyAuthorityEndpoint: `127.0.0.1:${ports[2]}`,
+      agencies: [
+        { id: 'a1', endpoint: `127.0.0.1:${ports[0]}` },
+        { id: 'a2', endpoint: `127.0.0.1:${ports[1]}` },
+      ],
     }),
-    initFederation({ outDir: join(dir, 'other'), schema, policy, agencies: [{ id: 'b1', endpoint: '127.0.0.1:7401' }, { id: 'b2', endpoint: '127.0.0.1:7402' }] }),
+    initFederation({
+      outDir: join(dir, 'other'),
+      schema,
+      policy,
+      agencies: [
+        { id: 'b1', endpoint: '127.0.0.1:7401' },
+        { id: 'b2', endpoint: '127.0.0.1:7402' },
+      ],
+    }),
   ]);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('fedstat init refuses, in one line with the fix', () => {
-  const init = (out: string, ...args: string[]): Promise<Run> => fedstat('init', '--out', join(dir, out), '--schema', schemaFile, ...args);
+  const init = (out: string, ...args: string[]): Promise<Run> =>
+    fedstat('init', '--out', join(dir, out), '--schema', schemaFile, ...args);
 
   it('two parties on one endpoint (exit 3), naming both, writing nothing', async () => {
     // other spellings of one endpoint (localhost, [::1], 127.0.0.2) are covered in test/federation/init-validation.test.ts
@@ -66,8 +89,12 @@ describe('fedstat init refuses, in one line with the fix', () => {
       init('dup', '--agency', 'a1=127.0.0.1:7301', '--agency', 'a2=127.0.0.1:7301'),
       init('ka', '--agency', 'a1=127.0.0.1:7301', '--agency', 'a2=127.0.0.1:7302', '--key-authority', 'localhost:7302'),
     ]);
-    expect(oneLine(twoAgencies, EXIT.CONFIG)).toBe('fedstat: agency a1 and agency a2 have the same endpoint (both at 127.0.0.1:7301); give every party its own HOST:PORT');
-    expect(oneLine(keyAuthority, EXIT.CONFIG)).toBe('fedstat: agency a2 and the key authority have the same endpoint (127.0.0.1:7302 and localhost:7302 are both this machine\'s loopback interface, port 7302); give every party its own HOST:PORT');
+    expect(oneLine(twoAgencies, EXIT.CONFIG)).toBe(
+      'fedstat: agency a1 and agency a2 have the same endpoint (both at 127.0.0.1:7301); give every party its own HOST:PORT',
+    );
+    expect(oneLine(keyAuthority, EXIT.CONFIG)).toBe(
+      "fedstat: agency a2 and the key authority have the same endpoint (127.0.0.1:7302 and localhost:7302 are both this machine's loopback interface, port 7302); give every party its own HOST:PORT",
+    );
     for (const out of ['dup', 'ka']) expect(existsSync(join(dir, out)), out).toBe(false);
   });
 
@@ -77,9 +104,15 @@ describe('fedstat init refuses, in one line with the fix', () => {
       init('bad', '--agency', `${'a'.repeat(64)}=127.0.0.1:7301`, '--agency', 'a2=127.0.0.1:7302'),
       init('bad', '--agency', 'a1', '--agency', 'a2=127.0.0.1:7302'),
     ]);
-    expect(oneLine(port, EXIT.CONFIG)).toBe('fedstat: --agency a1=127.0.0.1:70000: port 70000 is outside 1-65535; use a port from 1 to 65535');
-    expect(oneLine(id, EXIT.CONFIG)).toMatch(/: the agency id has 64 characters, more than 63; an agency id must be a DNS label, 1 to 63 lowercase letters, digits and inner dashes/);
-    expect(oneLine(malformed, EXIT.CONFIG)).toBe('fedstat: --agency a1: expected ID=HOST:PORT, e.g. cd-psb=127.0.0.1:7301');
+    expect(oneLine(port, EXIT.CONFIG)).toBe(
+      'fedstat: --agency a1=127.0.0.1:70000: port 70000 is outside 1-65535; use a port from 1 to 65535',
+    );
+    expect(oneLine(id, EXIT.CONFIG)).toMatch(
+      /: the agency id has 64 characters, more than 63; an agency id must be a DNS label, 1 to 63 lowercase letters, digits and inner dashes/,
+    );
+    expect(oneLine(malformed, EXIT.CONFIG)).toBe(
+      'fedstat: --agency a1: expected ID=HOST:PORT, e.g. cd-psb=127.0.0.1:7301',
+    );
     for (const r of [port, id]) expect(r.err).not.toMatch(/lowercase id/);
     expect(existsSync(join(dir, 'bad'))).toBe(false);
   });
@@ -87,8 +120,20 @@ describe('fedstat init refuses, in one line with the fix', () => {
   it('--out naming an existing file (exit 8, not an unexpected ENOTDIR)', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
-    const run = await fedstat('init', '--out', file, '--schema', schemaFile, '--agency', 'a1=127.0.0.1:7301', '--agency', 'a2=127.0.0.1:7302');
-    expect(oneLine(run, EXIT.IO)).toBe(`fedstat: --out ${file} is a file, not a folder; give --out a folder to create the federation in (it is created if missing)`);
+    const run = await fedstat(
+      'init',
+      '--out',
+      file,
+      '--schema',
+      schemaFile,
+      '--agency',
+      'a1=127.0.0.1:7301',
+      '--agency',
+      'a2=127.0.0.1:7302',
+    );
+    expect(oneLine(run, EXIT.IO)).toBe(
+      `fedstat: --out ${file} is a file, not a folder; give --out a folder to create the federation in (it is created if missing)`,
+    );
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 });
@@ -96,8 +141,19 @@ describe('fedstat init refuses, in one line with the fix', () => {
 describe('a key file of another federation', () => {
   it('is a key problem (exit 3) that says so, not "no party" (exit 4)', async () => {
     // other parties' key files (coordinator, key authority, same ids) are covered in test/federation/key-file-federation.test.ts
-    const agency = await fedstat('agency', 'serve', '--federation', fed.federationFile, '--key', other.keyFiles['b1']!, '--dataset', `residents=${join(dir, 'none.csv')}`);
-    expect(oneLine(agency, EXIT.CONFIG)).toBe(`fedstat: key file ${other.keyFiles['b1']!}: it belongs to another federation: its TLS certificate was not issued by the federation CA (ca.crt); use the key file fedstat init wrote together with ${fed.federationFile}`);
+    const agency = await fedstat(
+      'agency',
+      'serve',
+      '--federation',
+      fed.federationFile,
+      '--key',
+      other.keyFiles['b1']!,
+      '--dataset',
+      `residents=${join(dir, 'none.csv')}`,
+    );
+    expect(oneLine(agency, EXIT.CONFIG)).toBe(
+      `fedstat: key file ${other.keyFiles['b1']!}: it belongs to another federation: its TLS certificate was not issued by the federation CA (ca.crt); use the key file fedstat init wrote together with ${fed.federationFile}`,
+    );
   });
 });
 
@@ -115,11 +171,17 @@ function editedCopy(name: string): string {
 describe('a federation file edited at one party', () => {
   let agencies: AgencyProcess[] = [];
   beforeAll(async () => {
-    const csv = (n: number): string => `district,age\n${Array.from({ length: n }, (_, i) => `${i % 2 === 0 ? '锦江区' : '青羊区'},${20 + i}`).join('\n')}\n`;
+    const csv = (n: number): string =>
+      `district,age\n${Array.from({ length: n }, (_, i) => `${i % 2 === 0 ? '锦江区' : '青羊区'},${20 + i}`).join('\n')}\n`;
     for (const id of ['a1', 'a2']) writeFileSync(join(dir, `${id}.csv`), csv(6));
-    agencies = await startAgencyProcesses(['a1', 'a2'].map((id) => ({
-      id, federationFile: fed.federationFile, keyFile: fed.keyFiles[id]!, datasets: { residents: join(dir, `${id}.csv`) },
-    })));
+    agencies = await startAgencyProcesses(
+      ['a1', 'a2'].map((id) => ({
+        id,
+        federationFile: fed.federationFile,
+        keyFile: fed.keyFiles[id]!,
+        datasets: { residents: join(dir, `${id}.csv`) },
+      })),
+    );
   });
   afterAll(async () => {
     await Promise.all(agencies.map((a) => a.stop()));
@@ -131,7 +193,10 @@ describe('a federation file edited at one party', () => {
     const run = await fedstat('query', '--federation', file, sql);
     const line = oneLine(run, EXIT.CONFIG);
     // both agencies answered Describe, for the federation file they hold
-    for (const id of ['a1', 'a2']) expect(line).toContain(`${id} (its federation file differs from this one (the federation ids differ): a copy was edited or replaced; give every party the same federation.json)`);
+    for (const id of ['a1', 'a2'])
+      expect(line).toContain(
+        `${id} (its federation file differs from this one (the federation ids differ): a copy was edited or replaced; give every party the same federation.json)`,
+      );
   });
 
   it('edited in place beside its transparency log: exit 3, saying the federation file changed', async () => {
@@ -144,20 +209,45 @@ describe('a federation file edited at one party', () => {
     void sink.appendEntry(new Uint8Array([1, 2, 3]));
     await sink.publish();
     await store.close();
-    const run = await fedstat('query', '--federation', file, '--transparency-log', log, 'SELECT COUNT(*) FROM residents');
-    expect(oneLine(run, EXIT.CONFIG)).toMatch(/names log [0-9a-f]{64}, not this federation's \([0-9a-f]{64}\): the federation file changed since this log was started, or the log belongs to another federation; use the federation\.json this log was kept for/);
+    const run = await fedstat(
+      'query',
+      '--federation',
+      file,
+      '--transparency-log',
+      log,
+      'SELECT COUNT(*) FROM residents',
+    );
+    expect(oneLine(run, EXIT.CONFIG)).toMatch(
+      /names log [0-9a-f]{64}, not this federation's \([0-9a-f]{64}\): the federation file changed since this log was started, or the log belongs to another federation; use the federation\.json this log was kept for/,
+    );
   });
 
   it('edited at the key authority: exit 3 before anything is sent, not "unreachable" (exit 7)', async () => {
-    const ka = spawn(process.execPath, [cliPath(), 'key-authority', 'serve', '--federation', editedCopy('edited-ka'), '--key', fed.keyFiles['key-authority']!, '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ka = spawn(
+      process.execPath,
+      [
+        cliPath(),
+        'key-authority',
+        'serve',
+        '--federation',
+        editedCopy('edited-ka'),
+        '--key',
+        fed.keyFiles['key-authority']!,
+        '--json',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
-        ka.stdout.on('data', (b: Buffer) => { if (b.toString().includes('listening')) resolve(); });
+        ka.stdout.on('data', (b: Buffer) => {
+          if (b.toString().includes('listening')) resolve();
+        });
         ka.once('exit', (code) => reject(new Error(`key authority exited with ${code}`)));
       });
       const run = await fedstat('query', '--federation', fed.federationFile, 'SELECT COUNT(*) FROM residents');
-      expect(oneLine(run, EXIT.CONFIG)).toMatch(/not sent, nothing spent: the key authority at 127\.0\.0\.1:\d+ loaded another federation file \(federation ids differ\)/);
+      expect(oneLine(run, EXIT.CONFIG)).toMatch(
+        /not sent, nothing spent: the key authority at 127\.0\.0\.1:\d+ loaded another federation file \(federation ids differ\)/,
+      );
     } finally {
       ka.kill('SIGTERM');
     }
@@ -168,9 +258,15 @@ describe('the CLI error contract', () => {
   it('reports a file-system error that escaped unwrapped as IO (exit 8), not as a bug', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const e = Object.assign(new Error('ENOTDIR: not a directory, mkdir \'/x/keys\''), { code: 'ENOTDIR', syscall: 'mkdir', path: '/x/keys' });
+      const e = Object.assign(new Error("ENOTDIR: not a directory, mkdir '/x/keys'"), {
+        code: 'ENOTDIR',
+        syscall: 'mkdir',
+        path: '/x/keys',
+      });
       expect(reportError(e, {})).toBe(EXIT.IO);
-      expect(stderr).toHaveBeenCalledWith('fedstat: cannot mkdir /x/keys: ENOTDIR; check the path and its permissions\n');
+      expect(stderr).toHaveBeenCalledWith(
+        'fedstat: cannot mkdir /x/keys: ENOTDIR; check the path and its permissions\n',
+      );
       expect(reportError(new Error('boom'), {})).toBe(EXIT.INTERNAL);
     } finally {
       stderr.mockRestore();

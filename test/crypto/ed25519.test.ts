@@ -15,7 +15,9 @@ const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 describe('ed25519', () => {
   it('matches RFC 8032 test vector 1', () => {
     const kp = signingKeyPairFromSeed(hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'));
-    expect(Buffer.from(kp.publicKey).toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    expect(Buffer.from(kp.publicKey).toString('hex')).toBe(
+      'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+    );
     const sig = sign(new Uint8Array(0), kp.secretKey);
     expect(Buffer.from(sig).toString('hex')).toBe(
       'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
@@ -52,7 +54,10 @@ describe('ed25519', () => {
       if (s2 >= 2n ** 256n) continue;
       const forged = Uint8Array.from(sig);
       let v = s2;
-      for (let i = 32; i < 64; i++) { forged[i] = Number(v & 0xffn); v >>= 8n; }
+      for (let i = 32; i < 64; i++) {
+        forged[i] = Number(v & 0xffn);
+        v >>= 8n;
+      }
       found++;
       expect(nacl.sign.detached.verify(m, forged, kp.publicKey)).toBe(true); // the hazard is real
       expect(verify(m, forged, kp.publicKey)).toBe(false);
@@ -98,13 +103,16 @@ describe('ed25519', () => {
 describe('interoperability with tweetnacl', () => {
   it('signatures are byte-identical to tweetnacl and verify both ways', async () => {
     const nacl = (await import('tweetnacl')).default;
-    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), (seed, msg) => {
-      const kp = signingKeyPairFromSeed(seed);
-      const ours = sign(msg, kp.secretKey);
-      const theirs = nacl.sign.detached(msg, kp.secretKey);
-      expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
-      expect(nacl.sign.detached.verify(msg, ours, kp.publicKey)).toBe(true);
-      expect(verify(msg, theirs, kp.publicKey)).toBe(true);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), (seed, msg) => {
+        const kp = signingKeyPairFromSeed(seed);
+        const ours = sign(msg, kp.secretKey);
+        const theirs = nacl.sign.detached(msg, kp.secretKey);
+        expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
+        expect(nacl.sign.detached.verify(msg, ours, kp.publicKey)).toBe(true);
+        expect(verify(msg, theirs, kp.publicKey)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
   });
 });

@@ -45,14 +45,18 @@ describe('x25519', () => {
 
   it('equals tweetnacl scalarMult for random keys, both ways', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (a, b) => {
-        const pa = x25519PublicKey(a);
-        expect(toHex(pa)).toBe(toHex(nacl.scalarMult.base(a)));
-        const pb = nacl.scalarMult.base(b);
-        const shared = x25519SharedSecret(a, pb);
-        expect(toHex(shared)).toBe(toHex(nacl.scalarMult(a, pb)));
-        expect(toHex(shared)).toBe(toHex(x25519SharedSecret(b, pa)));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (a, b) => {
+          const pa = x25519PublicKey(a);
+          expect(toHex(pa)).toBe(toHex(nacl.scalarMult.base(a)));
+          const pb = nacl.scalarMult.base(b);
+          const shared = x25519SharedSecret(a, pb);
+          expect(toHex(shared)).toBe(toHex(nacl.scalarMult(a, pb)));
+          expect(toHex(shared)).toBe(toHex(x25519SharedSecret(b, pa)));
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -10,7 +10,12 @@ const withheldCells = (p: SuppressionPlan) => p.withheld.map((w) => w.cell);
 
 describe('planSuppression: known tables', () => {
   it('3×3 with all margins and one small cell: four cells withheld in a rectangle', () => {
-    const t: RefTable = { rows: 3, cols: 3, counts: [20n, 30n, 2n, 25n, 40n, 50n, 60n, 15n, 35n], margins: { rows: true, cols: true, total: true } };
+    const t: RefTable = {
+      rows: 3,
+      cols: 3,
+      counts: [20n, 30n, 2n, 25n, 40n, 50n, 60n, 15n, 35n],
+      margins: { rows: true, cols: true, total: true },
+    };
     const plan = planSuppression({ ...toTable(t), minGroupSize: 5 });
     expect(plan.withheld).toEqual([
       { cell: { row: 0, col: 0 }, reason: 'complementary', protects: { row: 0, col: 2 } },
@@ -26,7 +31,12 @@ describe('planSuppression: known tables', () => {
   });
 
   it('differencing: "all residents" with every group but one gives it away unless a second group is withheld', () => {
-    const t: RefTable = { rows: 5, cols: undefined, counts: [1200n, 830n, 3n, 410n, 97n], margins: { rows: false, cols: false, total: true } };
+    const t: RefTable = {
+      rows: 5,
+      cols: undefined,
+      counts: [1200n, 830n, 3n, 410n, 97n],
+      margins: { rows: false, cols: false, total: true },
+    };
     expect(refRecomputable(t, [{ row: 2 }])).toEqual([key({ row: 2 })]); // primary suppression alone leaks
     const plan = planSuppression({ ...toTable(t), minGroupSize: 10 });
     expect(plan.withheld).toEqual([
@@ -43,7 +53,14 @@ describe('planSuppression: known tables', () => {
   });
 
   it('without any margin only primary cells are withheld', () => {
-    const plan = planSuppression({ dims: [2, 3], counts: [[1n, 50n, 60n], [70n, 2n, 80n]], minGroupSize: 5 });
+    const plan = planSuppression({
+      dims: [2, 3],
+      counts: [
+        [1n, 50n, 60n],
+        [70n, 2n, 80n],
+      ],
+      minGroupSize: 5,
+    });
     expect(plan.withheld.map((w) => [w.cell, w.reason])).toEqual([
       [{ row: 0, col: 0 }, 'primary'],
       [{ row: 1, col: 1 }, 'primary'],
@@ -51,7 +68,12 @@ describe('planSuppression: known tables', () => {
   });
 
   it('a small margin is itself withheld, and protected', () => {
-    const t: RefTable = { rows: 2, cols: 2, counts: [1n, 2n, 40n, 50n], margins: { rows: true, cols: true, total: true } };
+    const t: RefTable = {
+      rows: 2,
+      cols: 2,
+      counts: [1n, 2n, 40n, 50n],
+      margins: { rows: true, cols: true, total: true },
+    };
     const plan = planSuppression({ ...toTable(t), minGroupSize: 5 });
     const primary = plan.withheld.filter((w) => w.reason === 'primary').map((w) => key(w.cell));
     expect(primary).toEqual([key({ row: 0, col: 0 }), key({ row: 0, col: 1 }), key({ row: 0, col: 'total' })]);
@@ -59,7 +81,12 @@ describe('planSuppression: known tables', () => {
   });
 
   it('two suppressed zeros under a published total get a complement (non-negativity), unless zeros are public', () => {
-    const t: RefTable = { rows: 4, cols: undefined, counts: [10n, 0n, 0n, 6n], margins: { rows: false, cols: false, total: true } };
+    const t: RefTable = {
+      rows: 4,
+      cols: undefined,
+      counts: [10n, 0n, 0n, 6n],
+      margins: { rows: false, cols: false, total: true },
+    };
     const plan = planSuppression({ ...toTable(t), minGroupSize: 5 });
     expect(plan.withheld.map((w) => key(w.cell))).toEqual([1, 2, 3].map((row) => key({ row })));
     const exact = refIntervals(t, withheldCells(plan))!;
@@ -75,8 +102,12 @@ describe('planSuppression: known tables', () => {
     expect(() => planSuppression({ dims: [2], counts: [1n, -1n], minGroupSize: 5 })).toThrow(RangeError);
     expect(() => planSuppression({ dims: [2], counts: [1n], minGroupSize: 5 })).toThrow(RangeError);
     expect(() => planSuppression({ dims: [2], counts: [1n, 2n], minGroupSize: 1.5 })).toThrow(RangeError);
-    expect(() => planSuppression({ dims: [2], counts: [1n, 2n], minGroupSize: 5, marginsReleased: { rows: true } })).toThrow(TypeError);
-    expect(() => planSuppression({ dims: [2], counts: [1, 2] as unknown as bigint[], minGroupSize: 5 })).toThrow(TypeError);
+    expect(() =>
+      planSuppression({ dims: [2], counts: [1n, 2n], minGroupSize: 5, marginsReleased: { rows: true } }),
+    ).toThrow(TypeError);
+    expect(() => planSuppression({ dims: [2], counts: [1, 2] as unknown as bigint[], minGroupSize: 5 })).toThrow(
+      TypeError,
+    );
     expect(() => planSuppression({ dims: [2, 2], counts: [[1n, 2n], [3n]], minGroupSize: 5 })).toThrow(RangeError);
   });
 });
@@ -88,7 +119,8 @@ describe('planSuppression: properties over random 1-D and 2-D tables (up to 8×8
         const plan = planSuppression({ ...toTable(t), minGroupSize: min });
         expect(refRecomputable(t, withheldCells(plan))).toEqual([]);
         // And the non-negativity certificate holds at this size (the enumeration below checks it on small tables).
-        for (const p of protectionWidths(toTable(t), withheldCells(plan))) expect(p.width === null || p.width >= 1n).toBe(true);
+        for (const p of protectionWidths(toTable(t), withheldCells(plan)))
+          expect(p.width === null || p.width >= 1n).toBe(true);
         const cells = refCells(t);
         const hidden = new Map(plan.withheld.map((w) => [key(w.cell), w]));
         // Primary exactly for the small cells; complementary ones name a withheld cell they protect.
@@ -125,17 +157,22 @@ describe('planSuppression: properties over random 1-D and 2-D tables (up to 8×8
   it('every withheld cell keeps an attacker interval at least `protection` wide (exhaustive enumeration, small tables)', () => {
     let compared = 0;
     fc.assert(
-      fc.property(tableArb(3, 3, fc.bigInt({ min: 0n, max: 5n })), fc.integer({ min: 1, max: 4 }), fc.bigInt({ min: 1n, max: 3n }), (t, min, protection) => {
-        const plan = planSuppression({ ...toTable(t), minGroupSize: min, protection });
-        expect(plan.protection).toBe(protection);
-        const exact = refIntervals(t, withheldCells(plan), protection);
-        if (exact === undefined) return;
-        compared++;
-        for (const w of plan.withheld) {
-          const [lo, hi] = exact.get(key(w.cell))!;
-          expect(hi - lo >= protection).toBe(true);
-        }
-      }),
+      fc.property(
+        tableArb(3, 3, fc.bigInt({ min: 0n, max: 5n })),
+        fc.integer({ min: 1, max: 4 }),
+        fc.bigInt({ min: 1n, max: 3n }),
+        (t, min, protection) => {
+          const plan = planSuppression({ ...toTable(t), minGroupSize: min, protection });
+          expect(plan.protection).toBe(protection);
+          const exact = refIntervals(t, withheldCells(plan), protection);
+          if (exact === undefined) return;
+          compared++;
+          for (const w of plan.withheld) {
+            const [lo, hi] = exact.get(key(w.cell))!;
+            expect(hi - lo >= protection).toBe(true);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
     expect(compared).toBeGreaterThan(100);

@@ -25,17 +25,29 @@ describe('isRecomputable / recomputableCells', () => {
   });
 
   it('differencing: "all residents" plus every group but one gives the missing group', () => {
-    const t: RefTable = { rows: 5, cols: undefined, counts: [1200n, 830n, 3n, 410n, 97n], margins: { rows: false, cols: false, total: true } };
+    const t: RefTable = {
+      rows: 5,
+      cols: undefined,
+      counts: [1200n, 830n, 3n, 410n, 97n],
+      margins: { rows: false, cols: false, total: true },
+    };
     expect(recomputableCells(toTable(t), [{ row: 2 }])).toEqual([{ row: 2 }]);
     expect(isRecomputable(toTable(t), [{ row: 2 }, { row: 4 }], { row: 2 })).toBe(false);
     // Without the total nothing links the groups.
-    expect(isRecomputable(toTable({ ...t, margins: { rows: false, cols: false, total: false } }), [{ row: 2 }], { row: 2 })).toBe(false);
+    expect(
+      isRecomputable(toTable({ ...t, margins: { rows: false, cols: false, total: false } }), [{ row: 2 }], { row: 2 }),
+    ).toBe(false);
   });
 
   it('2-D: two withheld cells per line is not enough — a bridge between two rectangles is determined', () => {
     // Rows/columns are nodes, withheld cells edges: a cell on no cycle (a bridge) is a fixed
     // difference of released margins, although every row and column holds two or more withheld cells.
-    const t: RefTable = { rows: 4, cols: 4, counts: Array.from({ length: 16 }, (_, k) => BigInt(20 + k)), margins: { rows: true, cols: true, total: true } };
+    const t: RefTable = {
+      rows: 4,
+      cols: 4,
+      counts: Array.from({ length: 16 }, (_, k) => BigInt(20 + k)),
+      margins: { rows: true, cols: true, total: true },
+    };
     const rect = (r: number, c: number): Cell[] => [
       { row: r, col: c },
       { row: r, col: c + 1 },
@@ -48,14 +60,26 @@ describe('isRecomputable / recomputableCells', () => {
   });
 
   it('a withheld margin whose members are all released is recomputable', () => {
-    const t: RefTable = { rows: 2, cols: 2, counts: [1n, 2n, 3n, 4n], margins: { rows: true, cols: false, total: false } };
+    const t: RefTable = {
+      rows: 2,
+      cols: 2,
+      counts: [1n, 2n, 3n, 4n],
+      margins: { rows: true, cols: false, total: false },
+    };
     expect(isRecomputable(toTable(t), [{ row: 0, col: 'total' }], { row: 0, col: 'total' })).toBe(true);
   });
 
   it('rejects cells that are not in the release, or that are released', () => {
     expect([cellKey({ row: 2, col: 'total' }), cellKey({ row: 'total' })]).toEqual(['r2cT', 'rT']);
-    const t = toTable({ rows: 2, cols: 2, counts: [1n, 2n, 3n, 4n], margins: { rows: false, cols: false, total: false } });
-    expect(() => isRecomputable(t, [{ row: 'total', col: 'total' }], { row: 'total', col: 'total' })).toThrow(RangeError);
+    const t = toTable({
+      rows: 2,
+      cols: 2,
+      counts: [1n, 2n, 3n, 4n],
+      margins: { rows: false, cols: false, total: false },
+    });
+    expect(() => isRecomputable(t, [{ row: 'total', col: 'total' }], { row: 'total', col: 'total' })).toThrow(
+      RangeError,
+    );
     expect(() => isRecomputable(t, [{ row: 0, col: 0 }], { row: 0, col: 1 })).toThrow(RangeError);
   });
 });
@@ -82,7 +106,12 @@ describe('protectionWidths', () => {
   });
 
   it('sees through non-negativity: two suppressed zeros next to a published total are exposed', () => {
-    const t = toTable({ rows: 4, cols: undefined, counts: [100n, 0n, 0n, 50n], margins: { rows: false, cols: false, total: true } });
+    const t = toTable({
+      rows: 4,
+      cols: undefined,
+      counts: [100n, 0n, 0n, 50n],
+      margins: { rows: false, cols: false, total: true },
+    });
     const w = protectionWidths(t, [{ row: 1 }, { row: 2 }]);
     expect(w.map((p) => [p.recomputable, p.width])).toEqual([
       [false, 0n],

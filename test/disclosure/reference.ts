@@ -27,7 +27,12 @@ export function refCells(t: RefTable): RefCell[] {
   const sum = (m: number[]): bigint => m.reduce((s, k) => s + t.counts[k]!, 0n);
   const out: RefCell[] = [];
   for (let i = 0; i < t.rows; i++)
-    for (let j = 0; j < C; j++) out.push({ cell: t.cols === undefined ? { row: i } : { row: i, col: j }, members: [i * C + j], count: t.counts[i * C + j]! });
+    for (let j = 0; j < C; j++)
+      out.push({
+        cell: t.cols === undefined ? { row: i } : { row: i, col: j },
+        members: [i * C + j],
+        count: t.counts[i * C + j]!,
+      });
   if (t.cols !== undefined && t.margins.rows)
     for (let i = 0; i < t.rows; i++) {
       const m = Array.from({ length: C }, (_, j) => i * C + j);
@@ -40,7 +45,11 @@ export function refCells(t: RefTable): RefCell[] {
     }
   if (t.margins.total) {
     const m = Array.from({ length: t.rows * C }, (_, k) => k);
-    out.push({ cell: t.cols === undefined ? { row: 'total' } : { row: 'total', col: 'total' }, members: m, count: sum(m) });
+    out.push({
+      cell: t.cols === undefined ? { row: 'total' } : { row: 'total', col: 'total' },
+      members: m,
+      count: sum(m),
+    });
   }
   return out;
 }
@@ -84,7 +93,9 @@ export function refRecomputable(t: RefTable, withheld: readonly Cell[]): string[
   const width = t.rows * (t.cols ?? 1);
   const released = cells.filter((c) => !hidden.has(key(c.cell))).map((c) => c.members);
   const r = rankModP(released, width);
-  return cells.filter((c) => hidden.has(key(c.cell)) && rankModP([...released, c.members], width) === r).map((c) => key(c.cell));
+  return cells
+    .filter((c) => hidden.has(key(c.cell)) && rankModP([...released, c.members], width) === r)
+    .map((c) => key(c.cell));
 }
 
 /**
@@ -93,7 +104,12 @@ export function refRecomputable(t: RefTable, withheld: readonly Cell[]): string[
  * any cell in a released margin, the slack shows how far the others are free). Returns undefined when the search
  * space exceeds `limit`.
  */
-export function refIntervals(t: RefTable, withheld: readonly Cell[], slack = 1n, limit = 60_000): Map<string, [bigint, bigint]> | undefined {
+export function refIntervals(
+  t: RefTable,
+  withheld: readonly Cell[],
+  slack = 1n,
+  limit = 60_000,
+): Map<string, [bigint, bigint]> | undefined {
   const cells = refCells(t);
   const hidden = new Set(withheld.map(key));
   const total = t.counts.reduce((s, x) => s + x, 0n);

@@ -60,7 +60,14 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
  * DOCUMENTED_PATH_CHECK in TypeScript, line for line; `withBound: false` drops the step-1 line
  * (what the docs said before) to show the cross-check can tell the difference.
  */
-function documentedCheck(index: number, size: number, leafHash: Uint8Array, path: readonly Uint8Array[], rootHex: string, withBound = true): boolean {
+function documentedCheck(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  path: readonly Uint8Array[],
+  rootHex: string,
+  withBound = true,
+): boolean {
   // index, size = proof["index"], head["size"]
   // assert type(index) is int and 0 <= index < size
   if (withBound && !(Number.isSafeInteger(index) && index >= 0 && index < size)) return false;
@@ -70,9 +77,11 @@ function documentedCheck(index: number, size: number, leafHash: Uint8Array, path
   let sn = BigInt(size) - 1n;
   for (const p of path) {
     if (!(sn > 0n)) return false; //                        assert sn > 0
-    if (fn % 2n === 1n || fn === sn) { //                   if fn % 2 == 1 or fn == sn:
+    if (fn % 2n === 1n || fn === sn) {
+      //                   if fn % 2 == 1 or fn == sn:
       r = sha(Uint8Array.of(1), p, r);
-      while (fn % 2n === 0n && fn !== 0n) { //              while fn % 2 == 0 and fn != 0:
+      while (fn % 2n === 0n && fn !== 0n) {
+        //              while fn % 2 == 0 and fn != 0:
         fn >>= 1n;
         sn >>= 1n;
       }
@@ -85,7 +94,8 @@ function documentedCheck(index: number, size: number, leafHash: Uint8Array, path
   return sn === 0n && hex(r) === rootHex; //                assert sn == 0 and r.hex() == head["rootHash"]
 }
 
-const leavesOf = (n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => refLeafHash(new TextEncoder().encode(`entry ${i}`)));
+const leavesOf = (n: number): Uint8Array[] =>
+  Array.from({ length: n }, (_, i) => refLeafHash(new TextEncoder().encode(`entry ${i}`)));
 
 describe('docs/audit.md: checking an inclusion proof by hand', () => {
   it('pins the Python path check that the TypeScript transliteration mirrors', () => {
@@ -115,14 +125,21 @@ describe('docs/audit.md: checking an inclusion proof by hand', () => {
         // The proof of entry i claimed for other entries (every index from -1 to size + 1, and
         // i + 2^k, which walks the same path), under the right head size and one smaller and one
         // larger; and, for entry i itself, the path cut short or extended.
-        const claims = new Set([-1, ...Array.from({ length: size + 3 }, (_, c) => c), ...Array.from({ length: 8 }, (_, k) => i + 2 ** k), Number.MAX_SAFE_INTEGER]);
+        const claims = new Set([
+          -1,
+          ...Array.from({ length: size + 3 }, (_, c) => c),
+          ...Array.from({ length: 8 }, (_, k) => i + 2 ** k),
+          Number.MAX_SAFE_INTEGER,
+        ]);
         for (const claimed of claims) {
           for (const s of [size - 1, size, size + 1]) {
             for (const p of claimed !== i ? [path] : path.length > 0 ? [path, tooShort, tooLong] : [path, tooLong]) {
               const lib = verifyInclusion(claimed, s, leaves[i]!, p, root);
-              if (documentedCheck(claimed, s, leaves[i]!, p, rootHex) !== lib) disagreements.push(`entry ${i} of ${size}, ${p.length} hashes, claimed as ${claimed} of ${s}`);
+              if (documentedCheck(claimed, s, leaves[i]!, p, rootHex) !== lib)
+                disagreements.push(`entry ${i} of ${size}, ${p.length} hashes, claimed as ${claimed} of ${s}`);
               // Under the right size only the true index and path verify (the size is what the signed head vouches for).
-              if (lib && s === size && (claimed !== i || p !== path)) disagreements.push(`verifyInclusion accepts entry ${i} of ${size} as ${claimed}`);
+              if (lib && s === size && (claimed !== i || p !== path))
+                disagreements.push(`verifyInclusion accepts entry ${i} of ${size} as ${claimed}`);
               if (lib && s === size) accepted++;
             }
           }
@@ -156,10 +173,22 @@ describe.skipIf(!python)('docs/audit.md: the Python snippet itself (python3 with
     writeFileSync(script, pythonSnippet());
     const opts = { coordinator: fx.coordinator, keyAuthority: fx.keyAuthority };
     const at = 1_800_000_000_000;
-    const events = [...queryEvents('q1', ['a1', 'a2'], at, opts), ...queryEvents('q2', ['a1', 'a2', 'a3'], at, opts), ...queryEvents('q3', ['a2', 'a3'], at, opts)].slice(0, 24);
-    const { file, head } = await fx.writeLog('snippet.tlog', events.map((e) => fx.entry(e.event, e.author)));
+    const events = [
+      ...queryEvents('q1', ['a1', 'a2'], at, opts),
+      ...queryEvents('q2', ['a1', 'a2', 'a3'], at, opts),
+      ...queryEvents('q3', ['a2', 'a3'], at, opts),
+    ].slice(0, 24);
+    const { file, head } = await fx.writeLog(
+      'snippet.tlog',
+      events.map((e) => fx.entry(e.event, e.author)),
+    );
     const key = partyOfRole(fx.federation, 'coordinator').signingKey;
-    proofs = await Promise.all([0, 13, 23].map(async (i) => ({ file: join(fx.dir, `entry-${i}.proof.json`), proof: await proveEntry(file, i, head, key) })));
+    proofs = await Promise.all(
+      [0, 13, 23].map(async (i) => ({
+        file: join(fx.dir, `entry-${i}.proof.json`),
+        proof: await proveEntry(file, i, head, key),
+      })),
+    );
   }, 60_000);
   afterAll(() => fx.close());
 
@@ -177,14 +206,20 @@ describe.skipIf(!python)('docs/audit.md: the Python snippet itself (python3 with
     }
   });
 
-  it('refuses entry 0\'s proof claimed for entry 32, 24 or -1, and an altered path', () => {
+  it("refuses entry 0's proof claimed for entry 32, 24 or -1, and an altered path", () => {
     const { file, proof } = proofs[0]!;
     for (const index of [32, 24, -1]) {
       const r = run({ ...proof, index }, file);
       expect(r.status).not.toBe(0);
       expect(r.out).toContain('AssertionError: no such entry under this head');
     }
-    const flipped = { ...proof, auditPath: [`${proof.auditPath[0]![0] === '0' ? '1' : '0'}${proof.auditPath[0]!.slice(1)}`, ...proof.auditPath.slice(1)] };
+    const flipped = {
+      ...proof,
+      auditPath: [
+        `${proof.auditPath[0]![0] === '0' ? '1' : '0'}${proof.auditPath[0]!.slice(1)}`,
+        ...proof.auditPath.slice(1),
+      ],
+    };
     const r = run(flipped, file);
     expect(r.status).not.toBe(0);
     expect(r.out).toContain('AssertionError: not included');

@@ -21,7 +21,7 @@ const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).dige
 
 /** The "Files" section of docs/protocol.md. */
 function filesSection(): string {
-  const start = protocolMd.indexOf('\n## Files: the federation file\'s pins, key files and certificates\n');
+  const start = protocolMd.indexOf("\n## Files: the federation file's pins, key files and certificates\n");
   expect(start).toBeGreaterThan(0);
   const next = protocolMd.indexOf('\n## ', start + 1);
   return protocolMd.slice(start, next === -1 ? undefined : next);
@@ -38,17 +38,34 @@ describe('docs/protocol.md: files written by fedstat init', () => {
   let init: InitResult;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fedstat-docs-files-'));
-    const schema = parseSchema({ datasets: { residents: { columns: { district: { type: 'category', values: ['锦江区', '青羊区'] } } } } }, 'schema.json');
+    const schema = parseSchema(
+      { datasets: { residents: { columns: { district: { type: 'category', values: ['锦江区', '青羊区'] } } } } },
+      'schema.json',
+    );
     init = await initFederation({
-      outDir: join(dir, 'fed'), schema, keyAuthorityEndpoint: 'ka.example.org:7309',
-      agencies: [{ id: 'a1', endpoint: '127.0.0.1:7301' }, { id: 'a2', endpoint: 'a2.example.org:7302' }],
+      outDir: join(dir, 'fed'),
+      schema,
+      keyAuthorityEndpoint: 'ka.example.org:7309',
+      agencies: [
+        { id: 'a1', endpoint: '127.0.0.1:7301' },
+        { id: 'a2', endpoint: 'a2.example.org:7302' },
+      ],
     });
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('key files hold exactly the documented fields, in the documented encodings, mode 0600', () => {
     const documented = documentedKeyFields();
-    expect([...documented.keys()].sort()).toEqual(['agreementSecret', 'fedstat', 'heSecretKey', 'party', 'role', 'signingSeed', 'tlsCertificate', 'tlsPrivateKey']);
+    expect([...documented.keys()].sort()).toEqual([
+      'agreementSecret',
+      'fedstat',
+      'heSecretKey',
+      'party',
+      'role',
+      'signingSeed',
+      'tlsCertificate',
+      'tlsPrivateKey',
+    ]);
     for (const [party, file] of Object.entries(init.keyFiles)) {
       expect(statSync(file).mode & 0o777, file).toBe(0o600);
       const text = readFileSync(file, 'utf8');
@@ -76,12 +93,14 @@ describe('docs/protocol.md: files written by fedstat init', () => {
     expect(statSync(init.caKeyFile).mode & 0o777).toBe(0o600);
   });
 
-  it('caSha256 is the SHA-256 of ca.crt\'s PEM bytes, not of its DER', () => {
+  it("caSha256 is the SHA-256 of ca.crt's PEM bytes, not of its DER", () => {
     const doc = JSON.parse(readFileSync(init.federationFile, 'utf8')) as { tls: { caFile: string; caSha256: string } };
     const pem = readFileSync(join(dir, 'fed', doc.tls.caFile));
     expect(doc.tls.caSha256).toBe(sha256Hex(pem));
     expect(doc.tls.caSha256).not.toBe(sha256Hex(new X509Certificate(pem).raw));
-    expect(pem.toString('latin1')).toMatch(/^-----BEGIN CERTIFICATE-----\n(?:[A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END CERTIFICATE-----\n$/);
+    expect(pem.toString('latin1')).toMatch(
+      /^-----BEGIN CERTIFICATE-----\n(?:[A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END CERTIFICATE-----\n$/,
+    );
     expect(filesSection()).toMatch(/`caSha256` is the SHA-256 of those PEM bytes, not of the certificate's DER/);
   });
 
@@ -93,9 +112,13 @@ describe('docs/protocol.md: files written by fedstat init', () => {
       expect(cert.subject).toBe(`OU=${role}\nCN=${party}`);
       const names = cert.subjectAltName?.split(', ') ?? [];
       expect(names[0]).toBe(`DNS:${party}`);
-      expect(names).toEqual(expect.arrayContaining(['DNS:localhost', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1']));
+      expect(names).toEqual(
+        expect.arrayContaining(['DNS:localhost', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1']),
+      );
     }
-    const a2 = new X509Certificate((JSON.parse(readFileSync(init.keyFiles['a2']!, 'utf8')) as { tlsCertificate: string }).tlsCertificate);
+    const a2 = new X509Certificate(
+      (JSON.parse(readFileSync(init.keyFiles['a2']!, 'utf8')) as { tlsCertificate: string }).tlsCertificate,
+    );
     expect(a2.subjectAltName).toContain('DNS:a2.example.org');
     expect(filesSection()).toContain('subject `OU=<role>, CN=<party id>`');
   });

@@ -31,15 +31,28 @@ const snippetFile = join(packageRoot(), 'dist', `readme-embedding-${process.pid}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedstat-readme-'));
-  const manifest = await generateScenario({ scenario: 'sichuan', outDir: join(dir, 'data'), rows: 300, seed: 'readme', agencies: ['cd-psb', 'my-psb'] });
+  const manifest = await generateScenario({
+    scenario: 'sichuan',
+    outDir: join(dir, 'data'),
+    rows: 300,
+    seed: 'readme',
+    agencies: ['cd-psb', 'my-psb'],
+  });
   const [port] = await freePorts(1);
   await initFederation({
-    outDir: join(dir, 'fed'), schema: readSchemaFile(join(dir, 'data', manifest.schemaFile)),
-    agencies: [{ id: 'cd-psb', endpoint: `127.0.0.1:${port}` }, { id: 'my-psb', endpoint: '127.0.0.1:1' }],
+    outDir: join(dir, 'fed'),
+    schema: readSchemaFile(join(dir, 'data', manifest.schemaFile)),
+    agencies: [
+      { id: 'cd-psb', endpoint: `127.0.0.1:${port}` },
+      { id: 'my-psb', endpoint: '127.0.0.1:1' },
+    ],
     policy: { minAgencies: 1, minGroupSize: 1, exactRelease: true },
   });
   const cd = manifest.agencies.find((a) => a.id === 'cd-psb')!;
-  writeFileSync(join(dir, 'records.csv'), readFileSync(join(dir, 'data', cd.datasets['residence_registrations']!.file)));
+  writeFileSync(
+    join(dir, 'records.csv'),
+    readFileSync(join(dir, 'data', cd.datasets['residence_registrations']!.file)),
+  );
 });
 
 afterAll(() => {
@@ -49,14 +62,18 @@ afterAll(() => {
 
 describe("the README's embedding example", () => {
   it('is one import from fedstat and at most about fifteen lines of code', () => {
-    const code = embeddingExample().split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('//'));
+    const code = embeddingExample()
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.trim().startsWith('//'));
     expect(code.filter((l) => l.startsWith('import '))).toEqual([expect.stringMatching(/ from 'fedstat';$/)]);
     expect(code.length).toBeLessThanOrEqual(15);
   });
 
   it('runs as written and serves the agency', async () => {
     // The federation's coordinator queries the served agency; then what the example left running is shut down.
-    writeFileSync(snippetFile, `${embeddingExample()}
+    writeFileSync(
+      snippetFile,
+      `${embeddingExample()}
 const { connectCoordinator } = await import('fedstat/coordinator');
 const coordinator = await connectCoordinator({ federation: 'fed/federation.json' });
 const result = await coordinator.query('SELECT COUNT(*) FROM residence_registrations');
@@ -64,7 +81,8 @@ console.log(JSON.stringify({ answered: result.agencies.answered, count: String(r
 await coordinator.close();
 await server.close();
 await agency.close();
-`);
+`,
+    );
     const { stdout } = await run(process.execPath, [snippetFile], { cwd: dir });
     const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as { answered: string[]; count: string };
     expect(out.answered).toEqual(['cd-psb']);

@@ -65,14 +65,19 @@ describe('calibrateMu', () => {
 describe('perAgencyMu', () => {
   it('t shares add back to μ, and any s ≥ t survivors add at least μ', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 1n, max: 10n ** 12n }), fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 50 }), (m, t, extra) => {
-        const mu = rational(m);
-        const share = perAgencyMu(mu, t);
-        return (
-          compare(mul(share, rational(BigInt(t))), mu) === 0 &&
-          compare(mul(share, rational(BigInt(t + extra))), mu) >= 0
-        );
-      }),
+      fc.property(
+        fc.bigInt({ min: 1n, max: 10n ** 12n }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 0, max: 50 }),
+        (m, t, extra) => {
+          const mu = rational(m);
+          const share = perAgencyMu(mu, t);
+          return (
+            compare(mul(share, rational(BigInt(t))), mu) === 0 &&
+            compare(mul(share, rational(BigInt(t + extra))), mu) >= 0
+          );
+        },
+      ),
     );
     expect(perAgencyMu(rational(10n), 4)).toEqual(rational(5n, 2n));
     expect(() => perAgencyMu(rational(10n), 0)).toThrow(RangeError);
@@ -85,7 +90,10 @@ describe('sensitivity from a query shape', () => {
     expect(measureSensitivity({ kind: 'sum', min: -5, max: 3 })).toEqual({ l1: 5n, l2Squared: 25n });
     expect(measureSensitivity({ kind: 'sum', min: 0n, max: 120n })).toEqual({ l1: 120n, l2Squared: 14_400n });
     expect(measureSensitivity({ kind: 'count' }, { rowsPerPerson: 3 })).toEqual({ l1: 3n, l2Squared: 9n });
-    expect(querySensitivity([{ kind: 'count' }, { kind: 'sum', min: 0, max: 10 }])).toEqual({ l1: 11n, l2Squared: 101n });
+    expect(querySensitivity([{ kind: 'count' }, { kind: 'sum', min: 0, max: 10 }])).toEqual({
+      l1: 11n,
+      l2Squared: 101n,
+    });
     expect(jointSensitivity([])).toEqual({ l1: 0n, l2Squared: 0n });
     expect(() => measureSensitivity({ kind: 'sum', min: 3, max: -3 })).toThrow(RangeError);
   });
@@ -93,7 +101,10 @@ describe('sensitivity from a query shape', () => {
   it('brute force: removing any one person from a random GROUP BY never moves the vector more', () => {
     // person → rows (group, value); the released vector is (COUNT, SUM) per group
     const rowsArb = fc.array(
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: -7, max: 9 })), { minLength: 1, maxLength: 2 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: -7, max: 9 })), {
+        minLength: 1,
+        maxLength: 2,
+      }),
       { minLength: 1, maxLength: 12 },
     );
     fc.assert(
@@ -102,10 +113,11 @@ describe('sensitivity from a query shape', () => {
         const claimed = querySensitivity(measures, { rowsPerPerson: 2 });
         const release = (ps: (readonly [number, number])[][]): number[] => {
           const v = new Array<number>(8).fill(0);
-          for (const p of ps) for (const [g, x] of p) {
-            v[g] = v[g]! + 1;
-            v[4 + g] = v[4 + g]! + x;
-          }
+          for (const p of ps)
+            for (const [g, x] of p) {
+              v[g] = v[g]! + 1;
+              v[4 + g] = v[4 + g]! + x;
+            }
           return v;
         };
         const full = release(people);

@@ -36,18 +36,26 @@ describe('parsing privacy parameters', () => {
   });
 
   it('out-of-range and malformed values fail with a clear one-line QUERY_INVALID (or the given code)', () => {
-    expect(codeOf(() => parsePrivacyRho('0'))).toBe('QUERY_INVALID: rho must be greater than 0; give a positive value such as 0.05');
+    expect(codeOf(() => parsePrivacyRho('0'))).toBe(
+      'QUERY_INVALID: rho must be greater than 0; give a positive value such as 0.05',
+    );
     expect(codeOf(() => parsePrivacyRho('-0.1'))).toMatch(/^QUERY_INVALID: rho must be greater than 0/);
-    expect(codeOf(() => parsePrivacyRho('abc'))).toBe('QUERY_INVALID: rho is not a decimal number; write it like rho = 0.05');
+    expect(codeOf(() => parsePrivacyRho('abc'))).toBe(
+      'QUERY_INVALID: rho is not a decimal number; write it like rho = 0.05',
+    );
     expect(codeOf(() => parsePrivacyRho('NaN'))).toMatch(/not a decimal/);
     expect(codeOf(() => parsePrivacyRho('Infinity'))).toMatch(/not a decimal/);
     expect(codeOf(() => parsePrivacyRho('1e99999'))).toMatch(/not a decimal/);
-    expect(codeOf(() => parsePrivacyRho('1e-13'))).toBe('QUERY_INVALID: rho is below the minimum 1/1000000000000; give a larger value');
-    expect(codeOf(() => parsePrivacyRho('0.' + '0'.repeat(80) + '1'))).toMatch(/not a decimal/);
-    expect(codeOf(() => parsePrivacyRho('101'))).toBe('QUERY_INVALID: rho is above the maximum 100; give a smaller value');
-    expect(codeOf(() => parsePrivacyRho('2', { max: rational(3n, 2n), name: 'budget.rho', code: 'CONFIG_INVALID' }))).toBe(
-      'CONFIG_INVALID: budget.rho is above the maximum 3/2; give a smaller value',
+    expect(codeOf(() => parsePrivacyRho('1e-13'))).toBe(
+      'QUERY_INVALID: rho is below the minimum 1/1000000000000; give a larger value',
     );
+    expect(codeOf(() => parsePrivacyRho('0.' + '0'.repeat(80) + '1'))).toMatch(/not a decimal/);
+    expect(codeOf(() => parsePrivacyRho('101'))).toBe(
+      'QUERY_INVALID: rho is above the maximum 100; give a smaller value',
+    );
+    expect(
+      codeOf(() => parsePrivacyRho('2', { max: rational(3n, 2n), name: 'budget.rho', code: 'CONFIG_INVALID' })),
+    ).toBe('CONFIG_INVALID: budget.rho is above the maximum 3/2; give a smaller value');
     expect(parseDelta('1e-6')).toBe(1e-6);
     expect(codeOf(() => parseDelta('1'))).toMatch(/^QUERY_INVALID: delta must be strictly between 0 and 1/);
     expect(codeOf(() => parseDelta('0'))).toMatch(/strictly between 0 and 1/);
@@ -59,12 +67,16 @@ describe('parsing privacy parameters', () => {
 describe('rational rounding for display', () => {
   it('toNumberUp / toNumberDown bracket the exact value by adjacent doubles', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.bigInt({ min: 1n, max: 10n ** 30n }), (n, d) => {
-        const r = rational(n, d);
-        const up = toNumberUp(r);
-        const down = toNumberDown(r);
-        return compare(fromDouble(up), r) >= 0 && compare(fromDouble(down), r) <= 0 && (up === down || up > down);
-      }),
+      fc.property(
+        fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+        fc.bigInt({ min: 1n, max: 10n ** 30n }),
+        (n, d) => {
+          const r = rational(n, d);
+          const up = toNumberUp(r);
+          const down = toNumberDown(r);
+          return compare(fromDouble(up), r) >= 0 && compare(fromDouble(down), r) <= 0 && (up === down || up > down);
+        },
+      ),
     );
     expect(toNumberUp(rational(1n, 10n))).toBe(0.1); // the double 0.1 is just above 1/10
     expect(toNumberDown(rational(1n, 10n))).toBeLessThan(0.1);

@@ -91,11 +91,17 @@ describe('Skellam RDP curve (Agarwal, Kairouz, Liu 2021, Thm 3.5)', () => {
 describe('distributed Skellam', () => {
   it('s ≥ t survivors each adding μ/t give at most the ρ of μ; fewer is refused', () => {
     fc.assert(
-      fc.property(muArb, sensArb, fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 64 }), (mu, sens, t, extra) => {
-        const r = distributedRho(mu, t, t + extra, sens);
-        const full = skellamRho(mu, sens);
-        return extra === 0 ? compare(r, full) === 0 : compare(r, full) < 0;
-      }),
+      fc.property(
+        muArb,
+        sensArb,
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 0, max: 64 }),
+        (mu, sens, t, extra) => {
+          const r = distributedRho(mu, t, t + extra, sens);
+          const full = skellamRho(mu, sens);
+          return extra === 0 ? compare(r, full) === 0 : compare(r, full) < 0;
+        },
+      ),
     );
     expect(() => distributedRho(rational(10n), 5, 4, COUNT)).toThrow(RangeError);
   });
@@ -120,7 +126,11 @@ describe('composition and budgets', () => {
         for (const p of parts) manual = add(manual, p);
         const left = remaining(budget, spent);
         const expected = compare(spent, budget) >= 0 ? rational(0n) : sub(budget, spent);
-        return compare(spent, manual) === 0 && compare(left, expected) === 0 && fitsBudget(budget, spent, left) === compare(spent, budget) <= 0;
+        return (
+          compare(spent, manual) === 0 &&
+          compare(left, expected) === 0 &&
+          fitsBudget(budget, spent, left) === compare(spent, budget) <= 0
+        );
       }),
     );
     expect(() => composeRho([rational(-1n)])).toThrow(RangeError);

@@ -23,10 +23,18 @@ describe('noise scale of the released sum', () => {
     expect(noiseVariance(rational(100n), 4, 6)).toEqual(rational(300n));
     expect(noiseStddev(rational(100n), 4, 6)).toBeCloseTo(Math.sqrt(300), 12);
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 ** 6 }), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 0, max: 50 }), (mu, t, s) => {
-        const sd = noiseStddev(rational(BigInt(mu)), t, s);
-        return Math.abs(sd - Math.sqrt((2 * mu * s) / t)) <= 1e-9 * (1 + sd) && sd >= Math.sqrt((2 * mu * s) / t) * (1 - 1e-15);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10 ** 6 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        (mu, t, s) => {
+          const sd = noiseStddev(rational(BigInt(mu)), t, s);
+          return (
+            Math.abs(sd - Math.sqrt((2 * mu * s) / t)) <= 1e-9 * (1 + sd) &&
+            sd >= Math.sqrt((2 * mu * s) / t) * (1 - 1e-15)
+          );
+        },
+      ),
     );
   });
 });

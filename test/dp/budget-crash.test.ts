@@ -20,11 +20,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const CHILD = new URL('./fixtures/budget-crash-child.ts', import.meta.url).href;
 
 /** Independent reference: every ρ the child uses, in units of 1/42000 (lcm of its denominators). */
-const UNITS: Record<string, bigint> = { '0.001': 42n, '0.0025': 105n, '0.01': 420n, '0.02': 840n, '1/300': 140n, '1/7': 6000n };
+const UNITS: Record<string, bigint> = {
+  '0.001': 42n,
+  '0.0025': 105n,
+  '0.01': 420n,
+  '0.02': 840n,
+  '1/300': 140n,
+  '1/7': 6000n,
+};
 const D = 42_000n;
 const BUDGET = '12';
 
-interface Run { acked: Map<string, string>; tried: Map<string, string>; events: number; opened: boolean; signal: string | null }
+interface Run {
+  acked: Map<string, string>;
+  tried: Map<string, string>;
+  events: number;
+  opened: boolean;
+  signal: string | null;
+}
 
 /** Runs the child until it has printed `killAfter` events (or `killAfterMs` passed), then SIGKILLs it. */
 function runChild(file: string, killAfter: number, killAfterMs: number | null, fromSpawn = false): Promise<Run> {
@@ -33,7 +46,9 @@ function runChild(file: string, killAfter: number, killAfterMs: number | null, f
     const run: Run = { acked: new Map(), tried: new Map(), events: 0, opened: false, signal: null };
     let buffered = '';
     let stderr = '';
-    const kill = (): void => { child.kill('SIGKILL'); };
+    const kill = (): void => {
+      child.kill('SIGKILL');
+    };
     if (fromSpawn && killAfterMs !== null) setTimeout(kill, killAfterMs); // may land in lock-taking or replay
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
@@ -49,7 +64,9 @@ function runChild(file: string, killAfter: number, killAfterMs: number | null, f
         if (++run.events >= killAfter) kill();
       }
     });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       run.signal = signal;
@@ -72,9 +89,15 @@ describe('budget ledger under SIGKILL', () => {
       // Kills after a random number of reported events, at a random time after the ledger opened,
       // or at a random time after spawning (possibly while the lock is taken or the file replayed).
       const mode = iteration % 3;
-      const run = mode === 0
-        ? await runChild(file, randomInt(1, 80), null)
-        : await runChild(file, Number.MAX_SAFE_INTEGER, mode === 1 ? randomInt(0, 40) : randomInt(0, 400), mode === 2);
+      const run =
+        mode === 0
+          ? await runChild(file, randomInt(1, 80), null)
+          : await runChild(
+              file,
+              Number.MAX_SAFE_INTEGER,
+              mode === 1 ? randomInt(0, 40) : randomInt(0, 400),
+              mode === 2,
+            );
       kills++;
       if (!run.opened) beforeOpen++;
       for (const [id, r] of run.tried) tried.set(id, r);
@@ -91,7 +114,8 @@ describe('budget ledger under SIGKILL', () => {
       }
       for (const c of entries) expect(tried.has(c.queryId), `phantom charge ${c.queryId}`).toBe(true);
       const spent = ledger.spent('residents');
-      const sum = (ids: Iterable<string>, m: Map<string, string>): bigint => [...ids].reduce((a, id) => a + UNITS[m.get(id)!]!, 0n);
+      const sum = (ids: Iterable<string>, m: Map<string, string>): bigint =>
+        [...ids].reduce((a, id) => a + UNITS[m.get(id)!]!, 0n);
       expect(spent.num * D >= sum(acked.keys(), acked) * spent.den).toBe(true); // spent ≥ acknowledged
       expect(spent.num * D).toBe(sum(recorded.keys(), tried) * spent.den); // spent = what the file says
       expect(spent.num * D <= sum(tried.keys(), tried) * spent.den).toBe(true); // ≤ requested
@@ -100,9 +124,14 @@ describe('budget ledger under SIGKILL', () => {
     }
     // Still usable afterwards: a charge either fits or is refused with the exact message.
     const ledger = await BudgetLedger.open(file, { budgets: { residents: BUDGET } });
-    const last = await ledger.charge({ dataset: 'residents', queryId: 'after-crashes', rho: '0.001' }).then(() => null, (e: unknown) => e);
+    const last = await ledger.charge({ dataset: 'residents', queryId: 'after-crashes', rho: '0.001' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     if (last !== null) expect(isFedstatError(last, 'POLICY_REFUSED')).toBe(true);
-    console.log(`budget crash test: ${kills} SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} requested charges, ${ledger.entries().length} recorded (so ${ledger.entries().length - acked.size} durable but unacknowledged when killed), ${tornTails} torn tails`);
+    console.log(
+      `budget crash test: ${kills} SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} requested charges, ${ledger.entries().length} recorded (so ${ledger.entries().length - acked.size} durable but unacknowledged when killed), ${tornTails} torn tails`,
+    );
     await ledger.close();
   });
 });

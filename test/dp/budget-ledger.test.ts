@@ -1,5 +1,16 @@
 import fc from 'fast-check';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +25,12 @@ let n = 0;
 const fresh = (): string => join(dir, `ledger-${n++}.jsonl`);
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e);
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
 }
 
 describe('budget ledger', () => {
@@ -26,12 +42,23 @@ describe('budget ledger', () => {
     const e = await rejection(ledger.charge({ dataset: 'residents', queryId: 'q3', rho: '0.06' }));
     expect(isFedstatError(e, 'POLICY_REFUSED')).toBe(true);
     expect((e as Error).message).toBe(
-      "dataset residents: requested ρ=0.06, remaining ρ=0.05 of ρ=0.3; ask for at most the remaining ρ or raise this agency's budget for residents");
-    expect((e as { details: unknown }).details).toMatchObject({ requested: '0.06', remaining: '0.05', budget: '0.3', spent: '0.25' });
+      "dataset residents: requested ρ=0.06, remaining ρ=0.05 of ρ=0.3; ask for at most the remaining ρ or raise this agency's budget for residents",
+    );
+    expect((e as { details: unknown }).details).toMatchObject({
+      requested: '0.06',
+      remaining: '0.05',
+      budget: '0.3',
+      spent: '0.25',
+    });
     // Exactly the remainder is allowed, and then nothing more.
     await ledger.charge({ dataset: 'residents', queryId: 'q4', rho: '0.05' });
     expect(formatRho(ledger.remaining('residents'))).toBe('0');
-    expect(isFedstatError(await rejection(ledger.charge({ dataset: 'residents', queryId: 'q5', rho: '1/1000000000000' })), 'POLICY_REFUSED')).toBe(true);
+    expect(
+      isFedstatError(
+        await rejection(ledger.charge({ dataset: 'residents', queryId: 'q5', rho: '1/1000000000000' })),
+        'POLICY_REFUSED',
+      ),
+    ).toBe(true);
     // Fractional budgets are exact: three charges of 1/9 fill 1/3.
     for (const q of ['a', 'b', 'c']) await ledger.charge({ dataset: 'schools', queryId: q, rho: '1/9' });
     expect(rhoCompare(ledger.spent('schools'), parseRho('1/3')!)).toBe(0);
@@ -44,63 +71,88 @@ describe('budget ledger', () => {
 
   it('refuses datasets without a budget, replays, malformed ρ; rejects bad budgets', async () => {
     const ledger = await BudgetLedger.open(fresh(), { budgets: { residents: '1' } });
-    expect(isFedstatError(await rejection(ledger.charge({ dataset: 'health', queryId: 'q', rho: '0.1' })), 'POLICY_REFUSED')).toBe(true);
+    expect(
+      isFedstatError(await rejection(ledger.charge({ dataset: 'health', queryId: 'q', rho: '0.1' })), 'POLICY_REFUSED'),
+    ).toBe(true);
     expect(() => ledger.remaining('health')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }) as Error);
     const first = await ledger.charge({ dataset: 'residents', queryId: 'q', rho: '0.1' });
     const again = await rejection(ledger.charge({ dataset: 'residents', queryId: 'q', rho: '0.1' }));
     expect(isFedstatError(again, 'REPLAY')).toBe(true);
     expect(ledger.find('residents', 'q')).toEqual(first);
     // Two charges with the same id in one batch: exactly one wins.
-    const both = await Promise.allSettled([0, 1].map(() => ledger.charge({ dataset: 'residents', queryId: 'same', rho: '0.1' })));
+    const both = await Promise.allSettled(
+      [0, 1].map(() => ledger.charge({ dataset: 'residents', queryId: 'same', rho: '0.1' })),
+    );
     expect(both.map((s) => s.status).sort()).toEqual(['fulfilled', 'rejected']);
     for (const bad of ['0', '-0.1', '1e-3', 'abc']) {
-      expect(isFedstatError(await rejection(ledger.charge({ dataset: 'residents', queryId: `x${bad}`, rho: bad })), 'QUERY_INVALID')).toBe(true);
+      expect(
+        isFedstatError(
+          await rejection(ledger.charge({ dataset: 'residents', queryId: `x${bad}`, rho: bad })),
+          'QUERY_INVALID',
+        ),
+      ).toBe(true);
     }
     expect(formatRho(ledger.spent('residents'))).toBe('0.2');
     await ledger.close();
-    await expect(BudgetLedger.open(fresh(), { budgets: { residents: '0.1.2' } })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(BudgetLedger.open(fresh(), { budgets: { residents: '0.1.2' } })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
   });
 
   it('1000 concurrent charges never overspend and the accepted ones sum to spent (also after reopening)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(1000, 997, 3)), { minLength: 1000, maxLength: 1000 }),
-      fc.integer({ min: 1, max: 200_000 }),
-      fc.uniqueArray(fc.integer({ min: 1, max: 999 }), { maxLength: 20 }).map((a) => new Set(a)),
-      async (sizes, budgetMillis, breaks) => {
-        const file = fresh();
-        const budget = `${budgetMillis / 1000 | 0}.${String(budgetMillis % 1000).padStart(3, '0')}`;
-        const ledger = await BudgetLedger.open(file, { budgets: { d: budget } });
-        // Issued across several event-loop turns, so later charges arrive while a flush is on disk.
-        // Each outcome is captured as soon as the charge is issued (no unhandled rejection).
-        const pending: Promise<PromiseSettledResult<unknown>>[] = [];
-        for (const [i, [num, den]] of sizes.entries()) {
-          if (breaks.has(i)) await new Promise((r) => setImmediate(r));
-          pending.push(ledger.charge({ dataset: 'd', queryId: `q${i}`, rho: `${num}/${den}` }).then(
-            (value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
-        }
-        const results = await Promise.all(pending);
-        // Reference in units of 1/(1000·997·3): independent of the ledger's fraction code.
-        const D = 1000n * 997n * 3n;
-        const units = ([num, den]: [number, number]): bigint => BigInt(num) * (D / BigInt(den));
-        let accepted = 0n;
-        let running = 0n;
-        const limit = BigInt(budgetMillis) * (D / 1000n);
-        results.forEach((r, i) => {
-          const u = units(sizes[i]!);
-          if (r.status === 'fulfilled') { accepted += u; running += u; } else {
-            expect(isFedstatError(r.reason, 'POLICY_REFUSED')).toBe(true);
-            expect(running + u > limit).toBe(true); // refused only when it really would not fit, in arrival order
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(1000, 997, 3)), {
+          minLength: 1000,
+          maxLength: 1000,
+        }),
+        fc.integer({ min: 1, max: 200_000 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 999 }), { maxLength: 20 }).map((a) => new Set(a)),
+        async (sizes, budgetMillis, breaks) => {
+          const file = fresh();
+          const budget = `${(budgetMillis / 1000) | 0}.${String(budgetMillis % 1000).padStart(3, '0')}`;
+          const ledger = await BudgetLedger.open(file, { budgets: { d: budget } });
+          // Issued across several event-loop turns, so later charges arrive while a flush is on disk.
+          // Each outcome is captured as soon as the charge is issued (no unhandled rejection).
+          const pending: Promise<PromiseSettledResult<unknown>>[] = [];
+          for (const [i, [num, den]] of sizes.entries()) {
+            if (breaks.has(i)) await new Promise((r) => setImmediate(r));
+            pending.push(
+              ledger.charge({ dataset: 'd', queryId: `q${i}`, rho: `${num}/${den}` }).then(
+                (value) => ({ status: 'fulfilled' as const, value }),
+                (reason: unknown) => ({ status: 'rejected' as const, reason }),
+              ),
+            );
           }
-        });
-        expect(accepted <= limit).toBe(true);
-        const spent = ledger.spent('d');
-        expect(spent.num * D).toBe(accepted * spent.den);
-        await ledger.close();
-        const reopened = await BudgetLedger.open(file, { budgets: { d: budget } });
-        expect(rhoToString(reopened.spent('d'))).toBe(rhoToString(spent));
-        expect(reopened.entries().length).toBe(results.filter((r) => r.status === 'fulfilled').length);
-        await reopened.close();
-      }), { numRuns: 8 });
+          const results = await Promise.all(pending);
+          // Reference in units of 1/(1000·997·3): independent of the ledger's fraction code.
+          const D = 1000n * 997n * 3n;
+          const units = ([num, den]: [number, number]): bigint => BigInt(num) * (D / BigInt(den));
+          let accepted = 0n;
+          let running = 0n;
+          const limit = BigInt(budgetMillis) * (D / 1000n);
+          results.forEach((r, i) => {
+            const u = units(sizes[i]!);
+            if (r.status === 'fulfilled') {
+              accepted += u;
+              running += u;
+            } else {
+              expect(isFedstatError(r.reason, 'POLICY_REFUSED')).toBe(true);
+              expect(running + u > limit).toBe(true); // refused only when it really would not fit, in arrival order
+            }
+          });
+          expect(accepted <= limit).toBe(true);
+          const spent = ledger.spent('d');
+          expect(spent.num * D).toBe(accepted * spent.den);
+          await ledger.close();
+          const reopened = await BudgetLedger.open(file, { budgets: { d: budget } });
+          expect(rhoToString(reopened.spent('d'))).toBe(rhoToString(spent));
+          expect(reopened.entries().length).toBe(results.filter((r) => r.status === 'fulfilled').length);
+          await reopened.close();
+        },
+      ),
+      { numRuns: 8 },
+    );
   });
 
   it('writes mode 0600, refuses a second open while held, and takes over a stale lock', async () => {
@@ -108,17 +160,25 @@ describe('budget ledger', () => {
     const ledger = await BudgetLedger.open(file, { budgets: { d: '1' } });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(`${file}.lock`).mode & 0o777).toBe(0o600);
-    await expect(BudgetLedger.open(file, { budgets: { d: '1' } })).rejects.toMatchObject({ code: 'IO', message: expect.stringContaining('already open') as string });
+    await expect(BudgetLedger.open(file, { budgets: { d: '1' } })).rejects.toMatchObject({
+      code: 'IO',
+      message: expect.stringContaining('already open') as string,
+    });
     await ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.5' });
     await ledger.close();
     expect(existsSync(`${file}.lock`)).toBe(false);
     // A lock left by a dead process on this host (pid 2^22+ beyond pid_max of typical systems is not alive).
-    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 4_194_304 + 7, host: (await import('node:os')).hostname() }), { mode: 0o600 });
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 4_194_304 + 7, host: (await import('node:os')).hostname() }), {
+      mode: 0o600,
+    });
     const again = await BudgetLedger.open(file, { budgets: { d: '1' } });
     expect(formatRho(again.spent('d'))).toBe('0.5');
     await again.close();
     chmodSync(file, 0o644);
-    await expect(BudgetLedger.open(file, { budgets: { d: '1' } })).rejects.toMatchObject({ code: 'IO', message: expect.stringContaining('chmod 600') as string });
+    await expect(BudgetLedger.open(file, { budgets: { d: '1' } })).rejects.toMatchObject({
+      code: 'IO',
+      message: expect.stringContaining('chmod 600') as string,
+    });
   });
 
   it('a budget lowered below what was spent leaves zero, and spent survives policy changes', async () => {
@@ -128,7 +188,9 @@ describe('budget ledger', () => {
     await a.close();
     const b = await BudgetLedger.open(file, { budgets: { d: '0.5' } });
     expect(formatRho(b.remaining('d'))).toBe('0');
-    expect((await rejection(b.charge({ dataset: 'd', queryId: 'r', rho: '0.01' })) as Error).message).toContain('remaining ρ=0 of ρ=0.5');
+    expect(((await rejection(b.charge({ dataset: 'd', queryId: 'r', rho: '0.01' }))) as Error).message).toContain(
+      'remaining ρ=0 of ρ=0.5',
+    );
     await b.close();
   });
 });
@@ -167,10 +229,15 @@ describe('budget ledger under disk failures', () => {
   it('when the rollback (truncate) fails too, it refuses and reports the fault while the disk fails, and recovers once the rollback works', async () => {
     const file = fresh();
     const ledger = await BudgetLedger.open(file, { budgets: { d: '1' } });
-    const proto = await handleProto() as { sync: () => Promise<void>; truncate: () => Promise<void> };
-    const spies = [vi.spyOn(proto, 'sync').mockImplementation(eio), vi.spyOn(proto, 'truncate').mockImplementation(eio)];
+    const proto = (await handleProto()) as { sync: () => Promise<void>; truncate: () => Promise<void> };
+    const spies = [
+      vi.spyOn(proto, 'sync').mockImplementation(eio),
+      vi.spyOn(proto, 'truncate').mockImplementation(eio),
+    ];
     try {
-      expect(isFedstatError(await rejection(ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.3' })), 'IO')).toBe(true);
+      expect(isFedstatError(await rejection(ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.3' })), 'IO')).toBe(
+        true,
+      );
       expect(ledger.fault()).toContain('unknown state after a failed write');
       const e = await rejection(ledger.charge({ dataset: 'd', queryId: 'r', rho: '0.01' }));
       expect((e as Error).message).toContain('unknown state after a failed write');
@@ -220,18 +287,29 @@ describe('budget ledger under disk failures', () => {
     const replaced = await BudgetLedger.open(other, { budgets: { d: '1' } });
     renameSync(other, `${other}.old`);
     writeFileSync(other, readFileSync(`${other}.old`), { mode: 0o600 }); // same bytes, another file
-    expect((await rejection(replaced.charge({ dataset: 'd', queryId: 'c', rho: '0.1' })) as Error).message).toContain('was replaced');
+    expect(((await rejection(replaced.charge({ dataset: 'd', queryId: 'c', rho: '0.1' }))) as Error).message).toContain(
+      'was replaced',
+    );
     await replaced.close();
   });
 
   it('rejects over-long names as QUERY_INVALID and charges after close as UNAVAILABLE', async () => {
     const ledger = await BudgetLedger.open(fresh(), { budgets: { d: '1' } });
-    expect(isFedstatError(await rejection(ledger.charge({ dataset: 'd', queryId: 'x'.repeat(257), rho: '0.1' })), 'QUERY_INVALID')).toBe(true);
-    expect(() => ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.1', at: new Date(Number.NaN) })).toThrow(RangeError);
+    expect(
+      isFedstatError(
+        await rejection(ledger.charge({ dataset: 'd', queryId: 'x'.repeat(257), rho: '0.1' })),
+        'QUERY_INVALID',
+      ),
+    ).toBe(true);
+    expect(() => ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.1', at: new Date(Number.NaN) })).toThrow(
+      RangeError,
+    );
     const inFlight = ledger.charge({ dataset: 'd', queryId: 'q', rho: '0.1' });
     await ledger.close(); // waits for the queued charge
     expect(formatRho((await inFlight).rho)).toBe('0.1');
-    expect(isFedstatError(await rejection(ledger.charge({ dataset: 'd', queryId: 'r', rho: '0.1' })), 'UNAVAILABLE')).toBe(true);
+    expect(
+      isFedstatError(await rejection(ledger.charge({ dataset: 'd', queryId: 'r', rho: '0.1' })), 'UNAVAILABLE'),
+    ).toBe(true);
   });
 });
 
@@ -239,7 +317,13 @@ describe('budget ledger file integrity', () => {
   async function ledgerWith(count: number): Promise<{ file: string; text: string }> {
     const file = fresh();
     const l = await BudgetLedger.open(file, { budgets: { d: '100' } });
-    for (let i = 0; i < count; i++) await l.charge({ dataset: 'd', queryId: `q${i}`, rho: `0.0${i + 1}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
+    for (let i = 0; i < count; i++)
+      await l.charge({
+        dataset: 'd',
+        queryId: `q${i}`,
+        rho: `0.0${i + 1}`,
+        at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+      });
     await l.close();
     return { file, text: readFileSync(file, 'utf8') };
   }
@@ -261,7 +345,9 @@ describe('budget ledger file integrity', () => {
       expect((e as Error).message).toMatch(/is corrupt at line \d+: .+; restore it from a backup/);
     }
     writeFileSync(file, '{"format":"something-else"}\n', { mode: 0o600 });
-    expect((await rejection(BudgetLedger.open(file, { budgets: {} })) as Error).message).toContain('not a fedstat budget ledger');
+    expect(((await rejection(BudgetLedger.open(file, { budgets: {} }))) as Error).message).toContain(
+      'not a fedstat budget ledger',
+    );
   });
 
   it('a crash that cut the file at ANY byte reopens, counts every complete record and continues', async () => {
@@ -278,7 +364,10 @@ describe('budget ledger file integrity', () => {
       expect(l.entries().length, `cut at ${len}`).toBe(expected);
       const sum = l.entries().reduce((a, c) => a + Number(c.rho.num) * (100 / Number(c.rho.den)), 0);
       expect(sum).toBe((expected * (expected + 1)) / 2); // 0.01 + 0.02 + … in hundredths
-      if (len % 5 !== 0 && !ends.includes(len) && !ends.includes(len + 1)) { await l.close(); continue; }
+      if (len % 5 !== 0 && !ends.includes(len) && !ends.includes(len + 1)) {
+        await l.close();
+        continue;
+      }
       // At line boundaries and every 5th byte: the repaired ledger also takes new charges durably.
       await l.charge({ dataset: 'd', queryId: 'after', rho: '0.5' });
       await l.close();
@@ -310,15 +399,21 @@ describe('budget ledger file integrity', () => {
   });
 });
 
-describe('budget ledger: the charges\' log entries', () => {
-  const signer = (c: { seq: number; queryId: string }, s: { spent: { num: bigint; den: bigint }; budget: { num: bigint; den: bigint } }): Uint8Array =>
-    new TextEncoder().encode(`entry of ${c.queryId} #${c.seq}: spent ${rhoToString(s.spent)} of ${rhoToString(s.budget)}`);
+describe("budget ledger: the charges' log entries", () => {
+  const signer = (
+    c: { seq: number; queryId: string },
+    s: { spent: { num: bigint; den: bigint }; budget: { num: bigint; den: bigint } },
+  ): Uint8Array =>
+    new TextEncoder().encode(
+      `entry of ${c.queryId} #${c.seq}: spent ${rhoToString(s.spent)} of ${rhoToString(s.budget)}`,
+    );
   const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 
-  it('keeps each charge\'s signed entry with it, durably, until it is marked logged; both survive reopening', async () => {
+  it("keeps each charge's signed entry with it, durably, until it is marked logged; both survive reopening", async () => {
     const file = fresh();
     const l = await BudgetLedger.open(file, { budgets: { d: '1', e: '2' } });
-    const [a, b] = await Promise.all([ // one group commit: each entry sees its own running total
+    const [a, b] = await Promise.all([
+      // one group commit: each entry sees its own running total
       l.charge({ dataset: 'd', queryId: 'a', rho: '0.1', logEntry: signer }),
       l.charge({ dataset: 'd', queryId: 'b', rho: '0.2', logEntry: signer }),
     ]);
@@ -357,7 +452,11 @@ describe('budget ledger: the charges\' log entries', () => {
       lines.map((x, i) => (i === 3 ? x.replace('"index":3', '"index":4') : x)),
       [lines[0], lines[1], lines[3], lines[2], ''],
       [lines[0], lines[2], lines[1], ''],
-      [...lines.slice(0, 4), lines[3]!.replace(/"prev":"[0-9a-f]+"/, `"prev":"${(JSON.parse(lines[3]!) as { hash: string }).hash}"`), ''],
+      [
+        ...lines.slice(0, 4),
+        lines[3]!.replace(/"prev":"[0-9a-f]+"/, `"prev":"${(JSON.parse(lines[3]!) as { hash: string }).hash}"`),
+        '',
+      ],
     ];
     for (const t of tampered) {
       writeFileSync(file, t.join('\n'), { mode: 0o600 });
@@ -376,14 +475,19 @@ describe('budget ledger: the charges\' log entries', () => {
     const cut = join(dir, 'cut-notes.jsonl');
     // Every byte around a line end, and every 7th byte in between (each open takes the lock: keep it quick).
     const near = new Set<number>();
-    bytes.forEach((b, i) => { if (b === 0x0a) for (const d of [-1, 0, 1, 2]) near.add(i + d); });
+    bytes.forEach((b, i) => {
+      if (b === 0x0a) for (const d of [-1, 0, 1, 2]) near.add(i + d);
+    });
     for (let len = 0; len <= bytes.length; len++) {
       if (len % 7 !== 0 && !near.has(len) && len !== bytes.length) continue;
       writeFileSync(cut, bytes.subarray(0, len), { mode: 0o600 });
       const r = await BudgetLedger.open(cut, { budgets: { d: '1' } });
       const charges = r.entries().length;
       expect(r.unsigned().length + r.unlogged().length, `cut at ${len}`).toBe(charges);
-      expect(r.unsigned().every((c) => c.seq === charges), `only the last charge can lose its entry (cut at ${len})`).toBe(true);
+      expect(
+        r.unsigned().every((c) => c.seq === charges),
+        `only the last charge can lose its entry (cut at ${len})`,
+      ).toBe(true);
       await r.close();
     }
   });

@@ -19,12 +19,20 @@ function scripted(words: readonly number[]): RandomSource {
     if (w === undefined) throw new Error('the scripted source ran out of words');
     return w;
   };
-  return { uint32: next, belowNumber: () => { throw new Error('unused'); }, below: () => { throw new Error('unused'); } };
+  return {
+    uint32: next,
+    belowNumber: () => {
+      throw new Error('unused');
+    },
+    below: () => {
+      throw new Error('unused');
+    },
+  };
 }
 
 /** Words whose first 53 bits are x53 (as LazyUniform reads them: 21 high bits, then 32). */
 function wordsFor(x53: bigint): number[] {
-  return [Number(x53 >> 32n) << 11 >>> 0, Number(x53 & 0xffffffffn)];
+  return [(Number(x53 >> 32n) << 11) >>> 0, Number(x53 & 0xffffffffn)];
 }
 
 const run = (num: number, den: number, count = 1): FactorRun => ({ count, num, numStep: 0, den, denStep: 0 });
@@ -58,8 +66,14 @@ describe('LazyUniform', () => {
     const tol = Math.sqrt(Math.log(2 / 1e-6) / (2 * n));
     const cases: { runs: FactorRun[]; p: number }[] = [
       { runs: [run(1, 3)], p: 1 / 3 },
-      { runs: [{ count: 5, num: 10, numStep: 0, den: 11, denStep: 1 }], p: (10 / 11) * (10 / 12) * (10 / 13) * (10 / 14) * (10 / 15) },
-      { runs: [{ count: 4, num: 9, numStep: -1, den: 10, denStep: 0 }, run(7, 8, 2)], p: (9 * 8 * 7 * 6) / 1e4 * (49 / 64) },
+      {
+        runs: [{ count: 5, num: 10, numStep: 0, den: 11, denStep: 1 }],
+        p: (10 / 11) * (10 / 12) * (10 / 13) * (10 / 14) * (10 / 15),
+      },
+      {
+        runs: [{ count: 4, num: 9, numStep: -1, den: 10, denStep: 0 }, run(7, 8, 2)],
+        p: ((9 * 8 * 7 * 6) / 1e4) * (49 / 64),
+      },
       { runs: [run(1, 2, 90)], p: 0 }, // below 2^-80: the truncated path
     ];
     for (const c of cases) {
@@ -71,7 +85,11 @@ describe('LazyUniform', () => {
 
   it('geometricLazy has P(r = n) = ρⁿ(1 − ρ) (chi-square and KS at 1e-6; 30 % off is caught)', () => {
     const rng = new CryptoRandom();
-    for (const [num, den] of [[7, 9], [999, 1000], [1, 3]] as const) {
+    for (const [num, den] of [
+      [7, 9],
+      [999, 1000],
+      [1, 3],
+    ] as const) {
       const rho = num / den;
       const hi = Math.ceil(Math.log(1e-12) / Math.log(rho));
       const probs = Array.from({ length: hi + 1 }, (_, k) => rho ** k * (1 - rho));
@@ -88,7 +106,10 @@ describe('LazyUniform', () => {
 
   it('the fast path keeps Poisson(λ) exact at large means (chi-square and KS at 1e-6)', () => {
     const rng = new CryptoRandom();
-    for (const [num, den] of [[3_000_001n, 3n], [(1n << 30n) + 5n, 4n]] as const) {
+    for (const [num, den] of [
+      [3_000_001n, 3n],
+      [(1n << 30n) + 5n, 4n],
+    ] as const) {
       const width = Math.ceil(14 * Math.sqrt(Number(num) / Number(den)));
       const dist = poissonDistNearMode(num, den, width);
       const samples = draw(120_000, () => poisson(rational(num, den), rng));

@@ -135,13 +135,25 @@ interface Case {
 
 const CASES: readonly Case[] = [
   {
-    name: 'COUNT, 10 agencies, t = 7', sens: COUNT, truth: 40, rho: rational(1n, 10n), agencies: 10, threshold: 7,
+    name: 'COUNT, 10 agencies, t = 7',
+    sens: COUNT,
+    truth: 40,
+    rho: rational(1n, 10n),
+    agencies: 10,
+    threshold: 7,
     // The non-distributed mistake: each agency sized its share for all n, but only t survive.
-    flawed: (mu) => perAgencyMu(mu, 10), flaw: 'each agency drawing μ/n with only t of n surviving',
+    flawed: (mu) => perAgencyMu(mu, 10),
+    flaw: 'each agency drawing μ/n with only t of n surviving',
   },
   {
-    name: 'SUM over [0, 10], 3 agencies, t = 3', sens: SUM10, truth: 500, rho: rational(1n, 10n), agencies: 3, threshold: 3,
-    flawed: (mu) => mul(perAgencyMu(mu, 3), rational(7n, 10n)), flaw: '30 % too little noise (0.7·μ)',
+    name: 'SUM over [0, 10], 3 agencies, t = 3',
+    sens: SUM10,
+    truth: 500,
+    rho: rational(1n, 10n),
+    agencies: 3,
+    threshold: 3,
+    flawed: (mu) => mul(perAgencyMu(mu, 3), rational(7n, 10n)),
+    flaw: '30 % too little noise (0.7·μ)',
   },
 ];
 
@@ -160,7 +172,8 @@ describe('neighbouring datasets: distributed Skellam releases respect the claime
         expect(forward, `ρ=${toNumberUp(rho)} Δ=${shift} μ=${lambda}`).toBeLessThanOrEqual(DELTA);
         expect(backward).toBeLessThanOrEqual(DELTA);
         // Monotone likelihood ratio: the best set is a tail, at ε and at smaller ε.
-        for (const e of [0, 0.1, 0.5, eps]) expect(Math.abs(thresholdHs(p, q, e) - pointwiseHs(p, q, e))).toBeLessThan(1e-12);
+        for (const e of [0, 0.1, 0.5, eps])
+          expect(Math.abs(thresholdHs(p, q, e) - pointwiseHs(p, q, e))).toBeLessThan(1e-12);
       }
     }
   });
@@ -213,7 +226,9 @@ describe('neighbouring datasets: distributed Skellam releases respect the claime
       expect(thresholdHs(fD1, fD, best.eps)).toBeLessThanOrEqual(best.reference + tolP);
       const [badD1, badD] = draw(flawedMu);
       const [gD1, gD] = frequencies(badD1, badD);
-      expect(thresholdHs(gD1, gD, best.eps), `flawed mechanism at ε′ = ${best.eps}`).toBeGreaterThan(best.reference + tolP);
+      expect(thresholdHs(gD1, gD, best.eps), `flawed mechanism at ε′ = ${best.eps}`).toBeGreaterThan(
+        best.reference + tolP,
+      );
     });
   }
 });

@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  BUDGET_RHO, displayCanonicalRho, formatRho, parseCanonicalRho, parseRho, parseRhoText, QUERY_RHO, rho, rhoCompare, rhoFrom, rhoToString,
+  BUDGET_RHO,
+  displayCanonicalRho,
+  formatRho,
+  parseCanonicalRho,
+  parseRho,
+  parseRhoText,
+  QUERY_RHO,
+  rho,
+  rhoCompare,
+  rhoFrom,
+  rhoToString,
 } from '../../src/dp/rho.js';
 import { BudgetLedger } from '../../src/dp/budget-ledger.js';
 import { rational } from '../../src/dp/rational.js';
@@ -28,15 +38,17 @@ function spellings(r: ReturnType<typeof rho>): string[] {
 
 describe('one grammar for ρ', () => {
   it('a query ρ and a budget read every spelling of a value alike, and the plain forms read back what is printed', () => {
-    fc.assert(fc.property(onGrid, (r) => {
-      for (const text of spellings(r)) {
-        expect(rhoCompare(parseRhoText(text, QUERY_RHO), r), text).toBe(0);
-        expect(rhoCompare(parseRhoText(text, BUDGET_RHO), r), text).toBe(0);
-        expect(rhoCompare(parseQueryRho(text), r), text).toBe(0);
-      }
-      expect(rhoCompare(parseRho(formatRho(r))!, r)).toBe(0);
-      expect(rhoCompare(parseRho(rhoToString(r))!, r)).toBe(0);
-    }));
+    fc.assert(
+      fc.property(onGrid, (r) => {
+        for (const text of spellings(r)) {
+          expect(rhoCompare(parseRhoText(text, QUERY_RHO), r), text).toBe(0);
+          expect(rhoCompare(parseRhoText(text, BUDGET_RHO), r), text).toBe(0);
+          expect(rhoCompare(parseQueryRho(text), r), text).toBe(0);
+        }
+        expect(rhoCompare(parseRho(formatRho(r))!, r)).toBe(0);
+        expect(rhoCompare(parseRho(rhoToString(r))!, r)).toBe(0);
+      }),
+    );
   });
 
   it('the canonical form is one spelling, whatever the user wrote: 0.025, 1/40, 2/80, 2.5e-2 all travel as "1/40"', () => {
@@ -76,7 +88,10 @@ describe('ρ errors name the problem and the fix', () => {
     ['1/0', /^--rho has a zero denominator; write a fraction like --rho 1\/40$/],
     ['1/x', /^--rho is not a fraction of two whole numbers; write it like --rho 1\/40$/],
     ['1/-2', /^--rho is not a fraction of two whole numbers/],
-    ['1/3', /^--rho 1\/3 is not a decimal of at most 12 places; give a fraction whose denominator divides 10\^12, such as --rho 1\/40$/],
+    [
+      '1/3',
+      /^--rho 1\/3 is not a decimal of at most 12 places; give a fraction whose denominator divides 10\^12, such as --rho 1\/40$/,
+    ],
     ['0.0000000000015', /^--rho has more than 12 decimal places; round it to at most 12$/],
     ['0', /^--rho must be greater than 0; give a positive value such as 0\.05$/],
     ['-1/40', /^--rho must be greater than 0/],
@@ -92,8 +107,12 @@ describe('ρ errors name the problem and the fix', () => {
 
   it('a budget: CONFIG_INVALID, in the words of where it was given', () => {
     const named = { ...BUDGET_RHO, name: '--budget residents', spell: (v: string) => `--budget residents=${v}` };
-    expect(fedstatErrorOf(() => parseRhoText('-1', named)).message).toBe('--budget residents must not be negative; give 0 or a positive value such as 0.05');
-    expect(fedstatErrorOf(() => parseRhoText('1/0', named)).message).toBe('--budget residents has a zero denominator; write a fraction like --budget residents=1/40');
+    expect(fedstatErrorOf(() => parseRhoText('-1', named)).message).toBe(
+      '--budget residents must not be negative; give 0 or a positive value such as 0.05',
+    );
+    expect(fedstatErrorOf(() => parseRhoText('1/0', named)).message).toBe(
+      '--budget residents has a zero denominator; write a fraction like --budget residents=1/40',
+    );
     expect(fedstatErrorOf(() => parseRhoText('x', named)).code).toBe('CONFIG_INVALID');
   });
 
@@ -101,7 +120,8 @@ describe('ρ errors name the problem and the fix', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedstat-rho-'));
     try {
       await expect(BudgetLedger.open(join(dir, 'l'), { budgets: { residents: '1/0' } })).rejects.toMatchObject({
-        code: 'CONFIG_INVALID', message: 'the budget for dataset residents has a zero denominator; write a fraction like "1/40"',
+        code: 'CONFIG_INVALID',
+        message: 'the budget for dataset residents has a zero denominator; write a fraction like "1/40"',
       });
       const ledger = await BudgetLedger.open(join(dir, 'l'), { budgets: { residents: '1/4', schools: ' 2.5e-1 ' } });
       expect(rhoToString(ledger.budget('residents'))).toBe('1/4');
@@ -112,6 +132,8 @@ describe('ρ errors name the problem and the fix', () => {
     }
     expect(() => rhoFrom(0.05 as never)).toThrow(TypeError);
     expect(() => queryRho({ num: 1, den: 40 } as never)).toThrow(TypeError);
-    expect(fedstatErrorOf(() => queryRho({ num: 1n, den: 3n })).message).toMatch(/^rho 1\/3 is not a decimal of at most 12 places/);
+    expect(fedstatErrorOf(() => queryRho({ num: 1n, den: 3n })).message).toMatch(
+      /^rho 1\/3 is not a decimal of at most 12 places/,
+    );
   });
 });

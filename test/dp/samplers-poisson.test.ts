@@ -11,7 +11,13 @@ const KMAX = 90; // P(Poisson(11.05) > 90) < 1e-40
 
 describe('exact Poisson', () => {
   // 1/3: fraction, M = 1. 3/4: fraction, M = 2. 2: integer. 17/2 and 23/4: both parts.
-  for (const [num, den] of [[1n, 3n], [3n, 4n], [2n, 1n], [17n, 2n], [23n, 4n]] as const) {
+  for (const [num, den] of [
+    [1n, 3n],
+    [3n, 4n],
+    [2n, 1n],
+    [17n, 2n],
+    [23n, 4n],
+  ] as const) {
     it(`Poisson(${num}/${den}) passes chi-square and KS against the exact pmf`, () => {
       const rng = new CryptoRandom();
       const lambda = rational(num, den);
@@ -19,7 +25,9 @@ describe('exact Poisson', () => {
       const dist = poissonDist(num, den, KMAX);
       const chi = chiSquareTest(samples, dist);
       const ks = ksTest(samples, dist);
-      expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(chi.critical);
+      expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(
+        chi.critical,
+      );
       expect(ks.statistic, `KS ${ks.statistic} vs ${ks.critical}`).toBeLessThanOrEqual(ks.critical);
     });
   }
@@ -27,7 +35,13 @@ describe('exact Poisson', () => {
   // Mode rejection (λ ≥ 16): at its threshold, a non-integer mean, a large one; (2^45 + 7)/2^40
   // has coin denominators above 2^32 (two-word draws), (2^60 + 1)/2^55 a numerator above 2^46
   // (the bigint path).
-  for (const [num, den] of [[16n, 1n], [1001n, 3n], [4001n, 2n], [(1n << 45n) + 7n, 1n << 40n], [(1n << 60n) + 1n, 1n << 55n]] as const) {
+  for (const [num, den] of [
+    [16n, 1n],
+    [1001n, 3n],
+    [4001n, 2n],
+    [(1n << 45n) + 7n, 1n << 40n],
+    [(1n << 60n) + 1n, 1n << 55n],
+  ] as const) {
     it(`Poisson(${num}/${den}) (mode rejection) passes both tests; Poisson(1.3λ) fails both`, () => {
       const rng = new CryptoRandom();
       const width = Math.ceil(14 * Math.sqrt(Number(num) / Number(den)));
@@ -35,7 +49,9 @@ describe('exact Poisson', () => {
       const samples = draw(N, () => poisson(rational(num, den), rng));
       const chi = chiSquareTest(samples, dist);
       const ks = ksTest(samples, dist);
-      expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(chi.critical);
+      expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(
+        chi.critical,
+      );
       expect(ks.statistic, `KS ${ks.statistic} vs ${ks.critical}`).toBeLessThanOrEqual(ks.critical);
       const off = draw(N, () => poisson(rational(13n * num, 10n * den), rng));
       expect(chiSquareTest(off, dist).reject).toBe(true);
@@ -43,7 +59,11 @@ describe('exact Poisson', () => {
     });
   }
 
-  for (const [num, den] of [[1n, 3n], [2n, 1n], [17n, 2n]] as const) {
+  for (const [num, den] of [
+    [1n, 3n],
+    [2n, 1n],
+    [17n, 2n],
+  ] as const) {
     it(`power: Poisson(1.3 · ${num}/${den}) is rejected as Poisson(${num}/${den}) by both tests`, () => {
       const rng = new CryptoRandom();
       const off = rational(13n * num, 10n * den);

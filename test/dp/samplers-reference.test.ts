@@ -45,7 +45,12 @@ describe('critical values at α = 1e-6', () => {
 
 describe('exact reference distributions', () => {
   it('Bernoulli(exp(−γ)) puts exp(−γ) on 1', () => {
-    for (const [num, den] of [[1n, 10n], [1n, 1n], [5n, 2n], [7n, 1n]] as const) {
+    for (const [num, den] of [
+      [1n, 10n],
+      [1n, 1n],
+      [5n, 2n],
+      [7n, 1n],
+    ] as const) {
       const d = bernoulliExpNegDist(num, den);
       expect(d.probs[1]).toBeCloseTo(Math.exp(-Number(num) / Number(den)), 15);
       expect(d.probs[0]! + d.probs[1]!).toBeCloseTo(1, 15);
@@ -53,7 +58,11 @@ describe('exact reference distributions', () => {
   });
 
   it('Poisson pmf: P(0) = e^−λ, mass 1, mean = variance = λ', () => {
-    for (const [num, den] of [[1n, 3n], [2n, 1n], [17n, 2n]] as const) {
+    for (const [num, den] of [
+      [1n, 3n],
+      [2n, 1n],
+      [17n, 2n],
+    ] as const) {
       const lambda = Number(num) / Number(den);
       const d = poissonDist(num, den, 120);
       expect(d.probs[0]).toBeCloseTo(Math.exp(-lambda), 15);
@@ -68,7 +77,10 @@ describe('exact reference distributions', () => {
     const a = poissonDist(17n, 2n, 120);
     const b = poissonDistNearMode(17n, 2n, 100); // window 0..108
     for (let k = 0; k <= 60; k++) expect(b.probs[k]).toBeCloseTo(a.probs[k]!, 15);
-    for (const [num, den] of [[1001n, 3n], [4001n, 2n]] as const) {
+    for (const [num, den] of [
+      [1001n, 3n],
+      [4001n, 2n],
+    ] as const) {
       const lambda = Number(num) / Number(den);
       const m = moments(poissonDistNearMode(num, den, Math.ceil(14 * Math.sqrt(lambda))));
       expect(m.mean / lambda).toBeCloseTo(1, 12);
@@ -77,7 +89,11 @@ describe('exact reference distributions', () => {
   });
 
   it('Skellam pmf: P(0) = e^−2μ·I0(2μ), symmetric, mean 0, variance 2μ', () => {
-    for (const [num, den] of [[1n, 2n], [3n, 1n], [25n, 4n]] as const) {
+    for (const [num, den] of [
+      [1n, 2n],
+      [3n, 1n],
+      [25n, 4n],
+    ] as const) {
       const mu = Number(num) / Number(den);
       const d = skellamDist(num, den, 90);
       let i0 = 0; // I0(2μ) = Σ μ^(2k)/(k!)²

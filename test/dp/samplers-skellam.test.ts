@@ -12,18 +12,29 @@ const KMAX = 150; // |Skellam(52)| (sd ≈ 10.2) > 150 has probability < 1e-40
 function fits(samples: ArrayLike<number>, dist: Discrete): void {
   const chi = chiSquareTest(samples, dist);
   const ks = ksTest(samples, dist);
-  expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(chi.critical);
+  expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(
+    chi.critical,
+  );
   expect(ks.statistic, `KS ${ks.statistic} vs ${ks.critical}`).toBeLessThanOrEqual(ks.critical);
 }
 
 describe('exact Skellam', () => {
   // 1/2, 3, 25/4: one Poisson(2μ) + popcount (2μ = 6, 25/2 linear; 31/2: 2μ = 31 by mode
   // rejection). 40: two Poisson(40) draws (2μ ≥ 64).
-  for (const [num, den] of [[1n, 2n], [3n, 1n], [25n, 4n], [31n, 2n], [40n, 1n]] as const) {
+  for (const [num, den] of [
+    [1n, 2n],
+    [3n, 1n],
+    [25n, 4n],
+    [31n, 2n],
+    [40n, 1n],
+  ] as const) {
     it(`Skellam(${num}/${den}) passes chi-square and KS; Skellam(1.3μ) is rejected by both`, () => {
       const rng = new CryptoRandom();
       const dist = skellamDist(num, den, KMAX);
-      fits(draw(N, () => skellam(rational(num, den), rng)), dist);
+      fits(
+        draw(N, () => skellam(rational(num, den), rng)),
+        dist,
+      );
       const off = draw(N, () => skellam(rational(13n * num, 10n * den), rng));
       expect(chiSquareTest(off, dist).reject).toBe(true);
       expect(ksTest(off, dist).reject).toBe(true);
@@ -50,12 +61,20 @@ describe('exact Skellam', () => {
 
   it('throughput for thousands of cells (reported, not asserted)', () => {
     const rng = new CryptoRandom();
-    for (const [num, den] of [[1n, 2n], [25n, 1n], [50n, 3n], [1000n, 1n], [100_000n, 1n]] as const) {
+    for (const [num, den] of [
+      [1n, 2n],
+      [25n, 1n],
+      [50n, 3n],
+      [1000n, 1n],
+      [100_000n, 1n],
+    ] as const) {
       const cells = 8192;
       const t = performance.now();
       skellamVector(rational(num, den), cells, rng);
       const ms = performance.now() - t;
-      console.log(`skellamVector μ=${num}/${den}: ${cells} cells in ${ms.toFixed(1)} ms (${Math.round((cells / ms) * 1000)} samples/s)`);
+      console.log(
+        `skellamVector μ=${num}/${den}: ${cells} cells in ${ms.toFixed(1)} ms (${Math.round((cells / ms) * 1000)} samples/s)`,
+      );
     }
   });
 

@@ -27,7 +27,9 @@ class Scripted extends CryptoRandom {
 function expectFits(samples: ArrayLike<number>, dist: Discrete): void {
   const chi = chiSquareTest(samples, dist);
   const ks = ksTest(samples, dist);
-  expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(chi.critical);
+  expect(chi.statistic, `chi-square ${chi.statistic} vs ${chi.critical} (df ${chi.df})`).toBeLessThanOrEqual(
+    chi.critical,
+  );
   expect(ks.statistic, `KS ${ks.statistic} vs ${ks.critical}`).toBeLessThanOrEqual(ks.critical);
 }
 
@@ -53,7 +55,10 @@ describe('uniform integers', () => {
   it('belowNumber(7) is uniform', () => {
     const rng = new CryptoRandom();
     const uniform: Discrete = { lo: 0, probs: Array<number>(7).fill(1 / 7), below: 0, above: 0 };
-    expectFits(draw(N, () => rng.belowNumber(7)), uniform);
+    expectFits(
+      draw(N, () => rng.belowNumber(7)),
+      uniform,
+    );
   });
 
   it('below(n) for n = 3·2^64 + 5 is uniform over 12 exact buckets', () => {
@@ -62,21 +67,33 @@ describe('uniform integers', () => {
     const buckets = 12n;
     // Bucket j holds v with ⌊12v/n⌋ = j, i.e. ⌈jn/12⌉ ≤ v < ⌈(j+1)n/12⌉: exact sizes.
     const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
-    const probs = Array.from({ length: 12 }, (_, j) => Number(ceilDiv(BigInt(j + 1) * n, buckets) - ceilDiv(BigInt(j) * n, buckets)) / Number(n));
-    expectFits(draw(N, () => Number((rng.below(n) * buckets) / n)), { lo: 0, probs, below: 0, above: 0 });
+    const probs = Array.from(
+      { length: 12 },
+      (_, j) => Number(ceilDiv(BigInt(j + 1) * n, buckets) - ceilDiv(BigInt(j) * n, buckets)) / Number(n),
+    );
+    expectFits(
+      draw(N, () => Number((rng.below(n) * buckets) / n)),
+      { lo: 0, probs, below: 0, above: 0 },
+    );
   });
 
   it('RandomBits: geometricHalf is Geometric(1/2) and binomialHalf(40) is Binomial(40, 1/2)', () => {
     const bits = new RandomBits(new CryptoRandom());
     const geo = Array.from({ length: 60 }, (_, k) => 2 ** -(k + 1));
-    expectFits(draw(N, () => bits.geometricHalf()), { lo: 0, probs: geo, below: 0, above: 2 ** -60 });
+    expectFits(
+      draw(N, () => bits.geometricHalf()),
+      { lo: 0, probs: geo, below: 0, above: 2 ** -60 },
+    );
     let c = 1;
     const binom = Array.from({ length: 41 }, (_, k) => {
       const p = c / 2 ** 40;
       c = (c * (40 - k)) / (k + 1);
       return p;
     });
-    expectFits(draw(N, () => bits.binomialHalf(40)), { lo: 0, probs: binom, below: 0, above: 0 });
+    expectFits(
+      draw(N, () => bits.binomialHalf(40)),
+      { lo: 0, probs: binom, below: 0, above: 0 },
+    );
   });
 });
 
@@ -97,11 +114,17 @@ describe('rational parameters', () => {
 describe('exact Bernoulli', () => {
   it('Bernoulli(num/den) for small and > 2^32 denominators', () => {
     const rng = new CryptoRandom();
-    expectFits(draw(N, () => Number(bernoulliFraction(2n, 7n, rng))), { lo: 0, probs: [5 / 7, 2 / 7], below: 0, above: 0 });
+    expectFits(
+      draw(N, () => Number(bernoulliFraction(2n, 7n, rng))),
+      { lo: 0, probs: [5 / 7, 2 / 7], below: 0, above: 0 },
+    );
     const den = 3n << 70n;
     const p = rational((1n << 70n) + 12345n, den);
     const q = Number(p.num) / Number(p.den);
-    expectFits(draw(N, () => Number(bernoulli(p, rng))), { lo: 0, probs: [1 - q, q], below: 0, above: 0 });
+    expectFits(
+      draw(N, () => Number(bernoulli(p, rng))),
+      { lo: 0, probs: [1 - q, q], below: 0, above: 0 },
+    );
     expect(bernoulli(rational(0n), rng)).toBe(false);
     expect(bernoulli(rational(1n), rng)).toBe(true);
     expect(() => bernoulli(rational(4n, 3n), rng)).toThrow(RangeError);
@@ -109,16 +132,27 @@ describe('exact Bernoulli', () => {
 
   it('Bernoulli(exp(−γ)) matches exp(−γ) for γ = 1/10, 1, 5/2, 7', () => {
     const rng = new CryptoRandom();
-    for (const [num, den] of [[1n, 10n], [1n, 1n], [5n, 2n], [7n, 1n]] as const) {
+    for (const [num, den] of [
+      [1n, 10n],
+      [1n, 1n],
+      [5n, 2n],
+      [7n, 1n],
+    ] as const) {
       const g = rational(num, den);
-      expectFits(draw(N, () => Number(bernoulliExpNeg(g, rng))), bernoulliExpNegDist(num, den));
+      expectFits(
+        draw(N, () => Number(bernoulliExpNeg(g, rng))),
+        bernoulliExpNegDist(num, den),
+      );
     }
     expect(bernoulliExpNeg(rational(0n), rng)).toBe(true);
   });
 
   it('power: Bernoulli(exp(−1.3γ)) is rejected as Bernoulli(exp(−γ)) by both tests', () => {
     const rng = new CryptoRandom();
-    for (const [num, den] of [[1n, 10n], [1n, 1n]] as const) {
+    for (const [num, den] of [
+      [1n, 10n],
+      [1n, 1n],
+    ] as const) {
       const off = rational(13n * num, 10n * den);
       const samples = draw(N, () => Number(bernoulliExpNeg(off, rng)));
       expect(chiSquareTest(samples, bernoulliExpNegDist(num, den)).reject).toBe(true);

@@ -28,11 +28,14 @@ function poissonTwoSidedTail(mu: number, x: number): number {
 
 describe('Skellam tail bound', () => {
   it('ceilSqrt is the least integer whose square reaches num/den', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 1n << 120n }), fc.bigInt({ min: 1n, max: 1n << 40n }), (num, den) => {
-      const r = ceilSqrt(num, den);
-      expect(r * r * den >= num).toBe(true);
-      if (r > 0n) expect((r - 1n) * (r - 1n) * den < num).toBe(true);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 1n << 120n }), fc.bigInt({ min: 1n, max: 1n << 40n }), (num, den) => {
+        const r = ceilSqrt(num, den);
+        expect(r * r * den >= num).toBe(true);
+        if (r > 0n) expect((r - 1n) * (r - 1n) * den < num).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('each Poisson half stays within B/2 of its mean except with probability below 2·e^−c', () => {
@@ -44,7 +47,7 @@ describe('Skellam tail bound', () => {
     expect(skellamTailBound(rational(0n))).toBe(0n);
   });
 
-  it('splits a mean beyond the Poisson sampler\'s range into exact parts and keeps every draw within the bound', () => {
+  it("splits a mean beyond the Poisson sampler's range into exact parts and keeps every draw within the bound", () => {
     expect(noiseParts(rational(POISSON_MAX_MEAN * 3n))).toBe(6);
     const big = rational(POISSON_MAX_MEAN);
     expect(noiseParts(big)).toBe(2);

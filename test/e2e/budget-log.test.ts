@@ -35,10 +35,16 @@ const witness = (id: string): string => join(tf.dir, `${id}.witness.json`);
 
 async function launch(id: string): Promise<void> {
   mkdirSync(join(tf.dir, `ledgers-${id}`), { recursive: true });
-  processes.set(id, await startAgencyProcess({
-    id, federationFile: tf.federationFile, keyFile: tf.keyFiles[id]!, datasets: { residents: tf.csvFiles[id]! },
-    extraArgs: ['--budget', 'residents=10', '--ledger', ledger(id), '--log-witness', witness(id)],
-  }));
+  processes.set(
+    id,
+    await startAgencyProcess({
+      id,
+      federationFile: tf.federationFile,
+      keyFile: tf.keyFiles[id]!,
+      datasets: { residents: tf.csvFiles[id]! },
+      extraArgs: ['--budget', 'residents=10', '--ledger', ledger(id), '--log-witness', witness(id)],
+    }),
+  );
 }
 
 function kill(id: string): void {
@@ -49,7 +55,8 @@ function kill(id: string): void {
 /** A coordinator of this test's federation; the caller closes it (which releases the log). */
 async function coordinator(): Promise<Coordinator> {
   const c = await connectCoordinator({ federation: tf.federation });
-  for (let i = 0; i < 100; i++) { // channels may still back off from an agency that was restarted
+  for (let i = 0; i < 100; i++) {
+    // channels may still back off from an agency that was restarted
     const { described } = await c.discover();
     if (described.length === processes.size) return c;
     await new Promise((r) => setTimeout(r, 100));
@@ -67,7 +74,10 @@ async function audit(): Promise<CliRun> {
 
 /** Budget entries in the log: `${agency} ${queryId}` for each. */
 async function loggedCharges(): Promise<string[]> {
-  const store = await TransparencyLogStore.open(log, { logId: tf.federation.id, secretKey: loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey });
+  const store = await TransparencyLogStore.open(log, {
+    logId: tf.federation.id,
+    secretKey: loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey,
+  });
   try {
     const out: string[] = [];
     for await (const { entry } of store.entries()) {
@@ -82,7 +92,10 @@ async function loggedCharges(): Promise<string[]> {
 
 /** Whether the log holds every one of `entries`. */
 async function allInLog(entries: readonly Uint8Array[]): Promise<boolean> {
-  const store = await TransparencyLogStore.open(log, { logId: tf.federation.id, secretKey: loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey });
+  const store = await TransparencyLogStore.open(log, {
+    logId: tf.federation.id,
+    secretKey: loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey,
+  });
   try {
     return entries.every((e) => store.indexOf(hashLeaf(e)) >= 0);
   } finally {
@@ -92,11 +105,19 @@ async function allInLog(entries: readonly Uint8Array[]): Promise<boolean> {
 
 /** The number of charges in an agency's ledger file (read without its lock: the agency holds it). */
 function ledgerCharges(id: string): number {
-  return readFileSync(ledger(id), 'utf8').split('\n').filter((l) => l.startsWith('{"seq":')).length;
+  return readFileSync(ledger(id), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{"seq":')).length;
 }
 
 beforeAll(async () => {
-  tf = await createTestFederation({ agencies: 3, rowsPerAgency: 60, exactRelease: false, transparencyLog: true, minAgencies: 2 });
+  tf = await createTestFederation({
+    agencies: 3,
+    rowsPerAgency: 60,
+    exactRelease: false,
+    transparencyLog: true,
+    minAgencies: 2,
+  });
   log = defaultTransparencyLog(tf.federationFile);
   for (const id of tf.ids) await launch(id);
 }, 120_000);
@@ -113,7 +134,14 @@ describe('every budget charge reaches the transparency log', () => {
     const c = await coordinator();
     let queryId: string;
     try {
-      const e = await c.query(SQL, { ...DP, onProgress: (p) => { if (p.phase === 'asked') kill('agency-3'); } }).catch((x: unknown) => x);
+      const e = await c
+        .query(SQL, {
+          ...DP,
+          onProgress: (p) => {
+            if (p.phase === 'asked') kill('agency-3');
+          },
+        })
+        .catch((x: unknown) => x);
       expect(e).toBeInstanceOf(FedstatError);
       expect((e as FedstatError).code).toBe('UNAVAILABLE');
       queryId = String((e as FedstatError).details['queryId']);
@@ -137,7 +165,11 @@ describe('every budget charge reaches the transparency log', () => {
       const before = charges();
       const sizes = (): number => tf.ids.reduce((n, id) => n + statSync(ledger(id)).size, 0);
       const start = sizes();
-      const child = spawn(process.execPath, [cliPath(), 'query', '--federation', tf.federationFile, '--rho', '0.1', '--json', SQL], { stdio: 'ignore' });
+      const child = spawn(
+        process.execPath,
+        [cliPath(), 'query', '--federation', tf.federationFile, '--rho', '0.1', '--json', SQL],
+        { stdio: 'ignore' },
+      );
       const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
       for (let i = 0; i < 20_000 && child.exitCode === null; i++) {
         if (sizes() > start && charges() >= before + 2) break;
@@ -197,18 +229,32 @@ describe('every budget charge reaches the transparency log', () => {
     const c = await coordinator();
     try {
       const { described } = await c.discover();
-      expect(described.find((d) => d.agencyId === 'agency-1')?.ledgerFault).toMatch(/was removed while the agency was running/);
+      expect(described.find((d) => d.agencyId === 'agency-1')?.ledgerFault).toMatch(
+        /was removed while the agency was running/,
+      );
       const dry = await c.dryRun(SQL, DP);
-      expect(dry.prediction.agencies.find((a) => a.id === 'agency-1')?.refusal).toMatch(/its budget ledger cannot charge: .*restart the agency/);
+      expect(dry.prediction.agencies.find((a) => a.id === 'agency-1')?.refusal).toMatch(
+        /its budget ledger cannot charge: .*restart the agency/,
+      );
       const e = await c.query(SQL, DP).catch((x: unknown) => x);
-      expect((e as FedstatError).message).toMatch(/not sent, nothing spent: 2 agencies would answer, the policy needs at least 3; agency-1 \(its budget ledger cannot charge/);
+      expect((e as FedstatError).message).toMatch(
+        /not sent, nothing spent: 2 agencies would answer, the policy needs at least 3; agency-1 \(its budget ledger cannot charge/,
+      );
     } finally {
       await c.close();
     }
     // `fedstat budget` shows the fault, in its table and in --json.
     const table = await runCli(['budget', '--federation', tf.federationFile]);
-    expect(table.out).toMatch(/fault: agency agency-1 cannot charge its budget: budget ledger .* was removed while the agency was running/);
-    const json = JSON.parse((await runCli(['budget', '--federation', tf.federationFile, '--json'])).out) as { agencies: { agency: string; ledgerFault: string | null }[] };
-    expect(json.agencies.map((a) => [a.agency, a.ledgerFault !== null])).toEqual([['agency-1', true], ['agency-2', false], ['agency-3', false]]);
+    expect(table.out).toMatch(
+      /fault: agency agency-1 cannot charge its budget: budget ledger .* was removed while the agency was running/,
+    );
+    const json = JSON.parse((await runCli(['budget', '--federation', tf.federationFile, '--json'])).out) as {
+      agencies: { agency: string; ledgerFault: string | null }[];
+    };
+    expect(json.agencies.map((a) => [a.agency, a.ledgerFault !== null])).toEqual([
+      ['agency-1', true],
+      ['agency-2', false],
+      ['agency-3', false],
+    ]);
   }, 60_000);
 });

@@ -27,7 +27,12 @@ let coordinator: Coordinator;
 async function expectMatchesPlaintext(sql: string, over: readonly string[] = tf.ids): Promise<void> {
   const result = await coordinator.query(sql);
   const schema = datasetSchemaOf(tf.federation, 'residents');
-  const expected = await referenceRows(result.plan, schema, over.map((id) => tf.csvFiles[id]!), tf.federation.policy);
+  const expected = await referenceRows(
+    result.plan,
+    schema,
+    over.map((id) => tf.csvFiles[id]!),
+    tf.federation.policy,
+  );
   expect(result.agencies.answered).toEqual([...over].sort());
   expect(compareRows(result.rows, expected.rows), sql).toBeNull();
   expect(result.suppressed).toBe(expected.suppressed);
@@ -42,13 +47,26 @@ function corrupting(id: string, corrupt: (payloads: Uint8Array[]) => Uint8Array[
       const payloads = corrupt([...c.payloads]);
       if (!resign) return { ...c, payloads };
       const secrets = loadKeyFile(tf.keyFiles[id]!, tf.federation);
-      return signContribution(tf.federation.id, queryDigest(q.bytes), id, c.queryId, c.mode, payloads, c.masking, secrets.signing.secretKey);
+      return signContribution(
+        tf.federation.id,
+        queryDigest(q.bytes),
+        id,
+        c.queryId,
+        c.mode,
+        payloads,
+        c.masking,
+        secrets.signing.secretKey,
+      );
     },
   });
 }
 
 /** Starts agency `id` in process and waits until the coordinator reaches it (its channel may be backing off). */
-async function start(id: string, wrap?: (a: Agency) => Agency, extra?: Parameters<TestFederation['start']>[2]): Promise<void> {
+async function start(
+  id: string,
+  wrap?: (a: Agency) => Agency,
+  extra?: Parameters<TestFederation['start']>[2],
+): Promise<void> {
   await tf.start(id, wrap, extra);
   for (let i = 0; i < 100; i++) {
     if ((await coordinator.discover()).described.some((d) => d.agencyId === id)) return;
@@ -85,15 +103,20 @@ describe('encrypted GROUP BY over gRPC', () => {
   }
 
   it('matches plaintext for random predicates (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 0, max: 120 }), fc.integer({ min: 0, max: 120 }),
-      fc.subarray([...DISTRICTS], { minLength: 1 }), fc.boolean(),
-      async (a, b, districts, grouped) => {
-        const list = districts.map((d) => `'${d}'`).join(', ');
-        const sql = `SELECT ${grouped ? 'sex, ' : ''}COUNT(*), SUM(income), SUM(balance) FROM residents WHERE age BETWEEN ${Math.min(a, b)} AND ${Math.max(a, b)} AND district IN (${list})${grouped ? ' GROUP BY sex' : ''}`;
-        await expectMatchesPlaintext(sql);
-      },
-    ), { numRuns: 8 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 120 }),
+        fc.integer({ min: 0, max: 120 }),
+        fc.subarray([...DISTRICTS], { minLength: 1 }),
+        fc.boolean(),
+        async (a, b, districts, grouped) => {
+          const list = districts.map((d) => `'${d}'`).join(', ');
+          const sql = `SELECT ${grouped ? 'sex, ' : ''}COUNT(*), SUM(income), SUM(balance) FROM residents WHERE age BETWEEN ${Math.min(a, b)} AND ${Math.max(a, b)} AND district IN (${list})${grouped ? ' GROUP BY sex' : ''}`;
+          await expectMatchesPlaintext(sql);
+        },
+      ),
+      { numRuns: 8 },
+    );
   });
 
   it('an ungrouped query that matches nothing has its one row withheld, not silently missing', async () => {
@@ -106,13 +129,23 @@ describe('encrypted GROUP BY over gRPC', () => {
   });
 
   it('suppresses small groups and counts them', async () => {
-    const strict = await createTestFederation({ agencies: 2, rowsPerAgency: 60, minAgencies: 2, minGroupSize: 15, skew: 2 });
+    const strict = await createTestFederation({
+      agencies: 2,
+      rowsPerAgency: 60,
+      minAgencies: 2,
+      minGroupSize: 15,
+      skew: 2,
+    });
     try {
       for (const id of strict.ids) await strict.start(id);
       await using c = await strict.coordinator();
       const result = await c.query('SELECT district, sex, COUNT(*) FROM residents GROUP BY district, sex');
-      const expected = await referenceRows(result.plan, datasetSchemaOf(strict.federation, 'residents'),
-        strict.ids.map((id) => strict.csvFiles[id]!), strict.federation.policy);
+      const expected = await referenceRows(
+        result.plan,
+        datasetSchemaOf(strict.federation, 'residents'),
+        strict.ids.map((id) => strict.csvFiles[id]!),
+        strict.federation.policy,
+      );
       expect(expected.suppressed).toBeGreaterThan(0);
       expect(result.suppressed).toBe(expected.suppressed);
       expect(compareRows(result.rows, expected.rows)).toBeNull();
@@ -138,10 +171,16 @@ describe('misbehaving and missing agencies', () => {
     try {
       const result = await coordinator.query('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
       expect(result.agencies.failed.map((f) => [f.id, f.code])).toEqual([['agency-3', 'UNAVAILABLE']]);
-      const expected = await referenceRows(result.plan, datasetSchemaOf(tf.federation, 'residents'),
-        [tf.csvFiles['agency-1']!, tf.csvFiles['agency-2']!, tf.csvFiles['agency-4']!], tf.federation.policy);
+      const expected = await referenceRows(
+        result.plan,
+        datasetSchemaOf(tf.federation, 'residents'),
+        [tf.csvFiles['agency-1']!, tf.csvFiles['agency-2']!, tf.csvFiles['agency-4']!],
+        tf.federation.policy,
+      );
       expect(compareRows(result.rows, expected.rows)).toBeNull();
-      const strict = await coordinator.query('SELECT COUNT(*) FROM residents', { requireAll: true }).catch((e: unknown) => e);
+      const strict = await coordinator
+        .query('SELECT COUNT(*) FROM residents', { requireAll: true })
+        .catch((e: unknown) => e);
       expect((strict as FedstatError).code).toBe('POLICY_REFUSED');
       expect((strict as FedstatError).message).toContain('agency-3');
     } finally {
@@ -163,7 +202,16 @@ describe('misbehaving and missing agencies', () => {
   const misbehaviours: [string, (p: Uint8Array[]) => Uint8Array[], boolean, RegExp][] = [
     ['a truncated ciphertext (validly signed)', (p) => [p[0]!.subarray(0, p[0]!.length >> 1)], true, /.+/],
     ['random bytes as ciphertext (validly signed)', (p) => [new Uint8Array(p[0]!.length).fill(7)], true, /.+/],
-    ['a bit flipped after signing', (p) => { const c = Uint8Array.from(p[0]!); c[c.length - 9]! ^= 1; return [c]; }, false, /signature/],
+    [
+      'a bit flipped after signing',
+      (p) => {
+        const c = Uint8Array.from(p[0]!);
+        c[c.length - 9]! ^= 1;
+        return [c];
+      },
+      false,
+      /signature/,
+    ],
     ['too many ciphertexts', (p) => [...p, ...p], true, /ciphertexts/],
   ];
   for (const [what, corrupt, resign, message] of misbehaviours) {
@@ -171,13 +219,19 @@ describe('misbehaving and missing agencies', () => {
       await tf.stop('agency-2');
       await start('agency-2', corrupting('agency-2', corrupt, resign));
       try {
-        const result = await coordinator.query('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district');
+        const result = await coordinator.query(
+          'SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district',
+        );
         expect(result.agencies.failed).toHaveLength(1);
         expect(result.agencies.failed[0]!.id).toBe('agency-2');
         expect(result.agencies.failed[0]!.code).toBe('BAD_MESSAGE');
         expect(result.agencies.failed[0]!.reason).toMatch(message);
-        const expected = await referenceRows(result.plan, datasetSchemaOf(tf.federation, 'residents'),
-          [tf.csvFiles['agency-1']!, tf.csvFiles['agency-3']!, tf.csvFiles['agency-4']!], tf.federation.policy);
+        const expected = await referenceRows(
+          result.plan,
+          datasetSchemaOf(tf.federation, 'residents'),
+          [tf.csvFiles['agency-1']!, tf.csvFiles['agency-3']!, tf.csvFiles['agency-4']!],
+          tf.federation.policy,
+        );
         expect(compareRows(result.rows, expected.rows)).toBeNull();
       } finally {
         await tf.stop('agency-2');
@@ -188,7 +242,10 @@ describe('misbehaving and missing agencies', () => {
 
   it('names an agency whose answer exceeds the message size limit', async () => {
     await tf.stop('agency-2');
-    await start('agency-2', corrupting('agency-2', (p) => Array.from({ length: 40 }, () => p[0]!), true));
+    await start(
+      'agency-2',
+      corrupting('agency-2', (p) => Array.from({ length: 40 }, () => p[0]!), true),
+    );
     try {
       const result = await coordinator.query('SELECT COUNT(*) FROM residents');
       expect(result.agencies.failed.map((f) => [f.id, f.code])).toEqual([['agency-2', 'MESSAGE_TOO_LARGE']]);
@@ -207,21 +264,26 @@ describe('misbehaving and missing agencies', () => {
     // Without a certificate from the federation CA nothing gets through: the TLS handshake fails.
     const stranger = new Ctor(endpoint, credentials.createInsecure());
     const refused = await new Promise<ServiceError | null>((resolve) => {
-      (stranger as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)['Aggregate']!
-        .call(stranger, Buffer.from([1]), { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
+      (stranger as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)[
+        'Aggregate'
+      ]!.call(stranger, Buffer.from([1]), { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
     });
     stranger.close();
     expect(refused?.code).toBe(status.UNAVAILABLE);
     // The coordinator's own certificate gets the bytes to the agency, which must survive them.
     const coordinatorSecrets = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation);
-    const client = new Ctor(endpoint, channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }),
-      channelOptionsFor('agency-1'));
+    const client = new Ctor(
+      endpoint,
+      channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }),
+      channelOptionsFor('agency-1'),
+    );
     try {
       // Malformed protobuf, random bytes, an empty message, and 2 MiB: more than any query may be.
       for (const bytes of [Buffer.from([0xff, 0xff, 0xff]), randomBytes(1000), Buffer.alloc(0), randomBytes(2 << 20)]) {
         const err = await new Promise<ServiceError | null>((resolve) => {
-          (client as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)['Aggregate']!
-            .call(client, bytes, { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
+          (client as unknown as Record<string, (r: Buffer, o: object, cb: (e: ServiceError | null) => void) => void>)[
+            'Aggregate'
+          ]!.call(client, bytes, { deadline: new Date(Date.now() + 5000) }, (e) => resolve(e));
         });
         expect(err).not.toBeNull();
         if (bytes.length > 1 << 20) expect(err!.code).toBe(status.RESOURCE_EXHAUSTED);
@@ -236,10 +298,19 @@ describe('misbehaving and missing agencies', () => {
   it('agencies refuse replayed, forged and plaintext-mode queries', async () => {
     let captured: SignedQuery | undefined;
     await tf.stop('agency-1');
-    await start('agency-1', (a) => ({ ...a, answer: async (q) => { captured = q; return a.answer(q); } }));
+    await start('agency-1', (a) => ({
+      ...a,
+      answer: async (q) => {
+        captured = q;
+        return a.answer(q);
+      },
+    }));
     const coordinatorSecrets = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation);
-    const link = new GrpcAgencyLink('agency-1', tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!,
-      channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }));
+    const link = new GrpcAgencyLink(
+      'agency-1',
+      tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!,
+      channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }),
+    );
     try {
       await coordinator.query('SELECT COUNT(*) FROM residents');
       expect(captured).toBeDefined();
@@ -248,12 +319,17 @@ describe('misbehaving and missing agencies', () => {
       expect((replay as FedstatError).code).toBe('REPLAY');
 
       const forger = loadKeyFile(tf.keyFiles['agency-2']!, tf.federation); // any key but the coordinator's
-      const forged = { bytes: captured!.bytes, signature: sign(queryDigest(captured!.bytes), forger.signing.secretKey) };
+      const forged = {
+        bytes: captured!.bytes,
+        signature: sign(queryDigest(captured!.bytes), forger.signing.secretKey),
+      };
       const bad = await link.aggregate(forged, 5_000).catch((e: unknown) => e);
       expect((bad as FedstatError).code).toBe('BAD_MESSAGE');
       expect((bad as FedstatError).message).toMatch(/coordinator/);
 
-      const plain = await coordinator.query('SELECT COUNT(*) FROM residents', { mode: 'plaintext' }).catch((e: unknown) => e);
+      const plain = await coordinator
+        .query('SELECT COUNT(*) FROM residents', { mode: 'plaintext' })
+        .catch((e: unknown) => e);
       expect((plain as FedstatError).code).toBe('POLICY_REFUSED');
       expect((plain as FedstatError).message).toMatch(/plaintext answers are disabled/);
 

@@ -45,8 +45,14 @@ function fedstat(...args: string[]): Promise<Run> {
   let stdout = '';
   let stderr = '';
   let lastOutput = t0;
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; lastOutput = performance.now(); });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; lastOutput = performance.now(); });
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+    lastOutput = performance.now();
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+    lastOutput = performance.now();
+  });
   const kill = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
   return new Promise((resolve) => {
     child.once('exit', (code, signal) => {
@@ -65,11 +71,16 @@ interface KeyAuthorityProcess {
 }
 
 async function startKeyAuthorityProcess(federationFile: string, keyFile: string): Promise<KeyAuthorityProcess> {
-  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(process.execPath,
-    [cliPath(), 'key-authority', 'serve', '--federation', federationFile, '--key', keyFile, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
+    process.execPath,
+    [cliPath(), 'key-authority', 'serve', '--federation', federationFile, '--key', keyFile, '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
@@ -81,7 +92,8 @@ async function startKeyAuthorityProcess(federationFile: string, keyFile: string)
   });
   child.stdout.resume();
   return {
-    pid: child.pid!, port,
+    pid: child.pid!,
+    port,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
@@ -124,19 +136,42 @@ function expectPromptExit(r: Run, deadlines = 1, guard = false): void {
 }
 
 beforeAll(async () => {
-  tf = await createTestFederation({ agencies: 3, rowsPerAgency: 60, exactRelease: false, transparencyLog: true, remoteKeyAuthority: true });
+  tf = await createTestFederation({
+    agencies: 3,
+    rowsPerAgency: 60,
+    exactRelease: false,
+    transparencyLog: true,
+    remoteKeyAuthority: true,
+  });
   fedFile = tf.federationFile;
   const [started, ka] = await Promise.all([
-    Promise.all(tf.ids.map((id) => startAgencyProcess({
-      id, federationFile: fedFile, keyFile: tf.keyFiles[id]!, datasets: { residents: tf.csvFiles[id]! },
-      extraArgs: ['--budget', 'residents=100', '--ledger', join(tf.dir, `${id}.ledger`)],
-    }))),
+    Promise.all(
+      tf.ids.map((id) =>
+        startAgencyProcess({
+          id,
+          federationFile: fedFile,
+          keyFile: tf.keyFiles[id]!,
+          datasets: { residents: tf.csvFiles[id]! },
+          extraArgs: ['--budget', 'residents=100', '--ledger', join(tf.dir, `${id}.ledger`)],
+        }),
+      ),
+    ),
     startKeyAuthorityProcess(fedFile, tf.keyFiles['key-authority']!),
   ]);
   for (const a of started) agencies.set(a.id, a);
   keyAuthority = ka;
   // With every peer up: the query works, and its duration is the baseline of the bounds below.
-  const r = await fedstat('query', '--federation', fedFile, '--rho', '0.1', '--deadline', String(DEADLINE_MS), '--json', SQL);
+  const r = await fedstat(
+    'query',
+    '--federation',
+    fedFile,
+    '--rho',
+    '0.1',
+    '--deadline',
+    String(DEADLINE_MS),
+    '--json',
+    SQL,
+  );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   baselineMs = r.totalMs;
@@ -152,11 +187,25 @@ afterAll(async () => {
 
 describe('an agency stopped with SIGSTOP', () => {
   const stopped = 'agency-3';
-  beforeAll(() => { signal(agencies.get(stopped)!.pid, 'SIGSTOP'); });
-  afterAll(() => { signal(agencies.get(stopped)!.pid, 'SIGCONT'); });
+  beforeAll(() => {
+    signal(agencies.get(stopped)!.pid, 'SIGSTOP');
+  });
+  afterAll(() => {
+    signal(agencies.get(stopped)!.pid, 'SIGCONT');
+  });
 
   it('query releases over the other agencies, names the stopped one, and exits', async () => {
-    const r = await fedstat('query', '--federation', fedFile, '--rho', '0.1', '--deadline', String(DEADLINE_MS), '--json', SQL);
+    const r = await fedstat(
+      'query',
+      '--federation',
+      fedFile,
+      '--rho',
+      '0.1',
+      '--deadline',
+      String(DEADLINE_MS),
+      '--json',
+      SQL,
+    );
     expectPromptExit(r);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -166,7 +215,17 @@ describe('an agency stopped with SIGSTOP', () => {
   });
 
   it('query --dry-run shows it unreachable and exits', async () => {
-    const r = await fedstat('query', '--federation', fedFile, '--rho', '0.1', '--deadline', String(DEADLINE_MS), '--dry-run', SQL);
+    const r = await fedstat(
+      'query',
+      '--federation',
+      fedFile,
+      '--rho',
+      '0.1',
+      '--deadline',
+      String(DEADLINE_MS),
+      '--dry-run',
+      SQL,
+    );
     expectPromptExit(r);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/agency-3\s+no: unreachable: agency agency-3 did not answer before the deadline/);
@@ -184,8 +243,12 @@ describe('an agency stopped with SIGSTOP', () => {
 });
 
 describe('the key authority (its own service) stopped with SIGSTOP', () => {
-  beforeAll(() => { signal(keyAuthority!.pid, 'SIGSTOP'); });
-  afterAll(() => { signal(keyAuthority!.pid, 'SIGCONT'); });
+  beforeAll(() => {
+    signal(keyAuthority!.pid, 'SIGSTOP');
+  });
+  afterAll(() => {
+    signal(keyAuthority!.pid, 'SIGCONT');
+  });
 
   it('query fails with the network exit code naming the key authority, and exits', async () => {
     const r = await fedstat('query', '--federation', fedFile, '--rho', '0.1', '--deadline', String(DEADLINE_MS), SQL);
@@ -196,7 +259,17 @@ describe('the key authority (its own service) stopped with SIGSTOP', () => {
   });
 
   it('query --dry-run and budget, which never ask it, are not held by it', async () => {
-    const dry = await fedstat('query', '--federation', fedFile, '--rho', '0.1', '--deadline', String(DEADLINE_MS), '--dry-run', SQL);
+    const dry = await fedstat(
+      'query',
+      '--federation',
+      fedFile,
+      '--rho',
+      '0.1',
+      '--deadline',
+      String(DEADLINE_MS),
+      '--dry-run',
+      SQL,
+    );
     expectPromptExit(dry, 0);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/3 agencies would answer/);
@@ -217,8 +290,14 @@ describe('an agency whose accept queue is full (a hung peer that the kernel stop
     const port = Number(tf.federation.parties.find((p) => p.id === id)!.endpoint!.split(':')[1]);
     await agencies.get(id)!.stop();
     agencies.delete(id);
-    hung = spawn(process.execPath, ['-e', `require('node:net').createServer().listen({ host: '127.0.0.1', port: ${port}, backlog: 1 }, () => { console.log('listening'); process.kill(process.pid, 'SIGSTOP'); })`],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    hung = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:net').createServer().listen({ host: '127.0.0.1', port: ${port}, backlog: 1 }, () => { console.log('listening'); process.kill(process.pid, 'SIGSTOP'); })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     await new Promise<void>((resolve, reject) => {
       hung!.stdout.once('data', () => resolve());
       hung!.once('exit', (code) => reject(new Error(`the hung listener exited with ${code}`)));
@@ -230,7 +309,10 @@ describe('an agency whose accept queue is full (a hung peer that the kernel stop
       fillers.push(s);
       const connected = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), 300);
-        s.once('connect', () => { clearTimeout(timer); resolve(true); });
+        s.once('connect', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
       });
       if (!connected) return;
     }
@@ -259,7 +341,16 @@ describe('servers with hung clients connected', () => {
   async function hungClients(port: number): Promise<Socket[]> {
     const raw = tcpConnect(port, '127.0.0.1');
     const m = tlsMaterial(tf.federation, loadKeyFile(tf.keyFiles['coordinator']!, tf.federation));
-    const handshaken = tlsConnect({ port, host: '127.0.0.1', ca: m.caPem, cert: m.certificatePem, key: m.privateKeyPem, servername: 'x', checkServerIdentity: () => undefined, ALPNProtocols: ['h2'] });
+    const handshaken = tlsConnect({
+      port,
+      host: '127.0.0.1',
+      ca: m.caPem,
+      cert: m.certificatePem,
+      key: m.privateKeyPem,
+      servername: 'x',
+      checkServerIdentity: () => undefined,
+      ALPNProtocols: ['h2'],
+    });
     for (const s of [raw, handshaken]) s.on('error', () => undefined);
     await Promise.all([
       new Promise((resolve) => raw.once('connect', resolve)),
@@ -271,7 +362,7 @@ describe('servers with hung clients connected', () => {
 
   it('agency serve and key-authority serve stop on SIGTERM within the grace period', async () => {
     const agency = agencies.get('agency-1')!;
-    const clients = [...await hungClients(agency.port), ...await hungClients(keyAuthority!.port)];
+    const clients = [...(await hungClients(agency.port)), ...(await hungClients(keyAuthority!.port))];
     try {
       await new Promise((r) => setTimeout(r, 200));
       expect(clients.map((s) => s.closed)).toEqual([false, false, false, false]);

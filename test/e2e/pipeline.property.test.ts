@@ -16,9 +16,12 @@ import { inProcessFederation, type Row } from '../helpers/in-process-federation.
 function rowArb(ds: DatasetSchema): fc.Arbitrary<Row> {
   const fields: Record<string, fc.Arbitrary<string | number>> = {};
   for (const [name, c] of Object.entries(ds.columns)) {
-    fields[name] = c.type === 'category' ? fc.constantFrom(...c.values)
-      : c.type === 'integer' ? fc.oneof(fc.integer({ min: c.min, max: c.max }), fc.constantFrom(c.min, c.max))
-        : fc.stringMatching(/^[a-z0-9]{1,8}$/);
+    fields[name] =
+      c.type === 'category'
+        ? fc.constantFrom(...c.values)
+        : c.type === 'integer'
+          ? fc.oneof(fc.integer({ min: c.min, max: c.max }), fc.constantFrom(c.min, c.max))
+          : fc.stringMatching(/^[a-z0-9]{1,8}$/);
   }
   return fc.record(fields);
 }
@@ -35,13 +38,26 @@ const caseArb = schemaAndPlanArb.chain(([schema, plan]) => {
 
 describe('encrypted pipeline = plaintext (property)', () => {
   it('holds for random schemas, data and plans', async () => {
-    await fc.assert(fc.asyncProperty(caseArb, async ({ schema, plan, data, minGroupSize }) => {
-      await using fed = await inProcessFederation(schema, plan.dataset, data, { minAgencies: 2, minGroupSize, exactRelease: true, transparencyLog: false });
-      const result = await fed.coordinator.query(formatPlan(plan));
-      const expected = referenceOfRows(result.plan, schema.datasets[plan.dataset]!, data.flat(), { minAgencies: 2, minGroupSize, exactRelease: true, transparencyLog: false });
-      expect(result.agencies.answered).toHaveLength(data.length);
-      expect(compareRows(result.rows, expected.rows)).toBeNull();
-      expect(result.suppressed).toBe(expected.suppressed);
-    }), { numRuns: 10 });
+    await fc.assert(
+      fc.asyncProperty(caseArb, async ({ schema, plan, data, minGroupSize }) => {
+        await using fed = await inProcessFederation(schema, plan.dataset, data, {
+          minAgencies: 2,
+          minGroupSize,
+          exactRelease: true,
+          transparencyLog: false,
+        });
+        const result = await fed.coordinator.query(formatPlan(plan));
+        const expected = referenceOfRows(result.plan, schema.datasets[plan.dataset]!, data.flat(), {
+          minAgencies: 2,
+          minGroupSize,
+          exactRelease: true,
+          transparencyLog: false,
+        });
+        expect(result.agencies.answered).toHaveLength(data.length);
+        expect(compareRows(result.rows, expected.rows)).toBeNull();
+        expect(result.suppressed).toBe(expected.suppressed);
+      }),
+      { numRuns: 10 },
+    );
   }, 180_000); // ten federations with fresh SEAL keys: about 6 s each on 2 shared cores
 });

@@ -30,9 +30,15 @@ let coordinator: Coordinator;
 const processes = new Map<string, AgencyProcess>();
 
 async function launch(id: string): Promise<void> {
-  processes.set(id, await startAgencyProcess({
-    id, federationFile: tf.federationFile, keyFile: tf.keyFiles[id]!, datasets: { residents: tf.csvFiles[id]! },
-  }));
+  processes.set(
+    id,
+    await startAgencyProcess({
+      id,
+      federationFile: tf.federationFile,
+      keyFile: tf.keyFiles[id]!,
+      datasets: { residents: tf.csvFiles[id]! },
+    }),
+  );
   // The coordinator's channel may be backing off after the previous process died.
   for (let i = 0; i < 100; i++) {
     if ((await coordinator.discover()).described.some((d) => d.agencyId === id)) return;
@@ -47,8 +53,12 @@ function kill(id: string): void {
 }
 
 async function expectExact(rows: Parameters<typeof compareRows>[0], over: readonly string[]): Promise<void> {
-  const expected = await referenceRows(coordinator.plan(SQL), datasetSchemaOf(tf.federation, 'residents'),
-    over.map((id) => tf.csvFiles[id]!), tf.federation.policy);
+  const expected = await referenceRows(
+    coordinator.plan(SQL),
+    datasetSchemaOf(tf.federation, 'residents'),
+    over.map((id) => tf.csvFiles[id]!),
+    tf.federation.policy,
+  );
   expect(compareRows(rows, expected.rows)).toBeNull();
 }
 
@@ -68,7 +78,9 @@ afterAll(async () => {
 describe('secure aggregation over mTLS with agency processes', () => {
   it('an agency killed between the rounds: its contribution stays in the sum, the others unmask it', async () => {
     const result = await coordinator.query(SQL, {
-      onProgress: (e) => { if (e.phase === 'answered' && e.agency === 'agency-2') kill('agency-2'); },
+      onProgress: (e) => {
+        if (e.phase === 'answered' && e.agency === 'agency-2') kill('agency-2');
+      },
     });
     expect(result.agencies.answered).toEqual(tf.ids);
     expect(result.secureAggregation?.dropped).toEqual([]);
@@ -79,7 +91,9 @@ describe('secure aggregation over mTLS with agency processes', () => {
 
   it('an agency that never answers round 1 is dropped; the survivors reveal its pairwise seeds', async () => {
     const result = await coordinator.query(SQL, {
-      onProgress: (e) => { if (e.phase === 'asked') kill('agency-4'); },
+      onProgress: (e) => {
+        if (e.phase === 'asked') kill('agency-4');
+      },
     });
     const survivors = tf.ids.filter((id) => id !== 'agency-4');
     expect(result.agencies.answered).toEqual(survivors);
@@ -90,12 +104,14 @@ describe('secure aggregation over mTLS with agency processes', () => {
   }, 60_000);
 
   it('a dropout plus a survivor lost in round 2 fails cleanly with a retry hint, and the retry succeeds', async () => {
-    const err = await coordinator.query(SQL, {
-      onProgress: (e) => {
-        if (e.phase === 'asked') kill('agency-5');
-        if (e.phase === 'answered' && e.agency === 'agency-1') kill('agency-1');
-      },
-    }).catch((e: unknown) => e);
+    const err = await coordinator
+      .query(SQL, {
+        onProgress: (e) => {
+          if (e.phase === 'asked') kill('agency-5');
+          if (e.phase === 'answered' && e.agency === 'agency-1') kill('agency-1');
+        },
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FedstatError);
     expect((err as FedstatError).code).toBe('UNAVAILABLE');
     expect((err as FedstatError).message).toMatch(/agency-1/);
@@ -109,13 +125,24 @@ describe('secure aggregation over mTLS with agency processes', () => {
 
   it('refuses parties whose certificates come from another CA', async () => {
     const rogueCa = createCertificateAuthority({ commonName: 'rogue CA', validDays: 30 });
-    const rogue = issuePartyCertificate(rogueCa, { partyId: 'coordinator', role: 'coordinator', hosts: ['127.0.0.1'], validDays: 30 });
+    const rogue = issuePartyCertificate(rogueCa, {
+      partyId: 'coordinator',
+      role: 'coordinator',
+      hosts: ['127.0.0.1'],
+      validDays: 30,
+    });
     const ca = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation);
     // A client claiming to be the coordinator with the rogue CA's certificate: the agency's TLS refuses it.
     const endpoint = tf.federation.parties.find((p) => p.id === 'agency-3')!.endpoint!;
-    const link = new GrpcAgencyLink('agency-3', endpoint, channelCredentialsFrom({
-      caPem: ca.tls!.certificatePem, certificatePem: rogue.certificatePem, privateKeyPem: rogue.privateKeyPem,
-    }));
+    const link = new GrpcAgencyLink(
+      'agency-3',
+      endpoint,
+      channelCredentialsFrom({
+        caPem: ca.tls!.certificatePem,
+        certificatePem: rogue.certificatePem,
+        privateKeyPem: rogue.privateKeyPem,
+      }),
+    );
     try {
       const err = await link.describe(5_000).catch((e: unknown) => e);
       expect((err as FedstatError).code).toBe('UNAVAILABLE');
@@ -124,7 +151,12 @@ describe('secure aggregation over mTLS with agency processes', () => {
     }
     expect(partyOfRole(tf.federation, 'coordinator').id).toBe('coordinator');
     // The rogue CA's certificate does not verify against the federation CA.
-    const agency = issuePartyCertificate(rogueCa, { partyId: 'agency-3', role: 'agency', hosts: ['127.0.0.1'], validDays: 30 });
+    const agency = issuePartyCertificate(rogueCa, {
+      partyId: 'agency-3',
+      role: 'agency',
+      hosts: ['127.0.0.1'],
+      validDays: 30,
+    });
     const federationCa = new X509Certificate(readCaCertificate(tf.federation));
     expect(new X509Certificate(agency.certificatePem).verify(federationCa.publicKey)).toBe(false);
   }, 30_000);
@@ -134,8 +166,11 @@ describe('secure aggregation over mTLS with agency processes', () => {
     const captured: UnmaskRequest[] = [];
     const answers: UnmaskAnswer[] = [];
     const links = tf.ids.map((id) => {
-      const link = new GrpcAgencyLink(id, tf.federation.parties.find((p) => p.id === id)!.endpoint!,
-        channelCredentials(tf.federation, secrets, { insecure: false, endpointHost: '127.0.0.1' }));
+      const link = new GrpcAgencyLink(
+        id,
+        tf.federation.parties.find((p) => p.id === id)!.endpoint!,
+        channelCredentials(tf.federation, secrets, { insecure: false, endpointHost: '127.0.0.1' }),
+      );
       if (id !== 'agency-3') return link;
       return Object.assign(Object.create(link) as GrpcAgencyLink, {
         unmask: async (r: UnmaskRequest, deadline: number) => {
@@ -146,7 +181,10 @@ describe('secure aggregation over mTLS with agency processes', () => {
         },
       });
     });
-    const keyAuthority = await InProcessKeyAuthority.create({ federation: tf.federation, secrets: loadKeyFile(tf.keyFiles['key-authority']!, tf.federation) });
+    const keyAuthority = await InProcessKeyAuthority.create({
+      federation: tf.federation,
+      secrets: loadKeyFile(tf.keyFiles['key-authority']!, tf.federation),
+    });
     await using spy = await Coordinator.create({ federation: tf.federation, secrets, keyAuthority, links });
     const result = await spy.query(SQL);
     await expectExact(result.rows, tf.ids);
@@ -158,10 +196,19 @@ describe('secure aggregation over mTLS with agency processes', () => {
     expect(again.selfMaskShares).toHaveLength(tf.ids.length);
 
     const query = openQuery(request.query, tf.federation, (await agency3.describe(5_000)).paramsId, Date.now());
-    const other = signSurvivorSet({
-      v: 1, round: 2, queryId: query.queryId, federationId: tf.federation.id, queryDigest: toHex(queryDigest(request.query.bytes)),
-      survivors: tf.ids.filter((id) => id !== 'agency-1'), dropped: ['agency-1'], threshold: query.threshold,
-    }, secrets.signing.secretKey);
+    const other = signSurvivorSet(
+      {
+        v: 1,
+        round: 2,
+        queryId: query.queryId,
+        federationId: tf.federation.id,
+        queryDigest: toHex(queryDigest(request.query.bytes)),
+        survivors: tf.ids.filter((id) => id !== 'agency-1'),
+        dropped: ['agency-1'],
+        threshold: query.threshold,
+      },
+      secrets.signing.secretKey,
+    );
     const refused = await agency3.unmask({ ...request, survivors: other }, 5_000).catch((e: unknown) => e);
     expect((refused as FedstatError).code).toBe('POLICY_REFUSED');
 

@@ -31,7 +31,13 @@ const DP = { privacy: { rho: '0.1' } } as const;
 const SQL = 'SELECT COUNT(*) AS n FROM residents';
 
 async function refusal(f: TestFederation): Promise<FedstatError> {
-  const e = await connectCoordinator({ federation: f.federation }).then(async (c) => { await c.close(); return null; }, (x: unknown) => x);
+  const e = await connectCoordinator({ federation: f.federation }).then(
+    async (c) => {
+      await c.close();
+      return null;
+    },
+    (x: unknown) => x,
+  );
   if (!(e instanceof FedstatError)) throw new Error(`expected the coordinator to refuse its log, got ${String(e)}`);
   return e;
 }
@@ -45,7 +51,7 @@ function recordsEnd(file: string, count: number): number {
 }
 
 describe('the coordinator never rewrites published history', () => {
-  it('refuses a log cut short, cut below the agencies\' heads or deleted; restored, it goes on; a torn tail beyond the head is cut', async () => {
+  it("refuses a log cut short, cut below the agencies' heads or deleted; restored, it goes on; a torn tail beyond the head is cut", async () => {
     tf = await createTestFederation({ agencies: 3, rowsPerAgency: 30, exactRelease: false, transparencyLog: true });
     for (const id of tf.ids) {
       await tf.start(id, undefined, {
@@ -64,13 +70,19 @@ describe('the coordinator never rewrites published history', () => {
     const held = await Promise.all(tf.ids.map(async (id) => (await tf!.agencies.get(id)!.agency.describe()).logHead!));
     expect(published.size).toBeGreaterThanOrEqual(Math.max(...held.map((h) => h.size)));
     const backup = readFileSync(log);
-    const restore = (): void => { writeFileSync(log, backup, { mode: 0o600 }); };
+    const restore = (): void => {
+      writeFileSync(log, backup, { mode: 0o600 });
+    };
 
     // 1. Cut by a few bytes: the last published entry is torn. Refused; the file is left as found.
     truncateSync(log, backup.length - 5);
     let e = await refusal(tf);
     expect(e.code).toBe('IO');
-    expect(e.message).toMatch(new RegExp(`has ${published.size - 1} complete entries and \\d+ bytes of a torn one, but its published tree head .* covers ${published.size} entries`));
+    expect(e.message).toMatch(
+      new RegExp(
+        `has ${published.size - 1} complete entries and \\d+ bytes of a torn one, but its published tree head .* covers ${published.size} entries`,
+      ),
+    );
     expect(e.message).toMatch(/restore the log from a backup/);
     expect(statSync(log).size).toBe(backup.length - 5);
 
@@ -107,7 +119,11 @@ describe('the coordinator never rewrites published history', () => {
       expect((await coordinator.query(SQL, DP)).agencies.failed).toEqual([]);
     }
     const since = await Promise.all(tf.ids.map(async (id) => (await tf!.agencies.get(id)!.agency.describe()).logHead!));
-    const report = await verifyAuditLog(log, { federation: tf.federation, heads: await readTreeHeadFile(headFile), since: [...held, ...since] });
+    const report = await verifyAuditLog(log, {
+      federation: tf.federation,
+      heads: await readTreeHeadFile(headFile),
+      since: [...held, ...since],
+    });
     expect(report.findings).toEqual([]);
     expect(report.counts).toMatchObject({ query: 4, release: 4 });
   });

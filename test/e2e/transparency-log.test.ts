@@ -35,16 +35,27 @@ describe('the transparency log, operated by the coordinator', () => {
     const log = join(tf.dir, 'federation', 'audit.tlog');
     {
       await using coordinator = await connectCoordinator({ federation: tf.federation, transparencyLog: log });
-      await coordinator.query('SELECT district, COUNT(*) AS n FROM residents GROUP BY district', { privacy: { rho: '0.1' } });
+      await coordinator.query('SELECT district, COUNT(*) AS n FROM residents GROUP BY district', {
+        privacy: { rho: '0.1' },
+      });
       await coordinator.query('SELECT COUNT(*) AS n FROM residents');
     }
     const heads = await readTreeHeadFile(treeHeadFileFor(log));
     const report = await verifyAuditLog(log, { federation: tf.federation, heads });
     expect(report.findings).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.counts).toMatchObject({ query: 2, contribution: 6, budget: 3, survivors: 2, decryption: 2, release: 2 });
+    expect(report.counts).toMatchObject({
+      query: 2,
+      contribution: 6,
+      budget: 3,
+      survivors: 2,
+      decryption: 2,
+      release: 2,
+    });
     expect(report.signedSize).toBe(report.size);
-    expect(report.budgets.map((b) => [b.agency, b.dataset, b.spent])).toEqual(tf.ids.map((id) => [id, 'residents', '1/10']));
+    expect(report.budgets.map((b) => [b.agency, b.dataset, b.spent])).toEqual(
+      tf.ids.map((id) => [id, 'residents', '1/10']),
+    );
 
     // One changed byte anywhere in the entries is caught.
     const bytes = readFileSync(log);
@@ -64,7 +75,11 @@ describe('the transparency log, operated by the coordinator', () => {
       describe: () => a.describe(),
       answer: async (q) => {
         const c = await a.answer(q);
-        const forged = entryFromEvent({ type: 'contribution', at: Date.now(), queryId: c.queryId, agencyId: 'agency-1', digest: '00'.repeat(32) }, 'agency-4', secrets.signing.secretKey);
+        const forged = entryFromEvent(
+          { type: 'contribution', at: Date.now(), queryId: c.queryId, agencyId: 'agency-1', digest: '00'.repeat(32) },
+          'agency-4',
+          secrets.signing.secretKey,
+        );
         return { ...c, logEntries: [...(c.logEntries ?? []), forged] };
       },
     }));
@@ -72,8 +87,13 @@ describe('the transparency log, operated by the coordinator', () => {
     await using coordinator = await connectCoordinator({ federation: tf.federation, transparencyLog: log });
     const result = await coordinator.query('SELECT COUNT(*) AS n FROM residents', { privacy: { rho: '0.1' } });
     expect(result.agencies.answered).toEqual(['agency-1', 'agency-2', 'agency-3']);
-    expect(result.agencies.failed.find((f) => f.id === 'agency-4')?.reason).toMatch(/log entry that is not its own budget or contribution record/);
-    const report = await verifyAuditLog(log, { federation: tf.federation, heads: await readTreeHeadFile(treeHeadFileFor(log)) });
+    expect(result.agencies.failed.find((f) => f.id === 'agency-4')?.reason).toMatch(
+      /log entry that is not its own budget or contribution record/,
+    );
+    const report = await verifyAuditLog(log, {
+      federation: tf.federation,
+      heads: await readTreeHeadFile(treeHeadFileFor(log)),
+    });
     expect(report.findings).toEqual([]);
     expect(report.counts.contribution).toBe(3);
   });

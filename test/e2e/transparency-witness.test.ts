@@ -37,7 +37,9 @@ const witnessFile = (f: TestFederation, id: string): string => join(f.dir, `${id
 /** Starts every agency with a persisted witness and, unless `noBudget` names it, a budget. */
 async function startAll(f: TestFederation, noBudget: readonly string[] = []): Promise<void> {
   for (const id of f.ids) {
-    const ledger = noBudget.includes(id) ? undefined : await BudgetLedger.open(join(f.dir, `${id}.ledger`), { budgets: { residents: '2' } });
+    const ledger = noBudget.includes(id)
+      ? undefined
+      : await BudgetLedger.open(join(f.dir, `${id}.ledger`), { budgets: { residents: '2' } });
     await f.start(id, undefined, {
       logWitness: await LogWitness.open(f.federation, `agency ${id}`, witnessFile(f, id)),
       ...(ledger === undefined ? {} : { ledger }),
@@ -53,7 +55,10 @@ const DP = { privacy: { rho: '0.1' } } as const;
 
 /** Every entry of the log at `log`, opened (signature checked) with its author's id. */
 async function loggedEvents(f: TestFederation, log: string): Promise<{ author: string; event: AuditEvent }[]> {
-  const store = await TransparencyLogStore.open(log, { logId: f.federation.id, secretKey: loadKeyFile(f.keyFiles['coordinator']!, f.federation).signing.secretKey });
+  const store = await TransparencyLogStore.open(log, {
+    logId: f.federation.id,
+    secretKey: loadKeyFile(f.keyFiles['coordinator']!, f.federation).signing.secretKey,
+  });
   try {
     const out = [];
     for await (const { entry } of store.entries()) {
@@ -75,7 +80,9 @@ describe('agencies and the key authority check the log with every request', () =
     {
       await using unlogged = await connectCoordinator({ federation: tf.federation, transparencyLog: false });
       expect((await unlogged.dryRun('SELECT COUNT(*) AS n FROM residents', DP)).prediction.enough).toBe(true);
-      await expect(unlogged.query('SELECT COUNT(*) AS n FROM residents', DP)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      await expect(unlogged.query('SELECT COUNT(*) AS n FROM residents', DP)).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+      });
       expect(existsSync(defaultTransparencyLog(tf.federationFile))).toBe(false);
     }
 
@@ -100,21 +107,39 @@ describe('agencies and the key authority check the log with every request', () =
       expect(Buffer.from(held[i]!.rootHash).equals(Buffer.from(reported.rootHash))).toBe(true);
       expect(held[i]!.size).toBe(reported.size);
     }
-    const report = await verifyAuditLog(log, { federation: tf.federation, heads: [...held, ...await readTreeHeadFile(treeHeadFileFor(log))] });
+    const report = await verifyAuditLog(log, {
+      federation: tf.federation,
+      heads: [...held, ...(await readTreeHeadFile(treeHeadFileFor(log)))],
+    });
     expect(report.findings).toEqual([]);
     expect(report.counts).toMatchObject({ query: 2, budget: 6, contribution: 6, decryption: 2, release: 2 });
 
     // A genuinely signed query sent straight to an agency, without its log proof, is refused.
     const envelope = {
-      v: 1 as const, queryId: newQueryId(), federationId: tf.federation.id, paramsId: (await tf.agencies.get('agency-1')!.agency.describe()).paramsId,
-      mode: 'encrypted' as const, plan, agencies: [...tf.ids], threshold: 2, issuedAt: Date.now(), expiresAt: Date.now() + 60_000,
+      v: 1 as const,
+      queryId: newQueryId(),
+      federationId: tf.federation.id,
+      paramsId: (await tf.agencies.get('agency-1')!.agency.describe()).paramsId,
+      mode: 'encrypted' as const,
+      plan,
+      agencies: [...tf.ids],
+      threshold: 2,
+      issuedAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
       privacy: { rho: '1/10' },
     };
-    const link = new GrpcAgencyLink('agency-1', tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!,
-      channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }));
+    const link = new GrpcAgencyLink(
+      'agency-1',
+      tf.federation.parties.find((p) => p.id === 'agency-1')!.endpoint!,
+      channelCredentials(tf.federation, coordinatorSecrets, { insecure: false, endpointHost: '127.0.0.1' }),
+    );
     try {
-      await expect(link.aggregate(signQuery(envelope, coordinatorSecrets.signing.secretKey), 10_000))
-        .rejects.toMatchObject({ code: 'POLICY_REFUSED', message: expect.stringMatching(/without a log proof/) as unknown });
+      await expect(
+        link.aggregate(signQuery(envelope, coordinatorSecrets.signing.secretKey), 10_000),
+      ).rejects.toMatchObject({
+        code: 'POLICY_REFUSED',
+        message: expect.stringMatching(/without a log proof/) as unknown,
+      });
     } finally {
       link.close();
     }
@@ -129,14 +154,20 @@ describe('agencies and the key authority check the log with every request', () =
       await coordinator.query('SELECT COUNT(*) AS n FROM residents', DP);
       await coordinator.query('SELECT COUNT(*) AS n FROM residents', DP);
     }
-    const before = await Promise.all(tf.ids.map(async (id) => (await tf!.agencies.get(id)!.agency.describe()).logHead!));
+    const before = await Promise.all(
+      tf.ids.map(async (id) => (await tf!.agencies.get(id)!.agency.describe()).logHead!),
+    );
     const coordinatorKey = loadKeyFile(tf.keyFiles['coordinator']!, tf.federation).signing.secretKey;
 
     // A fork: another log under the same operator key whose history differs but is longer.
     const forked = join(tf.dir, 'forked.tlog');
     {
-      await using store = await TransparencyLogStore.open(forked, { logId: tf.federation.id, secretKey: coordinatorKey });
-      for (let i = 0; i < before[0]!.size + 3; i++) await store.append(new TextEncoder().encode(`another history ${i}`));
+      await using store = await TransparencyLogStore.open(forked, {
+        logId: tf.federation.id,
+        secretKey: coordinatorKey,
+      });
+      for (let i = 0; i < before[0]!.size + 3; i++)
+        await store.append(new TextEncoder().encode(`another history ${i}`));
     }
     {
       await using coordinator = await connectCoordinator({ federation: tf.federation, transparencyLog: forked });
@@ -148,7 +179,10 @@ describe('agencies and the key authority check the log with every request', () =
     }
     // A shortened log: fewer entries than the heads the agencies hold.
     {
-      await using coordinator = await connectCoordinator({ federation: tf.federation, transparencyLog: join(tf.dir, 'short.tlog') });
+      await using coordinator = await connectCoordinator({
+        federation: tf.federation,
+        transparencyLog: join(tf.dir, 'short.tlog'),
+      });
       const failure = await coordinator.query('SELECT COUNT(*) AS n FROM residents', DP).catch((e: unknown) => e);
       const failed = (failure as FedstatError).details['failed'] as { id: string; reason: string }[];
       expect(failed.map((f) => f.id).sort()).toEqual([...tf.ids]);
@@ -172,18 +206,35 @@ describe('agencies and the key authority check the log with every request', () =
       const result = await coordinator.query('SELECT COUNT(*) AS n FROM residents', DP);
       expect(result.agencies.failed.map((f) => f.id)).toEqual(['agency-4']);
     }
-    const report = await verifyAuditLog(log, { federation: tf.federation, heads: await readTreeHeadFile(treeHeadFileFor(log)) });
+    const report = await verifyAuditLog(log, {
+      federation: tf.federation,
+      heads: await readTreeHeadFile(treeHeadFileFor(log)),
+    });
     expect(report.findings).toEqual([]);
     expect(report.counts).toMatchObject({ query: 1, refusal: 1, contribution: 3, release: 1 });
-    const refusals = (await loggedEvents(tf, log)).flatMap(({ author, event }) => (event.type === 'refusal' ? [{ author, reason: event.reason }] : []));
-    expect(refusals).toEqual([{ author: 'agency-4', reason: expect.stringMatching(/no privacy budget for dataset residents/) as unknown }]);
+    const refusals = (await loggedEvents(tf, log)).flatMap(({ author, event }) =>
+      event.type === 'refusal' ? [{ author, reason: event.reason }] : [],
+    );
+    expect(refusals).toEqual([
+      { author: 'agency-4', reason: expect.stringMatching(/no privacy budget for dataset residents/) as unknown },
+    ]);
   });
 
   it('a remote key authority decrypts only with the inclusion proof and returns its own signed decryption entry', async () => {
-    tf = await createTestFederation({ agencies: 3, rowsPerAgency: 40, exactRelease: false, transparencyLog: true, remoteKeyAuthority: true });
+    tf = await createTestFederation({
+      agencies: 3,
+      rowsPerAgency: 40,
+      exactRelease: false,
+      transparencyLog: true,
+      remoteKeyAuthority: true,
+    });
     await startAll(tf);
     const kaWitness = join(tf.dir, 'ka.witness.json');
-    const ka = await startKeyAuthorityNode({ federationFile: tf.federationFile, keyFile: tf.keyFiles['key-authority']!, logWitnessFile: kaWitness });
+    const ka = await startKeyAuthorityNode({
+      federationFile: tf.federationFile,
+      keyFile: tf.keyFiles['key-authority']!,
+      logWitnessFile: kaWitness,
+    });
     try {
       const log = defaultTransparencyLog(tf.federationFile);
       {
@@ -193,11 +244,16 @@ describe('agencies and the key authority check the log with every request', () =
       }
       const kaHead = (await ka.keyAuthority.describe()).logHead!;
       expect((await readTreeHeadFile(kaWitness))[0]!.size).toBe(kaHead.size);
-      const report = await verifyAuditLog(log, { federation: tf.federation, heads: [kaHead, ...await readTreeHeadFile(treeHeadFileFor(log))] });
+      const report = await verifyAuditLog(log, {
+        federation: tf.federation,
+        heads: [kaHead, ...(await readTreeHeadFile(treeHeadFileFor(log)))],
+      });
       expect(report.findings).toEqual([]);
       expect(report.counts).toMatchObject({ query: 2, decryption: 2, release: 2 });
       // Every decryption entry in the log is signed by the key authority itself.
-      const authors = (await loggedEvents(tf, log)).filter(({ event }) => event.type === 'decryption').map(({ author }) => author);
+      const authors = (await loggedEvents(tf, log))
+        .filter(({ event }) => event.type === 'decryption')
+        .map(({ author }) => author);
       expect(authors).toEqual(['key-authority', 'key-authority']);
     } finally {
       await ka.close();
@@ -210,12 +266,16 @@ describe('agencies and the key authority check the log with every request', () =
     const log = defaultTransparencyLog(tf.federationFile);
     {
       await using coordinator = await connectCoordinator({ federation: tf.federation });
-      const results = await Promise.all([0, 1, 2, 3].map(() => coordinator.query('SELECT COUNT(*) AS n FROM residents', DP)));
+      const results = await Promise.all(
+        [0, 1, 2, 3].map(() => coordinator.query('SELECT COUNT(*) AS n FROM residents', DP)),
+      );
       for (const r of results) expect(r.agencies.answered).toEqual([...tf.ids]);
     }
-    const report = await verifyAuditLog(log, { federation: tf.federation, heads: await readTreeHeadFile(treeHeadFileFor(log)) });
+    const report = await verifyAuditLog(log, {
+      federation: tf.federation,
+      heads: await readTreeHeadFile(treeHeadFileFor(log)),
+    });
     expect(report.findings).toEqual([]);
     expect(report.counts).toMatchObject({ query: 4, contribution: 12, decryption: 4, release: 4 });
   });
 });
-

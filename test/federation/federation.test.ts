@@ -12,11 +12,20 @@ import { fedstatErrorOf as errorOf } from '../helpers/fedstat-error.js';
 
 describe('schema validation', () => {
   it('accepts the issue example and normalises values to NFC', () => {
-    const s = parseSchema({ datasets: { residents: { columns: {
-      district: { type: 'category', values: ['锦江区', '青羊区', 'Cafe\u0301'] },
-      age: { type: 'integer', min: 0, max: 120 },
-      income: { type: 'integer', min: 0, max: 2000000 },
-    } } } }, 'schema.json');
+    const s = parseSchema(
+      {
+        datasets: {
+          residents: {
+            columns: {
+              district: { type: 'category', values: ['锦江区', '青羊区', 'Cafe\u0301'] },
+              age: { type: 'integer', min: 0, max: 120 },
+              income: { type: 'integer', min: 0, max: 2000000 },
+            },
+          },
+        },
+      },
+      'schema.json',
+    );
     const d = s.datasets['residents']!.columns['district']!;
     expect(d.type === 'category' && d.values[2]).toBe('Café');
     expect(Object.isFrozen(s)).toBe(true);
@@ -24,11 +33,31 @@ describe('schema validation', () => {
 
   const cases: [string, unknown, RegExp][] = [
     ['no datasets', {}, /schema\.json: datasets: .*declare at least one dataset/],
-    ['bad type', { datasets: { d: { columns: { c: { type: 'float' } } } } }, /datasets\.d\.columns\.c\.type: unknown column type "float"; use "category"/],
-    ['min > max', { datasets: { d: { columns: { c: { type: 'integer', min: 5, max: 1 } } } } }, /datasets\.d\.columns\.c: "min" is greater than "max"; swap/],
-    ['unsafe bound', { datasets: { d: { columns: { c: { type: 'integer', min: 0, max: 2 ** 60 } } } } }, /columns\.c\.max: "max" must be a safe integer/],
-    ['duplicate value', { datasets: { d: { columns: { c: { type: 'category', values: ['a', 'a'] } } } } }, /columns\.c\.values\[1\]: duplicate value "a"/],
-    ['bad name', { datasets: { 'my data': { columns: { c: { type: 'integer', min: 0, max: 1 } } } } }, /dataset name "my data" is not allowed/],
+    [
+      'bad type',
+      { datasets: { d: { columns: { c: { type: 'float' } } } } },
+      /datasets\.d\.columns\.c\.type: unknown column type "float"; use "category"/,
+    ],
+    [
+      'min > max',
+      { datasets: { d: { columns: { c: { type: 'integer', min: 5, max: 1 } } } } },
+      /datasets\.d\.columns\.c: "min" is greater than "max"; swap/,
+    ],
+    [
+      'unsafe bound',
+      { datasets: { d: { columns: { c: { type: 'integer', min: 0, max: 2 ** 60 } } } } },
+      /columns\.c\.max: "max" must be a safe integer/,
+    ],
+    [
+      'duplicate value',
+      { datasets: { d: { columns: { c: { type: 'category', values: ['a', 'a'] } } } } },
+      /columns\.c\.values\[1\]: duplicate value "a"/,
+    ],
+    [
+      'bad name',
+      { datasets: { 'my data': { columns: { c: { type: 'integer', min: 0, max: 1 } } } } },
+      /dataset name "my data" is not allowed/,
+    ],
     ['only ids', { datasets: { d: { columns: { c: { type: 'id' } } } } }, /at least one category or integer column/],
   ];
   for (const [what, raw, message] of cases) {
@@ -46,7 +75,8 @@ describe('init, federation file and key files', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fedstat-fed-'));
     init = await initFederation({
-      outDir: join(dir, 'fed'), schema: TEST_SCHEMA,
+      outDir: join(dir, 'fed'),
+      schema: TEST_SCHEMA,
       agencies: [parseAgencySpec('cd-psb=127.0.0.1:7301'), parseAgencySpec('my-psb=127.0.0.1:7302')],
       policy: { minAgencies: 2, minGroupSize: 5 },
     });
@@ -77,7 +107,8 @@ describe('init, federation file and key files', () => {
 
   it('refuses a key file from another federation', async () => {
     const other = await initFederation({
-      outDir: join(dir, 'other'), schema: TEST_SCHEMA,
+      outDir: join(dir, 'other'),
+      schema: TEST_SCHEMA,
       agencies: [parseAgencySpec('cd-psb=127.0.0.1:7301'), parseAgencySpec('my-psb=127.0.0.1:7302')],
     });
     const e = errorOf(() => loadKeyFile(other.keyFiles['cd-psb']!, init.federation));
@@ -86,15 +117,23 @@ describe('init, federation file and key files', () => {
   });
 
   it('refuses to overwrite an existing federation without --force', async () => {
-    const again = await initFederation({ outDir: join(dir, 'fed'), schema: TEST_SCHEMA, agencies: [parseAgencySpec('a=127.0.0.1:1'), parseAgencySpec('b=127.0.0.1:2')] })
-      .catch((e: unknown) => e);
+    const again = await initFederation({
+      outDir: join(dir, 'fed'),
+      schema: TEST_SCHEMA,
+      agencies: [parseAgencySpec('a=127.0.0.1:1'), parseAgencySpec('b=127.0.0.1:2')],
+    }).catch((e: unknown) => e);
     expect((again as FedstatError).message).toMatch(/--force/);
   });
 
   it('names the JSON path of errors in a federation file', () => {
-    const doc = JSON.parse(readFileSync(init.federationFile, 'utf8')) as { parties: { endpoint?: string }[]; policy: { minAgencies: number } };
+    const doc = JSON.parse(readFileSync(init.federationFile, 'utf8')) as {
+      parties: { endpoint?: string }[];
+      policy: { minAgencies: number };
+    };
     doc.parties[2]!.endpoint = 'nowhere';
-    expect(errorOf(() => parseFederation(doc, 'f.json')).message).toMatch(/f\.json: parties\[2\]\.endpoint: invalid endpoint "nowhere"; write HOST:PORT/);
+    expect(errorOf(() => parseFederation(doc, 'f.json')).message).toMatch(
+      /f\.json: parties\[2\]\.endpoint: invalid endpoint "nowhere"; write HOST:PORT/,
+    );
     doc.parties[2]!.endpoint = '127.0.0.1:7301';
     doc.policy.minAgencies = 0;
     expect(errorOf(() => parseFederation(doc, 'f.json')).message).toMatch(/policy\.minAgencies/);
@@ -109,12 +148,19 @@ describe('init, federation file and key files', () => {
 
 describe('schema values that cannot be written in SQL', () => {
   it('refuses control characters and ambiguous backslashes in category values, and datasets differing in case', () => {
-    const col = (v: string): unknown => ({ datasets: { d: { columns: { c: { type: 'category', values: ['ok', v] } } } } });
+    const col = (v: string): unknown => ({
+      datasets: { d: { columns: { c: { type: 'category', values: ['ok', v] } } } },
+    });
     expect(errorOf(() => parseSchema(col('a\nb'), 's.json')).message).toMatch(/values\[1\]: .*control characters/);
     expect(errorOf(() => parseSchema(col('a\\'), 's.json')).message).toMatch(/odd run of backslashes/);
     expect(errorOf(() => parseSchema(col("a\\'b"), 's.json')).message).toMatch(/odd run of backslashes/);
     expect(parseSchema(col('a\\b'), 's.json').datasets['d']).toBeDefined();
-    const twice = { datasets: { d: { columns: { c: { type: 'integer', min: 0, max: 1 } } }, D: { columns: { c: { type: 'integer', min: 0, max: 1 } } } } };
+    const twice = {
+      datasets: {
+        d: { columns: { c: { type: 'integer', min: 0, max: 1 } } },
+        D: { columns: { c: { type: 'integer', min: 0, max: 1 } } },
+      },
+    };
     expect(errorOf(() => parseSchema(twice, 's.json')).message).toMatch(/differs from another only in case/);
   });
 });

@@ -48,7 +48,15 @@ describe('endpoints', () => {
       ['[fe80::1%eth0]:7301', /has a zone id/],
     ];
     for (const [text, message] of cases) expect(problem(text), text).toMatch(message);
-    for (const ok of ['127.0.0.1:1', '127.0.0.1:65535', 'localhost:7301', '[::1]:7301', 'agency-two.example.org:443', 'MyHost:7301', '[2001:db8::1]:7301']) {
+    for (const ok of [
+      '127.0.0.1:1',
+      '127.0.0.1:65535',
+      'localhost:7301',
+      '[::1]:7301',
+      'agency-two.example.org:443',
+      'MyHost:7301',
+      '[2001:db8::1]:7301',
+    ]) {
       expect(problem(ok), ok).toBe('');
     }
   });
@@ -82,9 +90,11 @@ describe('endpoints', () => {
       fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c]) => `127.${a}.${b}.${c}`),
     );
     const port = fc.integer({ min: 1, max: 65535 });
-    fc.assert(fc.property(loopback, loopback, port, port, (h1, h2, p1, p2) => {
-      expect(socket(`${h1}:${p1}`) === socket(`${h2}:${p2}`)).toBe(p1 === p2);
-    }));
+    fc.assert(
+      fc.property(loopback, loopback, port, port, (h1, h2, p1, p2) => {
+        expect(socket(`${h1}:${p1}`) === socket(`${h2}:${p2}`)).toBe(p1 === p2);
+      }),
+    );
   });
 });
 
@@ -113,7 +123,9 @@ describe('--agency ID=HOST:PORT', () => {
     const port = refusal('a1=127.0.0.1:70000');
     expect(port.message).toBe('--agency a1=127.0.0.1:70000: port 70000 is outside 1-65535; use a port from 1 to 65535');
     const long = refusal(`${'a'.repeat(64)}=127.0.0.1:7301`);
-    expect(long.message).toMatch(/the agency id has 64 characters, more than 63; an agency id must be a DNS label, 1 to 63 lowercase letters/);
+    expect(long.message).toMatch(
+      /the agency id has 64 characters, more than 63; an agency id must be a DNS label, 1 to 63 lowercase letters/,
+    );
     expect(refusal('CD-PSB=127.0.0.1:7301').message).toMatch(/the agency id has uppercase letters/);
     expect(refusal('key-authority=127.0.0.1:7301').message).toMatch(/is reserved for a federation role/);
     expect(refusal('a1=127.0.0.1:7301:9').message).toMatch(/IPv6 address must be in brackets/);
@@ -125,50 +137,87 @@ describe('--agency ID=HOST:PORT', () => {
     expect(parseAgencySpec('cd-psb=127.0.0.1:7301')).toEqual({ id: 'cd-psb', endpoint: '127.0.0.1:7301' });
     expect(parseAgencySpec('dy-housing=[::1]:7400')).toEqual({ id: 'dy-housing', endpoint: '[::1]:7400' });
     expect(parseEndpointOption('--key-authority')('ka.example.org:7309')).toBe('ka.example.org:7309');
-    expect(errorOf(() => parseEndpointOption('--key-authority')('127.0.0.1:70000')).message).toBe('--key-authority 127.0.0.1:70000: port 70000 is outside 1-65535; use a port from 1 to 65535');
+    expect(errorOf(() => parseEndpointOption('--key-authority')('127.0.0.1:70000')).message).toBe(
+      '--key-authority 127.0.0.1:70000: port 70000 is outside 1-65535; use a port from 1 to 65535',
+    );
   });
 });
 
 describe('initFederation refuses before writing anything', () => {
   let dir: string;
   let n = 0;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'fedstat-init-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fedstat-init-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** The error init throws for `options`, and what it left in its --out folder. */
-  const attempt = async (options: Partial<InitOptions>, outDir = join(dir, `out-${n++}`)): Promise<{ e: FedstatError; left: string[] }> => {
+  const attempt = async (
+    options: Partial<InitOptions>,
+    outDir = join(dir, `out-${n++}`),
+  ): Promise<{ e: FedstatError; left: string[] }> => {
     const e = await initFederation({
-      outDir, schema: TLS_TEST_SCHEMA, policy: { minAgencies: 1 },
-      agencies: [{ id: 'a1', endpoint: '127.0.0.1:7301' }, { id: 'a2', endpoint: '127.0.0.1:7302' }],
+      outDir,
+      schema: TLS_TEST_SCHEMA,
+      policy: { minAgencies: 1 },
+      agencies: [
+        { id: 'a1', endpoint: '127.0.0.1:7301' },
+        { id: 'a2', endpoint: '127.0.0.1:7302' },
+      ],
       ...options,
-    }).then(() => { throw new Error('init succeeded'); }, (err: unknown) => err);
+    }).then(
+      () => {
+        throw new Error('init succeeded');
+      },
+      (err: unknown) => err,
+    );
     if (!(e instanceof FedstatError)) throw e;
-    const left = existsSync(outDir) && statSync(outDir).isDirectory() ? readdirSync(outDir, { recursive: true }).map(String) : [];
+    const left =
+      existsSync(outDir) && statSync(outDir).isDirectory() ? readdirSync(outDir, { recursive: true }).map(String) : [];
     return { e, left };
   };
 
   it('two agencies on one endpoint, naming both', async () => {
-    const { e, left } = await attempt({ agencies: [{ id: 'a1', endpoint: '127.0.0.1:7301' }, { id: 'a2', endpoint: '127.0.0.1:7301' }] });
+    const { e, left } = await attempt({
+      agencies: [
+        { id: 'a1', endpoint: '127.0.0.1:7301' },
+        { id: 'a2', endpoint: '127.0.0.1:7301' },
+      ],
+    });
     expect(e.code).toBe('CONFIG_INVALID');
-    expect(e.message).toBe('agency a1 and agency a2 have the same endpoint (both at 127.0.0.1:7301); give every party its own HOST:PORT');
+    expect(e.message).toBe(
+      'agency a1 and agency a2 have the same endpoint (both at 127.0.0.1:7301); give every party its own HOST:PORT',
+    );
     expect(left).toEqual([]);
   });
 
   it('two agencies on one endpoint spelled differently', async () => {
-    const { e } = await attempt({ agencies: [{ id: 'a1', endpoint: 'localhost:7301' }, { id: 'a2', endpoint: '[::1]:7302' }, { id: 'a3', endpoint: '127.0.0.1:7301' }] });
-    expect(e.message).toBe('agency a1 and agency a3 have the same endpoint (localhost:7301 and 127.0.0.1:7301 are both this machine\'s loopback interface, port 7301); give every party its own HOST:PORT');
+    const { e } = await attempt({
+      agencies: [
+        { id: 'a1', endpoint: 'localhost:7301' },
+        { id: 'a2', endpoint: '[::1]:7302' },
+        { id: 'a3', endpoint: '127.0.0.1:7301' },
+      ],
+    });
+    expect(e.message).toBe(
+      "agency a1 and agency a3 have the same endpoint (localhost:7301 and 127.0.0.1:7301 are both this machine's loopback interface, port 7301); give every party its own HOST:PORT",
+    );
   });
 
-  it('a key-authority endpoint equal to an agency\'s', async () => {
+  it("a key-authority endpoint equal to an agency's", async () => {
     const { e, left } = await attempt({ keyAuthorityEndpoint: 'LOCALHOST:7302' });
     expect(e.code).toBe('CONFIG_INVALID');
-    expect(e.message).toMatch(/^agency a2 and the key authority have the same endpoint \(127\.0\.0\.1:7302 and LOCALHOST:7302 are both this machine's loopback interface, port 7302\)/);
+    expect(e.message).toMatch(
+      /^agency a2 and the key authority have the same endpoint \(127\.0\.0\.1:7302 and LOCALHOST:7302 are both this machine's loopback interface, port 7302\)/,
+    );
     expect(left).toEqual([]);
   });
 
   it('a malformed key-authority endpoint or agency endpoint given to the library', async () => {
     const ka = await attempt({ keyAuthorityEndpoint: '127.0.0.1:70000' });
-    expect(ka.e.message).toBe('endpoint 127.0.0.1:70000 of the key authority: port 70000 is outside 1-65535; use a port from 1 to 65535');
+    expect(ka.e.message).toBe(
+      'endpoint 127.0.0.1:70000 of the key authority: port 70000 is outside 1-65535; use a port from 1 to 65535',
+    );
     expect(ka.left).toEqual([]); // it used to be written, then refused by the federation file loader
     const agency = await attempt({ agencies: [{ id: 'a1', endpoint: 'nowhere' }] });
     expect(agency.e.message).toMatch(/^endpoint nowhere of agency a1: has no port/);
@@ -179,7 +228,9 @@ describe('initFederation refuses before writing anything', () => {
   it('an empty name and a dataset the schema does not declare', async () => {
     expect((await attempt({ name: '' })).e.message).toMatch(/federation name is empty/);
     const ds = await attempt({ agencies: [{ id: 'a1', endpoint: '127.0.0.1:7301', datasets: ['nope'] }] });
-    expect(ds.e.message).toBe('agency a1 lists dataset nope, which the schema does not declare; valid datasets: residents');
+    expect(ds.e.message).toBe(
+      'agency a1 lists dataset nope, which the schema does not declare; valid datasets: residents',
+    );
     expect(ds.left).toEqual([]);
   });
 
@@ -188,7 +239,9 @@ describe('initFederation refuses before writing anything', () => {
     writeFileSync(file, 'not a folder');
     const { e } = await attempt({}, file);
     expect(e.code).toBe('IO');
-    expect(e.message).toBe(`--out ${file} is a file, not a folder; give --out a folder to create the federation in (it is created if missing)`);
+    expect(e.message).toBe(
+      `--out ${file} is a file, not a folder; give --out a folder to create the federation in (it is created if missing)`,
+    );
     const below = await attempt({}, join(file, 'fed'));
     expect(below.e.code).toBe('IO');
     expect(below.e.message).toMatch(/a folder on its path is a file; choose another --out$/);
@@ -205,6 +258,8 @@ describe('initFederation refuses before writing anything', () => {
     const clash = join(dir, 'clash');
     mkdirSync(clash);
     writeFileSync(join(clash, 'keys'), '');
-    expect((await attempt({}, clash)).e.message).toMatch(/keys is a file, but init writes the key files into a folder of that name/);
+    expect((await attempt({}, clash)).e.message).toMatch(
+      /keys is a file, but init writes the key files into a folder of that name/,
+    );
   });
 });

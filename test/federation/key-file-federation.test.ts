@@ -12,7 +12,10 @@ import { loadKeyFile } from '../../src/federation/key-file.js';
 import { fedstatErrorOf as errorOf } from '../helpers/fedstat-error.js';
 import { createTlsTestFederation, type TlsTestFederation } from '../tls/tls-federation.js';
 
-interface PartyDoc { id: string; signingKey: string }
+interface PartyDoc {
+  id: string;
+  signingKey: string;
+}
 
 describe('key files of another federation', () => {
   let fed: TlsTestFederation;
@@ -24,18 +27,24 @@ describe('key files of another federation', () => {
     [fed, twin, other] = await Promise.all([
       createTlsTestFederation(),
       createTlsTestFederation(),
-      createTlsTestFederation([{ id: 'b1', endpoint: '127.0.0.1:7401' }, { id: 'b2', endpoint: '127.0.0.1:7402' }]),
+      createTlsTestFederation([
+        { id: 'b1', endpoint: '127.0.0.1:7401' },
+        { id: 'b2', endpoint: '127.0.0.1:7402' },
+      ]),
     ]);
   });
   afterAll(() => {
     for (const f of [fed, twin, other]) f.close();
   });
-  const federationDoc = (): { parties: PartyDoc[] } & Record<string, unknown> => JSON.parse(readFileSync(fed.federationFile, 'utf8')) as { parties: PartyDoc[] };
+  const federationDoc = (): { parties: PartyDoc[] } & Record<string, unknown> =>
+    JSON.parse(readFileSync(fed.federationFile, 'utf8')) as { parties: PartyDoc[] };
 
   it('an agency key of a federation that has no such party: KEY_INVALID, not NOT_FOUND', () => {
     const e = errorOf(() => loadKeyFile(other.keyFiles['b1']!, fed.federation));
     expect(e.code).toBe('KEY_INVALID');
-    expect(e.message).toBe(`key file ${other.keyFiles['b1']!}: it belongs to another federation: its TLS certificate was not issued by the federation CA (ca.crt); use the key file fedstat init wrote together with ${fed.federationFile}`);
+    expect(e.message).toBe(
+      `key file ${other.keyFiles['b1']!}: it belongs to another federation: its TLS certificate was not issued by the federation CA (ca.crt); use the key file fedstat init wrote together with ${fed.federationFile}`,
+    );
   });
 
   it('a key of the same party id in another federation', () => {
@@ -55,7 +64,9 @@ describe('key files of another federation', () => {
     chmodSync(path, 0o600);
     const e = errorOf(() => loadKeyFile(path, fed.federation));
     expect(e.code).toBe('KEY_INVALID');
-    expect(e.message).toMatch(/it is for party "b1", which .*federation\.json does not list \(parties: coordinator, key-authority, a1, a2\): it belongs to another federation; use the key file/);
+    expect(e.message).toMatch(
+      /it is for party "b1", which .*federation\.json does not list \(parties: coordinator, key-authority, a1, a2\): it belongs to another federation; use the key file/,
+    );
   });
 
   it('a federation file edited to drop the party: the file was edited', () => {
@@ -64,19 +75,24 @@ describe('key files of another federation', () => {
     const edited = parseFederation(doc, fed.federationFile);
     const e = errorOf(() => loadKeyFile(fed.keyFiles['a2']!, edited));
     expect(e.code).toBe('KEY_INVALID');
-    expect(e.message).toMatch(/it is for party "a2", which .* does not list .* though this federation's CA issued its certificate; the federation file was edited: restore the federation\.json fedstat init wrote$/);
+    expect(e.message).toMatch(
+      /it is for party "a2", which .* does not list .* though this federation's CA issued its certificate; the federation file was edited: restore the federation\.json fedstat init wrote$/,
+    );
   });
 
-  it('a federation file edited to swap a party\'s key: one of the files was edited', () => {
+  it("a federation file edited to swap a party's key: one of the files was edited", () => {
     const doc = federationDoc();
     const a1 = doc.parties.find((p) => p.id === 'a1')!;
     a1.signingKey = doc.parties.find((p) => p.id === 'a2')!.signingKey;
     const e = errorOf(() => loadKeyFile(fed.keyFiles['a1']!, parseFederation(doc, fed.federationFile)));
     expect(e.code).toBe('KEY_INVALID');
-    expect(e.message).toMatch(/its keys do not match party a1 in .*; its certificate is from this federation's CA, so one of the two files was edited/);
+    expect(e.message).toMatch(
+      /its keys do not match party a1 in .*; its certificate is from this federation's CA, so one of the two files was edited/,
+    );
   });
 
   it('still loads its own key files', () => {
-    for (const [party, file] of Object.entries(fed.keyFiles)) expect(loadKeyFile(file, fed.federation).party).toBe(party);
+    for (const [party, file] of Object.entries(fed.keyFiles))
+      expect(loadKeyFile(file, fed.federation).party).toBe(party);
   });
 });

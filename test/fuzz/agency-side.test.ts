@@ -15,7 +15,13 @@ import type { Agency } from '../../src/agency/agency.js';
 import { checkUnmaskAnswer } from '../../src/protocol/unmask.js';
 import { bytesField, unmaskRequestFromWire } from '../../src/transport/agency-messages.js';
 import { queryMutant, unmaskMutant } from './agency-mutants.js';
-import { createFuzzFederation, SQL, type FuzzFederation, type IssuedQuery, type PendingRound } from './fuzz-federation.js';
+import {
+  createFuzzFederation,
+  SQL,
+  type FuzzFederation,
+  type IssuedQuery,
+  type PendingRound,
+} from './fuzz-federation.js';
 import { parseJson } from './json-edit.js';
 import { fuzzSeed, pick, prng, scaled } from './mutate.js';
 import { FuzzLog, MAX_RSS_GROWTH_BYTES, RevealLedger } from './outcomes.js';
@@ -42,7 +48,8 @@ beforeAll(async () => {
   // Round 1 done, round 2 not yet asked: three complete rounds and three with one agency dropped.
   const [a1, a2, a3, a4] = f.ids as [string, string, string, string];
   pending = [];
-  for (const answering of [undefined, undefined, undefined, [a1, a2, a3], [a2, a3, a4], [a1, a3, a4]]) pending.push(await f.round1(f.issue(), answering));
+  for (const answering of [undefined, undefined, undefined, [a1, a2, a3], [a2, a3, a4], [a1, a3, a4]])
+    pending.push(await f.round1(f.issue(), answering));
 }, 60_000);
 afterAll(async () => {
   await f.close();
@@ -65,7 +72,10 @@ let answered = 0;
 
 async function queryCase(i: number): Promise<void> {
   const q = genuineQuery();
-  const o = pick(rand, [...fresh, ...pending.map((p) => p.query)].filter((x) => x !== q));
+  const o = pick(
+    rand,
+    [...fresh, ...pending.map((p) => p.query)].filter((x) => x !== q),
+  );
   const { kind, bytes, resigned, to: target } = queryMutant({ f, rand }, q, o, pick(rand, f.ids));
   let stage = 'transport';
   try {
@@ -85,7 +95,10 @@ async function queryCase(i: number): Promise<void> {
     f.checkAnswer(query.bytes, target, c);
     // Unsigned damage is answered only when it decodes to a genuine query (e.g. garbage that
     // protobuf skips as unknown fields); anything else would be a forged query.
-    if (!resigned && ![q, o].some((g) => sameBytes(g.signed.bytes, query.bytes) && sameBytes(g.signed.signature, query.signature))) {
+    if (
+      !resigned &&
+      ![q, o].some((g) => sameBytes(g.signed.bytes, query.bytes) && sameBytes(g.signed.signature, query.signature))
+    ) {
       log.untyped.push(`case ${i} ${kind}: answered a query that is not the genuine one`);
     }
     log.count(`${kind}: answered${resigned ? '' : ' (decodes to the genuine query)'}`);
@@ -118,7 +131,12 @@ async function unmaskCase(i: number): Promise<void> {
     unmasked++;
     stage = 'coordinator check of the answer';
     const queryId = (parseJson(request.query.bytes) as { queryId: string }).queryId;
-    checkUnmaskAnswer(answer, request, { federationId: f.federation.id, queryId, agencyId: m.to }, f.federation.parties.find((p) => p.id === m.to)!.signingKey);
+    checkUnmaskAnswer(
+      answer,
+      request,
+      { federationId: f.federation.id, queryId, agencyId: m.to },
+      f.federation.parties.find((p) => p.id === m.to)!.signingKey,
+    );
     const both = ledger.note(m.to, queryId, answer);
     if (both.length > 0) log.untyped.push(`case ${i} ${m.kind}: ${m.to} revealed both secrets of ${both.join(', ')}`);
     log.count(`${m.kind}: answered`);
@@ -144,22 +162,29 @@ describe('agency-side wire fuzz', () => {
       for (const [id, request] of round.requests) {
         try {
           const answer = await agency(id).unmask(request);
-          checkUnmaskAnswer(answer, request, { federationId: f.federation.id, queryId: round.query.envelope.queryId, agencyId: id },
-            f.federation.parties.find((p) => p.id === id)!.signingKey);
+          checkUnmaskAnswer(
+            answer,
+            request,
+            { federationId: f.federation.id, queryId: round.query.envelope.queryId, agencyId: id },
+            f.federation.parties.find((p) => p.id === id)!.signingKey,
+          );
           const both = ledger.note(id, round.query.envelope.queryId, answer);
           if (both.length > 0) log.untyped.push(`genuine request: ${id} revealed both secrets of ${both.join(', ')}`);
           genuineAnswered++;
         } catch (e) {
           log.rejected('genuine round-2 request', 'unmask', e, -1);
-          if (!(e instanceof Error && e.message.includes('already answered a different survivor set'))) log.untyped.push(`genuine request to ${id} refused: ${String(e)}`);
+          if (!(e instanceof Error && e.message.includes('already answered a different survivor set')))
+            log.untyped.push(`genuine request to ${id} refused: ${String(e)}`);
           genuineRefused++;
         }
       }
     }
-    console.log(log.report(total, [
-      `  round-1 queries answered: ${answered}; round-2 requests answered: ${unmasked}`,
-      `  genuine round-2 requests afterwards: ${genuineAnswered} answered, ${genuineRefused} refused (the agency had answered another signed set)`,
-    ]));
+    console.log(
+      log.report(total, [
+        `  round-1 queries answered: ${answered}; round-2 requests answered: ${unmasked}`,
+        `  genuine round-2 requests afterwards: ${genuineAnswered} answered, ${genuineRefused} refused (the agency had answered another signed set)`,
+      ]),
+    );
 
     expect(log.untyped).toEqual([]);
     expect(log.total()).toBe(total + genuineRefused);

@@ -12,9 +12,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAgency, type Agency } from '../../src/agency/agency.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
-import { queryDigest as digestOfQuery, newQueryId, signQuery, type AnswerMode, type QueryEnvelope, type SignedQuery } from '../../src/protocol/query-envelope.js';
+import {
+  queryDigest as digestOfQuery,
+  newQueryId,
+  signQuery,
+  type AnswerMode,
+  type QueryEnvelope,
+  type SignedQuery,
+} from '../../src/protocol/query-envelope.js';
 import { toHex } from '../../src/crypto/digest.js';
-import { datasetParties, datasetSchemaOf, party, readHePublicKey, type Federation } from '../../src/federation/federation.js';
+import {
+  datasetParties,
+  datasetSchemaOf,
+  party,
+  readHePublicKey,
+  type Federation,
+} from '../../src/federation/federation.js';
 import { initFederation } from '../../src/federation/init.js';
 import { loadKeyFile, type PartySecrets } from '../../src/federation/key-file.js';
 import { parseSchema, type DatasetSchema } from '../../src/federation/schema.js';
@@ -41,20 +54,27 @@ import type { Rand } from './mutate.js';
 export const DISTRICTS = ['锦江区', '青羊区', '金牛区'] as const;
 export const SQL = 'SELECT district, COUNT(*) AS n, SUM(age) AS years FROM residents GROUP BY district';
 
-const SCHEMA = parseSchema({
-  datasets: {
-    residents: {
-      maxRows: 10_000,
-      columns: {
-        district: { type: 'category', values: [...DISTRICTS] },
-        sex: { type: 'category', values: ['男', '女'] },
-        age: { type: 'integer', min: 0, max: 120 },
+const SCHEMA = parseSchema(
+  {
+    datasets: {
+      residents: {
+        maxRows: 10_000,
+        columns: {
+          district: { type: 'category', values: [...DISTRICTS] },
+          sex: { type: 'category', values: ['男', '女'] },
+          age: { type: 'integer', min: 0, max: 120 },
+        },
       },
     },
   },
-}, 'fuzz-schema.json');
+  'fuzz-schema.json',
+);
 
-export interface Row { district: string; sex: string; age: number }
+export interface Row {
+  district: string;
+  sex: string;
+  age: number;
+}
 
 /** One query as the honest coordinator would issue it. */
 export interface IssuedQuery {
@@ -120,17 +140,24 @@ export interface FuzzFederation extends AsyncDisposable {
 /** Plausible residents from the seeded stream (reproducible data, not secure randomness). */
 function makeRows(rand: Rand, n: number): Row[] {
   return Array.from({ length: n }, () => ({
-    district: DISTRICTS[rand(DISTRICTS.length)] ?? DISTRICTS[0], sex: rand(2) === 0 ? '男' : '女', age: rand(121),
+    district: DISTRICTS[rand(DISTRICTS.length)] ?? DISTRICTS[0],
+    sex: rand(2) === 0 ? '男' : '女',
+    age: rand(121),
   }));
 }
 
-export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?: number; keyAuthorityEndpoint?: string } = {}): Promise<FuzzFederation> {
+export async function createFuzzFederation(
+  rand: Rand,
+  options: { rowsPerAgency?: number; keyAuthorityEndpoint?: string } = {},
+): Promise<FuzzFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-fuzz-'));
   const agencies = new Map<string, Agency>();
   try {
     const ids = ['agency-1', 'agency-2', 'agency-3', 'agency-4'];
     const init = await initFederation({
-      outDir: dir, schema: SCHEMA, policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
+      outDir: dir,
+      schema: SCHEMA,
+      policy: { minAgencies: 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
       agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${7400 + i}` })),
       ...(options.keyAuthorityEndpoint === undefined ? {} : { keyAuthorityEndpoint: options.keyAuthorityEndpoint }),
     });
@@ -144,7 +171,12 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
       const data = makeRows(rand, options.rowsPerAgency ?? 150);
       rows.set(id, data);
       const file = join(dir, `${id}.csv`);
-      writeFileSync(file, [['district', 'sex', 'age'], ...data.map((r) => [r.district, r.sex, String(r.age)])].map((f) => `${csvRecord(f)}\n`).join(''));
+      writeFileSync(
+        file,
+        [['district', 'sex', 'age'], ...data.map((r) => [r.district, r.sex, String(r.age)])]
+          .map((f) => `${csvRecord(f)}\n`)
+          .join(''),
+      );
       const store = await openDuckDbStore(':memory:');
       await store.loadCsv('residents', ds, file);
       agencies.set(id, await createAgency({ federation, secrets: secrets[id] as PartySecrets, hePublicKey, store }));
@@ -156,20 +188,38 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
     const issue: FuzzFederation['issue'] = (o = {}) => {
       const plan = parseQuery(o.sql ?? SQL, federation.schema);
       const names = [...(o.agencies ?? ids)].sort();
-      const layout = planSlotLayout(planCells(plan, ds).cellBounds, datasetParties(federation, plan.dataset).length, params);
+      const layout = planSlotLayout(
+        planCells(plan, ds).cellBounds,
+        datasetParties(federation, plan.dataset).length,
+        params,
+      );
       const now = Date.now();
       const envelope: QueryEnvelope = {
-        v: 1, queryId: newQueryId(), federationId: federation.id, paramsId: params.paramsId, mode: 'encrypted', plan,
-        agencies: names, threshold: o.threshold ?? Math.ceil((2 * names.length) / 3), issuedAt: now, expiresAt: now + 600_000,
+        v: 1,
+        queryId: newQueryId(),
+        federationId: federation.id,
+        paramsId: params.paramsId,
+        mode: 'encrypted',
+        plan,
+        agencies: names,
+        threshold: o.threshold ?? Math.ceil((2 * names.length) / 3),
+        issuedAt: now,
+        expiresAt: now + 600_000,
       };
       const signed = signQuery(envelope, coordinatorKey);
       return { signed, envelope, layout, digest: digestOfQuery(signed.bytes) };
     };
 
-    const aggregation: FuzzFederation['aggregation'] = (q) => new SecAggAggregation({
-      federationId: federation.id, queryId: q.envelope.queryId, participants: q.envelope.agencies, threshold: q.envelope.threshold,
-      length: q.layout.slotsUsed, modulus: params.plainModulus, agreementKeys,
-    });
+    const aggregation: FuzzFederation['aggregation'] = (q) =>
+      new SecAggAggregation({
+        federationId: federation.id,
+        queryId: q.envelope.queryId,
+        participants: q.envelope.agencies,
+        threshold: q.envelope.threshold,
+        length: q.layout.slotsUsed,
+        modulus: params.plainModulus,
+        agreementKeys,
+      });
 
     const agency = (id: string): Agency => {
       const a = agencies.get(id);
@@ -177,17 +227,31 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
       return a;
     };
 
-    const round1Of = async (q: IssuedQuery, answering: readonly string[]): Promise<PendingRound & { secagg: SecAggAggregation }> => {
+    const round1Of = async (
+      q: IssuedQuery,
+      answering: readonly string[],
+    ): Promise<PendingRound & { secagg: SecAggAggregation }> => {
       const contributions = new Map<string, Contribution>();
       for (const id of answering) contributions.set(id, await agency(id).answer(q.signed));
       const secagg = aggregation(q);
       for (const [id, c] of contributions) if (c.masking !== null) secagg.acceptRound1(id, c.masking);
       const { survivors: survivorIds, dropped } = secagg.fixSurvivors();
-      const survivors = signSurvivorSet({
-        v: 1, round: 2, queryId: q.envelope.queryId, federationId: federation.id, queryDigest: toHex(q.digest),
-        survivors: survivorIds, dropped, threshold: q.envelope.threshold,
-      }, coordinatorKey);
-      const requests = new Map(survivorIds.map((id) => [id, { query: q.signed, survivors, shares: secagg.sharesFor(id) }]));
+      const survivors = signSurvivorSet(
+        {
+          v: 1,
+          round: 2,
+          queryId: q.envelope.queryId,
+          federationId: federation.id,
+          queryDigest: toHex(q.digest),
+          survivors: survivorIds,
+          dropped,
+          threshold: q.envelope.threshold,
+        },
+        coordinatorKey,
+      );
+      const requests = new Map(
+        survivorIds.map((id) => [id, { query: q.signed, survivors, shares: secagg.sharesFor(id) }]),
+      );
       return { query: q, contributions, survivors, survivorIds, dropped, requests, secagg };
     };
 
@@ -212,27 +276,60 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
 
     const rowsOf: FuzzFederation['rowsOf'] = (q, slots) => {
       const cells = planCells(q.envelope.plan, ds);
-      return [...release({ plan: q.envelope.plan, schema: ds, cells, totals: unpackSlots(q.layout, [...slots]), policy: federation.policy }).rows];
+      return [
+        ...release({
+          plan: q.envelope.plan,
+          schema: ds,
+          cells,
+          totals: unpackSlots(q.layout, [...slots]),
+          policy: federation.policy,
+        }).rows,
+      ];
     };
 
     const checkAnswer: FuzzFederation['checkAnswer'] = (queryBytes, agencyId, c) => {
-      const env = JSON.parse(new TextDecoder().decode(queryBytes)) as { queryId: string; mode: AnswerMode; plan: unknown; agencies: string[] };
+      const env = JSON.parse(new TextDecoder().decode(queryBytes)) as {
+        queryId: string;
+        mode: AnswerMode;
+        plan: unknown;
+        agencies: string[];
+      };
       const plan = validatePlan(env.plan, federation.schema);
-      const layout = planSlotLayout(planCells(plan, ds).cellBounds, datasetParties(federation, plan.dataset).length, params);
-      checkContribution(c, {
-        federationId: federation.id, queryDigest: digestOfQuery(queryBytes), queryId: env.queryId, agencyId, mode: env.mode,
-        payloads: layout.ciphertextCount, participants: env.agencies,
-      }, party(federation, agencyId).signingKey);
+      const layout = planSlotLayout(
+        planCells(plan, ds).cellBounds,
+        datasetParties(federation, plan.dataset).length,
+        params,
+      );
+      checkContribution(
+        c,
+        {
+          federationId: federation.id,
+          queryDigest: digestOfQuery(queryBytes),
+          queryId: env.queryId,
+          agencyId,
+          mode: env.mode,
+          payloads: layout.ciphertextCount,
+          participants: env.agencies,
+        },
+        party(federation, agencyId).signingKey,
+      );
     };
 
-    const links = (): AgencyLink[] => ids.map((id) => ({
-      agencyId: id, describe: () => agency(id).describe(), aggregate: (sq) => agency(id).answer(sq), unmask: (r) => agency(id).unmask(r), close: () => undefined,
-    }));
+    const links = (): AgencyLink[] =>
+      ids.map((id) => ({
+        agencyId: id,
+        describe: () => agency(id).describe(),
+        aggregate: (sq) => agency(id).answer(sq),
+        unmask: (r) => agency(id).unmask(r),
+        close: () => undefined,
+      }));
 
     const expectedRows = (over: readonly string[] = ids): Record<string, string | bigint>[] =>
       DISTRICTS.flatMap((district) => {
         const hits = over.flatMap((id) => rows.get(id) ?? []).filter((r) => r.district === district);
-        return hits.length === 0 ? [] : [{ district, n: BigInt(hits.length), years: hits.reduce((s, r) => s + BigInt(r.age), 0n) }];
+        return hits.length === 0
+          ? []
+          : [{ district, n: BigInt(hits.length), years: hits.reduce((s, r) => s + BigInt(r.age), 0n) }];
       });
 
     const close = async (): Promise<void> => {
@@ -242,17 +339,40 @@ export async function createFuzzFederation(rand: Rand, options: { rowsPerAgency?
     };
 
     return {
-      dir, federation, keyFiles: init.keyFiles, ids, agencies, secrets, params, schema: ds, rows,
-      issue, aggregation, genuineRound, links, decryptionRequest, rowsOf, checkAnswer,
+      dir,
+      federation,
+      keyFiles: init.keyFiles,
+      ids,
+      agencies,
+      secrets,
+      params,
+      schema: ds,
+      rows,
+      issue,
+      aggregation,
+      genuineRound,
+      links,
+      decryptionRequest,
+      rowsOf,
+      checkAnswer,
       round1: async (q, answering = q.envelope.agencies) => {
         const { secagg: _secagg, ...round } = await round1Of(q, answering);
         return round;
-      }, expectedRows, close,
-      coordinator: (keyAuthority, l = links()) => Coordinator.create({
-        federation, secrets: secrets['coordinator'] as PartySecrets, links: l,
-        // The coordinator closes its key authority; the fuzzers keep theirs serving.
-        keyAuthority: { decrypt: (r) => keyAuthority.decrypt(r), describe: () => keyAuthority.describe(), close: () => Promise.resolve() },
-      }),
+      },
+      expectedRows,
+      close,
+      coordinator: (keyAuthority, l = links()) =>
+        Coordinator.create({
+          federation,
+          secrets: secrets['coordinator'] as PartySecrets,
+          links: l,
+          // The coordinator closes its key authority; the fuzzers keep theirs serving.
+          keyAuthority: {
+            decrypt: (r) => keyAuthority.decrypt(r),
+            describe: () => keyAuthority.describe(),
+            close: () => Promise.resolve(),
+          },
+        }),
       [Symbol.asyncDispose]: close,
     };
   } catch (e) {

@@ -37,23 +37,39 @@ let rounds: GenuineRound[];
 let templates: DecryptionRequest[];
 /** The error behind the last failed call, as thrown (the status only carries its code). */
 let lastError: unknown;
-let handler: (call: ServerUnaryCall<DecryptRequestMessage, DecryptResponseMessage>, callback: sendUnaryData<DecryptResponseMessage>) => void;
+let handler: (
+  call: ServerUnaryCall<DecryptRequestMessage, DecryptResponseMessage>,
+  callback: sendUnaryData<DecryptResponseMessage>,
+) => void;
 
 beforeAll(async () => {
   f = await createFuzzFederation(rand);
   ledger = new ReleaseLedger(f.federation.policy.minAgencies);
-  ka = await InProcessKeyAuthority.create({ federation: f.federation, secrets: f.secrets['key-authority']!, decryptor: isolatedSlotDecryptor });
+  ka = await InProcessKeyAuthority.create({
+    federation: f.federation,
+    secrets: f.secrets['key-authority']!,
+    decryptor: isolatedSlotDecryptor,
+  });
   const [a1, a2, a3, a4] = f.ids as [string, string, string, string];
   rounds = [];
-  for (const answering of [undefined, undefined, [a1, a2, a3], [a2, a3, a4]]) rounds.push(await f.genuineRound(f.issue(), answering));
+  for (const answering of [undefined, undefined, [a1, a2, a3], [a2, a3, a4]])
+    rounds.push(await f.genuineRound(f.issue(), answering));
   templates = rounds.map((r) => f.decryptionRequest(r));
   // The served handler, in front of a key authority that remembers what it threw.
   const spy: ServableKeyAuthority = {
     describe: () => ka.describe(),
-    decrypt: (r) => ka.decrypt(r).catch((e: unknown) => { lastError = e; throw e; }),
+    decrypt: (r) =>
+      ka.decrypt(r).catch((e: unknown) => {
+        lastError = e;
+        throw e;
+      }),
     close: () => ka.close(),
   };
-  const impl = keyAuthorityServiceImplementation(spy, { onRejected: (e) => { lastError ??= e; } });
+  const impl = keyAuthorityServiceImplementation(spy, {
+    onRejected: (e) => {
+      lastError ??= e;
+    },
+  });
   handler = impl['Decrypt'] as typeof handler;
 }, 60_000);
 afterAll(async () => {
@@ -65,10 +81,13 @@ afterAll(async () => {
 function call(request: DecryptRequestMessage): Promise<{ code: string } | { answer: DecryptResponseMessage }> {
   lastError = undefined;
   return new Promise((resolve) => {
-    handler({ request } as ServerUnaryCall<DecryptRequestMessage, DecryptResponseMessage>, (err: Partial<ServiceError> | null, res?: DecryptResponseMessage | null) => {
-      if (err !== null) resolve({ code: String(err.metadata?.get('fedstat-code')[0] ?? `grpc ${err.code}`) });
-      else resolve({ answer: res! });
-    });
+    handler(
+      { request } as ServerUnaryCall<DecryptRequestMessage, DecryptResponseMessage>,
+      (err: Partial<ServiceError> | null, res?: DecryptResponseMessage | null) => {
+        if (err !== null) resolve({ code: String(err.metadata?.get('fedstat-code')[0] ?? `grpc ${err.code}`) });
+        else resolve({ answer: res! });
+      },
+    );
   });
 }
 
@@ -78,7 +97,18 @@ let decrypted = 0;
 async function decryptCase(i: number, given?: DecryptMutant): Promise<void> {
   const k = rand(templates.length);
   const t = templates[k]!;
-  const { kind, bytes, resigned } = given ?? decryptMutant(f, rand, t, pick(rand, templates.filter((x) => x !== t)), rounds[k]!);
+  const { kind, bytes, resigned } =
+    given ??
+    decryptMutant(
+      f,
+      rand,
+      t,
+      pick(
+        rand,
+        templates.filter((x) => x !== t),
+      ),
+      rounds[k]!,
+    );
   let decoded: DecryptRequestMessage;
   try {
     decoded = DECRYPT_REQUEST.decode(bytes);
@@ -88,20 +118,38 @@ async function decryptCase(i: number, given?: DecryptMutant): Promise<void> {
   }
   const outcome = await call(decoded);
   if ('code' in outcome) {
-    log.rejected(kind, 'Decrypt', lastError instanceof FedstatError && lastError.code === outcome.code ? lastError
-      : new FedstatError(outcome.code === 'INTERNAL' ? 'INTERNAL' : 'BAD_MESSAGE', `status ${outcome.code}`, { cause: lastError }), i);
+    log.rejected(
+      kind,
+      'Decrypt',
+      lastError instanceof FedstatError && lastError.code === outcome.code
+        ? lastError
+        : new FedstatError(outcome.code === 'INTERNAL' ? 'INTERNAL' : 'BAD_MESSAGE', `status ${outcome.code}`, {
+            cause: lastError,
+          }),
+      i,
+    );
     return;
   }
   decrypted++;
   if (!resigned) {
-    const asGenuine = templates.some((g) => sameBytes(g.signature, decoded.signature)
-      && sameBytes(decryptionRequestDigest(f.federation.id, g.query, g.survivors, g.ciphertexts),
-        decryptionRequestDigest(f.federation.id, { bytes: decoded.query, signature: decoded.querySignature },
-          { bytes: decoded.survivors, signature: decoded.survivorsSignature }, decoded.ciphertexts)));
+    const asGenuine = templates.some(
+      (g) =>
+        sameBytes(g.signature, decoded.signature) &&
+        sameBytes(
+          decryptionRequestDigest(f.federation.id, g.query, g.survivors, g.ciphertexts),
+          decryptionRequestDigest(
+            f.federation.id,
+            { bytes: decoded.query, signature: decoded.querySignature },
+            { bytes: decoded.survivors, signature: decoded.survivorsSignature },
+            decoded.ciphertexts,
+          ),
+        ),
+    );
     if (!asGenuine) log.untyped.push(`case ${i} ${kind}: decrypted a request the coordinator never signed`);
   }
   const problems = ledger.note(decoded, outcome.answer.slots.length);
-  if (problems.length > 0) log.untyped.push(`case ${i} ${kind}: decrypted against the release policy (${problems.join(', ')})`);
+  if (problems.length > 0)
+    log.untyped.push(`case ${i} ${kind}: decrypted against the release policy (${problems.join(', ')})`);
   for (const s of outcome.answer.slots) bytesToSlots(s, f.params.slotCount, f.params.plainModulus); // well-formed slot vectors
   log.count(`${kind}: decrypted${resigned ? '' : ' (decodes to a genuine request)'}`);
 }
@@ -115,7 +163,9 @@ describe('key-authority-side wire fuzz', () => {
       log.tick(i, CASES, WARMUP);
       await decryptCase(i);
     }
-    console.log(log.report(CASES + largest.length, [`  decrypted: ${decrypted}; releases recorded: ${ka.releases().length}`]));
+    console.log(
+      log.report(CASES + largest.length, [`  decrypted: ${decrypted}; releases recorded: ${ka.releases().length}`]),
+    );
 
     expect(log.untyped).toEqual([]);
     expect(log.total()).toBe(CASES + largest.length);

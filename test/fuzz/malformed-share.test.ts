@@ -14,7 +14,11 @@ import { prng } from './mutate.js';
 describe('a validly signed contribution with a malformed sealed share', () => {
   it('is dropped before it joins the sum; the release covers the honest survivors exactly', async () => {
     const f = await createFuzzFederation(prng(7n));
-    const ka = await InProcessKeyAuthority.create({ federation: f.federation, secrets: f.secrets['key-authority']!, decryptor: isolatedSlotDecryptor });
+    const ka = await InProcessKeyAuthority.create({
+      federation: f.federation,
+      secrets: f.secrets['key-authority']!,
+      decryptor: isolatedSlotDecryptor,
+    });
     const links = f.links();
     const honest = links[0]!;
     links[0] = {
@@ -22,8 +26,16 @@ describe('a validly signed contribution with a malformed sealed share', () => {
       aggregate: async (q, d) => {
         const c = await honest.aggregate(q, d);
         const shares = c.masking!.shares.map((s, i) => (i === 0 ? { ...s, nonce: s.nonce.subarray(0, 23) } : s));
-        return signContribution(f.federation.id, queryDigest(q.bytes), c.agencyId, c.queryId, c.mode, c.payloads,
-          { ...c.masking!, shares }, f.secrets[c.agencyId]!.signing.secretKey);
+        return signContribution(
+          f.federation.id,
+          queryDigest(q.bytes),
+          c.agencyId,
+          c.queryId,
+          c.mode,
+          c.payloads,
+          { ...c.masking!, shares },
+          f.secrets[c.agencyId]!.signing.secretKey,
+        );
       },
     };
     const coordinator = await f.coordinator(ka, links);

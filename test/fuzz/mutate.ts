@@ -12,7 +12,9 @@ export type Rand = (n: number) => number;
 /** FEDSTAT_FUZZ_SEED (decimal or 0x-hex), else 128 fresh random bits. */
 export function fuzzSeed(): bigint {
   const env = process.env['FEDSTAT_FUZZ_SEED'];
-  return env !== undefined && env !== '' ? BigInt(env) : randomBytes(16).reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
+  return env !== undefined && env !== ''
+    ? BigInt(env)
+    : randomBytes(16).reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
 }
 
 /**
@@ -38,7 +40,10 @@ export function prng(seed: bigint): Rand {
     a ^= d;
     c ^= t;
     d = rotl(d, 11);
-    s[0] = a >>> 0; s[1] = b >>> 0; s[2] = c >>> 0; s[3] = d >>> 0;
+    s[0] = a >>> 0;
+    s[1] = b >>> 0;
+    s[2] = c >>> 0;
+    s[3] = d >>> 0;
     return result;
   };
   return (n) => {
@@ -99,7 +104,14 @@ function position(rand: Rand, length: number, focus: Focus): number {
  * message of the same type). A mutant may still decode to the genuine content (two flips that
  * cancel, garbage that protobuf skips as an unknown field): callers check for that.
  */
-export function mutateBytes(kind: ByteMutation, genuine: Uint8Array, other: Uint8Array, rand: Rand, focus: Focus = [], maxRandom = 4096): Uint8Array {
+export function mutateBytes(
+  kind: ByteMutation,
+  genuine: Uint8Array,
+  other: Uint8Array,
+  rand: Rand,
+  focus: Focus = [],
+  maxRandom = 4096,
+): Uint8Array {
   const out = genuine.slice();
   switch (kind) {
     case 'random':
@@ -140,10 +152,13 @@ export function mutateBytes(kind: ByteMutation, genuine: Uint8Array, other: Uint
 /** Everything of `message` but the bytes of the big `fields` (ciphertexts) found in it: a Focus. */
 export function around(message: Uint8Array, fields: readonly Uint8Array[]): Focus {
   const hay = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  const holes = fields.map((f) => {
-    const at = hay.indexOf(Buffer.from(f.buffer, f.byteOffset, Math.min(f.byteLength, 256)));
-    return at < 0 ? null : [at, at + f.length] as const;
-  }).filter((h) => h !== null).sort((a, b) => a[0] - b[0]);
+  const holes = fields
+    .map((f) => {
+      const at = hay.indexOf(Buffer.from(f.buffer, f.byteOffset, Math.min(f.byteLength, 256)));
+      return at < 0 ? null : ([at, at + f.length] as const);
+    })
+    .filter((h) => h !== null)
+    .sort((a, b) => a[0] - b[0]);
   const focus: (readonly [number, number])[] = [];
   let from = 0;
   for (const [s, e] of holes) {

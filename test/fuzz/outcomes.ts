@@ -27,7 +27,10 @@ export class FuzzLog {
   readonly #samples: number[] = [];
   #t0 = performance.now();
 
-  constructor(readonly name: string, readonly seed: bigint) {}
+  constructor(
+    readonly name: string,
+    readonly seed: bigint,
+  ) {}
 
   /** Starts the clock of the report (after the federation is set up). */
   start(): void {
@@ -53,9 +56,13 @@ export class FuzzLog {
       this.count(`${kind}: ${stage} ${e.code}`);
       return;
     }
-    const what = e instanceof FedstatError ? `FedstatError ${e.code}` : e instanceof Error ? e.constructor.name : typeof e;
-    const message = e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e);
-    const cause = e instanceof Error && e.cause instanceof Error ? ` (cause ${e.cause.constructor.name}: ${e.cause.message.split('\n')[0] ?? ''})` : '';
+    const what =
+      e instanceof FedstatError ? `FedstatError ${e.code}` : e instanceof Error ? e.constructor.name : typeof e;
+    const message = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+    const cause =
+      e instanceof Error && e.cause instanceof Error
+        ? ` (cause ${e.cause.constructor.name}: ${e.cause.message.split('\n')[0] ?? ''})`
+        : '';
     this.untyped.push(`case ${caseNo} ${kind} at ${stage}: ${what}: ${message.slice(0, 200)}${cause}`);
     this.count(`${kind}: ${stage} UNTYPED`);
   }
@@ -99,11 +106,13 @@ export class FuzzLog {
     const seconds = (performance.now() - this.#t0) / 1000;
     const rows = [...this.counts].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k}: ${n}`);
     return [
-      `${this.name} (FEDSTAT_FUZZ_SEED=${this.seed}): ${cases} mutated inputs in ${seconds.toFixed(1)} s, `
-        + `RSS growth after warm-up ${(growth / 2 ** 20).toFixed(1)} MiB (${this.#samples.length} readings, peak ${(this.rssPeak() / 2 ** 20).toFixed(1)} MiB), `
-        + `${this.untyped.length} untyped`,
+      `${this.name} (FEDSTAT_FUZZ_SEED=${this.seed}): ${cases} mutated inputs in ${seconds.toFixed(1)} s, ` +
+        `RSS growth after warm-up ${(growth / 2 ** 20).toFixed(1)} MiB (${this.#samples.length} readings, peak ${(this.rssPeak() / 2 ** 20).toFixed(1)} MiB), ` +
+        `${this.untyped.length} untyped`,
       `  RSS readings (MiB): ${this.#samples.map((b) => (b / 2 ** 20).toFixed(0)).join(' ')}`,
-      ...extra, ...rows, ...this.untyped.slice(0, 20).map((u) => `  UNTYPED ${u}`),
+      ...extra,
+      ...rows,
+      ...this.untyped.slice(0, 20).map((u) => `  UNTYPED ${u}`),
     ].join('\n');
   }
 }
@@ -118,7 +127,11 @@ export class RevealLedger {
   answers = 0;
 
   /** Returns the agencies whose both secrets `agency` has now revealed for `queryId` (should be none). */
-  note(agency: string, queryId: string, answer: { selfMaskShares: readonly { of: string }[]; pairwiseSeeds: readonly { with: string }[] }): string[] {
+  note(
+    agency: string,
+    queryId: string,
+    answer: { selfMaskShares: readonly { of: string }[]; pairwiseSeeds: readonly { with: string }[] },
+  ): string[] {
     const key = `${agency}/${queryId}`;
     const r = this.#seen.get(key) ?? { shareOf: new Set<string>(), seedWith: new Set<string>() };
     this.#seen.set(key, r);
@@ -144,7 +157,10 @@ export class ReleaseLedger {
   }
 
   /** The policy violations of one decryption (should be none); records its query id. */
-  note(request: { query: Uint8Array; survivors: Uint8Array; ciphertexts: readonly Uint8Array[] }, slotVectors: number): string[] {
+  note(
+    request: { query: Uint8Array; survivors: Uint8Array; ciphertexts: readonly Uint8Array[] },
+    slotVectors: number,
+  ): string[] {
     const query = parseJson(request.query) as { queryId: string; mode: string; threshold: number };
     const set = parseJson(request.survivors) as { queryId: string; survivors: string[] };
     const problems = [

@@ -9,7 +9,11 @@ import { isolatedSlotDecryptor } from '../../src/key-authority/slot-decryptor.js
 import { SQL, type FuzzFederation } from './fuzz-federation.js';
 
 export async function expectStillServing(f: FuzzFederation): Promise<void> {
-  const ka = await InProcessKeyAuthority.create({ federation: f.federation, secrets: f.secrets['key-authority']!, decryptor: isolatedSlotDecryptor });
+  const ka = await InProcessKeyAuthority.create({
+    federation: f.federation,
+    secrets: f.secrets['key-authority']!,
+    decryptor: isolatedSlotDecryptor,
+  });
   try {
     await using coordinator = await f.coordinator(ka);
     const result = await coordinator.query(SQL);

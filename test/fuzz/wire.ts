@@ -7,7 +7,12 @@
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { agencyServiceDefinition, keyAuthorityServiceDefinition } from '../../src/transport/proto.js';
 import type {
-  AggregateRequestMessage, AggregateResponseMessage, DecryptRequestMessage, DecryptResponseMessage, UnmaskRequestMessage, UnmaskResponseMessage,
+  AggregateRequestMessage,
+  AggregateResponseMessage,
+  DecryptRequestMessage,
+  DecryptResponseMessage,
+  UnmaskRequestMessage,
+  UnmaskResponseMessage,
 } from '../../src/transport/proto.js';
 
 interface Codec<T> {
@@ -38,5 +43,11 @@ export const DECRYPT_RESPONSE = codec<DecryptResponseMessage>(keyAuthority['Decr
 
 /** Byte-wise equality (for "the mutant decoded to the genuine content"). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }

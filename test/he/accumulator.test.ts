@@ -48,7 +48,11 @@ function primed(): { acc: HeAccumulator; intact: () => void } {
   };
 }
 
-function expectRejected(acc: HeAccumulator, contribution: readonly Uint8Array[], code: 'BAD_MESSAGE' | 'MESSAGE_TOO_LARGE' = 'BAD_MESSAGE'): string {
+function expectRejected(
+  acc: HeAccumulator,
+  contribution: readonly Uint8Array[],
+  code: 'BAD_MESSAGE' | 'MESSAGE_TOO_LARGE' = 'BAD_MESSAGE',
+): string {
   try {
     acc.add(contribution);
   } catch (e) {
@@ -116,7 +120,11 @@ describe('HeAccumulator input validation (all or nothing)', () => {
     expectRejected(acc, []);
     expectRejected(acc, [good, good]);
     // Same N and coefficient moduli, another plain modulus: same length, other parms_id.
-    using sibling = await HeParams.create({ ...INSECURE_BFV_N4096_T50, name: 'INSECURE_SIBLING', plainModulusBits: 40 });
+    using sibling = await HeParams.create({
+      ...INSECURE_BFV_N4096_T50,
+      name: 'INSECURE_SIBLING',
+      plainModulusBits: 40,
+    });
     using siblingEnc = new HeEncryptor(sibling, generateHeKeys(sibling).publicKey);
     const siblingCt = siblingEnc.encrypt(vec(1n));
     expect(siblingCt.length).toBe(good.length);

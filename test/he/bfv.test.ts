@@ -40,8 +40,9 @@ describe('HeParams and presets', () => {
   });
 
   it('refuses N=4096 with a 60-bit plain modulus (too little noise headroom)', async () => {
-    await expect(HeParams.create({ name: 'INSECURE_N4096_T60', polyModulusDegree: 4096, plainModulusBits: 60, security: 128 }))
-      .rejects.toThrowError(/bits between the coefficient and plain moduli/);
+    await expect(
+      HeParams.create({ name: 'INSECURE_N4096_T60', polyModulusDegree: 4096, plainModulusBits: 60, security: 128 }),
+    ).rejects.toThrowError(/bits between the coefficient and plain moduli/);
   });
 });
 
@@ -73,8 +74,14 @@ describe('BFV keys and encryption', () => {
     const t = params.plainModulus;
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 6 }).chain((k) =>
-          fc.array(fc.array(fc.bigInt({ min: 0n, max: t - 1n }), { minLength: 1, maxLength: 40 }), { minLength: k, maxLength: k })),
+        fc
+          .integer({ min: 1, max: 6 })
+          .chain((k) =>
+            fc.array(fc.array(fc.bigInt({ min: 0n, max: t - 1n }), { minLength: 1, maxLength: 40 }), {
+              minLength: k,
+              maxLength: k,
+            }),
+          ),
         fc.integer({ min: 0, max: 6 }),
         (vectors, pool) => {
           enc.precompute(pool);
@@ -84,7 +91,10 @@ describe('BFV keys and encryption', () => {
           const got = dec.decrypt(acc.sum()[0]!);
           // Reference: bigint sums mod t, slot by slot (absent slots are zero).
           const expected = new Array<bigint>(8192).fill(0n);
-          for (const v of vectors) v.forEach((x, i) => { expected[i] = (expected[i]! + x) % t; });
+          for (const v of vectors)
+            v.forEach((x, i) => {
+              expected[i] = (expected[i]! + x) % t;
+            });
           expect(Array.from(got)).toEqual(expected);
         },
       ),
@@ -119,9 +129,14 @@ describe('BFV keys and encryption', () => {
     ];
     using acc = new HeAccumulator(params, layout.ciphertextCount, { maxContributions: 3 });
     for (const values of parties) acc.add(packSlots(layout, values).map((s) => enc.encrypt(s)));
-    const totals = unpackSlots(layout, acc.sum().map((ct) => dec.decrypt(ct)));
+    const totals = unpackSlots(
+      layout,
+      acc.sum().map((ct) => dec.decrypt(ct)),
+    );
     expect(totals).toEqual(bounds.map((_, i) => parties.reduce((a, p) => a + p[i]!, 0n)));
-    expect(() => acc.add(packSlots(layout, parties[0]!).map((s) => enc.encrypt(s)))).toThrowError(/exceeds the 3 the no-wrap proof covers/);
+    expect(() => acc.add(packSlots(layout, parties[0]!).map((s) => enc.encrypt(s)))).toThrowError(
+      /exceeds the 3 the no-wrap proof covers/,
+    );
   });
 
   it('rejects slot vectors a caller should never build, with RangeError', () => {

@@ -18,12 +18,19 @@ function sealObject(body: number, mode: number = ComprMode.none): Uint8Array {
 
 describe('checkSealHeader', () => {
   it('accepts a well-formed header and reports its fields', () => {
-    expect(checkSealHeader(sealObject(100), 1000)).toEqual({ versionMajor: 4, versionMinor: 1, comprMode: 0, size: 116 });
+    expect(checkSealHeader(sealObject(100), 1000)).toEqual({
+      versionMajor: 4,
+      versionMinor: 1,
+      comprMode: 0,
+      size: 116,
+    });
     expect(checkSealHeader(sealObject(0, ComprMode.zstd), 1000, [ComprMode.none, ComprMode.zstd]).comprMode).toBe(2);
   });
 
   it('refuses compressed objects unless allowed (no decompressor ever sees peer bytes)', () => {
-    expect(() => checkSealHeader(sealObject(10, ComprMode.zstd), 1000)).toThrowError(/compression mode 2 is not allowed/);
+    expect(() => checkSealHeader(sealObject(10, ComprMode.zstd), 1000)).toThrowError(
+      /compression mode 2 is not allowed/,
+    );
     expect(() => checkSealHeader(sealObject(10, 7), 1000, [0, 1, 2])).toThrowError(/compression mode 7/);
   });
 
@@ -38,17 +45,21 @@ describe('checkSealHeader', () => {
 
   it('rejects every single-bit corruption of the header with BAD_MESSAGE, never echoing bytes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: SEAL_HEADER_SIZE * 8 - 1 }), fc.integer({ min: 0, max: 300 }), (bit, body) => {
-        const bytes = sealObject(body);
-        bytes[bit >> 3]! ^= 1 << (bit & 7);
-        try {
-          checkSealHeader(bytes, 1 << 20);
-          expect.unreachable();
-        } catch (e) {
-          expect(isFedstatError(e, 'BAD_MESSAGE')).toBe(true);
-          expect((e as Error).message).not.toMatch(/5e|a15e|\[/i);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: SEAL_HEADER_SIZE * 8 - 1 }),
+        fc.integer({ min: 0, max: 300 }),
+        (bit, body) => {
+          const bytes = sealObject(body);
+          bytes[bit >> 3]! ^= 1 << (bit & 7);
+          try {
+            checkSealHeader(bytes, 1 << 20);
+            expect.unreachable();
+          } catch (e) {
+            expect(isFedstatError(e, 'BAD_MESSAGE')).toBe(true);
+            expect((e as Error).message).not.toMatch(/5e|a15e|\[/i);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -18,7 +18,9 @@ export async function createInsecureHe(): Promise<InsecureHe> {
   const keys = generateHeKeys(params);
   const enc = new HeEncryptor(params, keys.publicKey);
   return {
-    params, keys, enc,
+    params,
+    keys,
+    enc,
     [Symbol.dispose]: () => {
       enc[Symbol.dispose]();
       params[Symbol.dispose]();

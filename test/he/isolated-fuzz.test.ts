@@ -32,7 +32,7 @@ afterAll(() => {
 
 /** A seeded xorshift128+ so a failing run can be replayed with FEDSTAT_FUZZ_SEED. */
 function prng(seed: bigint): (n: number) => number {
-  let a = seed & 0xffffffffffffffffn | 1n;
+  let a = (seed & 0xffffffffffffffffn) | 1n;
   let b = (seed >> 64n) | 1n;
   return (n) => {
     let x = a;
@@ -44,12 +44,33 @@ function prng(seed: bigint): (n: number) => number {
   };
 }
 
-type Kind = 'random' | 'truncated' | 'extended' | 'bit-flips' | 'header-flip' | 'coefficient-flip' | 'random-body' | 'overwrite' | 'wrong-count';
-const KINDS: readonly Kind[] = ['random', 'truncated', 'extended', 'bit-flips', 'header-flip', 'coefficient-flip', 'random-body', 'overwrite', 'wrong-count'];
+type Kind =
+  | 'random'
+  | 'truncated'
+  | 'extended'
+  | 'bit-flips'
+  | 'header-flip'
+  | 'coefficient-flip'
+  | 'random-body'
+  | 'overwrite'
+  | 'wrong-count';
+const KINDS: readonly Kind[] = [
+  'random',
+  'truncated',
+  'extended',
+  'bit-flips',
+  'header-flip',
+  'coefficient-flip',
+  'random-body',
+  'overwrite',
+  'wrong-count',
+];
 
 /** One malformed (or, for some flips, structurally valid) contribution derived from `valid`. */
 function mutant(kind: Kind, valid: Uint8Array, rand: (n: number) => number): Uint8Array[] {
-  const flip = (bytes: Uint8Array, bit: number): void => { bytes[bit >> 3]! ^= 1 << (bit & 7); };
+  const flip = (bytes: Uint8Array, bit: number): void => {
+    bytes[bit >> 3]! ^= 1 << (bit & 7);
+  };
   const out = valid.slice();
   switch (kind) {
     case 'random':
@@ -85,13 +106,18 @@ function mutant(kind: Kind, valid: Uint8Array, rand: (n: number) => number): Uin
 
 describe('isolated HE fuzz', () => {
   it(`${CASES} random, truncated and bit-flipped contributions: typed errors, no crash, flat RSS`, async () => {
-    const seed = process.env['FEDSTAT_FUZZ_SEED'] !== undefined ? BigInt(process.env['FEDSTAT_FUZZ_SEED']) : randomBytes(16).readBigUInt64LE() << 64n | randomBytes(8).readBigUInt64LE();
+    const seed =
+      process.env['FEDSTAT_FUZZ_SEED'] !== undefined
+        ? BigInt(process.env['FEDSTAT_FUZZ_SEED'])
+        : (randomBytes(16).readBigUInt64LE() << 64n) | randomBytes(8).readBigUInt64LE();
     const rand = prng(seed);
     await using he = await IsolatedHe.create(INSECURE_BFV_N4096_T50, { secretKey: keys.secretKey });
     const pool = Array.from({ length: 8 }, (_, i) => enc.encrypt(BigUint64Array.from([BigInt(i), 1n])));
     const acc = await he.accumulator(1);
     const outcomes = new Map<string, number>();
-    const count = (key: string): void => { outcomes.set(key, (outcomes.get(key) ?? 0) + 1); };
+    const count = (key: string): void => {
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    };
     let accepted = 0;
     let baseline = 0;
     const t0 = performance.now();
@@ -108,7 +134,8 @@ describe('isolated HE fuzz', () => {
           await he.decrypt(contribution);
           count('decrypt: decrypted');
         } catch (e) {
-          if (!(e instanceof FedstatError)) expect.unreachable(`decrypt case ${i} (${kind}, seed ${seed}) failed untyped: ${String(e)}`);
+          if (!(e instanceof FedstatError))
+            expect.unreachable(`decrypt case ${i} (${kind}, seed ${seed}) failed untyped: ${String(e)}`);
           count(`decrypt: ${e.code}`);
         }
       }
@@ -126,7 +153,8 @@ describe('isolated HE fuzz', () => {
     };
 
     for (let i = 0; i < CASES + WARMUP; i += PIPELINE) {
-      if (i === WARMUP) { // WARMUP is a multiple of PIPELINE
+      if (i === WARMUP) {
+        // WARMUP is a multiple of PIPELINE
         globalThis.gc?.();
         baseline = process.memoryUsage().rss;
       }
@@ -135,8 +163,13 @@ describe('isolated HE fuzz', () => {
     globalThis.gc?.();
     const growth = process.memoryUsage().rss - baseline;
     const seconds = (performance.now() - t0) / 1000;
-    const table = [...outcomes].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k}: ${n}`).join('\n');
-    console.log(`isolated fuzz (seed ${seed}): ${CASES + WARMUP} cases in ${seconds.toFixed(1)} s, ${accepted} accepted, RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB\n${table}`);
+    const table = [...outcomes]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, n]) => `  ${k}: ${n}`)
+      .join('\n');
+    console.log(
+      `isolated fuzz (seed ${seed}): ${CASES + WARMUP} cases in ${seconds.toFixed(1)} s, ${accepted} accepted, RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB\n${table}`,
+    );
 
     // Only a flip or overwrite inside the coefficients can leave a structurally valid ciphertext
     // (coefficients still below their primes): accepted, and garbage once decrypted. Every other

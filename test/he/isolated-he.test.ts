@@ -43,8 +43,12 @@ async function failure(f: () => unknown): Promise<Error> {
 describe('IsolatedHe', () => {
   it('reports the parameters the worker built, identical to in-thread HeParams', () => {
     expect(he.info).toEqual({
-      preset: { ...INSECURE_BFV_N4096_T50 }, paramsId: params.paramsId, slotCount: params.slotCount,
-      plainModulus: params.plainModulus, ciphertextBytes: params.ciphertextBytes, canDecrypt: true,
+      preset: { ...INSECURE_BFV_N4096_T50 },
+      paramsId: params.paramsId,
+      slotCount: params.slotCount,
+      plainModulus: params.plainModulus,
+      ciphertextBytes: params.ciphertextBytes,
+      canDecrypt: true,
     });
   });
 
@@ -52,19 +56,29 @@ describe('IsolatedHe', () => {
     const t = params.plainModulus;
     const vector = fc.array(fc.bigInt({ min: 0n, max: t - 1n }), { maxLength: 12 });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(vector, vector), { minLength: 1, maxLength: 4 }), fc.tuple(vector, vector), async (contributions, correction) => {
-        using acc = await he.accumulator(2, { maxContributions: 4 });
-        for (const [a, b] of contributions) await acc.add([enc.encrypt(BigUint64Array.from(a)), enc.encrypt(BigUint64Array.from(b))]);
-        expect(acc.contributions).toBe(contributions.length);
-        await acc.subtractPlain(correction.map((c) => BigUint64Array.from(c)));
-        const slots = await he.decrypt(await acc.sum());
-        for (const k of [0, 1] as const) {
-          const ref = new Array<bigint>(params.slotCount).fill(0n);
-          for (const c of contributions) c[k].forEach((x, i) => { ref[i] = (ref[i]! + x) % t; });
-          correction[k].forEach((x, i) => { ref[i] = (ref[i]! - x + t) % t; });
-          expect(Array.from(slots[k]!)).toEqual(ref);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(vector, vector), { minLength: 1, maxLength: 4 }),
+        fc.tuple(vector, vector),
+        async (contributions, correction) => {
+          using acc = await he.accumulator(2, { maxContributions: 4 });
+          for (const [a, b] of contributions)
+            await acc.add([enc.encrypt(BigUint64Array.from(a)), enc.encrypt(BigUint64Array.from(b))]);
+          expect(acc.contributions).toBe(contributions.length);
+          await acc.subtractPlain(correction.map((c) => BigUint64Array.from(c)));
+          const slots = await he.decrypt(await acc.sum());
+          for (const k of [0, 1] as const) {
+            const ref = new Array<bigint>(params.slotCount).fill(0n);
+            for (const c of contributions)
+              c[k].forEach((x, i) => {
+                ref[i] = (ref[i]! + x) % t;
+              });
+            correction[k].forEach((x, i) => {
+              ref[i] = (ref[i]! - x + t) % t;
+            });
+            expect(Array.from(slots[k]!)).toEqual(ref);
+          }
+        },
+      ),
       { numRuns: 6 },
     );
   });
@@ -102,7 +116,7 @@ describe('IsolatedHe', () => {
     expect((await he.decrypt(await acc.sum()))[0]![0]).toBe(9n);
   });
 
-  it('copies the caller\'s bytes by default and moves whole buffers only when asked', async () => {
+  it("copies the caller's bytes by default and moves whole buffers only when asked", async () => {
     using acc = await he.accumulator(2);
     const own = enc.encrypt(vec(7n));
     const inner = new Uint8Array(own.length + 10);
@@ -118,7 +132,7 @@ describe('IsolatedHe', () => {
     expect((await he.decrypt(sums)).map((s) => s[0])).toEqual([14n, 14n]);
   });
 
-  it('decrypt applies HeDecryptor\'s checks, all or nothing', async () => {
+  it("decrypt applies HeDecryptor's checks, all or nothing", async () => {
     const good = enc.encrypt(vec(3n));
     const e = await failure(() => he.decrypt([good, good.slice(0, 100)]));
     expect(isFedstatError(e, 'BAD_MESSAGE')).toBe(true);
@@ -130,7 +144,9 @@ describe('IsolatedHe', () => {
   it('refuses bad setups: unknown preset, foreign key, decrypt without key', async () => {
     expect(isFedstatError(await failure(() => IsolatedHe.create('BFV_N4096')), 'CONFIG_INVALID')).toBe(true);
     using small = await HeParams.create(INSECURE_BFV_N2048_T20);
-    const foreign = await failure(() => IsolatedHe.create(INSECURE_BFV_N4096_T50, { secretKey: generateHeKeys(small).secretKey }));
+    const foreign = await failure(() =>
+      IsolatedHe.create(INSECURE_BFV_N4096_T50, { secretKey: generateHeKeys(small).secretKey }),
+    );
     expect(isFedstatError(foreign, 'KEY_INVALID')).toBe(true);
     await using adder = await IsolatedHe.create(INSECURE_BFV_N4096_T50);
     expect(adder.info.canDecrypt).toBe(false);
@@ -174,7 +190,9 @@ describe('IsolatedHe', () => {
       console.log('ready');`;
     const t0 = performance.now();
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)), encoding: 'utf8', timeout: 20_000,
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 20_000,
     });
     expect(child.stderr).not.toMatch(/Error/);
     expect(child.stdout.trim()).toBe('ready');

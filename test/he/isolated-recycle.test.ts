@@ -62,7 +62,9 @@ describe('IsolatedHe recycles a dead worker', () => {
     expect(acc.lost).toBe(true);
     const lost = await failure(acc.sum());
     expect(isFedstatError(lost, 'UNAVAILABLE')).toBe(true);
-    expect(lost.message).toMatch(/this encrypted sum was lost: its isolated HE worker exited with code 70; the query must be run again/);
+    expect(lost.message).toMatch(
+      /this encrypted sum was lost: its isolated HE worker exited with code 70; the query must be run again/,
+    );
     expect((lost as { details?: unknown }).details).toMatchObject({ lost: true });
     await servesAgain();
     expect(await he.stats()).toMatchObject({ restarts: 1, running: true, accumulators: 0 });

@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isFedstatError } from '../../src/errors.js';
 import {
-  addSlotsModT, MAX_CIPHERTEXTS, packSlots, planSlotLayout, proveNoWrap, unpackSlots, type SlotSpace,
+  addSlotsModT,
+  MAX_CIPHERTEXTS,
+  packSlots,
+  planSlotLayout,
+  proveNoWrap,
+  unpackSlots,
+  type SlotSpace,
 } from '../../src/he/packing.js';
 
 /** The production plain modulus (BFV_N8192_T60), measured from SEAL. */
@@ -46,7 +52,7 @@ function tryPlan(bounds: readonly bigint[], parties: number, space: SlotSpace) {
 const valueUpTo = (bound: bigint) => fc.bigInt({ min: 0n, max: bound });
 
 describe('packing', () => {
-  it('round-trips one party\'s values exactly', () => {
+  it("round-trips one party's values exactly", () => {
     fc.assert(
       fc.property(
         arbCase.chain((c) => fc.tuple(fc.constant(c), fc.tuple(...c.bounds.map(valueUpTo)))),
@@ -122,7 +128,8 @@ describe('packing', () => {
     const bound = (1n << 100n) - 1n;
     const layout = planSlotLayout([bound], 5, SPACE);
     expect(layout.cells[0]!.limbs).toBe(2);
-    const sum = [bound, bound, bound, bound, bound].map((v) => packSlots(layout, [v]))
+    const sum = [bound, bound, bound, bound, bound]
+      .map((v) => packSlots(layout, [v]))
       .reduce((a, b) => a.map((s, i) => addSlotsModT(s, b[i]!, T60)));
     expect(unpackSlots(layout, sum)).toEqual([5n * bound]);
   });
@@ -141,7 +148,10 @@ describe('packing', () => {
 
   it('rejects a value outside its bound with DATA_INVALID that does not echo the value', () => {
     const layout = planSlotLayout([100n, 7n], 3, SPACE);
-    for (const values of [[101n, 0n], [0n, -1n]]) {
+    for (const values of [
+      [101n, 0n],
+      [0n, -1n],
+    ]) {
       try {
         packSlots(layout, values);
         expect.unreachable();
@@ -167,11 +177,15 @@ describe('packing', () => {
 
   it('addSlotsModT matches bigint addition mod t', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 2n, max: T60 }), fc.array(fc.tuple(fc.bigInt({ min: 0n, max: T60 }), fc.bigInt({ min: 0n, max: T60 })), { maxLength: 20 }), (t, pairs) => {
-        const a = BigUint64Array.from(pairs.map(([x]) => x % t));
-        const b = BigUint64Array.from(pairs.map(([, y]) => y % t));
-        expect(Array.from(addSlotsModT(a, b, t))).toEqual(pairs.map(([x, y]) => ((x % t) + (y % t)) % t));
-      }),
+      fc.property(
+        fc.bigInt({ min: 2n, max: T60 }),
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: T60 }), fc.bigInt({ min: 0n, max: T60 })), { maxLength: 20 }),
+        (t, pairs) => {
+          const a = BigUint64Array.from(pairs.map(([x]) => x % t));
+          const b = BigUint64Array.from(pairs.map(([, y]) => y % t));
+          expect(Array.from(addSlotsModT(a, b, t))).toEqual(pairs.map(([x, y]) => ((x % t) + (y % t)) % t));
+        },
+      ),
     );
     expect(() => addSlotsModT(new BigUint64Array([5n]), new BigUint64Array([0n]), 5n)).toThrow(RangeError);
   });

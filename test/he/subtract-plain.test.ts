@@ -24,10 +24,20 @@ afterAll(() => {
 });
 
 /** Reference: slot-wise Σ contributions − correction, mod t, over slotCount slots (absent = 0). */
-function expected(contributions: readonly (readonly bigint[])[], correction: readonly bigint[], t: bigint, n: number): bigint[] {
+function expected(
+  contributions: readonly (readonly bigint[])[],
+  correction: readonly bigint[],
+  t: bigint,
+  n: number,
+): bigint[] {
   const out = new Array<bigint>(n).fill(0n);
-  for (const v of contributions) v.forEach((x, i) => { out[i] = (out[i]! + x) % t; });
-  correction.forEach((x, i) => { out[i] = (((out[i]! - x) % t) + t) % t; });
+  for (const v of contributions)
+    v.forEach((x, i) => {
+      out[i] = (out[i]! + x) % t;
+    });
+  correction.forEach((x, i) => {
+    out[i] = (((out[i]! - x) % t) + t) % t;
+  });
   return out;
 }
 
@@ -42,11 +52,26 @@ describe('HeAccumulator.subtractPlain', () => {
         fc.tuple(vector, vector),
         (contributions, correction) => {
           using acc = new HeAccumulator(params, 2);
-          for (const [a, b] of contributions) acc.add([enc.encrypt(BigUint64Array.from(a)), enc.encrypt(BigUint64Array.from(b))]);
+          for (const [a, b] of contributions)
+            acc.add([enc.encrypt(BigUint64Array.from(a)), enc.encrypt(BigUint64Array.from(b))]);
           acc.subtractPlain([BigUint64Array.from(correction[0]), BigUint64Array.from(correction[1])]);
           const got = acc.sum().map((ct) => Array.from(dec.decrypt(ct)));
-          expect(got[0]).toEqual(expected(contributions.map((c) => c[0]), correction[0], t, params.slotCount));
-          expect(got[1]).toEqual(expected(contributions.map((c) => c[1]), correction[1], t, params.slotCount));
+          expect(got[0]).toEqual(
+            expected(
+              contributions.map((c) => c[0]),
+              correction[0],
+              t,
+              params.slotCount,
+            ),
+          );
+          expect(got[1]).toEqual(
+            expected(
+              contributions.map((c) => c[1]),
+              correction[1],
+              t,
+              params.slotCount,
+            ),
+          );
         },
       ),
       { numRuns: 8 },

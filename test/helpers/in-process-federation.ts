@@ -25,13 +25,21 @@ export interface InProcessFederation extends AsyncDisposable {
 }
 
 /** One agency per entry of `data`, each holding those rows of `dataset`. */
-export async function inProcessFederation(schema: Schema, dataset: string, data: readonly (readonly Row[])[], policy: Policy): Promise<InProcessFederation> {
+export async function inProcessFederation(
+  schema: Schema,
+  dataset: string,
+  data: readonly (readonly Row[])[],
+  policy: Policy,
+): Promise<InProcessFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedstat-inproc-'));
   const agencies: Agency[] = [];
   try {
     const ids = data.map((_, i) => `a${i}`);
     const init = await initFederation({
-      outDir: dir, schema, policy, agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${7000 + i}` })),
+      outDir: dir,
+      schema,
+      policy,
+      agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${7000 + i}` })),
     });
     const ds = schema.datasets[dataset];
     if (ds === undefined) throw new Error(`no dataset ${dataset}`);
@@ -39,20 +47,43 @@ export async function inProcessFederation(schema: Schema, dataset: string, data:
     const hePublicKey = readHePublicKey(init.federation);
     for (const [i, id] of ids.entries()) {
       const file = join(dir, `${id}.csv`);
-      writeFileSync(file, [columns, ...(data[i] ?? []).map((r) => columns.map((c) => String(r[c])))].map((f) => `${csvRecord(f)}\n`).join(''));
+      writeFileSync(
+        file,
+        [columns, ...(data[i] ?? []).map((r) => columns.map((c) => String(r[c])))]
+          .map((f) => `${csvRecord(f)}\n`)
+          .join(''),
+      );
       const store = await openDuckDbStore(':memory:');
       await store.loadCsv(dataset, ds, file);
-      agencies.push(await createAgency({ federation: init.federation, secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation), hePublicKey, store }));
+      agencies.push(
+        await createAgency({
+          federation: init.federation,
+          secrets: loadKeyFile(init.keyFiles[id] ?? '', init.federation),
+          hePublicKey,
+          store,
+        }),
+      );
     }
     const links: AgencyLink[] = agencies.map((a) => ({
-      agencyId: a.id, describe: () => a.describe(), aggregate: (q) => a.answer(q), unmask: (r) => a.unmask(r), close: () => undefined,
+      agencyId: a.id,
+      describe: () => a.describe(),
+      aggregate: (q) => a.answer(q),
+      unmask: (r) => a.unmask(r),
+      close: () => undefined,
     }));
-    const keyAuthority = await InProcessKeyAuthority.create({ federation: init.federation, secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation) });
+    const keyAuthority = await InProcessKeyAuthority.create({
+      federation: init.federation,
+      secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation),
+    });
     const coordinator = await Coordinator.create({
-      federation: init.federation, secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation), keyAuthority, links,
+      federation: init.federation,
+      secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation),
+      keyAuthority,
+      links,
     });
     return {
-      coordinator, agencies,
+      coordinator,
+      agencies,
       [Symbol.asyncDispose]: async () => {
         await coordinator.close();
         for (const a of agencies) await a.close();

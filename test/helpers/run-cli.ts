@@ -13,8 +13,12 @@ export function runCli(args: readonly string[]): Promise<CliRun> {
     const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+    });
     child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
   });
 }

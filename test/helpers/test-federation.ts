@@ -20,30 +20,45 @@ import { freePorts } from '../../src/demo/free-port.js';
 
 export const DISTRICTS = ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'] as const;
 
-export const TEST_SCHEMA: Schema = parseSchema({
-  datasets: {
-    residents: {
-      maxRows: 1_000_000,
-      columns: {
-        person: { type: 'id', format: 'text' },
-        district: { type: 'category', values: [...DISTRICTS] },
-        sex: { type: 'category', values: ['男', '女'] },
-        age: { type: 'integer', min: 0, max: 120 },
-        income: { type: 'integer', min: 0, max: 2_000_000 },
-        balance: { type: 'integer', min: -50_000, max: 50_000 },
+export const TEST_SCHEMA: Schema = parseSchema(
+  {
+    datasets: {
+      residents: {
+        maxRows: 1_000_000,
+        columns: {
+          person: { type: 'id', format: 'text' },
+          district: { type: 'category', values: [...DISTRICTS] },
+          sex: { type: 'category', values: ['男', '女'] },
+          age: { type: 'integer', min: 0, max: 120 },
+          income: { type: 'integer', min: 0, max: 2_000_000 },
+          balance: { type: 'integer', min: -50_000, max: 50_000 },
+        },
       },
     },
   },
-}, 'test-schema.json');
+  'test-schema.json',
+);
 
 export interface Row {
-  person: string; district: string; sex: string; age: number; income: number; balance: number;
+  person: string;
+  district: string;
+  sex: string;
+  age: number;
+  income: number;
+  balance: number;
 }
 
 /** Deterministic pseudo-random rows (a test needs reproducible data, not secure randomness). */
 export function makeRows(n: number, seed: number, skew = 0): Row[] {
   let s = seed >>> 0 || 1;
-  const next = (): number => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 2 ** 32; };
+  const next = (): number => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
   return Array.from({ length: n }, (_, i) => ({
     person: `p${seed}-${i}`,
     // skew makes later districts rarer so some groups fall below minGroupSize
@@ -56,7 +71,10 @@ export function makeRows(n: number, seed: number, skew = 0): Row[] {
 }
 
 export function writeCsv(file: string, rows: readonly Row[]): void {
-  const lines = ['person,district,sex,age,income,balance', ...rows.map((r) => `${r.person},${r.district},${r.sex},${r.age},${r.income},${r.balance}`)];
+  const lines = [
+    'person,district,sex,age,income,balance',
+    ...rows.map((r) => `${r.person},${r.district},${r.sex},${r.age},${r.income},${r.balance}`),
+  ];
   writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
@@ -76,7 +94,12 @@ export interface TestFederation {
 }
 
 export async function createTestFederation(options: {
-  agencies: number; rowsPerAgency?: number; minAgencies?: number; minGroupSize?: number; skew?: number; exactRelease?: boolean;
+  agencies: number;
+  rowsPerAgency?: number;
+  minAgencies?: number;
+  minGroupSize?: number;
+  skew?: number;
+  exactRelease?: boolean;
   /** Require every query in the transparency log (default false: most tests run without one). */
   transparencyLog?: boolean;
   /** Give the key authority an endpoint (start it with startKeyAuthorityNode); default: inside the coordinator. */
@@ -90,7 +113,12 @@ export async function createTestFederation(options: {
     outDir: join(dir, 'federation'),
     schema: TEST_SCHEMA,
     agencies: ids.map((id, i) => ({ id, endpoint: `127.0.0.1:${ports[i]}` })),
-    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: options.minGroupSize ?? 1, exactRelease: options.exactRelease ?? true, transparencyLog: options.transparencyLog ?? false },
+    policy: {
+      minAgencies: options.minAgencies ?? 2,
+      minGroupSize: options.minGroupSize ?? 1,
+      exactRelease: options.exactRelease ?? true,
+      transparencyLog: options.transparencyLog ?? false,
+    },
   });
   const csvFiles: Record<string, string> = {};
   ids.forEach((id, i) => {
@@ -99,7 +127,10 @@ export async function createTestFederation(options: {
   });
   const agencies = new Map<string, { agency: Agency; server: RunningServer }>();
   const tf: TestFederation = {
-    dir, ids, csvFiles, agencies,
+    dir,
+    ids,
+    csvFiles,
+    agencies,
     federation: init.federation,
     federationFile: init.federationFile,
     keyFiles: init.keyFiles,
@@ -108,11 +139,18 @@ export async function createTestFederation(options: {
       const store = await openDuckDbStore(join(dir, `${id}.duckdb`));
       await store.loadCsv('residents', datasetSchemaOf(init.federation, 'residents'), csvFiles[id]!);
       const secrets = loadKeyFile(init.keyFiles[id]!, init.federation);
-      const agency = await createAgency({ federation: init.federation, secrets, hePublicKey: readHePublicKey(init.federation), store, ...extra });
+      const agency = await createAgency({
+        federation: init.federation,
+        secrets,
+        hePublicKey: readHePublicKey(init.federation),
+        store,
+        ...extra,
+      });
       const port = Number(init.federation.parties.find((p) => p.id === id)!.endpoint!.split(':')[1]);
       // Over mTLS with the federation's certificates, as deployed; only the coordinator may call.
       const server = await serveAgencyService(wrap === undefined ? agency : wrap(agency), '127.0.0.1', port, {
-        credentials: serverCredentials(init.federation, secrets, { insecure: false, host: '127.0.0.1' }), allowedCallers: ['coordinator'],
+        credentials: serverCredentials(init.federation, secrets, { insecure: false, host: '127.0.0.1' }),
+        allowedCallers: ['coordinator'],
       });
       agencies.set(id, { agency, server });
     },

@@ -25,8 +25,12 @@ import(${JSON.stringify(childUrl)}).catch((e) => { console.error(e); process.exi
 }
 
 /** Starts the fixture at `childUrl` (a file: URL of a .ts module) with extra environment variables. */
-export function spawnTsChild(childUrl: string, env: Readonly<Record<string, string>>): ChildProcessByStdio<null, Readable, Readable> {
+export function spawnTsChild(
+  childUrl: string,
+  env: Readonly<Record<string, string>>,
+): ChildProcessByStdio<null, Readable, Readable> {
   return spawn(process.execPath, ['--input-type=module', '-e', bootstrap(childUrl)], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

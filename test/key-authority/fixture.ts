@@ -13,7 +13,13 @@ import { HeParams } from '../../src/he/he-params.js';
 import { generateHeKeys, type HeKeyPair } from '../../src/he/keys.js';
 import { InProcessKeyAuthority, type InProcessKeyAuthorityOptions } from '../../src/key-authority/key-authority.js';
 import { signDecryptionRequest, type DecryptionRequest } from '../../src/protocol/decryption.js';
-import { newQueryId, queryDigest, signQuery, type AnswerMode, type SignedQuery } from '../../src/protocol/query-envelope.js';
+import {
+  newQueryId,
+  queryDigest,
+  signQuery,
+  type AnswerMode,
+  type SignedQuery,
+} from '../../src/protocol/query-envelope.js';
 import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../../src/protocol/survivor-set.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { parseSchema } from '../../src/federation/schema.js';
@@ -26,7 +32,10 @@ export const SCHEMA = {
   datasets: {
     residents: {
       maxRows: 1000,
-      columns: { district: { type: 'category', values: ['锦江区', '青羊区'] }, age: { type: 'integer', min: 0, max: 120 } },
+      columns: {
+        district: { type: 'category', values: ['锦江区', '青羊区'] },
+        age: { type: 'integer', min: 0, max: 120 },
+      },
     },
   },
 };
@@ -42,29 +51,71 @@ export interface QueryOptions {
 export interface Signers {
   readonly query: (options?: QueryOptions) => SignedQuery;
   /** The coordinator-signed set; `dropped` defaults to the query's other agencies. */
-  readonly survivorSet: (query: SignedQuery, survivors: readonly string[], override?: Partial<SurvivorSet>) => SignedSurvivorSet;
+  readonly survivorSet: (
+    query: SignedQuery,
+    survivors: readonly string[],
+    override?: Partial<SurvivorSet>,
+  ) => SignedSurvivorSet;
   /** The request signed with `signingSecretKey` (default: the coordinator's). */
-  readonly request: (query: SignedQuery, set: SignedSurvivorSet, ciphertexts: readonly Uint8Array[], signingSecretKey?: Uint8Array) => DecryptionRequest;
+  readonly request: (
+    query: SignedQuery,
+    set: SignedSurvivorSet,
+    ciphertexts: readonly Uint8Array[],
+    signingSecretKey?: Uint8Array,
+  ) => DecryptionRequest;
 }
 
 /** Queries are issued at `now` and expire a minute later unless told otherwise. */
 export function signers(federation: Federation, paramsId: string, coordinatorKey: Uint8Array, now = NOW): Signers {
-  const plan = parseQuery('SELECT district, COUNT(*) AS n FROM residents GROUP BY district', parseSchema(SCHEMA, 'schema.json'));
-  const agencies = federation.parties.filter((p) => p.role === 'agency').map((p) => p.id).sort();
+  const plan = parseQuery(
+    'SELECT district, COUNT(*) AS n FROM residents GROUP BY district',
+    parseSchema(SCHEMA, 'schema.json'),
+  );
+  const agencies = federation.parties
+    .filter((p) => p.role === 'agency')
+    .map((p) => p.id)
+    .sort();
   return {
-    query: (q = {}) => signQuery({
-      v: 1, queryId: q.queryId ?? newQueryId(), federationId: federation.id, paramsId, mode: q.mode ?? 'encrypted',
-      plan, agencies, threshold: q.threshold ?? Math.min(2, agencies.length), issuedAt: now - 1000, expiresAt: q.expiresAt ?? now + 60_000,
-    }, coordinatorKey),
+    query: (q = {}) =>
+      signQuery(
+        {
+          v: 1,
+          queryId: q.queryId ?? newQueryId(),
+          federationId: federation.id,
+          paramsId,
+          mode: q.mode ?? 'encrypted',
+          plan,
+          agencies,
+          threshold: q.threshold ?? Math.min(2, agencies.length),
+          issuedAt: now - 1000,
+          expiresAt: q.expiresAt ?? now + 60_000,
+        },
+        coordinatorKey,
+      ),
     survivorSet: (query, survivors, override = {}) => {
-      const env = JSON.parse(new TextDecoder().decode(query.bytes)) as { queryId: string; threshold: number; agencies: string[] };
+      const env = JSON.parse(new TextDecoder().decode(query.bytes)) as {
+        queryId: string;
+        threshold: number;
+        agencies: string[];
+      };
       const sorted = [...survivors].sort();
-      return signSurvivorSet({
-        v: 1, round: 2, queryId: env.queryId, federationId: federation.id, queryDigest: toHex(queryDigest(query.bytes)),
-        survivors: sorted, dropped: env.agencies.filter((a) => !sorted.includes(a)), threshold: env.threshold, ...override,
-      }, coordinatorKey);
+      return signSurvivorSet(
+        {
+          v: 1,
+          round: 2,
+          queryId: env.queryId,
+          federationId: federation.id,
+          queryDigest: toHex(queryDigest(query.bytes)),
+          survivors: sorted,
+          dropped: env.agencies.filter((a) => !sorted.includes(a)),
+          threshold: env.threshold,
+          ...override,
+        },
+        coordinatorKey,
+      );
     },
-    request: (query, set, ciphertexts, key = coordinatorKey) => signDecryptionRequest(federation.id, query, set, ciphertexts, key),
+    request: (query, set, ciphertexts, key = coordinatorKey) =>
+      signDecryptionRequest(federation.id, query, set, ciphertexts, key),
   };
 }
 
@@ -79,7 +130,12 @@ export interface KaFixture extends Disposable {
   query(options?: QueryOptions): SignedQuery;
   survivorSet: Signers['survivorSet'];
   /** The coordinator-signed request (or signed with party `signer`'s key). */
-  request(query: SignedQuery, set: SignedSurvivorSet, ciphertexts: readonly Uint8Array[], signer?: string): DecryptionRequest;
+  request(
+    query: SignedQuery,
+    set: SignedSurvivorSet,
+    ciphertexts: readonly Uint8Array[],
+    signer?: string,
+  ): DecryptionRequest;
   /** A key authority over these parameters (the caller closes it). */
   keyAuthority(options?: Partial<InProcessKeyAuthorityOptions>): Promise<InProcessKeyAuthority>;
   /** Encrypted sum of `vectors` (one slot vector per agency), as the coordinator would hold it. */
@@ -96,27 +152,48 @@ export async function createKaFixture(options: { agencies: number; minAgencies?:
     'key-authority': generatePartySecrets('key-authority', 'key-authority', heKeys.secretKey),
   };
   for (const a of agencies) secrets[a] = generatePartySecrets(a, 'agency');
-  const federation = parseFederation({
-    fedstat: 1,
-    name: 'ka-test',
-    schema: SCHEMA,
-    policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
-    he: { preset: INSECURE_BFV_N4096_T50.name, publicKeyFile: 'he-public.key', publicKeySha256: toHex(new Uint8Array(32)) },
-    parties: Object.values(secrets).map((s) => ({
-      id: s.party, role: s.role, signingKey: toBase64(s.signing.publicKey), agreementKey: toBase64(s.agreementPublic),
-      ...(s.role === 'agency' ? { endpoint: '127.0.0.1:1' } : {}),
-    })),
-  }, '/nonexistent/federation.json');
+  const federation = parseFederation(
+    {
+      fedstat: 1,
+      name: 'ka-test',
+      schema: SCHEMA,
+      policy: { minAgencies: options.minAgencies ?? 2, minGroupSize: 1, exactRelease: true, transparencyLog: false },
+      he: {
+        preset: INSECURE_BFV_N4096_T50.name,
+        publicKeyFile: 'he-public.key',
+        publicKeySha256: toHex(new Uint8Array(32)),
+      },
+      parties: Object.values(secrets).map((s) => ({
+        id: s.party,
+        role: s.role,
+        signingKey: toBase64(s.signing.publicKey),
+        agreementKey: toBase64(s.agreementPublic),
+        ...(s.role === 'agency' ? { endpoint: '127.0.0.1:1' } : {}),
+      })),
+    },
+    '/nonexistent/federation.json',
+  );
   const encryptor = new HeEncryptor(params, heKeys.publicKey);
   const sign = signers(federation, params.paramsId, (secrets['coordinator'] as PartySecrets).signing.secretKey);
   return {
-    federation, params, heKeys, encryptor, agencies, secrets,
+    federation,
+    params,
+    heKeys,
+    encryptor,
+    agencies,
+    secrets,
     query: sign.query,
     survivorSet: sign.survivorSet,
-    request: (query, set, ciphertexts, signer = 'coordinator') => sign.request(query, set, ciphertexts, (secrets[signer] as PartySecrets).signing.secretKey),
-    keyAuthority: (o = {}) => InProcessKeyAuthority.create({
-      federation, secrets: secrets['key-authority'] as PartySecrets, params, clock: () => NOW, ...o,
-    }),
+    request: (query, set, ciphertexts, signer = 'coordinator') =>
+      sign.request(query, set, ciphertexts, (secrets[signer] as PartySecrets).signing.secretKey),
+    keyAuthority: (o = {}) =>
+      InProcessKeyAuthority.create({
+        federation,
+        secrets: secrets['key-authority'] as PartySecrets,
+        params,
+        clock: () => NOW,
+        ...o,
+      }),
     encryptedSum(vectors) {
       using acc = new HeAccumulator(params, 1);
       for (const v of vectors) acc.add([encryptor.encrypt(v)]);

@@ -5,7 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  credentials, makeGenericClientConstructor, ServerCredentials, type Client, type ServiceDefinition, type ServiceError,
+  credentials,
+  makeGenericClientConstructor,
+  ServerCredentials,
+  type Client,
+  type ServiceDefinition,
+  type ServiceError,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFedstatError } from '../../src/errors.js';
@@ -29,7 +34,13 @@ beforeAll(async () => {
   f = await createKaFixture({ agencies: 4, minAgencies: 2 });
   ka = await f.keyAuthority();
   server = await serveKeyAuthority(ka, '127.0.0.1', 0, ServerCredentials.createInsecure());
-  client = new GrpcKeyAuthority(f.federation, `127.0.0.1:${server.port}`, credentials.createInsecure(), {}, { params: f.params, deadlineMs: 10_000 });
+  client = new GrpcKeyAuthority(
+    f.federation,
+    `127.0.0.1:${server.port}`,
+    credentials.createInsecure(),
+    {},
+    { params: f.params, deadlineMs: 10_000 },
+  );
 });
 afterAll(async () => {
   for (const o of opened) await o.close();
@@ -51,7 +62,13 @@ function request(survivors: readonly string[]): { request: DecryptionRequest; ex
 /** Serves `wrap(ka)` on a fresh port and returns a client to it. */
 async function serveWrapped(wrap: (inner: ServableKeyAuthority) => ServableKeyAuthority): Promise<GrpcKeyAuthority> {
   const s = await serveKeyAuthority(wrap(ka), '127.0.0.1', 0, ServerCredentials.createInsecure());
-  const c = new GrpcKeyAuthority(f.federation, `127.0.0.1:${s.port}`, credentials.createInsecure(), {}, { params: f.params });
+  const c = new GrpcKeyAuthority(
+    f.federation,
+    `127.0.0.1:${s.port}`,
+    credentials.createInsecure(),
+    {},
+    { params: f.params },
+  );
   opened.push(c, s);
   return c;
 }
@@ -59,8 +76,12 @@ async function serveWrapped(wrap: (inner: ServableKeyAuthority) => ServableKeyAu
 /** A client for raw bytes (no protobuf encoding), to send what a hostile peer would. */
 function rawClient(port: number, sendLimit = 64 << 20): Client & Record<string, unknown> {
   const def = keyAuthorityServiceDefinition();
-  const raw = Object.fromEntries(Object.entries(def).map(([name, m]) =>
-    [name, { ...m, requestSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b }])) as ServiceDefinition;
+  const raw = Object.fromEntries(
+    Object.entries(def).map(([name, m]) => [
+      name,
+      { ...m, requestSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
+    ]),
+  ) as ServiceDefinition;
   const Ctor = makeGenericClientConstructor(raw, 'RawKeyAuthority');
   const c = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.max_send_message_length': sendLimit });
   opened.push(c);
@@ -69,23 +90,40 @@ function rawClient(port: number, sendLimit = 64 << 20): Client & Record<string, 
 
 function rawCall(c: Client & Record<string, unknown>, method: string, body: Buffer): Promise<ServiceError | null> {
   return new Promise((resolve) => {
-    (c[method] as (b: Buffer, o: object, cb: (e: ServiceError | null) => void) => void)
-      .call(c, body, { deadline: new Date(Date.now() + 10_000) }, (e) => resolve(e));
+    (c[method] as (b: Buffer, o: object, cb: (e: ServiceError | null) => void) => void).call(
+      c,
+      body,
+      { deadline: new Date(Date.now() + 10_000) },
+      (e) => resolve(e),
+    );
   });
 }
 
 describe('KeyAuthority over gRPC', () => {
   it('Describe names the party, federation and parameters', async () => {
     expect(await client.describe()).toEqual({
-      partyId: 'key-authority', federationId: f.federation.id, paramsId: f.params.paramsId, version: '0.1.0', logHead: null,
+      partyId: 'key-authority',
+      federationId: f.federation.id,
+      paramsId: f.params.paramsId,
+      version: '0.1.0',
+      logHead: null,
     });
   });
 
   it('a client of another federation refuses the key authority on describe()', async () => {
     using other = await createKaFixture({ agencies: 2 });
-    const c = new GrpcKeyAuthority(other.federation, `127.0.0.1:${server.port}`, credentials.createInsecure(), {}, { params: other.params });
+    const c = new GrpcKeyAuthority(
+      other.federation,
+      `127.0.0.1:${server.port}`,
+      credentials.createInsecure(),
+      {},
+      { params: other.params },
+    );
     opened.push(c);
-    await expect(c.describe()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/another federation file/) as unknown });
+    await expect(c.describe()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/another federation file/) as unknown,
+    });
   });
 
   it('Decrypt round trip: the exact sum, verified, recorded once on the server', async () => {
@@ -100,20 +138,53 @@ describe('KeyAuthority over gRPC', () => {
   it('statuses keep their fedstat code and one-line message across the wire', async () => {
     const { request: req } = request(['a1', 'a2']);
     await client.decrypt(req);
-    await expect(client.decrypt(req)).rejects.toMatchObject({ code: 'REPLAY', message: expect.stringMatching(/decrypted before/) as unknown });
+    await expect(client.decrypt(req)).rejects.toMatchObject({
+      code: 'REPLAY',
+      message: expect.stringMatching(/decrypted before/) as unknown,
+    });
     await expect(client.decrypt(request(['a4']).request)).rejects.toMatchObject({ code: 'POLICY_REFUSED' });
-    await expect(client.decrypt({ ...request(['a1', 'a2']).request, signature: new Uint8Array(64) }))
-      .rejects.toMatchObject({ code: 'BAD_MESSAGE', message: expect.stringMatching(/decryption request signature/) as unknown });
+    await expect(
+      client.decrypt({ ...request(['a1', 'a2']).request, signature: new Uint8Array(64) }),
+    ).rejects.toMatchObject({
+      code: 'BAD_MESSAGE',
+      message: expect.stringMatching(/decryption request signature/) as unknown,
+    });
   });
 
   it('the client refuses a tampered answer: altered slot, slot ≥ t even when signed, wrong count, foreign signature', async () => {
     const t = f.params.plainModulus;
     const kaKey = f.secrets['key-authority']!.signing.secretKey;
-    const cases: [(r: DecryptionRequest, a: Awaited<ReturnType<InProcessKeyAuthority['decrypt']>>) => Awaited<ReturnType<InProcessKeyAuthority['decrypt']>>, RegExp][] = [
-      [(_r, a) => { const s = a.slots[0]!.slice(); s[7] = (s[7]! + 1n) % t; return { ...a, slots: [s] }; }, /answer signature does not verify/],
-      [(r, a) => { const s = a.slots[0]!.slice(); s[0] = t; return signDecryptionAnswer(f.federation.id, r, [s], kaKey); }, /not 4096 values below the plain modulus/],
-      [(r, a) => signDecryptionAnswer(f.federation.id, r, [a.slots[0]!, a.slots[0]!], kaKey), /2 slot vectors for 1 ciphertexts/],
-      [(r, a) => signDecryptionAnswer(f.federation.id, r, a.slots, f.secrets['coordinator']!.signing.secretKey), /answer signature does not verify/],
+    const cases: [
+      (
+        r: DecryptionRequest,
+        a: Awaited<ReturnType<InProcessKeyAuthority['decrypt']>>,
+      ) => Awaited<ReturnType<InProcessKeyAuthority['decrypt']>>,
+      RegExp,
+    ][] = [
+      [
+        (_r, a) => {
+          const s = a.slots[0]!.slice();
+          s[7] = (s[7]! + 1n) % t;
+          return { ...a, slots: [s] };
+        },
+        /answer signature does not verify/,
+      ],
+      [
+        (r, a) => {
+          const s = a.slots[0]!.slice();
+          s[0] = t;
+          return signDecryptionAnswer(f.federation.id, r, [s], kaKey);
+        },
+        /not 4096 values below the plain modulus/,
+      ],
+      [
+        (r, a) => signDecryptionAnswer(f.federation.id, r, [a.slots[0]!, a.slots[0]!], kaKey),
+        /2 slot vectors for 1 ciphertexts/,
+      ],
+      [
+        (r, a) => signDecryptionAnswer(f.federation.id, r, a.slots, f.secrets['coordinator']!.signing.secretKey),
+        /answer signature does not verify/,
+      ],
     ];
     for (const [tamper, message] of cases) {
       const c = await serveWrapped((inner) => ({
@@ -121,7 +192,10 @@ describe('KeyAuthority over gRPC', () => {
         close: () => inner.close(),
         decrypt: async (r) => tamper(r, await inner.decrypt(r)),
       }));
-      const e: unknown = await c.decrypt(request(['a1', 'a2']).request).then(() => null, (x: unknown) => x);
+      const e: unknown = await c.decrypt(request(['a1', 'a2']).request).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(isFedstatError(e, 'BAD_MESSAGE'), String(e)).toBe(true);
       expect((e as Error).message).toMatch(message);
     }
@@ -143,7 +217,7 @@ describe('KeyAuthority over gRPC', () => {
   it('keeps serving after garbage: undecodable bytes, random fields, truncated and flipped ciphertexts', async () => {
     const raw = rawClient(server.port);
     for (let i = 0; i < 20; i++) {
-      const err = await rawCall(raw, 'Decrypt', randomBytes(1 + (i * 997) % 5000));
+      const err = await rawCall(raw, 'Decrypt', randomBytes(1 + ((i * 997) % 5000)));
       expect(err).not.toBeNull();
     }
     const { request: good, expected } = request(['a2', 'a4']);
@@ -163,10 +237,19 @@ describe('KeyAuthority over gRPC', () => {
     const s = await serveKeyAuthority(ka, '127.0.0.1', 0, ServerCredentials.createInsecure());
     const port = s.port;
     await s.close();
-    const c = new GrpcKeyAuthority(f.federation, `127.0.0.1:${port}`, credentials.createInsecure(), {}, { params: f.params, deadlineMs: 3_000 });
+    const c = new GrpcKeyAuthority(
+      f.federation,
+      `127.0.0.1:${port}`,
+      credentials.createInsecure(),
+      {},
+      { params: f.params, deadlineMs: 3_000 },
+    );
     opened.push(c);
     await expect(c.describe()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await c.close();
-    await expect(c.decrypt(request(['a1', 'a2']).request)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/closed/) as unknown });
+    await expect(c.decrypt(request(['a1', 'a2']).request)).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/closed/) as unknown,
+    });
   });
 });

@@ -30,7 +30,10 @@ beforeAll(async () => {
   f = await createKaFixture({ agencies: 3, minAgencies: 2 });
   logged = Object.freeze({ ...f.federation, policy: Object.freeze({ ...f.federation.policy, transparencyLog: true }) });
   dir = mkdtempSync(join(tmpdir(), 'fedstat-ka-log-'));
-  store = await TransparencyLogStore.open(join(dir, 'log'), { logId: f.federation.id, secretKey: (f.secrets['coordinator'] as PartySecrets).signing.secretKey });
+  store = await TransparencyLogStore.open(join(dir, 'log'), {
+    logId: f.federation.id,
+    secretKey: (f.secrets['coordinator'] as PartySecrets).signing.secretKey,
+  });
 });
 afterAll(async () => {
   await store.close();
@@ -43,10 +46,19 @@ const coordinatorKey = (): Uint8Array => (f.secrets['coordinator'] as PartySecre
 /** Logs `query` as the coordinator would (plus `padding` unrelated entries after it); its entry and index. */
 async function logQuery(query: SignedQuery, padding = 0): Promise<{ entry: Uint8Array; index: number }> {
   const env = JSON.parse(new TextDecoder().decode(query.bytes)) as { queryId: string; agencies: string[] };
-  const entry = entryFromEvent({
-    type: 'query', at: NOW, queryId: env.queryId, digest: toHex(queryDigest(query.bytes)), sql: 'SELECT COUNT(*) FROM residents',
-    plan: { dataset: 'residents' }, agencies: env.agencies,
-  }, 'coordinator', coordinatorKey());
+  const entry = entryFromEvent(
+    {
+      type: 'query',
+      at: NOW,
+      queryId: env.queryId,
+      digest: toHex(queryDigest(query.bytes)),
+      sql: 'SELECT COUNT(*) FROM residents',
+      plan: { dataset: 'residents' },
+      agencies: env.agencies,
+    },
+    'coordinator',
+    coordinatorKey(),
+  );
   const { index } = await store.append(entry);
   for (let i = 0; i < padding; i++) await store.append(new TextEncoder().encode(`other ${index} ${i}`));
   return { entry, index };
@@ -54,11 +66,17 @@ async function logQuery(query: SignedQuery, padding = 0): Promise<{ entry: Uint8
 
 function request(query: SignedQuery) {
   const vs = SURVIVORS.map(() => randomSlots(f.params.slotCount));
-  return { request: f.request(query, f.survivorSet(query, SURVIVORS), [f.encryptedSum(vs)]), expected: plainSum(vs, f.params.slotCount, f.params.plainModulus) };
+  return {
+    request: f.request(query, f.survivorSet(query, SURVIVORS), [f.encryptedSum(vs)]),
+    expected: plainSum(vs, f.params.slotCount, f.params.plainModulus),
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<FedstatError> {
-  const e = await p.then(() => null, (x: unknown) => x);
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
   expect(isFedstatError(e), String(e)).toBe(true);
   return e as FedstatError;
 }
@@ -78,7 +96,10 @@ describe('the key authority and the transparency log', () => {
 
     // The refusal did not spend the query: with its proof, it is decrypted exactly.
     const { entry: qEntry, index } = await logQuery(query);
-    const answer = await ka.decrypt({ ...req, logProof: buildQueryLogProof(store, index, qEntry, 0, 'the key authority') });
+    const answer = await ka.decrypt({
+      ...req,
+      logProof: buildQueryLogProof(store, index, qEntry, 0, 'the key authority'),
+    });
     expect([...answer.slots[0]!]).toEqual([...expected]);
     expect(answer.logEntries).toHaveLength(1);
     const decryption = openEntry(answer.logEntries![0]!, logged);
@@ -91,26 +112,41 @@ describe('the key authority and the transparency log', () => {
     await using ka = await keyAuthority();
     const first = f.query({ threshold: 2 });
     const logFirst = await logQuery(first, 2);
-    await ka.decrypt({ ...request(first).request, logProof: buildQueryLogProof(store, logFirst.index, logFirst.entry, 0, 'ka') });
+    await ka.decrypt({
+      ...request(first).request,
+      logProof: buildQueryLogProof(store, logFirst.index, logFirst.entry, 0, 'ka'),
+    });
     const held = (await ka.describe()).logHead!.size;
 
     const second = f.query({ threshold: 2 });
     const { request: req, expected } = request(second);
     const logSecond = await logQuery(second);
     // The first query's proof sent with the second query's request.
-    const wrong = await failure(ka.decrypt({ ...req, logProof: buildQueryLogProof(store, logFirst.index, logFirst.entry, held, 'ka') }));
+    const wrong = await failure(
+      ka.decrypt({ ...req, logProof: buildQueryLogProof(store, logFirst.index, logFirst.entry, held, 'ka') }),
+    );
     expect(wrong.code).toBe('BAD_MESSAGE');
     expect(wrong.message).toMatch(/not the query/);
     // A proof built from the empty log while the key authority holds a head: stale, nothing spent.
-    const stale = await failure(ka.decrypt({ ...req, logProof: buildQueryLogProof(store, logSecond.index, logSecond.entry, 0, 'ka') }));
+    const stale = await failure(
+      ka.decrypt({ ...req, logProof: buildQueryLogProof(store, logSecond.index, logSecond.entry, 0, 'ka') }),
+    );
     expect(stale.code).toBe('STALE_HEAD');
-    const answer = await ka.decrypt({ ...req, logProof: buildQueryLogProof(store, logSecond.index, logSecond.entry, held, 'ka') });
+    const answer = await ka.decrypt({
+      ...req,
+      logProof: buildQueryLogProof(store, logSecond.index, logSecond.entry, held, 'ka'),
+    });
     expect([...answer.slots[0]!]).toEqual([...expected]);
     expect((await ka.describe()).logHead?.size).toBe(store.size);
   });
 });
 
 async function keyAuthority(): Promise<InProcessKeyAuthority & AsyncDisposable> {
-  const ka = await InProcessKeyAuthority.create({ federation: logged, secrets: f.secrets['key-authority'] as PartySecrets, params: f.params, clock: () => NOW });
+  const ka = await InProcessKeyAuthority.create({
+    federation: logged,
+    secrets: f.secrets['key-authority'] as PartySecrets,
+    params: f.params,
+    clock: () => NOW,
+  });
   return Object.assign(ka, { [Symbol.asyncDispose]: () => ka.close() });
 }

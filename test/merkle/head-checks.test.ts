@@ -8,7 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import { consistencyProof } from '../../src/merkle/consistency-proof.js';
-import { checkConsistentHeads, checkInclusion, headCheckError, TreeHeadWitness, type HeadCheck } from '../../src/merkle/head-checks.js';
+import {
+  checkConsistentHeads,
+  checkInclusion,
+  headCheckError,
+  TreeHeadWitness,
+  type HeadCheck,
+} from '../../src/merkle/head-checks.js';
 import { inclusionProof } from '../../src/merkle/inclusion-proof.js';
 import { hashLeaf } from '../../src/merkle/merkle-hash.js';
 import { subtreeRoot } from '../../src/merkle/merkle-subtree.js';
@@ -27,24 +33,64 @@ const problem = (c: HeadCheck): string => (c.ok ? 'ok' : c.problem);
 
 describe('checkConsistentHeads', () => {
   it('accepts every honest pair of sizes', () => {
-    for (const [m, n] of [[0, 0], [0, 7], [1, 1], [1, 40], [5, 5], [7, 8], [13, 40], [32, 33], [40, 40]]) {
-      expect(problem(checkConsistentHeads(head(m!), head(n!), consistencyProof(m!, n!, leaves), op.publicKey)), `${m}→${n}`).toBe('ok');
+    for (const [m, n] of [
+      [0, 0],
+      [0, 7],
+      [1, 1],
+      [1, 40],
+      [5, 5],
+      [7, 8],
+      [13, 40],
+      [32, 33],
+      [40, 40],
+    ]) {
+      expect(
+        problem(checkConsistentHeads(head(m!), head(n!), consistencyProof(m!, n!, leaves), op.publicKey)),
+        `${m}→${n}`,
+      ).toBe('ok');
     }
     // Same size re-signed later (a restarted operator): same root, consistent.
-    expect(problem(checkConsistentHeads(head(9), head(9, leaves, op.secretKey, 'fed', 5000), [], op.publicKey))).toBe('ok');
+    expect(problem(checkConsistentHeads(head(9), head(9, leaves, op.secretKey, 'fed', 5000), [], op.publicKey))).toBe(
+      'ok',
+    );
   });
 
   it('reports rollback, fork, rewritten history, other logs and bad signatures', () => {
-    expect(problem(checkConsistentHeads(head(20), head(19), consistencyProof(19, 20, leaves), op.publicKey))).toBe('rollback');
+    expect(problem(checkConsistentHeads(head(20), head(19), consistencyProof(19, 20, leaves), op.publicKey))).toBe(
+      'rollback',
+    );
     expect(problem(checkConsistentHeads(head(20), head(20, forked), [], op.publicKey))).toBe('fork');
     // Grown but with entry 10 changed: the honest proof from the honest log does not bridge the two.
-    expect(problem(checkConsistentHeads(head(20), head(30, forked), consistencyProof(20, 30, leaves), op.publicKey))).toBe('inconsistent');
-    expect(problem(checkConsistentHeads(head(20), head(30, forked), consistencyProof(20, 30, forked), op.publicKey))).toBe('inconsistent');
+    expect(
+      problem(checkConsistentHeads(head(20), head(30, forked), consistencyProof(20, 30, leaves), op.publicKey)),
+    ).toBe('inconsistent');
+    expect(
+      problem(checkConsistentHeads(head(20), head(30, forked), consistencyProof(20, 30, forked), op.publicKey)),
+    ).toBe('inconsistent');
     // Entries below the old size untouched but the proof is for other sizes: still refused.
-    expect(problem(checkConsistentHeads(head(20), head(30), consistencyProof(21, 30, leaves), op.publicKey))).toBe('inconsistent');
-    expect(problem(checkConsistentHeads(head(5), head(6, leaves, op.secretKey, 'other'), consistencyProof(5, 6, leaves), op.publicKey))).toBe('other-log');
-    expect(problem(checkConsistentHeads(head(5), head(6, leaves, mallory.secretKey), consistencyProof(5, 6, leaves), op.publicKey))).toBe('bad-signature');
-    expect(problem(checkConsistentHeads(head(5, leaves, mallory.secretKey), head(6), consistencyProof(5, 6, leaves), op.publicKey))).toBe('bad-signature');
+    expect(problem(checkConsistentHeads(head(20), head(30), consistencyProof(21, 30, leaves), op.publicKey))).toBe(
+      'inconsistent',
+    );
+    expect(
+      problem(
+        checkConsistentHeads(
+          head(5),
+          head(6, leaves, op.secretKey, 'other'),
+          consistencyProof(5, 6, leaves),
+          op.publicKey,
+        ),
+      ),
+    ).toBe('other-log');
+    expect(
+      problem(
+        checkConsistentHeads(head(5), head(6, leaves, mallory.secretKey), consistencyProof(5, 6, leaves), op.publicKey),
+      ),
+    ).toBe('bad-signature');
+    expect(
+      problem(
+        checkConsistentHeads(head(5, leaves, mallory.secretKey), head(6), consistencyProof(5, 6, leaves), op.publicKey),
+      ),
+    ).toBe('bad-signature');
   });
 
   it('turns a failure into a BAD_MESSAGE FedstatError naming the problem', () => {
@@ -60,9 +106,23 @@ describe('checkInclusion', () => {
   it('proves entries in a signed head and refuses other entries, heads and keys', () => {
     const h = head(25);
     expect(problem(checkInclusion(h, 17, leaves[17]!, inclusionProof(17, 25, leaves), op.publicKey))).toBe('ok');
-    expect(problem(checkInclusion(h, 17, leaves[18]!, inclusionProof(17, 25, leaves), op.publicKey))).toBe('not-included');
-    expect(problem(checkInclusion(h, 25, leaves[25]!, inclusionProof(25, 26, leaves), op.publicKey))).toBe('not-included');
-    expect(problem(checkInclusion(head(25, leaves, mallory.secretKey), 17, leaves[17]!, inclusionProof(17, 25, leaves), op.publicKey))).toBe('bad-signature');
+    expect(problem(checkInclusion(h, 17, leaves[18]!, inclusionProof(17, 25, leaves), op.publicKey))).toBe(
+      'not-included',
+    );
+    expect(problem(checkInclusion(h, 25, leaves[25]!, inclusionProof(25, 26, leaves), op.publicKey))).toBe(
+      'not-included',
+    );
+    expect(
+      problem(
+        checkInclusion(
+          head(25, leaves, mallory.secretKey),
+          17,
+          leaves[17]!,
+          inclusionProof(17, 25, leaves),
+          op.publicKey,
+        ),
+      ),
+    ).toBe('bad-signature');
   });
 });
 

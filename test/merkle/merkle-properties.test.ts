@@ -43,7 +43,8 @@ function checkSize(n: number, cache?: SubtreeCache): void {
 
 describe('Merkle tree against the RFC 9162 reference', () => {
   it('hashes leaves like the reference (entries of many lengths, including > the scratch buffer)', () => {
-    for (const e of [...entries.slice(0, 40), randomBytes(5000), randomBytes((1 << 20) + 3)]) expect(hex(hashLeaf(e))).toBe(hex(refLeafHash(e)));
+    for (const e of [...entries.slice(0, 40), randomBytes(5000), randomBytes((1 << 20) + 3)])
+      expect(hex(hashLeaf(e))).toBe(hex(refLeafHash(e)));
   });
 
   it('the split point is the largest power of two below n', () => {
@@ -88,7 +89,12 @@ describe('Merkle tree against the RFC 9162 reference', () => {
 
   it('random sizes up to 300: every index and every older size, generated through a SubtreeCache', () => {
     const cache = new SubtreeCache(3); // shared across sizes, as the store shares it as it grows
-    fc.assert(fc.property(fc.integer({ min: 65, max: MAX }), (n) => { checkSize(n, cache); }), { numRuns: 4 });
+    fc.assert(
+      fc.property(fc.integer({ min: 65, max: MAX }), (n) => {
+        checkSize(n, cache);
+      }),
+      { numRuns: 4 },
+    );
   });
 
   it('a proof binds the root it is checked against, not the size: the tree head binds those two', () => {
@@ -100,19 +106,22 @@ describe('Merkle tree against the RFC 9162 reference', () => {
   });
 
   it('a proof verifies for no other (index, size) and no other pair of sizes', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 120 }), fc.nat(), fc.nat(), fc.nat(), (n, a, b, c) => {
-      const i = a % n;
-      const proof = inclusionProof(i, n, leaves);
-      const [j, n2] = [b % (n + 3), 1 + (c % (n + 3))];
-      // Checked against the true root of the claimed size: the signed tree head binds a root to
-      // its size, so that is the only root a verifier is ever given for n2.
-      if (j !== i || n2 !== n) expect(verifyInclusion(j, n2, leaves[i]!, proof, rootOf(n2))).toBe(false);
-      if (n >= 2) {
-        const m = 1 + (a % (n - 1));
-        const cp = consistencyProof(m, n, leaves);
-        const m2 = 1 + (b % n);
-        if (m2 !== m) expect(verifyConsistency(m2, n, rootOf(m2), rootOf(n), cp)).toBe(false);
-      }
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 120 }), fc.nat(), fc.nat(), fc.nat(), (n, a, b, c) => {
+        const i = a % n;
+        const proof = inclusionProof(i, n, leaves);
+        const [j, n2] = [b % (n + 3), 1 + (c % (n + 3))];
+        // Checked against the true root of the claimed size: the signed tree head binds a root to
+        // its size, so that is the only root a verifier is ever given for n2.
+        if (j !== i || n2 !== n) expect(verifyInclusion(j, n2, leaves[i]!, proof, rootOf(n2))).toBe(false);
+        if (n >= 2) {
+          const m = 1 + (a % (n - 1));
+          const cp = consistencyProof(m, n, leaves);
+          const m2 = 1 + (b % n);
+          if (m2 !== m) expect(verifyConsistency(m2, n, rootOf(m2), rootOf(n), cp)).toBe(false);
+        }
+      }),
+      { numRuns: 400 },
+    );
   });
 });

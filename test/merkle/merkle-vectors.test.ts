@@ -12,7 +12,8 @@ import { emptyRoot, hashChildren, hashLeaf } from '../../src/merkle/merkle-hash.
 import { merkleRoot } from '../../src/merkle/merkle-subtree.js';
 import { hex, unhex } from './merkle-reference.js';
 
-const load = <T>(name: string): T => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as T;
+const load = <T>(name: string): T =>
+  JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as T;
 const tree = load<{ leaves: string[]; roots: string[] }>('rfc6962-tree.json');
 const proofs = load<{
   inclusion: { index: number; size: number; proof: string[] }[];
@@ -43,14 +44,26 @@ describe('RFC 6962 hashing', () => {
 });
 
 /** The corruptions of transparency-dev/merkle's corruptInclusionProof, each of which must fail. */
-function badInclusions(index: number, size: number, proof: Uint8Array[], r: Uint8Array, leaf: Uint8Array): [string, number, number, Uint8Array, Uint8Array[], Uint8Array][] {
+function badInclusions(
+  index: number,
+  size: number,
+  proof: Uint8Array[],
+  r: Uint8Array,
+  leaf: Uint8Array,
+): [string, number, number, Uint8Array, Uint8Array[], Uint8Array][] {
   const out: [string, number, number, Uint8Array, Uint8Array[], Uint8Array][] = [
-    ['index − 1', index - 1, size, leaf, proof, r], ['index + 1', index + 1, size, leaf, proof, r], ['index ^ 2', index ^ 2, size, leaf, proof, r],
-    ['size × 2', index, size * 2, leaf, proof, r], ['size / 2', index, Math.floor(size / 2), leaf, proof, r],
-    ['wrong leaf', index, size, new TextEncoder().encode('WrongLeaf'), proof, r], ['empty root', index, size, leaf, proof, emptyRoot()],
+    ['index − 1', index - 1, size, leaf, proof, r],
+    ['index + 1', index + 1, size, leaf, proof, r],
+    ['index ^ 2', index ^ 2, size, leaf, proof, r],
+    ['size × 2', index, size * 2, leaf, proof, r],
+    ['size / 2', index, Math.floor(size / 2), leaf, proof, r],
+    ['wrong leaf', index, size, new TextEncoder().encode('WrongLeaf'), proof, r],
+    ['empty root', index, size, leaf, proof, emptyRoot()],
     ['random root', index, size, leaf, proof, SOME_HASH],
-    ['trailing garbage', index, size, leaf, [...proof, new Uint8Array(0)], r], ['trailing root', index, size, leaf, [...proof, r], r],
-    ['preceding garbage', index, size, leaf, [new Uint8Array(0), ...proof], r], ['preceding root', index, size, leaf, [r, ...proof], r],
+    ['trailing garbage', index, size, leaf, [...proof, new Uint8Array(0)], r],
+    ['trailing root', index, size, leaf, [...proof, r], r],
+    ['preceding garbage', index, size, leaf, [new Uint8Array(0), ...proof], r],
+    ['preceding root', index, size, leaf, [r, ...proof], r],
   ];
   proof.forEach((_, i) => {
     const p = proof.map((x) => x.slice());
@@ -58,7 +71,8 @@ function badInclusions(index: number, size: number, proof: Uint8Array[], r: Uint
     out.push([`proof[${i}] bit 3 flipped`, index, size, leaf, p, r]);
   });
   if (proof.length > 0) out.push(['removed component', index, size, leaf, proof.slice(0, -1), r]);
-  if (proof.length > 1) out.push(['inserted component', index, size, leaf, [proof[0]!, SOME_HASH, ...proof.slice(1)], r]);
+  if (proof.length > 1)
+    out.push(['inserted component', index, size, leaf, [proof[0]!, SOME_HASH, ...proof.slice(1)], r]);
   return out;
 }
 
@@ -75,7 +89,17 @@ describe('inclusion proofs', () => {
   }
 
   it('rejects index ≥ size, size 0 and malformed hashes, and never throws', () => {
-    for (const [index, size] of [[0, 0], [1, 0], [1, 1], [2, 1], [8, 8], [-1, 8], [0.5, 8], [0, Number.NaN], [0, 2 ** 53]]) {
+    for (const [index, size] of [
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [2, 1],
+      [8, 8],
+      [-1, 8],
+      [0.5, 8],
+      [0, Number.NaN],
+      [0, 2 ** 53],
+    ]) {
       expect(verifyInclusion(index!, size!, SOME_HASH, [], SOME_HASH)).toBe(false);
       expect(verifyInclusion(index!, size!, SOME_HASH, [], emptyRoot())).toBe(false);
     }
@@ -101,14 +125,23 @@ describe('consistency proofs', () => {
       if (proof.length === 0) return;
       const { size1: m, size2: n } = v;
       const bad: [string, number, number, Uint8Array, Uint8Array, Uint8Array[]][] = [
-        ['size1 − 1', m - 1, n, r1, r2, proof], ['size1 + 1', m + 1, n, r1, r2, proof], ['size1 ^ 2', m ^ 2, n, r1, r2, proof],
-        ['size2 × 2', m, n * 2, r1, r2, proof], ['size2 / 2', m, Math.floor(n / 2), r1, r2, proof],
-        ['wrong root1', m, n, SOME_HASH, r2, proof], ['wrong root2', m, n, r1, SOME_HASH, proof], ['swapped roots', m, n, r2, r1, proof],
+        ['size1 − 1', m - 1, n, r1, r2, proof],
+        ['size1 + 1', m + 1, n, r1, r2, proof],
+        ['size1 ^ 2', m ^ 2, n, r1, r2, proof],
+        ['size2 × 2', m, n * 2, r1, r2, proof],
+        ['size2 / 2', m, Math.floor(n / 2), r1, r2, proof],
+        ['wrong root1', m, n, SOME_HASH, r2, proof],
+        ['wrong root2', m, n, r1, SOME_HASH, proof],
+        ['swapped roots', m, n, r2, r1, proof],
         ['empty proof', m, n, r1, r2, []],
-        ['trailing garbage', m, n, r1, r2, [...proof, new Uint8Array(0)]], ['trailing root1', m, n, r1, r2, [...proof, r1]],
-        ['trailing root2', m, n, r1, r2, [...proof, r2]], ['preceding garbage', m, n, r1, r2, [new Uint8Array(0), ...proof]],
-        ['preceding root1', m, n, r1, r2, [r1, ...proof]], ['preceding root2', m, n, r1, r2, [r2, ...proof]],
-        ['preceding proof[0]', m, n, r1, r2, [proof[0]!, ...proof]], ['truncated', m, n, r1, r2, proof.slice(0, -1)],
+        ['trailing garbage', m, n, r1, r2, [...proof, new Uint8Array(0)]],
+        ['trailing root1', m, n, r1, r2, [...proof, r1]],
+        ['trailing root2', m, n, r1, r2, [...proof, r2]],
+        ['preceding garbage', m, n, r1, r2, [new Uint8Array(0), ...proof]],
+        ['preceding root1', m, n, r1, r2, [r1, ...proof]],
+        ['preceding root2', m, n, r1, r2, [r2, ...proof]],
+        ['preceding proof[0]', m, n, r1, r2, [proof[0]!, ...proof]],
+        ['truncated', m, n, r1, r2, proof.slice(0, -1)],
         ['first > second', n, m, r2, r1, proof],
       ];
       proof.forEach((_, i) => {

@@ -9,7 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import {
-  decodeSignedTreeHead, encodeSignedTreeHead, encodeTreeHead, signTreeHead, treeHeadFromJson, treeHeadToJson, verifyTreeHead, type SignedTreeHead,
+  decodeSignedTreeHead,
+  encodeSignedTreeHead,
+  encodeTreeHead,
+  signTreeHead,
+  treeHeadFromJson,
+  treeHeadToJson,
+  verifyTreeHead,
+  type SignedTreeHead,
 } from '../../src/merkle/tree-head.js';
 
 const operator = signingKeyPairFromSeed(new Uint8Array(32).fill(7));
@@ -30,8 +37,10 @@ describe('tree head encoding', () => {
   it('is the domain tag, length-prefixed UTF-8 id, u64 size, root, u64 timestamp', () => {
     const expected = Buffer.concat([
       Buffer.from('fedstat/transparency/tree-head/v1\n'),
-      Buffer.from('0006', 'hex'), Buffer.from('6665642dc3a9', 'hex'), // "fed-é" is 6 UTF-8 bytes
-      Buffer.from('0000000102030405', 'hex'), Buffer.from(root),
+      Buffer.from('0006', 'hex'),
+      Buffer.from('6665642dc3a9', 'hex'), // "fed-é" is 6 UTF-8 bytes
+      Buffer.from('0000000102030405', 'hex'),
+      Buffer.from(root),
       Buffer.from((1_764_380_000_123).toString(16).padStart(16, '0'), 'hex'),
     ]);
     expect(Buffer.from(encodeTreeHead(head)).toString('hex')).toBe(expected.toString('hex'));
@@ -40,9 +49,16 @@ describe('tree head encoding', () => {
 
   it('refuses heads it cannot encode faithfully', () => {
     for (const h of [
-      { ...head, logId: '' }, { ...head, logId: 'x'.repeat(257) }, { ...head, logId: '\ud800' }, { ...head, size: -1 }, { ...head, size: 1.5 },
-      { ...head, size: 2 ** 53 }, { ...head, timestamp: -1 }, { ...head, rootHash: new Uint8Array(31) },
-    ]) expect(() => encodeTreeHead(h)).toThrow(RangeError);
+      { ...head, logId: '' },
+      { ...head, logId: 'x'.repeat(257) },
+      { ...head, logId: '\ud800' },
+      { ...head, size: -1 },
+      { ...head, size: 1.5 },
+      { ...head, size: 2 ** 53 },
+      { ...head, timestamp: -1 },
+      { ...head, rootHash: new Uint8Array(31) },
+    ])
+      expect(() => encodeTreeHead(h)).toThrow(RangeError);
     expect(encodeTreeHead({ ...head, logId: 'x'.repeat(256) }).length).toBeGreaterThan(256);
   });
 });
@@ -57,15 +73,22 @@ describe('signing and verifying', () => {
     const flipped = signed.rootHash.slice();
     flipped[31]! ^= 1;
     for (const h of [
-      { ...signed, logId: 'fed-e' }, { ...signed, size: signed.size + 1 }, { ...signed, timestamp: signed.timestamp - 1 },
-      { ...signed, rootHash: flipped }, { ...signed, signature: signed.signature.map((b, i) => (i === 0 ? b ^ 0x80 : b)) },
-    ]) expect(verifyTreeHead(h, operator.publicKey)).toBe(false);
+      { ...signed, logId: 'fed-e' },
+      { ...signed, size: signed.size + 1 },
+      { ...signed, timestamp: signed.timestamp - 1 },
+      { ...signed, rootHash: flipped },
+      { ...signed, signature: signed.signature.map((b, i) => (i === 0 ? b ^ 0x80 : b)) },
+    ])
+      expect(verifyTreeHead(h, operator.publicKey)).toBe(false);
   });
 
   it('never throws, whatever it is given', () => {
-    fc.assert(fc.property(fc.anything(), fc.anything(), (h, k) => {
-      expect(verifyTreeHead(h as SignedTreeHead, k as Uint8Array)).toBe(false);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.anything(), fc.anything(), (h, k) => {
+        expect(verifyTreeHead(h as SignedTreeHead, k as Uint8Array)).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
     expect(verifyTreeHead({ ...signed, signature: new Uint8Array(63) }, operator.publicKey)).toBe(false);
     expect(verifyTreeHead(signed, new Uint8Array(32))).toBe(false); // small-order key
   });
@@ -83,7 +106,16 @@ describe('signing and verifying', () => {
     badUtf8[41] = 0xc3; // "fed-" then 0xc3 0xc3: invalid UTF-8
     const hugeSize = wire.slice();
     hugeSize[42] = 0xff;
-    for (const b of [new Uint8Array(0), wire.subarray(0, 40), wire.subarray(0, wire.length - 1), Uint8Array.of(...wire, 0), domainFlip, idLen, badUtf8, hugeSize]) {
+    for (const b of [
+      new Uint8Array(0),
+      wire.subarray(0, 40),
+      wire.subarray(0, wire.length - 1),
+      Uint8Array.of(...wire, 0),
+      domainFlip,
+      idLen,
+      badUtf8,
+      hugeSize,
+    ]) {
       expect(badMessage(() => decodeSignedTreeHead(b))).toBe(true);
     }
   });
@@ -93,9 +125,21 @@ describe('signing and verifying', () => {
     expect(json.rootHash).toBe(Buffer.from(root).toString('hex'));
     expect(treeHeadFromJson(JSON.parse(JSON.stringify(json)))).toEqual({ ...signed });
     for (const v of [
-      null, [], 'x', { ...json, extra: 1 }, { ...json, rootHash: json.rootHash.toUpperCase() }, { ...json, rootHash: json.rootHash.slice(2) },
-      { ...json, signature: json.signature.slice(4) }, { ...json, size: '5' }, { ...json, timestamp: -3 }, { ...json, logId: 7 },
+      null,
+      [],
+      'x',
+      { ...json, extra: 1 },
+      { ...json, rootHash: json.rootHash.toUpperCase() },
+      { ...json, rootHash: json.rootHash.slice(2) },
+      { ...json, signature: json.signature.slice(4) },
+      { ...json, size: '5' },
+      { ...json, timestamp: -3 },
+      { ...json, logId: 7 },
       { ...json, signature: `${json.signature.slice(0, 85)}B==` }, // non-zero padding bits: not canonical
-    ]) expect(badMessage(() => treeHeadFromJson(v)), JSON.stringify(v)).toBe(true);
+    ])
+      expect(
+        badMessage(() => treeHeadFromJson(v)),
+        JSON.stringify(v),
+      ).toBe(true);
   });
 });

@@ -23,7 +23,12 @@ describe('parseQuery: SELECT list and GROUP BY', () => {
   });
 
   it('accepts a global aggregate without GROUP BY', () => {
-    expect(q('SELECT COUNT(*) FROM residents')).toEqual({ dataset: 'residents', groupBy: [], select: [COUNT], where: null });
+    expect(q('SELECT COUNT(*) FROM residents')).toEqual({
+      dataset: 'residents',
+      groupBy: [],
+      select: [COUNT],
+      where: null,
+    });
   });
 
   it('accepts two group columns in GROUP BY order, whatever the SELECT order', () => {
@@ -42,7 +47,9 @@ describe('parseQuery: SELECT list and GROUP BY', () => {
   });
 
   it('takes aliases with and without AS, quoted and in Chinese, and renames group columns', () => {
-    const plan = q('SELECT district AS 区, COUNT(*) AS "人数", SUM(income) total, AVG(income) AS Avg_Income FROM residents GROUP BY district');
+    const plan = q(
+      'SELECT district AS 区, COUNT(*) AS "人数", SUM(income) total, AVG(income) AS Avg_Income FROM residents GROUP BY district',
+    );
     expect(plan.select.map((s) => s.alias)).toEqual(['区', '人数', 'total', 'Avg_Income']);
   });
 
@@ -52,27 +59,36 @@ describe('parseQuery: SELECT list and GROUP BY', () => {
   });
 
   it('allows the same aggregate twice under different names', () => {
-    expect(q('SELECT COUNT(*), COUNT(*) AS n, SUM(age), SUM(age) AS s FROM residents').select.map((s) => s.alias))
-      .toEqual(['count', 'n', 'sum_age', 's']);
+    expect(
+      q('SELECT COUNT(*), COUNT(*) AS n, SUM(age), SUM(age) AS s FROM residents').select.map((s) => s.alias),
+    ).toEqual(['count', 'n', 'sum_age', 's']);
   });
 
   it('maps identifiers case-insensitively to the schema spelling, quoted or not', () => {
     expect(q('select DISTRICT, count(*), Sum(INCOME) from RESIDENTS group by District')).toEqual(
-      q('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district'));
+      q('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district'),
+    );
     expect(q('SELECT "District", COUNT(*) FROM "Residents" GROUP BY "DISTRICT"').groupBy).toEqual(['district']);
   });
 
   it('accepts columns qualified by the dataset or its alias', () => {
-    const plan = q('SELECT r.district, COUNT(*) FROM residents AS r WHERE r.age >= 18 AND residents.income > 0 GROUP BY r.district');
+    const plan = q(
+      'SELECT r.district, COUNT(*) FROM residents AS r WHERE r.age >= 18 AND residents.income > 0 GROUP BY r.district',
+    );
     expect(plan.groupBy).toEqual(['district']);
-    expect(plan.where).toEqual({ kind: 'and', args: [
-      { kind: 'compare', column: 'age', op: '>=', value: 18 },
-      { kind: 'compare', column: 'income', op: '>', value: 0 },
-    ] });
+    expect(plan.where).toEqual({
+      kind: 'and',
+      args: [
+        { kind: 'compare', column: 'age', op: '>=', value: 18 },
+        { kind: 'compare', column: 'income', op: '>', value: 0 },
+      ],
+    });
   });
 
   it('ignores whitespace, newlines, comments and a trailing semicolon', () => {
-    const plan = q('\n  -- migrants by district\n  SELECT district, /* all */ COUNT(*)\n  FROM residents\n  GROUP BY district;\n');
+    const plan = q(
+      '\n  -- migrants by district\n  SELECT district, /* all */ COUNT(*)\n  FROM residents\n  GROUP BY district;\n',
+    );
     expect(plan.groupBy).toEqual(['district']);
   });
 
@@ -102,7 +118,10 @@ describe('parseQuery: WHERE', () => {
     ['age NOT BETWEEN 18 AND 60', { kind: 'not', arg: { kind: 'between', column: 'age', low: 18, high: 60 } }],
     ['NOT age = 3', { kind: 'not', arg: { kind: 'compare', column: 'age', op: '=', value: 3 } }],
     ['NOT (age = 3)', { kind: 'not', arg: { kind: 'compare', column: 'age', op: '=', value: 3 } }],
-    ['NOT NOT age = 3', { kind: 'not', arg: { kind: 'not', arg: { kind: 'compare', column: 'age', op: '=', value: 3 } } }],
+    [
+      'NOT NOT age = 3',
+      { kind: 'not', arg: { kind: 'not', arg: { kind: 'compare', column: 'age', op: '=', value: 3 } } },
+    ],
     ["district = '锦江区'", { kind: 'compare', column: 'district', op: '=', value: '锦江区' }],
     ["district <> '青羊区'", { kind: 'compare', column: 'district', op: '<>', value: '青羊区' }],
     ["'锦江区' = district", { kind: 'compare', column: 'district', op: '=', value: '锦江区' }],
@@ -121,24 +140,44 @@ describe('parseQuery: WHERE', () => {
   });
 
   it('reads negative literals, including unary minus forms', () => {
-    const plan = parseQuery('SELECT COUNT(*) FROM rentals WHERE rent = -5 OR rent = - 4 OR rent = -(3) OR rent BETWEEN -5 AND -1 OR rent IN (-2, - 1)', RESIDENTS);
-    expect(plan.where).toEqual({ kind: 'or', args: [
-      { kind: 'compare', column: 'rent', op: '=', value: -5 },
-      { kind: 'compare', column: 'rent', op: '=', value: -4 },
-      { kind: 'compare', column: 'rent', op: '=', value: -3 },
-      { kind: 'between', column: 'rent', low: -5, high: -1 },
-      { kind: 'in', column: 'rent', values: [-2, -1] },
-    ] });
+    const plan = parseQuery(
+      'SELECT COUNT(*) FROM rentals WHERE rent = -5 OR rent = - 4 OR rent = -(3) OR rent BETWEEN -5 AND -1 OR rent IN (-2, - 1)',
+      RESIDENTS,
+    );
+    expect(plan.where).toEqual({
+      kind: 'or',
+      args: [
+        { kind: 'compare', column: 'rent', op: '=', value: -5 },
+        { kind: 'compare', column: 'rent', op: '=', value: -4 },
+        { kind: 'compare', column: 'rent', op: '=', value: -3 },
+        { kind: 'between', column: 'rent', low: -5, high: -1 },
+        { kind: 'in', column: 'rent', values: [-2, -1] },
+      ],
+    });
   });
 
   it('accepts integers at the safe-integer limits when the column allows them', () => {
-    const schema = { datasets: { t: { columns: { v: { type: 'integer', min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER } }, maxRows: 1 } } } as const;
+    const schema = {
+      datasets: {
+        t: {
+          columns: { v: { type: 'integer', min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER } },
+          maxRows: 1,
+        },
+      },
+    } as const;
     const plan = parseQuery('SELECT COUNT(*) FROM t WHERE v BETWEEN -9007199254740991 AND 9007199254740991', schema);
-    expect(plan.where).toEqual({ kind: 'between', column: 'v', low: Number.MIN_SAFE_INTEGER, high: Number.MAX_SAFE_INTEGER });
+    expect(plan.where).toEqual({
+      kind: 'between',
+      column: 'v',
+      low: Number.MIN_SAFE_INTEGER,
+      high: Number.MAX_SAFE_INTEGER,
+    });
   });
 
   it('reads strings with standard SQL rules: doubled quotes, literal backslashes, NFC', () => {
-    const schema = { datasets: { t: { columns: { c: { type: 'category', values: ["it's", 'a\\nb', 'a\\\\', 'é'] } }, maxRows: 1 } } } as const;
+    const schema = {
+      datasets: { t: { columns: { c: { type: 'category', values: ["it's", 'a\\nb', 'a\\\\', 'é'] } }, maxRows: 1 } },
+    } as const;
     const w = (cond: string): Predicate | null => parseQuery(`SELECT COUNT(*) FROM t WHERE ${cond}`, schema).where;
     expect(w("c = 'it''s'")).toEqual({ kind: 'compare', column: 'c', op: '=', value: "it's" });
     expect(w("c = 'a\\nb'")).toEqual({ kind: 'compare', column: 'c', op: '=', value: 'a\\nb' });
@@ -147,11 +186,16 @@ describe('parseQuery: WHERE', () => {
   });
 
   it('accepts Unicode category values in every position', () => {
-    const plan = q("SELECT district, COUNT(*) FROM residents WHERE district IN ('锦江区', '武侯区') AND NOT district = '成华区' GROUP BY district");
-    expect(plan.where).toEqual({ kind: 'and', args: [
-      { kind: 'in', column: 'district', values: ['锦江区', '武侯区'] },
-      { kind: 'not', arg: { kind: 'compare', column: 'district', op: '=', value: '成华区' } },
-    ] });
+    const plan = q(
+      "SELECT district, COUNT(*) FROM residents WHERE district IN ('锦江区', '武侯区') AND NOT district = '成华区' GROUP BY district",
+    );
+    expect(plan.where).toEqual({
+      kind: 'and',
+      args: [
+        { kind: 'in', column: 'district', values: ['锦江区', '武侯区'] },
+        { kind: 'not', arg: { kind: 'compare', column: 'district', op: '=', value: '成华区' } },
+      ],
+    });
   });
 
   it('treats double-quoted names in WHERE as columns, as standard SQL does', () => {
@@ -159,10 +203,13 @@ describe('parseQuery: WHERE', () => {
   });
 
   it('accepts keyword case and layout freely', () => {
-    expect(where("age between 1 and 2\n  or\tnot district in ('锦江区')")).toEqual({ kind: 'or', args: [
-      { kind: 'between', column: 'age', low: 1, high: 2 },
-      { kind: 'not', arg: { kind: 'in', column: 'district', values: ['锦江区'] } },
-    ] });
+    expect(where("age between 1 and 2\n  or\tnot district in ('锦江区')")).toEqual({
+      kind: 'or',
+      args: [
+        { kind: 'between', column: 'age', low: 1, high: 2 },
+        { kind: 'not', arg: { kind: 'in', column: 'district', values: ['锦江区'] } },
+      ],
+    });
   });
 
   it('accepts predicates up to the limits: depth 32 and 256 nodes, IN lists of 1024', () => {

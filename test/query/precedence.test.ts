@@ -39,7 +39,9 @@ beforeAll(async () => {
   db = await DuckDBInstance.create(':memory:');
   conn = await db.connect();
   await conn.run('CREATE TABLE residents (district VARCHAR, age INTEGER, income INTEGER, insured VARCHAR)');
-  const values = ROWS.map((r) => `(${formatLiteral(r.district)}, ${r.age}, ${r.income}, ${formatLiteral(r.insured)})`).join(', ');
+  const values = ROWS.map(
+    (r) => `(${formatLiteral(r.district)}, ${r.age}, ${r.income}, ${formatLiteral(r.insured)})`,
+  ).join(', ');
   await conn.run(`INSERT INTO residents VALUES ${values}`);
 });
 
@@ -54,7 +56,13 @@ async function duckCount(where: string): Promise<number> {
 }
 
 /** Layout choices for the text: keyword case, spacing, comments, redundant parentheses, literal first. */
-interface Style { readonly lower: boolean; readonly space: string; readonly parenAtoms: boolean; readonly literalFirst: boolean; readonly notInside: boolean }
+interface Style {
+  readonly lower: boolean;
+  readonly space: string;
+  readonly parenAtoms: boolean;
+  readonly literalFirst: boolean;
+  readonly notInside: boolean;
+}
 
 const FLIP = { '=': '=', '<>': '<>', '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as const;
 
@@ -71,9 +79,10 @@ function minimal(p: Predicate, style: Style, required = 0): string {
     case 'not':
       if (style.notInside && (p.arg.kind === 'in' || p.arg.kind === 'between')) {
         const a = p.arg;
-        text = a.kind === 'in'
-          ? `${formatIdentifier(a.column)} ${kw('NOT IN')} (${a.values.map(formatLiteral).join(', ')})`
-          : `${formatIdentifier(a.column)} ${kw('NOT BETWEEN')} ${formatLiteral(a.low)} ${kw('AND')} ${formatLiteral(a.high)}`;
+        text =
+          a.kind === 'in'
+            ? `${formatIdentifier(a.column)} ${kw('NOT IN')} (${a.values.map(formatLiteral).join(', ')})`
+            : `${formatIdentifier(a.column)} ${kw('NOT BETWEEN')} ${formatLiteral(a.low)} ${kw('AND')} ${formatLiteral(a.high)}`;
       } else {
         text = `${kw('NOT')}${style.space}${minimal(p.arg, style, 3)}`;
       }
@@ -104,7 +113,18 @@ const styleArb: fc.Arbitrary<Style> = fc.record({
 
 describe('WHERE precedence', () => {
   const residents = RESIDENTS.datasets['residents']!;
-  const predArb = predicateArb(atomArb({ columns: { district: residents.columns['district']!, age: residents.columns['age']!, income: residents.columns['income']!, insured: residents.columns['insured']! }, maxRows: 10 }), 5);
+  const predArb = predicateArb(
+    atomArb({
+      columns: {
+        district: residents.columns['district']!,
+        age: residents.columns['age']!,
+        income: residents.columns['income']!,
+        insured: residents.columns['insured']!,
+      },
+      maxRows: 10,
+    }),
+    5,
+  );
 
   it('counts the same rows as DuckDB for conditions written with minimal parentheses', async () => {
     await fc.assert(
@@ -121,36 +141,66 @@ describe('WHERE precedence', () => {
   });
 
   it('binds AND tighter than OR where node-sql-parser does not', () => {
-    const plan = parseQuery("SELECT COUNT(*) FROM residents WHERE age = 1 AND age = 2 AND district = '锦江区' OR insured = 'yes'", RESIDENTS);
+    const plan = parseQuery(
+      "SELECT COUNT(*) FROM residents WHERE age = 1 AND age = 2 AND district = '锦江区' OR insured = 'yes'",
+      RESIDENTS,
+    );
     expect(plan.where).toEqual({
       kind: 'or',
       args: [
-        { kind: 'and', args: [
-          { kind: 'compare', column: 'age', op: '=', value: 1 },
-          { kind: 'compare', column: 'age', op: '=', value: 2 },
-          { kind: 'compare', column: 'district', op: '=', value: '锦江区' },
-        ] },
+        {
+          kind: 'and',
+          args: [
+            { kind: 'compare', column: 'age', op: '=', value: 1 },
+            { kind: 'compare', column: 'age', op: '=', value: 2 },
+            { kind: 'compare', column: 'district', op: '=', value: '锦江区' },
+          ],
+        },
         { kind: 'compare', column: 'insured', op: '=', value: 'yes' },
       ],
     });
-    const plan2 = parseQuery("SELECT COUNT(*) FROM residents WHERE insured = 'no' OR NOT age = 3 AND age = 4", RESIDENTS);
+    const plan2 = parseQuery(
+      "SELECT COUNT(*) FROM residents WHERE insured = 'no' OR NOT age = 3 AND age = 4",
+      RESIDENTS,
+    );
     expect(plan2.where).toEqual({
       kind: 'or',
       args: [
         { kind: 'compare', column: 'insured', op: '=', value: 'no' },
-        { kind: 'and', args: [{ kind: 'not', arg: { kind: 'compare', column: 'age', op: '=', value: 3 } }, { kind: 'compare', column: 'age', op: '=', value: 4 }] },
+        {
+          kind: 'and',
+          args: [
+            { kind: 'not', arg: { kind: 'compare', column: 'age', op: '=', value: 3 } },
+            { kind: 'compare', column: 'age', op: '=', value: 4 },
+          ],
+        },
       ],
     });
   });
 
   it('keeps explicit parentheses as structure', () => {
-    const plan = parseQuery('SELECT COUNT(*) FROM residents WHERE age = 1 AND (age = 2 AND (age = 3)) AND ((age = 4 OR age = 5))', RESIDENTS);
+    const plan = parseQuery(
+      'SELECT COUNT(*) FROM residents WHERE age = 1 AND (age = 2 AND (age = 3)) AND ((age = 4 OR age = 5))',
+      RESIDENTS,
+    );
     expect(plan.where).toEqual({
       kind: 'and',
       args: [
         { kind: 'compare', column: 'age', op: '=', value: 1 },
-        { kind: 'and', args: [{ kind: 'compare', column: 'age', op: '=', value: 2 }, { kind: 'compare', column: 'age', op: '=', value: 3 }] },
-        { kind: 'or', args: [{ kind: 'compare', column: 'age', op: '=', value: 4 }, { kind: 'compare', column: 'age', op: '=', value: 5 }] },
+        {
+          kind: 'and',
+          args: [
+            { kind: 'compare', column: 'age', op: '=', value: 2 },
+            { kind: 'compare', column: 'age', op: '=', value: 3 },
+          ],
+        },
+        {
+          kind: 'or',
+          args: [
+            { kind: 'compare', column: 'age', op: '=', value: 4 },
+            { kind: 'compare', column: 'age', op: '=', value: 5 },
+          ],
+        },
       ],
     });
   });

@@ -21,6 +21,11 @@ describe('suggestions', () => {
 
   it('cuts long lists', () => {
     expect(listNames(['a', 'b'])).toBe('a, b');
-    expect(listNames(Array.from({ length: 25 }, (_, i) => `v${i}`), 3)).toBe('v0, v1, v2, … (22 more)');
+    expect(
+      listNames(
+        Array.from({ length: 25 }, (_, i) => `v${i}`),
+        3,
+      ),
+    ).toBe('v0, v1, v2, … (22 more)');
   });
 });

@@ -26,7 +26,9 @@ function lineColumn(sql: string, offset: number): [number, number] {
 describe('syntax errors', () => {
   it('gives line:column, the text near the error, what was expected and a keyword hint', () => {
     const e = syntaxError('SELECT COUNT(*) FORM residents');
-    expect(e.message).toBe('syntax error at 1:22 near "residents": expected FROM, WHERE, GROUP BY, "," or end of input; did you mean FROM instead of "FORM"?');
+    expect(e.message).toBe(
+      'syntax error at 1:22 near "residents": expected FROM, WHERE, GROUP BY, "," or end of input; did you mean FROM instead of "FORM"?',
+    );
     expect(e.details).toMatchObject({ line: 1, column: 22, offset: 21, near: 'residents' });
   });
 
@@ -52,18 +54,25 @@ describe('syntax errors', () => {
   });
 
   it('points at full-width punctuation from Chinese input methods', () => {
-    expect(syntaxError("SELECT COUNT(*) FROM residents WHERE district IN ('锦江区'，'青羊区')").message)
-      .toMatch(/"，" \(U\+FF0C\) at 1:56 is not ASCII: type "," instead/);
-    expect(syntaxError('SELECT COUNT(*) FROM residents WHERE age\u3000= 3').message)
-      .toMatch(/\(U\+3000\) at 1:41 is not ASCII: type " " instead/);
-    expect(syntaxError("SELECT COUNT(*) FROM residents WHERE district = ‘锦江区’").message)
-      .toMatch(/"‘" \(U\+2018\) at 1:49 is not ASCII: type "'" instead/);
+    expect(syntaxError("SELECT COUNT(*) FROM residents WHERE district IN ('锦江区'，'青羊区')").message).toMatch(
+      /"，" \(U\+FF0C\) at 1:56 is not ASCII: type "," instead/,
+    );
+    expect(syntaxError('SELECT COUNT(*) FROM residents WHERE age\u3000= 3').message).toMatch(
+      /\(U\+3000\) at 1:41 is not ASCII: type " " instead/,
+    );
+    expect(syntaxError('SELECT COUNT(*) FROM residents WHERE district = ‘锦江区’').message).toMatch(
+      /"‘" \(U\+2018\) at 1:49 is not ASCII: type "'" instead/,
+    );
   });
 
   it('suggests a misspelt keyword', () => {
-    expect(syntaxError('SELECT COUNT(*) FROM residents GROUP district').message).toMatch(/^syntax error at 1:38 near "district": expected BY$/);
+    expect(syntaxError('SELECT COUNT(*) FROM residents GROUP district').message).toMatch(
+      /^syntax error at 1:38 near "district": expected BY$/,
+    );
     expect(syntaxError('SELEC COUNT(*) FROM residents').message).toMatch(/did you mean SELECT instead of "SELEC"\?/);
-    expect(syntaxError('SELECT COUNT(*) FROM residents WHERE age BETWEEN 1 AN 3').message).toMatch(/did you mean AND instead of "AN"|expected AND/);
+    expect(syntaxError('SELECT COUNT(*) FROM residents WHERE age BETWEEN 1 AN 3').message).toMatch(
+      /did you mean AND instead of "AN"|expected AND/,
+    );
   });
 
   it('keeps messages on one line and the excerpt short', () => {
@@ -75,7 +84,9 @@ describe('syntax errors', () => {
   it('never throws anything but FedstatError on arbitrary or damaged text, and positions are consistent', () => {
     const damaged = planArb(RESIDENTS).chain((plan) => {
       const sql = formatPlan(plan);
-      return fc.tuple(fc.nat(sql.length), fc.nat(3), fc.string({ maxLength: 3 })).map(([at, cut, insert]) => sql.slice(0, at) + insert + sql.slice(at + cut));
+      return fc
+        .tuple(fc.nat(sql.length), fc.nat(3), fc.string({ maxLength: 3 }))
+        .map(([at, cut, insert]) => sql.slice(0, at) + insert + sql.slice(at + cut));
     });
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 80 }), damaged), (sql) => {

@@ -14,8 +14,21 @@ const T = 4;
 /** A query with round 1 done by `answering` (their masks kept), the aggregation not yet fixed. */
 function setup(answering: readonly string[] = U, participants: ReadonlyMap<string, SecAggParticipant> = PARTICIPANTS) {
   const { queryId, now, expiresAt } = nextQuery();
-  const aggregation = new SecAggAggregation({ federationId: FEDERATION, queryId, participants: U, threshold: T, length: 3, modulus: 97n, agreementKeys: PUBLIC_KEYS });
-  const material = new Map(answering.map((id) => [id, participants.get(id)!.round1({ queryId, participants: U, threshold: T, length: 3, modulus: 97n, expiresAt }, now)]));
+  const aggregation = new SecAggAggregation({
+    federationId: FEDERATION,
+    queryId,
+    participants: U,
+    threshold: T,
+    length: 3,
+    modulus: 97n,
+    agreementKeys: PUBLIC_KEYS,
+  });
+  const material = new Map(
+    answering.map((id) => [
+      id,
+      participants.get(id)!.round1({ queryId, participants: U, threshold: T, length: 3, modulus: 97n, expiresAt }, now),
+    ]),
+  );
   for (const [id, m] of material) aggregation.acceptRound1(id, m);
   const answer = (id: string): Round2Answer => {
     const set = aggregation.fixSurvivors();
@@ -35,8 +48,16 @@ describe('round 1 at the coordinator', () => {
       [U[1]!, m, /share 0 must go from/],
       [U[0]!, { ...m, shares: m.shares.slice(1) }, /one sealed share for each/],
       [U[0]!, { ...m, shares: [m.shares[1]!, m.shares[0]!, ...m.shares.slice(2)] }, /share 0 must go from .* to/],
-      [U[0]!, { ...m, shares: m.shares.map((s, k) => (k === 2 ? { ...s, box: s.box.subarray(1) } : s)) }, /share 2 has a malformed box/],
-      [U[0]!, { ...m, shares: m.shares.map((s, k) => (k === 2 ? { ...s, nonce: new Uint8Array(12) } : s)) }, /share 2 has a malformed nonce/],
+      [
+        U[0]!,
+        { ...m, shares: m.shares.map((s, k) => (k === 2 ? { ...s, box: s.box.subarray(1) } : s)) },
+        /share 2 has a malformed box/,
+      ],
+      [
+        U[0]!,
+        { ...m, shares: m.shares.map((s, k) => (k === 2 ? { ...s, nonce: new Uint8Array(12) } : s)) },
+        /share 2 has a malformed nonce/,
+      ],
       [U[0]!, { ...m, commitment: new Uint8Array(31) }, /commitment must have 32 bytes/],
       [U[0]!, { ...m, pairwiseCommitments: m.pairwiseCommitments.slice(1) }, /pairwise commitments/],
       [U[0]!, null as unknown as Round1Material, /one sealed share/],
@@ -52,9 +73,12 @@ describe('round 1 at the coordinator', () => {
 
   it('refuses garbage of any shape with a FedstatError, never anything else', () => {
     const { aggregation } = setup([]);
-    fc.assert(fc.property(fc.constantFrom(...U, 'x'), fc.anything(), (agency, junk) => {
-      expect(failure(() => aggregation.acceptRound1(agency, junk as Round1Material)).code).toBe('BAD_MESSAGE');
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.constantFrom(...U, 'x'), fc.anything(), (agency, junk) => {
+        expect(failure(() => aggregation.acceptRound1(agency, junk as Round1Material)).code).toBe('BAD_MESSAGE');
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('aborts with UNAVAILABLE and a retry hint when fewer than the threshold answered', () => {
@@ -66,9 +90,20 @@ describe('round 1 at the coordinator', () => {
 
   it('catches two survivors whose pairwise seeds differ (a stale agreement key) before anything is revealed', () => {
     const stale = new Map(PUBLIC_KEYS);
-    stale.set(U[3]!, new Uint8Array(randomBytes(32)).map((b, i) => (i === 0 ? b | 8 : b))); // U[0] has a wrong key for U[3]
+    stale.set(
+      U[3]!,
+      new Uint8Array(randomBytes(32)).map((b, i) => (i === 0 ? b | 8 : b)),
+    ); // U[0] has a wrong key for U[3]
     const confused = new Map(PARTICIPANTS);
-    confused.set(U[0]!, new SecAggParticipant({ federationId: FEDERATION, self: U[0]!, agreementSecret: secretOf(U[0]!), peerKeys: stale }));
+    confused.set(
+      U[0]!,
+      new SecAggParticipant({
+        federationId: FEDERATION,
+        self: U[0]!,
+        agreementSecret: secretOf(U[0]!),
+        peerKeys: stale,
+      }),
+    );
     const { aggregation } = setup(U, confused);
     const e = failure(() => aggregation.fixSurvivors());
     expect(e.code).toBe('BAD_MESSAGE');
@@ -77,7 +112,7 @@ describe('round 1 at the coordinator', () => {
 });
 
 describe('round 2 at the coordinator', () => {
-  it('hands each survivor the survivors\' shares addressed to it, and nothing to the dropped', () => {
+  it("hands each survivor the survivors' shares addressed to it, and nothing to the dropped", () => {
     const { aggregation } = setup(U.slice(0, 5));
     const { survivors, dropped } = aggregation.fixSurvivors();
     expect([survivors, dropped]).toEqual([U.slice(0, 5), [U[5]!]]);
@@ -91,13 +126,21 @@ describe('round 2 at the coordinator', () => {
     const seed = good.pairwiseSeeds[0]!;
     const share = good.selfMaskShares[0]!;
     const cases: [string, Round2Answer, RegExp][] = [
-      [U[1]!, { ...good, selfMaskShares: [...good.selfMaskShares, { of: U[5]!, x: 2, y: 1n }] }, /share of an agency that is not a survivor/],
+      [
+        U[1]!,
+        { ...good, selfMaskShares: [...good.selfMaskShares, { of: U[5]!, x: 2, y: 1n }] },
+        /share of an agency that is not a survivor/,
+      ],
       [U[1]!, { ...good, selfMaskShares: [{ ...share, x: 3 }] }, /own x-coordinate 2/],
       [U[1]!, { ...good, selfMaskShares: [{ ...share, y: FIELD_PRIME }] }, /not a field element/],
       [U[1]!, { ...good, selfMaskShares: [share, share] }, /two shares/],
       [U[1]!, { ...good, pairwiseSeeds: [] }, /all 1 dropped/],
       [U[1]!, { ...good, pairwiseSeeds: [{ with: U[2]!, seed: seed.seed }] }, /not dropped/],
-      [U[1]!, { ...good, pairwiseSeeds: [{ ...seed, seed: seed.seed.map((b, i) => (i === 0 ? b ^ 1 : b)) }] }, /does not match its round-1 commitment/],
+      [
+        U[1]!,
+        { ...good, pairwiseSeeds: [{ ...seed, seed: seed.seed.map((b, i) => (i === 0 ? b ^ 1 : b)) }] },
+        /does not match its round-1 commitment/,
+      ],
       [U[2]!, { selfMaskShares: [], pairwiseSeeds: good.pairwiseSeeds }, /does not match its round-1 commitment/], // U[1]'s seed as U[2]'s
       [U[5]!, good, /not a survivor/],
     ];
@@ -122,7 +165,15 @@ describe('round 2 at the coordinator', () => {
         const a = answer(id);
         // The first `corrupt` answering agencies lie about their share of U[0]'s b (random errors:
         // equal ones can cancel in some subset, which then rightly reconstructs the true b).
-        const lie = k < corrupt ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (s.of === U[0] ? { ...s, y: (s.y + randomFieldElement()) % FIELD_PRIME } : s)) } : a;
+        const lie =
+          k < corrupt
+            ? {
+                ...a,
+                selfMaskShares: a.selfMaskShares.map((s) =>
+                  s.of === U[0] ? { ...s, y: (s.y + randomFieldElement()) % FIELD_PRIME } : s,
+                ),
+              }
+            : a;
         aggregation.acceptRound2(id, lie);
       });
       if (U.length - corrupt >= T) {
@@ -134,7 +185,10 @@ describe('round 2 at the coordinator', () => {
       } else {
         // 6 shares, t = 4, 3 wrong: every 4-subset holds a wrong share, none matches the commitment.
         const e = failure(() => aggregation.finalize());
-        expect([e.code, e.message]).toEqual(['BAD_MESSAGE', expect.stringContaining(`shares of ${U[0]!}'s self-mask do not match its commitment`)]);
+        expect([e.code, e.message]).toEqual([
+          'BAD_MESSAGE',
+          expect.stringContaining(`shares of ${U[0]!}'s self-mask do not match its commitment`),
+        ]);
       }
     }
   });
@@ -145,7 +199,9 @@ describe('round 2 at the coordinator', () => {
     const e = failure(() => aggregation.finalize());
     expect(e.code).toBe('UNAVAILABLE');
     expect(e.message).toContain(`only 1 of the 4 shares needed for ${U[0]!}'s self-mask arrived`);
-    expect(e.message).toContain(`survivors ${U.slice(1, 5).join(', ')} did not reveal their pairwise seeds with the dropped ${U[5]!}`);
+    expect(e.message).toContain(
+      `survivors ${U.slice(1, 5).join(', ')} did not reveal their pairwise seeds with the dropped ${U[5]!}`,
+    );
     expect(e.message).toMatch(/retry the query$/);
     expect(aggregation.missingRound2()).toEqual(U.slice(1, 5));
   });

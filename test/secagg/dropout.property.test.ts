@@ -13,22 +13,29 @@ const queryRun: fc.Arbitrary<QueryRun> = fc
     p2: fc.constantFrom(0, 0, 0, 0.03, 0.15),
     useDefault: fc.boolean(),
   })
-  .chain(({ n, modulus, length, p1, p2, useDefault }) => fc.record({
-    participants: fc.shuffledSubarray([...POOL], { minLength: n, maxLength: n }).map((ids) => ids.sort()),
-    threshold: useDefault ? fc.constant(defaultThreshold(n)) : fc.integer({ min: minimumThreshold(n), max: n }),
-    modulus: fc.constant(modulus),
-    values: fc.array(fc.array(fc.bigInt({ min: 0n, max: modulus - 1n }), { minLength: length, maxLength: length }), { minLength: n, maxLength: n }),
-    // Unbiased coins: fast-check otherwise favours small numbers, i.e. almost everyone dropping.
-    coins1: fc.array(fc.noBias(fc.integer({ min: 0, max: 999 })), { minLength: n, maxLength: n }),
-    coins2: fc.array(fc.noBias(fc.integer({ min: 0, max: 999 })), { minLength: n, maxLength: n }),
-  }).map((r) => ({
-    participants: r.participants,
-    threshold: r.threshold,
-    modulus: r.modulus,
-    values: new Map(r.participants.map((id, k) => [id, r.values[k]!])),
-    dropRound1: new Set(r.participants.filter((_, k) => r.coins1[k]! < p1 * 1000)),
-    dropRound2: new Set(r.participants.filter((_, k) => r.coins2[k]! < p2 * 1000)),
-  })));
+  .chain(({ n, modulus, length, p1, p2, useDefault }) =>
+    fc
+      .record({
+        participants: fc.shuffledSubarray([...POOL], { minLength: n, maxLength: n }).map((ids) => ids.sort()),
+        threshold: useDefault ? fc.constant(defaultThreshold(n)) : fc.integer({ min: minimumThreshold(n), max: n }),
+        modulus: fc.constant(modulus),
+        values: fc.array(
+          fc.array(fc.bigInt({ min: 0n, max: modulus - 1n }), { minLength: length, maxLength: length }),
+          { minLength: n, maxLength: n },
+        ),
+        // Unbiased coins: fast-check otherwise favours small numbers, i.e. almost everyone dropping.
+        coins1: fc.array(fc.noBias(fc.integer({ min: 0, max: 999 })), { minLength: n, maxLength: n }),
+        coins2: fc.array(fc.noBias(fc.integer({ min: 0, max: 999 })), { minLength: n, maxLength: n }),
+      })
+      .map((r) => ({
+        participants: r.participants,
+        threshold: r.threshold,
+        modulus: r.modulus,
+        values: new Map(r.participants.map((id, k) => [id, r.values[k]!])),
+        dropRound1: new Set(r.participants.filter((_, k) => r.coins1[k]! < p1 * 1000)),
+        dropRound2: new Set(r.participants.filter((_, k) => r.coins2[k]! < p2 * 1000)),
+      })),
+  );
 
 describe('secure aggregation with dropouts', () => {
   it('gives the exact sum over the survivors, or a clear UNAVAILABLE exactly when it cannot (1000 runs)', () => {
@@ -40,7 +47,10 @@ describe('secure aggregation with dropouts', () => {
         const survivors = run.participants.filter((id) => !run.dropRound1.has(id));
         const answered = survivors.filter((id) => !run.dropRound2.has(id));
         const enoughRound1 = survivors.length >= run.threshold;
-        const canFinish = enoughRound1 && answered.length >= run.threshold && (answered.length === survivors.length || survivors.length === run.participants.length);
+        const canFinish =
+          enoughRound1 &&
+          answered.length >= run.threshold &&
+          (answered.length === survivors.length || survivors.length === run.participants.length);
         if (outcome.kind === 'sum') {
           expect(canFinish).toBe(true);
           expect(outcome.survivors).toEqual(survivors);
@@ -76,9 +86,12 @@ describe('secure aggregation with dropouts', () => {
     const t = 7;
     for (let dropped = 0; dropped <= n - t + 1; dropped++) {
       const run: QueryRun = {
-        participants, threshold: t, modulus: 2n ** 61n - 1n,
+        participants,
+        threshold: t,
+        modulus: 2n ** 61n - 1n,
         values: new Map(participants.map((id, k) => [id, [BigInt(k), BigInt(1000 * k)]])),
-        dropRound1: new Set(participants.slice(0, dropped)), dropRound2: new Set(),
+        dropRound1: new Set(participants.slice(0, dropped)),
+        dropRound2: new Set(),
       };
       const outcome = runQuery(run);
       if (dropped <= n - t) {
@@ -93,9 +106,12 @@ describe('secure aggregation with dropouts', () => {
   it('finishes without the round-2 answers of some survivors when nobody dropped in round 1', () => {
     const participants = POOL.slice(0, 6);
     const run: QueryRun = {
-      participants, threshold: 4, modulus: 97n,
-      values: new Map(participants.map((id, k) => [id, [BigInt(k * 10 % 97)]])),
-      dropRound1: new Set(), dropRound2: new Set(participants.slice(0, 2)),
+      participants,
+      threshold: 4,
+      modulus: 97n,
+      values: new Map(participants.map((id, k) => [id, [BigInt((k * 10) % 97)]])),
+      dropRound1: new Set(),
+      dropRound2: new Set(participants.slice(0, 2)),
     };
     const outcome = runQuery(run);
     expect(outcome).toMatchObject({ kind: 'sum', sum: plainSum(run, participants) });
@@ -104,14 +120,19 @@ describe('secure aggregation with dropouts', () => {
   it('names the silent survivors when agencies dropped and a survivor is lost in round 2', () => {
     const participants = POOL.slice(0, 6);
     const run: QueryRun = {
-      participants, threshold: 4, modulus: 97n,
+      participants,
+      threshold: 4,
+      modulus: 97n,
       values: new Map(participants.map((id) => [id, [1n]])),
-      dropRound1: new Set([participants[0]!]), dropRound2: new Set([participants[3]!]),
+      dropRound1: new Set([participants[0]!]),
+      dropRound2: new Set([participants[3]!]),
     };
     const outcome = runQuery(run);
     expect(outcome.kind).toBe('unavailable');
     if (outcome.kind === 'unavailable') {
-      expect(outcome.message).toContain(`survivors ${participants[3]!} did not reveal their pairwise seeds with the dropped ${participants[0]!}`);
+      expect(outcome.message).toContain(
+        `survivors ${participants[3]!} did not reveal their pairwise seeds with the dropped ${participants[0]!}`,
+      );
     }
   });
 });

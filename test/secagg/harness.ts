@@ -13,21 +13,59 @@ import type { SealedShare } from '../../src/secagg/sealed-share.js';
 
 export const FEDERATION = 'fed-川渝';
 export const POOL: readonly string[] = [
-  'A-psb', 'B-hr', 'Z-rental', 'a-school', 'b-health', 'c-psb', 'd-hr', 'e-school', 'f-health', 'g-rental',
-  'h-psb', 'i-hr', 'j', 'k', 'l', 'm', 'é-notary', '中-census', '川-psb', '渝-hr',
-].slice().sort();
+  'A-psb',
+  'B-hr',
+  'Z-rental',
+  'a-school',
+  'b-health',
+  'c-psb',
+  'd-hr',
+  'e-school',
+  'f-health',
+  'g-rental',
+  'h-psb',
+  'i-hr',
+  'j',
+  'k',
+  'l',
+  'm',
+  'é-notary',
+  '中-census',
+  '川-psb',
+  '渝-hr',
+]
+  .slice()
+  .sort();
 
-export const PRIMES: readonly bigint[] = [3n, 97n, 65537n, 2n ** 31n - 1n, 1152921504606830593n, 2n ** 61n - 1n, 2n ** 63n - 25n];
+export const PRIMES: readonly bigint[] = [
+  3n,
+  97n,
+  65537n,
+  2n ** 31n - 1n,
+  1152921504606830593n,
+  2n ** 61n - 1n,
+  2n ** 63n - 25n,
+];
 
 const secrets = new Map(POOL.map((id) => [id, new Uint8Array(randomBytes(32))]));
 /** A pool agency's X25519 secret key (tests that play an agency or check what it sealed). */
 export const secretOf = (id: string): Uint8Array => secrets.get(id)!;
-export const PUBLIC_KEYS: ReadonlyMap<string, Uint8Array> = new Map(POOL.map((id) => [id, x25519PublicKey(secrets.get(id)!)]));
+export const PUBLIC_KEYS: ReadonlyMap<string, Uint8Array> = new Map(
+  POOL.map((id) => [id, x25519PublicKey(secrets.get(id)!)]),
+);
 
 /** One participant per pool agency, reused across queries. */
-export const PARTICIPANTS: ReadonlyMap<string, SecAggParticipant> = new Map(POOL.map((id) => [id, new SecAggParticipant({
-  federationId: FEDERATION, self: id, agreementSecret: secrets.get(id)!, peerKeys: PUBLIC_KEYS,
-})]));
+export const PARTICIPANTS: ReadonlyMap<string, SecAggParticipant> = new Map(
+  POOL.map((id) => [
+    id,
+    new SecAggParticipant({
+      federationId: FEDERATION,
+      self: id,
+      agreementSecret: secrets.get(id)!,
+      peerKeys: PUBLIC_KEYS,
+    }),
+  ]),
+);
 
 let clock = 1_700_000_000_000;
 let counter = 0;
@@ -58,7 +96,13 @@ export function runQuery(run: QueryRun): Outcome {
   const { queryId, now, expiresAt } = nextQuery();
   const length = run.values.get(run.participants[0]!)!.length;
   const aggregation = new SecAggAggregation({
-    federationId: FEDERATION, queryId, participants: run.participants, threshold: run.threshold, length, modulus: run.modulus, agreementKeys: PUBLIC_KEYS,
+    federationId: FEDERATION,
+    queryId,
+    participants: run.participants,
+    threshold: run.threshold,
+    length,
+    modulus: run.modulus,
+    agreementKeys: PUBLIC_KEYS,
   });
   const masked = new Map<string, BigUint64Array>();
   let survivors: string[] = [];
@@ -66,7 +110,10 @@ export function runQuery(run: QueryRun): Outcome {
     run.participants.forEach((id, k) => {
       // Half of the agencies lost in round 1 did answer; their message is lost on the way.
       if (run.dropRound1.has(id) && k % 2 === 0) return;
-      const r1: Round1Output = PARTICIPANTS.get(id)!.round1({ queryId, participants: run.participants, threshold: run.threshold, length, modulus: run.modulus, expiresAt }, now);
+      const r1: Round1Output = PARTICIPANTS.get(id)!.round1(
+        { queryId, participants: run.participants, threshold: run.threshold, length, modulus: run.modulus, expiresAt },
+        now,
+      );
       const vector = BigUint64Array.from(run.values.get(id)!);
       addMaskInto(vector, r1.mask, 1, run.modulus);
       if (run.dropRound1.has(id)) return;
@@ -113,7 +160,20 @@ export interface StartedQuery {
 /** Runs round 1 on every participant of a fresh query (length 2, modulus 97). */
 export function startQuery(participants: readonly string[], threshold: number): StartedQuery {
   const { queryId, now, expiresAt } = nextQuery();
-  const round1 = new Map(participants.map((id) => [id, PARTICIPANTS.get(id)!.round1({ queryId, participants, threshold, length: 2, modulus: 97n, expiresAt }, now)]));
+  const round1 = new Map(
+    participants.map((id) => [
+      id,
+      PARTICIPANTS.get(id)!.round1({ queryId, participants, threshold, length: 2, modulus: 97n, expiresAt }, now),
+    ]),
+  );
   const k = (to: string): number => participants.indexOf(to);
-  return { queryId, now, expiresAt, participants, threshold, round1, sealedTo: (to) => participants.map((id) => round1.get(id)!.shares[k(to)]!) };
+  return {
+    queryId,
+    now,
+    expiresAt,
+    participants,
+    threshold,
+    round1,
+    sealedTo: (to) => participants.map((id) => round1.get(id)!.shares[k(to)]!),
+  };
 }

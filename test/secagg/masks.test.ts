@@ -3,12 +3,28 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { x25519PublicKey, x25519SharedSecret } from '../../src/crypto/x25519.js';
-import { addMaskInto, expandMask, pairwiseCommitment, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from '../../src/secagg/masks.js';
+import {
+  addMaskInto,
+  expandMask,
+  pairwiseCommitment,
+  pairwiseSeed,
+  selfMaskCommitment,
+  selfMaskSeed,
+} from '../../src/secagg/masks.js';
 
 interface Kat {
   chacha20ZeroKeyZeroNonceCounter0: string;
   expandZeroSeed: { modulus: string; first: string[] }[];
-  pairwiseSeed: { shared: string; federationId: string; queryId: string; expiresAt: number; a: string; b: string; seed: string; commitment: string };
+  pairwiseSeed: {
+    shared: string;
+    federationId: string;
+    queryId: string;
+    expiresAt: number;
+    a: string;
+    b: string;
+    seed: string;
+    commitment: string;
+  };
   selfMaskSeed: { b: string; federationId: string; queryId: string; party: string; seed: string; commitment: string };
 }
 
@@ -70,14 +86,25 @@ describe('mask seeds', () => {
     const shared = new Uint8Array(randomBytes(32));
     const base = { federationId: 'fed', queryId: 'q1', expiresAt: 1000, a: 'a', b: 'b' };
     const variants = [
-      base, { ...base, queryId: 'q2' }, { ...base, expiresAt: 1001 }, { ...base, federationId: 'fed2' }, { ...base, b: 'c' }, { ...base, a: 'c' },
+      base,
+      { ...base, queryId: 'q2' },
+      { ...base, expiresAt: 1001 },
+      { ...base, federationId: 'fed2' },
+      { ...base, b: 'c' },
+      { ...base, a: 'c' },
       // Length prefixes keep the encoding injective: moving a character between fields changes the seed.
-      { ...base, queryId: 'q1a', a: 'b', b: 'c' }, { ...base, queryId: 'q1', a: 'ab', b: 'c' },
+      { ...base, queryId: 'q1a', a: 'b', b: 'c' },
+      { ...base, queryId: 'q1', a: 'ab', b: 'c' },
     ];
     const seeds = new Set(variants.map((v) => toHex(pairwiseSeed(shared, v))));
     expect(seeds.size).toBe(variants.length);
     const selfBase = { federationId: 'fed', queryId: 'q1', party: 'a' };
-    const selfVariants = [selfBase, { ...selfBase, queryId: 'q2' }, { ...selfBase, federationId: 'f' }, { ...selfBase, party: 'b' }];
+    const selfVariants = [
+      selfBase,
+      { ...selfBase, queryId: 'q2' },
+      { ...selfBase, federationId: 'f' },
+      { ...selfBase, party: 'b' },
+    ];
     const selfSeeds = new Set(selfVariants.map((v) => toHex(selfMaskSeed(7n, v))));
     selfSeeds.add(toHex(selfMaskSeed(8n, selfBase)));
     expect(selfSeeds.size).toBe(selfVariants.length + 1);
@@ -85,12 +112,24 @@ describe('mask seeds', () => {
 
   it('reject malformed arguments', () => {
     const shared = new Uint8Array(32);
-    expect(() => pairwiseSeed(new Uint8Array(31), { federationId: 'f', queryId: 'q', expiresAt: 0, a: 'a', b: 'b' })).toThrow(TypeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: 0, a: 'a', b: 'a' })).toThrow(RangeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: '', expiresAt: 0, a: 'a', b: 'b' })).toThrow(RangeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'x'.repeat(257), expiresAt: 0, a: 'a', b: 'b' })).toThrow(RangeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: -1, a: 'a', b: 'b' })).toThrow(RangeError);
-    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: 1.5, a: 'a', b: 'b' })).toThrow(RangeError);
+    expect(() =>
+      pairwiseSeed(new Uint8Array(31), { federationId: 'f', queryId: 'q', expiresAt: 0, a: 'a', b: 'b' }),
+    ).toThrow(TypeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: 0, a: 'a', b: 'a' })).toThrow(
+      RangeError,
+    );
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: '', expiresAt: 0, a: 'a', b: 'b' })).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      pairwiseSeed(shared, { federationId: 'f', queryId: 'x'.repeat(257), expiresAt: 0, a: 'a', b: 'b' }),
+    ).toThrow(RangeError);
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: -1, a: 'a', b: 'b' })).toThrow(
+      RangeError,
+    );
+    expect(() => pairwiseSeed(shared, { federationId: 'f', queryId: 'q', expiresAt: 1.5, a: 'a', b: 'b' })).toThrow(
+      RangeError,
+    );
     expect(() => selfMaskSeed(-1n, { federationId: 'f', queryId: 'q', party: 'a' })).toThrow(RangeError);
   });
 });
@@ -137,26 +176,35 @@ describe('mask expansion', () => {
     expect(() => expandMask(new Uint8Array(16), 4, 97n)).toThrow(TypeError);
     expect(() => expandMask(new Uint8Array(32), -1, 97n)).toThrow(RangeError);
     expect(() => expandMask(new Uint8Array(32), 32 * 8192 + 1, 97n)).toThrow(RangeError);
-    for (const m of [2n, 4n, 91n, 2n ** 63n + 29n, 2n ** 64n - 59n]) expect(() => expandMask(new Uint8Array(32), 4, m)).toThrow(RangeError);
+    for (const m of [2n, 4n, 91n, 2n ** 63n + 29n, 2n ** 64n - 59n])
+      expect(() => expandMask(new Uint8Array(32), 4, m)).toThrow(RangeError);
   });
 });
 
 describe('addMaskInto', () => {
   const vectorPair = (m: bigint): fc.Arbitrary<[bigint[], bigint[]]> =>
-    fc.integer({ min: 0, max: 40 }).chain((n) => fc.tuple(
-      fc.array(fc.bigInt({ min: 0n, max: m - 1n }), { minLength: n, maxLength: n }),
-      fc.array(fc.bigInt({ min: 0n, max: m - 1n }), { minLength: n, maxLength: n }),
-    ));
+    fc
+      .integer({ min: 0, max: 40 })
+      .chain((n) =>
+        fc.tuple(
+          fc.array(fc.bigInt({ min: 0n, max: m - 1n }), { minLength: n, maxLength: n }),
+          fc.array(fc.bigInt({ min: 0n, max: m - 1n }), { minLength: n, maxLength: n }),
+        ),
+      );
 
   it('adds and subtracts mod the modulus like BigInt arithmetic', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...PRIMES).chain((m) => fc.tuple(fc.constant(m), vectorPair(m))), fc.constantFrom(1 as const, -1 as const), ([m, [a, b]], sign) => {
-        const target = BigUint64Array.from(a);
-        addMaskInto(target, BigUint64Array.from(b), sign, m);
-        expect([...target]).toEqual(a.map((x, i) => ((x + BigInt(sign) * b[i]!) % m + m) % m));
-        addMaskInto(target, BigUint64Array.from(b), sign === 1 ? -1 : 1, m);
-        expect([...target]).toEqual(a);
-      }),
+      fc.property(
+        fc.constantFrom(...PRIMES).chain((m) => fc.tuple(fc.constant(m), vectorPair(m))),
+        fc.constantFrom(1 as const, -1 as const),
+        ([m, [a, b]], sign) => {
+          const target = BigUint64Array.from(a);
+          addMaskInto(target, BigUint64Array.from(b), sign, m);
+          expect([...target]).toEqual(a.map((x, i) => (((x + BigInt(sign) * b[i]!) % m) + m) % m));
+          addMaskInto(target, BigUint64Array.from(b), sign === 1 ? -1 : 1, m);
+          expect([...target]).toEqual(a);
+        },
+      ),
       { numRuns: 300 },
     );
   });

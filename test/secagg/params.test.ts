@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { FedstatError } from '../../src/errors.js';
 import {
-  checkParams, colludersTolerated, defaultThreshold, encodeExpiry, encodeId, isValidModulus, minimumThreshold, type SecAggParams,
+  checkParams,
+  colludersTolerated,
+  defaultThreshold,
+  encodeExpiry,
+  encodeId,
+  isValidModulus,
+  minimumThreshold,
+  type SecAggParams,
 } from '../../src/secagg/params.js';
 
 const PRIMES = [3n, 97n, 65537n, 2n ** 31n - 1n, 2n ** 61n - 1n, 2n ** 63n - 25n];
-const base: SecAggParams = { federationId: 'fed', queryId: 'q', participants: ['a', 'b', 'c', 'd'], threshold: 3, length: 8, modulus: 97n };
+const base: SecAggParams = {
+  federationId: 'fed',
+  queryId: 'q',
+  participants: ['a', 'b', 'c', 'd'],
+  threshold: 3,
+  length: 8,
+  modulus: 97n,
+};
 
 function codeOf(f: () => unknown): string {
   try {
@@ -48,7 +62,12 @@ describe('checkParams', () => {
     const p = checkParams(base);
     expect(p).toEqual(base);
     expect(Object.isFrozen(p) && Object.isFrozen(p.participants)).toBe(true);
-    expect(checkParams({ ...base, participants: ['Z', 'a', 'é', '中'], threshold: 3 }).participants).toEqual(['Z', 'a', 'é', '中']);
+    expect(checkParams({ ...base, participants: ['Z', 'a', 'é', '中'], threshold: 3 }).participants).toEqual([
+      'Z',
+      'a',
+      'é',
+      '中',
+    ]);
   });
 
   it('refuses malformed parameters with BAD_MESSAGE and unsafe thresholds with POLICY_REFUSED', () => {
@@ -69,7 +88,8 @@ describe('checkParams', () => {
       [{ modulus: 91n }, 'BAD_MESSAGE'],
       [{ modulus: 97 }, 'BAD_MESSAGE'],
     ];
-    for (const [change, code] of cases) expect([change, codeOf(() => checkParams({ ...base, ...change }))]).toEqual([change, code]);
+    for (const [change, code] of cases)
+      expect([change, codeOf(() => checkParams({ ...base, ...change }))]).toEqual([change, code]);
     expect(codeOf(() => checkParams({ ...base, length: 32 * 8192 }))).toBe('ok');
   });
 });
@@ -90,7 +110,17 @@ describe('modulus check', () => {
     expect(isValidModulus(1152921504606830593n)).toBe(true); // SEAL's PlainModulus.Batching(8192, 60)
     expect(isValidModulus(1125899906826241n)).toBe(true); // SEAL's PlainModulus.Batching(4096, 50)
     // Carmichael numbers and strong pseudoprimes to small bases (the last one to every base up to 23) are composite.
-    for (const c of [1n, 2n, 9n, 561n, 2047n, 3215031751n, 3825123056546413051n, 2n ** 62n, (2n ** 31n - 1n) * (2n ** 31n - 19n)]) {
+    for (const c of [
+      1n,
+      2n,
+      9n,
+      561n,
+      2047n,
+      3215031751n,
+      3825123056546413051n,
+      2n ** 62n,
+      (2n ** 31n - 1n) * (2n ** 31n - 19n),
+    ]) {
       expect(isValidModulus(c)).toBe(false);
     }
     expect(isValidModulus(2n ** 63n + 29n)).toBe(false);

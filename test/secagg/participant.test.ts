@@ -12,7 +12,13 @@ import { fedstatErrorOf as failure } from '../helpers/fedstat-error.js';
 
 const U = POOL.slice(0, 5);
 const freshParticipant = (self: string, capacity?: number): SecAggParticipant =>
-  new SecAggParticipant({ federationId: FEDERATION, self, agreementSecret: secretOf(self), peerKeys: PUBLIC_KEYS, ...(capacity === undefined ? {} : { capacity }) });
+  new SecAggParticipant({
+    federationId: FEDERATION,
+    self,
+    agreementSecret: secretOf(self),
+    peerKeys: PUBLIC_KEYS,
+    ...(capacity === undefined ? {} : { capacity }),
+  });
 
 describe('round 1', () => {
   it('masks with the self-mask plus pairwise masks that cancel across all participants', () => {
@@ -21,11 +27,25 @@ describe('round 1', () => {
     for (const id of U) addMaskInto(total, q.round1.get(id)!.mask, 1, 97n);
     // Reconstruct every b_i the long way (each recipient opens its own box) and remove the self-masks.
     for (const [i, id] of U.entries()) {
-      const shares = U.map((to, k) => openShare(q.sealedTo(to)[i]!, { federationId: FEDERATION, queryId: q.queryId, expiresAt: q.expiresAt, from: id, to, x: k + 1 }, secretOf(to), PUBLIC_KEYS.get(id)!));
+      const shares = U.map((to, k) =>
+        openShare(
+          q.sealedTo(to)[i]!,
+          { federationId: FEDERATION, queryId: q.queryId, expiresAt: q.expiresAt, from: id, to, x: k + 1 },
+          secretOf(to),
+          PUBLIC_KEYS.get(id)!,
+        ),
+      );
       const b = combineShares(shares.slice(1), 4);
       expect(combineShares(shares.slice(0, 4), 4)).toBe(b);
-      expect(Buffer.from(selfMaskCommitment(b, { federationId: FEDERATION, queryId: q.queryId, party: id }))).toEqual(Buffer.from(q.round1.get(id)!.commitment));
-      addMaskInto(total, expandMask(selfMaskSeed(b, { federationId: FEDERATION, queryId: q.queryId, party: id }), 2, 97n), -1, 97n);
+      expect(Buffer.from(selfMaskCommitment(b, { federationId: FEDERATION, queryId: q.queryId, party: id }))).toEqual(
+        Buffer.from(q.round1.get(id)!.commitment),
+      );
+      addMaskInto(
+        total,
+        expandMask(selfMaskSeed(b, { federationId: FEDERATION, queryId: q.queryId, party: id }), 2, 97n),
+        -1,
+        97n,
+      );
     }
     expect([...total]).toEqual([0n, 0n]);
   });
@@ -40,15 +60,21 @@ describe('round 1', () => {
     }
     // Both sides of every pair commit to the same seed.
     const [a, b] = [U[0]!, U[3]!];
-    expect(Buffer.from(q.round1.get(a)!.pairwiseCommitments[2]!)).toEqual(Buffer.from(q.round1.get(b)!.pairwiseCommitments[0]!));
+    expect(Buffer.from(q.round1.get(a)!.pairwiseCommitments[2]!)).toEqual(
+      Buffer.from(q.round1.get(b)!.pairwiseCommitments[0]!),
+    );
   });
 
   it('refuses bad queries with the right code', () => {
     const p = freshParticipant(U[0]!);
     const { queryId, now, expiresAt } = nextQuery();
     const q: Round1Query = { queryId, participants: U, threshold: 4, length: 4, modulus: 97n, expiresAt };
-    expect(failure(() => p.round1({ ...q, participants: POOL.slice(1, 6) }, now)).message).toMatch(/not among the query's participants/);
-    expect(failure(() => p.round1({ ...q, participants: [...U, 'zzz-unknown'] }, now)).message).toMatch(/zzz-unknown is not an agency/);
+    expect(failure(() => p.round1({ ...q, participants: POOL.slice(1, 6) }, now)).message).toMatch(
+      /not among the query's participants/,
+    );
+    expect(failure(() => p.round1({ ...q, participants: [...U, 'zzz-unknown'] }, now)).message).toMatch(
+      /zzz-unknown is not an agency/,
+    );
     expect(failure(() => p.round1({ ...q, threshold: 3 }, now)).code).toBe('POLICY_REFUSED');
     expect(failure(() => p.round1({ ...q, participants: [...U].reverse() }, now)).code).toBe('BAD_MESSAGE');
     expect(failure(() => p.round1({ ...q, length: 0 }, now)).code).toBe('BAD_MESSAGE');
@@ -69,14 +95,25 @@ describe('round 1', () => {
     expect(failure(() => p.round1(q, expiresAt)).code).toBe('REPLAY');
     expect(p.openQueries).toBe(0);
     const again = p.round1({ ...q, expiresAt: expiresAt + 10_000 }, expiresAt + 1);
-    expect(again.pairwiseCommitments.map((c) => Buffer.from(c).toString('hex'))).not.toEqual(first.pairwiseCommitments.map((c) => Buffer.from(c).toString('hex')));
-    expect(failure(() => p.round2({ queryId, survivors: U, dropped: [] }, [], expiresAt + 10_000)).message).toMatch(/no round 1/);
+    expect(again.pairwiseCommitments.map((c) => Buffer.from(c).toString('hex'))).not.toEqual(
+      first.pairwiseCommitments.map((c) => Buffer.from(c).toString('hex')),
+    );
+    expect(failure(() => p.round2({ queryId, survivors: U, dropped: [] }, [], expiresAt + 10_000)).message).toMatch(
+      /no round 1/,
+    );
   });
 
   it('refuses new queries beyond its capacity with UNAVAILABLE', () => {
     const p = freshParticipant(U[2]!, 2);
     const { now } = nextQuery();
-    const q = (queryId: string, expiresAt = now + 1000): Round1Query => ({ queryId, participants: U, threshold: 4, length: 1, modulus: 97n, expiresAt });
+    const q = (queryId: string, expiresAt = now + 1000): Round1Query => ({
+      queryId,
+      participants: U,
+      threshold: 4,
+      length: 1,
+      modulus: 97n,
+      expiresAt,
+    });
     p.round1(q('cap-1'), now);
     p.round1(q('cap-2'), now);
     expect(failure(() => p.round1(q('cap-3'), now)).code).toBe('UNAVAILABLE');
@@ -85,9 +122,27 @@ describe('round 1', () => {
   });
 
   it('refuses an agreement secret that does not match the federation file', () => {
-    expect(failure(() => new SecAggParticipant({ federationId: FEDERATION, self: U[0]!, agreementSecret: new Uint8Array(randomBytes(32)), peerKeys: PUBLIC_KEYS })).code).toBe('KEY_INVALID');
+    expect(
+      failure(
+        () =>
+          new SecAggParticipant({
+            federationId: FEDERATION,
+            self: U[0]!,
+            agreementSecret: new Uint8Array(randomBytes(32)),
+            peerKeys: PUBLIC_KEYS,
+          }),
+      ).code,
+    ).toBe('KEY_INVALID');
     const own = new Uint8Array(randomBytes(32));
-    expect(() => new SecAggParticipant({ federationId: FEDERATION, self: 'new', agreementSecret: own, peerKeys: new Map([['new', x25519PublicKey(own)]]) })).not.toThrow();
+    expect(
+      () =>
+        new SecAggParticipant({
+          federationId: FEDERATION,
+          self: 'new',
+          agreementSecret: own,
+          peerKeys: new Map([['new', x25519PublicKey(own)]]),
+        }),
+    ).not.toThrow();
   });
 });
 
@@ -110,7 +165,9 @@ describe('round 2', () => {
       const e = failure(() => p.round2({ queryId: q.queryId, survivors: s, dropped: d }, q.sealedTo(U[0]!), q.now));
       expect([e.code, e.message]).toEqual(['POLICY_REFUSED', expect.stringMatching(message)]);
     }
-    expect(failure(() => p.round2({ queryId: 'never-seen', survivors, dropped }, [], q.now)).message).toMatch(/no round 1/);
+    expect(failure(() => p.round2({ queryId: 'never-seen', survivors, dropped }, [], q.now)).message).toMatch(
+      /no round 1/,
+    );
   });
 
   it('answers the identical set identically and refuses any other set afterwards', () => {
@@ -122,8 +179,18 @@ describe('round 2', () => {
     // Same set in another order, even without the boxes: the same answer.
     expect(p.round2({ queryId: q.queryId, survivors: [...survivors].reverse(), dropped }, [], q.now)).toEqual(first);
     // Moving the dropped agency into the survivors would reveal its b-share after its seed.
-    expect(failure(() => p.round2({ queryId: q.queryId, survivors: U, dropped: [] }, q.sealedTo(U[1]!), q.now)).message).toMatch(/already answered a different survivor set/);
-    expect(failure(() => p.round2({ queryId: q.queryId, survivors: [U[0]!, U[1]!, U[2]!, U[4]!], dropped: [U[3]!] }, q.sealedTo(U[1]!), q.now)).code).toBe('POLICY_REFUSED');
+    expect(
+      failure(() => p.round2({ queryId: q.queryId, survivors: U, dropped: [] }, q.sealedTo(U[1]!), q.now)).message,
+    ).toMatch(/already answered a different survivor set/);
+    expect(
+      failure(() =>
+        p.round2(
+          { queryId: q.queryId, survivors: [U[0]!, U[1]!, U[2]!, U[4]!], dropped: [U[3]!] },
+          q.sealedTo(U[1]!),
+          q.now,
+        ),
+      ).code,
+    ).toBe('POLICY_REFUSED');
   });
 
   it('ignores the share of a dropped agency, shares to others and repeats, and omits shares that fail to open', () => {
@@ -136,12 +203,19 @@ describe('round 2', () => {
     // U[1]'s share was tampered (omitted), U[4] is dropped (ignored though its box was passed).
     expect(answer.selfMaskShares.map((s) => s.of)).toEqual([U[0]!, U[2]!, U[3]!]);
     expect(answer.pairwiseSeeds.map((s) => s.with)).toEqual([U[4]!]);
-    expect(failure(() => PARTICIPANTS.get(U[3]!)!.round2({ queryId: q.queryId, survivors, dropped }, 'nope' as never, q.now)).code).toBe('BAD_MESSAGE');
+    expect(
+      failure(() => PARTICIPANTS.get(U[3]!)!.round2({ queryId: q.queryId, survivors, dropped }, 'nope' as never, q.now))
+        .code,
+    ).toBe('BAD_MESSAGE');
   });
 
   it('refuses round 2 once the query expired', () => {
     const q = startQuery(U, 4);
-    expect(failure(() => PARTICIPANTS.get(U[0]!)!.round2({ queryId: q.queryId, survivors, dropped }, q.sealedTo(U[0]!), q.expiresAt)).message).toMatch(/expired/);
+    expect(
+      failure(() =>
+        PARTICIPANTS.get(U[0]!)!.round2({ queryId: q.queryId, survivors, dropped }, q.sealedTo(U[0]!), q.expiresAt),
+      ).message,
+    ).toMatch(/expired/);
   });
 });
 
@@ -150,27 +224,50 @@ describe('malformed input from the coordinator', () => {
     const p = freshParticipant(U[3]!);
     const { now, expiresAt } = nextQuery();
     let answered = 0;
-    fc.assert(fc.property(fc.constantFrom('queryId', 'participants', 'threshold', 'length', 'modulus', 'expiresAt'), fc.anything(), (field, junk) => {
-      const good: Record<string, unknown> = { queryId: `junk-${answered}`, participants: U, threshold: 4, length: 2, modulus: 97n, expiresAt };
-      const before = p.openQueries;
-      try {
-        p.round1({ ...good, [field]: junk } as unknown as Round1Query, now);
-        answered++;
-      } catch (e) {
-        expect(e).toBeInstanceOf(FedstatError);
-        expect(p.openQueries).toBe(before);
-      }
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom('queryId', 'participants', 'threshold', 'length', 'modulus', 'expiresAt'),
+        fc.anything(),
+        (field, junk) => {
+          const good: Record<string, unknown> = {
+            queryId: `junk-${answered}`,
+            participants: U,
+            threshold: 4,
+            length: 2,
+            modulus: 97n,
+            expiresAt,
+          };
+          const before = p.openQueries;
+          try {
+            p.round1({ ...good, [field]: junk } as unknown as Round1Query, now);
+            answered++;
+          } catch (e) {
+            expect(e).toBeInstanceOf(FedstatError);
+            expect(p.openQueries).toBe(before);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
     expect(p.openQueries).toBe(answered); // only junk that happens to be valid (a string query id, a later expiry)
   });
 
   it('round 2: junk sets are refused and junk boxes ignored, never a crash', () => {
     const q = startQuery(U, 4);
     const p = PARTICIPANTS.get(U[4]!)!;
-    fc.assert(fc.property(fc.anything(), fc.anything(), (survivors, dropped) => {
-      expect(failure(() => p.round2({ queryId: q.queryId, survivors, dropped } as never, [], q.now)).code).toBe('POLICY_REFUSED');
-    }), { numRuns: 200 });
-    const answer = p.round2({ queryId: q.queryId, survivors: U, dropped: [] }, fc.sample(fc.anything(), 200) as never, q.now);
+    fc.assert(
+      fc.property(fc.anything(), fc.anything(), (survivors, dropped) => {
+        expect(failure(() => p.round2({ queryId: q.queryId, survivors, dropped } as never, [], q.now)).code).toBe(
+          'POLICY_REFUSED',
+        );
+      }),
+      { numRuns: 200 },
+    );
+    const answer = p.round2(
+      { queryId: q.queryId, survivors: U, dropped: [] },
+      fc.sample(fc.anything(), 200) as never,
+      q.now,
+    );
     expect(answer).toEqual({ selfMaskShares: [], pairwiseSeeds: [] });
   });
 });

@@ -16,14 +16,20 @@ interface Proposal {
 const pairKey = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
 
 /** The agencies whose input the coordinator could unmask from what the answers revealed. */
-function unmaskable(participants: readonly string[], threshold: number, answers: ReadonlyMap<string, Round2Output>): string[] {
+function unmaskable(
+  participants: readonly string[],
+  threshold: number,
+  answers: ReadonlyMap<string, Round2Output>,
+): string[] {
   const shares = new Map<string, number>();
   const pairs = new Set<string>();
   for (const [k, a] of answers) {
     for (const s of a.selfMaskShares) shares.set(s.of, (shares.get(s.of) ?? 0) + 1);
     for (const s of a.pairwiseSeeds) pairs.add(pairKey(k, s.with));
   }
-  return participants.filter((j) => (shares.get(j) ?? 0) >= threshold && participants.every((k) => k === j || pairs.has(pairKey(j, k))));
+  return participants.filter(
+    (j) => (shares.get(j) ?? 0) >= threshold && participants.every((k) => k === j || pairs.has(pairKey(j, k))),
+  );
 }
 
 /** The refusal a participant must give (independent restatement of the rules), or null. */
@@ -48,18 +54,23 @@ const validProposalArb = (participants: readonly string[], self: string, thresho
   });
 
 const proposalArb = (participants: readonly string[]): fc.Arbitrary<Proposal> =>
-  fc.record({
-    roles: fc.array(fc.constantFrom<Role>('S', 'S', 'S', 'D', 'D', 'both', 'neither'), { minLength: participants.length, maxLength: participants.length }),
-    stranger: fc.constantFrom<null | 'S' | 'D'>(null, null, null, 'S', 'D'),
-    duplicate: fc.constantFrom(false, false, false, true),
-  }).map(({ roles, stranger, duplicate }) => {
-    const survivors = participants.filter((_, k) => roles[k] === 'S' || roles[k] === 'both');
-    const dropped = participants.filter((_, k) => roles[k] === 'D' || roles[k] === 'both');
-    if (stranger === 'S') survivors.push('zz-not-in-query');
-    if (stranger === 'D') dropped.push('zz-not-in-query');
-    if (duplicate && survivors.length > 0) survivors.push(survivors[0]!);
-    return { survivors, dropped };
-  });
+  fc
+    .record({
+      roles: fc.array(fc.constantFrom<Role>('S', 'S', 'S', 'D', 'D', 'both', 'neither'), {
+        minLength: participants.length,
+        maxLength: participants.length,
+      }),
+      stranger: fc.constantFrom<null | 'S' | 'D'>(null, null, null, 'S', 'D'),
+      duplicate: fc.constantFrom(false, false, false, true),
+    })
+    .map(({ roles, stranger, duplicate }) => {
+      const survivors = participants.filter((_, k) => roles[k] === 'S' || roles[k] === 'both');
+      const dropped = participants.filter((_, k) => roles[k] === 'D' || roles[k] === 'both');
+      if (stranger === 'S') survivors.push('zz-not-in-query');
+      if (stranger === 'D') dropped.push('zz-not-in-query');
+      if (duplicate && survivors.length > 0) survivors.push(survivors[0]!);
+      return { survivors, dropped };
+    });
 
 describe('round-2 refusals against an adversarial coordinator', () => {
   it('accepts exactly the valid sets, one set per query, and reveals only what that set allows', () => {
@@ -68,14 +79,28 @@ describe('round-2 refusals against an adversarial coordinator', () => {
     let retried = 0;
     fc.assert(
       fc.property(
-        fc.integer({ min: 3, max: 8 }).chain((n) => fc.record({
-          participants: fc.shuffledSubarray([...POOL], { minLength: n, maxLength: n }).map((ids) => ids.sort()),
-          threshold: fc.integer({ min: minimumThreshold(n), max: n }),
-          target: fc.nat(n - 1),
-          moves: fc.array(fc.tuple(fc.boolean(), fc.nat()), { minLength: 1, maxLength: 5 }),
-        })).chain((r) => fc.tuple(fc.constant(r), fc.array(
-          fc.oneof(validProposalArb(r.participants, r.participants[r.target]!, r.threshold), proposalArb(r.participants)), { minLength: 5, maxLength: 5 },
-        ))),
+        fc
+          .integer({ min: 3, max: 8 })
+          .chain((n) =>
+            fc.record({
+              participants: fc.shuffledSubarray([...POOL], { minLength: n, maxLength: n }).map((ids) => ids.sort()),
+              threshold: fc.integer({ min: minimumThreshold(n), max: n }),
+              target: fc.nat(n - 1),
+              moves: fc.array(fc.tuple(fc.boolean(), fc.nat()), { minLength: 1, maxLength: 5 }),
+            }),
+          )
+          .chain((r) =>
+            fc.tuple(
+              fc.constant(r),
+              fc.array(
+                fc.oneof(
+                  validProposalArb(r.participants, r.participants[r.target]!, r.threshold),
+                  proposalArb(r.participants),
+                ),
+                { minLength: 5, maxLength: 5 },
+              ),
+            ),
+          ),
         ([{ participants, threshold, target, moves }, proposals]) => {
           const q = startQuery(participants, threshold);
           const self = participants[target]!;
@@ -102,8 +127,12 @@ describe('round-2 refusals against an adversarial coordinator', () => {
             }
             const answer = call();
             // Shares of exactly the survivors (every box was passed, the dropped ones' too), seeds with exactly the dropped.
-            expect(answer.selfMaskShares.map((s) => s.of)).toEqual(participants.filter((id) => p.survivors.includes(id)));
-            expect(answer.pairwiseSeeds.map((s) => s.with)).toEqual(participants.filter((id) => p.dropped.includes(id)));
+            expect(answer.selfMaskShares.map((s) => s.of)).toEqual(
+              participants.filter((id) => p.survivors.includes(id)),
+            );
+            expect(answer.pairwiseSeeds.map((s) => s.with)).toEqual(
+              participants.filter((id) => p.dropped.includes(id)),
+            );
             expect(answer.selfMaskShares.every((s) => s.x === target + 1)).toBe(true);
             if (first === undefined) {
               first = { key, proposal: p, answer };
@@ -126,12 +155,17 @@ describe('round-2 refusals against an adversarial coordinator', () => {
     let withDropped = 0;
     fc.assert(
       fc.property(
-        fc.integer({ min: 2, max: 8 }).chain((n) => fc.record({
-          participants: fc.shuffledSubarray([...POOL], { minLength: n, maxLength: n }).map((ids) => ids.sort()),
-          threshold: fc.integer({ min: minimumThreshold(n), max: n }),
-          // For each agency, a random subset of the others to call dropped, and a second attempt.
-          droppedBits: fc.array(fc.array(fc.boolean(), { minLength: n, maxLength: n }), { minLength: 2 * n, maxLength: 2 * n }),
-        })),
+        fc.integer({ min: 2, max: 8 }).chain((n) =>
+          fc.record({
+            participants: fc.shuffledSubarray([...POOL], { minLength: n, maxLength: n }).map((ids) => ids.sort()),
+            threshold: fc.integer({ min: minimumThreshold(n), max: n }),
+            // For each agency, a random subset of the others to call dropped, and a second attempt.
+            droppedBits: fc.array(fc.array(fc.boolean(), { minLength: n, maxLength: n }), {
+              minLength: 2 * n,
+              maxLength: 2 * n,
+            }),
+          }),
+        ),
         ({ participants, threshold, droppedBits }) => {
           const q = startQuery(participants, threshold);
           const answers = new Map<string, Round2Output>();
@@ -140,7 +174,11 @@ describe('round-2 refusals against an adversarial coordinator', () => {
             const dropped = participants.filter((id, k) => id !== self && bits[k]);
             const survivors = participants.filter((id) => !dropped.includes(id));
             try {
-              const answer = PARTICIPANTS.get(self)!.round2({ queryId: q.queryId, survivors, dropped }, q.sealedTo(self), q.now);
+              const answer = PARTICIPANTS.get(self)!.round2(
+                { queryId: q.queryId, survivors, dropped },
+                q.sealedTo(self),
+                q.now,
+              );
               if (answers.has(self)) expect(answer).toEqual(answers.get(self));
               answers.set(self, answer);
               if (dropped.length > 0) withDropped++;
@@ -170,7 +208,9 @@ describe('the minimum threshold', () => {
     for (;;) {
       const sets = choice.map((c, k) => options[k]![c]!);
       const shares = sets.filter((s) => s & 1).length; // agencies told "0 survived"
-      const seeds = Array.from({ length: n }, (_, k) => k === 0 || !(sets[k]! & 1) || !(sets[0]! & (1 << k))).every(Boolean);
+      const seeds = Array.from({ length: n }, (_, k) => k === 0 || !(sets[k]! & 1) || !(sets[0]! & (1 << k))).every(
+        Boolean,
+      );
       if (shares >= t && seeds) return true;
       let k = 0;
       while (k < n && ++choice[k]! === options[k]!.length) choice[k++] = 0;
@@ -191,9 +231,36 @@ describe('the minimum threshold', () => {
     const [j, k2, k3] = POOL.slice(0, 3) as [string, string, string];
     // With t = 2 each of these sets would be valid, and together they reveal everything.
     const cyclic = new Map<string, Round2Output>([
-      [j, { selfMaskShares: [{ of: j, x: 1, y: 0n }, { of: k3, x: 1, y: 0n }], pairwiseSeeds: [{ with: k2, seed: new Uint8Array(32) }] }],
-      [k2, { selfMaskShares: [{ of: j, x: 2, y: 0n }, { of: k2, x: 2, y: 0n }], pairwiseSeeds: [{ with: k3, seed: new Uint8Array(32) }] }],
-      [k3, { selfMaskShares: [{ of: k2, x: 3, y: 0n }, { of: k3, x: 3, y: 0n }], pairwiseSeeds: [{ with: j, seed: new Uint8Array(32) }] }],
+      [
+        j,
+        {
+          selfMaskShares: [
+            { of: j, x: 1, y: 0n },
+            { of: k3, x: 1, y: 0n },
+          ],
+          pairwiseSeeds: [{ with: k2, seed: new Uint8Array(32) }],
+        },
+      ],
+      [
+        k2,
+        {
+          selfMaskShares: [
+            { of: j, x: 2, y: 0n },
+            { of: k2, x: 2, y: 0n },
+          ],
+          pairwiseSeeds: [{ with: k3, seed: new Uint8Array(32) }],
+        },
+      ],
+      [
+        k3,
+        {
+          selfMaskShares: [
+            { of: k2, x: 3, y: 0n },
+            { of: k3, x: 3, y: 0n },
+          ],
+          pairwiseSeeds: [{ with: j, seed: new Uint8Array(32) }],
+        },
+      ],
     ]);
     expect(unmaskable([j, k2, k3], 2, cyclic)).toEqual([j, k2, k3]);
     expect(minimumThreshold(3)).toBe(3);

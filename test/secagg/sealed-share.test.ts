@@ -4,7 +4,13 @@ import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { x25519PublicKey } from '../../src/crypto/x25519.js';
 import { isFedstatError } from '../../src/errors.js';
-import { encodeSharePlaintext, openShare, sealShare, sealedBoxLength, type SealedShare } from '../../src/secagg/sealed-share.js';
+import {
+  encodeSharePlaintext,
+  openShare,
+  sealShare,
+  sealedBoxLength,
+  type SealedShare,
+} from '../../src/secagg/sealed-share.js';
 import { FIELD_PRIME, randomFieldElement } from '../../src/secagg/shamir.js';
 
 const keyPair = (): { secret: Uint8Array; public: Uint8Array } => {
@@ -45,12 +51,18 @@ describe('sealed shares', () => {
     const sealed = sealShare(share, binding, alice.secret, bob.public);
     const plain = nacl.box.open(sealed.box, sealed.nonce, alice.public, bob.secret);
     expect(plain).not.toBeNull();
-    expect(Buffer.from(plain!).toString('hex')).toBe(Buffer.from(encodeSharePlaintext({ ...binding, x: 3 }, share.y)).toString('hex'));
+    expect(Buffer.from(plain!).toString('hex')).toBe(
+      Buffer.from(encodeSharePlaintext({ ...binding, x: 3 }, share.y)).toString('hex'),
+    );
   });
 
   it('uses a fresh nonce every time', () => {
     const share = { x: 1, y: 42n };
-    const nonces = new Set(Array.from({ length: 50 }, () => Buffer.from(sealShare(share, binding, alice.secret, bob.public).nonce).toString('hex')));
+    const nonces = new Set(
+      Array.from({ length: 50 }, () =>
+        Buffer.from(sealShare(share, binding, alice.secret, bob.public).nonce).toString('hex'),
+      ),
+    );
     expect(nonces.size).toBe(50);
   });
 
@@ -61,7 +73,9 @@ describe('sealed shares', () => {
       for (let bit = 0; bit < sealed[field].length * 8; bit++) {
         const tampered = Uint8Array.from(sealed[field]);
         tampered[bit >> 3]! ^= 1 << (bit & 7);
-        expect(refusal(() => openShare({ ...sealed, [field]: tampered }, { ...binding, x: 2 }, bob.secret, alice.public))).toMatch(/authenticate/);
+        expect(
+          refusal(() => openShare({ ...sealed, [field]: tampered }, { ...binding, x: 2 }, bob.secret, alice.public)),
+        ).toMatch(/authenticate/);
         flips++;
       }
     }
@@ -71,37 +85,69 @@ describe('sealed shares', () => {
   it('refuses a box replayed into another query or federation, or presented at another x', () => {
     const sealed = sealShare({ x: 2, y: 7n }, binding, alice.secret, bob.public);
     // Another query id of the same length, so only the binding check can catch it.
-    expect(refusal(() => openShare(sealed, { ...binding, queryId: 'q-2', x: 2 }, bob.secret, alice.public))).toMatch(/another federation, query/);
-    expect(refusal(() => openShare(sealed, { ...binding, federationId: 'def', x: 2 }, bob.secret, alice.public))).toMatch(/another/);
+    expect(refusal(() => openShare(sealed, { ...binding, queryId: 'q-2', x: 2 }, bob.secret, alice.public))).toMatch(
+      /another federation, query/,
+    );
+    expect(
+      refusal(() => openShare(sealed, { ...binding, federationId: 'def', x: 2 }, bob.secret, alice.public)),
+    ).toMatch(/another/);
     expect(refusal(() => openShare(sealed, { ...binding, x: 3 }, bob.secret, alice.public))).toMatch(/another/);
     // The same query id re-issued later (another expiry) cannot reuse the earlier run's boxes.
-    expect(refusal(() => openShare(sealed, { ...binding, expiresAt: binding.expiresAt + 1, x: 2 }, bob.secret, alice.public))).toMatch(/another/);
+    expect(
+      refusal(() =>
+        openShare(sealed, { ...binding, expiresAt: binding.expiresAt + 1, x: 2 }, bob.secret, alice.public),
+      ),
+    ).toMatch(/another/);
     // A longer query id changes the expected length.
-    expect(refusal(() => openShare(sealed, { ...binding, queryId: 'q-10', x: 2 }, bob.secret, alice.public))).toMatch(/length/);
+    expect(refusal(() => openShare(sealed, { ...binding, queryId: 'q-10', x: 2 }, bob.secret, alice.public))).toMatch(
+      /length/,
+    );
   });
 
   it('refuses a box redirected to another recipient or claimed from another sender', () => {
     const sealed = sealShare({ x: 2, y: 7n }, binding, alice.secret, bob.public);
     // Carol (as party 'eve', same id length as 'bob') cannot open a box for Bob, even relabelled for her.
     const toCarol: SealedShare = { ...sealed, to: 'eve' };
-    expect(refusal(() => openShare(toCarol, { ...binding, to: 'eve', x: 2 }, carol.secret, alice.public))).toMatch(/authenticate/);
+    expect(refusal(() => openShare(toCarol, { ...binding, to: 'eve', x: 2 }, carol.secret, alice.public))).toMatch(
+      /authenticate/,
+    );
     // The clear labels must match what the recipient expects.
-    expect(refusal(() => openShare(sealed, { ...binding, from: 'carol', x: 2 }, bob.secret, carol.public))).toMatch(/another party/);
+    expect(refusal(() => openShare(sealed, { ...binding, from: 'carol', x: 2 }, bob.secret, carol.public))).toMatch(
+      /another party/,
+    );
     // Relabelled as from Carol: wrong keys.
-    expect(refusal(() => openShare({ ...sealed, from: 'carol' }, { ...binding, from: 'carol', x: 2 }, bob.secret, carol.public))).toMatch(/wrong length|authenticate/);
+    expect(
+      refusal(() =>
+        openShare({ ...sealed, from: 'carol' }, { ...binding, from: 'carol', x: 2 }, bob.secret, carol.public),
+      ),
+    ).toMatch(/wrong length|authenticate/);
     // Alice → Bob and Bob → Alice share a box key; the binding tells the directions apart.
     const reverse = { ...binding, from: 'bob', to: 'alice' };
-    expect(refusal(() => openShare({ ...sealed, from: 'bob', to: 'alice' }, { ...reverse, x: 2 }, alice.secret, bob.public))).toMatch(/another/);
+    expect(
+      refusal(() => openShare({ ...sealed, from: 'bob', to: 'alice' }, { ...reverse, x: 2 }, alice.secret, bob.public)),
+    ).toMatch(/another/);
   });
 
   it('refuses malformed sealed shares without throwing anything but BAD_MESSAGE', () => {
     const sealed = sealShare({ x: 2, y: 7n }, binding, alice.secret, bob.public);
     const expected = { ...binding, x: 2 };
-    expect(refusal(() => openShare({ ...sealed, nonce: sealed.nonce.subarray(1) }, expected, bob.secret, alice.public))).toMatch(/nonce/);
-    expect(refusal(() => openShare({ ...sealed, box: sealed.box.subarray(1) }, expected, bob.secret, alice.public))).toMatch(/length/);
-    expect(refusal(() => openShare({ ...sealed, box: new Uint8Array([...sealed.box, 0]) }, expected, bob.secret, alice.public))).toMatch(/length/);
-    expect(refusal(() => openShare({ ...sealed, box: 'x' as unknown as Uint8Array }, expected, bob.secret, alice.public))).toMatch(/length/);
-    expect(refusal(() => openShare(null as unknown as SealedShare, expected, bob.secret, alice.public))).toMatch(/object/);
+    expect(
+      refusal(() => openShare({ ...sealed, nonce: sealed.nonce.subarray(1) }, expected, bob.secret, alice.public)),
+    ).toMatch(/nonce/);
+    expect(
+      refusal(() => openShare({ ...sealed, box: sealed.box.subarray(1) }, expected, bob.secret, alice.public)),
+    ).toMatch(/length/);
+    expect(
+      refusal(() =>
+        openShare({ ...sealed, box: new Uint8Array([...sealed.box, 0]) }, expected, bob.secret, alice.public),
+      ),
+    ).toMatch(/length/);
+    expect(
+      refusal(() => openShare({ ...sealed, box: 'x' as unknown as Uint8Array }, expected, bob.secret, alice.public)),
+    ).toMatch(/length/);
+    expect(refusal(() => openShare(null as unknown as SealedShare, expected, bob.secret, alice.public))).toMatch(
+      /object/,
+    );
   });
 
   it('refuses an authentic box whose share value is not a field element', () => {

@@ -3,7 +3,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isFedstatError } from '../../src/errors.js';
 import {
-  FIELD_PRIME, combineShares, fieldFromBytes, fieldToBytes, lagrangeAtZero, randomFieldElement, splitSecret, type Share,
+  FIELD_PRIME,
+  combineShares,
+  fieldFromBytes,
+  fieldToBytes,
+  lagrangeAtZero,
+  randomFieldElement,
+  splitSecret,
+  type Share,
 } from '../../src/secagg/shamir.js';
 
 function modPow(b: bigint, e: bigint, m: bigint): bigint {
@@ -23,7 +30,7 @@ function probablyPrime(n: bigint, bases: readonly bigint[]): boolean {
     s++;
   }
   outer: for (const a of bases) {
-    let x = modPow(a % (n - 3n) + 2n, d, n);
+    let x = modPow((a % (n - 3n)) + 2n, d, n);
     if (x === 1n || x === n - 1n) continue;
     for (let r = 1; r < s; r++) {
       x = (x * x) % n;
@@ -35,7 +42,8 @@ function probablyPrime(n: bigint, bases: readonly bigint[]): boolean {
 }
 
 const SMALL_PRIMES = [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n, 41n, 43n, 47n, 53n, 59n, 61n, 67n, 71n];
-const randomBases = (k: number): bigint[] => Array.from({ length: k }, () => BigInt('0x' + randomBytes(40).toString('hex')));
+const randomBases = (k: number): bigint[] =>
+  Array.from({ length: k }, () => BigInt('0x' + randomBytes(40).toString('hex')));
 
 function subsets(n: number, size: number): number[][] {
   const out: number[][] = [];
@@ -67,13 +75,17 @@ describe('shamir field', () => {
   });
 
   it('encodes field elements as 32 big-endian bytes and rejects non-canonical ones', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }), (v) => {
-      const bytes = fieldToBytes(v);
-      expect(bytes.length).toBe(32);
-      expect(BigInt('0x' + Buffer.from(bytes).toString('hex'))).toBe(v);
-      expect(fieldFromBytes(bytes)).toBe(v);
-    }));
-    expect(errorCode(() => fieldFromBytes(fieldToBytes(FIELD_PRIME - 1n).map((b, i) => (i === 31 ? b + 1 : b))))).toBe('BAD_MESSAGE');
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }), (v) => {
+        const bytes = fieldToBytes(v);
+        expect(bytes.length).toBe(32);
+        expect(BigInt('0x' + Buffer.from(bytes).toString('hex'))).toBe(v);
+        expect(fieldFromBytes(bytes)).toBe(v);
+      }),
+    );
+    expect(errorCode(() => fieldFromBytes(fieldToBytes(FIELD_PRIME - 1n).map((b, i) => (i === 31 ? b + 1 : b))))).toBe(
+      'BAD_MESSAGE',
+    );
     expect(errorCode(() => fieldFromBytes(new Uint8Array(32).fill(0xff)))).toBe('BAD_MESSAGE');
     expect(errorCode(() => fieldFromBytes(new Uint8Array(31)))).toBe('BAD_MESSAGE');
     expect(() => fieldToBytes(FIELD_PRIME)).toThrow(RangeError);
@@ -100,7 +112,12 @@ describe('shamir sharing', () => {
         const shares = splitSecret(secret, n, t);
         expect(shares.map((s) => s.x)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
         for (const subset of subsets(n, t)) {
-          expect(combineShares(subset.map((i) => shares[i]!), t)).toBe(secret);
+          expect(
+            combineShares(
+              subset.map((i) => shares[i]!),
+              t,
+            ),
+          ).toBe(secret);
           checked++;
         }
         for (const subset of subsets(n, t - 1)) {
@@ -121,7 +138,16 @@ describe('shamir sharing', () => {
     fc.assert(
       fc.property(
         fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }),
-        fc.integer({ min: 1, max: 40 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 1, max: n }), fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n, maxLength: n }))),
+        fc.integer({ min: 1, max: 40 }).chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.integer({ min: 1, max: n }),
+            fc.shuffledSubarray(
+              Array.from({ length: n }, (_, i) => i),
+              { minLength: n, maxLength: n },
+            ),
+          ),
+        ),
         (secret, [n, t, order]) => {
           const shares = splitSecret(secret, n, t);
           const picked = order.map((i) => shares[i]!);
@@ -135,13 +161,18 @@ describe('shamir sharing', () => {
 
   it('is linear: share-wise sums reconstruct the sum of secrets (independent check of the polynomial arithmetic)', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }), fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }), fc.integer({ min: 1, max: 12 }), (a, b, n) => {
-        const t = Math.ceil(n / 2);
-        const sa = splitSecret(a, n, t);
-        const sb = splitSecret(b, n, t);
-        const sum: Share[] = sa.map((s, i) => ({ x: s.x, y: (s.y + sb[i]!.y) % FIELD_PRIME }));
-        expect(combineShares(sum, t)).toBe((a + b) % FIELD_PRIME);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }),
+        fc.bigInt({ min: 0n, max: FIELD_PRIME - 1n }),
+        fc.integer({ min: 1, max: 12 }),
+        (a, b, n) => {
+          const t = Math.ceil(n / 2);
+          const sa = splitSecret(a, n, t);
+          const sb = splitSecret(b, n, t);
+          const sum: Share[] = sa.map((s, i) => ({ x: s.x, y: (s.y + sb[i]!.y) % FIELD_PRIME }));
+          expect(combineShares(sum, t)).toBe((a + b) % FIELD_PRIME);
+        },
+      ),
       { numRuns: 100 },
     );
   });

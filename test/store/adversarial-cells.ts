@@ -20,18 +20,69 @@ export const CELL_COLUMNS: readonly Column[] = [
 ];
 
 const WORDS = [
-  ...DECLARED, ...DECLARED.map((v) => v.normalize('NFD')), '\u212Bngstr\u00f6m', 'Cafe\u0301',
-  '0', '5', '05', '-0', '+5', '1e3', '1.0', '0x10', '1_0', '١٢', '٣', '9223372036854775807', '9223372036854775808',
-  '-9223372036854775808', '-9223372036854775809', '0'.repeat(30) + '7', '-' + '0'.repeat(25), '9007199254740993',
-  ID, ID.toLowerCase(), ID.slice(0, 17),
+  ...DECLARED,
+  ...DECLARED.map((v) => v.normalize('NFD')),
+  '\u212Bngstr\u00f6m',
+  'Cafe\u0301',
+  '0',
+  '5',
+  '05',
+  '-0',
+  '+5',
+  '1e3',
+  '1.0',
+  '0x10',
+  '1_0',
+  '١٢',
+  '٣',
+  '9223372036854775807',
+  '9223372036854775808',
+  '-9223372036854775808',
+  '-9223372036854775809',
+  '0'.repeat(30) + '7',
+  '-' + '0'.repeat(25),
+  '9007199254740993',
+  ID,
+  ID.toLowerCase(),
+  ID.slice(0, 17),
 ] as const;
 
 const CHARS = [
-  ' ', '\u00a0', '\u3000', '\t', '\u0000', '\uFEFF', '\u200b', '\u2028', '\u2029', '\u0085', '\u007f', '\u009f', '\r', '\n',
-  '\u000b', '\u000c', '"', ',', '-', '+', '.', 'e', 'E', 'X', 'x', '\u0301', '\u030A', '\u00c5', '\uFFFD', '\uFFFE', '\u{1F600}',
+  ' ',
+  '\u00a0',
+  '\u3000',
+  '\t',
+  '\u0000',
+  '\uFEFF',
+  '\u200b',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\u007f',
+  '\u009f',
+  '\r',
+  '\n',
+  '\u000b',
+  '\u000c',
+  '"',
+  ',',
+  '-',
+  '+',
+  '.',
+  'e',
+  'E',
+  'X',
+  'x',
+  '\u0301',
+  '\u030A',
+  '\u00c5',
+  '\uFFFD',
+  '\uFFFE',
+  '\u{1F600}',
 ] as const;
 
-const anyCodePoint = fc.integer({ min: 0, max: 0x10ffff })
+const anyCodePoint = fc
+  .integer({ min: 0, max: 0x10ffff })
   .filter((cp) => cp < 0xd800 || cp > 0xdfff)
   .map((cp) => String.fromCodePoint(cp));
 

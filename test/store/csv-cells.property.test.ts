@@ -26,9 +26,15 @@ afterAll(async () => {
 });
 
 const [category, integer, , gb, text] = CELL_COLUMNS;
-const schema = parseSchema({ datasets: { t: { columns: { c: category, n: integer, g: gb, s: text } } } }, 'test').datasets['t']!;
+const schema = parseSchema({ datasets: { t: { columns: { c: category, n: integer, g: gb, s: text } } } }, 'test')
+  .datasets['t']!;
 const NAMES = ['c', 'n', 'g', 's'] as const;
-const plan: QueryPlan = { dataset: 't', groupBy: ['c'], select: [{ kind: 'aggregate', fn: 'sum', column: 'n', alias: 'n' }], where: null };
+const plan: QueryPlan = {
+  dataset: 't',
+  groupBy: ['c'],
+  select: [{ kind: 'aggregate', fn: 'sum', column: 'n', alias: 'n' }],
+  where: null,
+};
 
 /** A cell as written: quoted (quotes doubled) or, when CSV allows, bare. */
 function field(cell: string, quote: boolean): string {
@@ -38,11 +44,12 @@ function field(cell: string, quote: boolean): string {
 // Line breaks inside a cell are refused for the whole file (csv-scan.ts), tested elsewhere.
 const junk = adversarialCell.filter((c) => !/[\r\n]/.test(c));
 // Mostly valid cells, so that valid rows are common and each row has few bad cells.
-const cellArb = (valid: fc.Arbitrary<string>): fc.Arbitrary<string> => fc.oneof(
-  { arbitrary: valid, weight: 4 },
-  { arbitrary: withOddChar(valid).filter((c) => !/[\r\n]/.test(c)), weight: 1 },
-  { arbitrary: junk, weight: 1 },
-);
+const cellArb = (valid: fc.Arbitrary<string>): fc.Arbitrary<string> =>
+  fc.oneof(
+    { arbitrary: valid, weight: 4 },
+    { arbitrary: withOddChar(valid).filter((c) => !/[\r\n]/.test(c)), weight: 1 },
+    { arbitrary: junk, weight: 1 },
+  );
 const rowArb = fc.tuple(
   cellArb(fc.constantFrom(...DECLARED, ...DECLARED.map((v) => v.normalize('NFD')))),
   cellArb(fc.integer({ min: -1000, max: 1000 }).map(String)),
@@ -53,32 +60,37 @@ const rowArb = fc.tuple(
 
 describe('loading adversarial cells', () => {
   it('reports exactly the rows diagnoseCell refuses, with its reasons, and loads the rest', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(rowArb, { minLength: 1, maxLength: 10 }), async (rows) => {
-      const lines = rows.map(([c, n, g, s, quoted]) => [c, n, g, s].map((v, i) => field(v, quoted[i] ?? false)).join(','));
-      const file = writeCsv(dir, [NAMES.join(','), ...lines].join('\n') + '\n');
-      const report = await store.loadCsv('t', schema, file, { onInvalid: 'skip' });
+    await fc.assert(
+      fc.asyncProperty(fc.array(rowArb, { minLength: 1, maxLength: 10 }), async (rows) => {
+        const lines = rows.map(([c, n, g, s, quoted]) =>
+          [c, n, g, s].map((v, i) => field(v, quoted[i] ?? false)).join(','),
+        );
+        const file = writeCsv(dir, [NAMES.join(','), ...lines].join('\n') + '\n');
+        const report = await store.loadCsv('t', schema, file, { onInvalid: 'skip' });
 
-      const expected = rows.flatMap(([c, n, g, s], i) => {
-        const cells = [c, n, g, s];
-        for (const [pos, name] of NAMES.entries()) {
-          const cell = cells[pos] ?? '';
-          const reason = diagnoseCell(schema.columns[name]!, cell === '' ? null : cell);
-          if (reason !== null) return [{ line: i + 2, column: name, value: cell, reason }];
-        }
-        return [];
-      });
-      expect(report.invalid).toEqual(expected);
-      expect(report.rowsLoaded).toBe(rows.length - expected.length);
+        const expected = rows.flatMap(([c, n, g, s], i) => {
+          const cells = [c, n, g, s];
+          for (const [pos, name] of NAMES.entries()) {
+            const cell = cells[pos] ?? '';
+            const reason = diagnoseCell(schema.columns[name]!, cell === '' ? null : cell);
+            if (reason !== null) return [{ line: i + 2, column: name, value: cell, reason }];
+          }
+          return [];
+        });
+        expect(report.invalid).toEqual(expected);
+        expect(report.rowsLoaded).toBe(rows.length - expected.length);
 
-      const sums = new Map<number, [bigint, bigint]>();
-      rows.forEach(([c, n], i) => {
-        if (expected.some((e) => e.line === i + 2)) return;
-        const code = (DECLARED as readonly string[]).indexOf(c.normalize('NFC'));
-        const [count, sum] = sums.get(code) ?? [0n, 0n];
-        sums.set(code, [count + 1n, sum + BigInt(n)]);
-      });
-      const agg = await store.aggregate(plan, schema);
-      expect(new Map(agg.groups)).toEqual(sums);
-    }), { numRuns: 40 });
+        const sums = new Map<number, [bigint, bigint]>();
+        rows.forEach(([c, n], i) => {
+          if (expected.some((e) => e.line === i + 2)) return;
+          const code = (DECLARED as readonly string[]).indexOf(c.normalize('NFC'));
+          const [count, sum] = sums.get(code) ?? [0n, 0n];
+          sums.set(code, [count + 1n, sum + BigInt(n)]);
+        });
+        const agg = await store.aggregate(plan, schema);
+        expect(new Map(agg.groups)).toEqual(sums);
+      }),
+      { numRuns: 40 },
+    );
   });
 });

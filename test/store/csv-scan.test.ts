@@ -31,16 +31,30 @@ function reference(content: string): CsvLayout {
   });
   const blankCount = blank.length;
   for (let trailing = parts.length; blank.length > 0 && blank[blank.length - 1] === trailing; trailing--) blank.pop();
-  return { lines: parts.length, blankLines: blank, blankCount, delimiterEndLines: delimiterEnd, oddQuoteLine, strayCrLine, crlfLines: crlf, lfLines: lf };
+  return {
+    lines: parts.length,
+    blankLines: blank,
+    blankCount,
+    delimiterEndLines: delimiterEnd,
+    oddQuoteLine,
+    strayCrLine,
+    crlfLines: crlf,
+    lfLines: lf,
+  };
 }
 
 describe('scanCsvLayout', () => {
   it('finds blank lines, trailing commas, odd quotes and stray CRs across any chunk boundary', async () => {
-    const text = fc.array(fc.constantFrom('a', ',', '"', '\r', '\n', '\n', '锦', '\r\n'), { maxLength: 60 }).map((xs) => xs.join(''));
-    await fc.assert(fc.asyncProperty(text, fc.integer({ min: 1, max: 9 }), async (content, chunk) => {
-      const path = writeCsv(dir, content);
-      expect(await scanCsvLayout(path, chunk)).toEqual(reference(content));
-    }), { numRuns: 300 });
+    const text = fc
+      .array(fc.constantFrom('a', ',', '"', '\r', '\n', '\n', '锦', '\r\n'), { maxLength: 60 })
+      .map((xs) => xs.join(''));
+    await fc.assert(
+      fc.asyncProperty(text, fc.integer({ min: 1, max: 9 }), async (content, chunk) => {
+        const path = writeCsv(dir, content);
+        expect(await scanCsvLayout(path, chunk)).toEqual(reference(content));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('counts records after the header, ignoring trailing blank lines', async () => {
@@ -63,10 +77,12 @@ describe('parseCsvLine', () => {
   });
 
   it('round-trips quoted fields', () => {
-    fc.assert(fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 6 }), (fields) => {
-      const clean = fields.map((f) => f.replace(/[\r\n]/g, ''));
-      expect(parseCsvLine(clean.map((f) => `"${f.replaceAll('"', '""')}"`).join(','))).toEqual(clean);
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 6 }), (fields) => {
+        const clean = fields.map((f) => f.replace(/[\r\n]/g, ''));
+        expect(parseCsvLine(clean.map((f) => `"${f.replaceAll('"', '""')}"`).join(','))).toEqual(clean);
+      }),
+    );
   });
 });
 

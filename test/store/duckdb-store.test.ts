@@ -14,19 +14,39 @@ const PEOPLE = [HEADER, `${ID1},锦江区,30,-100`, `${ID2},青羊区,45,2000`, 
 const byDistrict: QueryPlan = {
   dataset: 'people',
   groupBy: ['district'],
-  select: [{ kind: 'aggregate', fn: 'count', column: null, alias: 'n' }, { kind: 'aggregate', fn: 'avg', column: 'age', alias: 'a' }],
+  select: [
+    { kind: 'aggregate', fn: 'count', column: null, alias: 'n' },
+    { kind: 'aggregate', fn: 'avg', column: 'age', alias: 'a' },
+  ],
   where: null,
 };
 
 const BIG = 2 ** 52;
-const bigSchema: DatasetSchema = parseSchema({
-  datasets: { big: { columns: { g: { type: 'category', values: ['p', 'q'] }, v: { type: 'integer', min: -BIG, max: BIG } } } },
-}, 't').datasets['big']!;
+const bigSchema: DatasetSchema = parseSchema(
+  {
+    datasets: {
+      big: { columns: { g: { type: 'category', values: ['p', 'q'] }, v: { type: 'integer', min: -BIG, max: BIG } } },
+    },
+  },
+  't',
+).datasets['big']!;
 
 describe('openDuckDbStore', () => {
   it('a persistent file keeps its datasets across close and reopen', async () => {
     const path = join(dir, 'agency.duckdb');
-    const other = parseSchema({ datasets: { rentals: { columns: { district: { type: 'category', values: ['武侯区', '成华区'] }, rent: { type: 'integer', min: 0, max: 100000 } } } } }, 't').datasets['rentals']!;
+    const other = parseSchema(
+      {
+        datasets: {
+          rentals: {
+            columns: {
+              district: { type: 'category', values: ['武侯区', '成华区'] },
+              rent: { type: 'integer', min: 0, max: 100000 },
+            },
+          },
+        },
+      },
+      't',
+    ).datasets['rentals']!;
     {
       await using store = await openDuckDbStore(path);
       expect(store.engine).toBe('duckdb');
@@ -38,8 +58,19 @@ describe('openDuckDbStore', () => {
     try {
       expect(await store.datasets()).toEqual(['people', 'rentals']);
       expect(await store.rowCount('people')).toBe(3);
-      expect([...(await store.aggregate(byDistrict, PEOPLE_SCHEMA)).groups]).toEqual([[0, [2n, 38n]], [1, [1n, 45n]]]);
-      const rent = await store.aggregate({ dataset: 'rentals', groupBy: ['district'], select: [{ kind: 'aggregate', fn: 'sum', column: 'rent', alias: 'r' }], where: null }, other);
+      expect([...(await store.aggregate(byDistrict, PEOPLE_SCHEMA)).groups]).toEqual([
+        [0, [2n, 38n]],
+        [1, [1n, 45n]],
+      ]);
+      const rent = await store.aggregate(
+        {
+          dataset: 'rentals',
+          groupBy: ['district'],
+          select: [{ kind: 'aggregate', fn: 'sum', column: 'rent', alias: 'r' }],
+          where: null,
+        },
+        other,
+      );
       expect([...rent.groups]).toEqual([[1, [2n, 5500n]]]);
     } finally {
       await store.close();
@@ -55,8 +86,17 @@ describe('openDuckDbStore', () => {
     const instance = await DuckDBInstance.create(path);
     const conn = await instance.connect();
     try {
-      const cols = (await conn.runAndReadAll(`SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'people' ORDER BY column_index`)).getRows();
-      expect(cols).toEqual([['pid', 'VARCHAR'], ['district', 'USMALLINT'], ['age', 'BIGINT'], ['balance', 'BIGINT']]);
+      const cols = (
+        await conn.runAndReadAll(
+          `SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'people' ORDER BY column_index`,
+        )
+      ).getRows();
+      expect(cols).toEqual([
+        ['pid', 'VARCHAR'],
+        ['district', 'USMALLINT'],
+        ['age', 'BIGINT'],
+        ['balance', 'BIGINT'],
+      ]);
       const codes = (await conn.runAndReadAll('SELECT district FROM people ORDER BY pid')).getRows().map((r) => r[0]);
       expect(codes).toEqual([0, 0, 1]); // ID3 and ID1 (锦江区), then ID2 (青羊区)
     } finally {
@@ -75,17 +115,30 @@ describe('openDuckDbStore', () => {
     const district = PEOPLE_SCHEMA.columns['district'];
     if (district?.type !== 'category') throw new Error('fixture');
     // The same values in another order would decode every stored code to the wrong district.
-    const reordered: DatasetSchema = { ...PEOPLE_SCHEMA, columns: { ...PEOPLE_SCHEMA.columns, district: { type: 'category', values: [...district.values].reverse() } } };
-    await expect(store.aggregate(byDistrict, reordered)).rejects.toMatchObject({ code: 'DATA_INVALID', message: expect.stringMatching(/loaded under a different schema/) as unknown });
-    await expect(store.aggregate(byDistrict, { ...PEOPLE_SCHEMA, maxRows: 5 })).rejects.toMatchObject({ code: 'DATA_INVALID' });
+    const reordered: DatasetSchema = {
+      ...PEOPLE_SCHEMA,
+      columns: { ...PEOPLE_SCHEMA.columns, district: { type: 'category', values: [...district.values].reverse() } },
+    };
+    await expect(store.aggregate(byDistrict, reordered)).rejects.toMatchObject({
+      code: 'DATA_INVALID',
+      message: expect.stringMatching(/loaded under a different schema/) as unknown,
+    });
+    await expect(store.aggregate(byDistrict, { ...PEOPLE_SCHEMA, maxRows: 5 })).rejects.toMatchObject({
+      code: 'DATA_INVALID',
+    });
     expect((await store.aggregate(byDistrict, PEOPLE_SCHEMA)).groups.size).toBe(2);
   });
 
   it('NOT_FOUND for a dataset that is not loaded; QUERY_INVALID before touching the database', async () => {
     await using store = await openDuckDbStore(':memory:');
-    await expect(store.aggregate(byDistrict, PEOPLE_SCHEMA)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/dataset people is not loaded/) as unknown });
+    await expect(store.aggregate(byDistrict, PEOPLE_SCHEMA)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/dataset people is not loaded/) as unknown,
+    });
     await expect(store.rowCount('people')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(store.aggregate({ ...byDistrict, groupBy: ['nope'] }, PEOPLE_SCHEMA)).rejects.toMatchObject({ code: 'QUERY_INVALID' });
+    await expect(store.aggregate({ ...byDistrict, groupBy: ['nope'] }, PEOPLE_SCHEMA)).rejects.toMatchObject({
+      code: 'QUERY_INVALID',
+    });
     await expect(store.loadCsv('bad name', PEOPLE_SCHEMA, 'x.csv')).rejects.toThrow(RangeError);
   });
 
@@ -102,15 +155,25 @@ describe('openDuckDbStore', () => {
 
   it('keeps answering from the old table while a new file loads, then switches atomically', async () => {
     await using store = await openDuckDbStore(':memory:');
-    const rows = (n: number, v: number): string => ['g,v', ...Array.from({ length: n }, (_, i) => `${i % 2 === 0 ? 'p' : 'q'},${v}`)].join('\n') + '\n';
+    const rows = (n: number, v: number): string =>
+      ['g,v', ...Array.from({ length: n }, (_, i) => `${i % 2 === 0 ? 'p' : 'q'},${v}`)].join('\n') + '\n';
     await store.loadCsv('big', bigSchema, writeCsv(dir, rows(10, 1)));
-    const plan: QueryPlan = { dataset: 'big', groupBy: [], select: [{ kind: 'aggregate', fn: 'sum', column: 'v', alias: 's' }], where: null };
+    const plan: QueryPlan = {
+      dataset: 'big',
+      groupBy: [],
+      select: [{ kind: 'aggregate', fn: 'sum', column: 'v', alias: 's' }],
+      where: null,
+    };
     const load = store.loadCsv('big', bigSchema, writeCsv(dir, rows(50_000, 2)));
     const seen = new Set<string>();
-    for (let i = 0; i < 20; i++) seen.add(JSON.stringify([...(await store.aggregate(plan, bigSchema)).groups].map(([k, v]) => [k, v.map(String)])));
+    for (let i = 0; i < 20; i++)
+      seen.add(
+        JSON.stringify([...(await store.aggregate(plan, bigSchema)).groups].map(([k, v]) => [k, v.map(String)])),
+      );
     await load;
     seen.add(JSON.stringify([...(await store.aggregate(plan, bigSchema)).groups].map(([k, v]) => [k, v.map(String)])));
-    for (const s of seen) expect([JSON.stringify([[0, ['10', '10']]]), JSON.stringify([[0, ['50000', '100000']]])]).toContain(s);
+    for (const s of seen)
+      expect([JSON.stringify([[0, ['10', '10']]]), JSON.stringify([[0, ['50000', '100000']]])]).toContain(s);
     expect(seen.has(JSON.stringify([[0, ['50000', '100000']]]))).toBe(true);
   });
 });
@@ -122,11 +185,30 @@ describe('exact sums', () => {
     const lines = ['g,v'];
     for (let i = 0; i < n; i++) lines.push(`p,${BIG}`, `q,${-BIG}`, `q,${i % 2 === 0 ? BIG : BIG - 1}`);
     await store.loadCsv('big', bigSchema, writeCsv(dir, lines.join('\n') + '\n'));
-    const agg = await store.aggregate({ dataset: 'big', groupBy: ['g'], select: [{ kind: 'aggregate', fn: 'sum', column: 'v', alias: 's' }], where: null }, bigSchema);
+    const agg = await store.aggregate(
+      {
+        dataset: 'big',
+        groupBy: ['g'],
+        select: [{ kind: 'aggregate', fn: 'sum', column: 'v', alias: 's' }],
+        where: null,
+      },
+      bigSchema,
+    );
     const big = BigInt(BIG);
     expect(BigInt(n) * big).toBeGreaterThan(2n ** 63n);
-    expect([...agg.groups]).toEqual([[0, [BigInt(n), BigInt(n) * big]], [1, [BigInt(2 * n), -BigInt(n) * big + BigInt(n) * big - BigInt(n / 2)]]]);
-    const p = await store.aggregate({ dataset: 'big', groupBy: [], select: [{ kind: 'aggregate', fn: 'sum', column: 'v', alias: 's' }], where: { kind: 'compare', column: 'v', op: '=', value: BIG } }, bigSchema);
+    expect([...agg.groups]).toEqual([
+      [0, [BigInt(n), BigInt(n) * big]],
+      [1, [BigInt(2 * n), -BigInt(n) * big + BigInt(n) * big - BigInt(n / 2)]],
+    ]);
+    const p = await store.aggregate(
+      {
+        dataset: 'big',
+        groupBy: [],
+        select: [{ kind: 'aggregate', fn: 'sum', column: 'v', alias: 's' }],
+        where: { kind: 'compare', column: 'v', op: '=', value: BIG },
+      },
+      bigSchema,
+    );
     expect([...p.groups]).toEqual([[0, [BigInt(n + n / 2), BigInt(n + n / 2) * big]]]);
   });
 });

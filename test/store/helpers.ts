@@ -27,19 +27,22 @@ export function citizenId(first17: string): string {
   return first17 + gb11643CheckChar(first17);
 }
 
-export const PEOPLE_SCHEMA: DatasetSchema = parseSchema({
-  datasets: {
-    people: {
-      maxRows: 1000,
-      columns: {
-        pid: { type: 'id', format: 'gb11643' },
-        district: { type: 'category', values: ['锦江区', '青羊区', '金牛区'] },
-        age: { type: 'integer', min: 0, max: 120 },
-        balance: { type: 'integer', min: -50000, max: 50000 },
+export const PEOPLE_SCHEMA: DatasetSchema = parseSchema(
+  {
+    datasets: {
+      people: {
+        maxRows: 1000,
+        columns: {
+          pid: { type: 'id', format: 'gb11643' },
+          district: { type: 'category', values: ['锦江区', '青羊区', '金牛区'] },
+          age: { type: 'integer', min: 0, max: 120 },
+          balance: { type: 'integer', min: -50000, max: 50000 },
+        },
       },
     },
   },
-}, 'test').datasets['people']!;
+  'test',
+).datasets['people']!;
 
 export const ID1 = citizenId('51010419900101123');
 export const ID2 = citizenId('51010719851231002');

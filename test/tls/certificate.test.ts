@@ -19,7 +19,12 @@ function hasOpenssl(): boolean {
 
 const ca = createCertificateAuthority({ commonName: 'test fedstat CA', validDays: 30 });
 const caCert = new X509Certificate(ca.certificatePem);
-const party = issuePartyCertificate(ca, { partyId: 'cd-psb', role: 'agency', hosts: ['127.0.0.1', 'localhost', '[::1]', 'Agency.Example.org'], validDays: 10 });
+const party = issuePartyCertificate(ca, {
+  partyId: 'cd-psb',
+  role: 'agency',
+  hosts: ['127.0.0.1', 'localhost', '[::1]', 'Agency.Example.org'],
+  validDays: 10,
+});
 const cert = new X509Certificate(party.certificatePem);
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-cert-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,7 +81,10 @@ describe('federation CA', () => {
   });
 
   it('writes GeneralizedTime past 2049, which node reads back', () => {
-    const c = new X509Certificate(createCertificateAuthority({ commonName: 'x', validDays: 365, now: new Date('2049-12-01T00:00:00Z') }).certificatePem);
+    const c = new X509Certificate(
+      createCertificateAuthority({ commonName: 'x', validDays: 365, now: new Date('2049-12-01T00:00:00Z') })
+        .certificatePem,
+    );
     expect(c.validFromDate.getUTCFullYear()).toBe(2049);
     expect(c.validToDate.toISOString()).toBe('2050-12-01T00:00:00.000Z');
   });
@@ -96,7 +104,9 @@ describe('party certificates', () => {
     expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
     expect(cert.checkIP('::1')).toBe('::1');
     expect(cert.checkIP('10.0.0.1')).toBeUndefined();
-    expect(cert.subjectAltName).toBe('DNS:cd-psb, IP Address:127.0.0.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1, DNS:agency.example.org');
+    expect(cert.subjectAltName).toBe(
+      'DNS:cd-psb, IP Address:127.0.0.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1, DNS:agency.example.org',
+    );
     expect(cert.keyUsage?.sort()).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
     expect(cert.checkPrivateKey(createPrivateKey(party.privateKeyPem))).toBe(true);
     expect(cert.serialNumber).toMatch(/^[0-7][0-9A-F]{31}$|^[0-9A-F]{1,31}$/); // positive, at most 16 bytes
@@ -114,14 +124,18 @@ describe('party certificates', () => {
   });
 
   it('get a fresh key and serial each time', () => {
-    const again = new X509Certificate(issuePartyCertificate(ca, { partyId: 'cd-psb', role: 'agency', hosts: [], validDays: 10 }).certificatePem);
+    const again = new X509Certificate(
+      issuePartyCertificate(ca, { partyId: 'cd-psb', role: 'agency', hosts: [], validDays: 10 }).certificatePem,
+    );
     expect(again.serialNumber).not.toBe(cert.serialNumber);
     expect(again.publicKey.export({ format: 'jwk' })).not.toEqual(cert.publicKey.export({ format: 'jwk' }));
     expect(again.subjectAltName).toBe('DNS:cd-psb');
   });
 
   it('never outlive their CA', () => {
-    const long = new X509Certificate(issuePartyCertificate(ca, { partyId: 'a', role: 'agency', hosts: [], validDays: 3650 }).certificatePem);
+    const long = new X509Certificate(
+      issuePartyCertificate(ca, { partyId: 'a', role: 'agency', hosts: [], validDays: 3650 }).certificatePem,
+    );
     expect(long.validToDate.getTime()).toBe(caCert.validToDate.getTime());
   });
 
@@ -130,7 +144,9 @@ describe('party certificates', () => {
     const otherCert = new X509Certificate(other.certificatePem);
     expect(cert.verify(otherCert.publicKey)).toBe(false);
     expect(cert.checkIssued(otherCert)).toBe(false); // same subject, different key identifier
-    const forged = new X509Certificate(issuePartyCertificate(other, { partyId: 'cd-psb', role: 'agency', hosts: [], validDays: 1 }).certificatePem);
+    const forged = new X509Certificate(
+      issuePartyCertificate(other, { partyId: 'cd-psb', role: 'agency', hosts: [], validDays: 1 }).certificatePem,
+    );
     expect(forged.verify(caCert.publicKey)).toBe(false);
   });
 
@@ -148,16 +164,26 @@ describe('party certificates', () => {
       expect((e as FedstatError).code).toBe('CONFIG_INVALID');
     }
     for (const host of ['*.example.org', 'a_b', 'fe80::1%eth0', 'exa mple']) {
-      expect(() => issuePartyCertificate(ca, { partyId: 'a', role: 'agency', hosts: [host], validDays: 1 })).toThrow(/neither an IP address nor a DNS name/);
+      expect(() => issuePartyCertificate(ca, { partyId: 'a', role: 'agency', hosts: [host], validDays: 1 })).toThrow(
+        /neither an IP address nor a DNS name/,
+      );
     }
   });
 
   it('refuse a CA key that does not belong to the CA certificate', () => {
     const other = createCertificateAuthority({ commonName: 'o', validDays: 1 });
-    expect(() => issuePartyCertificate({ certificatePem: ca.certificatePem, privateKeyPem: other.privateKeyPem }, { partyId: 'a', role: 'agency', hosts: [], validDays: 1 }))
-      .toThrow(/CA key does not belong/);
-    expect(() => issuePartyCertificate({ certificatePem: party.certificatePem, privateKeyPem: party.privateKeyPem }, { partyId: 'a', role: 'agency', hosts: [], validDays: 1 }))
-      .toThrow(/CA key does not belong/);
+    expect(() =>
+      issuePartyCertificate(
+        { certificatePem: ca.certificatePem, privateKeyPem: other.privateKeyPem },
+        { partyId: 'a', role: 'agency', hosts: [], validDays: 1 },
+      ),
+    ).toThrow(/CA key does not belong/);
+    expect(() =>
+      issuePartyCertificate(
+        { certificatePem: party.certificatePem, privateKeyPem: party.privateKeyPem },
+        { partyId: 'a', role: 'agency', hosts: [], validDays: 1 },
+      ),
+    ).toThrow(/CA key does not belong/);
   });
 
   it('have a key pair whose public half is the certificate key', () => {
@@ -179,12 +205,18 @@ describe('openssl agrees', () => {
     expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
     expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature/);
     expect(text).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication/);
-    expect(text).toMatch(/DNS:cd-psb, IP Address:127\.0\.0\.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1, DNS:agency\.example\.org/);
+    expect(text).toMatch(
+      /DNS:cd-psb, IP Address:127\.0\.0\.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1, DNS:agency\.example\.org/,
+    );
     const caText = execFileSync('openssl', ['x509', '-noout', '-text', '-in', caFile], { encoding: 'utf8' });
     expect(caText).toMatch(/X509v3 Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
     expect(caText).toMatch(/X509v3 Key Usage: critical\s+Certificate Sign, CRL Sign/);
     for (const purpose of ['sslserver', 'sslclient']) {
-      const out = execFileSync('openssl', ['verify', '-x509_strict', '-purpose', purpose, '-CAfile', caFile, partyFile], { encoding: 'utf8' });
+      const out = execFileSync(
+        'openssl',
+        ['verify', '-x509_strict', '-purpose', purpose, '-CAfile', caFile, partyFile],
+        { encoding: 'utf8' },
+      );
       expect(out.trim()).toBe(`${partyFile}: OK`);
     }
   });

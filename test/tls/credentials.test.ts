@@ -1,13 +1,27 @@
 import {
-  ChannelCredentials, Server, ServerCredentials, makeGenericClientConstructor, status,
-  type ChannelOptions, type Client, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type ServiceError,
+  ChannelCredentials,
+  Server,
+  ServerCredentials,
+  makeGenericClientConstructor,
+  status,
+  type ChannelOptions,
+  type Client,
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceError,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFederation, readCaCertificate, type Federation } from '../../src/federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../../src/federation/key-file.js';
 import { createCertificateAuthority, issuePartyCertificate } from '../../src/tls/certificate.js';
 import {
-  channelCredentials, channelCredentialsFrom, channelOptionsFor, peerPartyId, serverCredentials, tlsMaterial,
+  channelCredentials,
+  channelCredentialsFrom,
+  channelOptionsFor,
+  peerPartyId,
+  serverCredentials,
+  tlsMaterial,
 } from '../../src/transport/credentials.js';
 import { createTlsTestFederation, type TlsTestFederation } from './tls-federation.js';
 import { fedstatErrorOf as thrown } from '../helpers/fedstat-error.js';
@@ -45,9 +59,16 @@ async function serve(credentials: ServerCredentials): Promise<{ port: number; se
 async function echo(port: number, credentials: ChannelCredentials, options: ChannelOptions = {}): Promise<string> {
   const client: Client = new EchoClient(`127.0.0.1:${port}`, credentials, options);
   try {
-    const fn = (client as unknown as Record<string, (req: Buffer, o: { deadline: Date }, cb: (e: ServiceError | null, r?: Buffer) => void) => void>)['Echo']!;
+    const fn = (
+      client as unknown as Record<
+        string,
+        (req: Buffer, o: { deadline: Date }, cb: (e: ServiceError | null, r?: Buffer) => void) => void
+      >
+    )['Echo']!;
     return await new Promise<string>((resolve, reject) => {
-      fn.call(client, Buffer.from('hello'), { deadline: new Date(Date.now() + 5_000) }, (err, res) => (err === null ? resolve(res!.toString()) : reject(err)));
+      fn.call(client, Buffer.from('hello'), { deadline: new Date(Date.now() + 5_000) }, (err, res) =>
+        err === null ? resolve(res!.toString()) : reject(err),
+      );
     });
   } finally {
     client.close();
@@ -56,7 +77,10 @@ async function echo(port: number, credentials: ChannelCredentials, options: Chan
 
 async function failure(p: Promise<string>): Promise<ServiceError> {
   const before = handled;
-  const r = await p.then((v) => new Error(`expected a failure, got ${v}`), (e: unknown) => e);
+  const r = await p.then(
+    (v) => new Error(`expected a failure, got ${v}`),
+    (e: unknown) => e,
+  );
   expect(handled).toBe(before);
   if (r instanceof Error && 'code' in r) return r as ServiceError;
   throw r;
@@ -84,17 +108,29 @@ describe('mTLS between parties over real gRPC on 127.0.0.1', () => {
     fed.close();
   });
 
-  const coordinatorChannel = (): ChannelCredentials => channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' });
+  const coordinatorChannel = (): ChannelCredentials =>
+    channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' });
 
   it('lets a party with a federation certificate call, and tells the server who called', async () => {
     expect(await echo(port, coordinatorChannel(), channelOptionsFor('a1'))).toBe('coordinator hello');
     const a2 = loadKeyFile(fed.keyFiles['a2']!, federation);
-    expect(await echo(port, channelCredentials(federation, a2, { insecure: false, endpointHost: '127.0.0.1' }), channelOptionsFor('a1'))).toBe('a2 hello');
+    expect(
+      await echo(
+        port,
+        channelCredentials(federation, a2, { insecure: false, endpointHost: '127.0.0.1' }),
+        channelOptionsFor('a1'),
+      ),
+    ).toBe('a2 hello');
   });
 
   it('refuses a client whose certificate comes from another CA, even under a federation party name', async () => {
     const otherCa = createCertificateAuthority({ commonName: 'fedstat CA fedstat-federation', validDays: 1 });
-    const forged = issuePartyCertificate(otherCa, { partyId: 'coordinator', role: 'coordinator', hosts: ['127.0.0.1'], validDays: 1 });
+    const forged = issuePartyCertificate(otherCa, {
+      partyId: 'coordinator',
+      role: 'coordinator',
+      hosts: ['127.0.0.1'],
+      validDays: 1,
+    });
     const creds = channelCredentialsFrom({ caPem: readCaCertificate(federation), ...forged });
     const e = await failure(echo(port, creds, channelOptionsFor('a1')));
     expect(e.code).toBe(status.UNAVAILABLE);
@@ -126,10 +162,19 @@ describe('mTLS between parties over real gRPC on 127.0.0.1', () => {
 
   it('refuses a server whose certificate comes from another CA', async () => {
     const otherCa = createCertificateAuthority({ commonName: 'other', validDays: 1 });
-    const imposter = issuePartyCertificate(otherCa, { partyId: 'a1', role: 'agency', hosts: ['127.0.0.1'], validDays: 1 });
-    const fake = await serve(ServerCredentials.createSsl(Buffer.from(otherCa.certificatePem), [
-      { private_key: Buffer.from(imposter.privateKeyPem), cert_chain: Buffer.from(imposter.certificatePem) },
-    ], true));
+    const imposter = issuePartyCertificate(otherCa, {
+      partyId: 'a1',
+      role: 'agency',
+      hosts: ['127.0.0.1'],
+      validDays: 1,
+    });
+    const fake = await serve(
+      ServerCredentials.createSsl(
+        Buffer.from(otherCa.certificatePem),
+        [{ private_key: Buffer.from(imposter.privateKeyPem), cert_chain: Buffer.from(imposter.certificatePem) }],
+        true,
+      ),
+    );
     servers.push(fake.server);
     const e = await failure(echo(fake.port, coordinatorChannel(), channelOptionsFor('a1')));
     expect(e.code).toBe(status.UNAVAILABLE);
@@ -156,14 +201,21 @@ describe('mTLS between parties over real gRPC on 127.0.0.1', () => {
 
   it('explains what is missing when TLS cannot be set up', () => {
     const noTls = { ...federation, tls: null };
-    expect(thrown(() => serverCredentials(noTls, a1, { insecure: false, host: '127.0.0.1' })).code).toBe('CONFIG_INVALID');
+    expect(thrown(() => serverCredentials(noTls, a1, { insecure: false, host: '127.0.0.1' })).code).toBe(
+      'CONFIG_INVALID',
+    );
     expect(thrown(() => tlsMaterial(noTls, a1)).message).toMatch(/no "tls" section.*--insecure/);
-    const e = thrown(() => channelCredentials(federation, { ...coordinator, tls: null }, { insecure: false, endpointHost: '127.0.0.1' }));
+    const e = thrown(() =>
+      channelCredentials(federation, { ...coordinator, tls: null }, { insecure: false, endpointHost: '127.0.0.1' }),
+    );
     expect(e.code).toBe('KEY_INVALID');
     expect(e.message).toMatch(/key file of coordinator has no TLS certificate/);
   });
 
   it('sets the peer name for both the TLS check and the HTTP/2 authority', () => {
-    expect(channelOptionsFor('cd-psb')).toEqual({ 'grpc.ssl_target_name_override': 'cd-psb', 'grpc.default_authority': 'cd-psb' });
+    expect(channelOptionsFor('cd-psb')).toEqual({
+      'grpc.ssl_target_name_override': 'cd-psb',
+      'grpc.default_authority': 'cd-psb',
+    });
   });
 });

@@ -1,8 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  bitString, boolean, explicit, generalizedTime, ia5String, implicit, integer, namedBits, nullValue, octetString, oid,
-  printableString, readChildren, readElement, sequence, set, time, tlv, utcTime, utf8String,
+  bitString,
+  boolean,
+  explicit,
+  generalizedTime,
+  ia5String,
+  implicit,
+  integer,
+  namedBits,
+  nullValue,
+  octetString,
+  oid,
+  printableString,
+  readChildren,
+  readElement,
+  sequence,
+  set,
+  time,
+  tlv,
+  utcTime,
+  utf8String,
 } from '../../src/tls/der.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -33,8 +51,17 @@ function decodeOid(content: Uint8Array): string {
 describe('DER known answers (X.690, RFC 5280 examples)', () => {
   it('encodes integers minimally with sign padding', () => {
     const cases: [bigint, string][] = [
-      [0n, '020100'], [1n, '020101'], [127n, '02017f'], [128n, '02020080'], [255n, '020200ff'], [256n, '02020100'],
-      [-1n, '0201ff'], [-128n, '020180'], [-129n, '0202ff7f'], [-256n, '0202ff00'], [2n ** 64n, '0209010000000000000000'],
+      [0n, '020100'],
+      [1n, '020101'],
+      [127n, '02017f'],
+      [128n, '02020080'],
+      [255n, '020200ff'],
+      [256n, '02020100'],
+      [-1n, '0201ff'],
+      [-128n, '020180'],
+      [-129n, '0202ff7f'],
+      [-256n, '0202ff00'],
+      [2n ** 64n, '0209010000000000000000'],
     ];
     for (const [v, expected] of cases) expect(hex(integer(v)), String(v)).toBe(expected);
     expect(hex(integer(Uint8Array.of(0x80, 0x01)))).toBe('0203008001');
@@ -116,49 +143,67 @@ describe('DER reader', () => {
   it('refuses indefinite, non-minimal and overrunning lengths', () => {
     expect(() => readElement(Uint8Array.of(0x30, 0x80, 0, 0), 0)).toThrow(/indefinite/);
     expect(() => readElement(Uint8Array.of(0x04, 0x81, 0x05, 1, 2, 3, 4, 5), 0)).toThrow(/non-minimal/);
-    expect(() => readElement(Uint8Array.of(0x04, 0x82, 0x00, 0x85, ...new Array<number>(0x85).fill(0)), 0)).toThrow(/non-minimal/);
+    expect(() => readElement(Uint8Array.of(0x04, 0x82, 0x00, 0x85, ...new Array<number>(0x85).fill(0)), 0)).toThrow(
+      /non-minimal/,
+    );
     expect(() => readElement(Uint8Array.of(0x04, 0x03, 1), 0)).toThrow(/past the end/);
     expect(() => readElement(Uint8Array.of(0x04), 0)).toThrow(/truncated/);
   });
 });
 
 describe('DER properties (against reference decoders)', () => {
-  it('every integer round-trips through a two\'s complement reference and is minimal', () => {
-    fc.assert(fc.property(fc.bigInt({ min: -(2n ** 200n), max: 2n ** 200n }), (v) => {
-      const e = readElement(integer(v), 0);
-      expect(e.tag).toBe(0x02);
-      expect(decodeInteger(e.content)).toBe(v);
-      if (e.content.length > 1) {
-        // X.690 §8.3.2: the first nine bits are not all ones or all zeros
-        const nine = (e.content[0]! << 1) | (e.content[1]! >> 7);
-        expect(nine === 0 || nine === 0x1ff).toBe(false);
-      }
-    }), { numRuns: 500 });
+  it("every integer round-trips through a two's complement reference and is minimal", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 200n), max: 2n ** 200n }), (v) => {
+        const e = readElement(integer(v), 0);
+        expect(e.tag).toBe(0x02);
+        expect(decodeInteger(e.content)).toBe(v);
+        if (e.content.length > 1) {
+          // X.690 §8.3.2: the first nine bits are not all ones or all zeros
+          const nine = (e.content[0]! << 1) | (e.content[1]! >> 7);
+          expect(nine === 0 || nine === 0x1ff).toBe(false);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('unsigned byte integers decode to the same non-negative value', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
-      const e = readElement(integer(bytes), 0);
-      const expected = bytes.length === 0 ? 0n : BigInt(`0x${hex(bytes) || '0'}`);
-      expect(decodeInteger(e.content)).toBe(expected);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const e = readElement(integer(bytes), 0);
+        const expected = bytes.length === 0 ? 0n : BigInt(`0x${hex(bytes) || '0'}`);
+        expect(decodeInteger(e.content)).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('every OID round-trips through a base-128 reference decoder', () => {
-    const arcs = fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.bigInt({ min: 0n, max: 2n ** 70n }), { maxLength: 8 }));
-    fc.assert(fc.property(arcs, ([a, b, rest]) => {
-      const dotted = [a, b, ...rest].join('.');
-      const e = readElement(oid(dotted), 0);
-      expect(decodeOid(e.content)).toBe(dotted);
-    }), { numRuns: 300 });
+    const arcs = fc.tuple(
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 39 }),
+      fc.array(fc.bigInt({ min: 0n, max: 2n ** 70n }), { maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(arcs, ([a, b, rest]) => {
+        const dotted = [a, b, ...rest].join('.');
+        const e = readElement(oid(dotted), 0);
+        expect(decodeOid(e.content)).toBe(dotted);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('nested structures read back element by element', () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 6 }), (items) => {
-      const enc = sequence(...items.map(octetString));
-      const outer = readElement(enc, 0);
-      expect(outer.end).toBe(enc.length);
-      expect(readChildren(outer.content).map((c) => hex(c.content))).toEqual(items.map(hex));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 6 }), (items) => {
+        const enc = sequence(...items.map(octetString));
+        const outer = readElement(enc, 0);
+        expect(outer.end).toBe(enc.length);
+        expect(readChildren(outer.content).map((c) => hex(c.content))).toEqual(items.map(hex));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

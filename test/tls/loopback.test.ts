@@ -9,22 +9,51 @@ const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer
 
 describe('loopback hosts', () => {
   it('accepts 127.0.0.0/8, ::1 in every spelling, mapped 127/8 and localhost', () => {
-    for (const h of ['127.0.0.1', '127.255.0.9', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '[::ffff:7f00:1]']) {
+    for (const h of [
+      '127.0.0.1',
+      '127.255.0.9',
+      'localhost',
+      'LOCALHOST',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      '[::ffff:7f00:1]',
+    ]) {
       expect(isLoopbackHost(h), h).toBe(true);
     }
   });
 
   it('refuses wildcards, private and public addresses, other names and malformed text', () => {
-    for (const h of ['0.0.0.0', '::', '[::]', '10.0.0.1', '128.0.0.1', '192.168.1.1', '::2', '::ffff:10.0.0.1', '1::1',
-      'localhost.example.org', 'mylocalhost', '127.0.0.1.nip.io', '127.1', '', '[127.0.0.1]x', 'fe80::1%lo']) {
+    for (const h of [
+      '0.0.0.0',
+      '::',
+      '[::]',
+      '10.0.0.1',
+      '128.0.0.1',
+      '192.168.1.1',
+      '::2',
+      '::ffff:10.0.0.1',
+      '1::1',
+      'localhost.example.org',
+      'mylocalhost',
+      '127.0.0.1.nip.io',
+      '127.1',
+      '',
+      '[127.0.0.1]x',
+      'fe80::1%lo',
+    ]) {
       expect(isLoopbackHost(h), h).toBe(false);
     }
   });
 
   it('agrees with a reference: an IPv4 address is loopback exactly when its first octet is 127', () => {
-    fc.assert(fc.property(fc.ipV4(), (ip) => {
-      expect(isLoopbackHost(ip)).toBe(Number(ip.split('.')[0]) === 127);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        expect(isLoopbackHost(ip)).toBe(Number(ip.split('.')[0]) === 127);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('refuses insecure use off loopback with a one-line CONFIG_INVALID that names the address and the fix', () => {
@@ -39,7 +68,8 @@ describe('loopback hosts', () => {
     expect(error).toBeInstanceOf(FedstatError);
     expect((error as FedstatError).code).toBe('CONFIG_INVALID');
     expect((error as FedstatError).message).toBe(
-      "plain TCP (--insecure) is refused on non-loopback address 10.0.0.8 for the agency server; use the federation's TLS certificates (drop --insecure), or use 127.0.0.1 for a local test");
+      "plain TCP (--insecure) is refused on non-loopback address 10.0.0.8 for the agency server; use the federation's TLS certificates (drop --insecure), or use 127.0.0.1 for a local test",
+    );
     expect((error as FedstatError).message).not.toContain('\n');
   });
 });
@@ -68,14 +98,20 @@ describe('names and addresses', () => {
       const words = host.includes('::') ? [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
       return words.map((w) => w.padStart(4, '0')).join('');
     };
-    fc.assert(fc.property(fc.ipV6(), (ip) => {
-      expect(isIPv6(ip)).toBe(true);
-      expect(hex(ipAddressBytes(ip))).toBe(reference(ip));
-    }), { numRuns: 500 });
-    fc.assert(fc.property(fc.ipV4(), (ip) => {
-      expect(isIPv4(ip)).toBe(true);
-      expect([...ipAddressBytes(ip)!].join('.')).toBe(ip);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.ipV6(), (ip) => {
+        expect(isIPv6(ip)).toBe(true);
+        expect(hex(ipAddressBytes(ip))).toBe(reference(ip));
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        expect(isIPv4(ip)).toBe(true);
+        expect([...ipAddressBytes(ip)!].join('.')).toBe(ip);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('accepts party ids that are DNS labels only', () => {

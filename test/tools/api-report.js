@@ -10,7 +10,7 @@ import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { argv, exit } from 'node:process';
+import { argv, exit, stderr } from 'node:process';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const update = argv.includes('--update');
@@ -30,7 +30,12 @@ for (const [key, target] of Object.entries(pkg.exports)) {
       projectFolder: root,
       mainEntryPointFilePath: join(dist, target.types.replace(/^\.\/dist\//, '')),
       compiler: { tsconfigFilePath: join(root, 'tsconfig.build.json') },
-      apiReport: { enabled: true, reportFileName: `${stem(key)}.api.md`, reportFolder: join(root, 'docs', 'api'), reportTempFolder: temp },
+      apiReport: {
+        enabled: true,
+        reportFileName: `${stem(key)}.api.md`,
+        reportFolder: join(root, 'docs', 'api'),
+        reportTempFolder: temp,
+      },
       docModel: { enabled: false },
       dtsRollup: { enabled: false },
       tsdocMetadata: { enabled: false },
@@ -53,7 +58,10 @@ for (const [key, target] of Object.entries(pkg.exports)) {
   const result = Extractor.invoke(config, { localBuild: update, showVerboseMessages: false });
   if (!result.succeeded) {
     failed = true;
-    console.error(`${stem(key)}: ${result.errorCount} errors, ${result.warningCount} warnings${result.apiReportChanged ? '; docs/api differs from the code: run node test/tools/api-report.js --update and review the diff' : ''}`);
+    const changed = result.apiReportChanged
+      ? '; docs/api differs from the code: run npm run api:update and review the diff'
+      : '';
+    stderr.write(`${stem(key)}: ${result.errorCount} errors, ${result.warningCount} warnings${changed}\n`);
   }
 }
 rmSync(temp, { recursive: true, force: true });

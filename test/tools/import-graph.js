@@ -59,11 +59,16 @@ const byLayer = (a, b) => layerOf(a) - layerOf(b) || a.localeCompare(b);
 const parts = [...graph.keys()].sort(byLayer);
 const lines = [];
 if (argv.includes('--json')) {
-  const out = Object.fromEntries(parts.map((from) => [
-    from,
-    Object.fromEntries([...(graph.get(from) ?? [])].sort(([a], [b]) => byLayer(a, b))
-      .map(([to, e]) => [to, { files: [...e.files], typeOnly: e.typeOnly }])),
-  ]));
+  const out = Object.fromEntries(
+    parts.map((from) => [
+      from,
+      Object.fromEntries(
+        [...(graph.get(from) ?? [])]
+          .sort(([a], [b]) => byLayer(a, b))
+          .map(([to, e]) => [to, { files: [...e.files], typeOnly: e.typeOnly }]),
+      ),
+    ]),
+  );
   lines.push(JSON.stringify(out, null, 2));
 } else {
   const width = Math.max(...parts.map((p) => p.length));

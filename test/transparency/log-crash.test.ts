@@ -25,8 +25,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CHILD = new URL('./fixtures/log-crash-child.ts', import.meta.url).href;
 
-interface Ack { index: number; headSize: number; root: string }
-interface Run { acked: Map<string, Ack>; tried: Set<string>; opened: boolean; published: number }
+interface Ack {
+  index: number;
+  headSize: number;
+  root: string;
+}
+interface Run {
+  acked: Map<string, Ack>;
+  tried: Set<string>;
+  opened: boolean;
+  published: number;
+}
 
 function runChild(file: string, killAfterEvents: number, killAfterMs: number | null, fromSpawn: boolean): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -35,7 +44,9 @@ function runChild(file: string, killAfterEvents: number, killAfterMs: number | n
     let buffered = '';
     let stderr = '';
     let events = 0;
-    const kill = (): void => { child.kill('SIGKILL'); };
+    const kill = (): void => {
+      child.kill('SIGKILL');
+    };
     if (fromSpawn && killAfterMs !== null) setTimeout(kill, killAfterMs);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
@@ -53,7 +64,9 @@ function runChild(file: string, killAfterEvents: number, killAfterMs: number | n
         if (++events >= killAfterEvents) kill();
       }
     });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (signal !== 'SIGKILL') reject(new Error(`child exited with ${code}: ${stderr}`));
@@ -75,9 +88,15 @@ describe('transparency log under SIGKILL', () => {
     let published = -1;
     for (let iteration = 0; iteration < 12; iteration++) {
       const mode = iteration % 3;
-      const run = mode === 0
-        ? await runChild(file, randomInt(1, 120), null, false)
-        : await runChild(file, Number.MAX_SAFE_INTEGER, mode === 1 ? randomInt(0, 60) : randomInt(0, 500), mode === 2);
+      const run =
+        mode === 0
+          ? await runChild(file, randomInt(1, 120), null, false)
+          : await runChild(
+              file,
+              Number.MAX_SAFE_INTEGER,
+              mode === 1 ? randomInt(0, 60) : randomInt(0, 500),
+              mode === 2,
+            );
       if (!run.opened) beforeOpen++;
       for (const id of run.tried) tried.add(id);
       for (const [id, a] of run.acked) acked.set(id, a);
@@ -108,10 +127,14 @@ describe('transparency log under SIGKILL', () => {
       expect(log.size >= previousSize).toBe(true); // nothing complete is ever lost
       previousSize = log.size;
       const ids = new Map<string, number>();
-      for await (const { index, entry } of log.entries()) ids.set(new TextDecoder().decode(entry).split(' ')[0]!, index);
+      for await (const { index, entry } of log.entries())
+        ids.set(new TextDecoder().decode(entry).split(' ')[0]!, index);
       for (const [id, a] of acked) {
         expect(ids.get(id), `acknowledged entry ${id} is missing after the crash`).toBe(a.index);
-        expect(Buffer.from(log.root(a.headSize)).toString('hex'), `head of size ${a.headSize} disagrees with the log`).toBe(a.root);
+        expect(
+          Buffer.from(log.root(a.headSize)).toString('hex'),
+          `head of size ${a.headSize} disagrees with the log`,
+        ).toBe(a.root);
       }
       for (const id of ids.keys()) expect(tried.has(id), `phantom entry ${id}`).toBe(true);
       await log.close();
@@ -123,6 +146,8 @@ describe('transparency log under SIGKILL', () => {
     await log.close();
     const final = await verifyLogFile(file, { heads: [treeHead], publicKey: op.publicKey, logId: 'crash-test' });
     expect(final.ok).toBe(true);
-    console.log(`log crash test: 12 SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} tried appends, ${previousSize} complete records (${previousSize - acked.size} durable but unacknowledged), ${tornCuts} torn tails cut`);
+    console.log(
+      `log crash test: 12 SIGKILLs (${beforeOpen} before the child's open finished), ${acked.size} acknowledged / ${tried.size} tried appends, ${previousSize} complete records (${previousSize - acked.size} durable but unacknowledged), ${tornCuts} torn tails cut`,
+    );
   });
 });

@@ -6,7 +6,16 @@
  * the published head (a crash mid-append) is cut, and reported. Real files throughout.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, rmSync, mkdtempSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  readFileSync,
+  rmSync,
+  mkdtempSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,7 +35,10 @@ const options = { logId: 'fed-history', secretKey: op.secretKey };
 let n = 0;
 const fresh = (): string => join(dir, `log-${n++}.tlog`);
 const rejection = async (p: Promise<unknown>): Promise<FedstatError> => {
-  const e = await p.then(() => null, (x: unknown) => x);
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
   if (!(e instanceof FedstatError)) throw new Error(`expected a FedstatError, got ${String(e)}`);
   return e;
 };
@@ -56,7 +68,9 @@ describe('opening a log against its published head', () => {
     expect(e.code).toBe('IO');
     expect(e.message).toContain(file);
     expect(e.message).toContain(treeHeadFileFor(file));
-    expect(e.message).toMatch(/has 4 complete entries and \d+ bytes of a torn one, but its published tree head .* covers 5 entries/);
+    expect(e.message).toMatch(
+      /has 4 complete entries and \d+ bytes of a torn one, but its published tree head .* covers 5 entries/,
+    );
     expect(e.message).toMatch(/restore the log from a backup/);
     expect(e.message).toMatch(/agencies .* refuse/);
     expect(e.message).not.toContain('\n');
@@ -105,7 +119,7 @@ describe('opening a log against its published head', () => {
     expect(e.details).toMatchObject({ publishedSize: 4 });
   });
 
-  it('refuses a head file that is not this operator\'s head of this log', async () => {
+  it("refuses a head file that is not this operator's head of this log", async () => {
     const file = fresh();
     await publishedLog(file, 2);
     const head = (await readTreeHeadFile(treeHeadFileFor(file)))[0]!;

@@ -19,22 +19,33 @@ import { treeHeadToJson } from '../../src/merkle/tree-head.js';
 import { createAuditFixture, type AuditFixture } from '../auditor/audit-fixture.js';
 
 let fx: AuditFixture;
-beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);
+beforeAll(async () => {
+  fx = await createAuditFixture();
+}, 60_000);
 afterAll(() => fx.close());
 
 describe('logOperator', () => {
   it('is the coordinator by default, or the key the federation file names', async () => {
-    expect(logOperator(fx.federation)).toEqual({ publicKey: partyOfRole(fx.federation, 'coordinator').signingKey, source: 'coordinator' });
+    expect(logOperator(fx.federation)).toEqual({
+      publicKey: partyOfRole(fx.federation, 'coordinator').signingKey,
+      source: 'coordinator',
+    });
     const operator = signingKeyPairFromSeed(new Uint8Array(32).fill(21));
     const doc = JSON.parse(readFileSync(fx.federationFile, 'utf8')) as Record<string, unknown>;
     const file = join(fx.dir, 'fed', 'federation-op.json');
-    writeFileSync(file, JSON.stringify({ ...doc, transparency: { operatorKey: Buffer.from(operator.publicKey).toString('base64') } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ ...doc, transparency: { operatorKey: Buffer.from(operator.publicKey).toString('base64') } }),
+    );
     const fed = loadFederation(file);
     expect(logOperator(fed)).toEqual({ publicKey: operator.publicKey, source: 'transparency.operatorKey' });
     // Heads by the named operator verify; heads by the coordinator no longer do.
     const entry = fx.entry({ type: 'refusal', at: 1, queryId: 'q', agencyId: 'a1', reason: 'r' }, 'a1');
     const heads = [];
-    for (const [name, key] of [['op', operator.secretKey], ['coord', fx.keys.get(fx.coordinator)!]] as const) {
+    for (const [name, key] of [
+      ['op', operator.secretKey],
+      ['coord', fx.keys.get(fx.coordinator)!],
+    ] as const) {
       const store = await TransparencyLogStore.open(join(fx.dir, `${name}.tlog`), { logId: fed.id, secretKey: key });
       heads.push((await store.append(entry)).treeHead);
       await store.close();
@@ -43,13 +54,18 @@ describe('logOperator', () => {
     const r = await verifyAuditLog(join(fx.dir, 'coord.tlog'), { federation: fed, heads: [heads[1]!] });
     expect(r.findings.map((f) => f.kind)).toEqual(['head-signature']);
     writeFileSync(file, JSON.stringify({ ...doc, transparency: { operatorKey: 'AAAA' } }));
-    expect(() => logOperator(loadFederation(file))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }) as Error);
+    expect(() => logOperator(loadFederation(file))).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }) as Error,
+    );
   });
 });
 
 describe('tree head files', () => {
   it('round-trip one head or a list; refuse what is not a head', async () => {
-    const { file, heads } = await fx.writeLog('heads.tlog', [1, 2, 3].map((i) => fx.entry({ type: 'refusal', at: i, queryId: 'q', agencyId: 'a1', reason: 'r' }, 'a1')));
+    const { file, heads } = await fx.writeLog(
+      'heads.tlog',
+      [1, 2, 3].map((i) => fx.entry({ type: 'refusal', at: i, queryId: 'q', agencyId: 'a1', reason: 'r' }, 'a1')),
+    );
     const headFile = treeHeadFileFor(file);
     expect(headFile).toBe(`${file}.head.json`);
     await writeTreeHeadFile(headFile, heads[0]!);
@@ -62,6 +78,8 @@ describe('tree head files', () => {
       const e = await readTreeHeadFile(headFile).catch((x: unknown) => x);
       expect(isFedstatError(e, 'BAD_MESSAGE'), text).toBe(true);
     }
-    expect(isFedstatError(await readTreeHeadFile(join(fx.dir, 'missing.json')).catch((x: unknown) => x), 'IO')).toBe(true);
+    expect(isFedstatError(await readTreeHeadFile(join(fx.dir, 'missing.json')).catch((x: unknown) => x), 'IO')).toBe(
+      true,
+    );
   });
 });

@@ -15,17 +15,31 @@ import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { createAuditFixture, queryEvents, type AuditFixture } from '../auditor/audit-fixture.js';
 
 let fx: AuditFixture;
-beforeAll(async () => { fx = await createAuditFixture(); }, 60_000);
+beforeAll(async () => {
+  fx = await createAuditFixture();
+}, 60_000);
 afterAll(() => fx.close());
 
 describe('audit sinks', () => {
   it('sign each event as its author, append in order, and flush to durable, verifiable entries', async () => {
     const file = join(fx.dir, 'sink.tlog');
-    const store = await TransparencyLogStore.open(file, { logId: fx.federation.id, secretKey: fx.keys.get(fx.coordinator)! });
+    const store = await TransparencyLogStore.open(file, {
+      logId: fx.federation.id,
+      secretKey: fx.keys.get(fx.coordinator)!,
+    });
     const operator = new TransparencyLogSink(store, fx.coordinator, fx.keys.get(fx.coordinator)!);
     const sinks = new Map<string, { append(e: AuditEvent): void }>([[fx.coordinator, operator]]);
-    for (const id of [...fx.agencies, fx.keyAuthority]) sinks.set(id, new SignedEntrySink(id, fx.keys.get(id)!, (entry) => { void operator.appendEntry(entry); }));
-    const events = queryEvents('q1', ['a1', 'a2', 'a3'], 1_800_000_000_000, { coordinator: fx.coordinator, keyAuthority: fx.keyAuthority });
+    for (const id of [...fx.agencies, fx.keyAuthority])
+      sinks.set(
+        id,
+        new SignedEntrySink(id, fx.keys.get(id)!, (entry) => {
+          void operator.appendEntry(entry);
+        }),
+      );
+    const events = queryEvents('q1', ['a1', 'a2', 'a3'], 1_800_000_000_000, {
+      coordinator: fx.coordinator,
+      keyAuthority: fx.keyAuthority,
+    });
     for (const { event, author } of events) sinks.get(author)!.append(event);
     const results = await operator.flush();
     expect(results.map((r) => r.index)).toEqual(events.map((_, i) => i));
@@ -41,9 +55,14 @@ describe('audit sinks', () => {
   });
 
   it('report a failed append at flush and a malformed event at once', async () => {
-    const store = await TransparencyLogStore.open(join(fx.dir, 'sink2.tlog'), { logId: fx.federation.id, secretKey: fx.keys.get(fx.coordinator)! });
+    const store = await TransparencyLogStore.open(join(fx.dir, 'sink2.tlog'), {
+      logId: fx.federation.id,
+      secretKey: fx.keys.get(fx.coordinator)!,
+    });
     const sink = new TransparencyLogSink(store, fx.coordinator, fx.keys.get(fx.coordinator)!);
-    expect(() => { sink.append({ type: 'release', at: 1, queryId: '', contributors: [], rows: 0, suppressed: 0, rho: null }); }).toThrow(RangeError);
+    expect(() => {
+      sink.append({ type: 'release', at: 1, queryId: '', contributors: [], rows: 0, suppressed: 0, rho: null });
+    }).toThrow(RangeError);
     await store.close();
     sink.append({ type: 'release', at: 1, queryId: 'q', contributors: [], rows: 0, suppressed: 0, rho: null });
     const e = await sink.flush().catch((x: unknown) => x);

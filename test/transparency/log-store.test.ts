@@ -25,7 +25,10 @@ const options = { logId: 'fed-test', secretKey: op.secretKey };
 let n = 0;
 const fresh = (): string => join(dir, `log-${n++}.tlog`);
 const rejection = async (p: Promise<unknown>): Promise<FedstatError> => {
-  const e = await p.then(() => null, (x: unknown) => x);
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
   if (!(e instanceof FedstatError)) throw new Error(`expected a FedstatError, got ${String(e)}`);
   return e;
 };
@@ -39,7 +42,7 @@ async function filled(file: string, entries: Uint8Array[]): Promise<void> {
 describe('TransparencyLogStore', () => {
   it('appends, signs heads over the reference root, and serves entries, proofs and roots', async () => {
     const file = fresh();
-    const entries = Array.from({ length: 70 }, (_, i) => randomBytes(i % 5 === 0 ? 0 : 1 + (i * 37) % 300));
+    const entries = Array.from({ length: 70 }, (_, i) => randomBytes(i % 5 === 0 ? 0 : 1 + ((i * 37) % 300)));
     const log = await TransparencyLogStore.open(file, options);
     expect(log.size).toBe(0);
     expect(hex(log.treeHead().rootHash)).toBe(hex(refRoot([])));
@@ -58,11 +61,26 @@ describe('TransparencyLogStore', () => {
       expect(hex(await log.entry(i))).toBe(hex(e));
       expect(hex(log.leafHash(i))).toBe(hex(leaves[i]!));
     }
-    for (const [i, size] of [[0, 1], [3, 17], [69, 70], [40, 64]] as const) {
-      expect(verifyInclusion(i, size, leaves[i]!, log.inclusionProof(i, size), refRoot(leaves.slice(0, size)))).toBe(true);
+    for (const [i, size] of [
+      [0, 1],
+      [3, 17],
+      [69, 70],
+      [40, 64],
+    ] as const) {
+      expect(verifyInclusion(i, size, leaves[i]!, log.inclusionProof(i, size), refRoot(leaves.slice(0, size)))).toBe(
+        true,
+      );
     }
-    for (const [a, b] of [[1, 70], [17, 33], [64, 70], [70, 70], [0, 5]] as const) {
-      expect(verifyConsistency(a, b, refRoot(leaves.slice(0, a)), refRoot(leaves.slice(0, b)), log.consistencyProof(a, b))).toBe(true);
+    for (const [a, b] of [
+      [1, 70],
+      [17, 33],
+      [64, 70],
+      [70, 70],
+      [0, 5],
+    ] as const) {
+      expect(
+        verifyConsistency(a, b, refRoot(leaves.slice(0, a)), refRoot(leaves.slice(0, b)), log.consistencyProof(a, b)),
+      ).toBe(true);
       expect(hex(log.root(a))).toBe(hex(refRoot(leaves.slice(0, a))));
     }
     const streamed: string[] = [];
@@ -95,13 +113,25 @@ describe('TransparencyLogStore', () => {
     expect(distinctHeads.size).toBeLessThan(5); // batched, not 200 fsyncs
     for (const r of results) {
       expect(r.treeHead.size > r.index).toBe(true);
-      expect(verifyInclusion(r.index, r.treeHead.size, log.leafHash(r.index), log.inclusionProof(r.index, r.treeHead.size), r.treeHead.rootHash)).toBe(true);
+      expect(
+        verifyInclusion(
+          r.index,
+          r.treeHead.size,
+          log.leafHash(r.index),
+          log.inclusionProof(r.index, r.treeHead.size),
+          r.treeHead.rootHash,
+        ),
+      ).toBe(true);
     }
     await log.close();
   });
 
   it('cuts a torn tail (partial header, partial record, zero fill) and continues', async () => {
-    for (const tail of [Buffer.from('0000'), Buffer.concat([Buffer.from('00000010ffffffef', 'hex'), randomBytes(20)]), Buffer.alloc(300)]) {
+    for (const tail of [
+      Buffer.from('0000'),
+      Buffer.concat([Buffer.from('00000010ffffffef', 'hex'), randomBytes(20)]),
+      Buffer.alloc(300),
+    ]) {
       const file = fresh();
       const entries = [randomBytes(10), randomBytes(0), randomBytes(33)];
       await filled(file, entries);
@@ -122,7 +152,11 @@ describe('TransparencyLogStore', () => {
     // Record i starts at 16 + Σ_{j<i} (40 + |e_j|).
     const start = (i: number): number => 16 + entries.slice(0, i).reduce((s, e) => s + 40 + e.length, 0);
     for (const [record, at, what] of [
-      [2, 8 + 3, 'entry byte'], [3, 8 + 13 + 5, 'stored hash'], [4, 2, 'length'], [4, 6, 'length guard'], [5, 8, 'last entry'],
+      [2, 8 + 3, 'entry byte'],
+      [3, 8 + 13 + 5, 'stored hash'],
+      [4, 2, 'length'],
+      [4, 6, 'length guard'],
+      [5, 8, 'last entry'],
     ] as const) {
       const file = fresh();
       await filled(file, entries);
@@ -152,13 +186,26 @@ describe('TransparencyLogStore', () => {
     chmodSync(file, 0o600);
     await expect(TransparencyLogStore.open(file, { ...options, logId: '' })).rejects.toThrow(RangeError);
     const reopened = await TransparencyLogStore.open(file, options); // the lock was released
-    expect(isFedstatError(await reopened.entry(0).then(() => null, (x: unknown) => x))).toBe(false);
+    expect(
+      isFedstatError(
+        await reopened.entry(0).then(
+          () => null,
+          (x: unknown) => x,
+        ),
+      ),
+    ).toBe(false);
     await reopened.close();
   });
 
   it('streams records larger than its 1 MiB read chunks, and records straddling chunk borders', async () => {
     const file = fresh();
-    const entries = [randomBytes(3 << 20), randomBytes(0), randomBytes((1 << 20) - 30), randomBytes(100), randomBytes((1 << 20) + 7)];
+    const entries = [
+      randomBytes(3 << 20),
+      randomBytes(0),
+      randomBytes((1 << 20) - 30),
+      randomBytes(100),
+      randomBytes((1 << 20) + 7),
+    ];
     await filled(file, entries);
     const log = await TransparencyLogStore.open(file, options);
     expect(hex(log.root())).toBe(hex(refRoot(entries.map(refLeafHash))));
@@ -200,8 +247,12 @@ describe('TransparencyLogStore', () => {
     const empty = log.treeHead();
     const { treeHead } = await log.append(Uint8Array.of(1));
     await log.close();
-    expect(problem(await verifyLogFile(file, { heads: [empty, treeHead], publicKey: op.publicKey, logId: 'fed-test' }))).toBe('ok');
-    expect(problem(await verifyLogFile(file, { heads: [treeHead], publicKey: op.publicKey, logId: 'fed-other' }))).toBe('other-log');
+    expect(
+      problem(await verifyLogFile(file, { heads: [empty, treeHead], publicKey: op.publicKey, logId: 'fed-test' })),
+    ).toBe('ok');
+    expect(problem(await verifyLogFile(file, { heads: [treeHead], publicKey: op.publicKey, logId: 'fed-other' }))).toBe(
+      'other-log',
+    );
     await expect(verifyLogFile(file, { heads: [treeHead] })).rejects.toThrow(TypeError);
   });
 });

@@ -52,16 +52,34 @@ function queryEntry(author?: string, key?: Uint8Array): { entry: Uint8Array; exp
   const queryId = `q${++querySeq}-${randomBytes(4).toString('hex')}`;
   const digest = queryDigest(randomBytes(40));
   const who = author ?? fx.coordinator;
-  const entry = entryFromEvent({
-    type: 'query', at: 1_800_000_000_000 + querySeq, queryId, digest: toHex(digest),
-    sql: 'SELECT district, COUNT(*) FROM residents GROUP BY district', plan: { dataset: 'residents', groupBy: ['district'] }, agencies: ['a1', 'a2'],
-  }, who, key ?? fx.keys.get(who)!);
+  const entry = entryFromEvent(
+    {
+      type: 'query',
+      at: 1_800_000_000_000 + querySeq,
+      queryId,
+      digest: toHex(digest),
+      sql: 'SELECT district, COUNT(*) FROM residents GROUP BY district',
+      plan: { dataset: 'residents', groupBy: ['district'] },
+      agencies: ['a1', 'a2'],
+    },
+    who,
+    key ?? fx.keys.get(who)!,
+  );
   return { entry, expected: { queryId, queryDigest: digest } };
 }
 
 /** Another party's entry (an agency's contribution), to grow the log between queries. */
 function contribution(tag: string, agency = 'a1'): Uint8Array {
-  return fx.entry({ type: 'contribution', at: 1_800_000_000_000, queryId: `fill-${tag}`, agencyId: agency, digest: toHex(queryDigest(Buffer.from(tag))) }, agency);
+  return fx.entry(
+    {
+      type: 'contribution',
+      at: 1_800_000_000_000,
+      queryId: `fill-${tag}`,
+      agencyId: agency,
+      digest: toHex(queryDigest(Buffer.from(tag))),
+    },
+    agency,
+  );
 }
 
 /** A real log store and the entries appended to it, kept here for the reference root. */
@@ -102,7 +120,8 @@ class Log {
   }
 }
 
-const bytesOf = (h: SignedTreeHead | undefined): string => (h === undefined ? 'none' : Buffer.from(encodeSignedTreeHead(h)).toString('hex'));
+const bytesOf = (h: SignedTreeHead | undefined): string =>
+  h === undefined ? 'none' : Buffer.from(encodeSignedTreeHead(h)).toString('hex');
 
 /** The FedstatError `p` rejects with (fails when it resolves or rejects with anything else). */
 async function rejection(p: Promise<unknown>): Promise<FedstatError> {
@@ -149,7 +168,10 @@ describe('LogWitness: growth', () => {
     const p = log.proof(q1, 0);
     for (const from of [0, 1, size - 1, size, size + 7]) {
       await w.admit({ ...p, from, consistency: [] }, q1.expected);
-      await w.admit({ ...p, from, consistency: from > 0 && from < size ? log.store.consistencyProof(from, size) : [] }, q1.expected);
+      await w.admit(
+        { ...p, from, consistency: from > 0 && from < size ? log.store.consistencyProof(from, size) : [] },
+        q1.expected,
+      );
       expect(bytesOf(w.head)).toBe(held);
     }
   });
@@ -221,7 +243,9 @@ describe('LogWitness: persistence', () => {
     const other = await createAuditFixture();
     try {
       // Another federation's witness file, holding a head of its own (validly signed) log.
-      const otherLog = await other.writeLog('other.fslog', [other.entry({ type: 'contribution', at: 1, queryId: 'x', agencyId: 'a1', digest: 'ab'.repeat(32) }, 'a1')]);
+      const otherLog = await other.writeLog('other.fslog', [
+        other.entry({ type: 'contribution', at: 1, queryId: 'x', agencyId: 'a1', digest: 'ab'.repeat(32) }, 'a1'),
+      ]);
       const otherFile = join(fx.dir, 'witness-other-fed.json');
       await writeTreeHeadFile(otherFile, otherLog.head);
       expect((await LogWitness.open(other.federation, 'a1', otherFile)).head?.size).toBe(1);
@@ -246,7 +270,9 @@ describe('LogWitness: persistence', () => {
     for (const [i, bad] of altered.entries()) {
       const f = join(fx.dir, `witness-altered-${i}.json`);
       writeFileSync(f, JSON.stringify(bad));
-      expect((await rejection(LogWitness.open(fx.federation, 'a1', f))).code, JSON.stringify(bad)).toBe('CONFIG_INVALID');
+      expect((await rejection(LogWitness.open(fx.federation, 'a1', f))).code, JSON.stringify(bad)).toBe(
+        'CONFIG_INVALID',
+      );
     }
     // Two heads in one file are not a witness file either.
     const two = join(fx.dir, 'witness-two.json');
@@ -290,7 +316,14 @@ describe('LogWitness: forks, rollback, rewritten history', () => {
     // Rollback: the head of the shared prefix (4 entries), presented as a continuation of 7.
     const shrunk = await Log.open();
     for (const e of a.entries.slice(0, 4)) await shrunk.add(e);
-    const back = { treeHead: shrunk.store.treeHead(), entry: prefix.entry, index: prefix.index, inclusion: shrunk.store.inclusionProof(prefix.index), from: 7, consistency: [] };
+    const back = {
+      treeHead: shrunk.store.treeHead(),
+      entry: prefix.entry,
+      index: prefix.index,
+      inclusion: shrunk.store.inclusionProof(prefix.index),
+      from: 7,
+      consistency: [],
+    };
     await refused(back, prefix.expected, 'rollback');
 
     // A keeps extending its own branch.
@@ -336,17 +369,34 @@ describe('LogWitness: the proof must show exactly this query', () => {
     const forgedAuthor = queryEntry(fx.coordinator, fx.keys.get('a2'));
     const forgedIndex = await log.add(forgedAuthor.entry);
     // A contribution entry naming the expected query id.
-    const contrib = fx.entry({ type: 'contribution', at: 5, queryId: q.expected.queryId, agencyId: 'a2', digest: toHex(q.expected.queryDigest) }, 'a2');
+    const contrib = fx.entry(
+      {
+        type: 'contribution',
+        at: 5,
+        queryId: q.expected.queryId,
+        agencyId: 'a2',
+        digest: toHex(q.expected.queryDigest),
+      },
+      'a2',
+    );
     const contribIndex = await log.add(contrib);
     // A coordinator-signed entry of another kind, about the expected query.
-    const survivors = fx.entry({ type: 'survivors', at: 6, queryId: q.expected.queryId, survivors: ['a1', 'a2'], dropped: [] }, fx.coordinator);
+    const survivors = fx.entry(
+      { type: 'survivors', at: 6, queryId: q.expected.queryId, survivors: ['a1', 'a2'], dropped: [] },
+      fx.coordinator,
+    );
     const survivorsIndex = await log.add(survivors);
     // A coordinator-signed query entry that was never logged.
     const unlogged = queryEntry();
     const size = log.store.size;
     const good = log.proof(q, 2);
     const head = good.treeHead;
-    const at = (index: number, entry: Uint8Array): QueryLogProof => ({ ...good, index, entry, inclusion: log.store.inclusionProof(index) });
+    const at = (index: number, entry: Uint8Array): QueryLogProof => ({
+      ...good,
+      index,
+      entry,
+      inclusion: log.store.inclusionProof(index),
+    });
 
     const cases: [string, QueryLogProof, ExpectedQuery][] = [
       ['other query id', good, { ...q.expected, queryId: `${q.expected.queryId}x` }],
@@ -358,8 +408,16 @@ describe('LogWitness: the proof must show exactly this query', () => {
       ['coordinator entry that is not a query', at(survivorsIndex, survivors), q.expected],
       ['query not in the log', { ...good, entry: unlogged.entry }, unlogged.expected],
       ['head signed by another key', { ...good, treeHead: signTreeHead({ ...head }, fx.keys.get('a1')!) }, q.expected],
-      ['head signed by the key authority', { ...good, treeHead: signTreeHead({ ...head }, fx.keys.get(fx.keyAuthority)!) }, q.expected],
-      ['head of another log id', { ...good, treeHead: signTreeHead({ ...head, logId: `${head.logId}-other` }, coordinatorKey) }, q.expected],
+      [
+        'head signed by the key authority',
+        { ...good, treeHead: signTreeHead({ ...head }, fx.keys.get(fx.keyAuthority)!) },
+        q.expected,
+      ],
+      [
+        'head of another log id',
+        { ...good, treeHead: signTreeHead({ ...head, logId: `${head.logId}-other` }, coordinatorKey) },
+        q.expected,
+      ],
       ['index + 1', { ...good, index: q.index + 1 }, q.expected],
       ['index - 1', { ...good, index: q.index - 1 }, q.expected],
       ['index beyond the head', { ...good, index: size }, q.expected],
@@ -378,12 +436,17 @@ describe('LogWitness: the proof must show exactly this query', () => {
     }
     // A witness with no head yet (trust on first use) still takes only this federation's log.
     for (const [name, proof] of [
-      ['head of another log id', { ...good, treeHead: signTreeHead({ ...head, logId: `${head.logId}-other` }, coordinatorKey) }],
+      [
+        'head of another log id',
+        { ...good, treeHead: signTreeHead({ ...head, logId: `${head.logId}-other` }, coordinatorKey) },
+      ],
       ['store of another log id', { ...good, treeHead: otherLog.store.treeHead() }],
       ['head signed by another key', { ...good, treeHead: signTreeHead({ ...head }, fx.keys.get('a1')!) }],
     ] as [string, QueryLogProof][]) {
       const first = await LogWitness.open(fx.federation, 'a1');
-      expect((await rejection(first.admit({ ...proof, from: 0, consistency: [] }, q.expected))).code, name).toBe('BAD_MESSAGE');
+      expect((await rejection(first.admit({ ...proof, from: 0, consistency: [] }, q.expected))).code, name).toBe(
+        'BAD_MESSAGE',
+      );
       expect(first.head, name).toBeUndefined();
     }
     // The unaltered proof is accepted (each case failed for its own change).
@@ -440,35 +503,38 @@ describe('LogWitness: tampering', () => {
     const part = fc.constantFrom('treeHead', 'entry', 'inclusion', 'consistency');
     let undecodable = 0;
     let refused = 0;
-    await fc.assert(fc.asyncProperty(part, fc.nat(), fc.nat(), async (where, pick, bit) => {
-      const m: LogProofMessage = { ...wire, inclusion: [...wire.inclusion], consistency: [...wire.consistency] };
-      const flip = (b: Uint8Array): Uint8Array => {
-        const c = Uint8Array.from(b);
-        const i = bit % (c.length * 8);
-        c[i >> 3]! ^= 1 << (i & 7);
-        return c;
-      };
-      if (where === 'treeHead') m.treeHead = flip(m.treeHead);
-      else if (where === 'entry') m.entry = flip(m.entry);
-      else {
-        const path = m[where];
-        const k = pick % path.length;
-        path[k] = flip(path[k]!);
-      }
-      let decoded: QueryLogProof | undefined;
-      try {
-        decoded = logProofFromWire(m, 'coordinator');
-      } catch (e) {
-        expect(isFedstatError(e, 'BAD_MESSAGE')).toBe(true);
-        undecodable++;
-        return;
-      }
-      const w = await fresh();
-      const e = await rejection(w.admit(decoded, q.expected));
-      expect(e.code).toBe('BAD_MESSAGE');
-      expect(bytesOf(w.head)).toBe(held);
-      refused++;
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(part, fc.nat(), fc.nat(), async (where, pick, bit) => {
+        const m: LogProofMessage = { ...wire, inclusion: [...wire.inclusion], consistency: [...wire.consistency] };
+        const flip = (b: Uint8Array): Uint8Array => {
+          const c = Uint8Array.from(b);
+          const i = bit % (c.length * 8);
+          c[i >> 3]! ^= 1 << (i & 7);
+          return c;
+        };
+        if (where === 'treeHead') m.treeHead = flip(m.treeHead);
+        else if (where === 'entry') m.entry = flip(m.entry);
+        else {
+          const path = m[where];
+          const k = pick % path.length;
+          path[k] = flip(path[k]!);
+        }
+        let decoded: QueryLogProof | undefined;
+        try {
+          decoded = logProofFromWire(m, 'coordinator');
+        } catch (e) {
+          expect(isFedstatError(e, 'BAD_MESSAGE')).toBe(true);
+          undecodable++;
+          return;
+        }
+        const w = await fresh();
+        const e = await rejection(w.admit(decoded, q.expected));
+        expect(e.code).toBe('BAD_MESSAGE');
+        expect(bytesOf(w.head)).toBe(held);
+        refused++;
+      }),
+      { numRuns: 300 },
+    );
     // Both layers were exercised: the wire decoder (tree-head layout) and the witness's checks.
     expect(undecodable).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
@@ -488,7 +554,8 @@ describe('LogWitness: concurrent admissions', () => {
       const q = await log.query(i % 3);
       requests.push({ q, proof: log.proof(q, start) });
     }
-    for (let i = 1; i < 20; i++) expect(requests[i]!.proof.treeHead.size).toBeGreaterThan(requests[i - 1]!.proof.treeHead.size);
+    for (let i = 1; i < 20; i++)
+      expect(requests[i]!.proof.treeHead.size).toBeGreaterThan(requests[i - 1]!.proof.treeHead.size);
 
     const results = await Promise.allSettled(requests.map(({ q, proof }) => w.admit(proof, q.expected)));
     const stale: number[] = [];
@@ -509,7 +576,11 @@ describe('LogWitness: concurrent admissions', () => {
     for (const i of stale.sort((x, y) => requests[x]!.proof.treeHead.size - requests[y]!.proof.treeHead.size)) {
       const { q, proof } = requests[i]!;
       const from = w.head!.size;
-      const retry: QueryLogProof = { ...proof, from, consistency: from === proof.treeHead.size ? [] : log.store.consistencyProof(from, proof.treeHead.size) };
+      const retry: QueryLogProof = {
+        ...proof,
+        from,
+        consistency: from === proof.treeHead.size ? [] : log.store.consistencyProof(from, proof.treeHead.size),
+      };
       if (proof.treeHead.size > from) await w.admit(retry, q.expected);
       else await w.admit(log.proof(q, from), q.expected);
     }

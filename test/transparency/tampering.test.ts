@@ -17,7 +17,13 @@ import { checkConsistentHeads } from '../../src/merkle/head-checks.js';
 import { verifyInclusion } from '../../src/merkle/inclusion-proof.js';
 import { TransparencyLogStore } from '../../src/transparency/log-store.js';
 import { verifyLogFile, type LogCheck } from '../../src/auditor/log-file-check.js';
-import { decodeSignedTreeHead, encodeSignedTreeHead, signTreeHead, verifyTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
+import {
+  decodeSignedTreeHead,
+  encodeSignedTreeHead,
+  signTreeHead,
+  verifyTreeHead,
+  type SignedTreeHead,
+} from '../../src/merkle/tree-head.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedstat-tlog-tamper-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +53,11 @@ beforeAll(async () => {
   head = log.treeHead();
   leafHashes = Array.from({ length: SIZE }, (_, i) => log.leafHash(i));
   inclusions = Array.from({ length: SIZE }, (_, i) => ({ index: i, proof: log.inclusionProof(i) }));
-  consistencies = Array.from({ length: SIZE - 1 }, (_, i) => ({ first: i + 1, root: log.root(i + 1), proof: log.consistencyProof(i + 1) }));
+  consistencies = Array.from({ length: SIZE - 1 }, (_, i) => ({
+    first: i + 1,
+    root: log.root(i + 1),
+    proof: log.consistencyProof(i + 1),
+  }));
   await log.close();
   pristine = readFileSync(file);
   starts.push(pristine.length);
@@ -100,7 +110,9 @@ describe('10,000 random single-byte flips', () => {
         const { index, proof } = inclusions[randomInt(1, SIZE)]!; // leaf 0..SIZE-1 all have non-empty proofs
         const which = randomInt(proof.length);
         const bad = proof.map((p, i) => (i === which ? flip(p, randomInt(32)) : p));
-        expect(verifyInclusion(index, SIZE, leafHashes[index]!, bad, head.rootHash), `inclusion proof ${index}`).toBe(false);
+        expect(verifyInclusion(index, SIZE, leafHashes[index]!, bad, head.rootHash), `inclusion proof ${index}`).toBe(
+          false,
+        );
       } else {
         const { first, root, proof } = consistencies[randomInt(consistencies.length)]!;
         const which = randomInt(proof.length);
@@ -116,7 +128,13 @@ describe('10,000 random single-byte flips', () => {
       const at = starts[record]! + randomInt(starts[record + 1]! - starts[record]!);
       writeFileSync(scratch, flip(pristine, at));
       chmodSync(scratch, 0o600);
-      const e = await TransparencyLogStore.open(scratch, { logId: 'fed', secretKey: op.secretKey }).then(async (s) => { await s.close(); return null; }, (x: unknown) => x);
+      const e = await TransparencyLogStore.open(scratch, { logId: 'fed', secretKey: op.secretKey }).then(
+        async (s) => {
+          await s.close();
+          return null;
+        },
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(FedstatError);
       expect((e as FedstatError).details.record).toBe(record);
     }
@@ -135,7 +153,9 @@ describe('structural tampering', () => {
       // One entry fewer than the newest head: truncated; against the older head too, a deletion
       // below its size is a root mismatch there first.
       expect(problem(await verifyBytes(rebuild(rs))), `delete ${i}`).toBe('truncated');
-      expect(problem(await verifyBytes(rebuild(rs), [older, head])), `delete ${i}`).toBe(i < 10 ? 'root-mismatch' : 'truncated');
+      expect(problem(await verifyBytes(rebuild(rs), [older, head])), `delete ${i}`).toBe(
+        i < 10 ? 'root-mismatch' : 'truncated',
+      );
       const swapped = records();
       [swapped[i], swapped[i + 1]] = [swapped[i + 1]!, swapped[i]!];
       expect(problem(await verifyBytes(rebuild(swapped))), `swap ${i}, ${i + 1}`).toBe('root-mismatch');
@@ -152,7 +172,10 @@ describe('structural tampering', () => {
 
   it('rollback to an older head and two heads for one size are caught', async () => {
     expect(checkConsistentHeads(head, older, [], op.publicKey)).toMatchObject({ ok: false, problem: 'rollback' });
-    const other = signTreeHead({ logId: 'fed', size: SIZE, rootHash: leafHashes[0]!, timestamp: head.timestamp }, op.secretKey);
+    const other = signTreeHead(
+      { logId: 'fed', size: SIZE, rootHash: leafHashes[0]!, timestamp: head.timestamp },
+      op.secretKey,
+    );
     expect(checkConsistentHeads(head, other, [], op.publicKey)).toMatchObject({ ok: false, problem: 'fork' });
     expect(problem(await verifyBytes(pristine, [head, other]))).toBe('root-mismatch');
     expect(problem(await verifyBytes(pristine, [{ ...head, timestamp: head.timestamp + 1 }]))).toBe('bad-signature');

@@ -5,7 +5,13 @@
  * grpc-js alone kept that socket open forever.
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { ChannelCredentials, makeGenericClientConstructor, type Client, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
+import {
+  ChannelCredentials,
+  makeGenericClientConstructor,
+  type Client,
+  type MethodDefinition,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FedstatError } from '../../src/errors.js';
 import { loadFederation, type Federation } from '../../src/federation/federation.js';
@@ -33,7 +39,8 @@ async function hungServer(): Promise<HungServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    port, accepted,
+    port,
+    accepted,
     close: async () => {
       for (const s of accepted) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -45,7 +52,10 @@ function closedWithin(socket: Socket, ms: number): Promise<boolean> {
   if (socket.closed) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
-    socket.once('close', () => { clearTimeout(timer); resolve(true); });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
   });
 }
 
@@ -58,15 +68,27 @@ async function until(check: () => boolean, ms: number): Promise<void> {
 }
 
 const PING: MethodDefinition<Buffer, Buffer> = {
-  path: '/fedstat.test.Ping/Ping', requestStream: false, responseStream: false,
-  requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+  path: '/fedstat.test.Ping/Ping',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: (b: Buffer) => b,
+  responseDeserialize: (b: Buffer) => b,
 };
 const PingClient = makeGenericClientConstructor({ Ping: PING }, 'Ping');
 
 function ping(client: Client, deadlineMs: number): Promise<ServiceError> {
-  const fn = (client as unknown as Record<string, (req: Buffer, o: { deadline: Date }, cb: (e: ServiceError | null) => void) => void>)['Ping']!;
+  const fn = (
+    client as unknown as Record<
+      string,
+      (req: Buffer, o: { deadline: Date }, cb: (e: ServiceError | null) => void) => void
+    >
+  )['Ping']!;
   return new Promise((resolve, reject) => {
-    fn.call(client, Buffer.from('ping'), { deadline: new Date(Date.now() + deadlineMs) }, (e) => (e === null ? reject(new Error('answered')) : resolve(e)));
+    fn.call(client, Buffer.from('ping'), { deadline: new Date(Date.now() + deadlineMs) }, (e) =>
+      e === null ? reject(new Error('answered')) : resolve(e),
+    );
   });
 }
 
@@ -90,9 +112,16 @@ afterEach(async () => {
 describe('client channels to a hung server', () => {
   it('an agency call fails at its deadline, and closing the link ends the TLS handshake', async () => {
     hung = await hungServer();
-    const link = new GrpcAgencyLink('a1', `127.0.0.1:${hung.port}`, channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' }));
+    const link = new GrpcAgencyLink(
+      'a1',
+      `127.0.0.1:${hung.port}`,
+      channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' }),
+    );
     const t0 = performance.now();
-    const err = await link.describe(300).then(() => null, (e: unknown) => e);
+    const err = await link.describe(300).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FedstatError);
     expect((err as FedstatError).code).toBe('UNAVAILABLE');
     expect((err as FedstatError).message).toMatch(/did not answer before the deadline/);
@@ -106,14 +135,21 @@ describe('client channels to a hung server', () => {
     expect(await closedWithin(socket, 1_000)).toBe(true);
   });
 
-  it('a remote key authority\'s Describe uses its own short deadline, not the 60 s one of Decrypt, and close() ends the handshake', async () => {
+  it("a remote key authority's Describe uses its own short deadline, not the 60 s one of Decrypt, and close() ends the handshake", async () => {
     hung = await hungServer();
-    const ka = new GrpcKeyAuthority(federation, `127.0.0.1:${hung.port}`,
-      channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' }), channelOptionsFor('key-authority'),
-      { deadlineMs: 60_000, describeDeadlineMs: 1_500 });
+    const ka = new GrpcKeyAuthority(
+      federation,
+      `127.0.0.1:${hung.port}`,
+      channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' }),
+      channelOptionsFor('key-authority'),
+      { deadlineMs: 60_000, describeDeadlineMs: 1_500 },
+    );
     try {
       const t0 = performance.now();
-      const err = await ka.describe().then(() => null, (e: unknown) => e);
+      const err = await ka.describe().then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect((err as FedstatError).code).toBe('UNAVAILABLE');
       expect(performance.now() - t0).toBeLessThan(5_000);
       await until(() => hung.accepted.length > 0, 1_000);
@@ -126,8 +162,14 @@ describe('client channels to a hung server', () => {
   it('a handshake that outlasts handshakeTimeoutMs is abandoned and retried while the channel lives', async () => {
     hung = await hungServer();
     const m = tlsMaterial(federation, coordinator);
-    const credentials = closableCredentials(ChannelCredentials.createSsl(Buffer.from(m.caPem), Buffer.from(m.privateKeyPem), Buffer.from(m.certificatePem)), { handshakeTimeoutMs: 200 });
-    const client = new PingClient(`127.0.0.1:${hung.port}`, credentials, { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 200 });
+    const credentials = closableCredentials(
+      ChannelCredentials.createSsl(Buffer.from(m.caPem), Buffer.from(m.privateKeyPem), Buffer.from(m.certificatePem)),
+      { handshakeTimeoutMs: 200 },
+    );
+    const client = new PingClient(`127.0.0.1:${hung.port}`, credentials, {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 200,
+    });
     try {
       const call = ping(client, 3_000);
       await until(() => hung.accepted.length > 0, 1_000);
@@ -141,6 +183,8 @@ describe('client channels to a hung server', () => {
   });
 
   it('rejects a handshake timeout that is not a positive integer', () => {
-    expect(() => closableCredentials(ChannelCredentials.createInsecure(), { handshakeTimeoutMs: 0 })).toThrow(RangeError);
+    expect(() => closableCredentials(ChannelCredentials.createInsecure(), { handshakeTimeoutMs: 0 })).toThrow(
+      RangeError,
+    );
   });
 });

@@ -6,31 +6,50 @@
 import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
-  Server, makeGenericClientConstructor, type Client, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type ServiceError,
+  Server,
+  makeGenericClientConstructor,
+  type Client,
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceError,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedstatError } from '../../src/errors.js';
 import { loadFederation, type Federation } from '../../src/federation/federation.js';
 import { loadKeyFile, type PartySecrets } from '../../src/federation/key-file.js';
-import { channelCredentials, channelOptionsFor, serverCredentials, tlsMaterial } from '../../src/transport/credentials.js';
+import {
+  channelCredentials,
+  channelOptionsFor,
+  serverCredentials,
+  tlsMaterial,
+} from '../../src/transport/credentials.js';
 import { listen, type RunningServer } from '../../src/transport/listen.js';
 import { createTlsTestFederation, type TlsTestFederation } from '../tls/tls-federation.js';
 
 /** Answers after the number of ms the request names ("never": not at all). */
 const WAIT: MethodDefinition<Buffer, Buffer> = {
-  path: '/fedstat.test.Wait/Wait', requestStream: false, responseStream: false,
-  requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+  path: '/fedstat.test.Wait/Wait',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: (b: Buffer) => b,
+  responseDeserialize: (b: Buffer) => b,
 };
 const WaitClient = makeGenericClientConstructor({ Wait: WAIT }, 'Wait');
 
 function waitServer(): Server {
   const server = new Server();
-  server.addService({ Wait: WAIT }, {
-    Wait: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-      const what = call.request.toString();
-      if (what !== 'never') setTimeout(() => callback(null, Buffer.from('done')), Number(what));
+  server.addService(
+    { Wait: WAIT },
+    {
+      Wait: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+        const what = call.request.toString();
+        if (what !== 'never') setTimeout(() => callback(null, Buffer.from('done')), Number(what));
+      },
     },
-  });
+  );
   return server;
 }
 
@@ -49,17 +68,34 @@ beforeAll(async () => {
 afterAll(() => fed.close());
 
 async function serveA1(graceMs: number): Promise<RunningServer> {
-  return listen(waitServer(), '127.0.0.1', 0, serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' }), { graceMs });
+  return listen(
+    waitServer(),
+    '127.0.0.1',
+    0,
+    serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' }),
+    { graceMs },
+  );
 }
 
 function client(port: number): Client {
-  return new WaitClient(`127.0.0.1:${port}`, channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' }), channelOptionsFor('a1'));
+  return new WaitClient(
+    `127.0.0.1:${port}`,
+    channelCredentials(federation, coordinator, { insecure: false, endpointHost: '127.0.0.1' }),
+    channelOptionsFor('a1'),
+  );
 }
 
 function wait(c: Client, what: string): Promise<string> {
-  const fn = (c as unknown as Record<string, (req: Buffer, o: { deadline: Date }, cb: (e: ServiceError | null, r?: Buffer) => void) => void>)['Wait']!;
+  const fn = (
+    c as unknown as Record<
+      string,
+      (req: Buffer, o: { deadline: Date }, cb: (e: ServiceError | null, r?: Buffer) => void) => void
+    >
+  )['Wait']!;
   return new Promise((resolve, reject) => {
-    fn.call(c, Buffer.from(what), { deadline: new Date(Date.now() + 10_000) }, (e, r) => (e === null ? resolve(r!.toString()) : reject(e)));
+    fn.call(c, Buffer.from(what), { deadline: new Date(Date.now() + 10_000) }, (e, r) =>
+      e === null ? resolve(r!.toString()) : reject(e),
+    );
   });
 }
 
@@ -80,11 +116,19 @@ describe('listen: a server that stops within its grace period', () => {
     raw.on('error', () => undefined);
     const m = tlsMaterial(federation, coordinator);
     const handshaken = tlsConnect({
-      port: running.port, host: '127.0.0.1', ca: m.caPem, cert: m.certificatePem, key: m.privateKeyPem, servername: 'a1', ALPNProtocols: ['h2'],
+      port: running.port,
+      host: '127.0.0.1',
+      ca: m.caPem,
+      cert: m.certificatePem,
+      key: m.privateKeyPem,
+      servername: 'a1',
+      ALPNProtocols: ['h2'],
     });
     handshaken.on('error', () => undefined);
     await new Promise<void>((resolve) => handshaken.once('secureConnect', () => resolve()));
-    await new Promise<void>((resolve) => (raw.readyState === 'open' ? resolve() : raw.once('connect', () => resolve())));
+    await new Promise<void>((resolve) =>
+      raw.readyState === 'open' ? resolve() : raw.once('connect', () => resolve()),
+    );
     raw.resume();
     handshaken.resume();
     // grpc-js alone never finished this close(): tryShutdown waited for the silent connection.
@@ -111,7 +155,10 @@ describe('listen: a server that stops within its grace period', () => {
     const running = await serveA1(300);
     const c = client(running.port);
     try {
-      const call = wait(c, 'never').then(() => null, (e: unknown) => e as ServiceError);
+      const call = wait(c, 'never').then(
+        () => null,
+        (e: unknown) => e as ServiceError,
+      );
       await new Promise((r) => setTimeout(r, 200));
       const ms = await timed(running.close());
       expect(ms).toBeLessThan(300 + 1_000);
@@ -133,17 +180,33 @@ describe('listen: a server that stops within its grace period', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
     try {
-      const err = await listen(waitServer(), '127.0.0.1', port, serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' })).then(() => null, (e: unknown) => e);
+      const err = await listen(
+        waitServer(),
+        '127.0.0.1',
+        port,
+        serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' }),
+      ).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(FedstatError);
       expect((err as FedstatError).code).toBe('UNAVAILABLE');
-      expect((err as FedstatError).message).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*choose another --port`));
+      expect((err as FedstatError).message).toMatch(
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*choose another --port`),
+      );
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
   });
 
   it('a host name listens on the addresses it resolves to', async () => {
-    const running = await listen(waitServer(), 'localhost', 0, serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' }), { graceMs: 100 });
+    const running = await listen(
+      waitServer(),
+      'localhost',
+      0,
+      serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' }),
+      { graceMs: 100 },
+    );
     const c = client(running.port);
     try {
       expect(await wait(c, '0')).toBe('done');

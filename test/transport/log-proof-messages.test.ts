@@ -11,12 +11,25 @@ import type { FedstatError } from '../../src/errors.js';
 import { MAX_QUERY_BYTES } from '../../src/protocol/query-envelope.js';
 import { encodeSignedTreeHead, encodeTreeHead, signTreeHead, type SignedTreeHead } from '../../src/merkle/tree-head.js';
 import type { QueryLogProof } from '../../src/transparency/query-log-proof.js';
-import { logHeadFromWire, logHeadToWire, logProofFromWire, logProofToWire, MAX_LOG_PROOF_BYTES } from '../../src/transport/log-proof-messages.js';
-import { agencyServiceDefinition, keyAuthorityServiceDefinition, type LogProofMessage } from '../../src/transport/proto.js';
+import {
+  logHeadFromWire,
+  logHeadToWire,
+  logProofFromWire,
+  logProofToWire,
+  MAX_LOG_PROOF_BYTES,
+} from '../../src/transport/log-proof-messages.js';
+import {
+  agencyServiceDefinition,
+  keyAuthorityServiceDefinition,
+  type LogProofMessage,
+} from '../../src/transport/proto.js';
 import { fedstatErrorOf } from '../helpers/fedstat-error.js';
 
 const operator = signingKeyPairFromSeed(new Uint8Array(32).fill(7));
-const head: SignedTreeHead = signTreeHead({ logId: 'federation-0123', size: 2 ** 46 + 5, rootHash: randomBytes(32), timestamp: 1_800_000_000_123 }, operator.secretKey);
+const head: SignedTreeHead = signTreeHead(
+  { logId: 'federation-0123', size: 2 ** 46 + 5, rootHash: randomBytes(32), timestamp: 1_800_000_000_123 },
+  operator.secretKey,
+);
 const hashes = (n: number, len = 32): Uint8Array[] => Array.from({ length: n }, () => new Uint8Array(randomBytes(len)));
 
 const proof: QueryLogProof = Object.freeze({
@@ -49,7 +62,12 @@ function expectSameProof(got: QueryLogProof | undefined, want: QueryLogProof): v
 
 /** A wire message as protobufjs delivers it (`longs: String`), with `change` applied. */
 const wire = (change: Partial<Record<keyof LogProofMessage, unknown>> = {}): LogProofMessage =>
-  ({ ...logProofToWire(proof), index: String(proof.index), fromSize: String(proof.from), ...change }) as LogProofMessage;
+  ({
+    ...logProofToWire(proof),
+    index: String(proof.index),
+    fromSize: String(proof.from),
+    ...change,
+  }) as LogProofMessage;
 
 const refusal = (m: LogProofMessage): FedstatError => fedstatErrorOf(() => logProofFromWire(m, 'coordinator c1'));
 
@@ -57,9 +75,21 @@ describe('LogProof on the wire', () => {
   it('round-trips through the Aggregate and Decrypt requests of the real service definitions', () => {
     const agency = agencyServiceDefinition()['Aggregate']!;
     const ka = keyAuthorityServiceDefinition()['Decrypt']!;
-    const request = { query: new Uint8Array([1, 2, 3]), signature: new Uint8Array(64), logProof: logProofToWire(proof) };
-    const viaAgency = agency.requestDeserialize(agency.requestSerialize(request)) as { logProof: LogProofMessage | null };
-    const viaKa = ka.requestDeserialize(ka.requestSerialize({ ciphertexts: [new Uint8Array([9])], signature: new Uint8Array(64), logProof: logProofToWire(proof) })) as { logProof: LogProofMessage | null };
+    const request = {
+      query: new Uint8Array([1, 2, 3]),
+      signature: new Uint8Array(64),
+      logProof: logProofToWire(proof),
+    };
+    const viaAgency = agency.requestDeserialize(agency.requestSerialize(request)) as {
+      logProof: LogProofMessage | null;
+    };
+    const viaKa = ka.requestDeserialize(
+      ka.requestSerialize({
+        ciphertexts: [new Uint8Array([9])],
+        signature: new Uint8Array(64),
+        logProof: logProofToWire(proof),
+      }),
+    ) as { logProof: LogProofMessage | null };
     for (const decoded of [viaAgency, viaKa]) {
       // protobufjs with longs: String delivers uint64 as decimal strings.
       expect(decoded.logProof?.index).toBe(String(2 ** 40 + 3));
@@ -67,12 +97,16 @@ describe('LogProof on the wire', () => {
       expectSameProof(logProofFromWire(decoded.logProof, 'coordinator'), proof);
     }
     // Without a proof the field decodes as null: no proof.
-    const none = agency.requestDeserialize(agency.requestSerialize({ query: new Uint8Array([1]), signature: new Uint8Array(64) })) as { logProof: LogProofMessage | null };
+    const none = agency.requestDeserialize(
+      agency.requestSerialize({ query: new Uint8Array([1]), signature: new Uint8Array(64) }),
+    ) as { logProof: LogProofMessage | null };
     expect(none.logProof).toBeNull();
     expect(logProofFromWire(none.logProof, 'coordinator')).toBeUndefined();
     // Empty paths and index 0 survive too (proto3 drops zero and empty fields).
     const small: QueryLogProof = { ...proof, index: 0, from: 0, inclusion: [], consistency: [] };
-    const smallDecoded = agency.requestDeserialize(agency.requestSerialize({ ...request, logProof: logProofToWire(small) })) as { logProof: LogProofMessage | null };
+    const smallDecoded = agency.requestDeserialize(
+      agency.requestSerialize({ ...request, logProof: logProofToWire(small) }),
+    ) as { logProof: LogProofMessage | null };
     expectSameProof(logProofFromWire(smallDecoded.logProof, 'coordinator'), small);
   });
 
@@ -88,19 +122,31 @@ describe('LogProof on the wire', () => {
     for (const h of [...m.inclusion, ...m.consistency]) h.fill(0);
     expectSameProof(decoded, proof);
     // The largest safe index and a full-height path (64 hashes) are accepted.
-    const big = logProofFromWire(wire({ index: String(Number.MAX_SAFE_INTEGER), inclusion: hashes(64), consistency: hashes(64) }), 'c');
+    const big = logProofFromWire(
+      wire({ index: String(Number.MAX_SAFE_INTEGER), inclusion: hashes(64), consistency: hashes(64) }),
+      'c',
+    );
     expect(big?.index).toBe(Number.MAX_SAFE_INTEGER);
     expect(big?.inclusion).toHaveLength(64);
     // An entry as large as a signed query is accepted.
-    expect(logProofFromWire(wire({ entry: new Uint8Array(MAX_QUERY_BYTES) }), 'c')?.entry).toHaveLength(MAX_QUERY_BYTES);
+    expect(logProofFromWire(wire({ entry: new Uint8Array(MAX_QUERY_BYTES) }), 'c')?.entry).toHaveLength(
+      MAX_QUERY_BYTES,
+    );
   });
 
   it('bounds the encoded size of the largest acceptable proof by MAX_LOG_PROOF_BYTES', () => {
     const agency = agencyServiceDefinition()['Aggregate']!;
-    const longest = signTreeHead({ ...head, logId: 'f'.repeat(256), size: Number.MAX_SAFE_INTEGER, timestamp: Number.MAX_SAFE_INTEGER }, operator.secretKey);
+    const longest = signTreeHead(
+      { ...head, logId: 'f'.repeat(256), size: Number.MAX_SAFE_INTEGER, timestamp: Number.MAX_SAFE_INTEGER },
+      operator.secretKey,
+    );
     const largest: QueryLogProof = {
-      treeHead: longest, entry: new Uint8Array(MAX_QUERY_BYTES).fill(0xff), index: Number.MAX_SAFE_INTEGER,
-      inclusion: hashes(64), from: Number.MAX_SAFE_INTEGER, consistency: hashes(64),
+      treeHead: longest,
+      entry: new Uint8Array(MAX_QUERY_BYTES).fill(0xff),
+      index: Number.MAX_SAFE_INTEGER,
+      inclusion: hashes(64),
+      from: Number.MAX_SAFE_INTEGER,
+      consistency: hashes(64),
     };
     const encoded = agency.requestSerialize({ logProof: logProofToWire(largest) });
     expect(encoded.length).toBeLessThanOrEqual(MAX_LOG_PROOF_BYTES);
@@ -164,15 +210,33 @@ describe('LogProof on the wire', () => {
 
   it('refuses an index or starting size that is negative, fractional, beyond 2^53 − 1 or not a number', () => {
     const badCounts: unknown[] = [
-      '-1', '1.5', '1e3', '0x10', ' 1', '', '9007199254740992', '18446744073709551615', '99999999999999999999',
-      -1, 1.5, 2 ** 53, Number.NaN, Infinity, null, undefined, 3n,
+      '-1',
+      '1.5',
+      '1e3',
+      '0x10',
+      ' 1',
+      '',
+      '9007199254740992',
+      '18446744073709551615',
+      '99999999999999999999',
+      -1,
+      1.5,
+      2 ** 53,
+      Number.NaN,
+      Infinity,
+      null,
+      undefined,
+      3n,
     ];
     for (const v of badCounts) {
       expect(refusal(wire({ index: v })).code, `index ${String(v)}`).toBe('BAD_MESSAGE');
       expect(refusal(wire({ fromSize: v })).code, `fromSize ${String(v)}`).toBe('BAD_MESSAGE');
     }
     // Their neighbours inside the range are accepted.
-    expect(logProofFromWire(wire({ index: '9007199254740991', fromSize: '0' }), 'c')).toMatchObject({ index: 2 ** 53 - 1, from: 0 });
+    expect(logProofFromWire(wire({ index: '9007199254740991', fromSize: '0' }), 'c')).toMatchObject({
+      index: 2 ** 53 - 1,
+      from: 0,
+    });
     expect(logProofFromWire(wire({ index: 7, fromSize: 1 }), 'c')).toMatchObject({ index: 7, from: 1 });
   });
 });

@@ -19,21 +19,27 @@ function duplicateOf(text: string): DuplicateJsonKeyError {
 
 describe('parseStrictJson', () => {
   it('returns what JSON.parse returns for any JSON without duplicate keys', () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.boolean(), (v, pretty) => {
-      const text = JSON.stringify(v, null, pretty ? 2 : undefined);
-      expect(parseStrictJson(text)).toEqual(JSON.parse(text));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.boolean(), (v, pretty) => {
+        const text = JSON.stringify(v, null, pretty ? 2 : undefined);
+        expect(parseStrictJson(text)).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('finds a key repeated anywhere, with its path', () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.string(), fc.jsonValue(), (v, key, dup) => {
-      const base = JSON.stringify({ x: [1, { y: v }] });
-      // {"x":[1,{"y":…, KEY: dup, KEY: dup}]}
-      const text = `${base.slice(0, -3)},${JSON.stringify(key)}:${JSON.stringify(dup)},${JSON.stringify(key)}:${JSON.stringify(dup)}}]}`;
-      const e = duplicateOf(text);
-      expect(e.key).toBe(key);
-      expect(e.path).toBe(jsonPathChild('x[1]', key));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string(), fc.jsonValue(), (v, key, dup) => {
+        const base = JSON.stringify({ x: [1, { y: v }] });
+        // {"x":[1,{"y":…, KEY: dup, KEY: dup}]}
+        const text = `${base.slice(0, -3)},${JSON.stringify(key)}:${JSON.stringify(dup)},${JSON.stringify(key)}:${JSON.stringify(dup)}}]}`;
+        const e = duplicateOf(text);
+        expect(e.key).toBe(key);
+        expect(e.path).toBe(jsonPathChild('x[1]', key));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('compares keys after unescaping and names paths through arrays', () => {

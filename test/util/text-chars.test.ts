@@ -4,7 +4,13 @@ import { describeNonTextChar, firstNonTextChar, isNonTextChar, nonTextClass } fr
 describe('characters that are not text', () => {
   it('are the controls, the line separators and U+FEFF, nothing else', () => {
     const all = [...Array(0x30000).keys()].filter(isNonTextChar);
-    expect(all).toEqual([...Array(32).keys(), ...Array.from({ length: 33 }, (_, i) => 0x7f + i), 0x2028, 0x2029, 0xfeff]);
+    expect(all).toEqual([
+      ...Array(32).keys(),
+      ...Array.from({ length: 33 }, (_, i) => 0x7f + i),
+      0x2028,
+      0x2029,
+      0xfeff,
+    ]);
     const js = new RegExp(nonTextClass('js'), 'u');
     for (let cp = 0; cp < 0x30000; cp++) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;

@@ -11,9 +11,16 @@ import type { PrivacyShowcase } from '../../demo/privacy-showcase.js';
 function printHuman(report: DemoReport): void {
   const w = (s: string): boolean => process.stdout.write(`${s}\n`);
   w('');
-  w(renderTable(['agency', 'name', 'dataset', 'rows', 'port'],
-    report.agencies.map((a) => [a.id, a.name, a.dataset, formatInteger(a.rows), String(a.port)]), ['left', 'left', 'left', 'right', 'right']));
-  w(`\nfederation ${report.federationId.slice(0, 16)}… ready in ${formatMs(report.setupMs)}. Every number below was computed under BFV encryption:`);
+  w(
+    renderTable(
+      ['agency', 'name', 'dataset', 'rows', 'port'],
+      report.agencies.map((a) => [a.id, a.name, a.dataset, formatInteger(a.rows), String(a.port)]),
+      ['left', 'left', 'left', 'right', 'right'],
+    ),
+  );
+  w(
+    `\nfederation ${report.federationId.slice(0, 16)}… ready in ${formatMs(report.setupMs)}. Every number below was computed under BFV encryption:`,
+  );
   w('agencies sent only signed ciphertexts; only the sum over agencies was decrypted.');
   report.showcases.forEach((s, i) => {
     w(`\n━━ ${i + 1}. ${s.showcase.title}`);
@@ -25,88 +32,176 @@ function printHuman(report: DemoReport): void {
     for (const q of s.queries) {
       w(`\n${q.sql}`);
       w(renderResult(q.result));
-      w(q.mismatch === null
-        ? `check: ✓ identical to the plaintext computed from the seed files (${q.result.rows.length} rows, ${q.result.suppressed} withheld)`
-        : `check: ✗ MISMATCH with the plaintext computation: ${q.mismatch}`);
+      w(
+        q.mismatch === null
+          ? `check: ✓ identical to the plaintext computed from the seed files (${q.result.rows.length} rows, ${q.result.suppressed} withheld)`
+          : `check: ✗ MISMATCH with the plaintext computation: ${q.mismatch}`,
+      );
     }
     if (s.indicator !== null && s.showcase.indicator !== undefined) {
       const ind = s.showcase.indicator;
       w(`\n${ind.description} (computed by the coordinator from the two released tables):`);
-      w(renderTable([ind.joinOn, ind.numerator, ind.denominator, ind.name],
-        s.indicator.map((r) => [r.key, formatInteger(r.numerator), formatInteger(r.denominator), r.value.toFixed(1)]), ['left', 'right', 'right', 'right']));
+      w(
+        renderTable(
+          [ind.joinOn, ind.numerator, ind.denominator, ind.name],
+          s.indicator.map((r) => [r.key, formatInteger(r.numerator), formatInteger(r.denominator), r.value.toFixed(1)]),
+          ['left', 'right', 'right', 'right'],
+        ),
+      );
     }
   });
   if (report.privacy !== null) printPrivacy(report.privacy, report.showcases.length + 1, w);
   const a = report.audit;
-  const kinds = Object.entries(a.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+  const kinds = Object.entries(a.counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
   w(`\n━━ the transparency log, verified as an auditor would (fedstat audit verify ${a.file})`);
-  w(a.ok
-    ? `✓ ${a.size} signed entries (${kinds}); every signature, author role, tree head and the release and budget policy hold;\n  the log extends each of the ${report.agencyHeads} tree heads the agencies accepted (they checked one with every query)`
-    : `✗ ${a.findingCount} findings: ${a.findings.slice(0, 3).map((f) => `${f.entry === null ? '' : `entry ${f.entry}: `}${f.message}`).join('; ')}`);
+  w(
+    a.ok
+      ? `✓ ${a.size} signed entries (${kinds}); every signature, author role, tree head and the release and budget policy hold;\n  the log extends each of the ${report.agencyHeads} tree heads the agencies accepted (they checked one with every query)`
+      : `✗ ${a.findingCount} findings: ${a.findings
+          .slice(0, 3)
+          .map((f) => `${f.entry === null ? '' : `entry ${f.entry}: `}${f.message}`)
+          .join('; ')}`,
+  );
   const checks = report.showcases.flatMap((s) => s.queries);
-  w(`\n${report.allChecksPassed ? '✓' : '✗'} ${checks.filter((q) => q.mismatch === null).length} of ${checks.length} encrypted results match the plaintext; demo took ${formatMs(report.totalMs)}`);
+  w(
+    `\n${report.allChecksPassed ? '✓' : '✗'} ${checks.filter((q) => q.mismatch === null).length} of ${checks.length} encrypted results match the plaintext; demo took ${formatMs(report.totalMs)}`,
+  );
 }
 
 function printPrivacy(p: PrivacyShowcase, n: number, w: (s: string) => boolean): void {
   w(`\n━━ ${n}. 差分隐私发布：各区登记人数与平均年龄（含噪声与95%置信区间）`);
-  w('   Differential privacy: each agency charged its own budget and added Skellam noise before encrypting; nobody, not even the key authority, saw the exact totals.');
+  w(
+    '   Differential privacy: each agency charged its own budget and added Skellam noise before encrypting; nobody, not even the key authority, saw the exact totals.',
+  );
   w(`\n${p.sql}   (--rho ${p.result.privacy?.rho ?? ''})`);
   w(renderResult(p.result));
   const exact = new Map(p.exact.map((r) => [r['district'], r]));
   w('\nnext to the exact values (demo only: computed from the seed files, which no party of a real federation holds):');
-  w(renderTable(['district', 'released', '95% CI', 'exact', 'avg_age', '95% CI', 'exact'], p.result.rows.map((row, i) => {
-    const e = exact.get(row['district']);
-    const u = p.result.uncertainty?.[i];
-    const ci = (alias: string): string => { const c = u?.[alias]?.ci95; return c === undefined ? '' : `${formatNumber(c[0])} – ${formatNumber(c[1])}`; };
-    return [String(row['district']), formatNumber(row['registered'] ?? ''), ci('registered'), formatNumber(e?.['registered'] ?? ''),
-      formatNumber(row['avg_age'] ?? ''), ci('avg_age'), formatNumber(e?.['avg_age'] ?? '')];
-  }), ['left', 'right', 'right', 'right', 'right', 'right', 'right']));
-  w(`${p.covered} of ${p.aggregates} intervals hold the exact value (95 % intervals: about 1 in 20 may miss); ${p.outOfBound.length === 0 ? '✓ every count within the noise\'s 2^-100 tail bound' : `✗ outside the tail bound: ${p.outOfBound.join(', ')}`}`);
+  w(
+    renderTable(
+      ['district', 'released', '95% CI', 'exact', 'avg_age', '95% CI', 'exact'],
+      p.result.rows.map((row, i) => {
+        const e = exact.get(row['district']);
+        const u = p.result.uncertainty?.[i];
+        const ci = (alias: string): string => {
+          const c = u?.[alias]?.ci95;
+          return c === undefined ? '' : `${formatNumber(c[0])} – ${formatNumber(c[1])}`;
+        };
+        return [
+          String(row['district']),
+          formatNumber(row['registered'] ?? ''),
+          ci('registered'),
+          formatNumber(e?.['registered'] ?? ''),
+          formatNumber(row['avg_age'] ?? ''),
+          ci('avg_age'),
+          formatNumber(e?.['avg_age'] ?? ''),
+        ];
+      }),
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  );
+  w(
+    `${p.covered} of ${p.aggregates} intervals hold the exact value (95 % intervals: about 1 in 20 may miss); ${p.outOfBound.length === 0 ? "✓ every count within the noise's 2^-100 tail bound" : `✗ outside the tail bound: ${p.outOfBound.join(', ')}`}`,
+  );
   w('\nprivacy budget, as each agency reports it from its own ledger (fedstat budget):');
-  w(renderTable(['agency', 'spent', 'remaining'], p.budgets.map((b) => [b.agency, b.spent, b.remaining]), ['left', 'right', 'right']));
+  w(
+    renderTable(
+      ['agency', 'spent', 'remaining'],
+      p.budgets.map((b) => [b.agency, b.spent, b.remaining]),
+      ['left', 'right', 'right'],
+    ),
+  );
   w(`\na dry run of the same query at rho ${p.overspendRho} (fedstat query --dry-run):`);
   w(renderPrediction(p.overspend));
 }
 
 export function registerDemo(program: Command): void {
-  program.command('demo')
-    .description('seed a synthetic province, start its agencies on 127.0.0.1, and run encrypted showcase statistics checked against plaintext')
-    .option('--agencies <n>', 'number of agencies (department by department; default: all of the scenario)', parseIntOption('--agencies', 3, 64))
-    .option('--rows <n>', 'residence registrations in 成都市 (the other cities in proportion)', parseIntOption('--rows', 100, 10_000_000), DEFAULT_DEMO_ROWS)
+  program
+    .command('demo')
+    .description(
+      'seed a synthetic province, start its agencies on 127.0.0.1, and run encrypted showcase statistics checked against plaintext',
+    )
+    .option(
+      '--agencies <n>',
+      'number of agencies (department by department; default: all of the scenario)',
+      parseIntOption('--agencies', 3, 64),
+    )
+    .option(
+      '--rows <n>',
+      'residence registrations in 成都市 (the other cities in proportion)',
+      parseIntOption('--rows', 100, 10_000_000),
+      DEFAULT_DEMO_ROWS,
+    )
     .option('--seed <s>', 'seed for the synthetic data', 'fedstat-demo')
     .option('--out <dir>', 'keep the generated data and federation in this folder')
     .option('--json', 'print the report as JSON')
-    .action(action(async (opts: { agencies?: number; rows: number; seed: string; out?: string; json?: boolean }) => {
-      const json = opts.json === true;
-      const bar = progressBar('seeding', { json });
-      const report = await runDemo({
-        rows: opts.rows, seed: opts.seed,
-        ...(opts.agencies === undefined ? {} : { agencies: opts.agencies }),
-        ...(opts.out === undefined ? {} : { outDir: opts.out }),
-        onSeedProgress: (done, total) => bar.update(done, total, 'rows'),
-        onStep: (m) => {
-          bar.done();
-          if (!json) process.stderr.write(`• ${m}\n`);
-        },
-      });
-      if (json) {
-        process.stdout.write(`${toJson({
-          federationId: report.federationId, agencies: report.agencies, allChecksPassed: report.allChecksPassed,
-          setupMs: report.setupMs, totalMs: report.totalMs,
-          showcases: report.showcases.map((s) => ({
-            title: s.showcase.title, english: s.showcase.english, skipped: s.skipped, indicator: s.indicator,
-            queries: s.queries.map((q) => ({ sql: q.sql, check: q.mismatch === null ? 'ok' : q.mismatch, ...(queryJson(q.result) as object) })),
-          })),
-          audit: { ok: report.audit.ok, file: report.audit.file, size: report.audit.size, counts: report.audit.counts, findings: report.audit.findings },
-          privacy: report.privacy === null ? null : {
-            sql: report.privacy.sql, ...(queryJson(report.privacy.result) as object), exact: report.privacy.exact,
-            covered: report.privacy.covered, aggregates: report.privacy.aggregates, outOfBound: report.privacy.outOfBound,
-            budgets: report.privacy.budgets, overspend: { rho: report.privacy.overspendRho, ...report.privacy.overspend },
+    .action(
+      action(async (opts: { agencies?: number; rows: number; seed: string; out?: string; json?: boolean }) => {
+        const json = opts.json === true;
+        const bar = progressBar('seeding', { json });
+        const report = await runDemo({
+          rows: opts.rows,
+          seed: opts.seed,
+          ...(opts.agencies === undefined ? {} : { agencies: opts.agencies }),
+          ...(opts.out === undefined ? {} : { outDir: opts.out }),
+          onSeedProgress: (done, total) => bar.update(done, total, 'rows'),
+          onStep: (m) => {
+            bar.done();
+            if (!json) process.stderr.write(`• ${m}\n`);
           },
-        })}\n`);
-      } else {
-        printHuman(report);
-      }
-      if (!report.allChecksPassed) throw new FedstatError('INTERNAL', 'an encrypted result differs from the plaintext computation; please report this');
-    }));
+        });
+        if (json) {
+          process.stdout.write(
+            `${toJson({
+              federationId: report.federationId,
+              agencies: report.agencies,
+              allChecksPassed: report.allChecksPassed,
+              setupMs: report.setupMs,
+              totalMs: report.totalMs,
+              showcases: report.showcases.map((s) => ({
+                title: s.showcase.title,
+                english: s.showcase.english,
+                skipped: s.skipped,
+                indicator: s.indicator,
+                queries: s.queries.map((q) => ({
+                  sql: q.sql,
+                  check: q.mismatch === null ? 'ok' : q.mismatch,
+                  ...(queryJson(q.result) as object),
+                })),
+              })),
+              audit: {
+                ok: report.audit.ok,
+                file: report.audit.file,
+                size: report.audit.size,
+                counts: report.audit.counts,
+                findings: report.audit.findings,
+              },
+              privacy:
+                report.privacy === null
+                  ? null
+                  : {
+                      sql: report.privacy.sql,
+                      ...(queryJson(report.privacy.result) as object),
+                      exact: report.privacy.exact,
+                      covered: report.privacy.covered,
+                      aggregates: report.privacy.aggregates,
+                      outOfBound: report.privacy.outOfBound,
+                      budgets: report.privacy.budgets,
+                      overspend: { rho: report.privacy.overspendRho, ...report.privacy.overspend },
+                    },
+            })}\n`,
+          );
+        } else {
+          printHuman(report);
+        }
+        if (!report.allChecksPassed)
+          throw new FedstatError(
+            'INTERNAL',
+            'an encrypted result differs from the plaintext computation; please report this',
+          );
+      }),
+    );
 }

@@ -47,32 +47,52 @@ export function renderResult(r: QueryResult): string {
       align.push('right');
     }
   }
-  const rows = r.rows.map((row, i) => r.columns.flatMap((c) => {
-    const u = r.uncertainty?.[i]?.[c.name];
-    const value = cell(row[c.name]);
-    return u === undefined ? [value] : [value, `${formatNumber(u.ci95[0])} – ${formatNumber(u.ci95[1])}`];
-  }));
+  const rows = r.rows.map((row, i) =>
+    r.columns.flatMap((c) => {
+      const u = r.uncertainty?.[i]?.[c.name];
+      const value = cell(row[c.name]);
+      return u === undefined ? [value] : [value, `${formatNumber(u.ci95[0])} – ${formatNumber(u.ci95[1])}`];
+    }),
+  );
   const out = [renderTable(headers, rows, align)];
-  const notes = [`${r.rows.length} rows`, `${r.agencies.answered.length} agencies`, `${r.ciphertexts} ciphertext${r.ciphertexts === 1 ? '' : 's'} each`, formatMs(r.timings.totalMs)];
+  const notes = [
+    `${r.rows.length} rows`,
+    `${r.agencies.answered.length} agencies`,
+    `${r.ciphertexts} ciphertext${r.ciphertexts === 1 ? '' : 's'} each`,
+    formatMs(r.timings.totalMs),
+  ];
   const s = r.suppression;
   if (r.suppressed > 0) {
-    const why = r.privacy !== null ? `noisy count below minGroupSize ${s.minGroupSize}`
-      : s.complementary > 0 ? `${s.primary} below minGroupSize ${s.minGroupSize}, ${s.complementary} more so that none can be recomputed from the totals`
-        : `fewer than minGroupSize ${s.minGroupSize} records`;
+    const why =
+      r.privacy !== null
+        ? `noisy count below minGroupSize ${s.minGroupSize}`
+        : s.complementary > 0
+          ? `${s.primary} below minGroupSize ${s.minGroupSize}, ${s.complementary} more so that none can be recomputed from the totals`
+          : `fewer than minGroupSize ${s.minGroupSize} records`;
     notes.push(`${r.suppressed} cell${r.suppressed === 1 ? '' : 's'} withheld (${why})`);
   }
   out.push(`(${notes.join('; ')}; query ${r.queryId})`);
   const p = r.privacy;
   if (p !== null) {
-    out.push(`(differential privacy: rho ${p.rho} spent at each agency, i.e. (${p.epsilon.toFixed(3)}, ${p.delta})-DP; Skellam noise from ${p.survivors} agencies, threshold ${p.threshold}; counts clamped at 0)`);
+    out.push(
+      `(differential privacy: rho ${p.rho} spent at each agency, i.e. (${p.epsilon.toFixed(3)}, ${p.delta})-DP; Skellam noise from ${p.survivors} agencies, threshold ${p.threshold}; counts clamped at 0)`,
+    );
   }
   const sa = r.secureAggregation;
   if (sa !== null) {
-    out.push(`(secure aggregation: ${sa.survivors.length} survivors unmasked, ${sa.dropped.length} dropped; threshold ${sa.threshold})`);
-    for (const f of sa.unmaskFailed) out.push(`note: agency ${f.id} contributed but was lost in round 2 (${f.reason}); its share of the unmasking was not needed`);
+    out.push(
+      `(secure aggregation: ${sa.survivors.length} survivors unmasked, ${sa.dropped.length} dropped; threshold ${sa.threshold})`,
+    );
+    for (const f of sa.unmaskFailed)
+      out.push(
+        `note: agency ${f.id} contributed but was lost in round 2 (${f.reason}); its share of the unmasking was not needed`,
+      );
   }
   for (const f of r.agencies.failed) out.push(`warning: agency ${f.id} did not contribute: ${f.reason}`);
-  if (r.agencies.failed.length > 0) out.push('warning: the result covers only the agencies that answered; pass --require-all to refuse partial results');
+  if (r.agencies.failed.length > 0)
+    out.push(
+      'warning: the result covers only the agencies that answered; pass --require-all to refuse partial results',
+    );
   return out.join('\n');
 }
 
@@ -81,16 +101,28 @@ export function renderPrediction(p: DryRunPrediction): string {
   const v = p.privacy;
   if (v === null) out.push('privacy: exact release (no noise)');
   else {
-    out.push(`privacy: rho ${v.rho} at each agency = (${v.epsilon.toFixed(3)}, ${v.delta})-DP; Skellam mu ${v.mu}, each agency adds Skellam(${v.agencyMu}) per cell (threshold ${v.threshold})`);
+    out.push(
+      `privacy: rho ${v.rho} at each agency = (${v.epsilon.toFixed(3)}, ${v.delta})-DP; Skellam mu ${v.mu}, each agency adds Skellam(${v.agencyMu}) per cell (threshold ${v.threshold})`,
+    );
     out.push(`noise per released count: stderr ${v.countStderr.toFixed(2)}, 95% within ±${v.countHalfWidth95}`);
   }
-  out.push(renderTable(['agency', 'would answer', 'remaining rho'], p.agencies.map((a) => [a.id, a.refusal === null ? 'yes' : `no: ${a.refusal}`, a.remaining ?? '—']), ['left', 'left', 'right']));
-  out.push(p.enough ? `${p.answering} agencies would answer: enough for a release` : `only ${p.answering} agencies would answer: the query would be refused`);
+  out.push(
+    renderTable(
+      ['agency', 'would answer', 'remaining rho'],
+      p.agencies.map((a) => [a.id, a.refusal === null ? 'yes' : `no: ${a.refusal}`, a.remaining ?? '—']),
+      ['left', 'left', 'right'],
+    ),
+  );
+  out.push(
+    p.enough
+      ? `${p.answering} agencies would answer: enough for a release`
+      : `only ${p.answering} agencies would answer: the query would be refused`,
+  );
   return out.join('\n');
 }
 
 function renderExplanation(x: QueryExplanation): string {
-  const bits = (n: bigint): string => `2^${(Math.log2(Number(n))).toFixed(1)}`;
+  const bits = (n: bigint): string => `2^${Math.log2(Number(n)).toFixed(1)}`;
   return [
     x.sql,
     `groups: ${formatInteger(x.groups)}; per group: ${x.measures.join(', ')}`,
@@ -100,62 +132,108 @@ function renderExplanation(x: QueryExplanation): string {
 }
 
 export function registerQuery(program: Command): void {
-  program.command('query')
+  program
+    .command('query')
     .description('run an encrypted cross-agency query; only the total over the agencies is ever decrypted')
     .argument('<sql>', 'SELECT [g1, g2,] COUNT(*), SUM(col), AVG(col) FROM dataset [WHERE ...] [GROUP BY g1[, g2]]')
     .requiredOption('--federation <file>', 'federation.json')
     .option('--key <file>', 'coordinator key file (default: keys/coordinator.key beside the federation file)')
-    .option('--key-authority-key <file>', 'key authority key file for the in-process key authority (default: keys/key-authority.key)')
-    .option('--deadline <ms>', 'time allowed for each remote step: every agency\'s answer in each round and the key authority\'s decryption; asking who serves what (also for --dry-run) waits at most the smaller of this and 5 s', parseIntOption('--deadline', 1), 30_000)
+    .option(
+      '--key-authority-key <file>',
+      'key authority key file for the in-process key authority (default: keys/key-authority.key)',
+    )
+    .option(
+      '--deadline <ms>',
+      "time allowed for each remote step: every agency's answer in each round and the key authority's decryption; asking who serves what (also for --dry-run) waits at most the smaller of this and 5 s",
+      parseIntOption('--deadline', 1),
+      30_000,
+    )
     .option('--require-all', 'fail when any agency serving the dataset fails to contribute')
-    .option('--rho <rho>', 'release with differential privacy: the zCDP budget (e.g. 0.05 or 1/40) this query spends at every agency')
+    .option(
+      '--rho <rho>',
+      'release with differential privacy: the zCDP budget (e.g. 0.05 or 1/40) this query spends at every agency',
+    )
     .option('--delta <delta>', 'delta for the (epsilon, delta) shown beside rho (display only)', '1e-9')
     .option('--dry-run', 'show what the query would cost and which agencies would refuse it, spending nothing')
-    .option('--threshold <n>', 'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)', parseIntOption('--threshold', 1))
+    .option(
+      '--threshold <n>',
+      'secure-aggregation threshold: survivors needed to unmask (default ⌈2n/3⌉, at least a majority)',
+      parseIntOption('--threshold', 1),
+    )
     .option('--insecure', 'plain TCP instead of mTLS; only to agencies on loopback addresses')
     .option('--audit-log <file>', 'append the query, the decryption and the release to this JSON-lines file')
-    .option('--transparency-log <file>', 'operate this transparency log (created if missing; default when the federation requires one: transparency.log beside the federation file): the query, the agencies\' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)')
+    .option(
+      '--transparency-log <file>',
+      "operate this transparency log (created if missing; default when the federation requires one: transparency.log beside the federation file): the query, the agencies' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)",
+    )
     .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
     .option('--json', 'print the result as JSON')
-    .action(action(async (sql: string, opts: QueryCliOptions, cmd: Command) => {
-      try {
-        await runQuery(sql, opts);
-      } finally {
-        armExitGuard({ verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose === true });
-      }
-    }));
+    .action(
+      action(async (sql: string, opts: QueryCliOptions, cmd: Command) => {
+        try {
+          await runQuery(sql, opts);
+        } finally {
+          armExitGuard({ verbose: cmd.optsWithGlobals<{ verbose?: boolean }>().verbose === true });
+        }
+      }),
+    );
 }
 
 interface QueryCliOptions {
-  federation: string; key?: string; keyAuthorityKey?: string; deadline: number; requireAll?: boolean; threshold?: number;
-  insecure?: boolean; auditLog?: string; transparencyLog?: string; explain?: boolean; json?: boolean; rho?: string; delta: string; dryRun?: boolean;
+  federation: string;
+  key?: string;
+  keyAuthorityKey?: string;
+  deadline: number;
+  requireAll?: boolean;
+  threshold?: number;
+  insecure?: boolean;
+  auditLog?: string;
+  transparencyLog?: string;
+  explain?: boolean;
+  json?: boolean;
+  rho?: string;
+  delta: string;
+  dryRun?: boolean;
 }
 
 /** The query command; everything it opens is closed when it returns or throws. */
 async function runQuery(sql: string, opts: QueryCliOptions): Promise<void> {
   const json = opts.json === true;
-  const privacy = opts.rho === undefined ? undefined : {
-    rho: parseQueryRho(opts.rho, { name: '--rho', spell: (v) => `--rho ${v}` }), delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }),
-  };
+  const privacy =
+    opts.rho === undefined
+      ? undefined
+      : {
+          rho: parseQueryRho(opts.rho, { name: '--rho', spell: (v) => `--rho ${v}` }),
+          delta: parseDelta(opts.delta, { name: '--delta', code: 'CONFIG_INVALID' }),
+        };
   await using coordinator = await connectCoordinator({
     federation: opts.federation,
     ...(opts.key === undefined ? {} : { keyFile: opts.key }),
     ...(opts.keyAuthorityKey === undefined ? {} : { keyAuthorityKeyFile: opts.keyAuthorityKey }),
     ...(opts.auditLog === undefined ? {} : { audit: new JsonlAuditSink(opts.auditLog) }),
     // --explain and --dry-run ask nothing and log nothing: the log is neither opened nor locked.
-    ...(opts.explain === true || opts.dryRun === true ? { transparencyLog: false as const }
-      : opts.transparencyLog === undefined ? {} : { transparencyLog: opts.transparencyLog }),
+    ...(opts.explain === true || opts.dryRun === true
+      ? { transparencyLog: false as const }
+      : opts.transparencyLog === undefined
+        ? {}
+        : { transparencyLog: opts.transparencyLog }),
     insecure: opts.insecure === true,
     describeDeadlineMs: Math.min(opts.deadline, DESCRIBE_DEADLINE_MS),
     keyAuthorityDeadlineMs: opts.deadline,
   });
   if (opts.explain === true) {
-    const x = coordinator.explain(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
+    const x = coordinator.explain(sql, {
+      ...(privacy === undefined ? {} : { privacy }),
+      ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
+    });
     process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n`);
     return;
   }
   if (opts.dryRun === true) {
-    const x = await coordinator.dryRun(sql, { ...(privacy === undefined ? {} : { privacy }), ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }) });
+    const x = await coordinator.dryRun(sql, {
+      ...(privacy === undefined ? {} : { privacy }),
+      ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
+    });
     process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n${renderPrediction(x.prediction)}\n`);
     return;
   }

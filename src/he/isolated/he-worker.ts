@@ -17,11 +17,22 @@ import { HeParams } from '../he-params.js';
 import { MAX_CIPHERTEXTS } from '../packing.js';
 import { sealFailureReason } from '../seal.js';
 import {
-  SEAL_EXCEPTION_LIMIT, toWire, tooManyToDecrypt, wholeBuffers, type IsolatedHeInfo, type Request, type Results, type WorkerInit, type WorkerMessage, type WorkerStats,
+  SEAL_EXCEPTION_LIMIT,
+  toWire,
+  tooManyToDecrypt,
+  wholeBuffers,
+  type IsolatedHeInfo,
+  type Request,
+  type Results,
+  type WorkerInit,
+  type WorkerMessage,
+  type WorkerStats,
 } from './protocol.js';
 
-const WasmException = (globalThis as { WebAssembly?: { Exception?: abstract new (...args: never[]) => object } }).WebAssembly?.Exception;
-const WasmRuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: abstract new (...args: never[]) => object } }).WebAssembly?.RuntimeError;
+const WasmException = (globalThis as { WebAssembly?: { Exception?: abstract new (...args: never[]) => object } })
+  .WebAssembly?.Exception;
+const WasmRuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: abstract new (...args: never[]) => object } })
+  .WebAssembly?.RuntimeError;
 
 /**
  * What `e`, or an error in its cause chain, says about the WASM instance: a C++ exception SEAL
@@ -83,7 +94,12 @@ function fault(kind: string): never {
   try {
     ct.loadFromArray(params.context, new Uint8Array(8));
   } catch (e) {
-    if (kind === 'seal-refusal') throw new FedstatError('BAD_MESSAGE', `malformed ciphertext: SEAL refused it (${sealFailureReason(params.seal, e)})`, { cause: e });
+    if (kind === 'seal-refusal')
+      throw new FedstatError(
+        'BAD_MESSAGE',
+        `malformed ciphertext: SEAL refused it (${sealFailureReason(params.seal, e)})`,
+        { cause: e },
+      );
     throw e;
   } finally {
     ct.delete();
@@ -96,10 +112,17 @@ function run(req: Request): [Results[keyof Results], ArrayBuffer[]] {
   switch (req.op) {
     case 'open': {
       const bytes = req.ciphertextCount * params.ciphertextBytes;
-      const acc = new HeAccumulator(params, req.ciphertextCount, req.maxContributions === null ? {} : { maxContributions: req.maxContributions });
+      const acc = new HeAccumulator(
+        params,
+        req.ciphertextCount,
+        req.maxContributions === null ? {} : { maxContributions: req.maxContributions },
+      );
       if (heldBytes + bytes > init.maxHeldBytes) {
         acc[Symbol.dispose]();
-        throw new FedstatError('UNAVAILABLE', `the HE service already holds ${heldBytes} bytes of running sums and ${bytes} more would pass its limit of ${init.maxHeldBytes}; retry when running queries finish, or raise maxHeldBytes`);
+        throw new FedstatError(
+          'UNAVAILABLE',
+          `the HE service already holds ${heldBytes} bytes of running sums and ${bytes} more would pass its limit of ${init.maxHeldBytes}; retry when running queries finish, or raise maxHeldBytes`,
+        );
       }
       const handle = nextHandle++;
       accumulators.set(handle, acc);
@@ -150,7 +173,8 @@ function release(req: Request): void {
   if (req.op !== 'add' && req.op !== 'decrypt') return;
   for (const bytes of req.ciphertexts) {
     const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
-    if (buffer instanceof ArrayBuffer && typeof buffer.transfer === 'function' && buffer.detached !== true) buffer.transfer(0);
+    if (buffer instanceof ArrayBuffer && typeof buffer.transfer === 'function' && buffer.detached !== true)
+      buffer.transfer(0);
   }
 }
 
@@ -171,7 +195,11 @@ port.on('message', (req: Request) => {
 });
 
 const info: IsolatedHeInfo = {
-  preset: params.preset, paramsId: params.paramsId, slotCount: params.slotCount, plainModulus: params.plainModulus,
-  ciphertextBytes: params.ciphertextBytes, canDecrypt: decryptor !== null,
+  preset: params.preset,
+  paramsId: params.paramsId,
+  slotCount: params.slotCount,
+  plainModulus: params.plainModulus,
+  ciphertextBytes: params.ciphertextBytes,
+  canDecrypt: decryptor !== null,
 };
 post({ type: 'ready', info });

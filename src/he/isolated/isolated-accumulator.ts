@@ -21,7 +21,11 @@ export interface TransferOptions {
 }
 
 /** @internal Copies or moves `arrays` for postMessage: returns the arrays to send and the buffers to transfer. */
-export function prepareBytes(arrays: readonly Uint8Array[], options: TransferOptions, what: string): [Uint8Array[], ArrayBuffer[]] {
+export function prepareBytes(
+  arrays: readonly Uint8Array[],
+  options: TransferOptions,
+  what: string,
+): [Uint8Array[], ArrayBuffer[]] {
   const list: unknown = arrays;
   if (!Array.isArray(list)) throw new TypeError(`${what}: ciphertexts must be an array`);
   const keep = options.transfer === true ? new Set<ArrayBufferLike>(wholeBuffers(arrays)) : new Set<ArrayBufferLike>();
@@ -124,8 +128,11 @@ export class IsolatedAccumulator implements Disposable {
     if (this.#disposed) throw new TypeError(`IsolatedAccumulator.${what}: the accumulator has been disposed`);
     const death = this.#slot.death;
     if (death !== null) {
-      throw new FedstatError('UNAVAILABLE', `this encrypted sum was lost: its isolated HE worker ${death}; the query must be run again`,
-        { details: { lost: true, workerGeneration: this.#slot.generation } });
+      throw new FedstatError(
+        'UNAVAILABLE',
+        `this encrypted sum was lost: its isolated HE worker ${death}; the query must be run again`,
+        { details: { lost: true, workerGeneration: this.#slot.generation } },
+      );
     }
   }
 }

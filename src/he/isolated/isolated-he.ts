@@ -20,7 +20,14 @@ import { FedstatError } from '../../errors.js';
 import { presetByName, type HePreset } from '../presets.js';
 import { checkSizes, IsolatedAccumulator, prepareBytes, type TransferOptions } from './isolated-accumulator.js';
 import { MAX_CIPHERTEXTS } from '../packing.js';
-import { tooManyToDecrypt, type FaultKind, type IsolatedHeInfo, type RequestBody, type Results, type WorkerStats } from './protocol.js';
+import {
+  tooManyToDecrypt,
+  type FaultKind,
+  type IsolatedHeInfo,
+  type RequestBody,
+  type Results,
+  type WorkerStats,
+} from './protocol.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface IsolatedHeOptions {
@@ -73,7 +80,14 @@ export class IsolatedHe implements AsyncDisposable {
   #restarts = 0;
   #closed = false;
 
-  private constructor(preset: HePreset, secretKey: Uint8Array | null, limits: ResourceLimits, maxHeldBytes: number, slot: WorkerSlot, info: IsolatedHeInfo) {
+  private constructor(
+    preset: HePreset,
+    secretKey: Uint8Array | null,
+    limits: ResourceLimits,
+    maxHeldBytes: number,
+    slot: WorkerSlot,
+    info: IsolatedHeInfo,
+  ) {
     this.#preset = preset;
     this.#secretKey = secretKey;
     this.#limits = limits;
@@ -96,7 +110,8 @@ export class IsolatedHe implements AsyncDisposable {
       throw new TypeError('IsolatedHe.create: secretKey must be a Uint8Array');
     }
     const maxHeldBytes = options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
-    if (!Number.isSafeInteger(maxHeldBytes) || maxHeldBytes < 1) throw new RangeError('IsolatedHe.create: maxHeldBytes must be a positive integer');
+    if (!Number.isSafeInteger(maxHeldBytes) || maxHeldBytes < 1)
+      throw new RangeError('IsolatedHe.create: maxHeldBytes must be a positive integer');
     const limits = Object.freeze({ ...DEFAULT_HE_RESOURCE_LIMITS, ...options.resourceLimits });
     const secretKey = options.secretKey?.slice() ?? null;
     const slot = IsolatedHe.#start(p, secretKey, limits, maxHeldBytes, 1);
@@ -110,14 +125,24 @@ export class IsolatedHe implements AsyncDisposable {
     }
   }
 
-  static #start(preset: HePreset, secretKey: Uint8Array | null, limits: ResourceLimits, maxHeldBytes: number, generation: number): WorkerSlot {
+  static #start(
+    preset: HePreset,
+    secretKey: Uint8Array | null,
+    limits: ResourceLimits,
+    maxHeldBytes: number,
+    generation: number,
+  ): WorkerSlot {
     return new WorkerSlot({ preset, secretKey: secretKey?.slice() ?? null, maxHeldBytes }, limits, generation);
   }
 
   /** Opens an empty running sum of `ciphertextCount` ciphertexts in the worker. */
   async accumulator(ciphertextCount: number, options: IsolatedAccumulatorOptions = {}): Promise<IsolatedAccumulator> {
     const slot = await this.#live();
-    const handle = await slot.request({ op: 'open', ciphertextCount, maxContributions: options.maxContributions ?? null });
+    const handle = await slot.request({
+      op: 'open',
+      ciphertextCount,
+      maxContributions: options.maxContributions ?? null,
+    });
     return new IsolatedAccumulator(slot, handle, ciphertextCount, this.info.ciphertextBytes);
   }
 
@@ -137,9 +162,10 @@ export class IsolatedHe implements AsyncDisposable {
   /** Counters of the running worker (zeros when none runs) and the number of restarts. */
   async stats(): Promise<IsolatedHeStats> {
     const slot = this.#slot;
-    const worker = slot === null || slot.death !== null || this.#closed
-      ? { accumulators: 0, heldBytes: 0, sealExceptions: 0 }
-      : await slot.request({ op: 'stats' });
+    const worker =
+      slot === null || slot.death !== null || this.#closed
+        ? { accumulators: 0, heldBytes: 0, sealExceptions: 0 }
+        : await slot.request({ op: 'stats' });
     return { ...worker, restarts: this.#restarts, running: this.#slot !== null && this.#slot.death === null };
   }
 
@@ -165,7 +191,10 @@ export class IsolatedHe implements AsyncDisposable {
     return this.close();
   }
 
-  async #call<O extends RequestBody['op']>(body: Extract<RequestBody, { op: O }>, transfer: readonly ArrayBuffer[] = []): Promise<Results[O]> {
+  async #call<O extends RequestBody['op']>(
+    body: Extract<RequestBody, { op: O }>,
+    transfer: readonly ArrayBuffer[] = [],
+  ): Promise<Results[O]> {
     const slot = await this.#live();
     return slot.request(body, transfer);
   }
@@ -177,7 +206,13 @@ export class IsolatedHe implements AsyncDisposable {
     if (slot === null || slot.death !== null) {
       this.#generation += 1;
       this.#restarts += 1;
-      slot = this.#slot = IsolatedHe.#start(this.#preset, this.#secretKey, this.#limits, this.#maxHeldBytes, this.#generation);
+      slot = this.#slot = IsolatedHe.#start(
+        this.#preset,
+        this.#secretKey,
+        this.#limits,
+        this.#maxHeldBytes,
+        this.#generation,
+      );
     }
     const info = await slot.ready;
     if (info.paramsId !== this.info.paramsId) {

@@ -69,7 +69,12 @@ export interface Results {
 }
 
 export type WireError =
-  | { readonly kind: 'fedstat'; readonly code: ErrorCode; readonly message: string; readonly details: Readonly<Record<string, unknown>> }
+  | {
+      readonly kind: 'fedstat';
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly details: Readonly<Record<string, unknown>>;
+    }
   | { readonly kind: 'type' | 'range' | 'internal'; readonly message: string };
 
 export type WorkerMessage =
@@ -77,14 +82,20 @@ export type WorkerMessage =
   | { readonly type: 'init-failed'; readonly error: WireError }
   | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly value: unknown }
   | {
-    readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: WireError;
-    /** The worker is no longer trustworthy (SEAL faulted): the serving thread replaces it. */
-    readonly retire: boolean;
-  };
+      readonly type: 'reply';
+      readonly id: number;
+      readonly ok: false;
+      readonly error: WireError;
+      /** The worker is no longer trustworthy (SEAL faulted): the serving thread replaces it. */
+      readonly retire: boolean;
+    };
 
 /** The BAD_MESSAGE for a decryption request larger than any query (checked on both sides of the wall). */
 export function tooManyToDecrypt(count: number, max: number): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `${count} ciphertexts to decrypt, a query has at most ${max}; the sender must follow the query's plan`);
+  return new FedstatError(
+    'BAD_MESSAGE',
+    `${count} ciphertexts to decrypt, a query has at most ${max}; the sender must follow the query's plan`,
+  );
 }
 
 /** Details that survive structured cloning, or none (they are context, never essential). */
@@ -98,7 +109,8 @@ function cloneableDetails(details: Readonly<Record<string, unknown>>): Readonly<
 
 /** Flattens an error for postMessage; `reason` describes foreign values (SEAL exceptions). */
 export function toWire(e: unknown, reason: (e: unknown) => string = describeError): WireError {
-  if (e instanceof FedstatError) return { kind: 'fedstat', code: e.code, message: e.message, details: cloneableDetails(e.details) };
+  if (e instanceof FedstatError)
+    return { kind: 'fedstat', code: e.code, message: e.message, details: cloneableDetails(e.details) };
   if (e instanceof TypeError) return { kind: 'type', message: e.message };
   if (e instanceof RangeError) return { kind: 'range', message: e.message };
   return { kind: 'internal', message: reason(e) };
@@ -108,14 +120,18 @@ export function toWire(e: unknown, reason: (e: unknown) => string = describeErro
 export function fromWire(w: WireError): Error {
   switch (w.kind) {
     case 'fedstat':
-      if ((ERROR_CODES as readonly string[]).includes(w.code)) return new FedstatError(w.code, w.message, { details: w.details });
+      if ((ERROR_CODES as readonly string[]).includes(w.code))
+        return new FedstatError(w.code, w.message, { details: w.details });
       return new FedstatError('INTERNAL', `HE worker sent an unknown error code; ${w.message}`);
     case 'type':
       return new TypeError(w.message);
     case 'range':
       return new RangeError(w.message);
     default:
-      return new FedstatError('INTERNAL', `the isolated HE worker failed (${w.message}); it was replaced, run the query again`);
+      return new FedstatError(
+        'INTERNAL',
+        `the isolated HE worker failed (${w.message}); it was replaced, run the query again`,
+      );
   }
 }
 
@@ -127,7 +143,8 @@ export function fromWire(w: WireError): Error {
 export function wholeBuffers(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const a of arrays) {
-    if (a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) out.add(a.buffer);
+    if (a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength)
+      out.add(a.buffer);
   }
   return [...out];
 }

@@ -42,7 +42,10 @@ import(${JSON.stringify(entry)}); // a failure is an unhandled rejection: the wo
 }
 
 function missing(path: string): FedstatError {
-  return new FedstatError('INTERNAL', `the isolated HE worker script ${path} is missing; run \`npm run build\` (or reinstall fedstat)`);
+  return new FedstatError(
+    'INTERNAL',
+    `the isolated HE worker script ${path} is missing; run \`npm run build\` (or reinstall fedstat)`,
+  );
 }
 
 /** Where the worker runs from: a compiled file, or TypeScript source behind the bootstrap. */

@@ -7,7 +7,14 @@
  */
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { describeError, FedstatError } from '../../errors.js';
-import { fromWire, type IsolatedHeInfo, type RequestBody, type Results, type WorkerInit, type WorkerMessage } from './protocol.js';
+import {
+  fromWire,
+  type IsolatedHeInfo,
+  type RequestBody,
+  type Results,
+  type WorkerInit,
+  type WorkerMessage,
+} from './protocol.js';
 import { startHeWorker } from './worker-entry.js';
 
 interface Pending {
@@ -40,7 +47,11 @@ export class WorkerSlot {
       this.#settleReady = { resolve: (v) => resolve(v as IsolatedHeInfo), reject };
     });
     this.ready.catch(() => undefined); // a caller that awaits it still sees the rejection
-    this.#worker = startHeWorker(init, resourceLimits, init.secretKey === null ? [] : [init.secretKey.buffer as ArrayBuffer]);
+    this.#worker = startHeWorker(
+      init,
+      resourceLimits,
+      init.secretKey === null ? [] : [init.secretKey.buffer as ArrayBuffer],
+    );
     this.#worker.on('message', (m: WorkerMessage) => this.#receive(m));
     this.#worker.on('error', (e: unknown) => this.kill(crashReason(e)));
     this.#worker.on('messageerror', () => this.kill('sent a message that could not be read'));
@@ -53,7 +64,10 @@ export class WorkerSlot {
   }
 
   /** Sends one request; resolves with the worker's value or rejects with its error, rebuilt. */
-  request<O extends RequestBody['op']>(body: Extract<RequestBody, { op: O }>, transfer: readonly ArrayBuffer[] = []): Promise<Results[O]> {
+  request<O extends RequestBody['op']>(
+    body: Extract<RequestBody, { op: O }>,
+    transfer: readonly ArrayBuffer[] = [],
+  ): Promise<Results[O]> {
     if (this.#death !== null) return Promise.reject(this.#deadError());
     const id = this.#nextId++;
     return new Promise<Results[O]>((resolve, reject) => {
@@ -90,8 +104,11 @@ export class WorkerSlot {
 
   #deadError(inFlight = false): FedstatError {
     const when = inFlight ? 'while this request was in flight' : 'before this request';
-    return new FedstatError('UNAVAILABLE', `the isolated HE worker ${this.#death ?? 'stopped'} ${when}; a fresh worker serves the next request, run the query again`,
-      { details: { workerGeneration: this.generation } });
+    return new FedstatError(
+      'UNAVAILABLE',
+      `the isolated HE worker ${this.#death ?? 'stopped'} ${when}; a fresh worker serves the next request, run the query again`,
+      { details: { workerGeneration: this.generation } },
+    );
   }
 
   /** Unrefs the worker when nothing waits on it, so it never keeps a process alive by itself. */
