@@ -208,5 +208,9 @@ export class CsvFileWriter implements CsvRecordSink {
 }
 
 function ioError(path: string, cause: unknown): FedstatError {
-  return new FedstatError('IO', `cannot write ${path}: ${describeError(cause)}; check that the output directory is writable and has space`, { cause });
+  return new FedstatError(
+    'IO',
+    `cannot write ${path}: ${describeError(cause)}; check that the output directory is writable and has space`,
+    { cause },
+  );
 }

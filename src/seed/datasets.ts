@@ -45,17 +45,27 @@ const hi = (xs: readonly number[]): number => Math.max(...xs);
 export function datasetSource(kind: DepartmentKind, s: Scenario, city: City): DatasetSource {
   const maxAge = hi(s.age.map((b) => b.max));
   const common = {
-    citizen_id: { domain: { type: 'id' }, write: (p: Person, out: CsvRecordSink) => out.textField(p.citizenId) } satisfies ColumnSource,
+    citizen_id: {
+      domain: { type: 'id' },
+      write: (p: Person, out: CsvRecordSink) => out.textField(p.citizenId),
+    } satisfies ColumnSource,
     city: category([city.name], () => 0),
-    district: category(city.districts.map((d) => d.name), (p) => p.district),
-    origin_province: category(s.origins.map((o) => o.province), (p) => p.origin),
+    district: category(
+      city.districts.map((d) => d.name),
+      (p) => p.district,
+    ),
+    origin_province: category(
+      s.origins.map((o) => o.province),
+      (p) => p.origin,
+    ),
     sex: category([s.sex.male.label, s.sex.female.label], (p) => (p.male ? 0 : 1)),
   };
   const sectors = s.sectors.map((x) => x.name);
   switch (kind) {
     case 'public-security':
       return {
-        kind, includes: () => true,
+        kind,
+        includes: () => true,
         columns: {
           ...common,
           age: integer(lo(s.age.map((b) => b.min)), maxAge, (p) => p.age),
@@ -66,7 +76,8 @@ export function datasetSource(kind: DepartmentKind, s: Scenario, city: City): Da
     case 'human-resources-social-security': {
       const si = s.socialInsurance;
       return {
-        kind, includes: (p) => p.sector >= 0,
+        kind,
+        includes: (p) => p.sector >= 0,
         columns: {
           ...common,
           age: integer(s.employment.minAge, maxAge, (p) => p.age),
@@ -80,26 +91,42 @@ export function datasetSource(kind: DepartmentKind, s: Scenario, city: City): Da
     case 'housing': {
       const r = s.rental;
       return {
-        kind, includes: (p) => p.rents,
+        kind,
+        includes: (p) => p.rents,
         columns: {
           ...common,
           age: integer(r.minAge, maxAge, (p) => p.age),
-          rental_type: category(r.types.map((t) => t.name), (p) => p.rentalType),
+          rental_type: category(
+            r.types.map((t) => t.name),
+            (p) => p.rentalType,
+          ),
           monthly_rent: integer(r.rentMin, r.rentMax, (p) => p.monthlyRent),
-          floor_area: integer(lo(r.types.map((t) => t.floorArea.min)), hi(r.types.map((t) => t.floorArea.max)), (p) => p.floorArea),
-          lease_months: integer(lo(r.leaseMonths.map((l) => l.months)), hi(r.leaseMonths.map((l) => l.months)), (p) => p.leaseMonths),
+          floor_area: integer(
+            lo(r.types.map((t) => t.floorArea.min)),
+            hi(r.types.map((t) => t.floorArea.max)),
+            (p) => p.floorArea,
+          ),
+          lease_months: integer(
+            lo(r.leaseMonths.map((l) => l.months)),
+            hi(r.leaseMonths.map((l) => l.months)),
+            (p) => p.leaseMonths,
+          ),
         },
       };
     }
     case 'education': {
       const sc = s.school;
       return {
-        kind, includes: (p) => p.enrolled,
+        kind,
+        includes: (p) => p.enrolled,
         columns: {
           ...common,
           age: integer(sc.minAge, sc.maxAge, (p) => p.age),
           grade: integer(1, sc.maxAge - sc.minAge + 1, (p) => p.grade),
-          school_type: category(sc.types.map((t) => t.name), (p) => p.schoolType),
+          school_type: category(
+            sc.types.map((t) => t.name),
+            (p) => p.schoolType,
+          ),
         },
       };
     }
@@ -112,7 +139,12 @@ export type ColumnWriter = (p: Person, out: CsvRecordSink) => void;
  * The column writers in the schema's column order, after proving every value the scenario can produce
  * lies inside the schema's domain. `where` names the files for the error message.
  */
-export function bindToSchema(source: DatasetSource, dataset: string, schema: DatasetSchema, where: string): readonly ColumnWriter[] {
+export function bindToSchema(
+  source: DatasetSource,
+  dataset: string,
+  schema: DatasetSchema,
+  where: string,
+): readonly ColumnWriter[] {
   const fail = (column: string, problem: string, fix: string): never => {
     throw new FedstatError('CONFIG_INVALID', `${where}: dataset ${dataset}, column ${column}: ${problem}; ${fix}`, {
       details: { dataset, column },
@@ -121,16 +153,30 @@ export function bindToSchema(source: DatasetSource, dataset: string, schema: Dat
   return Object.entries(schema.columns).map(([name, col]) => {
     const src = Object.hasOwn(source.columns, name) ? source.columns[name] : undefined;
     if (src === undefined) {
-      return fail(name, `the ${source.kind} generator has no such column`, `use one of: ${Object.keys(source.columns).join(', ')}`);
+      return fail(
+        name,
+        `the ${source.kind} generator has no such column`,
+        `use one of: ${Object.keys(source.columns).join(', ')}`,
+      );
     }
     const d = src.domain;
-    if (d.type !== col.type) return fail(name, `the generator produces ${d.type} values but the schema declares ${col.type}`, 'make the types agree');
+    if (d.type !== col.type)
+      return fail(
+        name,
+        `the generator produces ${d.type} values but the schema declares ${col.type}`,
+        'make the types agree',
+      );
     if (d.type === 'category' && col.type === 'category') {
       const missing = d.values.filter((v) => !col.values.includes(v));
-      if (missing.length > 0) fail(name, `values ${missing.join(', ')} are not in the schema`, 'add them to the column\'s "values"');
+      if (missing.length > 0)
+        fail(name, `values ${missing.join(', ')} are not in the schema`, 'add them to the column\'s "values"');
     }
     if (d.type === 'integer' && col.type === 'integer' && (d.min < col.min || d.max > col.max)) {
-      fail(name, `the scenario produces [${d.min}, ${d.max}], outside the schema bounds [${col.min}, ${col.max}]`, 'widen the bounds or narrow the scenario');
+      fail(
+        name,
+        `the scenario produces [${d.min}, ${d.max}], outside the schema bounds [${col.min}, ${col.max}]`,
+        'widen the bounds or narrow the scenario',
+      );
     }
     return src.write;
   });

@@ -38,8 +38,24 @@ export interface Person {
 
 export function emptyPerson(): Person {
   return {
-    citizenId: '', district: 0, origin: 0, male: true, age: 0, monthsResident: 0, sector: -1, monthlyIncome: 0, insured: false,
-    contributionMonths: 0, rents: false, rentalType: 0, floorArea: 0, monthlyRent: 0, leaseMonths: 0, enrolled: false, grade: 0, schoolType: 0,
+    citizenId: '',
+    district: 0,
+    origin: 0,
+    male: true,
+    age: 0,
+    monthsResident: 0,
+    sector: -1,
+    monthlyIncome: 0,
+    insured: false,
+    contributionMonths: 0,
+    rents: false,
+    rentalType: 0,
+    floorArea: 0,
+    monthlyRent: 0,
+    leaseMonths: 0,
+    enrolled: false,
+    grade: 0,
+    schoolType: 0,
   };
 }
 
@@ -101,10 +117,16 @@ export class PersonSampler {
     const indexed = <T extends { weight: number }>(xs: readonly T[]) => xs.map((x, i) => [i, x.weight] as const);
     this.#district = new WeightedChoice(indexed(city.districts));
     const sectorIndex = new Map(scenario.sectors.map((s, i) => [s.name, i]));
-    this.#sectorByZone = new Map(Object.entries(scenario.zones).map(([zone, weights]) => [
-      zone, new WeightedChoice(Object.entries(weights).map(([name, w]) => [sectorIndex.get(name) ?? -1, w] as const)),
-    ]));
-    this.#sex = new WeightedChoice([[true, scenario.sex.male.weight], [false, scenario.sex.female.weight]]);
+    this.#sectorByZone = new Map(
+      Object.entries(scenario.zones).map(([zone, weights]) => [
+        zone,
+        new WeightedChoice(Object.entries(weights).map(([name, w]) => [sectorIndex.get(name) ?? -1, w] as const)),
+      ]),
+    );
+    this.#sex = new WeightedChoice([
+      [true, scenario.sex.male.weight],
+      [false, scenario.sex.female.weight],
+    ]);
     this.#age = new WeightedChoice(indexed(scenario.age));
     this.#months = new WeightedChoice(indexed(scenario.monthsResident));
     this.#origin = new WeightedChoice(indexed(scenario.origins));
@@ -128,8 +150,12 @@ export class PersonSampler {
     this.#firstDay = this.#birthFirst[maxAge] ?? 0;
     this.#ymd = new Array<string | undefined>(refDay - this.#firstDay + 1);
     this.#ids = new CitizenIdAllocator({
-      regionCount: regions.length, firstDay: this.#firstDay, lastDay: refDay,
-      partition: cityIndex, partitions: scenario.cities.length, salt,
+      regionCount: regions.length,
+      firstDay: this.#firstDay,
+      lastDay: refDay,
+      partition: cityIndex,
+      partitions: scenario.cities.length,
+      salt,
     });
   }
 
@@ -159,7 +185,9 @@ export class PersonSampler {
     if (p.monthsResident > most) p.monthsResident = prng.intBetween(0, most);
 
     const employed = prng.bernoulli(this.#employedPerMille[p.age] ?? 0, 1000);
-    p.sector = employed ? this.#sectorByZone.get(this.#city.districts[p.district]?.zone ?? '')?.sample(prng) ?? -1 : -1;
+    p.sector = employed
+      ? (this.#sectorByZone.get(this.#city.districts[p.district]?.zone ?? '')?.sample(prng) ?? -1)
+      : -1;
   }
 
   #drawWork(prng: SeededPrng, p: Person): void {
@@ -176,7 +204,8 @@ export class PersonSampler {
 
   #drawHousing(prng: SeededPrng, p: Person): void {
     const r = this.#s.rental;
-    p.rents = p.age >= r.minAge && prng.bernoulli(this.#s.sectors[p.sector]?.rentsPerMille ?? r.notEmployedRentsPerMille, 1000);
+    p.rents =
+      p.age >= r.minAge && prng.bernoulli(this.#s.sectors[p.sector]?.rentsPerMille ?? r.notEmployedRentsPerMille, 1000);
     if (!p.rents) return clearHousing(p);
     p.rentalType = this.#rentalType.sample(prng);
     const area = r.types[p.rentalType]?.floorArea as BoundedSkewed;
@@ -209,7 +238,10 @@ export class PersonSampler {
       const seq = this.#ids.allocate(region, day, p.male);
       if (seq !== undefined) return formatCitizenId(this.#regions[region] ?? '', this.#compactDate(day), seq);
     }
-    throw new FedstatError('CONFIG_INVALID', `scenario ${this.#s.name}: citizen ID numbers ran out for ${this.#city.name}; generate fewer rows or list more origin regions`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `scenario ${this.#s.name}: citizen ID numbers ran out for ${this.#city.name}; generate fewer rows or list more origin regions`,
+    );
   }
 
   #compactDate(day: number): string {

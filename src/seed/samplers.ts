@@ -26,7 +26,8 @@ export class WeightedChoice<T> {
     const cumulative: number[] = [];
     let total = 0;
     for (const [value, weight] of entries) {
-      if (!Number.isSafeInteger(weight) || weight < 0) throw new RangeError(`weights must be non-negative integers, got ${weight}`);
+      if (!Number.isSafeInteger(weight) || weight < 0)
+        throw new RangeError(`weights must be non-negative integers, got ${weight}`);
       if (weight === 0) continue;
       total += weight;
       values.push(value);
@@ -105,7 +106,8 @@ export function portableExp(x: number): number {
   }
   let term = 1;
   let sum = 1;
-  for (let k = 1; k <= 17; k++) { // 0.5^18/18! < 2^-70: further terms vanish
+  for (let k = 1; k <= 17; k++) {
+    // 0.5^18/18! < 2^-70: further terms vanish
     term = (term * r) / k;
     sum += term;
   }

@@ -56,15 +56,22 @@ export function listScenarios(): string[] {
 export async function loadScenario(name: string): Promise<LoadedScenario> {
   const valid = listScenarios();
   if (!valid.includes(name)) {
-    throw new FedstatError('NOT_FOUND', `unknown scenario ${JSON.stringify(name)}; valid scenarios: ${valid.join(', ') || '(none installed)'}`, {
-      details: { scenario: name, valid },
-    });
+    throw new FedstatError(
+      'NOT_FOUND',
+      `unknown scenario ${JSON.stringify(name)}; valid scenarios: ${valid.join(', ') || '(none installed)'}`,
+      {
+        details: { scenario: name, valid },
+      },
+    );
   }
   const dir = join(seedsDirectory(), name);
   const scenarioPath = join(dir, SCENARIO_FILE);
   const scenario = parseScenario(parseJson(await readText(scenarioPath), scenarioPath), scenarioPath);
   if (scenario.name !== name) {
-    throw new FedstatError('CONFIG_INVALID', `${scenarioPath}: name: ${JSON.stringify(scenario.name)} differs from its directory ${JSON.stringify(name)}; make them equal`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `${scenarioPath}: name: ${JSON.stringify(scenario.name)} differs from its directory ${JSON.stringify(name)}; make them equal`,
+    );
   }
   const schemaPath = join(dir, scenario.schemaFile);
   const schemaText = await readText(schemaPath);
@@ -73,7 +80,10 @@ export async function loadScenario(name: string): Promise<LoadedScenario> {
     const { dataset, kind } = agency.department;
     const ds = Object.hasOwn(schema.datasets, dataset) ? schema.datasets[dataset] : undefined;
     if (ds === undefined) {
-      throw new FedstatError('CONFIG_INVALID', `${scenarioPath}: department ${agency.department.id} names dataset ${dataset}, which ${schemaPath} does not declare; valid datasets: ${Object.keys(schema.datasets).join(', ')}`);
+      throw new FedstatError(
+        'CONFIG_INVALID',
+        `${scenarioPath}: department ${agency.department.id} names dataset ${dataset}, which ${schemaPath} does not declare; valid datasets: ${Object.keys(schema.datasets).join(', ')}`,
+      );
     }
     bindToSchema(datasetSource(kind, scenario, agency.city), dataset, ds, `${scenarioPath} against ${schemaPath}`);
   }
@@ -83,10 +93,16 @@ export async function loadScenario(name: string): Promise<LoadedScenario> {
 /** Every agency of the scenario, city by city, departments in declaration order. */
 export function scenarioAgencies(scenario: Scenario): readonly ScenarioAgency[] {
   const out = scenario.cities.flatMap((city) =>
-    scenario.departments.map((department) => Object.freeze({ id: `${city.id}-${department.id}`, name: `${city.name}${department.name}`, city, department })));
+    scenario.departments.map((department) =>
+      Object.freeze({ id: `${city.id}-${department.id}`, name: `${city.name}${department.name}`, city, department }),
+    ),
+  );
   const ids = new Set(out.map((a) => a.id));
   if (ids.size !== out.length) {
-    throw new FedstatError('CONFIG_INVALID', `scenario ${scenario.name}: two city/department pairs give the same agency id; avoid dashes in city or department ids`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `scenario ${scenario.name}: two city/department pairs give the same agency id; avoid dashes in city or department ids`,
+    );
   }
   return Object.freeze(out);
 }
@@ -95,7 +111,9 @@ async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    throw new FedstatError('IO', `cannot read ${path}: ${describeError(e)}; reinstall fedstat or restore the file`, { cause: e });
+    throw new FedstatError('IO', `cannot read ${path}: ${describeError(e)}; reinstall fedstat or restore the file`, {
+      cause: e,
+    });
   }
 }
 
@@ -103,6 +121,9 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new FedstatError('CONFIG_INVALID', `${file}: not valid JSON (${describeError(e)}); fix the syntax`, { cause: e, details: { file } });
+    throw new FedstatError('CONFIG_INVALID', `${file}: not valid JSON (${describeError(e)}); fix the syntax`, {
+      cause: e,
+      details: { file },
+    });
   }
 }

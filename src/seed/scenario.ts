@@ -11,18 +11,51 @@ import { isRecord } from '../util/is-record.js';
 export const DEPARTMENT_KINDS = ['public-security', 'human-resources-social-security', 'housing', 'education'] as const;
 export type DepartmentKind = (typeof DEPARTMENT_KINDS)[number];
 
-export interface IntBucket { readonly min: number; readonly max: number; readonly weight: number }
-export interface AgeRate { readonly min: number; readonly max: number; readonly perMille: number }
+export interface IntBucket {
+  readonly min: number;
+  readonly max: number;
+  readonly weight: number;
+}
+export interface AgeRate {
+  readonly min: number;
+  readonly max: number;
+  readonly perMille: number;
+}
 /** median · exp(σ·z), see samplers.ts; `min`/`max` clamp the result where present. */
-export interface Skewed { readonly median: number; readonly sigma: number }
-export interface BoundedSkewed extends Skewed { readonly min: number; readonly max: number }
-export interface Named { readonly name: string; readonly weight: number }
-export interface SexSpec { readonly label: string; readonly weight: number }
+export interface Skewed {
+  readonly median: number;
+  readonly sigma: number;
+}
+export interface BoundedSkewed extends Skewed {
+  readonly min: number;
+  readonly max: number;
+}
+export interface Named {
+  readonly name: string;
+  readonly weight: number;
+}
+export interface SexSpec {
+  readonly label: string;
+  readonly weight: number;
+}
 
-export interface Department { readonly id: string; readonly name: string; readonly kind: DepartmentKind; readonly dataset: string }
-export interface District { readonly name: string; readonly code: string; readonly zone: string; readonly weight: number; readonly rentIndex: number }
+export interface Department {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: DepartmentKind;
+  readonly dataset: string;
+}
+export interface District {
+  readonly name: string;
+  readonly code: string;
+  readonly zone: string;
+  readonly weight: number;
+  readonly rentIndex: number;
+}
 export interface City {
-  readonly id: string; readonly name: string; readonly code: string;
+  readonly id: string;
+  readonly name: string;
+  readonly code: string;
   /**
    * Relative number of registered migrants, an integer ≥ 1. The city with the largest share gets
    * the requested `rows` persons, the others proportionally fewer (see `cityPersonCounts`).
@@ -34,8 +67,18 @@ export interface City {
   readonly rentPerSqm: BoundedSkewed;
   readonly districts: readonly District[];
 }
-export interface Origin { readonly province: string; readonly code: string; readonly weight: number; readonly regions: readonly string[] }
-export interface Sector { readonly name: string; readonly income: Skewed; readonly insuredPerMille: number; readonly rentsPerMille: number }
+export interface Origin {
+  readonly province: string;
+  readonly code: string;
+  readonly weight: number;
+  readonly regions: readonly string[];
+}
+export interface Sector {
+  readonly name: string;
+  readonly income: Skewed;
+  readonly insuredPerMille: number;
+  readonly rentsPerMille: number;
+}
 
 export interface Scenario {
   readonly name: string;
@@ -57,16 +100,26 @@ export interface Scenario {
   readonly employment: { readonly notEmployed: string; readonly minAge: number; readonly byAge: readonly AgeRate[] };
   readonly sectors: readonly Sector[];
   readonly socialInsurance: {
-    readonly incomeMin: number; readonly incomeMax: number;
-    readonly insured: string; readonly uninsured: string; readonly maxContributionMonths: number;
+    readonly incomeMin: number;
+    readonly incomeMax: number;
+    readonly insured: string;
+    readonly uninsured: string;
+    readonly maxContributionMonths: number;
   };
   readonly rental: {
-    readonly minAge: number; readonly notEmployedRentsPerMille: number;
+    readonly minAge: number;
+    readonly notEmployedRentsPerMille: number;
     readonly types: readonly (Named & { readonly floorArea: BoundedSkewed })[];
-    readonly rentMin: number; readonly rentMax: number;
+    readonly rentMin: number;
+    readonly rentMax: number;
     readonly leaseMonths: readonly { readonly months: number; readonly weight: number }[];
   };
-  readonly school: { readonly minAge: number; readonly maxAge: number; readonly enrolledPerMille: number; readonly types: readonly Named[] };
+  readonly school: {
+    readonly minAge: number;
+    readonly maxAge: number;
+    readonly enrolledPerMille: number;
+    readonly types: readonly Named[];
+  };
 }
 
 const ID = /^[a-z][a-z0-9-]{0,31}$/;
@@ -76,13 +129,26 @@ const MAX_WEIGHT = 1_000_000;
 
 /** A JSON cursor: the value and where it sits, so every check can point at its path. */
 class At {
-  constructor(readonly v: unknown, readonly loc: JsonLocation) {}
+  constructor(
+    readonly v: unknown,
+    readonly loc: JsonLocation,
+  ) {}
 
   get(key: string | number): At {
-    if (!isRecord(this.v) && !Array.isArray(this.v)) this.fail(`expected ${typeof key === 'number' ? 'an array' : 'an object'}, got ${JSON.stringify(this.v) ?? 'nothing'}`, 'write the missing section');
-    const seg = typeof key === 'number' ? `[${key}]` : /^[A-Za-z_]\w*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    if (!isRecord(this.v) && !Array.isArray(this.v))
+      this.fail(
+        `expected ${typeof key === 'number' ? 'an array' : 'an object'}, got ${JSON.stringify(this.v) ?? 'nothing'}`,
+        'write the missing section',
+      );
+    const seg =
+      typeof key === 'number' ? `[${key}]` : /^[A-Za-z_]\w*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
     const path = this.loc.path === '' ? seg.replace(/^\./, '') : this.loc.path + seg;
-    const v = isRecord(this.v) && Object.hasOwn(this.v, key) ? this.v[key] : Array.isArray(this.v) && typeof key === 'number' ? (this.v as readonly unknown[])[key] : undefined;
+    const v =
+      isRecord(this.v) && Object.hasOwn(this.v, key)
+        ? this.v[key]
+        : Array.isArray(this.v) && typeof key === 'number'
+          ? (this.v as readonly unknown[])[key]
+          : undefined;
     return new At(v, { file: this.loc.file, path });
   }
   fail(problem: string, fix: string): never {
@@ -92,7 +158,8 @@ class At {
     return isRecord(this.v) ? this.v : this.fail('expected an object', 'write {...}');
   }
   arr(): At[] {
-    if (!Array.isArray(this.v) || this.v.length === 0) this.fail('expected a non-empty array', 'write [...] with at least one entry');
+    if (!Array.isArray(this.v) || this.v.length === 0)
+      this.fail('expected a non-empty array', 'write [...] with at least one entry');
     return this.v.map((_, i) => this.get(i));
   }
   entries(): [string, At][] {
@@ -102,19 +169,28 @@ class At {
   }
   str(pattern?: RegExp, fix = 'write a non-empty string'): string {
     if (typeof this.v !== 'string' || this.v.length === 0 || (pattern !== undefined && !pattern.test(this.v))) {
-      this.fail(`expected a string${pattern === undefined ? '' : ` matching ${String(pattern)}`}, got ${JSON.stringify(this.v)}`, fix);
+      this.fail(
+        `expected a string${pattern === undefined ? '' : ` matching ${String(pattern)}`}, got ${JSON.stringify(this.v)}`,
+        fix,
+      );
     }
     return this.v.normalize('NFC');
   }
   int(min: number, max: number): number {
     if (typeof this.v !== 'number' || !Number.isSafeInteger(this.v) || this.v < min || this.v > max) {
-      this.fail(`expected an integer in [${min}, ${max}], got ${JSON.stringify(this.v)}`, 'use an integer within the range');
+      this.fail(
+        `expected an integer in [${min}, ${max}], got ${JSON.stringify(this.v)}`,
+        'use an integer within the range',
+      );
     }
     return this.v;
   }
   num(min: number, max: number): number {
     if (typeof this.v !== 'number' || !Number.isFinite(this.v) || this.v < min || this.v > max) {
-      this.fail(`expected a number in [${min}, ${max}], got ${JSON.stringify(this.v)}`, 'use a number within the range');
+      this.fail(
+        `expected a number in [${min}, ${max}], got ${JSON.stringify(this.v)}`,
+        'use a number within the range',
+      );
     }
     return this.v;
   }
@@ -130,7 +206,8 @@ function unique<T>(at: At, items: readonly T[], key: (t: T) => string, what: str
   return Object.freeze(items);
 }
 
-const skewed = (a: At): Skewed => Object.freeze({ median: a.get('median').num(1e-6, 1e9), sigma: a.get('sigma').num(0, 3) });
+const skewed = (a: At): Skewed =>
+  Object.freeze({ median: a.get('median').num(1e-6, 1e9), sigma: a.get('sigma').num(0, 3) });
 function boundedSkewed(a: At): BoundedSkewed {
   const s = skewed(a);
   const min = a.get('min').int(0, 1e12);
@@ -159,62 +236,119 @@ export function parseScenario(raw: unknown, file: string): Scenario {
   const root = new At(raw, { file, path: '' });
   root.obj();
   const referenceDate = root.get('referenceDate').str(/^\d{4}-\d{2}-\d{2}$/, 'write the date as YYYY-MM-DD');
-  if (parseIsoDate(referenceDate) === undefined) root.get('referenceDate').fail('not a calendar date', 'write a real date as YYYY-MM-DD');
+  if (parseIsoDate(referenceDate) === undefined)
+    root.get('referenceDate').fail('not a calendar date', 'write a real date as YYYY-MM-DD');
 
   const sectorsAt = root.get('sectors');
-  const sectors = sectorsAt.entries().map(([name, s]): Sector => Object.freeze({
-    name: name.normalize('NFC'),
-    income: skewed(s.get('income')),
-    insuredPerMille: s.get('insuredPerMille').int(0, 1000),
-    rentsPerMille: s.get('rentsPerMille').int(0, 1000),
-  }));
+  const sectors = sectorsAt.entries().map(([name, s]): Sector =>
+    Object.freeze({
+      name: name.normalize('NFC'),
+      income: skewed(s.get('income')),
+      insuredPerMille: s.get('insuredPerMille').int(0, 1000),
+      rentsPerMille: s.get('rentsPerMille').int(0, 1000),
+    }),
+  );
   const sectorNames = new Set(sectors.map((s) => s.name));
 
   const zonesAt = root.get('zones');
-  const zones = Object.fromEntries(zonesAt.entries().map(([zone, z]) => {
-    const w = z.get('sectorWeights');
-    const weights = Object.fromEntries(w.entries().map(([sector, v]) => {
-      if (!sectorNames.has(sector.normalize('NFC'))) v.fail(`unknown sector ${JSON.stringify(sector)}`, `use one of: ${[...sectorNames].join(', ')}`);
-      return [sector.normalize('NFC'), v.int(0, MAX_WEIGHT)];
-    }));
-    needWeight(w, Object.values(weights));
-    return [zone, Object.freeze(weights)];
-  }));
+  const zones = Object.fromEntries(
+    zonesAt.entries().map(([zone, z]) => {
+      const w = z.get('sectorWeights');
+      const weights = Object.fromEntries(
+        w.entries().map(([sector, v]) => {
+          if (!sectorNames.has(sector.normalize('NFC')))
+            v.fail(`unknown sector ${JSON.stringify(sector)}`, `use one of: ${[...sectorNames].join(', ')}`);
+          return [sector.normalize('NFC'), v.int(0, MAX_WEIGHT)];
+        }),
+      );
+      needWeight(w, Object.values(weights));
+      return [zone, Object.freeze(weights)];
+    }),
+  );
 
   const departmentsAt = root.get('departments');
-  const departments = unique(departmentsAt, departmentsAt.arr().map((d): Department => {
-    const kind = d.get('kind').str();
-    if (!(DEPARTMENT_KINDS as readonly string[]).includes(kind)) d.get('kind').fail(`unknown department kind ${JSON.stringify(kind)}`, `use one of: ${DEPARTMENT_KINDS.join(', ')}`);
-    return Object.freeze({ id: d.get('id').str(ID, 'use lowercase letters, digits and dashes'), name: d.get('name').str(), kind: kind as DepartmentKind, dataset: d.get('dataset').str(DATASET, 'use the dataset name from the schema') });
-  }), (d) => d.id, 'department id');
+  const departments = unique(
+    departmentsAt,
+    departmentsAt.arr().map((d): Department => {
+      const kind = d.get('kind').str();
+      if (!(DEPARTMENT_KINDS as readonly string[]).includes(kind))
+        d.get('kind').fail(
+          `unknown department kind ${JSON.stringify(kind)}`,
+          `use one of: ${DEPARTMENT_KINDS.join(', ')}`,
+        );
+      return Object.freeze({
+        id: d.get('id').str(ID, 'use lowercase letters, digits and dashes'),
+        name: d.get('name').str(),
+        kind: kind as DepartmentKind,
+        dataset: d.get('dataset').str(DATASET, 'use the dataset name from the schema'),
+      });
+    }),
+    (d) => d.id,
+    'department id',
+  );
   unique(departmentsAt, departments, (d) => d.kind, 'department kind');
 
   const citiesAt = root.get('cities');
-  const cities = unique(citiesAt, citiesAt.arr().map((c): City => {
-    const districtsAt = c.get('districts');
-    const districts = unique(districtsAt, districtsAt.arr().map((d): District => {
-      const zone = d.get('zone').str();
-      if (!Object.hasOwn(zones, zone)) d.get('zone').fail(`unknown zone ${JSON.stringify(zone)}`, `use one of: ${Object.keys(zones).join(', ')}`);
-      return Object.freeze({ name: d.get('name').str(), code: d.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'), zone, weight: weight(d), rentIndex: d.get('rentIndex').int(1, 1000) });
-    }), (d) => d.name, 'district');
-    needWeight(districtsAt, districts);
-    return Object.freeze({
-      id: c.get('id').str(ID, 'use lowercase letters, digits and dashes'), name: c.get('name').str(), code: c.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'),
-      migrantShare: c.get('migrantShare').int(1, MAX_WEIGHT),
-      incomeIndex: c.get('incomeIndex').int(1, 1000), rentPerSqm: boundedSkewed(c.get('rentPerSqm')), districts,
-    });
-  }), (c) => c.id, 'city id');
+  const cities = unique(
+    citiesAt,
+    citiesAt.arr().map((c): City => {
+      const districtsAt = c.get('districts');
+      const districts = unique(
+        districtsAt,
+        districtsAt.arr().map((d): District => {
+          const zone = d.get('zone').str();
+          if (!Object.hasOwn(zones, zone))
+            d.get('zone').fail(`unknown zone ${JSON.stringify(zone)}`, `use one of: ${Object.keys(zones).join(', ')}`);
+          return Object.freeze({
+            name: d.get('name').str(),
+            code: d.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'),
+            zone,
+            weight: weight(d),
+            rentIndex: d.get('rentIndex').int(1, 1000),
+          });
+        }),
+        (d) => d.name,
+        'district',
+      );
+      needWeight(districtsAt, districts);
+      return Object.freeze({
+        id: c.get('id').str(ID, 'use lowercase letters, digits and dashes'),
+        name: c.get('name').str(),
+        code: c.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'),
+        migrantShare: c.get('migrantShare').int(1, MAX_WEIGHT),
+        incomeIndex: c.get('incomeIndex').int(1, 1000),
+        rentPerSqm: boundedSkewed(c.get('rentPerSqm')),
+        districts,
+      });
+    }),
+    (c) => c.id,
+    'city id',
+  );
 
   const originsAt = root.get('origins');
-  const origins = unique(originsAt, originsAt.arr().map((o): Origin => {
-    const code = o.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code, e.g. 510000');
-    const regions = o.get('regions').arr().map((r) => {
-      const region = r.str(REGION, 'use a 6-digit GB/T 2260 county code');
-      if (region.slice(0, 2) !== code.slice(0, 2)) r.fail(`region ${region} is not in province ${code}`, 'list only county codes of this province');
-      return region;
-    });
-    return Object.freeze({ province: o.get('province').str(), code, weight: weight(o), regions: unique(o.get('regions'), regions, (r) => r, 'region') });
-  }), (o) => o.province, 'origin province');
+  const origins = unique(
+    originsAt,
+    originsAt.arr().map((o): Origin => {
+      const code = o.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code, e.g. 510000');
+      const regions = o
+        .get('regions')
+        .arr()
+        .map((r) => {
+          const region = r.str(REGION, 'use a 6-digit GB/T 2260 county code');
+          if (region.slice(0, 2) !== code.slice(0, 2))
+            r.fail(`region ${region} is not in province ${code}`, 'list only county codes of this province');
+          return region;
+        });
+      return Object.freeze({
+        province: o.get('province').str(),
+        code,
+        weight: weight(o),
+        regions: unique(o.get('regions'), regions, (r) => r, 'region'),
+      });
+    }),
+    (o) => o.province,
+    'origin province',
+  );
   needWeight(originsAt, origins);
 
   const sexAt = root.get('sex');
@@ -227,18 +361,27 @@ export function parseScenario(raw: unknown, file: string): Scenario {
   const employment = Object.freeze({
     notEmployed: emp.get('notEmployed').str(),
     minAge: emp.get('minAge').int(0, 120),
-    byAge: Object.freeze(emp.get('byAge').arr().map((b) => {
-      const min = b.get('min').int(0, 120);
-      return Object.freeze({ min, max: b.get('max').int(min, 120), perMille: b.get('perMille').int(0, 1000) });
-    })),
+    byAge: Object.freeze(
+      emp
+        .get('byAge')
+        .arr()
+        .map((b) => {
+          const min = b.get('min').int(0, 120);
+          return Object.freeze({ min, max: b.get('max').int(min, 120), perMille: b.get('perMille').int(0, 1000) });
+        }),
+    ),
   });
-  if (sectorNames.has(employment.notEmployed)) emp.get('notEmployed').fail('the not-employed label is also a sector name', 'pick a distinct label');
+  if (sectorNames.has(employment.notEmployed))
+    emp.get('notEmployed').fail('the not-employed label is also a sector name', 'pick a distinct label');
 
   const si = root.get('socialInsurance');
   const incomeMin = si.get('incomeMin').int(0, 1e9);
   const socialInsurance = Object.freeze({
-    incomeMin, incomeMax: si.get('incomeMax').int(incomeMin, 1e9),
-    insured: si.get('insured').str(), uninsured: si.get('uninsured').str(), maxContributionMonths: si.get('maxContributionMonths').int(1, 1200),
+    incomeMin,
+    incomeMax: si.get('incomeMax').int(incomeMin, 1e9),
+    insured: si.get('insured').str(),
+    uninsured: si.get('uninsured').str(),
+    maxContributionMonths: si.get('maxContributionMonths').int(1, 1200),
   });
 
   const r = root.get('rental');
@@ -248,17 +391,46 @@ export function parseScenario(raw: unknown, file: string): Scenario {
   const rental = Object.freeze({
     minAge: r.get('minAge').int(0, 120),
     notEmployedRentsPerMille: r.get('notEmployedRentsPerMille').int(0, 1000),
-    types: unique(r.get('types'), r.get('types').arr().map((t) => Object.freeze({ name: t.get('name').str(), weight: weight(t), floorArea: boundedSkewed(t.get('floorArea')) })), (t) => t.name, 'rental type'),
-    rentMin, rentMax: r.get('rentMax').int(rentMin, 1e9),
-    leaseMonths: unique(r.get('leaseMonths'), r.get('leaseMonths').arr().map((l) => Object.freeze({ months: l.get('months').int(1, 1200), weight: weight(l) })), (l) => String(l.months), 'lease length'),
+    types: unique(
+      r.get('types'),
+      r
+        .get('types')
+        .arr()
+        .map((t) =>
+          Object.freeze({ name: t.get('name').str(), weight: weight(t), floorArea: boundedSkewed(t.get('floorArea')) }),
+        ),
+      (t) => t.name,
+      'rental type',
+    ),
+    rentMin,
+    rentMax: r.get('rentMax').int(rentMin, 1e9),
+    leaseMonths: unique(
+      r.get('leaseMonths'),
+      r
+        .get('leaseMonths')
+        .arr()
+        .map((l) => Object.freeze({ months: l.get('months').int(1, 1200), weight: weight(l) })),
+      (l) => String(l.months),
+      'lease length',
+    ),
   });
 
   const sc = root.get('school');
   needWeight(sc.get('types'), sc.get('types').arr().map(weight));
   const schoolMin = sc.get('minAge').int(0, 120);
   const school = Object.freeze({
-    minAge: schoolMin, maxAge: sc.get('maxAge').int(schoolMin, 120), enrolledPerMille: sc.get('enrolledPerMille').int(0, 1000),
-    types: unique(sc.get('types'), sc.get('types').arr().map((t) => Object.freeze({ name: t.get('name').str(), weight: weight(t) })), (t) => t.name, 'school type'),
+    minAge: schoolMin,
+    maxAge: sc.get('maxAge').int(schoolMin, 120),
+    enrolledPerMille: sc.get('enrolledPerMille').int(0, 1000),
+    types: unique(
+      sc.get('types'),
+      sc
+        .get('types')
+        .arr()
+        .map((t) => Object.freeze({ name: t.get('name').str(), weight: weight(t) })),
+      (t) => t.name,
+      'school type',
+    ),
   });
 
   const province = root.get('province');
@@ -268,10 +440,21 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     description: root.get('description').str(),
     referenceDate,
     schemaFile: root.get('schemaFile').str(/^[A-Za-z0-9_.-]+\.json$/, 'name a JSON file in the scenario directory'),
-    province: Object.freeze({ name: province.get('name').str(), code: province.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code') }),
-    departments, cities, zones: Object.freeze(zones), origins, sex,
+    province: Object.freeze({
+      name: province.get('name').str(),
+      code: province.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code'),
+    }),
+    departments,
+    cities,
+    zones: Object.freeze(zones),
+    origins,
+    sex,
     age: buckets(root.get('age'), 120),
     monthsResident: buckets(root.get('monthsResident'), 1440),
-    employment, sectors: Object.freeze(sectors), socialInsurance, rental, school,
+    employment,
+    sectors: Object.freeze(sectors),
+    socialInsurance,
+    rental,
+    school,
   });
 }

@@ -27,10 +27,18 @@ describe('csvField (RFC 4180)', () => {
   });
 
   it('round-trips any record through an independent parser', () => {
-    fc.assert(fc.property(fc.array(fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r', ' ', '区', 'X') }), { minLength: 2, maxLength: 6 }), (fields) => {
-      const parsed = parseCsv(csvRecord(fields) + '\r\n');
-      return JSON.stringify(parsed) === JSON.stringify([fields]);
-    }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r', ' ', '区', 'X') }), {
+          minLength: 2,
+          maxLength: 6,
+        }),
+        (fields) => {
+          const parsed = parseCsv(csvRecord(fields) + '\r\n');
+          return JSON.stringify(parsed) === JSON.stringify([fields]);
+        },
+      ),
+    );
   });
 });
 
@@ -51,7 +59,12 @@ describe('CsvFileWriter', () => {
     expect(w.rows).toBe(3);
     const text = await readFile(path, 'utf8');
     expect(text).toBe('id,name,n\n11010519491231002X,锦江区,-1234567890123\n"a""b","c,d",0\n,"line\nbreak",0\n');
-    expect(parseCsv(text)).toEqual([['id', 'name', 'n'], ['11010519491231002X', '锦江区', '-1234567890123'], ['a"b', 'c,d', '0'], ['', 'line\nbreak', '0']]);
+    expect(parseCsv(text)).toEqual([
+      ['id', 'name', 'n'],
+      ['11010519491231002X', '锦江区', '-1234567890123'],
+      ['a"b', 'c,d', '0'],
+      ['', 'line\nbreak', '0'],
+    ]);
   });
 
   it('uses CRLF when asked', async () => {

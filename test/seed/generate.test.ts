@@ -20,7 +20,8 @@ const ROWS = 20_000;
  */
 const PER_CITY = { cd: 20_000, my: 3_600, dy: 2_400 } as const;
 /** Reference count of a city's persons from its share (floating point is exact at these sizes). */
-const personsAt = (rows: number, share: number, maxShare: number): number => Math.max(1, Math.round((rows * share) / maxShare));
+const personsAt = (rows: number, share: number, maxShare: number): number =>
+  Math.max(1, Math.round((rows * share) / maxShare));
 let root = '';
 let big = '';
 let manifest: ScenarioManifest;
@@ -35,7 +36,10 @@ beforeAll(async () => {
   manifest = await generateScenario({ scenario: 'sichuan', outDir: big, rows: ROWS, seed: 'test' });
   loaded = await loadScenario('sichuan');
   // The domain checks read the shipped schema file itself, not the generator's copy.
-  schema = parseSchema(JSON.parse(await readFile(join(loaded.dir, 'schema.json'), 'utf8')), 'seeds/sichuan/schema.json');
+  schema = parseSchema(
+    JSON.parse(await readFile(join(loaded.dir, 'schema.json'), 'utf8')),
+    'seeds/sichuan/schema.json',
+  );
   for (const a of manifest.agencies) {
     const [dataset, info] = Object.entries(a.datasets)[0]!;
     data.set(a.id, { dataset, ...parseCsvObjects(await readFile(join(big, info.file), 'utf8')) });
@@ -59,17 +63,33 @@ const ageFromId = (id: string, ref: string): number => {
 describe('generateScenario output', () => {
   it('writes the schema, a manifest equal to the returned one, and one CSV per agency dataset', async () => {
     const files = (await readdir(big)).sort();
-    expect(files).toEqual(['manifest.json', 'schema.json', ...manifest.agencies.map((a) => Object.values(a.datasets)[0]!.file)].sort());
+    expect(files).toEqual(
+      ['manifest.json', 'schema.json', ...manifest.agencies.map((a) => Object.values(a.datasets)[0]!.file)].sort(),
+    );
     expect(JSON.parse(await readFile(join(big, 'manifest.json'), 'utf8'))).toEqual(manifest);
     expect(await readFile(join(big, 'schema.json'), 'utf8')).toBe(loaded.schemaText);
-    expect(manifest).toMatchObject({ scenario: 'sichuan', seed: 'test', rows: ROWS, schemaFile: 'schema.json', referenceDate: '2025-12-31' });
+    expect(manifest).toMatchObject({
+      scenario: 'sichuan',
+      seed: 'test',
+      rows: ROWS,
+      schemaFile: 'schema.json',
+      referenceDate: '2025-12-31',
+    });
     expect(manifest.agencies).toHaveLength(12);
-    expect(manifest.agencies[0]).toMatchObject({ id: 'cd-psb', name: '成都市公安局', city: '成都市', department: 'public-security', datasets: { residence_registrations: { file: 'cd-psb.residence_registrations.csv', rows: ROWS } } });
+    expect(manifest.agencies[0]).toMatchObject({
+      id: 'cd-psb',
+      name: '成都市公安局',
+      city: '成都市',
+      department: 'public-security',
+      datasets: { residence_registrations: { file: 'cd-psb.residence_registrations.csv', rows: ROWS } },
+    });
     for (const a of manifest.agencies) expect(Object.values(a.datasets)[0]!.rows, a.id).toBe(get(a.id).rows.length);
     // rows is the largest city's registrations; the others scale with their migrantShare.
     for (const c of cityIds) expect(get(`${c}-psb`).rows.length, c).toBe(PER_CITY[c]);
     const shares = loaded.scenario.cities.map((c) => c.migrantShare);
-    expect(loaded.scenario.cities.map((c) => personsAt(ROWS, c.migrantShare, Math.max(...shares)))).toEqual(cityIds.map((c) => PER_CITY[c]));
+    expect(loaded.scenario.cities.map((c) => personsAt(ROWS, c.migrantShare, Math.max(...shares)))).toEqual(
+      cityIds.map((c) => PER_CITY[c]),
+    );
     expect(Object.isFrozen(manifest.agencies[0]!.datasets)).toBe(true);
   });
 
@@ -81,9 +101,14 @@ describe('generateScenario output', () => {
       for (const row of rows) {
         for (const [col, c] of Object.entries(ds.columns)) {
           const v = row[col]!;
-          const ok = c.type === 'category' ? c.values.includes(v)
-            : c.type === 'integer' ? /^-?\d+$/.test(v) && Number(v) >= c.min && Number(v) <= c.max
-            : c.format === 'gb11643' ? isValidGb11643(v) : v.length > 0;
+          const ok =
+            c.type === 'category'
+              ? c.values.includes(v)
+              : c.type === 'integer'
+                ? /^-?\d+$/.test(v) && Number(v) >= c.min && Number(v) <= c.max
+                : c.format === 'gb11643'
+                  ? isValidGb11643(v)
+                  : v.length > 0;
           if (!ok) bad.push(`${id} ${col}=${v}`);
         }
       }
@@ -115,7 +140,7 @@ describe('generateScenario output', () => {
     expect(n).toBe(PER_CITY.cd + PER_CITY.my + PER_CITY.dy);
   });
 
-  it('the other agencies hold subsets of the same city\'s registrations, with consistent attributes', () => {
+  it("the other agencies hold subsets of the same city's registrations, with consistent attributes", () => {
     const si = loaded.scenario.socialInsurance;
     for (const c of cityIds) {
       const persons = new Map(get(`${c}-psb`).rows.map((r) => [r['citizen_id']!, r]));
@@ -129,15 +154,19 @@ describe('generateScenario output', () => {
       const hrss = get(`${c}-hrss`).rows;
       for (const r of hrss) {
         same('hrss', r, ['city', 'district', 'sex', 'age', 'sector']);
-        if ((r['insured'] === si.insured) !== (Number(r['contribution_months']) > 0)) bad.push(`contribution ${r['citizen_id']}`);
+        if ((r['insured'] === si.insured) !== Number(r['contribution_months']) > 0)
+          bad.push(`contribution ${r['citizen_id']}`);
       }
       // Everyone employed is known to HR/social security, insured or not.
-      const workers = [...persons.values()].filter((p) => p['sector'] !== loaded.scenario.employment.notEmployed).length;
+      const workers = [...persons.values()].filter(
+        (p) => p['sector'] !== loaded.scenario.employment.notEmployed,
+      ).length;
       expect(hrss.length).toBe(workers);
       expect(new Set(hrss.map((r) => r['citizen_id'])).size).toBe(hrss.length);
       for (const r of get(`${c}-housing`).rows) {
         same('housing', r, ['city', 'district']);
-        if (Number(persons.get(r['citizen_id']!)?.['age']) < loaded.scenario.rental.minAge) bad.push(`minor renter ${r['citizen_id']}`);
+        if (Number(persons.get(r['citizen_id']!)?.['age']) < loaded.scenario.rental.minAge)
+          bad.push(`minor renter ${r['citizen_id']}`);
       }
       for (const r of get(`${c}-edu`).rows) {
         same('edu', r, ['city', 'district', 'sex', 'age']);
@@ -160,41 +189,64 @@ describe('generateScenario output', () => {
       const inSector = hrss.filter((r) => r['sector'] === sector.name);
       expect(inSector.length, sector.name).toBeGreaterThan(800);
       const p = sector.insuredPerMille / 1000;
-      expect(Math.abs(share(inSector, (r) => r['insured'] === '是') - p), sector.name).toBeLessThan(tol(p, inSector.length));
+      expect(Math.abs(share(inSector, (r) => r['insured'] === '是') - p), sector.name).toBeLessThan(
+        tol(p, inSector.length),
+      );
     }
     // Origin provinces, sex, age buckets.
     const originTotal = s.origins.reduce((a, o) => a + o.weight, 0);
     for (const o of s.origins) {
       const p = o.weight / originTotal;
-      expect(Math.abs(share(psb, (r) => r['origin_province'] === o.province) - p), o.province).toBeLessThan(tol(p, psb.length));
+      expect(Math.abs(share(psb, (r) => r['origin_province'] === o.province) - p), o.province).toBeLessThan(
+        tol(p, psb.length),
+      );
     }
     expect(Math.abs(share(psb, (r) => r['sex'] === '男') - 0.54)).toBeLessThan(tol(0.54, psb.length));
     const ageTotal = s.age.reduce((a, b) => a + b.weight, 0);
     for (const b of s.age) {
       const p = b.weight / ageTotal;
-      expect(Math.abs(share(psb, (r) => Number(r['age']) >= b.min && Number(r['age']) <= b.max) - p), `${b.min}-${b.max}`).toBeLessThan(tol(p, psb.length));
+      expect(
+        Math.abs(share(psb, (r) => Number(r['age']) >= b.min && Number(r['age']) <= b.max) - p),
+        `${b.min}-${b.max}`,
+      ).toBeLessThan(tol(p, psb.length));
     }
     // Districts within each city.
     for (const [i, c] of cityIds.entries()) {
       const city = s.cities[i]!;
       const total = city.districts.reduce((a, d) => a + d.weight, 0);
       const rows = get(`${c}-psb`).rows;
-      for (const d of city.districts) expect(Math.abs(share(rows, (r) => r['district'] === d.name) - d.weight / total), d.name).toBeLessThan(tol(d.weight / total, rows.length));
+      for (const d of city.districts)
+        expect(Math.abs(share(rows, (r) => r['district'] === d.name) - d.weight / total), d.name).toBeLessThan(
+          tol(d.weight / total, rows.length),
+        );
     }
     // Median income per sector in Chengdu: the sector median times the city's income index.
     for (const sector of s.sectors) {
-      const incomes = get('cd-hrss').rows.filter((r) => r['sector'] === sector.name).map((r) => Number(r['monthly_income'])).sort((a, b) => a - b);
+      const incomes = get('cd-hrss')
+        .rows.filter((r) => r['sector'] === sector.name)
+        .map((r) => Number(r['monthly_income']))
+        .sort((a, b) => a - b);
       const median = incomes[Math.floor(incomes.length / 2)]!;
-      expect(Math.abs(median / ((sector.income.median * s.cities[0]!.incomeIndex) / 100) - 1), sector.name).toBeLessThan(0.08);
+      expect(
+        Math.abs(median / ((sector.income.median * s.cities[0]!.incomeIndex) / 100) - 1),
+        sector.name,
+      ).toBeLessThan(0.08);
     }
     // School-age children are enrolled at the declared rate.
-    const schoolAge = psb.filter((r) => Number(r['age']) >= s.school.minAge && Number(r['age']) <= s.school.maxAge).length;
+    const schoolAge = psb.filter(
+      (r) => Number(r['age']) >= s.school.minAge && Number(r['age']) <= s.school.maxAge,
+    ).length;
     const enrolled = cityIds.reduce((a, c) => a + get(`${c}-edu`).rows.length, 0);
-    expect(Math.abs(enrolled / schoolAge - s.school.enrolledPerMille / 1000)).toBeLessThan(tol(s.school.enrolledPerMille / 1000, schoolAge));
+    expect(Math.abs(enrolled / schoolAge - s.school.enrolledPerMille / 1000)).toBeLessThan(
+      tol(s.school.enrolledPerMille / 1000, schoolAge),
+    );
     // Core districts hold more IT workers than suburban ones (the zone profiles differ).
     const itShare = (zone: string) => {
       const names = new Set(s.cities[0]!.districts.filter((d) => d.zone === zone).map((d) => d.name));
-      return share(get('cd-hrss').rows.filter((r) => names.has(r['district']!)), (r) => r['sector'] === '信息技术');
+      return share(
+        get('cd-hrss').rows.filter((r) => names.has(r['district']!)),
+        (r) => r['sector'] === '信息技术',
+      );
     };
     expect(itShare('core')).toBeGreaterThan(2 * itShare('suburban'));
   });
@@ -203,7 +255,10 @@ describe('generateScenario output', () => {
 describe('determinism', () => {
   const digests = async (dir: string): Promise<Record<string, string>> => {
     const out: Record<string, string> = {};
-    for (const f of (await readdir(dir)).sort()) out[f] = createHash('sha256').update(await readFile(join(dir, f))).digest('hex');
+    for (const f of (await readdir(dir)).sort())
+      out[f] = createHash('sha256')
+        .update(await readFile(join(dir, f)))
+        .digest('hex');
     return out;
   };
 
@@ -218,7 +273,13 @@ describe('determinism', () => {
   });
 
   it('a subset of agencies gets exactly its files of the full run, and fewer rows give a prefix', async () => {
-    const sub = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'sub'), rows: 2000, seed: 's1', agencies: ['my-hrss', 'cd-psb', 'my-hrss'] });
+    const sub = await generateScenario({
+      scenario: 'sichuan',
+      outDir: join(root, 'sub'),
+      rows: 2000,
+      seed: 's1',
+      agencies: ['my-hrss', 'cd-psb', 'my-hrss'],
+    });
     expect(sub.agencies.map((a) => a.id)).toEqual(['cd-psb', 'my-hrss']);
     for (const f of ['cd-psb.residence_registrations.csv', 'my-hrss.social_insurance.csv']) {
       expect(await readFile(join(root, 'sub', f)), f).toEqual(await readFile(join(root, 'a', f)));
@@ -227,7 +288,8 @@ describe('determinism', () => {
     // file of a smaller run, rounding included, is a proper prefix of the larger run's.
     const short = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'short'), rows: 701, seed: 's1' });
     const long = JSON.parse(await readFile(join(root, 'a', 'manifest.json'), 'utf8')) as ScenarioManifest;
-    const psbRows = (m: ScenarioManifest) => m.agencies.filter((a) => a.department === 'public-security').map((a) => Object.values(a.datasets)[0]!.rows);
+    const psbRows = (m: ScenarioManifest) =>
+      m.agencies.filter((a) => a.department === 'public-security').map((a) => Object.values(a.datasets)[0]!.rows);
     expect(psbRows(short)).toEqual([701, 126, 84]); // 126.18 rounds down, 84.12 too
     expect(psbRows(long)).toEqual([2000, 360, 240]);
     for (const f of (await readdir(join(root, 'short'))).filter((x) => x.endsWith('.csv'))) {
@@ -244,9 +306,15 @@ describe('determinism', () => {
     expect(combined).toBe(GOLDEN);
   });
 
-  it('reports progress up to the total: the sum of the selected cities\' persons', async () => {
+  it("reports progress up to the total: the sum of the selected cities' persons", async () => {
     const calls: [number, number][] = [];
-    await generateScenario({ scenario: 'sichuan', outDir: join(root, 'p'), rows: 100, agencies: ['dy-psb', 'cd-edu'], onProgress: (d, t) => calls.push([d, t]) });
+    await generateScenario({
+      scenario: 'sichuan',
+      outDir: join(root, 'p'),
+      rows: 100,
+      agencies: ['dy-psb', 'cd-edu'],
+      onProgress: (d, t) => calls.push([d, t]),
+    });
     expect(calls.at(-1)).toEqual([100 + 12, 100 + 12]); // 成都 100, 德阳 round(100 × 12/100)
     expect(calls.every(([d], i) => i === 0 || d >= calls[i - 1]![0])).toBe(true);
   });
@@ -260,27 +328,50 @@ describe('errors', () => {
   });
 
   it('unknown agency: NOT_FOUND listing the valid ones', async () => {
-    const err = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), agencies: ['cd-psb', 'cd-police'] }).catch((e: unknown) => e);
+    const err = await generateScenario({
+      scenario: 'sichuan',
+      outDir: join(root, 'x'),
+      agencies: ['cd-psb', 'cd-police'],
+    }).catch((e: unknown) => e);
     expect(isFedstatError(err, 'NOT_FOUND')).toBe(true);
-    expect((err as Error).message).toMatch(/unknown agency "cd-police" in scenario sichuan; valid agencies: cd-psb, cd-hrss/);
+    expect((err as Error).message).toMatch(
+      /unknown agency "cd-police" in scenario sichuan; valid agencies: cd-psb, cd-hrss/,
+    );
   });
 
   it('bad row counts and unwritable directories', async () => {
-    await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 0 })).rejects.toThrow(RangeError);
-    await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 2.5 })).rejects.toThrow(RangeError);
-    const tooMany = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 50_000_001 }).catch((e: unknown) => e);
+    await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 0 })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 2.5 })).rejects.toThrow(
+      RangeError,
+    );
+    const tooMany = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 50_000_001 }).catch(
+      (e: unknown) => e,
+    );
     expect(isFedstatError(tooMany, 'CONFIG_INVALID')).toBe(true);
-    expect((tooMany as Error).message).toMatch(/^50000001 rows for 成都市 exceed maxRows 50000000 of dataset residence_registrations in .*schema\.json; generate at most 50000000 rows$/);
+    expect((tooMany as Error).message).toMatch(
+      /^50000001 rows for 成都市 exceed maxRows 50000000 of dataset residence_registrations in .*schema\.json; generate at most 50000000 rows$/,
+    );
     // maxRows applies to each city's own count: 绵阳 gets round(300M × 18/100) = 54M > 50M, 德阳 36M fits.
     // The fix is the largest rows for which 绵阳 stays within 50M: round(277777780 × 0.18) = 50000000,
     // round(277777781 × 0.18) = 50000001; no file is written before the check.
-    const smallCity = await generateScenario({ scenario: 'sichuan', outDir: join(root, 'x'), rows: 300_000_000, agencies: ['dy-psb', 'my-hrss'] }).catch((e: unknown) => e);
+    const smallCity = await generateScenario({
+      scenario: 'sichuan',
+      outDir: join(root, 'x'),
+      rows: 300_000_000,
+      agencies: ['dy-psb', 'my-hrss'],
+    }).catch((e: unknown) => e);
     expect(isFedstatError(smallCity, 'CONFIG_INVALID')).toBe(true);
-    expect((smallCity as Error).message).toMatch(/^54000000 rows for 绵阳市 exceed maxRows 50000000 of dataset social_insurance in .*; generate at most 277777780 rows$/);
+    expect((smallCity as Error).message).toMatch(
+      /^54000000 rows for 绵阳市 exceed maxRows 50000000 of dataset social_insurance in .*; generate at most 277777780 rows$/,
+    );
     expect([personsAt(277_777_780, 18, 100), personsAt(277_777_781, 18, 100)]).toEqual([50_000_000, 50_000_001]);
     const file = join(root, 'a-file');
     await writeFile(file, 'x');
-    const io = await generateScenario({ scenario: 'sichuan', outDir: join(file, 'sub'), rows: 10 }).catch((e: unknown) => e);
+    const io = await generateScenario({ scenario: 'sichuan', outDir: join(file, 'sub'), rows: 10 }).catch(
+      (e: unknown) => e,
+    );
     expect(isFedstatError(io, 'IO')).toBe(true);
   });
 });

@@ -22,20 +22,26 @@ describe('WeightedChoice', () => {
   });
 
   it('maps every stream value to the value whose cumulative interval contains it', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 12 }).filter((w) => w.some((x) => x > 0)), fc.string(), (weights, label) => {
-      const choice = new WeightedChoice(weights.map((w, i) => [i, w] as const));
-      const total = weights.reduce((a, b) => a + b, 0);
-      // Replay the same stream to know u, then find the index by the definition.
-      const a = SeededPrng.fromLabels(label);
-      const b = SeededPrng.fromLabels(label);
-      for (let k = 0; k < 30; k++) {
-        const u = b.uniformInt(total);
-        let acc = 0;
-        const expected = weights.findIndex((w) => (acc += w) > u);
-        if (choice.sample(a) !== expected) return false;
-      }
-      return true;
-    }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 12 }).filter((w) => w.some((x) => x > 0)),
+        fc.string(),
+        (weights, label) => {
+          const choice = new WeightedChoice(weights.map((w, i) => [i, w] as const));
+          const total = weights.reduce((a, b) => a + b, 0);
+          // Replay the same stream to know u, then find the index by the definition.
+          const a = SeededPrng.fromLabels(label);
+          const b = SeededPrng.fromLabels(label);
+          for (let k = 0; k < 30; k++) {
+            const u = b.uniformInt(total);
+            let acc = 0;
+            const expected = weights.findIndex((w) => (acc += w) > u);
+            if (choice.sample(a) !== expected) return false;
+          }
+          return true;
+        },
+      ),
+    );
   });
 
   it('rejects invalid weights with RangeError', () => {
@@ -47,10 +53,12 @@ describe('WeightedChoice', () => {
 
 describe('portableExp', () => {
   it('agrees with Math.exp to 1e-13 relative', () => {
-    fc.assert(fc.property(fc.double({ min: -50, max: 50, noNaN: true }), (x) => {
-      const want = Math.exp(x);
-      return Math.abs(portableExp(x) - want) <= 1e-13 * want;
-    }));
+    fc.assert(
+      fc.property(fc.double({ min: -50, max: 50, noNaN: true }), (x) => {
+        const want = Math.exp(x);
+        return Math.abs(portableExp(x) - want) <= 1e-13 * want;
+      }),
+    );
     expect(portableExp(0)).toBe(1);
   });
 
