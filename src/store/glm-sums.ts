@@ -1,0 +1,374 @@
+/**
+ * One Newton round's sums (learn/sums.ts `GlmSums`) computed by the agency's own SQL engine, in
+ * one statement that returns one row. The design entries, η, μ, the score, the working weight and
+ * the deviance are SQL expressions of exactly what learn/design-row.ts, scaling.ts and family.ts
+ * compute in JavaScript, in DOUBLE arithmetic; identifiers come only from the schema through the
+ * dialect's quoting, and every value (β, category codes, centres and scales, the η clamp) is a
+ * bound parameter, so the text depends on the coding's shape and never on a value.
+ *
+ * A design column is (category condition) × (integer monomial): the term's category variables at
+ * the column's levels, times the product of its scaled integer variables. The statement uses that
+ * split to stay cheap at d = 120:
+ *
+ * 1. per row: the category codes the terms use, each distinct integer monomial m once, y, the
+ *    offset, η (clamped), then score s, weight w, deviance and the saturated log-likelihood;
+ * 2. `GROUP BY` the category codes (the cells: at most the product of the levels, usually a few
+ *    hundred): COUNT(*), Σ s·m per monomial, Σ w·m·m' per pair of monomials, Σ deviance;
+ * 3. over the cells: each gradient entry is Σ [cell matches column j]·Σ s·m_j, each information
+ *    entry Σ [cell matches j and k]·Σ w·m_j·m_k.
+ *
+ * The per-row work grows with the number of monomials (integer terms), not with d(d+1)/2; the
+ * d(d+1)/2 sums run over the cells only. Entries that are zero by construction (two columns whose
+ * conditions need one category column at two levels, as two columns of one term do) are left out
+ * of the SQL and stay 0. Sums are regrouped, so they equal the JavaScript sums to rounding (about
+ * 1e-15 relative), not bit for bit.
+ */
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { FedstatError } from '../errors.js';
+import type { DatasetSchema } from '../federation/schema.js';
+import type { ModelCoding } from '../learn/design.js';
+import { emptySums, packedIndex } from '../learn/sums.js';
+import type { GlmSums } from '../learn/sums.js';
+import type { IntegerFactor } from '../learn/term-coding.js';
+import type { Predicate } from '../query/plan.js';
+import { compileAggregate } from './compile-sql.js';
+import type { SqlDialect } from './sql-dialect.js';
+
+const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Both DuckDB and PostgreSQL spell a 64-bit float this way. */
+const DOUBLE = 'DOUBLE PRECISION';
+
+/** A compiled round: the statement, its parameters, and where its one row's columns go. */
+export interface CompiledGlmSums {
+  readonly sql: string;
+  /** Bound in order to `$1..$n`: the WHERE clause's literals first, then the round's values. */
+  readonly params: readonly number[];
+  /** The number of coefficients. */
+  readonly d: number;
+  /**
+   * The packed positions (learn/sums.ts `packedIndex`) of the information entries the row holds,
+   * in order; every other entry is zero by construction.
+   */
+  readonly information: readonly number[];
+  /** True when the row ends with Σ saturated log-likelihood (poisson); 0 for the other families. */
+  readonly saturated: boolean;
+}
+
+function invalid(problem: string, fix: string): FedstatError {
+  return new FedstatError('QUERY_INVALID', `model plan: ${problem}; ${fix}`);
+}
+
+function internal(problem: string): FedstatError {
+  return new FedstatError('INTERNAL', `store returned ${problem}; please report this`);
+}
+
+/** Bound parameters, each distinct value bound once (a placeholder may be used many times). */
+class Params {
+  readonly values: number[];
+  private readonly seen = new Map<string, string>();
+
+  constructor(
+    private readonly dialect: SqlDialect,
+    prior: readonly number[],
+  ) {
+    this.values = [...prior];
+  }
+
+  private bind(key: string, value: number, cast: (p: string) => string): string {
+    let text = this.seen.get(key);
+    if (text === undefined) {
+      this.values.push(value);
+      text = cast(this.dialect.param(this.values.length));
+      this.seen.set(key, text);
+    }
+    return text;
+  }
+
+  /** A category code (the value's position in its column's schema list). */
+  code(value: number): string {
+    return this.bind(`c${value}`, value, (p) => this.dialect.cast(p, 'code'));
+  }
+
+  /** A double: β, a centre or scale, a clamp. Keyed by bits, so -0 and 0 stay apart. */
+  real(value: number): string {
+    if (!Number.isFinite(value)) throw new RangeError('compileGlmSums: a value of the round is not finite');
+    return this.bind(`r${Object.is(value, -0) ? '-0' : String(value)}`, value, (p) => `CAST(${p} AS ${DOUBLE})`);
+  }
+}
+
+/** The WHERE clause and its parameters, compiled by compile-sql.ts as a COUNT(*) plan's. */
+function compileWhere(
+  dataset: string,
+  schema: DatasetSchema,
+  dialect: SqlDialect,
+  where: Predicate | null,
+): { text: string; params: readonly number[] } {
+  if (where === null) return { text: '', params: [] };
+  const compiled = compileAggregate(
+    { dataset, groupBy: [], select: [{ kind: 'aggregate', fn: 'count', column: null, alias: 'n' }], where },
+    schema,
+    dialect,
+  );
+  const head = `SELECT COUNT(*) FROM ${dialect.table(dataset)} WHERE `;
+  if (!compiled.sql.startsWith(head)) throw new Error('compileGlmSums: compile-sql changed its COUNT(*) shape');
+  return { text: ` WHERE ${compiled.sql.slice(head.length)}`, params: compiled.params };
+}
+
+/** The coding's columns re-checked against the schema: names, types and category lists. */
+function checkColumns(coding: ModelCoding, schema: DatasetSchema): void {
+  const need = (name: string, type: 'category' | 'integer', values?: readonly string[]): void => {
+    const c = Object.hasOwn(schema.columns, name) ? schema.columns[name] : undefined;
+    if (c === undefined || c.type !== type)
+      throw invalid(
+        `the coding's column ${JSON.stringify(name.slice(0, 64))} is not a ${type} column of the schema`,
+        'code the model against this schema',
+      );
+    if (
+      c.type === 'category' &&
+      values !== undefined &&
+      (c.values.length !== values.length || c.values.some((v, i) => v !== values[i]))
+    )
+      throw invalid(`the coding's values of ${name} differ from the schema's`, 'code the model against this schema');
+  };
+  for (const t of coding.terms)
+    for (const x of t.factors) need(x.column, x.kind, x.kind === 'category' ? x.values : undefined);
+  const r = coding.response;
+  need(r.column, r.kind, r.kind === 'category' ? r.values : undefined);
+  if (coding.offset !== null) need(coding.offset.column, 'integer');
+}
+
+/** A monomial's identity: its integer factors with their centre and scale, in order. */
+function monomialKey(ints: readonly IntegerFactor[]): string {
+  return JSON.stringify(ints.map((x) => [x.column, x.center, x.scale]));
+}
+
+/** What a design column needs of a row: category conditions and an integer monomial. */
+interface ColumnShape {
+  /** Category column name → the code it must hold. */
+  readonly conditions: ReadonlyMap<string, number>;
+  /** Index into the monomials (0 is the empty monomial, 1). */
+  readonly monomial: number;
+  /** The term (-1 for the intercept). */
+  readonly term: number;
+}
+
+function conflict(a: ColumnShape, b: ColumnShape): boolean {
+  for (const [col, code] of a.conditions) {
+    const other = b.conditions.get(col);
+    if (other !== undefined && other !== code) return true;
+  }
+  return false;
+}
+
+/**
+ * The round's statement over `coding.dataset` (see the file comment). Throws QUERY_INVALID when
+ * the coding names a column the schema lacks or types differently, or the dataset name is not a
+ * table name; RangeError when β does not have one finite value per coefficient.
+ */
+export function compileGlmSums(
+  coding: ModelCoding,
+  schema: DatasetSchema,
+  beta: ArrayLike<number>,
+  dialect: SqlDialect,
+  where: Predicate | null = null,
+): CompiledGlmSums {
+  const d = coding.columns.length;
+  if (beta.length !== d) throw new RangeError(`compileGlmSums: β has ${beta.length} values for ${d} coefficients`);
+  if (!DATASET_NAME.test(coding.dataset))
+    throw invalid(`bad dataset name ${JSON.stringify(coding.dataset.slice(0, 64))}`, 'name a dataset of the schema');
+  checkColumns(coding, schema);
+  const w = compileWhere(coding.dataset, schema, dialect, where);
+  const p = new Params(dialect, w.params);
+  const q = (name: string): string => dialect.quoteIdent(name);
+
+  // The category columns the terms use (GROUP BY keys), and the distinct integer monomials.
+  const categories: string[] = [];
+  const monomials: IntegerFactor[][] = [[]];
+  const monomialIndex = new Map<string, number>([[monomialKey([]), 0]]);
+  const termMonomial = coding.terms.map((t) => {
+    for (const x of t.factors) if (x.kind === 'category' && !categories.includes(x.column)) categories.push(x.column);
+    const ints = t.factors.filter((x): x is IntegerFactor => x.kind === 'integer');
+    const key = monomialKey(ints);
+    let i = monomialIndex.get(key);
+    if (i === undefined) {
+      i = monomials.length;
+      monomials.push(ints);
+      monomialIndex.set(key, i);
+    }
+    return i;
+  });
+  const g = (column: string): string => `g${categories.indexOf(column)}`;
+  const shapes: ColumnShape[] = coding.columns.map((c) => {
+    const conditions = new Map<string, number>();
+    const term = coding.terms[c.term];
+    term?.factors.forEach((x, k) => {
+      if (x.kind === 'category') conditions.set(x.column, c.levels[k] ?? -1);
+    });
+    return { conditions, monomial: c.term < 0 ? 0 : (termMonomial[c.term] ?? 0), term: c.term };
+  });
+  const condition = (s: ColumnShape, prefix: (col: string) => string): string =>
+    [...s.conditions].map(([col, code]) => `${prefix(col)} = ${p.code(code)}`).join(' AND ');
+
+  // 1. Per row: codes, monomials, y, offset.
+  const rowCols: string[] = categories.map((c, i) => `${q(c)} AS g${i}`);
+  const real = (col: string): string => `CAST(${q(col)} AS ${DOUBLE})`;
+  monomials.forEach((ints, i) => {
+    if (i === 0) return;
+    rowCols.push(
+      `${ints.map((x) => `((${real(x.column)} - ${p.real(x.center)}) / ${p.real(x.scale)})`).join(' * ')} AS m${i}`,
+    );
+  });
+  const r = coding.response;
+  if (r.kind === 'category' && !r.values.includes(r.event))
+    throw invalid(`the event of ${r.column} is not one of its values`, 'code the model against this schema');
+  rowCols.push(
+    r.kind === 'category'
+      ? `CAST(CASE WHEN ${q(r.column)} = ${p.code(r.values.indexOf(r.event))} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS y`
+      : `${real(r.column)} AS y`,
+  );
+  const o = coding.offset;
+  rowCols.push(`${o === null ? `CAST(0.0 AS ${DOUBLE})` : o.log ? `LN(${real(o.column)})` : real(o.column)} AS o`);
+
+  // η = offset + Σ x_j β_j, in design order, as design-row.ts + sums.ts add it.
+  const etaParts = ['o'];
+  if (coding.intercept) etaParts.push(p.real(beta[0] as number));
+  coding.terms.forEach((t, ti) => {
+    const m = termMonomial[ti] ?? 0;
+    let coef: string;
+    if ((shapes[t.firstColumn] as ColumnShape).conditions.size === 0) {
+      coef = p.real(beta[t.firstColumn] as number); // an integer-only term: one column, no condition
+    } else {
+      const cases: string[] = [];
+      for (let j = t.firstColumn; j < t.firstColumn + t.columnCount; j++)
+        cases.push(`WHEN ${condition(shapes[j] as ColumnShape, g)} THEN ${p.real(beta[j] as number)}`);
+      coef = `CASE ${cases.join(' ')} ELSE 0.0 END`;
+    }
+    etaParts.push(m === 0 ? coef : `m${m} * ${coef}`);
+  });
+  let eta = etaParts.reduce((acc, part) => `(${acc} + ${part})`);
+  if (coding.eta !== null) eta = `LEAST(GREATEST(${eta}, ${p.real(coding.eta.min)}), ${p.real(coding.eta.max)})`;
+
+  // Family: μ, then score s, weight w, deviance dv, saturated st (family.ts).
+  const log1p = (x: string): string =>
+    `CASE WHEN 1.0 + ${x} = 1.0 THEN ${x} ELSE LN(1.0 + ${x}) * ${x} / ((1.0 + ${x}) - 1.0) END`;
+  let mu: string;
+  let terms: string[];
+  if (coding.family === 'binomial') {
+    mu = '1.0 / (1.0 + EXP(-eta))';
+    // dv = 2·softplus(z), z = -η for y = 1 and η for y = 0; softplus(z) = max(z, 0) + log1p(e^-|z|).
+    terms = ['y - mu AS s', 'mu * (1.0 - mu) AS w', `2.0 * (GREATEST(z, 0.0) + ${log1p('EXP(-ABS(z))')}) AS dv`];
+  } else if (coding.family === 'poisson') {
+    mu = 'EXP(eta)';
+    terms = [
+      'y - mu AS s',
+      'mu AS w',
+      '2.0 * (CASE WHEN y = 0.0 THEN 0.0 ELSE y * (LN(GREATEST(y, 1.0)) - eta) END - (y - mu)) AS dv',
+      'CASE WHEN y = 0.0 THEN 0.0 ELSE y * LN(GREATEST(y, 1.0)) - y - LGAMMA(y + 1.0) END AS st',
+    ];
+  } else {
+    mu = 'eta';
+    terms = ['y - mu AS s', `CAST(1.0 AS ${DOUBLE}) AS w`, '(y - mu) * (y - mu) AS dv'];
+  }
+  const saturated = coding.family === 'poisson';
+  const zCol = coding.family === 'binomial' ? ', CASE WHEN y = 1.0 THEN -eta ELSE eta END AS z' : '';
+  const passOn = [...categories.map((_, i) => `g${i}`), ...monomials.map((_, i) => `m${i}`).slice(1)];
+
+  // 2. Per cell: n, Σ s·m, Σ w·m·m', Σ dv, Σ st.
+  const mon = (i: number): string => (i === 0 ? '' : ` * m${i}`);
+  const cellCols: string[] = [...categories.map((_, i) => `g${i}`), 'COUNT(*) AS n'];
+  monomials.forEach((_, a) => cellCols.push(`SUM(s${mon(a)}) AS s${a}`));
+  for (let a = 0; a < monomials.length; a++)
+    for (let b = a; b < monomials.length; b++) cellCols.push(`SUM(w${mon(a)}${mon(b)}) AS h${a}_${b}`);
+  cellCols.push('SUM(dv) AS dv');
+  if (saturated) cellCols.push('SUM(st) AS st');
+
+  // 3. Over the cells: indicators per column with conditions, then the sums.
+  const indicator = (j: number): string | null => ((shapes[j] as ColumnShape).conditions.size === 0 ? null : `i${j}`);
+  const indCols = shapes.flatMap((s, j) =>
+    s.conditions.size === 0 ? [] : [`CAST(CASE WHEN ${condition(s, g)} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS i${j}`],
+  );
+  const times = (...fs: (string | null)[]): string => fs.filter((f) => f !== null).join(' * ');
+  const out: string[] = ['SUM(n)'];
+  shapes.forEach((s, j) => out.push(`SUM(${times(indicator(j), `s${s.monomial}`)})`));
+  const information: number[] = [];
+  for (let j = 0; j < d; j++) {
+    for (let k = j; k < d; k++) {
+      const a = shapes[j] as ColumnShape;
+      const b = shapes[k] as ColumnShape;
+      if (j !== k && (a.term === b.term || conflict(a, b))) continue;
+      const [lo, hi] = a.monomial <= b.monomial ? [a.monomial, b.monomial] : [b.monomial, a.monomial];
+      const ij = indicator(j);
+      const ik = j === k ? null : indicator(k);
+      // Two columns on one category column at one level share the indicator: i·i = i.
+      const sameCell =
+        ij !== null &&
+        ik !== null &&
+        [...b.conditions].every(([c, v]) => a.conditions.get(c) === v) &&
+        a.conditions.size === b.conditions.size;
+      out.push(`SUM(${times(ij, sameCell ? null : ik, `h${lo}_${hi}`)})`);
+      information.push(packedIndex(d, j, k));
+    }
+  }
+  out.push('SUM(dv)');
+  if (saturated) out.push('SUM(st)');
+
+  const groupBy = categories.length === 0 ? '' : ` GROUP BY ${categories.map((_, i) => `g${i}`).join(', ')}`;
+  const sql =
+    `WITH glm_row AS (SELECT ${rowCols.join(', ')} FROM ${dialect.table(coding.dataset)}${w.text}), ` +
+    `glm_eta AS (SELECT ${[...passOn, 'y', `${eta} AS eta`].join(', ')} FROM glm_row), ` +
+    `glm_mu AS (SELECT *, ${mu} AS mu${zCol} FROM glm_eta), ` +
+    `glm_terms AS (SELECT ${[...passOn, ...terms].join(', ')} FROM glm_mu), ` +
+    `glm_cell AS (SELECT ${cellCols.join(', ')} FROM glm_terms${groupBy}), ` +
+    `glm_ind AS (SELECT *${indCols.map((c) => `, ${c}`).join('')} FROM glm_cell) ` +
+    `SELECT ${out.join(', ')} FROM glm_ind`;
+  return Object.freeze({
+    sql,
+    params: Object.freeze(p.values),
+    d,
+    information: Object.freeze(information),
+    saturated,
+  });
+}
+
+function toNumber(v: unknown, what: string): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string' && /^-?[0-9.eE+-]+$/.test(v)) return Number(v);
+  throw internal(`a non-numeric ${what} (${typeof v})`);
+}
+
+/**
+ * The statement's one result row → GlmSums. Any driver's numbers, bigints or decimal strings are
+ * taken; an empty input (n NULL or 0, sums NULL) gives zero sums.
+ */
+export function toGlmSums(row: readonly unknown[], compiled: CompiledGlmSums): GlmSums {
+  const { d, information } = compiled;
+  const width = 1 + d + information.length + 1 + (compiled.saturated ? 1 : 0);
+  if (row.length !== width) throw internal(`a row of ${row.length} columns where ${width} were expected`);
+  const sums = emptySums(d);
+  const n = toNumber(row[0], 'count') ?? 0;
+  if (!Number.isSafeInteger(n) || n < 0) throw internal('a row count that is not a whole number');
+  sums.n = n;
+  if (n === 0) return sums;
+  const value = (i: number): number => {
+    const v = toNumber(row[i], 'sum');
+    if (v === null) throw internal('a NULL sum over rows');
+    return v;
+  };
+  for (let j = 0; j < d; j++) sums.gradient[j] = value(1 + j);
+  information.forEach((at, i) => {
+    sums.information[at] = value(1 + d + i);
+  });
+  sums.deviance = value(1 + d + information.length);
+  if (compiled.saturated) sums.saturated = value(2 + d + information.length);
+  return sums;
+}
+
+/** Runs a compiled round on a DuckDB connection (the store's query connection) and reads its row. */
+export async function duckDbGlmSums(conn: DuckDBConnection, compiled: CompiledGlmSums): Promise<GlmSums> {
+  const result = await conn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[]);
+  const rows = result.getRows();
+  if (rows.length !== 1) throw internal(`${rows.length} rows where one was expected`);
+  return toGlmSums(rows[0] as readonly unknown[], compiled);
+}
