@@ -98,6 +98,19 @@ describe('CsvFileWriter', () => {
     expect(await readFile(path, 'utf8')).toBe(expected.join('\n') + '\n');
   });
 
+  it('writes every safe integer as String(n) does', async () => {
+    const path = join(dir, 'ints.csv');
+    const w = await CsvFileWriter.create(path, ['n']);
+    const edges = [0, 9, 10, 99, 100, 101, 999, 1000, 10 ** 15, 10 ** 15 - 1, Number.MAX_SAFE_INTEGER];
+    const ints = [...edges, ...edges.map((n) => -n), ...fc.sample(fc.maxSafeInteger(), { numRuns: 5000, seed: 13 })];
+    for (const n of ints) {
+      w.intField(n);
+      w.endRecord();
+    }
+    await w.close();
+    expect(await readFile(path, 'utf8')).toBe(['n', ...ints.map(String), ''].join('\n'));
+  });
+
   it('refuses non-integers and reports an unwritable path as IO', async () => {
     const w = await CsvFileWriter.create(join(dir, 'int.csv'), ['a']);
     expect(() => w.intField(1.5)).toThrow(RangeError);

@@ -4,8 +4,8 @@ import { SeededPrng } from '../../src/seed/prng.js';
 import { WeightedChoice, clamp, irwinHallNormal, lognormalishInt, pick, portableExp } from '../../src/seed/samplers.js';
 
 describe('WeightedChoice', () => {
-  it('draws each value with probability weight/total (table and binary-search paths)', () => {
-    // Small total → lookup table; huge total → binary search. Same relative weights.
+  it('draws each value with probability weight/total (table and guide-table paths)', () => {
+    // Small total → lookup table; huge total → guide table. Same relative weights.
     for (const scale of [1, 1_000_003]) {
       const weights = [5, 0, 20, 1, 74].map((w) => w * scale);
       const choice = new WeightedChoice(weights.map((w, i) => [i, w] as const));
@@ -19,6 +19,37 @@ describe('WeightedChoice', () => {
       for (const i of [0, 2, 3, 4]) chi2 += (counts[i]! - (n * weights[i]!) / total) ** 2 / ((n * weights[i]!) / total);
       expect(chi2).toBeLessThan(16.27); // df 3, 0.1%
     }
+  });
+
+  it('maps every stream value to its cumulative interval on the guide-table path too (totals above 2^16, up to 2^32)', () => {
+    const check = (weights: readonly number[], label: string): boolean => {
+      const choice = new WeightedChoice(weights.map((w, i) => [i, w] as const));
+      const total = weights.reduce((x, y) => x + y, 0);
+      const a = SeededPrng.fromLabels(label);
+      const b = SeededPrng.fromLabels(label);
+      for (let k = 0; k < 200; k++) {
+        const u = b.uniformInt(total);
+        let acc = 0;
+        const expected = weights.findIndex((w) => (acc += w) > u);
+        if (choice.sample(a) !== expected) return false;
+      }
+      return true;
+    };
+    const big = fc.array(fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 350_000_000 })), {
+      minLength: 1,
+      maxLength: 40,
+    });
+    fc.assert(
+      fc.property(
+        big.filter((w) => w.reduce((x, y) => x + y, 0) > 65_536),
+        fc.string(),
+        check,
+      ),
+    );
+    // A total of exactly 2^32, as the arrival months have, with a tiny weight at each end.
+    const exact = [1, 2 ** 31 - 3, 1, 2 ** 30, 2 ** 30, 1];
+    expect(exact.reduce((x, y) => x + y, 0)).toBe(2 ** 32);
+    expect(check(exact, 'exact')).toBe(true);
   });
 
   it('maps every stream value to the value whose cumulative interval contains it', () => {
