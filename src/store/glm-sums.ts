@@ -319,7 +319,7 @@ export function compileGlmSums(
     `glm_mu AS (SELECT *, ${mu} AS mu${zCol} FROM glm_eta), ` +
     `glm_terms AS (SELECT ${[...passOn, ...terms].join(', ')} FROM glm_mu), ` +
     `glm_cell AS (SELECT ${cellCols.join(', ')} FROM glm_terms${groupBy}), ` +
-    `glm_ind AS (SELECT *${indCols.map((c) => `, ${c}`).join('')} FROM glm_cell) ` +
+    `glm_ind AS MATERIALIZED (SELECT *${indCols.map((c) => `, ${c}`).join('')} FROM glm_cell) ` +
     `SELECT ${out.join(', ')} FROM glm_ind`;
   return Object.freeze({
     sql,

@@ -370,8 +370,8 @@ describe.runIf(process.env['FEDSTAT_GLM_SQL_BENCH'] !== undefined)('benchmark: o
       datasets: {
         b: {
           columns: {
-            district: { type: 'category', values: levels('区', 60) },
-            sector: { type: 'category', values: levels('业', 40) },
+            district: { type: 'category', values: levels('区', 68) },
+            sector: { type: 'category', values: levels('业', 32) },
             sex: { type: 'category', values: ['男', '女'] },
             zone: { type: 'category', values: levels('zone', 5) },
             age: { type: 'integer', min: 16, max: 120 },
@@ -387,7 +387,10 @@ describe.runIf(process.env['FEDSTAT_GLM_SQL_BENCH'] !== undefined)('benchmark: o
   const cases = [
     ['d ≈ 11', 'insured ~ age + sex + zone + income + months + age:sex + income:sex'],
     ['d ≈ 40', 'insured ~ age + sex + sector + zone + income + months + age:sex + income:sex'],
-    ['d = 120', 'insured ~ age + sex + district + sector + zone + income + months + age:sex + age:zone + months:sex'],
+    [
+      'd = 120',
+      'insured ~ age + sex + district + sector + zone + income + months + age:sex + age:zone + months:sex + zone:sex + age:months + income:sex + income:months',
+    ],
   ] as const;
 
   it('SQL (DuckDB) vs encodeRecord + accumulate, and vs pre-coded rows', { timeout: 3_600_000 }, async () => {
