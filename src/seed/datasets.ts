@@ -61,6 +61,7 @@ export function datasetSource(kind: DepartmentKind, s: Scenario, city: City): Da
     sex: category([s.sex.male.label, s.sex.female.label], (p) => (p.male ? 0 : 1)),
   };
   const sectors = s.sectors.map((x) => x.name);
+  const lastMonth = s.groundTruth.arrivals.months - 1;
   switch (kind) {
     case 'public-security':
       return {
@@ -69,7 +70,8 @@ export function datasetSource(kind: DepartmentKind, s: Scenario, city: City): Da
         columns: {
           ...common,
           age: integer(lo(s.age.map((b) => b.min)), maxAge, (p) => p.age),
-          months_resident: integer(0, hi(s.monthsResident.map((b) => b.max)), (p) => p.monthsResident),
+          months_resident: integer(0, lastMonth, (p) => p.monthsResident),
+          arrival_month: integer(0, lastMonth, (p) => p.arrivalMonth),
           sector: category([...sectors, s.employment.notEmployed], (p) => (p.sector < 0 ? sectors.length : p.sector)),
         },
       };
@@ -81,6 +83,7 @@ export function datasetSource(kind: DepartmentKind, s: Scenario, city: City): Da
         columns: {
           ...common,
           age: integer(s.employment.minAge, maxAge, (p) => p.age),
+          months_resident: integer(0, lastMonth, (p) => p.monthsResident),
           sector: category(sectors, (p) => p.sector),
           monthly_income: integer(si.incomeMin, si.incomeMax, (p) => p.monthlyIncome),
           insured: category([si.insured, si.uninsured], (p) => (p.insured ? 0 : 1)),

@@ -10,6 +10,7 @@ import { FedstatError } from '../errors.js';
 import { CitizenIdAllocator, formatCitizenId } from './citizen-id.js';
 import { birthDayRange, compactDate, parseIsoDate } from './civil-date.js';
 import { SeededPrng } from './prng.js';
+import { InsuredLogOdds, arrivalMonthWeights, logistic } from './ground-truth.js';
 import { WeightedChoice, clamp, lognormalish, lognormalishInt, pick } from './samplers.js';
 import type { BoundedSkewed, City, Scenario } from './scenario.js';
 
@@ -20,6 +21,9 @@ export interface Person {
   origin: number;
   male: boolean;
   age: number;
+  /** Months since the arrivals window's first month (scenario `groundTruth.arrivals`). */
+  arrivalMonth: number;
+  /** Months from the arrival month to the reference date's month. */
   monthsResident: number;
   /** Index into the scenario's sectors, or -1 when not employed (then not in social insurance). */
   sector: number;
@@ -43,6 +47,7 @@ export function emptyPerson(): Person {
     origin: 0,
     male: true,
     age: 0,
+    arrivalMonth: 0,
     monthsResident: 0,
     sector: -1,
     monthlyIncome: 0,
@@ -85,7 +90,10 @@ export class PersonSampler {
   readonly #sectorByZone: ReadonlyMap<string, WeightedChoice<number>>;
   readonly #sex: WeightedChoice<boolean>;
   readonly #age: WeightedChoice<number>;
-  readonly #months: WeightedChoice<number>;
+  /** Arrival month, by the arrivals model's weights. */
+  readonly #arrival: WeightedChoice<number>;
+  readonly #lastMonth: number;
+  readonly #insured: InsuredLogOdds;
   readonly #origin: WeightedChoice<number>;
   /** Per origin, indices into `#regions`. */
   readonly #originRegions: readonly (readonly number[])[];
@@ -128,7 +136,11 @@ export class PersonSampler {
       [false, scenario.sex.female.weight],
     ]);
     this.#age = new WeightedChoice(indexed(scenario.age));
-    this.#months = new WeightedChoice(indexed(scenario.monthsResident));
+    this.#arrival = new WeightedChoice(
+      arrivalMonthWeights(scenario.groundTruth.arrivals).map((w, t) => [t, w] as const),
+    );
+    this.#lastMonth = scenario.groundTruth.arrivals.months - 1;
+    this.#insured = new InsuredLogOdds(scenario, city);
     this.#origin = new WeightedChoice(indexed(scenario.origins));
     const regions: string[] = [];
     this.#originRegions = scenario.origins.map((o) => o.regions.map((r) => regions.push(r) - 1));
@@ -174,15 +186,18 @@ export class PersonSampler {
     const s = this.#s;
     p.district = this.#district.sample(prng);
     p.male = this.#sex.sample(prng);
-    const ageBucket = s.age[this.#age.sample(prng)];
-    p.age = prng.intBetween(ageBucket?.min ?? 0, ageBucket?.max ?? 0);
+    // The arrival month is drawn first, independently of everything else, so the counts per
+    // district and month follow the arrivals model exactly; the age is then drawn from the age
+    // buckets given that the person was born by then (nobody has lived somewhere longer than they
+    // have lived), which only thins young children among earlier arrivals.
+    p.arrivalMonth = this.#arrival.sample(prng);
+    p.monthsResident = this.#lastMonth - p.arrivalMonth;
+    do {
+      const ageBucket = s.age[this.#age.sample(prng)];
+      p.age = prng.intBetween(ageBucket?.min ?? 0, ageBucket?.max ?? 0);
+    } while (p.age * 12 + 11 < p.monthsResident);
     p.origin = this.#origin.sample(prng);
     p.citizenId = this.#citizenId(prng, p);
-
-    const mb = s.monthsResident[this.#months.sample(prng)];
-    const most = p.age * 12 + 11; // nobody has lived somewhere longer than they have lived
-    p.monthsResident = prng.intBetween(mb?.min ?? 0, mb?.max ?? 0);
-    if (p.monthsResident > most) p.monthsResident = prng.intBetween(0, most);
 
     const employed = prng.bernoulli(this.#employedPerMille[p.age] ?? 0, 1000);
     p.sector = employed
@@ -197,9 +212,16 @@ export class PersonSampler {
     const si = s.socialInsurance;
     const median = (sector.income.median * this.#city.incomeIndex) / 100;
     p.monthlyIncome = lognormalishInt(prng, median, sector.income.sigma, si.incomeMin, si.incomeMax);
-    p.insured = prng.bernoulli(sector.insuredPerMille, 1000);
-    const working = (p.age - s.employment.minAge) * 12 + 12;
-    p.contributionMonths = p.insured ? prng.intBetween(1, clamp(working, 1, si.maxContributionMonths)) : 0;
+    // The ground truth: a logistic model of the worker's attributes (scenario groundTruth.insured).
+    const eta = this.#insured.eta(p.age, p.male, p.sector, p.district, p.monthlyIncome, p.monthsResident);
+    p.insured = prng.unit() < logistic(eta);
+    // Contribution months do not reveal the label: a newly insured worker has none yet, and a
+    // lapsed one kept those of an earlier job; otherwise both draw from the same range.
+    const working = clamp((p.age - s.employment.minAge) * 12 + 12, 1, si.maxContributionMonths);
+    const contributed = p.insured
+      ? !prng.bernoulli(si.newlyInsuredPerMille, 1000)
+      : prng.bernoulli(si.lapsedPerMille, 1000);
+    p.contributionMonths = contributed ? prng.intBetween(1, working) : 0;
   }
 
   #drawHousing(prng: SeededPrng, p: Person): void {
@@ -208,7 +230,9 @@ export class PersonSampler {
       p.age >= r.minAge && prng.bernoulli(this.#s.sectors[p.sector]?.rentsPerMille ?? r.notEmployedRentsPerMille, 1000);
     if (!p.rents) return clearHousing(p);
     p.rentalType = this.#rentalType.sample(prng);
-    const area = r.types[p.rentalType]?.floorArea as BoundedSkewed;
+    // Mostly the type's own floor area; sometimes that of a type drawn afresh, so the distributions overlap everywhere.
+    const areaType = prng.bernoulli(r.areaMixPerMille, 1000) ? this.#rentalType.sample(prng) : p.rentalType;
+    const area = r.types[areaType]?.floorArea as BoundedSkewed;
     p.floorArea = lognormalishInt(prng, area.median, area.sigma, area.min, area.max);
     const price = this.#city.rentPerSqm;
     const rentIndex = this.#city.districts[p.district]?.rentIndex ?? 100;

@@ -12,7 +12,7 @@ import type { Schema } from '../federation/schema.js';
 import { packageRoot } from '../util/package-root.js';
 import { bindToSchema, datasetSource } from './datasets.js';
 import { parseScenario } from './scenario.js';
-import type { City, Department, Scenario } from './scenario.js';
+import type { City, Department, DepartmentKind, LevelEffects, Scenario } from './scenario.js';
 
 const SCENARIO_FILE = 'scenario.json';
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -87,7 +87,38 @@ export async function loadScenario(name: string): Promise<LoadedScenario> {
     }
     bindToSchema(datasetSource(kind, scenario, agency.city), dataset, ds, `${scenarioPath} against ${schemaPath}`);
   }
+  checkReferenceLevels(scenario, schema, scenarioPath, schemaPath);
   return Object.freeze({ scenario, schema, dir, schemaPath, schemaText });
+}
+
+/**
+ * The ground truth's coefficients are those a GLM reports, so each category column's reference
+ * level, the one with coefficient 0, must be the first value of that column in the schema.
+ */
+export function checkReferenceLevels(
+  scenario: Scenario,
+  schema: Schema,
+  scenarioPath: string,
+  schemaPath: string,
+): void {
+  const { insured, arrivals } = scenario.groundTruth;
+  const datasetOf = (kind: DepartmentKind) => scenario.departments.find((d) => d.kind === kind)?.dataset;
+  const checks: [DepartmentKind, string, string, LevelEffects][] = [
+    ['human-resources-social-security', 'groundTruth.insured', 'sex', insured.sex],
+    ['human-resources-social-security', 'groundTruth.insured', 'sector', insured.sector],
+    ['human-resources-social-security', 'groundTruth.insured', 'district', insured.district],
+    ['public-security', 'groundTruth.arrivals.districtEffects', 'district', arrivals.districtEffects],
+  ];
+  for (const [kind, path, column, effects] of checks) {
+    const dataset = datasetOf(kind);
+    const col = dataset === undefined ? undefined : schema.datasets[dataset]?.columns[column];
+    const first = col?.type === 'category' ? col.values[0] : undefined;
+    if (first === undefined || !Object.hasOwn(effects, first) || effects[first] === 0) continue;
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `${scenarioPath}: ${path}: the reference level of ${column} is ${first}, the first value of ${dataset ?? ''}.${column} in ${schemaPath}, but its coefficient is ${effects[first]}; list ${first} first with coefficient 0, or reorder the schema's values`,
+    );
+  }
 }
 
 /** Every agency of the scenario, city by city, departments in declaration order. */

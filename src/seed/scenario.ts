@@ -76,8 +76,47 @@ export interface Origin {
 export interface Sector {
   readonly name: string;
   readonly income: Skewed;
-  readonly insuredPerMille: number;
   readonly rentsPerMille: number;
+}
+
+/** Level → coefficient of a category column; the reference level (the first) has 0. */
+export type LevelEffects = Readonly<Record<string, number>>;
+
+/**
+ * The ground truth of social_insurance's `insured` column: a worker is insured (`socialInsurance.insured`)
+ * with probability 1 / (1 + e^−η), η = intercept + age·a + monthly_income·b + months_resident·c + the
+ * coefficients of the worker's sex, sector and district. Numbers are on the columns' own scale
+ * (years, yuan, months), so a logistic GLM of those columns on the generated data estimates them.
+ */
+export interface InsuredModel {
+  readonly intercept: number;
+  readonly age: number;
+  readonly monthlyIncome: number;
+  readonly monthsResident: number;
+  readonly sex: LevelEffects;
+  readonly sector: LevelEffects;
+  readonly district: LevelEffects;
+}
+
+/**
+ * The ground truth of residence_registrations' `arrival_month`: months since `firstMonth`, within
+ * [0, months − 1], the last month being the reference date's. Each registered migrant's arrival
+ * month is drawn with weight e^(trendPerMonth · month), independently of the district, so the count
+ * of registrations per district and month is (conditionally on the city totals) Poisson with
+ * log mean = intercept + districtEffects[district] + trendPerMonth · arrival_month.
+ */
+export interface ArrivalsModel {
+  /** `YYYY-MM`: the month that arrival_month 0 stands for. */
+  readonly firstMonth: string;
+  /** Months from firstMonth through the reference date's month. */
+  readonly months: number;
+  readonly trendPerMonth: number;
+  /**
+   * ln(city's migrantShare × district weight / the city's total district weight), minus that of
+   * the first district: they follow from the weights, and are written out (and checked) so the
+   * scenario file states its ground truth.
+   */
+  readonly districtEffects: LevelEffects;
 }
 
 export interface Scenario {
@@ -96,7 +135,6 @@ export interface Scenario {
   /** Male IDs get odd sequence numbers, female IDs even ones (GB 11643). */
   readonly sex: { readonly male: SexSpec; readonly female: SexSpec };
   readonly age: readonly IntBucket[];
-  readonly monthsResident: readonly IntBucket[];
   readonly employment: { readonly notEmployed: string; readonly minAge: number; readonly byAge: readonly AgeRate[] };
   readonly sectors: readonly Sector[];
   readonly socialInsurance: {
@@ -105,11 +143,20 @@ export interface Scenario {
     readonly insured: string;
     readonly uninsured: string;
     readonly maxContributionMonths: number;
+    /** Insured workers with no contribution month yet (enrolled this month), per mille. */
+    readonly newlyInsuredPerMille: number;
+    /** Uninsured workers who contributed in an earlier job, per mille. */
+    readonly lapsedPerMille: number;
   };
   readonly rental: {
     readonly minAge: number;
     readonly notEmployedRentsPerMille: number;
     readonly types: readonly (Named & { readonly floorArea: BoundedSkewed })[];
+    /**
+     * Per mille of filings whose floor area is drawn as for a type drawn afresh by weight (a small
+     * flat let whole, a shared flat filed with its whole area), so no floor area or rent determines the type.
+     */
+    readonly areaMixPerMille: number;
     readonly rentMin: number;
     readonly rentMax: number;
     readonly leaseMonths: readonly { readonly months: number; readonly weight: number }[];
@@ -120,6 +167,7 @@ export interface Scenario {
     readonly enrolledPerMille: number;
     readonly types: readonly Named[];
   };
+  readonly groundTruth: { readonly insured: InsuredModel; readonly arrivals: ArrivalsModel };
 }
 
 const ID = /^[a-z][a-z0-9-]{0,31}$/;
@@ -244,7 +292,6 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     Object.freeze({
       name: name.normalize('NFC'),
       income: skewed(s.get('income')),
-      insuredPerMille: s.get('insuredPerMille').int(0, 1000),
       rentsPerMille: s.get('rentsPerMille').int(0, 1000),
     }),
   );
@@ -382,6 +429,8 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     insured: si.get('insured').str(),
     uninsured: si.get('uninsured').str(),
     maxContributionMonths: si.get('maxContributionMonths').int(1, 1200),
+    newlyInsuredPerMille: si.get('newlyInsuredPerMille').int(0, 1000),
+    lapsedPerMille: si.get('lapsedPerMille').int(0, 1000),
   });
 
   const r = root.get('rental');
@@ -402,6 +451,7 @@ export function parseScenario(raw: unknown, file: string): Scenario {
       (t) => t.name,
       'rental type',
     ),
+    areaMixPerMille: r.get('areaMixPerMille').int(0, 1000),
     rentMin,
     rentMax: r.get('rentMax').int(rentMin, 1e9),
     leaseMonths: unique(
@@ -433,6 +483,20 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     ),
   });
 
+  const age = buckets(root.get('age'), 120);
+  const arrivals = arrivalsModel(root.get('groundTruth').get('arrivals'), referenceDate, cities);
+  const oldest = Math.max(...age.filter((x) => x.weight > 0).map((x) => x.max));
+  if (arrivals.months - 1 > oldest * 12 + 11) {
+    root
+      .get('groundTruth')
+      .get('arrivals')
+      .get('firstMonth')
+      .fail(
+        `the window of ${arrivals.months} months is longer than the oldest age, ${oldest}, allows`,
+        'start the window later or allow older ages',
+      );
+  }
+
   const province = root.get('province');
   return Object.freeze({
     name: root.get('name').str(/^[a-z][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, dashes and underscores'),
@@ -449,12 +513,100 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     zones: Object.freeze(zones),
     origins,
     sex,
-    age: buckets(root.get('age'), 120),
-    monthsResident: buckets(root.get('monthsResident'), 1440),
+    age,
     employment,
     sectors: Object.freeze(sectors),
     socialInsurance,
     rental,
     school,
+    groundTruth: Object.freeze({
+      insured: insuredModel(root.get('groundTruth').get('insured'), sex, sectors, cities),
+      arrivals,
+    }),
   });
+}
+
+/** A generous bound on category effects and intercepts (log-odds); `logistic` clamps η at ±40 anyway. */
+const COEFFICIENT = 20;
+
+/** A coefficient for each of `levels` and nothing else; the first level is the reference (0). */
+function levelEffects(a: At, levels: readonly string[], what: string): LevelEffects {
+  const given = a.obj();
+  const unknown = Object.keys(given).find((k) => !levels.includes(k.normalize('NFC')));
+  if (unknown !== undefined)
+    a.get(unknown).fail(`unknown ${what} ${JSON.stringify(unknown)}`, `use one of: ${levels.join(', ')}`);
+  const effects = Object.fromEntries(levels.map((l) => [l, a.get(l).num(-COEFFICIENT, COEFFICIENT)]));
+  if (effects[levels[0] ?? ''] !== 0)
+    a.get(levels[0] ?? '').fail(
+      `the reference ${what} (the first) must have coefficient 0`,
+      'write 0 and shift the other coefficients of this column and the intercept',
+    );
+  return Object.freeze(effects);
+}
+
+function insuredModel(a: At, sex: Scenario['sex'], sectors: readonly Sector[], cities: readonly City[]): InsuredModel {
+  return Object.freeze({
+    intercept: a.get('intercept').num(-COEFFICIENT, COEFFICIENT),
+    age: a.get('age').num(-1, 1),
+    monthlyIncome: a.get('monthly_income').num(-0.01, 0.01),
+    monthsResident: a.get('months_resident').num(-1, 1),
+    sex: levelEffects(a.get('sex'), [sex.male.label, sex.female.label], 'sex'),
+    sector: levelEffects(
+      a.get('sector'),
+      sectors.map((s) => s.name),
+      'sector',
+    ),
+    district: levelEffects(
+      a.get('district'),
+      cities.flatMap((c) => c.districts.map((d) => d.name)),
+      'district',
+    ),
+  });
+}
+
+/** Tolerance of the written district effects: they are rounded to 4 decimals. */
+const EFFECT_TOLERANCE = 5e-4;
+
+function arrivalsModel(a: At, referenceDate: string, cities: readonly City[]): ArrivalsModel {
+  const firstMonth = a.get('firstMonth').str(/^\d{4}-\d{2}$/, 'write the month as YYYY-MM');
+  const [fy, fm] = firstMonth.split('-').map(Number) as [number, number];
+  const [ry, rm] = referenceDate.split('-').map(Number) as [number, number];
+  const months = (ry - fy) * 12 + (rm - fm) + 1;
+  if (fm < 1 || fm > 12 || fy < 1900) a.get('firstMonth').fail('not a calendar month', 'write a real month as YYYY-MM');
+  if (months < 2 || months > 1441)
+    a.get('firstMonth').fail(
+      `gives a window of ${months} months up to the reference date`,
+      "choose a month from 1 month to 120 years before the reference date's",
+    );
+  const trendPerMonth = a.get('trendPerMonth').num(-0.1, 0.1);
+  if (Math.abs(trendPerMonth) * (months - 1) > 12)
+    a.get('trendPerMonth').fail(
+      `changes the arrival rate by e^${(Math.abs(trendPerMonth) * (months - 1)).toFixed(1)} over the window`,
+      'keep |trendPerMonth| × (months − 1) at most 12',
+    );
+  const districts = cities.flatMap((c) => c.districts.map((d) => d.name));
+  const effects = levelEffects(a.get('districtEffects'), districts, 'district');
+  // The count of a district is its city's persons (∝ migrantShare) × its share of the city's weight.
+  const logRate = (c: City, d: District): number =>
+    Math.log((c.migrantShare * d.weight) / c.districts.reduce((t, x) => t + x.weight, 0));
+  const first = cities[0] as City;
+  const base = logRate(first, first.districts[0] as District);
+  for (const c of cities) {
+    for (const d of c.districts) {
+      if (d.weight === 0)
+        a.get('districtEffects')
+          .get(d.name)
+          .fail('a district of weight 0 has no arrivals to model', 'give the district a positive weight or remove it');
+      const expected = logRate(c, d) - base;
+      if (!(Math.abs((effects[d.name] ?? 0) - expected) <= EFFECT_TOLERANCE)) {
+        a.get('districtEffects')
+          .get(d.name)
+          .fail(
+            `does not match the district weights: ln(migrantShare × weight / city weight) relative to ${first.districts[0]?.name ?? ''} is ${expected.toFixed(4)}`,
+            `write ${expected.toFixed(4)}, or change the weights`,
+          );
+      }
+    }
+  }
+  return Object.freeze({ firstMonth, months, trendPerMonth, districtEffects: effects });
 }

@@ -5,13 +5,26 @@ import { isFedstatError } from '../../src/errors.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import { bindToSchema, datasetSource } from '../../src/seed/datasets.js';
 import { parseScenario } from '../../src/seed/scenario.js';
-import { listScenarios, loadScenario, scenarioAgencies, seedsDirectory } from '../../src/seed/scenario-registry.js';
+import {
+  checkReferenceLevels,
+  listScenarios,
+  loadScenario,
+  scenarioAgencies,
+  seedsDirectory,
+} from '../../src/seed/scenario-registry.js';
 
 const dir = join(seedsDirectory(), 'sichuan');
 const rawScenario = (): Record<string, unknown> =>
   JSON.parse(readFileSync(join(dir, 'scenario.json'), 'utf8')) as Record<string, unknown>;
 const rawSchema = (): { datasets: Record<string, { columns: Record<string, Record<string, unknown>> }> } =>
   JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8')) as never;
+
+type Effects = Record<string, Record<string, number>>;
+const insured = (r: Record<string, unknown>): Effects => (r['groundTruth'] as { insured: Effects }).insured;
+const arrivals = (
+  r: Record<string, unknown>,
+): { districtEffects: Record<string, number>; firstMonth?: unknown; trendPerMonth?: unknown } =>
+  (r['groundTruth'] as { arrivals: { districtEffects: Record<string, number> } }).arrivals;
 
 function configErrorOf(f: () => unknown): Error & { details: Record<string, unknown> } {
   try {
@@ -48,6 +61,14 @@ describe('shipped scenarios', () => {
     const si = schema.datasets['social_insurance']!.columns;
     expect(si['insured']).toEqual({ type: 'category', values: ['是', '否'] });
     expect(si['monthly_income']?.type).toBe('integer');
+    // The insured model's covariates are all in social_insurance; arrivals have their month.
+    for (const col of ['age', 'sex', 'sector', 'district', 'monthly_income', 'months_resident'])
+      expect(si[col], col).toBeDefined();
+    expect(schema.datasets['residence_registrations']!.columns['arrival_month']).toEqual({
+      type: 'integer',
+      min: 0,
+      max: 299,
+    });
   });
 
   it('loads sichuan: 3 cities, 4 departments, 12 agencies with stable ids and Chinese names', async () => {
@@ -145,9 +166,73 @@ describe('parseScenario', () => {
       [
         'bad rate',
         (r) => {
-          (r['sectors'] as Record<string, { insuredPerMille: number }>)['制造业']!.insuredPerMille = 1001;
+          (r['socialInsurance'] as Record<string, number>)['lapsedPerMille'] = 1001;
         },
-        /sectors\["制造业"\]\.insuredPerMille: expected an integer in \[0, 1000\]/,
+        /socialInsurance\.lapsedPerMille: expected an integer in \[0, 1000\]/,
+      ],
+      [
+        'missing ground truth',
+        (r) => {
+          delete r['groundTruth'];
+        },
+        /scenario\.json: groundTruth: expected an object, got nothing/,
+      ],
+      [
+        'unknown level',
+        (r) => {
+          insured(r)['sector']!['渔业'] = 1;
+        },
+        /groundTruth\.insured\.sector\["渔业"\]: unknown sector "渔业"; use one of: 制造业, 建筑业/,
+      ],
+      [
+        'missing level',
+        (r) => {
+          delete insured(r)['district']!['绵竹市'];
+        },
+        /groundTruth\.insured\.district\["绵竹市"\]: expected a number in \[-20, 20\], got undefined/,
+      ],
+      [
+        'reference not 0',
+        (r) => {
+          insured(r)['sex']!['男'] = 0.1;
+        },
+        /groundTruth\.insured\.sex\["男"\]: the reference sex \(the first\) must have coefficient 0/,
+      ],
+      [
+        'coefficient out of range',
+        (r) => {
+          (r['groundTruth'] as { insured: Record<string, unknown> }).insured['monthly_income'] = 0.5;
+        },
+        /groundTruth\.insured\.monthly_income: expected a number in \[-0\.01, 0\.01\]/,
+      ],
+      [
+        'district effect off its weights',
+        (r) => {
+          arrivals(r)['districtEffects']['武侯区'] = 0.5;
+        },
+        /groundTruth\.arrivals\.districtEffects\["武侯区"\]: does not match the district weights: .* is 0\.4055; write 0\.4055, or change the weights/,
+      ],
+      [
+        'window longer than lives',
+        (r) => {
+          arrivals(r)['firstMonth'] = '1930-01';
+          arrivals(r)['trendPerMonth'] = 0.01;
+        },
+        /groundTruth\.arrivals\.firstMonth: the window of 1152 months is longer than the oldest age, 80, allows/,
+      ],
+      [
+        'bad month',
+        (r) => {
+          arrivals(r)['firstMonth'] = '2001-13';
+        },
+        /groundTruth\.arrivals\.firstMonth: not a calendar month/,
+      ],
+      [
+        'steep trend',
+        (r) => {
+          arrivals(r)['trendPerMonth'] = 0.05;
+        },
+        /groundTruth\.arrivals\.trendPerMonth: changes the arrival rate by e\^15\.0 over the window; keep/,
       ],
       [
         'duplicate district',
@@ -242,5 +327,28 @@ describe('scenario against schema', () => {
       'education',
     );
     expect(wrongType.message).toMatch(/grade: the generator produces integer values but the schema declares category/);
+  });
+
+  it("the ground truth's reference levels are the schema's first values", async () => {
+    const { scenario } = await loadScenario('sichuan');
+    const raw = rawSchema();
+    const sectors = raw.datasets['social_insurance']!.columns['sector']!['values'] as string[];
+    sectors.push(sectors.shift()!); // 建筑业 first: its coefficient is not 0
+    const err = configErrorOf(() =>
+      checkReferenceLevels(scenario, parseSchema(raw, 'schema.json'), 'scenario.json', 'schema.json'),
+    );
+    expect(err.message).toBe(
+      "scenario.json: groundTruth.insured: the reference level of sector is 建筑业, the first value of social_insurance.sector in schema.json, but its coefficient is -1.5; list 建筑业 first with coefficient 0, or reorder the schema's values",
+    );
+    const districts = rawSchema();
+    (districts.datasets['residence_registrations']!.columns['district']!['values'] as string[]).reverse();
+    expect(
+      configErrorOf(() =>
+        checkReferenceLevels(scenario, parseSchema(districts, 'schema.json'), 'scenario.json', 'schema.json'),
+      ).message,
+    ).toMatch(/^scenario\.json: groundTruth\.arrivals\.districtEffects: the reference level of district is 绵竹市/);
+    expect(() =>
+      checkReferenceLevels(scenario, parseSchema(rawSchema(), 'schema.json'), 'scenario.json', 'schema.json'),
+    ).not.toThrow();
   });
 });
