@@ -8,6 +8,7 @@ import { registerBudget } from './commands/budget.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
 import { registerKeyAuthority } from './commands/key-authority.js';
+import { registerPredict } from './commands/predict.js';
 import { registerQuery } from './commands/query.js';
 import { registerSeed } from './commands/seed.js';
 import { EXIT } from './exit-codes.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerQuery(program);
   registerBudget(program);
   registerAudit(program);
+  registerPredict(program);
   registerDemo(program);
   return program;
 }

@@ -1,0 +1,320 @@
+/**
+ * `fedstat predict`: scores an agency's own CSV file with a trained model (MODEL.json), locally:
+ * nothing leaves the machine. The file is validated as `agency serve` validates a load (the store's
+ * CSV staging into an in-memory DuckDB, which refuses the first invalid row naming its line and
+ * column), then read back in file order and scored (learn/score.ts). The output is the file's
+ * columns, as validated, plus `eta` and `fitted`.
+ *
+ * The schema is the one embedded in the model; with --federation, the federation's, after checking
+ * that the model was trained in that federation on that schema. The columns the model reads must
+ * be in the file; the other columns of the dataset (the response among them) may be left out, and
+ * those present are validated too.
+ */
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Command } from 'commander';
+import { describeError, FedstatError } from '../../errors.js';
+import { loadFederation } from '../../federation/federation.js';
+import type { Column, DatasetSchema } from '../../federation/schema.js';
+import { parseModelDocument } from '../../learn/model-file.js';
+import type { ModelDocument } from '../../learn/model-file.js';
+import { scoreRecord } from '../../learn/score.js';
+import { csvRecord } from '../../seed/csv-writer.js';
+import { stageCsv } from '../../store/csv-load.js';
+import { parseCsvLine, readFirstLine } from '../../store/csv-scan.js';
+import { quoteIdent } from '../../store/sql-dialect.js';
+import { toJson } from '../json.js';
+import { progressBar } from '../progress.js';
+import { action } from '../run.js';
+import { formatInteger } from '../table.js';
+
+interface PredictCliOptions {
+  model: string;
+  dataset: string;
+  federation?: string;
+  out?: string;
+  json?: boolean;
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description(
+      'score a CSV file with a trained model (MODEL.json), locally: validates the file against the schema and writes its rows with eta and fitted',
+    )
+    .requiredOption('--model <file>', 'MODEL.json, as fedstat train wrote it')
+    .requiredOption('--dataset <name=file.csv>', "the model's dataset and the CSV file of records to score")
+    .option(
+      '--federation <file>',
+      'federation.json: check that the model was trained in it and validate against its schema (default: the schema in the model)',
+    )
+    .option('--out <file>', 'write the scored rows to this CSV file (default: standard output)')
+    .option('--json', 'print a JSON summary (needs --out)')
+    .action(action(async (opts: PredictCliOptions) => runPredict(opts)));
+}
+
+/** `NAME=FILE.csv`. */
+function parseDatasetSpec(spec: string): { name: string; file: string } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0 || eq === spec.length - 1)
+    throw new FedstatError('CONFIG_INVALID', `--dataset ${spec}: expected NAME=FILE.csv, e.g. workers=workers.csv`);
+  return { name: spec.slice(0, eq), file: spec.slice(eq + 1) };
+}
+
+async function readModel(file: string, federationFile: string | undefined): Promise<ModelDocument> {
+  const federation = federationFile === undefined ? undefined : loadFederation(federationFile);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new FedstatError(
+      'IO',
+      `cannot read model file ${file}: ${(e as NodeJS.ErrnoException).code ?? describeError(e)}; check the path, or train a model with fedstat train`,
+      { cause: e, details: { file } },
+    );
+  }
+  return parseModelDocument(text, file, federation === undefined ? {} : { federation });
+}
+
+/** The file's header fields, or null when it cannot be read (staging then says why). */
+async function peekHeader(file: string): Promise<string[] | null> {
+  try {
+    const first = await readFirstLine(resolve(file));
+    if (first === null || first === 'tooLong') return null;
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(first);
+    return parseCsvLine(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  } catch {
+    return null;
+  }
+}
+
+/** The columns to validate: those the model reads (they must be in the file) and those the file has. */
+function stagingSchema(model: ModelDocument, ds: DatasetSchema, header: readonly string[] | null): DatasetSchema {
+  if (header === null) return ds;
+  const needed = new Set(model.coding.terms.flatMap((t) => t.factors.map((x) => x.column)));
+  if (model.coding.offset !== null) needed.add(model.coding.offset.column);
+  const present = new Set(header);
+  const columns = Object.fromEntries(
+    Object.entries(ds.columns).filter(([name]) => present.has(name) || needed.has(name)),
+  );
+  return { columns, maxRows: ds.maxRows };
+}
+
+/** `base`, or `base_`, `base__`… when the file has a column of that name. */
+function freeName(base: string, taken: readonly string[]): string {
+  let name = base;
+  while (taken.includes(name)) name += '_';
+  return name;
+}
+
+/** Where the scored rows go: a file written beside its final name and renamed at the end, or stdout. */
+interface Sink {
+  write(text: string): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+function stdoutSink(): Sink {
+  return {
+    write: async (text) => {
+      if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+    },
+    close: () => Promise.resolve(),
+    abort: () => Promise.resolve(),
+  };
+}
+
+function fileSink(out: string): Sink {
+  const partial = `${out}.partial-${process.pid}`;
+  const stream: WriteStream = createWriteStream(partial, { flags: 'wx' });
+  let failure: unknown = null;
+  stream.on('error', (e) => {
+    failure ??= e;
+  });
+  const ioError = (e: unknown): FedstatError =>
+    new FedstatError(
+      'IO',
+      `cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? describeError(e)}; check the folder and its permissions`,
+      { cause: e, details: { file: out } },
+    );
+  return {
+    write: async (text) => {
+      if (failure !== null) throw ioError(failure);
+      if (!stream.write(text)) await once(stream, 'drain').catch((e: unknown) => Promise.reject(ioError(e)));
+    },
+    close: async () => {
+      stream.end();
+      await finished(stream).catch((e: unknown) => Promise.reject(ioError(e)));
+      if (failure !== null) throw ioError(failure);
+      await rename(partial, out).catch((e: unknown) => Promise.reject(ioError(e)));
+    },
+    abort: async () => {
+      stream.destroy();
+      await rm(partial, { force: true }).catch(() => undefined);
+    },
+  };
+}
+
+/** What scoring found, for the summary. */
+interface Scored {
+  readonly rows: number;
+  readonly clamped: number;
+  readonly fitted: { readonly mean: number; readonly min: number; readonly max: number } | null;
+}
+
+/** A stored cell back to the value a CSV reader gives: a category's value, an integer, an id's text. */
+function cellValue(col: Column | undefined, v: unknown): string | number {
+  if (col?.type === 'category') return col.values[Number(v)] as string;
+  if (col?.type === 'integer') return Number(v);
+  return String(v);
+}
+
+/** Reads the staged rows in file order, scores them, writes them with `eta` and `fitted`. */
+async function scoreRows(
+  conn: DuckDBConnection,
+  table: string,
+  model: ModelDocument,
+  schema: DatasetSchema,
+  header: readonly string[],
+  total: number,
+  sink: Sink,
+  json: boolean,
+): Promise<Scored> {
+  const eta = freeName('eta', header);
+  const fitted = freeName('fitted', header);
+  await sink.write(`${csvRecord([...header, eta, fitted])}\n`);
+  const columns = header.map((name) => schema.columns[name]);
+  const bar = progressBar('scoring', { json, total });
+  let rows = 0;
+  let clamped = 0;
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  // A plain scan returns a table's rows in insertion order, which staging keeps as the file's.
+  const result = await conn.stream(`SELECT ${header.map(quoteIdent).join(', ')} FROM ${table}`);
+  for await (const batch of result.yieldRows()) {
+    const lines: string[] = [];
+    for (const cells of batch) {
+      const record: Record<string, string | number> = {};
+      const fields = header.map((name, k) => {
+        const value = cellValue(columns[k], cells[k]);
+        record[name] = value;
+        return String(value);
+      });
+      const s = scoreRecord(model, record);
+      if (s.clamped) clamped++;
+      sum += s.fitted;
+      min = Math.min(min, s.fitted);
+      max = Math.max(max, s.fitted);
+      lines.push(`${csvRecord([...fields, String(s.eta), String(s.fitted)])}\n`);
+    }
+    rows += batch.length;
+    await sink.write(lines.join(''));
+    bar.update(rows, total);
+  }
+  bar.done();
+  return { rows, clamped, fitted: rows === 0 ? null : { mean: sum / rows, min, max } };
+}
+
+async function runPredict(opts: PredictCliOptions): Promise<void> {
+  const json = opts.json === true;
+  const { name, file } = parseDatasetSpec(opts.dataset);
+  if (json && opts.out === undefined)
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      '--json prints a summary on standard output; give --out FILE.csv for the scored rows',
+    );
+  if (opts.out !== undefined && resolve(opts.out) === resolve(file))
+    throw new FedstatError('CONFIG_INVALID', `--out ${opts.out} is the input file; write the scores to another file`);
+  const model = await readModel(opts.model, opts.federation);
+  if (name !== model.dataset) {
+    throw new FedstatError(
+      'NOT_FOUND',
+      `unknown dataset ${JSON.stringify(name)} for this model: ${opts.model} scores ${model.dataset}; pass --dataset ${model.dataset}=FILE.csv`,
+      { details: { dataset: name, valid: [model.dataset] } },
+    );
+  }
+  const ds = model.schema.datasets[model.dataset] as DatasetSchema;
+  const header = await peekHeader(file);
+  const schema = stagingSchema(model, ds, header);
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  let scored: Scored;
+  try {
+    await conn.run('SET enable_progress_bar = true');
+    await conn.run('SET enable_progress_bar_print = false');
+    const table = quoteIdent('predict');
+    const bar = progressBar('validating', { json });
+    const staged = await stageCsv(conn, table, schema, file, {
+      onProgress: (n) => bar.update(n, undefined, file),
+    });
+    bar.done();
+    const sink = opts.out === undefined ? stdoutSink() : fileSink(opts.out);
+    try {
+      const columns = header ?? Object.keys(schema.columns);
+      scored = await scoreRows(conn, table, model, schema, columns, staged.rowsLoaded, sink, json);
+      await sink.close();
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+  report(opts, model, file, scored, json);
+}
+
+function report(opts: PredictCliOptions, model: ModelDocument, file: string, s: Scored, json: boolean): void {
+  const clampNote =
+    s.clamped > 0 && model.coding.eta !== null
+      ? `note: ${formatInteger(s.clamped)} rows have eta outside the model's range [${model.coding.eta.min}, ${model.coding.eta.max}]; their fitted value is the mean at the bound, as in the fit`
+      : null;
+  if (json) {
+    const summary = {
+      model: {
+        file: opts.model,
+        federation: model.federation,
+        dataset: model.dataset,
+        family: model.family,
+        link: model.link,
+        formula: model.formula,
+        coefficients: model.coding.coefficients,
+        n: model.n,
+        converged: model.converged,
+        privacy: model.privacy,
+        createdAt: model.createdAt,
+      },
+      rows: s.rows,
+      out: opts.out ?? null,
+      clamped: s.clamped,
+      fitted: s.fitted,
+    };
+    process.stdout.write(`${toJson(summary)}\n`);
+    return;
+  }
+  // Without --out the scores are on stdout: the summary goes to a terminal's stderr only.
+  const stream = opts.out === undefined ? process.stderr : process.stdout;
+  if (opts.out === undefined && !process.stderr.isTTY) return;
+  const f = s.fitted;
+  const rows = [
+    ['model', `${opts.model} (${model.family}, link ${model.link}): ${model.formula}`],
+    [
+      'trained',
+      `${formatInteger(model.n)} rows of ${model.dataset}, ${model.createdAt}, ${model.privacy === null ? 'exact' : `differentially private (rho ${model.privacy.rho})`}${model.converged ? '' : ', did not converge'}`,
+    ],
+    ['scored', `${formatInteger(s.rows)} rows of ${file}${opts.out === undefined ? '' : ` → ${opts.out}`}`],
+    ...(f === null
+      ? []
+      : [['fitted', `mean ${f.mean.toPrecision(4)}, min ${f.min.toPrecision(4)}, max ${f.max.toPrecision(4)}`]]),
+  ];
+  const width = Math.max(...rows.map(([k]) => (k ?? '').length));
+  stream.write(rows.map(([k, v]) => `${(k ?? '').padEnd(width)}  ${v ?? ''}\n`).join(''));
+  if (clampNote !== null) stream.write(`${clampNote}\n`);
+}
