@@ -67,10 +67,13 @@ export class CitizenIdAllocator {
 
   constructor(o: AllocatorOptions) {
     const days = o.lastDay - o.firstDay + 1;
-    if (!Number.isSafeInteger(o.regionCount) || o.regionCount < 1) throw new RangeError('regionCount must be a positive integer');
+    if (!Number.isSafeInteger(o.regionCount) || o.regionCount < 1)
+      throw new RangeError('regionCount must be a positive integer');
     if (!Number.isSafeInteger(days) || days < 1) throw new RangeError('firstDay must not be after lastDay');
-    if (!Number.isSafeInteger(o.partitions) || o.partitions < 1 || o.partitions > MAX_HALF) throw new RangeError('partitions must be in [1, 499]');
-    if (!Number.isSafeInteger(o.partition) || o.partition < 0 || o.partition >= o.partitions) throw new RangeError('partition must be in [0, partitions)');
+    if (!Number.isSafeInteger(o.partitions) || o.partitions < 1 || o.partitions > MAX_HALF)
+      throw new RangeError('partitions must be in [1, 499]');
+    if (!Number.isSafeInteger(o.partition) || o.partition < 0 || o.partition >= o.partitions)
+      throw new RangeError('partition must be in [0, partitions)');
     // Halves j with (j - 1) mod partitions = partition.
     this.#slots = Math.floor((MAX_HALF - 1 - o.partition) / o.partitions) + 1;
     // Bytes when they suffice: the table is read at random, so half the size is fewer cache misses.
@@ -91,13 +94,14 @@ export class CitizenIdAllocator {
   /** A fresh sequence number for the key, or undefined when the key's slots are used up. */
   allocate(region: number, birthDay: number, male: boolean): number | undefined {
     const dayOffset = birthDay - this.#firstDay;
-    if (region < 0 || dayOffset < 0 || dayOffset >= this.#days) throw new RangeError('region or birth day outside the allocator range');
+    if (region < 0 || dayOffset < 0 || dayOffset >= this.#days)
+      throw new RangeError('region or birth day outside the allocator range');
     const key = (region * this.#days + dayOffset) * 2 + (male ? 1 : 0);
     const k = this.#counts[key];
     if (k === undefined) throw new RangeError('region outside the allocator range');
     if (k >= this.#slots) return undefined;
     this.#counts[key] = k + 1;
-    const slot = (mix32(key ^ this.#salt) % this.#slots + k) % this.#slots;
+    const slot = ((mix32(key ^ this.#salt) % this.#slots) + k) % this.#slots;
     const half = 1 + this.#partition + this.#partitions * slot;
     return 2 * half + (male ? 1 : 0);
   }

@@ -20,10 +20,10 @@ import { loadScenario, scenarioAgencies } from './scenario-registry.js';
 import type { LoadedScenario, ScenarioAgency } from './scenario-registry.js';
 import type { Scenario } from './scenario.js';
 
-export const DEFAULT_ROWS = 10_000;
-export const DEFAULT_SEED = 'fedstat';
-export const SCHEMA_FILE = 'schema.json';
-export const MANIFEST_FILE = 'manifest.json';
+const DEFAULT_ROWS = 10_000;
+const DEFAULT_SEED = 'fedstat';
+const SCHEMA_FILE = 'schema.json';
+const MANIFEST_FILE = 'manifest.json';
 /** Persons between two `onProgress` calls. */
 const PROGRESS_EVERY = 1 << 16;
 
@@ -91,18 +91,25 @@ export async function generateScenario(opts: GenerateOptions): Promise<ScenarioM
     // The fix names a `rows` that fits every selected agency, not just the first one over.
     const fits = Math.min(...selected.map((a) => largestRows(a.city.migrantShare, maxShare, maxRowsOf(a))));
     const fix = fits < 1 ? `raise maxRows in ${loaded.schemaPath}` : `generate at most ${fits} rows`;
-    throw new FedstatError('CONFIG_INVALID', `${personsOf(over)} rows for ${over.city.name} exceed maxRows ${maxRowsOf(over)} of dataset ${over.department.dataset} in ${loaded.schemaPath}; ${fix}`);
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `${personsOf(over)} rows for ${over.city.name} exceed maxRows ${maxRowsOf(over)} of dataset ${over.department.dataset} in ${loaded.schemaPath}; ${fix}`,
+    );
   }
 
   await inDir(opts.outDir, () => mkdir(opts.outDir, { recursive: true }));
   await inDir(opts.outDir, () => writeFile(join(opts.outDir, SCHEMA_FILE), loaded.schemaText));
 
-  const cities = scenario.cities.map((c, i) => ({ index: i, persons: persons[i] ?? 0, agencies: selected.filter((a) => a.city === c) })).filter((c) => c.agencies.length > 0);
+  const cities = scenario.cities
+    .map((c, i) => ({ index: i, persons: persons[i] ?? 0, agencies: selected.filter((a) => a.city === c) }))
+    .filter((c) => c.agencies.length > 0);
   const total = cities.reduce((t, c) => t + c.persons, 0);
   const counts = new Map<string, number>();
   let base = 0;
   for (const c of cities) {
-    const written = await generateCity(loaded, c.index, c.agencies, c.persons, seed, opts.outDir, (done) => opts.onProgress?.(base + done, total));
+    const written = await generateCity(loaded, c.index, c.agencies, c.persons, seed, opts.outDir, (done) =>
+      opts.onProgress?.(base + done, total),
+    );
     for (const [id, n] of written) counts.set(id, n);
     base += c.persons;
   }
@@ -115,7 +122,11 @@ export async function generateScenario(opts: GenerateOptions): Promise<ScenarioM
     referenceDate: scenario.referenceDate,
     schemaFile: SCHEMA_FILE,
     agencies: selected.map((a) => ({
-      id: a.id, name: a.name, city: a.city.name, cityId: a.city.id, department: a.department.kind,
+      id: a.id,
+      name: a.name,
+      city: a.city.name,
+      cityId: a.city.id,
+      department: a.department.kind,
       datasets: { [a.department.dataset]: { file: csvFileName(a), rows: counts.get(a.id) ?? 0 } },
     })),
   };
@@ -132,11 +143,13 @@ export async function generateScenario(opts: GenerateOptions): Promise<ScenarioM
 export function cityPersonCounts(scenario: Scenario, rows: number): readonly number[] {
   if (!Number.isSafeInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
   const maxShare = BigInt(Math.max(...scenario.cities.map((c) => c.migrantShare)));
-  return Object.freeze(scenario.cities.map((c) => {
-    // round(r·s/M) = floor((2·r·s + M) / 2M); BigInt because r·s can pass 2^53.
-    const n = Number((2n * BigInt(rows) * BigInt(c.migrantShare) + maxShare) / (2n * maxShare));
-    return Math.max(1, n);
-  }));
+  return Object.freeze(
+    scenario.cities.map((c) => {
+      // round(r·s/M) = floor((2·r·s + M) / 2M); BigInt because r·s can pass 2^53.
+      const n = Number((2n * BigInt(rows) * BigInt(c.migrantShare) + maxShare) / (2n * maxShare));
+      return Math.max(1, n);
+    }),
+  );
 }
 
 /** The largest `rows` for which a city of `share` gets at most `limit` persons; 0 when none does. */
@@ -149,7 +162,7 @@ function largestRows(share: number, maxShare: number, limit: number): number {
 }
 
 /** `<agency id>.<dataset>.csv`, e.g. `cd-psb.residence_registrations.csv`. */
-export function csvFileName(agency: ScenarioAgency): string {
+function csvFileName(agency: ScenarioAgency): string {
   return `${agency.id}.${agency.department.dataset}.csv`;
 }
 
@@ -182,9 +195,13 @@ function selectAgencies(loaded: LoadedScenario, ids: readonly string[] | undefin
   const known = new Set(all.map((a) => a.id));
   const unknown = ids.filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    throw new FedstatError('NOT_FOUND', `unknown agency ${unknown.map((u) => JSON.stringify(u)).join(', ')} in scenario ${loaded.scenario.name}; valid agencies: ${[...known].join(', ')}`, {
-      details: { unknown, valid: [...known] },
-    });
+    throw new FedstatError(
+      'NOT_FOUND',
+      `unknown agency ${unknown.map((u) => JSON.stringify(u)).join(', ')} in scenario ${loaded.scenario.name}; valid agencies: ${[...known].join(', ')}`,
+      {
+        details: { unknown, valid: [...known] },
+      },
+    );
   }
   if (ids.length === 0) throw new RangeError('agencies must name at least one agency (omit it for all)');
   return all.filter((a) => ids.includes(a.id)); // scenario order, duplicates dropped
@@ -192,7 +209,12 @@ function selectAgencies(loaded: LoadedScenario, ids: readonly string[] | undefin
 
 /** One city's persons, written to the selected agencies' files; returns rows per agency. */
 async function generateCity(
-  loaded: LoadedScenario, cityIndex: number, agencies: readonly ScenarioAgency[], rows: number, seed: string, outDir: string,
+  loaded: LoadedScenario,
+  cityIndex: number,
+  agencies: readonly ScenarioAgency[],
+  rows: number,
+  seed: string,
+  outDir: string,
   progress: (done: number) => void,
 ): Promise<Map<string, number>> {
   const { scenario, schema } = loaded;
@@ -200,7 +222,9 @@ async function generateCity(
   if (city === undefined) throw new RangeError(`no city at index ${cityIndex}`);
   const kinds = new Set(agencies.map((a) => a.department.kind));
   const sampler = new PersonSampler(scenario, cityIndex, seed, {
-    work: kinds.has('human-resources-social-security'), housing: kinds.has('housing'), school: kinds.has('education'),
+    work: kinds.has('human-resources-social-security'),
+    housing: kinds.has('housing'),
+    school: kinds.has('education'),
   });
 
   const outputs: Output[] = [];
@@ -232,7 +256,9 @@ async function inDir<T>(dir: string, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    throw new FedstatError('IO', `cannot write to ${dir}: ${describeError(e)}; choose a writable --out directory`, { cause: e });
+    throw new FedstatError('IO', `cannot write to ${dir}: ${describeError(e)}; choose a writable --out directory`, {
+      cause: e,
+    });
   }
 }
 

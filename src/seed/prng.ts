@@ -58,7 +58,8 @@ export class SeededPrng {
 
   /** Exactly uniform integer in [0, n) for 1 ≤ n ≤ 2^32 (rejection sampling, no modulo bias). */
   uniformInt(n: number): number {
-    if (!Number.isSafeInteger(n) || n < 1 || n > TWO_32) throw new RangeError(`uniformInt needs an integer 1 <= n <= 2^32, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > TWO_32)
+      throw new RangeError(`uniformInt needs an integer 1 <= n <= 2^32, got ${n}`);
     const limit = TWO_32 - (TWO_32 % n);
     for (;;) {
       const x = this.nextUint32();

@@ -14,14 +14,12 @@ export function tableArb(maxRows = 8, maxCols = 8, cell: fc.Arbitrary<bigint> = 
       margins: fc.record({ rows: fc.boolean(), cols: fc.boolean(), total: fc.boolean() }),
     })
     .chain(({ rows, cols, margins }) =>
-      fc
-        .array(cell, { minLength: rows * (cols ?? 1), maxLength: rows * (cols ?? 1) })
-        .map((counts): RefTable => ({
-          rows,
-          cols,
-          counts,
-          margins: cols === undefined ? { rows: false, cols: false, total: margins.total } : margins,
-        })),
+      fc.array(cell, { minLength: rows * (cols ?? 1), maxLength: rows * (cols ?? 1) }).map((counts): RefTable => ({
+        rows,
+        cols,
+        counts,
+        margins: cols === undefined ? { rows: false, cols: false, total: margins.total } : margins,
+      })),
     );
 }
 

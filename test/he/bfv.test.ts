@@ -74,14 +74,12 @@ describe('BFV keys and encryption', () => {
     const t = params.plainModulus;
     fc.assert(
       fc.property(
-        fc
-          .integer({ min: 1, max: 6 })
-          .chain((k) =>
-            fc.array(fc.array(fc.bigInt({ min: 0n, max: t - 1n }), { minLength: 1, maxLength: 40 }), {
-              minLength: k,
-              maxLength: k,
-            }),
-          ),
+        fc.integer({ min: 1, max: 6 }).chain((k) =>
+          fc.array(fc.array(fc.bigInt({ min: 0n, max: t - 1n }), { minLength: 1, maxLength: 40 }), {
+            minLength: k,
+            maxLength: k,
+          }),
+        ),
         fc.integer({ min: 0, max: 6 }),
         (vectors, pool) => {
           enc.precompute(pool);

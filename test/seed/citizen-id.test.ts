@@ -1,15 +1,34 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CitizenIdAllocator, formatCitizenId, parseCitizenId } from '../../src/seed/citizen-id.js';
-import { addYears, ageOn, birthDayRange, civilOfDay, compactDate, dayNumber, parseIsoDate } from '../../src/seed/civil-date.js';
+import {
+  addYears,
+  ageOn,
+  birthDayRange,
+  civilOfDay,
+  compactDate,
+  dayNumber,
+  parseIsoDate,
+} from '../../src/seed/civil-date.js';
 import { isValidGb11643 } from '../../src/util/gb11643.js';
 
 describe('civil dates', () => {
   it('birthDayRange holds exactly the birth days of that age (checked against ageOn)', () => {
-    fc.assert(fc.property(fc.integer({ min: dayNumber(1990, 1, 1), max: dayNumber(2030, 12, 31) }), fc.integer({ min: 0, max: 100 }), (ref, age) => {
-      const [first, last] = birthDayRange(ref, age);
-      return ageOn(first, ref) === age && ageOn(last, ref) === age && ageOn(first - 1, ref) === age + 1 && ageOn(last + 1, ref) === age - 1;
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: dayNumber(1990, 1, 1), max: dayNumber(2030, 12, 31) }),
+        fc.integer({ min: 0, max: 100 }),
+        (ref, age) => {
+          const [first, last] = birthDayRange(ref, age);
+          return (
+            ageOn(first, ref) === age &&
+            ageOn(last, ref) === age &&
+            ageOn(first - 1, ref) === age + 1 &&
+            ageOn(last + 1, ref) === age - 1
+          );
+        },
+      ),
+    );
   });
 
   it('handles leap days and formats compact dates', () => {
@@ -31,15 +50,28 @@ describe('formatCitizenId / parseCitizenId', () => {
   });
 
   it('produces valid IDs whose fields parse back', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 110000, max: 659999 }), fc.integer({ min: dayNumber(1925, 1, 1), max: dayNumber(2025, 12, 31) }), fc.integer({ min: 1, max: 999 }),
-      (region, day, seq) => {
-        const id = formatCitizenId(String(region), compactDate(day), seq);
-        const p = parseCitizenId(id);
-        const c = civilOfDay(day);
-        return isValidGb11643(id) && p !== undefined && p.region === String(region) && p.year === c.year && p.month === c.month
-          && p.day === c.day && p.sequence === seq && p.male === (seq % 2 === 1);
-      }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 110000, max: 659999 }),
+        fc.integer({ min: dayNumber(1925, 1, 1), max: dayNumber(2025, 12, 31) }),
+        fc.integer({ min: 1, max: 999 }),
+        (region, day, seq) => {
+          const id = formatCitizenId(String(region), compactDate(day), seq);
+          const p = parseCitizenId(id);
+          const c = civilOfDay(day);
+          return (
+            isValidGb11643(id) &&
+            p !== undefined &&
+            p.region === String(region) &&
+            p.year === c.year &&
+            p.month === c.month &&
+            p.day === c.day &&
+            p.sequence === seq &&
+            p.male === (seq % 2 === 1)
+          );
+        },
+      ),
+    );
     expect(parseCitizenId('12345')).toBeUndefined();
   });
 });
@@ -48,7 +80,14 @@ describe('CitizenIdAllocator', () => {
   it('hands out distinct sequences of the right parity per key, disjoint across partitions, until full', () => {
     const per: Map<string, Set<number>> = new Map();
     for (let partition = 0; partition < 3; partition++) {
-      const a = new CitizenIdAllocator({ regionCount: 2, firstDay: 100, lastDay: 101, partition, partitions: 3, salt: 12345 });
+      const a = new CitizenIdAllocator({
+        regionCount: 2,
+        firstDay: 100,
+        lastDay: 101,
+        partition,
+        partitions: 3,
+        salt: 12345,
+      });
       for (const male of [true, false]) {
         const key = `1/101/${male}`;
         const seen = per.get(key) ?? new Set<number>();
@@ -76,7 +115,11 @@ describe('CitizenIdAllocator', () => {
     expect(a.slotsPerKey).toBe(499);
     expect(() => a.allocate(0, 10, true)).toThrow(RangeError);
     expect(() => a.allocate(1, 0, true)).toThrow(RangeError);
-    expect(() => new CitizenIdAllocator({ regionCount: 1, firstDay: 0, lastDay: 9, partition: 1, partitions: 1, salt: 0 })).toThrow(RangeError);
-    expect(() => new CitizenIdAllocator({ regionCount: 0, firstDay: 0, lastDay: 9, partition: 0, partitions: 1, salt: 0 })).toThrow(RangeError);
+    expect(
+      () => new CitizenIdAllocator({ regionCount: 1, firstDay: 0, lastDay: 9, partition: 1, partitions: 1, salt: 0 }),
+    ).toThrow(RangeError);
+    expect(
+      () => new CitizenIdAllocator({ regionCount: 0, firstDay: 0, lastDay: 9, partition: 0, partitions: 1, salt: 0 }),
+    ).toThrow(RangeError);
   });
 });

@@ -4,7 +4,8 @@ import { cityPersonCounts } from '../../src/seed/generate.js';
 import type { Scenario } from '../../src/seed/scenario.js';
 
 /** Only `cities[].migrantShare` matters to the count; the rest of the scenario is irrelevant here. */
-const withShares = (shares: readonly number[]): Scenario => ({ cities: shares.map((migrantShare) => ({ migrantShare })) }) as unknown as Scenario;
+const withShares = (shares: readonly number[]): Scenario =>
+  ({ cities: shares.map((migrantShare) => ({ migrantShare })) }) as unknown as Scenario;
 
 /**
  * Reference in floating point: exact while rows·share < 2^53 and far from .5 ties by more than an
@@ -36,35 +37,50 @@ describe('cityPersonCounts', () => {
   });
 
   it('equals the rounded proportional share, and the largest share gets exactly rows', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 100_000_000 }), shares(10_000), (rows, s) => {
-      const counts = cityPersonCounts(withShares(s), rows);
-      expect(counts).toEqual(reference(rows, s));
-      expect(counts[s.indexOf(Math.max(...s))]).toBe(rows);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100_000_000 }), shares(10_000), (rows, s) => {
+        const counts = cityPersonCounts(withShares(s), rows);
+        expect(counts).toEqual(reference(rows, s));
+        expect(counts[s.indexOf(Math.max(...s))]).toBe(rows);
+      }),
+    );
   });
 
   it('stays exact where rows × share passes 2^53', () => {
-    fc.assert(fc.property(fc.integer({ min: 2 ** 40, max: Number.MAX_SAFE_INTEGER }), shares(1_000_000), (rows, s) => {
-      expect(cityPersonCounts(withShares(s), rows)).toEqual(referenceBig(rows, s));
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 2 ** 40, max: Number.MAX_SAFE_INTEGER }), shares(1_000_000), (rows, s) => {
+        expect(cityPersonCounts(withShares(s), rows)).toEqual(referenceBig(rows, s));
+      }),
+    );
   });
 
   it('never decreases as rows grow, so a smaller run is a prefix of a larger one in every city', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 0, max: 1_000 }), shares(1_000), (rows, more, s) => {
-      const small = cityPersonCounts(withShares(s), rows);
-      const large = cityPersonCounts(withShares(s), rows + more);
-      small.forEach((n, i) => expect(n).toBeLessThanOrEqual(large[i]!));
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 1_000 }),
+        shares(1_000),
+        (rows, more, s) => {
+          const small = cityPersonCounts(withShares(s), rows);
+          const large = cityPersonCounts(withShares(s), rows + more);
+          small.forEach((n, i) => expect(n).toBeLessThanOrEqual(large[i]!));
+        },
+      ),
+    );
     // Exhaustively over small sizes, where max(1, ·) and rounding interact.
     const s = [100, 18, 12, 1, 99];
     for (let rows = 1; rows < 2_000; rows++) {
       const a = cityPersonCounts(withShares(s), rows);
       const b = cityPersonCounts(withShares(s), rows + 1);
-      expect(a.every((n, i) => n <= b[i]!), String(rows)).toBe(true);
+      expect(
+        a.every((n, i) => n <= b[i]!),
+        String(rows),
+      ).toBe(true);
     }
   });
 
   it('refuses a non-positive or fractional rows (programmer misuse)', () => {
-    for (const rows of [0, -1, 2.5, Number.NaN, 2 ** 53]) expect(() => cityPersonCounts(withShares([1]), rows)).toThrow(RangeError);
+    for (const rows of [0, -1, 2.5, Number.NaN, 2 ** 53])
+      expect(() => cityPersonCounts(withShares([1]), rows)).toThrow(RangeError);
   });
 });

@@ -50,7 +50,10 @@ describe('SeededPrng', () => {
   });
 
   it('is reproducible for equal labels and differs for different labels', () => {
-    const draw = (l: string) => { const p = SeededPrng.fromLabels(l); return Array.from({ length: 64 }, () => p.nextUint32()); };
+    const draw = (l: string) => {
+      const p = SeededPrng.fromLabels(l);
+      return Array.from({ length: 64 }, () => p.nextUint32());
+    };
     expect(draw('x')).toEqual(draw('x'));
     expect(draw('x')).not.toEqual(draw('y'));
   });
@@ -91,14 +94,21 @@ describe('SeededPrng', () => {
   });
 
   it('intBetween and bernoulli respect their bounds and rates', () => {
-    fc.assert(fc.property(fc.integer({ min: -1e6, max: 1e6 }), fc.integer({ min: 0, max: 1000 }), fc.string(), (lo, width, label) => {
-      const p = SeededPrng.fromLabels(label);
-      for (let i = 0; i < 20; i++) {
-        const x = p.intBetween(lo, lo + width);
-        if (x < lo || x > lo + width || !Number.isInteger(x)) return false;
-      }
-      return p.bernoulli(0, 7) === false && p.bernoulli(7, 7) === true;
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -1e6, max: 1e6 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.string(),
+        (lo, width, label) => {
+          const p = SeededPrng.fromLabels(label);
+          for (let i = 0; i < 20; i++) {
+            const x = p.intBetween(lo, lo + width);
+            if (x < lo || x > lo + width || !Number.isInteger(x)) return false;
+          }
+          return p.bernoulli(0, 7) === false && p.bernoulli(7, 7) === true;
+        },
+      ),
+    );
     const p = SeededPrng.fromLabels('rate');
     let hits = 0;
     for (let i = 0; i < 100_000; i++) if (p.bernoulli(300, 1000)) hits++;
