@@ -27,6 +27,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FedstatError } from '../errors.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import type { ModelCoding } from '../learn/design.js';
+import type { FamilyName } from '../learn/family.js';
 import { emptySums, packedIndex } from '../learn/sums.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { IntegerFactor } from '../learn/term-coding.js';
@@ -160,6 +161,186 @@ function conflict(a: ColumnShape, b: ColumnShape): boolean {
   return false;
 }
 
+/** The coding split as the file comment describes: cell keys, distinct monomials, column shapes. */
+interface Layout {
+  /** The category columns the terms use (GROUP BY keys); column i is `g<i>` after step 1. */
+  readonly categories: readonly string[];
+  /** The distinct integer monomials, 0 being the empty one; monomial i > 0 is `m<i>`. */
+  readonly monomials: readonly (readonly IntegerFactor[])[];
+  /** Each term's index into the monomials. */
+  readonly termMonomial: readonly number[];
+  /** Each design column's shape, in design order. */
+  readonly shapes: readonly ColumnShape[];
+}
+
+function layoutOf(coding: ModelCoding): Layout {
+  const categories: string[] = [];
+  const monomials: IntegerFactor[][] = [[]];
+  const monomialIndex = new Map<string, number>([[monomialKey([]), 0]]);
+  const termMonomial = coding.terms.map((t) => {
+    for (const x of t.factors) if (x.kind === 'category' && !categories.includes(x.column)) categories.push(x.column);
+    const ints = t.factors.filter((x): x is IntegerFactor => x.kind === 'integer');
+    const key = monomialKey(ints);
+    let i = monomialIndex.get(key);
+    if (i === undefined) {
+      i = monomials.length;
+      monomials.push(ints);
+      monomialIndex.set(key, i);
+    }
+    return i;
+  });
+  const shapes: ColumnShape[] = coding.columns.map((c) => {
+    const conditions = new Map<string, number>();
+    const term = coding.terms[c.term];
+    term?.factors.forEach((x, k) => {
+      if (x.kind === 'category') conditions.set(x.column, c.levels[k] ?? -1);
+    });
+    return { conditions, monomial: c.term < 0 ? 0 : (termMonomial[c.term] ?? 0), term: c.term };
+  });
+  return { categories, monomials, termMonomial, shapes };
+}
+
+/** `g<i> = code AND …`: the column's category conditions on the cell keys, codes bound. */
+function condition(s: ColumnShape, layout: Layout, p: Params): string {
+  return [...s.conditions].map(([col, code]) => `g${layout.categories.indexOf(col)} = ${p.code(code)}`).join(' AND ');
+}
+
+/** 1. Per row: the category codes g, the monomials m, y and the offset o. */
+function rowColumns(coding: ModelCoding, layout: Layout, p: Params, dialect: SqlDialect): string[] {
+  const q = (name: string): string => dialect.quoteIdent(name);
+  const real = (col: string): string => `CAST(${q(col)} AS ${DOUBLE})`;
+  const cols = layout.categories.map((c, i) => `${q(c)} AS g${i}`);
+  layout.monomials.forEach((ints, i) => {
+    if (i === 0) return;
+    cols.push(
+      `${ints.map((x) => `((${real(x.column)} - ${p.real(x.center)}) / ${p.real(x.scale)})`).join(' * ')} AS m${i}`,
+    );
+  });
+  const r = coding.response;
+  if (r.kind === 'category' && !r.values.includes(r.event))
+    throw invalid(`the event of ${r.column} is not one of its values`, 'code the model against this schema');
+  cols.push(
+    r.kind === 'category'
+      ? `CAST(CASE WHEN ${q(r.column)} = ${p.code(r.values.indexOf(r.event))} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS y`
+      : `${real(r.column)} AS y`,
+  );
+  const o = coding.offset;
+  cols.push(`${o === null ? `CAST(0.0 AS ${DOUBLE})` : o.log ? `LN(${real(o.column)})` : real(o.column)} AS o`);
+  return cols;
+}
+
+/** η = offset + Σ x_j β_j, in design order, as design-row.ts + sums.ts add it; clamped if coded so. */
+function etaExpression(coding: ModelCoding, layout: Layout, beta: ArrayLike<number>, p: Params): string {
+  const etaParts = ['o'];
+  if (coding.intercept) etaParts.push(p.real(beta[0] as number));
+  coding.terms.forEach((t, ti) => {
+    const m = layout.termMonomial[ti] ?? 0;
+    let coef: string;
+    if ((layout.shapes[t.firstColumn] as ColumnShape).conditions.size === 0) {
+      coef = p.real(beta[t.firstColumn] as number); // an integer-only term: one column, no condition
+    } else {
+      const cases: string[] = [];
+      for (let j = t.firstColumn; j < t.firstColumn + t.columnCount; j++)
+        cases.push(`WHEN ${condition(layout.shapes[j] as ColumnShape, layout, p)} THEN ${p.real(beta[j] as number)}`);
+      coef = `CASE ${cases.join(' ')} ELSE 0.0 END`;
+    }
+    etaParts.push(m === 0 ? coef : `m${m} * ${coef}`);
+  });
+  const eta = etaParts.reduce((acc, part) => `(${acc} + ${part})`);
+  if (coding.eta === null) return eta;
+  return `LEAST(GREATEST(${eta}, ${p.real(coding.eta.min)}), ${p.real(coding.eta.max)})`;
+}
+
+/** The family's μ of eta, the extra column z (binomial) after it, and the per-row terms of μ. */
+interface FamilySql {
+  readonly mu: string;
+  /** `, … AS z` or empty. */
+  readonly z: string;
+  /** Score s, weight w, deviance dv, and for poisson the saturated log-likelihood st. */
+  readonly terms: readonly string[];
+}
+
+/** μ, then score s, weight w, deviance dv, saturated st, as family.ts computes them. */
+function familyTerms(family: FamilyName): FamilySql {
+  const log1p = (x: string): string =>
+    `CASE WHEN 1.0 + ${x} = 1.0 THEN ${x} ELSE LN(1.0 + ${x}) * ${x} / ((1.0 + ${x}) - 1.0) END`;
+  if (family === 'binomial') {
+    // dv = 2·softplus(z), z = -η for y = 1 and η for y = 0; softplus(z) = max(z, 0) + log1p(e^-|z|).
+    return {
+      mu: '1.0 / (1.0 + EXP(-eta))',
+      z: ', CASE WHEN y = 1.0 THEN -eta ELSE eta END AS z',
+      terms: ['y - mu AS s', 'mu * (1.0 - mu) AS w', `2.0 * (GREATEST(z, 0.0) + ${log1p('EXP(-ABS(z))')}) AS dv`],
+    };
+  }
+  if (family === 'poisson') {
+    return {
+      mu: 'EXP(eta)',
+      z: '',
+      terms: [
+        'y - mu AS s',
+        'mu AS w',
+        '2.0 * (CASE WHEN y = 0.0 THEN 0.0 ELSE y * (LN(GREATEST(y, 1.0)) - eta) END - (y - mu)) AS dv',
+        'CASE WHEN y = 0.0 THEN 0.0 ELSE y * LN(GREATEST(y, 1.0)) - y - LGAMMA(y + 1.0) END AS st',
+      ],
+    };
+  }
+  return { mu: 'eta', z: '', terms: ['y - mu AS s', `CAST(1.0 AS ${DOUBLE}) AS w`, '(y - mu) * (y - mu) AS dv'] };
+}
+
+/** 2. Per cell: n, Σ s·m, Σ w·m·m', Σ dv, Σ st. */
+function cellColumns(layout: Layout, saturated: boolean): string[] {
+  const count = layout.monomials.length;
+  const mon = (i: number): string => (i === 0 ? '' : ` * m${i}`);
+  const cols: string[] = [...layout.categories.map((_, i) => `g${i}`), 'COUNT(*) AS n'];
+  for (let a = 0; a < count; a++) cols.push(`SUM(s${mon(a)}) AS s${a}`);
+  for (let a = 0; a < count; a++) for (let b = a; b < count; b++) cols.push(`SUM(w${mon(a)}${mon(b)}) AS h${a}_${b}`);
+  cols.push('SUM(dv) AS dv');
+  if (saturated) cols.push('SUM(st) AS st');
+  return cols;
+}
+
+/** 3a. Over the cells: the indicator i<j> of each column with conditions. */
+function indicatorColumns(layout: Layout, p: Params): string[] {
+  return layout.shapes.flatMap((s, j) =>
+    s.conditions.size === 0
+      ? []
+      : [`CAST(CASE WHEN ${condition(s, layout, p)} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS i${j}`],
+  );
+}
+
+const indicator = (shapes: readonly ColumnShape[], j: number): string | null =>
+  (shapes[j] as ColumnShape).conditions.size === 0 ? null : `i${j}`;
+const times = (...fs: (string | null)[]): string => fs.filter((f) => f !== null).join(' * ');
+
+/** 3b. The final row: Σ n, the gradient, the information entries not zero by construction, Σ dv, Σ st. */
+function finalRow(shapes: readonly ColumnShape[], saturated: boolean): { out: string[]; information: number[] } {
+  const d = shapes.length;
+  const out: string[] = ['SUM(n)'];
+  shapes.forEach((s, j) => out.push(`SUM(${times(indicator(shapes, j), `s${s.monomial}`)})`));
+  const information: number[] = [];
+  for (let j = 0; j < d; j++) {
+    for (let k = j; k < d; k++) {
+      const a = shapes[j] as ColumnShape;
+      const b = shapes[k] as ColumnShape;
+      if (j !== k && (a.term === b.term || conflict(a, b))) continue;
+      const [lo, hi] = a.monomial <= b.monomial ? [a.monomial, b.monomial] : [b.monomial, a.monomial];
+      const ij = indicator(shapes, j);
+      const ik = j === k ? null : indicator(shapes, k);
+      // Two columns on one category column at one level share the indicator: i·i = i.
+      const sameCell =
+        ij !== null &&
+        ik !== null &&
+        [...b.conditions].every(([c, v]) => a.conditions.get(c) === v) &&
+        a.conditions.size === b.conditions.size;
+      out.push(`SUM(${times(ij, sameCell ? null : ik, `h${lo}_${hi}`)})`);
+      information.push(packedIndex(d, j, k));
+    }
+  }
+  out.push('SUM(dv)');
+  if (saturated) out.push('SUM(st)');
+  return { out, information };
+}
+
 /**
  * The round's statement over `coding.dataset` (see the file comment). Throws QUERY_INVALID when
  * the coding names a column the schema lacks or types differently, or the dataset name is not a
@@ -178,146 +359,25 @@ export function compileGlmSums(
     throw invalid(`bad dataset name ${JSON.stringify(coding.dataset.slice(0, 64))}`, 'name a dataset of the schema');
   checkColumns(coding, schema);
   const w = compileWhere(coding.dataset, schema, dialect, where);
+  // Parameters are numbered in first-use order, so the steps run in the order the text reads.
   const p = new Params(dialect, w.params);
-  const q = (name: string): string => dialect.quoteIdent(name);
-
-  // The category columns the terms use (GROUP BY keys), and the distinct integer monomials.
-  const categories: string[] = [];
-  const monomials: IntegerFactor[][] = [[]];
-  const monomialIndex = new Map<string, number>([[monomialKey([]), 0]]);
-  const termMonomial = coding.terms.map((t) => {
-    for (const x of t.factors) if (x.kind === 'category' && !categories.includes(x.column)) categories.push(x.column);
-    const ints = t.factors.filter((x): x is IntegerFactor => x.kind === 'integer');
-    const key = monomialKey(ints);
-    let i = monomialIndex.get(key);
-    if (i === undefined) {
-      i = monomials.length;
-      monomials.push(ints);
-      monomialIndex.set(key, i);
-    }
-    return i;
-  });
-  const g = (column: string): string => `g${categories.indexOf(column)}`;
-  const shapes: ColumnShape[] = coding.columns.map((c) => {
-    const conditions = new Map<string, number>();
-    const term = coding.terms[c.term];
-    term?.factors.forEach((x, k) => {
-      if (x.kind === 'category') conditions.set(x.column, c.levels[k] ?? -1);
-    });
-    return { conditions, monomial: c.term < 0 ? 0 : (termMonomial[c.term] ?? 0), term: c.term };
-  });
-  const condition = (s: ColumnShape, prefix: (col: string) => string): string =>
-    [...s.conditions].map(([col, code]) => `${prefix(col)} = ${p.code(code)}`).join(' AND ');
-
-  // 1. Per row: codes, monomials, y, offset.
-  const rowCols: string[] = categories.map((c, i) => `${q(c)} AS g${i}`);
-  const real = (col: string): string => `CAST(${q(col)} AS ${DOUBLE})`;
-  monomials.forEach((ints, i) => {
-    if (i === 0) return;
-    rowCols.push(
-      `${ints.map((x) => `((${real(x.column)} - ${p.real(x.center)}) / ${p.real(x.scale)})`).join(' * ')} AS m${i}`,
-    );
-  });
-  const r = coding.response;
-  if (r.kind === 'category' && !r.values.includes(r.event))
-    throw invalid(`the event of ${r.column} is not one of its values`, 'code the model against this schema');
-  rowCols.push(
-    r.kind === 'category'
-      ? `CAST(CASE WHEN ${q(r.column)} = ${p.code(r.values.indexOf(r.event))} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS y`
-      : `${real(r.column)} AS y`,
-  );
-  const o = coding.offset;
-  rowCols.push(`${o === null ? `CAST(0.0 AS ${DOUBLE})` : o.log ? `LN(${real(o.column)})` : real(o.column)} AS o`);
-
-  // η = offset + Σ x_j β_j, in design order, as design-row.ts + sums.ts add it.
-  const etaParts = ['o'];
-  if (coding.intercept) etaParts.push(p.real(beta[0] as number));
-  coding.terms.forEach((t, ti) => {
-    const m = termMonomial[ti] ?? 0;
-    let coef: string;
-    if ((shapes[t.firstColumn] as ColumnShape).conditions.size === 0) {
-      coef = p.real(beta[t.firstColumn] as number); // an integer-only term: one column, no condition
-    } else {
-      const cases: string[] = [];
-      for (let j = t.firstColumn; j < t.firstColumn + t.columnCount; j++)
-        cases.push(`WHEN ${condition(shapes[j] as ColumnShape, g)} THEN ${p.real(beta[j] as number)}`);
-      coef = `CASE ${cases.join(' ')} ELSE 0.0 END`;
-    }
-    etaParts.push(m === 0 ? coef : `m${m} * ${coef}`);
-  });
-  let eta = etaParts.reduce((acc, part) => `(${acc} + ${part})`);
-  if (coding.eta !== null) eta = `LEAST(GREATEST(${eta}, ${p.real(coding.eta.min)}), ${p.real(coding.eta.max)})`;
-
-  // Family: μ, then score s, weight w, deviance dv, saturated st (family.ts).
-  const log1p = (x: string): string =>
-    `CASE WHEN 1.0 + ${x} = 1.0 THEN ${x} ELSE LN(1.0 + ${x}) * ${x} / ((1.0 + ${x}) - 1.0) END`;
-  let mu: string;
-  let terms: string[];
-  if (coding.family === 'binomial') {
-    mu = '1.0 / (1.0 + EXP(-eta))';
-    // dv = 2·softplus(z), z = -η for y = 1 and η for y = 0; softplus(z) = max(z, 0) + log1p(e^-|z|).
-    terms = ['y - mu AS s', 'mu * (1.0 - mu) AS w', `2.0 * (GREATEST(z, 0.0) + ${log1p('EXP(-ABS(z))')}) AS dv`];
-  } else if (coding.family === 'poisson') {
-    mu = 'EXP(eta)';
-    terms = [
-      'y - mu AS s',
-      'mu AS w',
-      '2.0 * (CASE WHEN y = 0.0 THEN 0.0 ELSE y * (LN(GREATEST(y, 1.0)) - eta) END - (y - mu)) AS dv',
-      'CASE WHEN y = 0.0 THEN 0.0 ELSE y * LN(GREATEST(y, 1.0)) - y - LGAMMA(y + 1.0) END AS st',
-    ];
-  } else {
-    mu = 'eta';
-    terms = ['y - mu AS s', `CAST(1.0 AS ${DOUBLE}) AS w`, '(y - mu) * (y - mu) AS dv'];
-  }
+  const layout = layoutOf(coding);
+  const rowCols = rowColumns(coding, layout, p, dialect);
+  const eta = etaExpression(coding, layout, beta, p);
+  const family = familyTerms(coding.family);
   const saturated = coding.family === 'poisson';
-  const zCol = coding.family === 'binomial' ? ', CASE WHEN y = 1.0 THEN -eta ELSE eta END AS z' : '';
-  const passOn = [...categories.map((_, i) => `g${i}`), ...monomials.map((_, i) => `m${i}`).slice(1)];
+  const cellCols = cellColumns(layout, saturated);
+  const indCols = indicatorColumns(layout, p);
+  const { out, information } = finalRow(layout.shapes, saturated);
 
-  // 2. Per cell: n, Σ s·m, Σ w·m·m', Σ dv, Σ st.
-  const mon = (i: number): string => (i === 0 ? '' : ` * m${i}`);
-  const cellCols: string[] = [...categories.map((_, i) => `g${i}`), 'COUNT(*) AS n'];
-  monomials.forEach((_, a) => cellCols.push(`SUM(s${mon(a)}) AS s${a}`));
-  for (let a = 0; a < monomials.length; a++)
-    for (let b = a; b < monomials.length; b++) cellCols.push(`SUM(w${mon(a)}${mon(b)}) AS h${a}_${b}`);
-  cellCols.push('SUM(dv) AS dv');
-  if (saturated) cellCols.push('SUM(st) AS st');
-
-  // 3. Over the cells: indicators per column with conditions, then the sums.
-  const indicator = (j: number): string | null => ((shapes[j] as ColumnShape).conditions.size === 0 ? null : `i${j}`);
-  const indCols = shapes.flatMap((s, j) =>
-    s.conditions.size === 0 ? [] : [`CAST(CASE WHEN ${condition(s, g)} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS i${j}`],
-  );
-  const times = (...fs: (string | null)[]): string => fs.filter((f) => f !== null).join(' * ');
-  const out: string[] = ['SUM(n)'];
-  shapes.forEach((s, j) => out.push(`SUM(${times(indicator(j), `s${s.monomial}`)})`));
-  const information: number[] = [];
-  for (let j = 0; j < d; j++) {
-    for (let k = j; k < d; k++) {
-      const a = shapes[j] as ColumnShape;
-      const b = shapes[k] as ColumnShape;
-      if (j !== k && (a.term === b.term || conflict(a, b))) continue;
-      const [lo, hi] = a.monomial <= b.monomial ? [a.monomial, b.monomial] : [b.monomial, a.monomial];
-      const ij = indicator(j);
-      const ik = j === k ? null : indicator(k);
-      // Two columns on one category column at one level share the indicator: i·i = i.
-      const sameCell =
-        ij !== null &&
-        ik !== null &&
-        [...b.conditions].every(([c, v]) => a.conditions.get(c) === v) &&
-        a.conditions.size === b.conditions.size;
-      out.push(`SUM(${times(ij, sameCell ? null : ik, `h${lo}_${hi}`)})`);
-      information.push(packedIndex(d, j, k));
-    }
-  }
-  out.push('SUM(dv)');
-  if (saturated) out.push('SUM(st)');
-
-  const groupBy = categories.length === 0 ? '' : ` GROUP BY ${categories.map((_, i) => `g${i}`).join(', ')}`;
+  const keys = layout.categories.map((_, i) => `g${i}`);
+  const passOn = [...keys, ...layout.monomials.map((_, i) => `m${i}`).slice(1)];
+  const groupBy = keys.length === 0 ? '' : ` GROUP BY ${keys.join(', ')}`;
   const sql =
     `WITH glm_row AS (SELECT ${rowCols.join(', ')} FROM ${dialect.table(coding.dataset)}${w.text}), ` +
     `glm_eta AS (SELECT ${[...passOn, 'y', `${eta} AS eta`].join(', ')} FROM glm_row), ` +
-    `glm_mu AS (SELECT *, ${mu} AS mu${zCol} FROM glm_eta), ` +
-    `glm_terms AS (SELECT ${[...passOn, ...terms].join(', ')} FROM glm_mu), ` +
+    `glm_mu AS (SELECT *, ${family.mu} AS mu${family.z} FROM glm_eta), ` +
+    `glm_terms AS (SELECT ${[...passOn, ...family.terms].join(', ')} FROM glm_mu), ` +
     `glm_cell AS (SELECT ${cellCols.join(', ')} FROM glm_terms${groupBy}), ` +
     `glm_ind AS MATERIALIZED (SELECT *${indCols.map((c) => `, ${c}`).join('')} FROM glm_cell) ` +
     `SELECT ${out.join(', ')} FROM glm_ind`;
