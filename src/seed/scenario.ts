@@ -7,6 +7,7 @@ import { configError } from '../federation/schema.js';
 import type { JsonLocation } from '../federation/schema.js';
 import { parseIsoDate } from './civil-date.js';
 import { isRecord } from '../util/is-record.js';
+import { arrivalsModel, insuredModel } from './scenario-ground-truth.js';
 
 export const DEPARTMENT_KINDS = ['public-security', 'human-resources-social-security', 'housing', 'education'] as const;
 export type DepartmentKind = (typeof DEPARTMENT_KINDS)[number];
@@ -176,7 +177,7 @@ const REGION = /^\d{6}$/;
 const MAX_WEIGHT = 1_000_000;
 
 /** A JSON cursor: the value and where it sits, so every check can point at its path. */
-class At {
+export class At {
   constructor(
     readonly v: unknown,
     readonly loc: JsonLocation,
@@ -279,27 +280,28 @@ function buckets(a: At, maxValue: number): readonly IntBucket[] {
   return Object.freeze(out);
 }
 
-/** Validates raw JSON into a frozen scenario; errors name `file` and the JSON path. */
-export function parseScenario(raw: unknown, file: string): Scenario {
-  const root = new At(raw, { file, path: '' });
-  root.obj();
+function parseReferenceDate(root: At): string {
   const referenceDate = root.get('referenceDate').str(/^\d{4}-\d{2}-\d{2}$/, 'write the date as YYYY-MM-DD');
   if (parseIsoDate(referenceDate) === undefined)
     root.get('referenceDate').fail('not a calendar date', 'write a real date as YYYY-MM-DD');
+  return referenceDate;
+}
 
-  const sectorsAt = root.get('sectors');
-  const sectors = sectorsAt.entries().map(([name, s]): Sector =>
+function parseSectors(at: At): readonly Sector[] {
+  const sectors = at.entries().map(([name, s]): Sector =>
     Object.freeze({
       name: name.normalize('NFC'),
       income: skewed(s.get('income')),
       rentsPerMille: s.get('rentsPerMille').int(0, 1000),
     }),
   );
-  const sectorNames = new Set(sectors.map((s) => s.name));
+  return Object.freeze(sectors);
+}
 
-  const zonesAt = root.get('zones');
+/** Zone → sector weights; every sector named must be one of `sectorNames`. */
+function parseZones(at: At, sectorNames: ReadonlySet<string>): Scenario['zones'] {
   const zones = Object.fromEntries(
-    zonesAt.entries().map(([zone, z]) => {
+    at.entries().map(([zone, z]) => {
       const w = z.get('sectorWeights');
       const weights = Object.fromEntries(
         w.entries().map(([sector, v]) => {
@@ -312,11 +314,14 @@ export function parseScenario(raw: unknown, file: string): Scenario {
       return [zone, Object.freeze(weights)];
     }),
   );
+  return Object.freeze(zones);
+}
 
-  const departmentsAt = root.get('departments');
+/** One department per kind, each id once. */
+function parseDepartments(at: At): readonly Department[] {
   const departments = unique(
-    departmentsAt,
-    departmentsAt.arr().map((d): Department => {
+    at,
+    at.arr().map((d): Department => {
       const kind = d.get('kind').str();
       if (!(DEPARTMENT_KINDS as readonly string[]).includes(kind))
         d.get('kind').fail(
@@ -333,31 +338,37 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     (d) => d.id,
     'department id',
   );
-  unique(departmentsAt, departments, (d) => d.kind, 'department kind');
+  unique(at, departments, (d) => d.kind, 'department kind');
+  return departments;
+}
 
-  const citiesAt = root.get('cities');
-  const cities = unique(
-    citiesAt,
-    citiesAt.arr().map((c): City => {
-      const districtsAt = c.get('districts');
-      const districts = unique(
-        districtsAt,
-        districtsAt.arr().map((d): District => {
-          const zone = d.get('zone').str();
-          if (!Object.hasOwn(zones, zone))
-            d.get('zone').fail(`unknown zone ${JSON.stringify(zone)}`, `use one of: ${Object.keys(zones).join(', ')}`);
-          return Object.freeze({
-            name: d.get('name').str(),
-            code: d.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'),
-            zone,
-            weight: weight(d),
-            rentIndex: d.get('rentIndex').int(1, 1000),
-          });
-        }),
-        (d) => d.name,
-        'district',
-      );
-      needWeight(districtsAt, districts);
+function parseDistricts(at: At, zones: Scenario['zones']): readonly District[] {
+  const districts = unique(
+    at,
+    at.arr().map((d): District => {
+      const zone = d.get('zone').str();
+      if (!Object.hasOwn(zones, zone))
+        d.get('zone').fail(`unknown zone ${JSON.stringify(zone)}`, `use one of: ${Object.keys(zones).join(', ')}`);
+      return Object.freeze({
+        name: d.get('name').str(),
+        code: d.get('code').str(REGION, 'use the 6-digit GB/T 2260 code'),
+        zone,
+        weight: weight(d),
+        rentIndex: d.get('rentIndex').int(1, 1000),
+      });
+    }),
+    (d) => d.name,
+    'district',
+  );
+  needWeight(at, districts);
+  return districts;
+}
+
+function parseCities(at: At, zones: Scenario['zones']): readonly City[] {
+  return unique(
+    at,
+    at.arr().map((c): City => {
+      const districts = parseDistricts(c.get('districts'), zones);
       return Object.freeze({
         id: c.get('id').str(ID, 'use lowercase letters, digits and dashes'),
         name: c.get('name').str(),
@@ -371,11 +382,13 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     (c) => c.id,
     'city id',
   );
+}
 
-  const originsAt = root.get('origins');
+/** Provinces of origin, each with county codes inside it. */
+function parseOrigins(at: At): readonly Origin[] {
   const origins = unique(
-    originsAt,
-    originsAt.arr().map((o): Origin => {
+    at,
+    at.arr().map((o): Origin => {
       const code = o.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code, e.g. 510000');
       const regions = o
         .get('regions')
@@ -396,20 +409,25 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     (o) => o.province,
     'origin province',
   );
-  needWeight(originsAt, origins);
+  needWeight(at, origins);
+  return origins;
+}
 
-  const sexAt = root.get('sex');
+function parseSex(at: At): Scenario['sex'] {
   const sexOf = (a: At): SexSpec => Object.freeze({ label: a.get('label').str(), weight: weight(a) });
-  const sex = Object.freeze({ male: sexOf(sexAt.get('male')), female: sexOf(sexAt.get('female')) });
-  if (sex.male.label === sex.female.label) sexAt.fail('male and female share a label', 'give them distinct labels');
-  needWeight(sexAt, [sex.male, sex.female]);
+  const sex = Object.freeze({ male: sexOf(at.get('male')), female: sexOf(at.get('female')) });
+  if (sex.male.label === sex.female.label) at.fail('male and female share a label', 'give them distinct labels');
+  needWeight(at, [sex.male, sex.female]);
+  return sex;
+}
 
-  const emp = root.get('employment');
+/** The not-employed label must not be a sector's, since both fill the same column. */
+function parseEmployment(at: At, sectorNames: ReadonlySet<string>): Scenario['employment'] {
   const employment = Object.freeze({
-    notEmployed: emp.get('notEmployed').str(),
-    minAge: emp.get('minAge').int(0, 120),
+    notEmployed: at.get('notEmployed').str(),
+    minAge: at.get('minAge').int(0, 120),
     byAge: Object.freeze(
-      emp
+      at
         .get('byAge')
         .arr()
         .map((b) => {
@@ -419,25 +437,28 @@ export function parseScenario(raw: unknown, file: string): Scenario {
     ),
   });
   if (sectorNames.has(employment.notEmployed))
-    emp.get('notEmployed').fail('the not-employed label is also a sector name', 'pick a distinct label');
+    at.get('notEmployed').fail('the not-employed label is also a sector name', 'pick a distinct label');
+  return employment;
+}
 
-  const si = root.get('socialInsurance');
-  const incomeMin = si.get('incomeMin').int(0, 1e9);
-  const socialInsurance = Object.freeze({
+function parseSocialInsurance(at: At): Scenario['socialInsurance'] {
+  const incomeMin = at.get('incomeMin').int(0, 1e9);
+  return Object.freeze({
     incomeMin,
-    incomeMax: si.get('incomeMax').int(incomeMin, 1e9),
-    insured: si.get('insured').str(),
-    uninsured: si.get('uninsured').str(),
-    maxContributionMonths: si.get('maxContributionMonths').int(1, 1200),
-    newlyInsuredPerMille: si.get('newlyInsuredPerMille').int(0, 1000),
-    lapsedPerMille: si.get('lapsedPerMille').int(0, 1000),
+    incomeMax: at.get('incomeMax').int(incomeMin, 1e9),
+    insured: at.get('insured').str(),
+    uninsured: at.get('uninsured').str(),
+    maxContributionMonths: at.get('maxContributionMonths').int(1, 1200),
+    newlyInsuredPerMille: at.get('newlyInsuredPerMille').int(0, 1000),
+    lapsedPerMille: at.get('lapsedPerMille').int(0, 1000),
   });
+}
 
-  const r = root.get('rental');
+function parseRental(r: At): Scenario['rental'] {
   needWeight(r.get('types'), r.get('types').arr().map(weight));
   needWeight(r.get('leaseMonths'), r.get('leaseMonths').arr().map(weight));
   const rentMin = r.get('rentMin').int(0, 1e9);
-  const rental = Object.freeze({
+  return Object.freeze({
     minAge: r.get('minAge').int(0, 120),
     notEmployedRentsPerMille: r.get('notEmployedRentsPerMille').int(0, 1000),
     types: unique(
@@ -464,11 +485,12 @@ export function parseScenario(raw: unknown, file: string): Scenario {
       'lease length',
     ),
   });
+}
 
-  const sc = root.get('school');
+function parseSchool(sc: At): Scenario['school'] {
   needWeight(sc.get('types'), sc.get('types').arr().map(weight));
   const schoolMin = sc.get('minAge').int(0, 120);
-  const school = Object.freeze({
+  return Object.freeze({
     minAge: schoolMin,
     maxAge: sc.get('maxAge').int(schoolMin, 120),
     enrolledPerMille: sc.get('enrolledPerMille').int(0, 1000),
@@ -482,131 +504,63 @@ export function parseScenario(raw: unknown, file: string): Scenario {
       'school type',
     ),
   });
+}
 
-  const age = buckets(root.get('age'), 120);
-  const arrivals = arrivalsModel(root.get('groundTruth').get('arrivals'), referenceDate, cities);
-  const oldest = Math.max(...age.filter((x) => x.weight > 0).map((x) => x.max));
-  if (arrivals.months - 1 > oldest * 12 + 11) {
-    root
-      .get('groundTruth')
-      .get('arrivals')
-      .get('firstMonth')
-      .fail(
-        `the window of ${arrivals.months} months is longer than the oldest age, ${oldest}, allows`,
-        'start the window later or allow older ages',
-      );
-  }
-
-  const province = root.get('province');
+function parseProvince(at: At): Scenario['province'] {
   return Object.freeze({
-    name: root.get('name').str(/^[a-z][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, dashes and underscores'),
-    title: root.get('title').str(),
-    description: root.get('description').str(),
+    name: at.get('name').str(),
+    code: at.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code'),
+  });
+}
+
+/**
+ * Validates raw JSON into a frozen scenario; errors name `file` and the JSON path. The sections
+ * are read in a fixed order (later ones check names the earlier ones define), so a file with
+ * several errors always reports the same one.
+ */
+export function parseScenario(raw: unknown, file: string): Scenario {
+  const root = new At(raw, { file, path: '' });
+  root.obj();
+  const referenceDate = parseReferenceDate(root);
+  const sectors = parseSectors(root.get('sectors'));
+  const sectorNames = new Set(sectors.map((s) => s.name));
+  const zones = parseZones(root.get('zones'), sectorNames);
+  const departments = parseDepartments(root.get('departments'));
+  const cities = parseCities(root.get('cities'), zones);
+  const origins = parseOrigins(root.get('origins'));
+  const sex = parseSex(root.get('sex'));
+  const employment = parseEmployment(root.get('employment'), sectorNames);
+  const socialInsurance = parseSocialInsurance(root.get('socialInsurance'));
+  const rental = parseRental(root.get('rental'));
+  const school = parseSchool(root.get('school'));
+  const age = buckets(root.get('age'), 120);
+  const arrivals = arrivalsModel(root.get('groundTruth').get('arrivals'), referenceDate, cities, age);
+  const name = root.get('name').str(/^[a-z][a-z0-9_-]{0,62}$/, 'use lowercase letters, digits, dashes and underscores');
+  const title = root.get('title').str();
+  const description = root.get('description').str();
+  const schemaFile = root
+    .get('schemaFile')
+    .str(/^[A-Za-z0-9_.-]+\.json$/, 'name a JSON file in the scenario directory');
+  const province = parseProvince(root.get('province'));
+  const insured = insuredModel(root.get('groundTruth').get('insured'), sex, sectors, cities);
+  return Object.freeze({
+    name,
+    title,
+    description,
     referenceDate,
-    schemaFile: root.get('schemaFile').str(/^[A-Za-z0-9_.-]+\.json$/, 'name a JSON file in the scenario directory'),
-    province: Object.freeze({
-      name: province.get('name').str(),
-      code: province.get('code').str(/^\d{2}0000$/, 'use the 6-digit province code'),
-    }),
+    schemaFile,
+    province,
     departments,
     cities,
-    zones: Object.freeze(zones),
+    zones,
     origins,
     sex,
     age,
     employment,
-    sectors: Object.freeze(sectors),
+    sectors,
     socialInsurance,
     rental,
     school,
-    groundTruth: Object.freeze({
-      insured: insuredModel(root.get('groundTruth').get('insured'), sex, sectors, cities),
-      arrivals,
-    }),
+    groundTruth: Object.freeze({ insured, arrivals }),
   });
-}
-
-/** A generous bound on category effects and intercepts (log-odds); `logistic` clamps η at ±40 anyway. */
-const COEFFICIENT = 20;
-
-/** A coefficient for each of `levels` and nothing else; the first level is the reference (0). */
-function levelEffects(a: At, levels: readonly string[], what: string): LevelEffects {
-  const given = a.obj();
-  const unknown = Object.keys(given).find((k) => !levels.includes(k.normalize('NFC')));
-  if (unknown !== undefined)
-    a.get(unknown).fail(`unknown ${what} ${JSON.stringify(unknown)}`, `use one of: ${levels.join(', ')}`);
-  const effects = Object.fromEntries(levels.map((l) => [l, a.get(l).num(-COEFFICIENT, COEFFICIENT)]));
-  if (effects[levels[0] ?? ''] !== 0)
-    a.get(levels[0] ?? '').fail(
-      `the reference ${what} (the first) must have coefficient 0`,
-      'write 0 and shift the other coefficients of this column and the intercept',
-    );
-  return Object.freeze(effects);
-}
-
-function insuredModel(a: At, sex: Scenario['sex'], sectors: readonly Sector[], cities: readonly City[]): InsuredModel {
-  return Object.freeze({
-    intercept: a.get('intercept').num(-COEFFICIENT, COEFFICIENT),
-    age: a.get('age').num(-1, 1),
-    monthlyIncome: a.get('monthly_income').num(-0.01, 0.01),
-    monthsResident: a.get('months_resident').num(-1, 1),
-    sex: levelEffects(a.get('sex'), [sex.male.label, sex.female.label], 'sex'),
-    sector: levelEffects(
-      a.get('sector'),
-      sectors.map((s) => s.name),
-      'sector',
-    ),
-    district: levelEffects(
-      a.get('district'),
-      cities.flatMap((c) => c.districts.map((d) => d.name)),
-      'district',
-    ),
-  });
-}
-
-/** Tolerance of the written district effects: they are rounded to 4 decimals. */
-const EFFECT_TOLERANCE = 5e-4;
-
-function arrivalsModel(a: At, referenceDate: string, cities: readonly City[]): ArrivalsModel {
-  const firstMonth = a.get('firstMonth').str(/^\d{4}-\d{2}$/, 'write the month as YYYY-MM');
-  const [fy, fm] = firstMonth.split('-').map(Number) as [number, number];
-  const [ry, rm] = referenceDate.split('-').map(Number) as [number, number];
-  const months = (ry - fy) * 12 + (rm - fm) + 1;
-  if (fm < 1 || fm > 12 || fy < 1900) a.get('firstMonth').fail('not a calendar month', 'write a real month as YYYY-MM');
-  if (months < 2 || months > 1441)
-    a.get('firstMonth').fail(
-      `gives a window of ${months} months up to the reference date`,
-      "choose a month from 1 month to 120 years before the reference date's",
-    );
-  const trendPerMonth = a.get('trendPerMonth').num(-0.1, 0.1);
-  if (Math.abs(trendPerMonth) * (months - 1) > 12)
-    a.get('trendPerMonth').fail(
-      `changes the arrival rate by e^${(Math.abs(trendPerMonth) * (months - 1)).toFixed(1)} over the window`,
-      'keep |trendPerMonth| × (months − 1) at most 12',
-    );
-  const districts = cities.flatMap((c) => c.districts.map((d) => d.name));
-  const effects = levelEffects(a.get('districtEffects'), districts, 'district');
-  // The count of a district is its city's persons (∝ migrantShare) × its share of the city's weight.
-  const logRate = (c: City, d: District): number =>
-    Math.log((c.migrantShare * d.weight) / c.districts.reduce((t, x) => t + x.weight, 0));
-  const first = cities[0] as City;
-  const base = logRate(first, first.districts[0] as District);
-  for (const c of cities) {
-    for (const d of c.districts) {
-      if (d.weight === 0)
-        a.get('districtEffects')
-          .get(d.name)
-          .fail('a district of weight 0 has no arrivals to model', 'give the district a positive weight or remove it');
-      const expected = logRate(c, d) - base;
-      if (!(Math.abs((effects[d.name] ?? 0) - expected) <= EFFECT_TOLERANCE)) {
-        a.get('districtEffects')
-          .get(d.name)
-          .fail(
-            `does not match the district weights: ln(migrantShare × weight / city weight) relative to ${first.districts[0]?.name ?? ''} is ${expected.toFixed(4)}`,
-            `write ${expected.toFixed(4)}, or change the weights`,
-          );
-      }
-    }
-  }
-  return Object.freeze({ firstMonth, months, trendPerMonth, districtEffects: effects });
 }
