@@ -566,6 +566,7 @@ describe('fedstat CLI', () => {
       ['demo', '--help'],
       ['budget', '--help'],
       ['audit', 'verify', '--help'],
+      ['predict', '--help'],
     ]) {
       const r = await fedstat(...args);
       expect(r.code, args.join(' ')).toBe(0);

@@ -48,7 +48,7 @@ export function registerPredict(program: Command): void {
     .description(
       'score a CSV file with a trained model (MODEL.json), locally: validates the file against the schema and writes its rows with eta and fitted',
     )
-    .requiredOption('--model <file>', 'MODEL.json, as fedstat train wrote it')
+    .requiredOption('--model <file>', 'MODEL.json: a fitted model (its format: docs/cli.md, fedstat predict)')
     .requiredOption('--dataset <name=file.csv>', "the model's dataset and the CSV file of records to score")
     .option(
       '--federation <file>',
