@@ -10,7 +10,7 @@ import type { ModelCoding } from '../../src/learn/design.js';
 import type { DataRecord } from '../../src/learn/design-row.js';
 import type { FamilyName } from '../../src/learn/family.js';
 import { parseFormula } from '../../src/learn/formula.js';
-import { encodeRows, sumsOf, sumsOfRows } from '../../src/learn/pooled-fit.js';
+import { sumsOf } from '../../src/learn/pooled-fit.js';
 import type { GlmSums } from '../../src/learn/sums.js';
 import type { Predicate } from '../../src/query/plan.js';
 import { compileGlmSums, duckDbGlmSums, toGlmSums } from '../../src/store/glm-sums.js';
@@ -357,84 +357,3 @@ function parseWide(): DatasetSchema {
     'w.json',
   ).datasets['w'] as DatasetSchema;
 }
-
-/**
- * One round at 1M rows: SQL against the JavaScript loops on the same rows. Prints only with
- * FEDSTAT_GLM_SQL_BENCH set; times are not asserted (the sums are).
- */
-describe.runIf(process.env['FEDSTAT_GLM_SQL_BENCH'] !== undefined)('benchmark: one round at 1M rows', () => {
-  const N = Number(process.env['FEDSTAT_GLM_SQL_BENCH_ROWS'] ?? 1_000_000);
-  const levels = (prefix: string, k: number): string[] => Array.from({ length: k }, (_, i) => `${prefix}${i}`);
-  const BENCH: DatasetSchema = parseSchema(
-    {
-      datasets: {
-        b: {
-          columns: {
-            district: { type: 'category', values: levels('区', 68) },
-            sector: { type: 'category', values: levels('业', 32) },
-            sex: { type: 'category', values: ['男', '女'] },
-            zone: { type: 'category', values: levels('zone', 5) },
-            age: { type: 'integer', min: 16, max: 120 },
-            income: { type: 'integer', min: 0, max: 1000000 },
-            months: { type: 'integer', min: 0, max: 600 },
-            insured: { type: 'category', values: ['否', '是'] },
-          },
-        },
-      },
-    },
-    'bench.json',
-  ).datasets['b'] as DatasetSchema;
-  const cases = [
-    ['d ≈ 11', 'insured ~ age + sex + zone + income + months + age:sex + income:sex'],
-    ['d ≈ 40', 'insured ~ age + sex + sector + zone + income + months + age:sex + income:sex'],
-    [
-      'd = 120',
-      'insured ~ age + sex + district + sector + zone + income + months + age:sex + age:zone + months:sex + zone:sex + age:months + income:sex + income:months',
-    ],
-  ] as const;
-
-  it('SQL (DuckDB) vs encodeRecord + accumulate, and vs pre-coded rows', { timeout: 3_600_000 }, async () => {
-    const rand = prng(2024);
-    const pick = (k: number): number => Math.floor(rand() * k);
-    const columns = Object.entries(BENCH.columns);
-    const rows: DataRecord[] = Array.from({ length: N }, () => {
-      const rec: Record<string, string | number> = {};
-      for (const [n, c] of columns) {
-        if (c.type === 'category') rec[n] = c.values[pick(c.values.length)] as string;
-        else if (c.type === 'integer') rec[n] = c.min + pick(Math.min(c.max - c.min + 1, 5000));
-      }
-      return rec;
-    });
-    let t = performance.now();
-    await load('b', BENCH, rows);
-    const loadMs = performance.now() - t;
-    const lines = [`rows ${N}, DuckDB load ${loadMs.toFixed(0)} ms (appender)`];
-    for (const [label, formula] of cases) {
-      const coding = code(formula, BENCH, 'binomial', 'b');
-      const beta = coding.columns.map(() => (rand() - 0.5) * 0.2);
-      t = performance.now();
-      const compiled = compileGlmSums(coding, BENCH, beta, DUCKDB_DIALECT);
-      const compileMs = performance.now() - t;
-      t = performance.now();
-      const viaSql = await duckDbGlmSums(conn, compiled);
-      const sqlMs = performance.now() - t;
-      t = performance.now();
-      const viaJs = sumsOf(coding, rows, beta);
-      const jsMs = performance.now() - t;
-      t = performance.now();
-      const encoded = encodeRows(coding, rows);
-      const encodeMs = performance.now() - t;
-      t = performance.now();
-      sumsOfRows(coding, encoded, beta);
-      const codedMs = performance.now() - t;
-      expectSums(viaSql, viaJs);
-      lines.push(
-        `${label} (d = ${coding.columns.length}, SQL ${(compiled.sql.length / 1024).toFixed(0)} KiB, ` +
-          `${compiled.information.length} information sums): compile ${compileMs.toFixed(1)} ms, ` +
-          `SQL ${sqlMs.toFixed(0)} ms, JS encodeRecord+accumulate ${jsMs.toFixed(0)} ms, ` +
-          `JS accumulate over pre-coded rows ${codedMs.toFixed(0)} ms (coding them once ${encodeMs.toFixed(0)} ms)`,
-      );
-    }
-    console.log(lines.join('\n'));
-  });
-});
