@@ -13,9 +13,12 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { describeError, FedstatError } from '../errors.js';
 import type { DatasetSchema } from '../federation/schema.js';
-import type { QueryPlan } from '../query/plan.js';
+import type { ModelCoding } from '../learn/design.js';
+import type { GlmSums } from '../learn/sums.js';
+import type { Predicate, QueryPlan } from '../query/plan.js';
 import { compileAggregate } from './compile-sql.js';
 import { stageCsv } from './csv-load.js';
+import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { toLocalAggregate } from './local-aggregate.js';
 import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
 import type { SqlDialect } from './sql-dialect.js';
@@ -100,6 +103,20 @@ class DuckDbStore implements AgencyStore {
     return value;
   }
 
+  /** NOT_FOUND when the dataset is not loaded; DATA_INVALID when it was loaded under another schema. */
+  private async checkLoadedUnder(dataset: string, schema: DatasetSchema): Promise<void> {
+    const stored = await this.loadedFingerprint(dataset);
+    if (stored !== schemaFingerprint(schema)) {
+      throw new FedstatError(
+        'DATA_INVALID',
+        `dataset ${dataset} was loaded under a different schema than the federation's; reload its CSV file`,
+        {
+          details: { dataset },
+        },
+      );
+    }
+  }
+
   async loadCsv(dataset: string, schema: DatasetSchema, file: string, options: LoadOptions = {}): Promise<LoadReport> {
     this.checkOpen();
     if (!DATASET_NAME.test(dataset)) throw new RangeError(`invalid dataset name ${JSON.stringify(dataset)}`);
@@ -158,18 +175,24 @@ class DuckDbStore implements AgencyStore {
     // Compile first: a bad plan fails before touching the database.
     const compiled = compileAggregate(plan, schema, this.dialect);
     return this.queries.run(async () => {
-      const stored = await this.loadedFingerprint(plan.dataset);
-      if (stored !== schemaFingerprint(schema)) {
-        throw new FedstatError(
-          'DATA_INVALID',
-          `dataset ${plan.dataset} was loaded under a different schema than the federation's; reload its CSV file`,
-          {
-            details: { dataset: plan.dataset },
-          },
-        );
-      }
+      await this.checkLoadedUnder(plan.dataset, schema);
       const result = await this.queryConn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[]);
       return toLocalAggregate(result.getRows(), compiled);
+    });
+  }
+
+  async glmSums(
+    coding: ModelCoding,
+    schema: DatasetSchema,
+    beta: readonly number[],
+    where: Predicate | null,
+  ): Promise<GlmSums> {
+    this.checkOpen();
+    // Compile first: a bad coding or β fails before touching the database.
+    const compiled = compileGlmSums(coding, schema, beta, this.dialect, where);
+    return this.queries.run(async () => {
+      await this.checkLoadedUnder(coding.dataset, schema);
+      return duckDbGlmSums(this.queryConn, compiled);
     });
   }
 

@@ -4,7 +4,9 @@
  * SQL it compiled itself from a validated plan, with every literal bound as a parameter.
  */
 import type { DatasetSchema } from '../federation/schema.js';
-import type { QueryPlan } from '../query/plan.js';
+import type { ModelCoding } from '../learn/design.js';
+import type { GlmSums } from '../learn/sums.js';
+import type { Predicate, QueryPlan } from '../query/plan.js';
 
 /**
  * Exact local aggregates of one plan. `groups` maps a group index to the measures of
@@ -70,6 +72,20 @@ export interface AgencyStore extends AsyncDisposable {
   rowCount(dataset: string): Promise<number>;
   /** Runs the plan locally. The plan must already be validated against `schema`. */
   aggregate(plan: QueryPlan, schema: DatasetSchema): Promise<LocalAggregate>;
+  /**
+   * One GLM Newton round's sums at `beta` over the rows of `coding.dataset` that `where` keeps
+   * (all rows when null), computed by the store's own SQL engine in one statement
+   * (store/glm-sums.ts). They equal learn/sums.ts's sums over the same records to rounding.
+   * NOT_FOUND when the dataset is not loaded; DATA_INVALID when it was loaded under a different
+   * schema than `schema`; QUERY_INVALID when the coding does not match `schema`; RangeError when
+   * `beta` does not hold one finite value per coefficient.
+   */
+  glmSums(
+    coding: ModelCoding,
+    schema: DatasetSchema,
+    beta: readonly number[],
+    where: Predicate | null,
+  ): Promise<GlmSums>;
   /** Waits for loads and queries in flight, then releases the database; later calls return the same promise. */
   close(): Promise<void>;
 }
