@@ -5,7 +5,8 @@ import type { DatasetSchema } from '../../src/federation/schema.js';
 import { codeModel } from '../../src/learn/design.js';
 import type { DataRecord } from '../../src/learn/design-row.js';
 import type { FamilyName } from '../../src/learn/family.js';
-import { displayWidth, formatP, formatSummary, stars } from '../../src/learn/format-summary.js';
+import { formatP, formatSummary, stars } from '../../src/learn/format-summary.js';
+import { displayWidth } from '../../src/util/display-width.js';
 import { parseFormula } from '../../src/learn/formula.js';
 import { fitPooled } from '../../src/learn/pooled-fit.js';
 
