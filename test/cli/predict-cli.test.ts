@@ -23,6 +23,7 @@ import { fitPooled } from '../../src/learn/pooled-fit.js';
 import type { GlmFit } from '../../src/learn/pooled-fit.js';
 import { freePorts } from '../../src/demo/free-port.js';
 import { runCli } from '../helpers/run-cli.js';
+import { workerRows } from '../learn/workers.js';
 
 const SCHEMA_JSON = {
   datasets: {
@@ -44,34 +45,8 @@ const SCHEMA_JSON = {
 const WORKERS = parseSchema(SCHEMA_JSON, 'schema.json').datasets['workers'] as DatasetSchema;
 const HEADER = ['citizen_id', 'district', 'sex', 'age', 'income', 'insured', 'visits', 'months'] as const;
 
-/** mulberry32: reproducible rows. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function rowsOf(n: number, seed: number): DataRecord[] {
-  const rnd = seeded(seed);
-  return Array.from({ length: n }, (_, i) => {
-    const district = ['锦江区', '青羊区', '金牛区'][Math.floor(rnd() * 3)] as string;
-    const sex = rnd() < 0.5 ? '男' : '女';
-    const age = 16 + Math.floor(rnd() * 65);
-    const income = Math.floor(rnd() * 50001);
-    const months = 1 + Math.floor(rnd() * 24);
-    const eta =
-      -1 + 0.02 * (age - 40) + 0.00004 * income + (sex === '女' ? 0.3 : 0) + (district === '金牛区' ? -0.4 : 0);
-    const insured = rnd() < 1 / (1 + Math.exp(-eta)) ? '是' : '否';
-    const rate = Math.exp(-2 + 0.01 * (age - 40) + (district === '青羊区' ? 0.3 : 0));
-    let visits = 0;
-    for (let p = rnd(); p >= Math.exp(-rate * months) && visits < 60; p *= rnd()) visits++;
-    return { citizen_id: `id,${i}`, district, sex, age, income, insured, visits, months };
-  });
+  return workerRows(n, seed, (i) => `id,${i}`);
 }
 
 /** RFC 4180 for the test's own files (the ids hold a comma). */

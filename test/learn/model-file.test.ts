@@ -20,6 +20,7 @@ import type { ModelDocument } from '../../src/learn/model-file.js';
 import { fitPooled } from '../../src/learn/pooled-fit.js';
 import type { GlmFit } from '../../src/learn/pooled-fit.js';
 import { scoreRecord } from '../../src/learn/score.js';
+import { workerRows } from './workers.js';
 
 const FILE = 'MODEL.json';
 const FEDERATION = 'a1'.repeat(32);
@@ -46,35 +47,8 @@ const SCHEMA: Schema = parseSchema(
 );
 const WORKERS = SCHEMA.datasets['workers'] as DatasetSchema;
 
-/** mulberry32: reproducible rows. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function rowsOf(n: number, seed: number): DataRecord[] {
-  const rnd = seeded(seed);
-  return Array.from({ length: n }, (_, i) => {
-    const district = ['锦江区', '青羊区', '金牛区'][Math.floor(rnd() * 3)] as string;
-    const sex = rnd() < 0.5 ? '男' : '女';
-    const age = 16 + Math.floor(rnd() * 65);
-    const income = Math.floor(rnd() * 50001);
-    const months = 1 + Math.floor(rnd() * 24);
-    const eta =
-      -1 + 0.02 * (age - 40) + 0.00004 * income + (sex === '女' ? 0.3 : 0) + (district === '金牛区' ? -0.4 : 0);
-    const insured = rnd() < 1 / (1 + Math.exp(-eta)) ? '是' : '否';
-    const rate = Math.exp(-2 + 0.01 * (age - 40) + (district === '青羊区' ? 0.3 : 0));
-    // Poisson(rate·months) by Knuth's product of uniforms, capped at the schema's 60.
-    let visits = 0;
-    for (let p = rnd(); p >= Math.exp(-rate * months) && visits < 60; p *= rnd()) visits++;
-    return { citizen_id: `id${i}`, district, sex, age, income, insured, visits, months };
-  });
+  return workerRows(n, seed);
 }
 
 function fitOf(formula: string, family: FamilyName, rows: readonly DataRecord[]): { fit: GlmFit; coding: ModelCoding } {
