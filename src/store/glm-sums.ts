@@ -1,9 +1,9 @@
 /**
  * One Newton round's sums (learn/sums.ts `GlmSums`) computed by the agency's own SQL engine, in
- * one statement that returns one row. The design entries, η, μ, the score, the working weight and
- * the deviance are SQL expressions of exactly what learn/design-row.ts, scaling.ts and family.ts
- * compute in JavaScript, in DOUBLE arithmetic; identifiers come only from the schema through the
- * dialect's quoting, and every value (β, category codes, centres and scales, the η clamp) is a
+ * one statement. The design entries, η, μ, the score, the working weight and the deviance are SQL
+ * expressions of exactly what learn/design-row.ts, scaling.ts and family.ts compute in JavaScript,
+ * in DOUBLE arithmetic; identifiers come only from the schema through the dialect's quoting, and
+ * every value (β, category codes, design column indexes, centres and scales, the η clamp) is a
  * bound parameter, so the text depends on the coding's shape and never on a value.
  *
  * A design column is (category condition) × (integer monomial): the term's category variables at
@@ -14,14 +14,17 @@
  *    offset, η (clamped), then score s, weight w, deviance and the saturated log-likelihood;
  * 2. `GROUP BY` the category codes (the cells: at most the product of the levels, usually a few
  *    hundred): COUNT(*), Σ s·m per monomial, Σ w·m·m' per pair of monomials, Σ deviance;
- * 3. over the cells: each gradient entry is Σ [cell matches column j]·Σ s·m_j, each information
- *    entry Σ [cell matches j and k]·Σ w·m_j·m_k.
+ * 3. per cell, each term's one active design column (or NULL: a cell activates at most one column
+ *    of a term); then, by UNION ALL over the terms and the pairs of terms, one (j, NULL, Σ s·m_j)
+ *    row per cell and active term and one (j, k, Σ w·m_j·m_k) row per cell and active pair,
+ *    summed by `GROUP BY j, k`; beside them one row (j NULL) of Σ n, Σ deviance, Σ saturated.
  *
- * The per-row work grows with the number of monomials (integer terms), not with d(d+1)/2; the
- * d(d+1)/2 sums run over the cells only. Entries that are zero by construction (two columns whose
- * conditions need one category column at two levels, as two columns of one term do) are left out
- * of the SQL and stay 0. Sums are regrouped, so they equal the JavaScript sums to rounding (about
- * 1e-15 relative), not bit for bit.
+ * The per-row work grows with the number of monomials (integer terms), not with d(d+1)/2, and the
+ * statement's text with the number of terms squared, not with d(d+1)/2: the result has one row per
+ * entry some cell touches. Entries that are zero by construction (two columns whose conditions
+ * need one category column at two levels, as two columns of one term do) get no row and stay 0.
+ * Sums are regrouped, so they equal the JavaScript sums to rounding (about 1e-15 relative), not
+ * bit for bit.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FedstatError } from '../errors.js';
@@ -39,7 +42,7 @@ const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Both DuckDB and PostgreSQL spell a 64-bit float this way. */
 const DOUBLE = 'DOUBLE PRECISION';
 
-/** A compiled round: the statement, its parameters, and where its one row's columns go. */
+/** A compiled round: the statement, its parameters, and where its rows' entries go. */
 export interface CompiledGlmSums {
   readonly sql: string;
   /** Bound in order to `$1..$n`: the WHERE clause's literals first, then the round's values. */
@@ -47,11 +50,12 @@ export interface CompiledGlmSums {
   /** The number of coefficients. */
   readonly d: number;
   /**
-   * The packed positions (learn/sums.ts `packedIndex`) of the information entries the row holds,
-   * in order; every other entry is zero by construction.
+   * The packed positions (learn/sums.ts `packedIndex`) of the information entries that may be
+   * non-zero, in order (the flat row `toGlmSums` reads holds them so); every other entry is zero
+   * by construction.
    */
   readonly information: readonly number[];
-  /** True when the row ends with Σ saturated log-likelihood (poisson); 0 for the other families. */
+  /** True when the flat row ends with Σ saturated log-likelihood (poisson); 0 for the other families. */
   readonly saturated: boolean;
 }
 
@@ -88,6 +92,11 @@ class Params {
   /** A category code (the value's position in its column's schema list). */
   code(value: number): string {
     return this.bind(`c${value}`, value, (p) => this.dialect.cast(p, 'code'));
+  }
+
+  /** A design column's index (0-based), as an INTEGER. */
+  index(value: number): string {
+    return this.bind(`i${value}`, value, (p) => `CAST(${p} AS INTEGER)`);
   }
 
   /** A double: β, a centre or scale, a clamp. Keyed by bits, so -0 and 0 stay apart. */
@@ -299,46 +308,64 @@ function cellColumns(layout: Layout, saturated: boolean): string[] {
   return cols;
 }
 
-/** 3a. Over the cells: the indicator i<j> of each column with conditions. */
-function indicatorColumns(layout: Layout, p: Params): string[] {
-  return layout.shapes.flatMap((s, j) =>
-    s.conditions.size === 0
-      ? []
-      : [`CAST(CASE WHEN ${condition(s, layout, p)} THEN 1.0 ELSE 0.0 END AS ${DOUBLE}) AS i${j}`],
-  );
-}
-
-const indicator = (shapes: readonly ColumnShape[], j: number): string | null =>
-  (shapes[j] as ColumnShape).conditions.size === 0 ? null : `i${j}`;
-const times = (...fs: (string | null)[]): string => fs.filter((f) => f !== null).join(' * ');
-
-/** 3b. The final row: Σ n, the gradient, the information entries not zero by construction, Σ dv, Σ st. */
-function finalRow(shapes: readonly ColumnShape[], saturated: boolean): { out: string[]; information: number[] } {
+/** The packed positions of the information entries not zero by construction, in packed order. */
+function informationPositions(shapes: readonly ColumnShape[]): number[] {
   const d = shapes.length;
-  const out: string[] = ['SUM(n)'];
-  shapes.forEach((s, j) => out.push(`SUM(${times(indicator(shapes, j), `s${s.monomial}`)})`));
   const information: number[] = [];
-  for (let j = 0; j < d; j++) {
+  for (let j = 0; j < d; j++)
     for (let k = j; k < d; k++) {
       const a = shapes[j] as ColumnShape;
       const b = shapes[k] as ColumnShape;
-      if (j !== k && (a.term === b.term || conflict(a, b))) continue;
-      const [lo, hi] = a.monomial <= b.monomial ? [a.monomial, b.monomial] : [b.monomial, a.monomial];
-      const ij = indicator(shapes, j);
-      const ik = j === k ? null : indicator(shapes, k);
-      // Two columns on one category column at one level share the indicator: i·i = i.
-      const sameCell =
-        ij !== null &&
-        ik !== null &&
-        [...b.conditions].every(([c, v]) => a.conditions.get(c) === v) &&
-        a.conditions.size === b.conditions.size;
-      out.push(`SUM(${times(ij, sameCell ? null : ik, `h${lo}_${hi}`)})`);
-      information.push(packedIndex(d, j, k));
+      if (j === k || (a.term !== b.term && !conflict(a, b))) information.push(packedIndex(d, j, k));
     }
+  return information;
+}
+
+/**
+ * 3a. Per cell: each term's active design column `t<i>` (bound, NULL when the cell is at a level
+ * the term has no column for), the intercept being term 0 when there is one; and the terms' monomials.
+ */
+function activeColumns(coding: ModelCoding, layout: Layout, p: Params): { cols: string[]; monomials: number[] } {
+  const cols: string[] = [];
+  const monomials: number[] = [];
+  if (coding.intercept) {
+    cols.push(`${p.index(0)} AS t0`);
+    monomials.push(0);
   }
-  out.push('SUM(dv)');
-  if (saturated) out.push('SUM(st)');
-  return { out, information };
+  coding.terms.forEach((t, ti) => {
+    const at = `t${cols.length}`;
+    if ((layout.shapes[t.firstColumn] as ColumnShape).conditions.size === 0) {
+      cols.push(`${p.index(t.firstColumn)} AS ${at}`);
+    } else {
+      const cases: string[] = [];
+      for (let j = t.firstColumn; j < t.firstColumn + t.columnCount; j++)
+        cases.push(`WHEN ${condition(layout.shapes[j] as ColumnShape, layout, p)} THEN ${p.index(j)}`);
+      cols.push(`CASE ${cases.join(' ')} END AS ${at}`);
+    }
+    monomials.push(layout.termMonomial[ti] ?? 0);
+  });
+  return { cols, monomials };
+}
+
+/**
+ * 3b. One (j, k, v) row per cell and active term (gradient: k NULL, v = Σ s·m) and per cell and
+ * active pair of terms (information: v = Σ w·m·m'), as UNION ALL branches over glm_act.
+ */
+function pairBranches(monomials: readonly number[]): string[] {
+  const none = 'CAST(NULL AS INTEGER)';
+  const branches: string[] = [];
+  monomials.forEach((m, a) => {
+    branches.push(`SELECT t${a} AS j, ${none} AS k, s${m} AS v FROM glm_act WHERE t${a} IS NOT NULL`);
+  });
+  for (let a = 0; a < monomials.length; a++)
+    for (let b = a; b < monomials.length; b++) {
+      const ma = monomials[a] as number;
+      const mb = monomials[b] as number;
+      const h = `h${Math.min(ma, mb)}_${Math.max(ma, mb)}`;
+      const both = a === b ? `t${a} IS NOT NULL` : `t${a} IS NOT NULL AND t${b} IS NOT NULL`;
+      branches.push(`SELECT t${a}, t${b}, ${h} FROM glm_act WHERE ${both}`);
+    }
+  return branches;
 }
 
 /**
@@ -367,8 +394,9 @@ export function compileGlmSums(
   const family = familyTerms(coding.family);
   const saturated = coding.family === 'poisson';
   const cellCols = cellColumns(layout, saturated);
-  const indCols = indicatorColumns(layout, p);
-  const { out, information } = finalRow(layout.shapes, saturated);
+  const active = activeColumns(coding, layout, p);
+  const information = informationPositions(layout.shapes);
+  const branches = pairBranches(active.monomials);
 
   const keys = layout.categories.map((_, i) => `g${i}`);
   const passOn = [...keys, ...layout.monomials.map((_, i) => `m${i}`).slice(1)];
@@ -379,8 +407,11 @@ export function compileGlmSums(
     `glm_mu AS (SELECT *, ${family.mu} AS mu${family.z} FROM glm_eta), ` +
     `glm_terms AS (SELECT ${[...passOn, ...family.terms].join(', ')} FROM glm_mu), ` +
     `glm_cell AS (SELECT ${cellCols.join(', ')} FROM glm_terms${groupBy}), ` +
-    `glm_ind AS MATERIALIZED (SELECT *${indCols.map((c) => `, ${c}`).join('')} FROM glm_cell) ` +
-    `SELECT ${out.join(', ')} FROM glm_ind`;
+    `glm_act AS MATERIALIZED (SELECT *${active.cols.map((c) => `, ${c}`).join('')} FROM glm_cell), ` +
+    `glm_pair AS (${branches.length === 0 ? `SELECT CAST(NULL AS INTEGER) AS j, CAST(NULL AS INTEGER) AS k, CAST(NULL AS ${DOUBLE}) AS v WHERE FALSE` : branches.join(' UNION ALL ')}) ` +
+    `SELECT CAST(NULL AS INTEGER) AS j, CAST(NULL AS INTEGER) AS k, CAST(NULL AS ${DOUBLE}) AS v, ` +
+    `SUM(n) AS n, SUM(dv) AS dv, ${saturated ? 'SUM(st)' : `CAST(0.0 AS ${DOUBLE})`} AS st FROM glm_act ` +
+    `UNION ALL SELECT j, k, SUM(v), NULL, NULL, NULL FROM glm_pair GROUP BY j, k`;
   return Object.freeze({
     sql,
     params: Object.freeze(p.values),
@@ -399,8 +430,9 @@ function toNumber(v: unknown, what: string): number | null {
 }
 
 /**
- * The statement's one result row → GlmSums. Any driver's numbers, bigints or decimal strings are
- * taken; an empty input (n NULL or 0, sums NULL) gives zero sums.
+ * The flat row [n, gradient…, information… (in `information`'s order), Σ dv, (Σ st)] that
+ * `duckDbGlmSums` assembles from the statement's rows → GlmSums. Any driver's numbers, bigints
+ * or decimal strings are taken; an empty input (n NULL or 0, sums NULL) gives zero sums.
  */
 export function toGlmSums(row: readonly unknown[], compiled: CompiledGlmSums): GlmSums {
   const { d, information } = compiled;
@@ -425,10 +457,44 @@ export function toGlmSums(row: readonly unknown[], compiled: CompiledGlmSums): G
   return sums;
 }
 
-/** Runs a compiled round on a DuckDB connection (the store's query connection) and reads its row. */
+/**
+ * The statement's rows → the one row `toGlmSums` reads: the totals row (j NULL) gives n, Σ dv and
+ * Σ st; each (j, k NULL) row a gradient entry, each (j, k) row an information entry; an entry with
+ * no row (no cell has its column active) is 0.
+ */
+function flatRow(rows: readonly (readonly unknown[])[], compiled: CompiledGlmSums): unknown[] {
+  const { d, information } = compiled;
+  const at = new Map<number, number>(information.map((packed, i) => [packed, 1 + d + i]));
+  const row: unknown[] = [null, ...new Array<number>(d + information.length).fill(0), null];
+  if (compiled.saturated) row.push(null);
+  let totals = 0;
+  for (const r of rows) {
+    if (r.length !== 6) throw internal(`a row of ${r.length} columns where 6 were expected`);
+    const j = toNumber(r[0], 'column index');
+    const k = toNumber(r[1], 'column index');
+    if (j === null) {
+      totals++;
+      row[0] = r[3];
+      row[1 + d + information.length] = r[4];
+      if (compiled.saturated) row[2 + d + information.length] = r[5];
+      continue;
+    }
+    if (!Number.isSafeInteger(j) || j < 0 || j >= d) throw internal('a column index out of range');
+    if (k === null) {
+      row[1 + j] = r[2];
+      continue;
+    }
+    if (!Number.isSafeInteger(k) || k < 0 || k >= d) throw internal('a column index out of range');
+    const i = at.get(packedIndex(d, Math.min(j, k), Math.max(j, k)));
+    if (i === undefined) throw internal('an information entry that is zero by construction');
+    row[i] = r[2];
+  }
+  if (totals !== 1) throw internal(`${totals} total rows where one was expected`);
+  return row;
+}
+
+/** Runs a compiled round on a DuckDB connection (the store's query connection) and reads its rows. */
 export async function duckDbGlmSums(conn: DuckDBConnection, compiled: CompiledGlmSums): Promise<GlmSums> {
   const result = await conn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[]);
-  const rows = result.getRows();
-  if (rows.length !== 1) throw internal(`${rows.length} rows where one was expected`);
-  return toGlmSums(rows[0] as readonly unknown[], compiled);
+  return toGlmSums(flatRow(result.getRows(), compiled), compiled);
 }
