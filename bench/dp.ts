@@ -46,6 +46,7 @@ import { packSlots, planSlotLayout } from '../src/he/packing.js';
 import { presetByName } from '../src/he/presets.js';
 import { planCells, type PlanCells } from '../src/protocol/cells.js';
 import { parseQuery } from '../src/query/parse.js';
+import { median, positiveIntOption } from './shared/stats.js';
 
 const DATASET = 'residents';
 const PRESET = 'BFV_N8192_T60'; // what initFederation uses unless told otherwise
@@ -64,19 +65,6 @@ const FEDERATIONS = [
 ] as const;
 const UTILITY_RHOS = [rational(1n, 100n), QUERY_RHO, rational(1n)];
 const TRUE_SIZES = [10, 100, 1_000, 10_000, 100_000];
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  const v = i < 0 ? fallback : Number(args[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} needs a positive integer`);
-  return v;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
 
 /** A rational as "n" or "n/d", exactly. */
 function exact(r: Rational): string {
@@ -371,9 +359,9 @@ const pct = (x: number): string =>
   x === 0 ? '0' : x < 0.0001 ? `${(100 * x).toExponential(1)} %` : `${(100 * x).toFixed(2)} %`;
 
 export async function run(args: readonly string[], json: boolean): Promise<void> {
-  const reps = option(args, '--reps', 5);
-  const releases = option(args, '--releases', 10_000);
-  const sumMax = option(args, '--sum-max', 120);
+  const reps = positiveIntOption(args, '--reps', 5);
+  const releases = positiveIntOption(args, '--releases', 10_000);
+  const sumMax = positiveIntOption(args, '--sum-max', 120);
   if (releases < 2000)
     throw new RangeError('--releases needs at least 2000 (the 95th percentile needs ≥ 100 beyond it)');
   const ds = schemaFor(sumMax);

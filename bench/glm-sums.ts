@@ -30,6 +30,7 @@ import { encodeRows, sumsOf, sumsOfRows } from '../src/learn/pooled-fit.js';
 import type { GlmSums } from '../src/learn/sums.js';
 import { compileGlmSums, duckDbGlmSums } from '../src/store/glm-sums.js';
 import { DUCKDB_DIALECT } from '../src/store/sql-dialect.js';
+import { median, positiveIntOption } from './shared/stats.js';
 
 const TARGET = 1;
 const DATASET = 'b';
@@ -61,19 +62,6 @@ const CASES = [
     'insured ~ age + sex + district + sector + zone + income + months + age:sex + age:zone + months:sex + zone:sex + age:months + income:sex + income:months',
   ],
 ] as const;
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  const v = i < 0 ? fallback : Number(args[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} needs a positive integer`);
-  return v;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
 
 /** mulberry32: a small seeded generator, so every run measures the same rows. */
 function prng(seed: number): () => number {
@@ -167,8 +155,8 @@ async function timeAsync<T>(f: () => Promise<T>): Promise<[T, number]> {
 }
 
 export async function run(args: readonly string[], json: boolean): Promise<void> {
-  const n = option(args, '--rows', 1_000_000);
-  const reps = option(args, '--reps', 3);
+  const n = positiveIntOption(args, '--rows', 1_000_000);
+  const reps = positiveIntOption(args, '--reps', 3);
   const rand = prng(2024);
   const [records, generateMs] = time(() => generate(n, rand));
   const instance = await DuckDBInstance.create(':memory:');

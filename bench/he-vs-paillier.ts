@@ -22,6 +22,7 @@ import { HeEncryptor } from '../src/he/encryptor.js';
 import { HeParams } from '../src/he/he-params.js';
 import { generateHeKeys } from '../src/he/keys.js';
 import { BFV_N8192_T60 } from '../src/he/presets.js';
+import { positiveIntOption } from './shared/stats.js';
 
 const TARGET = 1000;
 
@@ -32,14 +33,6 @@ interface Side {
   readonly decryptMs: number;
   readonly endToEndMs: number;
   readonly bytesPerValue: number;
-}
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} needs a positive integer`);
-  return v;
 }
 
 /** Mean milliseconds of `f` over `n` calls. */
@@ -145,8 +138,8 @@ function fmtRatio(x: number): string {
 }
 
 export async function run(args: readonly string[], json: boolean): Promise<void> {
-  const samples = option(args, '--samples', 32);
-  const ciphertexts = option(args, '--ciphertexts', 24);
+  const samples = positiveIntOption(args, '--samples', 32);
+  const ciphertexts = positiveIntOption(args, '--ciphertexts', 24);
   const t0 = performance.now();
   const bfv = await bfvSide(ciphertexts);
   const pai = await paillierSide(samples, json);

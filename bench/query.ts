@@ -44,6 +44,7 @@ import { parseQuery } from '../src/query/parse.js';
 import { generateScenario } from '../src/seed/generate.js';
 import { openDuckDbStore } from '../src/store/duckdb-store.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { median } from './shared/stats.js';
 
 const SQL = 'SELECT district, COUNT(*), SUM(monthly_income) FROM social_insurance GROUP BY district';
 const DATASET = 'social_insurance';
@@ -52,12 +53,6 @@ const TARGET = 1.3;
 function option(args: readonly string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
   return i < 0 ? fallback : (args[i + 1] ?? fallback);
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 function quartiles(xs: readonly number[]): [number, number] {

@@ -45,6 +45,7 @@ import { randomBytes } from 'node:crypto';
 import { x25519PublicKey } from '../src/crypto/x25519.js';
 import { SecAggAggregation } from '../src/secagg/aggregation.js';
 import { defaultThreshold, SecAggParticipant } from '../src/secagg/participant.js';
+import { median } from './shared/stats.js';
 
 const TARGET = 1.3;
 const DISTRICTS = ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'];
@@ -91,12 +92,6 @@ interface Measured {
 function option(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i < 0 ? undefined : args[i + 1];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 /** Deterministic rows per agency (a benchmark needs reproducible data, not secure randomness). */
