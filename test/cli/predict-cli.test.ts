@@ -23,22 +23,11 @@ import { fitPooled } from '../../src/learn/pooled-fit.js';
 import type { GlmFit } from '../../src/learn/pooled-fit.js';
 import { freePorts } from '../../src/demo/free-port.js';
 import { runCli } from '../helpers/run-cli.js';
-import { workerRows } from '../learn/workers.js';
+import { WORKERS_DATASET_JSON, workerRows } from '../learn/workers.js';
 
 const SCHEMA_JSON = {
   datasets: {
-    workers: {
-      columns: {
-        citizen_id: { type: 'id', format: 'text' },
-        district: { type: 'category', values: ['锦江区', '青羊区', '金牛区'] },
-        sex: { type: 'category', values: ['男', '女'] },
-        age: { type: 'integer', min: 16, max: 80 },
-        income: { type: 'integer', min: 0, max: 50000 },
-        insured: { type: 'category', values: ['否', '是'] },
-        visits: { type: 'integer', min: 0, max: 60 },
-        months: { type: 'integer', min: 1, max: 24 },
-      },
-    },
+    workers: WORKERS_DATASET_JSON,
     homes: { columns: { rooms: { type: 'integer', min: 1, max: 9 } } },
   },
 };

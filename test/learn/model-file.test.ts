@@ -20,7 +20,7 @@ import type { ModelDocument } from '../../src/learn/model-file.js';
 import { fitPooled } from '../../src/learn/pooled-fit.js';
 import type { GlmFit } from '../../src/learn/pooled-fit.js';
 import { scoreRecord } from '../../src/learn/score.js';
-import { workerRows } from './workers.js';
+import { WORKERS_DATASET_JSON, workerRows } from './workers.js';
 
 const FILE = 'MODEL.json';
 const FEDERATION = 'a1'.repeat(32);
@@ -29,18 +29,7 @@ const OTHER = 'b2'.repeat(32);
 const SCHEMA: Schema = parseSchema(
   {
     datasets: {
-      workers: {
-        columns: {
-          citizen_id: { type: 'id', format: 'text' },
-          district: { type: 'category', values: ['锦江区', '青羊区', '金牛区'] },
-          sex: { type: 'category', values: ['男', '女'] },
-          age: { type: 'integer', min: 16, max: 80 },
-          income: { type: 'integer', min: 0, max: 50000 },
-          insured: { type: 'category', values: ['否', '是'] },
-          visits: { type: 'integer', min: 0, max: 60 },
-          months: { type: 'integer', min: 1, max: 24 },
-        },
-      },
+      workers: WORKERS_DATASET_JSON,
     },
   },
   'schema.json',

@@ -5,6 +5,20 @@
 import type { DataRecord } from '../../src/learn/design-row.js';
 import { prng } from './arbitraries.js';
 
+/** The `workers` dataset's schema (JSON, as a schema file holds it) that workerRows fills. */
+export const WORKERS_DATASET_JSON = {
+  columns: {
+    citizen_id: { type: 'id', format: 'text' },
+    district: { type: 'category', values: ['锦江区', '青羊区', '金牛区'] },
+    sex: { type: 'category', values: ['男', '女'] },
+    age: { type: 'integer', min: 16, max: 80 },
+    income: { type: 'integer', min: 0, max: 50000 },
+    insured: { type: 'category', values: ['否', '是'] },
+    visits: { type: 'integer', min: 0, max: 60 },
+    months: { type: 'integer', min: 1, max: 24 },
+  },
+};
+
 /** `n` workers from `seed`; `idOf` makes each citizen_id (a test may want one holding a comma). */
 export function workerRows(n: number, seed: number, idOf: (i: number) => string = (i) => `id${i}`): DataRecord[] {
   const rnd = prng(seed);
