@@ -11,6 +11,7 @@ import { registerKeyAuthority } from './commands/key-authority.js';
 import { registerPredict } from './commands/predict.js';
 import { registerQuery } from './commands/query.js';
 import { registerSeed } from './commands/seed.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './run.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAgency(program);
   registerKeyAuthority(program);
   registerQuery(program);
+  registerTrain(program);
   registerBudget(program);
   registerAudit(program);
   registerPredict(program);
