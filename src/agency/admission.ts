@@ -7,20 +7,29 @@
 import { FedstatError } from '../errors.js';
 import { datasetSchemaOf, mayServe } from '../federation/federation.js';
 import type { DatasetSchema } from '../federation/schema.js';
+import type { Rational } from '../dp/rational.js';
+import type { GlmEncodingPlan } from '../learn/fixed-point.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
+import { glmRoundPlan, isGlmRoundPlan, type GlmRoundPlan } from '../protocol/glm-round.js';
 import { openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
+import type { QueryPlan } from '../query/plan.js';
 import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import type { AgencyContext } from './agency-context.js';
 import type { AnswerTrail } from './answer-trail.js';
 import { recordReceipts } from './charge-log.js';
 
-/** A query the agency's policy admitted: its dataset's schema, its cells, its privacy terms (null: exact). */
-export interface AdmittedQuery {
+/**
+ * A query the agency's policy admitted: its dataset's schema, the ρ it charges (null: exact), and
+ * what it computes: a SQL query's cells and noise terms, or a GLM round's encoding plan.
+ */
+export type AdmittedQuery = {
   readonly schema: DatasetSchema;
-  readonly cells: PlanCells;
-  readonly terms: PrivacyTerms | null;
-}
+  readonly rho: Rational | null;
+} & (
+  | { readonly kind: 'cells'; readonly plan: QueryPlan; readonly cells: PlanCells; readonly terms: PrivacyTerms | null }
+  | { readonly kind: 'glm'; readonly plan: GlmRoundPlan; readonly encoding: GlmEncodingPlan }
+);
 
 /** The datasets this agency serves: those in its store that the federation lets it serve. */
 export async function servedDatasets(ctx: Pick<AgencyContext, 'store' | 'federation' | 'me'>): Promise<string[]> {
@@ -66,19 +75,32 @@ export async function checkPolicy(ctx: AgencyContext, env: QueryEnvelope, trail:
     );
   }
   const schema = datasetSchemaOf(federation, env.plan.dataset);
-  const cells = planCells(env.plan, schema);
-  if (env.privacy === undefined) {
-    if (!federation.policy.exactRelease)
-      trail.refuse(
-        'POLICY_REFUSED',
-        'the federation policy requires differential privacy for every query; run it with --rho',
-      );
-    return { schema, cells, terms: null };
-  }
+  if (env.privacy === undefined && !federation.policy.exactRelease)
+    trail.refuse(
+      'POLICY_REFUSED',
+      'the federation policy requires differential privacy for every query; run it with --rho',
+    );
+  const rho = env.privacy === undefined ? null : openQueryRho(env.privacy.rho);
   try {
-    return { schema, cells, terms: privacyTerms(cells, schema, openQueryRho(env.privacy.rho), env.threshold) };
+    return { schema, rho, ...admittedWork(ctx, env, schema, rho) };
   } catch (e) {
     if (e instanceof FedstatError && e.code === 'PLAN_UNSAFE') trail.refuse('POLICY_REFUSED', e.message);
     throw e;
   }
+}
+
+/** What the admitted query computes, with the noise its ρ buys (PLAN_UNSAFE when it cannot be had). */
+function admittedWork(ctx: AgencyContext, env: QueryEnvelope, schema: DatasetSchema, rho: Rational | null) {
+  const { plan } = env;
+  if (isGlmRoundPlan(plan)) {
+    const privacy = rho === null ? null : { rho, threshold: env.threshold };
+    return { kind: 'glm' as const, plan, encoding: glmRoundPlan(ctx.federation, plan, privacy) };
+  }
+  const cells = planCells(plan, schema);
+  return {
+    kind: 'cells' as const,
+    plan,
+    cells,
+    terms: rho === null ? null : privacyTerms(cells, schema, rho, env.threshold),
+  };
 }

@@ -22,7 +22,7 @@ import { disposeAgencyContext, openAgencyContext, type AgencyContext, type Agenc
 import { AnswerTrail } from './answer-trail.js';
 import { budgetStatuses, chargeBudget } from './budget-charge.js';
 import { unloggedEntries } from './charge-log.js';
-import { encryptSlots, localSlots, maskSlots, signAnswer, slotLayout } from './contribution-steps.js';
+import { encryptSlots, localContribution, maskSlots, signAnswer } from './contribution-steps.js';
 import { IdleEncryptionPool } from './encryption-pool.js';
 import { answerUnmask } from './unmask.js';
 
@@ -93,16 +93,15 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   async function answer(query: SignedQuery, logProof?: QueryLogProof): Promise<Contribution> {
     if (closed) throw new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`);
     const now = ctx.clock();
-    const env = openQuery(query, ctx.federation, ctx.params.paramsId, now);
+    const env = openQuery(query, ctx.federation, ctx.params, now);
     const trail = new AnswerTrail(ctx, env.queryId, now);
     // Nothing is looked at before the query is known to be in the log everybody else sees.
     await admitLogProof(ctx, query, env, logProof, trail);
     const admitted = await checkPolicy(ctx, env, trail);
     ctx.replay.admit(env.queryId, env.expiresAt, now);
     return pool.during(async () => {
-      if (admitted.terms !== null) await chargeBudget(ctx, env, admitted.terms, now, trail);
-      const layout = slotLayout(ctx, env, admitted);
-      const slots = await localSlots(ctx, env, admitted, layout);
+      if (admitted.rho !== null) await chargeBudget(ctx, env, admitted.rho, now, trail);
+      const { layout, slots } = await localContribution(ctx, admitted);
       const masking = env.mode === 'encrypted' ? maskSlots(ctx, env, layout, slots, now) : null;
       return signAnswer(ctx, query, env, encryptSlots(ctx, env.mode, slots), masking, now, trail);
     });

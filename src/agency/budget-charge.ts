@@ -5,7 +5,7 @@
 import { FedstatError } from '../errors.js';
 import type { BudgetLedger, Charge, ChargeState } from '../dp/budget-ledger.js';
 import { rhoToString } from '../dp/rho.js';
-import type { PrivacyTerms } from '../protocol/privacy-terms.js';
+import type { Rational } from '../dp/rational.js';
 import { MAX_UNLOGGED_ENTRIES, type BudgetStatus } from '../protocol/links.js';
 import type { QueryEnvelope } from '../protocol/query-envelope.js';
 import type { AgencyContext } from './agency-context.js';
@@ -20,7 +20,7 @@ import { budgetEvent } from './charge-log.js';
 export async function chargeBudget(
   ctx: AgencyContext,
   env: QueryEnvelope,
-  terms: PrivacyTerms,
+  rho: Rational,
   now: number,
   trail: AnswerTrail,
 ): Promise<void> {
@@ -50,7 +50,7 @@ export async function chargeBudget(
     charged = await ledger.charge({
       dataset,
       queryId: env.queryId,
-      rho: terms.rho,
+      rho,
       at: new Date(now),
       ...(logged ? { logEntry: sign } : {}),
     });

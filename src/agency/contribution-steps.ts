@@ -15,24 +15,21 @@ import { queryDigest, type AnswerMode, type QueryEnvelope, type SignedQuery } fr
 import type { AgencyContext } from './agency-context.js';
 import type { AdmittedQuery } from './admission.js';
 import type { AnswerTrail } from './answer-trail.js';
+import { glmContribution } from './glm-contribution.js';
 
-/** The slot layout of the query: against every agency the federation lets serve the dataset, with room for the noise. */
-export function slotLayout(ctx: AgencyContext, env: QueryEnvelope, q: AdmittedQuery): SlotLayout {
-  const parties = datasetParties(ctx.federation, env.plan.dataset).length;
-  return planSlotLayout(q.cells.cellBounds, parties, ctx.params, q.terms?.agencyNoiseBound ?? 0n);
-}
-
-/** The store's aggregate of the plan, packed into the layout's slots, with this agency's share of the noise. */
-export async function localSlots(
+/** This agency's part of the admitted query, in slots, with its share of the noise, and their layout. */
+export async function localContribution(
   ctx: AgencyContext,
-  env: QueryEnvelope,
   q: AdmittedQuery,
-  layout: SlotLayout,
-): Promise<BigUint64Array[]> {
-  const local = await ctx.store.aggregate(env.plan, q.schema);
+): Promise<{ layout: SlotLayout; slots: BigUint64Array[] }> {
+  if (q.kind === 'glm') return glmContribution(ctx, q.plan, q.schema, q.encoding);
+  // Laid out against every agency the federation lets serve the dataset, with room for the noise.
+  const parties = datasetParties(ctx.federation, q.plan.dataset).length;
+  const layout = planSlotLayout(q.cells.cellBounds, parties, ctx.params, q.terms?.agencyNoiseBound ?? 0n);
+  const local = await ctx.store.aggregate(q.plan, q.schema);
   const slots = packSlots(layout, encodeCells(q.cells, local));
   if (q.terms !== null) addNoise(layout, slots, await drawCellNoiseYielding(q.terms, q.cells.groupCount, ctx.random));
-  return slots;
+  return { layout, slots };
 }
 
 /** Round 1 of secure aggregation: adds this agency's masks to `slots` and returns the material that removes them. */

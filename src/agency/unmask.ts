@@ -13,7 +13,7 @@ import type { AgencyContext } from './agency-context.js';
 export function answerUnmask(ctx: AgencyContext, request: UnmaskRequest, now: number): UnmaskAnswer {
   const { federation, me, audit } = ctx;
   // The query was admitted in round 1; here it only has to be genuine and unexpired.
-  const env = openQuery(request.query, federation, ctx.params.paramsId, now);
+  const env = openQuery(request.query, federation, ctx.params, now);
   const set = openSurvivorSet(request.survivors, federation, {
     queryId: env.queryId,
     queryDigest: queryDigest(request.query.bytes),

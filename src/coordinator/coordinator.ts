@@ -12,6 +12,7 @@ import { datasetParties, datasetSchemaOf, partyOfRole, type Federation } from '.
 import type { HeParams } from '../he/he-params.js';
 import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
+import { isGlmRoundPlan } from '../protocol/glm-round.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
@@ -28,16 +29,29 @@ import { defaultThreshold } from '../secagg/participant.js';
 import { EncryptedSums, type EncryptedSum } from './encrypted-sum.js';
 import { coordinatorParams, requireCoordinatorKey, type CoordinatorOptions } from './coordinator-options.js';
 import { failure, roundOne, type FailedAgency, type RoundOne } from './gather.js';
-import type { DiscoveredAgencies, LogProofSource, PlannedQuery, QueryContext, SentQuery } from './query-context.js';
+import type {
+  DiscoveredAgencies,
+  LogProofSource,
+  PlannedQuery,
+  QueryContext,
+  RoundFinish,
+  RoundOptions,
+  RoundRun,
+  SentQuery,
+  SizedPlan,
+} from './query-context.js';
 import { QueryLog } from './query-log.js';
 import { DEFAULT_DISPLAY_DELTA, type QueryExplanation, type QueryOptions, type QueryResult } from './query-types.js';
 import { loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
 import { unmaskSum } from './unmask-round.js';
+import { trainModel } from './train.js';
+import type { TrainOptions, TrainResult, TrainSpec } from './train-types.js';
 
 export type { CoordinatorOptions } from './coordinator-options.js';
 export type { FailedAgency, QueryProgress } from './query-context.js';
 export type { QueryExplanation, QueryOptions, QueryResult } from './query-types.js';
+export type { TrainOptions, TrainPrivacy, TrainResult, TrainRound, TrainSpec } from './train-types.js';
 
 const DEFAULT_DEADLINE_MS = 30_000;
 const OTHER_FEDERATION_FILE =
@@ -184,80 +198,127 @@ export class Coordinator implements AsyncDisposable {
    */
   async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
     const t0 = performance.now();
-    const planned = this.planQuery(sql, options);
+    const { planned, plan, cells } = this.planQuery(sql, options);
     const t1 = performance.now();
+    const run = await this.runRound(planned, options, (q, sent, r1, slots) =>
+      this.releaseRows(q, plan, cells, sent, r1, slots, options.privacy?.delta),
+    );
+    const { q, r1, survivors, unmasked, marks } = run;
+    const t6 = performance.now();
+    return {
+      ...run.result,
+      queryId: q.queryId,
+      sql,
+      plan,
+      mode: q.mode,
+      agencies: { answered: r1.answered, failed: r1.failed },
+      secureAggregation:
+        r1.secagg === null
+          ? null
+          : { threshold: q.threshold, survivors: r1.answered, dropped: survivors.dropped, ...unmasked },
+      ciphertexts: q.layout.ciphertextCount,
+      timings: {
+        planMs: t1 - t0,
+        discoverMs: marks.discovered - t1,
+        gatherMs: marks.gathered - marks.discovered,
+        unmaskMs: marks.unmasked - marks.gathered,
+        decryptMs: marks.decrypted - marks.unmasked,
+        releaseMs: t6 - marks.decrypted,
+        totalMs: t6 - t0,
+      },
+    };
+  }
+
+  /** discover → admit → log → round 1 → survivors → round 2 → decrypt, then `finish`; a failed round's entries are published. */
+  private async runRound<T>(
+    planned: PlannedQuery,
+    options: RoundOptions,
+    finish: RoundFinish<T>,
+  ): Promise<RoundRun<T>> {
     const found = await this.discoverServing(planned);
-    const t2 = performance.now();
+    const discovered = performance.now();
     const q = await this.admit(planned, found, options);
     const sent = await this.logQuery(q);
     options.onProgress?.({ phase: 'asked', agencies: q.serving });
-
     const sum = q.mode === 'plaintext' ? null : await this.sums.open(q.layout);
-    let released = false;
+    let finished = false;
     try {
       const r1 = await roundOne(q, sent, sum, options);
-      const t3 = performance.now();
+      const gathered = performance.now();
       const survivors = this.fixSurvivors(q, sent, r1);
       const unmasked = await unmaskSum(q, sent, r1, survivors.signed, sum, options);
-      const t4 = performance.now();
+      const unmaskedAt = performance.now();
       options.onProgress?.({ phase: 'decrypting' });
       const slots = await this.decrypt(sent, survivors.signed, r1, sum);
-      const t5 = performance.now();
-      const table = await this.releaseRows(q, sent, r1, slots, options.privacy?.delta);
-      released = true;
-      const t6 = performance.now();
+      const decrypted = performance.now();
+      const result = await finish(q, sent, r1, slots);
+      finished = true;
       return {
-        ...table,
-        queryId: q.queryId,
-        sql,
-        plan: q.plan,
-        mode: q.mode,
-        agencies: { answered: r1.answered, failed: r1.failed },
-        secureAggregation:
-          r1.secagg === null
-            ? null
-            : { threshold: q.threshold, survivors: r1.answered, dropped: survivors.set.dropped, ...unmasked },
-        ciphertexts: q.layout.ciphertextCount,
-        timings: {
-          planMs: t1 - t0,
-          discoverMs: t2 - t1,
-          gatherMs: t3 - t2,
-          unmaskMs: t4 - t3,
-          decryptMs: t5 - t4,
-          releaseMs: t6 - t5,
-          totalMs: t6 - t0,
-        },
+        q,
+        sent,
+        r1,
+        survivors: survivors.set,
+        unmasked,
+        result,
+        marks: { discovered, gathered, unmasked: unmaskedAt, decrypted },
       };
     } finally {
       sum?.dispose();
-      // A failed query's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
-      if (!released) await sent.queryLog?.publish().catch(() => undefined);
+      // A failed round's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
+      if (!finished) await sent.queryLog?.publish().catch(() => undefined);
     }
   }
 
+  /**
+   * Fits a generalized linear model across the agencies serving `spec.dataset`: one query per
+   * Newton round (train.ts), each signed, logged, masked, encrypted and decrypted as a total, so the
+   * coefficients equal the pooled-data fit (exact) or carry distributed noise (`options.privacy`).
+   * Returns MODEL.json's document with every round and its log entry.
+   */
+  train(spec: TrainSpec, options: TrainOptions = {}): Promise<TrainResult> {
+    return trainModel(
+      {
+        federation: this.federation,
+        params: this.params,
+        runRound: (planned, roundOptions, finish) => this.runRound(planned, roundOptions, finish),
+        requireLog: () => this.requireLog(),
+        now: () => this.now(),
+      },
+      spec,
+      options,
+    );
+  }
+
   /** Plan: the SQL parsed, its cells and how it may be released; what cannot run is refused before anyone is contacted. */
-  private planQuery(sql: string, options: QueryOptions): PlannedQuery {
+  private planQuery(sql: string, options: QueryOptions): { planned: PlannedQuery; plan: QueryPlan; cells: PlanCells } {
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
     const candidates = datasetParties(this.federation, plan.dataset).map((p) => p.id);
     const rho = releaseRho(plan, cells, this.federation.policy, options.privacy?.rho);
+    this.requireLog();
+    this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
+    const size = (threshold: number): SizedPlan => {
+      // The noise depends on the threshold: still before any query is sent or any budget spent.
+      const terms = rho === null ? null : privacyTerms(cells, schema, rho, threshold);
+      return { plan, terms, layout: this.layoutFor(cells, candidates.length, terms) };
+    };
+    return { planned: { sql, dataset: plan.dataset, schema, candidates, rho, size }, plan, cells };
+  }
+
+  /** CONFIG_INVALID when the federation requires its transparency log and this coordinator has none. */
+  private requireLog(): void {
     if (this.federation.policy.transparencyLog && this.options.transparencyLog === undefined) {
       throw new FedstatError(
         'CONFIG_INVALID',
         'the federation requires every query to be in its transparency log; give the coordinator one (--transparency-log FILE)',
       );
     }
-    this.layoutFor(cells, candidates.length, null); // too many ciphertexts: refused before anyone is contacted
-    return { sql, plan, schema, cells, candidates, rho };
   }
 
   /** Discover: which agencies allowed to serve the dataset serve it now, and which of them are unreachable. */
   private async discoverServing(planned: PlannedQuery): Promise<DiscoveredAgencies> {
-    const {
-      plan: { dataset },
-      candidates,
-    } = planned;
+    const { dataset, candidates } = planned;
     const { described, failed } = await this.discover();
     const serving = described
       .filter((d) => d.datasets.includes(dataset))
@@ -279,10 +340,10 @@ export class Coordinator implements AsyncDisposable {
    * found; the unlogged charges they reported go into the log; and the preflight refuses a query
    * bound to fail before it is logged, sent or paid for.
    */
-  private async admit(planned: PlannedQuery, found: DiscoveredAgencies, options: QueryOptions): Promise<QueryContext> {
+  private async admit(planned: PlannedQuery, found: DiscoveredAgencies, options: RoundOptions): Promise<QueryContext> {
     const { described, serving, failedServing } = found;
     const mode = options.mode ?? 'encrypted';
-    const queryId = newQueryId();
+    const queryId = planned.queryId ?? newQueryId();
     const requireAll = options.requireAll === true;
     // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
     if (serving.length === 0) {
@@ -298,9 +359,7 @@ export class Coordinator implements AsyncDisposable {
       });
     }
     const threshold = queryThreshold(serving.length, options.threshold);
-    // The noise depends on the threshold: still before any query is sent or any budget spent.
-    const terms = planned.rho === null ? null : privacyTerms(planned.cells, planned.schema, planned.rho, threshold);
-    const layout = this.layoutFor(planned.cells, planned.candidates.length, terms);
+    const sized = planned.size(threshold);
     // Charges whose entries never reached the log (an earlier query failed, or its coordinator died) go in first.
     const delivered = await this.deliverUnlogged(described);
     // A query bound to fail is not sent: no agency spends budget on it.
@@ -310,26 +369,25 @@ export class Coordinator implements AsyncDisposable {
       describeDeadlineMs: this.options.describeDeadlineMs ?? 5_000,
       delta: DEFAULT_DISPLAY_DELTA,
       queryId,
-      dataset: planned.plan.dataset,
+      dataset: planned.dataset,
       described,
       serving,
       failedServing,
       threshold,
-      terms,
+      terms: sized.terms,
       mode,
       requireAll,
     });
     return {
       ...planned,
       ...found,
+      ...sized,
       federation: this.federation,
       links: this.options.links,
       queryId,
       mode,
       requireAll,
       threshold,
-      terms,
-      layout,
       deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
       delivered,
     };
@@ -357,7 +415,8 @@ export class Coordinator implements AsyncDisposable {
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     const log = this.options.transparencyLog;
     const audit = log === undefined ? (this.options.audit ?? NO_AUDIT) : allSinks(this.options.audit ?? NO_AUDIT, log);
-    const asked = { at: now, queryId: q.queryId, sql: formatPlan(q.plan), plan: q.plan, agencies: q.serving };
+    const sql = isGlmRoundPlan(q.plan) ? q.sql : formatPlan(q.plan);
+    const asked = { at: now, queryId: q.queryId, sql, plan: q.plan, agencies: q.serving };
     (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
     const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
     return { envelope, signed, queryLog, audit, logProof: queryLog === null ? undefined : this.logProofs(q, queryLog) };
@@ -445,15 +504,17 @@ export class Coordinator implements AsyncDisposable {
    */
   private async releaseRows(
     q: QueryContext,
+    plan: QueryPlan,
+    cells: PlanCells,
     sent: SentQuery,
     r1: RoundOne,
     slots: readonly BigUint64Array[],
     delta: number | undefined,
   ): Promise<Release> {
     const table = release({
-      plan: q.plan,
+      plan,
       schema: q.schema,
-      cells: q.cells,
+      cells,
       totals: unpackSlots(q.layout, [...slots]),
       policy: this.federation.policy,
       ...(q.terms === null

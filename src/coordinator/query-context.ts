@@ -9,13 +9,17 @@ import type { ErrorCode } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import type { SlotLayout } from '../he/packing.js';
-import type { PlanCells } from '../protocol/cells.js';
+import type { GlmRoundPlan } from '../protocol/glm-round.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { AnswerMode, QueryEnvelope, SignedQuery } from '../protocol/query-envelope.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
+import type { SurvivorSet } from '../protocol/survivor-set.js';
+import type { RoundOne } from './gather.js';
 import type { QueryLog } from './query-log.js';
+import type { QueryOptions } from './query-types.js';
+import type { Unmasked } from './unmask-round.js';
 import type { LoggedEntry } from './unlogged-delivery.js';
 
 /** An agency that failed the query (in Describe, round 1 or round 2), and why. */
@@ -43,16 +47,30 @@ export interface ProgressOption {
 /** The log proof for an agency: from the head it reported, or (`stale`) from the one it reports now. */
 export type LogProofSource = (link: AgencyLink, stale: boolean) => Promise<QueryLogProof>;
 
-/** Plan: the SQL parsed and checked against the schema and the policy, before anyone is contacted. */
+/** A plan once the secure-aggregation threshold is known: its final form, its noise and its slots. */
+export interface SizedPlan {
+  readonly plan: QueryPlan | GlmRoundPlan;
+  /** Null for an exact release. */
+  readonly terms: PrivacyTerms | null;
+  readonly layout: SlotLayout;
+}
+
+/**
+ * Plan: a SQL query or a GLM round, checked against the schema and the policy before anyone is
+ * contacted; `size` completes it once discovery has fixed the threshold.
+ */
 export interface PlannedQuery {
+  /** The SQL as given, or a GLM round described in words (the audit trail's `sql`). */
   readonly sql: string;
-  readonly plan: QueryPlan;
+  readonly dataset: string;
   readonly schema: DatasetSchema;
-  readonly cells: PlanCells;
   /** Agencies the federation allows to serve the dataset. */
   readonly candidates: readonly string[];
   /** ρ of a differentially private release; null for an exact one. */
   readonly rho: Rational | null;
+  readonly size: (threshold: number) => SizedPlan;
+  /** A GLM round's query id (derived from its fit and round); absent: a fresh random one. */
+  readonly queryId?: string;
 }
 
 /** Discover: which candidates serve the dataset now (sorted), and which could not be reached. */
@@ -63,15 +81,13 @@ export interface DiscoveredAgencies {
 }
 
 /** Everything fixed about a query before it is logged and sent. */
-export interface QueryContext extends PlannedQuery, DiscoveredAgencies {
+export interface QueryContext extends PlannedQuery, DiscoveredAgencies, SizedPlan {
   readonly federation: Federation;
   readonly links: readonly AgencyLink[];
   readonly queryId: string;
   readonly mode: AnswerMode;
   readonly requireAll: boolean;
   readonly threshold: number;
-  readonly terms: PrivacyTerms | null;
-  readonly layout: SlotLayout;
   /** Time each agency has to answer a round. */
   readonly deadlineMs: number;
   /** The unlogged charges each agency reported that are now in the log (it gets receipts for them). */
@@ -87,4 +103,31 @@ export interface SentQuery {
   readonly audit: AuditSink;
   /** With a transparency log: each agency's proof that the query is in it. */
   readonly logProof: LogProofSource | undefined;
+}
+
+/** What one round (a query, or a GLM round) takes from its caller's options. */
+export type RoundOptions = Pick<QueryOptions, 'mode' | 'threshold' | 'deadlineMs' | 'requireAll' | 'onProgress'>;
+
+/** Reads the decrypted slots of a round (a release, or a GLM round's sums), records and returns the outcome. */
+export type RoundFinish<T> = (
+  q: QueryContext,
+  sent: SentQuery,
+  r1: RoundOne,
+  slots: readonly BigUint64Array[],
+) => Promise<T>;
+
+/** A round that ran: its context, who answered, the survivor set, round 2's outcome, what `finish` made, and when each step ended. */
+export interface RoundRun<T> {
+  readonly q: QueryContext;
+  readonly sent: SentQuery;
+  readonly r1: RoundOne;
+  readonly survivors: SurvivorSet;
+  readonly unmasked: Unmasked;
+  readonly result: T;
+  readonly marks: {
+    readonly discovered: number;
+    readonly gathered: number;
+    readonly unmasked: number;
+    readonly decrypted: number;
+  };
 }

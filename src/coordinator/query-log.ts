@@ -50,6 +50,11 @@ export class QueryLog {
     this.#index = index;
   }
 
+  /** The index of the query's entry in the log. */
+  get index(): number {
+    return this.#index;
+  }
+
   /** Logs the query (its digest binds the signed envelope) durably; the proofs are built from this entry. */
   static async begin(
     sink: TransparencyLogSink,

@@ -15,6 +15,8 @@ export interface ReleasePolicyContext {
   readonly federation: Federation;
   /** The key authority's HE parameters id: a query under other parameters is refused. */
   readonly paramsId: string;
+  /** The plain modulus of those parameters (a GLM round's encoding plan is checked against it). */
+  readonly plainModulus: bigint;
   readonly now: number;
   /** Also decrypt `encrypted-unmasked` sums (benchmarks only: they reveal each agency's aggregate). */
   readonly allowBenchmarkModes: boolean;
@@ -45,7 +47,7 @@ export function refusal(code: ErrorCode, queryId: string, reason: string, cause?
 export function admitDecryption(request: DecryptionRequest, ctx: ReleasePolicyContext): AdmittedRequest {
   const { federation } = ctx;
   checkDecryptionRequest(request, federation.id, partyOfRole(federation, 'coordinator').signingKey);
-  const query = openQuery(request.query, federation, ctx.paramsId, ctx.now);
+  const query = openQuery(request.query, federation, ctx, ctx.now);
   const id = query.queryId;
   let set: SurvivorSet;
   try {

@@ -192,6 +192,7 @@ export class InProcessKeyAuthority implements ServableKeyAuthority {
       admitted = admitDecryption(request, {
         federation,
         paramsId: this.params.paramsId,
+        plainModulus: this.params.plainModulus,
         now,
         allowBenchmarkModes: this.options.allowBenchmarkModes === true,
       });

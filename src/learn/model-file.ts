@@ -56,9 +56,14 @@ export interface ModelPrivacy {
   readonly intervals: string;
 }
 
-/** One round of the fit and the indexes of its entries in the federation's transparency log. */
+/** One round of the fit: its query, the agencies whose data its sums cover, its entries in the transparency log. */
 export interface ModelRound {
   readonly round: number;
+  /** The round's query id (32 hex digits). */
+  readonly queryId: string;
+  /** The agencies whose data the round covers, sorted. */
+  readonly agencies: readonly string[];
+  /** Indexes of the round's entries in the federation's transparency log (its query entry first); empty without a log. */
   readonly logIndexes: readonly number[];
 }
 
@@ -109,7 +114,10 @@ export function schemaSha256(schema: DatasetSchema): string {
 }
 
 /** The document of a finished fit (pooled or federated). Throws as `parseModelDocument` would. */
-export function modelDocument(fit: GlmFit, context: ModelContext): ModelDocument {
+export function modelDocument(
+  fit: { readonly table: GlmFit['table']; readonly state: { readonly beta: readonly number[] } },
+  context: ModelContext,
+): ModelDocument {
   const { table, state } = fit;
   const { coding } = context;
   if (!DATASET_NAME.test(coding.dataset))
@@ -337,7 +345,7 @@ function readModel(raw: unknown, file: string, expect: ModelExpectations): Model
     converged: boolean(o['converged'], child(root, 'converged')),
     warnings: Object.freeze(warnings),
     privacy: readPrivacy(o['privacy'], child(root, 'privacy')),
-    rounds: readRounds(o['rounds'], child(root, 'rounds'), iterations),
+    rounds: readRounds(o['rounds'], child(root, 'rounds')),
     coding,
     coefficients: Object.freeze(coefficients),
     covariance: Object.freeze(covariance),
@@ -481,20 +489,24 @@ function readPrivacy(raw: unknown, at: JsonLocation): ModelPrivacy | null {
   });
 }
 
-function readRounds(raw: unknown, at: JsonLocation, iterations: number): readonly ModelRound[] {
+/** Round numbers of a fit are at most this (protocol/glm-round.ts' MAX_GLM_ROUNDS). */
+const MAX_ROUND = 1000;
+
+function readRounds(raw: unknown, at: JsonLocation): readonly ModelRound[] {
   let last = 0;
   return Object.freeze(
     array(raw, at).map((r, i): ModelRound => {
       const here = child(at, i);
-      const o = object(r, here, ['round', 'logIndexes']);
+      const o = object(r, here, ['round', 'queryId', 'agencies', 'logIndexes']);
       const round = integer(o['round'], child(here, 'round'), 1);
-      if (round <= last || round > iterations)
-        throw configError(
-          child(here, 'round'),
-          `must be above ${last} and at most ${iterations} (the iterations)`,
-          RETRAIN,
-        );
+      if (round <= last || round > MAX_ROUND)
+        throw configError(child(here, 'round'), `must be above ${last} and at most ${MAX_ROUND}`, RETRAIN);
       last = round;
+      const queryId = text(o['queryId'], child(here, 'queryId'));
+      if (!/^[0-9a-f]{32}$/.test(queryId)) throw configError(child(here, 'queryId'), 'must be 32 hex digits', RETRAIN);
+      const agencies = array(o['agencies'], child(here, 'agencies')).map((v, k) =>
+        text(v, child(child(here, 'agencies'), k)),
+      );
       let previous = -1;
       const logIndexes = array(o['logIndexes'], child(here, 'logIndexes')).map((v, k) => {
         const index = integer(v, child(child(here, 'logIndexes'), k), 0);
@@ -503,7 +515,12 @@ function readRounds(raw: unknown, at: JsonLocation, iterations: number): readonl
         previous = index;
         return index;
       });
-      return Object.freeze({ round, logIndexes: Object.freeze(logIndexes) });
+      return Object.freeze({
+        round,
+        queryId,
+        agencies: Object.freeze(agencies),
+        logIndexes: Object.freeze(logIndexes),
+      });
     }),
   );
 }

@@ -32,3 +32,14 @@ export function splitFlat(flat: BigUint64Array, slotCount: number, ciphertexts: 
     return out;
   });
 }
+
+/** The per-ciphertext vectors one after the other: the inverse of `splitFlat`. */
+export function joinFlat(slots: readonly BigUint64Array[]): BigUint64Array {
+  const out = new BigUint64Array(slots.reduce((n, s) => n + s.length, 0));
+  let at = 0;
+  for (const s of slots) {
+    out.set(s, at);
+    at += s.length;
+  }
+  return out;
+}

@@ -1,33 +1,36 @@
 /**
- * The signed plan of one Newton round of a federated GLM fit (issue 13): the coordinator asks
- * every agency for its round sums at β. Like the query envelope (query-envelope.ts) it is sent as
- * canonical JSON bytes with the coordinator's signature over a tagged digest of exactly those
- * bytes, so an agency verifies before it parses anything. The agency then re-checks everything it
- * can derive itself: the model coding against the federation schema, β, the agencies, and the
- * fixed-point encoding plan (fixed-point.ts), which it re-derives from the plan's inputs and
- * refuses unless its digest is the one the coordinator signed.
+ * The plan of one Newton round of a federated GLM fit (issue 13): a query envelope
+ * (query-envelope.ts) whose `plan` is a `GlmRoundPlan` asks every agency for its round sums at β.
+ * It is signed, logged, admitted, charged, masked, encrypted and decrypted like any query; only
+ * what the agency computes differs. The agency re-checks everything it can derive itself: the model
+ * coding against the federation schema, β, the WHERE predicate, and the fixed-point encoding plan
+ * (fixed-point.ts), which it re-derives from the plan's inputs and refuses unless its digest is the
+ * one the coordinator signed.
  *
- * No privacy terms: the query envelope's `privacy` ({rho}) is calibrated by privacy-terms.ts from a
- * query's COUNT/SUM cells, which do not apply to round sums; DP for GLM rounds needs its own terms.
+ * A round's query id is not random: it is derived from the fit id and the round number. An agency
+ * (its replay guard, and in a DP fit its budget ledger, which charges a query id once) therefore
+ * answers one round of one fit at most once, whatever a coordinator that restarts or misbehaves
+ * sends: a resumed fit goes on with the next round number and never spends a round twice.
  */
 import { randomBytes } from 'node:crypto';
 import { taggedDigest, toHex } from '../crypto/digest.js';
-import { sign, verify } from '../crypto/ed25519.js';
 import { FedstatError } from '../errors.js';
+import type { Rational } from '../dp/rational.js';
 import type { Federation } from '../federation/federation.js';
-import { datasetParties, partyOfRole } from '../federation/federation.js';
-import { MAX_CIPHERTEXTS } from '../he/packing.js';
+import { datasetParties } from '../federation/federation.js';
+import { MAX_CIPHERTEXTS, type SlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import { checkModelCoding, type ModelCoding } from '../learn/design.js';
 import { planGlmEncoding, type GlmEncodingPlan } from '../learn/fixed-point.js';
 import { recordBounds } from '../learn/record-bounds.js';
+import type { Predicate } from '../query/plan.js';
+import { validatePredicate } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
-import { MAX_QUERY_AGENCIES, MAX_QUERY_BYTES } from './query-envelope.js';
 
-/** Tolerated clock difference between coordinator and agency (as for queries). */
-const CLOCK_SKEW_MS = 120_000;
-/** The most Newton rounds one fit may ask for. */
-const MAX_GLM_ROUNDS = 1000;
+/** The `kind` that tells a GLM round's plan from a SQL query's. */
+export const GLM_ROUND_KIND = 'glm-round';
+/** The most Newton rounds one fit may number. */
+export const MAX_GLM_ROUNDS = 1000;
 
 /** What the agency re-derives the encoding plan from, and the digest of the plan the coordinator made. */
 export interface GlmRoundEncoding {
@@ -45,43 +48,50 @@ export interface GlmRoundEncoding {
   readonly planSha256: string;
 }
 
-export interface GlmRound {
-  readonly v: 1;
-  /** 32 hex digits, fresh for every round. */
-  readonly roundId: string;
-  readonly federationId: string;
+/** One round of a fit, as the `plan` of a query envelope. */
+export interface GlmRoundPlan {
+  readonly kind: typeof GLM_ROUND_KIND;
+  readonly dataset: string;
   /** 32 hex digits, the same for every round of one fit. */
   readonly fitId: string;
   /** 1 for the first round of a fit. */
   readonly round: number;
-  readonly dataset: string;
   readonly coding: ModelCoding;
   /** β on the internal (scaled) scale, one per coefficient. */
   readonly beta: readonly number[];
-  /** Agencies asked to contribute, sorted: the participants of secure aggregation. */
-  readonly agencies: readonly string[];
+  /** Only the rows this holds for are fitted; null: all rows. */
+  readonly where: Predicate | null;
   readonly encoding: GlmRoundEncoding;
-  readonly issuedAt: number;
-  readonly expiresAt: number;
 }
 
-export interface SignedGlmRound {
-  readonly bytes: Uint8Array;
-  readonly signature: Uint8Array;
-}
-
-/** The HE parameters the agency runs with. */
+/** The HE parameters a party runs with. */
 export interface GlmRoundHe {
   readonly paramsId: string;
   readonly plainModulus: bigint;
 }
 
-export function newGlmRoundId(): string {
+/** What the envelope around a round fixes, which the round's plan depends on. */
+export interface GlmRoundEnvelope {
+  readonly queryId: string;
+  readonly agencies: readonly string[];
+  readonly threshold: number;
+  /** ρ of the round (null: exact sums). */
+  readonly rho: Rational | null;
+}
+
+/** Whether a query's plan is a GLM round's. */
+export function isGlmRoundPlan<P extends object>(plan: P | GlmRoundPlan): plan is GlmRoundPlan {
+  return (plan as { kind?: unknown }).kind === GLM_ROUND_KIND;
+}
+
+/** A fresh fit id (32 hex digits). */
+export function newFitId(): string {
   return randomBytes(16).toString('hex');
 }
 
-function glmRoundDigest(bytes: Uint8Array): Uint8Array {
-  return taggedDigest('fedstat/glm-round/v1', bytes);
+/** The query id of round `round` of fit `fitId`: 32 hex digits of a tagged digest. */
+export function glmRoundQueryId(fitId: string, round: number): string {
+  return toHex(taggedDigest('fedstat/glm-round-id/v1', fitId, round)).slice(0, 32);
 }
 
 /** hex SHA-256 over a tagged canonical encoding of the plan. */
@@ -90,14 +100,16 @@ export function glmPlanDigest(plan: GlmEncodingPlan): string {
 }
 
 /**
- * The encoding plan of a round, as both sides derive it: against every agency the federation lets
- * serve the dataset (like a query's slot layout), at the round's β, for the preset's slot count.
+ * The encoding plan of a round, as every party derives it: against every agency the federation
+ * lets serve the dataset (like a query's slot layout), at the round's β, for the preset's slot
+ * count, with room for the noise of a DP round.
  */
 export function glmRoundPlan(
   federation: Federation,
-  round: Pick<GlmRound, 'dataset' | 'coding' | 'beta'> & {
+  round: Pick<GlmRoundPlan, 'dataset' | 'coding' | 'beta'> & {
     readonly encoding: Omit<GlmRoundEncoding, 'planSha256' | 'paramsId'>;
   },
+  privacy: { readonly rho: Rational; readonly threshold: number } | null = null,
 ): GlmEncodingPlan {
   const e = round.encoding;
   return planGlmEncoding(
@@ -106,13 +118,30 @@ export function glmRoundPlan(
     e.maxRows,
     datasetParties(federation, round.dataset).length,
     BigInt(e.plainModulus),
-    { slotsPerCiphertext: presetByName(e.preset).polyModulusDegree, maxCiphertexts: e.maxCiphertexts },
+    {
+      slotsPerCiphertext: presetByName(e.preset).polyModulusDegree,
+      maxCiphertexts: e.maxCiphertexts,
+      ...(privacy === null ? {} : { privacy }),
+    },
   );
 }
 
-export function signGlmRound(round: GlmRound, coordinatorSecretKey: Uint8Array): SignedGlmRound {
-  const bytes = canonicalBytes(round);
-  return { bytes, signature: sign(glmRoundDigest(bytes), coordinatorSecretKey) };
+/**
+ * The slots of a round's contribution as secure aggregation and the encrypted sum see them: the
+ * encoding's ciphertexts, its used slots masked. Its no-wrap proof is the encoding plan's (`proof`),
+ * so the layout has no cells of its own.
+ */
+export function glmSlotLayout(plan: GlmEncodingPlan): SlotLayout {
+  return Object.freeze({
+    limbBase: plan.limbBase,
+    parties: plan.agencies,
+    noiseBound: 0n,
+    slotCount: plan.slotsPerCiphertext,
+    plainModulus: plan.plainModulus,
+    cells: [],
+    slotsUsed: plan.slotsUsed,
+    ciphertextCount: plan.ciphertextCount,
+  });
 }
 
 function bad(message: string): FedstatError {
@@ -124,6 +153,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 const HEX32 = /^[0-9a-f]{32}$/;
+const PLAN_FIELDS = ['kind', 'dataset', 'fitId', 'round', 'coding', 'beta', 'where', 'encoding'];
 
 /** The fields of a ModelCoding, which a refusal may name. */
 const CODING_FIELDS: ReadonlySet<string> = new Set([
@@ -142,51 +172,9 @@ const CODING_FIELDS: ReadonlySet<string> = new Set([
   'eta',
 ]);
 
-/**
- * Verifies and parses a signed round for this federation and these HE parameters: coordinator
- * signature first, then shape, federation, time window, coding, β, agencies and encoding plan,
- * and last that the bytes are the canonical encoding of what was read.
- */
-export function openGlmRound(signed: SignedGlmRound, federation: Federation, he: GlmRoundHe, now: number): GlmRound {
-  if (signed.bytes.length > MAX_QUERY_BYTES) {
-    throw new FedstatError('MESSAGE_TOO_LARGE', `GLM round of ${signed.bytes.length} bytes exceeds ${MAX_QUERY_BYTES}`);
-  }
-  const coordinator = partyOfRole(federation, 'coordinator');
-  if (!verify(glmRoundDigest(signed.bytes), signed.signature, coordinator.signingKey)) {
-    throw bad("GLM round signature does not verify against the federation's coordinator key");
-  }
-  let raw: unknown;
+function openCoding(raw: unknown, federation: Federation, dataset: string): ModelCoding {
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(signed.bytes));
-  } catch {
-    throw bad('GLM round is not UTF-8 JSON');
-  }
-  if (!isObject(raw) || raw['v'] !== 1) throw bad('GLM round has an unknown version');
-  const { roundId, federationId, fitId, round, dataset, beta, agencies, encoding, issuedAt, expiresAt } = raw;
-  if (typeof roundId !== 'string' || !HEX32.test(roundId)) throw bad('GLM round id must be 32 hex digits');
-  if (federationId !== federation.id)
-    throw bad('GLM round was made for another federation (federation ids differ); check --federation');
-  if (typeof fitId !== 'string' || !HEX32.test(fitId)) throw bad('GLM fit id must be 32 hex digits');
-  if (typeof round !== 'number' || !Number.isSafeInteger(round) || round < 1 || round > MAX_GLM_ROUNDS)
-    throw bad(`GLM round number must be an integer from 1 to ${MAX_GLM_ROUNDS}`);
-  if (
-    typeof issuedAt !== 'number' ||
-    typeof expiresAt !== 'number' ||
-    !Number.isSafeInteger(issuedAt) ||
-    !Number.isSafeInteger(expiresAt) ||
-    expiresAt < issuedAt
-  ) {
-    throw bad('GLM round times are malformed');
-  }
-  if (issuedAt > now + CLOCK_SKEW_MS)
-    throw bad('GLM round is issued in the future; check the clocks of coordinator and agency');
-  if (expiresAt < now) throw new FedstatError('REPLAY', `GLM round ${roundId} expired ${now - expiresAt} ms ago`);
-  if (typeof dataset !== 'string' || !Object.hasOwn(federation.schema.datasets, dataset))
-    throw bad('GLM round names a dataset this federation does not have');
-  const schema = federation.schema.datasets[dataset]!;
-  let coding: ModelCoding;
-  try {
-    coding = checkModelCoding(raw['coding'], schema, dataset);
+    return checkModelCoding(raw, federation.schema.datasets[dataset]!, dataset);
   } catch (e) {
     // The coding's own message may quote text from the message: name only a known field.
     const field = e instanceof FedstatError ? e.details['field'] : undefined;
@@ -197,30 +185,46 @@ export function openGlmRound(signed: SignedGlmRound, federation: Federation, he:
       { cause: e },
     );
   }
+}
+
+/**
+ * Checks an untrusted round plan (from a verified envelope) for this federation and these HE
+ * parameters: shape, dataset, the query id derived from fit and round, coding, β, WHERE, that every
+ * agency asked may serve the dataset, and the encoding plan's digest. BAD_MESSAGE otherwise.
+ */
+export function openGlmRoundPlan(
+  raw: unknown,
+  federation: Federation,
+  he: GlmRoundHe,
+  envelope: GlmRoundEnvelope,
+): GlmRoundPlan {
+  if (!isObject(raw) || raw['kind'] !== GLM_ROUND_KIND) throw bad('GLM round plan is malformed');
+  const extra = Object.keys(raw).find((k) => !PLAN_FIELDS.includes(k));
+  if (extra !== undefined || Object.keys(raw).length !== PLAN_FIELDS.length)
+    throw bad('GLM round plan has missing or unknown fields');
+  const { dataset, fitId, round, beta } = raw;
+  if (typeof dataset !== 'string' || !Object.hasOwn(federation.schema.datasets, dataset))
+    throw bad('GLM round names a dataset this federation does not have');
+  if (typeof fitId !== 'string' || !HEX32.test(fitId)) throw bad('GLM fit id must be 32 hex digits');
+  if (typeof round !== 'number' || !Number.isSafeInteger(round) || round < 1 || round > MAX_GLM_ROUNDS)
+    throw bad(`GLM round number must be an integer from 1 to ${MAX_GLM_ROUNDS}`);
+  if (envelope.queryId !== glmRoundQueryId(fitId, round))
+    throw bad("GLM round's query id is not the one its fit id and round number derive");
+  const coding = openCoding(raw['coding'], federation, dataset);
   const d = coding.columns.length;
   if (!Array.isArray(beta) || beta.length !== d)
     throw bad(`GLM round beta must have ${d} entries, one per coefficient`);
   if (!beta.every((b) => typeof b === 'number' && Number.isFinite(b)))
     throw bad('GLM round beta must be finite numbers');
-  if (
-    !Array.isArray(agencies) ||
-    agencies.length < 1 ||
-    agencies.length > MAX_QUERY_AGENCIES ||
-    !agencies.every((a) => typeof a === 'string')
-  ) {
-    throw bad('GLM round agency list is malformed');
-  }
-  for (let i = 1; i < agencies.length; i++) {
-    if ((agencies[i - 1] as string) >= (agencies[i] as string))
-      throw bad('GLM round agency list is not sorted and unique');
-  }
+  const where = raw['where'] === null ? null : validatePredicate(raw['where'], dataset, federation.schema);
   const serving = new Set(datasetParties(federation, dataset).map((p) => p.id));
-  if (!agencies.every((a) => serving.has(a)))
+  if (!envelope.agencies.every((a) => serving.has(a)))
     throw bad('GLM round asks a party that is not a federation agency allowed to serve the dataset');
-  const enc = openEncoding(encoding, federation, he, schema.maxRows);
+  const encoding = openEncoding(raw['encoding'], federation, he, federation.schema.datasets[dataset]!.maxRows);
+  const privacy = envelope.rho === null ? null : { rho: envelope.rho, threshold: envelope.threshold };
   let plan: GlmEncodingPlan;
   try {
-    plan = glmRoundPlan(federation, { dataset, coding, beta: beta as number[], encoding: enc });
+    plan = glmRoundPlan(federation, { dataset, coding, beta: beta as number[], encoding }, privacy);
   } catch (e) {
     throw new FedstatError(
       'BAD_MESSAGE',
@@ -228,26 +232,18 @@ export function openGlmRound(signed: SignedGlmRound, federation: Federation, he:
       { cause: e },
     );
   }
-  if (glmPlanDigest(plan) !== enc.planSha256)
+  if (glmPlanDigest(plan) !== encoding.planSha256)
     throw bad('GLM round encoding plan differs from the one this agency derives from its inputs');
-  const opened: GlmRound = Object.freeze({
-    v: 1,
-    roundId,
-    federationId,
+  return Object.freeze({
+    kind: GLM_ROUND_KIND,
+    dataset,
     fitId,
     round,
-    dataset,
     coding,
     beta: Object.freeze([...(beta as number[])]),
-    agencies: Object.freeze([...agencies]),
-    encoding: enc,
-    issuedAt,
-    expiresAt,
+    where,
+    encoding,
   });
-  const again = canonicalBytes(opened);
-  if (again.length !== signed.bytes.length || !again.every((b, i) => b === signed.bytes[i]))
-    throw bad('GLM round is not canonically encoded (extra fields, spacing or number forms)');
-  return opened;
 }
 
 function openEncoding(raw: unknown, federation: Federation, he: GlmRoundHe, maxRows: number): GlmRoundEncoding {

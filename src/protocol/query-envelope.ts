@@ -12,6 +12,7 @@ import { partyOfRole } from '../federation/federation.js';
 import type { QueryPlan } from '../query/plan.js';
 import { validatePlan } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
+import { isGlmRoundPlan, openGlmRoundPlan, type GlmRoundHe, type GlmRoundPlan } from './glm-round.js';
 import { openQueryRho } from './privacy-terms.js';
 
 /**
@@ -28,7 +29,8 @@ export interface QueryEnvelope {
   readonly federationId: string;
   readonly paramsId: string;
   readonly mode: AnswerMode;
-  readonly plan: QueryPlan;
+  /** A SQL query's plan, or one Newton round of a GLM fit (glm-round.ts). */
+  readonly plan: QueryPlan | GlmRoundPlan;
   /** Agencies asked to contribute, sorted: the participants of secure aggregation. */
   readonly agencies: readonly string[];
   /** Secure aggregation: survivors needed to reconstruct a self-mask (Shamir threshold). */
@@ -76,10 +78,12 @@ function bad(message: string): FedstatError {
 }
 
 /**
- * Verifies and parses a signed query for this federation: coordinator signature first, then
- * shape, federation, parameters and time window, then the plan against the schema.
+ * Verifies and parses a signed query for this federation and these HE parameters: coordinator
+ * signature first, then shape, federation, parameters and time window, then the plan against the
+ * schema (a GLM round's against the rest of the envelope too).
  */
-export function openQuery(signed: SignedQuery, federation: Federation, paramsId: string, now: number): QueryEnvelope {
+export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRoundHe, now: number): QueryEnvelope {
+  const { paramsId } = he;
   if (signed.bytes.length > MAX_QUERY_BYTES) {
     throw new FedstatError('MESSAGE_TOO_LARGE', `query of ${signed.bytes.length} bytes exceeds ${MAX_QUERY_BYTES}`);
   }
@@ -130,8 +134,17 @@ export function openQuery(signed: SignedQuery, federation: Federation, paramsId:
   if (issuedAt > now + CLOCK_SKEW_MS)
     throw bad('query is issued in the future; check the clocks of coordinator and agency');
   if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
-  const plan = validatePlan(e['plan'], federation.schema);
   const privacy = openPrivacy(e['privacy']);
+  const rawPlan = e['plan'];
+  const plan =
+    typeof rawPlan === 'object' && rawPlan !== null && isGlmRoundPlan(rawPlan)
+      ? openGlmRoundPlan(rawPlan, federation, he, {
+          queryId,
+          agencies: agencies as string[],
+          threshold,
+          rho: privacy === undefined ? null : openQueryRho(privacy.rho),
+        })
+      : validatePlan(rawPlan, federation.schema);
   return Object.freeze({
     v: 1,
     queryId,

@@ -255,6 +255,19 @@ function validate(raw: unknown, schema: Schema): QueryPlan {
 }
 
 /**
+ * Checks an untrusted WHERE predicate over dataset `dataset` of `schema` (a GLM round's), as
+ * `validatePlan` checks a plan's. Throws only FedstatError.
+ */
+export function validatePredicate(raw: unknown, dataset: string, schema: Schema): Predicate {
+  try {
+    return new PredicateReader(dataset, datasetSchema(schema, dataset)).read(raw, 'where', 1);
+  } catch (e) {
+    if (e instanceof FedstatError) throw e;
+    throw new FedstatError('BAD_MESSAGE', 'predicate: unreadable input', { cause: e });
+  }
+}
+
+/**
  * Checks an untrusted plan against `schema` and returns a deep-frozen copy. Throws only
  * FedstatError: BAD_MESSAGE, QUERY_INVALID or NOT_FOUND (see the module comment).
  */

@@ -1,7 +1,9 @@
 /**
- * The two write primitives of fedstat's append-only files (the budget ledger, the transparency
- * log): write a buffer completely, and make a newly created file's directory entry durable.
+ * The write primitives of fedstat's durable files: write a buffer completely, make a newly created
+ * file's directory entry durable (the budget ledger, the transparency log), and replace a whole
+ * file atomically (a training checkpoint, a model).
  */
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -22,4 +24,29 @@ export async function syncDir(file: string): Promise<void> {
   } finally {
     await d.close();
   }
+}
+
+/**
+ * Replaces `file` with `text` so that a crash at any point leaves either the old or the new file,
+ * whole: written to a fresh file beside it with `mode`, synced, renamed over it, directory synced.
+ */
+export async function replaceFile(file: string, text: string, mode = 0o600): Promise<void> {
+  const draft = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const h = await fs.open(draft, 'wx', mode);
+  try {
+    await writeAll(h, new TextEncoder().encode(text));
+    await h.sync();
+  } catch (e) {
+    await h.close();
+    await fs.rm(draft, { force: true });
+    throw e;
+  }
+  await h.close();
+  try {
+    await fs.rename(draft, file);
+  } catch (e) {
+    await fs.rm(draft, { force: true });
+    throw e;
+  }
+  await syncDir(file);
 }

@@ -75,7 +75,12 @@ function resultOf(options: {
     schema: WORKERS,
     createdAt: new Date('2026-03-04T05:06:07.089Z'),
     privacy: options.privacy ?? null,
-    rounds: rounds.flatMap((r) => (r.logIndex === null ? [] : [{ round: r.round, logIndexes: [r.logIndex] }])),
+    rounds: rounds.map((r) => ({
+      round: r.round,
+      queryId: r.queryId,
+      agencies: r.agencies,
+      logIndexes: r.logIndex === null ? [] : [r.logIndex],
+    })),
   });
   return {
     model,

@@ -195,7 +195,9 @@ describe('secure aggregation over mTLS with agency processes', () => {
     expect(again).toEqual(answers[0]);
     expect(again.selfMaskShares).toHaveLength(tf.ids.length);
 
-    const query = openQuery(request.query, tf.federation, (await agency3.describe(5_000)).paramsId, Date.now());
+    // A SQL query's envelope never reads the plain modulus (only a GLM round's encoding does).
+    const he = { paramsId: (await agency3.describe(5_000)).paramsId, plainModulus: 0n };
+    const query = openQuery(request.query, tf.federation, he, Date.now());
     const other = signSurvivorSet(
       {
         v: 1,

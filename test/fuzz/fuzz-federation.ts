@@ -7,6 +7,7 @@
  * genuine exchange. Afterwards `coordinator()` gives a real Coordinator over the same agencies,
  * and `expectedRows()` the plaintext reference its rows must equal, computed from the CSV rows.
  */
+import { isGlmRoundPlan } from '../../src/protocol/glm-round.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,10 +276,12 @@ export async function createFuzzFederation(
     };
 
     const rowsOf: FuzzFederation['rowsOf'] = (q, slots) => {
-      const cells = planCells(q.envelope.plan, ds);
+      const { plan } = q.envelope;
+      if (isGlmRoundPlan(plan)) throw new Error('the fuzz federation sends SQL queries only');
+      const cells = planCells(plan, ds);
       return [
         ...release({
-          plan: q.envelope.plan,
+          plan,
           schema: ds,
           cells,
           totals: unpackSlots(q.layout, [...slots]),

@@ -53,8 +53,8 @@ const DOC = modelDocument(BINOMIAL.fit, {
   schema: WORKERS,
   createdAt: new Date('2026-01-02T03:04:05.678Z'),
   rounds: [
-    { round: 1, logIndexes: [10, 11, 12] },
-    { round: 2, logIndexes: [20] },
+    { round: 1, queryId: 'a1'.repeat(16), agencies: ['agency-1', 'agency-2'], logIndexes: [10, 11, 12] },
+    { round: 2, queryId: 'b2'.repeat(16), agencies: ['agency-1'], logIndexes: [20] },
   ],
 });
 const TEXT = modelText(DOC);
@@ -96,8 +96,8 @@ describe('MODEL.json round trip', () => {
     expect(back.schemaSha256).toBe(schemaSha256(WORKERS));
     expect(back.privacy).toBeNull();
     expect(back.rounds).toEqual([
-      { round: 1, logIndexes: [10, 11, 12] },
-      { round: 2, logIndexes: [20] },
+      { round: 1, queryId: 'a1'.repeat(16), agencies: ['agency-1', 'agency-2'], logIndexes: [10, 11, 12] },
+      { round: 2, queryId: 'b2'.repeat(16), agencies: ['agency-1'], logIndexes: [20] },
     ]);
   });
 
@@ -326,15 +326,19 @@ describe('MODEL.json refusals', () => {
       refusedEdit(
         (d) =>
           (d['rounds'] = [
-            { round: 2, logIndexes: [] },
-            { round: 1, logIndexes: [] },
+            { round: 2, queryId: 'a1'.repeat(16), agencies: [], logIndexes: [] },
+            { round: 1, queryId: 'b2'.repeat(16), agencies: [], logIndexes: [] },
           ]),
       ),
       'rounds[1].round',
     );
     expectPath(
-      refusedEdit((d) => (d['rounds'] = [{ round: 1, logIndexes: [3, 3] }])),
+      refusedEdit((d) => (d['rounds'] = [{ round: 1, queryId: 'a1'.repeat(16), agencies: [], logIndexes: [3, 3] }])),
       'rounds[0].logIndexes[1]',
+    );
+    expectPath(
+      refusedEdit((d) => (d['rounds'] = [{ round: 1, queryId: 'not hex', agencies: [], logIndexes: [] }])),
+      'rounds[0].queryId',
     );
     expectPath(
       refusedEdit(
