@@ -140,7 +140,7 @@ export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRo
     typeof rawPlan === 'object' && rawPlan !== null && isGlmRoundPlan(rawPlan)
       ? openGlmRoundPlan(rawPlan, federation, he, {
           queryId,
-          agencies: agencies as string[],
+          agencies,
           threshold,
           rho: privacy === undefined ? null : openQueryRho(privacy.rho),
         })
