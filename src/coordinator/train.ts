@@ -157,10 +157,16 @@ async function roundWithRetries(
     const round = progress.nextRound;
     progress = await save({ ...progress, nextRound: round + 1, inFlight: round });
     let decoded: Decoded;
+    let sent = false;
     try {
-      decoded = await askRound(ctx, fit, progress, round, options);
+      decoded = await askRound(ctx, fit, progress, round, options, () => (sent = true));
     } catch (e) {
-      progress = await save({ ...progress, inFlight: null, lost: [...progress.lost, round] });
+      // A round refused before it was logged and sent (the preflight) spent nothing: its number is asked again.
+      progress = await save(
+        sent
+          ? { ...progress, inFlight: null, lost: [...progress.lost, round] }
+          : { ...progress, inFlight: null, nextRound: round },
+      );
       const outOfRounds = fit.schedule !== null && progress.nextRound > fit.schedule.rounds;
       if (!isFedstatError(e) || !RETRYABLE.has(e.code) || attempt >= retries || outOfRounds)
         throw stopped(e, round, options);
@@ -201,6 +207,7 @@ async function askRound(
   progress: FitProgress,
   round: number,
   options: TrainOptions,
+  onSent: () => void,
 ): Promise<Decoded> {
   const t0 = performance.now();
   const beta = fit.stepper.beta(progress.state);
@@ -210,7 +217,10 @@ async function askRound(
     {
       mode: options.mode ?? 'encrypted',
       requireAll: options.allowDropouts !== true,
-      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      onProgress: (event) => {
+        if (event.phase === 'asked') onSent();
+        options.onProgress?.(event);
+      },
       ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
       ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
     },
