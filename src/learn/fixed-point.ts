@@ -27,6 +27,12 @@
  *   default: a millionth of what one record can add) for any entry kind.
  * - L: the fewest limbs meeting the precision rule, then, within the ciphertexts those need, as
  *   many more as raise some f toward its cap (spare slots of a ciphertext cost nothing).
+ *
+ * A differentially private round (`options.privacy`) noises every entry that depends on the rows
+ * (glm-noise.ts sizes the noise): f per kind is instead the least that keeps the noise well above
+ * the rounding (the precision rule is moot under noise), each agency adds its draw z, |z| ≤ B, to
+ * round(S·2^f) before the limbs, C = ⌈maxRows·b·σ·2^f⌉ + B, and L is the fewest limbs that hold
+ * every C. Exact plans are the same as without privacy, field for field (no `privacy` key).
  */
 import { FedstatError } from '../errors.js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
@@ -34,6 +40,9 @@ import { BFV_N8192_T60 } from '../he/presets.js';
 import type { ModelCoding } from './design.js';
 import { familyOf } from './family.js';
 import type { RecordBounds } from './record-bounds.js';
+import { bitLength, proofOf } from './fixed-point-proof.js';
+import { planRoundNoise } from './glm-noise.js';
+import type { GlmPlanNoise, GlmPrivacyOptions, RoundNoise } from './glm-noise.js';
 import { emptySums } from './sums.js';
 import type { GlmSums } from './sums.js';
 
@@ -50,6 +59,8 @@ export interface FixedPointOptions {
   readonly maxCiphertexts?: number;
   /** ε: the decoded total's error must stay within ε·b for every entry (default 2^-20). */
   readonly recordPrecision?: number;
+  /** Differential privacy of the round (glm-noise.ts); absent for exact sums. */
+  readonly privacy?: GlmPrivacyOptions;
 }
 
 /** How the entries of one kind are encoded (all entries of a kind share a bound). */
@@ -61,7 +72,7 @@ export interface KindEncoding {
   readonly recordBound: number;
   /** f: entries are encoded as round(S·2^f); 0 for n, which is exact. */
   readonly fractionalBits: number;
-  /** C: the largest |round(S·2^f)| one agency may contribute. */
+  /** C: the largest |round(S·2^f)| one agency may contribute, its noise included in a DP plan. */
   readonly agencyBound: bigint;
   /** Q = ⌈C/B^(L−1)⌉: the largest |top limb| of one agency. */
   readonly topLimbBound: bigint;
@@ -90,6 +101,8 @@ export interface GlmEncodingPlan {
   readonly kinds: Readonly<Record<SumKind, KindEncoding>>;
   /** The inequalities that make the total exact, with their numbers. */
   readonly proof: readonly string[];
+  /** The noise of a DP round; absent (not null) in an exact plan, so its canonical JSON is unchanged. */
+  readonly privacy?: GlmPlanNoise;
 }
 
 const DEFAULT_RECORD_PRECISION = 2 ** -20;
@@ -100,18 +113,8 @@ function entryCount(d: number): number {
   return (d * (d + 1)) / 2 + d + 3;
 }
 
-function bitLength(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
-}
-
 function ceilDiv(a: bigint, b: bigint): bigint {
   return (a + b - 1n) / b;
-}
-
-/** x as "2^k" for a power of two, else "≈ 2^k.k". */
-function pow2(x: bigint): string {
-  if (x > 0n && (x & (x - 1n)) === 0n) return `2^${bitLength(x) - 1}`;
-  return `≈ 2^${Math.log2(Number(x)).toFixed(1)}`;
 }
 
 function planError(message: string, details: Record<string, unknown>): FedstatError {
@@ -129,15 +132,16 @@ function saturatedBound(coding: ModelCoding): number {
   );
 }
 
-interface KindSpec {
+/** One kind of entry as the planner sees it (fixed-point-proof.ts reads it too). */
+export interface KindSpec {
   readonly kind: SumKind;
   readonly firstEntry: number;
   readonly entries: number;
   readonly bound: number;
 }
 
-/** The planner's arithmetic, shared by every limb count it tries. */
-class Space {
+/** The planner's arithmetic, shared by every limb count it tries (and the proof's numbers). @internal */
+export class Space {
   readonly half: bigint;
   readonly base: bigint;
   readonly parties: bigint;
@@ -288,6 +292,11 @@ export function planGlmEncoding(
     first += sizes[kind];
   }
   const maxLimbs = Math.floor(budget / entries);
+  const shape: PlanShape = { coefficients: d, agencies, maxRows, perCt, maxCt, entries };
+  if (options.privacy !== undefined) {
+    const noise = planRoundNoise(specs, { maxRows, slack: space.slack, nonZero: bounds.nonZero }, options.privacy);
+    return planNoisy(shape, specs, space, maxLimbs, noise);
+  }
   const meets = (limbs: number): boolean =>
     specs.every((s) => {
       const f = space.largest(s, limbs);
@@ -300,11 +309,34 @@ export function planGlmEncoding(
   const most = Math.min(maxLimbs, Math.floor((ciphertexts * perCt) / entries));
   let limbs = least;
   while (limbs < most && specs.some((s) => space.largest(s, limbs) !== space.cap(s))) limbs++;
+  const bits = (s: KindSpec): number => space.largest(s, limbs) as number;
+  return assemble(shape, specs, space, limbs, bits, () => 0n);
+}
 
+/** What every plan records of its inputs. */
+interface PlanShape {
+  readonly coefficients: number;
+  readonly agencies: number;
+  readonly maxRows: number;
+  readonly perCt: number;
+  readonly maxCt: number;
+  readonly entries: number;
+}
+
+/** The frozen plan at `limbs`, each kind at `bits(s)` with `noiseBound(s)` of room for noise. */
+function assemble(
+  shape: PlanShape,
+  specs: readonly KindSpec[],
+  space: Space,
+  limbs: number,
+  bits: (s: KindSpec) => number,
+  noiseBound: (s: KindSpec) => bigint,
+  noise?: GlmPlanNoise,
+): GlmEncodingPlan {
   const kinds = {} as Record<SumKind, KindEncoding>;
   for (const s of specs) {
-    const f = space.largest(s, limbs) as number;
-    const c = space.agencyBound(s, f) as bigint;
+    const f = bits(s);
+    const c = (space.agencyBound(s, f) as bigint) + noiseBound(s);
     kinds[s.kind] = Object.freeze({
       firstEntry: s.firstEntry,
       entries: s.entries,
@@ -315,11 +347,12 @@ export function planGlmEncoding(
       errorBound: space.errorBound(s, f),
     });
   }
+  const { entries, perCt } = shape;
   const plan = {
-    coefficients: d,
-    agencies,
-    maxRows,
-    plainModulus: t,
+    coefficients: shape.coefficients,
+    agencies: shape.agencies,
+    maxRows: shape.maxRows,
+    plainModulus: space.t,
     limbBase: space.base,
     limbs,
     entries,
@@ -327,8 +360,37 @@ export function planGlmEncoding(
     slotsPerCiphertext: perCt,
     ciphertextCount: Math.ceil((entries * limbs) / perCt),
     kinds: Object.freeze(kinds),
+    ...(noise === undefined ? {} : { privacy: noise }),
   };
-  return Object.freeze({ ...plan, proof: Object.freeze(proofOf(plan, specs, space, maxCt)) });
+  return Object.freeze({ ...plan, proof: Object.freeze(proofOf(plan, specs, space, shape.maxCt)) });
+}
+
+/**
+ * A DP round's plan: each kind at the fractional bits its noise needs, C with the noise's room,
+ * and the fewest limbs that hold every C; PLAN_UNSAFE naming the fix when none within the budget do.
+ */
+function planNoisy(
+  shape: PlanShape,
+  specs: readonly KindSpec[],
+  space: Space,
+  maxLimbs: number,
+  { bits, noise }: RoundNoise,
+): GlmEncodingPlan {
+  const room = (s: KindSpec): bigint => noise.kinds[s.kind]?.agencyNoiseBound ?? 0n;
+  const bound = (s: KindSpec): bigint | null => {
+    const c = space.agencyBound(s, bits[s.kind]);
+    return c === null ? null : c + room(s);
+  };
+  let limbs = 1;
+  while (limbs <= maxLimbs && !specs.every((s) => space.fits(bound(s), limbs))) limbs++;
+  if (limbs > maxLimbs) {
+    const s = specs.find((k) => !space.fits(bound(k), maxLimbs)) as KindSpec;
+    throw planError(
+      `the noisy ${s.kind} sums (up to ${space.maxRows} rows at each of ${space.agencies} agencies, ${bits[s.kind]} fractional bits) do not fit ${maxLimbs} limb(s) of ${bitLength(space.base) - 1} bits per entry in at most ${shape.maxCt} ciphertext(s) of ${shape.perCt} slots; allow more ciphertexts, lower maxRows or the schema bounds, or use fewer agencies`,
+      { kind: s.kind, limbs: maxLimbs },
+    );
+  }
+  return assemble(shape, specs, space, limbs, (s) => bits[s.kind], room, noise);
 }
 
 function refusal(
@@ -359,48 +421,6 @@ function refusal(
   );
 }
 
-function proofOf(
-  plan: Omit<GlmEncodingPlan, 'proof'>,
-  specs: readonly KindSpec[],
-  space: Space,
-  maxCt: number,
-): string[] {
-  const { limbs, limbBase: b, agencies: a, plainModulus: t } = plan;
-  const h = space.half;
-  const top = limbs === 1 ? 'C' : `⌈C/B^${limbs - 1}⌉`;
-  const lines = [
-    `t = ${t} (${bitLength(t)} bits), H = ⌊(t−1)/2⌋ = ${h}; A = ${a} agencies of at most maxRows = ${plan.maxRows} rows; d = ${plan.coefficients}`,
-    `slots: E = 1 + ${plan.coefficients} + ${plan.kinds.information.entries} + 2 = ${plan.entries} entries × L = ${limbs} limb(s) = ${plan.slotsUsed} ≤ ${plan.ciphertextCount}·${plan.slotsPerCiphertext} (${plan.ciphertextCount} of at most ${maxCt} ciphertext(s))`,
-    limbs === 1
-      ? `one limb: an agency's V, |V| ≤ C, is stored as V mod t; the total over ≤ A agencies lies in [−A·C, A·C] and lifts exactly (s ≤ H → s, else s − t) when A·C ≤ H`
-      : `limbs: B = ${pow2(b)}, low limbs are digits 0..B−1 with A·(B−1) = ${space.parties * (b - 1n)} ≤ t−1 = ${t - 1n} (their totals lift from [0, t) as they are); the top limb q = ⌊V/B^${limbs - 1}⌋, |q| ≤ ${top}, is stored as q mod t and its total lifts exactly (s ≤ H → s, else s − t) when A·${top} ≤ H`,
-    `an agency's float sum of ≤ maxRows rows, each adding ≤ b: |S| ≤ maxRows·b·σ, σ = 1 + (maxRows + 64)·2^-52 = ${space.slack}; V = round(S·2^f), |V| ≤ C = ⌈maxRows·b·σ·2^f⌉ (the encoder refuses more)`,
-  ];
-  for (const s of specs) {
-    const k = plan.kinds[s.kind];
-    const f = k.fractionalBits;
-    const total = space.parties * k.topLimbBound;
-    let line =
-      s.kind === 'n'
-        ? `n (exact count, f = 0): C = maxRows = ${k.agencyBound}`
-        : `${s.kind} (${s.entries} entr${s.entries === 1 ? 'y' : 'ies'}): b = ${s.bound}, f = ${f}, C = ${k.agencyBound}${k.agencyBound > 0n ? ` (${pow2(k.agencyBound)})` : ''}`;
-    line += `; A·${top} = ${a}·${k.topLimbBound} = ${total} ≤ H`;
-    if (s.kind !== 'n' && s.bound > 0) {
-      line += `; error ≤ A·2^-(f+1) = ${k.errorBound.toExponential(3)} ≤ ε·b = ${(space.precision * s.bound).toExponential(3)} (${(k.errorBound / (a * plan.maxRows * s.bound)).toExponential(3)} of the total's bound A·maxRows·b)`;
-      const next = space.agencyBound(s, f + 1);
-      line +=
-        f === space.cap(s)
-          ? `; f = 52 − ⌊log2 b⌋ is the cap (rounding below one ulp of b)`
-          : `; f + 1 would not fit: A·${space.topBound(next as bigint, limbs)} > H`;
-    }
-    lines.push(line);
-  }
-  lines.push(
-    'masks: the agencies’ masks sum to 0 mod t, so the decrypted slots are the totals mod t, each lifted as above; the total is Σ_j S_j·B^j exactly, and decodes as its value·2^-f',
-  );
-  return lines;
-}
-
 function values(sums: GlmSums, kind: SumKind): ArrayLike<number> {
   if (kind === 'gradient') return sums.gradient;
   if (kind === 'information') return sums.information;
@@ -414,14 +434,25 @@ function checkShape(plan: GlmEncodingPlan, d: number, p: number, what: string): 
     );
 }
 
+/** The noise an encoder adds: one value per entry for a DP plan, none for an exact one. */
+function checkNoise(plan: GlmEncodingPlan, noise: BigInt64Array | undefined): void {
+  if (plan.privacy === undefined && noise !== undefined)
+    throw new RangeError('encodeGlmSums: an exact plan takes no noise');
+  if (plan.privacy !== undefined && !(noise instanceof BigInt64Array && noise.length === plan.entries))
+    throw new RangeError(`encodeGlmSums: a DP plan needs this agency's noise, ${plan.entries} values (drawGlmNoise)`);
+}
+
 /**
  * One agency's sums as slot values mod t (ciphertextCount·slotsPerCiphertext of them, unused
- * slots zero), to be masked and encrypted like any contribution. DATA_INVALID when an entry is
+ * slots zero), to be masked and encrypted like any contribution; in a DP plan with the agency's
+ * `noise` (drawGlmNoise, in units) added to round(S·2^f) first. DATA_INVALID when an entry is
  * not finite, n is not a count of at most maxRows, or an entry exceeds its planned bound (that
- * would void the no-wrap proof); the message names the entry, never its value.
+ * would void the no-wrap proof); the message names the entry, never its value. RangeError when
+ * the noise is missing, is given to an exact plan, or leaves its tail bound.
  */
-export function encodeGlmSums(sums: GlmSums, plan: GlmEncodingPlan): BigUint64Array {
+export function encodeGlmSums(sums: GlmSums, plan: GlmEncodingPlan, noise?: BigInt64Array): BigUint64Array {
   checkShape(plan, sums.gradient.length, sums.information.length, 'encodeGlmSums');
+  checkNoise(plan, noise);
   const t = plan.plainModulus;
   const base = plan.limbBase;
   const out = new BigUint64Array(plan.ciphertextCount * plan.slotsPerCiphertext);
@@ -429,6 +460,7 @@ export function encodeGlmSums(sums: GlmSums, plan: GlmEncodingPlan): BigUint64Ar
     const k = plan.kinds[kind];
     const scale = 2 ** k.fractionalBits;
     const vs = values(sums, kind);
+    const room = plan.privacy?.kinds[kind]?.agencyNoiseBound ?? 0n;
     for (let i = 0; i < k.entries; i++) {
       const v = vs[i] as number;
       const bad = (why: string): FedstatError =>
@@ -439,7 +471,11 @@ export function encodeGlmSums(sums: GlmSums, plan: GlmEncodingPlan): BigUint64Ar
         );
       if (kind === 'n' ? !Number.isSafeInteger(v) || v < 0 : !Number.isFinite(v)) throw bad('is not a valid number');
       let rest = BigInt(Math.round(v * scale));
-      if (rest > k.agencyBound || -rest > k.agencyBound) throw bad("exceeds the encoding's proven bound");
+      const data = k.agencyBound - room;
+      if (rest > data || -rest > data) throw bad("exceeds the encoding's proven bound");
+      const z = noise?.[k.firstEntry + i] ?? 0n;
+      if (z > room || -z > room) throw new RangeError("encodeGlmSums: a noise value exceeds the plan's tail bound");
+      rest += z;
       const firstSlot = (k.firstEntry + i) * plan.limbs;
       for (let j = 0; j < plan.limbs - 1; j++) {
         const digit = ((rest % base) + base) % base;
