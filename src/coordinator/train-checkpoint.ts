@@ -40,7 +40,12 @@ export interface FitProgress {
   /** The sums of the last decoded round (at the state's β when the fit is done). */
   readonly lastSums: GlmSums | null;
   /** The β and threshold of the last decoded round (a DP fit's table re-derives that round's noise from them). */
-  readonly lastRound: { readonly beta: readonly number[]; readonly threshold: number } | null;
+  readonly lastRound: {
+    readonly beta: readonly number[];
+    readonly threshold: number;
+    /** Agencies whose noise the round's total carries. */
+    readonly contributors: number;
+  } | null;
   /** The agencies the current Newton run covers (a change starts it over). */
   readonly agencies: readonly string[] | null;
   readonly rounds: readonly TrainRound[];

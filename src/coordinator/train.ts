@@ -16,6 +16,7 @@ import type { HeParams } from '../he/he-params.js';
 import { codeModel, type ModelCoding } from '../learn/design.js';
 import { parseFormula } from '../learn/formula.js';
 import { modelDocument, type ModelPrivacy } from '../learn/model-file.js';
+import { DP_INTERVALS } from '../learn/dp-newton.js';
 import type { GlmEncodingPlan } from '../learn/fixed-point.js';
 import { newtonOptions } from '../learn/newton.js';
 import type { GlmSums } from '../learn/sums.js';
@@ -68,6 +69,11 @@ function prepareFit(ctx: TrainContext, spec: TrainSpec, options: TrainOptions): 
     ...(spec.maxRounds === undefined ? {} : { maxRounds: spec.maxRounds }),
   });
   const schedule = options.privacy === undefined ? null : dpSchedule(options.privacy.rho, options.privacy.rounds);
+  if (schedule === null && !federation.policy.exactRelease)
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      'the federation policy requires differential privacy for every release, training rounds too; train with --rho',
+    );
   const stepper = (
     schedule === null ? exactStepper(coding, newton) : dpStepper(coding, schedule.rounds, newton.ridge)
   ) as FitStepper<unknown>;
@@ -113,10 +119,25 @@ export async function trainModel(ctx: TrainContext, spec: TrainSpec, options: Tr
   };
   progress = await save(progress);
   while (!fit.stepper.done(progress.state)) {
-    if (fit.schedule !== null && progress.nextRound > fit.schedule.rounds) break; // lost rounds used up the DP budget
+    if (fit.schedule !== null && progress.nextRound > fit.schedule.rounds) {
+      progress = await save(cutShort(fit, progress, fit.schedule.rounds));
+      break;
+    }
     progress = await save(await roundWithRetries(ctx, fit, progress, options, save));
   }
   return result(ctx, fit, progress);
+}
+
+/** A DP fit whose lost rounds used up its announced rounds ends with the rounds it has, and says so. */
+function cutShort(fit: Fit, progress: FitProgress, rounds: number): FitProgress {
+  const used = progress.rounds.length;
+  if (progress.lastSums === null || used === 0 || progress.agencies === null)
+    throw new FedstatError(
+      'UNAVAILABLE',
+      `all ${rounds} announced rounds of the DP fit were lost (their budget is spent); train again when the agencies are up`,
+    );
+  const warning = `${rounds - used} of the ${rounds} announced rounds were lost (their budget is spent): the model rests on ${used}`;
+  return { ...progress, state: fit.stepper.cut(progress.state, warning) };
 }
 
 function fresh(fit: Fit, ctx: TrainContext): FitProgress {
@@ -235,7 +256,7 @@ function consume(fit: Fit, progress: FitProgress, d: Decoded, options: TrainOpti
   const changed = progress.agencies !== null && !sameList(progress.agencies, agencies);
   const consumed = changed
     ? { state: fit.stepper.start(), report: { phase: 'newton' as const, stepNorm: 0 } }
-    : fit.stepper.round(progress.state, d.sums, d.encoding);
+    : fit.stepper.round(progress.state, d.sums, { encoding: d.encoding, contributors: agencies.length });
   const report: TrainRound = {
     round: d.round,
     phase: consumed.report.phase,
@@ -252,7 +273,7 @@ function consume(fit: Fit, progress: FitProgress, d: Decoded, options: TrainOpti
     inFlight: null,
     state: consumed.state,
     lastSums: d.sums,
-    lastRound: { beta: [...d.beta], threshold: d.run.q.threshold },
+    lastRound: { beta: [...d.beta], threshold: d.run.q.threshold, contributors: agencies.length },
     agencies,
     rounds: [...progress.rounds, report],
     failed: mergeFailed(progress.failed, d.run.r1.failed),
@@ -288,11 +309,14 @@ function result(ctx: TrainContext, fit: Fit, progress: FitProgress): TrainResult
   if (sums === null)
     throw new FedstatError('UNAVAILABLE', 'no round of the fit was decoded; train again when the agencies are up');
   const last = progress.lastRound;
-  const encoding =
+  const round =
     fit.schedule === null || last === null
       ? null
-      : glmRoundEncoding(fitPlan(ctx, fit, progress), last.beta, last.threshold);
-  const table = fit.stepper.table(progress.state, sums, encoding);
+      : {
+          encoding: glmRoundEncoding(fitPlan(ctx, fit, progress), last.beta, last.threshold),
+          contributors: last.contributors,
+        };
+  const table = fit.stepper.table(progress.state, sums, round);
   const privacy = fit.schedule === null ? null : modelPrivacy(fit.schedule, progress.lastRound?.threshold ?? 1);
   const schema = datasetSchemaOf(ctx.federation, fit.coding.dataset);
   const model = modelDocument(
@@ -321,7 +345,6 @@ function result(ctx: TrainContext, fit: Fit, progress: FitProgress): TrainResult
 }
 
 const DISPLAY_DELTA = 1e-9;
-const DP_INTERVALS_TEXT = 'pending';
 
 function modelPrivacy(schedule: { rhoPerRound: Rational; rounds: number }, threshold: number): ModelPrivacy {
   const total = rational(schedule.rhoPerRound.num * BigInt(schedule.rounds), schedule.rhoPerRound.den);
@@ -332,6 +355,6 @@ function modelPrivacy(schedule: { rhoPerRound: Rational; rounds: number }, thres
     epsilon: rhoToEpsilon(total, DISPLAY_DELTA),
     delta: DISPLAY_DELTA,
     threshold,
-    intervals: DP_INTERVALS_TEXT,
+    intervals: DP_INTERVALS,
   };
 }

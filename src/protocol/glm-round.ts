@@ -153,6 +153,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 const HEX32 = /^[0-9a-f]{32}$/;
+const ENCODING_FIELDS = ['preset', 'paramsId', 'plainModulus', 'maxRows', 'maxCiphertexts', 'planSha256'];
 const PLAN_FIELDS = ['kind', 'dataset', 'fitId', 'round', 'coding', 'beta', 'where', 'encoding'];
 
 /** The fields of a ModelCoding, which a refusal may name. */
@@ -248,6 +249,8 @@ export function openGlmRoundPlan(
 
 function openEncoding(raw: unknown, federation: Federation, he: GlmRoundHe, maxRows: number): GlmRoundEncoding {
   if (!isObject(raw)) throw bad('GLM round encoding is malformed');
+  if (Object.keys(raw).length !== ENCODING_FIELDS.length || !ENCODING_FIELDS.every((k) => Object.hasOwn(raw, k)))
+    throw bad('GLM round encoding has missing or unknown fields');
   const { preset, paramsId, plainModulus, maxRows: rows, maxCiphertexts, planSha256 } = raw;
   if (preset !== federation.he.preset) throw bad("GLM round encoding names another HE preset than the federation's");
   if (paramsId !== he.paramsId) throw bad('GLM round uses other HE parameters than this agency');

@@ -352,6 +352,15 @@ describe('GLM round in a query envelope', () => {
     }
   });
 
+  it('refuses an encoding with unknown or missing fields', () => {
+    const env = makeEnvelope();
+    expect(refusal(signRaw(withEncoding(env, { extra: 1 }))).message).toMatch(/encoding has missing or unknown fields/);
+    const { planSha256: _dropped, ...missing } = (env.plan as GlmRoundPlan).encoding;
+    expect(refusal(signRaw(withPlan(env, { encoding: missing }))).message).toMatch(
+      /encoding has missing or unknown fields/,
+    );
+  });
+
   it('refuses changed encoding inputs and a plan digest the agency does not derive', () => {
     const env = makeEnvelope();
     for (const change of [
