@@ -2,8 +2,9 @@
  * `fedstat predict`: scores an agency's own CSV file with a trained model (MODEL.json), locally:
  * nothing leaves the machine. The file is validated as `agency serve` validates a load (the store's
  * CSV staging into an in-memory DuckDB, which refuses the first invalid row naming its line and
- * column), then read back in file order and scored (learn/score.ts). The output is the file's
- * columns, as validated, plus `eta` and `fitted`.
+ * column), then read back in file order and scored (learn/score.ts); store/score-csv.ts does both,
+ * and this command reads the model, writes the rows and reports. The output is the file's columns,
+ * as validated, plus `eta` and `fitted`.
  *
  * The schema is the one embedded in the model; with --federation, the federation's, after checking
  * that the model was trained in that federation on that schema. The columns the model reads must
@@ -16,21 +17,15 @@ import type { WriteStream } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Command } from 'commander';
 import { describeError, FedstatError } from '../../errors.js';
 import { loadFederation } from '../../federation/federation.js';
-import type { Column, DatasetSchema } from '../../federation/schema.js';
 import { parseModelDocument } from '../../learn/model-file.js';
 import type { ModelDocument } from '../../learn/model-file.js';
-import { scoreRecord } from '../../learn/score.js';
 import { csvRecord } from '../../seed/csv-writer.js';
-import { stageCsv } from '../../store/csv-load.js';
-import { parseCsvLine, readFirstLine } from '../../store/csv-scan.js';
-import { quoteIdent } from '../../store/sql-dialect.js';
+import { scoreCsvFile, type ScoreSummary } from '../../store/score-csv.js';
 import { toJson } from '../json.js';
-import { progressBar } from '../progress.js';
+import { progressBar, type Progress } from '../progress.js';
 import { action } from '../run.js';
 import { formatInteger } from '../table.js';
 
@@ -82,37 +77,6 @@ async function readModel(file: string, federationFile: string | undefined): Prom
   return parseModelDocument(text, file, federation === undefined ? {} : { federation });
 }
 
-/** The file's header fields, or null when it cannot be read (staging then says why). */
-async function peekHeader(file: string): Promise<string[] | null> {
-  try {
-    const first = await readFirstLine(resolve(file));
-    if (first === null || first === 'tooLong') return null;
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(first);
-    return parseCsvLine(text.startsWith('\uFEFF') ? text.slice(1) : text);
-  } catch {
-    return null;
-  }
-}
-
-/** The columns to validate: those the model reads (they must be in the file) and those the file has. */
-function stagingSchema(model: ModelDocument, ds: DatasetSchema, header: readonly string[] | null): DatasetSchema {
-  if (header === null) return ds;
-  const needed = new Set(model.coding.terms.flatMap((t) => t.factors.map((x) => x.column)));
-  if (model.coding.offset !== null) needed.add(model.coding.offset.column);
-  const present = new Set(header);
-  const columns = Object.fromEntries(
-    Object.entries(ds.columns).filter(([name]) => present.has(name) || needed.has(name)),
-  );
-  return { columns, maxRows: ds.maxRows };
-}
-
-/** `base`, or `base_`, `base__`… when the file has a column of that name. */
-function freeName(base: string, taken: readonly string[]): string {
-  let name = base;
-  while (taken.includes(name)) name += '_';
-  return name;
-}
-
 /** Where the scored rows go: a file written beside its final name and renamed at the end, or stdout. */
 interface Sink {
   write(text: string): Promise<void>;
@@ -161,67 +125,6 @@ function fileSink(out: string): Sink {
   };
 }
 
-/** What scoring found, for the summary. */
-interface Scored {
-  readonly rows: number;
-  readonly clamped: number;
-  readonly fitted: { readonly mean: number; readonly min: number; readonly max: number } | null;
-}
-
-/** A stored cell back to the value a CSV reader gives: a category's value, an integer, an id's text. */
-function cellValue(col: Column | undefined, v: unknown): string | number {
-  if (col?.type === 'category') return col.values[Number(v)] as string;
-  if (col?.type === 'integer') return Number(v);
-  return String(v);
-}
-
-/** Reads the staged rows in file order, scores them, writes them with `eta` and `fitted`. */
-async function scoreRows(
-  conn: DuckDBConnection,
-  table: string,
-  model: ModelDocument,
-  schema: DatasetSchema,
-  header: readonly string[],
-  total: number,
-  sink: Sink,
-  json: boolean,
-): Promise<Scored> {
-  const eta = freeName('eta', header);
-  const fitted = freeName('fitted', header);
-  await sink.write(`${csvRecord([...header, eta, fitted])}\n`);
-  const columns = header.map((name) => schema.columns[name]);
-  const bar = progressBar('scoring', { json, total });
-  let rows = 0;
-  let clamped = 0;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  // A plain scan returns a table's rows in insertion order, which staging keeps as the file's.
-  const result = await conn.stream(`SELECT ${header.map(quoteIdent).join(', ')} FROM ${table}`);
-  for await (const batch of result.yieldRows()) {
-    const lines: string[] = [];
-    for (const cells of batch) {
-      const record: Record<string, string | number> = {};
-      const fields = header.map((name, k) => {
-        const value = cellValue(columns[k], cells[k]);
-        record[name] = value;
-        return String(value);
-      });
-      const s = scoreRecord(model, record);
-      if (s.clamped) clamped++;
-      sum += s.fitted;
-      min = Math.min(min, s.fitted);
-      max = Math.max(max, s.fitted);
-      lines.push(`${csvRecord([...fields, String(s.eta), String(s.fitted)])}\n`);
-    }
-    rows += batch.length;
-    await sink.write(lines.join(''));
-    bar.update(rows, total);
-  }
-  bar.done();
-  return { rows, clamped, fitted: rows === 0 ? null : { mean: sum / rows, min, max } };
-}
-
 async function runPredict(opts: PredictCliOptions): Promise<void> {
   const json = opts.json === true;
   const { name, file } = parseDatasetSpec(opts.dataset);
@@ -240,38 +143,33 @@ async function runPredict(opts: PredictCliOptions): Promise<void> {
       { details: { dataset: name, valid: [model.dataset] } },
     );
   }
-  const ds = model.schema.datasets[model.dataset] as DatasetSchema;
-  const header = await peekHeader(file);
-  const schema = stagingSchema(model, ds, header);
-  const instance = await DuckDBInstance.create(':memory:');
-  const conn = await instance.connect();
-  let scored: Scored;
+  const validating = progressBar('validating', { json });
+  let scoring: Progress | null = null;
+  // The output is opened at the first write: after the file validated.
+  let sink: Sink | null = null;
+  const out = (): Sink => (sink ??= opts.out === undefined ? stdoutSink() : fileSink(opts.out));
+  let scored: ScoreSummary;
   try {
-    await conn.run('SET enable_progress_bar = true');
-    await conn.run('SET enable_progress_bar_print = false');
-    const table = quoteIdent('predict');
-    const bar = progressBar('validating', { json });
-    const staged = await stageCsv(conn, table, schema, file, {
-      onProgress: (n) => bar.update(n, undefined, file),
+    scored = await scoreCsvFile(model, file, {
+      write: (rows) => out().write(rows.map((r) => `${csvRecord(r)}\n`).join('')),
+      onValidate: (n) => validating.update(n, undefined, file),
+      onScore: (n, total) => {
+        if (scoring === null) validating.done();
+        scoring ??= progressBar('scoring', { json, total });
+        scoring.update(n, total);
+      },
     });
-    bar.done();
-    const sink = opts.out === undefined ? stdoutSink() : fileSink(opts.out);
-    try {
-      const columns = header ?? Object.keys(schema.columns);
-      scored = await scoreRows(conn, table, model, schema, columns, staged.rowsLoaded, sink, json);
-      await sink.close();
-    } catch (e) {
-      await sink.abort();
-      throw e;
-    }
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
+    (scoring as Progress | null)?.done();
+    if (scoring === null) validating.done();
+    await out().close();
+  } catch (e) {
+    await (sink as Sink | null)?.abort();
+    throw e;
   }
   report(opts, model, file, scored, json);
 }
 
-function report(opts: PredictCliOptions, model: ModelDocument, file: string, s: Scored, json: boolean): void {
+function report(opts: PredictCliOptions, model: ModelDocument, file: string, s: ScoreSummary, json: boolean): void {
   const clampNote =
     s.clamped > 0 && model.coding.eta !== null
       ? `note: ${formatInteger(s.clamped)} rows have eta outside the model's range [${model.coding.eta.min}, ${model.coding.eta.max}]; their fitted value is the mean at the bound, as in the fit`
