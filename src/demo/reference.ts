@@ -159,17 +159,26 @@ export async function referenceRows(
   policy: Policy,
 ): Promise<{ rows: ResultRow[]; suppressed: number }> {
   const agg = new ReferenceAggregate(plan, schema);
+  for await (const row of readTypedRows(schema, files)) agg.add(row);
+  return agg.release(policy);
+}
+
+/**
+ * The records of CSV files of one dataset, in file order, typed by the schema: integer columns as
+ * numbers, category and id columns as NFC strings. No validation: these are the seed's own files.
+ */
+export async function* readTypedRows(schema: DatasetSchema, files: readonly string[]): AsyncGenerator<TypedRow> {
+  const columns = Object.entries(schema.columns);
   for (const file of files) {
     for await (const rec of readCsvRecords(file)) {
       const row: Record<string, string | number> = {};
-      for (const [name, col] of Object.entries(schema.columns)) {
+      for (const [name, col] of columns) {
         const v = rec[name] ?? '';
         row[name] = col.type === 'integer' ? Number(v) : v.normalize('NFC');
       }
-      agg.add(row);
+      yield row;
     }
   }
-  return agg.release(policy);
 }
 
 /** Null when equal (AVG within 1e-9 relative), else a description of the first difference. */

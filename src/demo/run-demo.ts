@@ -1,7 +1,8 @@
 /**
  * The demo: seed the synthetic Sichuan scenario, create a federation, start every agency as its own
  * `fedstat agency serve` process on 127.0.0.1, run the showcase statistics encrypted end to end,
- * and check each against the plaintext computed from the same seed files.
+ * and check each against the plaintext computed from the same seed files; then a federated model,
+ * checked against the fit of the pooled seed files and shown beside the scenario's ground truth.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +17,11 @@ import { FedstatError } from '../errors.js';
 import { datasetSchemaOf, type Federation } from '../federation/federation.js';
 import { initFederation, readSchemaFile, type InitResult } from '../federation/init.js';
 import { generateScenario, type ScenarioManifest } from '../seed/generate.js';
+import { loadScenario } from '../seed/scenario-registry.js';
 import { startAgencyProcesses, type AgencyProcess } from './agency-processes.js';
 import { freePorts } from './free-port.js';
 import { DEMO_BUDGET, DEMO_DP_SQL, DEMO_RHO, runPrivacyShowcase, type PrivacyShowcase } from './privacy-showcase.js';
+import { DEMO_MODEL_SPEC, runModelShowcase, type ModelShowcase } from './model-showcase.js';
 import { compareRows, referenceRows } from './reference.js';
 import { SHOWCASES, type Showcase } from './showcases.js';
 
@@ -63,6 +66,8 @@ export interface DemoReport {
   readonly showcases: readonly ShowcaseReport[];
   /** The differential-privacy section (null when too few agencies serve its dataset). */
   readonly privacy: PrivacyShowcase | null;
+  /** The federated-model section, or why it did not run. */
+  readonly model: ModelShowcase | { readonly skipped: string };
   /** The auditor's verification of the demo's own transparency log. */
   readonly audit: AuditReport;
   /** Tree heads the agencies accepted (from their witness files), checked against the log. */
@@ -121,7 +126,7 @@ const dataFile = (paths: DemoPaths, file: string): string => resolve(paths.data,
 const witnessFile = (paths: DemoPaths, id: string): string => join(paths.ledgers, `${id}.head.json`);
 
 /**
- * Steps 1 to 6 below in order; the agency processes are stopped, and a temporary folder removed,
+ * Steps 1 to 7 below in order; the agency processes are stopped, and a temporary folder removed,
  * whatever happens.
  */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
@@ -142,10 +147,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const showcases: ShowcaseReport[] = [];
     for (const showcase of SHOWCASES) showcases.push(await runShowcase(coordinator, showcase, filesOf, step));
     const privacy = await runPrivacySection(coordinator, filesOf, step);
+    const model = await runModelSection(coordinator, paths, manifest, chosen, step);
     const { audit, agencyHeads } = await auditTransparencyLog(paths, coordinator.federation, chosen, step);
     const allChecksPassed =
       showcases.every((s) => s.queries.every((q) => q.mismatch === null)) &&
       (privacy === null || privacy.outOfBound.length === 0) &&
+      ('skipped' in model || model.mismatch === null) &&
       audit.ok;
     return {
       dir: paths.dir,
@@ -154,6 +161,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       allChecksPassed,
       showcases,
       privacy,
+      model,
       audit,
       agencyHeads: agencyHeads.length,
       agencies: chosen.map((a, i) => {
@@ -285,7 +293,38 @@ async function runPrivacySection(
   return runPrivacyShowcase(coordinator, files);
 }
 
-/** Step 6: the auditor's check of the transparency log, against the heads the agencies hold. */
+/**
+ * Step 6: the federated model, when every agency of the scenario serving its dataset takes part
+ * (each city's bureau holds that city's districts: without one, its district levels have no rows).
+ */
+async function runModelSection(
+  coordinator: Coordinator,
+  paths: DemoPaths,
+  manifest: ScenarioManifest,
+  chosen: readonly ScenarioAgency[],
+  step: Step,
+): Promise<ModelShowcase | { skipped: string }> {
+  const { dataset } = DEMO_MODEL_SPEC;
+  const serving = manifest.agencies.filter((a) => a.datasets[dataset] !== undefined);
+  const files = chosen.flatMap((a) => {
+    const f = a.datasets[dataset];
+    return f === undefined ? [] : [{ agency: a.id, file: dataFile(paths, f.file) }];
+  });
+  if (files.length < serving.length || files.length < coordinator.federation.policy.minAgencies)
+    return { skipped: `needs all ${serving.length} agencies serving ${dataset}; run with more --agencies` };
+  step(
+    `federated model: a logistic regression of who is insured, trained across ${files.length} agencies (each Newton round an encrypted query), beside the ground truth`,
+  );
+  const { scenario } = await loadScenario(manifest.scenario);
+  const first = files[0]?.agency ?? '';
+  return runModelShowcase(coordinator, scenario.groundTruth.insured, {
+    files,
+    modelFile: join(paths.dir, 'model.json'),
+    scoredFile: join(paths.dir, `${first}.${dataset}.scored.csv`),
+  });
+}
+
+/** Step 7: the auditor's check of the transparency log, against the heads the agencies hold. */
 async function auditTransparencyLog(
   paths: DemoPaths,
   federation: Federation,

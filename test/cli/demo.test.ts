@@ -10,7 +10,7 @@ import { cliPath } from '../../src/demo/agency-processes.js';
 const exec = promisify(execFile);
 
 describe('fedstat demo', () => {
-  it('runs every showcase over 12 agency processes and each result matches the plaintext', async () => {
+  it('runs every showcase over 12 agency processes, each result matching the plaintext, and the model section', async () => {
     const { stdout } = await exec(process.execPath, [cliPath(), 'demo', '--rows', '1500', '--json'], {
       maxBuffer: 64 << 20,
     });
@@ -21,6 +21,7 @@ describe('fedstat demo', () => {
         skipped: string | null;
         queries: { check: string; rows: unknown[]; agencies: { answered: string[]; failed: unknown[] } }[];
       }[];
+      model: { check: string; truth: unknown[]; agencies: { answered: string[] }; prediction: { rows: number } };
     };
     expect(report.agencies).toHaveLength(12);
     expect(report.showcases).toHaveLength(6);
@@ -33,6 +34,11 @@ describe('fedstat demo', () => {
         expect(q.agencies.failed).toEqual([]);
       }
     }
+    // The federated model: equal to the pooled fit, beside the truth, then used by one bureau.
+    expect(report.model.check).toBe('ok');
+    expect(report.model.truth).toHaveLength(33);
+    expect(report.model.agencies.answered).toHaveLength(3);
+    expect(report.model.prediction.rows).toBeGreaterThan(0);
     expect(report.allChecksPassed).toBe(true);
-  });
+  }, 180_000);
 });

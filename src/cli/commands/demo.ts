@@ -7,6 +7,8 @@ import { action, parseIntOption } from '../run.js';
 import { queryJson, renderPrediction, renderResult } from './query.js';
 import { formatInteger, formatMs, formatNumber, renderTable } from '../table.js';
 import type { PrivacyShowcase } from '../../demo/privacy-showcase.js';
+import type { ModelShowcase } from '../../demo/model-showcase.js';
+import { roundLine, trainJson } from './train-output.js';
 
 function printHuman(report: DemoReport): void {
   const w = (s: string): boolean => process.stdout.write(`${s}\n`);
@@ -51,6 +53,7 @@ function printHuman(report: DemoReport): void {
     }
   });
   if (report.privacy !== null) printPrivacy(report.privacy, report.showcases.length + 1, w);
+  printModel(report.model, report.showcases.length + (report.privacy === null ? 1 : 2), w);
   const a = report.audit;
   const kinds = Object.entries(a.counts)
     .filter(([, n]) => n > 0)
@@ -69,6 +72,27 @@ function printHuman(report: DemoReport): void {
   w(
     `\n${report.allChecksPassed ? '✓' : '✗'} ${checks.filter((q) => q.mismatch === null).length} of ${checks.length} encrypted results match the plaintext; demo took ${formatMs(report.totalMs)}`,
   );
+}
+
+function modelJson(m: ModelShowcase | { skipped: string }): object {
+  if ('skipped' in m) return m;
+  return {
+    check: m.mismatch === null ? 'ok' : m.mismatch,
+    ...trainJson(m.result),
+    truth: m.rows,
+    covered: m.covered,
+    withTruth: m.withTruth,
+    trainMs: m.trainMs,
+    modelFile: m.modelFile,
+    prediction: {
+      agency: m.prediction.agency,
+      file: m.prediction.file,
+      out: m.prediction.out,
+      ...m.prediction.summary,
+      observed: m.prediction.observed,
+      expected: m.prediction.expected,
+    },
+  };
 }
 
 function printPrivacy(p: PrivacyShowcase, n: number, w: (s: string) => boolean): void {
@@ -116,6 +140,76 @@ function printPrivacy(p: PrivacyShowcase, n: number, w: (s: string) => boolean):
   );
   w(`\na dry run of the same query at rho ${p.overspendRho} (fedstat query --dry-run):`);
   w(renderPrediction(p.overspend));
+}
+
+/** A coefficient with four significant digits, in exponent form when small (as R prints 1.2e-04). */
+function coefficientText(x: number): string {
+  return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toFixed(4);
+}
+
+function printModel(m: ModelShowcase | { skipped: string }, n: number, w: (s: string) => boolean): void {
+  w(`\n━━ ${n}. 联邦建模：参保的逻辑回归，与生成数据所用的真实系数对照`);
+  w(
+    '   Federated learning: a logistic regression trained across the HR/social-insurance bureaus. Each Newton round was a query like those above:',
+  );
+  w('   signed, logged, masked and encrypted, with only the total sums over agencies decrypted.');
+  if ('skipped' in m) {
+    w(`   skipped: ${m.skipped}`);
+    return;
+  }
+  const r = m.result;
+  const model = r.model;
+  w(`\nbinomial ${model.formula}`);
+  w(
+    `${formatInteger(model.n)} rows of ${model.dataset} from ${r.agencies.answered.length} agencies (${r.agencies.answered.join(', ')}); ${r.rounds.length} rounds in ${formatMs(m.trainMs)}`,
+  );
+  for (const round of r.rounds) w(`  ${roundLine(round)}`);
+  w('\nthe fitted coefficients beside the ground truth (demo only: scenario.json groundTruth, which drew the labels):');
+  w(
+    renderTable(
+      ['term', 'estimate', '95% CI', 'truth', 'inside'],
+      m.rows.map((t) => [
+        t.term,
+        coefficientText(t.estimate),
+        `${coefficientText(t.ci95[0])} – ${coefficientText(t.ci95[1])}`,
+        t.truth === null ? '' : coefficientText(t.truth),
+        t.inside === null ? '' : t.inside ? '✓' : '✗',
+      ]),
+      ['left', 'right', 'right', 'right', 'left'],
+    ),
+  );
+  const levels = Object.entries(model.referenceLevels)
+    .map(([column, level]) => `${column} ${level}`)
+    .join(', ');
+  w(
+    `reference levels: ${levels}; residual deviance ${model.deviance.toFixed(2)} on ${formatInteger(model.dfResidual)} degrees of freedom, AIC ${model.aic.toFixed(2)}`,
+  );
+  w(`${m.covered} of ${m.withTruth} intervals hold the true coefficient (95 % intervals: about 1 in 20 may miss)`);
+  w(
+    m.mismatch === null
+      ? `check: ✓ equal to the fit of the pooled seed files in one process, to 1e-6 relative (estimates, standard errors, deviance)`
+      : `check: ✗ MISMATCH with the fit of the pooled seed files: ${m.mismatch}`,
+  );
+  const p = m.prediction;
+  w(`\n${p.agency} scores its own file with the model, on its own machine (fedstat predict; nothing is sent):`);
+  const f = p.summary.fitted;
+  w(
+    `${formatInteger(p.summary.rows)} rows of ${p.file} → ${p.out}${f === null ? '' : `; fitted probability mean ${f.mean.toFixed(4)}, min ${f.min.toFixed(4)}, max ${f.max.toFixed(4)}`}`,
+  );
+  const [header = [], ...rows] = p.preview;
+  const shown = ['district', 'sex', 'age', 'sector', 'monthly_income', 'months_resident', 'insured', 'fitted'];
+  const at = shown.map((c) => header.indexOf(c));
+  w(
+    renderTable(
+      shown,
+      rows.map((row) => at.map((i, k) => (k === shown.length - 1 ? Number(row[i]).toFixed(4) : (row[i] ?? '')))),
+      ['left', 'left', 'right', 'left', 'right', 'right', 'left', 'right'],
+    ),
+  );
+  w(
+    `insured in the file: ${formatInteger(p.observed)}; the model expects ${p.expected.toFixed(1)} (the sum of the fitted probabilities)`,
+  );
+  w(`model written to ${m.modelFile} (MODEL.json, as fedstat train --out writes it; demo --out DIR keeps it)`);
 }
 
 export function registerDemo(program: Command): void {
@@ -192,6 +286,7 @@ export function registerDemo(program: Command): void {
                       budgets: report.privacy.budgets,
                       overspend: { rho: report.privacy.overspendRho, ...report.privacy.overspend },
                     },
+              model: modelJson(report.model),
             })}\n`,
           );
         } else {
@@ -200,7 +295,7 @@ export function registerDemo(program: Command): void {
         if (!report.allChecksPassed)
           throw new FedstatError(
             'INTERNAL',
-            'an encrypted result differs from the plaintext computation; please report this',
+            'an encrypted result or the federated model differs from the plaintext computation; please report this',
           );
       }),
     );
