@@ -1,6 +1,7 @@
 /**
- * `fedstat/coordinator`: run encrypted cross-agency queries. `connectCoordinator` wires one from
- * the federation's files; `Coordinator.create` takes the same parts as values.
+ * `fedstat/coordinator`: run encrypted cross-agency queries and train models across agencies.
+ * `connectCoordinator` wires one from the federation's files; `Coordinator.create` takes the same
+ * parts as values.
  *
  * @packageDocumentation
  */
@@ -13,6 +14,10 @@ export type {
   QueryTimings,
   SecureAggregationReport,
 } from './query-types.js';
+export type { TrainOptions, TrainPrivacy, TrainResult, TrainRound, TrainSpec } from './train-types.js';
+export type { ModelDocument, ModelPrivacy, ModelRound } from '../learn/model-file.js';
+export type { FamilyName, LinkName } from '../learn/family.js';
+export type { CoefficientRow, GlmTable } from '../learn/inference.js';
 export { connectCoordinator, type ConnectOptions } from './connect.js';
 export type {
   CellValue,

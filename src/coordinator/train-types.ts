@@ -10,7 +10,9 @@ import type { FailedAgency, QueryProgress } from './query-context.js';
 
 /** What to fit: a generalized linear model of one dataset, over every agency serving it. */
 export interface TrainSpec {
+  /** The dataset to fit, as the federation schema names it. */
   readonly dataset: string;
+  /** `binomial` (logit link), `gaussian` (identity) or `poisson` (log). */
   readonly family: FamilyName;
   /** R's formula: `insured ~ age + sex + sector:district`, `- 1` drops the intercept, `offset(col)` for poisson. */
   readonly formula: string;

@@ -31,36 +31,55 @@ import { unpackInformation } from './sums.js';
 export interface CoefficientRow {
   /** R's coefficient name, e.g. `sector建筑业`. */
   readonly term: string;
+  /** The maximum-likelihood (or penalised) estimate. */
   readonly estimate: number;
+  /** Its standard error (with the DP noise in a private fit). */
   readonly stderr: number;
   /** The Wald statistic: z, or t for gaussian (`GlmTable.statistic` says which). */
   readonly z: number;
+  /** Two-sided p-value of the Wald statistic. */
   readonly p: number;
+  /** The Wald 95 % confidence interval, estimate ± 1.96·stderr. */
   readonly ci95: readonly [number, number];
 }
 
 /** A fitted model's table and fit statistics. */
 export interface GlmTable {
+  /** The response distribution. */
   readonly family: FamilyName;
+  /** The link of the family (logit, identity, log). */
   readonly link: LinkName;
+  /** The formula, written back canonically. */
   readonly formula: string;
+  /** `t` for gaussian (dispersion estimated), `z` otherwise. */
   readonly statistic: 'z' | 't';
+  /** One row per coefficient, in the design's order (intercept first). */
   readonly terms: readonly CoefficientRow[];
   /** Category column → its reference level, for the columns coded by contrasts. */
   readonly referenceLevels: Readonly<Record<string, string>>;
   /** Covariance of the estimates, original scale, row-major d×d. */
   readonly covariance: readonly number[];
+  /** φ: 1 for binomial and poisson, the residual variance estimate for gaussian. */
   readonly dispersion: number;
+  /** Residual deviance at the estimate. */
   readonly deviance: number;
+  /** Deviance of the intercept-only model (or β = 0 without an intercept). */
   readonly nullDeviance: number;
+  /** Akaike's information criterion, as R computes it. */
   readonly aic: number;
+  /** Rows fitted. */
   readonly n: number;
+  /** Residual degrees of freedom, n − coefficients. */
   readonly dfResidual: number;
+  /** Degrees of freedom of the null model. */
   readonly dfNull: number;
+  /** λ of the ridge penalty (0 for none). */
   readonly ridge: number;
   /** Rounds (sum evaluations) the fit took. */
   readonly iterations: number;
+  /** Whether the fit met its convergence rule (a DP fit: whether its last step was small). */
   readonly converged: boolean;
+  /** What the reader of the table should know (non-convergence, lost rounds), one line each. */
   readonly warnings: readonly string[];
 }
 

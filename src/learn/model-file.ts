@@ -49,6 +49,7 @@ export interface ModelPrivacy {
   readonly rounds: number;
   /** (ε, δ)-DP implied by ρ, for display. */
   readonly epsilon: number;
+  /** The δ of that (ε, δ). */
   readonly delta: number;
   /** The secure-aggregation threshold the noise was sized for. */
   readonly threshold: number;
@@ -58,6 +59,7 @@ export interface ModelPrivacy {
 
 /** One round of the fit: its query, the agencies whose data its sums cover, its entries in the transparency log. */
 export interface ModelRound {
+  /** The round's number in the fit (1 for the first). */
   readonly round: number;
   /** The round's query id (32 hex digits). */
   readonly queryId: string;
@@ -73,9 +75,11 @@ export interface ModelDocument extends GlmTable {
   readonly format: number;
   /** The id of the federation that trained it (hex SHA-256 of its federation file). */
   readonly federation: string;
+  /** The dataset the model was fitted on. */
   readonly dataset: string;
   /** When the fit ended, ISO 8601 UTC. */
   readonly createdAt: string;
+  /** How every term is coded into design columns (levels, scaling): what scoring needs. */
   readonly coding: ModelCoding;
   /** β' on the internal scale (scaling.ts), in `coding.coefficients` order: what scoring uses. */
   readonly coefficients: readonly number[];
