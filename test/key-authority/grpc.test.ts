@@ -105,7 +105,6 @@ describe('KeyAuthority over gRPC', () => {
       partyId: 'key-authority',
       federationId: f.federation.id,
       paramsId: f.params.paramsId,
-      plainModulus: f.params.plainModulus,
       version: '0.1.0',
       logHead: null,
     });

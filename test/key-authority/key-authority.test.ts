@@ -408,7 +408,6 @@ describe('InProcessKeyAuthority: construction, injection and closing', () => {
         partyId: 'key-authority',
         federationId: f.federation.id,
         paramsId: f.params.paramsId,
-        plainModulus: f.params.plainModulus,
         slotCount: 4096,
         ciphertextBytes: f.params.ciphertextBytes,
         logHead: null,

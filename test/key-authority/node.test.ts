@@ -105,7 +105,6 @@ describe('startKeyAuthorityNode', () => {
         partyId: 'key-authority',
         federationId: fed.federation.id,
         paramsId: params.paramsId,
-        plainModulus: params.plainModulus,
       });
       const { request, expected } = requestOf(41n, 1n << 40n);
       expect((await client.decrypt(request)).slots).toEqual(expected);
