@@ -62,7 +62,7 @@ function draw(agency: number, column: number, k: number): string {
  * logit P(insured = 是) = −0.4 + 0.03·(age − 40) − 0.35·[sex = 女] + 0.12·zone
  * + 1.5·income/10⁶ + 0.002·months + 0.25·sin(district) + 0.15·cos(sector).
  */
-export function agencyRowsSql(agency: number, n: number): string {
+function agencyRowsSql(agency: number, n: number): string {
   const base =
     `SELECT ${draw(agency, 1, 68)} AS district, ${draw(agency, 2, 32)} AS sector, ${draw(agency, 3, 2)} AS sex, ` +
     `${draw(agency, 4, 5)} AS zone, 16 + ${draw(agency, 5, 60)} AS age, ` +
