@@ -19,7 +19,8 @@
  * the fixed city totals as random and are wider than needed. Those are held to coverage at least
  * the expected rate, within the same tolerance.
  *
- * FEDSTAT_RECOVERY_SEEDS=1000 runs the long form (about three minutes on two shared cores; it passes).
+ * FEDSTAT_RECOVERY_SEEDS=1000 runs the long form (3.5 minutes on two shared cores). It passed with
+ * 31,287 of 33,000 insured intervals (94.8 %; allowed 31,350 ± 240).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
