@@ -51,7 +51,6 @@ import type { TrainOptions, TrainResult, TrainSpec } from './train-types.js';
 export type { CoordinatorOptions } from './coordinator-options.js';
 export type { FailedAgency, QueryProgress } from './query-context.js';
 export type { QueryExplanation, QueryOptions, QueryResult } from './query-types.js';
-export type { TrainOptions, TrainPrivacy, TrainResult, TrainRound, TrainSpec } from './train-types.js';
 
 const DEFAULT_DEADLINE_MS = 30_000;
 const OTHER_FEDERATION_FILE =

@@ -16,7 +16,7 @@ import type { HeParams } from '../he/he-params.js';
 import { codeModel, type ModelCoding } from '../learn/design.js';
 import { parseFormula } from '../learn/formula.js';
 import { modelDocument, type ModelPrivacy } from '../learn/model-file.js';
-import { DP_INTERVALS } from '../learn/dp-newton.js';
+import { DP_INTERVALS, MAX_DP_ROUNDS } from '../learn/dp-newton.js';
 import type { GlmEncodingPlan } from '../learn/fixed-point.js';
 import { newtonOptions } from '../learn/newton.js';
 import type { GlmSums } from '../learn/sums.js';
@@ -93,8 +93,11 @@ function prepareFit(ctx: TrainContext, spec: TrainSpec, options: TrainOptions): 
 
 /** ρ per round: the fit's ρ over its rounds, rounded down to ρ's grid, so the fit never spends more than given. */
 function dpSchedule(rho: string | Rational, rounds = DEFAULT_DP_ROUNDS): { rhoPerRound: Rational; rounds: number } {
-  if (!Number.isSafeInteger(rounds) || rounds < 2 || rounds > 100)
-    throw new FedstatError('QUERY_INVALID', `a DP fit needs 2 to 100 rounds, not ${rounds}; 6 suits most models`);
+  if (!Number.isSafeInteger(rounds) || rounds < 2 || rounds > MAX_DP_ROUNDS)
+    throw new FedstatError(
+      'QUERY_INVALID',
+      `a DP fit needs 2 to ${MAX_DP_ROUNDS} rounds, not ${rounds}; ${DEFAULT_DP_ROUNDS} suit most models`,
+    );
   const total = queryRho(rho);
   const grid = 10n ** 12n;
   const perRound = (total.num * grid) / (total.den * BigInt(rounds));

@@ -112,7 +112,7 @@ function poissonTotals(sums: GlmSums): { y: number; mu: number } {
  * intercept's column is all ones: binomial −2[m·log p̄ + (n−m)·log(1−p̄)], m = g₀ + n/2;
  * gaussian D₀ − g₀²/n; poisson D₀ + 2Σy − 2Σe^o − 2Σy·log(Σy/Σe^o). Without an intercept, D₀.
  */
-export function nullDevianceAtZero(coding: ModelCoding, sums: GlmSums): number {
+function nullDevianceAtZero(coding: ModelCoding, sums: GlmSums): number {
   if (!coding.intercept) return sums.deviance;
   const n = sums.n;
   if (!(n >= 2)) throw tooNoisy('the row count is below 2');

@@ -294,7 +294,7 @@ export function planGlmEncoding(
   const maxLimbs = Math.floor(budget / entries);
   const shape: PlanShape = { coefficients: d, agencies, maxRows, perCt, maxCt, entries };
   if (options.privacy !== undefined) {
-    const noise = planRoundNoise(specs, { maxRows, slack: space.slack, nonZero: bounds.nonZero }, options.privacy);
+    const noise = planRoundNoise(specs, { maxRows, nonZero: bounds.nonZero }, options.privacy);
     return planNoisy(shape, specs, space, maxLimbs, noise);
   }
   const meets = (limbs: number): boolean =>

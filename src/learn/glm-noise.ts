@@ -12,9 +12,14 @@
  * - Sensitivity in integer units, at fractional bits f, with k = non-zero entries of a row:
  *   the row itself adds ≤ 2^f·σ·L2 in L2 and 2^f·σ·L1 in L1 (gradient L2 = S·√k, L1 = S·k;
  *   information, packed upper triangle: Σ_{j≤l} (w·x_j·x_l)² ≤ ‖w·x·xᵀ‖_F² ≤ (W·k)², L1 ≤
- *   W·k(k+1)/2; deviance and saturated: their bound), and every entry may move by a further
- *   e = 2^f·b·2ν + 1 (ν = maxRows·(σ − 1): both float sums' summation error, whatever the order
- *   of summation; 1: the two roundings), so Δ2 ≤ 2^f·σ·L2 + e·√E_k and Δ1 ≤ 2^f·σ·L1 + e·E_k.
+ *   W·k(k+1)/2; deviance and saturated: their bound; σ = 1 + 64·2^-52 covers the roundings of a
+ *   row's products), and every entry may move by a further e = 2^f·b·2ν + 1 (1: the two
+ *   roundings to units; ν·b: one float sum's summation error). The store sums compensated
+ *   (Kahan; SqlDialect.floatSum), whose error is ≤ (2u + n·u²)·Σ|x| for n terms, u = 2^-53; over
+ *   its two levels (rows into cells, cells into entries) and the merge of per-thread partial
+ *   sums ν = maxRows·(2^-46 + maxRows·2^-104) allows 128u (naive summation would need
+ *   maxRows·u, which at a billion rows is a hundred times a row's own bound), so
+ *   Δ2 ≤ 2^f·σ·L2 + e·√E_k and Δ1 ≤ 2^f·σ·L1 + e·E_k.
  *   n is an exact count: Δ1 = Δ2 = 1.
  * - μ per kind is the least integer with ρ(μ) ≤ the kind's share (dp/calibration.ts); each agency
  *   adds Skellam(μ/τ) per entry (τ the round's threshold), bounded by B = skellamTailBound(μ/τ).
@@ -68,7 +73,7 @@ export interface GlmPlanNoise {
 export type GlmNoiseVariance = Readonly<Record<SumKind, number>>;
 
 /** The ρ weights of the kinds, in slot order (see the file comment). */
-export const GLM_RHO_WEIGHTS: Readonly<Record<SumKind, number>> = Object.freeze({
+const GLM_RHO_WEIGHTS: Readonly<Record<SumKind, number>> = Object.freeze({
   n: 1,
   gradient: 8,
   information: 4,
@@ -77,7 +82,7 @@ export const GLM_RHO_WEIGHTS: Readonly<Record<SumKind, number>> = Object.freeze(
 });
 
 /** The same limit as a SQL query's (privacy-terms.ts): about 15 s of sampling at each agency. */
-export const MAX_GLM_NOISE_WORK = 1n << 31n;
+const MAX_GLM_NOISE_WORK = 1n << 31n;
 
 /** The noise std is at least 2^STD_BITS units. */
 const STD_BITS = 8;
@@ -95,11 +100,18 @@ export interface NoiseKindInput {
   readonly bound: number;
 }
 
-/** The common inputs: rows, the float slack σ, non-zero entries per row. */
+/** The common inputs: rows and non-zero entries per row. */
 export interface NoiseContext {
   readonly maxRows: number;
-  readonly slack: number;
   readonly nonZero: number;
+}
+
+/** σ: the relative rounding of a row's products (the file comment). */
+const ROW_SLACK = 1 + 64 * 2 ** -52;
+
+/** ν: one compensated float sum's error over ≤ maxRows rows, in units of a row's bound (the file comment). */
+function summationError(maxRows: number): number {
+  return maxRows * (2 ** -46 + maxRows * 2 ** -104);
 }
 
 /** The round's noise and each kind's fractional bits. */
@@ -131,10 +143,10 @@ function sensitivityAt(spec: NoiseKindInput, ctx: NoiseContext, f: number): Sens
   if (spec.kind === 'n') return { l1: 1n, l2Squared: 1n };
   const { l2, l1 } = rowNorms(spec, ctx.nonZero);
   const scale = 2 ** f;
-  const nu = ctx.maxRows * (ctx.slack - 1);
+  const nu = summationError(ctx.maxRows);
   const perEntry = scale * spec.bound * 2 * nu + 1;
-  const d2 = ceilUp(scale * ctx.slack * l2 + perEntry * Math.sqrt(spec.entries));
-  const d1 = ceilUp(scale * ctx.slack * l1 + perEntry * spec.entries);
+  const d2 = ceilUp(scale * ROW_SLACK * l2 + perEntry * Math.sqrt(spec.entries));
+  const d1 = ceilUp(scale * ROW_SLACK * l1 + perEntry * spec.entries);
   if (d2 === null || d1 === null) return null;
   const l2Squared = d2 * d2;
   // An integer vector has ‖v‖₁ ≤ ‖v‖₂², so Δ1 ≤ Δ2² holds whatever the float bound says.
@@ -155,7 +167,7 @@ function calibrateAt(spec: NoiseKindInput, ctx: NoiseContext, share: Rational, f
   if (sensitivity === null) return null;
   const mu = calibrateMu(share, sensitivity);
   if (spec.kind === 'n') return { f, sensitivity, mu };
-  const data = 2 ** f * ctx.slack * rowNorms(spec, ctx.nonZero).l2;
+  const data = 2 ** f * ROW_SLACK * rowNorms(spec, ctx.nonZero).l2;
   if (data < ROUNDING_RATIO * Math.sqrt(spec.entries) || compare(mu, MIN_MU) < 0) return null;
   return { f, sensitivity, mu };
 }
@@ -163,7 +175,7 @@ function calibrateAt(spec: NoiseKindInput, ctx: NoiseContext, share: Rational, f
 /** The least f meeting the rules (n: f = 0); PLAN_UNSAFE when none is a finite number. */
 function leastBits(spec: NoiseKindInput, ctx: NoiseContext, share: Rational): Calibrated {
   if (spec.kind === 'n') return calibrateAt(spec, ctx, share, 0) as Calibrated;
-  const l2 = ctx.slack * rowNorms(spec, ctx.nonZero).l2;
+  const l2 = ROW_SLACK * rowNorms(spec, ctx.nonZero).l2;
   const target = Math.max(
     ROUNDING_RATIO * Math.sqrt(spec.entries),
     2 ** STD_BITS * Math.sqrt((2 * Number(share.num)) / Number(share.den)),

@@ -30,7 +30,7 @@ import { canonicalBytes } from '../util/canonical-json.js';
 /** The `kind` that tells a GLM round's plan from a SQL query's. */
 export const GLM_ROUND_KIND = 'glm-round';
 /** The most Newton rounds one fit may number. */
-export const MAX_GLM_ROUNDS = 1000;
+const MAX_GLM_ROUNDS = 1000;
 
 /** What the agency re-derives the encoding plan from, and the digest of the plan the coordinator made. */
 export interface GlmRoundEncoding {

@@ -297,14 +297,15 @@ function familyTerms(family: FamilyName): FamilySql {
 }
 
 /** 2. Per cell: n, Σ s·m, Σ w·m·m', Σ dv, Σ st. */
-function cellColumns(layout: Layout, saturated: boolean): string[] {
+function cellColumns(layout: Layout, saturated: boolean, sum: (expr: string) => string): string[] {
   const count = layout.monomials.length;
   const mon = (i: number): string => (i === 0 ? '' : ` * m${i}`);
   const cols: string[] = [...layout.categories.map((_, i) => `g${i}`), 'COUNT(*) AS n'];
-  for (let a = 0; a < count; a++) cols.push(`SUM(s${mon(a)}) AS s${a}`);
-  for (let a = 0; a < count; a++) for (let b = a; b < count; b++) cols.push(`SUM(w${mon(a)}${mon(b)}) AS h${a}_${b}`);
-  cols.push('SUM(dv) AS dv');
-  if (saturated) cols.push('SUM(st) AS st');
+  for (let a = 0; a < count; a++) cols.push(`${sum(`s${mon(a)}`)} AS s${a}`);
+  for (let a = 0; a < count; a++)
+    for (let b = a; b < count; b++) cols.push(`${sum(`w${mon(a)}${mon(b)}`)} AS h${a}_${b}`);
+  cols.push(`${sum('dv')} AS dv`);
+  if (saturated) cols.push(`${sum('st')} AS st`);
   return cols;
 }
 
@@ -393,7 +394,8 @@ export function compileGlmSums(
   const eta = etaExpression(coding, layout, beta, p);
   const family = familyTerms(coding.family);
   const saturated = coding.family === 'poisson';
-  const cellCols = cellColumns(layout, saturated);
+  const sum = (expr: string): string => dialect.floatSum(expr);
+  const cellCols = cellColumns(layout, saturated, sum);
   const active = activeColumns(coding, layout, p);
   const information = informationPositions(layout.shapes);
   const branches = pairBranches(active.monomials);
@@ -410,8 +412,8 @@ export function compileGlmSums(
     `glm_act AS MATERIALIZED (SELECT *${active.cols.map((c) => `, ${c}`).join('')} FROM glm_cell), ` +
     `glm_pair AS (${branches.length === 0 ? `SELECT CAST(NULL AS INTEGER) AS j, CAST(NULL AS INTEGER) AS k, CAST(NULL AS ${DOUBLE}) AS v WHERE FALSE` : branches.join(' UNION ALL ')}) ` +
     `SELECT CAST(NULL AS INTEGER) AS j, CAST(NULL AS INTEGER) AS k, CAST(NULL AS ${DOUBLE}) AS v, ` +
-    `SUM(n) AS n, SUM(dv) AS dv, ${saturated ? 'SUM(st)' : `CAST(0.0 AS ${DOUBLE})`} AS st FROM glm_act ` +
-    `UNION ALL SELECT j, k, SUM(v), NULL, NULL, NULL FROM glm_pair GROUP BY j, k`;
+    `SUM(n) AS n, ${sum('dv')} AS dv, ${saturated ? sum('st') : `CAST(0.0 AS ${DOUBLE})`} AS st FROM glm_act ` +
+    `UNION ALL SELECT j, k, ${sum('v')}, NULL, NULL, NULL FROM glm_pair GROUP BY j, k`;
   return Object.freeze({
     sql,
     params: Object.freeze(p.values),

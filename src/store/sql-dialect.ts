@@ -17,6 +17,11 @@ export interface SqlDialect {
   cast(expr: string, type: SqlType): string;
   /** The (quoted, possibly qualified) table that holds a dataset. */
   table(dataset: string): string;
+  /**
+   * The sum of a DOUBLE expression, compensated where the engine can: its float error is then
+   * about 2u·Σ|x| whatever the number of rows (a DP GLM round's noise allows for no more).
+   */
+  floatSum(expr: string): string;
 }
 
 /** Standard SQL identifier quoting: wrap in double quotes and double any embedded quote. */
@@ -33,13 +38,18 @@ function dollarParam(index: number): string {
   return `$${index}`;
 }
 
-function makeDialect(name: SqlDialect['name'], types: Readonly<Record<SqlType, string>>): SqlDialect {
+function makeDialect(
+  name: SqlDialect['name'],
+  types: Readonly<Record<SqlType, string>>,
+  floatSum: (expr: string) => string,
+): SqlDialect {
   return Object.freeze({
     name,
     quoteIdent,
     param: dollarParam,
     cast: (expr: string, type: SqlType) => `CAST(${expr} AS ${types[type]})`,
     table: (dataset: string) => quoteIdent(dataset),
+    floatSum,
   });
 }
 
@@ -47,18 +57,21 @@ function makeDialect(name: SqlDialect['name'], types: Readonly<Record<SqlType, s
  * DuckDB: category codes are USMALLINT, integers BIGINT, sums HUGEINT (128-bit, so SUM over
  * maxRows × 2^53 values cannot overflow; DuckDB returns both COUNT and HUGEINT as JS bigint).
  */
-export const DUCKDB_DIALECT: SqlDialect = makeDialect('duckdb', {
-  code: 'USMALLINT',
-  integer: 'BIGINT',
-  sum: 'HUGEINT',
-});
+export const DUCKDB_DIALECT: SqlDialect = makeDialect(
+  'duckdb',
+  { code: 'USMALLINT', integer: 'BIGINT', sum: 'HUGEINT' },
+  // Kahan summation (DuckDB's fsum), compensated within each thread's partial sum.
+  (expr) => `kahan_sum(${expr})`,
+);
 
 /** PostgreSQL: no unsigned types (codes < 4096 fit SMALLINT); NUMERIC sums are exact. */
-export const POSTGRES_DIALECT: SqlDialect = makeDialect('postgres', {
-  code: 'SMALLINT',
-  integer: 'BIGINT',
-  sum: 'NUMERIC',
-});
+export const POSTGRES_DIALECT: SqlDialect = makeDialect(
+  'postgres',
+  { code: 'SMALLINT', integer: 'BIGINT', sum: 'NUMERIC' },
+  // Not compensated: PostgreSQL has no Kahan sum. No GLM round runs on PostgreSQL yet; one must
+  // sum exactly (or compensated) before it does.
+  (expr) => `SUM(${expr})`,
+);
 
 /** A copy of `dialect` whose tables live under `qualifier` (catalog and/or schema names). */
 export function qualifiedDialect(dialect: SqlDialect, qualifier: readonly string[]): SqlDialect {

@@ -85,3 +85,21 @@ describe('glmNoiseVariance', () => {
     expect(() => glmNoiseVariance(planGlmEncoding(CODING, recordBounds(CODING), 10, 5, T60))).toThrow(RangeError);
   });
 });
+
+describe('the noise and the number of rows', () => {
+  it('does not grow with maxRows: the store sums compensated, so float error stays far below a row', () => {
+    const at = (maxRows: number) =>
+      glmNoiseVariance(
+        planGlmEncoding(CODING, recordBounds(CODING), maxRows, 5, T60, {
+          maxCiphertexts: 4,
+          privacy: { rho: rational(1n, 10n), threshold: 3 },
+        }),
+      );
+    const small = at(10_000);
+    const huge = at(1_000_000_000);
+    for (const kind of ['gradient', 'information', 'deviance'] as const) {
+      expect(huge[kind] / small[kind]).toBeGreaterThan(0.9);
+      expect(huge[kind] / small[kind]).toBeLessThan(1.1);
+    }
+  });
+});

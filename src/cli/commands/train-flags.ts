@@ -2,6 +2,7 @@
  * The flags of `fedstat train`, checked before anyone is contacted, so a typo costs no round and
  * no budget: each error names the flag and what to write instead.
  */
+import { DEFAULT_DP_ROUNDS } from '../../coordinator/train.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TrainOptions, TrainSpec } from '../../coordinator/train-types.js';
@@ -10,8 +11,6 @@ import type { FamilyName } from '../../learn/family.js';
 import { parseQueryRho } from '../../protocol/privacy-terms.js';
 import { closest } from '../../util/closest-name.js';
 
-/** What a DP fit runs when --dp-rounds is not given (TrainPrivacy.rounds' default). */
-export const DEFAULT_DP_ROUNDS = 6;
 const FAMILIES: readonly FamilyName[] = ['binomial', 'gaussian', 'poisson'];
 /** Names statisticians use for the same models, mapped to fedstat's family. */
 const FAMILY_ALIASES: Readonly<Record<string, FamilyName>> = {

@@ -19,7 +19,8 @@ import { armExitGuard } from '../exit-guard.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
 import { action, parseIntOption } from '../run.js';
-import { DEFAULT_DP_ROUNDS, trainRequest } from './train-flags.js';
+import { DEFAULT_DP_ROUNDS } from '../../coordinator/train.js';
+import { trainRequest } from './train-flags.js';
 import type { TrainCliOptions, TrainRequest } from './train-flags.js';
 import { renderTrain, roundLine, trainJson } from './train-output.js';
 
