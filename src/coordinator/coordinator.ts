@@ -344,6 +344,7 @@ export class Coordinator implements AsyncDisposable {
     const mode = options.mode ?? 'encrypted';
     const queryId = planned.queryId ?? newQueryId();
     const requireAll = options.requireAll === true;
+    const reason = options.requireAllReason === undefined ? {} : { requireAllReason: options.requireAllReason };
     // Nobody reachable: say who failed and why, before any threshold arithmetic over zero agencies.
     if (serving.length === 0) {
       const asked = failedServing.length;
@@ -355,6 +356,7 @@ export class Coordinator implements AsyncDisposable {
         threshold: 1,
         mode,
         requireAll,
+        ...reason,
       });
     }
     const threshold = queryThreshold(serving.length, options.threshold);
@@ -376,6 +378,7 @@ export class Coordinator implements AsyncDisposable {
       terms: sized.terms,
       mode,
       requireAll,
+      ...reason,
     });
     return {
       ...planned,
@@ -386,6 +389,7 @@ export class Coordinator implements AsyncDisposable {
       queryId,
       mode,
       requireAll,
+      ...reason,
       threshold,
       deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
       delivered,
@@ -453,6 +457,7 @@ export class Coordinator implements AsyncDisposable {
       threshold: q.threshold,
       mode: q.mode,
       requireAll: q.requireAll,
+      ...(q.requireAllReason === undefined ? {} : { requireAllReason: q.requireAllReason }),
     });
     // Fixed once: from here on a late contribution counts as dropped, never as a survivor.
     const fixed = r1.secagg?.fixSurvivors() ?? {

@@ -32,6 +32,7 @@ export interface PreflightInput {
   readonly terms: PrivacyTerms | null;
   readonly mode: AnswerMode;
   readonly requireAll: boolean;
+  readonly requireAllReason?: string;
 }
 
 /** Throws (POLICY_REFUSED, UNAVAILABLE or CONFIG_INVALID, saying the query was not sent) unless the query can succeed. */
@@ -57,6 +58,7 @@ export async function preflight(q: PreflightInput): Promise<void> {
     threshold: q.threshold,
     mode: q.mode,
     requireAll: q.requireAll,
+    ...(q.requireAllReason === undefined ? {} : { requireAllReason: q.requireAllReason }),
   });
   if (q.mode === 'plaintext') return;
   try {

@@ -87,6 +87,8 @@ export interface QueryContext extends PlannedQuery, DiscoveredAgencies, SizedPla
   readonly queryId: string;
   readonly mode: AnswerMode;
   readonly requireAll: boolean;
+  /** Why every agency must answer, in messages (default `--require-all`). */
+  readonly requireAllReason?: string;
   readonly threshold: number;
   /** Time each agency has to answer a round. */
   readonly deadlineMs: number;
@@ -106,7 +108,9 @@ export interface SentQuery {
 }
 
 /** What one round (a query, or a GLM round) takes from its caller's options. */
-export type RoundOptions = Pick<QueryOptions, 'mode' | 'threshold' | 'deadlineMs' | 'requireAll' | 'onProgress'>;
+export type RoundOptions = Pick<QueryOptions, 'mode' | 'threshold' | 'deadlineMs' | 'requireAll' | 'onProgress'> & {
+  readonly requireAllReason?: string;
+};
 
 /** Reads the decrypted slots of a round (a release, or a GLM round's sums), records and returns the outcome. */
 export type RoundFinish<T> = (

@@ -62,6 +62,8 @@ export interface QuorumInput {
   readonly threshold: number;
   readonly mode: AnswerMode;
   readonly requireAll: boolean;
+  /** Why every agency must answer, in messages (default `--require-all`). */
+  readonly requireAllReason?: string;
 }
 
 /** Throws unless enough agencies contributed for the policy, the threshold and --require-all. */
@@ -72,7 +74,7 @@ export function checkQuorum(policy: Policy, q: QuorumInput): void {
   const why = failed.map((f) => `${f.id} (${f.reason})`).join('; ');
   const belowThreshold = !q.requireAll && answered.length >= policy.minAgencies;
   const need = q.requireAll
-    ? 'all agencies serving the dataset (--require-all)'
+    ? `all agencies serving the dataset (${q.requireAllReason ?? '--require-all'})`
     : belowThreshold
       ? `at least ${threshold} to unmask the sum (the secure-aggregation threshold); retry when more agencies are up`
       : `at least ${policy.minAgencies} (minAgencies)`;
@@ -103,6 +105,8 @@ export interface PlausibilityInput {
   readonly threshold: number;
   readonly mode: AnswerMode;
   readonly requireAll: boolean;
+  /** Why every agency must answer, in messages (default `--require-all`). */
+  readonly requireAllReason?: string;
 }
 
 /**
@@ -120,9 +124,13 @@ export function checkPlausible(policy: Policy, q: PlausibilityInput): void {
   // availability (retry when more are up); refusals, minAgencies and --require-all are policy.
   const code = q.refusing.length > 0 || willAnswer < policy.minAgencies ? 'POLICY_REFUSED' : 'UNAVAILABLE';
   if (q.requireAll && missing.length > 0) {
-    throw new FedstatError('POLICY_REFUSED', `query ${q.queryId} not sent, nothing spent: --require-all, but ${why}`, {
-      details: { queryId: q.queryId, failed: missing },
-    });
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      `query ${q.queryId} not sent, nothing spent: ${q.requireAllReason ?? '--require-all'}, but ${why}`,
+      {
+        details: { queryId: q.queryId, failed: missing },
+      },
+    );
   }
   if (willAnswer < needed) {
     throw new FedstatError(

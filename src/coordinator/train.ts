@@ -208,7 +208,7 @@ function stopped(e: unknown, round: number, options: TrainOptions): unknown {
   const how =
     options.checkpoint === undefined
       ? 'give a checkpoint file (--checkpoint FILE) to be able to resume a stopped fit'
-      : `its checkpoint ${options.checkpoint} is saved: resume with --resume --checkpoint ${options.checkpoint}`;
+      : `the fit is saved in its checkpoint ${options.checkpoint}, and resumes from it (train again with resume: true)`;
   return new FedstatError(e.code, `training stopped in round ${round}: ${e.message}; ${how}`, {
     details: { ...e.details, round },
     cause: e,
@@ -241,6 +241,7 @@ async function askRound(
     {
       mode: options.mode ?? 'encrypted',
       requireAll: options.allowDropouts !== true,
+      requireAllReason: 'a fit needs every agency, unless --allow-dropouts',
       onProgress: (event) => {
         if (event.phase === 'asked') onSent();
         options.onProgress?.(event);

@@ -207,7 +207,8 @@ describe('fedstat train over agency processes', () => {
       expect(failed.code).toBe(6);
       expect(failed.err.trimEnd().split('\n')).toHaveLength(1);
       expect(failed.err).toContain(`${lost} is unreachable`);
-      expect(failed.err).toContain(`resume with --resume --checkpoint ${checkpoint}`);
+      expect(failed.err).toContain(`the fit is saved in its checkpoint ${checkpoint}`);
+      expect(failed.err).toMatch(/; resume with: \S+ train .*--checkpoint \S+ --resume\n?$/);
       const error = (JSON.parse(failed.out) as { error: { code: string; details: { failed: { id: string }[] } } })
         .error;
       expect(error.code).toBe('POLICY_REFUSED');

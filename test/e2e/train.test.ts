@@ -157,7 +157,7 @@ describe('an agency lost for good', () => {
     try {
       const file = join(scratch, 'dropout.json');
       const e = await fedstatRejectionOf(coordinator.train(spec, { checkpoint: file, retries: 1 }));
-      expect(e.message).toContain(`resume with --resume --checkpoint ${file}`);
+      expect(e.message).toContain(`the fit is saved in its checkpoint ${file}, and resumes from it`);
       const result = await coordinator.train(spec, { checkpoint: file, resume: true, allowDropouts: true });
       const remaining = tf.ids.filter((id) => id !== lost);
       expectPooled(result, spec, rowsOf(remaining));

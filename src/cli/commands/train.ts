@@ -60,12 +60,13 @@ export function resumeCommand(cmd: Command, checkpoint: string): string {
 }
 
 /**
- * The error, with how to resume when a round had started, the checkpoint is on disk and the cause
- * can go away (a peer, the network, a file); unchanged when the coordinator already says how.
+ * The error, with the command that resumes the fit when its checkpoint is on disk (this run wrote
+ * it: an existing one is refused without --resume) and the cause can go away (a peer, the network,
+ * a file); unchanged when the message already gives the command.
  */
-export function withResumeHint(e: unknown, started: boolean, checkpoint: string | undefined, cmd: Command): unknown {
-  if (!(e instanceof FedstatError) || !started || checkpoint === undefined) return e;
-  if (!RESUMABLE.has(e.code) || !existsSync(checkpoint) || e.message.includes('--resume')) return e;
+export function withResumeHint(e: unknown, checkpoint: string | undefined, cmd: Command): unknown {
+  if (!(e instanceof FedstatError) || checkpoint === undefined) return e;
+  if (!RESUMABLE.has(e.code) || !existsSync(checkpoint) || e.message.includes('resume with:')) return e;
   return new FedstatError(e.code, `${e.message}; resume with: ${resumeCommand(cmd, checkpoint)}`, {
     cause: e,
     details: e.details,
@@ -104,17 +105,13 @@ export async function writeModelFile(file: string, text: string, saved?: string)
 /** A progress bar per round, and a line per finished round, on a terminal's stderr. */
 function roundProgress(json: boolean) {
   let bar = progressBar('training', { json });
-  const state = { started: false };
   return {
-    state,
     onProgress: (e: QueryProgress): void => {
-      state.started = true;
       if (e.phase === 'asked') bar.update(0, e.agencies.length, 'asking');
       if (e.phase === 'answered' || e.phase === 'failed') bar.update(e.done, e.total, e.agency);
       if (e.phase === 'unmasking' || e.phase === 'decrypting') bar.update(1, 1, e.phase);
     },
     onRound: (r: TrainRound): void => {
-      state.started = true;
       bar.done(roundLine(r));
       bar = progressBar(`round ${r.round + 1}`, { json });
     },
@@ -143,7 +140,7 @@ async function runTrain(request: TrainRequest, opts: TrainCliOptions, cmd: Comma
       onRound: progress.onRound,
     });
   } catch (e) {
-    throw withResumeHint(e, progress.state.started, opts.checkpoint, cmd);
+    throw withResumeHint(e, opts.checkpoint, cmd);
   } finally {
     progress.done();
   }
