@@ -28,7 +28,8 @@ import { Z_975, normalTwoSidedP, studentTwoSidedP } from './distributions.js';
 import type { DpNewtonState } from './dp-newton.js';
 import type { GlmEncodingPlan } from './fixed-point.js';
 import { glmNoiseVariance, type GlmNoiseVariance } from './glm-noise.js';
-import type { CoefficientRow, GlmTable } from './inference.js';
+import { aicOf, type CoefficientRow, type GlmTable } from './inference.js';
+import { multiply, transpose } from './matrix.js';
 import type { GlmSums } from './sums.js';
 import { unpackInformation } from './sums.js';
 import { fromEigen, symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';
@@ -55,26 +56,6 @@ export function informationFloor(noise: GlmNoiseVariance, d: number, largest: nu
   return Math.max(FLOOR_FACTOR * Math.sqrt(noise.information) * Math.sqrt(d), 1e-12 * largest);
 }
 
-/** a·b for row-major d×d matrices. */
-function multiply(a: ArrayLike<number>, b: ArrayLike<number>, d: number): Float64Array {
-  const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let k = 0; k < d; k++) {
-      const aik = a[i * d + k] as number;
-      if (aik === 0) continue;
-      for (let j = 0; j < d; j++) out[i * d + j] = (out[i * d + j] as number) + aik * (b[k * d + j] as number);
-    }
-  }
-  return out;
-}
-
-function transpose(m: ArrayLike<number>, d: number): Float64Array {
-  const t = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = m[i * d + j] as number;
-  return t;
-}
-
-/** The error for the weakest direction of Ã (eigenvector k) being below the noise floor. */
 function unidentified(coding: ModelCoding, eigen: SymmetricEigen, k: number): FedstatError {
   const d = eigen.values.length;
   let j = 0;
@@ -139,11 +120,6 @@ function internalCovariance(
   const sampling = ridge === 0 ? inverse : multiply(multiply(inverse, unpackInformation(sums), d), inverse, d);
   const noisy = noiseCovariance(inverse, state.lastStep ?? [], noise);
   return sampling.map((s, i) => phi * s + (noisy[i] as number));
-}
-
-function aicOf(coding: ModelCoding, sums: GlmSums, d: number): number {
-  if (coding.family === 'gaussian') return sums.n * (Math.log((2 * Math.PI * sums.deviance) / sums.n) + 1) + 2 + 2 * d;
-  return sums.deviance - 2 * sums.saturated + 2 * d;
 }
 
 /** Whether the last step is within SETTLED_SE standard errors in every coefficient and was not cut. */

@@ -24,6 +24,7 @@ import { divergenceError } from './diagnostics.js';
 import { Z_975, normalTwoSidedP, studentTwoSidedP } from './distributions.js';
 import type { FamilyName, LinkName } from './family.js';
 import type { NewtonState } from './newton.js';
+import { multiply, transpose } from './matrix.js';
 import type { GlmSums } from './sums.js';
 import { unpackInformation } from './sums.js';
 
@@ -93,26 +94,6 @@ function internalCovariance(coding: ModelCoding, info: Float64Array, d: number, 
   return ridge === 0 ? inv : multiply(multiply(inv, info, d), inv, d);
 }
 
-/** a·b for row-major d×d matrices. */
-function multiply(a: ArrayLike<number>, b: ArrayLike<number>, d: number): Float64Array {
-  const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let k = 0; k < d; k++) {
-      const aik = a[i * d + k] as number;
-      if (aik === 0) continue;
-      for (let j = 0; j < d; j++) out[i * d + j] = (out[i * d + j] as number) + aik * (b[k * d + j] as number);
-    }
-  }
-  return out;
-}
-
-/** Mᵀ for a row-major d×d M. */
-function transpose(m: ArrayLike<number>, d: number): Float64Array {
-  const t = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = m[i * d + j] as number;
-  return t;
-}
-
 function dispersionOf(coding: ModelCoding, sums: GlmSums, d: number, nullDeviance: number): number {
   if (coding.family !== 'gaussian') return 1;
   if (sums.n <= d) {
@@ -137,7 +118,8 @@ function dispersionOf(coding: ModelCoding, sums: GlmSums, d: number, nullDevianc
   return sums.deviance / (sums.n - d);
 }
 
-function aicOf(coding: ModelCoding, sums: GlmSums, d: number): number {
+/** Akaike's information criterion as R's glm computes it (gaussian: with the ML variance, +1 parameter). */
+export function aicOf(coding: ModelCoding, sums: GlmSums, d: number): number {
   if (coding.family === 'gaussian') return sums.n * (Math.log((2 * Math.PI * sums.deviance) / sums.n) + 1) + 2 + 2 * d;
   return sums.deviance - 2 * sums.saturated + 2 * d;
 }
