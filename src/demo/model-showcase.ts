@@ -20,6 +20,7 @@ import type { GlmTable } from '../learn/inference.js';
 import { modelText, parseModelDocument } from '../learn/model-file.js';
 import { fitPooled } from '../learn/pooled-fit.js';
 import { csvRecord } from '../seed/csv-writer.js';
+import { insuredTruthByTerm } from '../seed/ground-truth.js';
 import type { InsuredModel } from '../seed/scenario.js';
 import { scoreCsvFile, type ScoreSummary } from '../store/score-csv.js';
 import { readTypedRows, type TypedRow } from './reference.js';
@@ -78,19 +79,6 @@ export interface ModelShowcaseFiles {
   readonly files: readonly { readonly agency: string; readonly file: string }[];
   readonly modelFile: string;
   readonly scoredFile: string;
-}
-
-/** The ground truth under R's coefficient names (`sex女`, `district青羊区`). */
-function insuredTruthByTerm(m: InsuredModel): Map<string, number> {
-  const truth = new Map<string, number>([
-    ['(Intercept)', m.intercept],
-    ['age', m.age],
-    ['monthly_income', m.monthlyIncome],
-    ['months_resident', m.monthsResident],
-  ]);
-  for (const [column, effects] of Object.entries({ sex: m.sex, sector: m.sector, district: m.district }))
-    for (const [level, b] of Object.entries(effects)) truth.set(`${column}${level}`, b);
-  return truth;
 }
 
 /** Fits the section's model to the pooled seed files in this process. */

@@ -69,3 +69,16 @@ export class InsuredLogOdds {
     );
   }
 }
+
+/** The ground truth under R's coefficient names (`sex女`, `district青羊区`). */
+export function insuredTruthByTerm(m: InsuredModel): Map<string, number> {
+  const truth = new Map<string, number>([
+    ['(Intercept)', m.intercept],
+    ['age', m.age],
+    ['monthly_income', m.monthlyIncome],
+    ['months_resident', m.monthsResident],
+  ]);
+  for (const [column, effects] of Object.entries({ sex: m.sex, sector: m.sector, district: m.district }))
+    for (const [level, b] of Object.entries(effects)) truth.set(`${column}${level}`, b);
+  return truth;
+}

@@ -22,6 +22,7 @@
  * FEDSTAT_RECOVERY_SEEDS=1000 runs the long form (3.5 minutes on two shared cores). It passed with
  * 31,287 of 33,000 insured intervals (94.8 %; allowed 31,350 ± 240).
  */
+import { insuredTruthByTerm } from '../../src/seed/ground-truth.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,20 +76,6 @@ function describeTally(t: Tally): string {
 function fit(schema: DatasetSchema, dataset: string, family: FamilyName, formula: string, rows: readonly TypedRow[]) {
   const coding = codeModel(parseFormula(formula, schema, dataset), schema, family, dataset);
   return fitPooled(rows, coding).table;
-}
-
-/** The insured model's coefficients under R's names (`sex女`, `district青羊区`). */
-function insuredTruth(loaded: LoadedScenario): Map<string, number> {
-  const m = loaded.scenario.groundTruth.insured;
-  const truth = new Map<string, number>([
-    ['(Intercept)', m.intercept],
-    ['age', m.age],
-    ['monthly_income', m.monthlyIncome],
-    ['months_resident', m.monthsResident],
-  ]);
-  for (const [column, effects] of Object.entries({ sex: m.sex, sector: m.sector, district: m.district }))
-    for (const [level, b] of Object.entries(effects)) truth.set(`${column}${level}`, b);
-  return truth;
 }
 
 /**
@@ -151,7 +138,7 @@ beforeAll(async () => {
     },
     maxRows: districts.length * months,
   };
-  const truthOfInsured = insuredTruth(loaded);
+  const truthOfInsured = insuredTruthByTerm(loaded.scenario.groundTruth.insured);
   const referenceCity = loaded.scenario.cities[0]!;
   for (let s = 0; s < SEEDS; s++) {
     const dir = join(root, String(s));
