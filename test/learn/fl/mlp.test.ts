@@ -41,6 +41,8 @@ const shapeArb = fc.record({
   seed: fc.integer({ min: 0, max: 2 ** 31 }),
 });
 
+type ShapeCase = typeof shapeArb extends fc.Arbitrary<infer T> ? T : never;
+
 /** Parameters and one example drawn from `seed` (weights and biases all non-zero). */
 function scenario(shape: MlpShape, seed: number): { params: Float64Array; x: Float64Array; y: number } {
   const u = seeded(seed);
@@ -63,25 +65,37 @@ function batchOf(shape: MlpShape, rows: number, seed: number): Batch {
 }
 
 describe('mlp gradients', () => {
-  it('match central finite differences (tanh; relu away from its kink)', () => {
+  /** The gradient of one random net and example against central differences. */
+  function checkAgainstDifferences(o: ShapeCase, activation: 'tanh' | 'relu'): void {
+    const shape = mlpShape({ ...o, activation });
+    const { params, x, y } = scenario(shape, o.seed);
+    const grad = new Float64Array(shape.size);
+    exampleGradient(shape, params, x, y, grad);
+    const h = 1e-6;
+    for (let k = 0; k < shape.size; k++) {
+      const p = params.slice();
+      p[k] = (params[k] as number) + h;
+      const up = exampleLoss(shape, p, x, y);
+      p[k] = (params[k] as number) - h;
+      const down = exampleLoss(shape, p, x, y);
+      // Tolerance: central differences err by O(h²) plus rounding O(ε/h) ≈ 1e-10 here.
+      expect(Math.abs((up - down) / (2 * h) - (grad[k] as number))).toBeLessThan(1e-6);
+    }
+  }
+
+  it('match central finite differences (tanh)', () => {
     fc.assert(
-      fc.property(shapeArb, fc.constantFrom('tanh' as const, 'relu' as const), (o, activation) => {
-        const shape = mlpShape({ ...o, activation });
-        const { params, x, y } = scenario(shape, o.seed);
-        const grad = new Float64Array(shape.size);
-        exampleGradient(shape, params, x, y, grad);
-        const h = 1e-6;
-        for (let k = 0; k < shape.size; k++) {
-          const p = params.slice();
-          p[k] = (params[k] as number) + h;
-          const up = exampleLoss(shape, p, x, y);
-          p[k] = (params[k] as number) - h;
-          const down = exampleLoss(shape, p, x, y);
-          // Tolerance: central differences err by O(h²) plus rounding O(ε/h) ≈ 1e-10 here.
-          expect(Math.abs((up - down) / (2 * h) - (grad[k] as number))).toBeLessThan(1e-6);
-        }
-      }),
+      fc.property(shapeArb, (o) => checkAgainstDifferences(o, 'tanh')),
       { numRuns: runs(100) },
+    );
+  });
+
+  it('match central finite differences (relu, fixed nets)', () => {
+    // A fixed fast-check seed: a random relu net can put a unit within h of its kink, where
+    // differences are wrong by construction (about once in a thousand runs of 100).
+    fc.assert(
+      fc.property(shapeArb, (o) => checkAgainstDifferences(o, 'relu')),
+      { numRuns: 100, seed: 20261205 },
     );
   });
 
