@@ -22,14 +22,12 @@
  */
 import { FedstatError } from '../errors.js';
 import type { ModelCoding } from './design.js';
-import { scalingOf } from './design.js';
 import { termOf } from './diagnostics.js';
-import { Z_975, normalTwoSidedP, studentTwoSidedP } from './distributions.js';
 import type { DpNewtonState } from './dp-newton.js';
 import type { GlmEncodingPlan } from './fixed-point.js';
 import { glmNoiseVariance, type GlmNoiseVariance } from './glm-noise.js';
-import { aicOf, type CoefficientRow, type GlmTable } from './inference.js';
-import { multiply, transpose } from './matrix.js';
+import { glmTable, type GlmTable } from './inference.js';
+import { multiply } from './matrix.js';
 import type { GlmSums } from './sums.js';
 import { unpackInformation } from './sums.js';
 import { fromEigen, symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';
@@ -149,25 +147,7 @@ export function dpInferenceTable(
   if (lastSums.gradient.length !== d) throw new RangeError('dpInferenceTable: the sums are for another model');
   const phi = dispersionOf(coding, lastSums, d);
   const internal = internalCovariance(coding, state, lastSums, ridge, noise, phi);
-  const m = scalingOf(coding);
-  const cov = multiply(multiply(transpose(m, d), internal, d), m, d);
-  const beta = coding.columns.map((_, j) => state.beta.reduce((s, b, i) => s + (m[i * d + j] as number) * b, 0));
   const n = Math.max(0, Math.round(lastSums.n));
-  const t = coding.family === 'gaussian';
-  const terms = coding.coefficients.map((term, j): CoefficientRow => {
-    const estimate = beta[j] as number;
-    const stderr = Math.sqrt(cov[j * d + j] as number);
-    if (!(stderr > 0) || !Number.isFinite(stderr) || !Number.isFinite(estimate))
-      throw new FedstatError('INTERNAL', `the standard error of ${term} is not a positive number; please report it`, {
-        details: { coefficient: term },
-      });
-    const z = estimate / stderr;
-    const p = t ? studentTwoSidedP(z, Math.max(1, n - d)) : normalTwoSidedP(z);
-    return { term, estimate, stderr, z, p, ci95: [estimate - Z_975 * stderr, estimate + Z_975 * stderr] };
-  });
-  const aic = aicOf(coding, lastSums, d);
-  if (![lastSums.deviance, state.nullDeviance, aic].every(Number.isFinite))
-    throw new FedstatError('INTERNAL', 'a fit statistic is not finite; please report it');
   const converged = settled(state, internal, d);
   const warnings = converged
     ? state.warnings
@@ -175,24 +155,19 @@ export function dpInferenceTable(
         ...state.warnings,
         `the last step moved a coefficient by more than ${SETTLED_SE} standard errors; announce more rounds`,
       ];
-  return {
-    family: coding.family,
-    link: coding.link,
-    formula: coding.formula,
-    statistic: t ? 't' : 'z',
-    terms,
-    referenceLevels: coding.referenceLevels,
-    covariance: Array.from(cov),
+  // φ is inside `internal` already (the noise's part of the covariance is not scaled by it).
+  return glmTable(coding, {
+    beta: state.beta,
+    covariance: internal,
+    covarianceScale: 1,
     dispersion: phi,
-    deviance: lastSums.deviance,
-    nullDeviance: state.nullDeviance,
-    aic,
+    sums: lastSums,
     n,
-    dfResidual: n - d,
-    dfNull: n - (coding.intercept ? 1 : 0),
+    tDf: Math.max(1, n - d),
+    nullDeviance: state.nullDeviance,
     ridge,
     iterations: state.round,
     converged,
     warnings,
-  };
+  });
 }

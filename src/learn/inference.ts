@@ -119,25 +119,36 @@ function dispersionOf(coding: ModelCoding, sums: GlmSums, d: number, nullDevianc
 }
 
 /** Akaike's information criterion as R's glm computes it (gaussian: with the ML variance, +1 parameter). */
-export function aicOf(coding: ModelCoding, sums: GlmSums, d: number): number {
+function aicOf(coding: ModelCoding, sums: GlmSums, d: number): number {
   if (coding.family === 'gaussian') return sums.n * (Math.log((2 * Math.PI * sums.deviance) / sums.n) + 1) + 2 + 2 * d;
   return sums.deviance - 2 * sums.saturated + 2 * d;
 }
 
-/**
- * The table of a finished fit: `state` from newton.ts with `phase: 'done'`, `sums` computed at
- * `state.beta`, `ridge` the λ of the fit.
- */
-export function inferenceTable(coding: ModelCoding, state: NewtonState, sums: GlmSums, ridge: number): GlmTable {
-  if (state.phase !== 'done' || state.nullDeviance === null)
-    throw new RangeError('inferenceTable: the fit is not done');
+/** What a finished fit's table is made of (exact or DP), β and covariance on the internal scale. */
+export interface TableParts {
+  readonly beta: readonly number[];
+  /** Row-major d×d, internal scale; multiplied by `covarianceScale` once mapped to the original scale. */
+  readonly covariance: ArrayLike<number>;
+  readonly covarianceScale: number;
+  readonly dispersion: number;
+  /** The sums the table reads the deviance and the AIC from. */
+  readonly sums: GlmSums;
+  readonly n: number;
+  /** Degrees of freedom of gaussian's t statistic. */
+  readonly tDf: number;
+  readonly nullDeviance: number;
+  readonly ridge: number;
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly warnings: readonly string[];
+}
+
+/** The table from its parts: estimates and covariance on the original scale, Wald rows, fit statistics. */
+export function glmTable(coding: ModelCoding, parts: TableParts): GlmTable {
   const d = coding.columns.length;
-  const info = unpackInformation(sums);
-  const phi = dispersionOf(coding, sums, d, state.nullDeviance);
   const m = scalingOf(coding);
-  const mt = transpose(m, d);
-  const cov = multiply(multiply(mt, internalCovariance(coding, info, d, ridge), d), m, d).map((v) => v * phi);
-  const beta = coding.columns.map((_, j) => state.beta.reduce((s, b, i) => s + (m[i * d + j] as number) * b, 0));
+  const cov = multiply(multiply(transpose(m, d), parts.covariance, d), m, d).map((v) => v * parts.covarianceScale);
+  const beta = coding.columns.map((_, j) => parts.beta.reduce((s, b, i) => s + (m[i * d + j] as number) * b, 0));
   const t = coding.family === 'gaussian';
   const terms = coding.coefficients.map((term, j): CoefficientRow => {
     const estimate = beta[j] as number;
@@ -153,12 +164,12 @@ export function inferenceTable(coding: ModelCoding, state: NewtonState, sums: Gl
       estimate,
       stderr,
       z,
-      p: t ? studentTwoSidedP(z, sums.n - d) : normalTwoSidedP(z),
+      p: t ? studentTwoSidedP(z, parts.tDf) : normalTwoSidedP(z),
       ci95: [estimate - Z_975 * stderr, estimate + Z_975 * stderr],
     };
   });
-  const aic = aicOf(coding, sums, d);
-  if (![sums.deviance, state.nullDeviance, aic].every(Number.isFinite))
+  const aic = aicOf(coding, parts.sums, d);
+  if (![parts.sums.deviance, parts.nullDeviance, aic].every(Number.isFinite))
     throw new FedstatError('INTERNAL', 'a fit statistic is not finite; please report it');
   return {
     family: coding.family,
@@ -168,16 +179,41 @@ export function inferenceTable(coding: ModelCoding, state: NewtonState, sums: Gl
     terms,
     referenceLevels: coding.referenceLevels,
     covariance: Array.from(cov),
-    dispersion: phi,
-    deviance: sums.deviance,
-    nullDeviance: state.nullDeviance,
+    dispersion: parts.dispersion,
+    deviance: parts.sums.deviance,
+    nullDeviance: parts.nullDeviance,
     aic,
+    n: parts.n,
+    dfResidual: parts.n - d,
+    dfNull: parts.n - (coding.intercept ? 1 : 0),
+    ridge: parts.ridge,
+    iterations: parts.iterations,
+    converged: parts.converged,
+    warnings: parts.warnings,
+  };
+}
+
+/**
+ * The table of a finished fit: `state` from newton.ts with `phase: 'done'`, `sums` computed at
+ * `state.beta`, `ridge` the λ of the fit.
+ */
+export function inferenceTable(coding: ModelCoding, state: NewtonState, sums: GlmSums, ridge: number): GlmTable {
+  if (state.phase !== 'done' || state.nullDeviance === null)
+    throw new RangeError('inferenceTable: the fit is not done');
+  const d = coding.columns.length;
+  const phi = dispersionOf(coding, sums, d, state.nullDeviance);
+  return glmTable(coding, {
+    beta: state.beta,
+    covariance: internalCovariance(coding, unpackInformation(sums), d, ridge),
+    covarianceScale: phi,
+    dispersion: phi,
+    sums,
     n: sums.n,
-    dfResidual: sums.n - d,
-    dfNull: sums.n - (coding.intercept ? 1 : 0),
+    tDf: sums.n - d,
+    nullDeviance: state.nullDeviance,
     ridge,
     iterations: state.round,
     converged: state.converged,
     warnings: state.warnings,
-  };
+  });
 }
