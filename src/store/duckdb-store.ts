@@ -7,19 +7,22 @@
  *
  * Two connections: loads run on one (serially: they use its temp catalog and a transaction),
  * aggregates on the other, so an agency keeps answering from the old table while a new file loads
- * and sees the new one the moment the swap commits.
+ * and sees the new one the moment the swap commits. A record scan (training at the agency) streams
+ * on a third connection of its own for as long as its caller reads (store/record-scan.ts).
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { describeError, FedstatError } from '../errors.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import type { ModelCoding } from '../learn/design.js';
+import type { DataRecord } from '../learn/design-row.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { Predicate, QueryPlan } from '../query/plan.js';
 import { compileAggregate } from './compile-sql.js';
 import { stageCsv } from './csv-load.js';
 import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { toLocalAggregate } from './local-aggregate.js';
+import { compileRecordScan, streamRecords } from './record-scan.js';
 import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
 import type { SqlDialect } from './sql-dialect.js';
 import type { AgencyStore, LoadOptions, LoadReport, LocalAggregate } from './store.js';
@@ -61,6 +64,8 @@ class DuckDbStore implements AgencyStore {
   readonly engine = 'duckdb' as const;
   private readonly loads = new Serial();
   private readonly queries = new Serial();
+  /** Connections of record scans in progress (closed with the store). */
+  private readonly scans = new Set<DuckDBConnection>();
   private readonly dialect: SqlDialect;
   private readonly meta: string;
   private closing: Promise<void> | undefined;
@@ -85,8 +90,8 @@ class DuckDbStore implements AgencyStore {
   }
 
   /** The fingerprint a dataset was loaded under, or NOT_FOUND when it is not loaded here. */
-  private async loadedFingerprint(dataset: string): Promise<string> {
-    const found = await this.queryConn.runAndReadAll(
+  private async loadedFingerprint(dataset: string, conn = this.queryConn): Promise<string> {
+    const found = await conn.runAndReadAll(
       `SELECT m.schema_json FROM ${this.meta} m JOIN duckdb_tables() t ON t.database_name = $1 AND t.schema_name = 'main' AND t.table_name = m.name WHERE m.name = $2`,
       [this.catalog, dataset],
     );
@@ -104,8 +109,8 @@ class DuckDbStore implements AgencyStore {
   }
 
   /** NOT_FOUND when the dataset is not loaded; DATA_INVALID when it was loaded under another schema. */
-  private async checkLoadedUnder(dataset: string, schema: DatasetSchema): Promise<void> {
-    const stored = await this.loadedFingerprint(dataset);
+  private async checkLoadedUnder(dataset: string, schema: DatasetSchema, conn = this.queryConn): Promise<void> {
+    const stored = await this.loadedFingerprint(dataset, conn);
     if (stored !== schemaFingerprint(schema)) {
       throw new FedstatError(
         'DATA_INVALID',
@@ -196,9 +201,37 @@ class DuckDbStore implements AgencyStore {
     });
   }
 
+  async *scanRecords(
+    dataset: string,
+    schema: DatasetSchema,
+    columns: readonly string[],
+    where: Predicate | null,
+    batchRows: number,
+  ): AsyncGenerator<readonly DataRecord[], void, undefined> {
+    this.checkOpen();
+    const compiled = compileRecordScan(dataset, schema, columns, where, batchRows, this.dialect);
+    // A connection of its own, outside the query queue: a training round may read for minutes
+    // while the agency keeps answering queries, and a statement on the query connection would cut
+    // a stream on it short. Its one transaction makes the schema check and every batch read the
+    // same version of the table, even if a load swaps it meanwhile.
+    const conn = await this.instance.connect();
+    this.scans.add(conn);
+    try {
+      this.checkOpen(); // the store may have closed while connecting
+      await conn.run('BEGIN TRANSACTION');
+      await this.checkLoadedUnder(dataset, schema, conn);
+      yield* streamRecords(conn, compiled, () => this.checkOpen());
+    } finally {
+      if (this.scans.delete(conn)) conn.closeSync();
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([this.loads.idle(), this.queries.idle()]);
+      // Scans are not waited for (a caller may never finish one); their next batch says closed.
+      for (const conn of this.scans) conn.closeSync();
+      this.scans.clear();
       this.loadConn.closeSync();
       this.queryConn.closeSync();
       this.instance.closeSync();

@@ -35,7 +35,7 @@ import { emptySums, packedIndex } from '../learn/sums.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { IntegerFactor } from '../learn/term-coding.js';
 import type { Predicate } from '../query/plan.js';
-import { compileAggregate } from './compile-sql.js';
+import { compileWhere } from './compile-where.js';
 import type { SqlDialect } from './sql-dialect.js';
 
 const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -104,24 +104,6 @@ class Params {
     if (!Number.isFinite(value)) throw new RangeError('compileGlmSums: a value of the round is not finite');
     return this.bind(`r${Object.is(value, -0) ? '-0' : String(value)}`, value, (p) => `CAST(${p} AS ${DOUBLE})`);
   }
-}
-
-/** The WHERE clause and its parameters, compiled by compile-sql.ts as a COUNT(*) plan's. */
-function compileWhere(
-  dataset: string,
-  schema: DatasetSchema,
-  dialect: SqlDialect,
-  where: Predicate | null,
-): { text: string; params: readonly number[] } {
-  if (where === null) return { text: '', params: [] };
-  const compiled = compileAggregate(
-    { dataset, groupBy: [], select: [{ kind: 'aggregate', fn: 'count', column: null, alias: 'n' }], where },
-    schema,
-    dialect,
-  );
-  const head = `SELECT COUNT(*) FROM ${dialect.table(dataset)} WHERE `;
-  if (!compiled.sql.startsWith(head)) throw new Error('compileGlmSums: compile-sql changed its COUNT(*) shape');
-  return { text: ` WHERE ${compiled.sql.slice(head.length)}`, params: compiled.params };
 }
 
 /** The coding's columns re-checked against the schema: names, types and category lists. */

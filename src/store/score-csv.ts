@@ -11,11 +11,12 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Column, DatasetSchema } from '../federation/schema.js';
+import type { DatasetSchema } from '../federation/schema.js';
 import type { ModelDocument } from '../learn/model-file.js';
 import { scoreRecord } from '../learn/score.js';
 import { stageCsv } from './csv-load.js';
 import { parseCsvLine, readFirstLine } from './csv-scan.js';
+import { cellValue } from './record-scan.js';
 import { quoteIdent } from './sql-dialect.js';
 
 /** What scoring a file found. */
@@ -70,13 +71,6 @@ function freeName(base: string, taken: readonly string[]): string {
   let name = base;
   while (taken.includes(name)) name += '_';
   return name;
-}
-
-/** A stored cell back to the value a CSV reader gives: a category's value, an integer, an id's text. */
-function cellValue(col: Column | undefined, v: unknown): string | number {
-  if (col?.type === 'category') return col.values[Number(v)] as string;
-  if (col?.type === 'integer') return Number(v);
-  return String(v);
 }
 
 /** Reads the staged rows in file order, scores them, hands them to `write` with `eta` and `fitted`. */

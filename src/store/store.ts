@@ -5,6 +5,7 @@
  */
 import type { DatasetSchema } from '../federation/schema.js';
 import type { ModelCoding } from '../learn/design.js';
+import type { DataRecord } from '../learn/design-row.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { Predicate, QueryPlan } from '../query/plan.js';
 
@@ -86,6 +87,25 @@ export interface AgencyStore extends AsyncDisposable {
     beta: readonly number[],
     where: Predicate | null,
   ): Promise<GlmSums>;
+  /**
+   * The rows of `dataset` that `where` keeps (all when null), `batchRows` at a time (the last batch
+   * may be shorter, none is empty), in a stable order (the table's insertion order: the same table
+   * gives the same sequence every call), as records keyed by column name, each value as
+   * learn/design-row.ts `encodeRecord` expects it (a category's value, an integer as a number). Only
+   * `columns` are read: for training at the agency, the rows stay here (store/record-scan.ts).
+   * One scan reads one version of the table, even if a load replaces it meanwhile. Errors come from
+   * the iteration: NOT_FOUND when the dataset is not loaded; DATA_INVALID when it was loaded under a
+   * different schema than `schema`; QUERY_INVALID for no column, an unknown or `id` column, or a
+   * predicate that does not fit `schema`; RangeError for a `batchRows` that is not a positive whole
+   * number; UNAVAILABLE once the store closes.
+   */
+  scanRecords(
+    dataset: string,
+    schema: DatasetSchema,
+    columns: readonly string[],
+    where: Predicate | null,
+    batchRows: number,
+  ): AsyncIterable<readonly DataRecord[]>;
   /** Waits for loads and queries in flight, then releases the database; later calls return the same promise. */
   close(): Promise<void>;
 }
