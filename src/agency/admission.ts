@@ -10,6 +10,8 @@ import type { DatasetSchema } from '../federation/schema.js';
 import type { Rational } from '../dp/rational.js';
 import type { GlmEncodingPlan } from '../learn/fixed-point.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
+import type { FlEncodingPlan } from '../learn/fl/fl-encoding.js';
+import { flRoundEncoding, isFlRoundPlan, type FlRoundPlan } from '../protocol/fl-round.js';
 import { glmRoundPlan, isGlmRoundPlan, type GlmRoundPlan } from '../protocol/glm-round.js';
 import { openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -29,6 +31,7 @@ export type AdmittedQuery = {
 } & (
   | { readonly kind: 'cells'; readonly plan: QueryPlan; readonly cells: PlanCells; readonly terms: PrivacyTerms | null }
   | { readonly kind: 'glm'; readonly plan: GlmRoundPlan; readonly encoding: GlmEncodingPlan }
+  | { readonly kind: 'fl'; readonly plan: FlRoundPlan; readonly encoding: FlEncodingPlan }
 );
 
 /** The datasets this agency serves: those in its store that the federation lets it serve. */
@@ -95,6 +98,11 @@ function admittedWork(ctx: AgencyContext, env: QueryEnvelope, schema: DatasetSch
   if (isGlmRoundPlan(plan)) {
     const privacy = rho === null ? null : { rho, threshold: env.threshold };
     return { kind: 'glm' as const, plan, encoding: glmRoundPlan(ctx.federation, plan, privacy) };
+  }
+  if (isFlRoundPlan(plan)) {
+    const privacy = rho === null ? null : { rho, threshold: env.threshold };
+    const round = { ...plan, clip: plan.hyper.clip };
+    return { kind: 'fl' as const, plan, encoding: flRoundEncoding(ctx.federation, round, privacy) };
   }
   const cells = planCells(plan, schema);
   return {

@@ -15,6 +15,7 @@ import { queryDigest, type AnswerMode, type QueryEnvelope, type SignedQuery } fr
 import type { AgencyContext } from './agency-context.js';
 import type { AdmittedQuery } from './admission.js';
 import type { AnswerTrail } from './answer-trail.js';
+import { flContribution } from './fl-contribution.js';
 import { glmContribution } from './glm-contribution.js';
 
 /** This agency's part of the admitted query, in slots, with its share of the noise, and their layout. */
@@ -23,6 +24,7 @@ export async function localContribution(
   q: AdmittedQuery,
 ): Promise<{ layout: SlotLayout; slots: BigUint64Array[] }> {
   if (q.kind === 'glm') return glmContribution(ctx, q.plan, q.schema, q.encoding);
+  if (q.kind === 'fl') return flContribution(ctx, q.plan, q.schema, q.encoding);
   // Laid out against every agency the federation lets serve the dataset, with room for the noise.
   const parties = datasetParties(ctx.federation, q.plan.dataset).length;
   const layout = planSlotLayout(q.cells.cellBounds, parties, ctx.params, q.terms?.agencyNoiseBound ?? 0n);

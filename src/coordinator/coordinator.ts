@@ -12,6 +12,7 @@ import { datasetParties, datasetSchemaOf, partyOfRole, type Federation } from '.
 import type { HeParams } from '../he/he-params.js';
 import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he/packing.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
+import { flRoundLogView, isFlRoundPlan } from '../protocol/fl-round.js';
 import { isGlmRoundPlan } from '../protocol/glm-round.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
@@ -45,7 +46,9 @@ import { DEFAULT_DISPLAY_DELTA, type QueryExplanation, type QueryOptions, type Q
 import { loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
 import { unmaskSum } from './unmask-round.js';
-import { trainModel } from './train.js';
+import { trainNetwork } from './fedavg.js';
+import type { NetworkSpec, NetworkTrainOptions, NetworkTrainResult } from './fl-train-types.js';
+import { trainModel, type TrainContext } from './train.js';
 import type { TrainOptions, TrainResult, TrainSpec } from './train-types.js';
 
 export type { CoordinatorOptions } from './coordinator-options.js';
@@ -275,17 +278,28 @@ export class Coordinator implements AsyncDisposable {
    * Returns MODEL.json's document with every round and its log entry.
    */
   train(spec: TrainSpec, options: TrainOptions = {}): Promise<TrainResult> {
-    return trainModel(
-      {
-        federation: this.federation,
-        params: this.params,
-        runRound: (planned, roundOptions, finish) => this.runRound(planned, roundOptions, finish),
-        requireLog: () => this.requireLog(),
-        now: () => this.now(),
-      },
-      spec,
-      options,
-    );
+    return trainModel(this.trainContext(), spec, options);
+  }
+
+  /**
+   * Trains a neural network (or a GLM-shaped model) across the agencies serving `spec.dataset` by
+   * federated averaging (fedavg.ts): one query per round, each signed, logged, masked, encrypted and
+   * decrypted as the sum of the agencies' updates, with record-level distributed DP when
+   * `options.privacy` is given. Returns the network MODEL.json and the learning curve.
+   */
+  trainNetwork(spec: NetworkSpec, options: NetworkTrainOptions = {}): Promise<NetworkTrainResult> {
+    return trainNetwork(this.trainContext(), spec, options);
+  }
+
+  /** What a training run needs of the coordinator: its federation, HE parameters and round steps. */
+  private trainContext(): TrainContext {
+    return {
+      federation: this.federation,
+      params: this.params,
+      runRound: (planned, roundOptions, finish) => this.runRound(planned, roundOptions, finish),
+      requireLog: () => this.requireLog(),
+      now: () => this.now(),
+    };
   }
 
   /** Plan: the SQL parsed, its cells and how it may be released; what cannot run is refused before anyone is contacted. */
@@ -418,8 +432,11 @@ export class Coordinator implements AsyncDisposable {
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     const log = this.options.transparencyLog;
     const audit = log === undefined ? (this.options.audit ?? NO_AUDIT) : allSinks(this.options.audit ?? NO_AUDIT, log);
-    const sql = isGlmRoundPlan(q.plan) ? q.sql : formatPlan(q.plan);
-    const asked = { at: now, queryId: q.queryId, sql, plan: q.plan, agencies: q.serving };
+    const round = isGlmRoundPlan(q.plan) || isFlRoundPlan(q.plan);
+    const sql = round ? q.sql : formatPlan(q.plan);
+    // The log keeps a round's parameters as their digest; the envelope's digest binds the parameters themselves.
+    const plan = isFlRoundPlan(q.plan) ? flRoundLogView(q.plan) : q.plan;
+    const asked = { at: now, queryId: q.queryId, sql, plan, agencies: q.serving };
     (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
     const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
     return { envelope, signed, queryLog, audit, logProof: queryLog === null ? undefined : this.logProofs(q, queryLog) };

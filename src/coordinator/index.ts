@@ -15,6 +15,15 @@ export type {
   SecureAggregationReport,
 } from './query-types.js';
 export type { TrainOptions, TrainPrivacy, TrainResult, TrainRound, TrainSpec } from './train-types.js';
+export type {
+  NetworkPrivacyOptions,
+  NetworkSpec,
+  NetworkTrainOptions,
+  NetworkTrainResult,
+  StrategyName,
+} from './fl-train-types.js';
+export type { CurvePoint } from '../learn/fl/learning-curve.js';
+export type { NetworkDocument, NetworkPrivacy } from '../learn/fl/network-file.js';
 export type { ModelDocument, ModelPrivacy, ModelRound } from '../learn/model-file.js';
 export type { FamilyName, LinkName } from '../learn/family.js';
 export type { CoefficientRow, GlmTable } from '../learn/inference.js';

@@ -9,6 +9,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import type { SlotLayout } from '../he/packing.js';
+import type { FlRoundPlan } from '../protocol/fl-round.js';
 import type { GlmRoundPlan } from '../protocol/glm-round.js';
 import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { PrivacyTerms } from '../protocol/privacy-terms.js';
@@ -49,7 +50,7 @@ export type LogProofSource = (link: AgencyLink, stale: boolean) => Promise<Query
 
 /** A plan once the secure-aggregation threshold is known: its final form, its noise and its slots. */
 export interface SizedPlan {
-  readonly plan: QueryPlan | GlmRoundPlan;
+  readonly plan: QueryPlan | GlmRoundPlan | FlRoundPlan;
   /** Null for an exact release. */
   readonly terms: PrivacyTerms | null;
   readonly layout: SlotLayout;

@@ -6,24 +6,16 @@
  * answered it have spent its budget) and goes on from the last decoded state; Newton's state and
  * the sums are plain JSON numbers, which round-trip exactly, so an exact fit resumes bit-identically.
  */
-import { readFile } from 'node:fs/promises';
-import { FedstatError, describeError } from '../errors.js';
 import type { GlmSums } from '../learn/sums.js';
-import { canonicalJson } from '../util/canonical-json.js';
-import { replaceFile } from '../util/durable-file.js';
+import { damagedCheckpoint, readCheckpoint, writeCheckpoint, type RunIdentity } from './checkpoint-file.js';
 import { isRecord } from '../util/is-record.js';
 import type { FailedAgency } from './query-context.js';
 import type { TrainRound } from './train-types.js';
 
-const KIND = 'fedstat/train-checkpoint';
-const FORMAT = 1;
+const HEADER = { kind: 'fedstat/train-checkpoint', format: 1 };
 
 /** What must be equal for a checkpoint to belong to a fit: the federation and the spec, as normalised by train.ts. */
-export interface FitIdentity {
-  readonly federation: string;
-  /** The spec with every default filled in and ρ in canonical form (JSON). */
-  readonly spec: unknown;
-}
+export type FitIdentity = RunIdentity;
 
 /** The fit's state between rounds. `state` is newton.ts' or dp-newton.ts' state. */
 export interface FitProgress {
@@ -73,7 +65,7 @@ function sumsFromJson(raw: unknown, file: string): GlmSums {
     !numbers(s.information) ||
     ![s.n, s.deviance, s.saturated].every((x) => typeof x === 'number')
   )
-    throw damaged(file, 'its sums are malformed');
+    throw damagedCheckpoint(file, 'its sums are malformed');
   return {
     n: s.n as number,
     gradient: Float64Array.from(s.gradient),
@@ -83,57 +75,20 @@ function sumsFromJson(raw: unknown, file: string): GlmSums {
   };
 }
 
-function damaged(file: string, why: string): FedstatError {
-  return new FedstatError(
-    'CONFIG_INVALID',
-    `checkpoint ${file} cannot be resumed: ${why}; train again without --resume (and another --checkpoint file)`,
-  );
-}
-
 /** Writes the checkpoint atomically, mode 0600. */
 export async function saveCheckpoint(file: string, identity: FitIdentity, progress: FitProgress): Promise<void> {
-  const doc = {
-    kind: KIND,
-    format: FORMAT,
-    ...identity,
-    ...progress,
-    lastSums: progress.lastSums === null ? null : sumsToJson(progress.lastSums),
-  };
-  try {
-    await replaceFile(file, `${JSON.stringify(doc)}\n`);
-  } catch (e) {
-    throw new FedstatError('IO', `cannot write checkpoint ${file}: ${describeError(e)}; check the directory`, {
-      cause: e,
-    });
-  }
+  const lastSums = progress.lastSums === null ? null : sumsToJson(progress.lastSums);
+  await writeCheckpoint(file, HEADER, identity, { ...progress, lastSums });
 }
 
 /** Reads a checkpoint of this fit; CONFIG_INVALID naming the fix when it is missing, damaged or another fit's. */
 export async function loadCheckpoint(file: string, identity: FitIdentity): Promise<FitProgress> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new FedstatError(
-      'CONFIG_INVALID',
-      `cannot read checkpoint ${file} (${describeError(e)}); give the file an earlier run wrote, or train without --resume`,
-      { cause: e },
-    );
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw damaged(file, 'it is not JSON (truncated or edited?)');
-  }
-  if (!isRecord(doc) || doc['kind'] !== KIND || doc['format'] !== FORMAT)
-    throw damaged(file, 'it is not a fedstat training checkpoint of this version');
-  if (doc['federation'] !== identity.federation) throw damaged(file, 'it was made in another federation');
-  if (canonicalJson(doc['spec']) !== canonicalJson(identity.spec))
-    throw new FedstatError(
-      'CONFIG_INVALID',
-      `checkpoint ${file} is of another fit (dataset, family, formula, WHERE, ridge, tolerance, rounds or ρ differ); resume with the same options it was started with`,
-    );
+  const doc = await readCheckpoint(
+    file,
+    HEADER,
+    identity,
+    'dataset, family, formula, WHERE, ridge, tolerance, rounds or ρ',
+  );
   const p = doc as unknown as FitProgress & { lastSums: unknown };
   const integer = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 1;
   if (
@@ -147,6 +102,6 @@ export async function loadCheckpoint(file: string, identity: FitIdentity): Promi
     !Array.isArray(p.failed) ||
     !isRecord(p.state)
   )
-    throw damaged(file, 'its fields are malformed');
+    throw damagedCheckpoint(file, 'its fields are malformed');
   return { ...p, lastSums: p.lastSums === null ? null : sumsFromJson(p.lastSums, file) };
 }

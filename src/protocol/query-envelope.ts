@@ -12,6 +12,7 @@ import { partyOfRole } from '../federation/federation.js';
 import type { QueryPlan } from '../query/plan.js';
 import { validatePlan } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
+import { isFlRoundPlan, openFlRoundPlan, type FlRoundPlan } from './fl-round.js';
 import { isGlmRoundPlan, openGlmRoundPlan, type GlmRoundHe, type GlmRoundPlan } from './glm-round.js';
 import { openQueryRho } from './privacy-terms.js';
 
@@ -30,7 +31,7 @@ export interface QueryEnvelope {
   readonly paramsId: string;
   readonly mode: AnswerMode;
   /** A SQL query's plan, or one Newton round of a GLM fit (glm-round.ts). */
-  readonly plan: QueryPlan | GlmRoundPlan;
+  readonly plan: QueryPlan | GlmRoundPlan | FlRoundPlan;
   /** Agencies asked to contribute, sorted: the participants of secure aggregation. */
   readonly agencies: readonly string[];
   /** Secure aggregation: survivors needed to reconstruct a self-mask (Shamir threshold). */
@@ -136,15 +137,14 @@ export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRo
   if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
   const privacy = openPrivacy(e['privacy']);
   const rawPlan = e['plan'];
+  const round = { queryId, agencies, threshold, rho: privacy === undefined ? null : openQueryRho(privacy.rho) };
+  const isObject = typeof rawPlan === 'object' && rawPlan !== null;
   const plan =
-    typeof rawPlan === 'object' && rawPlan !== null && isGlmRoundPlan(rawPlan)
-      ? openGlmRoundPlan(rawPlan, federation, he, {
-          queryId,
-          agencies,
-          threshold,
-          rho: privacy === undefined ? null : openQueryRho(privacy.rho),
-        })
-      : validatePlan(rawPlan, federation.schema);
+    isObject && isGlmRoundPlan(rawPlan)
+      ? openGlmRoundPlan(rawPlan, federation, he, round)
+      : isObject && isFlRoundPlan(rawPlan)
+        ? openFlRoundPlan(rawPlan, federation, he, round)
+        : validatePlan(rawPlan, federation.schema);
   return Object.freeze({
     v: 1,
     queryId,

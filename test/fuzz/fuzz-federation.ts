@@ -8,6 +8,7 @@
  * and `expectedRows()` the plaintext reference its rows must equal, computed from the CSV rows.
  */
 import { isGlmRoundPlan } from '../../src/protocol/glm-round.js';
+import { isFlRoundPlan } from '../../src/protocol/fl-round.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,7 +278,7 @@ export async function createFuzzFederation(
 
     const rowsOf: FuzzFederation['rowsOf'] = (q, slots) => {
       const { plan } = q.envelope;
-      if (isGlmRoundPlan(plan)) throw new Error('the fuzz federation sends SQL queries only');
+      if (isGlmRoundPlan(plan) || isFlRoundPlan(plan)) throw new Error('the fuzz federation sends SQL queries only');
       const cells = planCells(plan, ds);
       return [
         ...release({

@@ -129,6 +129,17 @@ function outputOf(shape: MlpShape, z: number, y: number): { prediction: number; 
   return { prediction: 1 / (1 + Math.exp(-z)), loss: softplus(z) - y * z };
 }
 
+/**
+ * One row's output pre-activation z and prediction (probability or mean) at `params`: the forward
+ * pass and output that training and `evaluate` use, so a score equals evaluate's bit for bit.
+ */
+export function predictOne(shape: MlpShape, params: Float64Array, x: Float64Array): { z: number; prediction: number } {
+  if (params.length !== shape.size || x.length !== shape.sizes[0])
+    throw new RangeError(`predictOne: expected ${shape.size} parameters and ${shape.sizes[0]} inputs`);
+  const z = forward(shape, params, x, newWorkspace(shape));
+  return { z, prediction: outputOf(shape, z, 0).prediction };
+}
+
 /** Backpropagates ∂loss/∂z = `delta` from the output into `grad` (overwritten). */
 function backward(shape: MlpShape, p: Float64Array, delta: number, ws: MlpWorkspace, grad: Float64Array): void {
   const { sizes } = shape;
@@ -261,6 +272,23 @@ function evaluate(shape: MlpShape, params: Float64Array, batch: Batch): Evaluati
   return { loss: batch.rows === 0 ? 0 : total / batch.rows, predictions };
 }
 
+function exampleGradients(
+  shape: MlpShape,
+  params: Float64Array,
+  batch: Batch,
+  visit: (row: number, gradient: Float64Array) => void,
+): void {
+  const d = shape.sizes[0] as number;
+  checkBatch(batch, d);
+  if (params.length !== shape.size) throw new RangeError(`parameters must hold ${shape.size} values`);
+  const ws = newWorkspace(shape);
+  const grad = new Float64Array(shape.size);
+  for (let r = 0; r < batch.rows; r++) {
+    exampleGradient(shape, params, batch.x.subarray(r * d, (r + 1) * d), batch.y[r] as number, grad, ws);
+    visit(r, grad);
+  }
+}
+
 /** The built-in MLP as a `Trainer` (with its shape, for layout-aware callers). */
 export function mlpTrainer(options: MlpOptions): Trainer & { readonly shape: MlpShape } {
   const shape = mlpShape(options);
@@ -271,5 +299,7 @@ export function mlpTrainer(options: MlpOptions): Trainer & { readonly shape: Mlp
     localUpdate: (global: Float64Array, batches: Iterable<Batch>, o: LocalUpdateOptions) =>
       localUpdate(shape, global, batches, o),
     evaluate: (params: Float64Array, batch: Batch) => evaluate(shape, params, batch),
+    exampleGradients: (params: Float64Array, batch: Batch, visit: (row: number, gradient: Float64Array) => void) =>
+      exampleGradients(shape, params, batch, visit),
   });
 }

@@ -49,6 +49,12 @@ export interface Trainer {
   localUpdate(global: Float64Array, batches: Iterable<Batch>, options: LocalUpdateOptions): LocalUpdateResult;
   /** Evaluates `params` on `batch`. */
   evaluate(params: Float64Array, batch: Batch): Evaluation;
+  /**
+   * Calls `visit(row, gradient)` with each row's loss gradient at `params`, unclipped, in row order
+   * (`gradient` is one buffer, reused between rows). Record-level DP needs it: the agency clips and
+   * rounds every record's gradient itself, so the guarantee never rests on the trainer.
+   */
+  exampleGradients(params: Float64Array, batch: Batch, visit: (row: number, gradient: Float64Array) => void): void;
 }
 
 /** Validates local-update options once; throws RangeError naming the bad option. */

@@ -1,0 +1,453 @@
+/**
+ * `Coordinator.trainNetwork`: a neural model (or a GLM-shaped one) trained across the agencies
+ * serving a dataset by federated averaging. Every round is a query of its own (fl-round-query.ts):
+ * signed, logged, admitted and (with DP) charged by each agency it asks, masked, encrypted, and only
+ * the sum of the agencies' updates decrypted. The server strategy (FedAvg, FedProx, FedAdam) turns
+ * the mean update into the next global parameters.
+ *
+ * The run is checkpointed before each round is sent and after it is applied (fl-checkpoint.ts). A
+ * round lost to a failure or a stop keeps its number (an agency never answers or charges a number
+ * twice) and its step is asked again under the next number; an agency that drops out of a round is
+ * left out of that round's average. Everything an exact round computes is seeded by the run and
+ * the step, so a resumed exact run ends with the same parameters, bit for bit, as one never stopped.
+ * A DP run announces its rounds (training rounds, and one evaluation round with a validation
+ * split) and spends ρ/rounds on each; a lost round's budget is spent, and a run whose lost rounds
+ * used up its numbers ends with the updates it has.
+ */
+import { rhoToEpsilon } from '../dp/conversion.js';
+import { rational, type Rational } from '../dp/rational.js';
+import { FedstatError, isFedstatError } from '../errors.js';
+import { datasetParties, datasetSchemaOf, type Federation } from '../federation/federation.js';
+import type { HeParams } from '../he/he-params.js';
+import { taggedDigest } from '../crypto/digest.js';
+import { codeModel, type ModelCoding } from '../learn/design.js';
+import { parseFormula } from '../learn/formula.js';
+import type { FlTotals } from '../learn/fl/fl-encoding.js';
+import { checkFlModelSpec, flOutput, flTrainer, responseScale, type FlModelSpec } from '../learn/fl/fl-model.js';
+import type { CurvePoint } from '../learn/fl/learning-curve.js';
+import { networkDocument, type NetworkPrivacy } from '../learn/fl/network-file.js';
+import { meanUpdate, roundMetrics } from '../learn/fl/round-metrics.js';
+import { RoundingStream } from '../learn/fl/rounding-stream.js';
+import { fedAdam, fedAvg, type Strategy } from '../learn/fl/strategy.js';
+import { decodeParameters, encodeParameters, MAX_FL_ROUNDS, newRunId, type FlHyper } from '../protocol/fl-round.js';
+import { queryRho, queryRhoText } from '../protocol/privacy-terms.js';
+import { parseCondition } from '../query/parse-condition.js';
+import type { Predicate } from '../query/plan.js';
+import { loadRunProgress, saveRunProgress, type RunProgress } from './fl-checkpoint.js';
+import { flRoundQuery, type FlRunPlan } from './fl-round-query.js';
+import type { NetworkSpec, NetworkTrainOptions, NetworkTrainResult, StrategyName } from './fl-train-types.js';
+import type { FailedAgency, PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
+import type { RunIdentity } from './checkpoint-file.js';
+
+const DEFAULT_RETRIES = 2;
+const DISPLAY_DELTA = 1e-9;
+/** Codes of a round that may succeed when asked again. */
+const RETRYABLE = new Set(['UNAVAILABLE', 'POLICY_REFUSED', 'BAD_MESSAGE', 'REPLAY', 'STALE_HEAD', 'IO']);
+
+/** What trainNetwork needs of its coordinator. */
+export interface NetworkTrainContext {
+  readonly federation: Federation;
+  readonly params: Pick<HeParams, 'paramsId' | 'plainModulus'>;
+  readonly runRound: <T>(planned: PlannedQuery, options: RoundOptions, finish: RoundFinish<T>) => Promise<RoundRun<T>>;
+  readonly requireLog: () => void;
+  readonly now: () => number;
+}
+
+/** A run ready to go. */
+interface Run {
+  readonly coding: ModelCoding;
+  readonly where: Predicate | null;
+  readonly model: FlModelSpec;
+  readonly hyper: FlHyper;
+  readonly strategy: Strategy<unknown>;
+  readonly strategyName: StrategyName;
+  readonly serverLr: number;
+  readonly rounds: number;
+  readonly validation: number;
+  readonly agenciesPerRound: number | null;
+  readonly seed: number;
+  readonly updateBound: number;
+  /** ρ of each round and the rounds announced (training + evaluation); null for an exact run. */
+  readonly schedule: { readonly rhoPerRound: Rational; readonly announced: number } | null;
+  readonly delta: number;
+  readonly identity: RunIdentity;
+  readonly description: string;
+}
+
+function positiveOr(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!(Number.isFinite(v) && v > 0)) throw new FedstatError('QUERY_INVALID', `${name} must be a finite number > 0`);
+  return v;
+}
+
+function wholeOr(name: string, value: number | undefined, fallback: number, max: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1 || v > max)
+    throw new FedstatError('QUERY_INVALID', `${name} must be a whole number from 1 to ${max}`);
+  return v;
+}
+
+function strategyOf(name: StrategyName, serverLr: number): Strategy<unknown> {
+  return name === 'fedadam' ? fedAdam({ serverLr }) : fedAvg({ serverLr });
+}
+
+function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: NetworkTrainOptions): Run {
+  const { federation } = ctx;
+  const schema = datasetSchemaOf(federation, spec.dataset);
+  const coding = codeModel(parseFormula(spec.formula, schema, spec.dataset), schema, spec.family, spec.dataset);
+  flOutput(coding);
+  const where = spec.where === undefined ? null : parseCondition(spec.where, spec.dataset, federation.schema);
+  let model: FlModelSpec;
+  try {
+    model = checkFlModelSpec({ kind: 'mlp', hidden: spec.hidden, activation: spec.activation ?? 'tanh' });
+  } catch (e) {
+    throw new FedstatError('QUERY_INVALID', `--hidden: ${(e as Error).message}`);
+  }
+  const dp = options.privacy !== undefined;
+  if (!dp && !federation.policy.exactRelease)
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      'the federation policy requires differential privacy for every release, training rounds too; train with --rho',
+    );
+  const strategyName = spec.strategy ?? 'fedavg';
+  if (!['fedavg', 'fedprox', 'fedadam'].includes(strategyName))
+    throw new FedstatError('QUERY_INVALID', 'the strategy must be fedavg, fedprox or fedadam');
+  const mu = spec.mu ?? (strategyName === 'fedprox' ? 0.01 : 0);
+  if (!(Number.isFinite(mu) && mu >= 0)) throw new FedstatError('QUERY_INVALID', 'mu must be a finite number ≥ 0');
+  const epochs = wholeOr('local epochs', spec.localEpochs, 1, 100);
+  if (dp && epochs !== 1)
+    throw new FedstatError(
+      'QUERY_INVALID',
+      'with DP a round is one DP-SGD step (more local steps would let one record steer them all); drop --local-epochs',
+    );
+  const maxRows = schema.maxRows;
+  const hyper: FlHyper = {
+    lr: positiveOr('lr', spec.lr, dp ? 1 : 0.1),
+    clip: positiveOr('clip', spec.clip, 1),
+    epochs,
+    batch: wholeOr('batch', spec.batch, Math.min(32, maxRows), maxRows),
+    mu,
+  };
+  const serverLr = positiveOr('server lr', spec.serverLr, strategyName === 'fedadam' ? 0.01 : 1);
+  const rounds = wholeOr('rounds', spec.rounds, 20, MAX_FL_ROUNDS - 1);
+  const validation = spec.validation ?? 0.2;
+  if (!(validation >= 0 && validation <= 0.5))
+    throw new FedstatError('QUERY_INVALID', 'the validation fraction must be from 0 to 0.5');
+  const candidates = datasetParties(federation, spec.dataset).length;
+  const agenciesPerRound =
+    spec.agenciesPerRound === undefined ? null : wholeOr('agencies per round', spec.agenciesPerRound, 1, candidates);
+  const seed = spec.seed ?? 1;
+  if (!Number.isSafeInteger(seed)) throw new FedstatError('QUERY_INVALID', 'the seed must be a whole number');
+  const updateBound = positiveOr('update bound', spec.updateBound, 10);
+  const announced = rounds + (validation > 0 ? 1 : 0);
+  const schedule = options.privacy === undefined ? null : dpSchedule(options.privacy.rho, announced);
+  const delta = options.privacy?.delta ?? DISPLAY_DELTA;
+  const normalised = {
+    kind: 'network',
+    dataset: spec.dataset,
+    family: spec.family,
+    formula: coding.formula,
+    where: spec.where ?? null,
+    model,
+    hyper,
+    strategy: strategyName,
+    serverLr,
+    rounds,
+    validation,
+    agenciesPerRound,
+    seed,
+    updateBound,
+    privacy: schedule === null ? null : { rhoPerRound: queryRhoText(schedule.rhoPerRound), announced },
+  };
+  const description = `${model.hidden.length === 0 ? 'GLM-shaped' : `MLP ${model.hidden.join('-')}`} ${coding.formula} by ${strategyName}${spec.where === undefined ? '' : ` WHERE ${spec.where}`}`;
+  return {
+    coding,
+    where,
+    model,
+    hyper,
+    strategy: strategyOf(strategyName, serverLr),
+    strategyName,
+    serverLr,
+    rounds,
+    validation,
+    agenciesPerRound,
+    seed,
+    updateBound,
+    schedule,
+    delta,
+    identity: { federation: federation.id, spec: normalised },
+    description,
+  };
+}
+
+/** ρ per round: the run's ρ over its announced rounds, rounded down to ρ's grid. */
+function dpSchedule(rho: string | Rational, announced: number): { rhoPerRound: Rational; announced: number } {
+  const total = queryRho(rho);
+  const grid = 10n ** 12n;
+  const perRound = (total.num * grid) / (total.den * BigInt(announced));
+  if (perRound === 0n)
+    throw new FedstatError('QUERY_INVALID', `ρ is too small to split over ${announced} rounds; give a larger --rho`);
+  return { rhoPerRound: queryRho(rational(perRound, grid)), announced };
+}
+
+/** Runs the federated-averaging run (see the file comment). */
+export async function trainNetwork(
+  ctx: NetworkTrainContext,
+  spec: NetworkSpec,
+  options: NetworkTrainOptions = {},
+): Promise<NetworkTrainResult> {
+  const run = prepareRun(ctx, spec, options);
+  ctx.requireLog();
+  if (options.resume === true && options.checkpoint === undefined)
+    throw new FedstatError('CONFIG_INVALID', 'resume needs the checkpoint file of the run (--checkpoint FILE)');
+  let p =
+    options.resume === true && options.checkpoint !== undefined
+      ? resumed(await loadRunProgress(options.checkpoint, run.identity))
+      : fresh(ctx, run);
+  const save = async (next: RunProgress): Promise<RunProgress> => {
+    if (options.checkpoint !== undefined) await saveRunProgress(options.checkpoint, run.identity, next);
+    return next;
+  };
+  p = await save(p);
+  const outOfRounds = (q: RunProgress): boolean => run.schedule !== null && q.nextRound > run.schedule.announced;
+  while (p.step < run.rounds && !outOfRounds(p)) p = await roundWithRetries(ctx, run, p, true, options, save);
+  if (run.validation > 0 && !p.evaluated && !outOfRounds(p))
+    p = await roundWithRetries(ctx, run, p, false, options, save);
+  return result(ctx, run, p);
+}
+
+function fresh(ctx: NetworkTrainContext, run: Run): RunProgress {
+  const initial = flTrainer(run.model, run.coding).initialParameters(run.seed);
+  return {
+    runId: newRunId(),
+    startedAt: new Date(ctx.now()).toISOString(),
+    nextRound: 1,
+    inFlight: null,
+    lost: [],
+    step: 0,
+    parameters: encodeParameters(initial),
+    strategyState: run.strategy.init(initial),
+    evaluated: false,
+    curve: [],
+    rounds: [],
+    failed: [],
+  };
+}
+
+/** A checkpoint's progress, its round in flight (if any) counted as lost. */
+function resumed(p: RunProgress): RunProgress {
+  return p.inFlight === null ? p : { ...p, inFlight: null, lost: [...p.lost, p.inFlight] };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The agencies asked at `step`: all serving, or a sample of K drawn from the run id and the step. */
+function candidatesAt(ctx: NetworkTrainContext, run: Run, p: RunProgress): string[] {
+  const all = datasetParties(ctx.federation, run.coding.dataset)
+    .map((a) => a.id)
+    .sort();
+  const k = run.agenciesPerRound;
+  if (k === null || k >= all.length) return all;
+  const stream = new RoundingStream(taggedDigest('fedstat/fl-sample/v1', p.runId, p.step));
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(stream.next() * (i + 1));
+    [all[i], all[j]] = [all[j] as string, all[i] as string];
+  }
+  return all.slice(0, k).sort();
+}
+
+async function roundWithRetries(
+  ctx: NetworkTrainContext,
+  run: Run,
+  start: RunProgress,
+  train: boolean,
+  options: NetworkTrainOptions,
+  save: (p: RunProgress) => Promise<RunProgress>,
+): Promise<RunProgress> {
+  const retries = options.retries ?? DEFAULT_RETRIES;
+  let p = start;
+  for (let attempt = 0; ; attempt++) {
+    const round = p.nextRound;
+    p = await save({ ...p, nextRound: round + 1, inFlight: round });
+    let sent = false;
+    const t0 = performance.now();
+    let done: { totals: FlTotals; run: RoundRun<FlTotals> };
+    try {
+      done = await askRound(ctx, run, p, round, train, options, () => (sent = true));
+    } catch (e) {
+      // A round refused before it was logged and sent spent nothing: its number is asked again.
+      p = await save(
+        sent ? { ...p, inFlight: null, lost: [...p.lost, round] } : { ...p, inFlight: null, nextRound: round },
+      );
+      const noMore = run.schedule !== null && p.nextRound > run.schedule.announced;
+      if (!isFedstatError(e) || !RETRYABLE.has(e.code) || attempt >= retries || noMore)
+        throw stopped(e, round, options);
+      await sleep(Math.min(5_000, 500 * 2 ** attempt));
+      continue;
+    }
+    return save(consume(run, p, round, train, done, performance.now() - t0, options));
+  }
+}
+
+function stopped(e: unknown, round: number, options: NetworkTrainOptions): unknown {
+  if (!isFedstatError(e) || !RETRYABLE.has(e.code)) return e;
+  const how =
+    options.checkpoint === undefined
+      ? 'give a checkpoint file (--checkpoint FILE) to be able to resume a stopped run'
+      : `the run is saved in its checkpoint ${options.checkpoint}, and resumes from it (--resume)`;
+  return new FedstatError(e.code, `training stopped in round ${round}: ${e.message}; ${how}`, {
+    details: { ...e.details, round },
+    cause: e,
+  });
+}
+
+async function askRound(
+  ctx: NetworkTrainContext,
+  run: Run,
+  p: RunProgress,
+  round: number,
+  train: boolean,
+  options: NetworkTrainOptions,
+  onSent: () => void,
+): Promise<{ totals: FlTotals; run: RoundRun<FlTotals> }> {
+  const size = flTrainer(run.model, run.coding).size;
+  const parameters = decodeParameters(p.parameters, size);
+  const ask = { round, step: p.step, train, parameters, candidates: candidatesAt(ctx, run, p) };
+  const q = flRoundQuery(runPlan(ctx, run, p), ask, ctx.now);
+  const done = await ctx.runRound(
+    q.planned,
+    {
+      mode: options.mode ?? 'encrypted',
+      requireAll: false,
+      onProgress: (event) => {
+        if (event.phase === 'asked') onSent();
+        options.onProgress?.(event);
+      },
+      ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+    },
+    q.finish,
+  );
+  return { totals: done.result, run: done };
+}
+
+function runPlan(ctx: NetworkTrainContext, run: Run, p: RunProgress): FlRunPlan {
+  return {
+    federation: ctx.federation,
+    params: ctx.params,
+    runId: p.runId,
+    coding: run.coding,
+    model: run.model,
+    hyper: run.hyper,
+    validation: run.validation,
+    where: run.where,
+    updateBound: run.updateBound,
+    description: run.description,
+    rhoPerRound: run.schedule?.rhoPerRound ?? null,
+  };
+}
+
+/** ε after `sent` rounds of ρ each, at the run's δ (null for an exact run). */
+function epsilonAfter(run: Run, sent: number): number | null {
+  if (run.schedule === null) return null;
+  const r = run.schedule.rhoPerRound;
+  return rhoToEpsilon(rational(r.num * BigInt(sent), r.den), run.delta);
+}
+
+/** The run after a decoded round: its curve point, and in a training round the strategy's step. */
+function consume(
+  run: Run,
+  p: RunProgress,
+  round: number,
+  train: boolean,
+  done: { totals: FlTotals; run: RoundRun<FlTotals> },
+  ms: number,
+  options: NetworkTrainOptions,
+): RunProgress {
+  const output = flOutput(run.coding);
+  const schema = done.run.q.schema;
+  const metrics = roundMetrics(done.totals, output, responseScale(run.coding, schema));
+  let { parameters, strategyState, step } = p;
+  if (train) {
+    const size = flTrainer(run.model, run.coding).size;
+    const mean = meanUpdate(done.totals, run.schedule !== null, run.hyper.lr);
+    const next = run.strategy.apply(strategyState, decodeParameters(parameters, size), mean);
+    if (!next.params.every(Number.isFinite))
+      throw new FedstatError('QUERY_INVALID', 'the global parameters diverged; lower the learning rates');
+    parameters = encodeParameters(next.params);
+    strategyState = next.state;
+    step += 1;
+  }
+  const agencies = done.run.r1.answered;
+  const point: CurvePoint = {
+    round,
+    step,
+    ...metrics,
+    metricName: output === 'binary' ? 'auc' : 'rmse',
+    epsilon: epsilonAfter(run, round - 0),
+    agencies,
+  };
+  options.onRound?.(point, ms);
+  const logIndex = done.run.sent.queryLog?.index ?? null;
+  return {
+    ...p,
+    inFlight: null,
+    step,
+    parameters,
+    strategyState,
+    evaluated: !train,
+    curve: [...p.curve, point],
+    rounds: [
+      ...p.rounds,
+      { round, queryId: done.run.q.queryId, agencies, logIndexes: logIndex === null ? [] : [logIndex] },
+    ],
+    failed: mergeFailed(p.failed, done.run.r1.failed),
+  };
+}
+
+function mergeFailed(before: readonly FailedAgency[], now: readonly FailedAgency[]): FailedAgency[] {
+  const byId = new Map(before.map((f) => [f.id, f]));
+  for (const f of now) byId.set(f.id, f);
+  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+function runPrivacy(run: Run, p: RunProgress): NetworkPrivacy | null {
+  if (run.schedule === null) return null;
+  const { rhoPerRound, announced } = run.schedule;
+  const total = rational(rhoPerRound.num * BigInt(announced), rhoPerRound.den);
+  const last = p.rounds.at(-1);
+  return {
+    rho: queryRhoText(queryRho(total)),
+    rhoPerRound: queryRhoText(rhoPerRound),
+    rounds: announced,
+    epsilon: rhoToEpsilon(total, run.delta),
+    delta: run.delta,
+    threshold: last === undefined ? 1 : Math.max(1, last.agencies.length),
+  };
+}
+
+function result(ctx: NetworkTrainContext, run: Run, p: RunProgress): NetworkTrainResult {
+  if (p.rounds.length === 0)
+    throw new FedstatError('UNAVAILABLE', 'no round of the run was decoded; train again when the agencies are up');
+  const privacy = runPrivacy(run, p);
+  const model = networkDocument({
+    federation: ctx.federation.id,
+    dataset: run.coding.dataset,
+    createdAt: new Date(ctx.now()).toISOString(),
+    formula: run.coding.formula,
+    family: run.coding.family as 'binomial' | 'gaussian',
+    coding: run.coding,
+    model: run.model,
+    parameters: p.parameters,
+    strategy: { name: run.strategyName, serverLr: run.serverLr, mu: run.hyper.mu },
+    hyper: run.hyper,
+    validation: run.validation,
+    curve: p.curve,
+    privacy,
+    rounds: p.rounds,
+    schemaOfDataset: datasetSchemaOf(ctx.federation, run.coding.dataset),
+  });
+  return { model, curve: p.curve, privacy, lostRounds: p.lost, failed: p.failed };
+}
