@@ -32,12 +32,13 @@ import { Z_975, normalTwoSidedP, studentTwoSidedP } from './distributions.js';
 import type { CoefficientRow, GlmTable } from './inference.js';
 import type { GlmFit } from './pooled-fit.js';
 
-/** The version of the MODEL.json layout this fedstat writes and reads. */
-const MODEL_FORMAT = 1;
+/** The version of the MODEL.json layout this fedstat writes and reads (a network's too). */
+export const MODEL_FORMAT = 1;
 const HEX64 = /^[0-9a-f]{64}$/;
 const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
-const RETRAIN = 'train the model again (fedstat train) instead of editing MODEL.json';
+/** The fix every refusal of an edited model file names. */
+export const RETRAIN = 'train the model again (fedstat train) instead of editing MODEL.json';
 
 /** The differential privacy of a fit's rounds (a fixed number of rounds, announced before the first). */
 export interface ModelPrivacy {
@@ -158,7 +159,7 @@ export function modelDocument(
     schemaSha256: schemaSha256(context.schema),
   };
   // Through JSON and the reader: what train writes is exactly what predict accepts.
-  return readModel(JSON.parse(JSON.stringify(doc)) as unknown, '(new model)', {});
+  return readModelValue(JSON.parse(JSON.stringify(doc)) as unknown, '(new model)', {});
 }
 
 /** MODEL.json's text: the document as indented JSON with a final newline. */
@@ -172,17 +173,18 @@ export function modelText(doc: ModelDocument): string {
  * schema of its dataset, is refused, and the coding is checked against the federation's schema.
  */
 export function parseModelDocument(text: string, file: string, expect: ModelExpectations = {}): ModelDocument {
-  return readModel(parseConfigJson(text, file), file, expect);
+  return readModelValue(parseConfigJson(text, file), file, expect);
 }
 
-// ── the reader ──────────────────────────────────────────────────────────────────────────────────
+// ── the reader (its pieces are shared with learn/fl/network-file.ts) ──────────────────────────────
 
-function child(at: JsonLocation, key: string | number): JsonLocation {
+/** The location of `key` inside `at`. */
+export function child(at: JsonLocation, key: string | number): JsonLocation {
   return { file: at.file, path: jsonPathChild(at.path, key) };
 }
 
 /** The object at `at` with exactly `keys`: an unknown key (did-you-mean) or a missing one is refused. */
-function object(raw: unknown, at: JsonLocation, keys: readonly string[]): Record<string, unknown> {
+export function object(raw: unknown, at: JsonLocation, keys: readonly string[]): Record<string, unknown> {
   if (!isRecord(raw)) throw configError(at, 'must be a JSON object', RETRAIN);
   for (const key of Object.keys(raw)) {
     if (keys.includes(key)) continue;
@@ -200,25 +202,29 @@ function object(raw: unknown, at: JsonLocation, keys: readonly string[]): Record
   return raw;
 }
 
-function array(raw: unknown, at: JsonLocation, length?: number): unknown[] {
+/** The array at `at`, of `length` items when given. */
+export function array(raw: unknown, at: JsonLocation, length?: number): unknown[] {
   if (!Array.isArray(raw)) throw configError(at, 'must be an array', RETRAIN);
   if (length !== undefined && raw.length !== length)
     throw configError(at, `must hold ${length} items, and holds ${raw.length}`, RETRAIN);
   return raw;
 }
 
-function finite(raw: unknown, at: JsonLocation): number {
+/** The finite number at `at`. */
+export function finite(raw: unknown, at: JsonLocation): number {
   if (typeof raw !== 'number' || !Number.isFinite(raw)) throw configError(at, 'must be a finite number', RETRAIN);
   return raw;
 }
 
-function integer(raw: unknown, at: JsonLocation, min: number): number {
+/** The safe integer ≥ `min` at `at`. */
+export function integer(raw: unknown, at: JsonLocation, min: number): number {
   if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < min)
     throw configError(at, `must be an integer ≥ ${min}`, RETRAIN);
   return raw;
 }
 
-function text(raw: unknown, at: JsonLocation, pattern?: RegExp, what = 'a non-empty string'): string {
+/** The non-empty string at `at`, matching `pattern` when given (`what` says what it must be). */
+export function text(raw: unknown, at: JsonLocation, pattern?: RegExp, what = 'a non-empty string'): string {
   if (typeof raw !== 'string' || raw.length === 0 || (pattern !== undefined && !pattern.test(raw)))
     throw configError(at, `must be ${what}`, RETRAIN);
   return raw;
@@ -229,7 +235,8 @@ function boolean(raw: unknown, at: JsonLocation): boolean {
   return raw;
 }
 
-function same(raw: unknown, expected: unknown, at: JsonLocation, what: string): void {
+/** Refuses `raw` unless its canonical JSON is `expected`'s (a copy of what the coding holds). */
+export function same(raw: unknown, expected: unknown, at: JsonLocation, what: string): void {
   if (canonicalJson(raw) !== canonicalJson(expected))
     throw configError(at, `does not match ${what}`, 'the file was edited; ' + RETRAIN);
 }
@@ -270,8 +277,17 @@ const KEYS = [
   'schemaSha256',
 ] as const;
 
-function readModel(raw: unknown, file: string, expect: ModelExpectations): ModelDocument {
-  const root: JsonLocation = { file, path: '' };
+/** What every model file starts with: where it comes from, and the schema it is read against. */
+export interface ModelHeader {
+  readonly federation: string;
+  readonly dataset: string;
+  readonly createdAt: string;
+  /** The dataset's schema: the federation's when expected, else the embedded one. */
+  readonly schemaOf: DatasetSchema;
+}
+
+/** Refuses a `format` this fedstat does not read, before the keys are checked. */
+export function checkFormat(raw: unknown, root: JsonLocation): void {
   if (isRecord(raw) && raw['format'] !== MODEL_FORMAT && Object.hasOwn(raw, 'format')) {
     throw configError(
       child(root, 'format'),
@@ -279,7 +295,10 @@ function readModel(raw: unknown, file: string, expect: ModelExpectations): Model
       `this fedstat reads format ${MODEL_FORMAT}; train the model again with it`,
     );
   }
-  const o = object(raw, root, KEYS);
+}
+
+/** The header keys of `o` (format, federation, dataset, createdAt, schema, schemaSha256), checked against `expect`. */
+export function readHeader(o: Record<string, unknown>, root: JsonLocation, expect: ModelExpectations): ModelHeader {
   integer(o['format'], child(root, 'format'), MODEL_FORMAT);
   const federation = text(o['federation'], child(root, 'federation'), HEX64, 'a federation id (64 hex digits)');
   const expected = expect.federation;
@@ -294,9 +313,17 @@ function readModel(raw: unknown, file: string, expect: ModelExpectations): Model
   const createdAt = text(o['createdAt'], child(root, 'createdAt'), ISO_TIME, 'an ISO 8601 UTC time');
   if (Number.isNaN(Date.parse(createdAt)) || new Date(createdAt).toISOString().slice(0, 19) !== createdAt.slice(0, 19))
     throw configError(child(root, 'createdAt'), 'is not a real time', RETRAIN);
-
   const ds = readSchema(o, root, dataset);
   const schemaOf = expected === undefined ? ds : federationSchema(expected.schema, dataset, ds, root);
+  return { federation, dataset, createdAt, schemaOf };
+}
+
+/** A GLM's MODEL.json, already JSON-parsed (see `parseModelDocument`). */
+export function readModelValue(raw: unknown, file: string, expect: ModelExpectations): ModelDocument {
+  const root: JsonLocation = { file, path: '' };
+  checkFormat(raw, root);
+  const o = object(raw, root, KEYS);
+  const { federation, dataset, createdAt, schemaOf } = readHeader(o, root, expect);
   const coding = readCoding(o['coding'], child(root, 'coding'), schemaOf, dataset);
   for (const key of ['family', 'link', 'formula', 'referenceLevels'] as const)
     same(o[key], coding[key], child(root, key), `the coding's "${key}"`);
@@ -358,7 +385,8 @@ function readModel(raw: unknown, file: string, expect: ModelExpectations): Model
   });
 }
 
-function nonNegative(raw: unknown, at: JsonLocation): number {
+/** The finite number ≥ 0 at `at`. */
+export function nonNegative(raw: unknown, at: JsonLocation): number {
   const v = finite(raw, at);
   if (v < 0) throw configError(at, 'must be ≥ 0', RETRAIN);
   return v;
@@ -398,7 +426,7 @@ function federationSchema(schema: Schema, dataset: string, embedded: DatasetSche
 }
 
 /** The coding, derived again from its formula and the schema (design.ts `checkModelCoding`). */
-function readCoding(raw: unknown, at: JsonLocation, ds: DatasetSchema, dataset: string): ModelCoding {
+export function readCoding(raw: unknown, at: JsonLocation, ds: DatasetSchema, dataset: string): ModelCoding {
   try {
     return checkModelCoding(raw, ds, dataset);
   } catch (e) {
@@ -477,34 +505,42 @@ function rhoText(raw: unknown, at: JsonLocation): string {
   return t;
 }
 
-function readPrivacy(raw: unknown, at: JsonLocation): ModelPrivacy | null {
-  if (raw === null) return null;
-  const o = object(raw, at, ['rho', 'rhoPerRound', 'rounds', 'epsilon', 'delta', 'threshold', 'intervals']);
+/** The privacy keys every model file has; a GLM's adds `intervals`. */
+export const PRIVACY_KEYS = ['rho', 'rhoPerRound', 'rounds', 'epsilon', 'delta', 'threshold'] as const;
+
+/** The `PRIVACY_KEYS` fields of the privacy object `o` at `at`, checked. */
+export function privacyFields(o: Record<string, unknown>, at: JsonLocation): Omit<ModelPrivacy, 'intervals'> {
   const delta = finite(o['delta'], child(at, 'delta'));
   if (!(delta > 0 && delta < 1)) throw configError(child(at, 'delta'), 'must be in (0, 1)', RETRAIN);
-  return Object.freeze({
+  return {
     rho: rhoText(o['rho'], child(at, 'rho')),
     rhoPerRound: rhoText(o['rhoPerRound'], child(at, 'rhoPerRound')),
     rounds: integer(o['rounds'], child(at, 'rounds'), 1),
     epsilon: nonNegative(o['epsilon'], child(at, 'epsilon')),
     delta,
     threshold: integer(o['threshold'], child(at, 'threshold'), 1),
-    intervals: text(o['intervals'], child(at, 'intervals')),
-  });
+  };
+}
+
+function readPrivacy(raw: unknown, at: JsonLocation): ModelPrivacy | null {
+  if (raw === null) return null;
+  const o = object(raw, at, [...PRIVACY_KEYS, 'intervals']);
+  return Object.freeze({ ...privacyFields(o, at), intervals: text(o['intervals'], child(at, 'intervals')) });
 }
 
 /** Round numbers of a fit are at most this (protocol/glm-round.ts' MAX_GLM_ROUNDS). */
 const MAX_ROUND = 1000;
 
-function readRounds(raw: unknown, at: JsonLocation): readonly ModelRound[] {
+/** The `rounds` array: round numbers ascending from 1 to at most `maxRound`. */
+export function readRounds(raw: unknown, at: JsonLocation, maxRound = MAX_ROUND): readonly ModelRound[] {
   let last = 0;
   return Object.freeze(
     array(raw, at).map((r, i): ModelRound => {
       const here = child(at, i);
       const o = object(r, here, ['round', 'queryId', 'agencies', 'logIndexes']);
       const round = integer(o['round'], child(here, 'round'), 1);
-      if (round <= last || round > MAX_ROUND)
-        throw configError(child(here, 'round'), `must be above ${last} and at most ${MAX_ROUND}`, RETRAIN);
+      if (round <= last || round > maxRound)
+        throw configError(child(here, 'round'), `must be above ${last} and at most ${maxRound}`, RETRAIN);
       last = round;
       const queryId = text(o['queryId'], child(here, 'queryId'));
       if (!/^[0-9a-f]{32}$/.test(queryId)) throw configError(child(here, 'queryId'), 'must be 32 hex digits', RETRAIN);

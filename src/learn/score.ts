@@ -33,7 +33,7 @@ export interface Score {
 const buffers = new WeakMap<ModelCoding, EncodedRow>();
 
 /** The response's placeholder for a record without it: scoring never reads y. */
-function withResponse(coding: ModelCoding, record: DataRecord): DataRecord {
+export function withResponse(coding: ModelCoding, record: DataRecord): DataRecord {
   const r = coding.response;
   if (record[r.column] !== undefined) return record;
   return { ...record, [r.column]: r.kind === 'category' ? (r.values[0] as string) : r.min };

@@ -20,6 +20,7 @@ import { MAX_CIPHERTEXTS, type SlotLayout } from '../he/packing.js';
 import { presetByName } from '../he/presets.js';
 import { checkModelCoding, type ModelCoding } from '../learn/design.js';
 import { planFlEncoding, type FlEncodingPlan } from '../learn/fl/fl-encoding.js';
+import { decodeParameters, encodeParameters, parametersDigest } from '../learn/fl/parameters.js';
 import { checkFlModelSpec, flOutput, flTrainer, type FlModelSpec } from '../learn/fl/fl-model.js';
 import type { Predicate } from '../query/plan.js';
 import { validatePredicate } from '../query/validate-plan.js';
@@ -110,33 +111,8 @@ export function flPlanDigest(plan: FlEncodingPlan): string {
   return toHex(taggedDigest('fedstat/fl-encoding-plan/v1', canonicalBytes(plan)));
 }
 
-/** Parameters as the plan carries them. */
-export function encodeParameters(params: Float64Array): string {
-  const bytes = new Uint8Array(params.length * 8);
-  const view = new DataView(bytes.buffer);
-  params.forEach((v, i) => view.setFloat64(i * 8, v, true));
-  return Buffer.from(bytes).toString('base64');
-}
-
-/** The plan's parameters; RangeError unless there are `size` finite ones. */
-export function decodeParameters(text: string, size: number): Float64Array {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== size * 8 || bytes.toString('base64') !== text)
-    throw new RangeError(`the parameters must be ${size} float64 values in base64`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float64Array(size);
-  for (let i = 0; i < size; i++) {
-    const v = view.getFloat64(i * 8, true);
-    if (!Number.isFinite(v)) throw new RangeError('the parameters must be finite');
-    out[i] = v;
-  }
-  return out;
-}
-
-/** hex SHA-256 of the parameters' bytes. */
-export function parametersDigest(params: Float64Array): string {
-  return toHex(sha256(Buffer.from(encodeParameters(params), 'base64')));
-}
+// The plan carries the parameters as learn/fl/parameters.ts writes them (MODEL.json does too).
+export { decodeParameters, encodeParameters, parametersDigest };
 
 /** The plan as the transparency log keeps it: the parameters replaced by their SHA-256. */
 export function flRoundLogView(plan: FlRoundPlan): Omit<FlRoundPlan, 'parameters'> & { parametersSha256: string } {

@@ -1,9 +1,11 @@
 /**
  * Scoring a CSV file of one dataset with a trained model, on the machine that holds it: the library
- * path of `fedstat predict` (cli/commands/predict.ts), also run by the demo. The file is validated
- * as `agency serve` validates a load (stageCsv into an in-memory DuckDB, which refuses the first
- * invalid row naming its line and column), then read back in file order and scored
- * (learn/score.ts). The output rows are the file's columns, as validated, plus `eta` and `fitted`.
+ * path of `fedstat predict` (cli/commands/predict.ts), also run by the demo. The model is a GLM's
+ * or a federated network's (learn/trained-model.ts). The file is validated as `agency serve`
+ * validates a load (stageCsv into an in-memory DuckDB, which refuses the first invalid row naming
+ * its line and column), then read back in file order and scored (learn/score.ts,
+ * learn/fl/network-score.ts). The output rows are the file's columns, as validated, plus `eta` and
+ * `fitted`.
  *
  * The columns the model reads must be in the file; the dataset's other columns (the response among
  * them) may be left out, and those present are validated too.
@@ -12,8 +14,7 @@ import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetSchema } from '../federation/schema.js';
-import type { ModelDocument } from '../learn/model-file.js';
-import { scoreRecord } from '../learn/score.js';
+import { scoreTrained, type TrainedModel } from '../learn/trained-model.js';
 import { stageCsv } from './csv-load.js';
 import { parseCsvLine, readFirstLine } from './csv-scan.js';
 import { cellValue } from './record-scan.js';
@@ -55,7 +56,7 @@ async function peekHeader(file: string): Promise<string[] | null> {
 }
 
 /** The columns to validate: those the model reads (they must be in the file) and those the file has. */
-function stagingSchema(model: ModelDocument, ds: DatasetSchema, header: readonly string[] | null): DatasetSchema {
+function stagingSchema(model: TrainedModel, ds: DatasetSchema, header: readonly string[] | null): DatasetSchema {
   if (header === null) return ds;
   const needed = new Set(model.coding.terms.flatMap((t) => t.factors.map((x) => x.column)));
   if (model.coding.offset !== null) needed.add(model.coding.offset.column);
@@ -77,7 +78,7 @@ function freeName(base: string, taken: readonly string[]): string {
 async function scoreRows(
   conn: DuckDBConnection,
   table: string,
-  model: ModelDocument,
+  model: TrainedModel,
   schema: DatasetSchema,
   header: readonly string[],
   total: number,
@@ -101,7 +102,7 @@ async function scoreRows(
         record[name] = value;
         return String(value);
       });
-      const s = scoreRecord(model, record);
+      const s = scoreTrained(model, record);
       if (s.clamped) clamped++;
       sum += s.fitted;
       min = Math.min(min, s.fitted);
@@ -120,11 +121,7 @@ async function scoreRows(
  * DATA_INVALID at the first record that breaks the schema (before anything is scored), IO when
  * the file cannot be read.
  */
-export async function scoreCsvFile(
-  model: ModelDocument,
-  file: string,
-  options: ScoreCsvOptions,
-): Promise<ScoreSummary> {
+export async function scoreCsvFile(model: TrainedModel, file: string, options: ScoreCsvOptions): Promise<ScoreSummary> {
   const ds = model.schema.datasets[model.dataset] as DatasetSchema;
   const header = await peekHeader(file);
   const schema = stagingSchema(model, ds, header);

@@ -2,7 +2,8 @@
  * `fedstat predict` through the built CLI: a model fitted in this process (fitPooled) and written
  * as MODEL.json scores a CSV file, and every fitted value equals the plaintext computation from
  * the fit's coefficients; an invalid row is refused naming its line, an unknown dataset and a
- * foreign federation with the fix; --json's shape.
+ * foreign federation with the fix; --json's shape. A federated network's MODEL.json scores as its
+ * trainer's `evaluate` predicts, bit for bit.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { fitPooled } from '../../src/learn/pooled-fit.js';
 import type { GlmFit } from '../../src/learn/pooled-fit.js';
 import { freePorts } from '../../src/demo/free-port.js';
 import { runCli } from '../helpers/run-cli.js';
+import { trainNetwork } from '../learn/fl/network-fixture.js';
 import { WORKERS_DATASET_JSON, workerRows } from '../learn/workers.js';
 
 const SCHEMA_JSON = {
@@ -120,6 +122,9 @@ const FEDERATION_ID = 'c3'.repeat(32);
 const ROWS = rowsOf(400, 11);
 const BINOMIAL = fitOf('insured ~ age + sex + district + income', 'binomial', ROWS);
 const POISSON = fitOf('visits ~ age + sex + district + offset(log(months))', 'poisson', ROWS);
+const SPEC = { kind: 'mlp', hidden: [5, 3], activation: 'relu' } as const;
+const NETWORK = trainNetwork(WORKERS, 'insured ~ age + sex + district + income', 'binomial', SPEC, ROWS, FEDERATION_ID);
+const REGRESSION = trainNetwork(WORKERS, 'visits ~ age + sex + district', 'gaussian', SPEC, ROWS, FEDERATION_ID);
 
 function writeModel(name: string, m: { fit: GlmFit; coding: ModelCoding }, federation = FEDERATION_ID): string {
   const file = join(dir, name);
@@ -138,6 +143,8 @@ beforeAll(() => {
   writeFileSync(join(dir, 'workers.csv'), csvOf(ROWS));
   writeModel('binomial.json', BINOMIAL);
   writeModel('poisson.json', POISSON);
+  writeFileSync(join(dir, 'network.json'), JSON.stringify(NETWORK.doc, null, 2));
+  writeFileSync(join(dir, 'regression.json'), JSON.stringify(REGRESSION.doc, null, 2));
 });
 
 afterAll(() => {
@@ -300,6 +307,66 @@ describe('fedstat predict', () => {
     const same = await runCli([...base, '--out', join(dir, 'workers.csv')]);
     expect(same.code).toBe(3);
     expect(same.err).toContain('is the input file');
+  });
+
+  describe('a network model', () => {
+    it("writes every row with fitted equal to the trainer's evaluate, bit for bit", async () => {
+      const out = join(dir, 'network-scores.csv');
+      const model = join(dir, 'network.json');
+      const r = await runCli([
+        'predict',
+        '--model',
+        model,
+        '--dataset',
+        `workers=${join(dir, 'workers.csv')}`,
+        '--out',
+        out,
+      ]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`${model} (network, hidden 5×3 relu, binomial)`);
+      const [header, ...rows] = parseCsv(readFileSync(out, 'utf8'));
+      expect(header).toEqual([...HEADER, 'eta', 'fitted']);
+      expect(rows).toHaveLength(ROWS.length);
+      const predictions = NETWORK.trainer.evaluate(NETWORK.params, NETWORK.batch).predictions;
+      const distinct = new Set<number>();
+      rows.forEach((cells, i) => {
+        const fitted = Number(cells[HEADER.length + 1]);
+        expect(fitted).toBe(predictions[i]);
+        expect(1 / (1 + Math.exp(-Number(cells[HEADER.length])))).toBe(fitted);
+        distinct.add(fitted);
+      });
+      expect(distinct.size).toBeGreaterThan(ROWS.length / 2);
+    });
+
+    it('scores a regression on the response scale from a file without the response, with --json', async () => {
+      const header = HEADER.filter((h) => h !== 'visits');
+      writeFileSync(join(dir, 'no-visits.csv'), csvOf(ROWS, header));
+      const out = join(dir, 'regression-scores.csv');
+      const model = join(dir, 'regression.json');
+      const csv = `workers=${join(dir, 'no-visits.csv')}`;
+      const r = await runCli(['predict', '--model', model, '--dataset', csv, '--out', out, '--json']);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.out) as { model: Record<string, unknown>; rows: number };
+      expect(summary.rows).toBe(ROWS.length);
+      expect(summary.model).toEqual({
+        file: model,
+        kind: 'network',
+        federation: FEDERATION_ID,
+        dataset: 'workers',
+        family: 'gaussian',
+        formula: REGRESSION.coding.formula,
+        network: SPEC,
+        strategy: 'fedavg',
+        rounds: 1,
+        privacy: null,
+        createdAt: '2026-03-04T05:06:07.089Z',
+      });
+      const predictions = REGRESSION.trainer.evaluate(REGRESSION.params, REGRESSION.batch).predictions;
+      const [, ...rows] = parseCsv(readFileSync(out, 'utf8'));
+      expect(rows).toHaveLength(ROWS.length);
+      rows.forEach((cells, i) => expect(Number(cells.at(-1))).toBe((predictions[i] as number) * 60));
+    });
   });
 
   describe('with --federation', () => {

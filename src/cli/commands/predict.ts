@@ -1,6 +1,6 @@
 /**
- * `fedstat predict`: scores an agency's own CSV file with a trained model (MODEL.json), locally:
- * nothing leaves the machine. The file is validated as `agency serve` validates a load (the store's
+ * `fedstat predict`: scores an agency's own CSV file with a trained model (MODEL.json: a GLM's or
+ * a federated network's, learn/trained-model.ts), locally: nothing leaves the machine. The file is validated as `agency serve` validates a load (the store's
  * CSV staging into an in-memory DuckDB, which refuses the first invalid row naming its line and
  * column), then read back in file order and scored (learn/score.ts); store/score-csv.ts does both,
  * and this command reads the model, writes the rows and reports. The output is the file's columns,
@@ -20,8 +20,9 @@ import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { describeError, FedstatError } from '../../errors.js';
 import { loadFederation } from '../../federation/federation.js';
-import { parseModelDocument } from '../../learn/model-file.js';
+import type { NetworkDocument } from '../../learn/fl/network-file.js';
 import type { ModelDocument } from '../../learn/model-file.js';
+import { isNetworkDocument, parseTrainedModel, type TrainedModel } from '../../learn/trained-model.js';
 import { csvRecord } from '../../seed/csv-writer.js';
 import { scoreCsvFile, type ScoreSummary } from '../../store/score-csv.js';
 import { toJson } from '../json.js';
@@ -62,7 +63,7 @@ function parseDatasetSpec(spec: string): { name: string; file: string } {
   return { name: spec.slice(0, eq), file: spec.slice(eq + 1) };
 }
 
-async function readModel(file: string, federationFile: string | undefined): Promise<ModelDocument> {
+async function readModel(file: string, federationFile: string | undefined): Promise<TrainedModel> {
   const federation = federationFile === undefined ? undefined : loadFederation(federationFile);
   let text: string;
   try {
@@ -74,7 +75,7 @@ async function readModel(file: string, federationFile: string | undefined): Prom
       { cause: e, details: { file } },
     );
   }
-  return parseModelDocument(text, file, federation === undefined ? {} : { federation });
+  return parseTrainedModel(text, file, federation === undefined ? {} : { federation });
 }
 
 /** Where the scored rows go: a file written beside its final name and renamed at the end, or stdout. */
@@ -169,26 +170,75 @@ async function runPredict(opts: PredictCliOptions): Promise<void> {
   report(opts, model, file, scored, json);
 }
 
-function report(opts: PredictCliOptions, model: ModelDocument, file: string, s: ScoreSummary, json: boolean): void {
+/** The model as --json describes it. */
+function modelSummary(file: string, model: TrainedModel): Record<string, unknown> {
+  if (isNetworkDocument(model))
+    return {
+      file,
+      kind: model.kind,
+      federation: model.federation,
+      dataset: model.dataset,
+      family: model.family,
+      formula: model.formula,
+      network: model.model,
+      strategy: model.strategy.name,
+      rounds: model.rounds.length,
+      privacy: model.privacy,
+      createdAt: model.createdAt,
+    };
+  return {
+    file,
+    federation: model.federation,
+    dataset: model.dataset,
+    family: model.family,
+    link: model.link,
+    formula: model.formula,
+    coefficients: model.coding.coefficients,
+    n: model.n,
+    converged: model.converged,
+    privacy: model.privacy,
+    createdAt: model.createdAt,
+  };
+}
+
+function privacyText(model: TrainedModel): string {
+  return model.privacy === null ? 'exact' : `differentially private (rho ${model.privacy.rho})`;
+}
+
+/** The `model` and `trained` lines of the human summary. */
+function modelLines(file: string, model: TrainedModel): string[][] {
+  if (isNetworkDocument(model)) {
+    const net: NetworkDocument = model;
+    const hidden =
+      net.model.hidden.length === 0
+        ? 'no hidden layer'
+        : `hidden ${net.model.hidden.join('×')} ${net.model.activation}`;
+    return [
+      ['model', `${file} (network, ${hidden}, ${net.family}): ${net.formula}`],
+      [
+        'trained',
+        `${formatInteger(net.rounds.length)} rounds of ${net.strategy.name} on ${net.dataset}, ${net.createdAt}, ${privacyText(net)}`,
+      ],
+    ];
+  }
+  const glm: ModelDocument = model;
+  return [
+    ['model', `${file} (${glm.family}, link ${glm.link}): ${glm.formula}`],
+    [
+      'trained',
+      `${formatInteger(glm.n)} rows of ${glm.dataset}, ${glm.createdAt}, ${privacyText(glm)}${glm.converged ? '' : ', did not converge'}`,
+    ],
+  ];
+}
+
+function report(opts: PredictCliOptions, model: TrainedModel, file: string, s: ScoreSummary, json: boolean): void {
   const clampNote =
     s.clamped > 0 && model.coding.eta !== null
       ? `note: ${formatInteger(s.clamped)} rows have eta outside the model's range [${model.coding.eta.min}, ${model.coding.eta.max}]; their fitted value is the mean at the bound, as in the fit`
       : null;
   if (json) {
     const summary = {
-      model: {
-        file: opts.model,
-        federation: model.federation,
-        dataset: model.dataset,
-        family: model.family,
-        link: model.link,
-        formula: model.formula,
-        coefficients: model.coding.coefficients,
-        n: model.n,
-        converged: model.converged,
-        privacy: model.privacy,
-        createdAt: model.createdAt,
-      },
+      model: modelSummary(opts.model, model),
       rows: s.rows,
       out: opts.out ?? null,
       clamped: s.clamped,
@@ -202,11 +252,7 @@ function report(opts: PredictCliOptions, model: ModelDocument, file: string, s: 
   if (opts.out === undefined && !process.stderr.isTTY) return;
   const f = s.fitted;
   const rows = [
-    ['model', `${opts.model} (${model.family}, link ${model.link}): ${model.formula}`],
-    [
-      'trained',
-      `${formatInteger(model.n)} rows of ${model.dataset}, ${model.createdAt}, ${model.privacy === null ? 'exact' : `differentially private (rho ${model.privacy.rho})`}${model.converged ? '' : ', did not converge'}`,
-    ],
+    ...modelLines(opts.model, model),
     ['scored', `${formatInteger(s.rows)} rows of ${file}${opts.out === undefined ? '' : ` → ${opts.out}`}`],
     ...(f === null
       ? []
