@@ -59,6 +59,8 @@ const MIN_EXACT_BITS = 12;
 const CLIP_SLACK = 1 + 2 ** -40;
 /** The same sampling limit as a SQL query's and a GLM round's (about 15 s at each agency). */
 const MAX_FL_NOISE_WORK = 1n << 31n;
+/** An agency computes its values in doubles (local-round.ts), exact only up to 2^53. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** What both sides plan a round's encoding from. */
 export interface FlEncodingInputs {
@@ -215,11 +217,9 @@ function unitsOf(
 function exactUpdateBits(i: FlEncodingInputs): number {
   const half = i.plainModulus / 2n;
   let f = MAX_EXACT_BITS;
-  while (
-    f >= MIN_EXACT_BITS &&
-    BigInt(i.agencies) * (BigInt(Math.ceil(i.maxRows * i.updateBound * 2 ** f)) + 1n) >= half
-  )
-    f--;
+  // Each agency's value must also be a safe integer: local-round.ts computes it in doubles.
+  const bound = (bits: number): bigint => BigInt(Math.ceil(i.maxRows * i.updateBound * 2 ** bits)) + 1n;
+  while (f >= MIN_EXACT_BITS && (BigInt(i.agencies) * bound(f) >= half || bound(f) > MAX_SAFE)) f--;
   if (f < MIN_EXACT_BITS)
     throw unsafe(
       `an agency's weighted update (maxRows × the update bound ${i.updateBound}) is too large for the plain modulus at ${i.agencies} agencies; lower the learning rate, the clip or the local epochs, or the schema's maxRows`,
@@ -261,6 +261,11 @@ export function planFlEncoding(inputs: FlEncodingInputs): FlEncodingPlan {
         agencyNoiseBound: skellamTailBound(agencyMu),
       });
     }
+    if (dataBound > MAX_SAFE)
+      throw unsafe(
+        `one agency's ${kind} entries could exceed 2^53 and lose exactness; lower the schema's maxRows or the clip`,
+        { kind },
+      );
     if (BigInt(inputs.agencies) * (dataBound + (noise?.agencyNoiseBound ?? 0n)) >= half)
       throw unsafe(
         `the ${kind} entries of ${inputs.agencies} agencies could wrap the plain modulus; lower the schema's maxRows, the clip, or the number of agencies`,
