@@ -21,7 +21,8 @@ import { datasetParties, datasetSchemaOf, type Federation } from '../federation/
 import type { HeParams } from '../he/he-params.js';
 import { taggedDigest } from '../crypto/digest.js';
 import { codeModel, type ModelCoding } from '../learn/design.js';
-import { parseFormula } from '../learn/formula.js';
+import { parseFormula, type Formula } from '../learn/formula.js';
+import type { DatasetSchema } from '../federation/schema.js';
 import type { FlTotals } from '../learn/fl/fl-encoding.js';
 import { checkFlModelSpec, flOutput, flTrainer, responseScale, type FlModelSpec } from '../learn/fl/fl-model.js';
 import type { CurvePoint } from '../learn/fl/learning-curve.js';
@@ -94,8 +95,8 @@ function strategyOf(name: StrategyName, serverLr: number): Strategy<unknown> {
 function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: NetworkTrainOptions): Run {
   const { federation } = ctx;
   const schema = datasetSchemaOf(federation, spec.dataset);
-  const coding = codeModel(parseFormula(spec.formula, schema, spec.dataset), schema, spec.family, spec.dataset);
-  flOutput(coding);
+  const formula = parseFormula(spec.formula, schema, spec.dataset);
+  const coding = codeFlModel(formula, schema, spec);
   const where = spec.where === undefined ? null : parseCondition(spec.where, spec.dataset, federation.schema);
   let model: FlModelSpec;
   try {
@@ -145,7 +146,7 @@ function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: Networ
   const normalised = {
     kind: 'network',
     dataset: spec.dataset,
-    family: spec.family,
+    family: coding.family,
     formula: coding.formula,
     where: spec.where ?? null,
     model,
@@ -178,6 +179,22 @@ function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: Networ
     identity: { federation: federation.id, spec: normalised },
     description,
   };
+}
+
+/** The coding of the run: the family given, or binomial when the response is binary and gaussian otherwise. */
+function codeFlModel(formula: Formula, schema: DatasetSchema, spec: NetworkSpec): ModelCoding {
+  const code = (family: 'binomial' | 'gaussian'): ModelCoding => codeModel(formula, schema, family, spec.dataset);
+  let coding: ModelCoding;
+  if (spec.family !== undefined) coding = code(spec.family);
+  else {
+    try {
+      coding = code('binomial');
+    } catch {
+      coding = code('gaussian');
+    }
+  }
+  flOutput(coding);
+  return coding;
 }
 
 /** ρ per round: the run's ρ over its announced rounds, rounded down to ρ's grid. */
@@ -228,6 +245,7 @@ function fresh(ctx: NetworkTrainContext, run: Run): RunProgress {
     parameters: encodeParameters(initial),
     strategyState: run.strategy.init(initial),
     evaluated: false,
+    threshold: null,
     curve: [],
     rounds: [],
     failed: [],
@@ -386,7 +404,7 @@ function consume(
     step,
     ...metrics,
     metricName: output === 'binary' ? 'auc' : 'rmse',
-    epsilon: epsilonAfter(run, round - 0),
+    epsilon: epsilonAfter(run, round),
     agencies,
   };
   options.onRound?.(point, ms);
@@ -398,6 +416,7 @@ function consume(
     parameters,
     strategyState,
     evaluated: !train,
+    threshold: done.run.q.threshold,
     curve: [...p.curve, point],
     rounds: [
       ...p.rounds,
@@ -417,14 +436,13 @@ function runPrivacy(run: Run, p: RunProgress): NetworkPrivacy | null {
   if (run.schedule === null) return null;
   const { rhoPerRound, announced } = run.schedule;
   const total = rational(rhoPerRound.num * BigInt(announced), rhoPerRound.den);
-  const last = p.rounds.at(-1);
   return {
     rho: queryRhoText(queryRho(total)),
     rhoPerRound: queryRhoText(rhoPerRound),
     rounds: announced,
     epsilon: rhoToEpsilon(total, run.delta),
     delta: run.delta,
-    threshold: last === undefined ? 1 : Math.max(1, last.agencies.length),
+    threshold: p.threshold ?? 1,
   };
 }
 

@@ -31,6 +31,8 @@ export interface RunProgress {
   readonly strategyState: unknown;
   /** Whether the final evaluation round is done. */
   readonly evaluated: boolean;
+  /** The secure-aggregation threshold of the last decoded round (null before one). */
+  readonly threshold: number | null;
   readonly curve: readonly CurvePoint[];
   readonly rounds: readonly ModelRound[];
   readonly failed: readonly FailedAgency[];
@@ -60,6 +62,7 @@ export async function loadRunProgress(file: string, identity: RunIdentity): Prom
     !whole(p.step, 0) ||
     typeof p.parameters !== 'string' ||
     typeof p.evaluated !== 'boolean' ||
+    !(p.threshold === null || whole(p.threshold, 1)) ||
     !isRecord(p.strategyState) ||
     ![p.lost, p.curve, p.rounds, p.failed].every(Array.isArray)
   )
@@ -74,6 +77,7 @@ export async function loadRunProgress(file: string, identity: RunIdentity): Prom
     parameters,
     strategyState,
     evaluated,
+    threshold,
     curve,
     rounds,
     failed,
@@ -88,6 +92,7 @@ export async function loadRunProgress(file: string, identity: RunIdentity): Prom
     parameters,
     strategyState,
     evaluated,
+    threshold,
     curve,
     rounds,
     failed,

@@ -14,8 +14,8 @@ export type StrategyName = 'fedavg' | 'fedprox' | 'fedadam';
 /** What to train. */
 export interface NetworkSpec {
   readonly dataset: string;
-  /** binomial (binary classification) or gaussian (regression). */
-  readonly family: 'binomial' | 'gaussian';
+  /** binomial (binary classification) or gaussian (regression); default binomial when the response is binary, gaussian otherwise. */
+  readonly family?: 'binomial' | 'gaussian';
   /** `y ~ terms`, the GLM formula grammar (docs/learning.md). */
   readonly formula: string;
   /** Only rows this condition holds for are used. */

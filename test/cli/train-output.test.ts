@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeModelFile } from '../../src/cli/commands/train.js';
+import { writeModelFile } from '../../src/cli/commands/train-common.js';
 import { renderTrain, roundLine, trainJson } from '../../src/cli/commands/train-output.js';
 import { toJson } from '../../src/cli/json.js';
 import type { TrainResult, TrainRound } from '../../src/coordinator/train-types.js';

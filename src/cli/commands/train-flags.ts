@@ -29,7 +29,7 @@ const FAMILY_ALIASES: Readonly<Record<string, FamilyName>> = {
 export interface TrainCliOptions {
   federation: string;
   dataset: string;
-  family: string;
+  family?: string;
   formula: string;
   where?: string;
   ridge?: string;
@@ -130,6 +130,10 @@ export interface TrainRequest {
 
 /** Checks the flags (alone and together) and turns them into what `Coordinator.train` takes. */
 export function trainRequest(opts: TrainCliOptions): TrainRequest {
+  if (opts.family === undefined)
+    throw flagError(
+      '--family is required for a GLM: binomial, gaussian or poisson (or train by averaging with --model logistic|mlp)',
+    );
   const family = parseFamily(opts.family);
   if (opts.formula.trim() === '')
     throw flagError('--formula is empty; write the model as R does, e.g. --formula "insured ~ age + sex"');
