@@ -27,9 +27,9 @@ export async function flContribution(
 ): Promise<{ layout: SlotLayout; slots: BigUint64Array[] }> {
   const trainer = flTrainer(plan.model, plan.coding);
   const dp = encoding.inputs.privacy !== null;
-  // Exact rounds round and shuffle from the round's own digest, so a resumed run repeats them bit for bit.
+  // Exact rounds round and shuffle from the run's seed and step, so a resumed run (or another with the seed) repeats them bit for bit.
   const seed = (what: string): Uint8Array =>
-    dp ? randomBytes(16) : taggedDigest(`fedstat/fl-${what}/v1`, plan.runId, plan.step, ctx.me.id);
+    dp ? randomBytes(16) : taggedDigest(`fedstat/fl-${what}/v1`, plan.seed, plan.step, ctx.me.id);
   const records = ctx.store.scanRecords(plan.dataset, schema, modelColumns(plan.coding), plan.where, SCAN_ROWS);
   const units = await localRoundUnits(
     {
@@ -41,7 +41,7 @@ export async function flContribution(
       hyper: plan.hyper,
       train: plan.train,
       validation: plan.validation,
-      splitKey: plan.runId,
+      splitKey: String(plan.seed),
       rounding: new RoundingStream(seed('rounding')),
       shuffle: new RoundingStream(seed('shuffle')),
     },

@@ -8,8 +8,9 @@
  * The run is checkpointed before each round is sent and after it is applied (fl-checkpoint.ts). A
  * round lost to a failure or a stop keeps its number (an agency never answers or charges a number
  * twice) and its step is asked again under the next number; an agency that drops out of a round is
- * left out of that round's average. Everything an exact round computes is seeded by the run and
- * the step, so a resumed exact run ends with the same parameters, bit for bit, as one never stopped.
+ * left out of that round's average. Everything an exact round computes is seeded by the run's seed
+ * and the step, so a resumed exact run ends with the same parameters, bit for bit, as one never
+ * stopped (and as any other run with the seed over the same agencies and records).
  * A DP run announces its rounds (training rounds, and one evaluation round with a validation
  * split) and spends ρ/rounds on each; a lost round's budget is spent, and a run whose lost rounds
  * used up its numbers ends with the updates it has.
@@ -261,14 +262,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** The agencies asked at `step`: all serving, or a sample of K drawn from the run id and the step. */
+/** The agencies asked at `step`: all serving, or a sample of K drawn from the run's seed and the step. */
 function candidatesAt(ctx: NetworkTrainContext, run: Run, p: RunProgress): string[] {
   const all = datasetParties(ctx.federation, run.coding.dataset)
     .map((a) => a.id)
     .sort();
   const k = run.agenciesPerRound;
   if (k === null || k >= all.length) return all;
-  const stream = new RoundingStream(taggedDigest('fedstat/fl-sample/v1', p.runId, p.step));
+  const stream = new RoundingStream(taggedDigest('fedstat/fl-sample/v1', run.seed, p.step));
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(stream.next() * (i + 1));
     [all[i], all[j]] = [all[j] as string, all[i] as string];
@@ -360,6 +361,7 @@ function runPlan(ctx: NetworkTrainContext, run: Run, p: RunProgress): FlRunPlan 
     model: run.model,
     hyper: run.hyper,
     validation: run.validation,
+    seed: run.seed,
     where: run.where,
     updateBound: run.updateBound,
     description: run.description,

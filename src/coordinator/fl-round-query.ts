@@ -36,6 +36,8 @@ export interface FlRunPlan {
   readonly model: FlModelSpec;
   readonly hyper: FlHyper;
   readonly validation: number;
+  /** The run's seed (fl-round.ts `FlRoundPlan.seed`). */
+  readonly seed: number;
   readonly where: Predicate | null;
   /** Exact rounds: the L2 bound of one agency's local − global. */
   readonly updateBound: number;
@@ -107,6 +109,7 @@ export function flRoundQuery(run: FlRunPlan, ask: FlRoundAsk, now: () => number)
       round: ask.round,
       step: ask.step,
       train: ask.train,
+      seed: run.seed,
       coding,
       model: run.model,
       parameters,

@@ -72,6 +72,11 @@ export interface FlRoundPlan {
   readonly step: number;
   /** false: an evaluation round (metrics only, no update). */
   readonly train: boolean;
+  /**
+   * The run's seed: keys the held-out split and, in exact rounds, the local shuffle and rounding, so
+   * two runs with one seed over the same agencies and records train the same model bit for bit.
+   */
+  readonly seed: number;
   readonly coding: ModelCoding;
   readonly model: FlModelSpec;
   /** The global parameters: float64 little-endian, base64. */
@@ -181,6 +186,7 @@ const PLAN_FIELDS = [
   'round',
   'step',
   'train',
+  'seed',
   'coding',
   'model',
   'parameters',
@@ -263,7 +269,7 @@ export function openFlRoundPlan(
 ): FlRoundPlan {
   if (!isObject(raw) || raw['kind'] !== FL_ROUND_KIND || !exactKeys(raw, PLAN_FIELDS))
     throw bad('FL round plan has missing or unknown fields');
-  const { dataset, runId, round, step, train, validation, parameters } = raw;
+  const { dataset, runId, round, step, train, seed, validation, parameters } = raw;
   if (typeof dataset !== 'string' || !Object.hasOwn(federation.schema.datasets, dataset))
     throw bad('FL round names a dataset this federation does not have');
   if (typeof runId !== 'string' || !HEX32.test(runId)) throw bad('FL run id must be 32 hex digits');
@@ -272,6 +278,7 @@ export function openFlRoundPlan(
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0 || step >= round)
     throw bad('FL round step must be a whole number below the round number');
   if (typeof train !== 'boolean') throw bad('FL round train must be true or false');
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw bad('FL round seed must be a whole number');
   if (envelope.queryId !== flRoundQueryId(runId, round))
     throw bad("FL round's query id is not the one its run id and round number derive");
   if (typeof validation !== 'number' || !(validation >= 0 && validation <= MAX_VALIDATION))
@@ -308,6 +315,7 @@ export function openFlRoundPlan(
     round,
     step,
     train,
+    seed,
     coding,
     model,
     parameters: parameters,

@@ -2,10 +2,10 @@
  * What one agency computes in a federated-averaging round, from its own records, as the integer
  * units of fl-encoding.ts (before its noise, masks and encryption):
  *
- * - Each record is held out for validation or not by a digest of the run id and the record's own
- *   values, so the split depends on nothing else (fl-encoding.ts' privacy argument needs that).
- * - Exact rounds: the training records are shuffled once (seeded by the run, the global step and
- *   the agency, so a resumed run repeats it bit for bit), cut into batches, and trained for the
+ * - Each record is held out for validation or not by a digest of the run's seed and the record's
+ *   own values, so the split depends on nothing else (fl-encoding.ts' privacy argument needs that).
+ * - Exact rounds: the training records are shuffled once (seeded by the run's seed, the global
+ *   step and the agency, so a resumed run repeats it bit for bit), cut into batches, and trained for the
  *   round's local epochs from the global parameters (FedProx's μ included); the update
  *   Δ = local − global is clipped to L2 ≤ U and sent as round(n·Δ·2^f).
  * - DP rounds: one step of DP-SGD over all training records at the global parameters: each
@@ -46,7 +46,7 @@ export interface LocalRoundSpec {
   readonly train: boolean;
   /** Fraction of records held out, in [0, 1). */
   readonly validation: number;
-  /** Keys the held-out split (the run id). */
+  /** Keys the held-out split (the run's seed). */
   readonly splitKey: string;
   readonly rounding: RoundingStream;
   /** Orders the training records of an exact round. */
