@@ -55,7 +55,11 @@ export interface SignedQuery {
   readonly signature: Uint8Array;
 }
 
-export const MAX_QUERY_BYTES = 256 * 1024;
+/**
+ * The largest signed query. A federated-averaging round carries the global parameters (8 bytes
+ * each, base64): 2 MiB holds a model of about 190,000 parameters with room for its coding.
+ */
+export const MAX_QUERY_BYTES = 2 * 1024 * 1024;
 /** The most agencies one query may name (bounds every per-participant list in a message). */
 export const MAX_QUERY_AGENCIES = 1024;
 /** Tolerated clock difference between coordinator and agency. */

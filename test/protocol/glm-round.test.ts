@@ -28,12 +28,13 @@ import {
 } from '../../src/protocol/glm-round.js';
 import { openQueryRho } from '../../src/protocol/privacy-terms.js';
 import {
+  MAX_QUERY_BYTES,
   newQueryId,
   openQuery,
   queryDigest,
-  signQuery,
   type QueryEnvelope,
   type SignedQuery,
+  signQuery,
 } from '../../src/protocol/query-envelope.js';
 import type { Predicate } from '../../src/query/plan.js';
 import { parseCondition } from '../../src/query/parse-condition.js';
@@ -477,7 +478,7 @@ describe('GLM round in a query envelope', () => {
       { numRuns: runs(100) },
     );
     expect(refusal(signBytes(new Uint8Array([0xff, 0xfe]))).message).toMatch(/UTF-8 JSON/);
-    expect(refusal(signBytes(new Uint8Array(256 * 1024 + 1))).code).toBe('MESSAGE_TOO_LARGE');
+    expect(refusal(signBytes(new Uint8Array(MAX_QUERY_BYTES + 1))).code).toBe('MESSAGE_TOO_LARGE');
   });
 
   it('refuses every random bit flip of the signed bytes or signature, never crashing', () => {
