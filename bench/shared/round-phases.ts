@@ -20,7 +20,8 @@ export interface RoundPhases {
 /** Callbacks for `Coordinator.train` and the phases of every round they saw, in order. */
 export interface PhaseRecorder {
   readonly onProgress: (event: QueryProgress) => void;
-  readonly onRound: (round: TrainRound) => void;
+  /** Takes a GLM round, or any round's length (a federated-averaging round reports only its ms). */
+  readonly onRound: (round: Pick<TrainRound, 'ms'>) => void;
   readonly rounds: readonly RoundPhases[];
 }
 

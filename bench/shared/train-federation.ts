@@ -29,8 +29,16 @@ export interface TrainFederation {
   close(): Promise<void>;
 }
 
-/** Builds and starts the federation in `dir` (emptied first; removed by `close`). */
-export async function startTrainFederation(dir: string, agencies: number, rows: number): Promise<TrainFederation> {
+/**
+ * Builds and starts the federation in `dir` (emptied first; removed by `close`). With `budget`,
+ * every agency keeps a ledger with that zCDP budget for the dataset, so it answers DP rounds.
+ */
+export async function startTrainFederation(
+  dir: string,
+  agencies: number,
+  rows: number,
+  options: { readonly budget?: string } = {},
+): Promise<TrainFederation> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const ids = Array.from({ length: agencies }, (_, i) => `agency-${i + 1}`);
@@ -65,6 +73,9 @@ export async function startTrainFederation(dir: string, agencies: number, rows: 
           dbPath: files[i] ?? '',
           datasets: { [DATASET]: null },
           allowPlaintextMode: true,
+          ...(options.budget === undefined
+            ? {}
+            : { budgets: { [DATASET]: options.budget }, ledgerFile: join(dir, `${id}.ledger`) }),
         }),
       );
     }
