@@ -49,7 +49,7 @@ export const AUC_BINS = 64;
 export const LOSS_CAP = 16;
 /** 2^f·C ≥ this·√P for the update's units (rounding then adds at most 1/8 to Δ2). */
 const ROUNDING_RATIO = 8;
-/** Fractional bits of a loss term: in DP rounds (noise dwarfs finer units), and in exact rounds. */
+/** Fractional bits of a loss term: in DP rounds (noise dwarfs finer units), and at most in exact rounds. */
 const DP_LOSS_BITS = 8;
 const EXACT_LOSS_BITS = 24;
 /** The most fractional bits of an exact update; fewer than MIN_EXACT_BITS is refused. */
@@ -189,6 +189,13 @@ function workOf(agencyMu: Rational, entries: number): bigint {
   return BigInt(entries) * parts * (ceilSqrt(agencyMu.num, agencyMu.den * parts) + 1n);
 }
 
+/** EXACT_LOSS_BITS, or fewer where maxRows capped losses would pass 2^53 (a sum of 50M rows takes 23). */
+function exactLossBits(maxRows: number): number {
+  let g = EXACT_LOSS_BITS;
+  while (g > 0 && BigInt(maxRows) * (BigInt(LOSS_CAP) << BigInt(g)) > MAX_SAFE) g--;
+  return g;
+}
+
 /** Units and data bounds per kind, before noise. */
 function unitsOf(
   i: FlEncodingInputs,
@@ -206,7 +213,7 @@ function unitsOf(
     return { f, dataBound: rows * perRecord, sens: updateSensitivity(i.updateBound, f, i.parameters) };
   }
   if (kind === 'loss' || kind === 'validationLoss') {
-    const f = i.privacy === null ? EXACT_LOSS_BITS : DP_LOSS_BITS;
+    const f = i.privacy === null ? exactLossBits(i.maxRows) : DP_LOSS_BITS;
     const cap = BigInt(LOSS_CAP) << BigInt(f);
     return { f, dataBound: rows * cap, sens: scalarSensitivity(cap) };
   }
