@@ -177,6 +177,20 @@ describe('planFlEncoding', () => {
     expect(() => encodeFlUnits(values, plan)).not.toThrow();
   });
 
+  it('takes fewer exact loss bits where maxRows capped losses would pass 2^53: the seed scenario, the default', () => {
+    for (const [maxRows, bits] of [
+      [10_000, 24],
+      [50_000_000, 23],
+      [1_000_000_000, 19],
+    ] as const) {
+      const plan = planFlEncoding({ ...BASE, maxRows });
+      expect(plan.kinds.loss.fractionalBits).toBe(bits);
+      expect(plan.kinds.validationLoss.fractionalBits).toBe(bits);
+      expect(plan.kinds.loss.dataBound <= MAX_SAFE).toBe(true);
+      expect(plan.kinds.loss.dataBound * 2n > MAX_SAFE || bits === 24).toBe(true);
+    }
+  });
+
   it('refuses (PLAN_UNSAFE) too many parameters, too many agencies, 2^53 overflows and too much noise work', () => {
     const tooBig = fedstatErrorOf(() => planFlEncoding({ ...BASE, parameters: 8192 * 2, maxCiphertexts: 2 }));
     expect(tooBig.code).toBe('PLAN_UNSAFE');
@@ -191,10 +205,11 @@ describe('planFlEncoding', () => {
     expect(wrap.code).toBe('PLAN_UNSAFE');
     expect(wrap.details['kind']).toBe('update');
     expect(wrap.message).toMatch(/the update entries of 3 agencies could wrap the plain modulus/);
-    // an exact loss sum of 2^26 rows at 2^24 units each would leave 2^53
-    const loss = fedstatErrorOf(() => planFlEncoding({ ...BASE, agencies: 1, maxRows: 2 ** 26 }));
-    expect(loss.code).toBe('PLAN_UNSAFE');
-    expect(loss.details['kind']).toBe('loss');
+    // a DP update summed over 2^48 records of 66 units each would leave 2^53
+    const safe = fedstatErrorOf(() => planFlEncoding({ ...BASE, maxRows: 2 ** 48, privacy: dp }));
+    expect(safe.code).toBe('PLAN_UNSAFE');
+    expect(safe.details['kind']).toBe('update');
+    expect(safe.message).toMatch(/could exceed 2\^53/);
     const work = fedstatErrorOf(() =>
       planFlEncoding({ ...BASE, parameters: 100_000, privacy: { rho: rational(1, 1000), threshold: 2 } }),
     );
