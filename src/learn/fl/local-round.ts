@@ -99,7 +99,7 @@ function lossOf(output: 'binary' | 'regression', p: number, y: number): number {
 /** The units of one round (see the file comment). DATA_INVALID when a record breaks the coding. */
 export async function localRoundUnits(
   spec: LocalRoundSpec,
-  records: AsyncIterable<readonly DataRecord[]>,
+  records: AsyncIterable<readonly DataRecord[]> | Iterable<readonly DataRecord[]>,
 ): Promise<FlUnits> {
   const { plan, coding } = spec;
   const d = coding.columns.length;
