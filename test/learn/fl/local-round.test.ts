@@ -273,7 +273,7 @@ describe('localRoundUnits, DP rounds', () => {
     }
   });
 
-  it('lets one record add less than C·2^f + √P in L2 (and √P·C·2^f + P in L1), whatever the parameters', async () => {
+  it('lets one record add less than C·2^f + √P in L2 (√P·C·2^f + P in L1), the plan’s sensitivity', async () => {
     const s = setup(BINARY, MLP, true, false);
     const u = s.plan.kinds.update;
     const p = u.entries;
@@ -292,6 +292,10 @@ describe('localRoundUnits, DP rounds', () => {
           const q = one.subarray(u.firstEntry, u.firstEntry + p);
           expect(l2(q)).toBeLessThan(HYPER.clip * scale + Math.sqrt(p));
           expect(q.reduce((a, v) => a + Math.abs(v), 0)).toBeLessThan(Math.sqrt(p) * HYPER.clip * scale + p);
+          // … within the sensitivity the plan calibrates its noise to (integers: exact comparisons)
+          const sens = u.noise!.sensitivity;
+          expect(BigInt(q.reduce((a, v) => a + v * v, 0)) <= sens.l2Squared).toBe(true);
+          expect(BigInt(q.reduce((a, v) => a + Math.abs(v), 0)) <= sens.l1).toBe(true);
         },
       ),
       { numRuns: runs(60) },
