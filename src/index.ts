@@ -45,3 +45,6 @@ export type { Rho } from './dp/rho.js';
 export type { AgencyDescription, BudgetStatus } from './protocol/links.js';
 export { LogWitness } from './transparency/log-witness.js';
 export { JsonlAuditSink, type AuditEvent, type AuditSink } from './transparency/events.js';
+export type { Batch, Evaluation, LocalUpdateOptions, LocalUpdateResult, Trainer } from './learn/fl/trainer.js';
+export type { TrainerFactory, TrainerRegistry, TrainerShape } from './learn/fl/trainer-registry.js';
+export { mlpTrainer, type MlpOptions, type MlpShape } from './learn/fl/mlp.js';

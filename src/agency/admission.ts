@@ -11,6 +11,8 @@ import type { Rational } from '../dp/rational.js';
 import type { GlmEncodingPlan } from '../learn/fixed-point.js';
 import { planCells, type PlanCells } from '../protocol/cells.js';
 import type { FlEncodingPlan } from '../learn/fl/fl-encoding.js';
+import type { Trainer } from '../learn/fl/trainer.js';
+import { networkTrainer } from '../learn/fl/trainer-registry.js';
 import { flRoundEncoding, isFlRoundPlan, type FlRoundPlan } from '../protocol/fl-round.js';
 import { glmRoundPlan, isGlmRoundPlan, type GlmRoundPlan } from '../protocol/glm-round.js';
 import { openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
@@ -31,7 +33,12 @@ export type AdmittedQuery = {
 } & (
   | { readonly kind: 'cells'; readonly plan: QueryPlan; readonly cells: PlanCells; readonly terms: PrivacyTerms | null }
   | { readonly kind: 'glm'; readonly plan: GlmRoundPlan; readonly encoding: GlmEncodingPlan }
-  | { readonly kind: 'fl'; readonly plan: FlRoundPlan; readonly encoding: FlEncodingPlan }
+  | {
+      readonly kind: 'fl';
+      readonly plan: FlRoundPlan;
+      readonly encoding: FlEncodingPlan;
+      readonly trainer: Trainer;
+    }
 );
 
 /** The datasets this agency serves: those in its store that the federation lets it serve. */
@@ -87,7 +94,8 @@ export async function checkPolicy(ctx: AgencyContext, env: QueryEnvelope, trail:
   try {
     return { schema, rho, ...admittedWork(ctx, env, schema, rho) };
   } catch (e) {
-    if (e instanceof FedstatError && e.code === 'PLAN_UNSAFE') trail.refuse('POLICY_REFUSED', e.message);
+    if (e instanceof FedstatError && (e.code === 'PLAN_UNSAFE' || e.code === 'POLICY_REFUSED'))
+      trail.refuse('POLICY_REFUSED', e.message);
     throw e;
   }
 }
@@ -102,7 +110,14 @@ function admittedWork(ctx: AgencyContext, env: QueryEnvelope, schema: DatasetSch
   if (isFlRoundPlan(plan)) {
     const privacy = rho === null ? null : { rho, threshold: env.threshold };
     const round = { ...plan, clip: plan.hyper.clip };
-    return { kind: 'fl' as const, plan, encoding: flRoundEncoding(ctx.federation, round, privacy) };
+    const encoding = flRoundEncoding(ctx.federation, round, privacy);
+    const trainer = networkTrainer(plan.model, plan.coding, ctx.trainers);
+    if (trainer.size !== encoding.inputs.parameters)
+      throw new FedstatError(
+        'POLICY_REFUSED',
+        `this agency's trainer ${plan.model.kind === 'custom' ? plan.model.name : 'mlp'} has ${trainer.size} parameters, the round ${encoding.inputs.parameters}; register the same trainer as the coordinator`,
+      );
+    return { kind: 'fl' as const, plan, encoding, trainer };
   }
   const cells = planCells(plan, schema);
   return {

@@ -3,6 +3,7 @@
  * log witness, its ledger and its store. Built once from values: no file is read here (the wiring
  * that reads federation.json, he-public.key and the key file is node.ts, or the embedding service).
  */
+import type { TrainerRegistry } from '../learn/fl/trainer-registry.js';
 import { FedstatError } from '../errors.js';
 import { NO_AUDIT, type AuditSink } from '../transparency/events.js';
 import { checkHePublicKey, party, type Federation, type Party } from '../federation/federation.js';
@@ -41,6 +42,7 @@ export interface AgencyContextOptions extends AgencyMaterial {
   readonly logWitness?: LogWitness;
   readonly audit?: AuditSink;
   readonly clock?: () => number;
+  readonly trainers?: TrainerRegistry;
 }
 
 /** The agency's state every step reads; SEAL objects owned, ledger and store borrowed from the options. */
@@ -62,6 +64,8 @@ export interface AgencyContext {
   readonly replay: ReplayGuard;
   readonly audit: AuditSink;
   readonly random: RandomSource | undefined;
+  /** Trainers of custom models, by name (AgencyOptions.trainers). */
+  readonly trainers: TrainerRegistry;
   readonly allowPlaintextMode: boolean;
   readonly clock: () => number;
   /**
@@ -113,6 +117,7 @@ export async function openAgencyContext(options: AgencyContextOptions): Promise<
       }),
       audit: options.audit ?? NO_AUDIT,
       random: options.random,
+      trainers: options.trainers ?? {},
       allowPlaintextMode: options.allowPlaintextMode === true,
     };
   } catch (e) {

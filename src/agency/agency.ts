@@ -6,6 +6,7 @@
  * verify → admit the log proof (admission.ts) → policy → charge (budget-charge.ts) → layout,
  * aggregate, pack + noise, mask, encrypt, sign (contribution-steps.ts).
  */
+import type { TrainerRegistry } from '../learn/fl/trainer-registry.js';
 import { FedstatError, describeError } from '../errors.js';
 import type { AuditSink } from '../transparency/events.js';
 import type { BudgetLedger } from '../dp/budget-ledger.js';
@@ -56,6 +57,11 @@ export interface AgencyOptions extends AgencyMaterial {
   readonly audit?: AuditSink;
   /** Current time in milliseconds since the epoch (default `Date.now`); for tests. */
   readonly clock?: () => number;
+  /**
+   * Trainers of models of the developer's own, by the name a federated-averaging round names them
+   * with (`{kind: 'custom', name, config}`); the coordinator registers the same names.
+   */
+  readonly trainers?: TrainerRegistry;
 }
 
 /**

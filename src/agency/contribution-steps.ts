@@ -24,7 +24,7 @@ export async function localContribution(
   q: AdmittedQuery,
 ): Promise<{ layout: SlotLayout; slots: BigUint64Array[] }> {
   if (q.kind === 'glm') return glmContribution(ctx, q.plan, q.schema, q.encoding);
-  if (q.kind === 'fl') return flContribution(ctx, q.plan, q.schema, q.encoding);
+  if (q.kind === 'fl') return flContribution(ctx, q.plan, q.schema, q.encoding, q.trainer);
   // Laid out against every agency the federation lets serve the dataset, with room for the noise.
   const parties = datasetParties(ctx.federation, q.plan.dataset).length;
   const layout = planSlotLayout(q.cells.cellBounds, parties, ctx.params, q.terms?.agencyNoiseBound ?? 0n);

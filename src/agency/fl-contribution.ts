@@ -8,7 +8,8 @@ import { taggedDigest } from '../crypto/digest.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import type { SlotLayout } from '../he/packing.js';
 import { drawFlNoise, encodeFlUnits, type FlEncodingPlan } from '../learn/fl/fl-encoding.js';
-import { flTrainer, modelColumns, responseScale } from '../learn/fl/fl-model.js';
+import { modelColumns, responseScale } from '../learn/fl/fl-model.js';
+import type { Trainer } from '../learn/fl/trainer.js';
 import { localRoundUnits } from '../learn/fl/local-round.js';
 import { RoundingStream } from '../learn/fl/rounding-stream.js';
 import { splitFlat } from '../protocol/flat-slots.js';
@@ -24,8 +25,8 @@ export async function flContribution(
   plan: FlRoundPlan,
   schema: DatasetSchema,
   encoding: FlEncodingPlan,
+  trainer: Trainer,
 ): Promise<{ layout: SlotLayout; slots: BigUint64Array[] }> {
-  const trainer = flTrainer(plan.model, plan.coding);
   const dp = encoding.inputs.privacy !== null;
   // Exact rounds round and shuffle from the run's seed and step, so a resumed run (or another with the seed) repeats them bit for bit.
   const seed = (what: string): Uint8Array =>

@@ -4,6 +4,7 @@
  * file unless given. Agencies, and a key authority that has an endpoint, are reached over gRPC
  * with mTLS (the coordinator's certificate from the federation CA) unless `insecure` on loopback.
  */
+import type { TrainerRegistry } from '../learn/fl/trainer-registry.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FedstatError } from '../errors.js';
@@ -48,6 +49,8 @@ export interface ConnectOptions {
   readonly describeDeadlineMs?: number;
   /** Deadline of every Decrypt call to a remote key authority (default KEY_AUTHORITY_DEADLINE_MS, 60 s). */
   readonly keyAuthorityDeadlineMs?: number;
+  /** Trainers of models of your own for `trainNetwork` (CoordinatorOptions.trainers). */
+  readonly trainers?: TrainerRegistry;
 }
 
 function defaultKeyFile(federationFile: string, party: string): string {
@@ -159,6 +162,7 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
       ...(options.describeDeadlineMs === undefined ? {} : { describeDeadlineMs: options.describeDeadlineMs }),
       ...(options.audit === undefined ? {} : { audit: options.audit }),
       ...(log === undefined ? {} : { transparencyLog: log }),
+      ...(options.trainers === undefined ? {} : { trainers: options.trainers }),
     });
   } catch (e) {
     for (const l of links) l.close();

@@ -3,6 +3,7 @@
  * file, the key authority, one link per agency and the optional logs, checked before anything is
  * opened.
  */
+import type { TrainerRegistry } from '../learn/fl/trainer-registry.js';
 import { FedstatError } from '../errors.js';
 import type { Federation } from '../federation/federation.js';
 import type { PartySecrets } from '../federation/key-file.js';
@@ -51,6 +52,11 @@ export interface CoordinatorOptions {
    * on close, after closing the key authority.
    */
   readonly params?: HeParams;
+  /**
+   * Trainers of models of the developer's own, by name, for `trainNetwork` specs that name one
+   * (`NetworkSpec.trainer`); every agency registers the same names.
+   */
+  readonly trainers?: TrainerRegistry;
 }
 
 /** KEY_INVALID unless `secrets` is the coordinator's key file. */

@@ -288,7 +288,7 @@ export class Coordinator implements AsyncDisposable {
    * `options.privacy` is given. Returns the network MODEL.json and the learning curve.
    */
   trainNetwork(spec: NetworkSpec, options: NetworkTrainOptions = {}): Promise<NetworkTrainResult> {
-    return trainNetwork(this.trainContext(), spec, options);
+    return trainNetwork({ ...this.trainContext(), trainers: this.options.trainers ?? {} }, spec, options);
   }
 
   /** What a training run needs of the coordinator: its federation, HE parameters and round steps. */

@@ -25,7 +25,15 @@ import { codeModel, type ModelCoding } from '../learn/design.js';
 import { parseFormula, type Formula } from '../learn/formula.js';
 import type { DatasetSchema } from '../federation/schema.js';
 import type { FlTotals } from '../learn/fl/fl-encoding.js';
-import { checkFlModelSpec, flOutput, flTrainer, responseScale, type FlModelSpec } from '../learn/fl/fl-model.js';
+import { flOutput, responseScale } from '../learn/fl/fl-model.js';
+import type { Trainer } from '../learn/fl/trainer.js';
+import {
+  checkNetworkModelSpec,
+  describeModel,
+  networkTrainer,
+  type NetworkModelSpec,
+  type TrainerRegistry,
+} from '../learn/fl/trainer-registry.js';
 import type { CurvePoint } from '../learn/fl/learning-curve.js';
 import { networkDocument, type NetworkPrivacy } from '../learn/fl/network-file.js';
 import { meanUpdate, roundMetrics } from '../learn/fl/round-metrics.js';
@@ -53,13 +61,16 @@ export interface NetworkTrainContext {
   readonly runRound: <T>(planned: PlannedQuery, options: RoundOptions, finish: RoundFinish<T>) => Promise<RoundRun<T>>;
   readonly requireLog: () => void;
   readonly now: () => number;
+  /** Trainers of custom models, by name. */
+  readonly trainers: TrainerRegistry;
 }
 
 /** A run ready to go. */
 interface Run {
   readonly coding: ModelCoding;
   readonly where: Predicate | null;
-  readonly model: FlModelSpec;
+  readonly model: NetworkModelSpec;
+  readonly trainer: Trainer;
   readonly hyper: FlHyper;
   readonly strategy: Strategy<unknown>;
   readonly strategyName: StrategyName;
@@ -99,12 +110,8 @@ function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: Networ
   const formula = parseFormula(spec.formula, schema, spec.dataset);
   const coding = codeFlModel(formula, schema, spec);
   const where = spec.where === undefined ? null : parseCondition(spec.where, spec.dataset, federation.schema);
-  let model: FlModelSpec;
-  try {
-    model = checkFlModelSpec({ kind: 'mlp', hidden: spec.hidden, activation: spec.activation ?? 'tanh' });
-  } catch (e) {
-    throw new FedstatError('QUERY_INVALID', `--hidden: ${(e as Error).message}`);
-  }
+  const model = modelSpecOf(spec);
+  const trainer = networkTrainer(model, coding, ctx.trainers);
   const dp = options.privacy !== undefined;
   if (!dp && !federation.policy.exactRelease)
     throw new FedstatError(
@@ -161,11 +168,12 @@ function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: Networ
     updateBound,
     privacy: schedule === null ? null : { rhoPerRound: queryRhoText(schedule.rhoPerRound), announced },
   };
-  const description = `${model.hidden.length === 0 ? 'GLM-shaped' : `MLP ${model.hidden.join('-')}`} ${coding.formula} by ${strategyName}${spec.where === undefined ? '' : ` WHERE ${spec.where}`}`;
+  const description = `${describeModel(model)}: ${coding.formula} by ${strategyName}${spec.where === undefined ? '' : ` WHERE ${spec.where}`}`;
   return {
     coding,
     where,
     model,
+    trainer,
     hyper,
     strategy: strategyOf(strategyName, serverLr),
     strategyName,
@@ -196,6 +204,24 @@ function codeFlModel(formula: Formula, schema: DatasetSchema, spec: NetworkSpec)
   }
   flOutput(coding);
   return coding;
+}
+
+/** The model the spec names: a registered trainer's, or the built-in MLP. */
+function modelSpecOf(spec: NetworkSpec): NetworkModelSpec {
+  if (spec.trainer !== undefined && (spec.hidden !== undefined || spec.activation !== undefined))
+    throw new FedstatError(
+      'QUERY_INVALID',
+      'hidden and activation shape the built-in MLP; leave them out with a trainer of your own',
+    );
+  try {
+    return checkNetworkModelSpec(
+      spec.trainer === undefined
+        ? { kind: 'mlp', hidden: spec.hidden ?? [32, 16], activation: spec.activation ?? 'tanh' }
+        : { kind: 'custom', name: spec.trainer.name, config: spec.trainer.config ?? null },
+    );
+  } catch (e) {
+    throw new FedstatError('QUERY_INVALID', `the model: ${(e as Error).message}`);
+  }
 }
 
 /** ρ per round: the run's ρ over its announced rounds, rounded down to ρ's grid. */
@@ -235,7 +261,7 @@ export async function trainNetwork(
 }
 
 function fresh(ctx: NetworkTrainContext, run: Run): RunProgress {
-  const initial = flTrainer(run.model, run.coding).initialParameters(run.seed);
+  const initial = run.trainer.initialParameters(run.seed);
   return {
     runId: newRunId(),
     startedAt: new Date(ctx.now()).toISOString(),
@@ -331,7 +357,7 @@ async function askRound(
   options: NetworkTrainOptions,
   onSent: () => void,
 ): Promise<{ totals: FlTotals; run: RoundRun<FlTotals> }> {
-  const size = flTrainer(run.model, run.coding).size;
+  const size = run.trainer.size;
   const parameters = decodeParameters(p.parameters, size);
   const ask = { round, step: p.step, train, parameters, candidates: candidatesAt(ctx, run, p) };
   const q = flRoundQuery(runPlan(ctx, run, p), ask, ctx.now);
@@ -359,6 +385,7 @@ function runPlan(ctx: NetworkTrainContext, run: Run, p: RunProgress): FlRunPlan 
     runId: p.runId,
     coding: run.coding,
     model: run.model,
+    parameterCount: run.trainer.size,
     hyper: run.hyper,
     validation: run.validation,
     seed: run.seed,
@@ -391,7 +418,7 @@ function consume(
   const metrics = roundMetrics(done.totals, output, responseScale(run.coding, schema));
   let { parameters, strategyState, step } = p;
   if (train) {
-    const size = flTrainer(run.model, run.coding).size;
+    const size = run.trainer.size;
     const mean = meanUpdate(done.totals, run.schedule !== null, run.hyper.lr);
     const next = run.strategy.apply(strategyState, decodeParameters(parameters, size), mean);
     if (!next.params.every(Number.isFinite))

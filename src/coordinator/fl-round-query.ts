@@ -10,7 +10,7 @@ import type { HeParams } from '../he/he-params.js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
 import type { ModelCoding } from '../learn/design.js';
 import { decodeFlTotal, FL_KINDS, type FlEncodingPlan, type FlTotals } from '../learn/fl/fl-encoding.js';
-import type { FlModelSpec } from '../learn/fl/fl-model.js';
+import type { NetworkModelSpec } from '../learn/fl/trainer-registry.js';
 import { joinFlat } from '../protocol/flat-slots.js';
 import {
   FL_ROUND_KIND,
@@ -33,7 +33,9 @@ export interface FlRunPlan {
   readonly params: Pick<HeParams, 'paramsId' | 'plainModulus'>;
   readonly runId: string;
   readonly coding: ModelCoding;
-  readonly model: FlModelSpec;
+  readonly model: NetworkModelSpec;
+  /** The model's parameter count. */
+  readonly parameterCount: number;
   readonly hyper: FlHyper;
   readonly validation: number;
   /** The run's seed (fl-round.ts `FlRoundPlan.seed`). */
@@ -70,6 +72,7 @@ function inputsOf(run: FlRunPlan): Omit<FlRoundEncoding, 'planSha256' | 'paramsI
     plainModulus: run.params.plainModulus.toString(),
     maxRows: run.federation.schema.datasets[run.coding.dataset]!.maxRows,
     maxCiphertexts: MAX_CIPHERTEXTS,
+    parameters: run.parameterCount,
     updateBound: run.updateBound,
   };
 }

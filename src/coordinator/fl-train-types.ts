@@ -8,11 +8,12 @@ import type { NetworkDocument, NetworkPrivacy } from '../learn/fl/network-file.j
 import type { AnswerMode } from '../protocol/query-envelope.js';
 import type { FailedAgency, QueryProgress } from './query-context.js';
 
-/** The server strategies (learn/fl/strategy.ts); FedProx is FedAvg with the proximal term μ > 0. */
+/** The server strategies (learn/fl/strategy.ts); FedProx is FedAvg with the proximal term μ above 0. */
 export type StrategyName = 'fedavg' | 'fedprox' | 'fedadam';
 
 /** What to train. */
 export interface NetworkSpec {
+  /** The dataset to train on (every agency serving it may take part). */
   readonly dataset: string;
   /** binomial (binary classification) or gaussian (regression); default binomial when the response is binary, gaussian otherwise. */
   readonly family?: 'binomial' | 'gaussian';
@@ -20,8 +21,13 @@ export interface NetworkSpec {
   readonly formula: string;
   /** Only rows this condition holds for are used. */
   readonly where?: string;
-  /** Hidden layer widths ([] : logistic or linear regression by averaging). */
-  readonly hidden: readonly number[];
+  /** Hidden layer widths of the built-in MLP ([]: logistic or linear regression by averaging; default [32, 16]). */
+  readonly hidden?: readonly number[];
+  /**
+   * A model of your own instead of the MLP: the name its `TrainerFactory` is registered under at
+   * the coordinator and every agency (their `trainers` option), and its JSON config.
+   */
+  readonly trainer?: { readonly name: string; readonly config?: unknown };
   /** Hidden activation (default tanh). */
   readonly activation?: 'tanh' | 'relu';
   /** Default fedavg. */
@@ -60,6 +66,7 @@ export interface NetworkPrivacyOptions {
 
 /** How to run it. */
 export interface NetworkTrainOptions {
+  /** Record-level DP; without it every round releases exact sums, which only `policy.exactRelease` allows. */
   readonly privacy?: NetworkPrivacyOptions;
   /** Checkpoint file, rewritten after every round. */
   readonly checkpoint?: string;
@@ -67,20 +74,28 @@ export interface NetworkTrainOptions {
   readonly resume?: boolean;
   /** Times a failed round is asked again (default 2). */
   readonly retries?: number;
+  /** Secure-aggregation threshold of every round (default ⌈2n/3⌉ of the agencies asked). */
   readonly threshold?: number;
+  /** Time each agency has to answer a round (default 30 s). */
   readonly deadlineMs?: number;
+  /** `encrypted`; the other modes are for benchmarks only. */
   readonly mode?: AnswerMode;
   /** After every round, with its curve point. */
   readonly onRound?: (point: CurvePoint, ms: number) => void;
+  /** As each round goes: asked, each agency answered or failed, unmasking, decrypting. */
   readonly onProgress?: (event: QueryProgress) => void;
 }
 
 /** A finished run. */
 export interface NetworkTrainResult {
+  /** MODEL.json's document (for `fedstat predict`). */
   readonly model: NetworkDocument;
+  /** The learning curve, one point per decoded round. */
   readonly curve: readonly CurvePoint[];
+  /** null for an exact run. */
   readonly privacy: NetworkPrivacy | null;
   /** Rounds sent and never decoded. */
   readonly lostRounds: readonly number[];
+  /** Every agency that failed some round, with its latest reason. */
   readonly failed: readonly FailedAgency[];
 }

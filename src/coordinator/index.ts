@@ -23,6 +23,16 @@ export type {
   StrategyName,
 } from './fl-train-types.js';
 export type { CurvePoint } from '../learn/fl/learning-curve.js';
+export type { Batch, Evaluation, LocalUpdateOptions, LocalUpdateResult, Trainer } from '../learn/fl/trainer.js';
+export type {
+  CustomModelSpec,
+  NetworkModelSpec,
+  TrainerFactory,
+  TrainerRegistry,
+  TrainerShape,
+} from '../learn/fl/trainer-registry.js';
+export type { FlModelSpec } from '../learn/fl/fl-model.js';
+export { mlpTrainer, type MlpOptions, type MlpShape } from '../learn/fl/mlp.js';
 export type { NetworkDocument, NetworkPrivacy } from '../learn/fl/network-file.js';
 export type { ModelDocument, ModelPrivacy, ModelRound } from '../learn/model-file.js';
 export type { FamilyName, LinkName } from '../learn/family.js';

@@ -21,7 +21,8 @@ import { presetByName } from '../he/presets.js';
 import { checkModelCoding, type ModelCoding } from '../learn/design.js';
 import { planFlEncoding, type FlEncodingPlan } from '../learn/fl/fl-encoding.js';
 import { decodeParameters, encodeParameters, parametersDigest } from '../learn/fl/parameters.js';
-import { checkFlModelSpec, flOutput, flTrainer, type FlModelSpec } from '../learn/fl/fl-model.js';
+import { flOutput, flTrainer } from '../learn/fl/fl-model.js';
+import { checkNetworkModelSpec, type NetworkModelSpec } from '../learn/fl/trainer-registry.js';
 import type { Predicate } from '../query/plan.js';
 import { validatePredicate } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
@@ -33,6 +34,8 @@ export const FL_ROUND_KIND = 'fl-round';
 export const MAX_FL_ROUNDS = 10_000;
 /** The most local epochs of an exact round. */
 export const MAX_LOCAL_EPOCHS = 100;
+/** The most parameters a model may have (a 2 MiB query holds about 190,000 of them). */
+export const MAX_FL_PARAMETERS = 1 << 20;
 /** The largest validation fraction. */
 export const MAX_VALIDATION = 0.5;
 
@@ -55,6 +58,8 @@ export interface FlRoundEncoding {
   readonly plainModulus: string;
   readonly maxRows: number;
   readonly maxCiphertexts: number;
+  /** P: the model's parameter count (the agency checks its trainer's against it). */
+  readonly parameters: number;
   /** Exact rounds: U, the L2 bound of one agency's local − global (the agency clips to it). */
   readonly updateBound: number;
   readonly planSha256: string;
@@ -78,7 +83,8 @@ export interface FlRoundPlan {
    */
   readonly seed: number;
   readonly coding: ModelCoding;
-  readonly model: FlModelSpec;
+  /** The built-in MLP, or a trainer registered under a name (trainer-registry.ts). */
+  readonly model: NetworkModelSpec;
   /** The global parameters: float64 little-endian, base64. */
   readonly parameters: string;
   readonly hyper: FlHyper;
@@ -136,7 +142,7 @@ export function flRoundEncoding(
 ): FlEncodingPlan {
   const e = round.encoding;
   return planFlEncoding({
-    parameters: flTrainer(round.model, round.coding).size,
+    parameters: e.parameters,
     output: flOutput(round.coding),
     validation: round.validation > 0,
     updateBound: privacy === null ? e.updateBound : round.clip,
@@ -202,6 +208,7 @@ const ENCODING_FIELDS = [
   'plainModulus',
   'maxRows',
   'maxCiphertexts',
+  'parameters',
   'updateBound',
   'planSha256',
 ];
@@ -238,7 +245,7 @@ function openCoding(raw: unknown, federation: Federation, dataset: string): Mode
 
 function openEncoding(raw: unknown, federation: Federation, he: GlmRoundHe, maxRows: number): FlRoundEncoding {
   if (!isObject(raw) || !exactKeys(raw, ENCODING_FIELDS)) throw bad('FL round encoding has missing or unknown fields');
-  const { preset, paramsId, plainModulus, maxRows: rows, maxCiphertexts, updateBound, planSha256 } = raw;
+  const { preset, paramsId, plainModulus, maxRows: rows, maxCiphertexts, parameters, updateBound, planSha256 } = raw;
   if (preset !== federation.he.preset) throw bad("FL round encoding names another HE preset than the federation's");
   if (paramsId !== he.paramsId) throw bad('FL round uses other HE parameters than this agency');
   if (plainModulus !== he.plainModulus.toString()) throw bad("FL round names another plain modulus than this agency's");
@@ -250,10 +257,26 @@ function openEncoding(raw: unknown, federation: Federation, he: GlmRoundHe, maxR
     maxCiphertexts > MAX_CIPHERTEXTS
   )
     throw bad(`FL round maxCiphertexts must be a whole number from 1 to ${MAX_CIPHERTEXTS}`);
+  if (
+    typeof parameters !== 'number' ||
+    !Number.isSafeInteger(parameters) ||
+    parameters < 1 ||
+    parameters > MAX_FL_PARAMETERS
+  )
+    throw bad(`FL round parameter count must be a whole number from 1 to ${MAX_FL_PARAMETERS}`);
   if (!positive(updateBound)) throw bad('FL round update bound must be finite and > 0');
   if (typeof planSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(planSha256))
     throw bad("FL round encoding's plan digest must be 64 hex digits");
-  return Object.freeze({ preset, paramsId, plainModulus, maxRows, maxCiphertexts, updateBound, planSha256 });
+  return Object.freeze({
+    preset,
+    paramsId,
+    plainModulus,
+    maxRows,
+    maxCiphertexts,
+    parameters,
+    updateBound,
+    planSha256,
+  });
 }
 
 /**
@@ -285,11 +308,14 @@ export function openFlRoundPlan(
     throw bad(`FL round validation must be a fraction from 0 to ${MAX_VALIDATION}`);
   const schema = federation.schema.datasets[dataset]!;
   const coding = openCoding(raw['coding'], federation, dataset);
-  let model: FlModelSpec;
+  const encoding = openEncoding(raw['encoding'], federation, he, schema.maxRows);
+  let model: NetworkModelSpec;
   try {
-    model = checkFlModelSpec(raw['model']);
+    model = checkNetworkModelSpec(raw['model']);
+    if (model.kind === 'mlp' && flTrainer(model, coding).size !== encoding.parameters)
+      throw new RangeError("the parameter count is not the MLP's");
     if (typeof parameters !== 'string') throw new RangeError('the parameters must be base64 text');
-    decodeParameters(parameters, flTrainer(model, coding).size);
+    decodeParameters(parameters, encoding.parameters);
   } catch (e) {
     throw bad(`FL round model is malformed: ${e instanceof RangeError ? e.message : 'invalid'}`);
   }
@@ -298,7 +324,6 @@ export function openFlRoundPlan(
   const serving = new Set(datasetParties(federation, dataset).map((p) => p.id));
   if (!envelope.agencies.every((a) => serving.has(a)))
     throw bad('FL round asks a party that is not a federation agency allowed to serve the dataset');
-  const encoding = openEncoding(raw['encoding'], federation, he, schema.maxRows);
   const privacy = envelope.rho === null ? null : { rho: envelope.rho, threshold: envelope.threshold };
   let plan: FlEncodingPlan;
   try {

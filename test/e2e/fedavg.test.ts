@@ -26,6 +26,8 @@ import { localRoundUnits } from '../../src/learn/fl/local-round.js';
 import { meanUpdate } from '../../src/learn/fl/round-metrics.js';
 import { RoundingStream } from '../../src/learn/fl/rounding-stream.js';
 import { fedAvg } from '../../src/learn/fl/strategy.js';
+import { mlpTrainer } from '../../src/learn/fl/mlp.js';
+import type { TrainerRegistry } from '../../src/learn/fl/trainer-registry.js';
 import { parseFormula } from '../../src/learn/formula.js';
 import { HeParams } from '../../src/he/he-params.js';
 import { presetByName } from '../../src/he/presets.js';
@@ -34,11 +36,12 @@ import { fedstatRejectionOf } from '../helpers/fedstat-error.js';
 import { createTestFederation, makeRows, type TestFederation } from '../helpers/test-federation.js';
 
 const ROWS = 240;
+const HIDDEN = [6];
 const spec: NetworkSpec = {
   dataset: 'residents',
   family: 'binomial',
   formula: 'sex ~ age + district + income',
-  hidden: [6],
+  hidden: HIDDEN,
   rounds: 3,
   batch: 16,
   lr: 0.2,
@@ -77,7 +80,7 @@ describe('exact federated averaging', () => {
   async function inTheClear(agencies: readonly string[], steps: number): Promise<Float64Array> {
     const schema = datasetSchemaOf(tf.federation, spec.dataset);
     const coding = codeModel(parseFormula(spec.formula, schema), schema, 'binomial', spec.dataset);
-    const trainer = flTrainer({ kind: 'mlp', hidden: spec.hidden, activation: 'tanh' }, coding);
+    const trainer = flTrainer({ kind: 'mlp', hidden: HIDDEN, activation: 'tanh' }, coding);
     const hyper = { lr: spec.lr!, clip: 1, epochs: spec.localEpochs!, batch: spec.batch!, mu: 0 };
     const plan: FlEncodingPlan = flRunEncoding(
       {
@@ -85,7 +88,8 @@ describe('exact federated averaging', () => {
         params: he,
         runId: '0'.repeat(32),
         coding,
-        model: { kind: 'mlp', hidden: spec.hidden, activation: 'tanh' },
+        model: { kind: 'mlp', hidden: HIDDEN, activation: 'tanh' },
+        parameterCount: trainer.size,
         hyper,
         validation: 0.2,
         seed: spec.seed!,
@@ -202,6 +206,56 @@ describe('exact federated averaging', () => {
     } finally {
       await tf.start(lost);
     }
+  });
+});
+
+describe('a trainer of your own', () => {
+  let tf: TestFederation;
+  let coordinator: Coordinator;
+  /** A model the library does not ship: a relu MLP whose width comes from the plan's config. */
+  const trainers: TrainerRegistry = {
+    'relu-net': (config, shape) => {
+      const width = (config as { width?: unknown } | null)?.width;
+      if (typeof width !== 'number') throw new RangeError('config.width must be a number');
+      return mlpTrainer({ inputs: shape.inputs, hidden: [width], activation: 'relu', output: shape.output });
+    },
+  };
+  const { hidden: _mlp, ...rest } = spec;
+  const custom: NetworkSpec = { ...rest, trainer: { name: 'relu-net', config: { width: 5 } } };
+
+  beforeAll(async () => {
+    // Four agencies: the secure-aggregation threshold of four (3) leaves room for the one that refuses.
+    tf = await createTestFederation({ agencies: 4, rowsPerAgency: ROWS, minAgencies: 2 });
+    for (const id of tf.ids.slice(0, 3)) await tf.start(id, undefined, { trainers });
+    await tf.start(tf.ids[3]!);
+    coordinator = await tf.coordinator({ trainers });
+  });
+
+  afterAll(async () => {
+    await coordinator?.close();
+    await tf?.close();
+  });
+
+  it('trains where it is registered, and an agency without it refuses every round', async () => {
+    const result = await coordinator.trainNetwork(custom);
+    expect(result.model.model).toEqual({ kind: 'custom', name: 'relu-net', config: { width: 5 } });
+    const inputs = result.model.coding.columns.length;
+    const size = trainers['relu-net']!({ width: 5 }, { inputs, output: 'binary' }).size;
+    expect(decodeParameters(result.model.parameters, size)).toHaveLength(inputs * 5 + 5 + 5 + 1);
+    expect(result.curve.every((p) => p.agencies.join() === tf.ids.slice(0, 3).join())).toBe(true);
+    const refusal = result.failed.find((f) => f.id === tf.ids[3]);
+    expect(refusal?.code).toBe('POLICY_REFUSED');
+    expect(refusal?.reason).toMatch(/relu-net/);
+  });
+
+  it('refuses a config its factory refuses, and a name not registered, before asking anyone', async () => {
+    const bad = await fedstatRejectionOf(
+      coordinator.trainNetwork({ ...custom, trainer: { name: 'relu-net', config: {} } }),
+    );
+    expect(bad.code).toBe('QUERY_INVALID');
+    expect(bad.message).toMatch(/config\.width/);
+    const unknown = await fedstatRejectionOf(coordinator.trainNetwork({ ...custom, trainer: { name: 'other' } }));
+    expect(unknown.code).toBe('POLICY_REFUSED');
   });
 });
 

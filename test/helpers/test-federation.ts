@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAgency, type Agency, type AgencyOptions } from '../../src/agency/agency.js';
-import { connectCoordinator } from '../../src/coordinator/connect.js';
+import { connectCoordinator, type ConnectOptions } from '../../src/coordinator/connect.js';
 import type { Coordinator } from '../../src/coordinator/coordinator.js';
 import { datasetSchemaOf, readHePublicKey, type Federation } from '../../src/federation/federation.js';
 import { initFederation } from '../../src/federation/init.js';
@@ -86,7 +86,8 @@ export interface TestFederation {
   readonly ids: readonly string[];
   readonly csvFiles: Readonly<Record<string, string>>;
   readonly agencies: Map<string, { agency: Agency; server: RunningServer }>;
-  coordinator(): Promise<Coordinator>;
+  /** A coordinator connected to the agencies; `options` adds to connectCoordinator's (trainers, say). */
+  coordinator(options?: Omit<ConnectOptions, 'federation'>): Promise<Coordinator>;
   /** Starts agency `id` in process; `wrap` may replace its behaviour (a misbehaving agency). Resolves once `c` (if given) reaches it. */
   start(id: string, wrap?: (a: Agency) => Agency, options?: Partial<AgencyOptions>): Promise<void>;
   stop(id: string): Promise<void>;
@@ -134,7 +135,7 @@ export async function createTestFederation(options: {
     federation: init.federation,
     federationFile: init.federationFile,
     keyFiles: init.keyFiles,
-    coordinator: () => connectCoordinator({ federation: init.federation }),
+    coordinator: (options = {}) => connectCoordinator({ ...options, federation: init.federation }),
     async start(id, wrap, extra = {}) {
       const store = await openDuckDbStore(join(dir, `${id}.duckdb`));
       await store.loadCsv('residents', datasetSchemaOf(init.federation, 'residents'), csvFiles[id]!);

@@ -11,6 +11,7 @@
  * be in the file; the other columns of the dataset (the response among them) may be left out, and
  * those present are validated too.
  */
+import { describeModel } from '../../learn/fl/trainer-registry.js';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
@@ -209,10 +210,7 @@ function privacyText(model: TrainedModel): string {
 function modelLines(file: string, model: TrainedModel): string[][] {
   if (isNetworkDocument(model)) {
     const net: NetworkDocument = model;
-    const hidden =
-      net.model.hidden.length === 0
-        ? 'no hidden layer'
-        : `hidden ${net.model.hidden.join('×')} ${net.model.activation}`;
+    const hidden = describeModel(net.model);
     return [
       ['model', `${file} (network, ${hidden}, ${net.family}): ${net.formula}`],
       [

@@ -3,6 +3,7 @@
  * AUC or RMSE, ε spent, agencies), and at the end the run's header, its learning curve as a table,
  * the privacy and the notes; `--json` prints the model document and the whole curve.
  */
+import { describeModel } from '../../learn/fl/trainer-registry.js';
 import type { NetworkTrainResult } from '../../coordinator/fl-train-types.js';
 import { formatRho, parseCanonicalRho } from '../../dp/rho.js';
 import type { CurvePoint } from '../../learn/fl/learning-curve.js';
@@ -51,8 +52,7 @@ function rhoText(canonical: string): string {
 /** The human output of a finished run. */
 export function renderNetwork(r: NetworkTrainResult): string {
   const m = r.model;
-  const shape =
-    m.model.hidden.length === 0 ? 'no hidden layer' : `hidden ${m.model.hidden.join(',')} (${m.model.activation})`;
+  const shape = describeModel(m.model);
   const out = [
     `Model: ${m.family === 'binomial' ? 'binary classifier' : 'regression'} ${m.formula}, ${shape}, by ${m.strategy.name}`,
     `Dataset: ${m.dataset}; ${r.curve.length} rounds, ${r.curve.at(-1)?.step ?? 0} updates; held out for validation: ${m.validation}`,

@@ -4,6 +4,7 @@
  * `.html`), MODEL.json for `fedstat predict`. A run that stops after its checkpoint was saved says
  * how to resume it, like a GLM fit.
  */
+import { describeModel } from '../../learn/fl/trainer-registry.js';
 import type { Command } from 'commander';
 import type { NetworkTrainResult } from '../../coordinator/fl-train-types.js';
 import { FedstatError } from '../../errors.js';
@@ -73,7 +74,7 @@ export function refuseOtherModelFlags(model: ModelName, cmd: Command): void {
 }
 
 function plotText(file: string, curve: readonly CurvePoint[], r: NetworkTrainResult): string {
-  const title = `${r.model.formula} — ${r.model.model.hidden.length === 0 ? 'logistic' : `MLP ${r.model.model.hidden.join(',')}`} by ${r.model.strategy.name}`;
+  const title = `${r.model.formula} — ${describeModel(r.model.model)}, by ${r.model.strategy.name}`;
   const options = { title, delta: r.privacy?.delta };
   return /\.svg$/i.test(file) ? learningCurveSvg(curve, options) : learningCurveHtml(curve, options);
 }

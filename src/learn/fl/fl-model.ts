@@ -15,9 +15,11 @@ export const MAX_HIDDEN_WIDTH = 1024;
 
 /** The network a run trains. */
 export interface FlModelSpec {
+  /** The built-in MLP. */
   readonly kind: 'mlp';
   /** Hidden layer widths; [] for a GLM-shaped model. */
   readonly hidden: readonly number[];
+  /** The hidden activation. */
   readonly activation: 'tanh' | 'relu';
 }
 

@@ -28,9 +28,13 @@ export interface MlpOptions {
 
 /** A validated, frozen MLP shape with its layer sizes and parameter count. */
 export interface MlpShape {
+  /** Units per layer: inputs, the hidden widths, 1 output. */
   readonly sizes: readonly number[];
+  /** The hidden activation. */
   readonly activation: 'tanh' | 'relu';
+  /** The output unit and loss. */
   readonly output: 'binary' | 'regression';
+  /** The parameter count. */
   readonly size: number;
   /** Start of each layer's weights in the flat parameters (see the file comment). */
   readonly offsets: readonly number[];

@@ -38,7 +38,8 @@ import {
   type ModelPrivacy,
   type ModelRound,
 } from '../model-file.js';
-import { checkFlModelSpec, flOutput, flTrainer, responseScale, type FlModelSpec } from './fl-model.js';
+import { flOutput, flTrainer, responseScale } from './fl-model.js';
+import { checkNetworkModelSpec, type NetworkModelSpec } from './trainer-registry.js';
 import type { CurvePoint } from './learning-curve.js';
 import type { LocalHyper } from './local-round.js';
 import { decodeParameters, parametersDigest } from './parameters.js';
@@ -48,24 +49,31 @@ export type NetworkPrivacy = Omit<ModelPrivacy, 'intervals'>;
 
 /** A federated neural model's MODEL.json (see the file comment). */
 export interface NetworkDocument {
+  /** The layout version: 1. */
   readonly format: 1;
+  /** Tells a network's MODEL.json from a GLM's (which has no kind). */
   readonly kind: 'network';
   /** The federation id (64 hex digits). */
   readonly federation: string;
+  /** The dataset the model was trained on. */
   readonly dataset: string;
   /** When the run ended, ISO 8601 UTC. */
   readonly createdAt: string;
   /** `coding.formula`. */
   readonly formula: string;
+  /** binomial: a binary classifier; gaussian: a regression. */
   readonly family: 'binomial' | 'gaussian';
+  /** How records are coded into the network's inputs (design.ts). */
   readonly coding: ModelCoding;
-  readonly model: FlModelSpec;
+  /** The network's shape. */
+  readonly model: NetworkModelSpec;
   /** Regression trained on y / responseScale (fl-model.ts); 1 for binary. */
   readonly responseScale: number;
   /** The parameters, float64 little-endian, base64 (fl-round.ts `encodeParameters`). */
   readonly parameters: string;
   /** fl-round.ts `parametersDigest` of the parameters. */
   readonly parametersSha256: string;
+  /** The server strategy and its rates. */
   readonly strategy: {
     readonly name: 'fedavg' | 'fedprox' | 'fedadam';
     readonly serverLr: number;
@@ -75,9 +83,11 @@ export interface NetworkDocument {
   readonly hyper: LocalHyper;
   /** Fraction of each agency's records held out for validation. */
   readonly validation: number;
+  /** The learning curve, one point per round. */
   readonly curve: readonly CurvePoint[];
   /** null when the rounds released exact sums. */
   readonly privacy: NetworkPrivacy | null;
+  /** Each round's query and transparency-log entries. */
   readonly rounds: readonly ModelRound[];
   /** A fedstat schema holding the one dataset. */
   readonly schema: Schema;
@@ -94,7 +104,7 @@ export type NetworkFields = Omit<
 /** The document of a finished run. Throws as `parseNetworkDocument` would. */
 export function networkDocument(fields: NetworkFields): NetworkDocument {
   const { schemaOfDataset, ...rest } = fields;
-  const params = decodeParameters(fields.parameters, flTrainer(fields.model, fields.coding).size);
+  const params = decodeParameters(fields.parameters, parameterCount(fields.model, fields.coding, fields.parameters));
   const doc = {
     format: 1,
     kind: 'network',
@@ -151,7 +161,7 @@ export function parseNetworkDocument(value: unknown, file: string, expect: Model
   const scale = finite(o['responseScale'], child(root, 'responseScale'));
   if (scale !== responseScale(coding, schemaOf))
     throw configError(child(root, 'responseScale'), 'does not match the schema of the response', EDITED);
-  const parameters = readParameters(o, root, flTrainer(model, coding).size);
+  const parameters = readParameters(o, root, parameterCount(model, coding, o['parameters']));
   const dp = o['privacy'] !== null;
   return Object.freeze({
     format: 1,
@@ -188,9 +198,15 @@ function readFlCoding(raw: unknown, at: JsonLocation, ds: DatasetSchema, dataset
   return coding;
 }
 
-function readSpec(raw: unknown, at: JsonLocation): FlModelSpec {
+/** The MLP's parameter count; a custom model's is what its parameters hold (its trainer is not here). */
+function parameterCount(model: NetworkModelSpec, coding: ModelCoding, parameters: unknown): number {
+  if (model.kind === 'mlp') return flTrainer(model, coding).size;
+  return typeof parameters === 'string' ? Math.max(1, Math.floor((parameters.length * 3) / 4 / 8)) : 1;
+}
+
+function readSpec(raw: unknown, at: JsonLocation): NetworkModelSpec {
   try {
-    return checkFlModelSpec(raw);
+    return checkNetworkModelSpec(raw);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     throw configError(at, `is refused: ${e.message}`, EDITED);

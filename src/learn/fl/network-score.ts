@@ -11,7 +11,9 @@ import type { ModelCoding } from '../design.js';
 import { encodeRecord, newEncodedRow } from '../design-row.js';
 import type { DataRecord } from '../design-row.js';
 import { withResponse, type Score } from '../score.js';
-import { flTrainer, type FlModelSpec } from './fl-model.js';
+import { FedstatError } from '../../errors.js';
+import { flTrainer } from './fl-model.js';
+import type { NetworkModelSpec } from './trainer-registry.js';
 import { predictOne, type MlpShape } from './mlp.js';
 import type { NetworkDocument } from './network-file.js';
 import { decodeParameters } from './parameters.js';
@@ -19,7 +21,7 @@ import { decodeParameters } from './parameters.js';
 /** What scoring needs of a network, its parameters decoded. */
 export interface NetworkScoringModel {
   readonly coding: ModelCoding;
-  readonly model: FlModelSpec;
+  readonly model: NetworkModelSpec;
   readonly parameters: Float64Array;
   readonly responseScale: number;
 }
@@ -39,6 +41,11 @@ const prepared = new WeakMap<NetworkDocument | NetworkScoringModel, Prepared>();
 function prepare(model: NetworkDocument | NetworkScoringModel): Prepared {
   let p = prepared.get(model);
   if (p !== undefined) return p;
+  if (model.model.kind === 'custom')
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `the model was trained with trainer ${JSON.stringify(model.model.name)} of its application; score it there (fedstat predict scores built-in models)`,
+    );
   const { shape } = flTrainer(model.model, model.coding);
   const params =
     typeof model.parameters === 'string' ? decodeParameters(model.parameters, shape.size) : model.parameters;

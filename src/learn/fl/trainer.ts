@@ -8,18 +8,21 @@
 
 /** A batch of coded records: `x` is rows × d row-major (design rows, |x_j| ≤ 1), `y` one per row. */
 export interface Batch {
+  /** rows × d design values, row-major. */
   readonly x: Float64Array;
+  /** The response of each row (0/1 for a binary model). */
   readonly y: Float64Array;
+  /** The number of rows. */
   readonly rows: number;
 }
 
 /** Hyper-parameters of one local update. */
 export interface LocalUpdateOptions {
-  /** Learning rate of the local SGD steps (> 0). */
+  /** Learning rate of the local SGD steps (above 0). */
   readonly lr: number;
-  /** Bound on each example's gradient L2 norm (> 0): one record's influence on a step is ≤ lr·clip/rows. */
+  /** Bound on each example's gradient L2 norm (above 0): one record's influence on a step is ≤ lr·clip/rows. */
   readonly clip: number;
-  /** Passes over the batches (a whole number ≥ 1); the batches must be re-iterable when > 1. */
+  /** Passes over the batches (a whole number ≥ 1); the batches must be re-iterable for more than one. */
   readonly epochs: number;
   /** FedProx's proximal weight μ ≥ 0 (0 or absent: plain FedAvg). */
   readonly mu?: number;
@@ -35,7 +38,9 @@ export interface LocalUpdateResult {
 
 /** Mean loss over a batch and the model's prediction for each row (probability or mean). */
 export interface Evaluation {
+  /** The mean loss. */
   readonly loss: number;
+  /** One prediction per row: a probability (binary) or a mean (regression). */
   readonly predictions: Float64Array;
 }
 
