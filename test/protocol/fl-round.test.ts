@@ -134,6 +134,7 @@ function makePlan(s: RoundShape = {}): FlRoundPlan {
     seed: 7,
     coding,
     model: MODEL,
+    parameterCount: SIZE,
     hyper: s.hyper ?? HYPER,
     validation: 0.2,
     where: s.where === true ? ADULTS : null,
@@ -326,6 +327,9 @@ describe('FL round in a query envelope', () => {
       [{ maxCiphertexts: 0 }, /maxCiphertexts/],
       [{ maxCiphertexts: 33 }, /maxCiphertexts/],
       [{ updateBound: 0 }, /update bound/],
+      [{ parameters: 0 }, /parameter count must be a whole number/],
+      [{ parameters: 2 ** 21 }, /parameter count must be a whole number/],
+      [{ parameters: SIZE + 1 }, /the parameter count is not the MLP's/],
       [{ planSha256: 'xyz' }, /64 hex digits/],
       [{ planSha256: '00'.repeat(32) }, differs],
       [{ maxCiphertexts: 2 }, differs], // planned with another room: another plan
@@ -335,10 +339,16 @@ describe('FL round in a query envelope', () => {
       expect(e.code).toBe('BAD_MESSAGE');
       expect(e.message).toMatch(message);
     }
-    // the model and the validation split shape the vector: another one under the same digest is refused
+    // the model and the validation split shape the vector: another one is refused, by its size or the digest
     const other = Float64Array.from({ length: flTrainer({ ...MODEL, hidden: [5] }, coding).size }, () => 0.1);
     expect(
       refusal(withPlan(plan, { model: { ...MODEL, hidden: [5] }, parameters: encodeParameters(other) })).message,
+    ).toMatch(/parameter count is not the MLP's/);
+    const sized = { ...plan.encoding, parameters: other.length };
+    expect(
+      refusal(
+        withPlan(plan, { model: { ...MODEL, hidden: [5] }, parameters: encodeParameters(other), encoding: sized }),
+      ).message,
     ).toMatch(differs);
     expect(refusal(withPlan(plan, { validation: 0 })).message).toMatch(differs);
     // the agency's own HE parameters decide, not the message's
