@@ -33,7 +33,7 @@ import type { CoefficientRow, GlmTable } from './inference.js';
 import type { GlmFit } from './pooled-fit.js';
 
 /** The version of the MODEL.json layout this fedstat writes and reads (a network's too). */
-export const MODEL_FORMAT = 1;
+const MODEL_FORMAT = 1;
 const HEX64 = /^[0-9a-f]{64}$/;
 const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;

@@ -33,11 +33,11 @@ export const FL_ROUND_KIND = 'fl-round';
 /** The most rounds one run may number. */
 export const MAX_FL_ROUNDS = 10_000;
 /** The most local epochs of an exact round. */
-export const MAX_LOCAL_EPOCHS = 100;
+const MAX_LOCAL_EPOCHS = 100;
 /** The most parameters a model may have (a 2 MiB query holds about 190,000 of them). */
-export const MAX_FL_PARAMETERS = 1 << 20;
+const MAX_FL_PARAMETERS = 1 << 20;
 /** The largest validation fraction. */
-export const MAX_VALIDATION = 0.5;
+const MAX_VALIDATION = 0.5;
 
 /** The local work's hyper-parameters. */
 export interface FlHyper {

@@ -10,8 +10,8 @@ import { mlpTrainer, type MlpShape } from './mlp.js';
 import type { Trainer } from './trainer.js';
 
 /** The most hidden layers, and the widest one. */
-export const MAX_HIDDEN_LAYERS = 4;
-export const MAX_HIDDEN_WIDTH = 1024;
+const MAX_HIDDEN_LAYERS = 4;
+const MAX_HIDDEN_WIDTH = 1024;
 
 /** The network a run trains. */
 export interface FlModelSpec {
