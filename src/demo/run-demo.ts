@@ -2,7 +2,8 @@
  * The demo: seed the synthetic Sichuan scenario, create a federation, start every agency as its own
  * `fedstat agency serve` process on 127.0.0.1, run the showcase statistics encrypted end to end,
  * and check each against the plaintext computed from the same seed files; then a federated model,
- * checked against the fit of the pooled seed files and shown beside the scenario's ground truth.
+ * checked against the fit of the pooled seed files and shown beside the scenario's ground truth;
+ * then a small neural network trained by federated averaging with record-level differential privacy.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,13 @@ import { startAgencyProcesses, type AgencyProcess } from './agency-processes.js'
 import { freePorts } from './free-port.js';
 import { DEMO_BUDGET, DEMO_DP_SQL, DEMO_RHO, runPrivacyShowcase, type PrivacyShowcase } from './privacy-showcase.js';
 import { DEMO_MODEL_SPEC, runModelShowcase, type ModelShowcase } from './model-showcase.js';
+import {
+  DEMO_NETWORK_RHO,
+  DEMO_NETWORK_SPEC,
+  runNetworkShowcase,
+  type CurveDrawer,
+  type NetworkShowcase,
+} from './network-showcase.js';
 import { compareRows, referenceRows } from './reference.js';
 import { SHOWCASES, type Showcase } from './showcases.js';
 
@@ -35,6 +43,8 @@ export interface DemoOptions {
   readonly outDir?: string;
   readonly onStep?: (message: string) => void;
   readonly onSeedProgress?: (done: number, total: number) => void;
+  /** Draws the neural network's learning curve to learning-curve.svg in the demo's folder (none: not drawn). */
+  readonly drawCurve?: CurveDrawer;
 }
 
 interface CheckedQuery {
@@ -68,6 +78,8 @@ export interface DemoReport {
   readonly privacy: PrivacyShowcase | null;
   /** The federated-model section, or why it did not run. */
   readonly model: ModelShowcase | { readonly skipped: string };
+  /** The DP federated-averaging section, or why it did not run. */
+  readonly network: NetworkShowcase | { readonly skipped: string };
   /** The auditor's verification of the demo's own transparency log. */
   readonly audit: AuditReport;
   /** Tree heads the agencies accepted (from their witness files), checked against the log. */
@@ -148,11 +160,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     for (const showcase of SHOWCASES) showcases.push(await runShowcase(coordinator, showcase, filesOf, step));
     const privacy = await runPrivacySection(coordinator, filesOf, step);
     const model = await runModelSection(coordinator, paths, manifest, chosen, step);
+    const network = await runNetworkSection(coordinator, paths, filesOf, model, options.drawCurve, step);
     const { audit, agencyHeads } = await auditTransparencyLog(paths, coordinator.federation, chosen, step);
     const allChecksPassed =
       showcases.every((s) => s.queries.every((q) => q.mismatch === null)) &&
       (privacy === null || privacy.outOfBound.length === 0) &&
       ('skipped' in model || model.mismatch === null) &&
+      ('skipped' in network || network.mismatch === null) &&
       audit.ok;
     return {
       dir: paths.dir,
@@ -162,6 +176,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       showcases,
       privacy,
       model,
+      network,
       audit,
       agencyHeads: agencyHeads.length,
       agencies: chosen.map((a, i) => {
@@ -321,6 +336,34 @@ async function runModelSection(
     files,
     modelFile: join(paths.dir, 'model.json'),
     scoredFile: join(paths.dir, `${first}.${dataset}.scored.csv`),
+  });
+}
+
+/**
+ * Step 6b: a small MLP of the same model trained by federated averaging with record-level DP, its
+ * ρ charged at each bureau against the budget every agency of the demo holds per dataset
+ * (DEMO_BUDGET; the privacy section spends on residence_registrations, not on this dataset).
+ */
+async function runNetworkSection(
+  coordinator: Coordinator,
+  paths: DemoPaths,
+  filesOf: FilesOf,
+  model: ModelShowcase | { skipped: string },
+  draw: CurveDrawer | undefined,
+  step: Step,
+): Promise<NetworkShowcase | { skipped: string }> {
+  const { dataset, hidden = [] } = DEMO_NETWORK_SPEC;
+  const files = filesOf(dataset);
+  const least = coordinator.federation.policy.minAgencies;
+  if (files.length < least) return { skipped: `needs ${least} agencies serving ${dataset}; run with more --agencies` };
+  step(
+    `federated neural network: an MLP (hidden ${hidden.join(',')}) of who is insured, by federated averaging across ${files.length} agencies with record-level DP (rho ${DEMO_NETWORK_RHO} charged at each)`,
+  );
+  return runNetworkShowcase(coordinator, {
+    files,
+    glm: 'skipped' in model ? null : model.result.model,
+    curveFile: join(paths.dir, 'learning-curve.svg'),
+    draw,
   });
 }
 
