@@ -193,7 +193,8 @@ export async function runNetworkShowcase(
     where.glm === null ? null : await heldOutAuc(where.glm, result.model.coding, spec, coordinator, where.files);
   let curveFile: string | null = null;
   if (where.draw !== undefined) {
-    const title = `${result.model.formula} — MLP ${(spec.hidden ?? []).join(',')} by ${spec.strategy ?? 'fedavg'}, ρ ${DEMO_NETWORK_RHO}`;
+    // The formula is in the printout; the SVG's 800 px title holds the short form.
+    const title = `who is insured — MLP ${(spec.hidden ?? []).join(',')} by ${spec.strategy ?? 'fedavg'}, record-level DP at ρ ${DEMO_NETWORK_RHO}`;
     await writeFile(where.curveFile, where.draw(result.curve, { title, delta: privacy.delta }), { mode: 0o644 });
     curveFile = where.curveFile;
   }
