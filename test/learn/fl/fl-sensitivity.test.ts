@@ -45,7 +45,10 @@ function record(u: () => number, extreme: boolean): DataRecord {
 }
 
 async function* chunks(parts: readonly (readonly DataRecord[])[]): AsyncIterable<readonly DataRecord[]> {
-  for (const p of parts) yield p;
+  for (const p of parts) {
+    await Promise.resolve(); // a store's reader yields between chunks
+    yield p;
+  }
 }
 
 const caseArb = fc.record({
