@@ -2,7 +2,7 @@
  * A federated-averaging run's checkpoint: everything the coordinator needs to go on after a stop —
  * the global parameters (float64, base64: exact), the strategy's state (FedAdam's moments), the
  * step, the next round number, the learning curve and each round's log entries. The agencies
- * sampled at a step derive from the run id and the step, so they need no state of their own.
+ * sampled at a step derive from the run's seed and the step, so they need no state of their own.
  */
 import type { CurvePoint } from '../learn/fl/learning-curve.js';
 import type { ModelRound } from '../learn/model-file.js';

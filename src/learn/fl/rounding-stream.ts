@@ -1,10 +1,10 @@
 /**
  * Uniform doubles for randomized rounding: xoshiro128** (Blackman & Vigna) from a 128-bit seed,
- * 53 bits per draw. Rounding randomness only makes the rounding unbiased; no privacy guarantee
- * rests on it (a rounded value moves by less than one unit whatever the draw, and the sensitivity
- * counts that unit), so a fast seeded generator is right here: seeded from node:crypto in a DP
- * round, and from the round's digest in an exact one, which makes an exact run reproducible bit
- * for bit, resumed or not.
+ * 53 bits per draw. A rounded value moves by less than one unit whatever the draw, and the
+ * sensitivity counts that unit; the DP argument (docs/privacy.md §7) treats the draws as
+ * independent uniforms, which a generator seeded afresh from node:crypto in every DP round gives
+ * up to its pseudo-randomness, at a speed per-coordinate rounding needs. An exact round seeds it
+ * from the run's seed and step, which makes an exact run reproducible bit for bit, resumed or not.
  */
 
 /** A seeded stream of uniform doubles in [0, 1) on the 2^-53 grid. */
