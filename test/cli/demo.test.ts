@@ -10,7 +10,7 @@ import { cliPath } from '../../src/demo/agency-processes.js';
 const exec = promisify(execFile);
 
 describe('fedstat demo', () => {
-  it('runs every showcase over 12 agency processes, each result matching the plaintext, and the model section', async () => {
+  it('runs every showcase over 12 agency processes, each result matching the plaintext, and the model sections', async () => {
     const { stdout } = await exec(process.execPath, [cliPath(), 'demo', '--rows', '1500', '--json'], {
       maxBuffer: 64 << 20,
     });
@@ -22,6 +22,7 @@ describe('fedstat demo', () => {
         queries: { check: string; rows: unknown[]; agencies: { answered: string[]; failed: unknown[] } }[];
       }[];
       model: { check: string; truth: unknown[]; agencies: { answered: string[] }; prediction: { rows: number } };
+      network: { check: string; curve: { epsilon: number; agencies: string[] }[]; privacy: { epsilon: number } };
     };
     expect(report.agencies).toHaveLength(12);
     expect(report.showcases).toHaveLength(6);
@@ -39,6 +40,10 @@ describe('fedstat demo', () => {
     expect(report.model.truth).toHaveLength(33);
     expect(report.model.agencies.answered).toHaveLength(3);
     expect(report.model.prediction.rows).toBeGreaterThan(0);
+    // The DP federated network: every bureau charged what was announced, the curve ending at its ε.
+    expect(report.network.check).toBe('ok');
+    expect(report.network.curve.every((p) => p.agencies.length === 3)).toBe(true);
+    expect(report.network.curve.at(-1)?.epsilon).toBe(report.network.privacy.epsilon);
     expect(report.allChecksPassed).toBe(true);
   }, 180_000);
 });
