@@ -266,7 +266,7 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
         (c) => {
           if (!json)
             process.stderr.write(
-              `scale ${c.agencies} agencies, ${c.size}: ${c.measured === null ? `refused (${c.refused?.code})` : formatMs(c.measured.roundMs)}\n`,
+              `scale ${c.agencies} agencies, ${c.size}: ${c.measured === null ? `refused (${c.refused?.code})` : `round ${formatMs(c.measured.roundMs)}, coordinator ${formatMs(c.measured.coordinatorMs)}, up ${kib(c.measured.bytesUpPerAgency)}, down ${kib(c.measured.bytesDownPerAgency)} per agency`}\n`,
             );
         },
       )
