@@ -16,7 +16,6 @@
  *   records their count, loss and (binary) predicted-probability histogram.
  */
 import { taggedDigest } from '../../crypto/digest.js';
-import { FedstatError } from '../../errors.js';
 import type { ModelCoding } from '../design.js';
 import { encodeRecord, newEncodedRow, type DataRecord } from '../design-row.js';
 import { AUC_BINS, LOSS_CAP, type FlEncodingPlan, type FlUnits } from './fl-encoding.js';
@@ -142,9 +141,8 @@ function addLosses(
   let sum = 0;
   for (let r = 0; r < batch.rows; r++) {
     const loss = lossOf(spec.plan.inputs.output, predictions[r] as number, batch.y[r] as number);
-    if (!Number.isFinite(loss) && !Number.isNaN(loss)) sum += LOSS_CAP * scale;
-    else if (Number.isNaN(loss)) throw diverged();
-    else sum += spec.rounding.round(Math.min(loss, LOSS_CAP) * scale);
+    // A non-finite output counts as the cap: refusing the round would tell whether some record has one.
+    sum += spec.rounding.round((Number.isNaN(loss) ? LOSS_CAP : Math.min(loss, LOSS_CAP)) * scale);
   }
   units[k.firstEntry] = (units[k.firstEntry] as number) + sum;
   return predictions;
@@ -158,20 +156,24 @@ function addValidation(spec: LocalRoundSpec, batch: Batch, units: Float64Array):
   const h = kinds.histogram;
   if (h.entries === 0) return;
   for (let r = 0; r < batch.rows; r++) {
-    const bin = Math.min(AUC_BINS - 1, Math.max(0, Math.floor((predictions[r] as number) * AUC_BINS)));
+    const p = predictions[r] as number;
+    const bin = p >= 0 ? Math.min(AUC_BINS - 1, Math.floor(p * AUC_BINS)) : 0; // NaN: bin 0
     const at = h.firstEntry + ((batch.y[r] as number) === 1 ? 0 : AUC_BINS) + bin;
     units[at] = (units[at] as number) + 1;
   }
 }
 
-function diverged(): FedstatError {
-  return new FedstatError(
-    'QUERY_INVALID',
-    'the model gives non-finite outputs at these parameters; lower the learning rate',
-    {
-      details: { reason: 'divergence' },
-    },
-  );
+/** ‖g‖₂, scaled so squares cannot overflow; NaN when an entry is not finite. */
+function normOf(g: Float64Array): number {
+  let ss = 0;
+  for (let j = 0; j < g.length; j++) ss += (g[j] as number) * (g[j] as number);
+  if (Number.isFinite(ss)) return Math.sqrt(ss);
+  let max = 0;
+  for (let j = 0; j < g.length; j++) max = Math.max(max, Math.abs(g[j] as number));
+  if (!Number.isFinite(max)) return NaN;
+  ss = 0;
+  for (let j = 0; j < g.length; j++) ss += ((g[j] as number) / max) ** 2;
+  return Math.sqrt(ss) * max;
 }
 
 /** DP: Σ over records of round(clip(g)·2^f), every record clipped and rounded on its own. */
@@ -182,10 +184,10 @@ function addClippedGradients(spec: LocalRoundSpec, batch: Batch, units: Float64A
   const target = spec.hyper.clip * (1 - 1e-9);
   const rounding = spec.rounding;
   spec.trainer.exampleGradients(spec.global, batch, (_row, g) => {
-    let ss = 0;
-    for (let j = 0; j < g.length; j++) ss += (g[j] as number) * (g[j] as number);
-    if (!Number.isFinite(ss)) throw diverged();
-    const norm = Math.sqrt(ss);
+    const norm = normOf(g);
+    // A gradient that is not finite adds nothing (within the sensitivity): refusing the round
+    // would tell the coordinator, who picks the parameters, that some record has one.
+    if (Number.isNaN(norm)) return;
     const factor = norm > target ? (target / norm) * scale : scale;
     for (let j = 0; j < g.length; j++)
       units[k.firstEntry + j] = (units[k.firstEntry + j] as number) + rounding.round((g[j] as number) * factor);

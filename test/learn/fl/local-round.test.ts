@@ -391,3 +391,42 @@ describe('evaluation rounds', () => {
     }
   });
 });
+
+describe('a record whose output or gradient is not finite', () => {
+  /** Rounds to nearest: no draws, so the runs compared below see the same roundings. */
+  class Nearest extends RoundingStream {
+    override round(y: number): number {
+      return Math.round(y);
+    }
+  }
+
+  it('adds nothing to a DP update and the cap to the loss, instead of failing the round', async () => {
+    const s = setup(BINARY, MLP, true, false);
+    const rows = workerRows(40, 11);
+    const bad = rows.length - 1;
+    // The coordinator picks the parameters: a round failing on one record would tell it that record exists.
+    const poisoned: Trainer = {
+      ...s.trainer,
+      evaluate: (p, batch) => {
+        const e = s.trainer.evaluate(p, batch);
+        const predictions = Float64Array.from(e.predictions);
+        if (batch.rows === rows.length) predictions[bad] = NaN;
+        return { loss: NaN, predictions };
+      },
+      exampleGradients: (p, batch, visit) =>
+        s.trainer.exampleGradients(p, batch, (row, g) => {
+          if (row === bad) g[0] = Infinity;
+          visit(row, g);
+        }),
+    };
+    const global = s.trainer.initialParameters(3);
+    const rounding = (): RoundingStream => new Nearest(seed(1));
+    const withBad = await localRoundUnits({ ...specOf(s, global), trainer: poisoned, rounding: rounding() }, [rows]);
+    const without = await localRoundUnits({ ...specOf(s, global), rounding: rounding() }, [rows.slice(0, bad)]);
+    const u = s.plan.kinds.update;
+    for (let j = u.firstEntry; j < u.firstEntry + u.entries; j++) expect(withBad[j]).toBe(without[j]);
+    const loss = s.plan.kinds.loss;
+    expect(withBad[loss.firstEntry]! - without[loss.firstEntry]!).toBe(LOSS_CAP * 2 ** loss.fractionalBits);
+    expect(withBad[s.plan.kinds.examples.firstEntry]).toBe(rows.length);
+  });
+});
