@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,7 @@ import { freePorts } from '../src/demo/free-port.js';
 import { referenceRows } from '../src/demo/reference.js';
 import { datasetSchemaOf } from '../src/federation/federation.js';
 import { initFederation, readSchemaFile, type InitResult } from '../src/federation/init.js';
+import { isNetworkDocument, parseTrainedModel, scoreTrained } from '../src/learn/trained-model.js';
 import { parseQuery } from '../src/query/parse.js';
 import { generateScenario } from '../src/seed/generate.js';
 import { packageRoot } from '../src/util/package-root.js';
@@ -112,5 +113,34 @@ describe('examples', () => {
     const noisy = [...stdout.matchAll(/^(.+)\t(\d+)\t\[(\d+), (\d+)\]$/gmu)];
     expect(noisy.map((m) => m[1]).sort()).toEqual(expected.rows.map((r) => String(r['city'])).sort());
     for (const m of noisy) expect(Number(m[3]) <= Number(m[2]) && Number(m[2]) <= Number(m[4])).toBe(true);
+  });
+
+  it('the federated-learning script prints both learning curves, ε rising, and writes a MODEL.json predict reads', async () => {
+    const out = join(dir, 'model.json');
+    const { stdout } = await run(process.execPath, [
+      example('federated-learning'),
+      '--federation',
+      init.federationFile,
+      '--out',
+      out,
+    ]);
+    const [exact = '', dp = ''] = stdout.split(/^private: .*$/mu);
+    // One line per round: 6 training rounds and the evaluation round, numbered 1..7.
+    const rows = (text: string): string[][] =>
+      [...text.matchAll(/^ *(\d+) +(\S+) +(\S+) +(\S+) +(\S+)$/gmu)].map((m) => m.slice(1));
+    expect(rows(exact).map((r) => r[0])).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    for (const r of rows(exact)) expect(r[4]).toBe('—');
+    expect(stdout).toMatch(/^private: rho 0\.5 per bureau over 7 rounds, \([\d.]+, 1e-9\)-DP$/mu);
+    const epsilons = rows(dp).map((r) => Number(r[4]));
+    expect(rows(dp).map((r) => r[0])).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    for (let i = 1; i < epsilons.length; i++) expect(epsilons[i]).toBeGreaterThan(epsilons[i - 1]!);
+    const model = parseTrainedModel(readFileSync(out, 'utf8'), out);
+    if (!isNetworkDocument(model)) throw new Error('expected a network MODEL.json');
+    expect(model.dataset).toBe('residence_registrations');
+    expect(model.privacy?.rounds).toBe(7);
+    expect(Number(model.privacy?.epsilon.toFixed(2))).toBe(epsilons.at(-1));
+    // fedstat predict scores a record with it: a probability.
+    const p = scoreTrained(model, { sector: '制造业', age: 30, sex: '男', months_resident: 12 }).fitted;
+    expect(p > 0 && p < 1).toBe(true);
   });
 });
