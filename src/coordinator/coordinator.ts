@@ -288,7 +288,8 @@ export class Coordinator implements AsyncDisposable {
    * `options.privacy` is given. Returns the network MODEL.json and the learning curve.
    */
   trainNetwork(spec: NetworkSpec, options: NetworkTrainOptions = {}): Promise<NetworkTrainResult> {
-    return trainNetwork({ ...this.trainContext(), trainers: this.options.trainers ?? {} }, spec, options);
+    const network = { trainers: this.options.trainers ?? {}, discover: () => this.discover() };
+    return trainNetwork({ ...this.trainContext(), ...network }, spec, options);
   }
 
   /** What a training run needs of the coordinator: its federation, HE parameters and round steps. */

@@ -48,6 +48,8 @@ import { flRoundQuery, type FlRunPlan } from './fl-round-query.js';
 import type { NetworkSpec, NetworkTrainOptions, NetworkTrainResult, StrategyName } from './fl-train-types.js';
 import type { FailedAgency, PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
 import type { RunIdentity } from './checkpoint-file.js';
+import { checkRunBudget } from './run-budget.js';
+import type { AgencyDescription } from '../protocol/links.js';
 
 const DEFAULT_RETRIES = 2;
 const DISPLAY_DELTA = 1e-9;
@@ -63,6 +65,8 @@ export interface NetworkTrainContext {
   readonly now: () => number;
   /** Trainers of custom models, by name. */
   readonly trainers: TrainerRegistry;
+  /** Describe every agency: their datasets and budgets (the whole-run budget check). */
+  readonly discover: () => Promise<{ readonly described: readonly AgencyDescription[] }>;
 }
 
 /** A run ready to go. */
@@ -132,7 +136,8 @@ function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: Networ
   const maxRows = schema.maxRows;
   const hyper: FlHyper = {
     lr: positiveOr('lr', spec.lr, dp ? 1 : 0.1),
-    clip: positiveOr('clip', spec.clip, 1),
+    // Without DP the clip only guards against outlying records; tight clipping would bias the fit.
+    clip: positiveOr('clip', spec.clip, dp ? 1 : 100),
     epochs,
     batch: wholeOr('batch', spec.batch, Math.min(32, maxRows), maxRows),
     mu,
@@ -253,6 +258,10 @@ export async function trainNetwork(
     return next;
   };
   p = await save(p);
+  if (run.schedule !== null) {
+    const left = run.schedule.announced - (p.nextRound - 1);
+    if (left > 0) checkRunBudget((await ctx.discover()).described, run.coding.dataset, run.schedule.rhoPerRound, left);
+  }
   const outOfRounds = (q: RunProgress): boolean => run.schedule !== null && q.nextRound > run.schedule.announced;
   while (p.step < run.rounds && !outOfRounds(p)) p = await roundWithRetries(ctx, run, p, true, options, save);
   if (run.validation > 0 && !p.evaluated && !outOfRounds(p))

@@ -44,7 +44,7 @@ export interface NetworkSpec {
   readonly batch?: number;
   /** Local learning rate (default 0.1; 1 for DP rounds' single full-batch step). */
   readonly lr?: number;
-  /** Per-example gradient L2 bound (default 1). */
+  /** Per-example gradient L2 bound (default 1 with DP; 100 without, where it only guards against outliers). */
   readonly clip?: number;
   /** Fraction of each agency's records held out for validation (default 0.2; 0: none). */
   readonly validation?: number;

@@ -81,7 +81,7 @@ describe('exact federated averaging', () => {
     const schema = datasetSchemaOf(tf.federation, spec.dataset);
     const coding = codeModel(parseFormula(spec.formula, schema), schema, 'binomial', spec.dataset);
     const trainer = flTrainer({ kind: 'mlp', hidden: HIDDEN, activation: 'tanh' }, coding);
-    const hyper = { lr: spec.lr!, clip: 1, epochs: spec.localEpochs!, batch: spec.batch!, mu: 0 };
+    const hyper = { lr: spec.lr!, clip: 100, epochs: spec.localEpochs!, batch: spec.batch!, mu: 0 };
     const plan: FlEncodingPlan = flRunEncoding(
       {
         federation: tf.federation,
@@ -286,6 +286,15 @@ describe('DP federated averaging', () => {
     const e = await fedstatRejectionOf(coordinator.trainNetwork(spec, { privacy: { rho: '1' } }));
     expect(e.code).toBe('QUERY_INVALID');
     expect(e.message).toMatch(/one DP-SGD step/);
+  });
+
+  it('refuses a run whose rounds the budgets cannot all pay for, before anything is spent', async () => {
+    const e = await fedstatRejectionOf(
+      coordinator.trainNetwork({ ...spec, localEpochs: 1 }, { privacy: { rho: '11' } }),
+    );
+    expect(e.code).toBe('POLICY_REFUSED');
+    expect(e.message).toMatch(/nothing spent.*4 remaining rounds/);
+    for (const id of tf.ids) expect((await tf.agencies.get(id)!.agency.describe()).budgets[0]!.charges).toBe(0);
   });
 
   it('charges every agency once per round and spends what it announced', async () => {

@@ -44,7 +44,10 @@ export function addNetworkOptions(cmd: Command): void {
     )
     .option('--batch <n>', 'local batch size (default 32)', parseIntOption('--batch', 1))
     .option('--lr <lr>', 'local learning rate (default 0.1; 1 with --rho)')
-    .option('--clip <c>', "bound on each record's gradient norm (default 1): a record's influence on a round")
+    .option(
+      '--clip <c>',
+      "bound on each record's gradient norm: a record's influence on a round (default 1 with --rho, else 100)",
+    )
     .option(
       '--validation <fraction>',
       "fraction of each agency's records held out for the learning curve (default 0.2; 0 for none)",
