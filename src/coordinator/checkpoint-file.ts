@@ -40,12 +40,15 @@ export async function writeCheckpoint(
   }
 }
 
-/** Reads a checkpoint of this kind, version, federation and spec; `what` names the spec's fields in the refusal. */
+/**
+ * Reads a checkpoint of this kind, version, federation and spec; the refusal of another spec names
+ * the `noun` ("fit", "run") and its `fields`.
+ */
 export async function readCheckpoint(
   file: string,
   header: { readonly kind: string; readonly format: number },
   identity: RunIdentity,
-  what: string,
+  spec: { readonly noun: string; readonly fields: string },
 ): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -69,7 +72,7 @@ export async function readCheckpoint(
   if (canonicalJson(doc['spec']) !== canonicalJson(identity.spec))
     throw new FedstatError(
       'CONFIG_INVALID',
-      `checkpoint ${file} is of another run (${what} differ); resume with the same options it was started with`,
+      `checkpoint ${file} is of another ${spec.noun} (${spec.fields} differ); resume with the same options it was started with`,
     );
   return doc;
 }

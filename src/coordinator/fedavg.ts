@@ -17,7 +17,7 @@
  */
 import { rhoToEpsilon } from '../dp/conversion.js';
 import { rational, type Rational } from '../dp/rational.js';
-import { FedstatError, isFedstatError } from '../errors.js';
+import { FedstatError } from '../errors.js';
 import { datasetParties, datasetSchemaOf, type Federation } from '../federation/federation.js';
 import type { HeParams } from '../he/he-params.js';
 import { taggedDigest } from '../crypto/digest.js';
@@ -46,15 +46,13 @@ import type { Predicate } from '../query/plan.js';
 import { loadRunProgress, saveRunProgress, type RunProgress } from './fl-checkpoint.js';
 import { flRoundQuery, type FlRunPlan } from './fl-round-query.js';
 import type { NetworkSpec, NetworkTrainOptions, NetworkTrainResult, StrategyName } from './fl-train-types.js';
-import type { FailedAgency, PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
+import type { PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
 import type { RunIdentity } from './checkpoint-file.js';
 import { checkRunBudget } from './run-budget.js';
+import { DEFAULT_RETRIES, mergeFailed, rhoPerRound, roundWithRetries, withInFlightLost } from './training-rounds.js';
 import type { AgencyDescription } from '../protocol/links.js';
 
-const DEFAULT_RETRIES = 2;
 const DISPLAY_DELTA = 1e-9;
-/** Codes of a round that may succeed when asked again. */
-const RETRYABLE = new Set(['UNAVAILABLE', 'POLICY_REFUSED', 'BAD_MESSAGE', 'REPLAY', 'STALE_HEAD', 'IO']);
 
 /** What trainNetwork needs of its coordinator. */
 export interface NetworkTrainContext {
@@ -154,40 +152,30 @@ function prepareRun(ctx: NetworkTrainContext, spec: NetworkSpec, options: Networ
   if (!Number.isSafeInteger(seed)) throw new FedstatError('QUERY_INVALID', 'the seed must be a whole number');
   const updateBound = positiveOr('update bound', spec.updateBound, 10);
   const announced = rounds + (validation > 0 ? 1 : 0);
-  const schedule = options.privacy === undefined ? null : dpSchedule(options.privacy.rho, announced);
+  const schedule =
+    options.privacy === undefined ? null : { rhoPerRound: rhoPerRound(options.privacy.rho, announced), announced };
   const delta = options.privacy?.delta ?? DISPLAY_DELTA;
+  const settings = { model, hyper, serverLr, rounds, validation, agenciesPerRound, seed, updateBound };
+  const privacy = schedule === null ? null : { rhoPerRound: queryRhoText(schedule.rhoPerRound), announced };
+  const { dataset } = spec;
   const normalised = {
     kind: 'network',
-    dataset: spec.dataset,
+    dataset,
     family: coding.family,
     formula: coding.formula,
     where: spec.where ?? null,
-    model,
-    hyper,
     strategy: strategyName,
-    serverLr,
-    rounds,
-    validation,
-    agenciesPerRound,
-    seed,
-    updateBound,
-    privacy: schedule === null ? null : { rhoPerRound: queryRhoText(schedule.rhoPerRound), announced },
+    ...settings,
+    privacy,
   };
   const description = `${describeModel(model)}: ${coding.formula} by ${strategyName}${spec.where === undefined ? '' : ` WHERE ${spec.where}`}`;
   return {
     coding,
     where,
-    model,
     trainer,
-    hyper,
     strategy: strategyOf(strategyName, serverLr),
     strategyName,
-    serverLr,
-    rounds,
-    validation,
-    agenciesPerRound,
-    seed,
-    updateBound,
+    ...settings,
     schedule,
     delta,
     identity: { federation: federation.id, spec: normalised },
@@ -229,16 +217,6 @@ function modelSpecOf(spec: NetworkSpec): NetworkModelSpec {
   }
 }
 
-/** ρ per round: the run's ρ over its announced rounds, rounded down to ρ's grid. */
-function dpSchedule(rho: string | Rational, announced: number): { rhoPerRound: Rational; announced: number } {
-  const total = queryRho(rho);
-  const grid = 10n ** 12n;
-  const perRound = (total.num * grid) / (total.den * BigInt(announced));
-  if (perRound === 0n)
-    throw new FedstatError('QUERY_INVALID', `ρ is too small to split over ${announced} rounds; give a larger --rho`);
-  return { rhoPerRound: queryRho(rational(perRound, grid)), announced };
-}
-
 /** Runs the federated-averaging run (see the file comment). */
 export async function trainNetwork(
   ctx: NetworkTrainContext,
@@ -251,7 +229,7 @@ export async function trainNetwork(
     throw new FedstatError('CONFIG_INVALID', 'resume needs the checkpoint file of the run (--checkpoint FILE)');
   let p =
     options.resume === true && options.checkpoint !== undefined
-      ? resumed(await loadRunProgress(options.checkpoint, run.identity))
+      ? withInFlightLost(await loadRunProgress(options.checkpoint, run.identity))
       : fresh(ctx, run);
   const save = async (next: RunProgress): Promise<RunProgress> => {
     if (options.checkpoint !== undefined) await saveRunProgress(options.checkpoint, run.identity, next);
@@ -263,9 +241,26 @@ export async function trainNetwork(
     if (left > 0) checkRunBudget((await ctx.discover()).described, run.coding.dataset, run.schedule.rhoPerRound, left);
   }
   const outOfRounds = (q: RunProgress): boolean => run.schedule !== null && q.nextRound > run.schedule.announced;
-  while (p.step < run.rounds && !outOfRounds(p)) p = await roundWithRetries(ctx, run, p, true, options, save);
-  if (run.validation > 0 && !p.evaluated && !outOfRounds(p))
-    p = await roundWithRetries(ctx, run, p, false, options, save);
+  const policy = {
+    retries: options.retries ?? DEFAULT_RETRIES,
+    outOfRounds,
+    checkpoint: options.checkpoint,
+    what: 'run',
+  };
+  const round = (train: boolean) => (q: RunProgress) =>
+    roundWithRetries(
+      q,
+      policy,
+      save,
+      async (at, number, onSent) => {
+        const t0 = performance.now();
+        const done = await askRound(ctx, run, at, number, train, options, onSent);
+        return { done, ms: performance.now() - t0 };
+      },
+      (at, number, { done, ms }) => consume(run, at, number, train, done, ms, options),
+    );
+  while (p.step < run.rounds && !outOfRounds(p)) p = await save(await round(true)(p));
+  if (run.validation > 0 && !p.evaluated && !outOfRounds(p)) p = await save(await round(false)(p));
   return result(ctx, run, p);
 }
 
@@ -288,15 +283,6 @@ function fresh(ctx: NetworkTrainContext, run: Run): RunProgress {
   };
 }
 
-/** A checkpoint's progress, its round in flight (if any) counted as lost. */
-function resumed(p: RunProgress): RunProgress {
-  return p.inFlight === null ? p : { ...p, inFlight: null, lost: [...p.lost, p.inFlight] };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** The agencies asked at `step`: all serving, or a sample of K drawn from the run's seed and the step. */
 function candidatesAt(ctx: NetworkTrainContext, run: Run, p: RunProgress): string[] {
   const all = datasetParties(ctx.federation, run.coding.dataset)
@@ -310,51 +296,6 @@ function candidatesAt(ctx: NetworkTrainContext, run: Run, p: RunProgress): strin
     [all[i], all[j]] = [all[j] as string, all[i] as string];
   }
   return all.slice(0, k).sort();
-}
-
-async function roundWithRetries(
-  ctx: NetworkTrainContext,
-  run: Run,
-  start: RunProgress,
-  train: boolean,
-  options: NetworkTrainOptions,
-  save: (p: RunProgress) => Promise<RunProgress>,
-): Promise<RunProgress> {
-  const retries = options.retries ?? DEFAULT_RETRIES;
-  let p = start;
-  for (let attempt = 0; ; attempt++) {
-    const round = p.nextRound;
-    p = await save({ ...p, nextRound: round + 1, inFlight: round });
-    let sent = false;
-    const t0 = performance.now();
-    let done: { totals: FlTotals; run: RoundRun<FlTotals> };
-    try {
-      done = await askRound(ctx, run, p, round, train, options, () => (sent = true));
-    } catch (e) {
-      // A round refused before it was logged and sent spent nothing: its number is asked again.
-      p = await save(
-        sent ? { ...p, inFlight: null, lost: [...p.lost, round] } : { ...p, inFlight: null, nextRound: round },
-      );
-      const noMore = run.schedule !== null && p.nextRound > run.schedule.announced;
-      if (!isFedstatError(e) || !RETRYABLE.has(e.code) || attempt >= retries || noMore)
-        throw stopped(e, round, options);
-      await sleep(Math.min(5_000, 500 * 2 ** attempt));
-      continue;
-    }
-    return save(consume(run, p, round, train, done, performance.now() - t0, options));
-  }
-}
-
-function stopped(e: unknown, round: number, options: NetworkTrainOptions): unknown {
-  if (!isFedstatError(e) || !RETRYABLE.has(e.code)) return e;
-  const how =
-    options.checkpoint === undefined
-      ? 'give a checkpoint file (--checkpoint FILE) to be able to resume a stopped run'
-      : `the run is saved in its checkpoint ${options.checkpoint}, and resumes from it (--resume)`;
-  return new FedstatError(e.code, `training stopped in round ${round}: ${e.message}; ${how}`, {
-    details: { ...e.details, round },
-    cause: e,
-  });
 }
 
 async function askRound(
@@ -462,12 +403,6 @@ function consume(
     ],
     failed: mergeFailed(p.failed, done.run.r1.failed),
   };
-}
-
-function mergeFailed(before: readonly FailedAgency[], now: readonly FailedAgency[]): FailedAgency[] {
-  const byId = new Map(before.map((f) => [f.id, f]));
-  for (const f of now) byId.set(f.id, f);
-  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
 function runPrivacy(run: Run, p: RunProgress): NetworkPrivacy | null {

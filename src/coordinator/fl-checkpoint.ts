@@ -45,12 +45,10 @@ export async function saveRunProgress(file: string, identity: RunIdentity, p: Ru
 
 /** Reads a checkpoint of this run; CONFIG_INVALID naming the fix when it is missing, damaged or another run's. */
 export async function loadRunProgress(file: string, identity: RunIdentity): Promise<RunProgress> {
-  const doc = await readCheckpoint(
-    file,
-    HEADER,
-    identity,
-    'dataset, formula, model, hyper-parameters, strategy, rounds or ρ',
-  );
+  const doc = await readCheckpoint(file, HEADER, identity, {
+    noun: 'run',
+    fields: 'dataset, formula, model, hyper-parameters, strategy, rounds or ρ',
+  });
   const p = doc as unknown as RunProgress;
   const whole = (v: unknown, min: number): boolean => Number.isSafeInteger(v) && (v as number) >= min;
   if (
@@ -67,34 +65,7 @@ export async function loadRunProgress(file: string, identity: RunIdentity): Prom
     ![p.lost, p.curve, p.rounds, p.failed].every(Array.isArray)
   )
     throw damagedCheckpoint(file, 'its fields are malformed');
-  const {
-    runId,
-    startedAt,
-    nextRound,
-    inFlight,
-    lost,
-    step,
-    parameters,
-    strategyState,
-    evaluated,
-    threshold,
-    curve,
-    rounds,
-    failed,
-  } = p;
-  return {
-    runId,
-    startedAt,
-    nextRound,
-    inFlight,
-    lost,
-    step,
-    parameters,
-    strategyState,
-    evaluated,
-    threshold,
-    curve,
-    rounds,
-    failed,
-  };
+  // Only the progress: the header and the identity stay in the file.
+  const { kind: _kind, format: _format, federation: _federation, spec: _spec, ...progress } = doc;
+  return progress as unknown as RunProgress;
 }

@@ -23,9 +23,10 @@ import {
   type FlRoundEncoding,
   type FlRoundPlan,
 } from '../protocol/fl-round.js';
-import { queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
+import type { PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { Predicate } from '../query/plan.js';
 import type { PlannedQuery, RoundFinish, SizedPlan } from './query-context.js';
+import { recordRoundRelease } from './round-release.js';
 
 /** What stays the same over the rounds of one run. */
 export interface FlRunPlan {
@@ -136,16 +137,7 @@ export function flRoundQuery(run: FlRunPlan, ask: FlRoundAsk, now: () => number)
   const finish: RoundFinish<FlTotals> = async (q, sent, r1, slots) => {
     if (encoding === null) throw new Error('flRoundQuery: the round finished before it was sized');
     const totals = decodeFlTotal(joinFlat(slots), encoding);
-    sent.audit.append({
-      type: 'release',
-      at: now(),
-      queryId: q.queryId,
-      contributors: r1.answered,
-      rows: 1,
-      suppressed: 0,
-      rho: q.terms === null ? null : queryRhoText(q.terms.rho),
-    });
-    await sent.queryLog?.publish();
+    await recordRoundRelease(q, sent, r1, now());
     return totals;
   };
   const sized = (): FlEncodingPlan => {

@@ -22,10 +22,10 @@ import {
   type GlmRoundEncoding,
   type GlmRoundPlan,
 } from '../protocol/glm-round.js';
-import { queryRhoText } from '../protocol/privacy-terms.js';
 import type { Predicate } from '../query/plan.js';
 import { glmPrivacyTerms } from './glm-privacy-terms.js';
 import type { PlannedQuery, RoundFinish, SizedPlan } from './query-context.js';
+import { recordRoundRelease } from './round-release.js';
 
 /** What stays the same over the rounds of one fit. */
 export interface GlmFitPlan {
@@ -102,16 +102,7 @@ export function glmRoundQuery(
   const finish: RoundFinish<GlmSums> = async (q, sent, r1, slots) => {
     if (encoding === null) throw new Error('glmRoundQuery: the round finished before it was sized');
     const sums = decodeGlmTotal(joinFlat(slots), encoding);
-    sent.audit.append({
-      type: 'release',
-      at: now(),
-      queryId: q.queryId,
-      contributors: r1.answered,
-      rows: 1,
-      suppressed: 0,
-      rho: q.terms === null ? null : queryRhoText(q.terms.rho),
-    });
-    await sent.queryLog?.publish();
+    await recordRoundRelease(q, sent, r1, now());
     return sums;
   };
   const sized = (): GlmEncodingPlan => {

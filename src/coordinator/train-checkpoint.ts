@@ -83,12 +83,10 @@ export async function saveCheckpoint(file: string, identity: FitIdentity, progre
 
 /** Reads a checkpoint of this fit; CONFIG_INVALID naming the fix when it is missing, damaged or another fit's. */
 export async function loadCheckpoint(file: string, identity: FitIdentity): Promise<FitProgress> {
-  const doc = await readCheckpoint(
-    file,
-    HEADER,
-    identity,
-    'dataset, family, formula, WHERE, ridge, tolerance, rounds or ρ',
-  );
+  const doc = await readCheckpoint(file, HEADER, identity, {
+    noun: 'fit',
+    fields: 'dataset, family, formula, WHERE, ridge, tolerance, rounds or ρ',
+  });
   const p = doc as unknown as FitProgress & { lastSums: unknown };
   const integer = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 1;
   if (

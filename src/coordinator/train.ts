@@ -8,7 +8,7 @@
  * the agencies of a fit change (one lost for good, one come back) it starts over over the new set,
  * so the model is always the exact fit over the agencies its last rounds name.
  */
-import { FedstatError, isFedstatError } from '../errors.js';
+import { FedstatError } from '../errors.js';
 import { rational, type Rational } from '../dp/rational.js';
 import { rhoToEpsilon } from '../dp/conversion.js';
 import { datasetSchemaOf, type Federation } from '../federation/federation.js';
@@ -25,16 +25,14 @@ import { queryRho, queryRhoText } from '../protocol/privacy-terms.js';
 import { parseCondition } from '../query/parse-condition.js';
 import type { Predicate } from '../query/plan.js';
 import { glmRoundEncoding, glmRoundQuery, type GlmFitPlan } from './glm-round-query.js';
-import type { FailedAgency, PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
+import { DEFAULT_RETRIES, mergeFailed, rhoPerRound, roundWithRetries, withInFlightLost } from './training-rounds.js';
+import type { PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
 import { loadCheckpoint, saveCheckpoint, type FitIdentity, type FitProgress } from './train-checkpoint.js';
 import { dpStepper, exactStepper, type FitStepper } from './train-stepper.js';
 import type { TrainOptions, TrainResult, TrainRound, TrainSpec } from './train-types.js';
 
 /** Rounds of a DP fit unless told (intercept start, then Newton steps from noisy sums). */
 export const DEFAULT_DP_ROUNDS = 6;
-const DEFAULT_RETRIES = 2;
-/** Codes of a round that may succeed when asked again (an agency or the network came back). */
-const RETRYABLE = new Set(['UNAVAILABLE', 'POLICY_REFUSED', 'BAD_MESSAGE', 'REPLAY', 'STALE_HEAD', 'IO']);
 
 /** What train needs of its coordinator. */
 export interface TrainContext {
@@ -98,12 +96,7 @@ function dpSchedule(rho: string | Rational, rounds = DEFAULT_DP_ROUNDS): { rhoPe
       'QUERY_INVALID',
       `a DP fit needs 2 to ${MAX_DP_ROUNDS} rounds, not ${rounds}; ${DEFAULT_DP_ROUNDS} suit most models`,
     );
-  const total = queryRho(rho);
-  const grid = 10n ** 12n;
-  const perRound = (total.num * grid) / (total.den * BigInt(rounds));
-  if (perRound === 0n)
-    throw new FedstatError('QUERY_INVALID', `ρ is too small to split over ${rounds} rounds; give a larger --rho`);
-  return { rhoPerRound: queryRho(rational(perRound, grid)), rounds };
+  return { rhoPerRound: rhoPerRound(rho, rounds), rounds };
 }
 
 /** Runs the fit (see the file comment). */
@@ -114,7 +107,7 @@ export async function trainModel(ctx: TrainContext, spec: TrainSpec, options: Tr
     throw new FedstatError('CONFIG_INVALID', 'resume needs the checkpoint file of the fit (--checkpoint FILE)');
   let progress =
     options.resume === true && options.checkpoint !== undefined
-      ? resumed(await loadCheckpoint(options.checkpoint, fit.identity))
+      ? withInFlightLost(await loadCheckpoint(options.checkpoint, fit.identity))
       : fresh(fit, ctx);
   const save = async (p: FitProgress): Promise<FitProgress> => {
     if (options.checkpoint !== undefined) await saveCheckpoint(options.checkpoint, fit.identity, p);
@@ -126,7 +119,22 @@ export async function trainModel(ctx: TrainContext, spec: TrainSpec, options: Tr
       progress = await save(cutShort(fit, progress, fit.schedule.rounds));
       break;
     }
-    progress = await save(await roundWithRetries(ctx, fit, progress, options, save));
+    const policy = {
+      retries: options.retries ?? DEFAULT_RETRIES,
+      outOfRounds: (p: FitProgress) => fit.schedule !== null && p.nextRound > fit.schedule.rounds,
+      checkpoint: options.checkpoint,
+      what: 'fit',
+    };
+    progress = await save(
+      await roundWithRetries(
+        progress,
+        policy,
+        save,
+        (p, round, onSent) => askRound(ctx, fit, p, round, options, onSent),
+        // The round's sums are in: what the model makes of them (a singular information, separation) is final.
+        (p, _round, decoded) => consume(fit, p, decoded, options),
+      ),
+    );
   }
   return result(ctx, fit, progress);
 }
@@ -157,62 +165,6 @@ function fresh(fit: Fit, ctx: TrainContext): FitProgress {
     rounds: [],
     failed: [],
   };
-}
-
-/** A checkpoint's progress, its round in flight (if any) counted as lost. */
-function resumed(p: FitProgress): FitProgress {
-  return p.inFlight === null ? p : { ...p, inFlight: null, lost: [...p.lost, p.inFlight] };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function roundWithRetries(
-  ctx: TrainContext,
-  fit: Fit,
-  start: FitProgress,
-  options: TrainOptions,
-  save: (p: FitProgress) => Promise<FitProgress>,
-): Promise<FitProgress> {
-  const retries = options.retries ?? DEFAULT_RETRIES;
-  let progress = start;
-  for (let attempt = 0; ; attempt++) {
-    const round = progress.nextRound;
-    progress = await save({ ...progress, nextRound: round + 1, inFlight: round });
-    let decoded: Decoded;
-    let sent = false;
-    try {
-      decoded = await askRound(ctx, fit, progress, round, options, () => (sent = true));
-    } catch (e) {
-      // A round refused before it was logged and sent (the preflight) spent nothing: its number is asked again.
-      progress = await save(
-        sent
-          ? { ...progress, inFlight: null, lost: [...progress.lost, round] }
-          : { ...progress, inFlight: null, nextRound: round },
-      );
-      const outOfRounds = fit.schedule !== null && progress.nextRound > fit.schedule.rounds;
-      if (!isFedstatError(e) || !RETRYABLE.has(e.code) || attempt >= retries || outOfRounds)
-        throw stopped(e, round, options);
-      await sleep(Math.min(5_000, 500 * 2 ** attempt));
-      continue;
-    }
-    // The round's sums are in: what the model makes of them (a singular information, separation) is final.
-    return consume(fit, progress, decoded, options);
-  }
-}
-
-/** The error that stops training when a round could not be had, saying where the fit stands and how to go on. */
-function stopped(e: unknown, round: number, options: TrainOptions): unknown {
-  if (!isFedstatError(e) || !RETRYABLE.has(e.code)) return e;
-  const how =
-    options.checkpoint === undefined
-      ? 'give a checkpoint file (--checkpoint FILE) to be able to resume a stopped fit'
-      : `the fit is saved in its checkpoint ${options.checkpoint}, and resumes from it (train again with resume: true)`;
-  return new FedstatError(e.code, `training stopped in round ${round}: ${e.message}; ${how}`, {
-    details: { ...e.details, round },
-    cause: e,
-  });
 }
 
 /** A round that ran: its number, β, sums, encoding, agencies, log entry and time. */
@@ -299,13 +251,6 @@ function fitPlan(ctx: TrainContext, fit: Fit, progress: FitProgress): GlmFitPlan
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** Every agency that failed some round, once, with its latest reason. */
-function mergeFailed(before: readonly FailedAgency[], now: readonly FailedAgency[]): FailedAgency[] {
-  const byId = new Map(before.map((f) => [f.id, f]));
-  for (const f of now) byId.set(f.id, f);
-  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
 function result(ctx: TrainContext, fit: Fit, progress: FitProgress): TrainResult {
