@@ -18,7 +18,7 @@ import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../prot
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
 import type { AgencyDescription } from '../protocol/links.js';
-import { newQueryId, queryDigest, signQuery, type QueryEnvelope } from '../protocol/query-envelope.js';
+import { MAX_QUERY_BYTES, newQueryId, queryDigest, signQuery, type QueryEnvelope } from '../protocol/query-envelope.js';
 import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../protocol/survivor-set.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
@@ -431,6 +431,12 @@ export class Coordinator implements AsyncDisposable {
       ...(q.terms === null ? {} : { privacy: { rho: queryRhoText(q.terms.rho) } }),
     };
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
+    // Every agency would refuse it: refused here, before it is logged or sent.
+    if (signed.bytes.length > MAX_QUERY_BYTES)
+      throw new FedstatError(
+        'MESSAGE_TOO_LARGE',
+        `query ${q.queryId} not sent, nothing spent: it takes ${signed.bytes.length} bytes and an agency accepts ${MAX_QUERY_BYTES}; use a smaller model (fewer parameters) or a shorter query`,
+      );
     const log = this.options.transparencyLog;
     const audit = log === undefined ? (this.options.audit ?? NO_AUDIT) : allSinks(this.options.audit ?? NO_AUDIT, log);
     const round = isGlmRoundPlan(q.plan) || isFlRoundPlan(q.plan);

@@ -174,6 +174,13 @@ describe('exact federated averaging', () => {
     }
   });
 
+  it('refuses a model too large for a signed query before it is logged or sent', async () => {
+    // About 207,000 parameters: within the 32 ciphertexts, beyond the 2 MiB a query may take.
+    const e = await fedstatRejectionOf(coordinator.trainNetwork({ ...spec, hidden: [450, 450] }));
+    expect(e.code).toBe('MESSAGE_TOO_LARGE');
+    expect(e.message).toMatch(/not sent, nothing spent/);
+  });
+
   it('refuses to resume the checkpoint of another run', async () => {
     const checkpoint = join(scratch, 'other.json');
     await coordinator.trainNetwork({ ...spec, rounds: 1 }, { checkpoint });
