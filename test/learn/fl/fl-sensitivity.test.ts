@@ -30,7 +30,10 @@ const TRAINING: readonly FlKind[] = ['update', 'examples', 'loss'];
 const VALIDATION: readonly FlKind[] = ['validationCount', 'validationLoss', 'histogram'];
 const FORMULAS = {
   binary: { formula: 'insured ~ age + sex + sector + monthly_income', family: 'binomial' },
-  regression: { formula: 'contribution_months ~ age + sector + district + sector:district + monthly_income', family: 'gaussian' },
+  regression: {
+    formula: 'contribution_months ~ age + sector + district + sector:district + monthly_income',
+    family: 'gaussian',
+  },
 } as const;
 
 /** A record over every model column: uniform values, or (extreme) each integer at a schema bound. */
