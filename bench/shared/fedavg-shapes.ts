@@ -17,7 +17,7 @@ export const SHAPES = {
   '100k': [310, 310],
 } as const satisfies Record<string, readonly number[]>;
 export type SizeName = keyof typeof SHAPES;
-export const SIZE_NAMES = Object.keys(SHAPES) as SizeName[];
+const SIZE_NAMES = Object.keys(SHAPES) as SizeName[];
 
 /** The parameter count of a size's MLP on the design width (binary output). */
 export function parameterCount(size: SizeName): number {
