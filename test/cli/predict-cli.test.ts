@@ -324,7 +324,7 @@ describe('fedstat predict', () => {
       ]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
-      expect(r.out).toContain(`${model} (network, hidden 5×3 relu, binomial)`);
+      expect(r.out).toContain(`${model} (network, hidden 5,3 (relu), binomial)`);
       const [header, ...rows] = parseCsv(readFileSync(out, 'utf8'));
       expect(header).toEqual([...HEADER, 'eta', 'fitted']);
       expect(rows).toHaveLength(ROWS.length);
