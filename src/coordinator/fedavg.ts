@@ -49,7 +49,7 @@ import type { NetworkSpec, NetworkTrainOptions, NetworkTrainResult, StrategyName
 import type { PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
 import type { RunIdentity } from './checkpoint-file.js';
 import { checkRunBudget } from './run-budget.js';
-import { DEFAULT_RETRIES, mergeFailed, rhoPerRound, roundWithRetries, withInFlightLost } from './training-rounds.js';
+import { DEFAULT_RETRIES, mergeFailed, rhoPerRound, roundWithRetries, startProgress } from './training-rounds.js';
 import type { AgencyDescription } from '../protocol/links.js';
 
 const DISPLAY_DELTA = 1e-9;
@@ -225,17 +225,18 @@ export async function trainNetwork(
 ): Promise<NetworkTrainResult> {
   const run = prepareRun(ctx, spec, options);
   ctx.requireLog();
-  if (options.resume === true && options.checkpoint === undefined)
-    throw new FedstatError('CONFIG_INVALID', 'resume needs the checkpoint file of the run (--checkpoint FILE)');
-  let p =
-    options.resume === true && options.checkpoint !== undefined
-      ? withInFlightLost(await loadRunProgress(options.checkpoint, run.identity))
-      : fresh(ctx, run);
-  const save = async (next: RunProgress): Promise<RunProgress> => {
-    if (options.checkpoint !== undefined) await saveRunProgress(options.checkpoint, run.identity, next);
-    return next;
-  };
-  p = await save(p);
+  const started = await startProgress<RunProgress>(
+    {
+      checkpoint: options.checkpoint,
+      resume: options.resume === true,
+      noun: 'run',
+      load: (file) => loadRunProgress(file, run.identity),
+      write: (file, next) => saveRunProgress(file, run.identity, next),
+    },
+    () => fresh(ctx, run),
+  );
+  let p = started.progress;
+  const { save } = started;
   if (run.schedule !== null) {
     const left = run.schedule.announced - (p.nextRound - 1);
     if (left > 0) checkRunBudget((await ctx.discover()).described, run.coding.dataset, run.schedule.rhoPerRound, left);

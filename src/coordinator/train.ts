@@ -25,7 +25,7 @@ import { queryRho, queryRhoText } from '../protocol/privacy-terms.js';
 import { parseCondition } from '../query/parse-condition.js';
 import type { Predicate } from '../query/plan.js';
 import { glmRoundEncoding, glmRoundQuery, type GlmFitPlan } from './glm-round-query.js';
-import { DEFAULT_RETRIES, mergeFailed, rhoPerRound, roundWithRetries, withInFlightLost } from './training-rounds.js';
+import { DEFAULT_RETRIES, mergeFailed, rhoPerRound, roundWithRetries, startProgress } from './training-rounds.js';
 import type { PlannedQuery, RoundFinish, RoundOptions, RoundRun } from './query-context.js';
 import { loadCheckpoint, saveCheckpoint, type FitIdentity, type FitProgress } from './train-checkpoint.js';
 import { dpStepper, exactStepper, type FitStepper } from './train-stepper.js';
@@ -103,17 +103,18 @@ function dpSchedule(rho: string | Rational, rounds = DEFAULT_DP_ROUNDS): { rhoPe
 export async function trainModel(ctx: TrainContext, spec: TrainSpec, options: TrainOptions = {}): Promise<TrainResult> {
   const fit = prepareFit(ctx, spec, options);
   ctx.requireLog();
-  if (options.resume === true && options.checkpoint === undefined)
-    throw new FedstatError('CONFIG_INVALID', 'resume needs the checkpoint file of the fit (--checkpoint FILE)');
-  let progress =
-    options.resume === true && options.checkpoint !== undefined
-      ? withInFlightLost(await loadCheckpoint(options.checkpoint, fit.identity))
-      : fresh(fit, ctx);
-  const save = async (p: FitProgress): Promise<FitProgress> => {
-    if (options.checkpoint !== undefined) await saveCheckpoint(options.checkpoint, fit.identity, p);
-    return p;
-  };
-  progress = await save(progress);
+  const started = await startProgress<FitProgress>(
+    {
+      checkpoint: options.checkpoint,
+      resume: options.resume === true,
+      noun: 'fit',
+      load: (file) => loadCheckpoint(file, fit.identity),
+      write: (file, p) => saveCheckpoint(file, fit.identity, p),
+    },
+    () => fresh(fit, ctx),
+  );
+  let progress = started.progress;
+  const { save } = started;
   while (!fit.stepper.done(progress.state)) {
     if (fit.schedule !== null && progress.nextRound > fit.schedule.rounds) {
       progress = await save(cutShort(fit, progress, fit.schedule.rounds));

@@ -44,8 +44,40 @@ export interface RetryPolicy<P> {
 }
 
 /** A checkpoint's progress, its round in flight (if any) counted as lost. */
-export function withInFlightLost<P extends RoundBookkeeping>(p: P): P {
+function withInFlightLost<P extends RoundBookkeeping>(p: P): P {
   return p.inFlight === null ? p : { ...p, inFlight: null, lost: [...p.lost, p.inFlight] };
+}
+
+/** Where a run keeps its progress, and how it reads and writes it there. */
+export interface ProgressStore<P> {
+  readonly checkpoint: string | undefined;
+  readonly resume: boolean;
+  /** "fit" or "run", in the refusal of `resume` without a checkpoint. */
+  readonly noun: string;
+  readonly load: (file: string) => Promise<P>;
+  readonly write: (file: string, p: P) => Promise<void>;
+}
+
+/**
+ * The run's first progress, saved: resumed from its checkpoint (the round in flight counted lost)
+ * or `fresh`; and the save every later state goes through (a no-op without a checkpoint).
+ */
+export async function startProgress<P extends RoundBookkeeping>(
+  store: ProgressStore<P>,
+  fresh: () => P,
+): Promise<{ progress: P; save: (p: P) => Promise<P> }> {
+  const { checkpoint } = store;
+  if (store.resume && checkpoint === undefined)
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `resume needs the checkpoint file of the ${store.noun} (--checkpoint FILE)`,
+    );
+  const save = async (p: P): Promise<P> => {
+    if (checkpoint !== undefined) await store.write(checkpoint, p);
+    return p;
+  };
+  const first = store.resume && checkpoint !== undefined ? withInFlightLost(await store.load(checkpoint)) : fresh();
+  return { progress: await save(first), save };
 }
 
 /**
