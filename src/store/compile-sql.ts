@@ -9,6 +9,7 @@ import { FedstatError } from '../errors.js';
 import type { CategoryColumn, Column, DatasetSchema, IntegerColumn } from '../federation/schema.js';
 import { planMeasures } from '../query/plan.js';
 import type { Literal, Measure, Predicate, QueryPlan } from '../query/plan.js';
+import { censusOutputs, checkedColumns, flaggedRelation, OK_COLUMN, type LiveSource } from './live-source.js';
 import type { SqlDialect, SqlType } from './sql-dialect.js';
 
 /** Generous structural limits (the plan validator is stricter); they bound recursion here. */
@@ -25,6 +26,11 @@ export interface CompiledAggregate {
   readonly groupSizes: readonly number[];
   /** What the columns after the group codes hold: `planMeasures(plan)`. */
   readonly measures: readonly Measure[];
+  /**
+   * Over a live source: the checked columns whose out-of-domain counts follow the measures, after
+   * the count of out-of-domain rows (live-source.ts `censusOutputs`); null over a loaded table.
+   */
+  readonly census: readonly string[] | null;
 }
 
 /** Array.isArray without its narrowing to any[]. */
@@ -138,10 +144,16 @@ class Compiler {
 
 /**
  * Compiles a plan to one SELECT whose result columns are the GROUP BY codes, then COUNT(*), then
- * SUM(CAST(col AS <exact>)) for each SUM measure in `planMeasures(plan)` order. Throws
+ * SUM(CAST(col AS <exact>)) for each SUM measure in `planMeasures(plan)` order; over a `live` source
+ * (read in place, cells unchecked) the census columns follow (`CompiledAggregate.census`). Throws
  * QUERY_INVALID for unknown or id columns, mistyped or out-of-domain literals, and malformed plans.
  */
-export function compileAggregate(plan: QueryPlan, schema: DatasetSchema, dialect: SqlDialect): CompiledAggregate {
+export function compileAggregate(
+  plan: QueryPlan,
+  schema: DatasetSchema,
+  dialect: SqlDialect,
+  live?: LiveSource,
+): CompiledAggregate {
   if (typeof plan.dataset !== 'string' || !DATASET_NAME.test(plan.dataset)) {
     throw invalid(
       `bad dataset name ${JSON.stringify(String(plan.dataset).slice(0, 64))}`,
@@ -185,11 +197,52 @@ export function compileAggregate(plan: QueryPlan, schema: DatasetSchema, dialect
     }
   }
   const measures = planMeasures(plan);
+  const condition = plan.where === null || plan.where === undefined ? null : c.predicate(plan.where, 1);
+  if (live !== undefined) return liveAggregate(plan, live, dialect, { c, groups, groupSizes, measures, condition });
   const outputs = measures.map((m) =>
     m.kind === 'count' ? 'COUNT(*)' : `SUM(${dialect.cast(c.ident(c.column(m.column).name), 'sum')})`,
   );
-  const where = plan.where === null || plan.where === undefined ? '' : ` WHERE ${c.predicate(plan.where, 1)}`;
+  const where = condition === null ? '' : ` WHERE ${condition}`;
   const groupBy = groups.length === 0 ? '' : ` GROUP BY ${groups.join(', ')}`;
   const sql = `SELECT ${[...groups, ...outputs].join(', ')} FROM ${dialect.table(plan.dataset)}${where}${groupBy}`;
-  return Object.freeze({ sql, params: Object.freeze(c.params), groupSizes: Object.freeze(groupSizes), measures });
+  return Object.freeze({
+    sql,
+    params: Object.freeze(c.params),
+    groupSizes: Object.freeze(groupSizes),
+    measures,
+    census: null,
+  });
+}
+
+interface Parts {
+  readonly c: Compiler;
+  readonly groups: readonly string[];
+  readonly groupSizes: readonly number[];
+  readonly measures: readonly Measure[];
+  readonly condition: string | null;
+}
+
+/**
+ * The same aggregate over a live source, in one scan that also takes the census: out-of-domain
+ * rows pass the WHERE (they are counted whatever the predicate says of their NULL cells) and are
+ * left out of every measure; the census columns follow the measures.
+ */
+function liveAggregate(plan: QueryPlan, live: LiveSource, dialect: SqlDialect, p: Parts): CompiledAggregate {
+  const ok = dialect.quoteIdent(OK_COLUMN);
+  const outputs = p.measures.map((m) =>
+    m.kind === 'count'
+      ? `COUNT(CASE WHEN ${ok} THEN 1 END)`
+      : `SUM(CASE WHEN ${ok} THEN ${dialect.cast(p.c.ident(p.c.column(m.column).name), 'sum')} END)`,
+  );
+  const where = p.condition === null ? '' : ` WHERE (NOT ${ok} OR ${p.condition})`;
+  const groupBy = p.groups.length === 0 ? '' : ` GROUP BY ${p.groups.join(', ')}`;
+  const from = flaggedRelation(live, dialect, plan.dataset);
+  const select = [...p.groups, ...outputs, ...censusOutputs(live.schema, dialect)];
+  return Object.freeze({
+    sql: `SELECT ${select.join(', ')} FROM ${from}${where}${groupBy}`,
+    params: Object.freeze(p.c.params),
+    groupSizes: Object.freeze([...p.groupSizes]),
+    measures: p.measures,
+    census: Object.freeze(checkedColumns(live.schema)),
+  });
 }

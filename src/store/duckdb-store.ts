@@ -25,7 +25,7 @@ import { toLocalAggregate } from './local-aggregate.js';
 import { compileRecordScan, streamRecords } from './record-scan.js';
 import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
 import type { SqlDialect } from './sql-dialect.js';
-import type { AgencyStore, LoadOptions, LoadReport, LocalAggregate } from './store.js';
+import type { DuckDbAgencyStore, LoadOptions, LoadReport, LocalAggregate } from './store.js';
 
 const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const META_SCHEMA = 'fedstat';
@@ -60,7 +60,7 @@ function schemaFingerprint(schema: DatasetSchema): string {
   return JSON.stringify({ columns, maxRows: schema.maxRows });
 }
 
-class DuckDbStore implements AgencyStore {
+class DuckDbStore implements DuckDbAgencyStore {
   readonly engine = 'duckdb' as const;
   private readonly loads = new Serial();
   private readonly queries = new Serial();
@@ -248,7 +248,7 @@ class DuckDbStore implements AgencyStore {
  * Opens (creating if needed) the DuckDB store at `path`, or an in-memory one for `':memory:'`.
  * A file keeps its datasets across runs; DuckDB locks it, so one process opens it at a time.
  */
-export async function openDuckDbStore(path: string): Promise<AgencyStore> {
+export async function openDuckDbStore(path: string): Promise<DuckDbAgencyStore> {
   if (typeof path !== 'string' || path.length === 0)
     throw new TypeError('openDuckDbStore needs a file path or ":memory:"');
   let instance: DuckDBInstance;

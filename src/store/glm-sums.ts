@@ -480,5 +480,10 @@ function flatRow(rows: readonly (readonly unknown[])[], compiled: CompiledGlmSum
 /** Runs a compiled round on a DuckDB connection (the store's query connection) and reads its rows. */
 export async function duckDbGlmSums(conn: DuckDBConnection, compiled: CompiledGlmSums): Promise<GlmSums> {
   const result = await conn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[]);
-  return toGlmSums(flatRow(result.getRows(), compiled), compiled);
+  return glmSumsOfRows(result.getRows(), compiled);
+}
+
+/** The sums from the result rows of `compiled`, as any engine's driver returns them. */
+export function glmSumsOfRows(rows: readonly (readonly unknown[])[], compiled: CompiledGlmSums): GlmSums {
+  return toGlmSums(flatRow(rows, compiled), compiled);
 }

@@ -43,19 +43,21 @@ function code(v: unknown): number {
 
 /**
  * Builds the LocalAggregate from result rows laid out as `compileAggregate` promises: group codes,
- * COUNT(*), then one SUM per measure. Rows with a zero count (the single row of an ungrouped query
+ * COUNT(*), then one SUM per measure (then a live source's census, read by invalid-rows.ts
+ * `censusOf`). Rows with a zero count (the single row of an ungrouped query
  * that matched nothing) are dropped, so empty groups are always absent.
  */
 export function toLocalAggregate(rows: readonly (readonly unknown[])[], compiled: CompiledAggregate): LocalAggregate {
   const k = compiled.groupSizes.length;
-  const width = k + compiled.measures.length;
+  const measured = k + compiled.measures.length;
+  const width = measured + (compiled.census === null ? 0 : compiled.census.length + 1);
   const entries: [number, readonly bigint[]][] = [];
   const seen = new Set<number>();
   for (const row of rows) {
     if (row.length !== width) throw internal(`a row of ${row.length} columns where ${width} were expected`);
     // An ungrouped query over no rows yields COUNT 0 with NULL sums: no group at all.
     if (exactInteger(row[k]) === 0n) continue;
-    const values = row.slice(k).map(exactInteger);
+    const values = row.slice(k, measured).map(exactInteger);
     let index: number;
     try {
       index = groupIndex(row.slice(0, k).map(code), compiled.groupSizes);

@@ -5,7 +5,7 @@
  */
 
 /** The SQL types compile-sql casts to. */
-export type SqlType = 'code' | 'integer' | 'sum';
+export type SqlType = 'code' | 'integer' | 'sum' | 'text';
 
 export interface SqlDialect {
   readonly name: 'duckdb' | 'postgres';
@@ -59,18 +59,24 @@ function makeDialect(
  */
 export const DUCKDB_DIALECT: SqlDialect = makeDialect(
   'duckdb',
-  { code: 'USMALLINT', integer: 'BIGINT', sum: 'HUGEINT' },
+  { code: 'USMALLINT', integer: 'BIGINT', sum: 'HUGEINT', text: 'VARCHAR' },
   // Kahan summation (DuckDB's fsum), compensated within each thread's partial sum.
   (expr) => `kahan_sum(${expr})`,
 );
 
-/** PostgreSQL: no unsigned types (codes < 4096 fit SMALLINT); NUMERIC sums are exact. */
+/**
+ * PostgreSQL: no unsigned types (codes < 4096 fit SMALLINT); NUMERIC sums are exact.
+ *
+ * PostgreSQL has no compensated float sum, so a DOUBLE sum is made exact instead: each term goes
+ * to NUMERIC through its text form, which (with `extra_float_digits` ≥ 1, as the store pins it)
+ * is the shortest decimal that reads back as the same double, so within half an ulp of it; the
+ * NUMERIC sum of those is exact, and one rounding back to DOUBLE follows. Error ≤ u·Σ|x| + u·|Σx|
+ * ≤ 2u·Σ|x|, the bound the DuckDB sum has. (A direct float8 → numeric cast keeps only 15 digits.)
+ */
 export const POSTGRES_DIALECT: SqlDialect = makeDialect(
   'postgres',
-  { code: 'SMALLINT', integer: 'BIGINT', sum: 'NUMERIC' },
-  // Not compensated: PostgreSQL has no Kahan sum. No GLM round runs on PostgreSQL yet; one must
-  // sum exactly (or compensated) before it does.
-  (expr) => `SUM(${expr})`,
+  { code: 'SMALLINT', integer: 'BIGINT', sum: 'NUMERIC', text: 'TEXT' },
+  (expr) => `CAST(SUM(CAST(CAST(${expr} AS TEXT) AS NUMERIC)) AS DOUBLE PRECISION)`,
 );
 
 /** A copy of `dialect` whose tables live under `qualifier` (catalog and/or schema names). */

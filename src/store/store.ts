@@ -59,14 +59,14 @@ export interface InvalidRow {
 }
 
 /**
- * Where an agency keeps its records (`openDuckDbStore`): loads CSV files into one table per
- * dataset and computes a plan's exact local aggregates. Closed by the agency that uses it.
+ * Where an agency's records are read: its own DuckDB store (`openDuckDbStore`: CSV files loaded into
+ * tables, Parquet files read in place), live PostgreSQL tables (`openPostgresStore`), or several of
+ * these routed by dataset (`routeStores`). Computes a plan's exact local aggregates, a GLM round's
+ * sums and record scans. Closed by the agency that uses it.
  */
 export interface AgencyStore extends AsyncDisposable {
-  /** The database behind the store. */
-  readonly engine: 'duckdb' | 'postgres';
-  /** Replaces the dataset's table with the validated contents of a CSV file. */
-  loadCsv(dataset: string, schema: DatasetSchema, file: string, options?: LoadOptions): Promise<LoadReport>;
+  /** The database behind the store; `mixed` for stores routed by dataset. */
+  readonly engine: 'duckdb' | 'postgres' | 'mixed';
   /** Datasets that hold a table here (loaded now or in an earlier run of a persistent store). */
   datasets(): Promise<readonly string[]>;
   /** Rows in the dataset's table; NOT_FOUND when the dataset is not loaded. */
@@ -108,4 +108,10 @@ export interface AgencyStore extends AsyncDisposable {
   ): AsyncIterable<readonly DataRecord[]>;
   /** Waits for loads and queries in flight, then releases the database; later calls return the same promise. */
   close(): Promise<void>;
+}
+
+/** The DuckDB store: an AgencyStore that can also load CSV files into its own tables. */
+export interface DuckDbAgencyStore extends AgencyStore {
+  /** Replaces the dataset's table with the validated contents of a CSV file. */
+  loadCsv(dataset: string, schema: DatasetSchema, file: string, options?: LoadOptions): Promise<LoadReport>;
 }

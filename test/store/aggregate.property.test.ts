@@ -11,11 +11,11 @@ import type { CategoryColumn, DatasetSchema, IntegerColumn } from '../../src/fed
 import { planMeasures } from '../../src/query/plan.js';
 import type { ComparisonOp, Predicate, QueryPlan, SelectItem } from '../../src/query/plan.js';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
-import type { AgencyStore } from '../../src/store/store.js';
+import type { DuckDbAgencyStore } from '../../src/store/store.js';
 import { tempDir, writeCsv } from './helpers.js';
 
 const dir = tempDir('aggregate');
-let store: AgencyStore;
+let store: DuckDbAgencyStore;
 beforeAll(async () => {
   store = await openDuckDbStore(':memory:');
 });

@@ -12,12 +12,12 @@ import { parseSchema } from '../../src/federation/schema.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import { diagnoseCell } from '../../src/store/cell-rules.js';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
-import type { AgencyStore } from '../../src/store/store.js';
+import type { DuckDbAgencyStore } from '../../src/store/store.js';
 import { adversarialCell, CELL_COLUMNS, DECLARED, withOddChar } from './adversarial-cells.js';
 import { ID1 as ID, tempDir, writeCsv } from './helpers.js';
 
 const dir = tempDir('csv-cells');
-let store: AgencyStore;
+let store: DuckDbAgencyStore;
 beforeAll(async () => {
   store = await openDuckDbStore(':memory:');
 });

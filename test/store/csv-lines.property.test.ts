@@ -8,11 +8,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
-import type { AgencyStore } from '../../src/store/store.js';
+import type { DuckDbAgencyStore } from '../../src/store/store.js';
 import { ID1, ID2, ID3, PEOPLE_SCHEMA, tempDir, writeCsv } from './helpers.js';
 
 const dir = tempDir('csv-lines');
-let store: AgencyStore;
+let store: DuckDbAgencyStore;
 beforeAll(async () => {
   store = await openDuckDbStore(':memory:');
 });

@@ -4,11 +4,11 @@ import { FedstatError } from '../../src/errors.js';
 import { parseSchema } from '../../src/federation/schema.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
-import type { AgencyStore } from '../../src/store/store.js';
+import type { DuckDbAgencyStore } from '../../src/store/store.js';
 import { citizenId, ID1, ID2, ID3, PEOPLE_SCHEMA, tempDir, writeCsv } from './helpers.js';
 
 const dir = tempDir('csv-load');
-let store: AgencyStore;
+let store: DuckDbAgencyStore;
 beforeAll(async () => {
   store = await openDuckDbStore(':memory:');
 });

@@ -13,7 +13,7 @@ import { sumsOf } from '../../src/learn/pooled-fit.js';
 import { evaluatePredicate } from '../../src/query/evaluate.js';
 import type { Predicate } from '../../src/query/plan.js';
 import { openDuckDbStore } from '../../src/store/duckdb-store.js';
-import type { AgencyStore } from '../../src/store/store.js';
+import type { AgencyStore, DuckDbAgencyStore } from '../../src/store/store.js';
 import { prng } from '../learn/arbitraries.js';
 import { atomArb, predicateArb } from '../query/arbitraries.js';
 import { citizenId, tempDir, writeCsv } from './helpers.js';
@@ -86,7 +86,7 @@ async function failure(iterable: AsyncIterable<unknown>): Promise<unknown> {
 }
 
 const DATA = records(ROWS, 7);
-let store: AgencyStore;
+let store: DuckDbAgencyStore;
 beforeAll(async () => {
   store = await openDuckDbStore(':memory:');
   await store.loadCsv('people', SCHEMA, writeCsv(dir, toCsv(DATA)));
