@@ -75,19 +75,19 @@ function lookupUser(name: string): { uid: number; gid: number } | null {
   return Number.isInteger(uid) && Number.isInteger(gid) && fields.length >= 4 ? { uid, gid } : null;
 }
 
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
-    .split(delimiter)
-    .concat(['/usr/sbin', '/sbin'])
-    .some((d) => executable(join(d, cmd)));
+/** The full path of `cmd` (sbin included: root's tools live there), or null. */
+function onPath(cmd: string): string | null {
+  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin']);
+  return dirs.map((d) => join(d, cmd)).find((f) => f.startsWith('/') && executable(f)) ?? null;
 }
 
 /** runuser, else setpriv, else su: the first this machine has. */
 function dropPrivileges(user: string, uid: number, gid: number): string[] {
-  if (onPath('runuser')) return ['runuser', '-u', user, '--'];
-  if (onPath('setpriv')) return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
+  const [runuser, setpriv, su] = [onPath('runuser'), onPath('setpriv'), onPath('su')];
+  if (runuser !== null) return [runuser, '-u', user, '--'];
+  if (setpriv !== null) return [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
   // su runs a shell command: `exec "$0" "$@"` passes the program and its arguments unquoted-safe.
-  if (onPath('su')) return ['su', '-s', '/bin/sh', user, '-c', 'exec "$0" "$@"'];
+  if (su !== null) return [su, '-s', '/bin/sh', user, '-c', 'exec "$0" "$@"'];
   throw new FedstatError(
     'UNAVAILABLE',
     'running as root, and none of runuser, setpriv or su exists to run PostgreSQL as an unprivileged user: install util-linux, or run as a normal user',

@@ -97,7 +97,7 @@ export async function startPgServer(opts: PgServerOptions = {}): Promise<PgServe
     let stopped: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopped ??= (async () => {
-        live.delete(handle);
+        if (!live.delete(handle)) return; // already stopped by an exit or signal handler
         await as('pg_ctl', ['stop', '-D', join(dir, 'data'), '-m', 'fast', '-w', '-s']);
         rmSync(dir, { recursive: true, force: true });
       })());
