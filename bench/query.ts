@@ -26,7 +26,6 @@ import { once } from 'node:events';
 import { progressBar } from '../src/cli/progress.js';
 import { formatMs, renderTable } from '../src/cli/table.js';
 import { connectCoordinator } from '../src/coordinator/connect.js';
-import type { QueryResult } from '../src/coordinator/coordinator.js';
 import { sign } from '../src/crypto/ed25519.js';
 import { startAgencyProcess, startAgencyProcesses, type AgencyProcess } from '../src/demo/agency-processes.js';
 import { compareRows } from '../src/demo/reference.js';
@@ -44,6 +43,7 @@ import { parseQuery } from '../src/query/parse.js';
 import { generateScenario } from '../src/seed/generate.js';
 import { openDuckDbStore } from '../src/store/duckdb-store.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { renderStages, stageMedians, timedQuery, type StageMedians, type TimedQuery } from './shared/query-stages.js';
 import { median } from './shared/stats.js';
 
 const SQL = 'SELECT district, COUNT(*), SUM(monthly_income) FROM social_insurance GROUP BY district';
@@ -217,6 +217,8 @@ interface SizeResult {
   plaintextGatherMs: number;
   encryptedGatherMs: number;
   decryptMs: number;
+  /** Per mode: the coordinator's phases and the federation's CPU per query, medians. */
+  stages: { plaintext: StageMedians; encrypted: StageMedians };
   local: Local;
   contributionBytes: { encrypted: number; plaintext: number };
   peakRss: { agencyMaxBytes: number; coordinatorBytes: number };
@@ -250,8 +252,9 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
       extraArgs: ['--allow-plaintext-benchmark'],
     })),
   );
-  const encrypted: QueryResult[] = [];
-  const plaintext: QueryResult[] = [];
+  const encryptedRuns: TimedQuery[] = [];
+  const plaintextRuns: TimedQuery[] = [];
+  const pids = procs.map((p) => p.pid);
   let agencyRss: number[];
   let coordinatorRss: number;
   try {
@@ -260,12 +263,12 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
     await coordinator.query(SQL, { requireAll: true });
     const qbar = progressBar(`querying ${rows.toLocaleString('en-US')} rows × ${agencyCount}`, { json });
     for (let i = 0; i < reps; i++) {
-      plaintext.push(await coordinator.query(SQL, { mode: 'plaintext', requireAll: true }));
-      encrypted.push(await coordinator.query(SQL, { requireAll: true }));
+      plaintextRuns.push(await timedQuery(pids, () => coordinator.query(SQL, { mode: 'plaintext', requireAll: true })));
+      encryptedRuns.push(await timedQuery(pids, () => coordinator.query(SQL, { requireAll: true })));
       qbar.update(i + 1, reps);
     }
     qbar.done();
-    const [e0, p0] = [encrypted[0], plaintext[0]];
+    const [e0, p0] = [encryptedRuns[0]?.result, plaintextRuns[0]?.result];
     if (e0 === undefined || p0 === undefined || compareRows(e0.rows, p0.rows) !== null) {
       throw new Error('encrypted and plaintext results differ');
     }
@@ -274,6 +277,8 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
     coordinatorRss = process.resourceUsage().maxRSS * 1024; // before the in-process measurements below
     await Promise.all(procs.map((p) => p.stop()));
   }
+  const encrypted = encryptedRuns.map((r) => r.result);
+  const plaintext = plaintextRuns.map((r) => r.result);
   const local = await localCosts(init.federation, dbs[0] ?? '', Math.max(3, reps));
   const plaintextMs = median(plaintext.map((r) => r.timings.totalMs));
   const encryptedMs = median(encrypted.map((r) => r.timings.totalMs));
@@ -289,6 +294,7 @@ async function runSize(rows: number, agencyCount: number, reps: number, json: bo
     plaintextGatherMs: median(plaintext.map((r) => r.timings.gatherMs)),
     encryptedGatherMs: median(encrypted.map((r) => r.timings.gatherMs)),
     decryptMs: median(encrypted.map((r) => r.timings.decryptMs)),
+    stages: { plaintext: stageMedians(plaintextRuns), encrypted: stageMedians(encryptedRuns) },
     local,
     contributionBytes: { encrypted: local.ciphertextBytes * slots, plaintext: slots * 8192 * 8 },
     peakRss: {
@@ -376,6 +382,6 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
         `${(r.contributionBytes.encrypted / 1024).toFixed(0)} KB vs ${(r.contributionBytes.plaintext / 1024).toFixed(0)} KB`,
       ]),
       Array(10).fill('right') as 'right'[],
-    )}\n`,
+    )}\n\nper stage (medians; the coordinator's phase timings of each query, and the CPU all processes spent on it):\n\n${renderStages(results)}\n`,
   );
 }
