@@ -15,7 +15,8 @@
  *   W·k(k+1)/2; deviance and saturated: their bound; σ = 1 + 64·2^-52 covers the roundings of a
  *   row's products), and every entry may move by a further e = 2^f·b·2ν + 1 (1: the two
  *   roundings to units; ν·b: one float sum's summation error). The store sums compensated
- *   (Kahan; SqlDialect.floatSum), whose error is ≤ (2u + n·u²)·Σ|x| for n terms, u = 2^-53; over
+ *   (SqlDialect.floatSum: Kahan in DuckDB, error ≤ (2u + n·u²)·Σ|x| for n terms, u = 2^-53; in
+ *   PostgreSQL an exact NUMERIC sum of exact-to-half-an-ulp terms, rounded once, ≤ 2u·Σ|x|); over
  *   its two levels (rows into cells, cells into entries) and the merge of per-thread partial
  *   sums ν = maxRows·(2^-46 + maxRows·2^-104) allows 128u (naive summation would need
  *   maxRows·u, which at a billion rows is a hundred times a row's own bound), so
