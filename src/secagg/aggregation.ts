@@ -14,7 +14,8 @@ import { constantTimeEqual } from '../crypto/ed25519.js';
 import { FedstatError } from '../errors.js';
 import { isRecord } from '../util/is-record.js';
 import { addMaskInto, expandMaskInto, pairwiseCommitment, selfMaskCommitment, selfMaskSeed } from './masks.js';
-import { checkParams, indexOf, type SecAggParams } from './params.js';
+import type { Neighbourhoods } from './graph.js';
+import { checkParams, graphOf, indexOf, shareThreshold, type SecAggParams } from './params.js';
 import type { RevealedSeed, RevealedShare } from './participant.js';
 import { NONCE_BYTES, sealedBoxLength, type SealedShare } from './sealed-share.js';
 import { FIELD_PRIME, interpolateAtZero, lagrangeAtZero, type Share } from './shamir.js';
@@ -63,6 +64,8 @@ export class SecAggAggregation {
   /** The validated, frozen parameters of the query. */
   readonly params: SecAggParams;
   private readonly index: ReadonlyMap<string, number>;
+  private readonly graph: Neighbourhoods;
+  private readonly shareThreshold: number;
   private readonly round1 = new Map<string, Round1Material>();
   private readonly round2 = new Map<string, Round2Answer>();
   private fixed: SurvivorSet | undefined;
@@ -79,6 +82,8 @@ export class SecAggAggregation {
         `agency ${keyless} has no X25519 agreement key in the federation file; add it`,
       );
     this.index = indexOf(this.params.participants);
+    this.graph = graphOf(this.params);
+    this.shareThreshold = shareThreshold(this.params);
   }
 
   /** Records an agency's round-1 material; BAD_MESSAGE if malformed, REPLAY if it came before. */
@@ -103,12 +108,15 @@ export class SecAggAggregation {
       throw new FedstatError('REPLAY', `agency ${agency} already answered round 1 of query ${this.params.queryId}`);
     const { federationId, queryId, participants } = this.params;
     const raw: unknown = m;
+    const me = this.index.get(agency) ?? 0;
+    const holders = this.graph.holders(me);
+    const neighbours = this.graph.neighbours(me).length;
     const sharesIn: unknown = isRecord(raw) ? raw['shares'] : undefined;
-    if (!Array.isArray(sharesIn) || sharesIn.length !== participants.length) {
-      throw bad(`must carry one sealed share for each of the ${participants.length} participants`);
+    if (!Array.isArray(sharesIn) || sharesIn.length !== holders.length) {
+      throw bad(`must carry one sealed share for each of its ${holders.length} share holders`);
     }
     const shares = (sharesIn as unknown[]).map((item, k): SealedShare => {
-      const to = participants[k] ?? '';
+      const to = participants[holders[k] ?? 0] ?? '';
       const s = isRecord(item) ? item : {};
       const [from, sTo, nonce, box] = [s['from'], s['to'], s['nonce'], s['box']];
       if (from !== agency || sTo !== to) throw bad(`share ${k} must go from ${agency} to ${to}`);
@@ -120,12 +128,8 @@ export class SecAggAggregation {
     const commitment: unknown = isRecord(raw) ? raw['commitment'] : undefined;
     if (!is32(commitment)) throw bad('the self-mask commitment must have 32 bytes');
     const pairwise: unknown = isRecord(raw) ? raw['pairwiseCommitments'] : undefined;
-    if (
-      !Array.isArray(pairwise) ||
-      pairwise.length !== participants.length - 1 ||
-      !(pairwise as unknown[]).every(is32)
-    ) {
-      throw bad(`must carry ${participants.length - 1} pairwise commitments of 32 bytes`);
+    if (!Array.isArray(pairwise) || pairwise.length !== neighbours || !(pairwise as unknown[]).every(is32)) {
+      throw bad(`must carry ${neighbours} pairwise commitments of 32 bytes`);
     }
     return { shares, commitment, pairwiseCommitments: [...(pairwise as Uint8Array[])] };
   }
@@ -147,9 +151,10 @@ export class SecAggAggregation {
         `query ${queryId}: only ${survivors.length} of ${participants.length} agencies answered round 1, fewer than the threshold ${threshold} (missing: ${dropped.join(', ')}); retry the query when more agencies are reachable`,
       );
     }
-    for (let a = 0; a < survivors.length; a++) {
-      for (let b = a + 1; b < survivors.length; b++) {
-        const [i, j] = [survivors[a] ?? '', survivors[b] ?? ''];
+    for (const i of survivors) {
+      for (const k of this.graph.neighbours(this.index.get(i) ?? 0)) {
+        const j = participants[k] ?? '';
+        if (j <= i || !this.round1.has(j)) continue;
         if (!constantTimeEqual(this.pairCommitment(i, j), this.pairCommitment(j, i))) {
           throw new FedstatError(
             'BAD_MESSAGE',
@@ -158,19 +163,44 @@ export class SecAggAggregation {
         }
       }
     }
+    this.checkHolders(survivors);
     this.fixed = { survivors, dropped };
     this.survivorSet = new Set(survivors);
     this.droppedSet = new Set(dropped);
     return { survivors: [...survivors], dropped: [...dropped] };
   }
 
+  /** SecAgg+: UNAVAILABLE, naming who is missing, when a survivor kept fewer than t share holders. */
+  private checkHolders(survivors: readonly string[]): void {
+    if (this.graph.dense) return; // the global threshold check covers it
+    const { participants, queryId } = this.params;
+    const problems: string[] = [];
+    for (const id of survivors) {
+      const holders = this.graph.holders(this.index.get(id) ?? 0).map((k) => participants[k] ?? '');
+      const missing = holders.filter((h) => !this.round1.has(h));
+      if (holders.length - missing.length < this.shareThreshold)
+        problems.push(
+          `${id} kept ${holders.length - missing.length} of the ${this.shareThreshold} share holders it needs (missing: ${listSome(missing)})`,
+        );
+    }
+    if (problems.length > 0)
+      throw new FedstatError(
+        'UNAVAILABLE',
+        `query ${queryId}: too many neighbours dropped out in round 1: ${listSome(problems, '; ')}; retry the query when more agencies are reachable`,
+      );
+  }
+
   /** The survivors' sealed shares addressed to `agency` (a survivor), in the order of U. */
   sharesFor(agency: string): SealedShare[] {
-    const { survivors } = this.mustBeFixed();
+    this.mustBeFixed();
     if (!this.survivorSet.has(agency))
       throw new FedstatError('POLICY_REFUSED', `agency ${agency} is not a survivor of query ${this.params.queryId}`);
-    const k = this.index.get(agency) ?? 0;
-    return survivors.flatMap((id) => this.round1.get(id)?.shares[k] ?? []);
+    const a = this.index.get(agency) ?? 0;
+    // The graph is symmetric: a holds j's shares exactly when j is among a's holders.
+    return this.graph.holders(a).flatMap((j) => {
+      const material = this.round1.get(this.params.participants[j] ?? '');
+      return material?.shares[this.graph.holderPosition(j, a)] ?? [];
+    });
   }
 
   /**
@@ -179,7 +209,7 @@ export class SecAggAggregation {
    * the agency's round-1 commitment. BAD_MESSAGE otherwise (the answer is then not used).
    */
   acceptRound2(agency: string, answer: Round2Answer): void {
-    const { dropped } = this.mustBeFixed();
+    this.mustBeFixed();
     const bad = this.badFrom(agency, 2);
     if (!this.survivorSet.has(agency)) throw bad('not a survivor');
     if (this.round2.has(agency))
@@ -188,13 +218,16 @@ export class SecAggAggregation {
     const sharesIn: unknown = isRecord(raw) ? raw['selfMaskShares'] : undefined;
     const seedsIn: unknown = isRecord(raw) ? raw['pairwiseSeeds'] : undefined;
     if (!Array.isArray(sharesIn) || !Array.isArray(seedsIn)) throw bad('malformed answer');
-    const x = (this.index.get(agency) ?? 0) + 1;
+    const me = this.index.get(agency) ?? 0;
+    const x = me + 1;
+    const neighbours = new Set(this.graph.neighbours(me).map((k) => this.params.participants[k] ?? ''));
     const shares = new Map<string, RevealedShare>();
     for (const item of sharesIn as unknown[]) {
       const s = isRecord(item) ? item : {};
       const [of, sx, y] = [s['of'], s['x'], s['y']];
       if (typeof of !== 'string' || !this.survivorSet.has(of))
         throw bad('reveals a share of an agency that is not a survivor');
+      if (of !== agency && !neighbours.has(of)) throw bad(`reveals a share of ${of}, which is not its neighbour`);
       if (shares.has(of)) throw bad(`reveals two shares of ${of}`);
       if (sx !== x) throw bad(`a share must be at its own x-coordinate ${x}`);
       if (typeof y !== 'bigint' || y < 0n || y >= FIELD_PRIME) throw bad(`the share of ${of} is not a field element`);
@@ -207,6 +240,7 @@ export class SecAggAggregation {
       const [peer, seed] = [s['with'], s['seed']];
       if (typeof peer !== 'string' || !this.droppedSet.has(peer))
         throw bad('reveals a pairwise seed with an agency that is not dropped');
+      if (!neighbours.has(peer)) throw bad(`reveals a pairwise seed with ${peer}, which is not its neighbour`);
       if (seeds.has(peer)) throw bad(`reveals two seeds with ${peer}`);
       if (!is32(seed)) throw bad(`the seed with ${peer} must have 32 bytes`);
       if (
@@ -219,8 +253,9 @@ export class SecAggAggregation {
       }
       seeds.set(peer, { with: peer, seed: Uint8Array.from(seed) });
     }
-    if (seeds.size !== dropped.length)
-      throw bad(`must reveal its pairwise seeds with all ${dropped.length} dropped agencies`);
+    const droppedNeighbours = [...neighbours].filter((id) => this.droppedSet.has(id)).length;
+    if (seeds.size !== droppedNeighbours)
+      throw bad(`must reveal its pairwise seeds with all ${droppedNeighbours} dropped neighbours`);
     this.round2.set(agency, { selfMaskShares: [...shares.values()], pairwiseSeeds: [...seeds.values()] });
   }
 
@@ -238,21 +273,37 @@ export class SecAggAggregation {
   finalize(): BigUint64Array {
     if (this.result !== undefined) return this.result.slice();
     const { survivors, dropped } = this.mustBeFixed();
-    const { federationId, queryId, threshold, length, modulus } = this.params;
+    const { federationId, queryId, length, modulus, participants } = this.params;
+    const threshold = this.shareThreshold;
     const problems: string[] = [];
     const sharesOf = new Map<string, Share[]>(survivors.map((id) => [id, []]));
     for (const answer of this.round2.values()) {
       for (const s of answer.selfMaskShares) sharesOf.get(s.of)?.push({ x: s.x, y: s.y });
     }
     for (const [id, shares] of sharesOf) {
-      if (shares.length < threshold)
-        problems.push(`only ${shares.length} of the ${threshold} shares needed for ${id}'s self-mask arrived`);
+      if (shares.length >= threshold) continue;
+      const gave = new Set(shares.map((s) => s.x - 1));
+      const silentHolders = this.graph
+        .holders(this.index.get(id) ?? 0)
+        .filter((k) => !gave.has(k) && this.survivorSet.has(participants[k] ?? ''))
+        .map((k) => participants[k] ?? '');
+      problems.push(
+        `only ${shares.length} of the ${threshold} shares needed for ${id}'s self-mask arrived (none from ${listSome(silentHolders)})`,
+      );
     }
     const silent = this.missingRound2();
-    if (dropped.length > 0 && silent.length > 0) {
+    if (this.graph.dense && dropped.length > 0 && silent.length > 0) {
       problems.push(
         `survivors ${silent.join(', ')} did not reveal their pairwise seeds with the dropped ${dropped.join(', ')}`,
       );
+    }
+    for (const id of this.graph.dense ? [] : silent) {
+      const lost = this.graph
+        .neighbours(this.index.get(id) ?? 0)
+        .map((k) => participants[k] ?? '')
+        .filter((d) => this.droppedSet.has(d));
+      if (lost.length > 0)
+        problems.push(`survivor ${id} did not reveal its pairwise seeds with the dropped ${listSome(lost)}`);
     }
     if (problems.length > 0) {
       throw new FedstatError(
@@ -283,7 +334,8 @@ export class SecAggAggregation {
 
   /** b_id from its shares: the first t, else the first t-subset (bounded search) matching the commitment. */
   private reconstruct(id: string, shares: readonly Share[], lambdas: Map<string, bigint[]>): bigint {
-    const { federationId, queryId, threshold } = this.params;
+    const { federationId, queryId } = this.params;
+    const threshold = this.shareThreshold;
     const expected = this.round1.get(id)?.commitment ?? new Uint8Array(32);
     const pick = new Array<number>(threshold).fill(0).map((_, i) => i);
     for (let tried = 0; tried < MAX_SUBSETS_TRIED; tried++) {
@@ -309,8 +361,10 @@ export class SecAggAggregation {
 
   private pairCommitment(of: string, peer: string): Uint8Array {
     const own = this.index.get(of) ?? 0;
-    const k = this.index.get(peer) ?? 0; // the list skips `of` itself
-    return this.round1.get(of)?.pairwiseCommitments[k < own ? k : k - 1] ?? new Uint8Array(0);
+    const k = this.index.get(peer) ?? 0;
+    const at = this.graph.holderPosition(own, k); // holders = neighbours and `of` itself, which the list skips
+    if (at < 0) return new Uint8Array(0);
+    return this.round1.get(of)?.pairwiseCommitments[k < own ? at : at - 1] ?? new Uint8Array(0);
   }
 
   private mustBeFixed(): SurvivorSet {
@@ -322,6 +376,12 @@ export class SecAggAggregation {
     return (m) =>
       new FedstatError('BAD_MESSAGE', `round ${round} of query ${this.params.queryId} from ${agency}: ${m}`);
   }
+}
+
+/** The first few items of a list and how many more: messages stay one readable line at 1,000 agencies. */
+function listSome(items: readonly string[], separator = ', '): string {
+  const shown = items.slice(0, 8).join(separator);
+  return items.length > 8 ? `${shown}${separator}and ${items.length - 8} more` : shown;
 }
 
 function is32(b: unknown): b is Uint8Array {

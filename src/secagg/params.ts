@@ -4,7 +4,9 @@
  * the threshold bounds, the vector length and the plain modulus.
  */
 import { FedstatError } from '../errors.js';
+import { isValidDegree, neighbourhoods, type Neighbourhoods } from './graph.js';
 import { MAX_SHARES } from './shamir.js';
+import type { SparseGraph } from './sparse-params.js';
 
 /** Party, query and federation ids are at most this many UTF-8 bytes (keeps HKDF info ≤ 1024 bytes). */
 const MAX_ID_BYTES = 256;
@@ -124,6 +126,11 @@ export interface SecAggParams {
   readonly length: number;
   /** The prime modulus m (`2 < m < 2^63`) of the vectors and masks. */
   readonly modulus: bigint;
+  /**
+   * SecAgg+: mask with and share among `degree` neighbours only, `shareThreshold` of the k + 1
+   * holders rebuilding a self-mask seed. Absent: the dense protocol (everyone with everyone).
+   */
+  readonly graph?: SparseGraph;
 }
 
 /**
@@ -153,6 +160,7 @@ export function checkParams(p: SecAggParams): SecAggParams {
   if (!Number.isSafeInteger(p.length) || p.length < 1 || p.length > MAX_VECTOR_LENGTH)
     throw bad(`vector length must be in 1..${MAX_VECTOR_LENGTH}`);
   if (!isValidModulus(p.modulus)) throw bad('modulus must be a prime 2 < m < 2^63');
+  const graph = p.graph === undefined ? undefined : checkGraph(p.graph, n);
   return Object.freeze({
     federationId: p.federationId,
     queryId: p.queryId,
@@ -160,7 +168,38 @@ export function checkParams(p: SecAggParams): SecAggParams {
     threshold: p.threshold,
     length: p.length,
     modulus: p.modulus,
+    ...(graph === undefined ? {} : { graph }),
   });
+}
+
+/** A sparse graph's degree and threshold: BAD_MESSAGE when malformed, POLICY_REFUSED when t is unsafe. */
+function checkGraph(g: SparseGraph, n: number): SparseGraph {
+  const { degree: k, shareThreshold: t } = g;
+  if (!isValidDegree(k, n))
+    throw new FedstatError('BAD_MESSAGE', `secure aggregation: a sparse degree is even and in 2..${n - 2}`);
+  if (!Number.isSafeInteger(t) || t < minimumThreshold(k + 1) || t > k + 1) {
+    throw new FedstatError(
+      'POLICY_REFUSED',
+      `secure aggregation: share threshold ${t} is outside ${minimumThreshold(k + 1)}..${k + 1} for ${k} neighbours (below ${minimumThreshold(k + 1)} a coordinator could unmask an agency); raise it`,
+    );
+  }
+  return Object.freeze({ degree: k, shareThreshold: t });
+}
+
+/** The query's neighbourhoods: the complete graph (dense) or its seeded sparse graph. */
+export function graphOf(p: SecAggParams): Neighbourhoods {
+  const { federationId, queryId, participants, graph } = p;
+  return neighbourhoods({
+    federationId,
+    queryId,
+    participants,
+    ...(graph === undefined ? {} : { degree: graph.degree }),
+  });
+}
+
+/** Shares of a self-mask seed needed to rebuild it: the query threshold (dense) or the graph's. */
+export function shareThreshold(p: SecAggParams): number {
+  return p.graph?.shareThreshold ?? p.threshold;
 }
 
 /** The position of every participant in U. */

@@ -2,9 +2,10 @@
  * The agency side of secure aggregation (Bonawitz et al., CCS 2017, double masking): one
  * instance per agency, remembering per query what it did until the query expires.
  *
- * Round 1 masks the agency's vector x_i as x_i + PRG(b_i) + Σ_{j≠i} ±PRG(s_ij) (+ when i comes
- * before j in U, − after), Shamir-shares the fresh secret b_i among all participants, seals each
- * share to its recipient, and commits to b_i and to every pairwise seed s_ij.
+ * Round 1 masks the agency's vector x_i as x_i + PRG(b_i) + Σ_{j∈N(i)} ±PRG(s_ij) (+ when i comes
+ * before j in U, − after), Shamir-shares the fresh secret b_i among i and N(i), seals each share
+ * to its recipient, and commits to b_i and to every pairwise seed s_ij. N(i) is every other
+ * participant (dense) or i's k neighbours in the query's SecAgg+ graph (graph.ts).
  *
  * Round 2 reveals, for one survivor set S and its complement D, shares of b_j for j ∈ S and the
  * pairwise seeds s_id for d ∈ D: never both kinds for one agency, and never for a second set —
@@ -24,9 +25,10 @@ import {
   selfMaskCommitment,
   selfMaskSeed,
 } from './masks.js';
-import { checkParams, indexOf, isValidId, type SecAggParams } from './params.js';
+import { checkParams, graphOf, indexOf, isValidId, shareThreshold, type SecAggParams } from './params.js';
 import { openShare, sealShare, type SealedShare } from './sealed-share.js';
-import { randomFieldElement, splitSecret } from './shamir.js';
+import { randomFieldElement, splitSecretAt } from './shamir.js';
+import type { SparseGraph } from './sparse-params.js';
 
 export { colludersTolerated, defaultThreshold, minimumThreshold } from './params.js';
 
@@ -58,17 +60,19 @@ export interface Round1Query {
   readonly modulus: bigint;
   /** Milliseconds since the epoch; the query is refused from then on and forgotten. */
   readonly expiresAt: number;
+  /** SecAgg+: the query's sparse graph (degree, per-neighbourhood threshold); absent: dense. */
+  readonly graph?: SparseGraph;
 }
 
 /** An agency's round-1 answer: the mask it adds itself and the material for the coordinator. */
 export interface Round1Output {
   /** To ADD to the agency's flat slot vector, mod the modulus. */
   readonly mask: BigUint64Array;
-  /** One per participant (this agency included), in the order of U. */
+  /** One per holder of b_i: every participant (dense) or this agency and its neighbours (sparse), in the order of U. */
   readonly shares: SealedShare[];
   /** 32-byte commitment to b_i, bound to federation, query and agency. */
   readonly commitment: Uint8Array;
-  /** 32-byte commitments to the pairwise seeds with every other participant, in the order of U (self skipped). */
+  /** 32-byte commitments to the pairwise seeds with every neighbour (dense: every other participant), in the order of U. */
   readonly pairwiseCommitments: Uint8Array[];
 }
 
@@ -167,6 +171,7 @@ export class SecAggParticipant {
       threshold: q.threshold,
       length: q.length,
       modulus: q.modulus,
+      ...(q.graph === undefined ? {} : { graph: q.graph }),
     });
     const u = params.participants;
     const index = indexOf(u);
@@ -183,20 +188,22 @@ export class SecAggParticipant {
       throw new FedstatError('UNAVAILABLE', `agency ${this.self} has too many open queries; retry later`);
 
     const { federationId, queryId, modulus, length } = params;
+    const graph = graphOf(params);
     const b = randomFieldElement();
     const mask = expandMask(selfMaskSeed(b, { federationId, queryId, party: this.self }), length, modulus);
     const scratch = new BigUint64Array(length);
     const pairwiseCommitments: Uint8Array[] = [];
-    for (let j = 0; j < u.length; j++) {
+    for (const j of graph.neighbours(me)) {
       const peer = u[j] ?? '';
-      if (j === me) continue;
       const seed = this.pairSeed(params, q.expiresAt, peer);
       pairwiseCommitments.push(pairwiseCommitment(seed, { federationId, queryId, a: this.self, b: peer }));
       expandMaskInto(scratch, seed, modulus);
       addMaskInto(mask, scratch, me < j ? 1 : -1, modulus);
     }
-    const shares = splitSecret(b, u.length, params.threshold).map((share, k) => {
-      const to = u[k] ?? '';
+    const holders = graph.holders(me);
+    const xs = holders.map((k) => k + 1);
+    const shares = splitSecretAt(b, xs, shareThreshold(params)).map((share, h) => {
+      const to = u[holders[h] ?? 0] ?? '';
       return sealShare(
         share,
         { federationId, queryId, expiresAt: q.expiresAt, from: this.self, to },
@@ -238,6 +245,15 @@ export class SecAggParticipant {
     if (omitted !== undefined) throw refuse(`participant ${omitted} is neither survivor nor dropped`);
     if (survivors.size < params.threshold)
       throw refuse(`${survivors.size} survivors are fewer than the threshold ${params.threshold}`);
+    const index = indexOf(params.participants);
+    const me = index.get(this.self) ?? 0;
+    const graph = graphOf(params);
+    if (!graph.dense) {
+      // SecAgg+: the equivocation argument of minimumThreshold, inside this agency's neighbourhood.
+      const holding = graph.holders(me).filter((k) => survivors.has(params.participants[k] ?? '')).length;
+      const t = shareThreshold(params);
+      if (holding < t) throw refuse(`${holding} of its share holders survive, fewer than the threshold ${t}`);
+    }
     const key = [...survivors].sort().join('\n'); // survivors determine dropped (checked above)
     if (state.answered !== undefined) {
       if (state.answered.key !== key) throw refuse('it already answered a different survivor set for this query');
@@ -246,14 +262,15 @@ export class SecAggParticipant {
     if (!Array.isArray(sealed))
       throw new FedstatError('BAD_MESSAGE', 'secure aggregation: the sealed shares must be a list');
 
-    const index = indexOf(params.participants);
-    const x = (index.get(this.self) ?? 0) + 1;
+    const x = me + 1;
     const { federationId } = params;
+    const neighbours = new Set(graph.neighbours(me).map((k) => params.participants[k] ?? ''));
     const opened = new Map<string, RevealedShare>();
     for (const item of sealed as readonly unknown[]) {
       if (!isRecord(item)) continue;
       const { from, to, nonce, box } = item;
       if (to !== this.self || typeof from !== 'string' || !survivors.has(from) || opened.has(from)) continue;
+      if (from !== this.self && !neighbours.has(from)) continue;
       if (!(nonce instanceof Uint8Array) || !(box instanceof Uint8Array)) continue;
       try {
         const share = openShare(
@@ -271,7 +288,9 @@ export class SecAggParticipant {
       [...ids].sort((a, b) => (index.get(a) ?? 0) - (index.get(b) ?? 0));
     const output: Round2Output = {
       selfMaskShares: inOrder(survivors).flatMap((id) => opened.get(id) ?? []),
-      pairwiseSeeds: inOrder(dropped).map((id) => ({ with: id, seed: this.pairSeed(params, expiresAt, id) })),
+      pairwiseSeeds: inOrder(dropped)
+        .filter((id) => neighbours.has(id))
+        .map((id) => ({ with: id, seed: this.pairSeed(params, expiresAt, id) })),
     };
     state.answered = { key, output };
     return copyOutput(output);

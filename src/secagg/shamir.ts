@@ -87,18 +87,31 @@ function checkCounts(n: number, threshold: number): void {
 
 /** Splits `secret` ∈ F_p into n shares (x = 1..n), any `threshold` of which reconstruct it. */
 export function splitSecret(secret: bigint, n: number, threshold: number): Share[] {
+  checkCounts(n, threshold);
+  return splitSecretAt(
+    secret,
+    Array.from({ length: n }, (_, i) => i + 1),
+    threshold,
+  );
+}
+
+/**
+ * Splits `secret` into one share at each of the distinct x-coordinates `xs` (1..MAX_SHARES), any
+ * `threshold` of which reconstruct it: SecAgg+ shares among a neighbourhood, at the holders' x.
+ */
+export function splitSecretAt(secret: bigint, xs: readonly number[], threshold: number): Share[] {
   if (typeof secret !== 'bigint' || secret < 0n || secret >= FIELD_PRIME)
     throw new RangeError('secret must be a field element');
-  checkCounts(n, threshold);
+  checkCounts(xs.length, threshold);
+  if (new Set(xs).size !== xs.length || xs.some((x) => !Number.isSafeInteger(x) || x < 1 || x > MAX_SHARES))
+    throw new RangeError(`x-coordinates must be distinct integers in 1..${MAX_SHARES}`);
   const coefficients = [secret, ...randomFieldElements(threshold - 1)];
-  const shares: Share[] = [];
-  for (let x = 1; x <= n; x++) {
+  return xs.map((x) => {
     let y = 0n;
     const bx = BigInt(x);
     for (let k = coefficients.length - 1; k >= 0; k--) y = (y * bx + (coefficients[k] ?? 0n)) % FIELD_PRIME; // Horner
-    shares.push({ x, y });
-  }
-  return shares;
+    return { x, y };
+  });
 }
 
 /** BAD_MESSAGE unless every share has an integer x in 1..MAX_SHARES, no x twice, and y ∈ F_p. */

@@ -10,6 +10,7 @@ import { SecAggAggregation } from '../../src/secagg/aggregation.js';
 import { addMaskInto } from '../../src/secagg/masks.js';
 import { SecAggParticipant, type Round1Output } from '../../src/secagg/participant.js';
 import type { SealedShare } from '../../src/secagg/sealed-share.js';
+import type { SparseGraph } from '../../src/secagg/sparse-params.js';
 
 export const FEDERATION = 'fed-川渝';
 export const POOL: readonly string[] = [
@@ -37,6 +38,12 @@ export const POOL: readonly string[] = [
   .slice()
   .sort();
 
+/** 96 more agencies for SecAgg+ runs, whose graphs need room (k ≤ n − 2, and sparse when k ≪ n). */
+export const LARGE_POOL: readonly string[] = [
+  ...POOL,
+  ...Array.from({ length: 96 }, (_, i) => `p-${String(i).padStart(3, '0')}-区`),
+].sort();
+
 export const PRIMES: readonly bigint[] = [
   3n,
   97n,
@@ -47,16 +54,16 @@ export const PRIMES: readonly bigint[] = [
   2n ** 63n - 25n,
 ];
 
-const secrets = new Map(POOL.map((id) => [id, new Uint8Array(randomBytes(32))]));
+const secrets = new Map(LARGE_POOL.map((id) => [id, new Uint8Array(randomBytes(32))]));
 /** A pool agency's X25519 secret key (tests that play an agency or check what it sealed). */
 export const secretOf = (id: string): Uint8Array => secrets.get(id)!;
 export const PUBLIC_KEYS: ReadonlyMap<string, Uint8Array> = new Map(
-  POOL.map((id) => [id, x25519PublicKey(secrets.get(id)!)]),
+  LARGE_POOL.map((id) => [id, x25519PublicKey(secrets.get(id)!)]),
 );
 
 /** One participant per pool agency, reused across queries. */
 export const PARTICIPANTS: ReadonlyMap<string, SecAggParticipant> = new Map(
-  POOL.map((id) => [
+  LARGE_POOL.map((id) => [
     id,
     new SecAggParticipant({
       federationId: FEDERATION,
@@ -85,6 +92,8 @@ export interface QueryRun {
   readonly dropRound1: ReadonlySet<string>;
   /** Survivors whose round-2 answer never reaches the coordinator. */
   readonly dropRound2: ReadonlySet<string>;
+  /** SecAgg+: the sparse graph; absent: dense. */
+  readonly graph?: SparseGraph;
 }
 
 export type Outcome =
@@ -103,6 +112,7 @@ export function runQuery(run: QueryRun): Outcome {
     length,
     modulus: run.modulus,
     agreementKeys: PUBLIC_KEYS,
+    ...(run.graph === undefined ? {} : { graph: run.graph }),
   });
   const masked = new Map<string, BigUint64Array>();
   let survivors: string[] = [];
@@ -111,7 +121,15 @@ export function runQuery(run: QueryRun): Outcome {
       // Half of the agencies lost in round 1 did answer; their message is lost on the way.
       if (run.dropRound1.has(id) && k % 2 === 0) return;
       const r1: Round1Output = PARTICIPANTS.get(id)!.round1(
-        { queryId, participants: run.participants, threshold: run.threshold, length, modulus: run.modulus, expiresAt },
+        {
+          queryId,
+          participants: run.participants,
+          threshold: run.threshold,
+          length,
+          modulus: run.modulus,
+          expiresAt,
+          ...(run.graph === undefined ? {} : { graph: run.graph }),
+        },
         now,
       );
       const vector = BigUint64Array.from(run.values.get(id)!);
