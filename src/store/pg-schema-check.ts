@@ -17,7 +17,10 @@ import { quoteIdent } from './sql-dialect.js';
 const WHOLE_NUMBER_TYPES = new Set(['int2', 'int4', 'int8']);
 
 interface TableColumn {
+  /** The base type's name (pg_type.typname, e.g. int4). */
   readonly type: string;
+  /** The column's declared type as SQL writes it (e.g. `numeric(10,2)`, a domain's name). */
+  readonly shown: string;
   /** pg_type.typcategory: 'S' string, 'E' enum, 'N' numeric… */
   readonly category: string;
   readonly readable: boolean;
@@ -57,15 +60,25 @@ export async function checkPgTable(
       { details: { dataset } },
     );
   }
-  const cols = await client.query<{ attname: string; typname: string; typcategory: string; readable: boolean }>(
-    `SELECT a.attname, b.typname, b.typcategory, has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
+  const cols = await client.query<{
+    attname: string;
+    typname: string;
+    shown: string;
+    typcategory: string;
+    readable: boolean;
+  }>(
+    `SELECT a.attname, b.typname, format_type(a.atttypid, a.atttypmod) AS shown, b.typcategory,
+            has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
     [table.oid],
   );
   const found = new Map<string, TableColumn>(
-    cols.rows.map((r) => [r.attname, { type: r.typname, category: r.typcategory, readable: r.readable }]),
+    cols.rows.map((r) => [
+      r.attname,
+      { type: r.typname, shown: r.shown, category: r.typcategory, readable: r.readable },
+    ]),
   );
   const problems: string[] = [];
   const unreadable: string[] = [];
@@ -75,7 +88,7 @@ export async function checkPgTable(
       const hint = closest(column, [...found.keys()])[0];
       problems.push(`column ${column} is missing${hint === undefined ? '' : ` (did you mean ${hint}?)`}`);
     } else if (!fits(col, have)) {
-      problems.push(`column ${column} is ${have.type}, expected ${expected(col)} for its ${col.type} type`);
+      problems.push(`column ${column} is ${have.shown}, expected ${expected(col)} for its ${col.type} type`);
     } else if (col.type !== 'id' && !have.readable) {
       unreadable.push(column);
     }

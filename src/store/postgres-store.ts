@@ -283,8 +283,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const owns = options.pool === undefined;
   const pool = options.pool ?? newPool(options.connection);
   // An idle client the server drops (a restart) emits 'error' on the pool: without a listener that
-  // would end the process. The next statement gets a fresh client (readOnly retries once).
-  pool.on('error', () => undefined);
+  // would end the process. The next statement gets a fresh client (readOnly retries once). Once
+  // per pool: a host that opens many stores on its pool must not pile up listeners.
+  if (!guarded.has(pool)) {
+    guarded.add(pool);
+    pool.on('error', () => undefined);
+  }
   try {
     const served = new Map<string, Served>();
     for (const [dataset, d, name] of names) {
@@ -298,6 +302,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw e;
   }
 }
+
+/** Pools that already have the store's 'error' listener. */
+const guarded = new WeakSet<pg.Pool>();
 
 function newPool(connection: string | pg.PoolConfig | undefined): pg.Pool {
   const config: pg.PoolConfig =
