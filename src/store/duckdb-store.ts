@@ -3,7 +3,9 @@
  * schema `main` named after the dataset, category columns as USMALLINT codes, integers as BIGINT,
  * ids as VARCHAR. Beside them, `fedstat.datasets` records the schema each table was validated
  * against, so a store reopened under a changed schema refuses to answer instead of decoding codes
- * against the wrong value list.
+ * against the wrong value list. Parquet files are attached instead of loaded (for the life of the
+ * store, not recorded): every statement reads them in place and checks each cell against the
+ * schema's domains (store/live-source.ts, store/parquet-source.ts).
  *
  * Two connections: loads run on one (serially: they use its temp catalog and a transaction),
  * aggregates on the other, so an agency keeps answering from the old table while a new file loads
@@ -21,11 +23,15 @@ import type { Predicate, QueryPlan } from '../query/plan.js';
 import { compileAggregate } from './compile-sql.js';
 import { stageCsv } from './csv-load.js';
 import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
+import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
+import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { toLocalAggregate } from './local-aggregate.js';
+import { checkMaxRows } from './max-rows.js';
+import { parquetError, parquetLabel, parquetSource } from './parquet-source.js';
 import { compileRecordScan, streamRecords } from './record-scan.js';
 import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
 import type { SqlDialect } from './sql-dialect.js';
-import type { DuckDbAgencyStore, LoadOptions, LoadReport, LocalAggregate } from './store.js';
+import type { DuckDbAgencyStore, LoadOptions, LoadReport, LocalAggregate, ParquetOptions } from './store.js';
 
 const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const META_SCHEMA = 'fedstat';
@@ -60,6 +66,14 @@ function schemaFingerprint(schema: DatasetSchema): string {
   return JSON.stringify({ columns, maxRows: schema.maxRows });
 }
 
+/** Parquet files attached as a dataset. */
+interface Attached {
+  readonly source: LiveSource;
+  readonly onInvalid: OnInvalidRows;
+  readonly report: InvalidRowsReport | undefined;
+  readonly label: string;
+}
+
 class DuckDbStore implements DuckDbAgencyStore {
   readonly engine = 'duckdb' as const;
   private readonly loads = new Serial();
@@ -67,6 +81,9 @@ class DuckDbStore implements DuckDbAgencyStore {
   /** Connections of record scans in progress (closed with the store). */
   private readonly scans = new Set<DuckDBConnection>();
   private readonly dialect: SqlDialect;
+  /** `dialect`, but an attached dataset's table is its Parquet files' valid rows. */
+  private readonly readDialect: SqlDialect;
+  private readonly attached = new Map<string, Attached>();
   private readonly meta: string;
   private closing: Promise<void> | undefined;
 
@@ -77,6 +94,14 @@ class DuckDbStore implements DuckDbAgencyStore {
     private readonly catalog: string,
   ) {
     this.dialect = qualifiedDialect(DUCKDB_DIALECT, [catalog, 'main']);
+    const loaded = this.dialect;
+    this.readDialect = Object.freeze({
+      ...loaded,
+      table: (dataset: string) => {
+        const found = this.attached.get(dataset);
+        return found === undefined ? loaded.table(dataset) : validRelation(found.source, DUCKDB_DIALECT, dataset);
+      },
+    });
     this.meta = `${quoteIdent(catalog)}.${quoteIdent(META_SCHEMA)}."datasets"`;
   }
 
@@ -143,6 +168,7 @@ class DuckDbStore implements DuckDbAgencyStore {
           staged.rowsLoaded,
         ]);
         await conn.run('COMMIT');
+        this.attached.delete(dataset);
       } catch (e) {
         await conn.run('ROLLBACK').catch(() => undefined);
         await conn.run(`DROP TABLE IF EXISTS ${loading}`).catch(() => undefined);
@@ -155,6 +181,47 @@ class DuckDbStore implements DuckDbAgencyStore {
     });
   }
 
+  async attachParquet(
+    dataset: string,
+    schema: DatasetSchema,
+    pattern: string,
+    options: ParquetOptions = {},
+  ): Promise<void> {
+    this.checkOpen();
+    if (!DATASET_NAME.test(dataset)) throw new RangeError(`invalid dataset name ${JSON.stringify(dataset)}`);
+    await this.queries.run(async () => {
+      const source = await parquetSource(this.queryConn, dataset, schema, pattern);
+      this.attached.set(dataset, {
+        source,
+        onInvalid: options.onInvalid ?? 'reject',
+        report: options.onInvalidRows,
+        label: parquetLabel(dataset, pattern),
+      });
+    });
+  }
+
+  /** The attached files of `dataset`, checked to be attached under `schema`; undefined when loaded instead. */
+  private attachedUnder(dataset: string, schema: DatasetSchema): Attached | undefined {
+    const found = this.attached.get(dataset);
+    if (found !== undefined && schemaFingerprint(found.source.schema) !== schemaFingerprint(schema)) {
+      throw new FedstatError(
+        'DATA_INVALID',
+        `dataset ${dataset} was attached under a different schema than the federation's; restart the agency`,
+        { details: { dataset } },
+      );
+    }
+    return found;
+  }
+
+  /** Runs a read of attached files; a DuckDB failure becomes IO naming them. */
+  private async readAttached<T>(found: Attached, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (e) {
+      throw e instanceof FedstatError ? e : parquetError(e, found.label);
+    }
+  }
+
   async datasets(): Promise<readonly string[]> {
     this.checkOpen();
     return this.queries.run(async () => {
@@ -162,21 +229,27 @@ class DuckDbStore implements DuckDbAgencyStore {
         `SELECT m.name FROM ${this.meta} m JOIN duckdb_tables() t ON t.database_name = $1 AND t.schema_name = 'main' AND t.table_name = m.name ORDER BY m.name`,
         [this.catalog],
       );
-      return Object.freeze(result.getRows().map((r) => String(r[0])));
+      const loaded = result.getRows().map((r) => String(r[0]));
+      return Object.freeze([...new Set([...loaded, ...this.attached.keys()])].sort());
     });
   }
 
   async rowCount(dataset: string): Promise<number> {
     this.checkOpen();
     return this.queries.run(async () => {
-      await this.loadedFingerprint(dataset);
-      const result = await this.queryConn.runAndReadAll(`SELECT count(*) FROM ${this.table(dataset)}`);
-      return Number(result.getRows()[0]?.[0] ?? 0);
+      const found = this.attached.get(dataset);
+      const from = found === undefined ? this.table(dataset) : found.source.from;
+      if (found === undefined) await this.loadedFingerprint(dataset);
+      const count = async () => (await this.queryConn.runAndReadAll(`SELECT count(*) FROM ${from}`)).getRows();
+      const rows = found === undefined ? await count() : await this.readAttached(found, count);
+      return Number(rows[0]?.[0] ?? 0);
     });
   }
 
   async aggregate(plan: QueryPlan, schema: DatasetSchema): Promise<LocalAggregate> {
     this.checkOpen();
+    const found = this.attachedUnder(plan.dataset, schema);
+    if (found !== undefined) return this.aggregateAttached(plan, schema, found);
     // Compile first: a bad plan fails before touching the database.
     const compiled = compileAggregate(plan, schema, this.dialect);
     return this.queries.run(async () => {
@@ -186,6 +259,26 @@ class DuckDbStore implements DuckDbAgencyStore {
     });
   }
 
+  /** One statement over the files: the measures of valid rows and the census of the others. */
+  private async aggregateAttached(plan: QueryPlan, schema: DatasetSchema, found: Attached): Promise<LocalAggregate> {
+    const compiled = compileAggregate(plan, schema, DUCKDB_DIALECT, found.source);
+    const rows = await this.queries.run(() =>
+      this.readAttached(found, async () =>
+        (await this.queryConn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[])).getRows(),
+      ),
+    );
+    const measured = compiled.groupSizes.length + compiled.measures.length;
+    const census = censusOf(
+      plan.dataset,
+      compiled.census ?? [],
+      rows.map((r) => r.slice(measured)),
+    );
+    applyCensus(census, found.onInvalid, found.report);
+    const local = toLocalAggregate(rows, compiled);
+    checkMaxRows(plan.dataset, schema, local);
+    return local;
+  }
+
   async glmSums(
     coding: ModelCoding,
     schema: DatasetSchema,
@@ -193,11 +286,33 @@ class DuckDbStore implements DuckDbAgencyStore {
     where: Predicate | null,
   ): Promise<GlmSums> {
     this.checkOpen();
+    const found = this.attachedUnder(coding.dataset, schema);
     // Compile first: a bad coding or β fails before touching the database.
-    const compiled = compileGlmSums(coding, schema, beta, this.dialect, where);
+    const compiled = compileGlmSums(coding, schema, beta, this.readDialect, where);
     return this.queries.run(async () => {
-      await this.checkLoadedUnder(coding.dataset, schema);
-      return duckDbGlmSums(this.queryConn, compiled);
+      if (found === undefined) {
+        await this.checkLoadedUnder(coding.dataset, schema);
+        return duckDbGlmSums(this.queryConn, compiled);
+      }
+      // The census and the sums in one transaction, as the PostgreSQL store reads them.
+      const conn = this.queryConn;
+      return this.readAttached(found, async () => {
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          const census = await conn.runAndReadAll(compileCensus(found.source, DUCKDB_DIALECT));
+          applyCensus(
+            censusOf(coding.dataset, checkedColumns(schema), census.getRows()),
+            found.onInvalid,
+            found.report,
+          );
+          const sums = await duckDbGlmSums(conn, compiled);
+          await conn.run('COMMIT');
+          return sums;
+        } catch (e) {
+          await conn.run('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      });
     });
   }
 
@@ -209,7 +324,8 @@ class DuckDbStore implements DuckDbAgencyStore {
     batchRows: number,
   ): AsyncGenerator<readonly DataRecord[], void, undefined> {
     this.checkOpen();
-    const compiled = compileRecordScan(dataset, schema, columns, where, batchRows, this.dialect);
+    const found = this.attachedUnder(dataset, schema);
+    const compiled = compileRecordScan(dataset, schema, columns, where, batchRows, this.readDialect);
     // A connection of its own, outside the query queue: a training round may read for minutes
     // while the agency keeps answering queries, and a statement on the query connection would cut
     // a stream on it short. Its one transaction makes the schema check and every batch read the
@@ -219,10 +335,31 @@ class DuckDbStore implements DuckDbAgencyStore {
     try {
       this.checkOpen(); // the store may have closed while connecting
       await conn.run('BEGIN TRANSACTION');
-      await this.checkLoadedUnder(dataset, schema, conn);
-      yield* streamRecords(conn, compiled, () => this.checkOpen());
+      if (found === undefined) {
+        await this.checkLoadedUnder(dataset, schema, conn);
+        yield* streamRecords(conn, compiled, () => this.checkOpen());
+      } else {
+        yield* this.scanAttached(conn, dataset, schema, compiled, found);
+      }
     } finally {
       if (this.scans.delete(conn)) conn.closeSync();
+    }
+  }
+
+  /** The census first (a refusal reads no row), then the valid rows of the files. */
+  private async *scanAttached(
+    conn: DuckDBConnection,
+    dataset: string,
+    schema: DatasetSchema,
+    compiled: ReturnType<typeof compileRecordScan>,
+    found: Attached,
+  ): AsyncGenerator<readonly DataRecord[], void, undefined> {
+    try {
+      const census = await conn.runAndReadAll(compileCensus(found.source, DUCKDB_DIALECT));
+      applyCensus(censusOf(dataset, checkedColumns(schema), census.getRows()), found.onInvalid, found.report);
+      yield* streamRecords(conn, compiled, () => this.checkOpen());
+    } catch (e) {
+      throw e instanceof FedstatError ? e : parquetError(e, found.label);
     }
   }
 

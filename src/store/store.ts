@@ -8,6 +8,7 @@ import type { ModelCoding } from '../learn/design.js';
 import type { DataRecord } from '../learn/design-row.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { Predicate, QueryPlan } from '../query/plan.js';
+import type { InvalidRowsReport, OnInvalidRows } from './invalid-rows.js';
 
 /**
  * Exact local aggregates of one plan. `groups` maps a group index to the measures of
@@ -110,8 +111,27 @@ export interface AgencyStore extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** The DuckDB store: an AgencyStore that can also load CSV files into its own tables. */
+/** How `DuckDbAgencyStore.attachParquet` treats rows out of the schema's domains, checked on every read. */
+export interface ParquetOptions {
+  /** `reject` (default): a statement that meets one is refused; `skip`: it answers without them. */
+  readonly onInvalid?: OnInvalidRows;
+  /** Told of every statement that skipped out-of-domain rows (counts and columns, never values). */
+  readonly onInvalidRows?: InvalidRowsReport;
+}
+
+/**
+ * The DuckDB store: an AgencyStore that can also load CSV files into its own tables and read
+ * Parquet files in place.
+ */
 export interface DuckDbAgencyStore extends AgencyStore {
-  /** Replaces the dataset's table with the validated contents of a CSV file. */
+  /** Replaces the dataset's table with the validated contents of a CSV file (and detaches its Parquet files). */
   loadCsv(dataset: string, schema: DatasetSchema, file: string, options?: LoadOptions): Promise<LoadReport>;
+  /**
+   * Serves `dataset` from the Parquet files `pattern` names (a file, or a glob such as
+   * `data/2026-*.parquet`), read in place by every statement, never loaded; it takes the place of a
+   * loaded table of that name for the life of the store. NOT_FOUND when no file matches;
+   * DATA_INVALID naming every column missing or of a type that cannot hold the schema's values
+   * (VARCHAR for a category, an integer type for an integer); RangeError for a bad name or NUL.
+   */
+  attachParquet(dataset: string, schema: DatasetSchema, pattern: string, options?: ParquetOptions): Promise<void>;
 }
