@@ -51,6 +51,7 @@ export function maskSlots(
       length: layout.slotsUsed,
       modulus: plainModulus,
       expiresAt: env.expiresAt,
+      ...(env.secaggGraph === undefined ? {} : { graph: env.secaggGraph }),
     },
     now,
   );

@@ -11,6 +11,7 @@ import { HeParams } from '../he/he-params.js';
 import { presetByName } from '../he/presets.js';
 import type { KeyAuthority } from '../key-authority/key-authority.js';
 import type { AgencyLink } from '../protocol/links.js';
+import type { SecAggGraphChoice } from '../secagg/sparse-params.js';
 import type { AuditSink } from '../transparency/events.js';
 import type { TransparencyLogSink } from '../transparency/log-sink.js';
 
@@ -57,6 +58,12 @@ export interface CoordinatorOptions {
    * (`NetworkSpec.trainer`); every agency registers the same names.
    */
   readonly trainers?: TrainerRegistry;
+  /**
+   * The secure-aggregation graph of each query: `auto` (default) is dense up to 64 agencies and
+   * SecAgg+ above (docs/threat-model.md gives the sizing); `dense` always masks everyone with
+   * everyone; a `{ degree, shareThreshold }` forces that sparse graph (tests and benchmarks).
+   */
+  readonly secureAggregation?: SecAggGraphChoice;
 }
 
 /** KEY_INVALID unless `secrets` is the coordinator's key file. */

@@ -27,6 +27,7 @@ import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
 import { preflight } from './preflight.js';
 import { UnloggedDelivery, type LoggedEntry } from './unlogged-delivery.js';
 import { defaultThreshold } from '../secagg/participant.js';
+import { graphForQuery } from '../secagg/sparse-params.js';
 import { EncryptedSums, type EncryptedSum } from './encrypted-sum.js';
 import { coordinatorParams, requireCoordinatorKey, type CoordinatorOptions } from './coordinator-options.js';
 import { failure, roundOne, type FailedAgency, type RoundOne } from './gather.js';
@@ -417,6 +418,8 @@ export class Coordinator implements AsyncDisposable {
    */
   private async logQuery(q: QueryContext): Promise<SentQuery> {
     const now = this.now();
+    // Masks only exist in `encrypted` mode; the graph is signed with the query, fixed before anyone answers.
+    const secaggGraph = q.mode === 'encrypted' ? graphForQuery(q.serving.length, this.options.secureAggregation) : null;
     const envelope: QueryEnvelope = {
       v: 1,
       queryId: q.queryId,
@@ -429,6 +432,7 @@ export class Coordinator implements AsyncDisposable {
       issuedAt: now,
       expiresAt: now + (this.options.queryTtlMs ?? 300_000),
       ...(q.terms === null ? {} : { privacy: { rho: queryRhoText(q.terms.rho) } }),
+      ...(secaggGraph === null ? {} : { secaggGraph }),
     };
     const signed = signQuery(envelope, this.options.secrets.signing.secretKey);
     // Every agency would refuse it: refused here, before it is logged or sent.

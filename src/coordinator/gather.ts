@@ -98,6 +98,7 @@ async function gatherContributions(input: GatherInput): Promise<Round1> {
             mode: env.mode,
             payloads: layout.ciphertextCount,
             participants: env.agencies,
+            ...(secagg === null ? {} : { shareHolders: secagg.shareHolders(link.agencyId) }),
           },
           agency.signingKey,
         );
@@ -157,6 +158,7 @@ export async function roundOne(
           length: layout.slotsUsed,
           modulus: layout.plainModulus,
           agreementKeys: new Map(federation.parties.map((p) => [p.id, p.agreementKey])),
+          ...(sent.envelope.secaggGraph === undefined ? {} : { graph: sent.envelope.secaggGraph }),
         })
       : null;
   let done = 0;

@@ -100,6 +100,8 @@ export function checkContribution(
     mode: AnswerMode;
     payloads: number;
     participants: readonly string[];
+    /** SecAgg+: who holds the sender's self-mask shares, in order (it and its neighbours); default every participant. */
+    shareHolders?: readonly string[];
   },
   agencyKey: Uint8Array,
 ): void {
@@ -122,24 +124,19 @@ export function checkContribution(
   }
   if (c.masking !== null) {
     const { shares, commitment, pairwiseCommitments } = c.masking;
+    const holders = expected.shareHolders ?? expected.participants;
     if (commitment.length !== 32)
       throw new FedstatError('BAD_MESSAGE', "contribution's self-mask commitment must have 32 bytes");
-    if (
-      pairwiseCommitments.length !== expected.participants.length - 1 ||
-      pairwiseCommitments.some((p) => p.length !== 32)
-    ) {
+    if (pairwiseCommitments.length !== holders.length - 1 || pairwiseCommitments.some((p) => p.length !== 32)) {
       throw new FedstatError(
         'BAD_MESSAGE',
-        'contribution must carry a 32-byte commitment to its pairwise seed with every other agency of the query',
+        'contribution must carry a 32-byte commitment to its pairwise seed with every neighbour in the query',
       );
     }
-    if (
-      shares.length !== expected.participants.length ||
-      shares.some((s, i) => s.from !== c.agencyId || s.to !== expected.participants[i])
-    ) {
+    if (shares.length !== holders.length || shares.some((s, i) => s.from !== c.agencyId || s.to !== holders[i])) {
       throw new FedstatError(
         'BAD_MESSAGE',
-        'contribution must carry one sealed share from its sender to each agency of the query, in order',
+        'contribution must carry one sealed share from its sender to each of its share holders in the query, in order',
       );
     }
   }

@@ -15,6 +15,7 @@ import { canonicalBytes } from '../util/canonical-json.js';
 import { isFlRoundPlan, openFlRoundPlan, type FlRoundPlan } from './fl-round.js';
 import { isGlmRoundPlan, openGlmRoundPlan, type GlmRoundHe, type GlmRoundPlan } from './glm-round.js';
 import { openQueryRho } from './privacy-terms.js';
+import type { SparseGraph } from '../secagg/sparse-params.js';
 
 /**
  * `encrypted`: masked for secure aggregation, then encrypted (the only mode for real use).
@@ -44,6 +45,12 @@ export interface QueryEnvelope {
    * agencies answer only where the federation policy allows it.
    */
   readonly privacy?: QueryPrivacy;
+  /**
+   * SecAgg+: every agency masks with and shares among `degree` neighbours of the graph derived
+   * from this query (secagg/graph.ts), `shareThreshold` of the k + 1 holders rebuilding a
+   * self-mask. Absent: the dense protocol, everyone with everyone.
+   */
+  readonly secaggGraph?: SparseGraph;
 }
 
 interface QueryPrivacy {
@@ -140,6 +147,7 @@ export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRo
     throw bad('query is issued in the future; check the clocks of coordinator and agency');
   if (expiresAt < now) throw new FedstatError('REPLAY', `query ${queryId} expired ${now - expiresAt} ms ago`);
   const privacy = openPrivacy(e['privacy']);
+  const secaggGraph = openSecAggGraph(e['secaggGraph']);
   const rawPlan = e['plan'];
   const round = { queryId, agencies, threshold, rho: privacy === undefined ? null : openQueryRho(privacy.rho) };
   const isObject = typeof rawPlan === 'object' && rawPlan !== null;
@@ -161,7 +169,24 @@ export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRo
     expiresAt,
     agencies: Object.freeze([...agencies]),
     ...(privacy === undefined ? {} : { privacy }),
+    ...(secaggGraph === undefined ? {} : { secaggGraph }),
   });
+}
+
+/** The graph's shape; whether it is safe for the query is the participant's check (secagg/params.ts). */
+function openSecAggGraph(raw: unknown): SparseGraph | undefined {
+  if (raw === undefined) return undefined;
+  const g = raw as Record<string, unknown> | null;
+  if (
+    typeof g !== 'object' ||
+    g === null ||
+    Array.isArray(g) ||
+    Object.keys(g).length !== 2 ||
+    !Number.isSafeInteger(g['degree']) ||
+    !Number.isSafeInteger(g['shareThreshold'])
+  )
+    throw bad('query secaggGraph must be {"degree": k, "shareThreshold": t}');
+  return Object.freeze({ degree: g['degree'] as number, shareThreshold: g['shareThreshold'] as number });
 }
 
 function openPrivacy(raw: unknown): QueryPrivacy | undefined {

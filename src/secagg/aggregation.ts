@@ -86,6 +86,13 @@ export class SecAggAggregation {
     this.shareThreshold = shareThreshold(this.params);
   }
 
+  /** Who holds `agency`'s self-mask shares, in the order its round-1 material must list them. */
+  shareHolders(agency: string): string[] {
+    const i = this.index.get(agency);
+    if (i === undefined) return [];
+    return this.graph.holders(i).map((k) => this.params.participants[k] ?? '');
+  }
+
   /** Records an agency's round-1 material; BAD_MESSAGE if malformed, REPLAY if it came before. */
   acceptRound1(agency: string, m: Round1Material): void {
     this.round1.set(agency, this.checkRound1(agency, m));

@@ -15,6 +15,8 @@
  * The smallest even k meeting all four, with the smallest t, is the choice; none below n − 1
  * means the dense protocol.
  */
+import { FedstatError } from '../errors.js';
+import { isValidDegree } from './graph.js';
 import { minimumThreshold } from './params.js';
 
 /** The assumptions the graph is sized for. */
@@ -102,4 +104,22 @@ export function sparseGraphFor(n: number, assumptions: SparseAssumptions = {}): 
  */
 export function defaultGraphFor(n: number): SparseGraph | null {
   return n <= DENSE_UP_TO ? null : sparseGraphFor(n);
+}
+
+/** How a coordinator picks the graph: by the size rule (`auto`), always `dense`, or a given sparse graph. */
+export type SecAggGraphChoice = 'auto' | 'dense' | SparseGraph;
+
+/**
+ * The graph a query over n agencies carries (null: dense). A given sparse graph must fit n
+ * (CONFIG_INVALID otherwise); whether its threshold is safe every agency checks itself.
+ */
+export function graphForQuery(n: number, choice: SecAggGraphChoice = 'auto'): SparseGraph | null {
+  if (choice === 'auto') return defaultGraphFor(n);
+  if (choice === 'dense') return null;
+  if (!isValidDegree(choice.degree, n))
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `secure aggregation: a sparse degree of ${String(choice.degree)} needs an even degree of at most n − 2, and ${n} agencies serve the query; choose a smaller degree or 'auto'`,
+    );
+  return Object.freeze({ degree: choice.degree, shareThreshold: choice.shareThreshold });
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { x25519PublicKey } from '../../src/crypto/x25519.js';
 import { isFedstatError } from '../../src/errors.js';
 import {
+  boxBefore,
   encodeSharePlaintext,
   openShare,
   sealShare,
@@ -160,5 +161,21 @@ describe('sealed shares', () => {
 
   it('refuses to seal to a low-order public key (its box key would be public)', () => {
     expect(refusal(() => sealShare({ x: 1, y: 1n }, binding, alice.secret, new Uint8Array(32)))).toMatch(/small order/);
+  });
+});
+
+describe('boxBefore', () => {
+  it('equals nacl.box.before (tweetnacl) for random key pairs', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (a, b) => {
+          const peer = nacl.box.keyPair.fromSecretKey(b).publicKey;
+          expect(boxBefore(a, peer)).toEqual(nacl.box.before(peer, a));
+        },
+      ),
+      { numRuns: 50 },
+    );
   });
 });

@@ -101,7 +101,7 @@ describe('SecAgg+ (sparse graph) with dropouts', () => {
     expect(seen.sum).toBeGreaterThan(20);
     expect(seen.withDropped).toBeGreaterThan(10);
     expect(seen.unavailable).toBeGreaterThan(5);
-  });
+  }, 180_000);
 
   it('masks with k neighbours only, and their masks cancel in the total', () => {
     const u = LARGE_POOL.slice(0, 40);
