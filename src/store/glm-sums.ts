@@ -252,7 +252,7 @@ interface FamilySql {
 }
 
 /** μ, then score s, weight w, deviance dv, saturated st, as family.ts computes them. */
-function familyTerms(family: FamilyName): FamilySql {
+function familyTerms(family: FamilyName, dialect: SqlDialect): FamilySql {
   const log1p = (x: string): string =>
     `CASE WHEN 1.0 + ${x} = 1.0 THEN ${x} ELSE LN(1.0 + ${x}) * ${x} / ((1.0 + ${x}) - 1.0) END`;
   if (family === 'binomial') {
@@ -271,7 +271,7 @@ function familyTerms(family: FamilyName): FamilySql {
         'y - mu AS s',
         'mu AS w',
         '2.0 * (CASE WHEN y = 0.0 THEN 0.0 ELSE y * (LN(GREATEST(y, 1.0)) - eta) END - (y - mu)) AS dv',
-        'CASE WHEN y = 0.0 THEN 0.0 ELSE y * LN(GREATEST(y, 1.0)) - y - LGAMMA(y + 1.0) END AS st',
+        `CASE WHEN y = 0.0 THEN 0.0 ELSE y * LN(GREATEST(y, 1.0)) - y - ${dialect.logFactorial('y')} END AS st`,
       ],
     };
   }
@@ -374,7 +374,7 @@ export function compileGlmSums(
   const layout = layoutOf(coding);
   const rowCols = rowColumns(coding, layout, p, dialect);
   const eta = etaExpression(coding, layout, beta, p);
-  const family = familyTerms(coding.family);
+  const family = familyTerms(coding.family, dialect);
   const saturated = coding.family === 'poisson';
   const sum = (expr: string): string => dialect.floatSum(expr);
   const cellCols = cellColumns(layout, saturated, sum);
