@@ -24,7 +24,7 @@ import { compileGlmSums, glmSumsOfRows } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { toLocalAggregate } from './local-aggregate.js';
-import { checkMaxRows } from './max-rows.js';
+import { checkMaxRows, checkRowCount } from './max-rows.js';
 import { pgError } from './pg-errors.js';
 import { checkPgTable } from './pg-schema-check.js';
 import { scanPgRecords } from './pg-record-scan.js';
@@ -170,7 +170,9 @@ class PostgresStore implements AgencyStore {
       return [counted.rows as unknown[][], result.rows as unknown[][]] as const;
     });
     applyCensus(censusOf(coding.dataset, checkedColumns(schema), censusRow), served.onInvalid, this.report);
-    return glmSumsOfRows(rows, compiled);
+    const sums = glmSumsOfRows(rows, compiled);
+    checkRowCount(coding.dataset, schema, sums.n);
+    return sums;
   }
 
   async *scanRecords(
