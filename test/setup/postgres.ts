@@ -1,7 +1,7 @@
 /**
  * vitest globalSetup: the PostgreSQL server the tests use. With FEDSTAT_TEST_PG set (a libpq URL
  * of a role that may create databases and roles, e.g. the one `npm run pg` prints) the tests use
- * that server; otherwise one throwaway server is started for the run (about 2 s) and stopped at
+ * that server; otherwise one throwaway server is started for the run (2 s idle, 4 s loaded) and stopped at
  * its end. Its URL, password included, reaches the test workers as FEDSTAT_TEST_PG: workers
  * inherit the environment this process has when they start, which is after globalSetup.
  */
