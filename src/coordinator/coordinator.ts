@@ -20,6 +20,7 @@ import { signDecryptionRequest } from '../protocol/decryption.js';
 import type { AgencyDescription } from '../protocol/links.js';
 import { MAX_QUERY_BYTES, newQueryId, queryDigest, signQuery, type QueryEnvelope } from '../protocol/query-envelope.js';
 import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../protocol/survivor-set.js';
+import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -44,7 +45,7 @@ import type {
 } from './query-context.js';
 import { QueryLog } from './query-log.js';
 import { DEFAULT_DISPLAY_DELTA, type QueryExplanation, type QueryOptions, type QueryResult } from './query-types.js';
-import { loggedDecryption } from './logged-decryption.js';
+import { keyAuthorityProof, loggedDecryption } from './logged-decryption.js';
 import { release, type Release } from './release.js';
 import { unmaskSum } from './unmask-round.js';
 import { trainNetwork } from './fedavg.js';
@@ -241,18 +242,32 @@ export class Coordinator implements AsyncDisposable {
     const found = await this.discoverServing(planned);
     const discovered = performance.now();
     const q = await this.admit(planned, found, options);
-    const sent = await this.logQuery(q);
+    // The running sum opens in the SEAL worker while the query is made durable in the log.
+    const opening = q.mode === 'plaintext' ? null : this.sums.open(q.layout);
+    opening?.catch(() => undefined); // its failure is reported where it is awaited
+    let sent: SentQuery;
+    try {
+      sent = await this.logQuery(q);
+    } catch (e) {
+      void opening?.then(
+        (s) => s.dispose(),
+        () => undefined,
+      );
+      throw e;
+    }
     options.onProgress?.({ phase: 'asked', agencies: q.serving });
-    const sum = q.mode === 'plaintext' ? null : await this.sums.open(q.layout);
+    const sum = await opening;
     let finished = false;
     try {
       const r1 = await roundOne(q, sent, sum, options);
       const gathered = performance.now();
       const survivors = this.fixSurvivors(q, sent, r1);
+      // Round 2 appends nothing to the log: the key authority's proof is built while it runs.
+      const proof = sum === null ? undefined : this.keyAuthorityProof(sent);
       const unmasked = await unmaskSum(q, sent, r1, survivors.signed, sum, options);
       const unmaskedAt = performance.now();
       options.onProgress?.({ phase: 'decrypting' });
-      const slots = await this.decrypt(sent, survivors.signed, r1, sum);
+      const slots = await this.decrypt(sent, survivors.signed, r1, sum, proof);
       const decrypted = performance.now();
       const result = await finish(q, sent, r1, slots);
       finished = true;
@@ -522,12 +537,27 @@ export class Coordinator implements AsyncDisposable {
     survivors: SignedSurvivorSet,
     r1: RoundOne,
     sum: EncryptedSum | null,
+    proof: Promise<QueryLogProof> | undefined,
   ): Promise<readonly BigUint64Array[]> {
     if (sum === null) return r1.gathered.plainSum;
     const signingKey = this.options.secrets.signing.secretKey;
     const request = signDecryptionRequest(this.federation.id, sent.signed, survivors, await sum.sum(), signingKey);
     const keyAuthorityId = partyOfRole(this.federation, 'key-authority').id;
-    return (await loggedDecryption(this.options.keyAuthority, keyAuthorityId, request, sent.queryLog)).slots;
+    const { keyAuthority } = this.options;
+    return (await loggedDecryption(keyAuthority, keyAuthorityId, request, sent.queryLog, proof)).slots;
+  }
+
+  /**
+   * With a transparency log: the key authority's proof that the query is in it, started now (the
+   * log made durable and its head published, then the proof from the head the key authority
+   * reports). Its failure is the decryption's, reported when that awaits it.
+   */
+  private keyAuthorityProof(sent: SentQuery): Promise<QueryLogProof> | undefined {
+    if (sent.queryLog === null) return undefined;
+    const kaId = partyOfRole(this.federation, 'key-authority').id;
+    const proof = keyAuthorityProof(this.options.keyAuthority, kaId, sent.queryLog);
+    proof.catch(() => undefined); // awaited by the decryption; a query failed before it never awaits it
+    return proof;
   }
 
   /**
