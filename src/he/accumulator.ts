@@ -5,6 +5,7 @@
 import type { Ciphertext } from 'node-seal';
 import { FedstatError } from '../errors.js';
 import type { HeParams } from './he-params.js';
+import { encodeCoefficients } from './coefficients.js';
 import { loadCiphertext } from './load-ciphertext.js';
 import { MAX_CIPHERTEXTS } from './packing.js';
 import { ownBytes } from './seal.js';
@@ -101,7 +102,7 @@ export class HeAccumulator implements Disposable {
 
   /**
    * Subtracts one plaintext slot vector per ciphertext from the running sums, mod the plain
-   * modulus t, in the encrypted domain (batch-encode, then SEAL's subPlain): how secure
+   * modulus t, in the encrypted domain (the vector as a plaintext's coefficients, then SEAL's subPlain): how secure
    * aggregation removes the masks that did not cancel. Each vector has at most slotCount values,
    * each below t (shorter vectors are zero-padded); a negative correction c is passed as t − c.
    * All or nothing: every vector is checked and every new sum computed before any replaces the
@@ -117,7 +118,7 @@ export class HeAccumulator implements Disposable {
         `HeAccumulator.subtractPlain: ${slots.length} slot vectors for ${this.ciphertextCount} ciphertexts`,
       );
     }
-    const { seal, encoder, evaluator, slotCount, plainModulus } = this.params;
+    const { seal, evaluator, slotCount, plainModulus } = this.params;
     slots.forEach((vec, i) => {
       if (!(vec instanceof BigUint64Array))
         throw new TypeError(`HeAccumulator.subtractPlain: vector ${i} must be a BigUint64Array`);
@@ -137,7 +138,7 @@ export class HeAccumulator implements Disposable {
       slots.forEach((vec, i) => {
         const sum = this.#sums[i];
         if (sum === undefined) throw new FedstatError('INTERNAL', 'accumulator lost a running sum');
-        encoder.encode(vec, plain);
+        encodeCoefficients(this.params, vec, plain);
         const out = new seal.Ciphertext();
         next.push(out);
         evaluator.subPlain(sum, plain, out);

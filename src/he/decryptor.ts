@@ -5,6 +5,7 @@ import type { Decryptor, Plaintext, SecretKey } from 'node-seal';
 import { FedstatError } from '../errors.js';
 import type { HeParams } from './he-params.js';
 import { loadHeKey } from './keys.js';
+import { decodeCoefficients } from './coefficients.js';
 import { loadCiphertext } from './load-ciphertext.js';
 
 /** BFV decryption with the secret key (the key authority's). Dispose it to free the key. */
@@ -51,11 +52,7 @@ export class HeDecryptor implements Disposable {
         );
       }
       this.#decryptor.decrypt(ct, this.#plain);
-      const slots = this.params.encoder.decodeBigUint64(this.#plain) as unknown;
-      if (!(slots instanceof BigUint64Array) || slots.length !== this.params.slotCount) {
-        throw new FedstatError('INTERNAL', 'SEAL decoded an unexpected slot vector');
-      }
-      return slots;
+      return decodeCoefficients(this.params, this.#plain);
     } finally {
       this.#plain.setZero();
       ct.delete();

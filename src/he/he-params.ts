@@ -20,6 +20,13 @@ const MIN_HEADROOM_BITS = 20;
 
 const SECURITY = { 128: 'tc128', 192: 'tc192', 256: 'tc256' } as const;
 
+/**
+ * How slot vectors become plaintexts (coefficients.ts), hashed into `paramsId`: parties that
+ * encode differently (an older build batch-encoded) refuse each other's queries instead of
+ * summing ciphertexts whose slots mean different things.
+ */
+const SLOT_ENCODING = 'coefficients';
+
 function checkPreset(preset: HePreset): void {
   const n = preset.polyModulusDegree;
   if (typeof preset.name !== 'string' || preset.name === '') throw new TypeError('HE preset needs a name');
@@ -47,11 +54,11 @@ function checkPreset(preset: HePreset): void {
 export class HeParams implements Disposable {
   /** The preset these parameters were built from (frozen). */
   readonly preset: HePreset;
-  /** Batching slots per ciphertext (= N). */
+  /** Slots per ciphertext (= N): the coefficients of its plaintext polynomial (coefficients.ts). */
   readonly slotCount: number;
   /** The plain modulus t: every slot is an integer mod t. */
   readonly plainModulus: bigint;
-  /** Hex SHA-256 over the preset name and SEAL's serialized EncryptionParameters. */
+  /** Hex SHA-256 over the preset name, SEAL's serialized EncryptionParameters and the slot encoding. */
   readonly paramsId: string;
   /** What every ciphertext of these parameters must look like (data level). */
   readonly shape: CiphertextShape;
@@ -149,6 +156,8 @@ export class HeParams implements Disposable {
         .update(Buffer.from(frozen.name, 'utf8'))
         .update(new Uint8Array([0]))
         .update(serialized)
+        .update(new Uint8Array([0]))
+        .update(Buffer.from(SLOT_ENCODING, 'utf8'))
         .digest('hex');
       const encoder = new seal.BatchEncoder(context);
       keep.push(encoder);
