@@ -28,7 +28,13 @@ export {
 } from './federation/key-file.js';
 export { createAgency, type Agency, type AgencyMaterial, type AgencyOptions } from './agency/agency.js';
 export { agencyMaterialFrom, type AgencyMaterialSource } from './agency/material.js';
-export { loadAgencyMaterial, startAgencyNode, type AgencyNode, type AgencyNodeOptions } from './agency/node.js';
+export {
+  loadAgencyMaterial,
+  startAgencyNode,
+  type AgencyNode,
+  type AgencyNodeOptions,
+  type DatasetSource,
+} from './agency/node.js';
 export {
   AGENCY_SERVER_OPTIONS,
   agencyCredentials,
@@ -39,7 +45,18 @@ export {
 } from './agency/serve.js';
 export type { RunningServer } from './transport/listen.js';
 export { openDuckDbStore } from './store/duckdb-store.js';
-export type { AgencyStore, InvalidRow, LoadOptions, LoadReport, LocalAggregate } from './store/store.js';
+export { openPostgresStore, type PostgresDataset, type PostgresStoreOptions } from './store/postgres-store.js';
+export { routeStores } from './store/routed-store.js';
+export type { InvalidRowCensus, InvalidRowsReport, OnInvalidRows } from './store/invalid-rows.js';
+export type {
+  AgencyStore,
+  DuckDbAgencyStore,
+  InvalidRow,
+  LoadOptions,
+  LoadReport,
+  LocalAggregate,
+  ParquetOptions,
+} from './store/store.js';
 export { BudgetLedger, type BudgetLedgerOptions, type Charge } from './dp/budget-ledger.js';
 export type { Rho } from './dp/rho.js';
 export type { AgencyDescription, BudgetStatus } from './protocol/links.js';

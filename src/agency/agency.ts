@@ -107,7 +107,11 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     ctx.replay.admit(env.queryId, env.expiresAt, now);
     return pool.during(async () => {
       if (admitted.rho !== null) await chargeBudget(ctx, env, admitted.rho, now, trail);
-      const { layout, slots } = await localContribution(ctx, admitted);
+      const { layout, slots } = await localContribution(ctx, admitted).catch((e: unknown) => {
+        // The data refuses (out-of-domain rows of a live source, maxRows): a decision, so signed and logged.
+        if (e instanceof FedstatError && e.code === 'DATA_INVALID') trail.refuse(e.code, e.message);
+        throw e;
+      });
       const masking = env.mode === 'encrypted' ? maskSlots(ctx, env, layout, slots, now) : null;
       return signAnswer(ctx, query, env, encryptSlots(ctx, env.mode, slots), masking, now, trail);
     });

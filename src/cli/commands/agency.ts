@@ -3,27 +3,13 @@ import { startAgencyNode } from '../../agency/node.js';
 import type { AuditEvent } from '../../transparency/events.js';
 import { BUDGET_RHO, displayCanonicalRho, parseRhoText } from '../../dp/rho.js';
 import { FedstatError } from '../../errors.js';
+import { describeCensus, type InvalidRowCensus } from '../../store/invalid-rows.js';
+import { parseDatasetSources } from '../dataset-source.js';
 import { toJson } from '../json.js';
 import { progressBar } from '../progress.js';
 import { action, collect, parseIntOption } from '../run.js';
 import { formatInteger } from '../table.js';
 import { stopSignal } from '../stop-signal.js';
-
-function parseDatasets(specs: readonly string[]): Record<string, string | null> {
-  const out: Record<string, string | null> = {};
-  for (const spec of specs) {
-    const eq = spec.indexOf('=');
-    const name = eq < 0 ? spec : spec.slice(0, eq);
-    if (name === '' || Object.hasOwn(out, name)) {
-      throw new FedstatError(
-        'CONFIG_INVALID',
-        `--dataset ${spec}: expected NAME=FILE.csv (or NAME with --db), each dataset once`,
-      );
-    }
-    out[name] = eq < 0 ? null : spec.slice(eq + 1);
-  }
-  return out;
-}
 
 /** `--budget NAME=RHO` (repeatable) as a map, each ρ checked here so a message names the flag. */
 function parseBudgets(specs: readonly string[]): Record<string, string> {
@@ -56,19 +42,57 @@ function describeEvent(e: AuditEvent): string {
   return `${time} ${e.type} ${e.queryId}`;
 }
 
+/** Out-of-domain rows a statement over a live source skipped: counts and columns, never values. */
+function describeSkipped(c: InvalidRowCensus): string {
+  const rows = c.rows === 1 ? '1 row' : `${formatInteger(c.rows)} rows`;
+  return `${new Date().toISOString()} dataset ${c.dataset}: skipped ${rows} out of the schema's domains (${describeCensus(c)})`;
+}
+
+const SOURCES_HELP = `
+Dataset sources (--dataset, repeatable):
+  NAME=FILE.csv               load the file into the DuckDB store, every row validated
+                                --dataset residents=data/residents.csv
+  NAME                        serve the table an earlier run left in --db
+                                --dataset residents --db agency.duckdb
+  NAME=FILE.parquet           read Parquet files in place (a glob, quoted, reads several)
+                                --dataset residents='data/2026-*.parquet'
+  NAME=postgres:SCHEMA.TABLE  answer from a live PostgreSQL table or view (a role with SELECT is enough)
+                                --dataset rentals=postgres:housing.rental_filings
+
+PostgreSQL connection: libpq's variables PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD or
+~/.pgpass (PGPASSFILE), PGSSLMODE, PGSSLROOTCERT; or --postgres postgres://USER@HOST:PORT/DB
+without a password, e.g.
+  PGPASSWORD=... fedstat agency serve --federation federation.json --key agency-1.key.json \\
+    --postgres 'postgres://fedstat_ro@db.internal:5432/housing?sslmode=verify-full' \\
+    --dataset rentals=postgres:public.rental_filings
+PostgreSQL and Parquet rows are checked against the schema on every read: --on-invalid reject
+refuses a query over out-of-domain rows, naming how many of which column; skip answers without
+them and reports each statement's skipped rows on stderr.
+`;
+
 export function registerAgency(program: Command): void {
   const agency = program.command('agency').description('run an agency node');
   agency
     .command('serve')
     .description(
-      "load CSV files into the agency's DuckDB store (validating every row) and answer encrypted queries over gRPC",
+      "serve datasets from CSV files (loaded into the agency's DuckDB store), Parquet files or live PostgreSQL tables, and answer encrypted queries over gRPC",
     )
     .requiredOption('--federation <file>', 'federation.json')
     .requiredOption('--key <file>', "this agency's key file")
     .requiredOption(
-      '--dataset <name=file.csv>',
-      'a dataset to serve and the CSV to load it from (repeatable; NAME alone serves what --db holds)',
+      '--dataset <name=source>',
+      'a dataset to serve and where from: FILE.csv, FILE.parquet (or a glob), postgres:SCHEMA.TABLE, or NAME alone for what --db holds (repeatable; see below)',
       collect,
+    )
+    .option(
+      '--postgres <url>',
+      'PostgreSQL to read postgres: datasets from, as postgres://USER@HOST:PORT/DB?sslmode=... without a password (default: the PG* variables)',
+    )
+    .option(
+      '--statement-timeout <ms>',
+      'cancel a PostgreSQL statement after this many milliseconds',
+      parseIntOption('--statement-timeout', 1, 2_147_483_647),
+      300_000,
     )
     .option(
       '--port <p>',
@@ -79,7 +103,7 @@ export function registerAgency(program: Command): void {
     .option('--db <file>', 'DuckDB file to keep the data in (default: in memory)')
     .option(
       '--on-invalid <mode>',
-      'reject: the first invalid row stops the load; skip: skip and count invalid rows',
+      'reject: an invalid CSV row stops the load, and a query over out-of-domain PostgreSQL or Parquet rows is refused; skip: leave them out and report them',
       'reject',
     )
     .option(
@@ -100,6 +124,7 @@ export function registerAgency(program: Command): void {
     )
     .option('--audit-log <file>', 'append every contribution, budget spend and refusal to this JSON-lines file')
     .option('--json', 'print events as JSON lines')
+    .addHelpText('after', SOURCES_HELP)
     .action(
       action(
         async (opts: {
@@ -112,6 +137,8 @@ export function registerAgency(program: Command): void {
           port?: number;
           host?: string;
           db?: string;
+          postgres?: string;
+          statementTimeout: number;
           onInvalid: string;
           allowPlaintextBenchmark?: boolean;
           insecure?: boolean;
@@ -126,7 +153,13 @@ export function registerAgency(program: Command): void {
           const node = await startAgencyNode({
             federationFile: opts.federation,
             keyFile: opts.key,
-            datasets: parseDatasets(opts.dataset),
+            datasets: parseDatasetSources(opts.dataset),
+            ...(opts.postgres === undefined ? {} : { postgres: opts.postgres }),
+            statementTimeoutMs: opts.statementTimeout,
+            onInvalidRows: (c) =>
+              process.stderr.write(
+                `${json ? toJson({ event: 'skipped', dataset: c.dataset, rows: c.rows, byColumn: c.byColumn }, 0) : describeSkipped(c)}\n`,
+              ),
             budgets: parseBudgets(opts.budget),
             ...(opts.ledger === undefined ? {} : { ledgerFile: opts.ledger }),
             ...(opts.logWitness === undefined ? {} : { logWitnessFile: opts.logWitness }),
