@@ -4,6 +4,7 @@
  * never hold row values (connection, privileges, names, resources, operator intervention); for the
  * others only the SQLSTATE is shown.
  */
+import type pg from 'pg';
 import { describeError, FedstatError, isFedstatError } from '../errors.js';
 
 /** SQLSTATE classes whose messages name objects and settings, never row values. */
@@ -75,4 +76,26 @@ export function pgError(e: unknown, label: string): FedstatError {
     );
   }
   return new FedstatError('IO', `${label}: PostgreSQL failed (${message})`, { cause: e, details });
+}
+
+/** A checked-out client under watch: `lost` rejects once its connection fails; `unwatch` before release. */
+export interface WatchedClient {
+  readonly lost: Promise<never>;
+  unwatch(): void;
+}
+
+/**
+ * Watches a client taken from the pool. A connection the server drops while the client is checked
+ * out (pg_terminate_backend, a restart, a network cut) emits 'error' on the client, which pg-pool
+ * listens to only while the client is idle: unheard, it would end the agency's process. The
+ * statement in flight rejects on its own; `lost` lets a wait that no statement covers (closing a
+ * cursor) end too.
+ */
+export function watchClient(client: pg.PoolClient): WatchedClient {
+  let fail: (e: unknown) => void = () => undefined;
+  const lost = new Promise<never>((_, reject) => (fail = reject));
+  lost.catch(() => undefined); // nobody may be waiting on it
+  const onError = (e: Error): void => fail(e);
+  client.on('error', onError);
+  return { lost, unwatch: () => client.removeListener('error', onError) };
 }

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { DataRecord } from '../learn/design-row.js';
 import { beginReadOnly } from './postgres-store.js';
-import { pgError } from './pg-errors.js';
+import { pgError, watchClient } from './pg-errors.js';
 import { cellValue, type CompiledScan } from './record-scan.js';
 
 /** What the scan runs besides the rows, and how it learns the store closed. */
@@ -35,6 +35,7 @@ export async function* scanPgRecords(
   } catch (e) {
     throw pgError(e, label);
   }
+  const watch = watchClient(client);
   let failure: unknown = undefined;
   let cursor: Cursor<unknown[]> | undefined;
   try {
@@ -68,14 +69,29 @@ export async function* scanPgRecords(
     failure = e;
     throw e;
   } finally {
-    // Ended early (the caller stopped reading) or failed: close the cursor, end the transaction;
-    // a client in doubt is destroyed rather than pooled.
-    try {
+    // Ended (read to the end, or the caller stopped reading): close the cursor, end the
+    // transaction. Failed: the client is in doubt (its connection may be gone, where closing a
+    // cursor would wait forever), so it is destroyed rather than pooled; the server rolls back.
+    const doubt = failure !== undefined ? failure : await closeScan(client, cursor, watch.lost);
+    watch.unwatch();
+    client.release(doubt === null ? undefined : doubt instanceof Error ? doubt : true);
+  }
+}
+
+/** Closes the cursor and commits; the error when that failed (the client is then in doubt), else null. */
+async function closeScan(
+  client: pg.PoolClient,
+  cursor: Cursor<unknown[]> | undefined,
+  lost: Promise<never>,
+): Promise<unknown> {
+  try {
+    const end = async (): Promise<void> => {
       if (cursor !== undefined) await cursor.close();
-      await client.query(failure === undefined ? 'COMMIT' : 'ROLLBACK');
-      client.release();
-    } catch (e) {
-      client.release(e instanceof Error ? e : true);
-    }
+      await client.query('COMMIT');
+    };
+    await Promise.race([end(), lost]);
+    return null;
+  } catch (e) {
+    return e;
   }
 }

@@ -25,7 +25,7 @@ import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } fro
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { toLocalAggregate } from './local-aggregate.js';
 import { checkMaxRows, checkRowCount } from './max-rows.js';
-import { pgError } from './pg-errors.js';
+import { pgError, watchClient } from './pg-errors.js';
 import { checkPgTable } from './pg-schema-check.js';
 import { scanPgRecords } from './pg-record-scan.js';
 import { parsePgTableName, quotePgTableName } from './pg-table-name.js';
@@ -236,15 +236,18 @@ export async function readOnly<T>(
       throw pgError(e, label);
     }
     let begun = false;
+    const watch = watchClient(client);
     try {
       await client.query(beginReadOnly(timeoutMs));
       begun = true;
       const out = await work(client);
       await client.query('COMMIT');
+      watch.unwatch();
       client.release();
       return out;
     } catch (e) {
       // A client in an unknown state is destroyed, never returned to the pool.
+      watch.unwatch();
       client.release(e instanceof Error ? e : true);
       const mapped = pgError(e, label);
       if (!begun && attempt === 0 && mapped.code === 'UNAVAILABLE') continue;
