@@ -19,7 +19,13 @@
  * (survivor, dropped) pairwise mask) for 64 agencies over a full ciphertext of 8,192 slots, at
  * 0…21 dropped agencies (21 = the most the default threshold 43 allows).
  *
- *   npm run bench -- secagg [--json] [--reps N] [--agencies 10,32,64] [--rows N]
+ * Dense and SecAgg+ side by side: every size runs the dense protocol and, where the parameter
+ * analysis (src/secagg/sparse-params.ts) finds a degree below n − 1, the sparse graph it picks,
+ * whatever the size rule would choose. The coordinator's time is also shown over n·log2 n, and
+ * a log-log fit across sizes gives its exponent. A third table measures the coordinator's own
+ * secure-aggregation work and state alone (no HE, no transport) up to 512 agencies.
+ *
+ *   npm run bench -- secagg [--json] [--reps N] [--agencies 10,32,64,128] [--rows N] [--scaling 64,128,256,512]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +51,9 @@ import { randomBytes } from 'node:crypto';
 import { x25519PublicKey } from '../src/crypto/x25519.js';
 import { SecAggAggregation } from '../src/secagg/aggregation.js';
 import { defaultThreshold, SecAggParticipant } from '../src/secagg/participant.js';
+import { sparseGraphFor, type SparseGraph } from '../src/secagg/sparse-params.js';
 import { median } from './shared/stats.js';
+import { coordinatorScaling, fittedExponent, type Scaling } from './shared/secagg-scaling.js';
 
 const TARGET = 1.3;
 const DISTRICTS = ['锦江区', '青羊区', '金牛区', '武侯区', '成华区'];
@@ -73,8 +81,13 @@ interface Traffic {
   unmaskAgencyMs: number;
 }
 
+/** Which secure aggregation a run used. */
+type GraphName = 'dense' | 'sparse';
+
 interface Measured {
   readonly agencies: number;
+  /** `dense`, or the sparse graph's degree and share threshold. */
+  readonly graph: string;
   readonly dropoutPct: number;
   readonly dropped: number;
   readonly mode: AnswerMode;
@@ -87,6 +100,8 @@ interface Measured {
   readonly bytesDownPerAgency: number;
   readonly coordinatorBytesIn: number;
   readonly coordinatorBytesOut: number;
+  /** Growth of the process's RSS during the query, sampled every 10 ms (agencies share the process). */
+  readonly rssGrowthMiB: number;
 }
 
 function option(args: readonly string[], name: string): string | undefined {
@@ -114,7 +129,8 @@ function rowsFor(index: number, n: number): Row[] {
 class Federation implements AsyncDisposable {
   private constructor(
     readonly dir: string,
-    readonly coordinator: Coordinator,
+    readonly coordinators: ReadonlyMap<GraphName, Coordinator>,
+    readonly sparse: SparseGraph | null,
     readonly agencies: readonly Agency[],
     readonly rows: readonly Row[][],
     readonly traffic: Map<string, Traffic>,
@@ -123,7 +139,7 @@ class Federation implements AsyncDisposable {
 
   static async create(n: number, rowsPerAgency: number): Promise<Federation> {
     const dir = mkdtempSync(join(tmpdir(), 'fedstat-bench-secagg-'));
-    const ids = Array.from({ length: n }, (_, i) => `a${String(i).padStart(2, '0')}`);
+    const ids = Array.from({ length: n }, (_, i) => `a${String(i).padStart(3, '0')}`);
     const init = await initFederation({
       outDir: dir,
       schema: SCHEMA,
@@ -149,6 +165,7 @@ class Federation implements AsyncDisposable {
           hePublicKey,
           store,
           allowPlaintextMode: true,
+          precomputedEncryptions: 0, // all agencies share one thread here: idle work would only compete
         }),
       );
     }
@@ -207,21 +224,29 @@ class Federation implements AsyncDisposable {
         }),
       close: () => undefined,
     }));
-    const keyAuthority = await InProcessKeyAuthority.create({
-      federation: init.federation,
-      secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation),
-      allowBenchmarkModes: true,
-    });
-    const coordinator = await Coordinator.create({
-      federation: init.federation,
-      secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation),
-      keyAuthority,
-      links,
-    });
-    return new Federation(dir, coordinator, agencies, rows, traffic, down);
+    const sparse = sparseGraphFor(n);
+    const coordinators = new Map<GraphName, Coordinator>();
+    for (const name of sparse === null ? (['dense'] as const) : (['dense', 'sparse'] as const)) {
+      const keyAuthority = await InProcessKeyAuthority.create({
+        federation: init.federation,
+        secrets: loadKeyFile(init.keyFiles['key-authority'] ?? '', init.federation),
+        allowBenchmarkModes: true,
+      });
+      const coordinator = await Coordinator.create({
+        federation: init.federation,
+        secrets: loadKeyFile(init.keyFiles['coordinator'] ?? '', init.federation),
+        keyAuthority,
+        links,
+        secureAggregation: name === 'dense' || sparse === null ? 'dense' : sparse,
+      });
+      coordinators.set(name, coordinator);
+    }
+    return new Federation(dir, coordinators, sparse, agencies, rows, traffic, down);
   }
 
-  async run(mode: AnswerMode, dropped: readonly string[]): Promise<Measured> {
+  async run(mode: AnswerMode, graph: GraphName, dropped: readonly string[]): Promise<Measured> {
+    const coordinator = this.coordinators.get(graph);
+    if (coordinator === undefined) throw new Error(`no ${graph} coordinator`);
     this.down.clear();
     for (const d of dropped) this.down.add(d);
     this.traffic.clear();
@@ -234,9 +259,13 @@ class Federation implements AsyncDisposable {
         unmaskDown: 0,
         unmaskAgencyMs: 0,
       });
+    const rss0 = process.memoryUsage.rss();
+    let rssPeak = rss0;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 10);
     const t0 = performance.now();
-    const result = await this.coordinator.query(SQL, { mode });
+    const result = await coordinator.query(SQL, { mode, deadlineMs: 600_000 }).finally(() => clearInterval(sampler));
     const queryMs = performance.now() - t0;
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
     this.check(result, dropped);
     const answered = this.agencies
       .filter((a) => !dropped.includes(a.id))
@@ -246,6 +275,8 @@ class Federation implements AsyncDisposable {
     const k = Math.max(1, answered.length);
     return {
       agencies: this.agencies.length,
+      graph:
+        graph === 'dense' || this.sparse === null ? 'dense' : `k=${this.sparse.degree} t=${this.sparse.shareThreshold}`,
       dropoutPct: Math.round((100 * dropped.length) / this.agencies.length),
       dropped: dropped.length,
       mode,
@@ -258,6 +289,7 @@ class Federation implements AsyncDisposable {
       bytesDownPerAgency: sum((t) => t.agencyDown + t.unmaskDown) / k,
       coordinatorBytesIn: sum((t) => t.agencyUp + t.unmaskUp),
       coordinatorBytesOut: sum((t) => t.agencyDown + t.unmaskDown),
+      rssGrowthMiB: (rssPeak - rss0) / 1024 / 1024,
     };
   }
 
@@ -279,7 +311,7 @@ class Federation implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.coordinator.close();
+    for (const c of this.coordinators.values()) await c.close();
     for (const a of this.agencies) await a.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -368,126 +400,62 @@ function kib(bytes: number): string {
 
 export async function run(args: readonly string[], json: boolean): Promise<void> {
   const reps = Number(option(args, '--reps') ?? 3);
-  const sizes = (option(args, '--agencies') ?? '10,32,64').split(',').map(Number);
+  const sizes = (option(args, '--agencies') ?? '10,32,64,128').split(',').map(Number);
+  const scalingSizes = (option(args, '--scaling') ?? '64,128,256,512').split(',').map(Number);
   const rowsPerAgency = Number(option(args, '--rows') ?? 2000);
-  if (!Number.isSafeInteger(reps) || reps < 1 || sizes.some((n) => !Number.isSafeInteger(n) || n < 3)) {
-    throw new RangeError('--reps needs a positive integer and --agencies integers ≥ 3');
+  if (
+    !Number.isSafeInteger(reps) ||
+    reps < 1 ||
+    [...sizes, ...scalingSizes].some((n) => !Number.isSafeInteger(n) || n < 3)
+  ) {
+    throw new RangeError('--reps needs a positive integer, --agencies and --scaling integers ≥ 3');
   }
   const results: Measured[] = [];
-  for (const n of sizes) {
-    const bar = progressBar(`secagg: ${n} agencies`, { json });
-    await using fed = await Federation.create(n, rowsPerAgency);
-    const configs: [AnswerMode, number][] = [
-      ['encrypted-unmasked', 0],
-      ['encrypted', 0],
-      ['encrypted', 0.1],
-      ['encrypted', 0.3],
-    ];
-    await fed.run('encrypted', []); // warm-up: JIT, the SEAL worker, key caches
-    await fed.run('encrypted-unmasked', []);
-    const samples = configs.map((): Measured[] => []);
-    let done = 0;
-    // Repetitions outermost, so drift on a shared machine hits every configuration alike.
-    for (let r = 0; r < reps; r++) {
-      for (const [c, [mode, rate]] of configs.entries()) {
-        const k = Math.floor(rate * n);
-        // A different dropout set each repetition, reproducible from the repetition number.
-        const dropped = fed.agencies.map((a) => a.id).filter((_, i) => (i + r * 3) % n < k);
-        samples[c]?.push(await fed.run(mode, dropped));
-        bar.update(++done, configs.length * reps, `${mode} ${Math.round(rate * 100)}%`);
-      }
-    }
-    for (const list of samples) {
-      const pick = (f: (m: Measured) => number): number => median(list.map(f));
-      const first = list[0];
-      if (first === undefined) continue;
-      results.push({
-        ...first,
-        queryMs: pick((m) => m.queryMs),
-        coordinatorMs: pick((m) => m.coordinatorMs),
-        correctionMs: pick((m) => m.correctionMs),
-        agencyRound1Ms: pick((m) => m.agencyRound1Ms),
-        agencyRound2Ms: pick((m) => m.agencyRound2Ms),
-        bytesUpPerAgency: pick((m) => m.bytesUpPerAgency),
-        bytesDownPerAgency: pick((m) => m.bytesDownPerAgency),
-        coordinatorBytesIn: pick((m) => m.coordinatorBytesIn),
-        coordinatorBytesOut: pick((m) => m.coordinatorBytesOut),
-      });
-    }
-    bar.done();
-  }
+  for (const n of sizes) results.push(...(await measureSize(n, rowsPerAgency, reps, json)));
   const baseline = (n: number): number =>
     results.find((r) => r.agencies === n && r.mode === 'encrypted-unmasked')?.queryMs ?? Number.NaN;
-  const zeroCorrection = (n: number): number =>
-    results.find((r) => r.agencies === n && r.mode === 'encrypted' && r.dropped === 0)?.correctionMs ?? Number.NaN;
+  const zeroCorrection = (n: number, graph: string): number =>
+    results.find((r) => r.agencies === n && r.graph === graph && r.mode === 'encrypted' && r.dropped === 0)
+      ?.correctionMs ?? Number.NaN;
   const rows = results.map((r) => ({
     ...r,
     ratio: r.queryMs / baseline(r.agencies),
-    recoveryMsPerDropped: r.dropped === 0 ? null : (r.correctionMs - zeroCorrection(r.agencies)) / r.dropped,
+    coordinatorPerNLogN: (r.coordinatorMs * 1000) / (r.agencies * Math.log2(r.agencies)),
+    recoveryMsPerDropped: r.dropped === 0 ? null : (r.correctionMs - zeroCorrection(r.agencies, r.graph)) / r.dropped,
   }));
   const headline =
     rows.find((r) => r.agencies === 10 && r.mode === 'encrypted' && r.dropped === 0)?.ratio ?? Number.NaN;
+  const exponent = (sparse: boolean): number =>
+    fittedExponent(
+      rows
+        .filter((r) => r.mode === 'encrypted' && r.dropped === 0 && (r.graph !== 'dense') === sparse)
+        .map((r) => [r.agencies, r.coordinatorMs]),
+    );
   const recoveryAgencies = 64;
   const recoverySlots = 8192;
   const recovery = recoveryScaling(recoveryAgencies, recoverySlots, [0, 1, 2, 4, 8, 16, 21], reps);
+  const scaling = coordinatorScaling(scalingSizes, 512, 0.1, reps);
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ benchmark: 'secagg', ratio: headline, target: TARGET, reps, rowsPerAgency, results: rows, recovery: { agencies: recoveryAgencies, slots: recoverySlots, results: recovery } })}\n`,
+      `${JSON.stringify({
+        benchmark: 'secagg',
+        ratio: headline,
+        target: TARGET,
+        reps,
+        rowsPerAgency,
+        results: rows,
+        exponents: { dense: exponent(false), sparse: exponent(true) },
+        recovery: { agencies: recoveryAgencies, slots: recoverySlots, results: recovery },
+        scaling,
+      })}\n`,
     );
     return;
   }
+  process.stdout.write(`${queryTable(rows)}\n`);
   process.stdout.write(
-    `${renderTable(
-      [
-        'agencies',
-        'mode',
-        'dropped',
-        'query',
-        '× unmasked',
-        'agency r1',
-        'agency r2',
-        'coordinator',
-        'correction',
-        'recovery/dropped',
-        'agency ↑',
-        'agency ↓',
-        'coord in',
-        'coord out',
-      ],
-      rows.map((r) => [
-        String(r.agencies),
-        r.mode === 'encrypted' ? 'masked' : 'unmasked',
-        `${r.dropped} (${r.dropoutPct}%)`,
-        `${r.queryMs.toFixed(0)} ms`,
-        r.ratio.toFixed(2),
-        `${r.agencyRound1Ms.toFixed(1)} ms`,
-        `${r.agencyRound2Ms.toFixed(1)} ms`,
-        `${r.coordinatorMs.toFixed(1)} ms`,
-        `${r.correctionMs.toFixed(1)} ms`,
-        r.recoveryMsPerDropped === null ? '—' : `${r.recoveryMsPerDropped.toFixed(2)} ms`,
-        kib(r.bytesUpPerAgency),
-        kib(r.bytesDownPerAgency),
-        kib(r.coordinatorBytesIn),
-        kib(r.coordinatorBytesOut),
-      ]),
-      [
-        'right',
-        'left',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-      ],
-    )}\n`,
+    `\ncoordinator time ~ n^e over the sizes above (0 % dropouts, log-log least squares): dense e = ${exponent(false).toFixed(2)}, sparse e = ${exponent(true).toFixed(2)}\n`,
   );
+  process.stdout.write(`\n${scalingTable(scaling)}\n`);
   process.stdout.write(
     `\ncoordinator recovery alone (SecAggAggregation.finalize), ${recoveryAgencies} agencies, ${recoverySlots} masked slots, threshold ${defaultThreshold(recoveryAgencies)}:\n${renderTable(
       ['dropped', 'survivors', 'finalize', 'extra per dropped', 'extra per (survivor, dropped) pair'],
@@ -504,4 +472,113 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   process.stdout.write(
     `\nheadline: masked / unmasked query time, 10 agencies, 0 % dropouts = ${headline.toFixed(2)} (target ≤ ${TARGET}); ${reps} repetitions, median; ${rowsPerAgency} rows per agency\n`,
   );
+}
+
+/** Every configuration at one size, each the median of `reps` repetitions. */
+async function measureSize(n: number, rowsPerAgency: number, reps: number, json: boolean): Promise<Measured[]> {
+  const bar = progressBar(`secagg: ${n} agencies`, { json });
+  await using fed = await Federation.create(n, rowsPerAgency);
+  const configs: [AnswerMode, GraphName, number][] = [['encrypted-unmasked', 'dense', 0]];
+  for (const graph of fed.coordinators.keys())
+    for (const rate of [0, 0.1, 0.3]) configs.push(['encrypted', graph, rate]);
+  for (const graph of fed.coordinators.keys()) await fed.run('encrypted', graph, []); // warm-up: JIT, SEAL worker, key caches
+  await fed.run('encrypted-unmasked', 'dense', []);
+  const samples = configs.map((): Measured[] => []);
+  let done = 0;
+  // Repetitions outermost, so drift on a shared machine hits every configuration alike.
+  for (let r = 0; r < reps; r++) {
+    for (const [c, [mode, graph, rate]] of configs.entries()) {
+      const k = Math.floor(rate * n);
+      // A different dropout set each repetition, reproducible from the repetition number.
+      const dropped = fed.agencies.map((a) => a.id).filter((_, i) => (i + r * 3) % n < k);
+      samples[c]?.push(await fed.run(mode, graph, dropped));
+      bar.update(++done, configs.length * reps, `${mode} ${graph} ${Math.round(rate * 100)}%`);
+    }
+  }
+  bar.done();
+  const out: Measured[] = [];
+  for (const list of samples) {
+    const pick = (f: (m: Measured) => number): number => median(list.map(f));
+    const first = list[0];
+    if (first === undefined) continue;
+    out.push({
+      ...first,
+      queryMs: pick((m) => m.queryMs),
+      coordinatorMs: pick((m) => m.coordinatorMs),
+      correctionMs: pick((m) => m.correctionMs),
+      agencyRound1Ms: pick((m) => m.agencyRound1Ms),
+      agencyRound2Ms: pick((m) => m.agencyRound2Ms),
+      bytesUpPerAgency: pick((m) => m.bytesUpPerAgency),
+      bytesDownPerAgency: pick((m) => m.bytesDownPerAgency),
+      coordinatorBytesIn: pick((m) => m.coordinatorBytesIn),
+      coordinatorBytesOut: pick((m) => m.coordinatorBytesOut),
+      rssGrowthMiB: Math.max(...list.map((m) => m.rssGrowthMiB)),
+    });
+  }
+  return out;
+}
+
+type TableRow = Measured & { ratio: number; coordinatorPerNLogN: number; recoveryMsPerDropped: number | null };
+
+function queryTable(rows: readonly TableRow[]): string {
+  return renderTable(
+    [
+      'agencies',
+      'mode',
+      'graph',
+      'dropped',
+      'query',
+      '× unmasked',
+      'agency r1',
+      'agency r2',
+      'coordinator',
+      'coord / n·log2 n',
+      'correction',
+      'recovery/dropped',
+      'agency ↑',
+      'agency ↓',
+      'coord in',
+      'coord out',
+      'RSS growth',
+    ],
+    rows.map((r) => [
+      String(r.agencies),
+      r.mode === 'encrypted' ? 'masked' : 'unmasked',
+      r.mode === 'encrypted' ? r.graph : '—',
+      `${r.dropped} (${r.dropoutPct}%)`,
+      `${r.queryMs.toFixed(0)} ms`,
+      r.ratio.toFixed(2),
+      `${r.agencyRound1Ms.toFixed(1)} ms`,
+      `${r.agencyRound2Ms.toFixed(1)} ms`,
+      `${r.coordinatorMs.toFixed(1)} ms`,
+      `${r.coordinatorPerNLogN.toFixed(0)} µs`,
+      `${r.correctionMs.toFixed(1)} ms`,
+      r.recoveryMsPerDropped === null ? '—' : `${r.recoveryMsPerDropped.toFixed(2)} ms`,
+      kib(r.bytesUpPerAgency),
+      kib(r.bytesDownPerAgency),
+      kib(r.coordinatorBytesIn),
+      kib(r.coordinatorBytesOut),
+      `${r.rssGrowthMiB.toFixed(0)} MiB`,
+    ]),
+    ['right', 'left', 'left', ...Array<'right'>(14).fill('right')],
+  );
+}
+
+function scalingTable(scaling: readonly Scaling[]): string {
+  const fit = (graph: 'dense' | 'sparse'): string =>
+    fittedExponent(scaling.filter((s) => s.graph === graph).map((s) => [s.agencies, s.coordinatorMs])).toFixed(2);
+  return `the coordinator's secure-aggregation work alone (accept round 1, fix the survivors, route the shares, check round 2, finalize), 512 masked slots, 10 % dropped:\n${renderTable(
+    ['agencies', 'graph', 'shares held', 'held bytes', 'coordinator', 'per n·log2 n', 'per n²', 'agency round 1'],
+    scaling.map((s) => [
+      String(s.agencies),
+      s.graph === 'dense' ? 'dense' : `k=${s.degree} t=${s.shareThreshold}`,
+      String(s.sharesHeld),
+      kib(s.heldBytes),
+      `${s.coordinatorMs.toFixed(1)} ms`,
+      `${((s.coordinatorMs * 1000) / (s.agencies * Math.log2(s.agencies))).toFixed(1)} µs`,
+      `${((s.coordinatorMs * 1000) / (s.agencies * s.agencies)).toFixed(2)} µs`,
+      `${s.agencyRound1Ms.toFixed(1)} ms`,
+    ]),
+    ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  )}\nfitted exponent of the coordinator's time: dense ${fit('dense')}, sparse ${fit('sparse')}`;
 }

@@ -1,10 +1,15 @@
 /**
- * A federation of hundreds of agencies (issue 15): one real query over FEDSTAT_MANY_AGENCIES
- * (default 256) agencies, each an in-process agency with its own DuckDB file behind its own gRPC
- * server on 127.0.0.1 over mTLS; the coordinator reaches them over real loopback connections.
- * What they share: this process, its CPU and its event loop (so wall time is the sum of all
- * agencies' work), and one SEAL library. Above 64 agencies the coordinator picks SecAgg+: each
- * agency masks with and shares among k neighbours, not all n − 1.
+ * A federation of hundreds of agencies (issue 15): real queries over FEDSTAT_MANY_AGENCIES
+ * agencies, each an in-process agency with its own DuckDB file, SEAL context and keys behind its
+ * own gRPC server on 127.0.0.1 over mTLS; the coordinator reaches them over real loopback
+ * connections. What they share: this process, its CPU and its event loop (so wall time is the sum
+ * of all agencies' work). Above 64 agencies the coordinator picks SecAgg+: each agency masks with
+ * and shares among k neighbours, not all n − 1.
+ *
+ * The default is 128 agencies: starting one costs about a second (its own SEAL context), so 256
+ * take minutes to start on two cores. The long form, before a change to secure aggregation lands:
+ *
+ *   FEDSTAT_MANY_AGENCIES=256 npx vitest run test/e2e/many-agencies.test.ts
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agency } from '../../src/agency/agency.js';
@@ -12,10 +17,10 @@ import type { Coordinator } from '../../src/coordinator/coordinator.js';
 import { compareRows, referenceRows } from '../../src/demo/reference.js';
 import { FedstatError } from '../../src/errors.js';
 import { datasetSchemaOf } from '../../src/federation/federation.js';
-import { sparseGraphFor } from '../../src/secagg/sparse-params.js';
+import { defaultGraphFor } from '../../src/secagg/sparse-params.js';
 import { createTestFederation, type TestFederation } from '../helpers/test-federation.js';
 
-const N = Number(process.env['FEDSTAT_MANY_AGENCIES'] ?? 256);
+const N = Number(process.env['FEDSTAT_MANY_AGENCIES'] ?? 128);
 const SQL = 'SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district';
 let tf: TestFederation;
 let coordinator: Coordinator;
@@ -54,7 +59,8 @@ async function expectExact(rows: Parameters<typeof compareRows>[0], over: readon
 
 beforeAll(async () => {
   tf = await createTestFederation({ agencies: N, rowsPerAgency: 30, minAgencies: 2, minGroupSize: 1 });
-  for (const id of tf.ids) await tf.start(id, flaky(id));
+  // No encryptions of zero made while idle: with all agencies in one process they would only compete.
+  for (const id of tf.ids) await tf.start(id, flaky(id), { precomputedEncryptions: 0 });
   coordinator = await tf.coordinator();
 }, 600_000);
 
@@ -65,7 +71,8 @@ afterAll(async () => {
 
 describe(`a query over ${N} agencies`, () => {
   it('SecAgg+ with 10 % of the agencies dropped in round 1: exact over the survivors', async () => {
-    const graph = sparseGraphFor(N)!;
+    const graph = defaultGraphFor(N);
+    if (graph === null) throw new Error(`FEDSTAT_MANY_AGENCIES=${N}: this test needs more than 64 agencies (SecAgg+)`);
     const dropped = tf.ids.filter((_, i) => i % 10 === 3);
     for (const id of dropped) refuseRound1.add(id);
     const result = await coordinator.query(SQL, { deadlineMs: 120_000 });
@@ -81,7 +88,7 @@ describe(`a query over ${N} agencies`, () => {
 
   it('survivors lost in round 2 with nobody dropped in round 1: tolerated, exact over all', async () => {
     seen.clear();
-    const lost = [tf.ids[5]!, tf.ids[77]!, tf.ids[N - 1]!];
+    const lost = [tf.ids[5]!, tf.ids[Math.floor(N / 2)]!, tf.ids[N - 1]!];
     for (const id of lost) refuseRound2.add(id);
     const result = await coordinator.query(SQL, { deadlineMs: 120_000 });
     refuseRound2.clear();
