@@ -14,7 +14,7 @@ import { median } from './stats.js';
 const USER_HZ = 100;
 
 /** CPU milliseconds (user + system, every thread) spent so far by `pids` and by this process. */
-export function cpuMsNow(pids: readonly number[]): number {
+function cpuMsNow(pids: readonly number[]): number {
   const self = process.cpuUsage();
   let ms = (self.user + self.system) / 1000;
   for (const pid of pids) {
