@@ -28,6 +28,7 @@ export {
   type SurvivorSet,
 } from './secagg/aggregation.js';
 export type { SecAggParams } from './secagg/params.js';
+export { sparseGraphFor, type SparseAssumptions, type SparseGraph } from './secagg/sparse-params.js';
 export { FIELD_PRIME, splitSecret, combineShares, type Share } from './secagg/shamir.js';
 export type { SealedShare } from './secagg/sealed-share.js';
 // Differential privacy: exact samplers from node:crypto, zCDP accounting in rationals.

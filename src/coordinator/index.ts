@@ -15,6 +15,7 @@ export type {
   SecureAggregationReport,
 } from './query-types.js';
 export type { TrainOptions, TrainPrivacy, TrainResult, TrainRound, TrainSpec } from './train-types.js';
+export type { SecAggGraphChoice, SparseGraph } from '../secagg/sparse-params.js';
 export type {
   NetworkPrivacyOptions,
   NetworkSpec,
