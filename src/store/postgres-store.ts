@@ -222,7 +222,7 @@ function checkSameSchema(dataset: string, served: Served, schema: DatasetSchema)
  * the text settings live SQL relies on, then `work`, then COMMIT. A connection that fails before
  * anything was read (a pooled client the server dropped at a restart) is retried once on a new one.
  */
-export async function readOnly<T>(
+async function readOnly<T>(
   pool: pg.Pool,
   timeoutMs: number,
   label: string,

@@ -24,7 +24,7 @@ const RANGES: Readonly<Record<Exclude<IntegerType, 'domain'>, readonly [bigint, 
 };
 
 /** The smallest integer type that holds every value of `cells` (its declared bounds ± 1 included). */
-export function integerTypeFor(col: Column, cells: readonly LiveCell[]): Exclude<IntegerType, 'domain'> {
+function integerTypeFor(col: Column, cells: readonly LiveCell[]): Exclude<IntegerType, 'domain'> {
   if (col.type !== 'integer') throw new RangeError('not an integer column');
   const vs = [BigInt(col.min) - 1n, BigInt(col.max) + 1n, ...cells.filter((c) => c !== null).map((c) => BigInt(c))];
   const lo = vs.reduce((a, b) => (a < b ? a : b));
@@ -34,12 +34,12 @@ export function integerTypeFor(col: Column, cells: readonly LiveCell[]): Exclude
 }
 
 /** Whether a char(n) column keeps these texts apart from the schema's values (it pads with spaces). */
-export function charSafe(texts: readonly string[]): boolean {
+function charSafe(texts: readonly string[]): boolean {
   return texts.every((t) => !t.endsWith(' ') && t !== '');
 }
 
 /** Whether these texts can be the labels of one enum type (non-empty, at most 63 bytes, distinct). */
-export function enumSafe(texts: readonly string[]): boolean {
+function enumSafe(texts: readonly string[]): boolean {
   return texts.every((t) => t !== '' && Buffer.byteLength(t, 'utf8') <= 63) && new Set(texts).size === texts.length;
 }
 
@@ -48,7 +48,7 @@ export function enumSafe(texts: readonly string[]): boolean {
  * would merge texts that differ in trailing spaces, an enum label is at most 63 bytes, an integer
  * type must hold every value), else text or the smallest integer type that fits.
  */
-export function effectiveType(
+function effectiveType(
   col: Column,
   cells: readonly LiveCell[],
   want: CategoryType | IntegerType | undefined,
@@ -133,7 +133,7 @@ export async function createLiveTable(
 }
 
 /** Whether `cell` lies in `col`'s domain, as the store must judge it (exact text, no normalization). */
-export function cellValid(col: Column, cell: LiveCell): boolean {
+function cellValid(col: Column, cell: LiveCell): boolean {
   if (col.type === 'id') return true;
   if (cell === null) return false;
   if (col.type === 'category') return typeof cell === 'string' && col.values.includes(cell);
