@@ -3,9 +3,11 @@
  * fixes the survivor set S once, collects the round-2 answers and computes the correction C with
  * Σ_{i∈S} masked_i − C ≡ Σ_{i∈S} x_i (mod modulus):
  *
- *   C = Σ_{i∈S} PRG(b_i) + Σ_{i∈S, d∈D} sign(i, d)·PRG(s_id),  sign = + if i precedes d in U, else −
+ *   C = Σ_{i∈S} PRG(b_i) + Σ_{i∈S, d∈D∩N(i)} sign(i, d)·PRG(s_id),  sign = + if i precedes d in U, else −
  *
  * (pairwise masks between two survivors cancel in the sum; those with dropped agencies do not).
+ * N(i) is every other participant (dense) or i's neighbours in the query's SecAgg+ graph, whose
+ * shares i's holders ({i} ∪ N(i)) keep; the coordinator holds n·|N(i) + 1| sealed shares.
  * Every reconstructed b_i is checked against i's round-1 commitment and every revealed seed
  * against the revealer's, so a corrupted share or seed is caught, never folded into a wrong
  * correction; when something is missing, finalize throws UNAVAILABLE naming it.
