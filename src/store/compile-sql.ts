@@ -9,7 +9,7 @@ import { FedstatError } from '../errors.js';
 import type { CategoryColumn, Column, DatasetSchema, IntegerColumn } from '../federation/schema.js';
 import { planMeasures } from '../query/plan.js';
 import type { Literal, Measure, Predicate, QueryPlan } from '../query/plan.js';
-import { censusOutputs, checkedColumns, flaggedRelation, OK_COLUMN, type LiveSource } from './live-source.js';
+import { censusOutputs, checkedColumns, flaggedRelation, okColumn, type LiveSource } from './live-source.js';
 import type { SqlDialect, SqlType } from './sql-dialect.js';
 
 /** Generous structural limits (the plan validator is stricter); they bound recursion here. */
@@ -228,7 +228,7 @@ interface Parts {
  * left out of every measure; the census columns follow the measures.
  */
 function liveAggregate(plan: QueryPlan, live: LiveSource, dialect: SqlDialect, p: Parts): CompiledAggregate {
-  const ok = dialect.quoteIdent(OK_COLUMN);
+  const ok = dialect.quoteIdent(okColumn(live.schema));
   const outputs = p.measures.map((m) =>
     m.kind === 'count'
       ? `COUNT(CASE WHEN ${ok} THEN 1 END)`

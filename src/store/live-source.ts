@@ -7,7 +7,7 @@
  *
  * - a category cell becomes its code, or NULL when its text is not a declared value;
  * - an integer cell stays, or becomes NULL when it lies outside [min, max];
- * - `__fedstat_ok` is true exactly when no category or integer cell of the row is NULL.
+ * - `__fedstat_ok` (`okColumn`) is true exactly when no category or integer cell of the row is NULL.
  *
  * So nothing out of domain ever reaches a sum (the no-wrap proof of the encoding depends on it):
  * `validRelation` keeps only rows with `__fedstat_ok`, and a census counts the others per column,
@@ -21,8 +21,17 @@
 import type { DatasetSchema } from '../federation/schema.js';
 import type { SqlDialect } from './sql-dialect.js';
 
-/** The flag column of a flagged relation: true for rows inside every domain. */
-export const OK_COLUMN = '__fedstat_ok';
+/**
+ * The flag column of a flagged relation over `schema`: true for rows inside every domain. Named
+ * `__fedstat_ok`, or `__fedstat_ok_<k>` when a schema column already has that name (compared
+ * without case: DuckDB's quoted identifiers ignore it), so it never shadows a column of the data.
+ */
+export function okColumn(schema: DatasetSchema): string {
+  const taken = new Set(Object.keys(schema.columns).map((n) => n.toLowerCase()));
+  let name = '__fedstat_ok';
+  for (let k = 1; taken.has(name); k++) name = `__fedstat_ok_${k}`;
+  return name;
+}
 /** The prefix of the census's per-column columns. */
 const BAD_PREFIX = '__fedstat_bad_';
 
@@ -72,14 +81,14 @@ export function flaggedRelation(source: LiveSource, dialect: SqlDialect, alias: 
   const cells = names.map((name) => normalizedCell(source.schema, name, dialect));
   const ok = names.length === 0 ? 'TRUE' : names.map((n) => `${dialect.quoteIdent(n)} IS NOT NULL`).join(' AND ');
   const inner = `SELECT ${cells.join(', ')} FROM ${source.from}`;
-  return `(SELECT *, (${ok}) AS ${dialect.quoteIdent(OK_COLUMN)} FROM (${inner}) AS "fedstat_cells") AS ${dialect.quoteIdent(alias)}`;
+  return `(SELECT *, (${ok}) AS ${dialect.quoteIdent(okColumn(source.schema))} FROM (${inner}) AS "fedstat_cells") AS ${dialect.quoteIdent(alias)}`;
 }
 
 /** Only the rows of `source` inside every domain, normalized, as a subquery aliased `alias`. */
 export function validRelation(source: LiveSource, dialect: SqlDialect, alias: string): string {
   const names = checkedColumns(source.schema).map((n) => dialect.quoteIdent(n));
   const list = names.length === 0 ? '1 AS "fedstat_row"' : names.join(', ');
-  return `(SELECT ${list} FROM ${flaggedRelation(source, dialect, 'fedstat_flagged')} WHERE ${dialect.quoteIdent(OK_COLUMN)}) AS ${dialect.quoteIdent(alias)}`;
+  return `(SELECT ${list} FROM ${flaggedRelation(source, dialect, 'fedstat_flagged')} WHERE ${dialect.quoteIdent(okColumn(source.schema))}) AS ${dialect.quoteIdent(alias)}`;
 }
 
 /**
@@ -88,7 +97,7 @@ export function validRelation(source: LiveSource, dialect: SqlDialect, alias: st
  * FILTER clause: some PostgreSQL-compatible servers predate it).
  */
 export function censusOutputs(schema: DatasetSchema, dialect: SqlDialect): string[] {
-  const ok = dialect.quoteIdent(OK_COLUMN);
+  const ok = dialect.quoteIdent(okColumn(schema));
   return [
     `COUNT(CASE WHEN NOT ${ok} THEN 1 END)`,
     ...checkedColumns(schema).map(

@@ -363,3 +363,67 @@ describe('PostgreSQL aggregate over every column type an agency may have', () =>
     expect(total > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
   });
 });
+
+describe('column names equal to the names fedstat gives its own columns', () => {
+  it('a schema column named __fedstat_ok (or like the census and the subqueries) is read as itself', async () => {
+    const schema = parseSchema(
+      {
+        datasets: {
+          own: {
+            columns: {
+              __fedstat_ok: { type: 'category', values: ['是', '否'] },
+              __FEDSTAT_OK_1: { type: 'integer', min: 0, max: 9 },
+              __fedstat_bad_0: { type: 'integer', min: 0, max: 9 },
+              fedstat_cells: { type: 'category', values: ['a', 'b'] },
+              fedstat_row: { type: 'integer', min: -5, max: 5 },
+            },
+          },
+        },
+      },
+      'own.json',
+    ).datasets['own']!;
+    const rows: LiveRow[] = typedOwnRows();
+    const ref = await createLiveTable(db, { schema: 'public', name: 'own' }, schema, rows);
+    await db.query(`GRANT SELECT ON ${ref} TO ${pg.escapeIdentifier(role)}`);
+    const valid = validRows(schema, rows);
+    const census = expectedCensus(schema, rows);
+    expect(census.rows).toBeGreaterThan(0);
+    const reports: InvalidRowCensus[] = [];
+    await using store = await openPostgresStore({
+      pool,
+      datasets: { own: { table: 'own', schema, onInvalid: 'skip' } },
+      onInvalidRows: (c) => reports.push(c),
+    });
+    await duck.loadCsv('own', schema, writeCsv(dir, csv(schema, valid)));
+    const plan: QueryPlan = {
+      dataset: 'own',
+      groupBy: ['__fedstat_ok', 'fedstat_cells'],
+      select: [
+        { kind: 'aggregate', fn: 'count', column: null, alias: 'n' },
+        { kind: 'aggregate', fn: 'sum', column: '__fedstat_bad_0', alias: 'b' },
+        { kind: 'aggregate', fn: 'sum', column: 'fedstat_row', alias: 'r' },
+        { kind: 'aggregate', fn: 'sum', column: '__FEDSTAT_OK_1', alias: 'o' },
+      ],
+      where: { kind: 'compare', column: '__fedstat_ok', op: '<>', value: '否' },
+    };
+    const expected = reference(plan, schema, valid);
+    expect(plain(await store.aggregate(plan, schema))).toEqual(expected);
+    expect(plain(await duck.aggregate(plan, schema))).toEqual(expected);
+    expect(reports).toEqual([{ dataset: 'own', ...census }]);
+  });
+});
+
+function typedOwnRows(): LiveRow[] {
+  const rand = prng(5);
+  return Array.from({ length: 80 }, () => {
+    const row: Record<string, LiveCell> = {
+      __fedstat_ok: rand() < 0.5 ? '是' : '否',
+      __FEDSTAT_OK_1: Math.floor(rand() * 10),
+      __fedstat_bad_0: Math.floor(rand() * 10),
+      fedstat_cells: rand() < 0.5 ? 'a' : 'b',
+      fedstat_row: Math.floor(rand() * 11) - 5,
+    };
+    if (rand() < 0.2) row[['__fedstat_ok', '__fedstat_bad_0', 'fedstat_row'][Math.floor(rand() * 3)]!] = null;
+    return row;
+  });
+}
