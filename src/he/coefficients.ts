@@ -18,7 +18,7 @@ import { FedstatError } from '../errors.js';
 import type { HeParams } from './he-params.js';
 import { ownBytes, type SealModule } from './seal.js';
 
-/** Templates by coefficient count, per SEAL module (each worker has its own). */
+/** Templates by coefficient count (a multiple of GRANULE), per SEAL module (each worker has its own). */
 const templates = new WeakMap<SealModule, Map<number, Uint8Array>>();
 
 /** The serialization of a zero plaintext with `count` coefficients, written by SEAL itself. */
@@ -43,22 +43,28 @@ function template(seal: SealModule, count: number): Uint8Array {
   return bytes;
 }
 
-/** How many leading coefficients carry the vector: up to its last non-zero value, at least one. */
-function usedLength(slots: BigUint64Array): number {
+/**
+ * Coefficient counts are multiples of this (at most N/GRANULE templates per SEAL module, ~1 MiB at
+ * N = 8192); zero coefficients up to the next multiple cost next to nothing to add.
+ */
+const GRANULE = 256;
+
+/** How many coefficients the plaintext of `slots` has: past its last non-zero value, rounded up to GRANULE, at most N. */
+function coefficientCount(slots: BigUint64Array, slotCount: number): number {
   let n = slots.length;
   while (n > 0 && slots[n - 1] === 0n) n--;
-  return Math.max(1, n);
+  return Math.min(slotCount, Math.max(1, Math.ceil(n / GRANULE)) * GRANULE);
 }
 
 /**
- * Loads `slots` into `plain` as its coefficients (trailing zeros dropped). The caller has checked
+ * Loads `slots` into `plain` as its coefficients (up to its last non-zero slot, rounded up). The caller has checked
  * every value is below t and the length is at most N; SEAL's load checks the values again.
  */
 export function encodeCoefficients(params: HeParams, slots: BigUint64Array, plain: Plaintext): void {
-  const count = usedLength(slots);
+  const count = coefficientCount(slots, params.slotCount);
   const bytes = template(params.seal, count).slice();
   try {
-    const used = Math.min(count, slots.length); // an empty vector is one zero coefficient
+    const used = Math.min(count, slots.length); // the rest stay zero
     bytes.set(new Uint8Array(slots.buffer, slots.byteOffset, 8 * used), bytes.length - 8 * count);
     plain.loadFromArray(params.context, bytes);
   } finally {
