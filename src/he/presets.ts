@@ -9,7 +9,7 @@ import { FedstatError } from '../errors.js';
 export interface HePreset {
   /** Stable identifier written into federation files (part of `paramsId`). */
   readonly name: string;
-  /** Ring dimension N, a power of two; also the number of batching slots. */
+  /** Ring dimension N, a power of two; also the number of slots (plaintext coefficients) per ciphertext. */
   readonly polyModulusDegree: number;
   /** Bit size of the batching-friendly prime plain modulus t (t ≡ 1 mod 2N). */
   readonly plainModulusBits: number;
