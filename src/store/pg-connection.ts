@@ -152,8 +152,9 @@ function pgpassPassword(target: PgTarget, env: NodeJS.ProcessEnv = process.env):
 /**
  * The pool settings of an agency node's own PostgreSQL store, from `url` (no password: refused
  * with the fix) and libpq's environment, with the password from PGPASSWORD, else the password file
- * line for the host, port, database and user they resolve to (as the driver resolves them).
- * CONFIG_INVALID for a malformed URL or sslmode, or a password file other users may read.
+ * line for the host, port, database and user they resolve to (as the driver resolves them); when
+ * neither holds one and the server asks, the login fails with CONFIG_INVALID saying where to put
+ * it. CONFIG_INVALID for a malformed URL or sslmode, or a password file other users may read.
  */
 export function pgPoolConfig(url: string | undefined, env: NodeJS.ProcessEnv = process.env): pg.PoolConfig {
   const fromUrl = url === undefined ? undefined : parsePostgresUrl(url);
@@ -166,8 +167,17 @@ export function pgPoolConfig(url: string | undefined, env: NodeJS.ProcessEnv = p
     user,
     database: config.database ?? (env.PGDATABASE || user),
   };
-  // Read now, not when the server asks: a failure inside the driver's password callback leaves
-  // the half-open connection waiting on the server for a minute.
-  const password = env.PGPASSWORD || pgpassPassword(target, env);
-  return { ...config, ...(ssl === undefined ? {} : { ssl }), ...(password === undefined ? {} : { password }) };
+  // Read at start: a password file others may read is refused before anything connects.
+  const password = env.PGPASSWORD || pgpassPassword(target, env) || missingPassword(target.user);
+  return { ...config, ...(ssl === undefined ? {} : { ssl }), password };
+}
+
+/** Called by the driver only if the server asks for a password none of libpq's places holds. */
+function missingPassword(user: string): () => string {
+  return () => {
+    throw new FedstatError(
+      'CONFIG_INVALID',
+      `the PostgreSQL server asks user ${user} for a password; set PGPASSWORD or add a line to ~/.pgpass (PGPASSFILE)`,
+    );
+  };
 }

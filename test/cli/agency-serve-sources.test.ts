@@ -105,6 +105,11 @@ describe('PostgreSQL connection settings', () => {
     expect(await store.rowCount('residents')).toBe(20);
     await store.close();
     chmodSync(passfile, 0o644);
+    // Without PGPASSWORD or a line for this server, the driver's call for a password says where to put one.
+    const none = pgPoolConfig(urlOf(ro), { PGPASSFILE: join(dir, 'absent') }).password as () => string;
+    expect(fedstatErrorOf(none).message).toMatch(
+      /asks user ro_\w+ for a password; set PGPASSWORD or add a line to ~\/\.pgpass/,
+    );
     // Refused before connecting (libpq would ignore the file and fail the login).
     const open644 = fedstatErrorOf(() => pgPoolConfig(urlOf(ro), { PGPASSFILE: passfile }));
     expect(open644.code).toBe('CONFIG_INVALID');
