@@ -3,13 +3,13 @@
  * client of its own, the census first (a `reject` dataset with out-of-domain rows refuses before a
  * record is read), then the rows through a server-side cursor, `batchRows` at a time, so a table of
  * any size streams in bounded memory. Order: the table's heap order with synchronized scans off
- * (postgres-store.ts `beginReadOnly`), the same every call while the table is unchanged.
+ * (pg-transaction.ts `beginReadOnly`), the same every call while the table is unchanged.
  */
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { DataRecord } from '../learn/design-row.js';
-import { beginReadOnly } from './postgres-store.js';
-import { pgError, watchClient } from './pg-errors.js';
+import { pgError } from './pg-errors.js';
+import { beginOn } from './pg-transaction.js';
 import { cellValue, type CompiledScan } from './record-scan.js';
 
 /** What the scan runs besides the rows, and how it learns the store closed. */
@@ -29,19 +29,12 @@ export async function* scanPgRecords(
   compiled: CompiledScan,
   hooks: PgScanHooks,
 ): AsyncGenerator<readonly DataRecord[], void, undefined> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (e) {
-    throw pgError(e, label);
-  }
-  const watch = watchClient(client);
+  const { client, watch } = await beginOn(pool, timeoutMs, label);
   let failure: unknown = undefined;
   let cursor: Cursor<unknown[]> | undefined;
   try {
     let rows: unknown[][];
     try {
-      await client.query(beginReadOnly(timeoutMs));
       const counted = await client.query({ text: hooks.census, rowMode: 'array' });
       hooks.onCensus(counted.rows as unknown[][]);
       cursor = client.query(new Cursor<unknown[]>(compiled.sql, [...compiled.params], { rowMode: 'array' }));

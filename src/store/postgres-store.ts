@@ -25,10 +25,10 @@ import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } fro
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { toLocalAggregate } from './local-aggregate.js';
 import { checkMaxRows, checkRowCount } from './max-rows.js';
-import { pgError, watchClient } from './pg-errors.js';
 import { checkPgTable } from './pg-schema-check.js';
 import { scanPgRecords } from './pg-record-scan.js';
 import { parsePgTableName, quotePgTableName } from './pg-table-name.js';
+import { readOnly } from './pg-transaction.js';
 import { compileRecordScan } from './record-scan.js';
 import { POSTGRES_DIALECT } from './sql-dialect.js';
 import type { SqlDialect } from './sql-dialect.js';
@@ -215,58 +215,6 @@ function checkSameSchema(dataset: string, served: Served, schema: DatasetSchema)
       { details: { dataset } },
     );
   }
-}
-
-/**
- * BEGIN READ ONLY at REPEATABLE READ (one snapshot for every statement of `work`), the timeout and
- * the text settings live SQL relies on, then `work`, then COMMIT. A connection that fails before
- * anything was read (a pooled client the server dropped at a restart) is retried once on a new one.
- */
-async function readOnly<T>(
-  pool: pg.Pool,
-  timeoutMs: number,
-  label: string,
-  work: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (e) {
-      throw pgError(e, label);
-    }
-    let begun = false;
-    const watch = watchClient(client);
-    try {
-      await client.query(beginReadOnly(timeoutMs));
-      begun = true;
-      const out = await work(client);
-      await client.query('COMMIT');
-      watch.unwatch();
-      client.release();
-      return out;
-    } catch (e) {
-      // A client in an unknown state is destroyed, never returned to the pool.
-      watch.unwatch();
-      client.release(e instanceof Error ? e : true);
-      const mapped = pgError(e, label);
-      if (!begun && attempt === 0 && mapped.code === 'UNAVAILABLE') continue;
-      throw mapped;
-    }
-  }
-}
-
-/** The transaction preamble, one round trip (simple protocol: several statements, no parameters). */
-export function beginReadOnly(timeoutMs: number): string {
-  return [
-    'BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY',
-    `SET LOCAL statement_timeout = ${timeoutMs}`,
-    // Literals of live-source.ts are standard SQL strings; sums read doubles back exactly.
-    'SET LOCAL standard_conforming_strings = on',
-    'SET LOCAL extra_float_digits = 3',
-    // A synchronized scan may start mid-table: a record scan's order must not depend on other scans.
-    'SET LOCAL synchronize_seqscans = off',
-  ].join('; ');
 }
 
 /**

@@ -5,6 +5,7 @@
  * server down when the store opens, a table dropped or altered after the check at open, and server
  * messages that quote a cell (never echoed).
  */
+import { createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +99,70 @@ async function terminateWhenActive(states = ['active']): Promise<number> {
   throw new Error('no statement became active');
 }
 
+/**
+ * A TCP proxy to the server whose `cutAll` ends every upstream connection while leaving the
+ * client's side open and silent: the client learns its connection is dead only when it next
+ * writes (then the proxy resets it), as after a server restart no idle client heard of.
+ */
+async function cuttingProxy(target: number): Promise<{
+  readonly port: number;
+  resets: number;
+  cutAll(): number;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const pairs = new Set<[Socket, Socket]>();
+  const server = createServer((down) => {
+    const up = new Socket();
+    up.connect(target, '127.0.0.1');
+    const pair: [Socket, Socket] = [down, up];
+    pairs.add(pair);
+    down.pipe(up).pipe(down);
+    const drop = (): void => {
+      pairs.delete(pair);
+      down.destroy();
+      up.destroy();
+    };
+    down.on('error', drop);
+    up.on('error', drop);
+    down.on('close', drop);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const proxy = {
+    port: address.port,
+    resets: 0,
+    cutAll(): number {
+      let n = 0;
+      for (const pair of [...pairs]) {
+        const [down, up] = pair;
+        pairs.delete(pair);
+        down.unpipe(up);
+        up.unpipe(down);
+        up.removeAllListeners('error');
+        up.on('error', () => undefined);
+        up.destroy();
+        down.removeAllListeners('close');
+        down.once('data', () => {
+          proxy.resets++;
+          down.resetAndDestroy();
+        });
+        down.resume(); // unpipe paused it
+        n++;
+      }
+      return n;
+    },
+    async [Symbol.asyncDispose](): Promise<void> {
+      for (const [down, up] of pairs) {
+        down.destroy();
+        up.destroy();
+      }
+      await new Promise((done) => server.close(done));
+    },
+  };
+  return proxy;
+}
+
 describe('a live PostgreSQL store under failure', () => {
   it('a connection dropped mid-statement: UNAVAILABLE, no number; the next statement answers', async () => {
     // The same store serves the fast table too: its pool must still answer after the kills.
@@ -146,6 +211,29 @@ describe('a live PostgreSQL store under failure', () => {
     expect(pool.waitingCount).toBe(0);
     await pool.end();
   }, 30_000);
+
+  it('pooled connections found dead at BEGIN are destroyed and the next tried: a restart costs no answer', async () => {
+    await using proxy = await cuttingProxy(db.settings.port);
+    const pool = new pg.Pool({ ...db.settings, port: proxy.port, max: 3 });
+    await using store = await openPostgresStore({ pool, datasets: { people: { table: 'people', schema: SCHEMA } } });
+    for (let i = 0; i < 5; i++) {
+      await Promise.all([1, 2, 3].map(() => store.aggregate(PLAN, SCHEMA))); // idle clients in the pool
+      // The pool cannot know: each connection fails only when its client next writes.
+      const cut = proxy.cutAll();
+      expect(cut).toBeGreaterThan(0);
+      // Every idle client is dead: each is found so at BEGIN, destroyed, and the next one tried.
+      if (i % 2 === 0) expect(plain(await store.aggregate(PLAN, SCHEMA))).toEqual(EXPECTED);
+      else {
+        const ages: unknown[] = [];
+        for await (const batch of store.scanRecords('people', SCHEMA, ['age'], null, 2)) ages.push(...batch);
+        expect(ages).toEqual([{ age: 30 }, { age: 41 }, { age: 40 }]);
+      }
+      expect(proxy.resets).toBe(cut);
+      proxy.resets = 0;
+    }
+    expect(pool.waitingCount).toBe(0);
+    await pool.end();
+  }, 20_000);
 
   it('a statement timeout: UNAVAILABLE naming the timeout, no number', async () => {
     await using store = await open('slow', { statementTimeoutMs: 300 });
