@@ -3,7 +3,7 @@
  * client of its own, the census first (a `reject` dataset with out-of-domain rows refuses before a
  * record is read), then the rows through a server-side cursor, `batchRows` at a time, so a table of
  * any size streams in bounded memory. Order: the table's heap order with synchronized scans off
- * (pg-transaction.ts `beginReadOnly`), the same every call while the table is unchanged.
+ * (pg-transaction.ts), the same every call while the table is unchanged.
  */
 import type pg from 'pg';
 import Cursor from 'pg-cursor';

@@ -18,7 +18,7 @@ const used = new WeakSet<pg.PoolClient>();
 const MAX_STALE = 64;
 
 /** The transaction preamble, one round trip (simple protocol: several statements, no parameters). */
-export function beginReadOnly(timeoutMs: number): string {
+function beginReadOnly(timeoutMs: number): string {
   return [
     'BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY',
     `SET LOCAL statement_timeout = ${timeoutMs}`,
