@@ -98,10 +98,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fedstat-many-'));
   ids = Array.from({ length: N }, (_, i) => `agency-${String(i + 1).padStart(3, '0')}`);
   const held = await holdPorts(N);
-  const port = (i: number): number => {
-    const a = held[i]!.address();
+  const ports = held.map((s) => {
+    const a = s.address();
     return typeof a === 'object' && a !== null ? a.port : 0;
-  };
+  });
+  const port = (i: number): number => ports[i]!;
   const init = await initFederation({
     outDir: join(dir, 'federation'),
     schema: TEST_SCHEMA,
