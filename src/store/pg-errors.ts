@@ -57,6 +57,12 @@ export function pgError(e: unknown, label: string): FedstatError {
       { cause: e, details },
     );
   }
+  if (state === '3D000') {
+    return new FedstatError('CONFIG_INVALID', `${label}: ${message}; check PGDATABASE or the database in --postgres`, {
+      cause: e,
+      details,
+    });
+  }
   if (
     (state !== null && ['08', '57', '53', '58'].includes(state.slice(0, 2))) ||
     (typeof errno === 'string' && SOCKET_CODES.has(errno)) ||

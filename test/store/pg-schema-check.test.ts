@@ -194,6 +194,12 @@ describe('roles', () => {
     expect(e.message).toMatch(/USAGE on its schema/);
   });
 
+  it('a database that does not exist is CONFIG_INVALID naming PGDATABASE', async () => {
+    const e = await fedstatRejectionOf(open('rentals', { ...db.settings, database: 'no_such_db' }));
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toMatch(/database "no_such_db" does not exist; check PGDATABASE/);
+  });
+
   it('a wrong password is CONFIG_INVALID naming PGPASSWORD, never the password', async () => {
     const ro = await readonlyRole(db, ['rentals']);
     const e = await fedstatRejectionOf(open('rentals', { ...ro, password: 'not-the-password' }));
