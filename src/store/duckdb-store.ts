@@ -26,7 +26,7 @@ import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { toLocalAggregate } from './local-aggregate.js';
-import { checkMaxRows } from './max-rows.js';
+import { checkMaxRows, withinMaxRows } from './max-rows.js';
 import { parquetError, parquetLabel, parquetSource } from './parquet-source.js';
 import { compileRecordScan, streamRecords } from './record-scan.js';
 import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
@@ -357,7 +357,11 @@ class DuckDbStore implements DuckDbAgencyStore {
     try {
       const census = await conn.runAndReadAll(compileCensus(found.source, DUCKDB_DIALECT));
       applyCensus(censusOf(dataset, checkedColumns(schema), census.getRows()), found.onInvalid, found.report);
-      yield* streamRecords(conn, compiled, () => this.checkOpen());
+      yield* withinMaxRows(
+        dataset,
+        schema,
+        streamRecords(conn, compiled, () => this.checkOpen()),
+      );
     } catch (e) {
       throw e instanceof FedstatError ? e : parquetError(e, found.label);
     }

@@ -4,6 +4,7 @@
  */
 import { FedstatError } from '../errors.js';
 import type { DatasetSchema } from '../federation/schema.js';
+import type { DataRecord } from '../learn/design-row.js';
 import type { LocalAggregate } from './store.js';
 
 /** DATA_INVALID when `rows` (the rows a statement read) exceed the schema's maxRows. */
@@ -22,4 +23,22 @@ export function checkMaxRows(dataset: string, schema: DatasetSchema, local: Loca
   let rows = 0n;
   for (const measures of local.groups.values()) rows += measures[0] ?? 0n;
   checkRowCount(dataset, schema, rows);
+}
+
+/**
+ * `batches` passed on unchanged, refused with DATA_INVALID as soon as they hold more records than
+ * the schema's maxRows: a training round's sums are bounded by it, and a live source can grow past
+ * it between reads. The round fails before anything is encoded or sent.
+ */
+export async function* withinMaxRows(
+  dataset: string,
+  schema: DatasetSchema,
+  batches: AsyncIterable<readonly DataRecord[]>,
+): AsyncGenerator<readonly DataRecord[], void, undefined> {
+  let rows = 0;
+  for await (const batch of batches) {
+    rows += batch.length;
+    checkRowCount(dataset, schema, rows);
+    yield batch;
+  }
 }

@@ -24,7 +24,7 @@ import { compileGlmSums, glmSumsOfRows } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { toLocalAggregate } from './local-aggregate.js';
-import { checkMaxRows, checkRowCount } from './max-rows.js';
+import { checkMaxRows, checkRowCount, withinMaxRows } from './max-rows.js';
 import { checkPgTable } from './pg-schema-check.js';
 import { scanPgRecords } from './pg-record-scan.js';
 import { parsePgTableName, quotePgTableName } from './pg-table-name.js';
@@ -186,11 +186,12 @@ class PostgresStore implements AgencyStore {
     checkSameSchema(dataset, served, schema);
     const compiled = compileRecordScan(dataset, schema, columns, where, batchRows, this.dialect);
     this.checkOpen();
-    yield* scanPgRecords(this.pool, this.timeoutMs, served.label, compiled, {
+    const batches = scanPgRecords(this.pool, this.timeoutMs, served.label, compiled, {
       census: compileCensus(served.source, POSTGRES_DIALECT),
       onCensus: (row) => applyCensus(censusOf(dataset, checkedColumns(schema), row), served.onInvalid, this.report),
       stillOpen: () => this.checkOpen(),
     });
+    yield* withinMaxRows(dataset, schema, batches);
   }
 
   close(): Promise<void> {

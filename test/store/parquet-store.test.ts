@@ -184,6 +184,23 @@ describe('Parquet files read in place', () => {
     expect(await store.datasets()).toContain('people');
   });
 
+  it('refuses aggregates and record scans over more rows than maxRows', async () => {
+    const rows = [0, 1, 2, 3, 4].map((i) => ({ pid: `m${i}`, district: '锦江区', age: 20 + i, balance: i }));
+    const small = { ...PEOPLE_SCHEMA, maxRows: 3 };
+    await store.attachParquet('people', small, await writeParquet(rows));
+    const agg = await expectFedstatError(store.aggregate(plan(null), small), 'DATA_INVALID');
+    expect(agg.message).toContain("more rows match than the schema's maxRows (3)");
+    let read = 0;
+    const scan = await expectFedstatError(
+      (async () => {
+        for await (const batch of store.scanRecords('people', small, ['age'], null, 2)) read += batch.length;
+      })(),
+      'DATA_INVALID',
+    );
+    expect(scan.message).toBe(agg.message);
+    expect(read).toBeLessThanOrEqual(3);
+  });
+
   it('refuses a pattern that matches no file, naming it', async () => {
     const missing = join(dir, 'nothing-*.parquet');
     const err = await expectFedstatError(store.attachParquet('other', PEOPLE_SCHEMA, missing), 'NOT_FOUND');

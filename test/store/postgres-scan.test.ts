@@ -215,4 +215,21 @@ describe('maxRows on a live table', () => {
     expect([...local.groups.values()].reduce((s, [n]) => s + Number(n), 0)).toBe(kept);
     expect((await store.glmSums(coding, SMALL, [0, 0], narrow)).n).toBe(kept);
   });
+
+  it('a record scan refuses once it has read more rows than maxRows; a narrower scan reads them all', async () => {
+    await using store = await openPostgresStore({ pool, datasets: { people: { table: 'people', schema: SMALL } } });
+    let read = 0;
+    const e = await fedstatRejectionOf(
+      (async () => {
+        for await (const batch of store.scanRecords('people', SMALL, ['age'], null, 300)) read += batch.length;
+      })(),
+    );
+    expect(e.code).toBe('DATA_INVALID');
+    expect(e.message).toContain("more rows match than the schema's maxRows (1000)");
+    expect(read).toBeLessThanOrEqual(1000);
+    const narrow: Predicate = { kind: 'compare', column: 'district', op: '<>', value: '锦江区' };
+    let kept = 0;
+    for await (const batch of store.scanRecords('people', SMALL, ['age'], narrow, 300)) kept += batch.length;
+    expect(kept).toBe(ROWS.filter((r) => r.district !== '锦江区').length);
+  });
 });
