@@ -35,5 +35,10 @@ export function compileWhere(
   );
   const head = `SELECT COUNT(*) FROM ${dialect.table(dataset)} WHERE `;
   if (!compiled.sql.startsWith(head)) throw new Error('compileWhere: compile-sql changed its COUNT(*) shape');
-  return { text: ` WHERE ${compiled.sql.slice(head.length)}`, params: compiled.params };
+  // Compiled over a stored table, a predicate binds only codes and integers.
+  const params = compiled.params.map((p) => {
+    if (typeof p !== 'number') throw new Error('compileWhere: a stored-table predicate bound text');
+    return p;
+  });
+  return { text: ` WHERE ${compiled.sql.slice(head.length)}`, params };
 }

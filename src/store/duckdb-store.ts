@@ -25,7 +25,7 @@ import { stageCsv } from './csv-load.js';
 import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
-import { toLocalAggregate } from './local-aggregate.js';
+import { liveCensus, toLocalAggregate } from './local-aggregate.js';
 import { checkMaxRows, withinMaxRows } from './max-rows.js';
 import { parquetError, parquetLabel, parquetSource } from './parquet-source.js';
 import { compileRecordScan, streamRecords } from './record-scan.js';
@@ -267,12 +267,7 @@ class DuckDbStore implements DuckDbAgencyStore {
         (await this.queryConn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[])).getRows(),
       ),
     );
-    const measured = compiled.groupSizes.length + compiled.measures.length;
-    const census = censusOf(
-      plan.dataset,
-      compiled.census ?? [],
-      rows.map((r) => r.slice(measured)),
-    );
+    const census = liveCensus(plan.dataset, rows, compiled);
     applyCensus(census, found.onInvalid, found.report);
     const local = toLocalAggregate(rows, compiled);
     checkMaxRows(plan.dataset, schema, local);

@@ -57,6 +57,20 @@ export function checkedColumns(schema: DatasetSchema): string[] {
   return Object.keys(schema.columns).filter((name) => schema.columns[name]?.type !== 'id');
 }
 
+/**
+ * True exactly when the cell of `name` is in its domain (never NULL: a NULL cell is out of domain):
+ * a category's text among the declared values, an integer within its bounds.
+ */
+export function inDomain(schema: DatasetSchema, name: string, dialect: SqlDialect): string {
+  const col = schema.columns[name];
+  const q = dialect.quoteIdent(name);
+  if (col?.type === 'category') {
+    return `COALESCE(${dialect.cast(q, 'text')} IN (${col.values.map(sqlString).join(', ')}), FALSE)`;
+  }
+  if (col?.type === 'integer') return `COALESCE(${q} BETWEEN ${col.min} AND ${col.max}, FALSE)`;
+  throw new RangeError(`column ${name} is not checked by a live relation`);
+}
+
 /** `name` normalized: a code, a bounded integer, or NULL when out of domain. */
 function normalizedCell(schema: DatasetSchema, name: string, dialect: SqlDialect): string {
   const col = schema.columns[name];

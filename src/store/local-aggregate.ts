@@ -4,7 +4,8 @@
  * exact bigint measures keyed by the mixed-radix group index the packing layer expects.
  */
 import { FedstatError } from '../errors.js';
-import type { CompiledAggregate } from './compile-sql.js';
+import type { CompiledAggregate, LiveLayout } from './compile-sql.js';
+import type { InvalidRowCensus } from './invalid-rows.js';
 import type { LocalAggregate } from './store.js';
 
 /**
@@ -41,26 +42,41 @@ function code(v: unknown): number {
   return n;
 }
 
+/** A live row's group texts as codes, or null when one is NULL or not a declared value. */
+function liveCodes(cells: readonly unknown[], layout: LiveLayout): number[] | null {
+  const codes: number[] = [];
+  for (const [i, [, values]] of layout.groups.entries()) {
+    const text = cells[i];
+    const pos = typeof text === 'string' ? values.indexOf(text) : -1;
+    if (pos < 0) return null;
+    codes.push(pos);
+  }
+  return codes;
+}
+
 /**
- * Builds the LocalAggregate from result rows laid out as `compileAggregate` promises: group codes,
- * COUNT(*), then one SUM per measure (then a live source's census, read by invalid-rows.ts
- * `censusOf`). Rows with a zero count (the single row of an ungrouped query
- * that matched nothing) are dropped, so empty groups are always absent.
+ * Builds the LocalAggregate from result rows laid out as `compileAggregate` promises: group codes
+ * (a live source's group texts, decoded; a group whose text is out of domain is left out, and
+ * counted by `liveCensus`), COUNT(*), then one SUM per measure (then a live source's census).
+ * Rows with a zero count (the single row of an ungrouped query that matched nothing) are dropped,
+ * so empty groups are always absent.
  */
 export function toLocalAggregate(rows: readonly (readonly unknown[])[], compiled: CompiledAggregate): LocalAggregate {
   const k = compiled.groupSizes.length;
   const measured = k + compiled.measures.length;
-  const width = measured + (compiled.census === null ? 0 : compiled.census.length + 1);
+  const width = measured + (compiled.live === null ? 0 : compiled.live.checked.length + 1);
   const entries: [number, readonly bigint[]][] = [];
   const seen = new Set<number>();
   for (const row of rows) {
     if (row.length !== width) throw internal(`a row of ${row.length} columns where ${width} were expected`);
     // An ungrouped query over no rows yields COUNT 0 with NULL sums: no group at all.
     if (exactInteger(row[k]) === 0n) continue;
+    const codes = compiled.live === null ? row.slice(0, k).map(code) : liveCodes(row, compiled.live);
+    if (codes === null) continue;
     const values = row.slice(k, measured).map(exactInteger);
     let index: number;
     try {
-      index = groupIndex(row.slice(0, k).map(code), compiled.groupSizes);
+      index = groupIndex(codes, compiled.groupSizes);
     } catch (e) {
       if (e instanceof FedstatError) throw e;
       throw internal('a group code outside its domain');
@@ -71,4 +87,43 @@ export function toLocalAggregate(rows: readonly (readonly unknown[])[], compiled
   }
   entries.sort((a, b) => a[0] - b[0]);
   return Object.freeze({ groups: new Map(entries) });
+}
+
+/**
+ * The out-of-domain rows a live aggregate read, from its result rows: all rows of a group whose
+ * text is out of domain (charged to that GROUP BY column), and in the other groups the rows a
+ * checked column left out of the measures.
+ */
+export function liveCensus(
+  dataset: string,
+  rows: readonly (readonly unknown[])[],
+  compiled: CompiledAggregate,
+): InvalidRowCensus {
+  const layout = compiled.live;
+  if (layout === null) throw new RangeError('liveCensus: not a live aggregate');
+  const k = compiled.groupSizes.length;
+  const measured = k + compiled.measures.length;
+  let invalid = 0n;
+  const per = new Map<string, bigint>();
+  const charge = (column: string, n: bigint): void => {
+    if (n > 0n) per.set(column, (per.get(column) ?? 0n) + n);
+  };
+  for (const row of rows) {
+    const read = exactInteger(row[measured]);
+    const counted = compiled.measures[0]?.kind === 'count' ? exactInteger(row[k] ?? 0) : 0n;
+    if (liveCodes(row, layout) === null) {
+      invalid += read;
+      layout.groups.forEach(([name, values], i) => {
+        const text = row[i];
+        // A GROUP BY column checked per row too is charged by its own count below.
+        if (!layout.checked.includes(name) && (typeof text !== 'string' || !values.includes(text))) charge(name, read);
+      });
+    } else {
+      invalid += read - counted;
+    }
+    layout.checked.forEach((name, i) => charge(name, exactInteger(row[measured + 1 + i])));
+  }
+  const byColumn: Record<string, number> = {};
+  for (const [name, n] of per) byColumn[name] = Number(n);
+  return Object.freeze({ dataset, rows: Number(invalid), byColumn: Object.freeze(byColumn) });
 }

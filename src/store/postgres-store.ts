@@ -23,8 +23,9 @@ import { compileAggregate } from './compile-sql.js';
 import { compileGlmSums, glmSumsOfRows } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
-import { toLocalAggregate } from './local-aggregate.js';
+import { liveCensus, toLocalAggregate } from './local-aggregate.js';
 import { checkMaxRows, checkRowCount, withinMaxRows } from './max-rows.js';
+import { pgPoolConfig } from './pg-connection.js';
 import { checkPgTable } from './pg-schema-check.js';
 import { scanPgRecords } from './pg-record-scan.js';
 import { parsePgTableName, quotePgTableName } from './pg-table-name.js';
@@ -142,12 +143,7 @@ class PostgresStore implements AgencyStore {
       const result = await client.query({ text: compiled.sql, values: [...compiled.params], rowMode: 'array' });
       return result.rows as unknown[][];
     });
-    const measured = compiled.groupSizes.length + compiled.measures.length;
-    const census = censusOf(
-      plan.dataset,
-      compiled.census ?? [],
-      rows.map((r) => r.slice(measured)),
-    );
+    const census = liveCensus(plan.dataset, rows, compiled);
     applyCensus(census, served.onInvalid, this.report);
     const local = toLocalAggregate(rows, compiled);
     checkMaxRows(plan.dataset, schema, local);
@@ -261,7 +257,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 const guarded = new WeakSet<pg.Pool>();
 
 function newPool(connection: string | pg.PoolConfig | undefined): pg.Pool {
+  // Nothing given: libpq's environment as libpq reads it (pg-connection.ts: the password file,
+  // PGSSLMODE), not the driver's own partial reading. Given settings are the host's own.
   const config: pg.PoolConfig =
-    typeof connection === 'string' ? { connectionString: connection } : { ...(connection ?? {}) };
+    connection === undefined
+      ? pgPoolConfig(undefined)
+      : typeof connection === 'string'
+        ? { connectionString: connection }
+        : { ...connection };
   return new pg.Pool({ max: 4, idleTimeoutMillis: 30_000, ...config, application_name: 'fedstat-agency' });
 }

@@ -16,7 +16,7 @@ import type { AuditEvent } from '../../src/transparency/events.js';
 import { fedstatRejectionOf } from '../helpers/fedstat-error.js';
 import { residentsParquet, residentsTable } from '../helpers/live-tables.js';
 import { freshDatabase, pgEnv, readonlyRole, type PgTestSettings, type TestDatabase } from '../helpers/postgres.js';
-import { createTestFederation, makeRows, type TestFederation } from '../helpers/test-federation.js';
+import { createTestFederation, makeRows, writeCsv, type Row, type TestFederation } from '../helpers/test-federation.js';
 
 let tf: TestFederation;
 let db: TestDatabase;
@@ -45,12 +45,22 @@ async function stop(id: string): Promise<void> {
 
 const fromPostgres = { residents: { kind: 'postgres', table: 'public.residents' } } as const;
 
-async function expectExact(sql: string): Promise<void> {
+/**
+ * The query is exact against the pooled CSV files, plus `extra` (rows of the live table that are
+ * out of domain only in columns the query does not read, given here with those cells in domain).
+ */
+async function expectExact(sql: string, extra: readonly Row[] = []): Promise<void> {
   const result = await coordinator.query(sql);
+  const files = tf.ids.map((id) => tf.csvFiles[id]!);
+  if (extra.length > 0) {
+    const file = join(tf.dir, `extra-${extra.length}.csv`);
+    writeCsv(file, extra);
+    files.push(file);
+  }
   const expected = await referenceRows(
     result.plan,
     datasetSchemaOf(tf.federation, 'residents'),
-    tf.ids.map((id) => tf.csvFiles[id]!),
+    files,
     tf.federation.policy,
   );
   expect(result.mode).toBe('encrypted');
@@ -157,15 +167,26 @@ describe('out-of-domain rows in the live table', () => {
     delete process.env.PGPASSWORD;
     Object.assign(process.env, pgEnv(ro));
     await start('agency-1', { onInvalid: 'skip', onInvalidRows: (c) => reports.push(c) }, fromPostgres);
-    await expectExact('SELECT district, COUNT(*), SUM(income), SUM(balance) FROM residents GROUP BY district');
+    // A statement judges rows by the columns it reads: this one reads all three bad cells' columns.
+    await expectExact(
+      'SELECT district, COUNT(*), SUM(income), SUM(balance), SUM(age) FROM residents GROUP BY district',
+    );
     expect(reports).toEqual([{ dataset: 'residents', rows: 3, byColumn: { age: 2, district: 1, balance: 1 } }]);
+    // One that reads neither age nor balance answers from the two rows out of domain only there.
+    reports.length = 0;
+    const valid = makeRows(3, 77);
+    await expectExact('SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district', [
+      { ...valid[0]!, person: 'bad-age', age: 40 },
+      { ...valid[2]!, person: 'bad-two', age: 40, income: 5, balance: 0 },
+    ]);
+    expect(reports).toEqual([{ dataset: 'residents', rows: 1, byColumn: { district: 1 } }]);
   });
 
   it('reject: the agency refuses with a signed refusal naming the rows, and nothing is released', async () => {
     const events: AuditEvent[] = [];
     await stop('agency-1');
     await start('agency-1', { onEvent: { append: (e) => events.push(e) } }, fromPostgres);
-    const sql = 'SELECT district, COUNT(*), SUM(income) FROM residents GROUP BY district';
+    const sql = 'SELECT district, COUNT(*), SUM(income), SUM(balance), AVG(age) FROM residents GROUP BY district';
     const err = await fedstatRejectionOf(coordinator.query(sql, { requireAll: true }));
     expect(err.code).toBe('POLICY_REFUSED');
     expect(err.message).toContain('agency-1');

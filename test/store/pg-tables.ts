@@ -7,6 +7,8 @@
  */
 import pg from 'pg';
 import type { Column, DatasetSchema } from '../../src/federation/schema.js';
+import { evaluatePredicate } from '../../src/query/evaluate.js';
+import { planMeasures, type Predicate, type QueryPlan } from '../../src/query/plan.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 
 /** A cell as written: text, a whole number (bigint past 2^53), or NULL. */
@@ -172,4 +174,56 @@ export function validRows(schema: DatasetSchema, rows: readonly LiveRow[]): Reco
         ]),
       ),
     );
+}
+
+/** The columns a predicate compares. */
+function compared(p: Predicate | null, out = new Set<string>()): Set<string> {
+  if (p === null) return out;
+  if (p.kind === 'and' || p.kind === 'or') for (const a of p.args) compared(a, out);
+  else if (p.kind === 'not') compared(p.arg, out);
+  else out.add(p.column);
+  return out;
+}
+
+/**
+ * What one live aggregate must make of `rows` (compile-sql.ts `liveAggregate`): a row is judged by
+ * the columns the statement reads. Out of domain in a WHERE or SUM column (checked per row): left
+ * out and counted, whatever the WHERE says. Out of domain only in a GROUP BY column the WHERE
+ * does not compare: left out, and counted when the WHERE keeps it. `rows` are those the answer
+ * must equal the reference over; `census` what `skip` reports and `reject` names.
+ */
+export function statementView(
+  schema: DatasetSchema,
+  plan: QueryPlan,
+  rows: readonly LiveRow[],
+): { rows: Record<string, string | number>[]; census: { rows: number; byColumn: Record<string, number> } } {
+  const measured = planMeasures(plan).flatMap((m) => (m.kind === 'sum' && m.column !== null ? [m.column] : []));
+  const checked = new Set([...compared(plan.where ?? null), ...measured]);
+  const grouped = plan.groupBy.filter((g) => !checked.has(g));
+  const col = (n: string): Column => schema.columns[n]!;
+  const kept: LiveRow[] = [];
+  let bad = 0;
+  const byColumn: Record<string, number> = {};
+  for (const r of rows) {
+    const badChecked = [...checked].filter((n) => !cellValid(col(n), r[n] ?? null));
+    const badGrouped = grouped.filter((n) => !cellValid(col(n), r[n] ?? null));
+    const typed = typedRow(schema, r);
+    const counted = badChecked.length > 0 || (badGrouped.length > 0 && evaluatePredicate(plan.where ?? null, typed));
+    if (!counted) {
+      if (badGrouped.length === 0) kept.push(r);
+      continue;
+    }
+    bad++;
+    for (const n of [...badChecked, ...badGrouped]) byColumn[n] = (byColumn[n] ?? 0) + 1;
+  }
+  return { rows: kept.map((r) => typedRow(schema, r)), census: { rows: bad, byColumn } };
+}
+
+function typedRow(schema: DatasetSchema, r: LiveRow): Record<string, string | number> {
+  return Object.fromEntries(
+    Object.entries(schema.columns).map(([n, c]) => [
+      n,
+      c.type === 'integer' && r[n] !== null && r[n] !== undefined ? Number(r[n]) : String(r[n] ?? 'id'),
+    ]),
+  );
 }
