@@ -4,6 +4,7 @@
  * file unless given. Agencies, and a key authority that has an endpoint, are reached over gRPC
  * with mTLS (the coordinator's certificate from the federation CA) unless `insecure` on loopback.
  */
+import type { SecAggGraphChoice } from '../secagg/sparse-params.js';
 import type { TrainerRegistry } from '../learn/fl/trainer-registry.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,6 +52,8 @@ export interface ConnectOptions {
   readonly keyAuthorityDeadlineMs?: number;
   /** Trainers of models of your own for `trainNetwork` (CoordinatorOptions.trainers). */
   readonly trainers?: TrainerRegistry;
+  /** Dense or sparse secure aggregation (CoordinatorOptions.secureAggregation; default by size). */
+  readonly secureAggregation?: SecAggGraphChoice;
 }
 
 function defaultKeyFile(federationFile: string, party: string): string {
@@ -163,6 +166,7 @@ export async function connectCoordinator(options: ConnectOptions): Promise<Coord
       ...(options.audit === undefined ? {} : { audit: options.audit }),
       ...(log === undefined ? {} : { transparencyLog: log }),
       ...(options.trainers === undefined ? {} : { trainers: options.trainers }),
+      ...(options.secureAggregation === undefined ? {} : { secureAggregation: options.secureAggregation }),
     });
   } catch (e) {
     for (const l of links) l.close();

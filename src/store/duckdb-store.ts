@@ -25,7 +25,7 @@ import { stageCsv } from './csv-load.js';
 import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
-import { liveCensus, toLocalAggregate } from './local-aggregate.js';
+import { cleanAnswer, liveCensus, toLocalAggregate } from './local-aggregate.js';
 import { checkMaxRows, withinMaxRows } from './max-rows.js';
 import { parquetError, parquetLabel, parquetSource } from './parquet-source.js';
 import { compileRecordScan, streamRecords } from './record-scan.js';
@@ -262,11 +262,21 @@ class DuckDbStore implements DuckDbAgencyStore {
   /** One statement over the files: the measures of valid rows and the census of the others. */
   private async aggregateAttached(plan: QueryPlan, schema: DatasetSchema, found: Attached): Promise<LocalAggregate> {
     const compiled = compileAggregate(plan, schema, DUCKDB_DIALECT, found.source);
-    const rows = await this.queries.run(() =>
-      this.readAttached(found, async () =>
-        (await this.queryConn.runAndReadAll(compiled.sql, [...compiled.params] as DuckDBValue[])).getRows(),
-      ),
-    );
+    const run = (sql: string, params: readonly (number | string)[]) =>
+      this.queries.run(() =>
+        this.readAttached(found, async () =>
+          (await this.queryConn.runAndReadAll(sql, [...params] as DuckDBValue[])).getRows(),
+        ),
+      );
+    // Clean files answer from the optimistic statement; otherwise the checked one runs.
+    if (compiled.optimistic !== null) {
+      const clean = cleanAnswer(await run(compiled.optimistic.sql, []), compiled);
+      if (clean !== null) {
+        checkMaxRows(plan.dataset, schema, clean);
+        return clean;
+      }
+    }
+    const rows = await run(compiled.sql, compiled.params);
     const census = liveCensus(plan.dataset, rows, compiled);
     applyCensus(census, found.onInvalid, found.report);
     const local = toLocalAggregate(rows, compiled);

@@ -26,7 +26,7 @@ import type { SqlDialect } from './sql-dialect.js';
  * `__fedstat_ok`, or `__fedstat_ok_<k>` when a schema column already has that name (compared
  * without case: DuckDB's quoted identifiers ignore it), so it never shadows a column of the data.
  */
-export function okColumn(schema: DatasetSchema): string {
+function okColumn(schema: DatasetSchema): string {
   const taken = new Set(Object.keys(schema.columns).map((n) => n.toLowerCase()));
   let name = '__fedstat_ok';
   for (let k = 1; taken.has(name); k++) name = `__fedstat_ok_${k}`;
@@ -90,7 +90,7 @@ function normalizedCell(schema: DatasetSchema, name: string, dialect: SqlDialect
  * The rows of `source` with every checked column normalized and the `__fedstat_ok` flag, as a
  * parenthesized subquery aliased `alias`.
  */
-export function flaggedRelation(source: LiveSource, dialect: SqlDialect, alias: string): string {
+function flaggedRelation(source: LiveSource, dialect: SqlDialect, alias: string): string {
   const names = checkedColumns(source.schema);
   const cells = names.map((name) => normalizedCell(source.schema, name, dialect));
   const ok = names.length === 0 ? 'TRUE' : names.map((n) => `${dialect.quoteIdent(n)} IS NOT NULL`).join(' AND ');
@@ -110,7 +110,7 @@ export function validRelation(source: LiveSource, dialect: SqlDialect, alias: st
  * column (in `checkedColumns` order) the rows whose cell there is out of domain. Portable SQL (no
  * FILTER clause: some PostgreSQL-compatible servers predate it).
  */
-export function censusOutputs(schema: DatasetSchema, dialect: SqlDialect): string[] {
+function censusOutputs(schema: DatasetSchema, dialect: SqlDialect): string[] {
   const ok = dialect.quoteIdent(okColumn(schema));
   return [
     `COUNT(CASE WHEN NOT ${ok} THEN 1 END)`,

@@ -127,3 +127,37 @@ export function liveCensus(
   for (const [name, n] of per) byColumn[name] = Number(n);
   return Object.freeze({ dataset, rows: Number(invalid), byColumn: Object.freeze(byColumn) });
 }
+
+/**
+ * The answer of a live aggregate's optimistic statement when the data it read is clean: every
+ * group's text declared, every summed cell present and within its bounds. Null when any is not:
+ * the checked statement must then run, to leave those rows out and count them.
+ */
+export function cleanAnswer(rows: readonly (readonly unknown[])[], compiled: CompiledAggregate): LocalAggregate | null {
+  const layout = compiled.live;
+  const fast = compiled.optimistic;
+  if (layout === null || fast === null) throw new RangeError('cleanAnswer: no optimistic statement');
+  const k = compiled.groupSizes.length;
+  const measured = k + compiled.measures.length;
+  const sums = compiled.measures.slice(1);
+  if (sums.length !== fast.summed.length || sums.some((m, i) => m.column !== fast.summed[i]?.[0]))
+    throw internal('an optimistic statement whose sums are not the measures');
+  const entries: [number, readonly bigint[]][] = [];
+  for (const row of rows) {
+    if (row.length !== measured + 3 * fast.summed.length)
+      throw internal(`a row of ${row.length} columns where ${measured + 3 * fast.summed.length} were expected`);
+    const n = exactInteger(row[k]);
+    if (n === 0n) continue;
+    const codes = liveCodes(row, layout);
+    if (codes === null) return null;
+    for (const [i, [, min, max]] of fast.summed.entries()) {
+      const [lo, hi, present] = row.slice(measured + 3 * i, measured + 3 * i + 3);
+      if (lo === null || hi === null || exactInteger(present) !== n) return null;
+      if (exactInteger(lo) < BigInt(min) || exactInteger(hi) > BigInt(max)) return null;
+    }
+    entries.push([groupIndex(codes, compiled.groupSizes), Object.freeze(row.slice(k, measured).map(exactInteger))]);
+  }
+  if (new Set(entries.map(([i]) => i)).size !== entries.length) throw internal('a group twice');
+  entries.sort((a, b) => a[0] - b[0]);
+  return Object.freeze({ groups: new Map(entries) });
+}

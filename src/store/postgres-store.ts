@@ -23,7 +23,7 @@ import { compileAggregate } from './compile-sql.js';
 import { compileGlmSums, glmSumsOfRows } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
-import { liveCensus, toLocalAggregate } from './local-aggregate.js';
+import { cleanAnswer, liveCensus, toLocalAggregate } from './local-aggregate.js';
 import { checkMaxRows, checkRowCount, withinMaxRows } from './max-rows.js';
 import { pgPoolConfig } from './pg-connection.js';
 import { checkPgTable } from './pg-schema-check.js';
@@ -139,10 +139,21 @@ class PostgresStore implements AgencyStore {
     const served = this.dataset(plan.dataset);
     checkSameSchema(plan.dataset, served, schema);
     const compiled = compileAggregate(plan, schema, POSTGRES_DIALECT, served.source);
-    const rows = await this.read(served.label, async (client) => {
+    // Clean data answers from the optimistic statement; otherwise the checked one runs in the
+    // same snapshot.
+    const { clean, rows } = await this.read(served.label, async (client) => {
+      if (compiled.optimistic !== null) {
+        const fast = await client.query({ text: compiled.optimistic.sql, rowMode: 'array' });
+        const answer = cleanAnswer(fast.rows as unknown[][], compiled);
+        if (answer !== null) return { clean: answer, rows: [] };
+      }
       const result = await client.query({ text: compiled.sql, values: [...compiled.params], rowMode: 'array' });
-      return result.rows as unknown[][];
+      return { clean: null, rows: result.rows as unknown[][] };
     });
+    if (clean !== null) {
+      checkMaxRows(plan.dataset, schema, clean);
+      return clean;
+    }
     const census = liveCensus(plan.dataset, rows, compiled);
     applyCensus(census, served.onInvalid, this.report);
     const local = toLocalAggregate(rows, compiled);
