@@ -5,7 +5,7 @@
  * the DuckDB CLI or psql, run in this same process on the same table. The ratio is fedstat's
  * overhead over the engine's own query time (target ≤ 1.1× at 10M rows, issue 15).
  *
- *   npm run bench -- store [--rows 1000000,10000000,100000000] [--reps N] [--json]
+ *   npm run bench -- store [--rows 1000000,10000000,100000000] [--engines duckdb,parquet,postgres] [--reps N] [--json]
  *
  * Engines: fedstat's DuckDB store file (the CSV loaded once, cached), Parquet files read in place
  * (the store's attachParquet against a DuckDB view over read_parquet), and a live PostgreSQL
@@ -193,6 +193,9 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     throw new RangeError('--rows takes comma-separated positive integers');
   const reps = Number(option(args, '--reps', '5'));
   if (!Number.isSafeInteger(reps) || reps < 1) throw new RangeError('--reps takes a positive integer');
+  const only = option(args, '--engines', 'duckdb,parquet,postgres').split(',');
+  const unknown = only.filter((e) => !['duckdb', 'parquet', 'postgres'].includes(e));
+  if (unknown.length > 0) throw new RangeError('--engines takes a comma-separated list of duckdb, parquet, postgres');
   const step: Step = (what) => {
     if (!json) process.stderr.write(`${what}…\n`);
   };
@@ -204,11 +207,12 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
     const { parquet, csv } = await benchFiles(rows, step);
     const reference: { groups?: Groups } = {};
     const engines = [
-      () => duckdbEngine(rows, csv, plan, dataset, step),
-      () => parquetEngine(parquet, plan, dataset),
-      () => postgresEngine(server, rows, csv, plan, dataset, step),
-    ];
-    for (const open of engines) {
+      ['duckdb', () => duckdbEngine(rows, csv, plan, dataset, step)],
+      ['parquet', () => parquetEngine(parquet, plan, dataset)],
+      ['postgres', () => postgresEngine(server, rows, csv, plan, dataset, step)],
+    ] as const;
+    for (const [name, open] of engines) {
+      if (!only.includes(name)) continue;
       const engine = await open();
       try {
         step(`timing ${engine.name} at ${rows.toLocaleString('en-US')} rows`);
