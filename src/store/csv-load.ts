@@ -246,21 +246,26 @@ function stagingStatement(s: Staging, enums: ReadonlyMap<string, string>): { sql
   };
   const helpers: string[] = [];
   const converts: string[] = [];
+  // The raw cells sit beside the converted columns, which carry the schema's names: their own
+  // names must start with a prefix no schema column starts with (a column may be called c0).
+  let prefix = 'c';
+  while (names.some((n) => n.toLowerCase().startsWith(prefix.toLowerCase()))) prefix = `_${prefix}`;
+  const raw = (i: number): string => `${prefix}${i}`;
   for (const [i, name] of names.entries()) {
     const col = schema.columns[name];
     if (col === undefined) continue;
-    const cell = cellSql(col, `"c${header.indexOf(name)}"`, String(i), enums.get(name) ?? null, bind);
+    const cell = cellSql(col, `"${raw(header.indexOf(name))}"`, String(i), enums.get(name) ?? null, bind);
     helpers.push(...cell.helpers);
     converts.push(`${cell.convert} AS ${quoteIdent(name)}`);
   }
-  const columns = header.map((_, i) => `'c${i}': 'VARCHAR'`).join(', ');
+  const columns = header.map((_, i) => `'${raw(i)}': 'VARCHAR'`).join(', ');
   const reader =
     `read_csv($1, header = true, auto_detect = false, columns = {${columns}}, delim = ',', quote = '"', escape = '"', ` +
     `strict_mode = true, store_rejects = true, rejects_table = '${REJECTS.slice(1, -1)}', rejects_scan = '${REJECTS_SCAN.slice(1, -1)}')`;
   const inner = `SELECT *${helpers.map((h) => `, ${h}`).join('')} FROM ${reader}`;
-  const rawCells = header.map((_, i) => `"c${i}"`).join(', ');
+  const rawCells = header.map((_, i) => `"${raw(i)}"`).join(', ');
   // Kept as bytes: the client's string conversion would drop a leading U+FEFF the SQL rules saw.
-  const rawBytes = header.map((_, i) => `encode("c${i}")`).join(', ');
+  const rawBytes = header.map((_, i) => `encode("${raw(i)}")`).join(', ');
   const anyInvalid = names.map((n) => `${quoteIdent(n)} IS NULL`).join(' OR ');
   const sql =
     `CREATE TABLE ${s.target} AS SELECT ${names.map(quoteIdent).join(', ')}, CASE WHEN ${anyInvalid} THEN [${rawBytes}] END AS ${RAW} ` +

@@ -430,3 +430,42 @@ describe('single-column datasets', () => {
     expect([...(await store.aggregate(sum, schema)).groups]).toEqual([[0, [3n, 6n]]]);
   });
 });
+
+describe("columns named like the loader's own", () => {
+  it('loads a schema whose columns are called c0, c1 (the raw cells are named apart), empty or not', async () => {
+    const schema = parseSchema(
+      {
+        datasets: {
+          named: {
+            columns: {
+              c1: { type: 'category', values: ['a', 'b'] },
+              c0: { type: 'integer', min: -5, max: 5 },
+              _c0: { type: 'integer', min: 0, max: 9 },
+            },
+          },
+        },
+      },
+      'named.json',
+    ).datasets['named']!;
+    const empty = await store.loadCsv('named', schema, writeCsv(dir, 'c0,c1,_c0\n'));
+    expect(empty.rowsLoaded).toBe(0);
+    const bad = await store.loadCsv('named', schema, writeCsv(dir, 'c0,c1,_c0\n-5,a,1\n5,b,2\n6,a,3\n'), {
+      onInvalid: 'skip',
+    });
+    expect(bad).toMatchObject({ rowsLoaded: 2, rowsSkipped: 1 });
+    expect(bad.invalid[0]).toMatchObject({ line: 4, column: 'c0', value: '6' });
+    const plan: QueryPlan = {
+      dataset: 'named',
+      groupBy: ['c1'],
+      select: [
+        { kind: 'aggregate', fn: 'count', column: null, alias: 'n' },
+        { kind: 'aggregate', fn: 'sum', column: 'c0', alias: 's' },
+      ],
+      where: null,
+    };
+    expect([...(await store.aggregate(plan, schema)).groups]).toEqual([
+      [0, [1n, -5n]],
+      [1, [1n, 5n]],
+    ]);
+  });
+});
