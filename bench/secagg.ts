@@ -453,7 +453,7 @@ export async function run(args: readonly string[], json: boolean): Promise<void>
   }
   process.stdout.write(`${queryTable(rows)}\n`);
   process.stdout.write(
-    `\ncoordinator time ~ n^e over the sizes above (0 % dropouts, log-log least squares): dense e = ${exponent(false).toFixed(2)}, sparse e = ${exponent(true).toFixed(2)}\n`,
+    `\ncoordinator time ~ n^e over the sizes above (0 % dropouts, log-log least squares): dense e = ${shown(exponent(false))}, sparse e = ${shown(exponent(true))}\n`,
   );
   process.stdout.write(`\n${scalingTable(scaling)}\n`);
   process.stdout.write(
@@ -581,4 +581,9 @@ function scalingTable(scaling: readonly Scaling[]): string {
     ]),
     ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
   )}\nfitted exponent of the coordinator's time: dense ${fit('dense')}, sparse ${fit('sparse')}`;
+}
+
+/** A fitted exponent, or a dash where fewer than two sizes had a point to fit. */
+function shown(e: number): string {
+  return Number.isFinite(e) ? e.toFixed(2) : '— (fewer than two sizes)';
 }
