@@ -25,8 +25,9 @@ import { stageCsv } from './csv-load.js';
 import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
-import { cleanAnswer, liveCensus, toLocalAggregate } from './local-aggregate.js';
-import { checkMaxRows, withinMaxRows } from './max-rows.js';
+import { answerLive } from './live-answer.js';
+import { toLocalAggregate } from './local-aggregate.js';
+import { withinMaxRows } from './max-rows.js';
 import { parquetError, parquetLabel, parquetSource } from './parquet-source.js';
 import { compileRecordScan, streamRecords } from './record-scan.js';
 import { DUCKDB_DIALECT, qualifiedDialect, quoteIdent } from './sql-dialect.js';
@@ -280,20 +281,7 @@ class DuckDbStore implements DuckDbAgencyStore {
           (await this.queryConn.runAndReadAll(sql, [...params] as DuckDBValue[])).getRows(),
         ),
       );
-    // Clean files answer from the optimistic statement; otherwise the checked one runs.
-    if (compiled.optimistic !== null) {
-      const clean = cleanAnswer(await run(compiled.optimistic.sql, []), compiled);
-      if (clean !== null) {
-        checkMaxRows(plan.dataset, schema, clean);
-        return clean;
-      }
-    }
-    const rows = await run(compiled.sql, compiled.params);
-    const census = liveCensus(plan.dataset, rows, compiled);
-    applyCensus(census, found.onInvalid, found.report);
-    const local = toLocalAggregate(rows, compiled);
-    checkMaxRows(plan.dataset, schema, local);
-    return local;
+    return answerLive(plan.dataset, schema, compiled, run, { onInvalid: found.onInvalid, report: found.report });
   }
 
   async glmSums(

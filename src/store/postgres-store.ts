@@ -23,8 +23,8 @@ import { compileAggregate } from './compile-sql.js';
 import { compileGlmSums, glmSumsOfRows } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
-import { cleanAnswer, liveCensus, toLocalAggregate } from './local-aggregate.js';
-import { checkMaxRows, checkRowCount, withinMaxRows } from './max-rows.js';
+import { answerLive } from './live-answer.js';
+import { checkRowCount, withinMaxRows } from './max-rows.js';
 import { pgPoolConfig } from './pg-connection.js';
 import { checkPgTable } from './pg-schema-check.js';
 import { scanPgRecords } from './pg-record-scan.js';
@@ -139,26 +139,17 @@ class PostgresStore implements AgencyStore {
     const served = this.dataset(plan.dataset);
     checkSameSchema(plan.dataset, served, schema);
     const compiled = compileAggregate(plan, schema, POSTGRES_DIALECT, served.source);
-    // Clean data answers from the optimistic statement; otherwise the checked one runs in the
-    // same snapshot.
-    const { clean, rows } = await this.read(served.label, async (client) => {
-      if (compiled.optimistic !== null) {
-        const fast = await client.query({ text: compiled.optimistic.sql, rowMode: 'array' });
-        const answer = cleanAnswer(fast.rows as unknown[][], compiled);
-        if (answer !== null) return { clean: answer, rows: [] };
-      }
-      const result = await client.query({ text: compiled.sql, values: [...compiled.params], rowMode: 'array' });
-      return { clean: null, rows: result.rows as unknown[][] };
-    });
-    if (clean !== null) {
-      checkMaxRows(plan.dataset, schema, clean);
-      return clean;
-    }
-    const census = liveCensus(plan.dataset, rows, compiled);
-    applyCensus(census, served.onInvalid, this.report);
-    const local = toLocalAggregate(rows, compiled);
-    checkMaxRows(plan.dataset, schema, local);
-    return local;
+    // Both statements (optimistic, then checked if need be) read one snapshot.
+    return this.read(served.label, (client) =>
+      answerLive(
+        plan.dataset,
+        schema,
+        compiled,
+        async (text, values) =>
+          (await client.query({ text, values: [...values], rowMode: 'array' })).rows as unknown[][],
+        { onInvalid: served.onInvalid, report: this.report },
+      ),
+    );
   }
 
   async glmSums(
