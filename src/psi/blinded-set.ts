@@ -4,6 +4,7 @@
  * each distinct id once, so a repeat is a malformed or dishonest message).
  */
 import { FedstatError } from '../errors.js';
+import { ElementTable } from './element-table.js';
 import { ELEMENT_BYTES, isCanonicalElement } from './group.js';
 
 /**
@@ -21,16 +22,12 @@ export function checkBlindedSet(bytes: Uint8Array, from: string): number {
     );
   }
   const count = bytes.length / ELEMENT_BYTES;
-  // A Set of latin1 strings: V8 hashes strings with a per-process random seed, so an agency cannot
-  // choose values that all collide (a hand-made table keyed by a few bytes would let it).
-  const seen = new Set<string>();
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A keyed hash table, so an agency cannot choose values that all collide.
+  const seen = new ElementTable(count);
   for (let i = 0; i < count; i++) {
     const offset = i * ELEMENT_BYTES;
     if (!isCanonicalElement(bytes, offset)) throw badSet(from, i, 'is non-canonical or of low order');
-    const key = buffer.toString('latin1', offset, offset + ELEMENT_BYTES);
-    if (seen.has(key)) throw badSet(from, i, 'repeats an earlier element (each id must be sent once)');
-    seen.add(key);
+    if (seen.add(bytes, offset) !== i) throw badSet(from, i, 'repeats an earlier element (each id must be sent once)');
   }
   return count;
 }

@@ -9,6 +9,7 @@
  * hold, so an agency cannot tell its matched elements from its unmatched ones.
  */
 import { randomFillSync } from 'node:crypto';
+import { ElementTable } from './element-table.js';
 import { ELEMENT_BYTES, isCanonicalElement } from './group.js';
 import { badSet } from './blinded-set.js';
 import { FedstatError } from '../errors.js';
@@ -101,24 +102,20 @@ export function matchBlindedSets(
 
   // Pass 1: number the distinct values in order of first appearance. `lastSet` catches a value
   // repeated within one set (sets are scanned one after another, so a repeat sees its own index).
-  const idOf = new Map<string, number>();
+  const table = new ElementTable(total);
   const lastSet = new Int32Array(total);
   const sides = new Uint8Array(total);
   const ids: Uint32Array[] = [];
   sets.forEach((set, s) => {
     const n = set.elements.length / ELEMENT_BYTES;
     const own = new Uint32Array(n);
-    const buffer = Buffer.from(set.elements.buffer, set.elements.byteOffset, set.elements.byteLength);
     const bit = set.side === 'left' ? LEFT : RIGHT;
     for (let i = 0; i < n; i++) {
       const offset = i * ELEMENT_BYTES;
       if (!isCanonicalElement(set.elements, offset)) throw badSet(set.agency, i, 'is non-canonical or of low order');
-      const key = buffer.toString('latin1', offset, offset + ELEMENT_BYTES);
-      let id = idOf.get(key);
-      if (id === undefined) {
-        id = idOf.size;
-        idOf.set(key, id);
-      } else if (lastSet[id] === s) {
+      const before = table.size;
+      const id = table.add(set.elements, offset);
+      if (id < before && lastSet[id] === s) {
         throw badSet(set.agency, i, 'repeats an earlier element (each id must be sent once)');
       }
       lastSet[id] = s;
@@ -127,8 +124,7 @@ export function matchBlindedSets(
     }
     ids.push(own);
   });
-  const distinct = idOf.size;
-  idOf.clear(); // the largest structure here: free it before allocating the permutation
+  const distinct = table.size;
 
   // Pass 2: positions = the first D entries of a Fisher–Yates shuffle of [0, P).
   const perm = new Uint32Array(total);
