@@ -16,6 +16,13 @@ import { networkTrainer } from '../learn/fl/trainer-registry.js';
 import { flRoundEncoding, isFlRoundPlan, type FlRoundPlan } from '../protocol/fl-round.js';
 import { glmRoundPlan, isGlmRoundPlan, type GlmRoundPlan } from '../protocol/glm-round.js';
 import { openQueryRho, privacyTerms, type PrivacyTerms } from '../protocol/privacy-terms.js';
+import {
+  isJoinRoundPlan,
+  joinCells,
+  joinPrivacyTerms,
+  type JoinCells,
+  type JoinRoundPlan,
+} from '../protocol/join-round.js';
 import type { QueryPlan } from '../query/plan.js';
 import { queryDigest, type QueryEnvelope, type SignedQuery } from '../protocol/query-envelope.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
@@ -25,7 +32,7 @@ import { recordReceipts } from './charge-log.js';
 
 /**
  * A query the agency's policy admitted: its dataset's schema, the ρ it charges (null: exact), and
- * what it computes: a SQL query's cells and noise terms, or a GLM round's encoding plan.
+ * what it computes: a SQL query's cells and noise terms, a join's (join-round.ts), or a GLM round's encoding plan.
  */
 export type AdmittedQuery = {
   readonly schema: DatasetSchema;
@@ -33,6 +40,12 @@ export type AdmittedQuery = {
 } & (
   | { readonly kind: 'cells'; readonly plan: QueryPlan; readonly cells: PlanCells; readonly terms: PrivacyTerms | null }
   | { readonly kind: 'glm'; readonly plan: GlmRoundPlan; readonly encoding: GlmEncodingPlan }
+  | {
+      readonly kind: 'join';
+      readonly plan: JoinRoundPlan;
+      readonly join: JoinCells;
+      readonly terms: PrivacyTerms | null;
+    }
   | {
       readonly kind: 'fl';
       readonly plan: FlRoundPlan;
@@ -118,6 +131,12 @@ function admittedWork(ctx: AgencyContext, env: QueryEnvelope, schema: DatasetSch
         `this agency's trainer ${plan.model.kind === 'custom' ? plan.model.name : 'mlp'} has ${trainer.size} parameters, the round ${encoding.inputs.parameters}; register the same trainer as the coordinator`,
       );
     return { kind: 'fl' as const, plan, encoding, trainer };
+  }
+  if (isJoinRoundPlan(plan)) {
+    if (env.mode !== 'encrypted') throw new FedstatError('POLICY_REFUSED', 'join queries are answered encrypted only');
+    const join = joinCells(plan, ctx.federation.schema);
+    const terms = rho === null ? null : joinPrivacyTerms(plan, join, rho, env.threshold);
+    return { kind: 'join' as const, plan, join, terms };
   }
   const cells = planCells(plan, schema);
   return {

@@ -53,6 +53,8 @@ export interface AgencyContext {
   readonly store: AgencyStore;
   readonly params: HeParams;
   readonly encryptor: HeEncryptor;
+  /** The federation's BFV public key (serialized): join answers re-randomize their products with it. */
+  readonly hePublicKey: Uint8Array;
   readonly participant: SecAggParticipant;
   /** The last log head this agency accepted; every query is admitted through it. */
   readonly witness: LogWitness;
@@ -102,6 +104,7 @@ export async function openAgencyContext(options: AgencyContextOptions): Promise<
       store: options.store,
       params,
       encryptor,
+      hePublicKey: publicKey,
       witness,
       logged,
       signBudget,

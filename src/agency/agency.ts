@@ -12,8 +12,10 @@ import type { AuditSink } from '../transparency/events.js';
 import type { BudgetLedger } from '../dp/budget-ledger.js';
 import type { RandomSource } from '../dp/random.js';
 import type { Contribution } from '../protocol/contribution.js';
-import type { AgencyDescription } from '../protocol/links.js';
-import { openQuery, type SignedQuery } from '../protocol/query-envelope.js';
+import type { AgencyDescription, AgencyLinkage } from '../protocol/links.js';
+import { openQuery, queryDigest, type SignedQuery } from '../protocol/query-envelope.js';
+import { toHex } from '../crypto/digest.js';
+import { HashCache } from '../psi/hash-cache.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
 import type { LogWitness } from '../transparency/log-witness.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
@@ -25,6 +27,9 @@ import { budgetStatuses, chargeBudget } from './budget-charge.js';
 import { unloggedEntries } from './charge-log.js';
 import { encryptSlots, localContribution, maskSlots, signAnswer } from './contribution-steps.js';
 import { IdleEncryptionPool } from './encryption-pool.js';
+import { joinPayloads } from './join-contribution.js';
+import { agencyLinkage } from './linkage.js';
+import { LinkSessions, type LinkSession } from './link-session.js';
 import { answerUnmask } from './unmask.js';
 
 export type { AgencyMaterial } from './agency-context.js';
@@ -81,6 +86,8 @@ export interface Agency extends AsyncDisposable {
   answer(query: SignedQuery, logProof?: QueryLogProof): Promise<Contribution>;
   /** Round 2 of secure aggregation: reveals what removes the survivors' masks, once per query. */
   unmask(request: UnmaskRequest): Promise<UnmaskAnswer>;
+  /** Record linkage for join queries: the phases before round 1 (protocol/link-messages.ts). */
+  readonly linkage: AgencyLinkage;
   /** Waits for answers in flight, then frees the SEAL objects and closes the ledger and the store; idempotent. */
   close(): Promise<void>;
 }
@@ -94,6 +101,8 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
   const ctx = await openAgencyContext(options);
   const { me, ledger } = ctx;
   const pool = new IdleEncryptionPool(ctx.encryptor, options.precomputedEncryptions ?? 2);
+  const sessions = new LinkSessions();
+  const linkage = agencyLinkage(ctx, sessions, new HashCache());
   let closed = false;
 
   async function answer(query: SignedQuery, logProof?: QueryLogProof): Promise<Contribution> {
@@ -113,9 +122,30 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
         throw e;
       });
       const masking = env.mode === 'encrypted' ? maskSlots(ctx, env, layout, slots, now) : null;
-      return signAnswer(ctx, query, env, encryptSlots(ctx, env.mode, slots), masking, now, trail);
+      const payloads =
+        admitted.kind === 'join'
+          ? joinRound(env.queryId, query, (session) => joinPayloads(ctx, session, admitted.join, layout, slots))
+          : encryptSlots(ctx, env.mode, slots);
+      return signAnswer(ctx, query, env, payloads, masking, now, trail);
     });
   }
+
+  /** Round 1 of a join consumes the query's linkage session, whatever happens. */
+  function joinRound<T>(queryId: string, query: SignedQuery, run: (session: LinkSession) => T): T {
+    try {
+      return run(sessions.get(queryId, toHex(queryDigest(query.bytes)), ctx.clock()));
+    } finally {
+      sessions.close(queryId);
+    }
+  }
+
+  /** A linkage phase, refused once the agency closes and waited for by close. */
+  const phase =
+    <A, R>(run: (a: A) => Promise<R>) =>
+    (a: A): Promise<R> => {
+      if (closed) return Promise.reject(new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`));
+      return tracked(typed(() => run(a)));
+    };
 
   function unmask(request: UnmaskRequest): UnmaskAnswer {
     if (closed) throw new FedstatError('UNAVAILABLE', `agency ${me.id} is shutting down`);
@@ -139,6 +169,7 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     closed = true;
     pool.close();
     await Promise.allSettled([...running]);
+    sessions.clear();
     disposeAgencyContext(ctx);
     await ledger?.close();
     await ctx.store.close();
@@ -149,6 +180,13 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     describe: () => describe(ctx),
     answer: (q, p) => tracked(typed(() => answer(q, p))),
     unmask: (r) => typed(() => Promise.resolve(unmask(r))),
+    linkage: {
+      start: phase(linkage.start),
+      blind: phase(linkage.blind),
+      reblind: phase(linkage.reblind),
+      encrypt: phase(linkage.encrypt),
+      load: phase(linkage.load),
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -13,7 +13,8 @@ import type { AnswerTrail } from './answer-trail.js';
 import { budgetEvent } from './charge-log.js';
 
 /**
- * Spends the query's ρ from this agency's budget for the dataset and records the charge's signed
+ * Spends the query's ρ from this agency's budget for the dataset (the plan's; a join's encrypting
+ * side names its own) and records the charge's signed
  * `budget` entry in `trail`. Refused without a budget for the dataset, while too many charges
  * still wait for the log, or when the ledger refuses (budget exhausted) or cannot write.
  */
@@ -23,8 +24,8 @@ export async function chargeBudget(
   rho: Rational,
   now: number,
   trail: AnswerTrail,
+  dataset: string = env.plan.dataset,
 ): Promise<void> {
-  const dataset = env.plan.dataset;
   const { ledger, logged } = ctx;
   if (ledger === undefined || !ledger.datasets().includes(dataset)) {
     trail.refuse(

@@ -8,6 +8,7 @@ import { sha256, toHex } from '../crypto/digest.js';
 import { datasetParties } from '../federation/federation.js';
 import { addNoise, packSlots, planSlotLayout, type SlotLayout } from '../he/packing.js';
 import { encodeCells } from '../protocol/cells.js';
+import { joinSlotLayout } from '../protocol/join-round.js';
 import { signContribution, slotsToBytes, type Contribution, type MaskingMaterial } from '../protocol/contribution.js';
 import { addFlatInto } from '../protocol/flat-slots.js';
 import { drawCellNoiseYielding } from '../protocol/privacy-terms.js';
@@ -25,6 +26,15 @@ export async function localContribution(
 ): Promise<{ layout: SlotLayout; slots: BigUint64Array[] }> {
   if (q.kind === 'glm') return glmContribution(ctx, q.plan, q.schema, q.encoding);
   if (q.kind === 'fl') return flContribution(ctx, q.plan, q.schema, q.encoding, q.trainer);
+  if (q.kind === 'join') {
+    // The values come from the inner products (join-contribution.ts): the slots carry noise and masks only.
+    const parties = datasetParties(ctx.federation, q.plan.dataset).length;
+    const layout = joinSlotLayout(q.join, parties, ctx.params.plainModulus, q.terms?.agencyNoiseBound ?? 0n);
+    const slots = packSlots(layout, new Array<bigint>(q.join.cells.cellBounds.length).fill(0n));
+    if (q.terms !== null)
+      addNoise(layout, slots, await drawCellNoiseYielding(q.terms, q.join.cells.groupCount, ctx.random));
+    return { layout, slots };
+  }
   // Laid out against every agency the federation lets serve the dataset, with room for the noise.
   const parties = datasetParties(ctx.federation, q.plan.dataset).length;
   const layout = planSlotLayout(q.cells.cellBounds, parties, ctx.params, q.terms?.agencyNoiseBound ?? 0n);

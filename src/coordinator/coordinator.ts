@@ -14,6 +14,7 @@ import { planSlotLayout, proveNoWrap, unpackSlots, type SlotLayout } from '../he
 import { planCells, type PlanCells } from '../protocol/cells.js';
 import { flRoundLogView, isFlRoundPlan } from '../protocol/fl-round.js';
 import { isGlmRoundPlan } from '../protocol/glm-round.js';
+import { isJoinRoundPlan } from '../protocol/join-round.js';
 import { privacyTerms, queryRho, queryRhoText, type PrivacyTerms } from '../protocol/privacy-terms.js';
 import { predictQuery, type DryRunPrediction } from './dry-run.js';
 import { signDecryptionRequest } from '../protocol/decryption.js';
@@ -23,6 +24,8 @@ import { signSurvivorSet, type SignedSurvivorSet, type SurvivorSet } from '../pr
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
+import { isJoinQuery } from '../query/parse-join.js';
+import { planJoinQuery } from './join-query.js';
 import type { QueryPlan } from '../query/plan.js';
 import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
 import { preflight } from './preflight.js';
@@ -201,12 +204,46 @@ export class Coordinator implements AsyncDisposable {
    * before everything logged about it is durable; a failed query's entries are published too.
    */
   async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+    if (isJoinQuery(sql)) return this.queryJoin(sql, options);
     const t0 = performance.now();
     const { planned, plan, cells } = this.planQuery(sql, options);
     const t1 = performance.now();
     const run = await this.runRound(planned, options, (q, sent, r1, slots) =>
       this.releaseRows(q, plan, cells, sent, r1, slots, options.privacy?.delta),
     );
+    return this.queryResult(run, sql, plan, t0, t1);
+  }
+
+  /**
+   * A query over linked records: planned with both sides' agencies, logged, linked (private set
+   * intersection and the encrypted components, linkage-round.ts), then round 1 at the multiplying
+   * side and everything after it as for any query, released over the join's virtual cells.
+   */
+  private async queryJoin(sql: string, options: QueryOptions): Promise<QueryResult> {
+    const t0 = performance.now();
+    const { planned, state } = planJoinQuery(this.federation, this.params, sql, {
+      ...(options.privacy?.rho === undefined ? {} : { rho: options.privacy.rho }),
+      ...(options.maxRowsPerId === undefined ? {} : { maxRowsPerId: options.maxRowsPerId }),
+    });
+    this.requireLog();
+    const t1 = performance.now();
+    const run = await this.runRound(planned, options, (q, sent, r1, slots) => {
+      const cells = state.cells;
+      if (cells === null) throw new FedstatError('INTERNAL', 'a join was released before it was sized');
+      // One cell per ciphertext, in coefficient 0; the other coefficients are masked cross terms.
+      const cellSlots = slots.map((s) => s.subarray(0, q.layout.slotCount));
+      const schema = cells.schema;
+      return this.releaseRows({ ...q, schema }, cells.plan, cells.cells, sent, r1, cellSlots, options.privacy?.delta);
+    });
+    const plan = state.cells?.plan;
+    if (plan === undefined) throw new FedstatError('INTERNAL', 'a join ran without its cells');
+    return {
+      ...this.queryResult(run, sql, plan, t0, t1),
+      ...(state.linkage === null ? {} : { linkage: state.linkage }),
+    };
+  }
+
+  private queryResult(run: RoundRun<Release>, sql: string, plan: QueryPlan, t0: number, t1: number): QueryResult {
     const { q, r1, survivors, unmasked, marks } = run;
     const t6 = performance.now();
     return {
@@ -256,9 +293,11 @@ export class Coordinator implements AsyncDisposable {
       throw e;
     }
     options.onProgress?.({ phase: 'asked', agencies: q.serving });
-    const sum = await opening;
     let finished = false;
+    let sum: EncryptedSum | null = null;
     try {
+      if (planned.link !== undefined) await planned.link(q, sent);
+      sum = await opening;
       const r1 = await roundOne(q, sent, sum, options);
       const gathered = performance.now();
       const survivors = this.fixSurvivors(q, sent, r1);
@@ -281,7 +320,12 @@ export class Coordinator implements AsyncDisposable {
         marks: { discovered, gathered, unmasked: unmaskedAt, decrypted },
       };
     } finally {
-      sum?.dispose();
+      if (sum !== null) sum.dispose();
+      else
+        void opening?.then(
+          (s) => s.dispose(),
+          () => undefined,
+        );
       // A failed round's refusals and survivor set are in the log too (best effort: the failure is what the caller sees).
       if (!finished) await sent.queryLog?.publish().catch(() => undefined);
     }
@@ -391,7 +435,7 @@ export class Coordinator implements AsyncDisposable {
       });
     }
     const threshold = queryThreshold(serving.length, options.threshold);
-    const sized = planned.size(threshold);
+    const sized = planned.size(threshold, found);
     // Charges whose entries never reached the log (an earlier query failed, or its coordinator died) go in first.
     const delivered = await this.deliverUnlogged(described);
     // A query bound to fail is not sent: no agency spends budget on it.
@@ -458,7 +502,7 @@ export class Coordinator implements AsyncDisposable {
       );
     const log = this.options.transparencyLog;
     const audit = log === undefined ? (this.options.audit ?? NO_AUDIT) : allSinks(this.options.audit ?? NO_AUDIT, log);
-    const round = isGlmRoundPlan(q.plan) || isFlRoundPlan(q.plan);
+    const round = isGlmRoundPlan(q.plan) || isFlRoundPlan(q.plan) || isJoinRoundPlan(q.plan);
     const sql = round ? q.sql : formatPlan(q.plan);
     // The log keeps a round's parameters as their digest; the envelope's digest binds the parameters themselves.
     const plan = isFlRoundPlan(q.plan) ? flRoundLogView(q.plan) : q.plan;

@@ -15,6 +15,7 @@ import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
 import type { PrivacyTerms } from '../protocol/privacy-terms.js';
 import type { AnswerMode, QueryEnvelope, SignedQuery } from '../protocol/query-envelope.js';
 import type { QueryPlan } from '../query/plan.js';
+import type { JoinRoundPlan } from '../protocol/join-round.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import type { SurvivorSet } from '../protocol/survivor-set.js';
 import type { RoundOne } from './gather.js';
@@ -50,7 +51,7 @@ export type LogProofSource = (link: AgencyLink, stale: boolean) => Promise<Query
 
 /** A plan once the secure-aggregation threshold is known: its final form, its noise and its slots. */
 export interface SizedPlan {
-  readonly plan: QueryPlan | GlmRoundPlan | FlRoundPlan;
+  readonly plan: QueryPlan | GlmRoundPlan | FlRoundPlan | JoinRoundPlan;
   /** Null for an exact release. */
   readonly terms: PrivacyTerms | null;
   readonly layout: SlotLayout;
@@ -69,7 +70,9 @@ export interface PlannedQuery {
   readonly candidates: readonly string[];
   /** ρ of a differentially private release; null for an exact one. */
   readonly rho: Rational | null;
-  readonly size: (threshold: number) => SizedPlan;
+  readonly size: (threshold: number, found: DiscoveredAgencies) => SizedPlan;
+  /** A join: record linkage, run once the query is logged and before round 1 (linkage-round.ts). */
+  readonly link?: (q: QueryContext, sent: SentQuery) => Promise<void>;
   /** A GLM round's query id (derived from its fit and round); absent: a fresh random one. */
   readonly queryId?: string;
 }

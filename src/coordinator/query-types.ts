@@ -2,6 +2,7 @@
  * The coordinator's public query types: what a caller passes to `Coordinator.query` and what it
  * gets back (rows with their uncertainty, who answered, secure aggregation's outcome, timings).
  */
+import type { LinkageReport } from './linkage-round.js';
 import type { Rational } from '../dp/rational.js';
 import type { AnswerMode } from '../protocol/query-envelope.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -58,6 +59,8 @@ export interface QueryResult extends Release {
   readonly ciphertexts: number;
   /** Where the time went. */
   readonly timings: QueryTimings;
+  /** Join queries: which agencies of each side are in the join, and the linkage's sizes. */
+  readonly linkage?: LinkageReport;
 }
 
 /** What a query would do, computed without contacting anyone: the plan and the no-wrap proof. */
@@ -114,4 +117,10 @@ export interface QueryOptions {
   readonly requireAll?: boolean;
   /** Called as the query goes: asked, each agency answered or failed, unmasking, decrypting. */
   readonly onProgress?: (event: QueryProgress) => void;
+  /**
+   * Join queries only: at most this many rows may share one id at one agency (default 1, at most
+   * 64). Agencies refuse (or with `--on-invalid skip`, leave out) ids with more; it bounds how many
+   * joined records one record is part of, which sizes the noise.
+   */
+  readonly maxRowsPerId?: number;
 }

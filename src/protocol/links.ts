@@ -4,6 +4,16 @@
  * behind this interface is what lets protocol code stay free of transport imports.
  */
 import type { Contribution } from './contribution.js';
+import type {
+  BlindedChunk,
+  LinkBlindRequest,
+  LinkEncryptAnswer,
+  LinkEncryptRequest,
+  LinkLoadRequest,
+  LinkReblindRequest,
+  LinkStartAnswer,
+  LinkStartRequest,
+} from './link-messages.js';
 import type { SignedQuery } from './query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from './unmask.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
@@ -66,6 +76,34 @@ export interface AgencyLink {
   aggregate(query: SignedQuery, deadlineMs: number, logProof?: QueryLogProof): Promise<Contribution>;
   /** Round 2 of secure aggregation: what the survivor reveals to remove the masks. */
   unmask(request: UnmaskRequest, deadlineMs: number): Promise<UnmaskAnswer>;
+  /** Record linkage (join queries); absent on a link that cannot take part in them. */
+  readonly linkage?: LinkagePhases;
   /** Releases the connection; the coordinator closes every link when it closes. */
   close(): void;
+}
+
+/**
+ * The phases of record linkage (link-messages.ts), as the coordinator calls them on one agency;
+ * each rejects with FedstatError (UNAVAILABLE when the agency does not answer within `deadlineMs`).
+ */
+export interface LinkagePhases {
+  /** Admission of a join query; the agency's element count and sealed candidate side keys. */
+  start(request: LinkStartRequest, deadlineMs: number): Promise<LinkStartAnswer>;
+  /** The agency's elements raised to its side's key, as signed chunks in order. */
+  blind(request: LinkBlindRequest, deadlineMs: number): Promise<readonly BlindedChunk[]>;
+  /** A chunk of the other side raised to this agency's side key, signed by this agency. */
+  reblind(request: LinkReblindRequest, deadlineMs: number): Promise<BlindedChunk>;
+  /** Encrypting side: the agency's components at its positions, under BFV, signed. */
+  encrypt(request: LinkEncryptRequest, deadlineMs: number): Promise<LinkEncryptAnswer>;
+  /** Multiplying side: hands over the summed ciphertexts and the agency's positions before round 1. */
+  load(request: LinkLoadRequest, deadlineMs: number): Promise<void>;
+}
+
+/** The phases of record linkage as an agency answers them (`Agency.linkage`); LinkagePhases without deadlines. */
+export interface AgencyLinkage {
+  start(request: LinkStartRequest): Promise<LinkStartAnswer>;
+  blind(request: LinkBlindRequest): Promise<readonly BlindedChunk[]>;
+  reblind(request: LinkReblindRequest): Promise<BlindedChunk>;
+  encrypt(request: LinkEncryptRequest): Promise<LinkEncryptAnswer>;
+  load(request: LinkLoadRequest): Promise<void>;
 }

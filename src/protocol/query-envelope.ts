@@ -14,6 +14,7 @@ import { validatePlan } from '../query/validate-plan.js';
 import { canonicalBytes } from '../util/canonical-json.js';
 import { isFlRoundPlan, openFlRoundPlan, type FlRoundPlan } from './fl-round.js';
 import { isGlmRoundPlan, openGlmRoundPlan, type GlmRoundHe, type GlmRoundPlan } from './glm-round.js';
+import { isJoinRoundPlan, openJoinRoundPlan, type JoinRoundPlan } from './join-round.js';
 import { openQueryRho } from './privacy-terms.js';
 import type { SparseGraph } from '../secagg/sparse-params.js';
 
@@ -31,8 +32,8 @@ export interface QueryEnvelope {
   readonly federationId: string;
   readonly paramsId: string;
   readonly mode: AnswerMode;
-  /** A SQL query's plan, or one Newton round of a GLM fit (glm-round.ts). */
-  readonly plan: QueryPlan | GlmRoundPlan | FlRoundPlan;
+  /** A SQL query's plan, one Newton round of a GLM fit (glm-round.ts), a federated-averaging round, or a join (join-round.ts). */
+  readonly plan: QueryPlan | GlmRoundPlan | FlRoundPlan | JoinRoundPlan;
   /** Agencies asked to contribute, sorted: the participants of secure aggregation. */
   readonly agencies: readonly string[];
   /** Secure aggregation: survivors needed to reconstruct a self-mask (Shamir threshold). */
@@ -156,7 +157,9 @@ export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRo
       ? openGlmRoundPlan(rawPlan, federation, he, round)
       : isObject && isFlRoundPlan(rawPlan)
         ? openFlRoundPlan(rawPlan, federation, he, round)
-        : validatePlan(rawPlan, federation.schema);
+        : isObject && isJoinRoundPlan(rawPlan)
+          ? openJoinRoundPlan(rawPlan, federation, agencies as string[])
+          : validatePlan(rawPlan, federation.schema);
   return Object.freeze({
     v: 1,
     queryId,

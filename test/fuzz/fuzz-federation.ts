@@ -7,6 +7,7 @@
  * genuine exchange. Afterwards `coordinator()` gives a real Coordinator over the same agencies,
  * and `expectedRows()` the plaintext reference its rows must equal, computed from the CSV rows.
  */
+import { isJoinRoundPlan } from '../../src/protocol/join-round.js';
 import { isGlmRoundPlan } from '../../src/protocol/glm-round.js';
 import { isFlRoundPlan } from '../../src/protocol/fl-round.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -278,7 +279,8 @@ export async function createFuzzFederation(
 
     const rowsOf: FuzzFederation['rowsOf'] = (q, slots) => {
       const { plan } = q.envelope;
-      if (isGlmRoundPlan(plan) || isFlRoundPlan(plan)) throw new Error('the fuzz federation sends SQL queries only');
+      if (isGlmRoundPlan(plan) || isFlRoundPlan(plan) || isJoinRoundPlan(plan))
+        throw new Error('the fuzz federation sends SQL queries only');
       const cells = planCells(plan, ds);
       return [
         ...release({

@@ -152,7 +152,7 @@ function makePlan(s: RoundShape = {}): FlRoundPlan {
   const q = flRoundQuery(run, ask, () => NOW);
   expect(q.planned.queryId).toBe(flRoundQueryId(RUN, ROUND));
   expect(q.planned.candidates).toEqual(['agency-a', 'agency-b']);
-  return q.planned.size(s.threshold ?? 2).plan as FlRoundPlan;
+  return q.planned.size(s.threshold ?? 2, { described: [], serving: [], failedServing: [] }).plan as FlRoundPlan;
 }
 
 function makeEnvelope(s: RoundShape = {}): QueryEnvelope {
