@@ -55,7 +55,7 @@ function ctxPos(sql: string, node: unknown): SourcePosition | null {
  * `&&`, `||` and `!` parse, but as other operators than the user meant (`a = 1 && b = 2` becomes
  * `a = (1 && b) = 2`): name them before the confusing error that would follow.
  */
-function refuseOperatorLookalikes(sql: string, tokens: readonly Token[]): void {
+export function refuseOperatorLookalikes(sql: string, tokens: readonly Token[]): void {
   const word: Readonly<Record<string, string>> = { '&&': 'AND', '||': 'OR', '!': 'NOT' };
   const t = tokens.find((x) => x.kind === 'punct' && Object.hasOwn(word, x.text));
   if (t !== undefined) {
@@ -67,8 +67,17 @@ function refuseOperatorLookalikes(sql: string, tokens: readonly Token[]): void {
   }
 }
 
-function checkStatement(sql: string, tokens: readonly Token[], statements: readonly unknown[]): AstNode {
-  if (statements.length === 0) throw queryInvalid('the query is empty', null, SHAPE);
+/**
+ * The one SELECT statement of `statements`, refusing other statements and the clauses fedstat
+ * does not compute (`shape` is the accepted form, for the fix).
+ */
+export function checkStatement(
+  sql: string,
+  tokens: readonly Token[],
+  statements: readonly unknown[],
+  shape = SHAPE,
+): AstNode {
+  if (statements.length === 0) throw queryInvalid('the query is empty', null, shape);
   if (statements.length > 1) {
     const semi = tokens.find((t) => t.text === ';');
     throw queryInvalid(
@@ -83,12 +92,12 @@ function checkStatement(sql: string, tokens: readonly Token[], statements: reado
     throw queryInvalid(
       `${kind === undefined ? 'this statement' : `${kind.toUpperCase()} statements`} cannot run in fedstat`,
       positionAt(sql, tokens[0]?.start ?? 0),
-      SHAPE,
+      shape,
     );
   }
   for (const key of extraKeys(stmt, STATEMENT_KEYS)) {
     const [what, kw] = REFUSED[key] ?? [key.toUpperCase(), key.toUpperCase()];
-    throw queryInvalid(`${what} is not supported`, keywordPos(sql, tokens, kw), SHAPE);
+    throw queryInvalid(`${what} is not supported`, keywordPos(sql, tokens, kw), shape);
   }
   return stmt;
 }
@@ -106,7 +115,7 @@ function readFrom(sql: string, tokens: readonly Token[], schema: Schema, stmt: A
     throw queryInvalid(
       `${join ?? 'reading several datasets'} is not supported`,
       join === null ? ctxPos(sql, second) : keywordPos(sql, tokens, 'JOIN'),
-      'query one dataset at a time',
+      'query one dataset at a time, or link two datasets on their id columns: JOIN … ON x.id = y.id',
     );
   }
   const f = items[0];
