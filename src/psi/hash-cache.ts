@@ -1,7 +1,7 @@
 /**
- * A bounded cache of hashed ids. Hashing an id to the PSI group costs about 0.3 ms (BigInt field
- * arithmetic), while blinding costs 0.04 ms, and the hash does not depend on the query: the
- * per-query key does the blinding. So an agency hashes each id once and reuses the element across
+ * A bounded cache of hashed ids. Hashing an id to the PSI group costs several blindings (two field
+ * exponentiations in BigInt against one native X25519), and the hash does not depend on the
+ * query: the per-query key does the blinding. So an agency hashes each id once and reuses the element across
  * queries. Entries live in one flat byte array used as a ring: when the cache is full the oldest
  * entry is evicted, which keeps memory at about capacity × (32 bytes + one map entry).
  */

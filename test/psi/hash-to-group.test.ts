@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ELEMENT_BYTES, FIELD_PRIME, isCanonicalElement } from '../../src/psi/group.js';
-import { PSI_DST, hashIds, hashToGroup } from '../../src/psi/hash-to-group.js';
+import { PSI_DST, hashIds, hashToGroup, hashToGroupViaEdwards } from '../../src/psi/hash-to-group.js';
 
 interface Rfc9380Vectors {
   dst: string;
@@ -24,6 +24,31 @@ describe('hashToGroup', () => {
       expect(bigEndianHex(hashToGroup(utf8.encode(v.msg), rfc.dst))).toBe(v.Px);
     },
   );
+
+  it.each(rfc.vectors.map((v) => ({ ...v, label: v.msg.slice(0, 12) })))(
+    'the noble edwards25519 reference path matches RFC 9380 J.4.1 too, for msg "$label"',
+    (v) => {
+      expect(bigEndianHex(hashToGroupViaEdwards(utf8.encode(v.msg), rfc.dst))).toBe(v.Px);
+    },
+  );
+
+  it('agrees with the noble edwards25519 path on random messages and DSTs', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.constantFrom(PSI_DST, rfc.dst, 'x', 'D'.repeat(255)),
+        (msg, dst) => {
+          expect(hashToGroup(msg, dst)).toEqual(hashToGroupViaEdwards(msg, dst));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses an empty DST or one longer than 255 bytes', () => {
+    expect(() => hashToGroup(new Uint8Array(1), '')).toThrow(RangeError);
+    expect(() => hashToGroup(new Uint8Array(1), 'D'.repeat(256))).toThrow(RangeError);
+  });
 
   it('gives points on Curve25519 (v^2 = u^3 + 486662 u^2 + u has the RFC v)', () => {
     // Ties P.x to P.y, so the vector file cannot hold a mistyped x that we also reproduce.
