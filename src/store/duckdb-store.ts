@@ -26,6 +26,9 @@ import { compileGlmSums, duckDbGlmSums } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { answerLive } from './live-answer.js';
+import { LinkInputsBuilder, type LinkRules } from './link-assemble.js';
+import { compileLinkInputs, type LinkInputs, type LinkSideSpec } from './link-inputs.js';
+import { readDuckDbLink } from './link-read.js';
 import { toLocalAggregate } from './local-aggregate.js';
 import { withinMaxRows } from './max-rows.js';
 import { parquetError, parquetLabel, parquetSource } from './parquet-source.js';
@@ -91,6 +94,8 @@ class DuckDbStore implements DuckDbAgencyStore {
   private readonly fingerprints = new Map<string, string>();
   /** Loads committed so far: a fingerprint read across one is not cached. */
   private loadsDone = 0;
+  /** How each table loaded by this process treats rows a later statement leaves out. */
+  private readonly loadRules = new Map<string, LinkRules>();
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -182,6 +187,7 @@ class DuckDbStore implements DuckDbAgencyStore {
         this.loadsDone++;
         this.fingerprints.delete(dataset);
         this.attached.delete(dataset);
+        this.loadRules.set(dataset, { onInvalid: options.onInvalid ?? 'reject', report: options.onInvalidRows });
       } catch (e) {
         await conn.run('ROLLBACK').catch(() => undefined);
         await conn.run(`DROP TABLE IF EXISTS ${loading}`).catch(() => undefined);
@@ -318,6 +324,27 @@ class DuckDbStore implements DuckDbAgencyStore {
           throw e;
         }
       });
+    });
+  }
+
+  async linkInputs(spec: LinkSideSpec, schema: DatasetSchema): Promise<LinkInputs> {
+    this.checkOpen();
+    const found = this.attachedUnder(spec.dataset, schema);
+    // Compile first: a bad spec fails before touching the database.
+    const compiled =
+      found === undefined
+        ? compileLinkInputs(spec, schema, this.dialect)
+        : compileLinkInputs(spec, schema, DUCKDB_DIALECT, found.source);
+    return this.queries.run(async () => {
+      const builder = new LinkInputsBuilder(compiled, schema);
+      if (found === undefined) {
+        await this.checkLoadedUnder(spec.dataset, schema);
+        await readDuckDbLink(this.queryConn, compiled, builder);
+        return builder.finish(this.loadRules.get(spec.dataset) ?? { onInvalid: 'reject', report: undefined });
+      }
+      // One statement reads the files once: the census of invalid rows comes with the data.
+      await this.readAttached(found, () => readDuckDbLink(this.queryConn, compiled, builder));
+      return builder.finish({ onInvalid: found.onInvalid, report: found.report });
     });
   }
 

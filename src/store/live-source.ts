@@ -71,8 +71,8 @@ export function inDomain(schema: DatasetSchema, name: string, dialect: SqlDialec
   throw new RangeError(`column ${name} is not checked by a live relation`);
 }
 
-/** `name` normalized: a code, a bounded integer, or NULL when out of domain. */
-function normalizedCell(schema: DatasetSchema, name: string, dialect: SqlDialect): string {
+/** `name` normalized: a code, a bounded integer, or NULL when out of domain, as `name`. */
+export function normalizedCell(schema: DatasetSchema, name: string, dialect: SqlDialect): string {
   const col = schema.columns[name];
   const q = dialect.quoteIdent(name);
   if (col?.type === 'category') {

@@ -24,6 +24,9 @@ import { compileGlmSums, glmSumsOfRows } from './glm-sums.js';
 import { applyCensus, censusOf, type InvalidRowsReport, type OnInvalidRows } from './invalid-rows.js';
 import { checkedColumns, compileCensus, validRelation, type LiveSource } from './live-source.js';
 import { answerLive } from './live-answer.js';
+import { LinkInputsBuilder } from './link-assemble.js';
+import { compileLinkInputs, type LinkInputs, type LinkSideSpec } from './link-inputs.js';
+import { readPgLink } from './link-read.js';
 import { checkRowCount, withinMaxRows } from './max-rows.js';
 import { pgPoolConfig } from './pg-connection.js';
 import { checkPgTable } from './pg-schema-check.js';
@@ -171,6 +174,16 @@ class PostgresStore implements AgencyStore {
     const sums = glmSumsOfRows(rows, compiled);
     checkRowCount(coding.dataset, schema, sums.n);
     return sums;
+  }
+
+  async linkInputs(spec: LinkSideSpec, schema: DatasetSchema): Promise<LinkInputs> {
+    const served = this.dataset(spec.dataset);
+    checkSameSchema(spec.dataset, served, schema);
+    const compiled = compileLinkInputs(spec, schema, POSTGRES_DIALECT, served.source);
+    // One statement, streamed through a cursor: the census comes with the data.
+    const builder = new LinkInputsBuilder(compiled, schema);
+    await this.read(served.label, (client) => readPgLink(client, compiled, builder));
+    return builder.finish({ onInvalid: served.onInvalid, report: this.report });
   }
 
   async *scanRecords(

@@ -9,6 +9,7 @@ import type { ModelCoding } from '../learn/design.js';
 import type { DataRecord } from '../learn/design-row.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { Predicate, QueryPlan } from '../query/plan.js';
+import type { LinkInputs, LinkSideSpec } from './link-inputs.js';
 import type { AgencyStore, LocalAggregate } from './store.js';
 
 class RoutedStore implements AgencyStore {
@@ -53,6 +54,10 @@ class RoutedStore implements AgencyStore {
     batchRows: number,
   ): AsyncIterable<readonly DataRecord[]> {
     return this.of(dataset).scanRecords(dataset, schema, columns, where, batchRows);
+  }
+
+  linkInputs(spec: LinkSideSpec, schema: DatasetSchema): Promise<LinkInputs> {
+    return this.of(spec.dataset).linkInputs(spec, schema);
   }
 
   async close(): Promise<void> {

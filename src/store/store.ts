@@ -9,6 +9,7 @@ import type { DataRecord } from '../learn/design-row.js';
 import type { GlmSums } from '../learn/sums.js';
 import type { Predicate, QueryPlan } from '../query/plan.js';
 import type { InvalidRowsReport, OnInvalidRows } from './invalid-rows.js';
+import type { LinkInputs, LinkSideSpec } from './link-inputs.js';
 
 /**
  * Exact local aggregates of one plan. `groups` maps a group index to the measures of
@@ -28,6 +29,12 @@ export interface LoadOptions {
   readonly onInvalid?: 'reject' | 'skip';
   /** Called with rows processed so far (for progress bars); never with record values. */
   readonly onProgress?: (rowsDone: number) => void;
+  /**
+   * Told when a later statement leaves rows of the loaded table out (`skip`): a linked query's ids
+   * over its maxRowsPerId (`AgencyStore.linkInputs`). `onInvalid` also decides those, for the life
+   * of the store (a table stored by an earlier run is `reject`).
+   */
+  readonly onInvalidRows?: InvalidRowsReport;
 }
 
 /** What one `AgencyStore.loadCsv` loaded. */
@@ -107,6 +114,30 @@ export interface AgencyStore extends AsyncDisposable {
     where: Predicate | null,
     batchRows: number,
   ): AsyncIterable<readonly DataRecord[]>;
+  /**
+   * One side of a linked query (store/link-inputs.ts): one entry per distinct valid id of
+   * `spec.dataset` with, per group, the rows of that id that pass `spec.where` and each measure's
+   * sum over them, computed in one statement (one snapshot) by the store's engine.
+   *
+   * - Every row with a valid id makes its id present, even if the WHERE drops it (its components
+   *   are then 0): the set of ids an agency blinds must not depend on the query's predicates.
+   * - An id is valid when non-NULL, non-empty and, for `format: 'gb11643'`, an 18-character
+   *   resident id with a real birth date and the right check character. A row with an invalid id,
+   *   or a cell out of domain in a column the statement reads (groupBy, measures, WHERE), is an
+   *   invalid row: `reject` refuses with DATA_INVALID naming how many rows of which column;
+   *   `skip` leaves it out and reports it (CSV-loaded tables were validated at load).
+   * - An id with more than `spec.maxRowsPerId` valid rows: `reject` refuses with DATA_INVALID;
+   *   `skip` leaves all its rows out (its id is absent) and reports them as rows of the id column.
+   *   The bound makes the join's sensitivity finite.
+   * - The rows read must not exceed the schema's maxRows (DATA_INVALID).
+   * - Components are exact and fit in int64 (INTERNAL if a store returned more).
+   *
+   * NOT_FOUND when the dataset is not here; DATA_INVALID when it was loaded under another schema;
+   * QUERY_INVALID for an `id` that is not an id column, a groupBy that is not a category column,
+   * a measure that is not an integer column, a bad bound or a predicate that does not fit
+   * `schema`; UNAVAILABLE once the store closes.
+   */
+  linkInputs(spec: LinkSideSpec, schema: DatasetSchema): Promise<LinkInputs>;
   /** Waits for loads and queries in flight, then releases the database; later calls return the same promise. */
   close(): Promise<void>;
 }
