@@ -14,13 +14,7 @@ import { ELEMENT_BYTES, isCanonicalElement } from './group.js';
  */
 export function checkBlindedSet(bytes: Uint8Array, from: string): number {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('checkBlindedSet takes the set as a Uint8Array');
-  if (bytes.length % ELEMENT_BYTES !== 0) {
-    throw new FedstatError(
-      'BAD_MESSAGE',
-      `blinded set from agency ${from} is truncated: ${bytes.length} bytes is not a multiple of ${ELEMENT_BYTES}; the agency must resend it`,
-      { details: { agency: from } },
-    );
-  }
+  if (bytes.length % ELEMENT_BYTES !== 0) throw truncatedSet(from, bytes.length);
   const count = bytes.length / ELEMENT_BYTES;
   // A keyed hash table, so an agency cannot choose values that all collide.
   const seen = new ElementTable(count);
@@ -30,6 +24,15 @@ export function checkBlindedSet(bytes: Uint8Array, from: string): number {
     if (seen.add(bytes, offset) !== i) throw badSet(from, i, 'repeats an earlier element (each id must be sent once)');
   }
   return count;
+}
+
+/** The BAD_MESSAGE for a set from `from` whose `length` is not a whole number of elements. */
+export function truncatedSet(from: string, length: number): FedstatError {
+  return new FedstatError(
+    'BAD_MESSAGE',
+    `blinded set from agency ${from} is truncated: ${length} bytes is not a multiple of ${ELEMENT_BYTES}; the agency must resend it`,
+    { details: { agency: from } },
+  );
 }
 
 /** The BAD_MESSAGE for element `index` of the set from `from`. */

@@ -11,8 +11,7 @@
 import { randomFillSync } from 'node:crypto';
 import { ElementTable } from './element-table.js';
 import { ELEMENT_BYTES, isCanonicalElement } from './group.js';
-import { badSet } from './blinded-set.js';
-import { FedstatError } from '../errors.js';
+import { badSet, truncatedSet } from './blinded-set.js';
 
 /** One agency's doubly-blinded set, as the coordinator received it. */
 export interface BlindedSetOf {
@@ -61,7 +60,7 @@ function cryptoUint32Source(): () => number {
   };
 }
 
-/** A uniform integer in [0, bound) for 0 < bound <= 2^32, by rejection sampling (no modulo bias). */
+/** A uniform integer in [0, bound) for 0 < bound <= 2^30, by rejection sampling (no modulo bias). */
 function uniformBelow(bound: number, randomUint32: () => number): number {
   const limit = 2 ** 32 - (2 ** 32 % bound); // the largest multiple of bound that fits
   for (;;) {
@@ -89,16 +88,10 @@ export function matchBlindedSets(
     if (set.side !== 'left' && set.side !== 'right')
       throw new RangeError(`side of agency ${set.agency} is left or right`);
     names.add(set.agency);
-    if (set.elements.length % ELEMENT_BYTES !== 0) {
-      throw new FedstatError(
-        'BAD_MESSAGE',
-        `blinded set from agency ${set.agency} is truncated: ${set.elements.length} bytes is not a multiple of ${ELEMENT_BYTES}; the agency must resend it`,
-        { details: { agency: set.agency } },
-      );
-    }
+    if (set.elements.length % ELEMENT_BYTES !== 0) throw truncatedSet(set.agency, set.elements.length);
     total += set.elements.length / ELEMENT_BYTES;
   }
-  if (total > 2 ** 32) throw new RangeError('matchBlindedSets takes at most 2^32 elements');
+  if (total > 2 ** 30) throw new RangeError('matchBlindedSets takes at most 2^30 elements');
 
   // Pass 1: number the distinct values in order of first appearance. `lastSet` catches a value
   // repeated within one set (sets are scanned one after another, so a repeat sees its own index).
