@@ -96,9 +96,9 @@ export class LinkInputsBuilder {
     this.bad = compiled.checked.map(() => 0);
   }
 
-  /** Cells per result row: id, g, rows, the measures' sums, the checked columns' counts. */
+  /** Cells per result row (link-inputs.ts `CompiledLinkInputs.sql`). */
   get columns(): number {
-    return 3 + this.compiled.measures + this.compiled.checked.length;
+    return (this.compiled.shape === 'per-id' ? 4 : 3) + this.compiled.measures + this.compiled.checked.length;
   }
 
   /**
@@ -126,6 +126,10 @@ export class LinkInputsBuilder {
    * for a malformed row (a group twice is found by `finish`).
    */
   add(row: readonly unknown[]): void {
+    if (this.compiled.shape === 'per-id') {
+      this.addId(row);
+      return;
+    }
     const g = Number(row[1]);
     const n = exact(row[2]);
     if (n <= 0n || n > MAX_COUNT) throw internal('a group of no rows');
@@ -146,6 +150,34 @@ export class LinkInputsBuilder {
     this.rows.data[i] = (this.rows.data[i] ?? 0) + rows;
     if (g === -1) return;
     if (!Number.isSafeInteger(g) || g < 0 || g >= this.compiled.groups) throw internal('a group index out of range');
+    this.entry(i, g, n, row, 3);
+  }
+
+  /** A `per-id` row: all rows of one id, its valid ones, those that pass, their sums, the census. */
+  private addId(row: readonly unknown[]): void {
+    const total = Number(exact(row[1]));
+    const valid = Number(exact(row[2]));
+    const n = exact(row[3]);
+    if (total <= 0 || valid < 0 || valid > total || n < 0n || n > BigInt(valid))
+      throw internal('inconsistent counts of one id');
+    const bad = this.bad.length === 0 ? 0 : this.addBad(row, 4 + this.compiled.measures);
+    const i = this.slotOf(row[0]);
+    if (i < 0) {
+      this.invalidRows += total;
+      this.idBad += total;
+      return;
+    }
+    if (valid < total) {
+      if (bad === 0) throw internal('an invalid row with no invalid cell');
+      this.invalidRows += total - valid;
+    }
+    this.rows.data[i] = (this.rows.data[i] ?? 0) + valid;
+    if (n > 0n) this.entry(i, 0, n, row, 4);
+  }
+
+  /** Appends one group of one id: its row count and the sums at `row[from..]`. */
+  private entry(i: number, g: number, n: bigint, row: readonly unknown[], from: number): void {
+    const m = this.compiled.measures;
     const e = this.entrySlot.length;
     this.entrySlot.reserve(1);
     this.entryGroup.reserve(1);
@@ -156,7 +188,8 @@ export class LinkInputsBuilder {
     this.entryComps.data[at] = n;
     for (let k = 0; k < m; k++) {
       // NULL: DuckDB's TRY_CAST of a sum beyond BIGINT (a group's rows always have a sum).
-      const sum = row[3 + k] === null ? null : exact(row[3 + k]);
+      const cell = row[from + k];
+      const sum = cell === null ? null : exact(cell);
       if (sum === null || sum < INT64_MIN || sum > INT64_MAX) {
         throw new FedstatError(
           'INTERNAL',

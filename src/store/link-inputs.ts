@@ -5,7 +5,7 @@
  * measure's sum over them). This file compiles the one statement every engine runs for it;
  * link-assemble.ts turns its result rows into `LinkInputs` and applies the rules.
  *
- * The statement groups by (id, g), where g is the group index of a row that passes the WHERE, −1
+ * The statement groups by (id, g) (without groupBy: by id alone, with conditional counts), where g is the group index of a row that passes the WHERE, −1
  * for a row the WHERE drops (its id stays present: the set of ids an agency blinds must not
  * depend on the query's predicates, or the coordinator, who sees how many blinded values match,
  * would learn filtered counts) and −2 for a row out of domain in a column the statement reads
@@ -53,10 +53,12 @@ export interface LinkInputs {
 export interface CompiledLinkInputs {
   readonly dataset: string;
   /**
-   * Result rows, ordered by id: id text, g, rows, one sum per measure, then one out-of-domain
-   * count per `checked` column.
+   * Result rows, ordered by id. `per-group`: id text, g, rows, one sum per measure, then one
+   * out-of-domain count per `checked` column. `per-id` (no groupBy): id text, rows, valid rows,
+   * valid rows that pass the WHERE, one sum per measure over those, the out-of-domain counts.
    */
   readonly sql: string;
+  readonly shape: 'per-group' | 'per-id';
   /** Bound in order to `$1..$n`: category codes and integer literals of the WHERE. */
   readonly params: readonly number[];
   /** The id column and its format. */
@@ -180,29 +182,50 @@ export function compileLinkInputs(
   }
   const cond = where.text === '' ? 'TRUE' : where.text.slice(' WHERE '.length);
   const ok = checked.length === 0 ? null : checked.map((n) => `${q(n)} IS NOT NULL`).join(' AND ');
-  const g = `CASE ${ok === null ? '' : `WHEN NOT (${ok}) THEN -2 `}WHEN ${cond} THEN ${index} ELSE -1 END`;
-  const rowItems = [
-    // Byte order on PostgreSQL (DuckDB's default): the rows of one id end up adjacent whatever the
-    // database's collation, which link-assemble.ts relies on.
-    `${dialect.cast(q(spec.id), 'text')}${dialect.name === 'postgres' ? ' COLLATE "C"' : ''} AS ${ID}`,
-    // INTEGER, not BIGINT: a group index is small, and drivers hand back 32-bit cells as numbers.
-    `CAST(${g} AS INTEGER) AS ${G}`,
-    ...spec.measures.map((m, k) => `${q(m)} AS "fedstat$m${k}"`),
-    ...checked.map((n, c) => `CASE WHEN ${q(n)} IS NULL THEN 1 END AS "fedstat$bad${c}"`),
-  ];
-  const outputs = [
-    ID,
-    G,
-    'COUNT(*)',
-    // DuckDB's HUGEINT sum as BIGINT (reading 128-bit cells costs): NULL if it does not fit, which
-    // link-assemble.ts refuses as INTERNAL; PostgreSQL's NUMERIC sum comes as exact text.
-    ...spec.measures.map((_, k) =>
-      dialect.name === 'duckdb' ? `TRY_CAST(SUM("fedstat$m${k}") AS BIGINT)` : `SUM("fedstat$m${k}")`,
-    ),
-    ...checked.map((_, c) => `COUNT("fedstat$bad${c}")`),
-  ];
-  const sql = `SELECT ${outputs.join(', ')} FROM (SELECT ${rowItems.join(', ')} FROM ${from}) AS "fedstat_rows" GROUP BY ${ID}, ${G} ORDER BY ${ID}`;
+  // Byte order on PostgreSQL (DuckDB's default): the rows of one id end up adjacent whatever the
+  // database's collation, which link-assemble.ts relies on.
+  const id = `${dialect.cast(q(spec.id), 'text')}${dialect.name === 'postgres' ? ' COLLATE "C"' : ''} AS ${ID}`;
+  // DuckDB's HUGEINT sum as BIGINT (reading 128-bit cells costs): NULL if it does not fit, which
+  // link-assemble.ts refuses as INTERNAL; PostgreSQL's NUMERIC sum comes as exact text.
+  const sum = (k: number): string =>
+    dialect.name === 'duckdb' ? `TRY_CAST(SUM("fedstat$m${k}") AS BIGINT)` : `SUM("fedstat$m${k}")`;
+  const bad = checked.map((n, c) => `CASE WHEN ${q(n)} IS NULL THEN 1 END AS "fedstat$bad${c}"`);
+  const badCounts = checked.map((_, c) => `COUNT("fedstat$bad${c}")`);
+  let sql: string;
+  if (sizes.length === 0) {
+    // One group: one row per id with conditional aggregates, a quarter faster than grouping by
+    // (id, g) at 1M ids (measured; with groups, the per-group rows are several times faster).
+    const pass = ok === null ? cond : `(${ok}) AND ${cond}`;
+    const rowItems = [
+      id,
+      `CASE WHEN ${ok ?? 'TRUE'} THEN 1 END AS "fedstat$ok"`,
+      `CASE WHEN ${pass} THEN 1 END AS "fedstat$pass"`,
+      ...spec.measures.map((m, k) => `CASE WHEN ${pass} THEN ${q(m)} END AS "fedstat$m${k}"`),
+      ...bad,
+    ];
+    const outputs = [
+      ID,
+      'COUNT(*)',
+      'COUNT("fedstat$ok")',
+      'COUNT("fedstat$pass")',
+      ...spec.measures.map((_, k) => sum(k)),
+      ...badCounts,
+    ];
+    sql = `SELECT ${outputs.join(', ')} FROM (SELECT ${rowItems.join(', ')} FROM ${from}) AS "fedstat_rows" GROUP BY ${ID} ORDER BY ${ID}`;
+  } else {
+    const g = `CASE ${ok === null ? '' : `WHEN NOT (${ok}) THEN -2 `}WHEN ${cond} THEN ${index} ELSE -1 END`;
+    const rowItems = [
+      id,
+      // INTEGER, not BIGINT: a group index is small, and drivers hand back 32-bit cells as numbers.
+      `CAST(${g} AS INTEGER) AS ${G}`,
+      ...spec.measures.map((m, k) => `${q(m)} AS "fedstat$m${k}"`),
+      ...bad,
+    ];
+    const outputs = [ID, G, 'COUNT(*)', ...spec.measures.map((_, k) => sum(k)), ...badCounts];
+    sql = `SELECT ${outputs.join(', ')} FROM (SELECT ${rowItems.join(', ')} FROM ${from}) AS "fedstat_rows" GROUP BY ${ID}, ${G} ORDER BY ${ID}`;
+  }
   return Object.freeze({
+    shape: sizes.length === 0 ? 'per-id' : 'per-group',
     dataset: spec.dataset,
     sql,
     params: Object.freeze([...where.params]),
