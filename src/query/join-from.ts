@@ -5,7 +5,7 @@
  * a FROM clause or a NOT EXISTS subquery can hold is refused with the form to write instead.
  */
 import type { Schema } from '../federation/schema.js';
-import { extraKeys, identifierOf, isEmpty, isNode, spanOf, typeOf } from './ast-node.js';
+import { extraKeys, functionName, identifierOf, isEmpty, isNode, spanOf, typeOf } from './ast-node.js';
 import type { AstNode, Identifier, Span } from './ast-node.js';
 import type { JoinKind, JoinSideName } from './join-plan.js';
 import { ANTI_FIX, INNER_FIX } from './join-refusals.js';
@@ -29,6 +29,19 @@ export interface JoinFrom {
 
 const EXPRESSIONS = new Set(['function', 'aggr_func', 'binary_expr', 'unary_expr', 'cast', 'case']);
 const SUB_KEYS = ['type', 'columns', 'from', 'where', 'groupby', 'loc'];
+/** Subquery clauses (AST key → keyword) that NOT EXISTS must not hold. */
+const SUB_CLAUSES: Readonly<Record<string, string>> = {
+  groupby: 'GROUP BY',
+  having: 'HAVING',
+  orderby: 'ORDER BY',
+  limit: 'LIMIT',
+  distinct: 'DISTINCT',
+  with: 'WITH',
+  window: 'WINDOW',
+  _next: 'UNION',
+  set_op: 'UNION',
+  into: 'INTO',
+};
 
 /** The first token inside `span` that is one of the keywords `words`. */
 function firstWord(tokens: readonly Token[], span: Span | null, words: readonly string[]): Token | undefined {
@@ -38,6 +51,7 @@ function firstWord(tokens: readonly Token[], span: Span | null, words: readonly 
 
 /** The NOT EXISTS nodes of a WHERE tree, found under AND/OR/NOT only. */
 function notExistsNodes(node: unknown, out: AstNode[], depth = 0): AstNode[] {
+  if (Array.isArray(node) && depth <= 600) for (const v of node as unknown[]) notExistsNodes(v, out, depth + 1);
   if (!isNode(node) || depth > 600) return out;
   const op = typeof node['operator'] === 'string' ? node['operator'].toUpperCase() : '';
   if (typeOf(node) === 'unary_expr' && op === 'NOT EXISTS') out.push(node);
@@ -45,6 +59,8 @@ function notExistsNodes(node: unknown, out: AstNode[], depth = 0): AstNode[] {
     notExistsNodes(node['left'], out, depth + 1);
     notExistsNodes(node['right'], out, depth + 1);
   } else if (typeOf(node) === 'unary_expr' && op === 'NOT') notExistsNodes(node['expr'], out, depth + 1);
+  else if (typeOf(node) === 'function' && functionName(node) === 'NOT' && isNode(node['args']))
+    notExistsNodes(node['args']['value'], out, depth + 1);
   else if (typeOf(node) === 'expr_list' && Array.isArray(node['value']))
     for (const v of node['value'] as unknown[]) notExistsNodes(v, out, depth + 1);
   return out;
@@ -213,7 +229,7 @@ class FromReader {
       throw queryInvalid('this NOT EXISTS form is not supported', this.pos(t?.start), ANTI_FIX);
     }
     let depth = 0;
-    let end = -1;
+    let end = this.sql.length;
     for (const t of this.tokens.slice(k - 1)) {
       if (t.text === '(') depth++;
       if (t.text === ')' && --depth === 0) {
@@ -221,14 +237,18 @@ class FromReader {
         break;
       }
     }
-    const at = this.pos(exists?.start);
-    const extra = extraKeys(ast, SUB_KEYS);
-    if (extra.length > 0 || !isEmpty(ast['groupby']))
+    const at = this.pos(not?.start);
+    const clauses = [...extraKeys(ast, SUB_KEYS), ...(isEmpty(ast['groupby']) ? [] : ['groupby'])];
+    const [first] = clauses;
+    if (first !== undefined) {
+      const words = (SUB_CLAUSES[first] ?? first).split(' ');
+      const kw = firstWord(this.tokens, { start: start ?? 0, end }, words.slice(0, 1));
       throw queryInvalid(
-        `NOT EXISTS (SELECT … ${[...extra, ...(isEmpty(ast['groupby']) ? [] : ['GROUP BY'])].join(', ').toUpperCase()}) is not supported`,
-        at,
+        `${words.join(' ').toUpperCase()} inside NOT EXISTS is not supported`,
+        this.pos(kw?.start ?? not?.start),
         ANTI_FIX,
       );
+    }
     const cols = Array.isArray(ast['columns']) ? (ast['columns'] as unknown[]) : [];
     const constant = (c: unknown): boolean => {
       const e = isNode(c) ? c['expr'] : undefined;
@@ -238,7 +258,7 @@ class FromReader {
     };
     if (cols.length !== 1 || !constant(cols[0]))
       throw queryInvalid(
-        'NOT EXISTS selects nothing that is used',
+        'NOT EXISTS takes SELECT 1 or SELECT * only',
         this.pos(spanOf(cols[0])?.start ?? start),
         'write NOT EXISTS (SELECT 1 FROM … WHERE ….id = ….id)',
       );
@@ -254,7 +274,7 @@ class FromReader {
     if (isEmpty(ast['where']))
       throw queryInvalid('NOT EXISTS without a WHERE id equality is not supported', at, ANTI_FIX);
     const ids = this.idEquality(scope, ast['where'], 'NOT EXISTS', right);
-    return { scope, ids, span: { start: not?.start ?? 0, end: end < 0 ? this.sql.length : end } };
+    return { scope, ids, span: { start: not?.start ?? 0, end } };
   }
 
   scope(kind: JoinKind, left: ScopeSide, right: ScopeSide, at: SourcePosition | null): JoinScope {
@@ -292,8 +312,7 @@ export function readJoinFrom(sql: string, tokens: readonly Token[], schema: Sche
   const second = from[1];
   if (second === undefined) {
     const node = nots[0];
-    if (node === undefined)
-      throw queryInvalid('this query reads one dataset', null, `query it with parseQuery; ${INNER_FIX}`);
+    if (node === undefined) throw queryInvalid('this query reads one dataset, so it links no records', null, INNER_FIX);
     const sub = r.subquery(node, left);
     return { scope: sub.scope, ids: sub.ids, notExists: { node, span: sub.span } };
   }

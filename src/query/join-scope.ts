@@ -32,7 +32,11 @@ export interface SideColumn {
   readonly col: ResolvedColumn;
 }
 
-const OTHER: Readonly<Record<JoinSideName, JoinSideName>> = { left: 'right', right: 'left' };
+/** The schema's spelling of the column `typed` names in `side` (case-insensitive), if any. */
+function columnNamed(side: ScopeSide, typed: string): string | undefined {
+  const lower = typed.toLowerCase();
+  return Object.keys(side.ds.columns).find((c) => c.toLowerCase() === lower);
+}
 
 export class JoinScope {
   constructor(
@@ -45,10 +49,6 @@ export class JoinScope {
 
   side(name: JoinSideName): ScopeSide {
     return name === 'left' ? this.left : this.right;
-  }
-
-  other(side: ScopeSide): ScopeSide {
-    return this.side(OTHER[side.name]);
   }
 
   /** How a column of `side` is written: `s.sector`. */
@@ -87,8 +87,7 @@ export class JoinScope {
 
   /** The side an unqualified name belongs to; id columns, unknown and ambiguous names are refused. */
   private sideOfBare(name: string, at: SourcePosition | null, sides: readonly ScopeSide[]): ScopeSide {
-    const has = (s: ScopeSide): string | undefined =>
-      Object.keys(s.ds.columns).find((c) => c.toLowerCase() === name.toLowerCase());
+    const has = (s: ScopeSide): string | undefined => columnNamed(s, name);
     for (const s of sides) {
       const c = has(s);
       if (c !== undefined && s.ds.columns[c]?.type === 'id') throw idColumnError(s.dataset, c, at);
@@ -127,19 +126,12 @@ export class JoinScope {
     const sides = this.kind === 'anti' ? [this.left] : [this.left, this.right];
     let side: ScopeSide;
     if (ident.qualifier === null) {
-      try {
-        side = this.sideOfBare(ident.name, at, sides);
-      } catch (e) {
-        // A bare name of the NOT EXISTS dataset: say why it is out of reach, not just "unknown".
-        if (
-          this.kind === 'anti' &&
-          !Object.keys(this.left.ds.columns).some((c) => c.toLowerCase() === ident.name.toLowerCase()) &&
-          Object.keys(this.right.ds.columns).some((c) => c.toLowerCase() === ident.name.toLowerCase())
-        ) {
-          throw this.antiRightRefusal(ident.name, at);
-        }
-        throw e;
+      // A bare name only the NOT EXISTS dataset has: say why it is out of reach, not just "unknown".
+      if (this.kind === 'anti' && columnNamed(this.left, ident.name) === undefined) {
+        const name = columnNamed(this.right, ident.name);
+        if (name !== undefined) throw this.antiRightRefusal(name, at);
       }
+      side = this.sideOfBare(ident.name, at, sides);
     } else {
       side = this.sideOfQualifier(ident.qualifier, ident, at);
       if (this.kind === 'anti' && side.name === 'right') throw this.antiRightRefusal(ident.name, at);

@@ -28,7 +28,7 @@ const JOIN_SHAPE =
 /**
  * True when `sql` asks for linked records (a JOIN, a comma between datasets, EXISTS, ANTI/SEMI
  * JOIN, EXCEPT, NOT IN (SELECT …)): route it to parseJoinQuery, everything else to parseQuery.
- * Token-level; never throws.
+ * Token-level; never throws for a string.
  */
 export function isJoinQuery(sql: string): boolean {
   if (typeof sql !== 'string') throw new TypeError('isJoinQuery: sql must be a string');
