@@ -19,6 +19,7 @@ export const LAYERS = [
     name: 'primitives',
     folders: [
       'crypto',
+      'psi',
       'tls',
       'federation',
       'query',

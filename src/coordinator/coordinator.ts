@@ -26,6 +26,7 @@ import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
 import { isJoinQuery } from '../query/parse-join.js';
 import { planJoinQuery } from './join-query.js';
+import { explainJoin, predictJoin } from './join-explain.js';
 import type { QueryPlan } from '../query/plan.js';
 import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
 import { preflight } from './preflight.js';
@@ -105,7 +106,8 @@ export class Coordinator implements AsyncDisposable {
    * The plan, its slot layout and the proof that no slot total reaches the plain modulus (with
    * room for the noise when `privacy` is given), without contacting anyone.
    */
-  explain(sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold'> = {}): QueryExplanation {
+  explain(sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold' | 'maxRowsPerId'> = {}): QueryExplanation {
+    if (isJoinQuery(sql)) return explainJoin(this.federation, this.params, sql, options).explanation;
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
@@ -146,8 +148,12 @@ export class Coordinator implements AsyncDisposable {
    */
   async dryRun(
     sql: string,
-    options: Pick<QueryOptions, 'privacy' | 'threshold'> = {},
+    options: Pick<QueryOptions, 'privacy' | 'threshold' | 'maxRowsPerId'> = {},
   ): Promise<QueryExplanation & { readonly prediction: DryRunPrediction }> {
+    if (isJoinQuery(sql)) {
+      explainJoin(this.federation, this.params, sql, options); // refuses a bad query before anyone is contacted
+      return predictJoin(this.federation, this.params, sql, options, await this.discover());
+    }
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);

@@ -2,6 +2,7 @@
  * The coordinator's public query types: what a caller passes to `Coordinator.query` and what it
  * gets back (rows with their uncertainty, who answered, secure aggregation's outcome, timings).
  */
+import type { JoinExplanation } from './join-explain.js';
 import type { LinkageReport } from './linkage-round.js';
 import type { Rational } from '../dp/rational.js';
 import type { AnswerMode } from '../protocol/query-envelope.js';
@@ -65,6 +66,8 @@ export interface QueryResult extends Release {
 
 /** What a query would do, computed without contacting anyone: the plan and the no-wrap proof. */
 export interface QueryExplanation {
+  /** Join queries: sides, components, sensitivity and linkage costs (`plan` is then the join's virtual plan). */
+  readonly join?: JoinExplanation;
   /** The plan written back as canonical SQL. */
   readonly sql: string;
   /** The parsed and validated plan. */

@@ -244,13 +244,14 @@ function splitQualified(name: string): [string, string] {
   return [name.slice(0, at), name.slice(at + 1)];
 }
 
-function sortedUnique(list: unknown, what: string): readonly string[] {
-  if (!Array.isArray(list) || !list.every((a) => typeof a === 'string') || list.length === 0)
+function sortedUnique(raw: unknown, what: string): readonly string[] {
+  if (!Array.isArray(raw) || !raw.every((a) => typeof a === 'string') || raw.length === 0)
     throw new FedstatError('BAD_MESSAGE', `join plan: ${what} agency list is malformed`);
+  const list: string[] = raw;
   for (let i = 1; i < list.length; i++)
-    if ((list[i - 1] as string) >= (list[i] as string))
+    if ((list[i - 1] ?? '') >= (list[i] ?? ''))
       throw new FedstatError('BAD_MESSAGE', `join plan: ${what} agency list is not sorted and unique`);
-  return Object.freeze([...(list as string[])]);
+  return Object.freeze([...list]);
 }
 
 /**

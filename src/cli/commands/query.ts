@@ -28,6 +28,7 @@ export function queryJson(r: QueryResult): unknown {
     suppression: r.suppression,
     columns: r.columns,
     timings: r.timings,
+    ...(r.linkage === undefined ? {} : { linkage: r.linkage }),
   };
 }
 
@@ -88,6 +89,17 @@ export function renderResult(r: QueryResult): string {
         `note: agency ${f.id} contributed but was lost in round 2 (${f.reason}); its share of the unmasking was not needed`,
       );
   }
+  const l = r.linkage;
+  if (l !== undefined) {
+    const side = (name: 'left' | 'right'): string =>
+      `${l.sides[name].dataset} ${l.sides[name].linked.length} agenc${l.sides[name].linked.length === 1 ? 'y' : 'ies'}`;
+    out.push(
+      `(linked records: ${side('left')} ⋈ ${side('right')}; ${formatInteger(l.positions)} ids blinded; ${formatBytes(l.bytes.encrypted)} of encrypted components from ${l.encrypting === 'left' ? l.sides.left.dataset : l.sides.right.dataset})`,
+    );
+    for (const name of ['left', 'right'] as const)
+      for (const f of l.sides[name].failed)
+        out.push(`warning: agency ${f.id} (${l.sides[name].dataset}) is not in the join: ${f.reason}`);
+  }
   for (const f of r.agencies.failed) out.push(`warning: agency ${f.id} did not contribute: ${f.reason}`);
   if (r.agencies.failed.length > 0)
     out.push(
@@ -121,10 +133,35 @@ export function renderPrediction(p: DryRunPrediction): string {
   return out.join('\n');
 }
 
+/** The formatted size of a byte count (kB, MB, GB). */
+function formatBytes(n: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u] ?? ''}`;
+}
+
+/** The join lines of an explanation: sides, components, sensitivity and what linking costs. */
+function renderJoin(j: NonNullable<QueryExplanation['join']>): string[] {
+  const dataset = (side: 'left' | 'right'): string => (side === 'left' ? j.left : j.right);
+  return [
+    `join: ${j.kind === 'anti' ? 'anti-join (NOT EXISTS)' : 'inner join'} of ${j.left} and ${j.right} on their ids (ECDH-PSI over Curve25519, keys fresh for every query)`,
+    `  ${dataset(j.encrypting)} agencies encrypt ${j.components[j.encrypting]} component${j.components[j.encrypting] === 1 ? '' : 's'} per id under BFV; ${dataset(j.multiplying)} agencies multiply with their ${j.components[j.multiplying]} and answer round 1`,
+    `  per id linked: 1 hash, 2 scalar multiplications (one at its agency, one at the other side), ${j.perId.bytes} bytes through the coordinator`,
+    `  per ${formatInteger(j.idsPerBlock)} ids of all agencies: ${j.components[j.encrypting]} ciphertext${j.components[j.encrypting] === 1 ? '' : 's'} of ${formatBytes(j.ciphertextBytes)} from each ${dataset(j.encrypting)} agency, and to each ${dataset(j.multiplying)} agency`,
+    `  sensitivity: one record is part of at most ${j.sensitivity} joined records (--max-rows-per-id ${j.maxRowsPerId} × the other side's agencies); the noise is sized for it`,
+  ];
+}
+
 function renderExplanation(x: QueryExplanation): string {
   const bits = (n: bigint): string => `2^${Math.log2(Number(n)).toFixed(1)}`;
   return [
     x.sql,
+    ...(x.join === undefined ? [] : renderJoin(x.join)),
     `groups: ${formatInteger(x.groups)}; per group: ${x.measures.join(', ')}`,
     `slots: ${formatInteger(x.slotsUsed)} in ${x.ciphertexts} ciphertext${x.ciphertexts === 1 ? '' : 's'} per agency; limb base ${bits(x.limbBase)}`,
     `no-wrap proof: with up to ${x.parties} contributing agencies ${x.noiseBound > 0n ? `(each adding noise within ±${formatInteger(x.noiseBound)} per cell) ` : ''}every slot total lies in a range of ${formatInteger(x.worstSlotTotal)} (${bits(x.worstSlotTotal)}) < plain modulus ${formatInteger(x.plainModulus)} (${bits(x.plainModulus)})`,
@@ -167,6 +204,11 @@ export function registerQuery(program: Command): void {
       "operate this transparency log (created if missing; default when the federation requires one: transparency.log beside the federation file): the query, the agencies' signed entries, the decryption and the release are appended and the signed tree head published as FILE.head.json (verify with fedstat audit verify)",
     )
     .option('--explain', 'show the plan, its slot layout and the no-wrap proof, without contacting any agency')
+    .option(
+      '--max-rows-per-id <n>',
+      'join queries: at most this many rows share one id at one agency (default 1); agencies refuse data with more',
+      parseIntOption('--max-rows-per-id', 1, 64),
+    )
     .option('--json', 'print the result as JSON')
     .action(
       action(async (sql: string, opts: QueryCliOptions, cmd: Command) => {
@@ -194,6 +236,7 @@ interface QueryCliOptions {
   rho?: string;
   delta: string;
   dryRun?: boolean;
+  maxRowsPerId?: number;
 }
 
 /** The query command; everything it opens is closed when it returns or throws. */
@@ -221,8 +264,10 @@ async function runQuery(sql: string, opts: QueryCliOptions): Promise<void> {
     describeDeadlineMs: Math.min(opts.deadline, DESCRIBE_DEADLINE_MS),
     keyAuthorityDeadlineMs: opts.deadline,
   });
+  const perId = opts.maxRowsPerId === undefined ? {} : { maxRowsPerId: opts.maxRowsPerId };
   if (opts.explain === true) {
     const x = coordinator.explain(sql, {
+      ...perId,
       ...(privacy === undefined ? {} : { privacy }),
       ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
     });
@@ -231,14 +276,20 @@ async function runQuery(sql: string, opts: QueryCliOptions): Promise<void> {
   }
   if (opts.dryRun === true) {
     const x = await coordinator.dryRun(sql, {
+      ...perId,
       ...(privacy === undefined ? {} : { privacy }),
       ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
     });
-    process.stdout.write(json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n${renderPrediction(x.prediction)}\n`);
+    const other = 'encryptingPrediction' in x ? (x.encryptingPrediction as DryRunPrediction) : null;
+    const more = other === null ? '' : `${renderPrediction(other)}\n`;
+    process.stdout.write(
+      json ? `${toJson(x)}\n` : `${renderExplanation(x)}\n${renderPrediction(x.prediction)}\n${more}`,
+    );
     return;
   }
   const bar = progressBar('query', { json });
   const result = await coordinator.query(sql, {
+    ...perId,
     ...(privacy === undefined ? {} : { privacy }),
     deadlineMs: opts.deadline,
     requireAll: opts.requireAll === true,
