@@ -151,6 +151,18 @@ export function referenceOfRows(
   return agg.release(policy);
 }
 
+/** The released rows of `plan` over rows produced one at a time (a join's joined records), with the same policy. */
+export async function referenceOfAsyncRows(
+  plan: QueryPlan,
+  schema: DatasetSchema,
+  rows: AsyncIterable<TypedRow>,
+  policy: Policy,
+): Promise<{ rows: ResultRow[]; suppressed: number }> {
+  const agg = new ReferenceAggregate(plan, schema);
+  for await (const row of rows) agg.add(row);
+  return agg.release(policy);
+}
+
 /** The released rows of `plan` over the given CSV files, with the same policy. */
 export async function referenceRows(
   plan: QueryPlan,
@@ -158,9 +170,7 @@ export async function referenceRows(
   files: readonly string[],
   policy: Policy,
 ): Promise<{ rows: ResultRow[]; suppressed: number }> {
-  const agg = new ReferenceAggregate(plan, schema);
-  for await (const row of readTypedRows(schema, files)) agg.add(row);
-  return agg.release(policy);
+  return referenceOfAsyncRows(plan, schema, readTypedRows(schema, files), policy);
 }
 
 /**
