@@ -2,7 +2,7 @@
 import { makeGenericClientConstructor, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { FedstatError } from '../errors.js';
 import type { Contribution } from '../protocol/contribution.js';
-import type { AgencyDescription, AgencyLink } from '../protocol/links.js';
+import type { AgencyDescription, AgencyLink, LinkagePhases } from '../protocol/links.js';
 import type { SignedQuery } from '../protocol/query-envelope.js';
 import type { UnmaskAnswer, UnmaskRequest } from '../protocol/unmask.js';
 import {
@@ -21,6 +21,7 @@ import {
   type DescribeResponseMessage,
   type UnmaskResponseMessage,
 } from './proto.js';
+import { GrpcLinkage } from './link-client.js';
 import { fromServiceError } from './status.js';
 import { logHeadFromWire, logProofToWire } from './log-proof-messages.js';
 import type { QueryLogProof } from '../transparency/query-log-proof.js';
@@ -29,6 +30,8 @@ type Unary = (req: object, options: { deadline: Date }, cb: (err: ServiceError |
 
 export class GrpcAgencyLink implements AgencyLink {
   private readonly client: Client;
+  /** Record linkage over the same channel; each phase's deadline covers its whole stream. */
+  readonly linkage: LinkagePhases;
 
   /** `credentials` from credentials.ts; the server is authenticated as party `agencyId` whatever its address. */
   constructor(
@@ -38,6 +41,7 @@ export class GrpcAgencyLink implements AgencyLink {
   ) {
     const Ctor = makeGenericClientConstructor(agencyServiceDefinition(), 'Agency');
     this.client = new Ctor(endpoint, credentials, { ...CHANNEL_OPTIONS, ...channelOptionsFor(agencyId) });
+    this.linkage = new GrpcLinkage(this.client, agencyId, endpoint);
   }
 
   private call(method: 'Describe' | 'Aggregate' | 'Unmask', req: object, deadlineMs: number): Promise<unknown> {

@@ -3,15 +3,8 @@
  * convert wire messages to domain types and back; every failure becomes a status with a clear,
  * secret-free message, never a crash.
  */
-import {
-  Server,
-  type ServerCredentials,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Agency } from '../agency/agency.js';
-import { FedstatError } from '../errors.js';
 import { SERVER_OPTIONS } from './limits.js';
 import { listen, type RunningServer } from './listen.js';
 import { bytesField, contributionToWire, unmaskAnswerToWire, unmaskRequestFromWire } from './agency-messages.js';
@@ -23,46 +16,21 @@ import {
   type UnmaskRequestMessage,
   type UnmaskResponseMessage,
 } from './proto.js';
-import { peerPartyId } from './credentials.js';
-import { toServiceError } from './status.js';
+import { linkageHandlers, linkageOf } from './link-service.js';
+import { unaryHandler as unary, type AllowedCallers } from './stream-calls.js';
 import { logHeadToWire, logProofFromWire } from './log-proof-messages.js';
 
 export const FEDSTAT_VERSION = '0.1.0';
 
+export type { AllowedCallers } from './stream-calls.js';
+
 /**
- * Who may call a service: with mTLS, the party ids whose certificates (issued by the federation CA)
- * are accepted for this service; null on an insecure loopback server, where there is no peer
- * identity to check and signatures alone authenticate messages.
+ * Only the federation's coordinator may call an agency (null: any caller, insecure loopback only).
+ * The record-linkage methods are answered by `agency.linkage` (link-service.ts).
  */
-export type AllowedCallers = readonly string[] | null;
-
-function unary<Req, Res>(allowed: AllowedCallers, handle: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    if (allowed !== null) {
-      const peer = peerPartyId(call);
-      if (peer === null || !allowed.includes(peer)) {
-        callback(
-          toServiceError(
-            new FedstatError(
-              'POLICY_REFUSED',
-              `caller ${peer ?? '(no party certificate)'} may not call this service; only ${allowed.join(', ')} may`,
-            ),
-          ),
-          null,
-        );
-        return;
-      }
-    }
-    handle(call.request).then(
-      (res) => callback(null, res),
-      (e: unknown) => callback(toServiceError(e), null),
-    );
-  };
-}
-
-/** Only the federation's coordinator may call an agency (null: any caller, insecure loopback only). */
 function agencyServiceImplementation(agency: Agency, allowed: AllowedCallers): UntypedServiceImplementation {
   return {
+    ...linkageHandlers(linkageOf(agency), allowed),
     Describe: unary<unknown, DescribeResponseMessage>(allowed, async () => {
       const d = await agency.describe();
       return {

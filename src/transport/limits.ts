@@ -1,26 +1,51 @@
 /**
  * gRPC limits, all explicit: grpc-js defaults to a 4 MiB receive limit, no deadline, no
  * keepalive and unbounded concurrent streams. A contribution carries up to MAX_CIPHERTEXTS
- * ciphertexts of ~524 KB each, so messages are capped a little above that.
+ * ciphertexts of ~524 KB each, so messages are capped a little above that. Record linkage streams
+ * its ciphertexts, positions and blinded elements in bounded parts instead (limits below).
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { MAX_CIPHERTEXTS } from '../he/packing.js';
+import { LINK_CHUNK_ELEMENTS } from '../protocol/link-messages.js';
 import { MAX_QUERY_AGENCIES, MAX_QUERY_BYTES } from '../protocol/query-envelope.js';
 import { MAX_SET_BYTES } from '../protocol/survivor-set.js';
 import { MAX_LOG_PROOF_BYTES } from './log-proof-messages.js';
 
 /** Serialized BFV N=8192 ciphertext without compression, plus headroom. */
-const MAX_CIPHERTEXT_BYTES = 600 * 1024;
-const MAX_MESSAGE_BYTES = MAX_CIPHERTEXTS * MAX_CIPHERTEXT_BYTES + 64 * 1024;
+export const MAX_CIPHERTEXT_BYTES = 600 * 1024;
+
+/** Positions per streamed part of LinkEncrypt and LinkLoad: 4 bytes each, 1 MiB a part. */
+export const LINK_POSITIONS_PER_PART = 262_144;
+/**
+ * The most ciphertexts (components × blocks) one LinkEncrypt answer or LinkLoad request carries:
+ * 4,096 × ~524 KB ≈ 2.1 GB, what the multiplying side holds at once at most. Blocks alone are
+ * capped by MAX_POSITION_BLOCKS.
+ */
+export const MAX_LINK_CIPHERTEXTS = 4096;
+/** The most signed log entries one linkage answer carries (an agency logs its budget charge). */
+export const MAX_LINK_LOG_ENTRIES = 8;
+/** Longest signed log entry a linkage answer may carry (a budget entry is under 2 KiB). */
+export const MAX_LINK_LOG_ENTRY_BYTES = 16 * 1024;
+/**
+ * The largest linkage message: a LinkReblind request (a signed query and a 1 MiB chunk) or a
+ * stream header (a signed query and its log proof). Streamed parts (≤ 1 MiB of positions or
+ * elements, one ciphertext) are smaller. Both directions' limits below are at least this.
+ */
+const MAX_LINK_MESSAGE_BYTES = MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + LINK_CHUNK_ELEMENTS * 32 + 64 * 1024;
+/** A contribution (answers to the coordinator), or the largest linkage message. */
+const MAX_MESSAGE_BYTES = Math.max(MAX_CIPHERTEXTS * MAX_CIPHERTEXT_BYTES + 64 * 1024, MAX_LINK_MESSAGE_BYTES);
 /** One sealed share on the wire: two party ids, a 24-byte nonce and a box of < 400 bytes. */
 const MAX_SEALED_SHARE_BYTES = 1024;
 /**
- * Requests to an agency never carry ciphertexts: a signed query (round 1), or the signed query, the
- * signed survivor set and at most one sealed share per agency of the query (round 2), and the
- * query's transparency-log proof.
+ * Requests to an agency carry at most one ciphertext per message: a signed query (round 1), or the
+ * signed query, the signed survivor set and at most one sealed share per agency of the query
+ * (round 2), and the query's transparency-log proof; linkage streams carry one bounded part per
+ * message (MAX_LINK_MESSAGE_BYTES).
  */
-const MAX_REQUEST_BYTES =
-  MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SET_BYTES + MAX_QUERY_AGENCIES * MAX_SEALED_SHARE_BYTES + 64 * 1024;
+const MAX_REQUEST_BYTES = Math.max(
+  MAX_QUERY_BYTES + MAX_LOG_PROOF_BYTES + MAX_SET_BYTES + MAX_QUERY_AGENCIES * MAX_SEALED_SHARE_BYTES + 64 * 1024,
+  MAX_LINK_MESSAGE_BYTES,
+);
 
 /** The coordinator's side: small requests out, contributions in. */
 export const CHANNEL_OPTIONS: ChannelOptions = Object.freeze({

@@ -25,6 +25,11 @@ function protoRoot(): protobuf.Root {
   return root;
 }
 
+/** The encoder's output as a Buffer without a copy: `finish()` hands over a fresh array of its own. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function method(service: protobuf.Service, name: string): MethodDefinition<object, object> {
   const m = service.methods[name];
   if (m === undefined) throw new Error(`proto method ${name} missing`);
@@ -34,11 +39,11 @@ function method(service: protobuf.Service, name: string): MethodDefinition<objec
   if (req === null || res === null) throw new Error(`proto method ${name} unresolved`);
   return {
     path: `/${service.fullName.replace(/^\./, '')}/${name}`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (v: object) => Buffer.from(req.encode(req.fromObject(v)).finish()),
+    requestStream: m.requestStream === true,
+    responseStream: m.responseStream === true,
+    requestSerialize: (v: object) => asBuffer(req.encode(req.fromObject(v)).finish()),
     requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), { longs: String, defaults: true }),
-    responseSerialize: (v: object) => Buffer.from(res.encode(res.fromObject(v)).finish()),
+    responseSerialize: (v: object) => asBuffer(res.encode(res.fromObject(v)).finish()),
     responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), { longs: String, defaults: true }),
   };
 }
@@ -49,6 +54,11 @@ export function agencyServiceDefinition(): ServiceDefinition {
     Describe: method(service, 'Describe'),
     Aggregate: method(service, 'Aggregate'),
     Unmask: method(service, 'Unmask'),
+    LinkStart: method(service, 'LinkStart'),
+    LinkBlind: method(service, 'LinkBlind'),
+    LinkReblind: method(service, 'LinkReblind'),
+    LinkEncrypt: method(service, 'LinkEncrypt'),
+    LinkLoad: method(service, 'LinkLoad'),
   };
 }
 
@@ -119,6 +129,81 @@ export interface UnmaskResponseMessage {
   selfMaskShares: { of: string; x: number; y: Uint8Array }[];
   pairwiseSeeds: { with: string; seed: Uint8Array }[];
   signature: Uint8Array;
+}
+
+export interface SealedSideKeyMessage {
+  from: string;
+  to: string;
+  nonce: Uint8Array;
+  box: Uint8Array;
+}
+export interface LinkStartRequestMessage {
+  query: Uint8Array;
+  signature: Uint8Array;
+  logProof?: LogProofMessage | null;
+}
+export interface LinkStartResponseMessage {
+  agencyId: string;
+  queryId: string;
+  elements: number;
+  sideKeys: SealedSideKeyMessage[];
+  logEntries: Uint8Array[];
+}
+export interface LinkBlindRequestMessage {
+  query: Uint8Array;
+  signature: Uint8Array;
+  leader: string;
+  sideKey?: SealedSideKeyMessage | null;
+}
+export interface BlindedChunkMessage {
+  origin: string;
+  phase: string;
+  index: number;
+  chunks: number;
+  elements: Uint8Array;
+  by: string;
+  signature: Uint8Array;
+}
+export interface LinkReblindRequestMessage {
+  query: Uint8Array;
+  signature: Uint8Array;
+  chunk?: BlindedChunkMessage | null;
+}
+export interface LinkEncryptHeaderMessage {
+  query: Uint8Array;
+  signature: Uint8Array;
+  positionCount: number;
+  positions: number;
+}
+/** A oneof: exactly one field is set on a well-formed message (protobufjs leaves the others undefined). */
+export interface LinkEncryptPartMessage {
+  header?: LinkEncryptHeaderMessage | null;
+  positions?: Uint8Array | null;
+}
+export interface LinkEncryptAnswerHeaderMessage {
+  agencyId: string;
+  queryId: string;
+  components: number;
+  blocks: number;
+  logEntries: Uint8Array[];
+  signature: Uint8Array;
+}
+export interface LinkEncryptAnswerPartMessage {
+  header?: LinkEncryptAnswerHeaderMessage | null;
+  ciphertext?: Uint8Array | null;
+}
+export interface LinkLoadHeaderMessage {
+  query: Uint8Array;
+  signature: Uint8Array;
+  positionCount: number;
+  positions: number;
+  components: number;
+  blocks: number;
+}
+export interface LinkLoadPartMessage {
+  header?: LinkLoadHeaderMessage | null;
+  positions?: Uint8Array | null;
+  ciphertext?: Uint8Array | null;
 }
 
 export function keyAuthorityServiceDefinition(): ServiceDefinition {
