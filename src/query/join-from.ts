@@ -4,6 +4,7 @@
  * `FROM a x WHERE NOT EXISTS (SELECT 1 FROM b y WHERE y.id = x.id)` (anti-join). Everything else
  * a FROM clause or a NOT EXISTS subquery can hold is refused with the form to write instead.
  */
+import type { FedstatError } from '../errors.js';
 import type { Schema } from '../federation/schema.js';
 import { extraKeys, functionName, identifierOf, isEmpty, isNode, spanOf, typeOf } from './ast-node.js';
 import type { AstNode, Identifier, Span } from './ast-node.js';
@@ -71,6 +72,18 @@ function firstId(side: ScopeSide): string {
   return Object.keys(side.ds.columns).find((c) => side.ds.columns[c]?.type === 'id') ?? 'id';
 }
 
+/**
+ * The refusal of a condition inside NOT EXISTS: "no record of b with this id and x" is an OR
+ * over b's agencies of "none of my records has it", which the anti-join protocol does not compute.
+ */
+function conditionInNotExists(scope: JoinScope, at: SourcePosition | null): FedstatError {
+  return queryInvalid(
+    `NOT EXISTS may hold only the id equality: a condition on ${scope.right.dataset} inside it would need an OR across that dataset's agencies, which fedstat does not compute`,
+    at,
+    `the anti-join is against every record of ${scope.right.dataset}: ${ANTI_FIX}`,
+  );
+}
+
 class FromReader {
   constructor(
     private readonly sql: string,
@@ -110,9 +123,9 @@ class FromReader {
     if (name === undefined) {
       const near = closest(ident.name, cols)[0];
       throw queryInvalid(
-        `unknown column ${quoted(ident.name)} in ${side.dataset}${near === undefined ? '' : ` (did you mean ${scope.qualified(side, near)}?)`}`,
+        `unknown column ${quoted(ident.name)} in ${side.dataset}`,
         at,
-        idFix,
+        `${idFix}${near === undefined ? '' : ` (did you mean ${scope.qualified(side, near)}?)`}`,
         { columnName: ident.name },
       );
     }
@@ -150,11 +163,7 @@ class FromReader {
           this.pos(kw?.start ?? span?.start),
           `move the other conditions to WHERE: ON ${eq} WHERE …`,
         );
-      throw queryInvalid(
-        `NOT EXISTS may hold only the id equality: a condition on ${scope.right.dataset} inside it would need an OR across that dataset's agencies, which fedstat does not compute`,
-        this.pos(kw?.start ?? span?.start),
-        `the anti-join is against every record of ${scope.right.dataset}: ${ANTI_FIX}`,
-      );
+      throw conditionInNotExists(scope, this.pos(kw?.start ?? span?.start));
     }
     const [l, r] =
       isNode(node) && op === '=' ? [identifierOf(node['left']), identifierOf(node['right'])] : [null, null];
@@ -162,11 +171,7 @@ class FromReader {
       // A comparison with a literal is a condition on the dataset; a function of a column is an expression.
       const expression = isNode(node) && [node['left'], node['right']].some((n) => EXPRESSIONS.has(typeOf(n) ?? ''));
       if (clause === 'NOT EXISTS' && !expression) {
-        throw queryInvalid(
-          `NOT EXISTS may hold only the id equality: a condition on ${scope.right.dataset} inside it would need an OR across that dataset's agencies, which fedstat does not compute`,
-          at,
-          `the anti-join is against every record of ${scope.right.dataset}: ${ANTI_FIX}`,
-        );
+        throw conditionInNotExists(scope, at);
       }
       throw queryInvalid(
         `${clause} must compare the id columns themselves; expressions are not supported`,

@@ -60,6 +60,16 @@ describe('other join forms are refused with the form to write', () => {
       'FULL',
     ],
     [`SELECT COUNT(*) FROM social_insurance s CROSS JOIN rental_filings h`, /CROSS JOIN is not supported/, 'CROSS'],
+    [
+      `SELECT COUNT(*) FROM social_insurance s JOIN rental_filings h ON s.citizenid = h.citizen_id`,
+      /unknown column "citizenid" in social_insurance.*join on the id columns: s\.citizen_id \(did you mean s\.citizen_id\?\)/,
+      's.citizenid',
+    ],
+    [
+      `SELECT COUNT(*) FROM social_insurance s JOIN rental_filings h ON s.citizen_id = hh.citizen_id`,
+      /unknown table "hh".*\(did you mean h\?\)/,
+      'hh.citizen_id',
+    ],
     [`SELECT COUNT(*) FROM social_insurance NATURAL JOIN rental_filings`, /NATURAL JOIN is not supported/, 'NATURAL'],
     [
       `SELECT COUNT(*) FROM social_insurance s JOIN rental_filings h USING (citizen_id)`,
