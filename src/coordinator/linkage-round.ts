@@ -14,11 +14,13 @@
 import { FedstatError, isFedstatError } from '../errors.js';
 import { party } from '../federation/federation.js';
 import type { HeParams } from '../he/he-params.js';
+import { MAX_POSITION_BLOCKS } from '../he/position-blocks.js';
 import { encryptingSide, otherSide, type JoinCells, type JoinRoundPlan } from '../protocol/join-round.js';
 import {
   blocksFor,
   checkChunk,
   checkEncryptAnswer,
+  MAX_LINK_CIPHERTEXTS,
   type BlindedChunk,
   type LinkStartAnswer,
 } from '../protocol/link-messages.js';
@@ -114,6 +116,17 @@ export async function runLinkage(input: LinkageInput): Promise<LinkageReport> {
     }),
   );
 
+  // Before any id is blinded: the ciphertext vectors over all ids must fit what agencies hold.
+  const eSide = encryptingSide(plan);
+  const components = plan.join.join === 'anti' ? 1 : input.cells.widths[eSide];
+  const ids = [...started.values()].reduce((n, a) => n + a.elements, 0);
+  const most = blocksFor(ids, input.params.slotCount);
+  if (most > MAX_POSITION_BLOCKS || components * most > MAX_LINK_CIPHERTEXTS)
+    throw new FedstatError(
+      'PLAN_UNSAFE',
+      `the join would link ${ids} ids, ${components} × ${most} ciphertexts per agency; at most ${MAX_POSITION_BLOCKS} blocks of ${input.params.slotCount} ids and ${MAX_LINK_CIPHERTEXTS} ciphertexts fit: group the encrypting side by fewer values, or link fewer records`,
+    );
+
   // Blind: each side blinds with its leader's key.
   input.onProgress?.('blind');
   const blinded = new Map<string, readonly BlindedChunk[]>();
@@ -163,8 +176,6 @@ export async function runLinkage(input: LinkageInput): Promise<LinkageReport> {
 
   // Encrypt: the encrypting side's components at their positions, summed.
   input.onProgress?.('encrypt');
-  const eSide = encryptingSide(plan);
-  const components = plan.join.join === 'anti' ? 1 : input.cells.widths[eSide];
   const encrypted = new Map<string, readonly Uint8Array[]>();
   let encryptedBytes = 0;
   await Promise.all(

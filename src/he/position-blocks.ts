@@ -8,10 +8,11 @@
 import type { HeParams } from './he-params.js';
 
 /**
- * The most blocks a vector over positions may span: 4,194,304 positions at N = 8192. Each block
- * is a ciphertext of ~0.5 MB per component, all held at once by the multiplying side.
+ * The most blocks a vector over positions may span: 16,777,216 positions at N = 8192 (the ids of
+ * all agencies of a join). Each block is a ciphertext of ~0.5 MB per component, all held at once by
+ * the multiplying side (about 1 GB of WASM memory per component at the limit).
  */
-export const MAX_POSITION_BLOCKS = 512;
+export const MAX_POSITION_BLOCKS = 2048;
 
 /** An agency's elements grouped by block (counting sort), from `groupPositions`. */
 export interface PositionGroups {

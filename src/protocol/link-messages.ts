@@ -21,6 +21,11 @@ import type { QueryLogProof } from '../transparency/query-log-proof.js';
 
 /** Elements per chunk of a blinded set: 32 bytes each, 1 MiB a chunk. */
 export const LINK_CHUNK_ELEMENTS = 32_768;
+/**
+ * The most ciphertexts the encrypting side sends per agency (components × blocks): about 2.1 GB,
+ * what a multiplying agency holds at once at most.
+ */
+export const MAX_LINK_CIPHERTEXTS = 4096;
 /** The most elements (distinct ids) one agency may link in one query. */
 export const MAX_LINK_ELEMENTS = 64 * 1024 * 1024;
 
