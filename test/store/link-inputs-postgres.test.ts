@@ -143,6 +143,29 @@ describe('linkInputs (PostgreSQL)', () => {
     );
   });
 
+  it('a sum beyond 64 bits is INTERNAL, never wrapped', async () => {
+    const table = `public.huge${++tableNo}`;
+    await db.query(
+      `CREATE TABLE ${table} AS SELECT 'p1' AS person, '锦江区' AS district, '男' AS sex, 1 AS age, ${Number.MAX_SAFE_INTEGER}::bigint AS amount FROM generate_series(1, 1100)`,
+    );
+    await db.query(`GRANT SELECT ON ${table} TO ${pg.escapeIdentifier(role)}`);
+    const schema = { ...LINK_SCHEMA, maxRows: 5000 };
+    await using store = await openPostgresStore({ pool, datasets: { visits: { table, schema } } });
+    const spec: LinkSideSpec = {
+      dataset: 'visits',
+      id: 'person',
+      groupBy: [],
+      measures: ['amount'],
+      where: null,
+      maxRowsPerId: 2000,
+    };
+    for (const groupBy of [[], ['sex']]) {
+      const e = await fedstatRejectionOf(store.linkInputs({ ...spec, groupBy }, schema));
+      expect(e.code).toBe('INTERNAL');
+      expect(e.message).toContain('does not fit 64 bits');
+    }
+  });
+
   it('streams a table of many ids through a cursor', async () => {
     const rows = 30_000;
     const table = `public.big${++tableNo}`;

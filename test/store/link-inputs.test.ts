@@ -13,7 +13,7 @@ import type { LinkSideSpec } from '../../src/store/link-inputs.js';
 import { routeStores } from '../../src/store/routed-store.js';
 import type { DuckDbAgencyStore } from '../../src/store/store.js';
 import { fedstatRejectionOf } from '../helpers/fedstat-error.js';
-import { byId, referenceLinkInputs, type LinkRow } from './link-reference.js';
+import { byId, LINK_SCHEMA, linkCsv, referenceLinkInputs, type LinkRow } from './link-reference.js';
 import { ID1, ID2, ID3, PEOPLE_SCHEMA, citizenId, tempDir, writeCsv } from './helpers.js';
 
 const dir = tempDir('link-inputs');
@@ -185,6 +185,41 @@ describe('linkInputs over attached Parquet files', () => {
     expect(got).toEqual(referenceLinkInputs(PEOPLE_SCHEMA, spec, ROWS).inputs);
     expect(got.has(BAD_CHECK)).toBe(false);
     expect(reports).toEqual([{ dataset: 'pqskip', rows: 3, byColumn: { pid: 3 } }]);
+  });
+});
+
+describe('exact components', () => {
+  it('a sum beyond 64 bits is INTERNAL, never wrapped', async () => {
+    // 1100 rows of 2^53 − 1 under one id: a schema that allowed this many rows per id would be
+    // refused by the planner; the store must still never hand back a wrapped sum.
+    const schema = { ...LINK_SCHEMA, maxRows: 5000 };
+    const rows: LinkRow[] = Array.from({ length: 1100 }, () => ({
+      person: 'p1',
+      district: '锦江区',
+      sex: '男',
+      age: 1,
+      amount: Number.MAX_SAFE_INTEGER,
+    }));
+    await store.loadCsv('huge', schema, writeCsv(dir, linkCsv(rows)));
+    const spec: LinkSideSpec = {
+      ...SPEC,
+      dataset: 'huge',
+      id: 'person',
+      groupBy: [],
+      measures: ['amount'],
+      where: null,
+    };
+    const e = await fedstatRejectionOf(store.linkInputs({ ...spec, maxRowsPerId: 2000 }, schema));
+    expect(e.code).toBe('INTERNAL');
+    expect(e.message).toContain('does not fit 64 bits');
+    const grouped = await fedstatRejectionOf(
+      store.linkInputs({ ...spec, groupBy: ['sex'], maxRowsPerId: 2000 }, schema),
+    );
+    expect(grouped.code).toBe('INTERNAL');
+    // 1024 rows still fit: 1024 · (2^53 − 1) < 2^63, exactly.
+    await store.loadCsv('edge', schema, writeCsv(dir, linkCsv(rows.slice(0, 1024))));
+    const fits = await store.linkInputs({ ...spec, dataset: 'edge', maxRowsPerId: 2000 }, schema);
+    expect([...fits.comps]).toEqual([1024n, 1024n * BigInt(Number.MAX_SAFE_INTEGER)]);
   });
 });
 
