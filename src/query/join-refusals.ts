@@ -21,6 +21,15 @@ function inSubquery(tokens: readonly Token[], i: number): boolean {
   return isKeyword(tokens[i], 'IN') && tokens[i + 1]?.text === '(' && isKeyword(tokens[i + 2], 'SELECT');
 }
 
+/** True when `tokens[i]` is one of `words` starting a set operation (`EXCEPT SELECT …`, `MINUS ALL (…)`). */
+function setOperation(tokens: readonly Token[], i: number, words: readonly string[]): boolean {
+  const next = tokens[i + 1];
+  return (
+    words.some((w) => isKeyword(tokens[i], w)) &&
+    (next?.text === '(' || ['SELECT', 'ALL', 'DISTINCT'].some((w) => isKeyword(next, w)))
+  );
+}
+
 /** The index of the JOIN that `tokens[i]` starts (`LEFT [OUTER] JOIN`, `ANTI JOIN`), or -1. */
 function joinAfter(tokens: readonly Token[], i: number): number {
   for (let j = i + 1; j <= i + 2; j++) {
@@ -54,7 +63,10 @@ export function joinTokens(tokens: readonly Token[]): boolean {
     commaInFrom(tokens) ||
     tokens.some(
       (t, i) =>
-        ['JOIN', 'EXISTS', 'ANTI', 'SEMI', 'EXCEPT', 'MINUS'].some((k) => isKeyword(t, k)) ||
+        isKeyword(t, 'JOIN') ||
+        isKeyword(t, 'EXISTS') ||
+        ((isKeyword(t, 'ANTI') || isKeyword(t, 'SEMI')) && isKeyword(tokens[i + 1], 'JOIN')) ||
+        setOperation(tokens, i, ['EXCEPT', 'MINUS']) ||
         (isKeyword(t, 'NOT') && inSubquery(tokens, i + 1)),
     )
   );
@@ -71,7 +83,7 @@ export function refuseJoinTokens(sql: string, tokens: readonly Token[]): void {
     if ((w === 'ANTI' || w === 'SEMI') && isKeyword(tokens[i + 1], 'JOIN')) {
       throw queryInvalid(`${w} JOIN is not supported`, at(t), w === 'ANTI' ? ANTI_FIX : INNER_FIX);
     }
-    if (w === 'EXCEPT' || w === 'MINUS') throw queryInvalid(`${w} is not supported`, at(t), ANTI_FIX);
+    if (setOperation(tokens, i, ['EXCEPT', 'MINUS'])) throw queryInvalid(`${w} is not supported`, at(t), ANTI_FIX);
     if (w === 'NOT' && inSubquery(tokens, i + 1))
       throw queryInvalid('NOT IN (SELECT …) is not supported', at(t), ANTI_FIX);
     if (w === 'IN' && !isKeyword(prev, 'NOT') && inSubquery(tokens, i)) {
@@ -105,6 +117,6 @@ export function refuseJoinTokens(sql: string, tokens: readonly Token[]): void {
         'write ON x.id = y.id naming the id column of each dataset',
       );
     }
-    if (w === 'INTERSECT') throw queryInvalid('INTERSECT is not supported', at(t), INNER_FIX);
+    if (setOperation(tokens, i, ['INTERSECT'])) throw queryInvalid('INTERSECT is not supported', at(t), INNER_FIX);
   });
 }

@@ -175,6 +175,8 @@ describe('isJoinQuery routes linked-record text', () => {
     ["SELECT district, COUNT(*) FROM residence_registrations WHERE district = 'JOIN' GROUP BY district", false],
     ['SELECT COUNT(*) FROM residence_registrations WHERE age IN (1, 2)', false],
     ['SELECT COUNT(*) FROM residence_registrations -- JOIN in a comment', false],
+    ['SELECT COUNT(*) FROM residence_registrations anti WHERE anti.age > 3', false],
+    ['SELECT COUNT(*) FROM residence_registrations minus', false],
   ])('%s → %s', (sql, expected) => {
     expect(isJoinQuery(sql)).toBe(expected);
   });
