@@ -49,7 +49,7 @@ export class GrpcLinkage implements LinkagePhases {
 
   constructor(
     private readonly client: Client,
-    agencyId: string,
+    private readonly agencyId: string,
     private readonly endpoint: string,
   ) {
     this.peer = `agency ${agencyId}`;
@@ -96,6 +96,8 @@ export class GrpcLinkage implements LinkagePhases {
       const c = blindedChunkFromWire(m, this.peer);
       const first = chunks[0];
       if (c.phase !== 'blind') throw badLink(this.peer, 'blind chunk is not of phase blind');
+      if (c.origin !== this.agencyId || c.by !== this.agencyId)
+        throw badLink(this.peer, 'blind chunk holds the ids of, or was blinded by, another agency');
       if (c.index !== chunks.length) throw badLink(this.peer, 'chunk index is out of order');
       if (first !== undefined && (c.chunks !== first.chunks || c.origin !== first.origin || c.by !== first.by))
         throw badLink(this.peer, 'chunk count, origin or signer changes within one set');
@@ -111,6 +113,13 @@ export class GrpcLinkage implements LinkagePhases {
     const r = await this.unary('LinkReblind', linkReblindRequestToWire(request), deadlineMs);
     const c = blindedChunkFromWire(r, this.peer);
     if (c.phase !== 'reblind') throw badLink(this.peer, 'reblind answer is not of phase reblind');
+    const sent = request.chunk;
+    // Raising to a key maps each element to one element: the chunk keeps its place and its size.
+    if (c.origin !== sent.origin || c.index !== sent.index || c.chunks !== sent.chunks)
+      throw badLink(this.peer, 're-blinded chunk answers another chunk than the one sent');
+    if (c.elements.length !== sent.elements.length)
+      throw badLink(this.peer, 're-blinded chunk has another element count than the one sent');
+    if (c.by !== this.agencyId) throw badLink(this.peer, 're-blinded chunk is signed as another agency');
     return c;
   }
 

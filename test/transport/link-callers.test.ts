@@ -40,7 +40,7 @@ function linkAs(party: string, port: number): LinkagePhases {
 beforeAll(async () => {
   fed = await createTlsTestFederation();
   federation = loadFederation(fed.federationFile);
-  fake = fakeLinkage();
+  fake = fakeLinkage('a1');
   const a1 = loadKeyFile(fed.keyFiles['a1']!, federation);
   server = await serveAgencyService(agencyWith(fake), '127.0.0.1', 0, {
     credentials: serverCredentials(federation, a1, { insecure: false, host: '127.0.0.1' }),

@@ -66,7 +66,8 @@ export interface FakeLinkage extends AgencyLinkage {
   };
 }
 
-export function fakeLinkage(): FakeLinkage {
+/** A fake agency answering as `agencyId`. */
+export function fakeLinkage(agencyId = AGENCY): FakeLinkage {
   const keys = generateSigningKeyPair();
   const before = async (): Promise<void> => {
     if (fake.delayMs > 0) await new Promise((r) => setTimeout(r, fake.delayMs));
@@ -87,13 +88,13 @@ export function fakeLinkage(): FakeLinkage {
       await before();
       fake.received.start = request;
       const sideKeys = ['agency-2', 'agency-3'].map((to) => ({
-        from: AGENCY,
+        from: agencyId,
         to,
         nonce: new Uint8Array(randomBytes(24)),
         box: new Uint8Array(randomBytes(48)),
       }));
       return {
-        agencyId: AGENCY,
+        agencyId,
         queryId: QUERY_ID,
         elements: fake.elements.length / 32,
         sideKeys,
@@ -107,7 +108,7 @@ export function fakeLinkage(): FakeLinkage {
       return parts.map((elements, index) =>
         signChunk(
           request.query,
-          { origin: AGENCY, phase: 'blind', index, chunks: parts.length, elements, by: AGENCY },
+          { origin: agencyId, phase: 'blind', index, chunks: parts.length, elements, by: agencyId },
           keys.secretKey,
         ),
       );
@@ -117,13 +118,13 @@ export function fakeLinkage(): FakeLinkage {
       fake.received.reblind = request;
       const elements = request.chunk.elements.map((b) => b ^ 0xff);
       const { signature: _, ...chunk } = request.chunk;
-      return signChunk(request.query, { ...chunk, phase: 'reblind', elements, by: AGENCY }, keys.secretKey);
+      return signChunk(request.query, { ...chunk, phase: 'reblind', elements, by: agencyId }, keys.secretKey);
     },
     async encrypt(request): Promise<LinkEncryptAnswer> {
       await before();
       fake.received.encrypt = request;
       const answer = {
-        agencyId: AGENCY,
+        agencyId,
         queryId: QUERY_ID,
         ciphertexts: fake.ciphertexts,
         components: fake.components,

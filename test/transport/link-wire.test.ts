@@ -309,6 +309,27 @@ describe('the coordinator refuses malformed answers, naming the agency', () => {
     await refusal(blind(), 'fewer chunks');
   });
 
+  it('a blind chunk of another agency', async () => {
+    chunks = [chunk({ origin: 'agency-2', by: 'agency-2' })];
+    await refusal(blind(), 'another agency');
+  });
+
+  it('a re-blinded chunk that is not the chunk sent', async () => {
+    const sent = {
+      origin: 'agency-2',
+      phase: 'blind' as const,
+      index: 0,
+      chunks: 1,
+      elements: bytes(64),
+      by: 'agency-2',
+      signature: bytes(64),
+    };
+    reblind = chunk({ origin: 'agency-2', phase: 'reblind', elements: bytes(96) });
+    await refusal(link.linkage.reblind({ query, chunk: sent }, 5_000), 'another element count');
+    reblind = chunk({ origin: 'agency-3', phase: 'reblind', elements: bytes(64) });
+    await refusal(link.linkage.reblind({ query, chunk: sent }, 5_000), 'another chunk');
+  });
+
   it('a re-blinded chunk with a 63-byte signature', async () => {
     reblind = chunk({ phase: 'reblind', signature: bytes(63) });
     const sent = {
