@@ -48,6 +48,7 @@ export { openDuckDbStore } from './store/duckdb-store.js';
 export { openPostgresStore, type PostgresDataset, type PostgresStoreOptions } from './store/postgres-store.js';
 export { routeStores } from './store/routed-store.js';
 export type { InvalidRowCensus, InvalidRowsReport, OnInvalidRows } from './store/invalid-rows.js';
+export type { LinkInputs, LinkSideSpec } from './store/link-inputs.js';
 export type {
   AgencyStore,
   DuckDbAgencyStore,

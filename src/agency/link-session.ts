@@ -13,7 +13,7 @@ import type { JoinSideName } from '../query/join-plan.js';
 import type { LinkInputs } from '../store/link-inputs.js';
 
 /** The most join queries one agency links at the same time (each holds its ids' components in memory). */
-export const MAX_LINK_SESSIONS = 8;
+const MAX_LINK_SESSIONS = 8;
 
 export interface LinkSession {
   readonly env: QueryEnvelope;

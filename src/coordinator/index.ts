@@ -14,6 +14,8 @@ export type {
   QueryTimings,
   SecureAggregationReport,
 } from './query-types.js';
+export type { JoinExplanation } from './join-explain.js';
+export type { LinkageReport, LinkageSide } from './linkage-round.js';
 export type { TrainOptions, TrainPrivacy, TrainResult, TrainRound, TrainSpec } from './train-types.js';
 export type { SecAggGraphChoice, SparseGraph } from '../secagg/sparse-params.js';
 export type {

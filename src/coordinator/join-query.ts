@@ -33,7 +33,7 @@ export interface JoinState {
 }
 
 /** The bound on rows per id a query uses when it does not give one. */
-export const DEFAULT_MAX_ROWS_PER_ID = 1;
+const DEFAULT_MAX_ROWS_PER_ID = 1;
 
 /** RangeError-free check of a caller's maxRowsPerId: QUERY_INVALID with the range. */
 export function checkMaxRowsPerId(value: number | undefined): number {

@@ -68,7 +68,7 @@ export function sideSpec(plan: Pick<JoinRoundPlan, 'join' | 'maxRowsPerId'>, sid
 }
 
 /** Components per id on one side: groups × (1 + measures). */
-export function sideWidth(join: JoinPlan, side: JoinSideName, schema: Schema): number {
+function sideWidth(join: JoinPlan, side: JoinSideName, schema: Schema): number {
   const groups = joinGroupBy(join, side).reduce(
     (n, c) => n * categoryOf(schema, join[side].dataset, c).values.length,
     1,

@@ -14,9 +14,6 @@ import { validateJoin } from './validate-join-plan.js';
 export type JoinKind = 'inner' | 'anti';
 export type JoinSideName = 'left' | 'right';
 
-/** The two side names, in plan order. */
-export const JOIN_SIDES: readonly JoinSideName[] = Object.freeze(['left', 'right'] as const);
-
 export interface JoinSide {
   readonly dataset: string;
   /** The alias written (the dataset name when none). */
