@@ -3,7 +3,9 @@
  * `fedstat agency serve` process on 127.0.0.1, run the showcase statistics encrypted end to end,
  * and check each against the plaintext computed from the same seed files; then a federated model,
  * checked against the fit of the pooled seed files and shown beside the scenario's ground truth;
- * then a small neural network trained by federated averaging with record-level differential privacy.
+ * then a small neural network trained by federated averaging with record-level differential privacy;
+ * then linked records across departments (private set intersection on citizen ids), checked
+ * against the plaintext join of the seed files.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +32,12 @@ import {
   type CurveDrawer,
   type NetworkShowcase,
 } from './network-showcase.js';
+import {
+  linkageShowcasePassed,
+  linkageShowcaseSkip,
+  runLinkageShowcase,
+  type LinkageShowcase,
+} from './linkage-showcase.js';
 import { compareRows, referenceRows } from './reference.js';
 import { SHOWCASES, type Showcase } from './showcases.js';
 
@@ -80,6 +88,8 @@ export interface DemoReport {
   readonly model: ModelShowcase | { readonly skipped: string };
   /** The DP federated-averaging section, or why it did not run. */
   readonly network: NetworkShowcase | { readonly skipped: string };
+  /** The linked-records section (anti-join and inner join across departments), or why it did not run. */
+  readonly linkage: LinkageShowcase | { readonly skipped: string };
   /** The auditor's verification of the demo's own transparency log. */
   readonly audit: AuditReport;
   /** Tree heads the agencies accepted (from their witness files), checked against the log. */
@@ -161,12 +171,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const privacy = await runPrivacySection(coordinator, filesOf, step);
     const model = await runModelSection(coordinator, paths, manifest, chosen, step);
     const network = await runNetworkSection(coordinator, paths, filesOf, model, options.drawCurve, step);
+    const linkage = await runLinkageSection(coordinator, filesOf, step);
     const { audit, agencyHeads } = await auditTransparencyLog(paths, coordinator.federation, chosen, step);
     const allChecksPassed =
       showcases.every((s) => s.queries.every((q) => q.mismatch === null)) &&
       (privacy === null || privacy.outOfBound.length === 0) &&
       ('skipped' in model || model.mismatch === null) &&
       ('skipped' in network || network.mismatch === null) &&
+      ('skipped' in linkage || linkageShowcasePassed(linkage)) &&
       audit.ok;
     return {
       dir: paths.dir,
@@ -177,6 +189,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       privacy,
       model,
       network,
+      linkage,
       audit,
       agencyHeads: agencyHeads.length,
       agencies: chosen.map((a, i) => {
@@ -243,8 +256,8 @@ async function startAgencies(
       federationFile: init.federationFile,
       keyFile: init.keyFiles[a.id] ?? '',
       datasets: Object.fromEntries(Object.entries(a.datasets).map(([d, f]) => [d, dataFile(paths, f.file)])),
-      // Each agency's own privacy budget per dataset it serves, in its own ledger, and the last
-      // transparency-log head it accepted, in its own witness file.
+      // Each agency's own privacy budget per dataset it serves (both sides of a DP join charge it),
+      // in its own ledger, and the last transparency-log head it accepted, in its own witness file.
       extraArgs: [
         ...Object.keys(a.datasets).flatMap((d) => ['--budget', `${d}=${DEMO_BUDGET}`]),
         '--ledger',
@@ -365,6 +378,26 @@ async function runNetworkSection(
     curveFile: join(paths.dir, 'learning-curve.svg'),
     draw,
   });
+}
+
+/**
+ * Step 6c: linked records across departments, when enough agencies serve each joined dataset. Runs
+ * after the other sections so their budgets and numbers are as before; its DP query charges
+ * DEMO_RHO at the public-security and the HR/social-security bureaus.
+ */
+async function runLinkageSection(
+  coordinator: Coordinator,
+  filesOf: FilesOf,
+  step: Step,
+): Promise<LinkageShowcase | { skipped: string }> {
+  // One CSV file per agency in the demo.
+  const agencyFiles = (dataset: string): string[][] => filesOf(dataset).map((f) => [f]);
+  const skipped = linkageShowcaseSkip(coordinator.federation, agencyFiles);
+  if (skipped !== null) return { skipped };
+  step(
+    'linked records (人-房-事-证): departments join on citizen ids by private set intersection, no id leaves its agency; checked against the plaintext join',
+  );
+  return runLinkageShowcase(coordinator, agencyFiles);
 }
 
 /** Step 7: the auditor's check of the transparency log, against the heads the agencies hold. */

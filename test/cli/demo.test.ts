@@ -10,7 +10,7 @@ import { cliPath } from '../../src/demo/agency-processes.js';
 const exec = promisify(execFile);
 
 describe('fedstat demo', () => {
-  it('runs every showcase over 12 agency processes, each result matching the plaintext, and the model sections', async () => {
+  it('runs every showcase over 12 agency processes, each result matching the plaintext, the model and linkage sections', async () => {
     const { stdout } = await exec(process.execPath, [cliPath(), 'demo', '--rows', '1500', '--json'], {
       maxBuffer: 64 << 20,
     });
@@ -23,6 +23,10 @@ describe('fedstat demo', () => {
       }[];
       model: { check: string; truth: unknown[]; agencies: { answered: string[] }; prediction: { rows: number } };
       network: { check: string; curve: { epsilon: number; agencies: string[] }[]; privacy: { epsilon: number } };
+      linkage: Record<
+        'antiJoin' | 'innerJoin',
+        { check: string; rows: unknown[]; privacy: unknown; linkage: { sides: Record<string, { linked: string[] }> } }
+      >;
     };
     expect(report.agencies).toHaveLength(12);
     expect(report.showcases).toHaveLength(6);
@@ -44,6 +48,15 @@ describe('fedstat demo', () => {
     expect(report.network.check).toBe('ok');
     expect(report.network.curve.every((p) => p.agencies.length === 3)).toBe(true);
     expect(report.network.curve.at(-1)?.epsilon).toBe(report.network.privacy.epsilon);
+    // Linked records: the DP anti-join within its noise bound, the exact inner join equal to the plaintext join.
+    const { antiJoin, innerJoin } = report.linkage;
+    for (const q of [antiJoin, innerJoin]) {
+      expect(q.check).toBe('ok');
+      expect(q.rows.length).toBeGreaterThan(0);
+      expect(Object.values(q.linkage.sides).map((s) => s.linked.length)).toEqual([3, 3]);
+    }
+    expect(antiJoin.privacy).not.toBeNull();
+    expect(innerJoin.privacy).toBeNull();
     expect(report.allChecksPassed).toBe(true);
-  }, 180_000);
+  }, 300_000);
 });

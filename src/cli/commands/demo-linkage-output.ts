@@ -56,8 +56,8 @@ function printQuery(q: LinkedQuery, w: Write): void {
   const r = q.result;
   w(`\n${q.title}`);
   w(`${q.sql}   (${r.privacy === null ? 'exact' : `--rho ${r.privacy.rho}`}, maxRowsPerId ${q.maxRowsPerId})`);
-  w(linkageLine(q));
   if (r.privacy === null) {
+    // renderResult already names the linked agencies and the query's time.
     w(renderResult(r));
     w(
       q.mismatch === null
@@ -66,6 +66,7 @@ function printQuery(q: LinkedQuery, w: Write): void {
     );
     return;
   }
+  w(linkageLine(q));
   w('released with distributed DP, next to the exact values (demo only: the plaintext join of the seed files):');
   w(noisyTable(q));
   w(

@@ -13,6 +13,7 @@ import { displayCanonicalRho } from '../../dp/rho.js';
 import { learningCurveSvg } from '../learning-curve-plot.js';
 import { roundLine, trainJson } from './train-output.js';
 import { networkRoundLine } from './train-network-output.js';
+import { linkageJson, printLinkage } from './demo-linkage-output.js';
 
 function printHuman(report: DemoReport): void {
   const w = (s: string): boolean => process.stdout.write(`${s}\n`);
@@ -60,6 +61,7 @@ function printHuman(report: DemoReport): void {
   const modelSection = report.showcases.length + (report.privacy === null ? 1 : 2);
   printModel(report.model, modelSection, w);
   printNetwork(report.network, modelSection + 1, w);
+  printLinkage(report.linkage, modelSection + 2, w);
   const a = report.audit;
   const kinds = Object.entries(a.counts)
     .filter(([, n]) => n > 0)
@@ -359,6 +361,7 @@ export function registerDemo(program: Command): void {
                     },
               model: modelJson(report.model),
               network: networkJson(report.network),
+              linkage: linkageJson(report.linkage),
             })}\n`,
           );
         } else {
