@@ -16,12 +16,7 @@ export const MAX_CIPHERTEXT_BYTES = 600 * 1024;
 
 /** Positions per streamed part of LinkEncrypt and LinkLoad: 4 bytes each, 1 MiB a part. */
 export const LINK_POSITIONS_PER_PART = 262_144;
-/**
- * The most ciphertexts (components × blocks) one LinkEncrypt answer or LinkLoad request carries:
- * 4,096 × ~524 KB ≈ 2.1 GB, what the multiplying side holds at once at most. Blocks alone are
- * capped by MAX_POSITION_BLOCKS.
- */
-export const MAX_LINK_CIPHERTEXTS = 4096;
+export { MAX_LINK_CIPHERTEXTS } from '../protocol/link-messages.js';
 /** The most signed log entries one linkage answer carries (an agency logs its budget charge). */
 export const MAX_LINK_LOG_ENTRIES = 8;
 /** Longest signed log entry a linkage answer may carry (a budget entry is under 2 KiB). */
