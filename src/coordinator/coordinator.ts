@@ -239,7 +239,11 @@ export class Coordinator implements AsyncDisposable {
       // One cell per ciphertext, in coefficient 0; the other coefficients are masked cross terms.
       const cellSlots = slots.map((s) => s.subarray(0, q.layout.slotCount));
       const schema = cells.schema;
-      return this.releaseRows({ ...q, schema }, cells.plan, cells.cells, sent, r1, cellSlots, options.privacy?.delta);
+      // The encrypting side's agencies contributed too: the release names them beside round 1's.
+      const linked = state.linkage === null ? [] : state.linkage.sides[state.linkage.encrypting].linked;
+      const contributors = [...new Set([...r1.answered, ...linked])].sort();
+      const delta = options.privacy?.delta;
+      return this.releaseRows({ ...q, schema }, cells.plan, cells.cells, sent, r1, cellSlots, delta, contributors);
     });
     const plan = state.cells?.plan;
     if (plan === undefined) throw new FedstatError('INTERNAL', 'a join ran without its cells');
@@ -512,7 +516,9 @@ export class Coordinator implements AsyncDisposable {
     const sql = round ? q.sql : formatPlan(q.plan);
     // The log keeps a round's parameters as their digest; the envelope's digest binds the parameters themselves.
     const plan = isFlRoundPlan(q.plan) ? flRoundLogView(q.plan) : q.plan;
-    const asked = { at: now, queryId: q.queryId, sql, plan, agencies: q.serving };
+    // A join asks both datasets' agencies (the encrypting side contributes too, outside round 1).
+    const agencies = isJoinRoundPlan(q.plan) ? [...q.plan.sides.left, ...q.plan.sides.right].sort() : q.serving;
+    const asked = { at: now, queryId: q.queryId, sql, plan, agencies };
     (this.options.audit ?? NO_AUDIT).append({ type: 'query', ...asked, digest: toHex(queryDigest(signed.bytes)) });
     const queryLog = log === undefined ? null : await QueryLog.begin(log, this.federation, signed, asked);
     return { envelope, signed, queryLog, audit, logProof: queryLog === null ? undefined : this.logProofs(q, queryLog) };
@@ -622,6 +628,7 @@ export class Coordinator implements AsyncDisposable {
     r1: RoundOne,
     slots: readonly BigUint64Array[],
     delta: number | undefined,
+    contributors: readonly string[] = r1.answered,
   ): Promise<Release> {
     const table = release({
       plan,
@@ -637,7 +644,7 @@ export class Coordinator implements AsyncDisposable {
       type: 'release',
       at: this.now(),
       queryId: q.queryId,
-      contributors: r1.answered,
+      contributors,
       rows: table.rows.length,
       suppressed: table.suppressed,
       rho: q.terms === null ? null : queryRhoText(q.terms.rho),

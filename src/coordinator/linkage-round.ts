@@ -188,7 +188,9 @@ export async function runLinkage(input: LinkageInput): Promise<LinkageReport> {
           throw new FedstatError('BAD_MESSAGE', `agency ${id} encrypted another shape than the query's`);
         checkEncryptAnswer(query, a, party(q.federation, id).signingKey);
         // Its budget charge happened: logged even if the sum below refuses its ciphertexts.
-        sent.queryLog?.appendChecked(checkedEntries(q.federation, id, q.queryId, a.logEntries, ['budget']));
+        sent.queryLog?.appendChecked(
+          checkedEntries(q.federation, id, q.queryId, a.logEntries, ['budget', 'contribution']),
+        );
         encrypted.set(id, a.ciphertexts);
         encryptedBytes += a.ciphertexts.reduce((n, c) => n + c.length, 0);
       } catch (e) {
