@@ -22,6 +22,9 @@ export const AGENCIES_PER_SIDE = 2;
 
 export const ANTI_SQL = 'SELECT g, COUNT(*) FROM a x WHERE NOT EXISTS (SELECT 1 FROM b y WHERE y.id = x.id) GROUP BY g';
 export const INNER_SQL = 'SELECT x.g, COUNT(*), SUM(y.v) FROM a x JOIN b y ON x.id = y.id GROUP BY x.g';
+/** The two queries by name. */
+export const JOIN_QUERIES = { anti: ANTI_SQL, inner: INNER_SQL } as const;
+export type JoinKind = keyof typeof JOIN_QUERIES;
 
 /** Per group: COUNT(*) and, for the inner join, SUM(y.v). */
 export type GroupTotals = Readonly<Record<string, readonly bigint[]>>;
