@@ -124,16 +124,20 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
       const masking = env.mode === 'encrypted' ? maskSlots(ctx, env, layout, slots, now) : null;
       const payloads =
         admitted.kind === 'join'
-          ? joinRound(env.queryId, query, (session) => joinPayloads(ctx, session, admitted.join, layout, slots))
+          ? await joinRound(env.queryId, query, (session) => joinPayloads(ctx, session, admitted.join, layout, slots))
           : encryptSlots(ctx, env.mode, slots);
       return signAnswer(ctx, query, env, payloads, masking, now, trail);
     });
   }
 
   /** Round 1 of a join consumes the query's linkage session, whatever happens. */
-  function joinRound<T>(queryId: string, query: SignedQuery, run: (session: LinkSession) => T): T {
+  async function joinRound<T>(
+    queryId: string,
+    query: SignedQuery,
+    run: (session: LinkSession) => Promise<T>,
+  ): Promise<T> {
     try {
-      return run(sessions.get(queryId, toHex(queryDigest(query.bytes)), ctx.clock()));
+      return await run(sessions.get(queryId, toHex(queryDigest(query.bytes)), ctx.clock()));
     } finally {
       sessions.close(queryId);
     }
@@ -181,11 +185,11 @@ export async function createAgency(options: AgencyOptions): Promise<Agency> {
     answer: (q, p) => tracked(typed(() => answer(q, p))),
     unmask: (r) => typed(() => Promise.resolve(unmask(r))),
     linkage: {
-      start: phase(linkage.start),
-      blind: phase(linkage.blind),
-      reblind: phase(linkage.reblind),
-      encrypt: phase(linkage.encrypt),
-      load: phase(linkage.load),
+      start: phase((r) => linkage.start(r)),
+      blind: phase((r) => linkage.blind(r)),
+      reblind: phase((r) => linkage.reblind(r)),
+      encrypt: phase((r) => linkage.encrypt(r)),
+      load: phase((r) => linkage.load(r)),
     },
     close,
     [Symbol.asyncDispose]: close,

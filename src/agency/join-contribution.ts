@@ -13,13 +13,13 @@ import type { LinkSession } from './link-session.js';
 import { linkValues } from './link-values.js';
 
 /** The payloads of this agency's round-1 answer to a join: one serialized ciphertext per cell. */
-export function joinPayloads(
+export async function joinPayloads(
   ctx: AgencyContext,
   session: LinkSession,
   join: JoinCells,
   layout: SlotLayout,
   slots: readonly BigUint64Array[],
-): Uint8Array[] {
+): Promise<Uint8Array[]> {
   const loaded = session.loaded;
   if (loaded === null)
     throw new FedstatError('BAD_MESSAGE', `query ${session.env.queryId}: round 1 came before the encrypted components`);
@@ -27,7 +27,7 @@ export function joinPayloads(
     throw new FedstatError('INTERNAL', 'the join layout does not hold one cell per ciphertext');
   const weights = linkValues(session, join, session.side);
   using products = new InnerProducts(ctx.params, ctx.hePublicKey, loaded.summed);
-  return products.compute(
+  return await products.computeAsync(
     loaded.positions,
     join.outputs.map((o, i) => {
       const w = weights[o.mComponent];

@@ -9,7 +9,7 @@
 import { sha256, toHex } from '../crypto/digest.js';
 import { FedstatError } from '../errors.js';
 import { datasetSchemaOf, party } from '../federation/federation.js';
-import { encryptPositions } from '../he/position-encryption.js';
+import { encryptPositionBlocks } from '../he/position-encryption.js';
 import { CryptoRandom } from '../dp/random.js';
 import {
   encryptingSide,
@@ -127,7 +127,8 @@ export function agencyLinkage(ctx: AgencyContext, sessions: LinkSessions, hashes
       );
     const order = randomOrder(inputs.ids.length);
     const ids = Array.from(order, (i) => inputs.ids[i] ?? '');
-    const hashed = hashes.hashAll(ids);
+    // Hashing takes ~0.2 ms an id: yield meanwhile, so the agency keeps answering (and its pings).
+    const hashed = await hashes.hashAllAsync(ids);
     const candidate = BlindingKey.generate();
     const session: LinkSession = {
       env,
@@ -229,7 +230,10 @@ export function agencyLinkage(ctx: AgencyContext, sessions: LinkSessions, hashes
     const vectors = linkValues(session, cells, encryptingSide(session.plan));
     const ciphertexts: Uint8Array[] = [];
     for (const values of vectors)
-      ciphertexts.push(...encryptPositions(ctx.encryptor, request.positions, values, blocks));
+      for (const block of encryptPositionBlocks(ctx.encryptor, request.positions, values, blocks)) {
+        ciphertexts.push(block);
+        await new Promise<void>((resolve) => setImmediate(resolve)); // ~10 ms a block: keep answering
+      }
     const answer = signEncryptAnswer(
       request.query,
       { agencyId: me.id, queryId: env.queryId, ciphertexts, components: vectors.length, blocks, logEntries: [] },

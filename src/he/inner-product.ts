@@ -161,6 +161,23 @@ export class InnerProducts implements Disposable {
    * arguments, before any SEAL work.
    */
   compute(positions: Uint32Array, outputs: readonly InnerProductOutput[]): Uint8Array[] {
+    const steps = this.#steps(positions, outputs);
+    for (let r = steps.next(); ; r = steps.next()) if (r.done === true) return r.value;
+  }
+
+  /**
+   * `compute`, yielding to the event loop after every block: an agency computing hundreds of
+   * blocks keeps answering its other calls (and its connections' keepalive pings) meanwhile.
+   */
+  async computeAsync(positions: Uint32Array, outputs: readonly InnerProductOutput[]): Promise<Uint8Array[]> {
+    const steps = this.#steps(positions, outputs);
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done === true) return r.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  *#steps(positions: Uint32Array, outputs: readonly InnerProductOutput[]): Generator<void, Uint8Array[], void> {
     this.#assertLive();
     const { params } = this;
     const groups = groupPositions(params, positions, this.blocks, 'InnerProducts.compute');
@@ -185,7 +202,7 @@ export class InnerProducts implements Disposable {
     try {
       for (const { residues, outputs: members } of byWeights.values()) {
         const group = members.map((k) => outputs[k]!);
-        this.#group(positions, groups, residues, group, slots).forEach((bytes, m) => {
+        (yield* this.#group(positions, groups, residues, group, slots)).forEach((bytes, m) => {
           results[members[m]!] = bytes;
         });
       }
@@ -197,13 +214,13 @@ export class InnerProducts implements Disposable {
   }
 
   /** The outputs of one weight vector: per used block, one plaintext transform shared by all of them. */
-  #group(
+  *#group(
     positions: Uint32Array,
     groups: PositionGroups,
     weights: BigUint64Array,
     outputs: readonly InnerProductOutput[],
     slots: BigUint64Array,
-  ): Uint8Array[] {
+  ): Generator<void, Uint8Array[], void> {
     const { params } = this;
     const { seal, evaluator, plainModulus: t, slotCount: n } = params;
     const accs = outputs.map(() => new seal.Ciphertext());
@@ -240,6 +257,7 @@ export class InnerProducts implements Disposable {
         });
         started = true;
         this.#plain.setZero();
+        yield;
       }
       return accs.map((acc, m) => this.#finish(acc, started, outputs[m]?.constant ?? 0n, slots));
     } finally {

@@ -158,7 +158,7 @@ export function openQuery(signed: SignedQuery, federation: Federation, he: GlmRo
       : isObject && isFlRoundPlan(rawPlan)
         ? openFlRoundPlan(rawPlan, federation, he, round)
         : isObject && isJoinRoundPlan(rawPlan)
-          ? openJoinRoundPlan(rawPlan, federation, agencies as string[])
+          ? openJoinRoundPlan(rawPlan, federation, agencies)
           : validatePlan(rawPlan, federation.schema);
   return Object.freeze({
     v: 1,

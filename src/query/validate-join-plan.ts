@@ -5,84 +5,21 @@
  * through validatePredicate, so a join condition is checked by the single-dataset code.
  */
 import { FedstatError } from '../errors.js';
+import { planColumn, planReader } from './plan-reader.js';
 import { datasetSchema } from '../federation/schema.js';
 import type { DatasetSchema, IdColumn, Schema } from '../federation/schema.js';
 import { checkUniqueAliases } from './aliases.js';
 import { isSafeAlias, predicateSize, QUERY_LIMITS } from './limits.js';
-import { idColumnError, queryableColumns } from './names.js';
 import type { JoinColumn, JoinKind, JoinPlan, JoinSelectItem, JoinSide, JoinSideName } from './join-plan.js';
 import type { AggregateFn } from './plan.js';
 import { queryInvalid, quoted } from './query-error.js';
-import { closest, listNames } from './suggest.js';
+import { listNames } from './suggest.js';
 import { validatePredicate } from './validate-plan.js';
 
-type Fields = Readonly<Record<string, unknown>>;
+const { bad, fields, list, text, oneOf } = planReader('join plan', 64);
+const column = planColumn;
+
 const SIDES: readonly JoinSideName[] = ['left', 'right'];
-
-function bad(path: string, problem: string): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `join plan: ${path === '' ? '' : `${path}: `}${problem}`, {
-    details: { path },
-  });
-}
-
-/** The own data properties of a plain object holding exactly `keys`. */
-function fields(v: unknown, path: string, keys: readonly string[]): Fields {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(path, 'expected an object');
-  const proto: unknown = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) throw bad(path, 'expected a plain object');
-  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const k of Reflect.ownKeys(v)) {
-    if (typeof k !== 'string' || !keys.includes(k))
-      throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
-    const d = Object.getOwnPropertyDescriptor(v, k);
-    if (d === undefined || !('value' in d)) throw bad(path, `field ${k} is not a data property`);
-    out[k] = d.value;
-  }
-  for (const k of keys) if (!(k in out)) throw bad(path, `missing field ${k}`);
-  return out;
-}
-
-function list(v: unknown, path: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(v)) throw bad(path, 'expected an array');
-  const n = (v as unknown[]).length;
-  if (n < min || n > max) throw bad(path, `expected ${min} to ${max} items, got ${n}`);
-  const out: unknown[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = Object.getOwnPropertyDescriptor(v, i);
-    if (d === undefined || !('value' in d)) throw bad(`${path}[${i}]`, 'missing item');
-    out.push(d.value);
-  }
-  return out;
-}
-
-function text(v: unknown, path: string, maxLength = 64): string {
-  if (typeof v !== 'string') throw bad(path, 'expected a string');
-  if (v.length > maxLength) throw bad(path, `string longer than ${maxLength}`);
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
-    throw bad(path, `expected one of ${allowed.join(', ')}`);
-  return v as T;
-}
-
-/** A non-id column of `ds`, refusing unknown and id columns. */
-function column(dsName: string, ds: DatasetSchema, name: string) {
-  const col = Object.hasOwn(ds.columns, name) ? ds.columns[name] : undefined;
-  if (col === undefined) {
-    const valid = queryableColumns(ds);
-    const hit = closest(name, valid)[0];
-    throw queryInvalid(
-      `unknown column ${quoted(name)} in ${dsName}`,
-      null,
-      `valid columns: ${listNames(valid)}${hit === undefined ? '' : ` (did you mean ${hit}?)`}`,
-      { columnName: name, valid },
-    );
-  }
-  if (col.type === 'id') throw idColumnError(dsName, name, null);
-  return col;
-}
 
 interface CheckedSide {
   readonly side: JoinSide;

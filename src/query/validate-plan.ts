@@ -10,85 +10,18 @@
  * literals outside their domain, duplicate output names), NOT_FOUND for an unknown dataset.
  */
 import { FedstatError } from '../errors.js';
+import { planColumn, planReader } from './plan-reader.js';
 import { datasetSchema } from '../federation/schema.js';
 import type { DatasetSchema, Schema } from '../federation/schema.js';
 import { checkUniqueAliases } from './aliases.js';
 import { isSafeAlias, QUERY_LIMITS } from './limits.js';
 import { checkLiteral } from './literals.js';
-import { idColumnError, queryableColumns } from './names.js';
 import { TOTALS } from './plan.js';
 import type { AggregateFn, ComparisonOp, Literal, Predicate, QueryPlan, SelectItem } from './plan.js';
 import { queryInvalid, quoted } from './query-error.js';
-import { closest, listNames } from './suggest.js';
 
-type Fields = Readonly<Record<string, unknown>>;
-
-function bad(path: string, problem: string): FedstatError {
-  return new FedstatError('BAD_MESSAGE', `query plan: ${path === '' ? '' : `${path}: `}${problem}`, {
-    details: { path },
-  });
-}
-
-/** The own data properties of a plain object: exactly `keys` (plus any of `optional`), no accessors, no symbols. */
-function fields(v: unknown, path: string, keys: readonly string[], optional: readonly string[] = []): Fields {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(path, 'expected an object');
-  const proto: unknown = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) throw bad(path, 'expected a plain object');
-  const own = Reflect.ownKeys(v);
-  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const k of own) {
-    if (typeof k !== 'string' || !(keys.includes(k) || optional.includes(k)))
-      throw bad(path, `unexpected field ${typeof k === 'string' ? quoted(k, 40) : 'symbol'}`);
-    const d = Object.getOwnPropertyDescriptor(v, k);
-    if (d === undefined || !('value' in d)) throw bad(path, `field ${k} is not a data property`);
-    out[k] = d.value;
-  }
-  for (const k of keys) if (!(k in out)) throw bad(path, `missing field ${k}`);
-  return out;
-}
-
-/** The elements of an array of at most `max` items (at least `min`), read as data properties. */
-function list(v: unknown, path: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(v)) throw bad(path, 'expected an array');
-  const n = (v as unknown[]).length;
-  if (n < min || n > max) throw bad(path, `expected ${min === max ? min : `${min} to ${max}`} items, got ${n}`);
-  const out: unknown[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = Object.getOwnPropertyDescriptor(v, i);
-    if (d === undefined || !('value' in d)) throw bad(`${path}[${i}]`, 'missing item');
-    out.push(d.value);
-  }
-  return out;
-}
-
-function text(v: unknown, path: string, maxLength = 256): string {
-  if (typeof v !== 'string') throw bad(path, 'expected a string');
-  if (v.length > maxLength) throw bad(path, `string longer than ${maxLength}`);
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
-    throw bad(path, `expected one of ${allowed.join(', ')}`);
-  return v as T;
-}
-
-/** The column `name` of the dataset, refusing unknown and id columns. */
-function column(dsName: string, ds: DatasetSchema, name: string) {
-  const col = Object.hasOwn(ds.columns, name) ? ds.columns[name] : undefined;
-  if (col === undefined) {
-    const valid = queryableColumns(ds);
-    const hit = closest(name, valid)[0];
-    throw queryInvalid(
-      `unknown column ${quoted(name)} in ${dsName}`,
-      null,
-      `valid columns: ${listNames(valid)}${hit === undefined ? '' : ` (did you mean ${hit}?)`}`,
-      { columnName: name, valid },
-    );
-  }
-  if (col.type === 'id') throw idColumnError(dsName, name, null);
-  return col;
-}
+const { bad, fields, list, text, oneOf } = planReader('query plan', 256);
+const column = planColumn;
 
 function literal(v: unknown, path: string): unknown {
   if (typeof v === 'string') return text(v, path, 4096);
