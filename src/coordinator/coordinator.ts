@@ -306,9 +306,9 @@ export class Coordinator implements AsyncDisposable {
     let finished = false;
     let sum: EncryptedSum | null = null;
     try {
-      if (planned.link !== undefined) await planned.link(q, sent);
+      const lost = planned.link === undefined ? [] : await planned.link(q, sent);
       sum = await opening;
-      const r1 = await roundOne(q, sent, sum, options);
+      const r1 = await roundOne(q, sent, sum, options, lost);
       const gathered = performance.now();
       const survivors = this.fixSurvivors(q, sent, r1);
       // Round 2 appends nothing to the log: the key authority's proof is built while it runs.

@@ -146,6 +146,7 @@ export async function roundOne(
   sent: SentQuery,
   sum: EncryptedSum | null,
   options: ProgressOption,
+  excluded: readonly FailedAgency[] = [],
 ): Promise<RoundOne> {
   const { federation, layout, serving } = q;
   const secagg =
@@ -167,7 +168,8 @@ export async function roundOne(
     signed: sent.signed,
     envelope: sent.envelope,
     layout,
-    links: q.links,
+    // Agencies that already failed this query (a join's linkage) are not asked: they count as dropped.
+    links: q.links.filter((l) => !excluded.some((f) => f.id === l.agencyId)),
     deadlineMs: q.deadlineMs,
     sum,
     secagg,
@@ -175,6 +177,6 @@ export async function roundOne(
     onAnswer: (agency, ok) =>
       options.onProgress?.({ phase: ok ? 'answered' : 'failed', agency, done: ++done, total: serving.length }),
   });
-  const failed = [...q.failedServing, ...gathered.failed].sort((a, b) => a.id.localeCompare(b.id));
+  const failed = [...q.failedServing, ...excluded, ...gathered.failed].sort((a, b) => a.id.localeCompare(b.id));
   return { gathered, answered: gathered.answered, failed, secagg };
 }

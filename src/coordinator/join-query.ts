@@ -22,7 +22,14 @@ import type { JoinPlan, JoinSideName } from '../query/join-plan.js';
 import { parseJoinQuery } from '../query/parse-join.js';
 import type { Rational } from '../dp/rational.js';
 import { releaseRho } from './query-policy.js';
-import type { DiscoveredAgencies, PlannedQuery, QueryContext, SentQuery, SizedPlan } from './query-context.js';
+import type {
+  DiscoveredAgencies,
+  FailedAgency,
+  PlannedQuery,
+  QueryContext,
+  SentQuery,
+  SizedPlan,
+} from './query-context.js';
 import { runLinkage, type LinkageReport } from './linkage-round.js';
 
 /** What a planned join keeps for its release: the cells sized at discovery, and linkage's report. */
@@ -128,10 +135,11 @@ export function planJoinQuery(
     state.cells = cells;
     return { plan, terms, layout };
   };
-  const link = async (q: QueryContext, sent: SentQuery): Promise<void> => {
+  const link = async (q: QueryContext, sent: SentQuery): Promise<readonly FailedAgency[]> => {
     const plan = q.plan as JoinRoundPlan;
     if (state.cells === null) throw new FedstatError('INTERNAL', 'the join was linked before it was sized');
     state.linkage = await runLinkage({ q, sent, plan, cells: state.cells, params });
+    return state.linkage.sides[plan.multiplying].failed;
   };
   return {
     planned: { sql, dataset, schema: preview.schema, candidates, rho, size, link },

@@ -71,8 +71,11 @@ export interface PlannedQuery {
   /** ρ of a differentially private release; null for an exact one. */
   readonly rho: Rational | null;
   readonly size: (threshold: number, found: DiscoveredAgencies) => SizedPlan;
-  /** A join: record linkage, run once the query is logged and before round 1 (linkage-round.ts). */
-  readonly link?: (q: QueryContext, sent: SentQuery) => Promise<void>;
+  /**
+   * A join: record linkage, run once the query is logged and before round 1 (linkage-round.ts);
+   * the round-1 agencies it lost, which round 1 then does not ask.
+   */
+  readonly link?: (q: QueryContext, sent: SentQuery) => Promise<readonly FailedAgency[]>;
   /** A GLM round's query id (derived from its fit and round); absent: a fresh random one. */
   readonly queryId?: string;
 }
