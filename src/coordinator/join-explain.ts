@@ -29,8 +29,11 @@ import { DEFAULT_DISPLAY_DELTA, type QueryExplanation, type QueryOptions } from 
 
 /** The join part of a query's explanation. */
 export interface JoinExplanation {
+  /** `inner` (JOIN … ON) or `anti` (WHERE NOT EXISTS). */
   readonly kind: 'inner' | 'anti';
+  /** The FROM dataset. */
   readonly left: string;
+  /** The joined (or NOT EXISTS) dataset. */
   readonly right: string;
   /** The side whose agencies send their components under BFV. */
   readonly encrypting: JoinSideName;
@@ -38,6 +41,7 @@ export interface JoinExplanation {
   readonly multiplying: JoinSideName;
   /** Components per id each side computes (groups × (COUNT + its SUMs)); the anti-join's right side sends presence. */
   readonly components: Readonly<Record<JoinSideName, number>>;
+  /** At most this many rows share one id at one agency (`--max-rows-per-id`). */
   readonly maxRowsPerId: number;
   /** Joined records one record can be part of: the noise is sized for it. */
   readonly sensitivity: number;

@@ -35,18 +35,23 @@ import type { FailedAgency, QueryContext, SentQuery } from './query-context.js';
 
 /** What linkage did, per side: who took part to the end, who failed where, and the sizes. */
 export interface LinkageReport {
+  /** The side whose agencies sent their components under BFV (the other one multiplied). */
   readonly encrypting: JoinSideName;
   /** Positions drawn: the elements all agencies sent (the blocks of every ciphertext vector). */
   readonly positions: number;
+  /** Each side's agencies: linked, failed, and their sizes. */
   readonly sides: Readonly<Record<JoinSideName, LinkageSide>>;
   /** Bytes of ciphertext moved: from the encrypting agencies, and to each multiplying agency. */
   readonly bytes: { readonly encrypted: number; readonly loaded: number };
 }
 
+/** One side of a join after linkage. */
 export interface LinkageSide {
+  /** The side's dataset. */
   readonly dataset: string;
   /** Agencies whose records are in the join (encrypting: encrypted; multiplying: loaded). */
   readonly linked: readonly string[];
+  /** Agencies of the side left out of the join, and why. */
   readonly failed: readonly FailedAgency[];
   /** Distinct ids each linked agency sent. */
   readonly elements: Readonly<Record<string, number>>;

@@ -21,6 +21,7 @@ import type { SqlDialect } from './sql-dialect.js';
 
 /** One agency's side of a linked query, as the store reads it. */
 export interface LinkSideSpec {
+  /** The dataset of this side. */
   readonly dataset: string;
   /** The id column the join is on (schema type `id`). */
   readonly id: string;

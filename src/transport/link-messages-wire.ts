@@ -30,9 +30,9 @@ import type {
 } from './proto.js';
 
 /** Bytes of one blinded element (a compressed ristretto255 point). */
-export const ELEMENT_BYTES = 32;
+const ELEMENT_BYTES = 32;
 /** The most chunks one agency's blinded set may have (MAX_LINK_ELEMENTS / LINK_CHUNK_ELEMENTS). */
-export const MAX_LINK_CHUNKS = Math.ceil(MAX_LINK_ELEMENTS / LINK_CHUNK_ELEMENTS);
+const MAX_LINK_CHUNKS = Math.ceil(MAX_LINK_ELEMENTS / LINK_CHUNK_ELEMENTS);
 const SIGNATURE_BYTES = 64;
 const NONCE_BYTES = 24;
 const BOX_BYTES = 48;
@@ -101,12 +101,12 @@ export function answerIdsFromWire(
   return { agencyId: partyId(agencyId, peer, 'agency id'), queryId };
 }
 
-export function sealedSideKeyToWire(k: SealedSideKey): SealedSideKeyMessage {
+function sealedSideKeyToWire(k: SealedSideKey): SealedSideKeyMessage {
   return { from: k.from, to: k.to, nonce: k.nonce, box: k.box };
 }
 
 /** A sealed side key: party ids, a 24-byte nonce and a 48-byte box (what it opens to is checked later). */
-export function sealedSideKeyFromWire(m: unknown, peer: string): SealedSideKey {
+function sealedSideKeyFromWire(m: unknown, peer: string): SealedSideKey {
   if (m === null || typeof m !== 'object') throw badLink(peer, 'side key is missing');
   const r = m as Partial<SealedSideKeyMessage>;
   return {

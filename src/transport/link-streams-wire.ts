@@ -36,7 +36,7 @@ const SIGNATURE_BYTES = 64;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Positions as little-endian parts of at most LINK_POSITIONS_PER_PART (views on little-endian hosts). */
-export function positionParts(positions: Uint32Array): Uint8Array[] {
+function positionParts(positions: Uint32Array): Uint8Array[] {
   if (!(positions instanceof Uint32Array)) throw new TypeError('linkage: positions must be a Uint32Array');
   if (positions.length > MAX_LINK_ELEMENTS) throw new RangeError(`linkage: at most ${MAX_LINK_ELEMENTS} positions`);
   const parts: Uint8Array[] = [];
