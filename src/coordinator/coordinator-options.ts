@@ -37,7 +37,7 @@ export interface CoordinatorOptions {
   readonly transparencyLog?: TransparencyLogSink;
   /** Current time in milliseconds since the epoch, for query validity and records (default `Date.now`). */
   readonly clock?: () => number;
-  /** How long a query stays valid for agencies (default 5 minutes). */
+  /** How long a query stays valid for agencies (default 5 minutes; a join, whose linkage comes first, 1 hour). */
   readonly queryTtlMs?: number;
   /** Deadline for the Describe round (default 5 s). */
   readonly describeDeadlineMs?: number;

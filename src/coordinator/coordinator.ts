@@ -62,6 +62,9 @@ export type { FailedAgency, QueryProgress } from './query-context.js';
 export type { QueryExplanation, QueryOptions, QueryResult } from './query-types.js';
 
 const DEFAULT_DEADLINE_MS = 30_000;
+/** How long a signed query stays valid by default: a query, and a join (linkage included). */
+const QUERY_TTL_MS = 300_000;
+const JOIN_TTL_MS = 3_600_000;
 const OTHER_FEDERATION_FILE =
   'its federation file differs from this one (the federation ids differ): a copy was edited or replaced; ' +
   'give every party the same federation.json';
@@ -499,7 +502,8 @@ export class Coordinator implements AsyncDisposable {
       agencies: q.serving,
       threshold: q.threshold,
       issuedAt: now,
-      expiresAt: now + (this.options.queryTtlMs ?? 300_000),
+      // A join links every id of both datasets before round 1: minutes per million ids.
+      expiresAt: now + (this.options.queryTtlMs ?? (isJoinRoundPlan(q.plan) ? JOIN_TTL_MS : QUERY_TTL_MS)),
       ...(q.terms === null ? {} : { privacy: { rho: queryRhoText(q.terms.rho) } }),
       ...(secaggGraph === null ? {} : { secaggGraph }),
     };

@@ -135,37 +135,43 @@ export async function runLinkage(input: LinkageInput): Promise<LinkageReport> {
   // Blind: each side blinds with its leader's key.
   input.onProgress?.('blind');
   const blinded = new Map<string, readonly BlindedChunk[]>();
-  for (const side of ['left', 'right'] as const) {
-    const members = living(side);
-    const leader = members[0] ?? '';
-    const leaderKeys = started.get(leader)?.sideKeys ?? [];
-    await Promise.all(
-      members.map(async (id) => {
-        try {
-          const sideKey = id === leader ? null : (leaderKeys.find((k) => k.to === id && k.from === leader) ?? null);
-          if (id !== leader && sideKey === null)
-            throw new FedstatError('BAD_MESSAGE', `the side leader ${leader} sent no key for agency ${id}`);
-          const chunks = await phases(id).blind({ query, leader, sideKey }, deadlineMs);
-          checkBlinded(query, id, chunks, started.get(id)?.elements ?? 0, party(q.federation, id).signingKey);
-          blinded.set(id, chunks);
-        } catch (e) {
-          fail(id, e);
-        }
-      }),
-    );
-  }
+  // Both datasets at once: on separate machines the two sides' blinding overlaps.
+  await Promise.all(
+    (['left', 'right'] as const).map(async (side) => {
+      const members = living(side);
+      const leader = members[0] ?? '';
+      const leaderKeys = started.get(leader)?.sideKeys ?? [];
+      await Promise.all(
+        members.map(async (id) => {
+          try {
+            const sideKey = id === leader ? null : (leaderKeys.find((k) => k.to === id && k.from === leader) ?? null);
+            if (id !== leader && sideKey === null)
+              throw new FedstatError('BAD_MESSAGE', `the side leader ${leader} sent no key for agency ${id}`);
+            const chunks = await phases(id).blind({ query, leader, sideKey }, deadlineMs);
+            checkBlinded(query, id, chunks, started.get(id)?.elements ?? 0, party(q.federation, id).signingKey);
+            blinded.set(id, chunks);
+          } catch (e) {
+            fail(id, e);
+          }
+        }),
+      );
+    }),
+  );
 
   // Re-blind: every chunk of one side by some agency of the other side.
   input.onProgress?.('reblind');
   const doubled = new Map<string, Uint8Array[]>();
-  for (const side of ['left', 'right'] as const) {
-    const tasks = living(side).flatMap((origin) => (blinded.get(origin) ?? []).map((chunk) => ({ origin, chunk })));
-    const results = await reblindAll(tasks, otherSide(side), living, phases, fail, query, q, deadlineMs);
-    for (const { origin, chunk, elements } of results) {
-      const list = doubled.get(origin) ?? new Array<Uint8Array>(chunk.chunks);
-      list[chunk.index] = elements;
-      doubled.set(origin, list);
-    }
+  // Both directions at once: each agency re-blinds the other side's chunks while its own are re-blinded.
+  const reblinded = await Promise.all(
+    (['left', 'right'] as const).map((side) => {
+      const tasks = living(side).flatMap((origin) => (blinded.get(origin) ?? []).map((chunk) => ({ origin, chunk })));
+      return reblindAll(tasks, otherSide(side), living, phases, fail, query, q, deadlineMs);
+    }),
+  );
+  for (const { origin, chunk, elements } of reblinded.flat()) {
+    const list = doubled.get(origin) ?? new Array<Uint8Array>(chunk.chunks);
+    list[chunk.index] = elements;
+    doubled.set(origin, list);
   }
 
   // Match: one position per distinct doubly-blinded value.
