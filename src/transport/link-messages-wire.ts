@@ -29,7 +29,7 @@ import type {
   SealedSideKeyMessage,
 } from './proto.js';
 
-/** Bytes of one blinded element (a compressed ristretto255 point). */
+/** Bytes of one blinded element (a Curve25519 u-coordinate, src/psi/group.ts). */
 const ELEMENT_BYTES = 32;
 /** The most chunks one agency's blinded set may have (MAX_LINK_ELEMENTS / LINK_CHUNK_ELEMENTS). */
 const MAX_LINK_CHUNKS = Math.ceil(MAX_LINK_ELEMENTS / LINK_CHUNK_ELEMENTS);

@@ -34,7 +34,7 @@ const checkPassed = (q: LinkedQuery): boolean => q.mismatch === null && q.outOfB
 export function printLinkage(s: LinkageShowcase | { skipped: string }, n: number, w: Write): void {
   w(`\n━━ ${n}. 跨部门数据关联（人-房-事-证）：按公民身份号码关联，号码不出部门`);
   w(
-    '   Linked records: departments join their records on citizen ids by private set intersection (ECDH on ristretto255 with per-query keys);',
+    '   Linked records: departments join their records on citizen ids by private set intersection (ECDH over Curve25519, keys fresh for every query);',
   );
   w("   the other side's values travel only under BFV, and the joined totals are released like any query's.");
   if ('skipped' in s) {
