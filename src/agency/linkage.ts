@@ -242,6 +242,8 @@ export function agencyLinkage(ctx: AgencyContext, sessions: LinkSessions, hashes
     // Its records go into the release: logged as a contribution, so an auditor sees that it paid.
     const digest = toHex(sha256(answer.signature));
     trail.record({ type: 'contribution', at: now, queryId: env.queryId, agencyId: me.id, digest });
+    // The encrypting side's part of the query ends here: its keys go now, not at expiry.
+    sessions.close(env.queryId);
     return { ...answer, logEntries: trail.entries };
   }
 

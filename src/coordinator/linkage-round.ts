@@ -163,7 +163,8 @@ export async function runLinkage(input: LinkageInput): Promise<LinkageReport> {
   const doubled = new Map<string, Uint8Array[]>();
   // Both directions at once: each agency re-blinds the other side's chunks while its own are re-blinded.
   const reblinded = await Promise.all(
-    (['left', 'right'] as const).map((side) => {
+    // async: a side found empty rejects its own promise, never throws past the other side's.
+    (['left', 'right'] as const).map(async (side) => {
       const tasks = living(side).flatMap((origin) => (blinded.get(origin) ?? []).map((chunk) => ({ origin, chunk })));
       return reblindAll(tasks, otherSide(side), living, phases, fail, query, q, deadlineMs);
     }),
