@@ -25,7 +25,7 @@ import type { QueryLogProof } from '../transparency/query-log-proof.js';
 import { formatPlan } from '../query/format-plan.js';
 import { parseQuery } from '../query/parse.js';
 import { isJoinQuery } from '../query/parse-join.js';
-import { planJoinQuery } from './join-query.js';
+import { joinContributors, planJoinQuery } from './join-query.js';
 import { explainJoin, predictJoin } from './join-explain.js';
 import type { QueryPlan } from '../query/plan.js';
 import { checkQuorum, queryThreshold, releaseRho } from './query-policy.js';
@@ -110,7 +110,7 @@ export class Coordinator implements AsyncDisposable {
    * room for the noise when `privacy` is given), without contacting anyone.
    */
   explain(sql: string, options: Pick<QueryOptions, 'privacy' | 'threshold' | 'maxRowsPerId'> = {}): QueryExplanation {
-    if (isJoinQuery(sql)) return explainJoin(this.federation, this.params, sql, options).explanation;
+    if (isJoinQuery(sql)) return explainJoin(this.federation, this.params, sql, options);
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
@@ -153,10 +153,7 @@ export class Coordinator implements AsyncDisposable {
     sql: string,
     options: Pick<QueryOptions, 'privacy' | 'threshold' | 'maxRowsPerId'> = {},
   ): Promise<QueryExplanation & { readonly prediction: DryRunPrediction }> {
-    if (isJoinQuery(sql)) {
-      explainJoin(this.federation, this.params, sql, options); // refuses a bad query before anyone is contacted
-      return predictJoin(this.federation, this.params, sql, options, await this.discover());
-    }
+    if (isJoinQuery(sql)) return predictJoin(this.federation, this.params, sql, options, () => this.discover());
     const plan = this.plan(sql);
     const schema = datasetSchemaOf(this.federation, plan.dataset);
     const cells = planCells(plan, schema);
@@ -239,14 +236,18 @@ export class Coordinator implements AsyncDisposable {
     const run = await this.runRound(planned, options, (q, sent, r1, slots) => {
       const cells = state.cells;
       if (cells === null) throw new FedstatError('INTERNAL', 'a join was released before it was sized');
-      // One cell per ciphertext, in coefficient 0; the other coefficients are masked cross terms.
-      const cellSlots = slots.map((s) => s.subarray(0, q.layout.slotCount));
-      const schema = cells.schema;
-      // The encrypting side's agencies contributed too: the release names them beside round 1's.
-      const linked = state.linkage === null ? [] : state.linkage.sides[state.linkage.encrypting].linked;
-      const contributors = [...new Set([...r1.answered, ...linked])].sort();
+      const contributors = joinContributors(state, r1.answered);
       const delta = options.privacy?.delta;
-      return this.releaseRows({ ...q, schema }, cells.plan, cells.cells, sent, r1, cellSlots, delta, contributors);
+      return this.releaseRows(
+        { ...q, schema: cells.schema },
+        cells.plan,
+        cells.cells,
+        sent,
+        r1,
+        slots,
+        delta,
+        contributors,
+      );
     });
     const plan = state.cells?.plan;
     if (plan === undefined) throw new FedstatError('INTERNAL', 'a join ran without its cells');
@@ -638,7 +639,12 @@ export class Coordinator implements AsyncDisposable {
       plan,
       schema: q.schema,
       cells,
-      totals: unpackSlots(q.layout, [...slots]),
+      // A decrypted ciphertext has N slots; a layout may use fewer per ciphertext (a join: one cell in
+      // coefficient 0, the others masked cross terms), and only those are cells.
+      totals: unpackSlots(
+        q.layout,
+        slots.map((s) => s.subarray(0, q.layout.slotCount)),
+      ),
       policy: this.federation.policy,
       ...(q.terms === null
         ? {}

@@ -68,9 +68,17 @@ export function explainJoin(
   params: HeParams,
   sql: string,
   options: ExplainOptions,
+): QueryExplanation & { readonly join: JoinExplanation } {
+  return explainJoinPlan(federation, params, parseJoinQuery(sql, federation.schema), options).explanation;
+}
+
+function explainJoinPlan(
+  federation: Federation,
+  params: HeParams,
+  join: JoinPlan,
+  options: ExplainOptions,
   sides?: { left: string[]; right: string[] },
-): { explanation: QueryExplanation & { readonly join: JoinExplanation }; terms: PrivacyTerms | null; join: JoinPlan } {
-  const join = parseJoinQuery(sql, federation.schema);
+): { explanation: QueryExplanation & { readonly join: JoinExplanation }; terms: PrivacyTerms | null } {
   const maxRowsPerId = checkMaxRowsPerId(options.maxRowsPerId);
   const multiplying = chooseMultiplying(join, federation.schema);
   const allowed = sides ?? {
@@ -111,23 +119,31 @@ export function explainJoin(
       idsPerBlock: params.slotCount,
     },
   };
-  return { explanation, terms, join };
+  return { explanation, terms };
 }
 
-/** The dry run of a join: the explanation for the agencies serving now, and each side's prediction. */
-export function predictJoin(
+/**
+ * The dry run of a join: a query that cannot run is refused before `discover` contacts anyone;
+ * then the explanation for the agencies serving now, and each side's prediction.
+ */
+export async function predictJoin(
   federation: Federation,
   params: HeParams,
   sql: string,
   options: ExplainOptions,
-  found: { described: readonly AgencyDescription[]; failed: readonly FailedAgency[] },
-): QueryExplanation & {
-  readonly join: JoinExplanation;
-  readonly prediction: DryRunPrediction;
-  readonly encryptingPrediction: DryRunPrediction;
-} {
-  const sides = joinSides(federation, parseJoinQuery(sql, federation.schema), found);
-  const { explanation, terms, join } = explainJoin(federation, params, sql, options, sides);
+  discover: () => Promise<{ described: readonly AgencyDescription[]; failed: readonly FailedAgency[] }>,
+): Promise<
+  QueryExplanation & {
+    readonly join: JoinExplanation;
+    readonly prediction: DryRunPrediction;
+    readonly encryptingPrediction: DryRunPrediction;
+  }
+> {
+  const join = parseJoinQuery(sql, federation.schema);
+  explainJoinPlan(federation, params, join, options);
+  const found = await discover();
+  const sides = joinSides(federation, join, found);
+  const { explanation, terms } = explainJoinPlan(federation, params, join, options, sides);
   const predict = (side: JoinSideName, threshold: number): DryRunPrediction =>
     predictQuery({
       dataset: join[side].dataset,

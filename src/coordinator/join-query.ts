@@ -146,3 +146,9 @@ export function planJoinQuery(
     state,
   };
 }
+
+/** Who a join's release names: round 1's survivors and the encrypting agencies whose vectors were summed. */
+export function joinContributors(state: JoinState, answered: readonly string[]): string[] {
+  const linked = state.linkage === null ? [] : state.linkage.sides[state.linkage.encrypting].linked;
+  return [...new Set([...answered, ...linked])].sort();
+}
